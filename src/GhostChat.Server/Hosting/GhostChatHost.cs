@@ -1,0 +1,90 @@
+using GhostChat.Server.Ops;
+using GhostChat.Server.Security;
+using GhostChat.Server.Signaling;
+using GhostChat.Server.Web;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+
+namespace GhostChat.Server.Hosting;
+
+/// <summary>
+/// The composition root: it wires features and holds no protocol logic. Tests build the same
+/// application through <see cref="Build"/> with their own configuration.
+/// </summary>
+public static class GhostChatHost
+{
+    /// <summary>Builds the application. <paramref name="configure"/> lets tests replace services or configuration.</summary>
+    public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
+    {
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
+
+        builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.AddGhostChatNetwork();
+        builder.AddGhostChatSecurityHeaders();
+        builder.AddGhostChatOps();
+        builder.AddGhostChatSignaling();
+        builder.AddGhostChatWeb();
+
+        configure?.Invoke(builder);
+
+        var app = builder.Build();
+        app.UseGhostChatForwardedHeaders();
+        app.UseGhostChatSecurityHeaders();
+        app.MapGhostChatOps();
+        app.MapGhostChatSignaling();
+        app.MapGhostChatWeb();
+        return app;
+    }
+
+    /// <summary>Runs the server until it is stopped; returns the process exit code.</summary>
+    public static async Task<int> RunAsync(string[] args)
+    {
+        WebApplication app;
+        try
+        {
+            app = Build(args);
+        }
+        catch (InvalidOperationException ex) when (ex.InnerException is FormatException or InvalidOperationException or ArgumentException)
+        {
+            return ConfigurationError(ex.Message + " " + ex.InnerException?.Message);
+        }
+
+        app.Lifetime.ApplicationStarted.Register(() => AnnounceAddresses(app));
+        try
+        {
+            await app.RunAsync();
+            return 0;
+        }
+        catch (OptionsValidationException ex)
+        {
+            return ConfigurationError(string.Join(Environment.NewLine, ex.Failures.Select(f => "  - " + f)));
+        }
+        catch (InvalidOperationException ex) when (ex.Message.StartsWith("Failed to convert configuration value", StringComparison.Ordinal)
+                                                  || ex.InnerException is FormatException)
+        {
+            return ConfigurationError("  - " + ex.Message + (ex.InnerException is null ? "" : " (" + ex.InnerException.Message + ")"));
+        }
+        catch (IOException ex) when (ex.Message.Contains("address already in use", StringComparison.OrdinalIgnoreCase))
+        {
+            await Console.Error.WriteLineAsync($"GhostChat could not start: {ex.Message}. Another program is using that port; pass --urls http://localhost:PORT to choose another.");
+            return 1;
+        }
+    }
+
+    private static int ConfigurationError(string details)
+    {
+        Console.Error.WriteLine("GhostChat could not start because its configuration is invalid:");
+        Console.Error.WriteLine(details);
+        Console.Error.WriteLine("Fix appsettings.json or the GhostChat__* environment variables and start again (see README, Configuration).");
+        return 1;
+    }
+
+    private static void AnnounceAddresses(WebApplication app)
+    {
+        foreach (var url in app.Urls)
+        {
+            // The server's own listening address, not a client's: fine to print at any level.
+            Console.WriteLine($"GhostChat is running. Open {url} in your browser.");
+        }
+    }
+}

@@ -1,0 +1,3 @@
+using GhostChat.Server.Hosting;
+
+return await GhostChatHost.RunAsync(args);
