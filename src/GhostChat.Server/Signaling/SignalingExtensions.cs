@@ -1,8 +1,120 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
+
 namespace GhostChat.Server.Signaling;
 
+/// <summary>Wires the PeerJS-compatible signaling broker into the server.</summary>
 internal static class SignalingExtensions
 {
-    public static WebApplicationBuilder AddGhostChatSignaling(this WebApplicationBuilder builder) => builder;
+    private const string CorsPolicy = "GhostChat.Signaling";
 
-    public static WebApplication MapGhostChatSignaling(this WebApplication app) => app;
+    private const string Banner =
+        """{"name":"PeerJS Server","description":"A server side element to broker connections between PeerJS clients.","website":"https://peerjs.com/"}""";
+
+    public static WebApplicationBuilder AddGhostChatSignaling(this WebApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddOptions<SignalingOptions>().Bind(builder.Configuration.GetSection(SignalingOptions.SectionName)).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SignalingOptions>, SignalingOptionsValidator>());
+
+        // The two seams a multi-node (Redis) deployment replaces.
+        services.TryAddSingleton<IPeerDirectory, InMemoryPeerDirectory>();
+        services.TryAddSingleton<IRelayBus, InMemoryRelayBus>();
+
+        services.TryAddSingleton<ClientAdmission>();
+        services.TryAddSingleton<PeerIds>();
+        services.TryAddSingleton<SignalingMetrics>();
+        services.TryAddSingleton<SignalingBroker>();
+        services.AddHostedService<SignalingSweeper>();
+        services.AddHealthChecks().AddCheck<SignalingHealthCheck>("signaling", tags: [Ops.OpsExtensions.ReadyTag]);
+
+        var configured = builder.Configuration.GetSection(SignalingOptions.SectionName + ":AllowedOrigins").Get<string[]>() ?? [];
+        services.AddCors(cors => cors.AddPolicy(CorsPolicy, policy =>
+        {
+            // Like the reference's default (`origin: true`): echo any Origin, unless a list is configured.
+            if (configured.Length == 0)
+            {
+                policy.SetIsOriginAllowed(static _ => true);
+            }
+            else
+            {
+                policy.WithOrigins(configured);
+            }
+            policy.AllowAnyHeader().AllowAnyMethod();
+        }));
+        return builder;
+    }
+
+    public static WebApplication MapGhostChatSignaling(this WebApplication app)
+    {
+        var options = app.Services.GetRequiredService<IOptions<SignalingOptions>>().Value;
+        var basePath = options.Path.EndsWith('/') ? options.Path : options.Path + "/";
+        var webSocketPath = basePath + "peerjs";
+        var broker = app.Services.GetRequiredService<SignalingBroker>();
+        var ids = app.Services.GetRequiredService<PeerIds>();
+        var directory = app.Services.GetRequiredService<IPeerDirectory>();
+
+        app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.Zero }); // liveness is the app's HEARTBEAT
+        app.UseCors();
+
+        // The WebSocket: exact, case-sensitive path as the reference (anything else is not the broker).
+        app.Use((context, next) =>
+        {
+            if (!string.Equals(context.Request.Path.Value, webSocketPath, StringComparison.Ordinal))
+            {
+                return next(context);
+            }
+            if (!context.WebSockets.IsWebSocketRequest)
+            {
+                context.Response.StatusCode = StatusCodes.Status400BadRequest;
+                return context.Response.WriteAsync("This is the PeerJS signaling WebSocket; connect with a WebSocket client.");
+            }
+            return broker.HandleAsync(context);
+        });
+
+        var group = app.MapGroup(basePath).RequireCors(CorsPolicy);
+        if (basePath != "/")
+        {
+            // At "/" the web app is served instead of the reference's JSON banner.
+            group.MapGet("", () => Results.Text(Banner, "application/json; charset=utf-8"));
+        }
+
+        // The key is not checked here, as in the reference: the WebSocket checks it.
+        group.MapGet("{key}/id", (string key) =>
+        {
+            string id;
+            do
+            {
+                id = ids.NewId();
+            }
+            while (directory.FindLocal(id) is not null);
+            return Results.Text(id, "text/html; charset=utf-8");
+        });
+        group.MapGet("{key}/peers", async (string key, CancellationToken ct) => options.AllowDiscovery
+            ? Results.Json(await directory.ListIdsAsync(ct))
+            : Results.Text("Unauthorized", "text/plain; charset=utf-8", statusCode: StatusCodes.Status401Unauthorized));
+
+        Log.BrokerStarted(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger<SignalingBroker>(),
+            webSocketPath, options.Key.Length, options.AllowDiscovery, options.ServerGeneratedIdsOnly);
+        return app;
+    }
+
+    private sealed class SignalingHealthCheck(IPeerDirectory directory, ClientAdmission admission, IOptionsMonitor<SignalingOptions> options) : IHealthCheck
+    {
+        public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+        {
+            var o = options.CurrentValue;
+            var data = new Dictionary<string, object>
+            {
+                ["peers"] = directory.Count,
+                ["sockets"] = admission.OpenSockets,
+            };
+            if (admission.OpenSockets >= o.Limits.MaxSockets || directory.Count >= o.ConcurrentLimit)
+            {
+                return Task.FromResult(HealthCheckResult.Degraded("Signaling is at its configured capacity.", data: data));
+            }
+            return Task.FromResult(HealthCheckResult.Healthy("Signaling accepts peers.", data));
+        }
+    }
 }

@@ -1,0 +1,42 @@
+namespace GhostChat.Server.Signaling;
+
+/// <summary>How a registration ended.</summary>
+internal enum RegistrationOutcome
+{
+    /// <summary>The id was free and is now this session's.</summary>
+    Registered,
+    /// <summary>The id was held with the same token: this session replaces <see cref="RegistrationResult.Replaced"/>.</summary>
+    Reattached,
+    /// <summary>The id is held with another token.</summary>
+    IdTaken,
+    /// <summary>The concurrent limit is reached.</summary>
+    LimitReached,
+}
+
+/// <summary>The outcome of <see cref="IPeerDirectory.RegisterAsync"/>; <see cref="Replaced"/> is set for a reattach.</summary>
+internal readonly record struct RegistrationResult(RegistrationOutcome Outcome, PeerSession? Replaced = null);
+
+/// <summary>
+/// Which id belongs to which session. The in-memory implementation serves one node; a Redis one
+/// (several nodes) keeps ids unique across nodes and knows which node holds each id.
+/// </summary>
+internal interface IPeerDirectory
+{
+    /// <summary>Registered ids (on this node).</summary>
+    int Count { get; }
+
+    /// <summary>Registers <paramref name="session"/> under its <see cref="PeerSession.Id"/> and token.</summary>
+    ValueTask<RegistrationResult> RegisterAsync(PeerSession session, CancellationToken cancellationToken);
+
+    /// <summary>Removes the session's id if the session still holds it; true if it did.</summary>
+    ValueTask<bool> UnregisterAsync(PeerSession session, CancellationToken cancellationToken);
+
+    /// <summary>The session holding <paramref name="id"/> on this node, if any.</summary>
+    PeerSession? FindLocal(string id);
+
+    /// <summary>Registered ids, for discovery (<c>/peers</c>).</summary>
+    ValueTask<IReadOnlyList<string>> ListIdsAsync(CancellationToken cancellationToken);
+
+    /// <summary>Sessions registered on this node, for liveness sweeps.</summary>
+    IEnumerable<PeerSession> LocalSessions { get; }
+}

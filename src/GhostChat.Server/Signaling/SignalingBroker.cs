@@ -1,0 +1,314 @@
+using System.Buffers;
+using System.Net.WebSockets;
+using Microsoft.Extensions.Options;
+
+namespace GhostChat.Server.Signaling;
+
+/// <summary>
+/// Accepts PeerJS signaling sockets and runs each one: the handshake (key, id, token, limits),
+/// registration, and the receive loop that relays messages. Protocol reference:
+/// shared/reference/peerjs-protocol.md §2; our deliberate differences are listed in the README.
+/// </summary>
+internal sealed class SignalingBroker
+{
+    /// <summary>Texts the official client shows or acts on; the first four are the reference's own.</summary>
+    internal static class Messages
+    {
+        public const string MissingParameters = "No id, token, or key supplied to websocket server";
+        public const string InvalidKey = "Invalid key provided";
+        public const string ConcurrentLimit = "Server has reached its concurrent user limit";
+        public const string InvalidId = "Invalid id: use 1-64 letters or digits, with single spaces, '-' or '_' between them";
+        public const string InvalidToken = "Invalid token: use 1-128 printable ASCII characters";
+        public const string IdNotIssued = "Invalid id: this server only accepts ids it handed out; ask it for one (GET {key}/id)";
+        public const string OriginNotAllowed = "This server does not accept connections from this site (origin not allowed)";
+        public const string AtCapacity = "Server is at capacity; try again in a minute";
+        public const string TooManySockets = "Too many connections from your network address; close other GhostChat tabs and try again";
+        public const string ConnectingTooFast = "Connecting too often from your network address; wait a few seconds and try again";
+    }
+
+    internal const WebSocketCloseStatus ReplacedCloseStatus = (WebSocketCloseStatus)4001;
+    internal const WebSocketCloseStatus AliveTimeoutCloseStatus = (WebSocketCloseStatus)4002;
+    private static readonly TimeSpan CloseTimeout = TimeSpan.FromSeconds(2);
+
+    private readonly IPeerDirectory _directory;
+    private readonly IRelayBus _bus;
+    private readonly ClientAdmission _admission;
+    private readonly PeerIds _ids;
+    private readonly SignalingMetrics _metrics;
+    private readonly IOptionsMonitor<SignalingOptions> _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger<SignalingBroker> _logger;
+
+    public SignalingBroker(IPeerDirectory directory, IRelayBus bus, ClientAdmission admission, PeerIds ids, SignalingMetrics metrics,
+        IOptionsMonitor<SignalingOptions> options, TimeProvider time, ILogger<SignalingBroker> logger)
+    {
+        _directory = directory;
+        _bus = bus;
+        _admission = admission;
+        _ids = ids;
+        _metrics = metrics;
+        _options = options;
+        _time = time;
+        _logger = logger;
+    }
+
+    public async Task HandleAsync(HttpContext context)
+    {
+        var options = _options.CurrentValue;
+        var clientKey = ClientAdmission.AddressKey(context.Connection.RemoteIpAddress);
+        using var socket = await context.WebSockets.AcceptWebSocketAsync();
+        using var session = new PeerSession(socket, clientKey, _time.GetTimestamp(), options.Limits.MaxOutboundFramesPerSocket);
+        var writer = session.RunWriterAsync(CloseTimeout);
+        _metrics.Accepted();
+
+        var admission = _admission.TryAdmit(clientKey);
+        try
+        {
+            if (admission != AdmissionResult.Admitted)
+            {
+                Refuse(session, admission switch
+                {
+                    AdmissionResult.AtCapacity => (RejectionReasons.AtCapacity, Messages.AtCapacity),
+                    AdmissionResult.TooManySocketsFromAddress => (RejectionReasons.TooManySocketsFromAddress, Messages.TooManySockets),
+                    _ => (RejectionReasons.ConnectingTooFast, Messages.ConnectingTooFast),
+                });
+                return;
+            }
+            if (Handshake(context, options) is { } refusal)
+            {
+                Refuse(session, refusal);
+                return;
+            }
+
+            var query = context.Request.Query;
+            session.Id = query["id"][^1]!;
+            session.Token = query["token"][^1]!;
+            var registration = await _directory.RegisterAsync(session, context.RequestAborted);
+            switch (registration.Outcome)
+            {
+                case RegistrationOutcome.IdTaken:
+                    _metrics.Rejected(RejectionReasons.IdTaken);
+                    session.TrySend(SignalingFrames.IdTaken);
+                    session.Id = null; // never unregister someone else's id on our way out
+                    session.Close(WebSocketCloseStatus.NormalClosure, null);
+                    return;
+                case RegistrationOutcome.LimitReached:
+                    session.Id = null;
+                    Refuse(session, (RejectionReasons.ConcurrentLimit, Messages.ConcurrentLimit));
+                    return;
+                case RegistrationOutcome.Reattached:
+                    // Fix: the reference sends no OPEN here and keeps the old socket (client never fires 'open').
+                    registration.Replaced!.Close(ReplacedCloseStatus, "replaced by a newer connection");
+                    Log.Reattached(_logger, session.Id);
+                    break;
+                default:
+                    Log.Registered(_logger, session.Id);
+                    break;
+            }
+            session.TrySend(SignalingFrames.Open);
+            await _bus.PeerOnlineAsync(session, context.RequestAborted);
+
+            await ReceiveLoopAsync(socket, session, options);
+        }
+        catch (Exception ex) when (ex is WebSocketException or IOException or OperationCanceledException or ObjectDisposedException)
+        {
+            Log.SocketError(_logger, ex);
+        }
+        finally
+        {
+            if (session.Id is { } id && await _directory.UnregisterAsync(session, CancellationToken.None))
+            {
+                Log.Disconnected(_logger, id);
+            }
+            if (admission == AdmissionResult.Admitted)
+            {
+                _admission.Release(clientKey);
+            }
+            session.Close(WebSocketCloseStatus.NormalClosure, null);
+            await writer;
+        }
+    }
+
+    /// <summary>Checks origin, parameters, key, id and token. Null when the socket may register.</summary>
+    private (string Reason, string Message)? Handshake(HttpContext context, SignalingOptions options)
+    {
+        var origin = context.Request.Headers.Origin.ToString();
+        if (options.AllowedOrigins.Count > 0 && origin.Length > 0 && !options.AllowedOrigins.Contains(origin, StringComparer.OrdinalIgnoreCase))
+        {
+            return (RejectionReasons.OriginNotAllowed, Messages.OriginNotAllowed);
+        }
+
+        // URLSearchParams semantics: '+' is a space, the last of repeated parameters wins.
+        var query = context.Request.Query;
+        var key = query["key"].LastOrDefault();
+        var id = query["id"].LastOrDefault();
+        var token = query["token"].LastOrDefault();
+        if (string.IsNullOrEmpty(key) || string.IsNullOrEmpty(id) || string.IsNullOrEmpty(token))
+        {
+            return (RejectionReasons.MissingParameters, Messages.MissingParameters);
+        }
+        if (!string.Equals(key, options.Key, StringComparison.Ordinal))
+        {
+            return (RejectionReasons.InvalidKey, Messages.InvalidKey);
+        }
+        if (!PeerIds.IsValidId(id))
+        {
+            return (RejectionReasons.InvalidId, Messages.InvalidId);
+        }
+        if (!PeerIds.IsValidToken(token))
+        {
+            return (RejectionReasons.InvalidToken, Messages.InvalidToken);
+        }
+        if (options.ServerGeneratedIdsOnly && !_ids.WasIssuedHere(id))
+        {
+            return (RejectionReasons.UnknownId, Messages.IdNotIssued.Replace("{key}", options.Key, StringComparison.Ordinal));
+        }
+        return null;
+    }
+
+    /// <summary>Handshake refusals: an ERROR the official client treats as fatal, then a normal close (the reference closes without a status code, which .NET cannot send).</summary>
+    private void Refuse(PeerSession session, (string Reason, string Message) refusal)
+    {
+        _metrics.Rejected(refusal.Reason);
+        Log.Refused(_logger, refusal.Reason);
+        session.TrySend(SignalingFrames.Error(refusal.Message));
+        session.Close(WebSocketCloseStatus.NormalClosure, null);
+    }
+
+    private async Task ReceiveLoopAsync(WebSocket socket, PeerSession session, SignalingOptions options)
+    {
+        var limits = options.Limits;
+        var rate = new TokenBucket(limits.MessageBurst, _time.GetTimestamp());
+        var malformed = 0;
+        var overRate = 0;
+        var ct = session.Lifetime;
+
+        while (true)
+        {
+            // Wait for the next frame without holding a buffer: idle sockets cost no receive memory.
+            var probe = await socket.ReceiveAsync(Memory<byte>.Empty, ct);
+            if (probe.MessageType == WebSocketMessageType.Close)
+            {
+                return;
+            }
+
+            var buffer = ArrayPool<byte>.Shared.Rent(Math.Min(4096, limits.MaxFrameBytes));
+            try
+            {
+                var count = 0;
+                var tooLarge = false;
+                var end = probe.EndOfMessage; // true only for an empty message: the zero-byte probe consumed no payload
+                while (!end)
+                {
+                    if (count == buffer.Length)
+                    {
+                        if (buffer.Length >= limits.MaxFrameBytes)
+                        {
+                            tooLarge = true; // keep reading, discarding, until the message ends
+                            count = 0;
+                        }
+                        else
+                        {
+                            var bigger = ArrayPool<byte>.Shared.Rent(Math.Min(buffer.Length * 2, limits.MaxFrameBytes));
+                            buffer.AsSpan(0, count).CopyTo(bigger);
+                            ArrayPool<byte>.Shared.Return(buffer);
+                            buffer = bigger;
+                        }
+                    }
+                    var read = await socket.ReceiveAsync(buffer.AsMemory(count, Math.Min(buffer.Length, limits.MaxFrameBytes) - count), ct);
+                    if (read.MessageType == WebSocketMessageType.Close)
+                    {
+                        return;
+                    }
+                    count += read.Count;
+                    end = read.EndOfMessage;
+                }
+
+                session.LastSeen = _time.GetTimestamp(); // any frame counts as liveness, even one we then drop
+
+                if (!rate.TryTake(_time.GetTimestamp(), _time.TimestampFrequency, limits.MessagesPerSecond, limits.MessageBurst))
+                {
+                    _metrics.Rejected(RejectionReasons.MessageRate);
+                    if (++overRate >= limits.OverRateFramesBeforeClose)
+                    {
+                        Log.ClosedForAbuse(_logger, "message rate limit exceeded");
+                        session.Close(WebSocketCloseStatus.PolicyViolation, "message rate limit exceeded");
+                        return;
+                    }
+                    continue;
+                }
+
+                RelayMessage? relay = null;
+                var leave = false;
+                var kind = tooLarge ? MalformedKind.TooLarge : Interpret(session, buffer.AsSpan(0, count), limits.MaxJsonDepth, out relay, out leave);
+                if (kind != MalformedKind.None)
+                {
+                    _metrics.Malformed(kind);
+                    Log.MalformedFrame(_logger, kind, session.Id);
+                    if (++malformed >= limits.MalformedFramesBeforeClose)
+                    {
+                        _metrics.Rejected(RejectionReasons.MalformedAbuse);
+                        Log.ClosedForAbuse(_logger, "too many malformed frames");
+                        session.Close(WebSocketCloseStatus.PolicyViolation, "too many malformed frames");
+                        return;
+                    }
+                    continue;
+                }
+                if (leave)
+                {
+                    // LEAVE without dst: the client is done with its id (the reference keeps the socket open, unregistered).
+                    await _directory.UnregisterAsync(session, CancellationToken.None);
+                    session.Close(WebSocketCloseStatus.NormalClosure, "left");
+                    return;
+                }
+                if (relay is { } message)
+                {
+                    var outcome = await _bus.RelayAsync(message, ct);
+                    if (outcome == RelayOutcome.Delivered)
+                    {
+                        _metrics.Relayed(message.Type);
+                    }
+                }
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+        }
+    }
+
+    /// <summary>Parses a frame and decides what to do with it. Returns the malformed kind, or None.</summary>
+    private MalformedKind Interpret(PeerSession session, ReadOnlySpan<byte> utf8, int maxDepth, out RelayMessage? relay, out bool leave)
+    {
+        relay = null;
+        leave = false;
+        var kind = SignalingFrames.TryParse(utf8, maxDepth, out var frame);
+        if (kind != MalformedKind.None)
+        {
+            return kind;
+        }
+
+        switch (frame.Type)
+        {
+            case MessageType.Heartbeat:
+                return MalformedKind.None; // liveness already noted
+            case MessageType.Offer or MessageType.Answer or MessageType.Candidate or MessageType.Leave or MessageType.Expire:
+                if (string.IsNullOrEmpty(frame.Dst))
+                {
+                    leave = frame.Type == MessageType.Leave;
+                    if (!leave)
+                    {
+                        _metrics.Ignored();
+                    }
+                    return MalformedKind.None;
+                }
+                var queueable = frame.Type is MessageType.Offer or MessageType.Answer or MessageType.Candidate;
+                var built = SignalingFrames.Build(frame.Type, session.Id, frame.Dst, frame.Payload, frame.HasPayload);
+                relay = new RelayMessage(frame.Type, session.Id!, frame.Dst, queueable, built);
+                return MalformedKind.None;
+            default:
+                _metrics.Ignored(); // unknown or missing type: ignored, the socket keeps working (as the reference)
+                return MalformedKind.None;
+        }
+    }
+}
