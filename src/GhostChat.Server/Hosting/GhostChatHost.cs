@@ -39,19 +39,10 @@ public static class GhostChatHost
     /// <summary>Runs the server until it is stopped; returns the process exit code.</summary>
     public static async Task<int> RunAsync(string[] args)
     {
-        WebApplication app;
         try
         {
-            app = Build(args);
-        }
-        catch (InvalidOperationException ex) when (ex.InnerException is FormatException or InvalidOperationException or ArgumentException)
-        {
-            return ConfigurationError(ex.Message + " " + ex.InnerException?.Message);
-        }
-
-        app.Lifetime.ApplicationStarted.Register(() => AnnounceAddresses(app));
-        try
-        {
+            await using var app = Build(args);
+            app.Lifetime.ApplicationStarted.Register(() => AnnounceAddresses(app));
             await app.RunAsync();
             return 0;
         }
@@ -59,8 +50,7 @@ public static class GhostChatHost
         {
             return ConfigurationError(string.Join(Environment.NewLine, ex.Failures.Select(f => "  - " + f)));
         }
-        catch (InvalidOperationException ex) when (ex.Message.StartsWith("Failed to convert configuration value", StringComparison.Ordinal)
-                                                  || ex.InnerException is FormatException)
+        catch (InvalidOperationException ex) when (ex.Message.StartsWith("Failed to convert configuration value", StringComparison.Ordinal))
         {
             return ConfigurationError("  - " + ex.Message + (ex.InnerException is null ? "" : " (" + ex.InnerException.Message + ")"));
         }

@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Cors.Infrastructure;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
@@ -29,20 +30,22 @@ internal static class SignalingExtensions
         services.AddHostedService<SignalingSweeper>();
         services.AddHealthChecks().AddCheck<SignalingHealthCheck>("signaling", tags: [Ops.OpsExtensions.ReadyTag]);
 
-        var configured = builder.Configuration.GetSection(SignalingOptions.SectionName + ":AllowedOrigins").Get<string[]>() ?? [];
-        services.AddCors(cors => cors.AddPolicy(CorsPolicy, policy =>
-        {
-            // Like the reference's default (`origin: true`): echo any Origin, unless a list is configured.
-            if (configured.Length == 0)
+        services.AddCors();
+        services.AddOptions<CorsOptions>().Configure<IOptions<SignalingOptions>>((cors, signaling) =>
+            cors.AddPolicy(CorsPolicy, policy =>
             {
-                policy.SetIsOriginAllowed(static _ => true);
-            }
-            else
-            {
-                policy.WithOrigins(configured);
-            }
-            policy.AllowAnyHeader().AllowAnyMethod();
-        }));
+                // Like the reference's default (`origin: true`): echo any Origin, unless a list is configured.
+                var origins = signaling.Value.AllowedOrigins;
+                if (origins.Count == 0)
+                {
+                    policy.SetIsOriginAllowed(static _ => true);
+                }
+                else
+                {
+                    policy.WithOrigins([.. origins]);
+                }
+                policy.AllowAnyHeader().AllowAnyMethod();
+            }));
         return builder;
     }
 

@@ -121,19 +121,17 @@ internal static class SignalingFrames
                 }
             }
 
-            // Anything after the closing brace but whitespace is an error (Read throws on it).
-            if (reader.Read())
+            // The object must be closed, and anything after the closing brace but whitespace is an error.
+            if (reader.TokenType != JsonTokenType.EndObject || reader.CurrentDepth != 0 || reader.Read())
             {
                 return MalformedKind.InvalidJson;
             }
         }
-        catch (JsonException ex) when (ex.Message.Contains("depth", StringComparison.OrdinalIgnoreCase))
+        catch (JsonException ex)
         {
-            return MalformedKind.TooDeep;
-        }
-        catch (JsonException)
-        {
-            return MalformedKind.InvalidJson;
+            // The reader fails at the nesting limit itself; "Expected depth to be zero" (unclosed object) is not that.
+            var tooDeep = reader.CurrentDepth >= maxDepth - 1 && ex.Message.Contains("maximum configured depth", StringComparison.Ordinal);
+            return tooDeep ? MalformedKind.TooDeep : MalformedKind.InvalidJson;
         }
 
         frame = new ClientFrame

@@ -1,0 +1,89 @@
+using System.Diagnostics;
+using GhostChat.Server.Hosting;
+using Microsoft.Extensions.Options;
+
+namespace GhostChat.Server.Tests.Hosting;
+
+public sealed class ConfigurationAndPrivacyTests
+{
+    [Fact]
+    public async Task InvalidOptions_HostRefusesToStart_ListingEveryProblem()
+    {
+        var ex = await Assert.ThrowsAsync<OptionsValidationException>(async () =>
+        {
+            await using var app = GhostChatHost.Build(["--urls", "http://127.0.0.1:0"], b => b.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+            {
+                ["GhostChat:Turn:Enabled"] = "false",
+                ["GhostChat:Signaling:Path"] = "no-slash",
+                ["GhostChat:Signaling:ExpireTimeout"] = "-00:00:01",
+                ["GhostChat:Signaling:Limits:MaxSocketsPerIp"] = "0",
+                ["GhostChat:Signaling:AllowedOrigins:0"] = "not an origin",
+            }));
+            await app.StartAsync();
+        });
+        var all = string.Join("\n", ex.Failures);
+        Assert.Contains("GhostChat:Signaling:Path", all, StringComparison.Ordinal);
+        Assert.Contains("GhostChat:Signaling:ExpireTimeout", all, StringComparison.Ordinal);
+        Assert.Contains("GhostChat:Signaling:Limits:MaxSocketsPerIp", all, StringComparison.Ordinal);
+        Assert.Contains("GhostChat:Signaling:AllowedOrigins", all, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("--GhostChat:Signaling:ExpireTimeout=-00:00:01", "GhostChat:Signaling:ExpireTimeout")]
+    [InlineData("--GhostChat:Signaling:ConcurrentLimit=lots", "GhostChat:Signaling:ConcurrentLimit")]
+    public async Task ServerProcess_BadValue_ExitsWithAClearMessage(string argument, string expectedKey)
+    {
+        var dll = typeof(GhostChatHost).Assembly.Location;
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };
+        foreach (var a in new[] { dll, "--urls", "http://127.0.0.1:0", "--GhostChat:Turn:Enabled=false", argument })
+        {
+            start.ArgumentList.Add(a);
+        }
+        using var process = Process.Start(start)!;
+        var stderr = process.StandardError.ReadToEndAsync();
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        try
+        {
+            await process.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw;
+        }
+        var output = await stderr + await stdout;
+        Assert.Equal(1, process.ExitCode);
+        Assert.Contains("configuration is invalid", output, StringComparison.Ordinal);
+        Assert.Contains(expectedKey, output, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", output, StringComparison.Ordinal); // no stack trace for a config mistake
+    }
+
+    [Fact]
+    public async Task Logs_AtInformationAndAbove_NeverContainPeerIdsAddressesOrPayloads()
+    {
+        await using var server = await TestServer.StartAsync(new Dictionary<string, string?> { ["GhostChat:Signaling:Limits:MaxSocketsPerIp"] = "3" });
+        await using var a = await server.RegisterAsync("secretalice", "tokenalice");
+        await using var b = await server.RegisterAsync("secretbob", "tokenbob");
+        await a.SendAsync(new { type = "OFFER", dst = "secretbob", payload = new { sdp = "payloadsecret" } });
+        await b.ReceiveAsync();
+        await a.SendTextAsync("garbage-secret");
+        await using (var taken = await PeerClient.ConnectAsync(server.WebSocketUri("secretalice", "other")))
+        {
+            await taken.ReceiveAsync();
+        }
+        await using (var refused = await PeerClient.ConnectAsync(server.WebSocketUri("secretcarol", "t", key: "wrong")))
+        {
+            await refused.ReceiveAsync(); // an Information-level refusal
+        }
+
+        var informational = server.Logs.Records.Where(r => r.Level >= LogLevel.Information).Select(r => r.Message).ToList();
+        Assert.Contains(informational, m => m.Contains("Refused a signaling socket", StringComparison.Ordinal));
+        foreach (var secret in new[] { "secretalice", "secretbob", "secretcarol", "tokenalice", "payloadsecret", "garbage-secret", "127.0.0.1" })
+        {
+            Assert.DoesNotContain(informational, m => m.Contains(secret, StringComparison.Ordinal) && !m.Contains("Now listening", StringComparison.Ordinal));
+        }
+        // Debug may name peers (opt-in, for operators investigating) but never payloads.
+        Assert.DoesNotContain(server.Logs.Records, r => r.Message.Contains("payloadsecret", StringComparison.Ordinal));
+    }
+}
