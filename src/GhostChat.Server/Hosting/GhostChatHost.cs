@@ -1,6 +1,7 @@
 using GhostChat.Server.Ops;
 using GhostChat.Server.Security;
 using GhostChat.Server.Signaling;
+using GhostChat.Server.Signaling.Cluster;
 using GhostChat.Server.Web;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
@@ -18,14 +19,16 @@ public static class GhostChatHost
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
 
+        // Tests add configuration and replace services first; features register with TryAdd*.
+        configure?.Invoke(builder);
+
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.AddGhostChatNetwork();
         builder.AddGhostChatSecurityHeaders();
         builder.AddGhostChatOps();
+        builder.AddGhostChatCluster();
         builder.AddGhostChatSignaling();
         builder.AddGhostChatWeb();
-
-        configure?.Invoke(builder);
 
         var app = builder.Build();
         app.UseGhostChatForwardedHeaders();

@@ -39,4 +39,18 @@ internal interface IPeerDirectory
 
     /// <summary>Sessions registered on this node, for liveness sweeps.</summary>
     IEnumerable<PeerSession> LocalSessions { get; }
+
+    /// <summary>Called every sweep: a shared directory refreshes the lease of live local sessions here.</summary>
+    ValueTask RefreshAsync(CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// Shared signaling state (Redis) cannot be reached: new registrations are refused with a clear
+/// reason while local sessions keep being served.
+/// </summary>
+internal sealed class SignalingUnavailableException : Exception
+{
+    public SignalingUnavailableException(string message, Exception? inner = null) : base(message, inner)
+    {
+    }
 }

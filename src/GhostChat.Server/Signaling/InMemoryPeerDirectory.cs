@@ -55,6 +55,8 @@ internal sealed class InMemoryPeerDirectory(IOptionsMonitor<SignalingOptions> op
     public ValueTask<IReadOnlyList<string>> ListIdsAsync(CancellationToken cancellationToken)
         => ValueTask.FromResult<IReadOnlyList<string>>([.. _peers.Keys]);
 
-    private static bool TokensEqual(string a, string b)
+    public ValueTask RefreshAsync(CancellationToken cancellationToken) => ValueTask.CompletedTask;
+
+    internal static bool TokensEqual(string a, string b)
         => CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(a), Encoding.UTF8.GetBytes(b));
 }

@@ -85,19 +85,7 @@ internal sealed class InMemoryRelayBus : IRelayBus
         return ValueTask.CompletedTask;
     }
 
-    private RelayOutcome Deliver(PeerSession target, byte[] frame)
-    {
-        if (target.TrySend(frame))
-        {
-            return RelayOutcome.Delivered;
-        }
-        if (!target.IsClosing)
-        {
-            _metrics.Value.Rejected(RejectionReasons.SlowConsumer);
-            target.Close(System.Net.WebSockets.WebSocketCloseStatus.PolicyViolation, "too slow to receive signaling messages");
-        }
-        return RelayOutcome.DestinationTooSlow;
-    }
+    private RelayOutcome Deliver(PeerSession target, byte[] frame) => LocalDelivery.Deliver(target, frame, _metrics.Value);
 
     private void NotifyExpired(string unreachable, string sender)
     {
@@ -182,4 +170,22 @@ internal sealed class InMemoryRelayBus : IRelayBus
     }
 
     private readonly record struct QueuedMessage(MessageType Type, string Src, byte[] Frame);
+}
+
+/// <summary>Handing a frame to a socket on this node; a socket too far behind is closed.</summary>
+internal static class LocalDelivery
+{
+    public static RelayOutcome Deliver(PeerSession target, byte[] frame, SignalingMetrics metrics)
+    {
+        if (target.TrySend(frame))
+        {
+            return RelayOutcome.Delivered;
+        }
+        if (!target.IsClosing)
+        {
+            metrics.Rejected(RejectionReasons.SlowConsumer);
+            target.Close(System.Net.WebSockets.WebSocketCloseStatus.PolicyViolation, "too slow to receive signaling messages");
+        }
+        return RelayOutcome.DestinationTooSlow;
+    }
 }

@@ -16,6 +16,7 @@ internal sealed class PeerSession : IDisposable
     private string? _closeReason;
     private int _closeRequested;
     private long _lastSeen;
+    private static long s_serial;
 
     internal PeerSession(WebSocket socket, string clientKey, long now, int outboundCapacity)
     {
@@ -29,6 +30,9 @@ internal sealed class PeerSession : IDisposable
             FullMode = BoundedChannelFullMode.Wait, // TryWrite then fails, and we close the socket
         });
     }
+
+    /// <summary>Unique on this node for the life of the process: tells two sessions of one id apart.</summary>
+    internal long Serial { get; } = Interlocked.Increment(ref s_serial);
 
     /// <summary>The registered id; null until registration succeeds.</summary>
     public string? Id { get; internal set; }

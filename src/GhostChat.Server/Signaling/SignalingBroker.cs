@@ -24,9 +24,11 @@ internal sealed class SignalingBroker
         public const string AtCapacity = "Server is at capacity; try again in a minute";
         public const string TooManySockets = "Too many connections from your network address; close other GhostChat tabs and try again";
         public const string ConnectingTooFast = "Connecting too often from your network address; wait a few seconds and try again";
+        public const string Unavailable = "The server cannot accept new connections right now (its shared state is unreachable); try again in a moment";
     }
 
     internal const WebSocketCloseStatus ReplacedCloseStatus = (WebSocketCloseStatus)4001;
+    internal const string ReplacedReason = "replaced by a newer connection";
     internal const WebSocketCloseStatus AliveTimeoutCloseStatus = (WebSocketCloseStatus)4002;
     private static readonly TimeSpan CloseTimeout = TimeSpan.FromSeconds(2);
 
@@ -83,7 +85,17 @@ internal sealed class SignalingBroker
             var query = context.Request.Query;
             session.Id = query["id"][^1]!;
             session.Token = query["token"][^1]!;
-            var registration = await _directory.RegisterAsync(session, context.RequestAborted);
+            RegistrationResult registration;
+            try
+            {
+                registration = await _directory.RegisterAsync(session, context.RequestAborted);
+            }
+            catch (SignalingUnavailableException)
+            {
+                session.Id = null;
+                Refuse(session, (RejectionReasons.BackendUnavailable, Messages.Unavailable));
+                return;
+            }
             switch (registration.Outcome)
             {
                 case RegistrationOutcome.IdTaken:
@@ -98,7 +110,8 @@ internal sealed class SignalingBroker
                     return;
                 case RegistrationOutcome.Reattached:
                     // Fix: the reference sends no OPEN here and keeps the old socket (client never fires 'open').
-                    registration.Replaced!.Close(ReplacedCloseStatus, "replaced by a newer connection");
+                    // The replaced socket may live on another node; the directory tells that node to close it.
+                    registration.Replaced?.Close(ReplacedCloseStatus, ReplacedReason);
                     Log.Reattached(_logger, session.Id);
                     break;
                 default:

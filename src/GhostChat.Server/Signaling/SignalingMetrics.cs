@@ -72,4 +72,5 @@ internal static class RejectionReasons
     public const string QueueFull = "queue_full";
     public const string SlowConsumer = "slow_consumer";
     public const string AliveTimeout = "alive_timeout";
+    public const string BackendUnavailable = "backend_unavailable";
 }

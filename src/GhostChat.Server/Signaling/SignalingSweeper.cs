@@ -52,6 +52,7 @@ internal sealed class SignalingSweeper(
                 session.Close(SignalingBroker.AliveTimeoutCloseStatus, "no message within the alive timeout");
             }
         }
+        await directory.RefreshAsync(cancellationToken);
         await bus.ExpireAsync(cancellationToken);
         admission.Prune();
     }
