@@ -24,6 +24,7 @@ public static class GhostChatHost
 
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.AddGhostChatNetwork();
+        builder.AddGhostChatTls();
         builder.AddGhostChatSecurityHeaders();
         builder.AddGhostChatOps();
         builder.AddGhostChatCluster();
@@ -32,6 +33,7 @@ public static class GhostChatHost
 
         var app = builder.Build();
         app.UseGhostChatForwardedHeaders();
+        app.UseGhostChatTls();
         app.UseGhostChatSecurityHeaders();
         app.MapGhostChatOps();
         app.MapGhostChatSignaling();

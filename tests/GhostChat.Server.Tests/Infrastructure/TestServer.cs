@@ -19,12 +19,15 @@ public sealed class TestServer : IAsyncDisposable
         _app = app;
         Time = time;
         Logs = logs;
-        var url = app.Urls.Single();
-        BaseUri = new Uri(url.EndsWith('/') ? url : url + "/");
+        Urls = [.. app.Urls.Select(u => new Uri(u.EndsWith('/') ? u : u + "/"))];
+        BaseUri = Urls.First(u => u.Scheme == "http");
         Http = new HttpClient { BaseAddress = BaseUri, Timeout = TimeSpan.FromSeconds(30) };
     }
 
     public Uri BaseUri { get; }
+
+    /// <summary>Every address the server listens on.</summary>
+    public IReadOnlyList<Uri> Urls { get; }
 
     public HttpClient Http { get; }
 
@@ -36,7 +39,7 @@ public sealed class TestServer : IAsyncDisposable
     public IServiceProvider Services => _app.Services;
 
     /// <summary>Starts a server. <paramref name="settings"/> are configuration keys such as <c>GhostChat:Signaling:Key</c>.</summary>
-    public static async Task<TestServer> StartAsync(IDictionary<string, string?>? settings = null, bool fakeTime = false)
+    public static async Task<TestServer> StartAsync(IDictionary<string, string?>? settings = null, bool fakeTime = false, string urls = "http://127.0.0.1:0")
     {
         var all = new Dictionary<string, string?>
         {
@@ -51,7 +54,7 @@ public sealed class TestServer : IAsyncDisposable
 
         var time = fakeTime ? new FakeTimeProvider(DateTimeOffset.UtcNow) : null;
         var logs = new CapturingLoggerProvider();
-        var app = GhostChatHost.Build(["--urls", "http://127.0.0.1:0"], builder =>
+        var app = GhostChatHost.Build(["--urls", urls], builder =>
         {
             builder.Configuration.AddInMemoryCollection(all);
             builder.Logging.ClearProviders();

@@ -1,0 +1,106 @@
+using System.Net;
+using System.Net.WebSockets;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using Microsoft.Extensions.Options;
+
+namespace GhostChat.Server.Tests.Hosting;
+
+public sealed class TlsTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("ghostchat-tls-").FullName;
+    private readonly X509Certificate2 _certificate;
+
+    public TlsTests()
+    {
+        using var key = RSA.Create(2048);
+        var request = new CertificateRequest("CN=localhost", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        var san = new SubjectAlternativeNameBuilder();
+        san.AddDnsName("localhost");
+        san.AddIpAddress(IPAddress.Loopback);
+        request.CertificateExtensions.Add(san.Build());
+        _certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30));
+        File.WriteAllText(CertPath, _certificate.ExportCertificatePem());
+        File.WriteAllText(KeyPath, key.ExportPkcs8PrivateKeyPem());
+    }
+
+    private string CertPath => Path.Combine(_dir, "cert.pem");
+
+    private string KeyPath => Path.Combine(_dir, "key.pem");
+
+    private Task<TestServer> StartAsync() => TestServer.StartAsync(new Dictionary<string, string?>
+    {
+        ["GhostChat:Tls:CertificatePath"] = CertPath,
+        ["GhostChat:Tls:KeyPath"] = KeyPath,
+    }, urls: "http://127.0.0.1:0;https://127.0.0.1:0");
+
+    private HttpClient TrustingClient() => new(new SocketsHttpHandler
+    {
+        AllowAutoRedirect = false,
+        SslOptions = { RemoteCertificateValidationCallback = (_, cert, _, _) => cert is not null && cert.GetCertHashString() == _certificate.GetCertHashString() },
+    });
+
+    [Fact]
+    public async Task Https_ServesWithTheConfiguredCertificate_AndSendsHsts()
+    {
+        await using var server = await StartAsync();
+        var https = server.Urls.Single(u => u.Scheme == "https");
+        using var client = TrustingClient();
+        var response = await client.GetAsync(new Uri(https, "healthz"));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.StartsWith("max-age=31536000", response.Headers.GetValues("Strict-Transport-Security").Single(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task PlainHttp_RedirectsToHttps()
+    {
+        await using var server = await StartAsync();
+        var https = server.Urls.Single(u => u.Scheme == "https");
+        using var client = TrustingClient();
+        var response = await client.GetAsync(new Uri(server.BaseUri, "peerjs/id?x=1"));
+        Assert.Equal(HttpStatusCode.TemporaryRedirect, response.StatusCode);
+        Assert.Equal(new Uri(https, "peerjs/id?x=1"), response.Headers.Location);
+        Assert.False(response.Headers.Contains("Strict-Transport-Security"));
+    }
+
+    [Fact]
+    public async Task SecureWebSocket_RegistersOverTls()
+    {
+        await using var server = await StartAsync();
+        var https = server.Urls.Single(u => u.Scheme == "https");
+        var wss = new UriBuilder(https) { Scheme = "wss", Path = "/peerjs", Query = "key=peerjs&id=alice&token=t" }.Uri;
+        await using var client = await PeerClient.ConnectAsync(wss, o => o.RemoteCertificateValidationCallback = (_, cert, _, _) => cert?.GetCertHashString() == _certificate.GetCertHashString());
+        Assert.Equal("OPEN", (await client.ReceiveAsync()).Type);
+    }
+
+    [Fact]
+    public async Task MissingKeyFile_RefusesToStartNamingTheSetting()
+    {
+        var ex = await Assert.ThrowsAsync<OptionsValidationException>(() => TestServer.StartAsync(new Dictionary<string, string?>
+        {
+            ["GhostChat:Tls:CertificatePath"] = CertPath,
+            ["GhostChat:Tls:KeyPath"] = Path.Combine(_dir, "missing.pem"),
+        }));
+        Assert.Contains("GhostChat:Tls:KeyPath", string.Join("\n", ex.Failures), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task MismatchedKey_RefusesToStart()
+    {
+        using var other = RSA.Create(2048);
+        var otherKey = Path.Combine(_dir, "other.pem");
+        await File.WriteAllTextAsync(otherKey, other.ExportPkcs8PrivateKeyPem());
+        var ex = await Assert.ThrowsAsync<OptionsValidationException>(() => TestServer.StartAsync(new Dictionary<string, string?>
+        {
+            ["GhostChat:Tls:CertificatePath"] = CertPath,
+            ["GhostChat:Tls:KeyPath"] = otherKey,
+        }));
+        Assert.Contains("matching PEM pair", string.Join("\n", ex.Failures), StringComparison.Ordinal);
+    }
+
+    public void Dispose()
+    {
+        _certificate.Dispose();
+        Directory.Delete(_dir, recursive: true);
+    }
+}
