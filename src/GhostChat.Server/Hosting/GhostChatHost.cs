@@ -14,6 +14,9 @@ namespace GhostChat.Server.Hosting;
 /// </summary>
 public static class GhostChatHost
 {
+    /// <summary>Where the server listens unless told otherwise.</summary>
+    public const string DefaultUrl = "http://localhost:8080";
+
     /// <summary>Builds the application. <paramref name="configure"/> lets tests replace services or configuration.</summary>
     public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
     {
@@ -21,6 +24,14 @@ public static class GhostChatHost
 
         // Tests add configuration and replace services first; features register with TryAdd*.
         configure?.Invoke(builder);
+
+        // --urls, Urls or ASPNETCORE_URLS choose the addresses; otherwise the documented default.
+        if (string.IsNullOrWhiteSpace(builder.Configuration["urls"]))
+        {
+            builder.WebHost.UseUrls(DefaultUrl);
+            builder.Configuration["urls"] = DefaultUrl;
+        }
+        builder.Host.UseSystemd();
 
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.AddGhostChatNetwork();
