@@ -1,0 +1,97 @@
+import { Peer, type DataConnection, type PeerError as PeerJsError } from "peerjs";
+import { PeerError, type ChannelPort, type PeerErrorKind, type PeerPort } from "./ports";
+
+export interface PeerJsServer {
+  host: string;
+  port: number;
+  path: string;
+  key: string;
+  secure: boolean;
+}
+
+const KNOWN: readonly PeerErrorKind[] = ["peer-unavailable", "unavailable-id", "network", "server-error", "socket-error", "browser-incompatible"];
+
+function toError(e: PeerJsError<string> | Error): PeerError {
+  const type = (e as { type?: string }).type ?? "other";
+  const kind = (KNOWN as readonly string[]).includes(type) ? (type as PeerErrorKind) : "other";
+  return new PeerError(kind, e.message);
+}
+
+/** The only module that touches PeerJS. Reliable, JSON-serialised data channels. */
+export function createPeerJsPort(server: PeerJsServer, iceServers: RTCIceServer[]): PeerPort {
+  const peer = new Peer({ ...server, debug: 0, config: { iceServers } });
+  const pendingConnects = new Map<string, Set<(e: PeerError) => void>>();
+  let lastError: PeerError | null = null;
+
+  peer.on("error", (e) => {
+    const err = toError(e);
+    lastError = err;
+    if (err.kind === "peer-unavailable") {
+      // PeerJS reports an unknown destination on the Peer, naming it only in the message.
+      for (const [remote, rejects] of pendingConnects) if (err.message.includes(remote)) for (const r of rejects) r(err);
+    }
+  });
+
+  return {
+    open: () =>
+      new Promise<string>((resolve, reject) => {
+        if (peer.open) return resolve(peer.id);
+        peer.once("open", (id) => resolve(id));
+        peer.once("error", (e) => reject(toError(e)));
+      }),
+    connect: (remoteId) =>
+      new Promise<ChannelPort>((resolve, reject) => {
+        const conn = peer.connect(remoteId, { reliable: true, serialization: "json" });
+        let rejects = pendingConnects.get(remoteId);
+        if (!rejects) pendingConnects.set(remoteId, (rejects = new Set()));
+        const fail = (e: PeerError) => {
+          cleanup();
+          conn.close();
+          reject(e);
+        };
+        const cleanup = () => rejects.delete(fail);
+        rejects.add(fail);
+        conn.once("open", () => {
+          cleanup();
+          resolve(wrap(conn));
+        });
+        conn.once("error", (e) => fail(toError(e)));
+        if (!conn) fail(lastError ?? new PeerError("other", "connect failed"));
+      }),
+    onIncoming: (handler) => {
+      peer.on("connection", (conn) => {
+        if (conn.open) handler(wrap(conn));
+        else conn.once("open", () => handler(wrap(conn)));
+      });
+    },
+    onDisconnected: (handler) => {
+      peer.on("disconnected", () => handler());
+    },
+    reconnect: () =>
+      new Promise<void>((resolve, reject) => {
+        if (peer.destroyed) return reject(new PeerError("other", "peer destroyed"));
+        const onOpen = () => { peer.off("error", onError); resolve(); };
+        const onError = (e: PeerJsError<string>) => { peer.off("open", onOpen); reject(toError(e)); };
+        peer.once("open", onOpen);
+        peer.once("error", onError);
+        peer.reconnect();
+      }),
+    destroy: () => peer.destroy(),
+  };
+}
+
+function wrap(conn: DataConnection): ChannelPort {
+  return {
+    remoteId: conn.peer,
+    send: (data) => void conn.send(data),
+    onData: (handler) => void conn.on("data", handler),
+    onClose: (handler) => {
+      let fired = false;
+      const once = () => { if (!fired) { fired = true; handler(); } };
+      conn.on("close", once);
+      conn.on("error", once);
+    },
+    onIceState: (handler) => void conn.on("iceStateChanged", handler),
+    close: () => conn.close(),
+  };
+}

@@ -1,0 +1,38 @@
+/**
+ * The seam between our logic and PeerJS/WebRTC: the session only sees these two interfaces, so it
+ * is unit-tested with fakes and the PeerJS adapter is the only module that imports `peerjs`.
+ */
+export interface ChannelPort {
+  readonly remoteId: string;
+  send(data: unknown): void;
+  onData(handler: (data: unknown) => void): void;
+  /** Fires once when the channel closed (either side, or the connection died). */
+  onClose(handler: () => void): void;
+  /** ICE connection state of the underlying RTCPeerConnection. */
+  onIceState(handler: (state: RTCIceConnectionState) => void): void;
+  close(): void;
+}
+
+export type PeerErrorKind = "peer-unavailable" | "unavailable-id" | "network" | "server-error" | "socket-error" | "browser-incompatible" | "other";
+
+export class PeerError extends Error {
+  constructor(readonly kind: PeerErrorKind, message: string) {
+    super(message);
+    this.name = "PeerError";
+  }
+}
+
+export interface PeerPort {
+  /** Resolves with this peer's id once the signaling server accepted it. */
+  open(): Promise<string>;
+  /** Resolves when a data channel to `remoteId` is open. */
+  connect(remoteId: string): Promise<ChannelPort>;
+  /** Incoming channels, delivered once open. */
+  onIncoming(handler: (channel: ChannelPort) => void): void;
+  /** The signaling socket dropped (data channels may live on). */
+  onDisconnected(handler: () => void): void;
+  reconnect(): Promise<void>;
+  destroy(): void;
+}
+
+export type PeerFactory = (iceServers: RTCIceServer[]) => PeerPort;

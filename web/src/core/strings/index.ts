@@ -1,0 +1,105 @@
+/**
+ * Every user-visible string, in one place, ready for translation: a translation is another object
+ * of type `Strings`. Placeholders are `{name}`, filled by `format`.
+ */
+export const en = {
+  appName: "GhostChat",
+  tagline: "Private, ephemeral chat that goes straight from your browser to your friend's.",
+  intro: "GhostChat connects two browsers directly over an encrypted WebRTC channel, with no account and no phone number.",
+  noStorage: "Nothing you write is stored: no server keeps your messages, and closing the tab leaves none behind.",
+  newRoom: "New room",
+  inviteHeading: "Invite a friend",
+  inviteHelp: "Send this link over any channel. Whoever opens it joins this chat. The secret part after # never reaches a server.",
+  inviteLinkLabel: "Invite link",
+  inviteExpires: "Valid until {time}",
+  copy: "Copy",
+  copied: "Copied",
+  copyFailed: "Copy failed: select the link and copy it yourself",
+  qrLabel: "QR code of the invite link",
+  waitingForPeer: "Waiting for your friend to open the link…",
+  settings: "Server settings",
+  settingsHelp: "Use another GhostChat or PeerJS server. Saved in this browser only.",
+  settingsCustom: "Use a custom server",
+  settingsHost: "Signaling host",
+  settingsPort: "Port",
+  settingsPath: "Path",
+  settingsKey: "Key",
+  settingsSecure: "Use TLS (wss/https)",
+  settingsIce: "ICE servers, one per line: URL [username credential]",
+  settingsSave: "Save",
+  settingsSaved: "Settings saved",
+  settingsClose: "Close",
+  settingsErrorHost: "Enter a host name or IP address.",
+  settingsErrorPort: "Enter a port from 1 to 65535.",
+  settingsErrorPath: "The path must start with / and contain only URL-safe characters.",
+  settingsErrorKey: "Enter a key of letters, digits, - or _.",
+  settingsErrorIce: "Each line needs a stun:, turn: or turns: URL; turn servers also need a username and credential.",
+  statusIdle: "Not connected",
+  statusIce: "Getting network settings…",
+  statusSignaling: "Connecting to the server… (attempt {attempt} of {total})",
+  statusSignalingRetry: "Could not reach the server, trying again in {seconds} s…",
+  statusPeer: "Connecting to your friend… (attempt {attempt} of {total})",
+  statusPeerRetry: "Could not reach your friend, trying again in {seconds} s…",
+  statusConnected: "Connected — end-to-end over WebRTC",
+  statusPeerLeft: "Your friend left the chat.",
+  statusReconnecting: "Connection lost, reconnecting…",
+  statusServerLost: "Lost the server; the chat keeps working, reconnecting in the background…",
+  statusFailed: "Could not connect: {reason}",
+  statusOffline: "You are offline. GhostChat needs a network to connect; the app will work again when you are back online.",
+  errorServerUnreachable: "the server did not answer.",
+  errorPeerUnreachable: "your friend's browser did not answer. The link may be old, or the host closed the tab.",
+  errorIdTaken: "this room's host is already connected somewhere else.",
+  errorRoomFull: "this room already has two people.",
+  retry: "Try again",
+  inviteExpired: "This invite has expired. Ask for a new link.",
+  inviteMalformed: "This link is not a valid GhostChat invite.",
+  inviteUnsupported: "This invite was made by a newer GhostChat. Reload the page.",
+  home: "Back to start",
+  messagesLabel: "Messages",
+  composerLabel: "Message",
+  composerPlaceholder: "Write a message — Enter sends, Shift+Enter adds a line",
+  send: "Send",
+  counter: "{count} / {max}",
+  tooLong: "Too long: {over} characters over the limit.",
+  typing: "Your friend is typing…",
+  selfDestruct: "Self-destruct",
+  selfDestructOff: "Off",
+  selfDestructSeconds: "{n} s",
+  selfDestructMinutes: "{n} min",
+  selfDestructNote: "Disappears after {time}",
+  panic: "Panic clear",
+  panicHelp: "Wipe this conversation from this device (Ctrl+Shift+X)",
+  panicDone: "Conversation wiped from this device.",
+  leave: "Leave",
+  stateSending: "Sending",
+  stateDelivered: "Delivered",
+  stateRead: "Read",
+  you: "You",
+  friend: "Friend",
+  newMessageAnnounce: "New message: {text}",
+  noWebRtcTitle: "This browser cannot run GhostChat",
+  noWebRtcBody: "GhostChat needs WebRTC to connect two browsers directly, and this browser does not provide it. Open the link in a current Firefox, Chrome, Edge or Safari.",
+  offlineBanner: "Offline",
+} as const;
+
+export type StringKey = keyof typeof en;
+export type Strings = Record<StringKey, string>;
+
+let current: Strings = en;
+
+export function setStrings(strings: Strings): void {
+  current = strings;
+}
+
+/** The string for `key` with `{name}` placeholders filled. Unknown placeholders stay visible. */
+export function t(key: StringKey, vars: Record<string, string | number> = {}): string {
+  return format(current[key], vars);
+}
+
+export function format(template: string, vars: Record<string, string | number>): string {
+  return template.replace(/\{(\w+)\}/g, (whole, name: string) => (name in vars ? String(vars[name]) : whole));
+}
+
+export function isStringKey(key: string): key is StringKey {
+  return Object.prototype.hasOwnProperty.call(en, key);
+}

@@ -1,0 +1,4 @@
+import "./ui/styles.css";
+import { startApp } from "./ui/app";
+
+startApp();

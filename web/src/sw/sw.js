@@ -1,0 +1,32 @@
+/* GhostChat service worker: precaches the app shell of this build so a reload offline shows the
+   app (which then says honestly that it is offline). Never caches API calls or signaling. */
+const SHELL = __SHELL__;
+const VERSION = __VERSION__;
+const CACHE = "ghostchat-shell-" + VERSION;
+
+self.addEventListener("install", (event) => {
+  event.waitUntil(caches.open(CACHE).then((cache) => cache.addAll(SHELL)).then(() => self.skipWaiting()));
+});
+
+self.addEventListener("activate", (event) => {
+  event.waitUntil(
+    caches.keys()
+      .then((keys) => Promise.all(keys.filter((k) => k.startsWith("ghostchat-shell-") && k !== CACHE).map((k) => caches.delete(k))))
+      .then(() => self.clients.claim()),
+  );
+});
+
+self.addEventListener("fetch", (event) => {
+  const request = event.request;
+  if (request.method !== "GET") return;
+  const url = new URL(request.url);
+  if (url.origin !== self.location.origin || url.pathname.startsWith("/api/") || url.pathname.startsWith("/peerjs")) return;
+  if (request.mode === "navigate") {
+    // Network first so a new build shows at once; the cached shell when offline.
+    event.respondWith(fetch(request).catch(() => caches.match("/", { cacheName: CACHE }).then((r) => r || Response.error())));
+    return;
+  }
+  if (SHELL.includes(url.pathname)) {
+    event.respondWith(caches.match(url.pathname, { cacheName: CACHE }).then((r) => r || fetch(request)));
+  }
+});

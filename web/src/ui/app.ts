@@ -1,0 +1,482 @@
+import QRCode from "qrcode";
+import { ChatSession, type SessionStatus } from "../core/connection";
+import { createPeerJsPort } from "../core/connection/peerjs-adapter";
+import { Conversation, MAX_MESSAGE_LENGTH, SELF_DESTRUCT_CHOICES, validateOutgoing, type ChatMessage, type WireMessage } from "../core/delivery";
+import { createInvite, inviteLink, parseInvite, type Invite } from "../core/invites";
+import { iceEndpoint, loadSettings, peerServerOptions, saveSettings, settingsToForm, validateSettings, type ServerSettings, type SettingsField } from "../core/settings";
+import { t, type StringKey } from "../core/strings";
+import { formatMessage } from "../core/text";
+import { TypingReceiver, TypingSender } from "../core/typing";
+import type { PeerId } from "../core/ids";
+import { $, applyStrings, el, renderSegments } from "./dom";
+
+type View = "home" | "invite" | "chat" | "error" | "nowebrtc";
+const VIEWS: View[] = ["home", "invite", "chat", "error", "nowebrtc"];
+
+/** The UI: renders state and forwards intents; the logic lives in core/. */
+export function startApp(): void {
+  applyStrings();
+  $("qr").setAttribute("aria-label", t("qrLabel"));
+  $<HTMLTextAreaElement>("composer").placeholder = t("composerPlaceholder");
+  $("composer").setAttribute("maxlength", String(MAX_MESSAGE_LENGTH * 2));
+  $("panic").title = t("panicHelp");
+  $("panic").setAttribute("aria-keyshortcuts", "Control+Shift+X");
+  registerServiceWorker();
+  watchOnline();
+
+  if (typeof RTCPeerConnection === "undefined") {
+    show("nowebrtc");
+    return;
+  }
+  const app = new App();
+  app.route();
+  window.addEventListener("hashchange", () => app.route());
+}
+
+function show(view: View): void {
+  for (const v of VIEWS) $(`view-${v}`).hidden = v !== view;
+  document.body.dataset.view = view;
+}
+
+class App {
+  private settings: ServerSettings = loadSettings(localStorage);
+  private session: ChatSession | null = null;
+  private conversation = new Conversation();
+  private readonly typingOut = new TypingSender();
+  private readonly typingIn = new TypingReceiver();
+  private expiryTimer: number | undefined;
+  private typingTimer: number | undefined;
+  private wakeLock: WakeLockSentinel | null = null;
+  private lastJoin: Invite | null = null;
+  private readonly rendered = new Map<string, HTMLElement>();
+
+  constructor() {
+    this.wireHome();
+    this.wireChat();
+    this.wireSettings();
+    $("error-home").addEventListener("click", () => this.goHome());
+    $("error-retry").addEventListener("click", () => (this.lastJoin ? void this.join(this.lastJoin) : void this.host()));
+    document.addEventListener("visibilitychange", () => {
+      if (document.visibilityState === "visible") {
+        this.flushRead();
+        if (this.session?.connected) void this.acquireWakeLock();
+      }
+    });
+    window.addEventListener("pagehide", () => this.session?.close());
+  }
+
+  route(): void {
+    const hash = location.hash;
+    if (hash.startsWith("#join=")) {
+      const parsed = parseInvite(hash, Date.now());
+      if (!parsed.ok) {
+        const key: StringKey = parsed.error === "expired" ? "inviteExpired" : parsed.error === "unsupported-version" ? "inviteUnsupported" : "inviteMalformed";
+        this.showError(key, null);
+        return;
+      }
+      void this.join(parsed.invite);
+      return;
+    }
+    if (!this.session) show("home");
+  }
+
+  private wireHome(): void {
+    $("new-room").addEventListener("click", () => void this.host());
+    $("copy-link").addEventListener("click", () => void this.copyLink());
+  }
+
+  private newSession(): ChatSession {
+    this.session?.close();
+    this.resetConversation();
+    const settings = this.settings;
+    const session = new ChatSession({
+      createPeer: (iceServers) => createPeerJsPort(peerServerOptions(settings, location), iceServers),
+      loadIce: () => loadIce(settings),
+    });
+    session.events.on("status", (s) => this.onStatus(s));
+    session.events.on("message", (m) => this.onWire(m));
+    this.session = session;
+    return session;
+  }
+
+  private async host(): Promise<void> {
+    this.lastJoin = null;
+    const session = this.newSession();
+    let id: string;
+    try {
+      id = await session.host();
+    } catch {
+      return; // status already says why
+    }
+    if (this.session !== session) return;
+    const invite = createInvite({ hostPeerId: id as PeerId, now: Date.now() });
+    const link = inviteLink(location.href, invite);
+    $<HTMLInputElement>("invite-link").value = link;
+    $("invite-expiry").textContent = t("inviteExpires", { time: new Date(invite.expiresAt).toLocaleString() });
+    $("copy-feedback").textContent = "";
+    await QRCode.toCanvas($<HTMLCanvasElement>("qr"), link, { errorCorrectionLevel: "M", margin: 2, width: 232 });
+    if (session.current.phase === "waiting") show("invite");
+  }
+
+  private async join(invite: Invite): Promise<void> {
+    this.lastJoin = invite;
+    const session = this.newSession();
+    show("chat");
+    this.setChatEnabled(false);
+    try {
+      await session.join(invite.hostPeerId);
+    } catch {
+      // status already says why
+    }
+  }
+
+  private async copyLink(): Promise<void> {
+    const input = $<HTMLInputElement>("invite-link");
+    try {
+      await navigator.clipboard.writeText(input.value);
+      $("copy-feedback").textContent = t("copied");
+    } catch {
+      input.select();
+      $("copy-feedback").textContent = t("copyFailed");
+    }
+  }
+
+  private onStatus(s: SessionStatus): void {
+    const status = $("status");
+    status.dataset.phase = s.phase;
+    status.textContent = statusText(s);
+    document.body.dataset.phase = s.phase;
+    switch (s.phase) {
+      case "connected":
+        show("chat");
+        this.setChatEnabled(true);
+        void this.acquireWakeLock();
+        $("composer").focus();
+        break;
+      case "failed":
+        this.setChatEnabled(false);
+        this.releaseWakeLock();
+        this.showError(null, statusText(s));
+        break;
+      case "peer-left":
+        this.setChatEnabled(false);
+        this.releaseWakeLock();
+        this.typingIn.signal(false, Date.now());
+        this.renderTyping();
+        break;
+      case "reconnecting":
+        this.setChatEnabled(false);
+        break;
+      default:
+        break;
+    }
+  }
+
+  private showError(key: StringKey | null, text: string | null): void {
+    $("error-title").textContent = t("statusFailed", { reason: "" }).replace(/:\s*$/, "");
+    $("error-body").textContent = key ? t(key) : (text ?? "");
+    $("error-retry").hidden = key !== null;
+    show("error");
+  }
+
+  private goHome(): void {
+    this.session?.close();
+    this.session = null;
+    this.lastJoin = null;
+    this.resetConversation();
+    this.releaseWakeLock();
+    $("status").textContent = "";
+    if (location.hash) history.replaceState(null, "", location.pathname);
+    show("home");
+    $("new-room").focus();
+  }
+
+  // ---- chat ---------------------------------------------------------------------------------
+
+  private wireChat(): void {
+    const select = $<HTMLSelectElement>("self-destruct");
+    for (const ms of SELF_DESTRUCT_CHOICES) {
+      const option = el("option", ms === null ? t("selfDestructOff") : durationText(ms)) as HTMLOptionElement;
+      option.value = ms === null ? "" : String(ms);
+      select.append(option);
+    }
+    const composer = $<HTMLTextAreaElement>("composer");
+    composer.addEventListener("keydown", (e) => {
+      if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+        e.preventDefault();
+        this.sendDraft();
+      }
+    });
+    composer.addEventListener("input", () => {
+      this.renderCounter();
+      const signal = this.typingOut.input(Date.now(), composer.value.trim().length === 0);
+      if (signal !== null) this.session?.send({ t: "typing", on: signal });
+    });
+    $("composer-form").addEventListener("submit", (e) => {
+      e.preventDefault();
+      this.sendDraft();
+    });
+    $("panic").addEventListener("click", () => this.panic());
+    document.addEventListener("keydown", (e) => {
+      if (e.ctrlKey && e.shiftKey && (e.key === "X" || e.key === "x")) {
+        e.preventDefault();
+        this.panic();
+      }
+    });
+    $("leave").addEventListener("click", () => this.goHome());
+    this.renderCounter();
+  }
+
+  private sendDraft(): void {
+    const composer = $<HTMLTextAreaElement>("composer");
+    const checked = validateOutgoing(composer.value);
+    if (!checked.ok || !this.session?.connected) return;
+    const select = $<HTMLSelectElement>("self-destruct");
+    const ttl = select.value === "" ? null : Number(select.value);
+    const { message, wire } = this.conversation.compose(checked.text, Date.now(), ttl);
+    this.session.send(wire);
+    const stop = this.typingOut.stop();
+    if (stop !== null) this.session.send({ t: "typing", on: false });
+    composer.value = "";
+    this.renderCounter();
+    this.renderMessage(message);
+    this.scheduleExpiry();
+  }
+
+  private onWire(wire: WireMessage): void {
+    const now = Date.now();
+    if (wire.t === "typing") {
+      this.typingIn.signal(wire.on, now);
+      this.renderTyping();
+      return;
+    }
+    const result = this.conversation.apply(wire, now);
+    for (const reply of result.reply) this.session?.send(reply);
+    if (result.received) {
+      this.typingIn.messageArrived();
+      this.renderTyping();
+      this.renderMessage(result.received);
+      $("announcer").textContent = t("newMessageAnnounce", { text: result.received.text.slice(0, 140) });
+      this.flushRead();
+      this.scheduleExpiry();
+    } else if (result.changed) {
+      for (const m of this.conversation.messages) this.updateState(m);
+    }
+  }
+
+  /** Reports received messages as read while the page is visible. */
+  private flushRead(): void {
+    if (document.visibilityState !== "visible" || !this.session?.connected) return;
+    const ids = this.conversation.takeUnreadReceived();
+    if (ids.length > 0) this.session.send({ t: "read", ids });
+  }
+
+  private panic(): void {
+    if (document.body.dataset.view !== "chat") return;
+    this.conversation.clear();
+    this.rendered.clear();
+    $("messages").replaceChildren();
+    $<HTMLTextAreaElement>("composer").value = "";
+    this.renderCounter();
+    window.clearTimeout(this.expiryTimer);
+    $("announcer").textContent = t("panicDone");
+    $("status").textContent = t("panicDone");
+  }
+
+  private resetConversation(): void {
+    this.conversation = new Conversation();
+    this.rendered.clear();
+    $("messages").replaceChildren();
+    window.clearTimeout(this.expiryTimer);
+    this.typingIn.signal(false, 0);
+    this.renderTyping();
+  }
+
+  private renderMessage(m: ChatMessage): void {
+    const li = el("li", undefined, "msg");
+    li.dataset.id = m.id;
+    li.dataset.direction = m.direction;
+    li.append(el("span", (m.direction === "out" ? t("you") : t("friend")) + ": ", "visually-hidden"));
+    const text = el("p", undefined, "msg-text");
+    renderSegments(text, formatMessage(m.text));
+    li.append(text);
+    const meta = el("div", undefined, "msg-meta");
+    const time = el("time", new Date(m.sentAt).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }));
+    time.setAttribute("datetime", new Date(m.sentAt).toISOString());
+    meta.append(time);
+    if (m.ttlMs !== null) meta.append(el("span", t("selfDestructNote", { time: durationText(m.ttlMs) }), "msg-ttl"));
+    if (m.direction === "out") meta.append(el("span", "", "msg-state"));
+    li.append(meta);
+    this.rendered.set(m.id, li);
+    this.updateState(m);
+    const list = $("messages");
+    list.append(li);
+    list.scrollTop = list.scrollHeight;
+  }
+
+  private updateState(m: ChatMessage): void {
+    const li = this.rendered.get(m.id);
+    if (!li || li.dataset.state === m.state) return;
+    li.dataset.state = m.state;
+    const state = li.querySelector(".msg-state");
+    if (state) state.textContent = t(m.state === "read" ? "stateRead" : m.state === "delivered" ? "stateDelivered" : "stateSending");
+  }
+
+  private scheduleExpiry(): void {
+    window.clearTimeout(this.expiryTimer);
+    const next = this.conversation.nextExpiry();
+    if (next === null) return;
+    this.expiryTimer = window.setTimeout(() => {
+      for (const id of this.conversation.expire(Date.now())) {
+        this.rendered.get(id)?.remove();
+        this.rendered.delete(id);
+      }
+      this.scheduleExpiry();
+    }, Math.max(0, next - Date.now()));
+  }
+
+  private renderTyping(): void {
+    const now = Date.now();
+    $("typing").hidden = !this.typingIn.isTyping(now);
+    window.clearTimeout(this.typingTimer);
+    const again = this.typingIn.recheckIn(now);
+    if (again !== null) this.typingTimer = window.setTimeout(() => this.renderTyping(), again + 10);
+  }
+
+  private renderCounter(): void {
+    const length = $<HTMLTextAreaElement>("composer").value.length;
+    const counter = $("counter");
+    const over = length - MAX_MESSAGE_LENGTH;
+    counter.textContent = over > 0 ? t("tooLong", { over }) : t("counter", { count: length, max: MAX_MESSAGE_LENGTH });
+    counter.dataset.over = String(over > 0);
+    $<HTMLButtonElement>("send").disabled = over > 0 || !this.session?.connected;
+  }
+
+  private setChatEnabled(enabled: boolean): void {
+    $<HTMLTextAreaElement>("composer").disabled = !enabled;
+    this.renderCounter();
+  }
+
+  private async acquireWakeLock(): Promise<void> {
+    if (!("wakeLock" in navigator) || this.wakeLock || document.visibilityState !== "visible") return;
+    try {
+      this.wakeLock = await navigator.wakeLock.request("screen");
+      this.wakeLock.addEventListener("release", () => (this.wakeLock = null));
+    } catch {
+      // refused (battery saver, policy): the chat works without it
+    }
+  }
+
+  private releaseWakeLock(): void {
+    void this.wakeLock?.release();
+    this.wakeLock = null;
+  }
+
+  // ---- settings -----------------------------------------------------------------------------
+
+  private wireSettings(): void {
+    const dialog = $<HTMLDialogElement>("settings-dialog");
+    const custom = $<HTMLInputElement>("set-custom");
+    const syncDisabled = () => ($<HTMLFieldSetElement>("set-fields").disabled = !custom.checked);
+    custom.addEventListener("change", syncDisabled);
+    $("open-settings").addEventListener("click", () => {
+      const form = settingsToForm(this.settings.custom ? this.settings : { ...this.settings, host: location.hostname, port: Number(location.port || (location.protocol === "https:" ? 443 : 80)), secure: location.protocol === "https:" });
+      custom.checked = form.custom;
+      $<HTMLInputElement>("set-host").value = form.host;
+      $<HTMLInputElement>("set-port").value = form.port;
+      $<HTMLInputElement>("set-path").value = form.path;
+      $<HTMLInputElement>("set-key").value = form.key;
+      $<HTMLInputElement>("set-secure").checked = form.secure;
+      $<HTMLTextAreaElement>("set-ice").value = form.iceServers;
+      $("settings-feedback").textContent = "";
+      this.showFieldErrors({});
+      syncDisabled();
+      dialog.showModal();
+    });
+    $("settings-close").addEventListener("click", () => dialog.close());
+    $("settings-form").addEventListener("submit", (e) => {
+      e.preventDefault();
+      const result = validateSettings({
+        custom: custom.checked,
+        host: $<HTMLInputElement>("set-host").value,
+        port: $<HTMLInputElement>("set-port").value,
+        path: $<HTMLInputElement>("set-path").value,
+        key: $<HTMLInputElement>("set-key").value,
+        secure: $<HTMLInputElement>("set-secure").checked,
+        iceServers: $<HTMLTextAreaElement>("set-ice").value,
+      });
+      if (!result.ok) {
+        this.showFieldErrors(result.errors);
+        return;
+      }
+      this.showFieldErrors({});
+      this.settings = result.settings;
+      saveSettings(localStorage, result.settings);
+      $("settings-feedback").textContent = t("settingsSaved");
+    });
+  }
+
+  private showFieldErrors(errors: Partial<Record<SettingsField, string>>): void {
+    const fields: SettingsField[] = ["host", "port", "path", "key", "iceServers"];
+    let first: HTMLElement | null = null;
+    for (const f of fields) {
+      const msg = errors[f];
+      $(`err-${f}`).textContent = msg ? t(msg as StringKey) : "";
+      const input = $(f === "iceServers" ? "set-ice" : `set-${f}`);
+      if (msg) {
+        input.setAttribute("aria-invalid", "true");
+        first ??= input;
+      } else input.removeAttribute("aria-invalid");
+    }
+    first?.focus();
+  }
+}
+
+async function loadIce(settings: ServerSettings): Promise<RTCIceServer[]> {
+  const endpoint = iceEndpoint(settings);
+  if (endpoint === null) return settings.iceServers;
+  const response = await fetch(endpoint, { cache: "no-store", credentials: "omit" });
+  if (!response.ok) throw new Error(`ICE servers: HTTP ${response.status}`);
+  const body = (await response.json()) as { iceServers?: unknown };
+  return Array.isArray(body.iceServers) ? (body.iceServers as RTCIceServer[]) : [];
+}
+
+function statusText(s: SessionStatus): string {
+  switch (s.phase) {
+    case "idle": return t("statusIdle");
+    case "ice": return t("statusIce");
+    case "signaling": return t("statusSignaling", { attempt: s.attempt, total: s.total });
+    case "signaling-retry": return t("statusSignalingRetry", { seconds: (s.retryInMs / 1000).toFixed(1) });
+    case "waiting": return t("waitingForPeer");
+    case "connecting": return t("statusPeer", { attempt: s.attempt, total: s.total });
+    case "connecting-retry": return t("statusPeerRetry", { seconds: (s.retryInMs / 1000).toFixed(1) });
+    case "connected": return t("statusConnected");
+    case "reconnecting": return t("statusReconnecting");
+    case "server-lost": return t("statusServerLost");
+    case "peer-left": return t("statusPeerLeft");
+    case "failed": {
+      const reason: StringKey = s.reason === "server-unreachable" ? "errorServerUnreachable" : s.reason === "id-taken" ? "errorIdTaken" : s.reason === "room-full" ? "errorRoomFull" : "errorPeerUnreachable";
+      return t("statusFailed", { reason: t(reason) });
+    }
+  }
+}
+
+function durationText(ms: number): string {
+  return ms >= 60_000 ? t("selfDestructMinutes", { n: ms / 60_000 }) : t("selfDestructSeconds", { n: ms / 1000 });
+}
+
+function registerServiceWorker(): void {
+  if (!("serviceWorker" in navigator) || import.meta.env.DEV) return;
+  void navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(() => undefined);
+}
+
+function watchOnline(): void {
+  const update = () => {
+    $("offline").hidden = navigator.onLine;
+    document.body.dataset.online = String(navigator.onLine);
+    if (!navigator.onLine && document.body.dataset.view !== "chat") $("status").textContent = t("statusOffline");
+  };
+  window.addEventListener("online", update);
+  window.addEventListener("offline", update);
+  update();
+}

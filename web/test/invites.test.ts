@@ -1,0 +1,72 @@
+import { describe, expect, it } from "vitest";
+import { createInvite, inviteFragment, inviteLink, parseInvite, INVITE_TTL_MS } from "../src/core/invites";
+import type { PeerId } from "../src/core/ids";
+
+const NOW = Date.UTC(2026, 10, 25, 10, 0, 0);
+const host = "a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d" as PeerId;
+
+describe("invites", () => {
+  it("createInvite_Default_Lasts24HoursWith128BitSecret", () => {
+    const invite = createInvite({ hostPeerId: host, now: NOW });
+    expect(invite.expiresAt).toBe(NOW + INVITE_TTL_MS);
+    expect(invite.secret).toMatch(/^[A-Za-z0-9_-]{22}$/);
+    expect(invite.roomId).toMatch(/^[A-Za-z0-9_-]{16}$/);
+    expect(invite.inviteId).toMatch(/^[A-Za-z0-9_-]{12}$/);
+  });
+
+  it("createInvite_TwoCalls_DifferentSecrets", () => {
+    const a = createInvite({ hostPeerId: host, now: NOW });
+    const b = createInvite({ hostPeerId: host, now: NOW });
+    expect(a.secret).not.toBe(b.secret);
+    expect(a.roomId).not.toBe(b.roomId);
+  });
+
+  it("inviteLink_RoundTrip_ParsesToSameInvite", () => {
+    const invite = createInvite({ hostPeerId: host, now: NOW });
+    const link = inviteLink("https://chat.example/some/path?x=1#old", invite);
+    const url = new URL(link);
+    expect(url.origin + url.pathname).toBe("https://chat.example/some/path");
+    expect(url.search).toBe("");
+    const parsed = parseInvite(url.hash, NOW);
+    expect(parsed).toEqual({ ok: true, invite });
+  });
+
+  it("inviteLink_SecretOnlyInFragment", () => {
+    const invite = createInvite({ hostPeerId: host, now: NOW });
+    const url = new URL(inviteLink("https://chat.example/", invite));
+    expect(url.origin + url.pathname + url.search).not.toContain(invite.secret);
+    expect(url.hash).toContain(invite.secret);
+  });
+
+  it("parseInvite_PeerIdWithSpace_RoundTrips", () => {
+    const invite = createInvite({ hostPeerId: "my host_1" as PeerId, now: NOW });
+    const parsed = parseInvite(inviteFragment(invite), NOW);
+    expect(parsed.ok && parsed.invite.hostPeerId).toBe("my host_1");
+  });
+
+  it("parseInvite_Expired_Refused", () => {
+    const invite = createInvite({ hostPeerId: host, now: NOW, ttlMs: 60_000 });
+    expect(parseInvite(inviteFragment(invite), NOW + 59_000).ok).toBe(true);
+    expect(parseInvite(inviteFragment(invite), NOW + 60_000)).toEqual({ ok: false, error: "expired" });
+  });
+
+  it.each([
+    ["", "not-an-invite"],
+    ["#settings", "not-an-invite"],
+    ["#join=2.a.b.c.d.1", "unsupported-version"],
+    ["#join=x.a.b.c.d.1", "malformed"],
+    ["#join=1.host.roomroom.inviteid", "malformed"],
+    ["#join=1.%E0%A4%A.roomroomroom.inviteinvite.AAAAAAAAAAAAAAAAAAAAAA.9999999999", "malformed"],
+    ["#join=1.<script>.roomroomroom.inviteinvite.AAAAAAAAAAAAAAAAAAAAAA.9999999999", "malformed"],
+    ["#join=1.host.roomroomroom.inviteinvite.shortsecret.9999999999", "malformed"],
+    ["#join=1.host.room.inviteinvite.AAAAAAAAAAAAAAAAAAAAAA.9999999999", "malformed"],
+    ["#join=1.host.roomroomroom.inviteinvite.AAAAAAAAAAAAAAAAAAAAAA.soon", "malformed"],
+  ])("parseInvite_Bad %s_%s", (hash, error) => {
+    expect(parseInvite(hash, NOW)).toEqual({ ok: false, error });
+  });
+
+  it("parseInvite_WellFormedHandWritten_Accepted", () => {
+    const r = parseInvite("#join=1.host.roomroomroom.inviteinvite.AAAAAAAAAAAAAAAAAAAAAA.9999999999", NOW);
+    expect(r.ok).toBe(true);
+  });
+});
