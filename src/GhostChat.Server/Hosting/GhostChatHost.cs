@@ -1,3 +1,4 @@
+using GhostChat.Server.Ice;
 using GhostChat.Server.Ops;
 using GhostChat.Server.Security;
 using GhostChat.Server.Signaling;
@@ -40,6 +41,7 @@ public static class GhostChatHost
         builder.AddGhostChatOps();
         builder.AddGhostChatCluster();
         builder.AddGhostChatSignaling();
+        builder.AddGhostChatIce();
         builder.AddGhostChatWeb();
 
         var app = builder.Build();
@@ -48,6 +50,7 @@ public static class GhostChatHost
         app.UseGhostChatSecurityHeaders();
         app.MapGhostChatOps();
         app.MapGhostChatSignaling();
+        app.MapGhostChatIce();
         app.MapGhostChatWeb();
         return app;
     }
