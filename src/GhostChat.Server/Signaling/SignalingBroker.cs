@@ -54,14 +54,25 @@ internal sealed class SignalingBroker
         _logger = logger;
     }
 
+    /// <summary>A WebSocket upgrade that came through the HTTP pipeline.</summary>
     public async Task HandleAsync(HttpContext context)
     {
-        var options = _options.CurrentValue;
-        var clientKey = ClientAdmission.AddressKey(context.Connection.RemoteIpAddress);
+        var query = context.Request.Query;
+        var handshake = new SignalingHandshake(
+            query["key"].LastOrDefault(), query["id"].LastOrDefault(), query["token"].LastOrDefault(),
+            context.Request.Headers.Origin.ToString(), context.Connection.RemoteIpAddress);
         using var socket = await context.WebSockets.AcceptWebSocketAsync();
+        await RunAsync(handshake, socket, "http", context.RequestAborted);
+    }
+
+    /// <summary>Runs one accepted signaling socket to its end, whichever way it was upgraded.</summary>
+    internal async Task RunAsync(SignalingHandshake handshake, WebSocket socket, string path, CancellationToken aborted)
+    {
+        var options = _options.CurrentValue;
+        var clientKey = ClientAdmission.AddressKey(handshake.RemoteAddress);
         using var session = new PeerSession(socket, clientKey, _time.GetTimestamp(), options.Limits.MaxOutboundFramesPerSocket);
         var writer = session.RunWriterAsync(CloseTimeout);
-        _metrics.Accepted();
+        _metrics.Accepted(path);
 
         var admission = _admission.TryAdmit(clientKey);
         try
@@ -76,19 +87,18 @@ internal sealed class SignalingBroker
                 });
                 return;
             }
-            if (Handshake(context, options) is { } refusal)
+            if (Check(handshake, options) is { } refusal)
             {
                 Refuse(session, refusal);
                 return;
             }
 
-            var query = context.Request.Query;
-            session.Id = query["id"][^1]!;
-            session.Token = query["token"][^1]!;
+            session.Id = handshake.Id!;
+            session.Token = handshake.Token!;
             RegistrationResult registration;
             try
             {
-                registration = await _directory.RegisterAsync(session, context.RequestAborted);
+                registration = await _directory.RegisterAsync(session, aborted);
             }
             catch (SignalingUnavailableException)
             {
@@ -119,7 +129,7 @@ internal sealed class SignalingBroker
                     break;
             }
             session.TrySend(SignalingFrames.Open);
-            await _bus.PeerOnlineAsync(session, context.RequestAborted);
+            await _bus.PeerOnlineAsync(session, aborted);
 
             await ReceiveLoopAsync(socket, session, options);
         }
@@ -143,19 +153,15 @@ internal sealed class SignalingBroker
     }
 
     /// <summary>Checks origin, parameters, key, id and token. Null when the socket may register.</summary>
-    private (string Reason, string Message)? Handshake(HttpContext context, SignalingOptions options)
+    private (string Reason, string Message)? Check(SignalingHandshake handshake, SignalingOptions options)
     {
-        var origin = context.Request.Headers.Origin.ToString();
+        var origin = handshake.Origin;
         if (options.AllowedOrigins.Count > 0 && origin.Length > 0 && !options.AllowedOrigins.Contains(origin, StringComparer.OrdinalIgnoreCase))
         {
             return (RejectionReasons.OriginNotAllowed, Messages.OriginNotAllowed);
         }
 
-        // URLSearchParams semantics: '+' is a space, the last of repeated parameters wins.
-        var query = context.Request.Query;
-        var key = query["key"].LastOrDefault();
-        var id = query["id"].LastOrDefault();
-        var token = query["token"].LastOrDefault();
+        var (key, id, token) = (handshake.Key, handshake.Id, handshake.Token);
         if (string.IsNullOrEmpty(key) || string.IsNullOrEmpty(id) || string.IsNullOrEmpty(token))
         {
             return (RejectionReasons.MissingParameters, Messages.MissingParameters);
@@ -325,3 +331,9 @@ internal sealed class SignalingBroker
         }
     }
 }
+
+/// <summary>
+/// What the broker needs from a WebSocket upgrade request. Query values follow URLSearchParams:
+/// '+' is a space and the last of repeated parameters wins.
+/// </summary>
+internal sealed record SignalingHandshake(string? Key, string? Id, string? Token, string Origin, System.Net.IPAddress? RemoteAddress);

@@ -27,6 +27,12 @@ internal static class SignalingExtensions
         services.TryAddSingleton<PeerIds>();
         services.TryAddSingleton<SignalingMetrics>();
         services.TryAddSingleton<SignalingBroker>();
+        services.TryAddSingleton<SignalingConnectionMiddleware>();
+        if (builder.Configuration.GetValue(SignalingOptions.SectionName + ":ConnectionFastPath", true))
+        {
+            builder.WebHost.ConfigureKestrel(kestrel => kestrel.ConfigureEndpointDefaults(listen => listen.Use(next => connection =>
+                kestrel.ApplicationServices.GetRequiredService<SignalingConnectionMiddleware>().OnConnectionAsync(connection, next))));
+        }
         services.AddHostedService<SignalingSweeper>();
         services.AddHealthChecks().AddCheck<SignalingHealthCheck>("signaling", tags: [Ops.OpsExtensions.ReadyTag]);
 

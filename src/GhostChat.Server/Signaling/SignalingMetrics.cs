@@ -30,7 +30,8 @@ internal sealed class SignalingMetrics
         _ignored = meter.CreateCounter<long>("ghostchat.signaling.frames.ignored", "{frame}", "Well-formed frames with no action (unknown type, missing dst).");
     }
 
-    public void Accepted() => _connections.Add(1);
+    /// <summary>A socket was accepted; <paramref name="path"/> says how ("connection": the fast path, "http": the HTTP pipeline).</summary>
+    public void Accepted(string path) => _connections.Add(1, new KeyValuePair<string, object?>("path", path));
 
     public void Relayed(MessageType type) => _relayed.Add(1, new KeyValuePair<string, object?>("type", SignalingFrames.TypeName(type)));
 

@@ -46,6 +46,12 @@ public sealed class SignalingOptions
     /// </summary>
     public string IdSigningKey { get; set; } = "";
 
+    /// <summary>
+    /// Serve WebSocket upgrades to the signaling path straight from the connection, without the HTTP
+    /// pipeline (plain-HTTP listeners; a third of the memory per idle peer). Default on.
+    /// </summary>
+    public bool ConnectionFastPath { get; set; } = true;
+
     /// <summary>Abuse limits.</summary>
     public SignalingLimits Limits { get; set; } = new();
 }

@@ -1,0 +1,249 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.WebSockets;
+using System.Security.Cryptography;
+using System.Text;
+using GhostChat.Server.Hosting;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.WebUtilities;
+using Microsoft.Extensions.Options;
+
+namespace GhostChat.Server.Signaling;
+
+/// <summary>
+/// Kestrel connection middleware: when the first request on a plain-HTTP connection is a clean
+/// WebSocket upgrade to the signaling path, it answers the upgrade itself and hands the socket to
+/// the broker, so an idle peer holds a connection and a WebSocket rather than a whole HTTP request
+/// (about a third of the memory). Anything else — other paths, other methods, odd or oversized
+/// headers, TLS — is left untouched (nothing consumed) for Kestrel's HTTP pipeline, which stays
+/// the judge of every malformed request.
+/// </summary>
+internal sealed class SignalingConnectionMiddleware
+{
+    private const int MaxHeaderBytes = 8 * 1024;
+    private static readonly TimeSpan HeaderTimeout = TimeSpan.FromSeconds(10);
+    private static readonly byte[] WebSocketGuid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"u8.ToArray();
+
+    private readonly SignalingBroker _broker;
+    private readonly ClientAddressResolver _addresses;
+    private readonly byte[] _prefix;
+
+    public SignalingConnectionMiddleware(SignalingBroker broker, ClientAddressResolver addresses, IOptions<SignalingOptions> options)
+    {
+        _broker = broker;
+        _addresses = addresses;
+        var path = options.Value.Path.EndsWith('/') ? options.Value.Path : options.Value.Path + "/";
+        _prefix = Encoding.ASCII.GetBytes("GET " + path + "peerjs");
+    }
+
+    public async Task OnConnectionAsync(ConnectionContext connection, ConnectionDelegate next)
+    {
+        var input = connection.Transport.Input;
+        UpgradeRequest? request = null;
+        using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(connection.ConnectionClosed))
+        {
+            timeout.CancelAfter(HeaderTimeout);
+            while (true)
+            {
+                ReadResult result;
+                try
+                {
+                    result = await input.ReadAsync(timeout.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                    connection.Abort(new ConnectionAbortedException("No complete request headers in time."));
+                    return;
+                }
+                var buffer = result.Buffer;
+                var verdict = UpgradeRequest.TryParse(buffer, _prefix, MaxHeaderBytes, out request, out var consumed);
+                if (verdict == ParseVerdict.Ours)
+                {
+                    input.AdvanceTo(buffer.GetPosition(consumed));
+                    break;
+                }
+                if (verdict == ParseVerdict.NotOurs || result.IsCompleted)
+                {
+                    input.AdvanceTo(buffer.Start, buffer.Start); // nothing consumed or examined: HTTP sees it all
+                    await next(connection);
+                    return;
+                }
+                input.AdvanceTo(buffer.Start, buffer.End); // need more bytes
+            }
+        }
+
+#pragma warning disable CA5350 // RFC 6455 §4.2.2 defines Sec-WebSocket-Accept with SHA-1; it is not used for security here
+        var accept = Convert.ToBase64String(SHA1.HashData([.. Encoding.ASCII.GetBytes(request!.Key), .. WebSocketGuid]));
+#pragma warning restore CA5350
+        await connection.Transport.Output.WriteAsync(Encoding.ASCII.GetBytes(
+            "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Accept: " + accept + "\r\n\r\n"));
+
+        var remote = (connection.RemoteEndPoint as IPEndPoint)?.Address;
+        var handshake = new SignalingHandshake(request.QueryKey, request.QueryId, request.QueryToken, request.Origin, _addresses.Resolve(remote, request.ForwardedFor));
+        using var socket = WebSocket.CreateFromStream(new DuplexPipeStream(connection.Transport), new WebSocketCreationOptions { IsServer = true, KeepAliveInterval = TimeSpan.Zero });
+        await _broker.RunAsync(handshake, socket, "connection", connection.ConnectionClosed);
+    }
+
+    internal enum ParseVerdict
+    {
+        NeedMore,
+        Ours,
+        NotOurs,
+    }
+
+    /// <summary>The parts of a WebSocket upgrade request the broker uses.</summary>
+    internal sealed class UpgradeRequest
+    {
+        public string Key { get; private init; } = "";
+        public string Origin { get; private init; } = "";
+        public string? ForwardedFor { get; private init; }
+        public string? QueryKey { get; private init; }
+        public string? QueryId { get; private init; }
+        public string? QueryToken { get; private init; }
+
+        /// <summary>
+        /// Ours only for <c>GET {path}peerjs[?query] HTTP/1.1</c> with Host, Upgrade: websocket,
+        /// Connection: upgrade, version 13 and a valid key, in plain ASCII headers without repeats of
+        /// those fields. Anything unusual is NotOurs, so Kestrel's parser handles it.
+        /// </summary>
+        public static ParseVerdict TryParse(ReadOnlySequence<byte> buffer, byte[] prefix, int maxBytes, out UpgradeRequest? request, out long consumed)
+        {
+            request = null;
+            consumed = 0;
+            var head = buffer.Length > maxBytes ? buffer.Slice(0, maxBytes) : buffer;
+            Span<byte> start = stackalloc byte[Math.Min(prefix.Length + 1, (int)head.Length)];
+            head.Slice(0, start.Length).CopyTo(start);
+            if (!prefix.AsSpan(0, Math.Min(prefix.Length, start.Length)).SequenceEqual(start[..Math.Min(prefix.Length, start.Length)]))
+            {
+                return ParseVerdict.NotOurs;
+            }
+            if (start.Length > prefix.Length && start[prefix.Length] is not ((byte)'?' or (byte)' '))
+            {
+                return ParseVerdict.NotOurs; // e.g. /peerjs/ or /peerjsx
+            }
+
+            var reader = new SequenceReader<byte>(head);
+            if (!reader.TryReadTo(out ReadOnlySequence<byte> headers, "\r\n\r\n"u8, advancePastDelimiter: true))
+            {
+                return buffer.Length >= maxBytes ? ParseVerdict.NotOurs : ParseVerdict.NeedMore;
+            }
+            consumed = reader.Consumed;
+
+            string text;
+            try
+            {
+                text = Encoding.ASCII.GetString(headers.ToArray());
+            }
+            catch (ArgumentException)
+            {
+                return ParseVerdict.NotOurs;
+            }
+            var lines = text.Split("\r\n");
+            var requestLine = lines[0].Split(' ');
+            if (requestLine.Length != 3 || requestLine[2] != "HTTP/1.1" || requestLine[1].Contains('#', StringComparison.Ordinal))
+            {
+                return ParseVerdict.NotOurs;
+            }
+
+            var fields = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+            for (var i = 1; i < lines.Length; i++)
+            {
+                var line = lines[i];
+                var colon = line.IndexOf(':', StringComparison.Ordinal);
+                if (colon <= 0 || line[0] is ' ' or '\t' || line.Any(c => c < 0x20 && c != '\t' || c > 0x7e))
+                {
+                    return ParseVerdict.NotOurs; // folded, control characters, non-ASCII: let Kestrel judge
+                }
+                var name = line[..colon];
+                if (name.Any(c => c is ' ' or '\t') || !fields.TryAdd(name, line[(colon + 1)..].Trim()))
+                {
+                    return ParseVerdict.NotOurs; // repeated fields: let Kestrel judge
+                }
+            }
+
+            if (!fields.TryGetValue("Host", out var host) || host.Length == 0
+                || !fields.TryGetValue("Upgrade", out var upgrade) || !upgrade.Equals("websocket", StringComparison.OrdinalIgnoreCase)
+                || !fields.TryGetValue("Connection", out var conn) || !conn.Split(',').Any(t => t.Trim().Equals("upgrade", StringComparison.OrdinalIgnoreCase))
+                || !fields.TryGetValue("Sec-WebSocket-Version", out var version) || version != "13"
+                || !fields.TryGetValue("Sec-WebSocket-Key", out var key) || !IsValidKey(key)
+                || fields.ContainsKey("Content-Length") || fields.ContainsKey("Transfer-Encoding"))
+            {
+                return ParseVerdict.NotOurs;
+            }
+
+            var target = requestLine[1];
+            var q = target.IndexOf('?', StringComparison.Ordinal);
+            var query = q < 0 ? null : QueryHelpers.ParseNullableQuery(target[q..]);
+            request = new UpgradeRequest
+            {
+                Key = key,
+                Origin = fields.GetValueOrDefault("Origin") ?? "",
+                ForwardedFor = fields.GetValueOrDefault("X-Forwarded-For"),
+                QueryKey = Last(query, "key"),
+                QueryId = Last(query, "id"),
+                QueryToken = Last(query, "token"),
+            };
+            return ParseVerdict.Ours;
+        }
+
+        private static string? Last(Dictionary<string, Microsoft.Extensions.Primitives.StringValues>? query, string name)
+            => query is not null && query.TryGetValue(name, out var values) ? values.LastOrDefault() : null;
+
+        private static bool IsValidKey(string key)
+        {
+            Span<byte> bytes = stackalloc byte[24];
+            return Convert.TryFromBase64String(key, bytes, out var written) && written == 16;
+        }
+    }
+
+    /// <summary>A Stream over the connection's pipes for <see cref="WebSocket.CreateFromStream(Stream, WebSocketCreationOptions)"/>; supports zero-byte reads.</summary>
+    private sealed class DuplexPipeStream(IDuplexPipe pipe) : Stream
+    {
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => true;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> destination, CancellationToken cancellationToken = default)
+        {
+            while (true)
+            {
+                var result = await pipe.Input.ReadAsync(cancellationToken);
+                var buffer = result.Buffer;
+                if (destination.Length == 0 || buffer.IsEmpty)
+                {
+                    // A zero-byte read waits for data without taking any; an empty completed pipe is the end.
+                    pipe.Input.AdvanceTo(buffer.Start);
+                    if (destination.Length == 0 || result.IsCompleted || result.IsCanceled)
+                    {
+                        return 0;
+                    }
+                    continue;
+                }
+                var count = (int)Math.Min(buffer.Length, destination.Length);
+                buffer.Slice(0, count).CopyTo(destination.Span);
+                pipe.Input.AdvanceTo(buffer.GetPosition(count));
+                return count;
+            }
+        }
+
+        public override async ValueTask WriteAsync(ReadOnlyMemory<byte> source, CancellationToken cancellationToken = default)
+            => await pipe.Output.WriteAsync(source, cancellationToken);
+
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
+            => ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
+            => WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        public override Task FlushAsync(CancellationToken cancellationToken) => pipe.Output.FlushAsync(cancellationToken).AsTask();
+
+        public override void Flush() => throw new NotSupportedException("synchronous I/O");
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException("synchronous I/O");
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException("synchronous I/O");
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+    }
+}

@@ -1,0 +1,138 @@
+using System.Net.Sockets;
+using System.Text;
+
+namespace GhostChat.Server.Tests.Signaling;
+
+/// <summary>
+/// Clean WebSocket upgrades to the signaling path are served from the connection (the fast path);
+/// everything else reaches Kestrel's HTTP parser untouched, and a hostile request never stops the
+/// server from serving others.
+/// </summary>
+public sealed class ConnectionFastPathTests
+{
+    [Fact]
+    public async Task CleanUpgrade_IsServedByTheFastPath()
+    {
+        await using var server = await TestServer.StartAsync();
+        await using var a = await server.RegisterAsync("alice");
+        Assert.Equal(1, await server.MetricAsync("ghostchat_signaling_connections_total", "path=\"connection\""));
+        Assert.Equal(0, await server.MetricAsync("ghostchat_signaling_connections_total", "path=\"http\""));
+    }
+
+    [Fact]
+    public async Task FastPathOff_TheHttpPipelineServesTheSameProtocol()
+    {
+        await using var server = await TestServer.StartAsync(new Dictionary<string, string?>
+        {
+            ["GhostChat:Signaling:ConnectionFastPath"] = "false",
+            ["GhostChat:Signaling:Limits:MaxSocketsPerIp"] = "2",
+            ["GhostChat:Network:TrustedProxies:0"] = "127.0.0.1",
+        });
+        await using var a = await server.RegisterAsync("alice", configure: o => o.SetRequestHeader("X-Forwarded-For", "198.51.100.1"));
+        await using var b = await server.RegisterAsync("bob", configure: o => o.SetRequestHeader("X-Forwarded-For", "198.51.100.2"));
+        await using var c = await server.RegisterAsync("carol", configure: o => o.SetRequestHeader("X-Forwarded-For", "198.51.100.3"));
+        await a.SendAsync(new { type = "OFFER", dst = "bob", payload = 1 });
+        Assert.Equal("alice", (await b.ReceiveAsync()).Src);
+        Assert.Equal(3, await server.MetricAsync("ghostchat_signaling_connections_total", "path=\"http\""));
+    }
+
+    [Fact]
+    public async Task UpgradeAfterAnotherRequestOnTheSameConnection_IsServedByHttp()
+    {
+        await using var server = await TestServer.StartAsync();
+        using var tcp = await ConnectAsync(server);
+        var stream = tcp.GetStream();
+        await Send(stream, "GET /peerjs/id HTTP/1.1\r\nHost: x\r\n\r\n");
+        var head = await ReadHeadAsync(stream);
+        Assert.StartsWith("HTTP/1.1 200", head, StringComparison.Ordinal);
+        var length = int.Parse(head.Split("\r\n").Single(l => l.StartsWith("Content-Length:", StringComparison.OrdinalIgnoreCase))[15..].Trim(), System.Globalization.CultureInfo.InvariantCulture);
+        await stream.ReadExactlyAsync(new byte[length]); // the id
+        await Send(stream, Upgrade("/peerjs?key=peerjs&id=alice&token=t"));
+        Assert.StartsWith("HTTP/1.1 101", await ReadHeadAsync(stream), StringComparison.Ordinal);
+        Assert.Equal(1, await server.MetricAsync("ghostchat_signaling_connections_total", "path=\"http\""));
+    }
+
+    public static TheoryData<string, string> HostileRequests() => new()
+    {
+        { "no upgrade headers", "GET /peerjs?key=peerjs&id=a&token=t HTTP/1.1\r\nHost: x\r\n\r\n" },
+        { "short key", "GET /peerjs?key=peerjs&id=a&token=t HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: c2hvcnQ=\r\n\r\n" },
+        { "wrong version", "GET /peerjs?key=peerjs&id=a&token=t HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 8\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n" },
+        { "repeated key", "GET /peerjs?key=peerjs&id=a&token=t HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n" },
+        { "folded header", "GET /peerjs?key=peerjs&id=a&token=t HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n continued\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n" },
+        { "control characters", "GET /peerjs?key=peerjs&id=a&token=t HTTP/1.1\r\nHost: x\u0001\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n" },
+        { "bare LF", "GET /peerjs?key=peerjs&id=a&token=t HTTP/1.1\nHost: x\nUpgrade: websocket\n\n" },
+        { "huge header", "GET /peerjs?key=peerjs&id=a&token=t HTTP/1.1\r\nHost: x\r\nX-Pad: " + new string('a', 40_000) + "\r\n\r\n" },
+        { "body with upgrade", "GET /peerjs?key=peerjs&id=a&token=t HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\nhello" },
+        { "binary garbage", "\u0016\u0003\u0001\u0002\u0000\u0001\u0000\u00fc\u0003\u0003garbage\r\n\r\n" },
+        { "other method", "POST /peerjs?key=peerjs&id=a&token=t HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n" },
+    };
+
+    [Theory]
+    [MemberData(nameof(HostileRequests))]
+    public async Task HostileUpgradeRequest_GetsAnHttpAnswerOrClose_AndOthersKeepBeingServed(string name, string request)
+    {
+        await using var server = await TestServer.StartAsync();
+        await using var a = await server.RegisterAsync("alice");
+        await using var b = await server.RegisterAsync("bob");
+
+        using (var tcp = await ConnectAsync(server))
+        {
+            var stream = tcp.GetStream();
+            await stream.WriteAsync(Encoding.Latin1.GetBytes(request));
+            var answer = await ReadHeadAsync(stream);
+            Assert.True(answer.Length == 0 || (answer.StartsWith("HTTP/1.1 4", StringComparison.Ordinal) && !answer.Contains(" 101 ", StringComparison.Ordinal)), $"{name}: {answer}");
+        }
+
+        await a.SendAsync(new { type = "OFFER", dst = "bob", payload = name });
+        Assert.Equal(name, (await b.ReceiveAsync()).Payload.GetString());
+        await using var c = await server.RegisterAsync("carol");
+        Assert.Equal(0, await server.MetricAsync("ghostchat_signaling_peers") - 3);
+    }
+
+    [Fact]
+    public async Task StalledHandshake_DoesNotHoldUpOthers()
+    {
+        await using var server = await TestServer.StartAsync();
+        using var stalled = await ConnectAsync(server);
+        await stalled.GetStream().WriteAsync("GET /peerjs?key=peerjs&id=slow&token=t HTTP/1.1\r\nHost: x\r\n"u8.ToArray()); // and never finishes
+        await using var a = await server.RegisterAsync("alice");
+        await using var b = await server.RegisterAsync("bob");
+        await a.SendAsync(new { type = "OFFER", dst = "bob", payload = 1 });
+        Assert.Equal("alice", (await b.ReceiveAsync()).Src);
+    }
+
+    private static string Upgrade(string target) =>
+        $"GET {target} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
+
+    private static async Task<TcpClient> ConnectAsync(TestServer server)
+    {
+        var tcp = new TcpClient();
+        await tcp.ConnectAsync(server.BaseUri.Host, server.BaseUri.Port);
+        return tcp;
+    }
+
+    private static Task Send(NetworkStream stream, string text) => stream.WriteAsync(Encoding.ASCII.GetBytes(text)).AsTask();
+
+    /// <summary>Reads up to the end of the response head, or "" if the server closes first.</summary>
+    private static async Task<string> ReadHeadAsync(NetworkStream stream)
+    {
+        var received = new List<byte>();
+        var buffer = new byte[1];
+        using var cts = new CancellationTokenSource(PeerClient.DefaultWait);
+        try
+        {
+            while (!Encoding.ASCII.GetString([.. received]).Contains("\r\n\r\n", StringComparison.Ordinal))
+            {
+                if (await stream.ReadAsync(buffer, cts.Token) == 0)
+                {
+                    break;
+                }
+                received.Add(buffer[0]);
+            }
+        }
+        catch (IOException)
+        {
+        }
+        return Encoding.ASCII.GetString([.. received]);
+    }
+}
