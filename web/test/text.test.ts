@@ -25,6 +25,11 @@ describe("formatMessage", () => {
     ]);
   });
 
+  it("formatMessage_HtmlWithUnderscoresAndStars_StaysOneTextSegment", () => {
+    const payload = `<img src=x onerror="window.__xss=1"><script>window.__xss=2</script> a * b * c`;
+    expect(formatMessage(payload)).toEqual([{ kind: "text", text: payload }]);
+  });
+
   it("formatMessage_SnakeCase_NotItalic", () => {
     expect(formatMessage("snake_case_name")).toEqual([{ kind: "text", text: "snake_case_name" }]);
   });

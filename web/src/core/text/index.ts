@@ -10,7 +10,7 @@ export type Segment =
   | { kind: "italic"; text: string }
   | { kind: "link"; text: string; href: string };
 
-const TOKEN = /`([^`\n]+)`|\*([^*\n]+)\*|(?<![A-Za-z0-9])_([^_\n]+)_(?![A-Za-z0-9])|(https?:\/\/[^\s<>"']+[^\s<>"'.,;:!?)\]])/g;
+const TOKEN = /`([^`\n]+)`|(?<![\w*])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![\w*])|(?<!\w)_(?=\S)([^_\n]+?)(?<=\S)_(?!\w)|(https?:\/\/[^\s<>"']+[^\s<>"'.,;:!?)\]])/g;
 
 export function formatMessage(text: string): Segment[] {
   const out: Segment[] = [];

@@ -1,0 +1,193 @@
+// Shared helpers for the end-to-end tests: the REAL GhostChat server (started per test file, stopped
+// by PID), Debian's Chromium through playwright-core and Firefox ESR through puppeteer-core (WebDriver BiDi).
+import { spawn } from "node:child_process";
+import { mkdirSync, readFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { createRequire } from "node:module";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+import puppeteer from "puppeteer-core";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const require = createRequire(import.meta.url);
+
+export const SERVER_DLL = process.env.GHOSTCHAT_SERVER_DLL ?? path.resolve(here, "../../src/GhostChat.Server/bin/Release/net10.0/GhostChat.Server.dll");
+export const WEB_DIST = path.resolve(here, "../dist");
+export const ARTIFACTS = process.env.GHOSTCHAT_ARTIFACTS ?? path.resolve(here, "../test-artifacts");
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+export const FIREFOX = process.env.FIREFOX_PATH ?? "/usr/bin/firefox-esr";
+/** Generous: the machine is shared and slow at times. Timeouts only bound a hang; they never measure. */
+export const WAIT = 45_000;
+
+export const CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts the built server on a free loopback port; resolves once it prints its ready line. */
+export async function startServer(extraEnv = {}) {
+  const port = await freePort();
+  // Serve this checkout's web/dist (what `npm run build` just made), not the copy beside the dll.
+  const child = spawn("dotnet", [SERVER_DLL, "--urls", `http://127.0.0.1:${port}`, `--GhostChat:Web:RootPath=${WEB_DIST}`], {
+    env: { ...process.env, GhostChat__Turn__Enabled: "false", Logging__LogLevel__Default: "Warning", DOTNET_NOLOGO: "1", ...extraEnv },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start within 60 s:\n${output}`)), 60_000);
+    const onData = (chunk) => {
+      output += chunk;
+      if (output.includes("GhostChat is running")) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    child.stdout.on("data", onData);
+    child.stderr.on("data", (c) => (output += c));
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited with ${code} before it was ready:\n${output}`));
+    });
+  });
+  child.stdout.removeAllListeners("data");
+  child.stdout.resume();
+  child.stderr.resume();
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    pid: child.pid,
+    async stop() {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((r) => child.once("exit", r));
+      process.kill(child.pid, "SIGTERM");
+      const timer = setTimeout(() => child.exitCode === null && process.kill(child.pid, "SIGKILL"), 10_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+export async function launchChromium() {
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+}
+
+export async function launchFirefox() {
+  return puppeteer.launch({
+    browser: "firefox",
+    executablePath: FIREFOX,
+    headless: true,
+    extraPrefsFirefox: {
+      "media.peerconnection.ice.obfuscate_host_addresses": false,
+      "media.peerconnection.ice.default_address_only": false,
+      "network.proxy.type": 0,
+    },
+  });
+}
+
+/**
+ * A thin wrapper so tests read the same on either driver. `kind` is "playwright" or "puppeteer";
+ * every page records console errors (CSP violations included) and page errors.
+ */
+export function wrapPage(page, kind) {
+  const errors = [];
+  page.on("console", (msg) => {
+    const type = typeof msg.type === "function" ? msg.type() : msg.type;
+    if (type === "error") errors.push(msg.text());
+  });
+  page.on("pageerror", (e) => errors.push(String(e?.message ?? e)));
+  return {
+    page,
+    kind,
+    errors,
+    goto: (url) => page.goto(url, { waitUntil: "load" }),
+    click: (sel) => page.click(sel),
+    /** Waits until `fn(arg)` is truthy in the page (the browser's own polling, not a sleep). */
+    waitFor: (fn, arg, timeout = WAIT) =>
+      kind === "playwright" ? page.waitForFunction(fn, arg, { timeout }) : page.waitForFunction(fn, { timeout, polling: "raf" }, arg),
+    eval: (fn, arg) => page.evaluate(fn, arg),
+    async type(sel, text) {
+      await page.focus(sel);
+      await page.keyboard.type(text);
+    },
+    press: (key) => page.keyboard.press(key),
+    screenshot: (file) => page.screenshot({ path: file, fullPage: false }),
+  };
+}
+
+export async function chromiumPage(browser, viewport = { width: 1280, height: 800 }) {
+  const context = await browser.newContext({ viewport });
+  const page = await context.newPage();
+  return { ...wrapPage(page, "playwright"), context };
+}
+
+export async function firefoxPage(browser) {
+  const page = await browser.newPage();
+  return wrapPage(page, "puppeteer");
+}
+
+export function artifact(name) {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  return path.join(ARTIFACTS, name);
+}
+
+export const AXE_SOURCE = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
+
+// ---- app-level steps --------------------------------------------------------------------------
+
+/** Host opens the app and makes a room; resolves with the invite link. */
+export async function createRoom(host, baseUrl) {
+  await host.goto(baseUrl + "/");
+  await host.waitFor(() => document.body.dataset.view === "home");
+  await host.click("#new-room");
+  await host.waitFor(() => document.body.dataset.view === "invite" && document.querySelector("#invite-link").value.includes("#join="));
+  return host.eval(() => document.querySelector("#invite-link").value);
+}
+
+export async function waitConnected(p) {
+  await p.waitFor(() => document.body.dataset.phase === "connected" && document.body.dataset.view === "chat" && !document.querySelector("#composer").disabled);
+}
+
+/** Host makes a room, guest opens the link, both reach the chat. */
+export async function connectPair(host, guest, baseUrl) {
+  const link = await createRoom(host, baseUrl);
+  await guest.goto(link);
+  await Promise.all([waitConnected(host), waitConnected(guest)]);
+  return link;
+}
+
+/** Types `text` (line breaks with Shift+Enter) and sends it with Enter. */
+export async function send(p, text) {
+  const lines = text.split("\n");
+  for (let i = 0; i < lines.length; i++) {
+    if (i > 0) await p.press("Shift+Enter");
+    await p.type("#composer", lines[i]);
+  }
+  await p.press("Enter");
+}
+
+/** Waits until the page shows an incoming message with exactly this text; returns its id. */
+export async function waitIncoming(p, text) {
+  await p.waitFor((t) => [...document.querySelectorAll('#messages li[data-direction="in"] .msg-text')].some((e) => e.textContent === t), text);
+  return p.eval((t) => [...document.querySelectorAll('#messages li[data-direction="in"]')].find((li) => li.querySelector(".msg-text").textContent === t).dataset.id, text);
+}
+
+export async function waitOutgoingState(p, text, state) {
+  await p.waitFor(
+    ([t, s]) => [...document.querySelectorAll('#messages li[data-direction="out"]')].some((li) => li.querySelector(".msg-text").textContent === t && li.dataset.state === s),
+    [text, state],
+  );
+}
+
+export function messageTexts(p) {
+  return p.eval(() => [...document.querySelectorAll("#messages li .msg-text")].map((e) => e.textContent));
+}
