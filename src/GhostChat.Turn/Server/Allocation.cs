@@ -1,0 +1,383 @@
+using System.Buffers.Binary;
+using System.Net;
+using System.Net.Sockets;
+using GhostChat.Turn.Stun;
+
+namespace GhostChat.Turn.Server;
+
+/// <summary>
+/// One TURN allocation (RFC 8656 §2.2): the client's link, its relay socket, permissions keyed by peer IP and
+/// channels keyed both ways, each with an expiry. Permissions and channels share one lock; the hot paths
+/// take it briefly and allocate nothing.
+/// </summary>
+internal sealed class Allocation
+{
+    /// <summary>Room in front of a received payload for the largest header we add (Data indication, IPv6 peer).</summary>
+    public const int Headroom = 48;
+
+    private readonly Lock _gate = new();
+    private readonly Dictionary<PeerKey, long> _permissions = [];
+    private readonly Dictionary<ushort, Channel> _byNumber = [];
+    private readonly Dictionary<PeerKey, Channel> _byPeer = [];
+    private readonly Dictionary<PeerKey, SocketAddress> _sendTargets = [];
+    private readonly TurnServer _server;
+    private readonly TokenBucket? _bucket;
+    private readonly byte[] _txPrefix = System.Security.Cryptography.RandomNumberGenerator.GetBytes(4);
+    private ulong _txCounter;
+    private long _expiresTicks;
+
+    public Allocation(TurnServer server, ClientLink link, Socket relay, PeerKey relayed, string username, string user, byte[] key, byte[] allocateTransaction, long expiresTicks, long bytesPerSecond)
+    {
+        _server = server;
+        Link = link;
+        Relay = relay;
+        Relayed = relayed;
+        Username = username;
+        User = user;
+        Key = key;
+        AllocateTransaction = allocateTransaction;
+        _expiresTicks = expiresTicks;
+        if (bytesPerSecond > 0)
+        {
+            _bucket = new TokenBucket(bytesPerSecond, server.Time);
+        }
+    }
+
+    public ClientLink Link { get; }
+
+    public Socket Relay { get; }
+
+    /// <summary>The advertised relayed transport address.</summary>
+    public PeerKey Relayed { get; }
+
+    public string Username { get; }
+
+    public string User { get; }
+
+    public byte[] Key { get; }
+
+    public byte[] AllocateTransaction { get; }
+
+    public bool Closed { get; private set; }
+
+    public long ExpiresTicks => Volatile.Read(ref _expiresTicks);
+
+    public bool RelayIsV6 => Relay.AddressFamily == AddressFamily.InterNetworkV6;
+
+    public void SetExpiry(long ticks) => Volatile.Write(ref _expiresTicks, ticks);
+
+    public int PermissionCount
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _permissions.Count;
+            }
+        }
+    }
+
+    /// <summary>How many of <paramref name="ips"/> would be new permissions.</summary>
+    public int CountNew(ReadOnlySpan<PeerKey> ips)
+    {
+        lock (_gate)
+        {
+            int n = 0;
+            for (int i = 0; i < ips.Length; i++)
+            {
+                if (!_permissions.ContainsKey(ips[i].IpOnly))
+                {
+                    bool dup = false;
+                    for (int j = 0; j < i; j++)
+                    {
+                        dup |= ips[j].IpOnly == ips[i].IpOnly;
+                    }
+                    n += dup ? 0 : 1;
+                }
+            }
+            return n;
+        }
+    }
+
+    /// <summary>Installs or refreshes permissions (RFC 8656 §9). False when the quota would be exceeded.</summary>
+    public bool AddPermissions(ReadOnlySpan<PeerKey> peers, long expires, int max)
+    {
+        lock (_gate)
+        {
+            if (_permissions.Count + CountNew(peers) > max)
+            {
+                return false;
+            }
+            foreach (var p in peers)
+            {
+                _permissions[p.IpOnly] = expires;
+            }
+            return true;
+        }
+    }
+
+    /// <summary>Binds or refreshes a channel (RFC 8656 §11.2). Returns 0, 400 (conflict) or 508 (quota).</summary>
+    public int BindChannel(ushort number, PeerKey peer, long channelExpires, long permissionExpires, int maxChannels, int maxPermissions)
+    {
+        lock (_gate)
+        {
+            bool numberBound = _byNumber.TryGetValue(number, out var byNumber);
+            bool peerBound = _byPeer.TryGetValue(peer, out var byPeer);
+            if ((numberBound && byNumber!.Peer != peer) || (peerBound && byPeer!.Number != number))
+            {
+                return StunError.BadRequest;
+            }
+            if (!numberBound && _byNumber.Count >= maxChannels)
+            {
+                return StunError.InsufficientCapacity;
+            }
+            if (!_permissions.ContainsKey(peer.IpOnly) && _permissions.Count >= maxPermissions)
+            {
+                return StunError.InsufficientCapacity;
+            }
+            if (numberBound)
+            {
+                byNumber!.ExpiresTicks = channelExpires;
+            }
+            else
+            {
+                var channel = new Channel(number, peer, peer.ToSocketAddress(Relay.AddressFamily)) { ExpiresTicks = channelExpires };
+                _byNumber[number] = channel;
+                _byPeer[peer] = channel;
+            }
+            _permissions[peer.IpOnly] = Math.Max(permissionExpires, _permissions.GetValueOrDefault(peer.IpOnly));
+            return 0;
+        }
+    }
+
+    /// <summary>Drops expired permissions and channels.</summary>
+    public void Sweep(long now)
+    {
+        lock (_gate)
+        {
+            foreach (var (k, v) in _permissions)
+            {
+                if (v <= now)
+                {
+                    _permissions.Remove(k);
+                    _sendTargets.Remove(k);
+                }
+            }
+            foreach (var (k, v) in _byNumber)
+            {
+                if (v.ExpiresTicks <= now)
+                {
+                    _byNumber.Remove(k);
+                    _byPeer.Remove(v.Peer);
+                }
+            }
+        }
+    }
+
+    /// <summary>ChannelData from the client (RFC 8656 §12.6): to the bound peer, when permitted.</summary>
+    public void RelayChannelData(ReadOnlySpan<byte> packet)
+    {
+        ushort number = BinaryPrimitives.ReadUInt16BigEndian(packet);
+        int length = BinaryPrimitives.ReadUInt16BigEndian(packet[2..]);
+        if (length > packet.Length - 4 || number > StunConst.MaxChannel)
+        {
+            _server.CountDropped();
+            return;
+        }
+        long now = _server.NowTicks;
+        SocketAddress target;
+        lock (_gate)
+        {
+            if (now >= _expiresTicks || !_byNumber.TryGetValue(number, out var channel) || channel.ExpiresTicks <= now
+                || !_permissions.TryGetValue(channel.Peer.IpOnly, out var permission) || permission <= now)
+            {
+                _server.CountDropped();
+                return;
+            }
+            target = channel.Address;
+        }
+        SendToPeer(packet.Slice(4, length), target);
+    }
+
+    /// <summary>A Send indication (RFC 8656 §10.2): to the peer named in it, when permitted.</summary>
+    public void RelaySend(ReadOnlySpan<byte> packet, PeerKey peer, ReadOnlySpan<byte> data)
+    {
+        long now = _server.NowTicks;
+        SocketAddress? target;
+        lock (_gate)
+        {
+            if (now >= _expiresTicks || !_permissions.TryGetValue(peer.IpOnly, out var permission) || permission <= now)
+            {
+                _server.CountDropped();
+                return;
+            }
+            if (!_sendTargets.TryGetValue(peer, out target))
+            {
+                target = peer.ToSocketAddress(Relay.AddressFamily);
+                if (_sendTargets.Count < 64)
+                {
+                    _sendTargets[peer] = target;
+                }
+            }
+        }
+        _ = packet;
+        SendToPeer(data, target);
+    }
+
+    private void SendToPeer(ReadOnlySpan<byte> payload, SocketAddress target)
+    {
+        if (_bucket is not null && !_bucket.TryTake(payload.Length))
+        {
+            _server.CountDropped();
+            return;
+        }
+        try
+        {
+            Relay.SendTo(payload, SocketFlags.None, target);
+            _server.CountRelayed(payload.Length);
+        }
+        catch (SocketException)
+        {
+            _server.CountDropped();
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
+
+    /// <summary>Reads the relay socket until it closes: peer data goes to the client as ChannelData or a Data indication.</summary>
+    public async Task RunRelayLoopAsync(int maxPayload)
+    {
+        var buffer = new byte[Headroom + maxPayload + 4];
+        var from = new SocketAddress(Relay.AddressFamily);
+        while (!Closed)
+        {
+            int n;
+            try
+            {
+                n = await Relay.ReceiveFromAsync(buffer.AsMemory(Headroom, maxPayload), SocketFlags.None, from).ConfigureAwait(false);
+            }
+            catch (SocketException ex) when (ex.SocketErrorCode is SocketError.MessageSize or SocketError.ConnectionReset)
+            {
+                _server.CountDropped();
+                continue;
+            }
+            catch (Exception ex) when (ex is SocketException or ObjectDisposedException or OperationCanceledException)
+            {
+                return;
+            }
+            try
+            {
+                ForwardToClient(buffer, n, PeerKey.FromSocketAddress(from));
+            }
+            catch (Exception ex)
+            {
+                _server.HandlerFault(ex);
+            }
+        }
+    }
+
+    private void ForwardToClient(byte[] buffer, int n, PeerKey peer)
+    {
+        long now = _server.NowTicks;
+        ushort channelNumber = 0;
+        lock (_gate)
+        {
+            if (now >= _expiresTicks || !_permissions.TryGetValue(peer.IpOnly, out var permission) || permission <= now)
+            {
+                _server.CountDropped();
+                return;
+            }
+            if (_byPeer.TryGetValue(peer, out var channel) && channel.ExpiresTicks > now)
+            {
+                channelNumber = channel.Number;
+            }
+        }
+        if (_bucket is not null && !_bucket.TryTake(n))
+        {
+            _server.CountDropped();
+            return;
+        }
+        var span = buffer.AsSpan();
+        if (channelNumber != 0)
+        {
+            int start = Headroom - 4;
+            BinaryPrimitives.WriteUInt16BigEndian(span[start..], channelNumber);
+            BinaryPrimitives.WriteUInt16BigEndian(span[(start + 2)..], (ushort)n);
+            int total = 4 + n;
+            if (Link.IsStream)
+            {
+                int padded = (total + 3) & ~3;
+                span.Slice(start + total, padded - total).Clear();
+                total = padded;
+            }
+            Link.Send(span.Slice(start, total));
+        }
+        else
+        {
+            // Data indication: header, XOR-PEER-ADDRESS, DATA (RFC 8656 §10.3).
+            int addrLen = peer.IsV6 ? 20 : 8;
+            int headerLen = StunConst.HeaderSize + 4 + addrLen + 4;
+            int start = Headroom - headerLen;
+            int padded = (n + 3) & ~3;
+            span.Slice(Headroom + n, padded - n).Clear();
+            var m = span[start..];
+            BinaryPrimitives.WriteUInt16BigEndian(m, StunType.Encode(StunConst.Data, StunClass.Indication));
+            BinaryPrimitives.WriteUInt16BigEndian(m[2..], (ushort)(headerLen - StunConst.HeaderSize + padded));
+            BinaryPrimitives.WriteUInt32BigEndian(m[4..], StunConst.MagicCookie);
+            _txPrefix.CopyTo(m[8..]);
+            BinaryPrimitives.WriteUInt64BigEndian(m[12..], Interlocked.Increment(ref _txCounter));
+            int a = StunConst.HeaderSize;
+            BinaryPrimitives.WriteUInt16BigEndian(m[a..], StunConst.XorPeerAddress);
+            BinaryPrimitives.WriteUInt16BigEndian(m[(a + 2)..], (ushort)addrLen);
+            StunWriter.WriteXorAddress(m.Slice(a + 4, addrLen), peer, m.Slice(8, 12));
+            int d = a + 4 + addrLen;
+            BinaryPrimitives.WriteUInt16BigEndian(m[d..], StunConst.DataAttr);
+            BinaryPrimitives.WriteUInt16BigEndian(m[(d + 2)..], (ushort)n);
+            Link.Send(span.Slice(start, headerLen + padded));
+        }
+        _server.CountRelayed(n);
+    }
+
+    /// <summary>Closes the relay socket; the relay loop ends.</summary>
+    public void Close()
+    {
+        Closed = true;
+        Relay.Dispose();
+    }
+
+    private sealed class Channel(ushort number, PeerKey peer, SocketAddress address)
+    {
+        public ushort Number { get; } = number;
+
+        public PeerKey Peer { get; } = peer;
+
+        public SocketAddress Address { get; } = address;
+
+        public long ExpiresTicks { get; set; }
+    }
+}
+
+/// <summary>Bytes-per-second limiter for one allocation; refills continuously, burst of one second.</summary>
+internal sealed class TokenBucket(long bytesPerSecond, TimeProvider time)
+{
+    private readonly Lock _gate = new();
+    private double _tokens = bytesPerSecond;
+    private long _last = time.GetTimestamp();
+
+    public bool TryTake(int bytes)
+    {
+        lock (_gate)
+        {
+            long now = time.GetTimestamp();
+            _tokens = Math.Min(bytesPerSecond, _tokens + ((now - _last) * (double)bytesPerSecond / time.TimestampFrequency));
+            _last = now;
+            if (_tokens < bytes)
+            {
+                return false;
+            }
+            _tokens -= bytes;
+            return true;
+        }
+    }
+}
