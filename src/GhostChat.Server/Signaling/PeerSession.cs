@@ -18,6 +18,9 @@ internal sealed class PeerSession : IDisposable
     private long _lastSeen;
     private static long s_serial;
 
+    /// <summary>How long a closing socket gets to finish writing and to answer our close frame.</summary>
+    internal static readonly TimeSpan CloseTimeout = TimeSpan.FromSeconds(2);
+
     internal PeerSession(WebSocket socket, string clientKey, long now, int outboundCapacity)
     {
         _socket = socket;
@@ -72,16 +75,25 @@ internal sealed class PeerSession : IDisposable
         _closeStatus = status;
         _closeReason = reason;
         _outbound.Writer.TryComplete();
+        try
+        {
+            // However the close goes (a peer that stopped reading blocks our sends), it ends by then.
+            _lifetime.CancelAfter(CloseTimeout);
+        }
+        catch (ObjectDisposedException)
+        {
+            // The session already ended.
+        }
     }
 
     /// <summary>Writes queued frames until the session closes, then sends the close frame.</summary>
-    internal async Task RunWriterAsync(TimeSpan closeTimeout)
+    internal async Task RunWriterAsync()
     {
         try
         {
             await foreach (var frame in _outbound.Reader.ReadAllAsync(CancellationToken.None))
             {
-                await _socket.SendAsync(frame, WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None);
+                await _socket.SendAsync(frame, WebSocketMessageType.Text, endOfMessage: true, _lifetime.Token);
             }
         }
         catch (Exception ex) when (ex is WebSocketException or ObjectDisposedException or IOException or OperationCanceledException)
@@ -93,25 +105,13 @@ internal sealed class PeerSession : IDisposable
         {
             if (_socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
             {
-                using var timeout = new CancellationTokenSource(closeTimeout);
-                await _socket.CloseOutputAsync(_closeStatus, _closeReason, timeout.Token);
+                await _socket.CloseOutputAsync(_closeStatus, _closeReason, _lifetime.Token);
             }
         }
         catch (Exception ex) when (ex is WebSocketException or ObjectDisposedException or IOException or OperationCanceledException)
         {
         }
-        finally
-        {
-            // Give the client a moment to answer the close; then the receive loop is cancelled.
-            _lifetime.CancelAfter(closeTimeout);
-        }
     }
 
     public void Dispose() => _lifetime.Dispose();
-
-    internal void Abort()
-    {
-        Close(WebSocketCloseStatus.NormalClosure, null);
-        _lifetime.Cancel();
-    }
 }

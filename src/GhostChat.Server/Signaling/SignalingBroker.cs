@@ -30,7 +30,6 @@ internal sealed class SignalingBroker
     internal const WebSocketCloseStatus ReplacedCloseStatus = (WebSocketCloseStatus)4001;
     internal const string ReplacedReason = "replaced by a newer connection";
     internal const WebSocketCloseStatus AliveTimeoutCloseStatus = (WebSocketCloseStatus)4002;
-    private static readonly TimeSpan CloseTimeout = TimeSpan.FromSeconds(2);
 
     private readonly IPeerDirectory _directory;
     private readonly IRelayBus _bus;
@@ -71,7 +70,7 @@ internal sealed class SignalingBroker
         var options = _options.CurrentValue;
         var clientKey = ClientAdmission.AddressKey(handshake.RemoteAddress);
         using var session = new PeerSession(socket, clientKey, _time.GetTimestamp(), options.Limits.MaxOutboundFramesPerSocket);
-        var writer = session.RunWriterAsync(CloseTimeout);
+        var writer = session.RunWriterAsync();
         _metrics.Accepted(path);
 
         var admission = _admission.TryAdmit(clientKey);

@@ -161,6 +161,13 @@ public sealed class LimitTests
             }
         }
 
+        // The never-reading socket is really gone (its blocked sends were abandoned), not just marked.
+        while (await server.MetricAsync("ghostchat_signaling_sockets") > 2)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the slow socket was marked closed but never released");
+            await Task.Delay(50);
+        }
+
         await a.SendAsync(new { type = "OFFER", dst = "carol", payload = "fine" });
         Received next;
         do
