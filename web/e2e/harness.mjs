@@ -119,7 +119,14 @@ export function wrapPage(page, kind) {
       await page.focus(sel);
       await page.keyboard.type(text);
     },
-    press: (key) => page.keyboard.press(key),
+    async press(combo) {
+      // "Shift+Enter" style combos: both drivers understand down/press/up.
+      const keys = combo.split("+");
+      const key = keys.pop();
+      for (const k of keys) await page.keyboard.down(k);
+      await page.keyboard.press(key);
+      for (const k of keys.reverse()) await page.keyboard.up(k);
+    },
     screenshot: (file) => page.screenshot({ path: file, fullPage: false }),
   };
 }

@@ -1,0 +1,207 @@
+// The app as a PWA under the server's real headers: layout at 360 px and desktop (screenshots saved
+// as artifacts), accessibility scan, keyboard use, settings validation, no-WebRTC page, and an
+// offline reload served by the service worker.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { artifact, AXE_SOURCE, chromiumPage, connectPair, createRoom, launchChromium, startServer } from "./harness.mjs";
+
+const PHONE = { width: 360, height: 740 };
+const DESKTOP = { width: 1366, height: 860 };
+
+async function axeSerious(p, label) {
+  await p.eval(AXE_SOURCE); // evaluated by the driver: the page's CSP (no inline script) still holds for the app
+  const violations = await p.eval(async () => {
+    const result = await window.axe.run(document, { resultTypes: ["violations"] });
+    return result.violations.filter((v) => v.impact === "serious" || v.impact === "critical").map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+  });
+  assert.deepEqual(violations, [], `${label}: serious/critical accessibility violations`);
+}
+
+/** Every selector is rendered, non-empty and fully inside the viewport's width. */
+async function assertVisibleWithin(p, selectors, width) {
+  const boxes = await p.eval((sels) => sels.map((s) => {
+    const el = document.querySelector(s);
+    if (!el) return { s, missing: true };
+    const r = el.getBoundingClientRect();
+    const style = getComputedStyle(el);
+    return { s, left: r.left, right: r.right, w: r.width, h: r.height, hidden: style.visibility === "hidden" || style.display === "none" };
+  }), selectors);
+  for (const b of boxes) {
+    assert.ok(!b.missing && !b.hidden && b.w > 0 && b.h > 0, `${b.s} is not visible`);
+    assert.ok(b.left >= 0 && b.right <= width + 0.5, `${b.s} overflows the ${width}px viewport (${b.left}..${b.right})`);
+  }
+  const scrollWidth = await p.eval(() => document.documentElement.scrollWidth);
+  assert.ok(scrollWidth <= width, `page scrolls sideways: ${scrollWidth} > ${width}`);
+}
+
+describe("PWA, layout and accessibility", { timeout: 300_000 }, () => {
+  let server, browser;
+
+  before(async () => {
+    server = await startServer();
+    browser = await launchChromium();
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  it("server_HeadersAndManifest_AsExpected", async () => {
+    const index = await fetch(server.url + "/");
+    assert.equal(index.status, 200);
+    assert.equal(index.headers.get("cache-control"), "no-cache");
+    const csp = index.headers.get("content-security-policy");
+    assert.match(csp, /script-src 'self'/);
+    assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/);
+    const html = await index.text();
+    assert.doesNotMatch(html, /<script(?![^>]*\bsrc=)[^>]*>/, "inline script in index.html");
+    assert.doesNotMatch(html, /\sstyle=|<style/, "inline style in index.html");
+    const asset = html.match(/\/assets\/[^"]+\.js/)[0];
+    const js = await fetch(server.url + asset);
+    assert.match(js.headers.get("cache-control"), /immutable/);
+    const sw = await fetch(server.url + "/sw.js");
+    assert.equal(sw.headers.get("cache-control"), "no-cache");
+    const manifest = await (await fetch(server.url + "/manifest.webmanifest")).json();
+    assert.equal(manifest.name, "GhostChat");
+    for (const icon of manifest.icons) assert.equal((await fetch(server.url + icon.src)).status, 200, icon.src);
+    const ice = await (await fetch(server.url + "/api/ice")).json();
+    assert.deepEqual(ice, { iceServers: [], expiresAt: null, relayOnly: false });
+  });
+
+  it("phone360_HomeAndChat_ControlsVisible_ScreenshotsSaved", async () => {
+    const host = await chromiumPage(browser, PHONE);
+    const guest = await chromiumPage(browser, PHONE);
+    await host.goto(server.url + "/");
+    await host.waitFor(() => document.body.dataset.view === "home");
+    await assertVisibleWithin(host, ["#new-room", "#open-settings", "#home-title"], PHONE.width);
+    await host.screenshot(artifact("web-360-home.png"));
+    await connectPair(host, guest, server.url);
+    await host.eval(() => {
+      const c = document.querySelector("#composer");
+      c.value = "A message long enough to wrap on a small phone screen, to see the bubbles.";
+      c.dispatchEvent(new Event("input", { bubbles: true }));
+      c.form.requestSubmit();
+    });
+    await guest.waitFor(() => document.querySelectorAll('#messages li[data-direction="in"]').length === 1);
+    await assertVisibleWithin(guest, ["#composer", "#send", "#panic", "#self-destruct", "#leave", "#messages", "#status"], PHONE.width);
+    await guest.screenshot(artifact("web-360-chat.png"));
+    await host.context.close();
+    await guest.context.close();
+  });
+
+  it("desktop_InviteAndChat_ControlsVisible_ScreenshotsSaved", async () => {
+    const host = await chromiumPage(browser, DESKTOP);
+    const guest = await chromiumPage(browser, DESKTOP);
+    await createRoom(host, server.url);
+    await assertVisibleWithin(host, ["#invite-link", "#copy-link", "#qr"], DESKTOP.width);
+    const qrPainted = await host.eval(() => {
+      const c = document.querySelector("#qr");
+      const data = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+      let dark = 0;
+      for (let i = 0; i < data.length; i += 4) if (data[i] < 64) dark++;
+      return dark;
+    });
+    assert.ok(qrPainted > 1000, "QR code not drawn");
+    await host.screenshot(artifact("web-desktop-invite.png"));
+    await guest.goto(await host.eval(() => document.querySelector("#invite-link").value));
+    await guest.waitFor(() => document.body.dataset.phase === "connected");
+    await host.waitFor(() => document.body.dataset.phase === "connected");
+    await assertVisibleWithin(host, ["#composer", "#send", "#panic", "#self-destruct", "#leave", "#messages"], DESKTOP.width);
+    await host.screenshot(artifact("web-desktop-chat.png"));
+    await host.context.close();
+    await guest.context.close();
+  });
+
+  it("axe_HomeInviteChatSettings_NoSeriousOrCritical", async () => {
+    const host = await chromiumPage(browser);
+    const guest = await chromiumPage(browser);
+    await host.goto(server.url + "/");
+    await host.waitFor(() => document.body.dataset.view === "home");
+    await axeSerious(host, "home");
+    await host.click("#open-settings");
+    await host.waitFor(() => document.querySelector("#settings-dialog").open);
+    await axeSerious(host, "settings");
+    await host.click("#settings-close");
+    await connectPair(host, guest, server.url).catch(async () => { throw new Error("pair failed"); });
+    await axeSerious(host, "chat host");
+    await axeSerious(guest, "chat guest");
+    await host.context.close();
+    await guest.context.close();
+  });
+
+  it("keyboard_TabToNewRoom_EnterCreatesRoom_CopyAnnounced", async () => {
+    const p = await chromiumPage(browser);
+    await p.context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: server.url });
+    await p.goto(server.url + "/");
+    await p.waitFor(() => document.body.dataset.view === "home");
+    let focused = "";
+    for (let i = 0; i < 10 && focused !== "new-room"; i++) {
+      await p.press("Tab");
+      focused = await p.eval(() => document.activeElement?.id ?? "");
+    }
+    assert.equal(focused, "new-room");
+    await p.press("Enter");
+    await p.waitFor(() => document.body.dataset.view === "invite" && document.querySelector("#invite-link").value.includes("#join="));
+    await p.page.focus("#copy-link");
+    await p.press("Enter");
+    await p.waitFor(() => document.querySelector("#copy-feedback").textContent === "Copied");
+    const clip = await p.eval(() => navigator.clipboard.readText());
+    assert.equal(clip, await p.eval(() => document.querySelector("#invite-link").value));
+    await p.context.close();
+  });
+
+  it("settings_InvalidFields_ErrorsShown_ValidSavedLocally", async () => {
+    const p = await chromiumPage(browser);
+    await p.goto(server.url + "/");
+    await p.click("#open-settings");
+    await p.page.check("#set-custom");
+    await p.page.fill("#set-host", "not a host");
+    await p.page.fill("#set-port", "99999");
+    await p.page.fill("#set-ice", "turn:turn.example.org:3478");
+    await p.click("#settings-save");
+    const errs = await p.eval(() => ["host", "port", "iceServers"].map((f) => document.querySelector(`#err-${f}`).textContent.length > 0));
+    assert.deepEqual(errs, [true, true, true]);
+    assert.equal(await p.eval(() => localStorage.getItem("ghostchat.settings.v1")), null);
+    await p.page.fill("#set-host", "signal.example.org");
+    await p.page.fill("#set-port", "9000");
+    await p.page.fill("#set-ice", "stun:stun.example.org:3478");
+    await p.click("#settings-save");
+    await p.waitFor(() => document.querySelector("#settings-feedback").textContent === "Settings saved");
+    const saved = JSON.parse(await p.eval(() => localStorage.getItem("ghostchat.settings.v1")));
+    assert.equal(saved.host, "signal.example.org");
+    assert.equal(saved.port, 9000);
+    await p.context.close();
+  });
+
+  it("noWebRtc_ClearPage", async () => {
+    const p = await chromiumPage(browser);
+    await p.context.addInitScript(() => {
+      delete window.RTCPeerConnection;
+      delete window.webkitRTCPeerConnection;
+    });
+    await p.goto(server.url + "/");
+    await p.waitFor(() => document.body.dataset.view === "nowebrtc");
+    const text = await p.eval(() => document.querySelector("#view-nowebrtc").textContent);
+    assert.match(text, /needs WebRTC/);
+    assert.equal(await p.eval(() => document.querySelector("#view-home").hidden), true);
+    await p.context.close();
+  });
+
+  it("offline_Reload_ServiceWorkerShowsAppShellAndHonestState", async () => {
+    const p = await chromiumPage(browser);
+    await p.goto(server.url + "/");
+    await p.waitFor(() => navigator.serviceWorker.controller !== null);
+    await p.context.setOffline(true);
+    await p.page.reload({ waitUntil: "load" });
+    await p.waitFor(() => document.body.dataset.view === "home" && !document.querySelector("#offline").hidden);
+    assert.match(await p.eval(() => document.querySelector("#status").textContent), /offline/i);
+    await p.screenshot(artifact("web-offline.png"));
+    // Trying anyway fails with a plain explanation, after the retries.
+    await p.click("#new-room");
+    await p.waitFor(() => document.body.dataset.view === "error");
+    assert.match(await p.eval(() => document.querySelector("#error-body").textContent), /server did not answer/);
+    await p.context.setOffline(false);
+    await p.context.close();
+  });
+});
