@@ -95,7 +95,7 @@ public sealed class ClusterTests
         {
             await alice.SendAsync(new { type = "CANDIDATE", dst = "bob", payload = i });
         }
-        await WaitFor(() => node1.MetricAsync("ghostchat_signaling_messages_queued_total"), 3);
+        await Eventually.MetricAsync(node1, "ghostchat_signaling_messages_queued_total", 3);
 
         await using var bob = await node2.RegisterAsync("bob");
         for (var i = 0; i < 3; i++)
@@ -132,7 +132,7 @@ public sealed class ClusterTests
         await using var carol = await node2.RegisterAsync("carol");
         await alice.SendAsync(new { type = "OFFER", dst = "bob", payload = 1 });
         await carol.SendAsync(new { type = "OFFER", dst = "bob", payload = 2 });
-        await WaitFor(() => node1.MetricAsync("ghostchat_signaling_messages_queued_total"), 2); // in-process nodes share the listener: this is both nodes' count
+        await Eventually.MetricAsync(node1, "ghostchat_signaling_messages_queued_total", 2); // in-process nodes share the listener: this is both nodes' count
         await alice.SendAsync(new { type = "CANDIDATE", dst = "bob", payload = 3 });
         Assert.Equal("""{"type":"EXPIRE","src":"bob","dst":"alice"}""", (await alice.ReceiveAsync()).Raw);
     }
@@ -163,7 +163,7 @@ public sealed class ClusterTests
         Assert.Equal(HttpStatusCode.OK, (await node1.Http.GetAsync("readyz")).StatusCode);
 
         redis.Kill();
-        await WaitFor(async () => (double)(int)(await node1.Http.GetAsync("readyz")).StatusCode, 503);
+        await Eventually.EqualAsync(503, async () => (int)(await node1.Http.GetAsync("readyz")).StatusCode, "node1 /readyz status");
         var detail = await (await node1.Http.GetAsync("readyz")).Content.ReadAsStringAsync();
         Assert.Contains("Redis", detail, StringComparison.Ordinal);
 
@@ -177,8 +177,8 @@ public sealed class ClusterTests
         Assert.Equal("local still works", (await bob.ReceiveAsync()).Payload.GetString());
 
         await redis.StartAgainAsync(); // empty: the nodes must announce their peers again
-        await WaitFor(async () => (double)(int)(await node1.Http.GetAsync("readyz")).StatusCode, 200);
-        await WaitFor(async () => (double)(int)(await node2.Http.GetAsync("readyz")).StatusCode, 200);
+        await Eventually.EqualAsync(200, async () => (int)(await node1.Http.GetAsync("readyz")).StatusCode, "node1 /readyz status");
+        await Eventually.EqualAsync(200, async () => (int)(await node2.Http.GetAsync("readyz")).StatusCode, "node2 /readyz status");
         await using var dave = await node1.RegisterAsync("dave", "td");
 
         // carol (node 2) reaches alice (node 1) again once node 1 has re-announced her.
@@ -216,7 +216,7 @@ public sealed class ClusterTests
 
             // bob keeps signaling alice while she is between nodes: nothing may be lost.
             await bob.SendAsync(new { type = "OFFER", dst = "alice", payload = "while moving" });
-            await WaitFor(() => node2.MetricAsync("ghostchat_signaling_messages_queued_total"), 1);
+            await Eventually.MetricAsync(node2, "ghostchat_signaling_messages_queued_total", 1);
 
             await using var back = await node2.RegisterAsync("alice", "ta"); // same id and token, another node
             Assert.Equal("while moving", (await back.ReceiveAsync()).Payload.GetString());
@@ -263,16 +263,5 @@ public sealed class ClusterTests
         }
         baseUri = new Uri($"ws://127.0.0.1:{port}/");
         return process;
-    }
-
-    private static async Task WaitFor(Func<Task<double>> read, double expected)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        double last;
-        while ((last = await read()) != expected)
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"expected {expected}, still {last}");
-            await Task.Delay(50);
-        }
     }
 }

@@ -74,12 +74,7 @@ public sealed class LimitTests
 
         await a.CloseAsync();
         await a.DisposeAsync();
-        var deadline = DateTime.UtcNow + PeerClient.DefaultWait;
-        while (await server.MetricAsync("ghostchat_signaling_sockets") > 1)
-        {
-            Assert.True(DateTime.UtcNow < deadline);
-            await Task.Delay(20);
-        }
+        await Eventually.MetricAsync(server, "ghostchat_signaling_sockets", 1);
         await using var c = await server.RegisterAsync("c");
     }
 
@@ -162,11 +157,7 @@ public sealed class LimitTests
         }
 
         // The never-reading socket is really gone (its blocked sends were abandoned), not just marked.
-        while (await server.MetricAsync("ghostchat_signaling_sockets") > 2)
-        {
-            Assert.True(DateTime.UtcNow < deadline, "the slow socket was marked closed but never released");
-            await Task.Delay(50);
-        }
+        await Eventually.MetricAsync(server, "ghostchat_signaling_sockets", 2);
 
         await a.SendAsync(new { type = "OFFER", dst = "carol", payload = "fine" });
         Received next;

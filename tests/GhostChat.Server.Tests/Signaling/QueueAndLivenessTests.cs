@@ -13,7 +13,7 @@ public sealed class QueueAndLivenessTests
         {
             await a.SendAsync(new { type = i % 2 == 0 ? "OFFER" : "CANDIDATE", dst = "bob", payload = i });
         }
-        await WaitForMetric(server, "ghostchat_signaling_messages_queued_total", 5);
+        await Eventually.MetricAsync(server, "ghostchat_signaling_messages_queued_total", 5);
 
         await using var b = await PeerClient.ConnectAsync(server.WebSocketUri("bob", "t"));
         Assert.Equal("OPEN", (await b.ReceiveAsync()).Type);
@@ -34,7 +34,7 @@ public sealed class QueueAndLivenessTests
         await a.SendAsync(new { type = "OFFER", dst = "bob", payload = 1 });
         await a.SendAsync(new { type = "CANDIDATE", dst = "bob", payload = 2 });
         await c.SendAsync(new { type = "OFFER", dst = "bob", payload = 3 });
-        await WaitForMetric(server, "ghostchat_signaling_messages_queued_total", 3);
+        await Eventually.MetricAsync(server, "ghostchat_signaling_messages_queued_total", 3);
 
         server.Time!.Advance(TimeSpan.FromSeconds(4));
         Assert.Null(await a.TryReceiveAsync(TimeSpan.FromMilliseconds(200))); // not yet
@@ -57,10 +57,10 @@ public sealed class QueueAndLivenessTests
         var b = await server.RegisterAsync("bob", "tb");
         await b.CloseAsync();
         await b.DisposeAsync();
-        await WaitForMetric(server, "ghostchat_signaling_peers", 1);
+        await Eventually.MetricAsync(server, "ghostchat_signaling_peers", 1);
 
         await a.SendAsync(new { type = "OFFER", dst = "bob", payload = "while away" });
-        await WaitForMetric(server, "ghostchat_signaling_messages_queued_total", 1);
+        await Eventually.MetricAsync(server, "ghostchat_signaling_messages_queued_total", 1);
         server.Time!.Advance(TimeSpan.FromSeconds(3));
 
         await using var back = await server.RegisterAsync("bob", "tb");
@@ -138,15 +138,5 @@ public sealed class QueueAndLivenessTests
             Assert.Equal([-1, i], seen.Order());
         }
         Assert.Equal(WebSocketState.Open, a.State);
-    }
-
-    private static async Task WaitForMetric(TestServer server, string name, double expected)
-    {
-        var deadline = DateTime.UtcNow + PeerClient.DefaultWait;
-        while (await server.MetricAsync(name) != expected)
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"{name} never reached {expected}");
-            await Task.Delay(20);
-        }
     }
 }
