@@ -247,7 +247,7 @@ public sealed partial class TurnServer
 
     private void SendAllocateSuccess(Span<byte> buffer, ReadOnlySpan<byte> packet, ClientLink link, Allocation allocation, byte[] key)
     {
-        long remaining = Math.Max(0, (allocation.ExpiresTicks - NowTicks) / TimeSpan.TicksPerSecond);
+        long remaining = Math.Max(0, (allocation.ExpiresTicks - NowTicks + TimeSpan.TicksPerSecond - 1) / TimeSpan.TicksPerSecond);
         var w = new StunWriter(buffer, StunConst.Allocate, StunClass.Success, StunMessage.TransactionId(packet));
         w.AddXorAddress(StunConst.XorRelayedAddress, allocation.Relayed);
         w.AddUInt32(StunConst.Lifetime, (uint)remaining);
@@ -422,14 +422,15 @@ public sealed partial class TurnServer
         {
             return StunError.BadRequest;
         }
-        if (peer.IsV6 != allocation.RelayIsV6)
-        {
-            return StunError.PeerAddressFamilyMismatch;
-        }
+        // The policy first, so every forbidden spelling gets 403 whatever the relay's family.
         if (!_policy.IsAllowed(peer))
         {
             Log.PeerDenied(_logger);
             return StunError.Forbidden;
+        }
+        if (peer.IsV6 != allocation.RelayIsV6)
+        {
+            return StunError.PeerAddressFamilyMismatch;
         }
         return 0;
     }

@@ -1,0 +1,109 @@
+using System.Net;
+using System.Net.Sockets;
+using GhostChat.Turn.Auth;
+using GhostChat.Turn.Client;
+using GhostChat.Turn.Server;
+
+namespace GhostChat.Turn.Tests;
+
+/// <summary>Our TURN server on 127.0.0.1, free ports, a known secret; disposed by the test that made it.</summary>
+internal sealed class TestServer : IAsyncDisposable
+{
+    public const string Secret = "test-secret-0123456789abcdef";
+    private static int _nextRange;
+
+    private TestServer(TurnServer server, TurnServerOptions options, TimeProvider time)
+    {
+        Server = server;
+        Options = options;
+        Time = time;
+    }
+
+    public TurnServer Server { get; }
+
+    public TurnServerOptions Options { get; }
+
+    public TimeProvider Time { get; }
+
+    public IPEndPoint Udp => Server.UdpEndPoints[0];
+
+    public IPEndPoint Tcp => Server.TcpEndPoints[0];
+
+    public static async Task<TestServer> StartAsync(Action<TurnServerOptions>? configure = null, TimeProvider? time = null)
+    {
+        // Each server gets its own slice of relay ports so parallel test classes do not collide.
+        int slice = Interlocked.Increment(ref _nextRange) % 20;
+        var options = new TurnServerOptions
+        {
+            ListenAddresses = ["127.0.0.1"],
+            UdpPort = 0,
+            TcpPort = 0,
+            Secrets = [Secret],
+            RelayMinPort = 40000 + (slice * 500),
+            RelayMaxPort = 40000 + (slice * 500) + 499,
+            UdpReceiveLoops = 2,
+            MaxCredentialLifetime = TimeSpan.FromHours(25),
+        };
+        configure?.Invoke(options);
+        time ??= TimeProvider.System;
+        var server = new TurnServer(options, timeProvider: time);
+        await server.StartAsync();
+        return new TestServer(server, options, time);
+    }
+
+    public TurnCredential Credential(string user = "alice", TimeSpan? ttl = null) =>
+        TurnRestCredentials.Create(Secret, user, ttl ?? TimeSpan.FromHours(1), Time.GetUtcNow());
+
+    public TurnClient Client() => TurnClient.ConnectUdp(Udp);
+
+    public async Task<TurnClient> AllocatedClientAsync(string user = "alice")
+    {
+        var client = Client();
+        var c = Credential(user);
+        await client.AllocateAsync(c.Username, c.Password);
+        return client;
+    }
+
+    public ValueTask DisposeAsync() => Server.DisposeAsync();
+}
+
+/// <summary>A UDP socket on 127.0.0.1 standing in for a peer.</summary>
+internal sealed class UdpPeer : IDisposable
+{
+    public UdpPeer()
+    {
+        Socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        Socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+    }
+
+    public Socket Socket { get; }
+
+    public IPEndPoint EndPoint => (IPEndPoint)Socket.LocalEndPoint!;
+
+    public async Task<(byte[] Data, IPEndPoint From)> ReceiveAsync(TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        var buffer = new byte[65536];
+        var r = await Socket.ReceiveFromAsync(buffer, SocketFlags.None, new IPEndPoint(IPAddress.Any, 0), cts.Token);
+        return (buffer[..r.ReceivedBytes], (IPEndPoint)r.RemoteEndPoint);
+    }
+
+    public void Dispose() => Socket.Dispose();
+}
+
+internal static class Wait
+{
+    /// <summary>Polls a condition that an event elsewhere makes true; fails after a generous timeout.</summary>
+    public static async Task UntilAsync(Func<bool> condition, string what, int timeoutMs = 20000)
+    {
+        var deadline = Environment.TickCount64 + timeoutMs;
+        while (!condition())
+        {
+            if (Environment.TickCount64 > deadline)
+            {
+                Assert.Fail("Timed out waiting for " + what);
+            }
+            await Task.Delay(10);
+        }
+    }
+}
