@@ -1,0 +1,100 @@
+// Differential: accepting and refusing signaling sockets (peerjs-protocol.md §2.1, §2.2).
+import assert from 'node:assert/strict';
+import { describeBoth } from './lib/differential.mjs';
+import { connect, peerUrl } from './lib/ws-client.mjs';
+
+const NO_PARAMS = '{"type":"ERROR","payload":{"msg":"No id, token, or key supplied to websocket server"}}';
+const BAD_KEY = '{"type":"ERROR","payload":{"msg":"Invalid key provided"}}';
+const ID_TAKEN = '{"type":"ID-TAKEN","payload":{"msg":"ID is taken"}}';
+const LIMIT = '{"type":"ERROR","payload":{"msg":"Server has reached its concurrent user limit"}}';
+
+/** Opens a socket, waits until the server closes it, returns { texts, close }. */
+async function refused(srv, params, path) {
+  const c = await connect(peerUrl(srv.wsUrl, { path, ...params }));
+  const close = await c.waitClosed();
+  return { texts: c.texts(), close };
+}
+
+describeBoth('signaling handshake', {}, (scenario) => {
+  scenario('a free id gets exactly {"type":"OPEN"} first', async (srv) => {
+    const c = await srv.peer(srv.uid());
+    const first = await c.next();
+    assert.equal(first.text, '{"type":"OPEN"}');
+    assert.equal(first.binary, false);
+    assert.ok(c.isOpen());
+  });
+
+  for (const missing of ['id', 'token', 'key']) {
+    scenario(`missing ${missing}: ERROR "No id, token, or key…" then close`, async (srv) => {
+      const params = { id: srv.uid(), token: 'tok', key: 'peerjs' };
+      params[missing] = undefined;
+      const r = await refused(srv, params);
+      assert.deepEqual(r.texts, [NO_PARAMS]);
+    });
+    scenario(`empty ${missing}: ERROR "No id, token, or key…" then close`, async (srv) => {
+      const params = { id: srv.uid(), token: 'tok', key: 'peerjs' };
+      params[missing] = '';
+      const r = await refused(srv, params);
+      assert.deepEqual(r.texts, [NO_PARAMS]);
+    });
+  }
+
+  scenario('wrong key: ERROR "Invalid key provided" then close', async (srv) => {
+    const r = await refused(srv, { id: srv.uid(), token: 'tok', key: 'notpeerjs' });
+    assert.deepEqual(r.texts, [BAD_KEY]);
+  });
+
+  scenario('a registered id with another token: ID-TAKEN then close; the holder keeps working', async (srv) => {
+    const id = srv.uid();
+    const holder = await srv.open(id, 'first');
+    const r = await refused(srv, { id, token: 'second' });
+    assert.deepEqual(r.texts, [ID_TAKEN]);
+    const other = await srv.open();
+    other.send({ type: 'OFFER', dst: id, payload: 'still-here' });
+    assert.equal((await holder.next()).text, `{"type":"OFFER","src":"${other.id}","dst":"${id}","payload":"still-here"}`);
+  });
+
+  scenario('the close that follows an in-band refusal carries the same status code as the reference (1005, none)', async (srv) => {
+    const r1 = await refused(srv, { id: srv.uid(), token: 'tok', key: 'notpeerjs' });
+    const r2 = await refused(srv, { id: undefined, token: 'tok' });
+    assert.equal(r1.close.code, 1005, `invalid key close: ${JSON.stringify(r1.close)}`);
+    assert.equal(r2.close.code, 1005, `missing id close: ${JSON.stringify(r2.close)}`);
+  });
+
+  scenario('a WebSocket on another path is refused at the handshake', async (srv) => {
+    await assert.rejects(connect(`${srv.wsUrl}/peerjs/?key=peerjs&id=${srv.uid()}&token=t`), /handshake refused: HTTP 4\d\d/);
+    await assert.rejects(connect(`${srv.wsUrl}/other?key=peerjs&id=${srv.uid()}&token=t`), /handshake refused: HTTP 4\d\d/);
+  });
+
+  scenario('query parameters are percent-decoded and the last repeated value wins', async (srv) => {
+    const id = srv.uid();
+    const c = await connect(`${srv.wsUrl}/peerjs?key=wrong&key=pe%65rjs&id=${id}&token=t%41`);
+    assert.equal((await c.next()).text, '{"type":"OPEN"}');
+    const other = await srv.open();
+    other.send({ type: 'OFFER', dst: id, payload: 1 });
+    assert.equal((await c.next()).json.dst, id);
+    c.terminate();
+  });
+});
+
+describeBoth('signaling concurrent limit', { concurrentLimit: 2 }, (scenario) => {
+  scenario('the third registered id gets "Server has reached its concurrent user limit"', async (srv) => {
+    const a = await srv.open();
+    await srv.open();
+    const r = await refused(srv, { id: srv.uid(), token: 'tok' });
+    assert.deepEqual(r.texts, [LIMIT]);
+    // The limit is on new ids only: a same-id, other-token attempt is still ID-TAKEN.
+    const t = await refused(srv, { id: a.id, token: 'other' });
+    assert.deepEqual(t.texts, [ID_TAKEN]);
+    // Once a peer leaves, a new id fits again.
+    await a.close();
+    let opened = null;
+    for (let i = 0; i < 50 && !opened; i++) {
+      const c = await srv.peer(srv.uid());
+      const f = await c.next();
+      if (f.text === '{"type":"OPEN"}') opened = c;
+      else await c.waitClosed();
+    }
+    assert.ok(opened, 'a new id registers after a peer left');
+  });
+});
