@@ -1,0 +1,113 @@
+using System.CommandLine;
+using GhostChat.Cli.Bench;
+
+namespace GhostChat.Cli.Commands;
+
+/// <summary>`ghostchat bench …`: load generators that measure a running server from the outside.</summary>
+internal static class BenchCommand
+{
+    public static Command Build()
+    {
+        var bench = new Command("bench", "Measure a running server from the outside (load generators).");
+        bench.Subcommands.Add(BuildSignaling());
+        return bench;
+    }
+
+    private static Command BuildSignaling()
+    {
+        var defaults = new SignalingBenchOptions();
+        var url = new Option<string>("--url")
+        {
+            Description = "Base URL of any PeerJS server, including its path (http://, https://, ws:// or wss://).",
+            DefaultValueFactory = _ => defaults.ServerUrl.ToString(),
+        };
+        var key = new Option<string>("--key") { Description = "PeerJS API key.", DefaultValueFactory = _ => defaults.Key };
+        var pairs = new Option<int>("--pairs")
+        {
+            Description = "Peer pairs relaying OFFER/ANSWER messages in the throughput and latency phases.",
+            DefaultValueFactory = _ => defaults.Pairs,
+        };
+        var duration = new Option<double>("--duration")
+        {
+            Description = "Seconds of each measured phase (throughput at saturation, then latency at --rate). 0 skips the throughput phase.",
+            DefaultValueFactory = _ => defaults.Duration.TotalSeconds,
+        };
+        var rate = new Option<double>("--rate")
+        {
+            Description = "Fixed offered load in relayed messages per second (all pairs together) for the latency phase. 0 skips it.",
+            DefaultValueFactory = _ => defaults.Rate,
+        };
+        var window = new Option<int>("--window")
+        {
+            Description = "Messages in flight per pair in the throughput phase (closed loop: each ANSWER releases the next OFFER).",
+            DefaultValueFactory = _ => defaults.Window,
+        };
+        var idlePeers = new Option<int>("--idle-peers")
+        {
+            Description = "Idle peers to register (heartbeating, silent) to measure connections per second and, with --server-pid, memory per peer. 0 skips it.",
+            DefaultValueFactory = _ => defaults.IdlePeers,
+        };
+        var connectConcurrency = new Option<int>("--connect-concurrency")
+        {
+            Description = "WebSocket handshakes in flight at once while registering peers.",
+            DefaultValueFactory = _ => defaults.ConnectConcurrency,
+        };
+        var serverPid = new Option<int?>("--server-pid")
+        {
+            Description = "PID of the server process on this machine: its VmRSS (/proc/PID/status) is read before and after the idle peers register.",
+        };
+        var json = new Option<bool>("--json") { Description = "Print the result as one JSON object on stdout instead of a table." };
+        var quick = new Option<bool>("--quick")
+        {
+            Description = "Smoke run: 4 pairs, 2 s phases, 100 msg/s, 100 idle peers (explicit options still win).",
+        };
+
+        var command = new Command("signaling", "Load a PeerJS signaling server: relay throughput at saturation, relay latency at a fixed load, connections per second, memory per idle peer.")
+        {
+            url, key, pairs, duration, rate, window, idlePeers, connectConcurrency, serverPid, json, quick,
+        };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var options = parse.GetValue(quick) ? SignalingBenchOptions.Quick() : new SignalingBenchOptions();
+            if (!Uri.TryCreate(parse.GetValue(url), UriKind.Absolute, out var serverUrl))
+            {
+                Console.Error.WriteLine($"ghostchat bench signaling: --url must be an absolute URL, got '{parse.GetValue(url)}'.");
+                return 2;
+            }
+            options.ServerUrl = serverUrl;
+            options.Key = parse.GetValue(key) ?? options.Key;
+            if (Given(parse, pairs)) options.Pairs = parse.GetValue(pairs);
+            if (Given(parse, duration)) options.Duration = TimeSpan.FromSeconds(parse.GetValue(duration));
+            if (Given(parse, rate)) options.Rate = parse.GetValue(rate);
+            if (Given(parse, window)) options.Window = parse.GetValue(window);
+            if (Given(parse, idlePeers)) options.IdlePeers = parse.GetValue(idlePeers);
+            if (Given(parse, connectConcurrency)) options.ConnectConcurrency = parse.GetValue(connectConcurrency);
+            options.ServerPid = parse.GetValue(serverPid);
+
+            var errors = options.Validate();
+            if (errors.Count > 0)
+            {
+                foreach (var error in errors) Console.Error.WriteLine($"ghostchat bench signaling: {error}");
+                return 2;
+            }
+
+            var asJson = parse.GetValue(json);
+            var progress = asJson ? TextWriter.Null : Console.Error;
+            try
+            {
+                var report = await new SignalingBench(options, progress).RunAsync(cancellationToken).ConfigureAwait(false);
+                Console.Out.WriteLine(asJson ? SignalingReportFormat.ToJson(report) : SignalingReportFormat.ToTable(report));
+                return report.Failed ? 1 : 0;
+            }
+            catch (BenchException e)
+            {
+                Console.Error.WriteLine($"ghostchat bench signaling: {e.Message}");
+                return 1;
+            }
+        });
+        return command;
+    }
+
+    private static bool Given<T>(ParseResult parse, Option<T> option) =>
+        parse.GetResult(option) is { Implicit: false };
+}

@@ -1,0 +1,14 @@
+using System.CommandLine;
+
+namespace GhostChat.Cli.Commands;
+
+/// <summary>The root of the `ghostchat` command tree. New verbs (serve, doctor) add one line here.</summary>
+internal static class CommandTree
+{
+    public static RootCommand Build()
+    {
+        var root = new RootCommand("GhostChat: private, ephemeral peer-to-peer chat. Server, diagnostics and benchmarks.");
+        root.Subcommands.Add(BenchCommand.Build());
+        return root;
+    }
+}
