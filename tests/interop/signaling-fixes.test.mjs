@@ -229,3 +229,40 @@ describeBoth('signaling limits (ours only: the reference has none)', {
     }
   });
 });
+
+describeBoth('signaling connect rate (ours only)', {
+  aliveMs: 60_000,
+  ghostchat: {
+    'GhostChat:Signaling:Limits:ConnectsPerSecondPerIp': 0.01,
+    'GhostChat:Signaling:Limits:ConnectBurstPerIp': 3,
+  },
+}, (scenario) => {
+  scenario('connecting faster than the per-IP rate: ours refuses with ERROR then close, the reference opens', async (srv) => {
+    for (let i = 0; i < 3; i++) await srv.open();
+    const c = await srv.peer(srv.uid());
+    const f = await c.next();
+    if (srv.kind === 'reference') assert.equal(f.text, '{"type":"OPEN"}');
+    else {
+      assert.equal(f.json?.type, 'ERROR');
+      assert.equal(typeof f.json.payload?.msg, 'string');
+      await c.waitClosed();
+    }
+  });
+});
+
+describeBoth('signaling global socket cap (ours only)', {
+  aliveMs: 60_000,
+  ghostchat: { 'GhostChat:Signaling:Limits:MaxSockets': 2 },
+}, (scenario) => {
+  scenario('a socket over MaxSockets: ours refuses with ERROR then close, the reference opens', async (srv) => {
+    await srv.open();
+    await srv.open();
+    const c = await srv.peer(srv.uid());
+    const f = await c.next();
+    if (srv.kind === 'reference') assert.equal(f.text, '{"type":"OPEN"}');
+    else {
+      assert.equal(f.json?.type, 'ERROR');
+      await c.waitClosed();
+    }
+  });
+});
