@@ -46,9 +46,28 @@ internal sealed class TestServer : IAsyncDisposable
         };
         configure?.Invoke(options);
         time ??= TimeProvider.System;
-        var server = new TurnServer(options, timeProvider: time);
-        await server.StartAsync();
-        return new TestServer(server, options, time);
+        // One port for UDP and TCP (coturn's clients take a single -p): take a free UDP port, then bind both to it.
+        for (int attempt = 0; ; attempt++)
+        {
+            options.UdpPort = options.TcpPort = FreePort();
+            var server = new TurnServer(options, timeProvider: time);
+            try
+            {
+                await server.StartAsync();
+                return new TestServer(server, options, time);
+            }
+            catch (SocketException) when (attempt < 20)
+            {
+                await server.DisposeAsync();
+            }
+        }
+    }
+
+    private static int FreePort()
+    {
+        using var s = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        s.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        return ((IPEndPoint)s.LocalEndPoint!).Port;
     }
 
     public TurnCredential Credential(string user = "alice", TimeSpan? ttl = null) =>

@@ -159,12 +159,14 @@ public sealed class TurnServerTests
     }
 
     [Theory]
-    [InlineData(0x3FFF)]
-    [InlineData(0x5000)]
-    [InlineData(0xFFFF)]
-    public async Task ChannelBind_NumberOutOfRange_Refused400(int number)
+    [InlineData(0x3FFF, 0x7FFF)]
+    [InlineData(0x8000, 0x7FFF)]
+    [InlineData(0xFFFF, 0x7FFF)]
+    [InlineData(0x0000, 0x7FFF)]
+    [InlineData(0x5000, 0x4FFF)]
+    public async Task ChannelBind_NumberOutOfRange_Refused400(int number, int max)
     {
-        await using var server = await TestServer.StartAsync();
+        await using var server = await TestServer.StartAsync(o => o.MaxChannelNumber = max);
         await using var client = await server.AllocatedClientAsync();
         var ex = await Assert.ThrowsAsync<TurnException>(() => client.ChannelBindAsync((ushort)number, new IPEndPoint(IPAddress.Parse("93.184.216.34"), 1000)));
         Assert.Equal(400, ex.Code);

@@ -179,7 +179,7 @@ internal sealed class Allocation
     {
         ushort number = BinaryPrimitives.ReadUInt16BigEndian(packet);
         int length = BinaryPrimitives.ReadUInt16BigEndian(packet[2..]);
-        if (length > packet.Length - 4 || number > StunConst.MaxChannel)
+        if (length > packet.Length - 4)
         {
             _server.CountDropped();
             return;

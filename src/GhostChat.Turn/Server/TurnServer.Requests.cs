@@ -384,7 +384,7 @@ public sealed partial class TurnServer
             return;
         }
         ushort number = BinaryPrimitives.ReadUInt16BigEndian(packet[message.ChannelNumber.Offset..]);
-        if (number is < StunConst.MinChannel or > StunConst.MaxChannel)
+        if (number < StunConst.MinChannel || number > _options.MaxChannelNumber)
         {
             SendError(buffer, packet, StunConst.ChannelBind, link, StunError.BadRequest, key);
             return;

@@ -54,6 +54,13 @@ public sealed class TurnServerOptions
     /// <summary>Channel binding lifetime (RFC 8656: 600 s).</summary>
     public TimeSpan ChannelLifetime { get; set; } = TimeSpan.FromSeconds(600);
 
+    /// <summary>
+    /// Highest channel number accepted in ChannelBind. RFC 8656 allows 0x4000–0x4FFF; RFC 5766 allowed up to
+    /// 0x7FFE and coturn 4.6.1's clients pick numbers up to 0x7FFF, so the default 0x7FFF keeps them working.
+    /// Set 0x4FFF for the strict RFC 8656 range.
+    /// </summary>
+    public int MaxChannelNumber { get; set; } = 0x7FFF;
+
     /// <summary>Lowest relay port. Default 49152.</summary>
     public int RelayMinPort { get; set; } = 49152;
 
@@ -180,6 +187,10 @@ public sealed class TurnServerOptions
         if (MaxBytesPerSecondPerAllocation < 0 || UnauthorizedPerSecondPerSource < 1 || UdpReceiveLoops < 0)
         {
             errors.Add("GhostChat:Turn: MaxBytesPerSecondPerAllocation ≥ 0, UnauthorizedPerSecondPerSource ≥ 1, UdpReceiveLoops ≥ 0.");
+        }
+        if (MaxChannelNumber is < 0x4FFF or > 0x7FFF)
+        {
+            errors.Add("GhostChat:Turn:MaxChannelNumber must be within 0x4FFF–0x7FFF (20479–32767).");
         }
         if (MaxPayloadSize is < 576 or > 65507)
         {
