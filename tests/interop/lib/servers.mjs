@@ -30,6 +30,13 @@ const REFERENCE_CLI = path.join(INTEROP_DIR, 'node_modules/peer/dist/bin/peerjs.
 
 const running = new Set();
 
+// Last resort if a test file dies before its after hooks: kill what we started, by PID.
+process.once('exit', () => {
+  for (const h of running) {
+    try { process.kill(h.pid, 'SIGKILL'); } catch { /* already gone */ }
+  }
+});
+
 /** A TCP port that was free on 127.0.0.1 a moment ago. */
 export function freePort() {
   return new Promise((resolve, reject) => {
