@@ -67,7 +67,7 @@ internal static class OfferPayload
         sdp.Append("v=0\\r\\no=- 4611731400430051336 2 IN IP4 127.0.0.1\\r\\ns=-\\r\\nt=0 0\\r\\n");
         sdp.Append("a=group:BUNDLE 0\\r\\na=extmap-allow-mixed\\r\\na=msid-semantic: WMS\\r\\n");
         sdp.Append("m=application 9 UDP/DTLS/SCTP webrtc-datachannel\\r\\nc=IN IP4 0.0.0.0\\r\\n");
-        for (var i = 0; i < 16; i++)
+        for (var i = 0; i < 22; i++)
         {
             sdp.Append("a=candidate:").Append(1_467_250_027 + i).Append(" 1 udp ").Append(2_122_260_223 - i)
                 .Append(" 192.0.2.").Append(10 + i).Append(' ').Append(50_000 + i).Append(" typ host generation 0 network-id ")

@@ -28,7 +28,7 @@ internal sealed class SignalingBench(SignalingBenchOptions options, TextWriter p
             PayloadBytes = new OfferPayload.Template("OFFER", "x", "dc_x").Length,
         };
 
-        if (options.Duration > TimeSpan.Zero || options.Rate > 0)
+        if (options.RunThroughput || options.RunLatency)
         {
             progress.WriteLine($"registering {options.Pairs} pairs at {socketBase} …");
             var (peers, _) = await RegisterAsync(socketBase, "p", options.Pairs * 2, cancellationToken).ConfigureAwait(false);
@@ -36,12 +36,12 @@ internal sealed class SignalingBench(SignalingBenchOptions options, TextWriter p
             {
                 using var heartbeats = new CancellationTokenSource();
                 var heartbeating = HeartbeatLoopAsync(peers, heartbeats.Token);
-                if (options.Duration > TimeSpan.Zero)
+                if (options.RunThroughput)
                 {
                     progress.WriteLine($"throughput: {options.Pairs} pairs, {options.Window} in flight each, {options.Duration.TotalSeconds:0.#} s …");
                     report.Throughput = await RunThroughputAsync(peers, cancellationToken).ConfigureAwait(false);
                 }
-                if (options.Rate > 0)
+                if (options.RunLatency)
                 {
                     progress.WriteLine($"latency: {options.Rate:0.#} msg/s offered for {Math.Max(options.Duration.TotalSeconds, 2):0.#} s …");
                     report.Latency = await RunLatencyAsync(peers, cancellationToken).ConfigureAwait(false);
@@ -55,7 +55,7 @@ internal sealed class SignalingBench(SignalingBenchOptions options, TextWriter p
             }
         }
 
-        if (options.IdlePeers > 0)
+        if (options.RunIdle)
         {
             progress.WriteLine($"idle: registering {options.IdlePeers} peers, {options.ConnectConcurrency} handshakes in flight …");
             report.Idle = await RunIdleAsync(socketBase, cancellationToken).ConfigureAwait(false);

@@ -12,19 +12,19 @@ internal sealed class SignalingBenchOptions
     /// <summary>Peer pairs for the relay phases. Default 50.</summary>
     public int Pairs { get; set; } = 50;
 
-    /// <summary>Length of each measured relay phase. Default 10 s; zero skips the throughput phase.</summary>
+    /// <summary>Length of each measured relay phase. Default 10 s.</summary>
     public TimeSpan Duration { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>Un-measured run-in before each relay phase. Default 1 s.</summary>
     public TimeSpan Warmup { get; set; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>Fixed offered load (messages/s, all pairs) of the latency phase. Default 1000; zero skips it.</summary>
+    /// <summary>Fixed offered load (messages/s, all pairs) of the latency phase. Default 1000.</summary>
     public double Rate { get; set; } = 1000;
 
     /// <summary>Messages in flight per pair at saturation. Default 4.</summary>
     public int Window { get; set; } = 4;
 
-    /// <summary>Idle peers registered for the connection-rate and memory phase. Default 10,000; zero skips it.</summary>
+    /// <summary>Idle peers registered for the connection-rate and memory phase. Default 10,000.</summary>
     public int IdlePeers { get; set; } = 10_000;
 
     /// <summary>WebSocket handshakes in flight at once. Default 32.</summary>
@@ -39,6 +39,15 @@ internal sealed class SignalingBenchOptions
     /// <summary>Pause after the idle peers registered before the server's RSS is read. Default 2 s.</summary>
     public TimeSpan SettleBeforeRss { get; set; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>Run the closed-loop throughput phase. Default true.</summary>
+    public bool RunThroughput { get; set; } = true;
+
+    /// <summary>Run the fixed-rate latency phase. Default true.</summary>
+    public bool RunLatency { get; set; } = true;
+
+    /// <summary>Run the idle-peer (connections/s, memory) phase. Default true.</summary>
+    public bool RunIdle { get; set; } = true;
+
     /// <summary>Server process whose VmRSS is read around the idle phase; null = not measured.</summary>
     public int? ServerPid { get; set; }
 
@@ -46,6 +55,7 @@ internal sealed class SignalingBenchOptions
     public static SignalingBenchOptions Quick() => new()
     {
         Pairs = 4,
+        Window = 2,
         Duration = TimeSpan.FromSeconds(2),
         Warmup = TimeSpan.FromMilliseconds(300),
         Rate = 100,
@@ -62,13 +72,13 @@ internal sealed class SignalingBenchOptions
             errors.Add($"--url must be an absolute http(s):// or ws(s):// URL, got '{ServerUrl}'.");
         if (string.IsNullOrEmpty(Key)) errors.Add("--key must not be empty.");
         if (Pairs is < 1 or > 5000) errors.Add($"--pairs must be 1..5000, got {Pairs}.");
-        if (Duration < TimeSpan.Zero || Duration > TimeSpan.FromMinutes(10)) errors.Add("--duration must be 0..600 seconds.");
-        if (Rate is < 0 or > 1_000_000 || double.IsNaN(Rate)) errors.Add($"--rate must be 0..1000000, got {Rate}.");
+        if (Duration <= TimeSpan.Zero || Duration > TimeSpan.FromMinutes(10)) errors.Add("--duration must be more than 0 and at most 600 seconds.");
+        if (Rate is <= 0 or > 1_000_000 || double.IsNaN(Rate)) errors.Add($"--rate must be more than 0 and at most 1000000, got {Rate}.");
         if (Window is < 1 or > 1024) errors.Add($"--window must be 1..1024, got {Window}.");
-        if (IdlePeers is < 0 or > 100_000) errors.Add($"--idle-peers must be 0..100000, got {IdlePeers}.");
+        if (IdlePeers is < 1 or > 100_000) errors.Add($"--idle-peers must be 1..100000, got {IdlePeers}.");
         if (ConnectConcurrency is < 1 or > 1024) errors.Add($"--connect-concurrency must be 1..1024, got {ConnectConcurrency}.");
         if (ServerPid is <= 0) errors.Add("--server-pid must be a positive process id.");
-        if (Duration == TimeSpan.Zero && Rate == 0 && IdlePeers == 0) errors.Add("nothing to do: --duration, --rate and --idle-peers are all 0.");
+        if (!RunThroughput && !RunLatency && !RunIdle) errors.Add("nothing to do: --phases is empty.");
         return errors;
     }
 }

@@ -29,12 +29,12 @@ internal static class BenchCommand
         };
         var duration = new Option<double>("--duration")
         {
-            Description = "Seconds of each measured phase (throughput at saturation, then latency at --rate). 0 skips the throughput phase.",
+            Description = "Seconds of each measured relay phase (throughput at saturation, latency at --rate; at least 2 s for latency).",
             DefaultValueFactory = _ => defaults.Duration.TotalSeconds,
         };
         var rate = new Option<double>("--rate")
         {
-            Description = "Fixed offered load in relayed messages per second (all pairs together) for the latency phase. 0 skips it.",
+            Description = "Fixed offered load in relayed messages per second (all pairs together) for the latency phase.",
             DefaultValueFactory = _ => defaults.Rate,
         };
         var window = new Option<int>("--window")
@@ -56,6 +56,12 @@ internal static class BenchCommand
         {
             Description = "PID of the server process on this machine: its VmRSS (/proc/PID/status) is read before and after the idle peers register.",
         };
+        var phases = new Option<string[]>("--phases")
+        {
+            Description = "Phases to run, in this order: throughput, latency, idle (comma or space separated).",
+            DefaultValueFactory = _ => ["throughput", "latency", "idle"],
+            AllowMultipleArgumentsPerToken = true,
+        };
         var json = new Option<bool>("--json") { Description = "Print the result as one JSON object on stdout instead of a table." };
         var quick = new Option<bool>("--quick")
         {
@@ -64,7 +70,7 @@ internal static class BenchCommand
 
         var command = new Command("signaling", "Load a PeerJS signaling server: relay throughput at saturation, relay latency at a fixed load, connections per second, memory per idle peer.")
         {
-            url, key, pairs, duration, rate, window, idlePeers, connectConcurrency, serverPid, json, quick,
+            url, key, pairs, duration, rate, window, idlePeers, connectConcurrency, serverPid, phases, json, quick,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -83,6 +89,16 @@ internal static class BenchCommand
             if (Given(parse, idlePeers)) options.IdlePeers = parse.GetValue(idlePeers);
             if (Given(parse, connectConcurrency)) options.ConnectConcurrency = parse.GetValue(connectConcurrency);
             options.ServerPid = parse.GetValue(serverPid);
+            var selected = (parse.GetValue(phases) ?? []).SelectMany(p => p.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToHashSet(StringComparer.OrdinalIgnoreCase);
+            var unknown = selected.Except(["throughput", "latency", "idle"], StringComparer.OrdinalIgnoreCase).ToList();
+            if (unknown.Count > 0)
+            {
+                Console.Error.WriteLine($"ghostchat bench signaling: unknown phase(s) {string.Join(", ", unknown)}; use throughput, latency, idle.");
+                return 2;
+            }
+            options.RunThroughput = selected.Contains("throughput");
+            options.RunLatency = selected.Contains("latency");
+            options.RunIdle = selected.Contains("idle");
 
             var errors = options.Validate();
             if (errors.Count > 0)
