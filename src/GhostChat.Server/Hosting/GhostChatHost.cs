@@ -3,6 +3,7 @@ using GhostChat.Server.Ops;
 using GhostChat.Server.Security;
 using GhostChat.Server.Signaling;
 using GhostChat.Server.Signaling.Cluster;
+using GhostChat.Server.Turn;
 using GhostChat.Server.Web;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
@@ -41,6 +42,7 @@ public static class GhostChatHost
         builder.AddGhostChatOps();
         builder.AddGhostChatCluster();
         builder.AddGhostChatSignaling();
+        builder.AddGhostChatTurn();
         builder.AddGhostChatIce();
         builder.AddGhostChatWeb();
 

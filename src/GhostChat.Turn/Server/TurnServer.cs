@@ -167,6 +167,13 @@ public sealed partial class TurnServer : IAsyncDisposable
     private IPEndPoint BindUdp(IPAddress address, int port, int loops)
     {
         IPEndPoint? bound = null;
+        if (loops > 1 && port != 0 && OperatingSystem.IsLinux())
+        {
+            // SO_REUSEPORT would let us share a port another server (coturn sets it too) already holds and split its
+            // traffic silently: probe with a plain bind first so a taken port fails loudly.
+            using var probe = new Socket(address.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+            probe.Bind(new IPEndPoint(address, port));
+        }
         for (int i = 0; i < loops; i++)
         {
             var socket = new Socket(address.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
