@@ -10,6 +10,9 @@ import { TypingReceiver, TypingSender } from "../core/typing";
 import type { PeerId } from "../core/ids";
 import { $, applyStrings, el, renderSegments } from "./dom";
 
+/** One formatter for every message (creating one per call costs milliseconds on the send path). */
+const TIME_FORMAT = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
+
 type View = "home" | "invite" | "chat" | "error" | "nowebrtc";
 const VIEWS: View[] = ["home", "invite", "chat", "error", "nowebrtc"];
 
@@ -21,7 +24,6 @@ export function startApp(): void {
   $("composer").setAttribute("maxlength", String(MAX_MESSAGE_LENGTH * 2));
   $("panic").title = t("panicHelp");
   $("panic").setAttribute("aria-keyshortcuts", "Control+Shift+X");
-  registerServiceWorker();
   watchOnline();
 
   if (typeof RTCPeerConnection === "undefined") {
@@ -77,7 +79,10 @@ class App {
       void this.join(parsed.invite);
       return;
     }
-    if (!this.session) show("home");
+    if (!this.session) {
+      show("home");
+      registerServiceWorker();
+    }
   }
 
   private wireHome(): void {
@@ -142,12 +147,19 @@ class App {
   }
 
   private onStatus(s: SessionStatus): void {
+    performance.mark(`ghostchat:${s.phase}`);
     const status = $("status");
     status.dataset.phase = s.phase;
     status.textContent = statusText(s);
     document.body.dataset.phase = s.phase;
     switch (s.phase) {
+      case "waiting":
+        registerServiceWorker();
+        break;
       case "connected":
+        registerServiceWorker();
+        // For bench/browser: invite opened (navigation start) → chat ready.
+        if (performance.getEntriesByName("ghostchat:chat-ready").length === 0) performance.mark("ghostchat:chat-ready");
         show("chat");
         this.setChatEnabled(true);
         void this.acquireWakeLock();
@@ -173,6 +185,7 @@ class App {
   }
 
   private showError(key: StringKey | null, text: string | null): void {
+    registerServiceWorker();
     $("error-title").textContent = t("statusFailed", { reason: "" }).replace(/:\s*$/, "");
     $("error-body").textContent = key ? t(key) : (text ?? "");
     $("error-retry").hidden = key !== null;
@@ -260,7 +273,8 @@ class App {
       this.flushRead();
       this.scheduleExpiry();
     } else if (result.changed) {
-      for (const m of this.conversation.messages) this.updateState(m);
+      const ids = wire.t === "ack" ? [wire.id] : wire.t === "read" ? wire.ids : [];
+      for (const m of this.conversation.messages) if (ids.includes(m.id)) this.updateState(m);
     }
   }
 
@@ -301,7 +315,7 @@ class App {
     renderSegments(text, formatMessage(m.text));
     li.append(text);
     const meta = el("div", undefined, "msg-meta");
-    const time = el("time", new Date(m.sentAt).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }));
+    const time = el("time", TIME_FORMAT.format(m.sentAt));
     time.setAttribute("datetime", new Date(m.sentAt).toISOString());
     meta.append(time);
     if (m.ttlMs !== null) meta.append(el("span", t("selfDestructNote", { time: durationText(m.ttlMs) }), "msg-ttl"));
@@ -311,7 +325,8 @@ class App {
     this.updateState(m);
     const list = $("messages");
     list.append(li);
-    list.scrollTop = list.scrollHeight;
+    // Scroll on the next frame: reading scrollHeight now would force a layout on the send path.
+    requestAnimationFrame(() => (list.scrollTop = list.scrollHeight));
   }
 
   private updateState(m: ChatMessage): void {
@@ -465,8 +480,15 @@ function durationText(ms: number): string {
   return ms >= 60_000 ? t("selfDestructMinutes", { n: ms / 60_000 }) : t("selfDestructSeconds", { n: ms / 1000 });
 }
 
+let swRegistered = false;
+
+/**
+ * Registered once the page is idle on a screen (home, invite, chat, error), not while it connects:
+ * the worker's install fetches the whole app shell and would compete with the connection.
+ */
 function registerServiceWorker(): void {
-  if (!("serviceWorker" in navigator) || import.meta.env.DEV) return;
+  if (swRegistered || !("serviceWorker" in navigator) || import.meta.env.DEV) return;
+  swRegistered = true;
   void navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(() => undefined);
 }
 

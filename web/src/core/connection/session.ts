@@ -124,12 +124,19 @@ export class ChatSession {
 
   private async start(): Promise<{ peer: PeerPort; id: string }> {
     this.setStatus({ phase: "ice" });
-    let ice: RTCIceServer[] = [];
-    try {
-      ice = await this.options.loadIce();
-    } catch {
-      ice = [];
-    }
+    // ICE servers load while the signaling connection opens: the array handed to the peer is
+    // filled when they arrive, and no connection is made before (start() awaits them).
+    const ice: RTCIceServer[] = [];
+    const iceReady = this.options.loadIce().then(
+      (servers) => void ice.push(...servers),
+      () => undefined, // no ICE servers: host candidates still work on one network
+    );
+    const opened = await this.openSignaling(ice);
+    await iceReady;
+    return opened;
+  }
+
+  private async openSignaling(ice: RTCIceServer[]): Promise<{ peer: PeerPort; id: string }> {
     const timeout = this.options.attemptTimeoutMs ?? 10_000;
     try {
       return await retry(
