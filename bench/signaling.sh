@@ -1,0 +1,172 @@
+#!/usr/bin/env bash
+# Signaling benchmark: GhostChat.Server vs the reference PeerJS server (peer@1.0.2), side by side
+# on this machine, driven by the same generator (`ghostchat bench signaling`), in one run.
+#
+#   bench/signaling.sh                      3 runs, medians and ratios (about 5 minutes)
+#   RUNS=5 DURATION=10 PAIRS=50 bench/signaling.sh
+#   RATE=2000 bench/signaling.sh            fixed offered load for the latency phase (msg/s);
+#                                           default: RATE_FRACTION (0.25) of the lower saturation
+#                                           throughput measured in run 1, the same for every run
+#   PIN=0 bench/signaling.sh                no CPU pinning (default: both servers on CPU 0, the
+#                                           generator on CPU 1; Node serves on one core anyway)
+#   KEEP=1                                  keep the per-run JSON in bench/signaling/results/
+#
+# Per run: both servers start fresh; throughput at saturation (closed loop) for each, latency at
+# the fixed rate for each; then both restart fresh and 10,000 idle peers register on each
+# (connections/s, and VmRSS from /proc/PID/status before and after). The order of the two servers
+# alternates between runs. Every process this script starts is stopped by its PID on exit.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$PWD
+
+RUNS=${RUNS:-3}
+PAIRS=${PAIRS:-50}
+DURATION=${DURATION:-10}
+WINDOW=${WINDOW:-4}
+IDLE_PEERS=${IDLE_PEERS:-10000}
+RATE=${RATE:-}
+RATE_FRACTION=${RATE_FRACTION:-0.25}
+PIN=${PIN:-1}
+ALIVE_MS=60000
+EXPIRE_MS=5000
+
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+SERVER_DLL=${GHOSTCHAT_SERVER_DLL:-$ROOT/src/GhostChat.Server/bin/Release/net10.0/GhostChat.Server.dll}
+CLI_DLL=${GHOSTCHAT_CLI_DLL:-$ROOT/src/GhostChat.Cli/bin/Release/net10.0/ghostchat.dll}
+REFERENCE_JS=$ROOT/tests/interop/node_modules/peer/dist/bin/peerjs.js
+WORK=$(mktemp -d /tmp/ghostchat-bench-signaling.XXXXXX)
+RESULTS=$ROOT/bench/signaling/results
+
+say() { printf '%s\n' "$*" >&2; }
+die() { say "signaling.sh: $*"; exit 1; }
+
+# --- processes we start, stopped by PID --------------------------------------------------------
+PIDS=()
+stop_pid() {
+  local pid=$1
+  kill -0 "$pid" 2>/dev/null || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+  kill -KILL "$pid" 2>/dev/null || true
+}
+cleanup() {
+  local pid
+  for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
+  if [ "${KEEP:-0}" = 1 ]; then mkdir -p "$RESULTS" && cp "$WORK"/*.json "$RESULTS"/ 2>/dev/null || true; fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# --- preparation -------------------------------------------------------------------------------
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+[ "$(ulimit -n)" = unlimited ] || [ "$(ulimit -n)" -ge $((IDLE_PEERS + 2 * PAIRS + 256)) ] \
+  || die "ulimit -n is $(ulimit -n): too low for $IDLE_PEERS idle peers (raise the hard limit)"
+
+CPUS=$(nproc)
+if [ "$PIN" = 1 ] && [ "$CPUS" -ge 2 ] && command -v taskset >/dev/null; then
+  SERVER_CPU=(taskset -c 0); GENERATOR_CPU=(taskset -c 1)
+else
+  SERVER_CPU=(); GENERATOR_CPU=(); PIN=0
+fi
+
+say "building Release (GhostChat.Server, ghostchat CLI) …"
+dotnet build "$ROOT/src/GhostChat.Server" -c Release -v q -nologo >"$WORK/build.log" 2>&1 || { cat "$WORK/build.log" >&2; die "server build failed"; }
+dotnet build "$ROOT/src/GhostChat.Cli" -c Release -v q -nologo >>"$WORK/build.log" 2>&1 || { cat "$WORK/build.log" >&2; die "CLI build failed"; }
+if [ ! -f "$REFERENCE_JS" ]; then
+  say "installing the reference (npm ci in tests/interop) …"
+  (cd "$ROOT/tests/interop" && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci failed"
+fi
+
+free_port() {
+  node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
+}
+
+wait_for_line() { # file pattern pid
+  for _ in $(seq 300); do
+    grep -q "$2" "$1" 2>/dev/null && return 0
+    kill -0 "$3" 2>/dev/null || { cat "$1" >&2; die "server $3 exited during start-up"; }
+    sleep 0.1
+  done
+  cat "$1" >&2; die "server $3 not ready after 30 s"
+}
+
+# Both servers get the same settings: key peerjs, path /, alive 60 s, expire 5 s, no id cap in
+# reach. Ours also gets its per-IP and per-socket rate limits lifted: every generator socket comes
+# from 127.0.0.1 and the throughput phase sends far more than a browser would.
+start_ghostchat() { # -> sets GC_PID GC_PORT
+  GC_PORT=$(free_port)
+  env GhostChat__Turn__Enabled=false Logging__LogLevel__Default=Warning \
+    GhostChat__Signaling__AliveTimeout=00:01:00 GhostChat__Signaling__ExpireTimeout=00:00:05 \
+    GhostChat__Signaling__ConcurrentLimit=1000000 \
+    GhostChat__Signaling__Limits__MaxSockets=1000000 \
+    GhostChat__Signaling__Limits__MaxSocketsPerIp=1000000 \
+    GhostChat__Signaling__Limits__ConnectsPerSecondPerIp=1000000 \
+    GhostChat__Signaling__Limits__ConnectBurstPerIp=1000000 \
+    GhostChat__Signaling__Limits__MessagesPerSecond=1000000 \
+    GhostChat__Signaling__Limits__MessageBurst=1000000 \
+    "${SERVER_CPU[@]}" dotnet "$SERVER_DLL" --urls "http://127.0.0.1:$GC_PORT" >"$WORK/ghostchat.log" 2>&1 &
+  GC_PID=$!
+  PIDS+=("$GC_PID")
+  wait_for_line "$WORK/ghostchat.log" "GhostChat is running" "$GC_PID"
+}
+start_reference() { # -> sets REF_PID REF_PORT
+  REF_PORT=$(free_port)
+  "${SERVER_CPU[@]}" node "$REFERENCE_JS" --port "$REF_PORT" --host 127.0.0.1 --key peerjs --path / \
+    --alive_timeout "$ALIVE_MS" --expire_timeout "$EXPIRE_MS" --concurrent_limit 1000000 \
+    >"$WORK/reference.log" 2>&1 &
+  REF_PID=$!
+  PIDS+=("$REF_PID")
+  wait_for_line "$WORK/reference.log" "Started PeerServer" "$REF_PID"
+}
+stop_servers() {
+  stop_pid "$GC_PID"; stop_pid "$REF_PID"
+  local keep=() pid
+  for pid in "${PIDS[@]}"; do [ "$pid" = "$GC_PID" ] || [ "$pid" = "$REF_PID" ] || keep+=("$pid"); done
+  PIDS=("${keep[@]}")
+}
+
+generator() { # out.json port [options…]
+  local out=$1 port=$2; shift 2
+  "${GENERATOR_CPU[@]}" dotnet "$CLI_DLL" bench signaling --url "http://127.0.0.1:$port/" --json "$@" >"$out" \
+    || { say "generator failed against port $port:"; cat "$out" >&2; die "benchmark run failed"; }
+}
+
+json_field() { node -e 'const r=JSON.parse(require("fs").readFileSync(process.argv[1],"utf8"));console.log(process.argv[2].split(".").reduce((o,k)=>o?.[k],r))' "$1" "$2"; }
+
+# --- runs --------------------------------------------------------------------------------------
+say "machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), load $(cut -d' ' -f1-3 /proc/loadavg); pinning: $([ "$PIN" = 1 ] && echo 'servers CPU 0, generator CPU 1' || echo off)"
+say "runs $RUNS, pairs $PAIRS, window $WINDOW, duration ${DURATION}s, idle peers $IDLE_PEERS"
+for run in $(seq "$RUNS"); do
+  if [ $((run % 2)) = 1 ]; then ORDER=(reference ghostchat); else ORDER=(ghostchat reference); fi
+
+  start_ghostchat; start_reference
+  for kind in "${ORDER[@]}"; do
+    port=$([ "$kind" = ghostchat ] && echo "$GC_PORT" || echo "$REF_PORT")
+    say "run $run/$RUNS: $kind throughput …"
+    generator "$WORK/run$run-$kind-throughput.json" "$port" --phases throughput --pairs "$PAIRS" --window "$WINDOW" --duration "$DURATION"
+  done
+  if [ -z "$RATE" ]; then
+    RATE=$(node -e 'const [a,b,f]=process.argv.slice(1).map(Number);console.log(Math.max(10,Math.round(Math.min(a,b)*f/10)*10))' \
+      "$(json_field "$WORK/run$run-reference-throughput.json" throughput.messagesPerSecond)" \
+      "$(json_field "$WORK/run$run-ghostchat-throughput.json" throughput.messagesPerSecond)" "$RATE_FRACTION")
+    say "fixed offered load for the latency phase: $RATE msg/s (${RATE_FRACTION} of the lower saturation throughput)"
+  fi
+  for kind in "${ORDER[@]}"; do
+    port=$([ "$kind" = ghostchat ] && echo "$GC_PORT" || echo "$REF_PORT")
+    say "run $run/$RUNS: $kind latency at $RATE msg/s …"
+    generator "$WORK/run$run-$kind-latency.json" "$port" --phases latency --pairs "$PAIRS" --rate "$RATE" --duration "$DURATION"
+  done
+  stop_servers
+
+  start_ghostchat; start_reference
+  for kind in "${ORDER[@]}"; do
+    if [ "$kind" = ghostchat ]; then port=$GC_PORT pid=$GC_PID; else port=$REF_PORT pid=$REF_PID; fi
+    say "run $run/$RUNS: $kind $IDLE_PEERS idle peers …"
+    generator "$WORK/run$run-$kind-idle.json" "$port" --phases idle --idle-peers "$IDLE_PEERS" --server-pid "$pid"
+  done
+  stop_servers
+done
+
+node "$ROOT/bench/signaling/summarize.mjs" "$WORK" "$RUNS" "$RATE" \
+  "$(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'))" "$PIN"
