@@ -9,7 +9,7 @@
 #                                           throughput measured in run 1, the same for every run
 #   PIN=0 bench/signaling.sh                no CPU pinning (default: both servers on CPU 0, the
 #                                           generator on CPU 1; Node serves on one core anyway)
-#   KEEP=1                                  keep the per-run JSON in bench/signaling/results/
+#   KEEP=1                                  keep the per-run JSON in artifacts/bench/signaling/
 #
 # Per run: both servers start fresh; throughput at saturation (closed loop) for each, latency at
 # the fixed rate for each; then both restart fresh and 10,000 idle peers register on each
@@ -35,7 +35,7 @@ SERVER_DLL=${GHOSTCHAT_SERVER_DLL:-$ROOT/src/GhostChat.Server/bin/Release/net10.
 CLI_DLL=${GHOSTCHAT_CLI_DLL:-$ROOT/src/GhostChat.Cli/bin/Release/net10.0/ghostchat.dll}
 REFERENCE_JS=$ROOT/tests/interop/node_modules/peer/dist/bin/peerjs.js
 WORK=$(mktemp -d /tmp/ghostchat-bench-signaling.XXXXXX)
-RESULTS=$ROOT/bench/signaling/results
+RESULTS=$ROOT/artifacts/bench/signaling
 
 say() { printf '%s\n' "$*" >&2; }
 die() { say "signaling.sh: $*"; exit 1; }

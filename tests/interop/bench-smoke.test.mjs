@@ -1,0 +1,121 @@
+// Smoke run of the signaling load generator (`ghostchat bench signaling --quick --json`), so the
+// benchmark cannot rot: against our server and against the reference peer@1.0.2 (the generator
+// speaks only the PeerJS protocol), every phase must produce sane, non-zero figures with nothing
+// lost. Speed itself is never asserted here; bench/signaling.sh measures it.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startGhostChat, startReference, stopAll } from './lib/servers.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const CLI_DLL = process.env.GHOSTCHAT_CLI_DLL
+  ? path.resolve(process.env.GHOSTCHAT_CLI_DLL)
+  : path.resolve(here, '../../src/GhostChat.Cli/bin/Release/net10.0/ghostchat.dll');
+
+after(stopAll);
+
+/** Runs the CLI to completion; resolves { code, stdout, stderr }. Killed (by its PID) after timeoutMs. */
+function runCli(args, timeoutMs = 180_000) {
+  assert.ok(existsSync(CLI_DLL), `ghostchat CLI not built at ${CLI_DLL} (dotnet build src/GhostChat.Cli -c Release)`);
+  return new Promise((resolve, reject) => {
+    const child = spawn('dotnet', [CLI_DLL, ...args], {
+      env: { ...process.env, DOTNET_NOLOGO: '1', DOTNET_CLI_TELEMETRY_OPTOUT: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c) => { stdout += c; });
+    child.stderr.on('data', (c) => { stderr += c; });
+    const timer = setTimeout(() => process.kill(child.pid, 'SIGKILL'), timeoutMs);
+    child.on('error', reject);
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+function assertSaneReport(report, url) {
+  assert.equal(report.url, url);
+  assert.equal(report.pairs, 4);
+  assert.ok(report.payloadBytes >= 2000 && report.payloadBytes <= 4096, `OFFER frame of ${report.payloadBytes} B is not SDP-sized`);
+
+  const t = report.throughput;
+  assert.ok(t, 'no throughput phase');
+  assert.ok(t.messages > 0 && t.messagesPerSecond > 0, `throughput ${JSON.stringify(t)}`);
+  assert.equal(t.sendErrors, 0);
+  assert.ok(t.p50Ms > 0 && t.p99Ms >= t.p50Ms, `throughput latency ${JSON.stringify(t)}`);
+
+  const l = report.latency;
+  assert.ok(l, 'no latency phase');
+  assert.equal(l.offeredPerSecond, 100);
+  assert.ok(l.sent > 0, `latency ${JSON.stringify(l)}`);
+  assert.equal(l.received, l.sent, 'the latency phase lost messages');
+  assert.ok(l.p50Ms > 0 && l.p99Ms >= l.p50Ms && l.maxMs >= l.p99Ms, `latency ${JSON.stringify(l)}`);
+
+  const i = report.idle;
+  assert.ok(i, 'no idle phase');
+  assert.equal(i.peers, 100);
+  assert.equal(i.registered, 100);
+  assert.equal(i.failed, 0);
+  assert.equal(i.stillOpen, 100);
+  assert.ok(i.connectionsPerSecond > 0, `idle ${JSON.stringify(i)}`);
+  assert.ok(i.rssBeforeKiB > 0 && i.rssAfterKiB > 0, `RSS not read: ${JSON.stringify(i)}`);
+  assert.ok(Number.isFinite(i.bytesPerPeer), `bytesPerPeer ${i.bytesPerPeer}`);
+}
+
+async function benchAgainst(server) {
+  const url = `${server.httpUrl}/`;
+  const { code, stdout, stderr } = await runCli(['bench', 'signaling', '--quick', '--json', '--url', url, '--server-pid', String(server.pid)]);
+  assert.equal(code, 0, `exit ${code}\n--- stdout ---\n${stdout}\n--- stderr ---\n${stderr}`);
+  const report = JSON.parse(stdout);
+  assertSaneReport(report, url);
+}
+
+test('bench signaling --quick against GhostChat gives sane figures in every phase', async () => {
+  const server = await startGhostChat({
+    settings: {
+      // The generator's sockets all come from 127.0.0.1 and relay far faster than a browser.
+      'GhostChat:Signaling:Limits:MaxSocketsPerIp': 10_000,
+      'GhostChat:Signaling:Limits:ConnectsPerSecondPerIp': 10_000,
+      'GhostChat:Signaling:Limits:ConnectBurstPerIp': 10_000,
+      'GhostChat:Signaling:Limits:MessagesPerSecond': 1_000_000,
+      'GhostChat:Signaling:Limits:MessageBurst': 1_000_000,
+    },
+  });
+  try {
+    await benchAgainst(server);
+  } finally {
+    await server.stop();
+  }
+});
+
+test('bench signaling --quick against the reference peer@1.0.2 gives sane figures in every phase', async () => {
+  const server = await startReference({ args: ['--alive_timeout', '60000', '--concurrent_limit', '100000'] });
+  try {
+    await benchAgainst(server);
+  } finally {
+    await server.stop();
+  }
+});
+
+test('bench signaling fails with exit 1 and the server\'s reason when registration is refused', async () => {
+  const server = await startReference({ args: ['--key', 'secret'] });
+  try {
+    const { code, stdout, stderr } = await runCli(['bench', 'signaling', '--quick', '--json', '--url', `${server.httpUrl}/`, '--key', 'wrong']);
+    assert.equal(code, 1, `exit ${code}\n${stdout}\n${stderr}`);
+    assert.match(stderr, /Invalid key provided/);
+    assert.equal(stdout.trim(), '');
+  } finally {
+    await server.stop();
+  }
+});
+
+test('bench signaling rejects bad options with exit 2 before connecting', async () => {
+  const { code, stderr } = await runCli(['bench', 'signaling', '--url', 'http://127.0.0.1:9/', '--pairs', '0', '--phases', 'latency']);
+  assert.equal(code, 2);
+  assert.match(stderr, /--pairs must be 1\.\.5000/);
+});
