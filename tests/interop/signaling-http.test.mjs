@@ -61,4 +61,23 @@ describeBoth('signaling HTTP', {}, (scenario) => {
       assert.match(body, /<html/i);
     }
   });
+
+  scenario('CORS preflight: 204 with the Origin echoed, requested headers allowed and GET among the methods', async (srv) => {
+    const res = await fetch(`${srv.httpUrl}/peerjs/id`, {
+      method: 'OPTIONS',
+      headers: { Origin: 'https://app.example', 'Access-Control-Request-Method': 'GET', 'Access-Control-Request-Headers': 'x-foo' },
+    });
+    assert.equal(res.status, 204);
+    assert.equal(await res.text(), '');
+    assert.equal(res.headers.get('access-control-allow-origin'), 'https://app.example');
+    assert.equal(res.headers.get('access-control-allow-headers'), 'x-foo');
+    assert.ok((res.headers.get('access-control-allow-methods') ?? '').split(',').map((m) => m.trim()).includes('GET'));
+    assert.match(res.headers.get('vary') ?? '', /(^|,\s*)Origin(\s*,|$)/);
+  });
+
+  scenario('routes match case-insensitively and tolerate one trailing slash (Express quirk kept)', async (srv) => {
+    const res = await fetch(`${srv.httpUrl}/PEERJS/ID/`);
+    assert.equal(res.status, 200);
+    assert.match(await res.text(), UUID_V4);
+  });
 });
