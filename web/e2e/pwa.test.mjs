@@ -38,7 +38,8 @@ describe("PWA, layout and accessibility", { timeout: 300_000 }, () => {
   let server, browser;
 
   before(async () => {
-    server = await startServer();
+    // A short EXPIRE so that joining a host who is gone fails fast (the retries still run).
+    server = await startServer({ GhostChat__Signaling__ExpireTimeout: "00:00:01" });
     browser = await launchChromium();
   });
 
@@ -171,6 +172,31 @@ describe("PWA, layout and accessibility", { timeout: 300_000 }, () => {
     const saved = JSON.parse(await p.eval(() => localStorage.getItem("ghostchat.settings.v1")));
     assert.equal(saved.host, "signal.example.org");
     assert.equal(saved.port, 9000);
+    await p.context.close();
+  });
+
+  it("join_HostGone_ThreeAttemptsThenPlainExplanation", async () => {
+    const p = await chromiumPage(browser);
+    const expires = Math.floor(Date.now() / 1000) + 3600;
+    await p.goto(`${server.url}/#join=1.nobody-home-42.roomroomroomroom.inviteinvite.AAAAAAAAAAAAAAAAAAAAAA.${expires}`);
+    await p.waitFor(() => document.body.dataset.view === "error", undefined, 90_000);
+    assert.match(await p.eval(() => document.querySelector("#error-body").textContent), /friend's browser did not answer/);
+    const phases = await p.eval(() => performance.getEntriesByType("mark").map((m) => m.name));
+    assert.deepEqual(phases.filter((n) => n === "ghostchat:connecting").length, 3);
+    assert.deepEqual(phases.filter((n) => n === "ghostchat:connecting-retry").length, 2);
+    await p.context.close();
+  });
+
+  it("join_BadOrExpiredLink_ExplainedWithoutConnecting", async () => {
+    const p = await chromiumPage(browser);
+    await p.goto(`${server.url}/#join=1.host.roomroomroomroom.inviteinvite.AAAAAAAAAAAAAAAAAAAAAA.1000`);
+    await p.waitFor(() => document.body.dataset.view === "error");
+    assert.match(await p.eval(() => document.querySelector("#error-body").textContent), /expired/);
+    await p.goto(`${server.url}/#join=1.<b>x</b>`);
+    await p.page.reload();
+    await p.waitFor(() => document.body.dataset.view === "error");
+    assert.match(await p.eval(() => document.querySelector("#error-body").textContent), /not a valid GhostChat invite/);
+    assert.equal(await p.eval(() => performance.getEntriesByName("ghostchat:signaling").length), 0);
     await p.context.close();
   });
 
