@@ -81,6 +81,21 @@ describeBoth('signaling documented fixes', { expireMs: 20_000, aliveMs: 60_000 }
     }
   });
 
+  scenario('ten JSON arrays: the reference ignores them and keeps relaying, ours counts them as malformed and closes with 1008', async (srv) => {
+    const a = await srv.open();
+    const b = await srv.open();
+    for (let i = 0; i < 10; i++) a.send(`[${i}]`);
+    if (srv.kind === 'reference') {
+      const m = marker(a, b);
+      assert.equal((await b.next()).text, m);
+      assert.ok(a.isOpen());
+    } else {
+      const c = await a.waitClosed();
+      assert.equal(c.code, 1008);
+      assert.notEqual(c.reason, '');
+    }
+  });
+
   scenario('same-token reattach: ours sends OPEN and closes the old socket with 4001; the reference does neither', async (srv) => {
     const id = srv.uid();
     const old = await srv.open(id, 'same');
@@ -119,11 +134,18 @@ describeBoth('signaling documented fixes', { expireMs: 20_000, aliveMs: 60_000 }
     });
   }
 
-  scenario('ids the PeerJS client allows are accepted by both (64 chars, inner space, _ and -)', async (srv) => {
-    for (const id of ['A'.repeat(64), `x${srv.uid()} y_z-1`]) {
-      const c = await srv.peer(id, 'tok');
-      assert.equal((await c.next()).text, '{"type":"OPEN"}', id);
+  scenario('ids the PeerJS client allows and tokens of 1-128 printable ASCII are accepted by both', async (srv) => {
+    const cases = [['A'.repeat(64), 'tok'], [`x${srv.uid()} y_z-1`, 'tok'], [srv.uid(), '~'.repeat(128)],
+      [srv.uid(), '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~'], [srv.uid(), 'x']];
+    for (const [id, token] of cases) {
+      const c = await srv.peer(id, token);
+      assert.equal((await c.next()).text, '{"type":"OPEN"}', `${id} / ${token}`);
     }
+  });
+
+  scenario('a token containing a space (0x20, printable ASCII) is accepted by both', async (srv) => {
+    const c = await srv.peer(srv.uid(), 'two words');
+    assert.equal((await c.next()).text, '{"type":"OPEN"}');
   });
 
   const badTokens = { '129 characters': 't'.repeat(129), 'a control character': 'a\u0001b', 'non-ASCII': 'tö' };
@@ -176,6 +198,28 @@ describeBoth('signaling documented fixes', { expireMs: 20_000, aliveMs: 60_000 }
       await late.next((j) => j?.payload?.n === 64);
       const got = late.frames.slice(1).map((f) => f.json.payload.n);
       assert.deepEqual(got, Array.from({ length: 64 }, (_, i) => i + 1));
+    }
+  });
+
+  scenario('offline queue byte bound: over 256 KiB queued for one id, ours sends EXPIRE at once; the reference queues all', async (srv) => {
+    const a = await srv.open();
+    const x = srv.uid();
+    const big = 'y'.repeat(60_000); // each frame stays under the 64 KiB frame limit
+    for (let i = 1; i <= 5; i++) a.send({ type: 'OFFER', dst: x, payload: { n: i, big } });
+    const m = marker(a, a);
+    await a.next((j, f) => f.text === m);
+    const late = await srv.open(x);
+    if (srv.kind === 'reference') {
+      await late.next((j) => j?.payload?.n === 5);
+      assert.equal(late.frames.length, 6);
+      assert.ok(!a.texts().some((t) => t.includes('EXPIRE')));
+    } else {
+      if (!a.texts().includes(envelope('EXPIRE', x, a.id))) await a.next('EXPIRE', 5000);
+      // 4 × ~60 KB fit in 256 KiB, the fifth does not.
+      await late.next((j) => j?.payload?.n === 4);
+      const m2 = marker(a, late);
+      await late.next((j, f) => f.text === m2);
+      assert.deepEqual(late.frames.slice(1, -1).map((f) => f.json.payload.n), [1, 2, 3, 4]);
     }
   });
 });
