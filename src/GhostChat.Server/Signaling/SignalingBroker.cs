@@ -148,6 +148,40 @@ internal sealed class SignalingBroker
             }
             session.Close(WebSocketCloseStatus.NormalClosure, null);
             await writer;
+            await DrainUntilCloseAsync(socket, session.Lifetime);
+        }
+    }
+
+    /// <summary>
+    /// After our close frame, read and discard until the client's close frame (or the close timeout):
+    /// closing the TCP connection over unread client frames makes the kernel send RST, and the
+    /// client would lose our close frame and its reason (it would see 1006).
+    /// </summary>
+    private static async Task DrainUntilCloseAsync(WebSocket socket, CancellationToken closing)
+    {
+        if (socket.State != WebSocketState.CloseSent)
+        {
+            return;
+        }
+        var scratch = ArrayPool<byte>.Shared.Rent(4096);
+        try
+        {
+            while (socket.State == WebSocketState.CloseSent)
+            {
+                var result = await socket.ReceiveAsync(scratch.AsMemory(), closing);
+                if (result.MessageType == WebSocketMessageType.Close)
+                {
+                    return;
+                }
+            }
+        }
+        catch (Exception ex) when (ex is WebSocketException or IOException or OperationCanceledException or ObjectDisposedException)
+        {
+            // The client went away or the close timeout passed.
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(scratch);
         }
     }
 

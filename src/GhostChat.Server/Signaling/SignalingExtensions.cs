@@ -83,6 +83,17 @@ internal static class SignalingExtensions
         });
 
         var group = app.MapGroup(basePath).RequireCors(CorsPolicy);
+        // Like the reference's cors package: Vary: Origin on every answer, with or without an Origin,
+        // so a shared cache never hands an origin-less answer to a cross-origin caller.
+        group.AddEndpointFilter(static (context, next) =>
+        {
+            // (With an Origin the CORS middleware adds it.)
+            if (!context.HttpContext.Request.Headers.ContainsKey("Origin"))
+            {
+                context.HttpContext.Response.Headers.Append("Vary", "Origin");
+            }
+            return next(context);
+        });
         if (basePath != "/")
         {
             // At "/" the web app is served instead of the reference's JSON banner.

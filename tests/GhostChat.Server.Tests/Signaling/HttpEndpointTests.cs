@@ -55,7 +55,16 @@ public sealed class HttpEndpointTests
         request.Headers.Add("Origin", "https://app.example");
         var response = await server.Http.SendAsync(request);
         Assert.Equal("https://app.example", response.Headers.GetValues("Access-Control-Allow-Origin").Single());
-        Assert.Contains("Origin", response.Headers.Vary);
+        Assert.Equal(["Origin"], response.Headers.Vary);
+    }
+
+    [Fact]
+    public async Task Cors_WithoutOrigin_NoAllowOriginButStillVary()
+    {
+        await using var server = await TestServer.StartAsync();
+        var response = await server.Http.GetAsync("peerjs/id");
+        Assert.False(response.Headers.Contains("Access-Control-Allow-Origin"));
+        Assert.Equal(["Origin"], response.Headers.Vary);
     }
 
     [Fact]

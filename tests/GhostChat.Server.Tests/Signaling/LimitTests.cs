@@ -41,6 +41,37 @@ public sealed class LimitTests
     }
 
     [Fact]
+    public async Task MessageFlood_ClientStillReadsThe1008CloseAndItsReason()
+    {
+        // The server must not reset the connection over the flood's unread frames (the client would see 1006).
+        await using var server = await TestServer.StartAsync(new Dictionary<string, string?>
+        {
+            ["GhostChat:Signaling:Limits:MessageBurst"] = "5",
+            ["GhostChat:Signaling:Limits:MessagesPerSecond"] = "5",
+            ["GhostChat:Signaling:Limits:OverRateFramesBeforeClose"] = "20",
+        });
+        var frame = System.Text.Encoding.UTF8.GetBytes("{\"type\":\"CANDIDATE\",\"dst\":\"nobody\",\"payload\":{\"candidate\":\"x\"}}");
+        for (var round = 0; round < 3; round++)
+        {
+            await using var a = await server.RegisterAsync("flooder" + round);
+            try
+            {
+                for (var i = 0; i < 400; i++)
+                {
+                    await a.SendRawAsync(frame, WebSocketMessageType.Text);
+                }
+            }
+            catch (WebSocketException)
+            {
+                // the server closed while we were still writing
+            }
+            var (status, reason) = await a.WaitClosedAsync();
+            Assert.Equal(WebSocketCloseStatus.PolicyViolation, status);
+            Assert.Equal("message rate limit exceeded", reason);
+        }
+    }
+
+    [Fact]
     public async Task MessageRate_RefillsOverTime()
     {
         await using var server = await TestServer.StartAsync(new Dictionary<string, string?>
