@@ -186,7 +186,7 @@ class App {
 
   private showError(key: StringKey | null, text: string | null): void {
     registerServiceWorker();
-    $("error-title").textContent = t("statusFailed", { reason: "" }).replace(/:\s*$/, "");
+    $("error-title").textContent = t("errorTitle");
     $("error-body").textContent = key ? t(key) : (text ?? "");
     $("error-retry").hidden = key !== null;
     show("error");

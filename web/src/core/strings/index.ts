@@ -4,6 +4,8 @@
  */
 export const en = {
   appName: "GhostChat",
+  skipToContent: "Skip to content",
+  errorTitle: "Could not connect",
   tagline: "Private, ephemeral chat that goes straight from your browser to your friend's.",
   intro: "GhostChat connects two browsers directly over an encrypted WebRTC channel, with no account and no phone number.",
   noStorage: "Nothing you write is stored: no server keeps your messages, and closing the tab leaves none behind.",
