@@ -29,6 +29,25 @@ describeBoth('signaling timeouts', {}, (scenario) => {
     assert.deepEqual(late.texts(), ['{"type":"OPEN"}', m]);
   });
 
+  scenario('EXPIRE goes to whoever holds the sender id when the queue expires, even a new socket', async (srv) => {
+    const a = await srv.open();
+    const x = srv.uid();
+    a.send({ type: 'OFFER', dst: x, payload: 1 });
+    const m = marker(a, a);
+    await a.next((j, f) => f.text === m);
+    await a.close();
+    let back = null;
+    for (let i = 0; i < 100 && !back; i++) {
+      const c = await srv.peer(a.id, 'second-token');
+      const f = await c.next();
+      if (f.text === '{"type":"OPEN"}') back = c;
+      else await c.waitClosed();
+    }
+    assert.ok(back, 'the sender id registers again');
+    back.startHeartbeat(1000);
+    assert.equal((await back.next('EXPIRE', GENEROUS)).text, envelope('EXPIRE', x, a.id));
+  });
+
   scenario('a socket that never heartbeats is closed after alive_timeout and its id released', async (srv) => {
     const a = await srv.open(undefined, 'tok', { heartbeat: false });
     const openedAt = Date.now();
