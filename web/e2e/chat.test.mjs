@@ -30,6 +30,7 @@ describe("Chromium ↔ Chromium chat through the real server", { timeout: 240_00
   it("chat_BothWays_DeliveredThenRead", async () => {
     await send(host, "hello from host");
     await waitIncoming(guest, "hello from host");
+    assert.equal(await guest.eval(() => document.querySelector("#announcer").textContent), "New message: hello from host");
     await waitOutgoingState(host, "hello from host", "read");
     await send(guest, "hi back\nsecond line");
     await waitIncoming(host, "hi back\nsecond line");

@@ -66,8 +66,10 @@ describe("PWA, layout and accessibility", { timeout: 300_000 }, () => {
     const manifest = await (await fetch(server.url + "/manifest.webmanifest")).json();
     assert.equal(manifest.name, "GhostChat");
     for (const icon of manifest.icons) assert.equal((await fetch(server.url + icon.src)).status, 200, icon.src);
-    const ice = await (await fetch(server.url + "/api/ice")).json();
-    assert.deepEqual(ice, { iceServers: [], expiresAt: null, relayOnly: false });
+    const iceResponse = await fetch(server.url + "/api/ice", { headers: { Origin: "http://app.example" } });
+    assert.equal(iceResponse.headers.get("access-control-allow-origin"), "http://app.example");
+    assert.equal(iceResponse.headers.get("cache-control"), "no-store");
+    assert.deepEqual(await iceResponse.json(), { iceServers: [], expiresAt: null, relayOnly: false });
   });
 
   it("phone360_HomeAndChat_ControlsVisible_ScreenshotsSaved", async () => {
@@ -173,6 +175,34 @@ describe("PWA, layout and accessibility", { timeout: 300_000 }, () => {
     assert.equal(saved.host, "signal.example.org");
     assert.equal(saved.port, 9000);
     await p.context.close();
+  });
+
+  it("settings_CustomServerSaved_UsedForTheNextRoom", async () => {
+    const host = await chromiumPage(browser);
+    const guest = await chromiumPage(browser);
+    await host.goto(server.url + "/");
+    await host.click("#open-settings");
+    await host.page.check("#set-custom");
+    // "localhost" is another origin than the page's 127.0.0.1: the requests show the setting is used.
+    await host.page.fill("#set-host", "localhost");
+    await host.page.fill("#set-port", String(server.port));
+    await host.page.fill("#set-path", "/");
+    await host.page.fill("#set-key", "peerjs");
+    await host.page.uncheck("#set-secure");
+    await host.page.fill("#set-ice", "");
+    await host.click("#settings-save");
+    await host.waitFor(() => document.querySelector("#settings-feedback").textContent === "Settings saved");
+    await host.click("#settings-close");
+    // The page reads the saved settings on load, as a user coming back later would.
+    await host.page.reload();
+    const requests = [];
+    host.page.on("request", (r) => requests.push(new URL(r.url()).host + new URL(r.url()).pathname));
+    await connectPair(host, guest, server.url);
+    const custom = `localhost:${server.port}`;
+    assert.ok(requests.includes(custom + "/api/ice") && requests.includes(custom + "/peerjs/id"), `requests: ${requests.join(", ")}`);
+    assert.deepEqual(host.errors, []);
+    await host.context.close();
+    await guest.context.close();
   });
 
   it("join_HostGone_ThreeAttemptsThenPlainExplanation", async () => {

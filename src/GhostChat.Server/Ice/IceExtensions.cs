@@ -1,4 +1,6 @@
 using System.Text.Json.Serialization;
+using GhostChat.Server.Signaling;
+using Microsoft.AspNetCore.Cors.Infrastructure;
 using Microsoft.Extensions.Options;
 
 namespace GhostChat.Server.Ice;
@@ -6,8 +8,27 @@ namespace GhostChat.Server.Ice;
 /// <summary>A minimal <c>GET /api/ice</c>: the configured servers, no expiry, not relay-only.</summary>
 internal static class IceExtensions
 {
+    private const string CorsPolicy = "GhostChat.Ice";
+
     public static WebApplicationBuilder AddGhostChatIce(this WebApplicationBuilder builder)
     {
+        // Readable cross-origin by the same origins as the signaling broker (any, unless
+        // GhostChat:Signaling:AllowedOrigins lists them), so a web app served elsewhere can use this server.
+        builder.Services.AddCors();
+        builder.Services.AddOptions<CorsOptions>().Configure<IOptions<SignalingOptions>>((cors, signaling) =>
+            cors.AddPolicy(CorsPolicy, policy =>
+            {
+                var origins = signaling.Value.AllowedOrigins;
+                if (origins.Count == 0)
+                {
+                    policy.SetIsOriginAllowed(static _ => true);
+                }
+                else
+                {
+                    policy.WithOrigins([.. origins]);
+                }
+                policy.WithMethods("GET");
+            }));
         builder.Services.AddOptions<IceOptions>()
             .Bind(builder.Configuration.GetSection(IceOptions.SectionName))
             .Validate(IceValidation.IsValid, "GhostChat:Ice:Servers: every server needs at least one stun:, stuns:, turn: or turns: URL, and turn servers need Username and Credential.")
@@ -24,7 +45,7 @@ internal static class IceExtensions
                 .Select(s => new IceServerDto([.. s.Urls], s.Username, s.Credential))
                 .ToArray();
             return Results.Json(new IceResponse(servers, null, false), IceJsonContext.Default.IceResponse);
-        });
+        }).RequireCors(CorsPolicy);
         return app;
     }
 }

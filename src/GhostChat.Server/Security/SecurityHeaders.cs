@@ -5,10 +5,14 @@ namespace GhostChat.Server.Security;
 /// <summary>Response security headers (DESIGN §7). Every HTTP response carries them.</summary>
 public sealed class SecurityHeadersOptions
 {
-    /// <summary>The Content-Security-Policy sent with every response. No inline script, no eval.</summary>
+    /// <summary>
+    /// The Content-Security-Policy sent with every response. No inline script, no eval. connect-src
+    /// admits any http(s)/ws(s) host because the app's settings let a user pick another signaling
+    /// server (PeerJS fetches its id over HTTP) and its /api/ice; ws: already admitted any host.
+    /// </summary>
     public string ContentSecurityPolicy { get; set; } =
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; " +
-        "connect-src 'self' ws: wss:; worker-src 'self'; manifest-src 'self'; font-src 'self'; " +
+        "connect-src 'self' http: https: ws: wss:; worker-src 'self'; manifest-src 'self'; font-src 'self'; " +
         "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
     /// <summary>Strict-Transport-Security max-age, sent only on HTTPS responses.</summary>
