@@ -41,7 +41,7 @@ internal sealed partial class PeerIds
         }
         foreach (var c in token)
         {
-            if (c is < '!' or > '~')
+            if (c is < ' ' or > '~')
             {
                 return false;
             }

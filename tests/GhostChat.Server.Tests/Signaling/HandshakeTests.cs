@@ -78,6 +78,14 @@ public sealed class HandshakeTests
     }
 
     [Fact]
+    public async Task TokenWithASpace_IsAccepted()
+    {
+        await using var server = await TestServer.StartAsync();
+        await using var client = await server.RegisterAsync("alice", "a token");
+        Assert.Equal(WebSocketState.Open, client.State);
+    }
+
+    [Fact]
     public async Task InvalidToken_IsRefused()
     {
         await using var server = await TestServer.StartAsync();
