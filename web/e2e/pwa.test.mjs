@@ -205,6 +205,20 @@ describe("PWA, layout and accessibility", { timeout: 300_000 }, () => {
     await guest.context.close();
   });
 
+  // PeerJS asks GET /<key>/id first: with a wrong key that is a 404, which the client reports like an
+  // unreachable server, so the app retries and then points at the settings.
+  it("settings_WrongKey_ThreeAttemptsThenAdvice", async () => {
+    const p = await chromiumPage(browser);
+    await p.goto(server.url + "/");
+    await p.eval((port) => localStorage.setItem("ghostchat.settings.v1", JSON.stringify({ custom: true, host: "127.0.0.1", port, path: "/", key: "wrongkey", secure: false, iceServers: [] })), server.port);
+    await p.page.reload();
+    await p.click("#new-room");
+    await p.waitFor(() => document.body.dataset.view === "error");
+    assert.match(await p.eval(() => document.querySelector("#error-body").textContent), /did not answer.*server settings/);
+    assert.equal(await p.eval(() => performance.getEntriesByName("ghostchat:signaling").length), 3);
+    await p.context.close();
+  });
+
   it("join_HostGone_ThreeAttemptsThenPlainExplanation", async () => {
     const p = await chromiumPage(browser);
     const expires = Math.floor(Date.now() / 1000) + 3600;

@@ -35,6 +35,13 @@ describe("backoff", () => {
     expect(((err as RetriesExhaustedError).lastError as Error).message).toBe("nope");
   });
 
+  it("retry_ErrorNotRetryable_ThrowsAfterFirstAttempt", async () => {
+    let calls = 0;
+    const err = await retry(async () => { calls++; throw new Error("fatal"); }, { sleep: async () => {}, shouldRetry: (e) => (e as Error).message !== "fatal" }).catch((e: unknown) => e);
+    expect(calls).toBe(1);
+    expect((err as RetriesExhaustedError).attempts).toBe(1);
+  });
+
   it("retry_Aborted_StopsBeforeNextAttempt", async () => {
     const ac = new AbortController();
     let calls = 0;

@@ -91,6 +91,17 @@ describe("ChatSession", () => {
     expect(session.current).toEqual({ phase: "failed", reason: "server-unreachable" });
   });
 
+  it.each([
+    ["invalid-key", "server-refused"],
+    ["unavailable-id", "id-taken"],
+  ] as const)("start_%s_FailsAtOnceWithoutRetry_%s", async (kind, reason) => {
+    let attempts = 0;
+    const session = new ChatSession({ createPeer: () => { attempts++; return new FakePeer({ open: () => Promise.reject(new PeerError(kind, "refused")) }); }, loadIce: async () => [], sleep: noSleep });
+    await expect(session.host()).rejects.toThrow();
+    expect(attempts).toBe(1);
+    expect(session.current).toEqual({ phase: "failed", reason });
+  });
+
   it("start_IceLoadFails_ContinuesWithNoServers", async () => {
     let got: RTCIceServer[] | null = null;
     const session = new ChatSession({ createPeer: (s) => { got = s; return new FakePeer({ open: async () => "x" }); }, loadIce: () => Promise.reject(new Error("404")), sleep: noSleep });

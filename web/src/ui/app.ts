@@ -470,7 +470,7 @@ function statusText(s: SessionStatus): string {
     case "server-lost": return t("statusServerLost");
     case "peer-left": return t("statusPeerLeft");
     case "failed": {
-      const reason: StringKey = s.reason === "server-unreachable" ? "errorServerUnreachable" : s.reason === "id-taken" ? "errorIdTaken" : s.reason === "room-full" ? "errorRoomFull" : "errorPeerUnreachable";
+      const reason: StringKey = s.reason === "server-unreachable" ? "errorServerUnreachable" : s.reason === "server-refused" ? "errorServerRefused" : s.reason === "id-taken" ? "errorIdTaken" : s.reason === "room-full" ? "errorRoomFull" : "errorPeerUnreachable";
       return t("statusFailed", { reason: t(reason) });
     }
   }

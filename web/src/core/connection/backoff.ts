@@ -31,6 +31,8 @@ export interface RetryHooks {
   sleep?: (ms: number) => Promise<void>;
   /** Stop retrying early (e.g. the user left). */
   signal?: AbortSignal;
+  /** False for errors that another attempt cannot fix (they are thrown at once). Default: retry all. */
+  shouldRetry?: (error: unknown) => boolean;
 }
 
 export class RetriesExhaustedError extends Error {
@@ -55,6 +57,7 @@ export async function retry<T>(attempt: (n: number) => Promise<T>, options: Back
       return await attempt(n);
     } catch (error) {
       lastError = error;
+      if (options.shouldRetry && !options.shouldRetry(error)) throw new RetriesExhaustedError(n, error);
       if (n < total) {
         const delay = delays[n - 1] ?? 0;
         options.onRetry?.(n, delay, error);

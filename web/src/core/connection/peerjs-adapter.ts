@@ -9,7 +9,7 @@ export interface PeerJsServer {
   secure: boolean;
 }
 
-const KNOWN: readonly PeerErrorKind[] = ["peer-unavailable", "unavailable-id", "network", "server-error", "socket-error", "browser-incompatible"];
+const KNOWN: readonly PeerErrorKind[] = ["peer-unavailable", "unavailable-id", "invalid-key", "invalid-id", "network", "server-error", "socket-error", "browser-incompatible"];
 
 function toError(e: PeerJsError<string> | Error): PeerError {
   const type = (e as { type?: string }).type ?? "other";

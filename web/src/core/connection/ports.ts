@@ -13,7 +13,7 @@ export interface ChannelPort {
   close(): void;
 }
 
-export type PeerErrorKind = "peer-unavailable" | "unavailable-id" | "network" | "server-error" | "socket-error" | "browser-incompatible" | "other";
+export type PeerErrorKind = "peer-unavailable" | "unavailable-id" | "invalid-key" | "invalid-id" | "network" | "server-error" | "socket-error" | "browser-incompatible" | "other";
 
 export class PeerError extends Error {
   constructor(readonly kind: PeerErrorKind, message: string) {

@@ -17,7 +17,7 @@ export type SessionStatus =
   | { phase: "peer-left" }
   | { phase: "failed"; reason: FailureReason };
 
-export type FailureReason = "server-unreachable" | "peer-unreachable" | "id-taken" | "room-full";
+export type FailureReason = "server-unreachable" | "server-refused" | "peer-unreachable" | "id-taken" | "room-full";
 
 export interface SessionEvents extends Record<string, unknown> {
   status: SessionStatus;
@@ -150,6 +150,7 @@ export class ChatSession {
           } catch (error) {
             peer.destroy();
             if (error instanceof PeerError && error.kind === "unavailable-id") throw new FatalError("id-taken");
+            if (error instanceof PeerError && (error.kind === "invalid-key" || error.kind === "invalid-id")) throw new FatalError("server-refused");
             throw error;
           }
         },
@@ -157,6 +158,7 @@ export class ChatSession {
           ...this.options.backoff,
           sleep: this.options.sleep,
           signal: this.abort.signal,
+          shouldRetry: (error) => !(error instanceof FatalError),
           onAttempt: (attempt, total) => this.setStatus({ phase: "signaling", attempt, total }),
           onRetry: (_n, delay) => this.setStatus({ phase: "signaling-retry", retryInMs: delay }),
         },
