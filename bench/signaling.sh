@@ -144,7 +144,7 @@ for run in $(seq "$RUNS"); do
   for kind in "${ORDER[@]}"; do
     port=$([ "$kind" = ghostchat ] && echo "$GC_PORT" || echo "$REF_PORT")
     say "run $run/$RUNS: $kind throughput …"
-    generator "$WORK/run$run-$kind-throughput.json" "$port" --phases throughput --pairs "$PAIRS" --window "$WINDOW" --duration "$DURATION"
+    generator "$WORK/run$run-$kind-throughput.json" "$port" --phases throughput --server-pid "$([ "$kind" = ghostchat ] && echo "$GC_PID" || echo "$REF_PID")" --pairs "$PAIRS" --window "$WINDOW" --duration "$DURATION"
   done
   if [ -z "$RATE" ]; then
     RATE=$(node -e 'const [a,b,f]=process.argv.slice(1).map(Number);console.log(Math.max(10,Math.round(Math.min(a,b)*f/10)*10))' \

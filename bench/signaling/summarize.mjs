@@ -22,6 +22,8 @@ function median(values) {
 
 const metrics = [
   { label: 'relay throughput at saturation (msg/s)', phase: 'throughput', pick: (r) => r.throughput?.messagesPerSecond, better: 'higher', goal: 4, digits: 0 },
+  { label: 'server CPU at saturation (% of one core)', phase: 'throughput', pick: (r) => r.throughput?.serverCpuPercent, better: 'info', digits: 0 },
+  { label: 'server CPU per relayed message (µs)', phase: 'throughput', pick: (r) => r.throughput?.serverCpuMicrosecondsPerMessage, better: 'lower', digits: 1 },
   { label: `relay latency p50 at ${rate} msg/s (ms)`, phase: 'latency', pick: (r) => r.latency?.p50Ms, better: 'lower', digits: 3 },
   { label: `relay latency p99 at ${rate} msg/s (ms)`, phase: 'latency', pick: (r) => r.latency?.p99Ms, better: 'lower', goal: 0.25, digits: 3 },
   { label: 'memory per idle registered peer (KiB)', phase: 'idle', pick: (r) => (r.idle?.bytesPerPeer ?? NaN) / 1024, better: 'lower', goal: 0.5, digits: 2 },

@@ -48,6 +48,7 @@ function assertSaneReport(report, url) {
   assert.ok(t.messages > 0 && t.messagesPerSecond > 0, `throughput ${JSON.stringify(t)}`);
   assert.equal(t.sendErrors, 0);
   assert.ok(t.p50Ms > 0 && t.p99Ms >= t.p50Ms, `throughput latency ${JSON.stringify(t)}`);
+  assert.ok(t.serverCpuPercent > 0 && t.serverCpuMicrosecondsPerMessage > 0, `server CPU not read: ${JSON.stringify(t)}`);
 
   const l = report.latency;
   assert.ok(l, 'no latency phase');

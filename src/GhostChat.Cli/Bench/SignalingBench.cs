@@ -20,6 +20,9 @@ internal sealed class SignalingBench(SignalingBenchOptions options, TextWriter p
 
     public async Task<SignalingReport> RunAsync(CancellationToken cancellationToken)
     {
+        // Receive loops are short continuations; never let them wait for thread injection.
+        ThreadPool.GetMinThreads(out var workers, out var io);
+        ThreadPool.SetMinThreads(Math.Max(workers, 8), io);
         var socketBase = SocketBase(options.ServerUrl);
         var report = new SignalingReport
         {
@@ -113,12 +116,14 @@ internal sealed class SignalingBench(SignalingBenchOptions options, TextWriter p
         await Task.WhenAll(start).ConfigureAwait(false);
 
         await Task.Delay(options.Warmup, cancellationToken).ConfigureAwait(false);
+        var cpuBefore = ReadCpuSeconds();
         var clock = Stopwatch.StartNew();
         Volatile.Write(ref counting, 1);
         await Task.Delay(options.Duration, cancellationToken).ConfigureAwait(false);
         Volatile.Write(ref counting, 0);
         var elapsed = clock.Elapsed.TotalSeconds;
         var count = Interlocked.Read(ref received);
+        var cpu = ReadCpuSeconds() - cpuBefore;
         Volatile.Write(ref running, 0);
         // Let the frames in flight land before the latency phase reuses these peers.
         await Task.Delay(TimeSpan.FromMilliseconds(500), cancellationToken).ConfigureAwait(false);
@@ -132,6 +137,8 @@ internal sealed class SignalingBench(SignalingBenchOptions options, TextWriter p
             P50Ms = latencies.Percentile(50),
             P99Ms = latencies.Percentile(99),
             SendErrors = Interlocked.Read(ref errors),
+            ServerCpuPercent = cpu is { } c ? Math.Round(c / elapsed * 100, 1) : null,
+            ServerCpuMicrosecondsPerMessage = cpu is { } m && count > 0 ? Math.Round(m * 1e6 / count, 2) : null,
         };
     }
 
@@ -168,7 +175,21 @@ internal sealed class SignalingBench(SignalingBenchOptions options, TextWriter p
         var end = options.Warmup + duration;
         // A dedicated thread: Thread.Sleep(1) keeps to about a millisecond where a timer-based
         // Task.Delay(1) can oversleep by 10 ms and more on a loaded machine.
+        var senderDone = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var sender = new Thread(() =>
+        {
+            try
+            {
+                SendOnSchedule();
+                senderDone.TrySetResult();
+            }
+            catch (Exception e)
+            {
+                senderDone.TrySetException(e);
+            }
+        }) { IsBackground = true, Name = "bench-latency-sender" };
+
+        void SendOnSchedule()
         {
             long n = 0;
             while (!cancellationToken.IsCancellationRequested)
@@ -189,9 +210,11 @@ internal sealed class SignalingBench(SignalingBenchOptions options, TextWriter p
                 }
                 Thread.Sleep(1);
             }
-        }) { IsBackground = true, Name = "bench-latency-sender" };
+        }
+        // Awaited, not joined: a thread-pool thread blocked in Join would starve the receive loops
+        // on a one-core generator until the pool injects another thread (about half a second).
         sender.Start();
-        await Task.Run(sender.Join, CancellationToken.None).ConfigureAwait(false);
+        await senderDone.Task.ConfigureAwait(false);
         cancellationToken.ThrowIfCancellationRequested();
         // Wait (bounded) for the last ones, then stop counting.
         var drainUntil = Stopwatch.GetTimestamp() + Stopwatch.Frequency * 2;
@@ -320,6 +343,20 @@ internal sealed class SignalingBench(SignalingBenchOptions options, TextWriter p
         {
         }
     }
+
+    /// <summary>User + system CPU seconds of the server process so far (/proc/PID/stat), when its PID is known.</summary>
+    private double? ReadCpuSeconds()
+    {
+        if (options.ServerPid is not { } pid) return null;
+        var stat = File.ReadAllText($"/proc/{pid}/stat");
+        // Fields after the parenthesised command name; utime and stime are fields 14 and 15 (1-based).
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+        return ticks / (double)ClockTicksPerSecond;
+    }
+
+    /// <summary>USER_HZ: 100 on every Linux architecture .NET runs on.</summary>
+    private const int ClockTicksPerSecond = 100;
 
     private long? ReadRssKiB()
     {

@@ -33,6 +33,10 @@ internal sealed class ThroughputResult
     public double? P50Ms { get; init; }
     public double? P99Ms { get; init; }
     public long SendErrors { get; init; }
+    /// <summary>Server CPU use in the measured window (100 = one core), with --server-pid.</summary>
+    public double? ServerCpuPercent { get; init; }
+    /// <summary>Server CPU time per relayed message, with --server-pid.</summary>
+    public double? ServerCpuMicrosecondsPerMessage { get; init; }
 }
 
 internal sealed class LatencyResult
@@ -81,6 +85,8 @@ internal static class SignalingReportFormat
         if (report.Throughput is { } t)
         {
             text.AppendLine(c, $"  relay throughput at saturation  {t.MessagesPerSecond,10:0.0} msg/s   ({t.Messages} in {t.Seconds:0.0} s; latency p50 {Ms(t.P50Ms)}, p99 {Ms(t.P99Ms)})");
+            if (t.ServerCpuPercent is { } cpu)
+                text.AppendLine(c, $"  server CPU at saturation        {cpu,10:0.0} %       ({t.ServerCpuMicrosecondsPerMessage:0.0} µs per relayed message)");
         }
         if (report.Latency is { } l)
         {
