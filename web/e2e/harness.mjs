@@ -67,10 +67,10 @@ export async function startServer(extraEnv = {}) {
     port,
     pid: child.pid,
     async stop() {
-      if (child.exitCode !== null) return;
+      if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = new Promise((r) => child.once("exit", r));
       process.kill(child.pid, "SIGTERM");
-      const timer = setTimeout(() => child.exitCode === null && process.kill(child.pid, "SIGKILL"), 10_000);
+      const timer = setTimeout(() => child.exitCode === null && child.signalCode === null && process.kill(child.pid, "SIGKILL"), 10_000);
       await exited;
       clearTimeout(timer);
     },
