@@ -64,6 +64,16 @@ internal static class SignalingExtensions
         var ids = app.Services.GetRequiredService<PeerIds>();
         var directory = app.Services.GetRequiredService<IPeerDirectory>();
 
+        // On shutdown, close every signaling socket with 1001 before the server drains connections, so
+        // clients reconnect (elsewhere, or here when it is back) at once and shutdown is not held up.
+        app.Lifetime.ApplicationStopping.Register(() =>
+        {
+            foreach (var session in directory.LocalSessions)
+            {
+                session.Close(System.Net.WebSockets.WebSocketCloseStatus.EndpointUnavailable, "server shutting down");
+            }
+        });
+
         app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.Zero }); // liveness is the app's HEARTBEAT
         app.UseCors();
 

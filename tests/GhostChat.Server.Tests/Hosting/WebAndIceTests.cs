@@ -1,0 +1,113 @@
+using System.Net;
+using System.Net.WebSockets;
+using System.Text.Json;
+
+namespace GhostChat.Server.Tests.Hosting;
+
+public sealed class WebAndIceTests : IDisposable
+{
+    private readonly string _root = Directory.CreateTempSubdirectory("ghostchat-web-").FullName;
+
+    public WebAndIceTests()
+    {
+        Directory.CreateDirectory(Path.Combine(_root, "assets"));
+        File.WriteAllText(Path.Combine(_root, "index.html"), "<!doctype html><title>GhostChat test app</title>");
+        File.WriteAllText(Path.Combine(_root, "sw.js"), "self.addEventListener('fetch', () => {});");
+        File.WriteAllText(Path.Combine(_root, "assets", "app-3f2c9a.js"), "console.log('app');");
+        File.WriteAllText(Path.Combine(_root, "manifest.webmanifest"), "{}");
+    }
+
+    private Task<TestServer> StartAsync(Dictionary<string, string?>? extra = null)
+    {
+        var settings = new Dictionary<string, string?> { ["GhostChat:Web:RootPath"] = _root };
+        foreach (var (k, v) in extra ?? [])
+        {
+            settings[k] = v;
+        }
+        return TestServer.StartAsync(settings);
+    }
+
+    [Fact]
+    public async Task EntryPage_AndServiceWorker_AreRevalidated_HashedAssetsImmutable()
+    {
+        await using var server = await StartAsync();
+        var index = await server.Http.GetAsync("");
+        Assert.Contains("GhostChat test app", await index.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal("no-cache", index.Headers.CacheControl!.ToString());
+
+        var sw = await server.Http.GetAsync("sw.js");
+        Assert.Equal("no-cache", sw.Headers.CacheControl!.ToString());
+
+        var asset = await server.Http.GetAsync("assets/app-3f2c9a.js");
+        Assert.Equal(HttpStatusCode.OK, asset.StatusCode);
+        Assert.Contains("immutable", asset.Headers.CacheControl!.ToString(), StringComparison.Ordinal);
+        Assert.Equal("application/manifest+json", (await server.Http.GetAsync("manifest.webmanifest")).Content.Headers.ContentType!.MediaType);
+    }
+
+    [Theory]
+    [InlineData("../appsettings.json")]
+    [InlineData("%2e%2e/appsettings.json")]
+    [InlineData("assets/../../etc/passwd")]
+    public async Task PathsOutsideTheAppFolder_AreNotServed(string path)
+    {
+        await using var server = await StartAsync();
+        var response = await server.Http.GetAsync(path);
+        Assert.NotEqual(HttpStatusCode.OK, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task WithoutABuiltApp_APlainPageSaysSo()
+    {
+        await using var server = await StartAsync(new() { ["GhostChat:Web:RootPath"] = Path.Combine(_root, "missing") });
+        Assert.Contains("web app is not built", await server.Http.GetStringAsync(""), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ApiIce_ReturnsConfiguredServers_NoStore_AndNoSecretsByDefault()
+    {
+        await using var bare = await StartAsync();
+        using (var doc = JsonDocument.Parse(await bare.Http.GetStringAsync("api/ice")))
+        {
+            Assert.Equal(0, doc.RootElement.GetProperty("iceServers").GetArrayLength());
+            Assert.False(doc.RootElement.GetProperty("relayOnly").GetBoolean());
+        }
+
+        await using var server = await StartAsync(new()
+        {
+            ["GhostChat:Ice:Servers:0:Urls:0"] = "stun:stun.example.org:3478",
+            ["GhostChat:Ice:Servers:1:Urls:0"] = "turn:turn.example.org:3478?transport=udp",
+            ["GhostChat:Ice:Servers:1:Username"] = "1700000000:user",
+            ["GhostChat:Ice:Servers:1:Credential"] = "c2VjcmV0",
+        });
+        var response = await server.Http.GetAsync("api/ice");
+        Assert.Equal("no-store", response.Headers.CacheControl!.ToString());
+        using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        var servers = json.RootElement.GetProperty("iceServers");
+        Assert.Equal("stun:stun.example.org:3478", servers[0].GetProperty("urls")[0].GetString());
+        Assert.Equal("1700000000:user", servers[1].GetProperty("username").GetString());
+    }
+
+    [Fact]
+    public async Task ApiIce_TurnServerWithoutCredentials_RefusesToStart()
+    {
+        await Assert.ThrowsAsync<Microsoft.Extensions.Options.OptionsValidationException>(() => StartAsync(new()
+        {
+            ["GhostChat:Ice:Servers:0:Urls:0"] = "turn:turn.example.org:3478",
+        }));
+    }
+
+    [Fact]
+    public async Task Shutdown_ClosesSignalingSocketsWith1001Promptly()
+    {
+        var server = await StartAsync();
+        var a = await server.RegisterAsync("alice");
+        var stopping = server.DisposeAsync().AsTask();
+        var (status, reason) = await a.WaitClosedAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(WebSocketCloseStatus.EndpointUnavailable, status);
+        Assert.Equal("server shutting down", reason);
+        await stopping.WaitAsync(TimeSpan.FromSeconds(10));
+        await a.DisposeAsync();
+    }
+
+    public void Dispose() => Directory.Delete(_root, recursive: true);
+}
