@@ -217,7 +217,7 @@ internal sealed class SignalingBench(SignalingBenchOptions options, TextWriter p
         await senderDone.Task.ConfigureAwait(false);
         cancellationToken.ThrowIfCancellationRequested();
         // Wait (bounded) for the last ones, then stop counting.
-        var drainUntil = Stopwatch.GetTimestamp() + Stopwatch.Frequency * 2;
+        var drainUntil = Stopwatch.GetTimestamp() + Stopwatch.Frequency * 10;
         while (Interlocked.Read(ref received) < sent && Stopwatch.GetTimestamp() < drainUntil)
             await Task.Delay(20, cancellationToken).ConfigureAwait(false);
         Volatile.Write(ref closed, 1);

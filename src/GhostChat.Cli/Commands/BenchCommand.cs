@@ -44,7 +44,7 @@ internal static class BenchCommand
         };
         var idlePeers = new Option<int>("--idle-peers")
         {
-            Description = "Idle peers to register (heartbeating, silent) to measure connections per second and, with --server-pid, memory per peer. 0 skips it.",
+            Description = "Idle peers to register (heartbeating, silent) to measure connections per second and, with --server-pid, memory per peer.",
             DefaultValueFactory = _ => defaults.IdlePeers,
         };
         var connectConcurrency = new Option<int>("--connect-concurrency")
@@ -54,7 +54,7 @@ internal static class BenchCommand
         };
         var serverPid = new Option<int?>("--server-pid")
         {
-            Description = "PID of the server process on this machine: its VmRSS (/proc/PID/status) is read before and after the idle peers register.",
+            Description = "PID of the server process on this machine: its CPU time (/proc/PID/stat) is read around the throughput window and its VmRSS (/proc/PID/status) before and after the idle peers register.",
         };
         var phases = new Option<string[]>("--phases")
         {
