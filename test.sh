@@ -59,13 +59,15 @@ install_node_packages() {
 # ---------------------------------------------------------------------------------------------
 RESULTS=$ARTIFACTS/results.tsv
 : > "$RESULTS"
-record() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >> "$RESULTS"; }
+SUITE_START=$SECONDS
+record() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$(( SECONDS - SUITE_START ))" >> "$RESULTS"; SUITE_START=$SECONDS; }
 wanted() { [ -z "$FILTER" ] || [[ "$1" == *"$FILTER"* ]]; }
 
 run_dotnet_tests() { # name project
   local name=$1 project=$2 trx="$ARTIFACTS/$1.trx"
   wanted "$name" || return 0
   log "suite $name"
+  SUITE_START=$SECONDS
   dotnet test "$project" -c "$CONFIGURATION" --no-build --logger "trx;LogFileName=$trx" \
     --logger "console;verbosity=normal" --results-directory "$ARTIFACTS" 2>&1 | tee "$ARTIFACTS/$name.log" \
     | grep -E '^\s+(Failed|Passed|Skipped) |error|Total tests|Passed!|Failed!' || true
@@ -87,6 +89,7 @@ run_node_tests() { # name dir [args...]: node --test output (TAP) in dir
   wanted "$name" || return 0
   [ -f "$dir/package.json" ] || return 0
   log "suite $name"
+  SUITE_START=$SECONDS
   (cd "$dir" && "$@") 2>&1 | tee "$ARTIFACTS/$name.log" | grep -vE '^\s*(#|duration_ms|\.\.\.|---|type:|$)' | tail -n 60
   local passed failed
   passed=$(grep -E '^# pass [0-9]+' "$ARTIFACTS/$name.log" | tail -1 | grep -o '[0-9]*')
@@ -100,6 +103,7 @@ run_vitest() { # name dir npm-script
   wanted "$name" || return 0
   [ -f "$dir/package.json" ] || return 0
   log "suite $name"
+  SUITE_START=$SECONDS
   local json="$ARTIFACTS/$name.json"
   (cd "$dir" && npm run --silent "$script" -- --reporter=default --reporter=json --outputFile.json="$json") 2>&1 \
     | tee "$ARTIFACTS/$name.log" | tail -n 40
@@ -130,10 +134,11 @@ main() {
 
   log "summary"
   local total_passed=0 total_failed=0
-  while IFS=$'\t' read -r name passed failed; do
-    printf '  %-16s %5s passed %5s failed\n' "$name" "$passed" "$failed"
+  while IFS=$'\t' read -r name passed failed seconds; do
+    printf '  %-16s %5s passed %5s failed  %5ss\n' "$name" "$passed" "$failed" "$seconds"
     total_passed=$(( total_passed + passed )); total_failed=$(( total_failed + failed ))
   done < "$RESULTS"
+  echo "  (total ${SECONDS}s)"
   echo
   echo "$total_passed passed, $total_failed failed"
   [ "$total_failed" -eq 0 ] && [ "$total_passed" -gt 0 ]

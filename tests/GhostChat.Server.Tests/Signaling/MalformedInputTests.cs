@@ -101,6 +101,7 @@ public sealed class MalformedInputTests
 
         await c.SendAsync(new { type = "OFFER", dst = "bob", payload = "others" });
         Assert.Equal("others", (await b.ReceiveAsync()).Payload.GetString());
+        await Eventually.MetricAsync(server, "ghostchat_signaling_peers", 2); // alice's id is released
         await using var back = await server.RegisterAsync("alice", "another");
     }
 
