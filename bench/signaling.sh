@@ -10,6 +10,7 @@
 #   PIN=0 bench/signaling.sh                no CPU pinning (default: both servers on CPU 0, the
 #                                           generator on CPU 1; Node serves on one core anyway)
 #   KEEP=1                                  keep the per-run JSON in artifacts/bench/signaling/
+#   MODE=cluster bench/signaling.sh         one node vs two nodes sharing Redis (signaling-cluster.sh)
 #
 # Per run: both servers start fresh; throughput at saturation (closed loop) for each, latency at
 # the fixed rate for each; then both restart fresh and 10,000 idle peers register on each
@@ -18,6 +19,8 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
+# MODE=cluster: one node versus two nodes on Redis (bench/signaling-cluster.sh).
+if [ "${MODE:-single}" = cluster ]; then exec "$ROOT/bench/signaling-cluster.sh"; fi
 
 RUNS=${RUNS:-3}
 PAIRS=${PAIRS:-50}

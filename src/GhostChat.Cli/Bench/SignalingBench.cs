@@ -27,6 +27,7 @@ internal sealed class SignalingBench(SignalingBenchOptions options, TextWriter p
         var report = new SignalingReport
         {
             Url = options.ServerUrl.ToString(),
+            SecondUrl = options.SecondServerUrl?.ToString(),
             Pairs = options.Pairs,
             PayloadBytes = new OfferPayload.Template("OFFER", "x", "dc_x").Length,
         };
@@ -34,7 +35,8 @@ internal sealed class SignalingBench(SignalingBenchOptions options, TextWriter p
         if (options.RunThroughput || options.RunLatency)
         {
             progress.WriteLine($"registering {options.Pairs} pairs at {socketBase} …");
-            var (peers, _) = await RegisterAsync(socketBase, "p", options.Pairs * 2, cancellationToken).ConfigureAwait(false);
+            var secondBase = options.SecondServerUrl is { } second ? SocketBase(second) : null;
+            var (peers, _) = await RegisterAsync(p => secondBase is not null && NodeOf(p) == 1 ? secondBase : socketBase, "p", options.Pairs * 2, cancellationToken).ConfigureAwait(false);
             try
             {
                 using var heartbeats = new CancellationTokenSource();
@@ -243,7 +245,7 @@ internal sealed class SignalingBench(SignalingBenchOptions options, TextWriter p
     {
         var before = ReadRssKiB();
         var clock = Stopwatch.StartNew();
-        var (peers, failures) = await RegisterAsync(socketBase, "i", options.IdlePeers, cancellationToken, tolerateFailures: true).ConfigureAwait(false);
+        var (peers, failures) = await RegisterAsync(_ => socketBase, "i", options.IdlePeers, cancellationToken, tolerateFailures: true).ConfigureAwait(false);
         var seconds = clock.Elapsed.TotalSeconds;
         try
         {
@@ -278,7 +280,14 @@ internal sealed class SignalingBench(SignalingBenchOptions options, TextWriter p
     }
 
     /// <summary>Registers <paramref name="count"/> peers with bounded concurrency; all must succeed unless tolerated.</summary>
-    private async Task<(BenchPeer[] Peers, int Failures)> RegisterAsync(Uri socketBase, string prefix, int count, CancellationToken cancellationToken, bool tolerateFailures = false)
+    /// <summary>
+    /// Cluster mode: the node (0 or 1) of relay peer <paramref name="p"/> (pair p/2, A when p is even).
+    /// A sits on node pair%2 and B on node (pair/2)%2, so a quarter of the pairs live on each node
+    /// and half of them cross: both nodes carry the same load.
+    /// </summary>
+    internal static int NodeOf(int p) => p % 2 == 0 ? (p / 2) % 2 : (p / 4) % 2;
+
+    private async Task<(BenchPeer[] Peers, int Failures)> RegisterAsync(Func<int, Uri> socketBaseFor, string prefix, int count, CancellationToken cancellationToken, bool tolerateFailures = false)
     {
         var peers = new BenchPeer?[count];
         var failures = 0;
@@ -292,7 +301,7 @@ internal sealed class SignalingBench(SignalingBenchOptions options, TextWriter p
             {
                 try
                 {
-                    peers[i] = await BenchPeer.ConnectAsync(socketBase, options.Key, $"gcb{_runTag}{prefix}{i}", RandomTag(16), options.OpenTimeout, abort.Token).ConfigureAwait(false);
+                    peers[i] = await BenchPeer.ConnectAsync(socketBaseFor(i), options.Key, $"gcb{_runTag}{prefix}{i}", RandomTag(16), options.OpenTimeout, abort.Token).ConfigureAwait(false);
                 }
                 catch (BenchException e)
                 {

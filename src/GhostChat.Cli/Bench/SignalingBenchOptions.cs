@@ -6,6 +6,12 @@ internal sealed class SignalingBenchOptions
     /// <summary>Base URL of the PeerJS server including its path. Default http://127.0.0.1:9000/.</summary>
     public Uri ServerUrl { get; set; } = new("http://127.0.0.1:9000/");
 
+    /// <summary>
+    /// A second node of the same service (cluster mode): pairs are spread so that half of them have
+    /// their two peers on different nodes. Null: every peer on <see cref="ServerUrl"/>.
+    /// </summary>
+    public Uri? SecondServerUrl { get; set; }
+
     /// <summary>PeerJS API key. Default "peerjs".</summary>
     public string Key { get; set; } = "peerjs";
 
@@ -70,6 +76,8 @@ internal sealed class SignalingBenchOptions
         var scheme = ServerUrl.Scheme;
         if (!ServerUrl.IsAbsoluteUri || scheme is not ("http" or "https" or "ws" or "wss"))
             errors.Add($"--url must be an absolute http(s):// or ws(s):// URL, got '{ServerUrl}'.");
+        if (SecondServerUrl is { } second && (!second.IsAbsoluteUri || second.Scheme is not ("http" or "https" or "ws" or "wss")))
+            errors.Add($"--second-url must be an absolute http(s):// or ws(s):// URL, got '{second}'.");
         if (string.IsNullOrEmpty(Key)) errors.Add("--key must not be empty.");
         if (Pairs is < 1 or > 5000) errors.Add($"--pairs must be 1..5000, got {Pairs}.");
         if (Duration <= TimeSpan.Zero || Duration > TimeSpan.FromMinutes(10)) errors.Add("--duration must be more than 0 and at most 600 seconds.");

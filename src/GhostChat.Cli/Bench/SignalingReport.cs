@@ -9,6 +9,9 @@ namespace GhostChat.Cli.Bench;
 internal sealed class SignalingReport
 {
     public required string Url { get; init; }
+
+    /// <summary>The second node in cluster mode, else null.</summary>
+    public string? SecondUrl { get; init; }
     public int Pairs { get; init; }
     /// <summary>Bytes of one OFFER frame as sent.</summary>
     public int PayloadBytes { get; init; }
@@ -81,7 +84,7 @@ internal static class SignalingReportFormat
     {
         var text = new StringBuilder();
         var c = CultureInfo.InvariantCulture;
-        text.AppendLine(c, $"PeerJS signaling at {report.Url}  ({report.Pairs} pairs, OFFER frame {report.PayloadBytes} B)");
+        text.AppendLine(c, $"PeerJS signaling at {report.Url}{(report.SecondUrl is null ? "" : " + " + report.SecondUrl)}  ({report.Pairs} pairs, OFFER frame {report.PayloadBytes} B)");
         if (report.Throughput is { } t)
         {
             text.AppendLine(c, $"  relay throughput at saturation  {t.MessagesPerSecond,10:0.0} msg/s   ({t.Messages} in {t.Seconds:0.0} s; latency p50 {Ms(t.P50Ms)}, p99 {Ms(t.P99Ms)})");

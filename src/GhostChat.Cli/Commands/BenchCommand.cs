@@ -21,6 +21,10 @@ internal static class BenchCommand
             Description = "Base URL of any PeerJS server, including its path (http://, https://, ws:// or wss://).",
             DefaultValueFactory = _ => defaults.ServerUrl.ToString(),
         };
+        var secondUrl = new Option<string?>("--second-url")
+        {
+            Description = "Cluster mode: a second node of the same service. Peer pairs are spread over both nodes so that half the pairs cross between them.",
+        };
         var key = new Option<string>("--key") { Description = "PeerJS API key.", DefaultValueFactory = _ => defaults.Key };
         var pairs = new Option<int>("--pairs")
         {
@@ -70,7 +74,7 @@ internal static class BenchCommand
 
         var command = new Command("signaling", "Load a PeerJS signaling server: relay throughput at saturation, relay latency at a fixed load, connections per second, memory per idle peer.")
         {
-            url, key, pairs, duration, rate, window, idlePeers, connectConcurrency, serverPid, phases, json, quick,
+            url, secondUrl, key, pairs, duration, rate, window, idlePeers, connectConcurrency, serverPid, phases, json, quick,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -81,6 +85,15 @@ internal static class BenchCommand
                 return 2;
             }
             options.ServerUrl = serverUrl;
+            if (parse.GetValue(secondUrl) is { } second)
+            {
+                if (!Uri.TryCreate(second, UriKind.Absolute, out var secondServer))
+                {
+                    Console.Error.WriteLine($"ghostchat bench signaling: --second-url must be an absolute URL, got '{second}'.");
+                    return 2;
+                }
+                options.SecondServerUrl = secondServer;
+            }
             options.Key = parse.GetValue(key) ?? options.Key;
             if (Given(parse, pairs)) options.Pairs = parse.GetValue(pairs);
             if (Given(parse, duration)) options.Duration = TimeSpan.FromSeconds(parse.GetValue(duration));

@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# Signaling cluster benchmark (MODE=cluster bench/signaling.sh runs this): relay throughput and
+# latency of one GhostChat node versus two nodes sharing a real redis-server, driven by the same
+# generator (`ghostchat bench signaling`, with --second-url in cluster mode, which spreads the
+# peer pairs so that half of them cross between the nodes), plus the measured cross-node share.
+#
+#   MODE=cluster bench/signaling.sh          3 runs, medians and ratios (about 3 minutes)
+#   RUNS=5 PAIRS=50 DURATION=10 RATE=2000 bench/signaling-cluster.sh
+#
+# No CPU pinning here: two nodes, Redis and the generator share this machine's cores, and the
+# single node gets the same machine, so the ratio shows what the cluster costs per message.
+# Every process this script starts is stopped by its PID on exit.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$PWD
+RUNS=${RUNS:-3}
+PAIRS=${PAIRS:-50}
+WINDOW=${WINDOW:-4}
+DURATION=${DURATION:-10}
+RATE=${RATE:-}
+RATE_FRACTION=${RATE_FRACTION:-0.25}
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+SERVER_DLL=${GHOSTCHAT_SERVER_DLL:-$ROOT/src/GhostChat.Server/bin/Release/net10.0/GhostChat.Server.dll}
+CLI_DLL=${GHOSTCHAT_CLI_DLL:-$ROOT/src/GhostChat.Cli/bin/Release/net10.0/ghostchat.dll}
+WORK=$(mktemp -d /tmp/ghostchat-bench-cluster.XXXXXX)
+
+say() { printf '%s\n' "$*" >&2; }
+die() { say "signaling-cluster.sh: $*"; exit 1; }
+PIDS=()
+stop_pid() {
+  kill -0 "$1" 2>/dev/null || return 0
+  kill -TERM "$1" 2>/dev/null || true
+  for _ in $(seq 50); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
+  kill -KILL "$1" 2>/dev/null || true
+}
+cleanup() { local pid; for pid in "${PIDS[@]}"; do stop_pid "$pid"; done; rm -rf "$WORK"; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+command -v redis-server >/dev/null || die "redis-server is not installed (apt-get install redis-server)"
+say "building Release (GhostChat.Server, ghostchat CLI) …"
+dotnet build "$ROOT/src/GhostChat.Server" -c Release -v q -nologo >"$WORK/build.log" 2>&1 || { cat "$WORK/build.log" >&2; die "server build failed"; }
+dotnet build "$ROOT/src/GhostChat.Cli" -c Release -v q -nologo >>"$WORK/build.log" 2>&1 || { cat "$WORK/build.log" >&2; die "CLI build failed"; }
+
+free_port() { node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
+wait_for_line() { # file pattern pid
+  for _ in $(seq 300); do
+    grep -q "$2" "$1" 2>/dev/null && return 0
+    kill -0 "$3" 2>/dev/null || { cat "$1" >&2; die "process $3 exited during start-up"; }
+    sleep 0.1
+  done
+  cat "$1" >&2; die "process $3 not ready after 30 s"
+}
+start_node() { # name [redis-url] -> prints "pid port"
+  local name=$1 redis=${2:-} port
+  port=$(free_port)
+  env GhostChat__Turn__Enabled=false Logging__LogLevel__Default=Warning \
+    GhostChat__Signaling__ConcurrentLimit=1000000 GhostChat__Signaling__Limits__MaxSockets=1000000 \
+    GhostChat__Signaling__Limits__MaxSocketsPerIp=1000000 GhostChat__Signaling__Limits__ConnectsPerSecondPerIp=1000000 \
+    GhostChat__Signaling__Limits__ConnectBurstPerIp=1000000 GhostChat__Signaling__Limits__MessagesPerSecond=1000000 \
+    GhostChat__Signaling__Limits__MessageBurst=1000000 \
+    ${redis:+GhostChat__Redis__ConnectionString=$redis GhostChat__Redis__KeyPrefix=bench: GhostChat__Redis__NodeId=$name} \
+    dotnet "$SERVER_DLL" --urls "http://127.0.0.1:$port" >"$WORK/$name.log" 2>&1 &
+  local pid=$!
+  PIDS+=("$pid")
+  wait_for_line "$WORK/$name.log" "GhostChat is running" "$pid"
+  echo "$pid $port"
+}
+metric_sum() { # port name -> sum of the series
+  curl -s "http://127.0.0.1:$1/metrics" | awk -v n="$2" '$1 ~ "^"n"({|$)" {s+=$NF} END {printf "%.0f\n", s}'
+}
+field() { node -e 'const r=JSON.parse(require("fs").readFileSync(process.argv[1],"utf8"));console.log(process.argv[2].split(".").reduce((o,k)=>o?.[k],r))' "$1" "$2"; }
+generate() { # out.json [options…]
+  local out=$1; shift
+  dotnet "$CLI_DLL" bench signaling --json --pairs "$PAIRS" --window "$WINDOW" --duration "$DURATION" "$@" >"$out" \
+    || { cat "$out" >&2; die "generator failed"; }
+}
+
+REDIS_PORT=$(free_port)
+redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no >"$WORK/redis.log" 2>&1 &
+PIDS+=("$!")
+wait_for_line "$WORK/redis.log" "Ready to accept connections" "$!"
+
+say "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); runs $RUNS, pairs $PAIRS, window $WINDOW, ${DURATION}s phases"
+for run in $(seq "$RUNS"); do
+  read -r SPID SPORT < <(start_node single)
+  say "run $run/$RUNS: one node, throughput …"
+  generate "$WORK/$run-single-throughput.json" --url "http://127.0.0.1:$SPORT/" --phases throughput
+  if [ -z "$RATE" ]; then
+    RATE=$(node -e 'console.log(Math.max(10,Math.round(Number(process.argv[1])*Number(process.argv[2])/10)*10))' \
+      "$(field "$WORK/$run-single-throughput.json" throughput.messagesPerSecond)" "$RATE_FRACTION")
+    say "fixed offered load for the latency phase: $RATE msg/s"
+  fi
+  say "run $run/$RUNS: one node, latency at $RATE msg/s …"
+  generate "$WORK/$run-single-latency.json" --url "http://127.0.0.1:$SPORT/" --phases latency --rate "$RATE"
+  stop_pid "$SPID"
+
+  redis-cli -p "$REDIS_PORT" flushall >/dev/null
+  read -r N1PID N1PORT < <(start_node n1 "127.0.0.1:$REDIS_PORT")
+  read -r N2PID N2PORT < <(start_node n2 "127.0.0.1:$REDIS_PORT")
+  say "run $run/$RUNS: two nodes on Redis, throughput …"
+  generate "$WORK/$run-cluster-throughput.json" --url "http://127.0.0.1:$N1PORT/" --second-url "http://127.0.0.1:$N2PORT/" --phases throughput
+  say "run $run/$RUNS: two nodes on Redis, latency at $RATE msg/s …"
+  generate "$WORK/$run-cluster-latency.json" --url "http://127.0.0.1:$N1PORT/" --second-url "http://127.0.0.1:$N2PORT/" --phases latency --rate "$RATE"
+  # Deliveries are counted where they land; cross-node ones are also counted where they were sent from.
+  relayed=$(( $(metric_sum "$N1PORT" ghostchat_signaling_messages_relayed_total) + $(metric_sum "$N2PORT" ghostchat_signaling_messages_relayed_total) ))
+  crossed=$(( $(metric_sum "$N1PORT" ghostchat_cluster_messages_sent_total) + $(metric_sum "$N2PORT" ghostchat_cluster_messages_sent_total) ))
+  echo "{\"relayed\":$relayed,\"crossed\":$crossed}" >"$WORK/$run-cluster-share.json"
+  stop_pid "$N1PID"; stop_pid "$N2PID"
+done
+
+node - "$WORK" "$RUNS" "$RATE" <<'JS'
+const [dir, runs, rate] = process.argv.slice(2);
+const fs = require('fs');
+const read = (f) => JSON.parse(fs.readFileSync(`${dir}/${f}`, 'utf8'));
+const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
+const rows = [];
+const pick = (kind, phase, key) => median(Array.from({ length: +runs }, (_, i) => read(`${i + 1}-${kind}-${phase}.json`)[phase][key]));
+const share = median(Array.from({ length: +runs }, (_, i) => { const s = read(`${i + 1}-cluster-share.json`); return s.relayed ? s.crossed / s.relayed : 0; }));
+for (const [label, phase, key] of [['throughput at saturation (msg/s)', 'throughput', 'messagesPerSecond'],
+  [`latency p50 at ${rate} msg/s (ms)`, 'latency', 'p50Ms'], [`latency p99 at ${rate} msg/s (ms)`, 'latency', 'p99Ms']]) {
+  const one = pick('single', phase, key), two = pick('cluster', phase, key);
+  rows.push([label, one, two, two / one]);
+}
+console.log(`\nSignaling, one node vs two nodes on Redis (medians of ${runs} runs)\n`);
+console.log('| metric | one node | two nodes + Redis | ratio (two / one) |\n|---|---|---|---|');
+for (const [l, a, b, r] of rows) console.log(`| ${l} | ${+a.toFixed(3)} | ${+b.toFixed(3)} | ${r.toFixed(2)}× |`);
+console.log(`| cross-node share of relayed messages | 0 % | ${(share * 100).toFixed(1)} % | |`);
+JS
