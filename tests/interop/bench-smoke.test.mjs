@@ -120,3 +120,38 @@ test('bench signaling rejects bad options with exit 2 before connecting', async 
   assert.equal(code, 2);
   assert.match(stderr, /--pairs must be 1\.\.5000/);
 });
+
+test('cluster mode (--second-url): pairs spread over two Redis-backed nodes, half of them crossing', { timeout: 240_000 }, async () => {
+  const { startRedis } = await import('./lib/redis.mjs');
+  const { readMetrics, metricValue } = await import('./lib/metrics.mjs');
+  const redis = await startRedis();
+  try {
+    const settings = (nodeId) => ({
+      'GhostChat:Signaling:Limits:MaxSocketsPerIp': 10_000,
+      'GhostChat:Signaling:Limits:ConnectsPerSecondPerIp': 10_000,
+      'GhostChat:Signaling:Limits:ConnectBurstPerIp': 10_000,
+      'GhostChat:Signaling:Limits:MessagesPerSecond': 1_000_000,
+      'GhostChat:Signaling:Limits:MessageBurst': 1_000_000,
+      'GhostChat:Redis:ConnectionString': redis.url,
+      'GhostChat:Redis:KeyPrefix': 'smoke:',
+      'GhostChat:Redis:NodeId': nodeId,
+    });
+    const [n1, n2] = await Promise.all([startGhostChat({ settings: settings('n1') }), startGhostChat({ settings: settings('n2') })]);
+    const url = `${n1.httpUrl}/`;
+    const second = `${n2.httpUrl}/`;
+    const { code, stdout, stderr } = await runCli(['bench', 'signaling', '--quick', '--json', '--phases', 'throughput,latency', '--url', url, '--second-url', second]);
+    assert.equal(code, 0, `generator failed: ${stderr}${stdout}`);
+    const report = JSON.parse(stdout);
+    assert.equal(report.secondUrl, second);
+    assert.ok(report.throughput.messages > 0 && report.throughput.sendErrors === 0, JSON.stringify(report.throughput));
+    assert.equal(report.latency.received, report.latency.sent, 'the latency phase lost messages across nodes');
+    // Both nodes sent messages across: the pairs really were split.
+    for (const [node, name] of [[n1, 'n1'], [n2, 'n2']]) {
+      const crossed = metricValue(await readMetrics(node.httpUrl), 'ghostchat_cluster_messages_sent_total', { node: name });
+      assert.ok(crossed > 0, `${name} sent nothing across`);
+    }
+  } finally {
+    await stopAll();
+    await redis.stop();
+  }
+});
