@@ -1,37 +1,39 @@
 using System.Net.WebSockets;
-using System.Threading.Channels;
 
 namespace GhostChat.Server.Signaling;
 
 /// <summary>
-/// One signaling WebSocket. Everything written to it goes through one bounded outbound queue and
-/// one writer loop, so sends never interleave and a slow reader cannot stall the sender's loop.
+/// One signaling WebSocket. Sends never interleave: whoever finds the socket idle sends at once,
+/// on its own thread (no hand-off to a writer task, so a relayed message costs no thread hop),
+/// and frames arriving meanwhile wait in a small bounded queue that the same sender drains. A
+/// socket whose queue is full is too slow and gets closed; an idle socket holds no queue and no
+/// task. The close frame is sent after every queued frame.
 /// </summary>
 internal sealed class PeerSession : IDisposable
 {
-    private readonly WebSocket _socket;
-    private readonly Channel<byte[]> _outbound;
-    private readonly CancellationTokenSource _lifetime = new();
-    private WebSocketCloseStatus _closeStatus = WebSocketCloseStatus.NormalClosure;
-    private string? _closeReason;
-    private int _closeRequested;
-    private long _lastSeen;
-    private static long s_serial;
-
     /// <summary>How long a closing socket gets to finish writing and to answer our close frame.</summary>
     internal static readonly TimeSpan CloseTimeout = TimeSpan.FromSeconds(2);
+
+    private static long s_serial;
+
+    private readonly WebSocket _socket;
+    private readonly int _capacity;
+    private readonly Lock _gate = new();
+    private readonly CancellationTokenSource _lifetime = new();
+    private readonly TaskCompletionSource _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private Queue<byte[]>? _pending;
+    private bool _sending;
+    private bool _closeRequested;
+    private WebSocketCloseStatus _closeStatus = WebSocketCloseStatus.NormalClosure;
+    private string? _closeReason;
+    private long _lastSeen;
 
     internal PeerSession(WebSocket socket, string clientKey, long now, int outboundCapacity)
     {
         _socket = socket;
         ClientKey = clientKey;
         _lastSeen = now;
-        _outbound = Channel.CreateBounded<byte[]>(new BoundedChannelOptions(outboundCapacity)
-        {
-            SingleReader = true,
-            SingleWriter = false,
-            FullMode = BoundedChannelFullMode.Wait, // TryWrite then fails, and we close the socket
-        });
+        _capacity = outboundCapacity;
     }
 
     /// <summary>Unique on this node for the life of the process: tells two sessions of one id apart.</summary>
@@ -46,10 +48,22 @@ internal sealed class PeerSession : IDisposable
     /// <summary>The client's address key for per-address limits (never logged at Information).</summary>
     internal string ClientKey { get; }
 
-    /// <summary>Cancelled once this session starts closing.</summary>
+    /// <summary>Cancelled <see cref="CloseTimeout"/> after this session starts closing.</summary>
     internal CancellationToken Lifetime => _lifetime.Token;
 
-    internal bool IsClosing => Volatile.Read(ref _closeRequested) != 0;
+    internal bool IsClosing
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _closeRequested;
+            }
+        }
+    }
+
+    /// <summary>Completes once our close frame is sent (or can no longer be).</summary>
+    internal Task Closed => _closed.Task;
 
     /// <summary>Timestamp (<see cref="TimeProvider.GetTimestamp"/>) of the last frame received.</summary>
     internal long LastSeen
@@ -58,23 +72,50 @@ internal sealed class PeerSession : IDisposable
         set => Volatile.Write(ref _lastSeen, value);
     }
 
-    /// <summary>Queues a frame for this socket. False when the socket is closing or too far behind.</summary>
-    internal bool TrySend(byte[] frame) => _outbound.Writer.TryWrite(frame);
+    /// <summary>Sends or queues a frame. False when the socket is closing or too far behind.</summary>
+    internal bool TrySend(byte[] frame)
+    {
+        lock (_gate)
+        {
+            if (_closeRequested)
+            {
+                return false;
+            }
+            if (_sending)
+            {
+                _pending ??= new Queue<byte[]>(4);
+                if (_pending.Count >= _capacity)
+                {
+                    return false;
+                }
+                _pending.Enqueue(frame);
+                return true;
+            }
+            _sending = true;
+        }
+        _ = PumpAsync(frame); // runs synchronously while the transport accepts the bytes at once
+        return true;
+    }
 
     /// <summary>
     /// Starts closing: frames already queued are still written, then a close frame with
-    /// <paramref name="status"/> and <paramref name="reason"/>.
-    /// Idempotent: the first request wins.
+    /// <paramref name="status"/> and <paramref name="reason"/>. Idempotent: the first request wins.
     /// </summary>
     internal void Close(WebSocketCloseStatus status, string? reason)
     {
-        if (Interlocked.Exchange(ref _closeRequested, 1) != 0)
+        bool sendNow;
+        lock (_gate)
         {
-            return;
+            if (_closeRequested)
+            {
+                return;
+            }
+            _closeRequested = true;
+            _closeStatus = status;
+            _closeReason = reason;
+            sendNow = !_sending; // otherwise the running pump sends it after the queue
+            _sending = true;
         }
-        _closeStatus = status;
-        _closeReason = reason;
-        _outbound.Writer.TryComplete();
         try
         {
             // However the close goes (a peer that stopped reading blocks our sends), it ends by then.
@@ -84,23 +125,54 @@ internal sealed class PeerSession : IDisposable
         {
             // The session already ended.
         }
+        if (sendNow)
+        {
+            _ = SendCloseAsync();
+        }
     }
 
-    /// <summary>Writes queued frames until the session closes, then sends the close frame.</summary>
-    internal async Task RunWriterAsync()
+    private async Task PumpAsync(byte[] frame)
     {
         try
         {
-            await foreach (var frame in _outbound.Reader.ReadAllAsync(CancellationToken.None))
+            while (true)
             {
                 await _socket.SendAsync(frame, WebSocketMessageType.Text, endOfMessage: true, _lifetime.Token);
+                lock (_gate)
+                {
+                    if (_pending is { Count: > 0 })
+                    {
+                        frame = _pending.Dequeue();
+                        continue;
+                    }
+                    if (!_closeRequested)
+                    {
+                        _sending = false;
+                        _pending = null; // an idle socket keeps no queue
+                        return;
+                    }
+                }
+                break; // a close was requested while we were sending: it is ours to send
             }
         }
         catch (Exception ex) when (ex is WebSocketException or ObjectDisposedException or IOException or OperationCanceledException)
         {
-            // The peer went away; nothing to write to.
+            // The peer went away: drop what is queued; the receive side notices and ends the session.
+            lock (_gate)
+            {
+                _pending = null;
+                if (!_closeRequested)
+                {
+                    _sending = false; // Close() will then try (and fail fast) and complete Closed
+                    return;
+                }
+            }
         }
+        await SendCloseAsync();
+    }
 
+    private async Task SendCloseAsync()
+    {
         try
         {
             if (_socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
@@ -110,6 +182,11 @@ internal sealed class PeerSession : IDisposable
         }
         catch (Exception ex) when (ex is WebSocketException or ObjectDisposedException or IOException or OperationCanceledException)
         {
+            // Nothing left to tell the peer.
+        }
+        finally
+        {
+            _closed.TrySetResult();
         }
     }
 

@@ -70,7 +70,6 @@ internal sealed class SignalingBroker
         var options = _options.CurrentValue;
         var clientKey = ClientAdmission.AddressKey(handshake.RemoteAddress);
         using var session = new PeerSession(socket, clientKey, _time.GetTimestamp(), options.Limits.MaxOutboundFramesPerSocket);
-        var writer = session.RunWriterAsync();
         _metrics.Accepted(path);
 
         var admission = _admission.TryAdmit(clientKey);
@@ -147,7 +146,7 @@ internal sealed class SignalingBroker
                 _admission.Release(clientKey);
             }
             session.Close(WebSocketCloseStatus.NormalClosure, null);
-            await writer;
+            await session.Closed;
             await DrainUntilCloseAsync(socket, session.Lifetime);
         }
     }
