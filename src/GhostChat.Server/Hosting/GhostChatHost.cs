@@ -77,7 +77,7 @@ public static class GhostChatHost
         }
         catch (IOException ex) when (ex.Message.Contains("address already in use", StringComparison.OrdinalIgnoreCase))
         {
-            await Console.Error.WriteLineAsync($"GhostChat could not start: {ex.Message}. Another program is using that port; pass --urls http://localhost:PORT to choose another.");
+            await Console.Error.WriteLineAsync($"GhostChat could not start: {ex.Message.TrimEnd('.')}. Another program is using that port; pass --urls http://localhost:PORT to choose another.");
             return 1;
         }
     }
