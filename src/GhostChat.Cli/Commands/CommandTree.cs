@@ -8,6 +8,7 @@ internal static class CommandTree
     public static RootCommand Build()
     {
         var root = new RootCommand("GhostChat: private, ephemeral peer-to-peer chat. Server, diagnostics and benchmarks.");
+        root.Subcommands.Add(ServeCommand.Build());
         root.Subcommands.Add(BenchCommand.Build());
         return root;
     }

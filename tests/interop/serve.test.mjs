@@ -1,0 +1,47 @@
+// `ghostchat serve` is the same server as `dotnet run --project src/GhostChat.Server`: the published
+// CLI alone serves the web app, signaling and health, and stops cleanly on SIGTERM.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort } from './lib/servers.mjs';
+import { connectPeer } from './lib/ws-client.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const CLI_DLL = process.env.GHOSTCHAT_CLI_DLL
+  ? path.resolve(process.env.GHOSTCHAT_CLI_DLL)
+  : path.resolve(here, '../../src/GhostChat.Cli/bin/Release/net10.0/ghostchat.dll');
+
+test('ghostchat serve runs the whole server and stops on SIGTERM', { timeout: 120_000 }, async () => {
+  const port = await freePort();
+  const child = spawn('dotnet', [CLI_DLL, 'serve', '--urls', `http://127.0.0.1:${port}`, '--GhostChat:Turn:Enabled=false'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, DOTNET_NOLOGO: '1' },
+  });
+  let out = '';
+  child.stdout.on('data', (c) => { out += c; });
+  child.stderr.on('data', (c) => { out += c; });
+  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  try {
+    const deadline = Date.now() + 60_000;
+    while (!out.includes('GhostChat is running')) {
+      assert.ok(Date.now() < deadline && child.exitCode === null, `serve did not start:\n${out}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.match(out, new RegExp(`Open http://127\\.0\\.0\\.1:${port}`));
+    assert.equal(await (await fetch(`http://127.0.0.1:${port}/healthz`)).text(), 'Healthy');
+    const page = await (await fetch(`http://127.0.0.1:${port}/`)).text();
+    assert.match(page, /<!doctype html>/i);
+    assert.match(page, /GhostChat/);
+
+    const peer = await connectPeer(`ws://127.0.0.1:${port}`, { id: 'served', token: 't' });
+    assert.equal((await peer.nextType('OPEN')).type, 'OPEN');
+    await peer.terminate();
+  } finally {
+    if (child.exitCode === null) process.kill(child.pid, 'SIGTERM');
+  }
+  const { code } = await Promise.race([exited, new Promise((r) => setTimeout(() => r({ code: 'timeout' }), 20_000))]);
+  if (code === 'timeout') process.kill(child.pid, 'SIGKILL');
+  assert.equal(code, 0, `serve did not exit cleanly on SIGTERM:\n${out.slice(-2000)}`);
+});
