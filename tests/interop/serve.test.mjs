@@ -45,3 +45,25 @@ test('ghostchat serve runs the whole server and stops on SIGTERM', { timeout: 12
   if (code === 'timeout') process.kill(child.pid, 'SIGKILL');
   assert.equal(code, 0, `serve did not exit cleanly on SIGTERM:\n${out.slice(-2000)}`);
 });
+
+test('ghostchat health: exit 0 when the server is ready, 1 when nothing answers', { timeout: 120_000 }, async () => {
+  const { startGhostChat, stopAll } = await import('./lib/servers.mjs');
+  const run = (args) => new Promise((resolve) => {
+    const child = spawn('dotnet', [CLI_DLL, 'health', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (c) => { out += c; });
+    child.stderr.on('data', (c) => { out += c; });
+    child.on('exit', (code) => resolve({ code, out }));
+  });
+  const server = await startGhostChat();
+  try {
+    const ok = await run(['--url', `${server.httpUrl}/readyz`]);
+    assert.equal(ok.code, 0, ok.out);
+    assert.match(ok.out, /^200 /);
+  } finally {
+    await stopAll();
+  }
+  const closed = await run(['--url', `http://127.0.0.1:${await freePort()}/readyz`, '--timeout', '2']);
+  assert.equal(closed.code, 1, closed.out);
+  assert.match(closed.out, /did not answer/);
+});

@@ -68,4 +68,56 @@ public sealed class DeployFilesTests
         await using var server = await TestServer.StartAsync(settings);
         Assert.Equal("Healthy", await server.Http.GetStringAsync("healthz"));
     }
+
+    [Fact]
+    public async Task Dockerfile_PublishesPortsUserAndHealthCheckThatMatchTheServer()
+    {
+        var lines = (await File.ReadAllLinesAsync(RepoFile("deploy", "Dockerfile"))).Select(l => l.Trim()).ToList();
+        var runtime = lines.SkipWhile(l => !l.StartsWith("FROM mcr.microsoft.com/dotnet/aspnet:", StringComparison.Ordinal)).ToList();
+        Assert.NotEmpty(runtime);
+
+        // ENV lines (with continuations) of the runtime stage.
+        var env = new Dictionary<string, string>(StringComparer.Ordinal);
+        var inEnv = false;
+        foreach (var line in runtime)
+        {
+            var text = line;
+            if (text.StartsWith("ENV ", StringComparison.Ordinal))
+            {
+                inEnv = true;
+                text = text[4..];
+            }
+            else if (!inEnv)
+            {
+                continue;
+            }
+            var continued = text.EndsWith('\\');
+            foreach (var pair in text.TrimEnd('\\').Split(' ', StringSplitOptions.RemoveEmptyEntries))
+            {
+                var eq = pair.IndexOf('=', StringComparison.Ordinal);
+                env[pair[..eq]] = pair[(eq + 1)..];
+            }
+            inEnv = continued;
+        }
+
+        Assert.Equal("http://0.0.0.0:8080", env["Urls"]);
+        var expose = runtime.Single(l => l.StartsWith("EXPOSE ", StringComparison.Ordinal)).Split(' ').Skip(1).ToHashSet();
+        Assert.Contains("8080/tcp", expose);
+        Assert.Contains("3478/udp", expose);
+        Assert.Contains("3478/tcp", expose);
+        Assert.Contains($"{env["GhostChat__Turn__RelayMinPort"]}-{env["GhostChat__Turn__RelayMaxPort"]}/udp", expose);
+
+        var user = runtime.Single(l => l.StartsWith("USER ", StringComparison.Ordinal))[5..];
+        Assert.NotEqual("root", user);
+        Assert.NotEqual("0", user);
+        var healthCheck = string.Join(" ", runtime.SkipWhile(l => !l.StartsWith("HEALTHCHECK", StringComparison.Ordinal)).Take(2));
+        Assert.Contains("\"health\", \"--url\", \"http://127.0.0.1:8080/readyz\"", healthCheck, StringComparison.Ordinal);
+        Assert.Contains(runtime, l => l.StartsWith("ENTRYPOINT", StringComparison.Ordinal) && l.Contains("\"serve\"", StringComparison.Ordinal));
+
+        // The image's configuration is a valid server configuration.
+        var settings = env.Where(kv => kv.Key.StartsWith("GhostChat__", StringComparison.Ordinal))
+            .ToDictionary(kv => kv.Key.Replace("__", ":", StringComparison.Ordinal), kv => (string?)kv.Value);
+        await using var server = await TestServer.StartAsync(settings);
+        Assert.Equal("Healthy", await server.Http.GetStringAsync("healthz"));
+    }
 }
