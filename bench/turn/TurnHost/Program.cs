@@ -3,6 +3,11 @@
 // Prints "READY udp=<ep> tcp=<ep>" when listening; stops on SIGTERM/SIGINT or when stdin closes (with --stdin-stop).
 using GhostChat.Turn.Server;
 
+if (args.Length == 5 && args[0] == "--alloc-bench")
+{
+    return await AllocBench.RunAsync(System.Net.IPEndPoint.Parse(args[1]), args[2], int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture), int.Parse(args[4], System.Globalization.CultureInfo.InvariantCulture));
+}
+
 var options = new TurnServerOptions { ListenAddresses = [], Secrets = [] };
 bool stdinStop = false;
 for (int i = 0; i < args.Length; i++)
@@ -20,6 +25,7 @@ for (int i = 0; i < args.Length; i++)
         case "--loops": options.UdpReceiveLoops = int.Parse(Next(), System.Globalization.CultureInfo.InvariantCulture); break;
         case "--user-quota": options.MaxAllocationsPerUser = int.Parse(Next(), System.Globalization.CultureInfo.InvariantCulture); break;
         case "--max-bps": options.MaxBytesPerSecondPerAllocation = long.Parse(Next(), System.Globalization.CultureInfo.InvariantCulture); break;
+        case "--unauth-rate": options.UnauthorizedPerSecondPerSource = int.Parse(Next(), System.Globalization.CultureInfo.InvariantCulture); break;
         case "--stdin-stop": stdinStop = true; break;
         default:
             Console.Error.WriteLine("unknown argument " + args[i]);
@@ -45,3 +51,35 @@ if (stdinStop)
 await done.Task;
 Console.WriteLine($"STOPPED relayed={server.RelayedPackets} dropped={server.DroppedPackets} faults={server.HandlerFaults}");
 return 0;
+
+/// <summary>Allocations per second: Allocate (401 → authenticated Allocate) then Refresh 0, N at a time.</summary>
+internal static class AllocBench
+{
+    public static async Task<int> RunAsync(System.Net.IPEndPoint server, string secret, int total, int concurrency)
+    {
+        int next = 0;
+        int failures = 0;
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        var workers = Enumerable.Range(0, concurrency).Select(async _ =>
+        {
+            while (Interlocked.Increment(ref next) <= total)
+            {
+                await using var client = GhostChat.Turn.Client.TurnClient.ConnectUdp(server);
+                var c = GhostChat.Turn.Auth.TurnRestCredentials.Create(secret, "alloc", TimeSpan.FromHours(1), DateTimeOffset.UtcNow);
+                try
+                {
+                    await client.AllocateAsync(c.Username, c.Password);
+                    await client.RefreshAsync(TimeSpan.Zero);
+                }
+                catch (GhostChat.Turn.Client.TurnException)
+                {
+                    Interlocked.Increment(ref failures);
+                }
+            }
+        }).ToArray();
+        await Task.WhenAll(workers);
+        watch.Stop();
+        Console.WriteLine(failures > 0 ? $"{total / watch.Elapsed.TotalSeconds:F0} ({failures} failed)" : $"{total / watch.Elapsed.TotalSeconds:F0}");
+        return 0;
+    }
+}
