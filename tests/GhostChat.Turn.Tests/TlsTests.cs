@@ -1,0 +1,96 @@
+using System.Buffers.Binary;
+using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+
+namespace GhostChat.Turn.Tests;
+
+/// <summary>STUN over TLS (RFC 8489 §6.2.3) when a certificate is configured.</summary>
+public sealed class TlsTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("ghostchat-turn-tls-").FullName;
+    private readonly X509Certificate2 _certificate;
+
+    public TlsTests()
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest("CN=turn.test", key, HashAlgorithmName.SHA256);
+        _certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(7));
+        File.WriteAllText(Path.Combine(_dir, "cert.pem"), _certificate.ExportCertificatePem());
+        File.WriteAllText(Path.Combine(_dir, "key.pem"), key.ExportPkcs8PrivateKeyPem());
+    }
+
+    private static int FreeTcpPort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    [Fact]
+    public async Task BindingOverTls_AnswersWithTheClientsMappedAddress()
+    {
+        var tlsPort = FreeTcpPort();
+        await using var server = await TestServer.StartAsync(o =>
+        {
+            o.TlsCertificatePath = Path.Combine(_dir, "cert.pem");
+            o.TlsKeyPath = Path.Combine(_dir, "key.pem");
+            o.TlsPort = tlsPort;
+        });
+        Assert.Equal(tlsPort, Assert.Single(server.Server.TlsEndPoints).Port);
+
+        using var tcp = new TcpClient();
+        await tcp.ConnectAsync(IPAddress.Loopback, tlsPort);
+        await using var tls = new SslStream(tcp.GetStream(), false, (_, cert, _, _) => cert?.GetCertHashString() == _certificate.GetCertHashString());
+        await tls.AuthenticateAsClientAsync("turn.test");
+
+        var transaction = RandomNumberGenerator.GetBytes(12);
+        var request = new byte[20];
+        BinaryPrimitives.WriteUInt16BigEndian(request, 0x0001); // Binding request
+        BinaryPrimitives.WriteUInt32BigEndian(request.AsSpan(4), 0x2112A442);
+        transaction.CopyTo(request, 8);
+        await tls.WriteAsync(request);
+
+        var header = new byte[20];
+        await tls.ReadExactlyAsync(header);
+        Assert.Equal(0x0101, BinaryPrimitives.ReadUInt16BigEndian(header)); // Binding success
+        Assert.Equal(transaction, header[8..20]);
+        var body = new byte[BinaryPrimitives.ReadUInt16BigEndian(header.AsSpan(2))];
+        await tls.ReadExactlyAsync(body);
+
+        // XOR-MAPPED-ADDRESS (0x0020): the client's own port, XORed with the cookie's high half.
+        var offset = 0;
+        int? mappedPort = null;
+        while (offset + 4 <= body.Length)
+        {
+            var type = BinaryPrimitives.ReadUInt16BigEndian(body.AsSpan(offset));
+            var length = BinaryPrimitives.ReadUInt16BigEndian(body.AsSpan(offset + 2));
+            if (type == 0x0020)
+            {
+                mappedPort = BinaryPrimitives.ReadUInt16BigEndian(body.AsSpan(offset + 6)) ^ 0x2112;
+            }
+            offset += 4 + ((length + 3) & ~3);
+        }
+        Assert.Equal(((IPEndPoint)tcp.Client.LocalEndPoint!).Port, mappedPort);
+    }
+
+    [Fact]
+    public async Task MissingKeyFile_FailsToStartWithAClearError()
+    {
+        var ex = await Assert.ThrowsAnyAsync<Exception>(() => TestServer.StartAsync(o =>
+        {
+            o.TlsCertificatePath = Path.Combine(_dir, "cert.pem");
+            o.TlsKeyPath = Path.Combine(_dir, "missing.pem");
+            o.TlsPort = FreeTcpPort();
+        }));
+        Assert.Contains("missing.pem", ex.Message, StringComparison.Ordinal);
+    }
+
+    public void Dispose()
+    {
+        _certificate.Dispose();
+        Directory.Delete(_dir, recursive: true);
+    }
+}
