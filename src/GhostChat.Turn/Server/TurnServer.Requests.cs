@@ -227,7 +227,16 @@ public sealed partial class TurnServer
                 if (!_udpAllocations.TryAdd(udp.Address, allocation))
                 {
                     relay.Dispose();
-                    SendError(buffer, packet, StunConst.Allocate, link, StunError.AllocationMismatch, key);
+                    // Two receive loops may handle a request and its retransmission at once: the copy that
+                    // lost the race answers like the winner (same transaction), anything else gets 437.
+                    if (_udpAllocations.TryGetValue(udp.Address, out var winner) && tid.SequenceEqual(winner.AllocateTransaction))
+                    {
+                        SendAllocateSuccess(buffer, packet, link, winner, key);
+                    }
+                    else
+                    {
+                        SendError(buffer, packet, StunConst.Allocate, link, StunError.AllocationMismatch, key);
+                    }
                     return;
                 }
             }
