@@ -226,4 +226,37 @@ public sealed class TurnServerTests
         await peer.Socket.SendToAsync("two"u8.ToArray(), allocation.Relayed);
         await Wait.UntilAsync(() => server.Server.DroppedPackets > dropped, "the expired permission to drop the packet");
     }
+
+    [Fact]
+    public async Task BytesPerSecondPerAllocation_ExcessIsDropped_RefillsWithTime()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var server = await TestServer.StartAsync(o =>
+        {
+            o.AllowedPeers = ["127.0.0.1/32"];
+            o.MaxBytesPerSecondPerAllocation = 1000;
+        }, time);
+        await using var client = server.Client();
+        var c = server.Credential();
+        await client.AllocateAsync(c.Username, c.Password);
+        using var peer = new UdpPeer();
+        await client.CreatePermissionAsync(peer.EndPoint);
+
+        // On the fake clock no tokens come back: 1000 bytes pass, the rest of the burst is dropped.
+        long dropped = server.Server.DroppedPackets;
+        var payload = new byte[400];
+        for (var i = 0; i < 5; i++)
+        {
+            payload[0] = (byte)i;
+            client.Send(peer.EndPoint, payload);
+        }
+        Assert.Equal(0, (await peer.ReceiveAsync(Generous)).Data[0]);
+        Assert.Equal(1, (await peer.ReceiveAsync(Generous)).Data[0]);
+        await Wait.UntilAsync(() => server.Server.DroppedPackets >= dropped + 3, "the over-rate packets to be dropped");
+
+        time.Advance(TimeSpan.FromSeconds(1));
+        payload[0] = 9;
+        client.Send(peer.EndPoint, payload);
+        Assert.Equal(9, (await peer.ReceiveAsync(Generous)).Data[0]);
+    }
 }
