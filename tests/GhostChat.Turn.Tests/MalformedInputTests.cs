@@ -141,4 +141,14 @@ public sealed class MalformedInputTests
         p[0] = (byte)(0x40 | (p[0] & 0x3F));
         return p;
     }
+
+    [Fact]
+    public async Task TcpConnection_ThatNeverAllocates_IsClosedAfterTheIdleTimeout()
+    {
+        await using var server = await TestServer.StartAsync(o => o.UnallocatedStreamTimeout = TimeSpan.FromMilliseconds(500));
+        using var tcp = new System.Net.Sockets.TcpClient();
+        await tcp.ConnectAsync(server.Tcp);
+        var read = await tcp.GetStream().ReadAsync(new byte[16]).AsTask().WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.Equal(0, read); // the server closed the silent connection
+    }
 }

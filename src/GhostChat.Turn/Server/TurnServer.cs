@@ -333,9 +333,13 @@ public sealed partial class TurnServer : IAsyncDisposable
                 stream = ssl;
             }
             link = new StreamLink(stream, remote);
+            // A connection that holds no allocation must keep talking, or it is closed: idle sockets
+            // that never allocate would otherwise hold server resources forever.
+            using var idle = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
             int filled = 0;
             while (!_stopping.IsCancellationRequested)
             {
+                idle.CancelAfter(link.Allocation is null ? _options.UnallocatedStreamTimeout : Timeout.InfiniteTimeSpan);
                 if (filled == buffer.Length)
                 {
                     if (buffer.Length >= MaxStreamFrame + 4)
@@ -344,7 +348,7 @@ public sealed partial class TurnServer : IAsyncDisposable
                     }
                     Array.Resize(ref buffer, Math.Min(buffer.Length * 2, MaxStreamFrame + 4));
                 }
-                int n = await stream.ReadAsync(buffer.AsMemory(filled), _stopping.Token).ConfigureAwait(false);
+                int n = await stream.ReadAsync(buffer.AsMemory(filled), idle.Token).ConfigureAwait(false);
                 if (n == 0)
                 {
                     return;

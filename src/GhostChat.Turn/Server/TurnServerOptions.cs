@@ -61,6 +61,9 @@ public sealed class TurnServerOptions
     /// </summary>
     public int MaxChannelNumber { get; set; } = 0x7FFF;
 
+    /// <summary>A TCP or TLS connection without an allocation that sends nothing for this long is closed. Default 30 s.</summary>
+    public TimeSpan UnallocatedStreamTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>Lowest relay port. Default 49152.</summary>
     public int RelayMinPort { get; set; } = 49152;
 
@@ -183,6 +186,10 @@ public sealed class TurnServerOptions
         if (MaxAllocationsPerUser < 1 || MaxAllocations < 1 || MaxPermissionsPerAllocation < 1 || MaxChannelsPerAllocation < 1)
         {
             errors.Add("GhostChat:Turn: allocation, permission and channel quotas must be at least 1.");
+        }
+        if (UnallocatedStreamTimeout <= TimeSpan.Zero)
+        {
+            errors.Add("GhostChat:Turn: UnallocatedStreamTimeout must be positive.");
         }
         if (MaxBytesPerSecondPerAllocation < 0 || UnauthorizedPerSecondPerSource < 1 || UdpReceiveLoops < 0)
         {
