@@ -3,15 +3,11 @@
 // DataConnection and chat. The nodes' cluster metrics prove the signaling crossed between them.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import path from 'node:path';
-import { INTEROP_DIR, startGhostChat } from './lib/servers.mjs';
-import { startStaticServer } from './lib/static-server.mjs';
+import { startGhostChat } from './lib/servers.mjs';
+import { startPeerjsPages } from './lib/peerjs-page.mjs';
 import { launchChromium } from './lib/browser.mjs';
 import { waitForMetric } from './lib/metrics.mjs';
 import { startRedis } from './lib/redis.mjs';
-
-const PAGE = `<!doctype html><html><head><meta charset="utf-8"><title>cluster interop</title>
-<script src="/peerjs.min.js"></script></head><body>cluster interop page</body></html>`;
 
 let redis;
 let nodes = [];
@@ -28,10 +24,7 @@ before(async () => {
       'GhostChat:Redis:NodeId': nodeId,
     },
   })));
-  pages = await startStaticServer({
-    '/': { type: 'text/html; charset=utf-8', body: PAGE },
-    '/peerjs.min.js': { type: 'text/javascript; charset=utf-8', file: path.join(INTEROP_DIR, 'node_modules/peerjs/dist/peerjs.min.js') },
-  });
+  pages = await startPeerjsPages('cluster interop');
   browser = await launchChromium();
 });
 

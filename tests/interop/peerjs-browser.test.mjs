@@ -9,25 +9,17 @@
 // fetch of /peerjs/id then also exercises CORS.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import path from 'node:path';
-import { INTEROP_DIR } from './lib/servers.mjs';
 import { startTarget } from './lib/differential.mjs';
-import { startStaticServer } from './lib/static-server.mjs';
+import { startPeerjsPages } from './lib/peerjs-page.mjs';
 import { launchChromium } from './lib/browser.mjs';
 import { readMetrics, metricValue, waitForMetric } from './lib/metrics.mjs';
 import { connectPeer } from './lib/ws-client.mjs';
-
-const PAGE = `<!doctype html><html><head><meta charset="utf-8"><title>peerjs interop</title>
-<script src="/peerjs.min.js"></script></head><body>peerjs interop page</body></html>`;
 
 let pages;
 let browser;
 
 before(async () => {
-  pages = await startStaticServer({
-    '/': { type: 'text/html; charset=utf-8', body: PAGE },
-    '/peerjs.min.js': { type: 'text/javascript; charset=utf-8', file: path.join(INTEROP_DIR, 'node_modules/peerjs/dist/peerjs.min.js') },
-  });
+  pages = await startPeerjsPages('peerjs interop');
   browser = await launchChromium();
 });
 

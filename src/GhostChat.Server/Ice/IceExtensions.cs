@@ -16,19 +16,7 @@ internal static class IceExtensions
         // GhostChat:Signaling:AllowedOrigins lists them), so a web app served elsewhere can use this server.
         builder.Services.AddCors();
         builder.Services.AddOptions<CorsOptions>().Configure<IOptions<SignalingOptions>>((cors, signaling) =>
-            cors.AddPolicy(CorsPolicy, policy =>
-            {
-                var origins = signaling.Value.AllowedOrigins;
-                if (origins.Count == 0)
-                {
-                    policy.SetIsOriginAllowed(static _ => true);
-                }
-                else
-                {
-                    policy.WithOrigins([.. origins]);
-                }
-                policy.WithMethods("GET");
-            }));
+            cors.AddPolicy(CorsPolicy, policy => policy.AllowSignalingOrigins(signaling.Value).WithMethods("GET")));
         builder.Services.AddOptions<IceOptions>()
             .Bind(builder.Configuration.GetSection(IceOptions.SectionName))
             .Validate(IceValidation.IsValid, "GhostChat:Ice:Servers: every server needs at least one stun:, stuns:, turn: or turns: URL, and turn servers need Username and Credential.")

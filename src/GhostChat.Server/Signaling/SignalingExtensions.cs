@@ -38,20 +38,7 @@ internal static class SignalingExtensions
 
         services.AddCors();
         services.AddOptions<CorsOptions>().Configure<IOptions<SignalingOptions>>((cors, signaling) =>
-            cors.AddPolicy(CorsPolicy, policy =>
-            {
-                // Like the reference's default (`origin: true`): echo any Origin, unless a list is configured.
-                var origins = signaling.Value.AllowedOrigins;
-                if (origins.Count == 0)
-                {
-                    policy.SetIsOriginAllowed(static _ => true);
-                }
-                else
-                {
-                    policy.WithOrigins([.. origins]);
-                }
-                policy.AllowAnyHeader().AllowAnyMethod();
-            }));
+            cors.AddPolicy(CorsPolicy, policy => policy.AllowSignalingOrigins(signaling.Value).AllowAnyHeader().AllowAnyMethod()));
         return builder;
     }
 
@@ -147,4 +134,16 @@ internal static class SignalingExtensions
             return Task.FromResult(HealthCheckResult.Healthy("Signaling accepts peers.", data));
         }
     }
+}
+
+/// <summary>Who may call the broker (and the app's other cross-origin endpoints) from a web page.</summary>
+internal static class SignalingCors
+{
+    /// <summary>
+    /// Like the reference's default (`origin: true`): echo any Origin, unless
+    /// <see cref="SignalingOptions.AllowedOrigins"/> lists them.
+    /// </summary>
+    public static Microsoft.AspNetCore.Cors.Infrastructure.CorsPolicyBuilder AllowSignalingOrigins(
+        this Microsoft.AspNetCore.Cors.Infrastructure.CorsPolicyBuilder policy, SignalingOptions options)
+        => options.AllowedOrigins.Count == 0 ? policy.SetIsOriginAllowed(static _ => true) : policy.WithOrigins([.. options.AllowedOrigins]);
 }
