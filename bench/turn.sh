@@ -62,6 +62,8 @@ run_step() { # server-pid port transport-flag m n z → "loss% rtt_ms cpu_s rela
   out=$(taskset -c $CLIENT_CPU timeout 300 turnutils_uclient $tflag -W $SECRET -u bench -e 127.0.0.1 -r $PEER_PORT -X -c \
         -m "$m" -n "$n" -l 120 -z "$z" -p "$port" 127.0.0.1 2>&1 || true)
   after=$(cpu_ticks "$pid")
+  # Keep uclient's whole output per step, so a step without totals can be read afterwards.
+  printf '%s\n' "$out" >"$WORK/uclient-$port${tflag:+-tcp}-m$m-n$n-z$z.log"
   local sent recv loss rtt
   sent=$(grep -o 'tot_send_msgs=[0-9]*' <<<"$out" | tail -1 | cut -d= -f2); sent=${sent:-0}
   recv=$(grep -o 'tot_recv_msgs=[0-9]*' <<<"$out" | tail -1 | cut -d= -f2); recv=${recv:-0}
