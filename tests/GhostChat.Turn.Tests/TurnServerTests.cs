@@ -146,6 +146,18 @@ public sealed class TurnServerTests
     }
 
     [Fact]
+    public async Task Allocate_OnATupleHeldUnderOtherCredentials_Refused437Not441()
+    {
+        // A client that reuses a local port whose earlier allocation is still alive, with fresh
+        // credentials: 437 makes clients such as turnutils_uclient retry elsewhere; 441 ends them.
+        await using var server = await TestServer.StartAsync();
+        await using var client = await server.AllocatedClientAsync("alice");
+        var other = server.Credential("bob");
+        var ex = await Assert.ThrowsAsync<TurnException>(() => client.AllocateAsync(other.Username, other.Password));
+        Assert.Equal(437, ex.Code);
+    }
+
+    [Fact]
     public async Task CreatePermission_OverQuota_Refused508()
     {
         await using var server = await TestServer.StartAsync(o => o.MaxPermissionsPerAllocation = 2);

@@ -99,12 +99,8 @@ public sealed partial class TurnServer
             return StunError.StaleNonce;
         }
         username = StunMessage.ReadString(packet, message.Username);
-        if (existing is not null)
+        if (existing is not null && string.Equals(existing.Username, username, StringComparison.Ordinal))
         {
-            if (!string.Equals(existing.Username, username, StringComparison.Ordinal))
-            {
-                return StunError.WrongCredentials;
-            }
             if (!StunIntegrity.Verify(packet, message.IntegrityOffset, existing.Key))
             {
                 return StunError.Unauthorized;
@@ -113,6 +109,13 @@ public sealed partial class TurnServer
             user = existing.User;
             return 0;
         }
+        if (existing is not null && message.Method != StunConst.Allocate)
+        {
+            return StunError.WrongCredentials;
+        }
+        // An Allocate from a 5-tuple that already holds an allocation under other credentials (a client
+        // reusing a port whose old allocation is still alive) is authenticated on its own; HandleAllocate
+        // then answers 437 (RFC 8656 §7.2), which clients retry from a new port. 441 would end them.
         // Step 4: REST username "expiry:user": not expired, not too far ahead.
         if (!TurnRestCredentials.TryParseUsername(username, out long expiry, out var parsedUser))
         {
