@@ -137,26 +137,17 @@ internal sealed class SignalingOptionsValidator : IValidateOptions<SignalingOpti
         const string L = S + ":Limits";
         AtLeast(errors, $"{L}:MaxFrameBytes", l.MaxFrameBytes, 1024);
         AtLeast(errors, $"{L}:MaxJsonDepth", l.MaxJsonDepth, 4);
-        if (!(l.MessagesPerSecond > 0))
-        {
-            errors.Add($"{L}:MessagesPerSecond must be greater than 0.");
-        }
+        Positive(errors, $"{L}:MessagesPerSecond", l.MessagesPerSecond);
         AtLeast(errors, $"{L}:MessageBurst", l.MessageBurst, 1);
         AtLeast(errors, $"{L}:OverRateFramesBeforeClose", l.OverRateFramesBeforeClose, 1);
         AtLeast(errors, $"{L}:MalformedFramesBeforeClose", l.MalformedFramesBeforeClose, 1);
         AtLeast(errors, $"{L}:MaxSocketsPerIp", l.MaxSocketsPerIp, 1);
-        if (!(l.ConnectsPerSecondPerIp > 0))
-        {
-            errors.Add($"{L}:ConnectsPerSecondPerIp must be greater than 0.");
-        }
+        Positive(errors, $"{L}:ConnectsPerSecondPerIp", l.ConnectsPerSecondPerIp);
         AtLeast(errors, $"{L}:ConnectBurstPerIp", l.ConnectBurstPerIp, 1);
         AtLeast(errors, $"{L}:MaxSockets", l.MaxSockets, 1);
         AtLeast(errors, $"{L}:MaxQueuedMessagesPerPeer", l.MaxQueuedMessagesPerPeer, 0);
         AtLeast(errors, $"{L}:MaxQueuedBytesPerPeer", l.MaxQueuedBytesPerPeer, 0);
-        if (l.MaxQueuedBytesTotal < 0)
-        {
-            errors.Add($"{L}:MaxQueuedBytesTotal must be 0 or more.");
-        }
+        AtLeast(errors, $"{L}:MaxQueuedBytesTotal", l.MaxQueuedBytesTotal, 0);
         AtLeast(errors, $"{L}:MaxOutboundFramesPerSocket", l.MaxOutboundFramesPerSocket, 8);
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
@@ -166,6 +157,14 @@ internal sealed class SignalingOptionsValidator : IValidateOptions<SignalingOpti
         if (value <= TimeSpan.Zero)
         {
             errors.Add($"{key} must be a positive duration such as 00:00:05 (got {value}).");
+        }
+    }
+
+    private static void Positive(List<string> errors, string key, double value)
+    {
+        if (!(value > 0))
+        {
+            errors.Add($"{key} must be greater than 0 (got {value}).");
         }
     }
 
