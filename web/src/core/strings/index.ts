@@ -83,6 +83,16 @@ export const en = {
   noWebRtcTitle: "This browser cannot run GhostChat",
   noWebRtcBody: "GhostChat needs WebRTC to connect two browsers directly, and this browser does not provide it. Open the link in a current Firefox, Chrome, Edge or Safari.",
   offlineBanner: "Offline",
+  insecureTitle: "This page is not opened securely",
+  insecureBody: "You opened GhostChat over plain http:// at {host}. Browsers switch some features off on such pages, so parts of GhostChat cannot work here:",
+  insecureMissingWebCrypto: "encryption keys and the verification code (WebCrypto)",
+  insecureMissingServiceWorker: "installing the app and opening it without a network (service worker)",
+  insecureMissingWakeLock: "keeping the screen on during a chat (wake lock)",
+  insecureMissingClipboard: "copying the invite link with one tap (clipboard)",
+  insecureNothingMissing: "This browser still offers everything GhostChat needs, but other browsers will not.",
+  insecureFixLocalNetwork: "What to do: open GhostChat with https:// instead. Whoever runs this server can make a certificate for the local network once and trust it on each device (operator guide, \"A LAN without a domain\").",
+  insecureFixInternet: "What to do: open GhostChat with https:// instead. If that does not work, whoever runs this server needs to set up HTTPS (operator guide, section 2).",
+  insecureFixThisDevice: "If the server runs on this device, open {url} instead: browsers trust localhost.",
 } as const;
 
 export type StringKey = keyof typeof en;
