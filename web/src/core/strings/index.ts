@@ -1,3 +1,5 @@
+import { networkStrings } from "./network";
+
 /**
  * Every user-visible string, in one place, ready for translation: a translation is another object
  * of type `Strings`. Placeholders are `{name}`, filled by `format`.
@@ -93,6 +95,7 @@ export const en = {
   insecureFixLocalNetwork: "What to do: open GhostChat with https:// instead. Whoever runs this server can make a certificate for the local network once and trust it on each device (operator guide, \"A LAN without a domain\").",
   insecureFixInternet: "What to do: open GhostChat with https:// instead. If that does not work, whoever runs this server needs to set up HTTPS (operator guide, section 2).",
   insecureFixThisDevice: "If the server runs on this device, open {url} instead: browsers trust localhost.",
+  ...networkStrings,
 } as const;
 
 export type StringKey = keyof typeof en;
