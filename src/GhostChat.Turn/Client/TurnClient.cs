@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Collections.Concurrent;
 using System.Net;
+using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Threading.Channels;
@@ -49,14 +50,31 @@ public sealed record TurnAllocation(IPEndPoint Relayed, IPEndPoint Mapped, TimeS
 /// <param name="ViaChannel">True when it came as ChannelData, false for a Data indication.</param>
 public sealed record TurnData(IPEndPoint Peer, byte[] Data, bool ViaChannel);
 
+/// <summary>How a <see cref="TurnClient"/> reaches its server (RFC 8656 §3.1: the relay itself is always UDP).</summary>
+public enum TurnTransport
+{
+    /// <summary>UDP datagrams; requests are retransmitted (RFC 8489 §6.2.1).</summary>
+    Udp,
+
+    /// <summary>One TCP connection; messages are framed by their own length, ChannelData padded to 4 bytes.</summary>
+    Tcp,
+
+    /// <summary>TCP with TLS (<c>turns:</c>); framing as over TCP.</summary>
+    Tls,
+}
+
 /// <summary>
-/// A small TURN client over UDP (RFC 8656 §7–§12): Binding, Allocate with long-term credentials (401 and
-/// 438 handled), Refresh, CreatePermission, ChannelBind, Send indications, ChannelData. Used by tests,
-/// health probes and <c>ghostchat doctor</c>.
+/// A small TURN client over UDP, TCP or TLS (RFC 8656 §7–§12): Binding, Allocate with long-term credentials
+/// (401 and 438 handled), Refresh, CreatePermission, ChannelBind, Send indications, ChannelData. The API is the
+/// same for every transport. Used by tests, health probes and <c>ghostchat doctor</c>.
 /// </summary>
 public sealed class TurnClient : IAsyncDisposable
 {
+    private const int MaxStreamFrame = 65535 + StunConst.HeaderSize + 4;
+
     private readonly Socket _socket;
+    private readonly Stream? _stream;
+    private readonly Lock _writeLock = new();
     private readonly ConcurrentDictionary<UInt128, TaskCompletionSource<byte[]>> _pending = new();
     private readonly ConcurrentDictionary<ushort, IPEndPoint> _channels = new();
     private readonly Channel<TurnData> _data = Channel.CreateBounded<TurnData>(new BoundedChannelOptions(1024) { FullMode = BoundedChannelFullMode.DropOldest });
@@ -66,12 +84,25 @@ public sealed class TurnClient : IAsyncDisposable
     private string? _realm;
     private string? _nonce;
     private byte[]? _key;
+    private volatile bool _closed;
 
-    private TurnClient(Socket socket)
+    private TurnClient(Socket socket, Stream? stream, TurnTransport transport)
     {
         _socket = socket;
-        _receiveLoop = Task.Run(ReceiveLoopAsync);
+        _stream = stream;
+        Transport = transport;
+        RemoteEndPoint = (IPEndPoint)socket.RemoteEndPoint!;
+        _receiveLoop = stream is null ? Task.Run(ReceiveLoopAsync) : Task.Run(StreamReceiveLoopAsync);
     }
+
+    /// <summary>The transport to the server.</summary>
+    public TurnTransport Transport { get; }
+
+    /// <summary>The server's address.</summary>
+    public IPEndPoint RemoteEndPoint { get; }
+
+    /// <summary>True once a TCP/TLS server closed the connection (requests then fail at once).</summary>
+    public bool IsClosed => _closed;
 
     /// <summary>Retransmission timeout of the first try; doubled each time (RFC 8489 §6.2.1).</summary>
     public TimeSpan InitialRto { get; set; } = TimeSpan.FromMilliseconds(500);
@@ -92,7 +123,57 @@ public sealed class TurnClient : IAsyncDisposable
         var socket = new Socket(server.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
         socket.Bind(new IPEndPoint(localAddress ?? (server.AddressFamily == AddressFamily.InterNetwork ? IPAddress.Any : IPAddress.IPv6Any), 0));
         socket.Connect(server);
-        return new TurnClient(socket);
+        return new TurnClient(socket, null, TurnTransport.Udp);
+    }
+
+    /// <summary>Opens a TCP connection to <paramref name="server"/> (RFC 8656 §3.1 framing).</summary>
+    public static Task<TurnClient> ConnectTcpAsync(IPEndPoint server, CancellationToken cancellationToken = default) =>
+        ConnectAsync(TurnTransport.Tcp, server, null, null, cancellationToken);
+
+    /// <summary>
+    /// Opens a TLS connection to <paramref name="server"/>. <paramref name="targetHost"/> is sent as SNI and checked
+    /// against the certificate (default: the IP address as text); <paramref name="certificateValidation"/> replaces the
+    /// system's chain and name check (tests with self-signed certificates, or a pinned certificate).
+    /// </summary>
+    public static Task<TurnClient> ConnectTlsAsync(IPEndPoint server, string? targetHost = null, RemoteCertificateValidationCallback? certificateValidation = null, CancellationToken cancellationToken = default) =>
+        ConnectAsync(TurnTransport.Tls, server, targetHost, certificateValidation, cancellationToken);
+
+    /// <summary>Opens a client over any transport; <paramref name="targetHost"/> and <paramref name="certificateValidation"/> apply to TLS only.</summary>
+    public static async Task<TurnClient> ConnectAsync(TurnTransport transport, IPEndPoint server, string? targetHost = null, RemoteCertificateValidationCallback? certificateValidation = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(server);
+        if (transport == TurnTransport.Udp)
+        {
+            return ConnectUdp(server);
+        }
+        var socket = new Socket(server.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        Stream? stream = null;
+        try
+        {
+            await socket.ConnectAsync(server, cancellationToken).ConfigureAwait(false);
+            stream = new NetworkStream(socket, ownsSocket: true);
+            if (transport == TurnTransport.Tls)
+            {
+                var ssl = new SslStream(stream, leaveInnerStreamOpen: false);
+                stream = ssl;
+                var options = new SslClientAuthenticationOptions
+                {
+                    TargetHost = targetHost ?? server.Address.ToString(),
+                    RemoteCertificateValidationCallback = certificateValidation,
+                };
+                await ssl.AuthenticateAsClientAsync(options, cancellationToken).ConfigureAwait(false);
+            }
+            return new TurnClient(socket, stream, transport);
+        }
+        catch
+        {
+            if (stream is not null)
+            {
+                await stream.DisposeAsync().ConfigureAwait(false);
+            }
+            socket.Dispose();
+            throw;
+        }
     }
 
     /// <summary>STUN Binding: our server-reflexive address.</summary>
@@ -166,21 +247,46 @@ public sealed class TurnClient : IAsyncDisposable
         var w = new StunWriter(buffer, StunConst.Send, StunClass.Indication, RandomNumberGenerator.GetBytes(12));
         w.AddXorAddress(StunConst.XorPeerAddress, RawKey(peer));
         w.AddBytes(StunConst.DataAttr, data);
-        _socket.Send(w.Written);
+        Write(w.Written);
     }
 
-    /// <summary>Sends ChannelData on a bound channel.</summary>
+    /// <summary>Sends ChannelData on a bound channel (padded to a multiple of 4 bytes over TCP/TLS, RFC 8656 §12.5).</summary>
     public void SendChannel(ushort channel, ReadOnlySpan<byte> data)
     {
-        var buffer = new byte[4 + data.Length];
+        int length = 4 + data.Length;
+        var buffer = new byte[_stream is null ? length : (length + 3) & ~3];
         BinaryPrimitives.WriteUInt16BigEndian(buffer, channel);
         BinaryPrimitives.WriteUInt16BigEndian(buffer.AsSpan(2), (ushort)data.Length);
         data.CopyTo(buffer.AsSpan(4));
-        _socket.Send(buffer);
+        Write(buffer);
     }
 
     /// <summary>Sends raw bytes to the server (tests: malformed input).</summary>
-    public void SendRaw(ReadOnlySpan<byte> bytes) => _socket.Send(bytes);
+    public void SendRaw(ReadOnlySpan<byte> bytes) => Write(bytes);
+
+    private void Write(ReadOnlySpan<byte> bytes)
+    {
+        if (_stream is null)
+        {
+            _socket.Send(bytes);
+            return;
+        }
+        if (_closed)
+        {
+            throw new TurnException(0, "the server closed the connection");
+        }
+        try
+        {
+            lock (_writeLock)
+            {
+                _stream.Write(bytes);
+            }
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException or SocketException)
+        {
+            throw new TurnException("the connection to the server failed", ex);
+        }
+    }
 
     /// <summary>Waits for the next relayed payload.</summary>
     public ValueTask<TurnData> ReceiveAsync(CancellationToken cancellationToken = default) => _data.Reader.ReadAsync(cancellationToken);
@@ -266,10 +372,24 @@ public sealed class TurnClient : IAsyncDisposable
         _pending[id] = tcs;
         try
         {
+            if (_stream is not null)
+            {
+                // Reliable transport: one send, then wait as long as all UDP retransmissions would (RFC 8489 §6.2.2).
+                Write(request);
+                var total = InitialRto * ((1 << MaxTries) - 1);
+                try
+                {
+                    return await tcs.Task.WaitAsync(total, cancellationToken).ConfigureAwait(false);
+                }
+                catch (TimeoutException)
+                {
+                    throw new TurnException(0, "no answer from the TURN server");
+                }
+            }
             var rto = InitialRto;
             for (int i = 0; i < MaxTries; i++)
             {
-                _socket.Send(request);
+                Write(request);
                 try
                 {
                     return await tcs.Task.WaitAsync(rto, cancellationToken).ConfigureAwait(false);
@@ -305,34 +425,107 @@ public sealed class TurnClient : IAsyncDisposable
             {
                 return;
             }
-            var packet = buffer.AsSpan(0, n);
-            if (StunFraming.LooksLikeChannelData(packet))
+            HandlePacket(buffer.AsSpan(0, n));
+        }
+    }
+
+    private async Task StreamReceiveLoopAsync()
+    {
+        var buffer = new byte[4096];
+        int filled = 0;
+        try
+        {
+            while (!_stop.IsCancellationRequested)
             {
-                ushort ch = BinaryPrimitives.ReadUInt16BigEndian(packet);
-                int len = BinaryPrimitives.ReadUInt16BigEndian(packet[2..]);
-                if (len <= n - 4 && _channels.TryGetValue(ch, out var peer))
+                if (filled == buffer.Length)
                 {
-                    _data.Writer.TryWrite(new TurnData(peer, packet.Slice(4, len).ToArray(), true));
+                    if (buffer.Length >= MaxStreamFrame)
+                    {
+                        return;
+                    }
+                    Array.Resize(ref buffer, Math.Min(buffer.Length * 2, MaxStreamFrame));
                 }
-                continue;
-            }
-            if (!StunMessage.TryParse(packet, out var m))
-            {
-                continue;
-            }
-            if (m.Class == StunClass.Indication && m.Method == StunConst.Data)
-            {
-                if (m.PeerCount == 1 && StunMessage.TryReadXorAddress(packet, m.Peers[0], out var peer) && m.Data.Present)
+                int n = await _stream!.ReadAsync(buffer.AsMemory(filled), _stop.Token).ConfigureAwait(false);
+                if (n == 0)
                 {
-                    _data.Writer.TryWrite(new TurnData(peer.ToEndPoint(), m.Data.Of(packet).ToArray(), false));
+                    return;
                 }
-                continue;
+                filled += n;
+                int consumed = 0;
+                while (filled - consumed >= 4)
+                {
+                    var rest = buffer.AsSpan(consumed, filled - consumed);
+                    int length = (rest[2] << 8) | rest[3];
+                    int frame = (rest[0] & 0xC0) switch
+                    {
+                        0x40 => (4 + length + 3) & ~3,
+                        0 => StunConst.HeaderSize + length,
+                        _ => -1,
+                    };
+                    // Out of sync (neither STUN nor ChannelData on a channel we bound: an HTTP server, a TLS
+                    // alert, garbage): a stream cannot be resynchronised, so close it and fail what waits.
+                    if (frame < 0
+                        || (frame > 0 && (rest[0] & 0xC0) == 0x40 && !_channels.ContainsKey(BinaryPrimitives.ReadUInt16BigEndian(rest)))
+                        || ((rest[0] & 0xC0) == 0 && rest.Length >= 8 && BinaryPrimitives.ReadUInt32BigEndian(rest[4..]) != StunConst.MagicCookie))
+                    {
+                        return;
+                    }
+                    if (frame > rest.Length)
+                    {
+                        break;
+                    }
+                    HandlePacket(rest[..frame]);
+                    consumed += frame;
+                }
+                if (consumed > 0)
+                {
+                    Buffer.BlockCopy(buffer, consumed, buffer, 0, filled - consumed);
+                    filled -= consumed;
+                }
             }
-            var id = BinaryPrimitives.ReadUInt128BigEndian(new byte[4].Concat(packet.Slice(8, 12).ToArray()).ToArray());
-            if (_pending.TryGetValue(id, out var tcs))
+        }
+        catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException or OperationCanceledException)
+        {
+        }
+        finally
+        {
+            _closed = true;
+            foreach (var pending in _pending.Values)
             {
-                tcs.TrySetResult(packet.ToArray());
+                pending.TrySetException(new TurnException(0, "the server closed the connection"));
             }
+        }
+    }
+
+    private void HandlePacket(ReadOnlySpan<byte> packet)
+    {
+        int n = packet.Length;
+        if (StunFraming.LooksLikeChannelData(packet))
+        {
+            ushort ch = BinaryPrimitives.ReadUInt16BigEndian(packet);
+            int len = BinaryPrimitives.ReadUInt16BigEndian(packet[2..]);
+            if (len <= n - 4 && _channels.TryGetValue(ch, out var peer))
+            {
+                _data.Writer.TryWrite(new TurnData(peer, packet.Slice(4, len).ToArray(), true));
+            }
+            return;
+        }
+        if (!StunMessage.TryParse(packet, out var m))
+        {
+            return;
+        }
+        if (m.Class == StunClass.Indication && m.Method == StunConst.Data)
+        {
+            if (m.PeerCount == 1 && StunMessage.TryReadXorAddress(packet, m.Peers[0], out var peer) && m.Data.Present)
+            {
+                _data.Writer.TryWrite(new TurnData(peer.ToEndPoint(), m.Data.Of(packet).ToArray(), false));
+            }
+            return;
+        }
+        var id = BinaryPrimitives.ReadUInt128BigEndian(new byte[4].Concat(packet.Slice(8, 12).ToArray()).ToArray());
+        if (_pending.TryGetValue(id, out var tcs))
+        {
+            tcs.TrySetResult(packet.ToArray());
         }
     }
 
@@ -372,10 +565,14 @@ public sealed class TurnClient : IAsyncDisposable
         return new PeerKey(BinaryPrimitives.ReadUInt128BigEndian(bytes), (ushort)peer.Port, true);
     }
 
-    /// <summary>Closes the socket.</summary>
+    /// <summary>Closes the socket (and the TCP/TLS stream).</summary>
     public async ValueTask DisposeAsync()
     {
         await _stop.CancelAsync().ConfigureAwait(false);
+        if (_stream is not null)
+        {
+            await _stream.DisposeAsync().ConfigureAwait(false);
+        }
         _socket.Dispose();
         try
         {

@@ -1,0 +1,253 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using System.Text;
+
+namespace GhostChat.Testing;
+
+/// <summary>
+/// A real coturn (Debian's <c>turnserver</c> 4.6.1) on 127.0.0.1 with a REST secret, free ports, its own temp folder,
+/// optionally TLS with a generated self-signed certificate. Stopped by its process id; the folder is always removed.
+/// Shared by GhostChat.Turn.Tests and GhostChat.Cli.Tests (linked source).
+/// </summary>
+internal sealed class CoturnProcess : IAsyncDisposable
+{
+    public const string Realm = "coturn.test";
+
+    private readonly Process _process;
+    private readonly string _dir;
+    private readonly StringBuilder _log;
+
+    private CoturnProcess(Process process, string dir, StringBuilder log, int port, int tlsPort, string secret, X509Certificate2? certificate)
+    {
+        _process = process;
+        _dir = dir;
+        _log = log;
+        Port = port;
+        TlsPort = tlsPort;
+        Secret = secret;
+        Certificate = certificate;
+    }
+
+    /// <summary>UDP and TCP listening port.</summary>
+    public int Port { get; }
+
+    /// <summary>TLS port, or -1 without TLS.</summary>
+    public int TlsPort { get; }
+
+    public string Secret { get; }
+
+    /// <summary>The self-signed certificate coturn serves over TLS (null without TLS).</summary>
+    public X509Certificate2? Certificate { get; }
+
+    public IPEndPoint Udp => new(IPAddress.Loopback, Port);
+
+    public IPEndPoint Tls => new(IPAddress.Loopback, TlsPort);
+
+    public string Log
+    {
+        get
+        {
+            lock (_log)
+            {
+                return _log.ToString();
+            }
+        }
+    }
+
+    public static async Task<CoturnProcess> StartAsync(string secret, bool tls = false)
+    {
+        var dir = Directory.CreateTempSubdirectory("ghostchat-coturn-").FullName;
+        X509Certificate2? certificate = null;
+        bool handedOver = false;
+        try
+        {
+            int port = FreePortPair();
+            int tlsPort = tls ? FreePortPair() : -1;
+            // Relay ports: a random slice of 50000–59999 (our own test servers use 40000–49999).
+            int relayMin = 50000 + (RandomNumberGenerator.GetInt32(50) * 200);
+            var args = new List<string>
+            {
+                "-n", "--listening-ip=127.0.0.1", "--relay-ip=127.0.0.1",
+                "--listening-port=" + port.ToString(CultureInfo.InvariantCulture),
+                "--min-port=" + relayMin.ToString(CultureInfo.InvariantCulture), "--max-port=" + (relayMin + 199).ToString(CultureInfo.InvariantCulture),
+                "--use-auth-secret", "--static-auth-secret=" + secret, "--realm=" + Realm, "--fingerprint",
+                "--allow-loopback-peers", "--no-cli", "--no-dtls", "--log-file=stdout", "--simple-log",
+                "--pidfile=" + Path.Combine(dir, "turnserver.pid"), "--userdb=" + Path.Combine(dir, "turndb"),
+            };
+            if (tls)
+            {
+                using var key = RSA.Create(2048);
+                var request = new CertificateRequest("CN=coturn.test", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+                var san = new SubjectAlternativeNameBuilder();
+                san.AddDnsName("coturn.test");
+                san.AddIpAddress(IPAddress.Loopback);
+                request.CertificateExtensions.Add(san.Build());
+                certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(7));
+                File.WriteAllText(Path.Combine(dir, "cert.pem"), certificate.ExportCertificatePem());
+                File.WriteAllText(Path.Combine(dir, "key.pem"), key.ExportPkcs8PrivateKeyPem());
+                args.Add("--tls-listening-port=" + tlsPort.ToString(CultureInfo.InvariantCulture));
+                args.Add("--cert=" + Path.Combine(dir, "cert.pem"));
+                args.Add("--pkey=" + Path.Combine(dir, "key.pem"));
+            }
+            else
+            {
+                args.Add("--no-tls");
+            }
+            var psi = new ProcessStartInfo("/usr/bin/turnserver") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = dir };
+            foreach (var a in args)
+            {
+                psi.ArgumentList.Add(a);
+            }
+            var log = new StringBuilder();
+            var process = Process.Start(psi)!;
+            process.OutputDataReceived += (_, e) => { lock (log) { log.AppendLine(e.Data); } };
+            process.ErrorDataReceived += (_, e) => { lock (log) { log.AppendLine(e.Data); } };
+            process.BeginOutputReadLine();
+            process.BeginErrorReadLine();
+            var coturn = new CoturnProcess(process, dir, log, port, tlsPort, secret, certificate);
+            handedOver = true;
+            try
+            {
+                await coturn.WaitReadyAsync();
+            }
+            catch
+            {
+                await coturn.DisposeAsync();
+                throw;
+            }
+            return coturn;
+        }
+        catch
+        {
+            if (!handedOver)
+            {
+                certificate?.Dispose();
+                Directory.Delete(dir, recursive: true);
+            }
+            throw;
+        }
+    }
+
+    /// <summary>Ready when a UDP Binding is answered and the TCP (and TLS) ports accept connections.</summary>
+    private async Task WaitReadyAsync()
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        var request = new byte[20];
+        request[1] = 1;
+        request[4] = 0x21; request[5] = 0x12; request[6] = 0xA4; request[7] = 0x42;
+        RandomNumberGenerator.Fill(request.AsSpan(8));
+        while (true)
+        {
+            if (_process.HasExited)
+            {
+                throw new InvalidOperationException("turnserver exited at start:\n" + Log);
+            }
+            if (await UdpAnswersAsync(request) && await TcpAcceptsAsync(Port) && (TlsPort < 0 || await TcpAcceptsAsync(TlsPort)))
+            {
+                return;
+            }
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException("turnserver did not become ready in 30 s:\n" + Log);
+            }
+            await Task.Delay(100);
+        }
+    }
+
+    private async Task<bool> UdpAnswersAsync(byte[] request)
+    {
+        using var udp = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        udp.Connect(Udp);
+        try
+        {
+            await udp.SendAsync(request);
+            using var cts = new CancellationTokenSource(500);
+            var buffer = new byte[1500];
+            return await udp.ReceiveAsync(buffer, SocketFlags.None, cts.Token) >= 20;
+        }
+        catch (Exception ex) when (ex is SocketException or OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
+    private static async Task<bool> TcpAcceptsAsync(int port)
+    {
+        using var tcp = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            using var cts = new CancellationTokenSource(1000);
+            await tcp.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port), cts.Token);
+            return true;
+        }
+        catch (Exception ex) when (ex is SocketException or OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>A port free for UDP and TCP whose next port is free too (coturn may take port+1 as its alternate).</summary>
+    private static int FreePortPair()
+    {
+        for (int attempt = 0; ; attempt++)
+        {
+            using var udp = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+            udp.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            int port = ((IPEndPoint)udp.LocalEndPoint!).Port;
+            if (port < 65535 && IsFree(port, SocketType.Stream) && IsFree(port + 1, SocketType.Dgram) && IsFree(port + 1, SocketType.Stream))
+            {
+                return port;
+            }
+            if (attempt > 50)
+            {
+                throw new InvalidOperationException("no free port pair");
+            }
+        }
+    }
+
+    private static bool IsFree(int port, SocketType type)
+    {
+        using var s = new Socket(AddressFamily.InterNetwork, type, type == SocketType.Stream ? ProtocolType.Tcp : ProtocolType.Udp);
+        try
+        {
+            s.Bind(new IPEndPoint(IPAddress.Loopback, port));
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Stops coturn by its own process id and removes its folder.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            if (!_process.HasExited)
+            {
+                _process.Kill();
+                await _process.WaitForExitAsync(new CancellationTokenSource(TimeSpan.FromSeconds(10)).Token);
+            }
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or OperationCanceledException)
+        {
+        }
+        finally
+        {
+            _process.Dispose();
+            Certificate?.Dispose();
+            try
+            {
+                Directory.Delete(_dir, recursive: true);
+            }
+            catch (IOException)
+            {
+            }
+        }
+    }
+}
