@@ -69,4 +69,43 @@ describe("invites", () => {
     const r = parseInvite("#join=1.host.roomroomroom.inviteinvite.AAAAAAAAAAAAAAAAAAAAAA.9999999999", NOW);
     expect(r.ok).toBe(true);
   });
+
+  // Truncated at every position: a cut link is never accepted as some other valid invite.
+  it("parseInvite_TruncatedAnywhere_RefusedOrSameInvite", () => {
+    const invite = createInvite({ hostPeerId: host, now: NOW });
+    const fragment = "#" + inviteFragment(invite);
+    for (let i = 0; i < fragment.length; i++) {
+      const r = parseInvite(fragment.slice(0, i), NOW);
+      // Cutting digits off the expiry still parses but always as an already expired or shorter-lived invite.
+      if (r.ok) {
+        expect(r.invite.secret).toBe(invite.secret);
+        expect(r.invite.expiresAt).toBeLessThan(invite.expiresAt);
+      } else expect(["not-an-invite", "malformed", "expired"]).toContain(r.error);
+    }
+  });
+
+  it.each([
+    ["hugeFragment", "#join=1.host.roomroomroom.inviteinvite.AAAAAAAAAAAAAAAAAAAAAA.9999999999" + "A".repeat(1 << 20)],
+    ["hugeSecret", "#join=1.host.roomroomroom.inviteinvite." + "A".repeat(400) + ".9999999999"],
+    ["secretJustOverMax", "#join=1.host.roomroomroom.inviteinvite." + "A".repeat(87) + ".9999999999"],
+    ["hugeHost", "#join=1." + "h".repeat(65) + ".roomroomroom.inviteinvite.AAAAAAAAAAAAAAAAAAAAAA.9999999999"],
+    ["hugeExpiry", "#join=1.host.roomroomroom.inviteinvite.AAAAAAAAAAAAAAAAAAAAAA.9999999999999"],
+    ["extraField", "#join=1.host.roomroomroom.inviteinvite.AAAAAAAAAAAAAAAAAAAAAA.9999999999.x"],
+    ["emptyFields", "#join=1....."],
+    ["negativeExpiry", "#join=1.host.roomroomroom.inviteinvite.AAAAAAAAAAAAAAAAAAAAAA.-1"],
+    ["exponentExpiry", "#join=1.host.roomroomroom.inviteinvite.AAAAAAAAAAAAAAAAAAAAAA.1e10"],
+    ["paddedSecret", "#join=1.host.roomroomroom.inviteinvite.AAAAAAAAAAAAAAAAAAAAAA==.9999999999"],
+    ["standardBase64Secret", "#join=1.host.roomroomroom.inviteinvite.AAAAAAAAAAAAAAAAAAA+/A.9999999999"],
+    ["encodedDotInHost", "#join=1.ho%2Est.roomroomroom.inviteinvite.AAAAAAAAAAAAAAAAAAAAAA.9999999999"],
+    ["encodedNulInHost", "#join=1.ho%00st.roomroomroom.inviteinvite.AAAAAAAAAAAAAAAAAAAAAA.9999999999"],
+    ["javascriptHost", "#join=1.javascript%3Aalert(1).roomroomroom.inviteinvite.AAAAAAAAAAAAAAAAAAAAAA.9999999999"],
+    ["unicodeRoom", "#join=1.host.röömroomroom.inviteinvite.AAAAAAAAAAAAAAAAAAAAAA.9999999999"],
+    ["whitespaceSecret", "#join=1.host.roomroomroom.inviteinvite. AAAAAAAAAAAAAAAAAAAAA.9999999999"],
+  ])("parseInvite_Hostile %s_Malformed", (_name, hash) => {
+    expect(parseInvite(hash, NOW)).toEqual({ ok: false, error: "malformed" });
+  });
+
+  it("parseInvite_NotAString_NotAnInvite", () => {
+    expect(parseInvite(undefined as unknown as string, NOW)).toEqual({ ok: false, error: "not-an-invite" });
+  });
 });

@@ -1,4 +1,5 @@
 import { Peer, type DataConnection, type PeerError as PeerJsError } from "peerjs";
+import { connectionFingerprints } from "../auth/fingerprint";
 import { PeerError, type ChannelPort, type PeerErrorKind, type PeerPort } from "./ports";
 
 export interface PeerJsServer {
@@ -17,9 +18,19 @@ function toError(e: PeerJsError<string> | Error): PeerError {
   return new PeerError(kind, e.message);
 }
 
-/** The only module that touches PeerJS. Reliable, JSON-serialised data channels. */
-export function createPeerJsPort(server: PeerJsServer, iceServers: RTCIceServer[]): PeerPort {
-  const peer = new Peer({ ...server, debug: 0, config: { iceServers } });
+/** A fixed peer id and the token that lets it reattach (the host keeps both while its invites live). */
+export interface PeerIdentity {
+  id: string;
+  token: string;
+}
+
+/**
+ * The only module that touches PeerJS. Reliable, JSON-serialised data channels. With `identity`
+ * the peer registers that id with that token; `onId` learns the id the server handed out otherwise.
+ */
+export function createPeerJsPort(server: PeerJsServer, iceServers: RTCIceServer[], identity?: PeerIdentity | { token: string }): PeerPort {
+  const options = { ...server, debug: 0, config: { iceServers }, ...(identity ? { token: identity.token } : {}) };
+  const peer = identity && "id" in identity ? new Peer(identity.id, options) : new Peer(options);
   const pendingConnects = new Map<string, Set<(e: PeerError) => void>>();
   let lastError: PeerError | null = null;
 
@@ -92,6 +103,13 @@ function wrap(conn: DataConnection): ChannelPort {
       conn.on("error", once);
     },
     onIceState: (handler) => void conn.on("iceStateChanged", handler),
+    fingerprints: () => {
+      // The descriptions this side actually applied: DTLS checked the remote certificate against
+      // the remote one, and our own certificate is the one in the local one.
+      const pc = conn.peerConnection;
+      if (!pc) return null;
+      return connectionFingerprints((pc.currentLocalDescription ?? pc.localDescription)?.sdp, (pc.currentRemoteDescription ?? pc.remoteDescription)?.sdp);
+    },
     close: () => conn.close(),
   };
 }

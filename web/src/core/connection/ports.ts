@@ -1,3 +1,5 @@
+import type { ChannelFingerprints } from "../auth/fingerprint";
+
 /**
  * The seam between our logic and PeerJS/WebRTC: the session only sees these two interfaces, so it
  * is unit-tested with fakes and the PeerJS adapter is the only module that imports `peerjs`.
@@ -10,6 +12,11 @@ export interface ChannelPort {
   onClose(handler: () => void): void;
   /** ICE connection state of the underlying RTCPeerConnection. */
   onIceState(handler: (state: RTCIceConnectionState) => void): void;
+  /**
+   * The DTLS certificate fingerprints of the connection as this side used them (local and remote
+   * SDP), for the invite handshake; null when they cannot be read.
+   */
+  fingerprints?(): ChannelFingerprints | null;
   close(): void;
 }
 

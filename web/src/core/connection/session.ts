@@ -1,3 +1,4 @@
+import { isAuthFrame, type AuthOutcome, type AuthStep, type Handshake, type RefusalCode } from "../auth";
 import { Emitter } from "../emitter";
 import { decodeWire, type WireMessage } from "../delivery/wire";
 import { retry, withTimeout, RetriesExhaustedError, type BackoffOptions } from "./backoff";
@@ -15,13 +16,21 @@ export type SessionStatus =
   | { phase: "reconnecting" }
   | { phase: "server-lost" }
   | { phase: "peer-left" }
-  | { phase: "failed"; reason: FailureReason };
+  | { phase: "failed"; reason: FailureReason; refusal?: RefusalCode; by?: "us" | "peer" };
 
-export type FailureReason = "server-unreachable" | "server-refused" | "peer-unreachable" | "id-taken" | "room-full";
+/** `refused`: the invite handshake failed; `refusal` says why and `by` which side refused. */
+export type FailureReason = "server-unreachable" | "server-refused" | "peer-unreachable" | "id-taken" | "room-full" | "refused";
+
+export type AuthSuccess = Extract<AuthOutcome, { ok: true }>;
+export type AuthFailure = Extract<AuthOutcome, { ok: false }>;
 
 export interface SessionEvents extends Record<string, unknown> {
   status: SessionStatus;
   message: WireMessage;
+  /** The handshake succeeded on a channel (emitted just before "connected"). */
+  authenticated: AuthSuccess;
+  /** Host: a joiner's handshake failed (the host keeps waiting for others). */
+  refused: AuthFailure;
 }
 
 export interface SessionOptions {
@@ -32,6 +41,13 @@ export interface SessionOptions {
   sleep?: (ms: number) => Promise<void>;
   /** How long one attempt to reach the server or the peer may take. */
   attemptTimeoutMs?: number;
+  /**
+   * The invite handshake run on every new channel before any chat frame is accepted; null when
+   * the channel cannot be bound to its keys (it is then refused). Without it channels are used as is.
+   */
+  handshake?: (role: "host" | "join", channel: ChannelPort) => Handshake | null;
+  /** How long the handshake may take. Default 20 s. */
+  authTimeoutMs?: number;
 }
 
 /**
@@ -47,6 +63,7 @@ export class ChatSession {
   private readonly abort = new AbortController();
   private ownId: string | null = null;
   private role: "host" | "join" | null = null;
+  private authenticating = 0;
 
   constructor(private readonly options: SessionOptions) {}
 
@@ -64,12 +81,25 @@ export class ChatSession {
     const { peer, id } = await this.start();
     this.ownId = id;
     peer.onIncoming((channel) => {
-      if (this.channel !== null) {
-        channel.send({ t: "bye" });
-        channel.close();
+      if (this.channel !== null || this.authenticating > 0) {
+        if (this.options.handshake) {
+          channel.send({ t: "auth-refuse", reason: "busy" });
+          setTimeout(() => channel.close(), CLOSE_AFTER_REFUSAL_MS);
+        } else {
+          channel.send({ t: "bye" });
+          channel.close();
+        }
         return;
       }
-      this.attach(channel, () => this.setStatus({ phase: "peer-left" }));
+      if (!this.options.handshake) {
+        this.attach(channel, () => this.setStatus({ phase: "peer-left" }));
+        return;
+      }
+      void this.authenticate("host", channel).then((result) => {
+        if (this.closed) return;
+        if (result.ok) this.attach(channel, () => this.setStatus({ phase: "peer-left" }), result.route);
+        else this.events.emit("refused", result);
+      });
     });
     this.setStatus({ phase: "waiting", peerId: id });
     return id;
@@ -91,9 +121,20 @@ export class ChatSession {
           onRetry: (_n, delay) => this.setStatus({ phase: "connecting-retry", retryInMs: delay }),
         },
       );
-      this.attach(channel, () => this.setStatus({ phase: "peer-left" }));
+      if (!this.options.handshake) {
+        this.attach(channel, () => this.setStatus({ phase: "peer-left" }));
+        return;
+      }
+      const result = await this.authenticate("join", channel);
+      if (this.closed) return;
+      if (result.ok) this.attach(channel, () => this.setStatus({ phase: "peer-left" }), result.route);
+      else {
+        this.setStatus({ phase: "failed", reason: result.reason === "busy" ? "room-full" : "refused", refusal: result.reason, by: result.by });
+        throw new HandshakeFailedError(result);
+      }
     } catch (error) {
       if (this.closed) return;
+      if (error instanceof HandshakeFailedError) throw error;
       this.setStatus({ phase: "failed", reason: "peer-unreachable" });
       throw error;
     }
@@ -170,7 +211,55 @@ export class ChatSession {
     }
   }
 
-  private attach(channel: ChannelPort, onLeft: () => void): void {
+  /**
+   * Runs the handshake on a new channel. Frames arrive through one router: handshake frames go to
+   * the state machine (one at a time, in order), chat frames that arrive meanwhile wait and are
+   * replayed once the channel is accepted. On failure the refusal is sent and the channel closed.
+   */
+  private authenticate(role: "host" | "join", channel: ChannelPort): Promise<(AuthSuccess & { route: Router }) | AuthFailure> {
+    this.authenticating++;
+    const route = new Router(channel);
+    return new Promise((resolve) => {
+      let finished = false;
+      let chain = Promise.resolve();
+      const finish = (outcome: AuthOutcome) => {
+        if (finished) return;
+        finished = true;
+        this.authenticating--;
+        clearTimeout(timer);
+        if (outcome.ok) {
+          this.events.emit("authenticated", outcome);
+          resolve({ ...outcome, route });
+        } else {
+          route.sink = () => undefined;
+          setTimeout(() => channel.close(), CLOSE_AFTER_REFUSAL_MS);
+          resolve(outcome);
+        }
+      };
+      const apply = (step: AuthStep) => {
+        if (finished) return;
+        for (const m of step.send) channel.send(m);
+        if (step.outcome) finish(step.outcome);
+      };
+      const timer = setTimeout(() => finish({ ok: false, reason: "timeout", by: "us" }), this.options.authTimeoutMs ?? 20_000);
+      const handshake = this.options.handshake?.(role, channel) ?? null;
+      if (handshake === null) {
+        apply({ send: [{ t: "auth-refuse", reason: "auth-failed" }], outcome: { ok: false, reason: "auth-failed", by: "us" } });
+        return;
+      }
+      route.sink = (data) => {
+        if (!isAuthFrame(data)) {
+          route.hold(data);
+          return;
+        }
+        chain = chain.then(() => (finished ? undefined : handshake.receive(data).then(apply))).catch(() => apply({ send: [{ t: "auth-refuse", reason: "protocol" }], outcome: { ok: false, reason: "protocol", by: "us" } }));
+      };
+      channel.onClose(() => finish({ ok: false, reason: "timeout", by: "peer" }));
+      apply(handshake.start());
+    });
+  }
+
+  private attach(channel: ChannelPort, onLeft: () => void, route?: Router): void {
     this.channel = channel;
     let left = false;
     const leave = () => {
@@ -179,7 +268,20 @@ export class ChatSession {
       this.channel = null;
       if (!this.closed) onLeft();
     };
-    channel.onData((data) => {
+    const onData = (data: unknown) => {
+      if (route && isAuthFrame(data)) {
+        // After acceptance the only handshake frame that matters is the joiner's late refusal
+        // (it could not verify the host's proof): the channel is not trusted, drop it.
+        const reason = (data as { reason?: unknown }).reason;
+        if ((data as { t: string }).t === "auth-refuse" && this.channel === channel) {
+          this.channel = null;
+          left = true;
+          channel.close();
+          this.events.emit("refused", { ok: false, reason: reason === "auth-failed" || reason === "replay" ? reason : "protocol", by: "peer" });
+          if (!this.closed && this.role === "host" && this.ownId !== null) this.setStatus({ phase: "waiting", peerId: this.ownId });
+        }
+        return;
+      }
       const wire = decodeWire(data);
       if (!wire) return; // malformed frames from the peer are ignored
       if (wire.t === "bye") {
@@ -188,7 +290,9 @@ export class ChatSession {
         return;
       }
       this.events.emit("message", wire);
-    });
+    };
+    if (route) route.attach(onData);
+    else channel.onData(onData);
     channel.onClose(leave);
     channel.onIceState((state) => {
       if (this.channel !== channel) return;
@@ -217,6 +321,34 @@ export class ChatSession {
   private setStatus(status: SessionStatus): void {
     this.status = status;
     this.events.emit("status", status);
+  }
+}
+
+/** Refusals are sent, then the channel is closed a little later so the refusal gets out first. */
+const CLOSE_AFTER_REFUSAL_MS = 400;
+
+/** One data handler per channel whose target changes from the handshake to the chat. */
+class Router {
+  sink: (data: unknown) => void = (data) => this.held.push(data);
+  private readonly held: unknown[] = [];
+  constructor(channel: ChannelPort) {
+    channel.onData((data) => this.sink(data));
+  }
+  /** Keeps a frame that arrived before the channel was accepted (bounded: the rest are dropped). */
+  hold(data: unknown): void {
+    if (this.held.length < 256) this.held.push(data);
+  }
+  /** Hands held frames, then every later one, to the chat handler. */
+  attach(handler: (data: unknown) => void): void {
+    this.sink = handler;
+    for (const d of this.held.splice(0)) handler(d);
+  }
+}
+
+export class HandshakeFailedError extends Error {
+  constructor(readonly outcome: AuthFailure) {
+    super(`handshake refused: ${outcome.reason} (${outcome.by})`);
+    this.name = "HandshakeFailedError";
   }
 }
 

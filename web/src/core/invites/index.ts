@@ -60,10 +60,17 @@ export function inviteLink(appUrl: string, invite: Invite): string {
   return url.toString();
 }
 
+/** Longest fragment we read (ours are ~120 characters); anything longer is refused unparsed. */
+export const MAX_INVITE_FRAGMENT = 512;
+/** Longest secret we accept: 64 bytes in base64url. */
+const MAX_SECRET_CHARS = 86;
+
 /** Parses `location.hash` (with or without '#'). Expired invites are refused. */
 export function parseInvite(hash: string, now: number): InviteParseResult {
+  if (typeof hash !== "string") return { ok: false, error: "not-an-invite" };
   const fragment = hash.startsWith("#") ? hash.slice(1) : hash;
   if (!fragment.startsWith("join=")) return { ok: false, error: "not-an-invite" };
+  if (fragment.length > MAX_INVITE_FRAGMENT) return { ok: false, error: "malformed" };
   const parts = fragment.slice(5).split(".");
   if (parts[0] !== String(INVITE_VERSION)) return { ok: false, error: /^\d+$/.test(parts[0] ?? "") ? "unsupported-version" : "malformed" };
   if (parts.length !== 6) return { ok: false, error: "malformed" };
@@ -74,7 +81,7 @@ export function parseInvite(hash: string, now: number): InviteParseResult {
   } catch {
     return { ok: false, error: "malformed" };
   }
-  const secretBytes = fromBase64Url(secret);
+  const secretBytes = secret.length <= MAX_SECRET_CHARS ? fromBase64Url(secret) : null;
   if (!isPeerId(hostPeerId) || !isOpaqueId(roomId) || !isOpaqueId(inviteId) || secretBytes === null || secretBytes.length < INVITE_SECRET_BYTES || !/^\d{1,12}$/.test(expiresRaw)) {
     return { ok: false, error: "malformed" };
   }
@@ -82,3 +89,6 @@ export function parseInvite(hash: string, now: number): InviteParseResult {
   if (expiresAt <= now) return { ok: false, error: "expired" };
   return { ok: true, invite: { version: INVITE_VERSION, hostPeerId: hostPeerId as PeerId, roomId: roomId as RoomId, inviteId: inviteId as InviteId, secret, expiresAt } };
 }
+
+export * from "./store";
+export * from "./host";

@@ -1,0 +1,4 @@
+export * from "./crypto";
+export * from "./fingerprint";
+export * from "./machine";
+export * from "./messages";

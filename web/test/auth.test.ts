@@ -1,0 +1,328 @@
+import { createHash, createHmac, hkdfSync } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import {
+  CODE_SALT, EMOJI_TABLE, HostHandshake, JoinerHandshake, NonceLog, connectionFingerprints, decodeAuth, inviteKey, inviteKeyHash,
+  proof, proofInput, sdpFingerprint, transcript, verificationCode, verifyProof, type AuthMessage, type AuthStep, type ChannelFingerprints, type InviteCheck,
+} from "../src/core/auth";
+import { toBase64Url } from "../src/core/ids";
+
+// ---- fixed test vectors (computed once with this code, cross-checked below with Node's crypto) ----
+const hex = (b: number[]) => b.map((x) => x.toString(16).padStart(2, "0").toUpperCase()).join(":");
+const FP_A = "sha-256 " + hex([...Array(32).keys()]);
+const FP_B = "sha-256 " + hex([...Array(32).keys()].map((i) => 255 - i));
+const SECRET = "AAECAwQFBgcICQoLDA0ODw"; // bytes 00..0f
+const NJ = "ERERERERERERERERERERERERERERERERERERERERERE"; // 32 × 0x11
+const NH = "IiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiI"; // 32 × 0x22
+const ROOM = "roomroomroomroom";
+const INVITE = "inviteinvite";
+const V = {
+  keyHash: "vkXLJgW_Nr695oSEGijw_UPGmFCj3OX-26aZKO46iZE",
+  transcript:
+    "GhostChat auth v1\nroom:roomroomroomroom\ninvite:inviteinvite\n" +
+    "fingerprint:sha-256 00:01:02:03:04:05:06:07:08:09:0A:0B:0C:0D:0E:0F:10:11:12:13:14:15:16:17:18:19:1A:1B:1C:1D:1E:1F\n" +
+    "fingerprint:sha-256 FF:FE:FD:FC:FB:FA:F9:F8:F7:F6:F5:F4:F3:F2:F1:F0:EF:EE:ED:EC:EB:EA:E9:E8:E7:E6:E5:E4:E3:E2:E1:E0\n" +
+    "joiner-nonce:ERERERERERERERERERERERERERERERERERERERERERE\nhost-nonce:IiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiI\n",
+  joinerProof: "nGRCxGVFo7iSgulG_H1GSR3xDTPLETfzkBAxAk2d5_k",
+  hostProof: "HhUQ7vvVuBiOb2Hqc-65_sr8L8iN8_oInNhlOvNxzR8",
+  code: { emoji: ["🦈", "🍩", "🔥", "🐢", "🐊"], digits: "098050", text: "🦈 🍩 🔥 🐢 🐊 · 098 050" },
+};
+const b64 = (b: Buffer | Uint8Array) => Buffer.from(b).toString("base64url");
+
+describe("auth crypto: fixed vectors", () => {
+  it("inviteKeyHash_Vector_AndNodeSha256Agrees", async () => {
+    expect(await inviteKeyHash(SECRET)).toBe(V.keyHash);
+    expect(b64(createHash("sha256").update(Buffer.from(SECRET, "base64url")).digest())).toBe(V.keyHash);
+  });
+
+  it("transcript_Vector_ExactBytes_OrderOfFingerprintsIrrelevant", () => {
+    const t1 = transcript({ roomId: ROOM, inviteId: INVITE, fingerprints: [FP_B, FP_A], joinerNonce: NJ, hostNonce: NH });
+    const t2 = transcript({ roomId: ROOM, inviteId: INVITE, fingerprints: [FP_A, FP_B], joinerNonce: NJ, hostNonce: NH });
+    expect(new TextDecoder().decode(t1)).toBe(V.transcript);
+    expect(Buffer.from(t2).equals(Buffer.from(V.transcript, "utf8"))).toBe(true);
+  });
+
+  it("transcript_LineBreakInField_Throws", () => {
+    expect(() => transcript({ roomId: "a\nb", inviteId: INVITE, fingerprints: [FP_A, FP_B], joinerNonce: NJ, hostNonce: NH })).toThrow();
+  });
+
+  it("proofs_Vector_AndNodeHmacAgrees", async () => {
+    const key = await inviteKey(SECRET);
+    const t = new TextEncoder().encode(V.transcript);
+    expect(await proof(key, "joiner", t)).toBe(V.joinerProof);
+    expect(await proof(key, "host", t)).toBe(V.hostProof);
+    const nodeKey = createHash("sha256").update(Buffer.from(SECRET, "base64url")).digest();
+    expect(b64(createHmac("sha256", nodeKey).update("proof:joiner\n" + V.transcript).digest())).toBe(V.joinerProof);
+    expect(b64(createHmac("sha256", nodeKey).update("proof:host\n" + V.transcript).digest())).toBe(V.hostProof);
+    expect(Buffer.from(proofInput("host", t)).toString()).toBe("proof:host\n" + V.transcript);
+  });
+
+  it("verifyProof_RightAndWrong", async () => {
+    const key = await inviteKey(SECRET);
+    const t = new TextEncoder().encode(V.transcript);
+    expect(await verifyProof(key, "joiner", t, V.joinerProof)).toBe(true);
+    expect(await verifyProof(key, "host", t, V.joinerProof)).toBe(false); // a joiner proof is no host proof
+    expect(await verifyProof(key, "joiner", t, V.hostProof)).toBe(false);
+    expect(await verifyProof(key, "joiner", t, "not base64!")).toBe(false);
+    expect(await verifyProof(key, "joiner", t, "AAAA")).toBe(false);
+    const other = transcript({ roomId: ROOM, inviteId: INVITE, fingerprints: [FP_A, "sha-256 " + hex(Array(32).fill(7))], joinerNonce: NJ, hostNonce: NH });
+    expect(await verifyProof(key, "joiner", other, V.joinerProof)).toBe(false);
+  });
+
+  it("verificationCode_Vector_AndNodeHkdfAgrees_OrderIndependent", async () => {
+    const code = await verificationCode([FP_A, FP_B], ROOM);
+    expect(code).toEqual(V.code);
+    expect(await verificationCode([FP_B, FP_A], ROOM)).toEqual(V.code);
+    const okm = Buffer.from(hkdfSync("sha256", `${FP_A}\n${FP_B}`, CODE_SALT, `room:${ROOM}`, 8));
+    const head = okm.readUInt32BE(0);
+    expect([0, 1, 2, 3, 4].map((i) => EMOJI_TABLE[(head >>> (26 - 6 * i)) & 63])).toEqual(V.code.emoji);
+    expect(String(okm.readUInt32BE(4) % 1_000_000).padStart(6, "0")).toBe(V.code.digits);
+  });
+
+  it("verificationCode_ChangesWithKeysOrRoom", async () => {
+    const other = "sha-256 " + hex(Array(32).fill(9));
+    expect((await verificationCode([FP_A, other], ROOM)).text).not.toBe(V.code.text);
+    expect((await verificationCode([FP_A, FP_B], "anotherroomroom1")).text).not.toBe(V.code.text);
+  });
+
+  it("emojiTable_64DistinctSingleCodePoints", () => {
+    expect(new Set(EMOJI_TABLE).size).toBe(64);
+    for (const e of EMOJI_TABLE) expect([...e]).toHaveLength(1);
+  });
+
+  it("inviteKey_BadSecret_Throws", async () => {
+    await expect(inviteKey("short")).rejects.toThrow();
+    await expect(inviteKey("!!!!!!!!!!!!!!!!!!!!!!")).rejects.toThrow();
+  });
+});
+
+describe("auth: fingerprints from SDP", () => {
+  const sdp = (...lines: string[]) => ["v=0", "o=- 1 2 IN IP4 127.0.0.1", "s=-", ...lines, "m=application 9 UDP/DTLS/SCTP webrtc-datachannel"].join("\r\n") + "\r\n";
+  const lowerA = FP_A.slice(8).toLowerCase();
+
+  it("sdpFingerprint_SessionOrMediaLevel_Normalised", () => {
+    expect(sdpFingerprint(sdp(`a=fingerprint:SHA-256 ${lowerA}`))).toEqual({ ok: true, fingerprint: FP_A });
+    expect(sdpFingerprint(sdp(`a=fingerprint:sha-256 ${FP_A.slice(8)}`, `a=fingerprint:sha-256 ${lowerA}`))).toEqual({ ok: true, fingerprint: FP_A });
+  });
+
+  it("sdpFingerprint_OtherHashesIgnored_Sha256Required", () => {
+    expect(sdpFingerprint(sdp(`a=fingerprint:sha-1 ${hex(Array(20).fill(1))}`, `a=fingerprint:sha-256 ${lowerA}`))).toEqual({ ok: true, fingerprint: FP_A });
+    expect(sdpFingerprint(sdp(`a=fingerprint:sha-1 ${hex(Array(20).fill(1))}`))).toEqual({ ok: false, error: "none" });
+    expect(sdpFingerprint(sdp())).toEqual({ ok: false, error: "none" });
+  });
+
+  it.each([
+    ["twoDifferent", [`a=fingerprint:sha-256 ${FP_A.slice(8)}`, `a=fingerprint:sha-256 ${FP_B.slice(8)}`], "ambiguous"],
+    ["truncated", [`a=fingerprint:sha-256 ${FP_A.slice(8, 40)}`], "malformed"],
+    ["notHex", [`a=fingerprint:sha-256 ${FP_A.slice(8).replace("0A", "ZZ")}`], "malformed"],
+    ["oversized", [`a=fingerprint:sha-256 ${"AB:".repeat(500)}AB`], "malformed"],
+    ["noSpace", [`a=fingerprint:sha-256${FP_A.slice(8)}`], "malformed"],
+    ["wrongLengthSha256", [`a=fingerprint:sha-256 ${hex(Array(20).fill(1))}`], "malformed"],
+  ])("sdpFingerprint_%s_Refused", (_name, lines, error) => {
+    expect(sdpFingerprint(sdp(...(lines as string[])))).toEqual({ ok: false, error });
+  });
+
+  it("connectionFingerprints_MissingSide_Null", () => {
+    const good = sdp(`a=fingerprint:sha-256 ${FP_A.slice(8)}`);
+    expect(connectionFingerprints(good, undefined)).toBeNull();
+    expect(connectionFingerprints(good, sdp())).toBeNull();
+    expect(connectionFingerprints(good, sdp(`a=fingerprint:sha-256 ${FP_B.slice(8)}`))).toEqual({ local: FP_A, remote: FP_B });
+  });
+});
+
+describe("auth: message decoding", () => {
+  const n = NJ;
+  it.each<[string, unknown]>([
+    ["null", null],
+    ["array", [1]],
+    ["string", "auth-hello"],
+    ["unknownType", { t: "auth-nope" }],
+    ["helloExtraKey", { t: "auth-hello", v: 1, invite: INVITE, nonce: n, x: 1 }],
+    ["helloMissingNonce", { t: "auth-hello", v: 1, invite: INVITE }],
+    ["helloShortNonce", { t: "auth-hello", v: 1, invite: INVITE, nonce: n.slice(1) }],
+    ["helloOversizedNonce", { t: "auth-hello", v: 1, invite: INVITE, nonce: n + "A".repeat(100_000) }],
+    ["helloBadInvite", { t: "auth-hello", v: 1, invite: "<script>", nonce: n }],
+    ["helloHugeInvite", { t: "auth-hello", v: 1, invite: "a".repeat(65), nonce: n }],
+    ["helloVersionString", { t: "auth-hello", v: "1", invite: INVITE, nonce: n }],
+    ["helloVersionFloat", { t: "auth-hello", v: 1.5, invite: INVITE, nonce: n }],
+    ["proofNumber", { t: "auth-proof", mac: 42 }],
+    ["okMissingKey", { t: "auth-ok", mac: n }],
+    ["refuseUnknownReason", { t: "auth-refuse", reason: "because" }],
+    ["refuseTimeoutNotOnWire", { t: "auth-refuse", reason: "timeout" }],
+    ["protoKey", JSON.parse('{"t":"auth-proof","__proto__":{"mac":"x"}}')],
+  ])("decodeAuth_%s_Null", (_name, data) => {
+    expect(decodeAuth(data)).toBeNull();
+  });
+
+  it("decodeAuth_WellFormed_Accepted", () => {
+    expect(decodeAuth({ t: "auth-hello", v: 1, invite: INVITE, nonce: n })).toEqual({ t: "auth-hello", v: 1, invite: INVITE, nonce: n });
+    expect(decodeAuth({ t: "auth-refuse", reason: "revoked" })).toEqual({ t: "auth-refuse", reason: "revoked" });
+  });
+});
+
+// ---- the state machines, wired to each other as over a channel ------------------------------
+
+const FPS_JOINER: ChannelFingerprints = { local: FP_A, remote: FP_B };
+const FPS_HOST: ChannelFingerprints = { local: FP_B, remote: FP_A };
+const ROOM_KEY = toBase64Url(new Uint8Array(32).fill(0x33));
+
+let counter = 0;
+const freshRandom = (buf: Uint8Array) => { buf.fill(++counter & 0xff); buf[0] = (counter >> 8) & 0xff; return buf; };
+
+async function keyHashCheck(): Promise<InviteCheck> {
+  return { status: "ok", roomId: ROOM, keyHash: await inviteKeyHash(SECRET) };
+}
+
+function pair(opts: { joinerFps?: ChannelFingerprints; hostFps?: ChannelFingerprints; secret?: string; lookup?: (id: string) => Promise<InviteCheck>; nonces?: NonceLog; joinerRoom?: string } = {}) {
+  const joiner = new JoinerHandshake({ roomId: opts.joinerRoom ?? ROOM, inviteId: INVITE, secret: opts.secret ?? SECRET, fingerprints: opts.joinerFps ?? FPS_JOINER, random: freshRandom });
+  const host = new HostHandshake({ roomId: ROOM, roomKey: ROOM_KEY, fingerprints: opts.hostFps ?? FPS_HOST, lookup: opts.lookup ?? keyHashCheck, nonces: opts.nonces ?? new NonceLog(), random: freshRandom });
+  return { joiner, host };
+}
+
+/** Runs the handshake to its end, passing frames both ways; returns both outcomes and the frames seen. */
+async function run(joiner: JoinerHandshake, host: HostHandshake) {
+  const frames: { from: string; msg: AuthMessage }[] = [];
+  let toHost: AuthMessage[] = joiner.start().send;
+  let toJoiner: AuthMessage[] = [];
+  let jOut: AuthStep["outcome"];
+  let hOut: AuthStep["outcome"];
+  for (let i = 0; i < 10 && (toHost.length || toJoiner.length); i++) {
+    const nextToJoiner: AuthMessage[] = [];
+    for (const m of toHost) {
+      frames.push({ from: "joiner", msg: m });
+      const step = await host.receive(m);
+      nextToJoiner.push(...step.send);
+      hOut ??= step.outcome;
+    }
+    const nextToHost: AuthMessage[] = [];
+    for (const m of [...toJoiner, ...nextToJoiner]) {
+      frames.push({ from: "host", msg: m });
+      const step = await joiner.receive(m);
+      nextToHost.push(...step.send);
+      jOut ??= step.outcome;
+    }
+    toHost = nextToHost;
+    toJoiner = [];
+  }
+  return { joiner: jOut, host: hOut, frames };
+}
+
+describe("auth: handshake state machines", () => {
+  it("honest_BothAuthenticated_SameCode_RoomKeyDelivered", async () => {
+    const { joiner, host } = pair();
+    const r = await run(joiner, host);
+    expect(r.frames.map((f) => `${f.from}:${f.msg.t}`)).toEqual(["joiner:auth-hello", "host:auth-challenge", "joiner:auth-proof", "host:auth-ok"]);
+    expect(r.joiner).toMatchObject({ ok: true, roomKey: ROOM_KEY, inviteId: INVITE });
+    expect(r.host).toMatchObject({ ok: true, roomKey: ROOM_KEY, inviteId: INVITE });
+    expect(r.joiner?.ok && r.host?.ok && r.joiner.code.text === r.host.code.text).toBe(true);
+    expect(r.joiner?.ok && r.joiner.code).toEqual(V.code);
+    expect(joiner.done && host.done).toBe(true);
+  });
+
+  it("manInTheMiddle_DifferentFingerprintsPerLeg_HostRefusesAuthFailed_JoinerHearsIt", async () => {
+    const attacker1 = "sha-256 " + hex(Array(32).fill(0xaa));
+    const attacker2 = "sha-256 " + hex(Array(32).fill(0xbb));
+    const { joiner, host } = pair({ joinerFps: { local: FP_A, remote: attacker1 }, hostFps: { local: FP_B, remote: attacker2 } });
+    const r = await run(joiner, host);
+    expect(r.host).toEqual({ ok: false, reason: "auth-failed", by: "us" });
+    expect(r.joiner).toEqual({ ok: false, reason: "auth-failed", by: "peer" });
+  });
+
+  it("forgedHostProof_JoinerRefusesAuthFailed", async () => {
+    const { joiner } = pair();
+    const hello = joiner.start().send[0]!;
+    expect(hello.t).toBe("auth-hello");
+    const proofStep = await joiner.receive({ t: "auth-challenge", nonce: NH });
+    expect(proofStep.send[0]?.t).toBe("auth-proof");
+    const step = await joiner.receive({ t: "auth-ok", mac: V.hostProof, roomKey: ROOM_KEY }); // right shape, wrong transcript
+    expect(step.outcome).toEqual({ ok: false, reason: "auth-failed", by: "us" });
+    expect(step.send).toEqual([{ t: "auth-refuse", reason: "auth-failed" }]);
+  });
+
+  it("wrongSecret_HostRefusesAuthFailed", async () => {
+    const { joiner, host } = pair({ secret: "AQECAwQFBgcICQoLDA0ODw" });
+    const r = await run(joiner, host);
+    expect(r.host).toEqual({ ok: false, reason: "auth-failed", by: "us" });
+    expect(r.joiner).toEqual({ ok: false, reason: "auth-failed", by: "peer" });
+  });
+
+  it("joinerWithOtherRoom_TranscriptDiffers_Refused", async () => {
+    const { joiner, host } = pair({ joinerRoom: "otherroomroomroo" });
+    const r = await run(joiner, host);
+    expect(r.host).toEqual({ ok: false, reason: "auth-failed", by: "us" });
+  });
+
+  it.each<[InviteCheck["status"], string]>([
+    ["unknown", "unknown-invite"],
+    ["expired", "expired"],
+    ["revoked", "revoked"],
+  ])("inviteStatus_%s_RefusedWith_%s_BeforeAnyProof", async (status, reason) => {
+    const { joiner, host } = pair({ lookup: async () => ({ status }) as InviteCheck });
+    const r = await run(joiner, host);
+    expect(r.host).toEqual({ ok: false, reason, by: "us" });
+    expect(r.joiner).toEqual({ ok: false, reason, by: "peer" });
+    expect(r.frames.map((f) => f.msg.t)).toEqual(["auth-hello", "auth-refuse"]);
+  });
+
+  it("inviteOfAnotherRoom_RefusedUnknown", async () => {
+    const { joiner, host } = pair({ lookup: async () => ({ status: "ok", roomId: "otherroomroomroo", keyHash: V.keyHash }) });
+    expect((await run(joiner, host)).host).toEqual({ ok: false, reason: "unknown-invite", by: "us" });
+  });
+
+  it("replayedJoinerNonce_HostRefusesReplay", async () => {
+    const nonces = new NonceLog();
+    const host1 = pair({ nonces }).host;
+    const host2 = pair({ nonces }).host;
+    const hello = { t: "auth-hello", v: 1, invite: INVITE, nonce: NJ };
+    expect((await host1.receive(hello)).send[0]?.t).toBe("auth-challenge");
+    expect((await host2.receive(hello)).outcome).toEqual({ ok: false, reason: "replay", by: "us" });
+  });
+
+  it("replayedOldProof_FreshHostNonce_AuthFailed", async () => {
+    // A recorded joiner proof for (NJ, NH) is worthless against a host that picks a fresh nonce.
+    const { host } = pair();
+    await host.receive({ t: "auth-hello", v: 1, invite: INVITE, nonce: NJ });
+    expect((await host.receive({ t: "auth-proof", mac: V.joinerProof })).outcome).toEqual({ ok: false, reason: "auth-failed", by: "us" });
+  });
+
+  it("reflectedNonce_JoinerRefusesReplay", async () => {
+    const { joiner } = pair();
+    const hello = joiner.start().send[0] as Extract<AuthMessage, { t: "auth-hello" }>;
+    expect((await joiner.receive({ t: "auth-challenge", nonce: hello.nonce })).outcome).toEqual({ ok: false, reason: "replay", by: "us" });
+  });
+
+  it("nonceLog_Bounded_ForgetsOldest", () => {
+    const log = new NonceLog(2);
+    expect(log.add("a")).toBe(true);
+    expect(log.add("a")).toBe(false);
+    log.add("b");
+    log.add("c");
+    expect(log.add("a")).toBe(true);
+  });
+
+  it.each<[string, (j: JoinerHandshake, h: HostHandshake) => Promise<AuthStep>]>([
+    ["hostGetsProofFirst", async (_j, h) => h.receive({ t: "auth-proof", mac: V.joinerProof })],
+    ["hostGetsOk", async (_j, h) => h.receive({ t: "auth-ok", mac: V.hostProof, roomKey: ROOM_KEY })],
+    ["hostGetsSecondHello", async (_j, h) => { await h.receive({ t: "auth-hello", v: 1, invite: INVITE, nonce: NJ }); return h.receive({ t: "auth-hello", v: 1, invite: INVITE, nonce: NH }); }],
+    ["hostGetsChallenge", async (_j, h) => h.receive({ t: "auth-challenge", nonce: NH })],
+    ["joinerGetsOkBeforeChallenge", async (j) => { j.start(); return j.receive({ t: "auth-ok", mac: V.hostProof, roomKey: ROOM_KEY }); }],
+    ["joinerGetsHello", async (j) => { j.start(); return j.receive({ t: "auth-hello", v: 1, invite: INVITE, nonce: NH }); }],
+    ["joinerGetsChallengeTwice", async (j) => { j.start(); await j.receive({ t: "auth-challenge", nonce: NH }); return j.receive({ t: "auth-challenge", nonce: NH }); }],
+    ["hostOtherVersion", async (_j, h) => h.receive({ t: "auth-hello", v: 2, invite: INVITE, nonce: NJ })],
+    ["hostOversizedHello", async (_j, h) => h.receive({ t: "auth-hello", v: 1, invite: INVITE, nonce: "A".repeat(1 << 20) })],
+    ["hostMalformed", async (_j, h) => h.receive({ t: "auth-hello", v: 1 })],
+    ["hostNotAnObject", async (_j, h) => h.receive("hello")],
+    ["joinerMalformedOk", async (j) => { j.start(); await j.receive({ t: "auth-challenge", nonce: NH }); return j.receive({ t: "auth-ok", mac: V.hostProof, roomKey: "short" }); }],
+  ])("wrongOrderOrMalformed_%s_RefusedProtocol", async (_name, act) => {
+    const { joiner, host } = pair();
+    const step = await act(joiner, host);
+    expect(step.outcome).toEqual({ ok: false, reason: "protocol", by: "us" });
+    expect(step.send).toEqual([{ t: "auth-refuse", reason: "protocol" }]);
+  });
+
+  it("afterOutcome_FurtherFramesIgnored", async () => {
+    const { host } = pair();
+    await host.receive("garbage");
+    expect(host.done).toBe(true);
+    expect(await host.receive({ t: "auth-hello", v: 1, invite: INVITE, nonce: NJ })).toEqual({ send: [] });
+  });
+});
