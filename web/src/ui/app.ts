@@ -1,14 +1,16 @@
 import QRCode from "qrcode";
-import { ChatSession, type SessionStatus } from "../core/connection";
-import { createPeerJsPort } from "../core/connection/peerjs-adapter";
+import { HostHandshake, JoinerHandshake, NonceLog, type RefusalCode } from "../core/auth";
+import { ChatSession, type AuthFailure, type AuthSuccess, type SessionStatus } from "../core/connection";
+import { createPeerJsPort, type PeerIdentity } from "../core/connection/peerjs-adapter";
 import { Conversation, MAX_MESSAGE_LENGTH, SELF_DESTRUCT_CHOICES, validateOutgoing, type ChatMessage, type WireMessage } from "../core/delivery";
-import { createInvite, inviteLink, parseInvite, type Invite } from "../core/invites";
+import { HostInvites, MemoryInviteStore, inviteLink, newToken, parseInvite, type HostIdentity, type Invite } from "../core/invites";
+import { IdbInviteStore } from "../core/invites/idb-store";
 import { iceEndpoint, loadSettings, peerServerOptions, saveSettings, settingsToForm, validateSettings, type ServerSettings, type SettingsField } from "../core/settings";
 import { t, type StringKey } from "../core/strings";
 import { formatMessage } from "../core/text";
 import { TypingReceiver, TypingSender } from "../core/typing";
-import type { PeerId } from "../core/ids";
 import { $, applyStrings, el, renderSegments } from "./dom";
+import { renderInviteList, shortInviteName } from "./invites";
 
 /** One formatter for every message (creating one per call costs milliseconds on the send path). */
 const TIME_FORMAT = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
@@ -51,11 +53,21 @@ class App {
   private wakeLock: WakeLockSentinel | null = null;
   private lastJoin: Invite | null = null;
   private readonly rendered = new Map<string, HTMLElement>();
+  // ---- invites (issue 6): the host's invite book, identity and the handshake's nonce memory ----
+  private invitesBook: Promise<HostInvites> | null = null;
+  private identity: HostIdentity | null = null;
+  private readonly nonces = new NonceLog();
+  private inviteTimer: number | undefined;
+  private resumeChecked = false;
+  private hostLock: Promise<boolean> | null = null;
+  /** The room key from the authenticated channel (the group chat uses it). */
+  roomKey: string | null = null;
 
   constructor() {
     this.wireHome();
     this.wireChat();
     this.wireSettings();
+    this.wireInvites();
     $("error-home").addEventListener("click", () => this.goHome());
     $("error-retry").addEventListener("click", () => (this.lastJoin ? void this.join(this.lastJoin) : void this.host()));
     document.addEventListener("visibilitychange", () => {
@@ -82,6 +94,131 @@ class App {
     if (!this.session) {
       show("home");
       registerServiceWorker();
+      if (!this.resumeChecked) {
+        this.resumeChecked = true;
+        void this.tryResume();
+      }
+    }
+  }
+
+  // ---- invites ------------------------------------------------------------------------------
+
+  /** The invite book in IndexedDB (memory when the browser refuses IndexedDB). */
+  private book(): Promise<HostInvites> {
+    this.invitesBook ??= IdbInviteStore.open().then(
+      (store) => new HostInvites(store),
+      () => new HostInvites(new MemoryInviteStore()),
+    );
+    return this.invitesBook;
+  }
+
+  /** After a reload: host the same room with the same peer id while an invite is alive. */
+  private async tryResume(): Promise<void> {
+    const identity = await (await this.book()).resume();
+    if (!identity || this.session || location.hash.startsWith("#join=")) return;
+    if (!(await this.takeHostLock())) return; // another tab of this browser hosts the room
+    if (this.session) return;
+    void this.host(identity);
+  }
+
+  /** One tab hosts at a time (the same id in two tabs would push each other off the server). */
+  private takeHostLock(): Promise<boolean> {
+    if (!("locks" in navigator)) return Promise.resolve(true);
+    this.hostLock ??= new Promise<boolean>((resolve) => {
+      void navigator.locks
+        .request("ghostchat-host", { ifAvailable: true }, (lock) => {
+          resolve(lock !== null);
+          return lock ? new Promise<void>(() => undefined) : undefined; // held for the page's life
+        })
+        .catch(() => resolve(true));
+    });
+    return this.hostLock;
+  }
+
+  private wireInvites(): void {
+    $("new-invite").addEventListener("click", () => void this.newInvite());
+    $("end-room").addEventListener("click", () => void this.endRoom());
+  }
+
+  private async newInvite(): Promise<void> {
+    if (!this.identity) return;
+    const invite = await (await this.book()).issue(this.identity);
+    await this.showLink(invite);
+    $("invite-feedback").textContent = "";
+    await this.refreshInvites();
+  }
+
+  private async renewInvite(inviteId: string): Promise<void> {
+    if (!this.identity) return;
+    const invite = await (await this.book()).renew(this.identity, inviteId);
+    await this.showLink(invite);
+    $("invite-feedback").textContent = t("inviteRenewedNote");
+    await this.refreshInvites();
+    $("invite-link").focus();
+  }
+
+  private async revokeInvite(inviteId: string): Promise<void> {
+    await (await this.book()).revoke(inviteId);
+    $("invite-feedback").textContent = t("inviteRevokedNote", { id: shortInviteName(inviteId) });
+    await this.refreshInvites();
+  }
+
+  private async endRoom(): Promise<void> {
+    await (await this.book()).endRoom();
+    this.identity = null;
+    this.goHome();
+  }
+
+  /** Redraws the list of active invites, again every 30 s while hosting (time left, warnings). */
+  private async refreshInvites(): Promise<void> {
+    window.clearTimeout(this.inviteTimer);
+    if (!this.identity) return;
+    const list = await (await this.book()).active();
+    renderInviteList(list, { renew: (id) => void this.renewInvite(id), revoke: (id) => void this.revokeInvite(id) });
+    this.inviteTimer = window.setTimeout(() => void this.refreshInvites(), 30_000);
+  }
+
+  private async showLink(invite: Invite | null): Promise<void> {
+    $("invite-not-kept").hidden = invite !== null;
+    for (const id of ["invite-link-row", "invite-expiry", "qr"]) $(id).hidden = invite === null;
+    if (!invite) {
+      $<HTMLInputElement>("invite-link").value = "";
+      return;
+    }
+    const link = inviteLink(location.href, invite);
+    $<HTMLInputElement>("invite-link").value = link;
+    $("invite-expiry").textContent = t("inviteExpires", { time: new Date(invite.expiresAt).toLocaleString() });
+    $("copy-feedback").textContent = "";
+    await QRCode.toCanvas($<HTMLCanvasElement>("qr"), link, { errorCorrectionLevel: "M", margin: 2, width: 232 });
+  }
+
+  private onAuthenticated(outcome: AuthSuccess, roomId: string): void {
+    this.roomKey = outcome.roomKey;
+    const code = $("verify-code");
+    code.textContent = outcome.code.text;
+    code.dataset.code = outcome.code.text;
+    $("verify").hidden = false;
+    // Same room, other keys than the last connection in this tab: say so (sessionStorage: the tab only).
+    const key = `ghostchat:code:${roomId}`;
+    let previous: string | null = null;
+    try {
+      previous = sessionStorage.getItem(key);
+      sessionStorage.setItem(key, outcome.code.text);
+    } catch {
+      // storage refused: the note is only a hint
+    }
+    $("verify-changed").hidden = previous === null || previous === outcome.code.text;
+  }
+
+  /** Host: a joiner was refused; the host keeps waiting and hears why. */
+  private onRefused(outcome: AuthFailure): void {
+    const notice = $("invite-notice");
+    notice.textContent = t(hostRefusalKey(outcome.reason));
+    notice.dataset.refusal = outcome.reason;
+    notice.hidden = false;
+    if (document.body.dataset.view === "chat") {
+      this.setChatEnabled(false);
+      show("invite");
     }
   }
 
@@ -90,23 +227,50 @@ class App {
     $("copy-link").addEventListener("click", () => void this.copyLink());
   }
 
-  private newSession(): ChatSession {
+  private newSession(identity?: PeerIdentity | { token: string }): ChatSession {
     this.session?.close();
     this.resetConversation();
+    this.roomKey = null;
+    $("verify").hidden = true;
+    $("verify-changed").hidden = true;
+    $("invite-notice").hidden = true;
     const settings = this.settings;
     const session = new ChatSession({
-      createPeer: (iceServers) => createPeerJsPort(peerServerOptions(settings, location), iceServers),
+      createPeer: (iceServers) => createPeerJsPort(peerServerOptions(settings, location), iceServers, identity),
       loadIce: () => loadIce(settings),
+      // Every channel proves the invite secret over both DTLS fingerprints before it carries chat.
+      handshake: (role, channel) => {
+        const fingerprints = channel.fingerprints?.() ?? null;
+        if (!fingerprints) return null;
+        if (role === "host") {
+          const id = this.identity;
+          if (!id) return null;
+          return new HostHandshake({ roomId: id.roomId, roomKey: id.roomKey, fingerprints, lookup: async (inviteId) => (await this.book()).check(inviteId), nonces: this.nonces });
+        }
+        const invite = this.lastJoin;
+        return invite ? new JoinerHandshake({ roomId: invite.roomId, inviteId: invite.inviteId, secret: invite.secret, fingerprints }) : null;
+      },
     });
     session.events.on("status", (s) => this.onStatus(s));
     session.events.on("message", (m) => this.onWire(m));
+    session.events.on("authenticated", (a) => this.onAuthenticated(a, this.identity?.roomId ?? this.lastJoin?.roomId ?? ""));
+    session.events.on("refused", (r) => this.onRefused(r));
     this.session = session;
     return session;
   }
 
-  private async host(): Promise<void> {
+  /**
+   * Hosts a new room, or (`resume`) the room whose invites are still alive after a reload: the
+   * same peer id and token, so the links already given out reach this page again.
+   */
+  private async host(resume?: HostIdentity): Promise<void> {
     this.lastJoin = null;
-    const session = this.newSession();
+    $("join-info").hidden = true;
+    const book = await this.book();
+    void this.takeHostLock();
+    const token = resume?.token ?? newToken();
+    this.identity = resume ?? null;
+    const session = this.newSession(resume ? { id: resume.peerId, token } : { token });
     let id: string;
     try {
       id = await session.host();
@@ -114,18 +278,26 @@ class App {
       return; // status already says why
     }
     if (this.session !== session) return;
-    const invite = createInvite({ hostPeerId: id as PeerId, now: Date.now() });
-    const link = inviteLink(location.href, invite);
-    $<HTMLInputElement>("invite-link").value = link;
-    $("invite-expiry").textContent = t("inviteExpires", { time: new Date(invite.expiresAt).toLocaleString() });
-    $("copy-feedback").textContent = "";
-    await QRCode.toCanvas($<HTMLCanvasElement>("qr"), link, { errorCorrectionLevel: "M", margin: 2, width: 232 });
+    if (resume) {
+      await this.showLink(null);
+    } else {
+      this.identity = await book.startRoom(id, token);
+      await this.showLink(await book.issue(this.identity));
+    }
+    $("invite-feedback").textContent = "";
+    await this.refreshInvites();
     if (session.current.phase === "waiting") show("invite");
   }
 
   private async join(invite: Invite): Promise<void> {
     this.lastJoin = invite;
+    this.identity = null;
+    window.clearTimeout(this.inviteTimer);
     const session = this.newSession();
+    // Who invited (no display names in the app: the host's id, shortened) and until when.
+    const info = $("join-info");
+    info.textContent = t("joinInfo", { host: shortPeerId(invite.hostPeerId), time: new Date(invite.expiresAt).toLocaleString() });
+    info.hidden = false;
     show("chat");
     this.setChatEnabled(false);
     try {
@@ -168,7 +340,8 @@ class App {
       case "failed":
         this.setChatEnabled(false);
         this.releaseWakeLock();
-        this.showError(null, statusText(s));
+        if (s.reason === "refused" && s.refusal) this.showError(refusalKey(s.refusal), null, s.refusal);
+        else this.showError(null, statusText(s));
         break;
       case "peer-left":
         this.setChatEnabled(false);
@@ -184,11 +357,15 @@ class App {
     }
   }
 
-  private showError(key: StringKey | null, text: string | null): void {
+  private showError(key: StringKey | null, text: string | null, refusal?: RefusalCode): void {
     registerServiceWorker();
     $("error-title").textContent = t("errorTitle");
-    $("error-body").textContent = key ? t(key) : (text ?? "");
-    $("error-retry").hidden = key !== null;
+    const body = $("error-body");
+    body.textContent = key ? t(key) : (text ?? "");
+    if (refusal) body.dataset.refusal = refusal;
+    else delete body.dataset.refusal;
+    // A new link is what fixes a bad, expired or revoked invite; another try may fix the rest.
+    $("error-retry").hidden = refusal ? ["unknown-invite", "expired", "revoked"].includes(refusal) : key !== null;
     show("error");
   }
 
@@ -196,6 +373,8 @@ class App {
     this.session?.close();
     this.session = null;
     this.lastJoin = null;
+    window.clearTimeout(this.inviteTimer);
+    $("join-info").hidden = true;
     this.resetConversation();
     this.releaseWakeLock();
     $("status").textContent = "";
@@ -470,10 +649,44 @@ function statusText(s: SessionStatus): string {
     case "server-lost": return t("statusServerLost");
     case "peer-left": return t("statusPeerLeft");
     case "failed": {
+      if (s.reason === "refused" && s.refusal) return t("statusFailed", { reason: t(refusalKey(s.refusal)) });
       const reason: StringKey = s.reason === "server-unreachable" ? "errorServerUnreachable" : s.reason === "server-refused" ? "errorServerRefused" : s.reason === "id-taken" ? "errorIdTaken" : s.reason === "room-full" ? "errorRoomFull" : "errorPeerUnreachable";
       return t("statusFailed", { reason: t(reason) });
     }
   }
+}
+
+/** What the joiner reads when the handshake failed. */
+function refusalKey(code: RefusalCode): StringKey {
+  switch (code) {
+    case "unknown-invite": return "refusedUnknown";
+    case "expired": return "refusedExpired";
+    case "revoked": return "refusedRevoked";
+    case "auth-failed":
+    case "replay": return "refusedIntercepted";
+    case "busy": return "errorRoomFull";
+    case "timeout": return "refusedTimeout";
+    case "protocol": return "refusedProtocol";
+  }
+}
+
+/** What the host reads when it refused (or was refused by) a joiner. */
+function hostRefusalKey(code: RefusalCode): StringKey {
+  switch (code) {
+    case "unknown-invite": return "hostRefusedUnknown";
+    case "expired": return "hostRefusedExpired";
+    case "revoked": return "hostRefusedRevoked";
+    case "auth-failed":
+    case "replay": return "hostRefusedIntercepted";
+    case "timeout": return "hostRefusedTimeout";
+    case "busy":
+    case "protocol": return "hostRefusedProtocol";
+  }
+}
+
+/** A host id for people: the first 8 characters, with an ellipsis when cut. */
+function shortPeerId(id: string): string {
+  return id.length > 8 ? `${id.slice(0, 8)}…` : id;
 }
 
 function durationText(ms: number): string {
