@@ -1,0 +1,181 @@
+import { isPeerId } from "../ids";
+import { MAX_MESSAGE_LENGTH, SELF_DESTRUCT_CHOICES } from "./wire";
+
+/**
+ * Frames of the group (mesh) protocol. Each frame travels as one JSON string over a member-to-member
+ * link. Everything received is size-checked and validated here before the engine sees it; a frame
+ * that fails is refused with a reason and never reaches the engine's state.
+ *
+ * End-to-end frames (`m` message, `a` ack/read) name their origin and final recipient with both
+ * instances (`fi`, `oi`) and carry a MAC, so they may be relayed by another member unchanged.
+ * Hop-by-hop frames (`p` presence, `w` relay request) only travel over one authenticated link.
+ */
+
+/** Largest frame accepted from a link (characters of JSON). A relay request wraps one frame. */
+export const MAX_FRAME_CHARS = 32 * 1024;
+/** Members in one room, this side included. */
+export const MAX_MEMBERS = 12;
+const MAX_NAME = 40;
+const INC = /^[A-Za-z0-9_-]{4,32}$/;
+const MSG_ID = /^[A-Za-z0-9_-]{1,64}$/;
+const MAC = /^[A-Za-z0-9_-]{16,128}$/;
+const ROOM = /^[A-Za-z0-9_-]{1,64}$/;
+
+export type PresenceState = "online" | "away" | "leaving";
+
+/** A member as gossiped: id, instance, display name, own start time (its clock), presence. */
+export interface MemberInfo {
+  id: string;
+  inc: string;
+  name: string;
+  since: number;
+  st: PresenceState;
+  /** Presence version: the member bumps it on every change, so older gossip never wins. */
+  v: number;
+}
+
+export interface MessageFrame {
+  t: "m";
+  r: string;
+  f: string;
+  fi: string;
+  o: string;
+  oi: string;
+  /** Position in the stream from (f, fi) to (o, oi), from 1. */
+  n: number;
+  id: string;
+  at: number;
+  x: string;
+  ttl: number | null;
+  /** Backfill: sent before the recipient joined, because the sender opted in. */
+  bf: boolean;
+  mac: string;
+}
+
+export interface AckFrame {
+  t: "a";
+  r: string;
+  /** The acking member (the messages' recipient). */
+  f: string;
+  fi: string;
+  /** The messages' sender. */
+  o: string;
+  oi: string;
+  /** Every message up to n of the stream (o,oi)→(f,fi) was delivered. */
+  n: number;
+  /** ... and every message up to rd was read. */
+  rd: number;
+  mac: string;
+}
+
+export interface PresenceFrame {
+  t: "p";
+  r: string;
+  me: MemberInfo;
+  /** Members this side has a direct link to right now (relay routing). */
+  reach: string[];
+  /** Every member this side knows. */
+  mem: MemberInfo[];
+  /** Instances that left or were replaced: [id, inc]. */
+  gone: [string, string][];
+}
+
+export interface RelayFrame {
+  t: "w";
+  /** Final recipient: the relay forwards `x` to it unchanged over its direct link. */
+  o: string;
+  x: string;
+}
+
+export type EndToEndFrame = MessageFrame | AckFrame;
+export type MeshFrame = EndToEndFrame | PresenceFrame | RelayFrame;
+
+export type RefusalReason = "too-large" | "not-json" | "bad-shape" | "wrong-room" | "bad-mac" | "not-for-me" | "stale" | "room-full";
+
+export type DecodeResult = { ok: true; frame: MeshFrame } | { ok: false; reason: RefusalReason };
+
+/** The exact bytes the MAC covers: every field but the MAC, in a fixed order. */
+export function macInput(frame: Omit<MessageFrame, "mac"> | Omit<AckFrame, "mac">): string {
+  if (frame.t === "m") return JSON.stringify(["gc-mesh-m1", frame.r, frame.f, frame.fi, frame.o, frame.oi, frame.n, frame.id, frame.at, frame.x, frame.ttl, frame.bf]);
+  return JSON.stringify(["gc-mesh-a1", frame.r, frame.f, frame.fi, frame.o, frame.oi, frame.n, frame.rd]);
+}
+
+function isCount(v: unknown): v is number {
+  return typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
+}
+function isInc(v: unknown): v is string {
+  return typeof v === "string" && INC.test(v);
+}
+function isPeer(v: unknown): v is string {
+  return typeof v === "string" && isPeerId(v);
+}
+function isName(v: unknown): v is string {
+  return typeof v === "string" && v.length <= MAX_NAME;
+}
+
+function decodeMember(v: unknown): MemberInfo | null {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return null;
+  const m = v as Record<string, unknown>;
+  if (!isPeer(m.id) || !isInc(m.inc) || !isName(m.name) || typeof m.since !== "number" || !Number.isFinite(m.since) || !isCount(m.v)) return null;
+  if (m.st !== "online" && m.st !== "away" && m.st !== "leaving") return null;
+  return { id: m.id, inc: m.inc, name: m.name, since: m.since, st: m.st, v: m.v };
+}
+
+/** Parses and validates one frame received from a link. Never throws. */
+export function decodeFrame(data: unknown): DecodeResult {
+  if (typeof data !== "string") return { ok: false, reason: "bad-shape" };
+  if (data.length > MAX_FRAME_CHARS) return { ok: false, reason: "too-large" };
+  let value: unknown;
+  try {
+    value = JSON.parse(data);
+  } catch {
+    return { ok: false, reason: "not-json" };
+  }
+  const frame = validate(value);
+  return frame ? { ok: true, frame } : { ok: false, reason: "bad-shape" };
+}
+
+function validate(value: unknown): MeshFrame | null {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return null;
+  const v = value as Record<string, unknown>;
+  switch (v.t) {
+    case "m": {
+      if (typeof v.r !== "string" || !ROOM.test(v.r) || !isPeer(v.f) || !isInc(v.fi) || !isPeer(v.o) || !isInc(v.oi)) return null;
+      if (!isCount(v.n) || v.n < 1 || typeof v.id !== "string" || !MSG_ID.test(v.id) || typeof v.at !== "number" || !Number.isFinite(v.at)) return null;
+      if (typeof v.x !== "string" || v.x.length === 0 || v.x.length > MAX_MESSAGE_LENGTH) return null;
+      const ttlOk = v.ttl === null || (typeof v.ttl === "number" && SELF_DESTRUCT_CHOICES.includes(v.ttl));
+      if (!ttlOk || typeof v.bf !== "boolean" || typeof v.mac !== "string" || !MAC.test(v.mac)) return null;
+      return { t: "m", r: v.r, f: v.f, fi: v.fi, o: v.o, oi: v.oi, n: v.n, id: v.id, at: v.at, x: v.x, ttl: v.ttl as number | null, bf: v.bf, mac: v.mac };
+    }
+    case "a": {
+      if (typeof v.r !== "string" || !ROOM.test(v.r) || !isPeer(v.f) || !isInc(v.fi) || !isPeer(v.o) || !isInc(v.oi)) return null;
+      if (!isCount(v.n) || !isCount(v.rd) || v.rd > v.n || typeof v.mac !== "string" || !MAC.test(v.mac)) return null;
+      return { t: "a", r: v.r, f: v.f, fi: v.fi, o: v.o, oi: v.oi, n: v.n, rd: v.rd, mac: v.mac };
+    }
+    case "p": {
+      if (typeof v.r !== "string" || !ROOM.test(v.r)) return null;
+      const me = decodeMember(v.me);
+      if (!me || !Array.isArray(v.reach) || !Array.isArray(v.mem) || !Array.isArray(v.gone)) return null;
+      if (v.reach.length > MAX_MEMBERS * 2 || v.mem.length > MAX_MEMBERS * 2 || v.gone.length > 256) return null;
+      if (!v.reach.every(isPeer)) return null;
+      const mem: MemberInfo[] = [];
+      for (const m of v.mem) {
+        const d = decodeMember(m);
+        if (!d) return null;
+        mem.push(d);
+      }
+      const gone: [string, string][] = [];
+      for (const g of v.gone) {
+        if (!Array.isArray(g) || g.length !== 2 || !isPeer(g[0]) || !isInc(g[1])) return null;
+        gone.push([g[0], g[1]]);
+      }
+      return { t: "p", r: v.r, me, reach: v.reach as string[], mem, gone };
+    }
+    case "w": {
+      if (!isPeer(v.o) || typeof v.x !== "string" || v.x.length === 0) return null;
+      return { t: "w", o: v.o, x: v.x };
+    }
+    default:
+      return null;
+  }
+}

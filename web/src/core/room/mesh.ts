@@ -1,0 +1,530 @@
+import { Emitter } from "../emitter";
+import { randomBase64Url } from "../ids";
+import { decodeFrame, macInput, type AckFrame, type EndToEndFrame, type MemberInfo, type MessageFrame, type PresenceFrame, type PresenceState, type RefusalReason } from "../delivery/frames";
+import type { FrameAuthenticator } from "../delivery/mac";
+import { Outbox, orderedStreams, type InboundStream, type OutboxEntry, type StreamFactory } from "../delivery/streams";
+import { validateOutgoing } from "../delivery/conversation";
+import { Roster } from "./roster";
+
+/**
+ * The links to other members, as the mesh engine sees them. A link is "up" once its data channel is
+ * open AND the member on the other end proved the room key (the app's auth step); `from` on a frame
+ * is the authenticated member at the other end of the link it came over.
+ */
+export interface LinksPort {
+  /** Sends one frame over the direct link; false when that link is not up. */
+  send(to: string, frame: string): boolean;
+  onFrame(handler: (from: string, frame: string) => void): () => void;
+  onUp(handler: (peer: string) => void): () => void;
+  onDown(handler: (peer: string) => void): () => void;
+}
+
+export interface Clock {
+  now(): number;
+  /** One-shot timer; returns its cancel. */
+  setTimer(ms: number, fn: () => void): () => void;
+}
+
+export interface BackfillOptions {
+  /** Off by default: a late joiner sees only what is sent after it joined. */
+  share: boolean;
+  /** At most this many of this side's own latest messages ... */
+  max: number;
+  /** ... and none older than this. */
+  maxAgeMs: number;
+}
+
+export interface MeshOptions {
+  self: { id: string; name: string };
+  room: string;
+  links: LinksPort;
+  clock: Clock;
+  mac: FrameAuthenticator;
+  /** Resend an unacknowledged message after this long without an ack (ms). Default 2000. */
+  resendMs?: number;
+  /** Housekeeping period (ms). Default 1000. */
+  tickMs?: number;
+  /** Presence heartbeat to every direct link (ms). Default 5000. */
+  presenceMs?: number;
+  /** Most frames (re)sent per recipient per tick. Default 256. */
+  burst?: number;
+  backfill?: Partial<BackfillOptions>;
+  /** Instance id of this side (random by default). */
+  inc?: string;
+  newId?: () => string;
+  /** Inbound stream implementation (de-duplication and ordering); swapped only by self-check tests. */
+  streams?: StreamFactory;
+}
+
+export interface IncomingMessage {
+  id: string;
+  from: string;
+  text: string;
+  at: number;
+  ttlMs: number | null;
+  backfill: boolean;
+  /** The link it arrived over: the sender itself, or the member that relayed it. */
+  via: string;
+}
+
+export type Receipt = "sending" | "delivered" | "read" | "failed";
+export type MemberPath = "direct" | "relay" | "none";
+
+export interface MemberView {
+  id: string;
+  name: string;
+  /** online / away as the member reports it; reconnecting when no path reaches it now. */
+  state: "online" | "away" | "reconnecting";
+  path: MemberPath;
+  /** Relaying member when path is "relay". */
+  via: string | null;
+  since: number;
+}
+
+export interface MeshEvents extends Record<string, unknown> {
+  message: IncomingMessage;
+  receipt: { id: string; peer: string; state: Receipt };
+  roster: MemberView[];
+  refused: { from: string; reason: RefusalReason };
+}
+
+interface SentRecord {
+  id: string;
+  at: number;
+  recipients: Map<string, Receipt>;
+}
+
+interface Inbound {
+  stream: InboundStream<MessageFrame & { via: string }>;
+  from: string;
+  inc: string;
+  readUpTo: number;
+  /** Resend the ack on ticks until this time (read marks have no ack of their own). */
+  ackUntil: number;
+}
+
+const MAX_INBOUND_STREAMS = 64;
+const MAX_SENT_RECORDS = 5000;
+
+function then<T, R>(value: T | Promise<T>, f: (v: T) => R): R | Promise<R> {
+  return value instanceof Promise ? value.then(f) : f(value);
+}
+
+/**
+ * Group chat over a full mesh: guaranteed, ordered, de-duplicated delivery of every member's
+ * messages to every other member, relayed through a member that can reach the target when the
+ * direct link is down. Transport-agnostic: links and time come in through ports.
+ *
+ * Delivery model (docs/protocol.md, "Rooms and delivery"): each (sender instance → recipient
+ * instance) pair is one stream numbered from 1; the sender keeps unacked entries in an outbox and
+ * resends them on link up, on new relay paths and after `resendMs`; the recipient releases them in
+ * order exactly once and acks cumulatively (with a cumulative read mark).
+ */
+export class MeshRoom {
+  readonly events = new Emitter<MeshEvents>();
+  readonly inc: string;
+  readonly since: number;
+  readonly roster: Roster;
+  private readonly up = new Set<string>();
+  private readonly outboxes = new Map<string, Outbox>();
+  private readonly inbound = new Map<string, Inbound>();
+  private readonly sent = new Map<string, SentRecord>();
+  private readonly history: { id: string; at: number; text: string; ttl: number | null }[] = [];
+  private readonly unsubscribe: (() => void)[] = [];
+  private readonly backfill: BackfillOptions;
+  private readonly streams: StreamFactory;
+  private readonly newId: () => string;
+  private st: PresenceState = "online";
+  private v = 0;
+  private relayTurn = 0;
+  private lastPresence = -Infinity;
+  private cancelTick: (() => void) | null = null;
+  private stopped = false;
+  /** Counters for diagnostics and tests. */
+  readonly stats = { refused: 0, relayed: 0, resent: 0, duplicates: 0 };
+
+  constructor(private readonly o: MeshOptions) {
+    this.inc = o.inc ?? randomBase64Url(9);
+    this.since = o.clock.now();
+    this.roster = new Roster(o.self.id);
+    this.backfill = { share: false, max: 50, maxAgeMs: 10 * 60_000, ...o.backfill };
+    this.streams = o.streams ?? orderedStreams;
+    this.newId = o.newId ?? (() => randomBase64Url(12));
+  }
+
+  get self(): MemberInfo {
+    return { id: this.o.self.id, inc: this.inc, name: this.o.self.name, since: this.since, st: this.st, v: this.v };
+  }
+
+  start(): void {
+    const l = this.o.links;
+    this.unsubscribe.push(
+      l.onFrame((from, frame) => this.receive(from, frame)),
+      l.onUp((peer) => this.linkUp(peer)),
+      l.onDown((peer) => this.linkDown(peer)),
+    );
+    this.schedule();
+  }
+
+  /** Stops without telling anyone (tab closing without a goodbye, or tests). */
+  stop(): void {
+    this.stopped = true;
+    this.cancelTick?.();
+    for (const u of this.unsubscribe.splice(0)) u();
+  }
+
+  /** Leaves the room: members drop this instance at once (gossiped to those without a link). */
+  leave(): void {
+    if (this.stopped) return;
+    this.st = "leaving";
+    this.v++;
+    this.broadcastPresence();
+    this.stop();
+  }
+
+  setAway(away: boolean): void {
+    const st: PresenceState = away ? "away" : "online";
+    if (st === this.st || this.st === "leaving") return;
+    this.st = st;
+    this.v++;
+    this.broadcastPresence();
+  }
+
+  /** Sends a chat message to every current member. Returns its id, or null for invalid text. */
+  send(text: string, ttlMs: number | null = null): string | null {
+    const checked = validateOutgoing(text);
+    if (!checked.ok || this.stopped) return null;
+    const id = this.newId();
+    const at = this.o.clock.now();
+    const record: SentRecord = { id, at, recipients: new Map() };
+    this.remember(record);
+    for (const m of this.roster.members.values()) {
+      const entry = this.outboxOf(m.id, m.inc).push(id, at, checked.text, ttlMs, false);
+      record.recipients.set(m.id, entry ? "sending" : "failed");
+      if (entry) this.transmit(m.id, entry);
+    }
+    if (this.backfill.share) {
+      this.history.push({ id, at, text: checked.text, ttl: ttlMs });
+      if (this.history.length > this.backfill.max) this.history.shift();
+    }
+    return id;
+  }
+
+  /** Per-recipient state of one of this side's messages. */
+  receipts(id: string): ReadonlyMap<string, Receipt> | null {
+    return this.sent.get(id)?.recipients ?? null;
+  }
+
+  /** Marks everything received so far as read and tells the senders. */
+  markRead(): void {
+    for (const s of this.inbound.values()) {
+      if (s.readUpTo < s.stream.delivered) {
+        s.readUpTo = s.stream.delivered;
+        s.ackUntil = this.o.clock.now() + 10_000;
+        this.sendAck(s);
+      }
+    }
+  }
+
+  members(): MemberView[] {
+    return [...this.roster.members.values()].map((m): MemberView => {
+      const route = this.routeTo(m.id);
+      const path: MemberPath = route === null ? "none" : route === m.id ? "direct" : "relay";
+      return { id: m.id, name: m.name, state: path === "none" ? "reconnecting" : m.st === "away" ? "away" : "online", path, via: path === "relay" ? route : null, since: m.since };
+    }).sort((x, y) => (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
+  }
+
+  /** Messages waiting for an ack from `peer` (0 when unknown). */
+  pendingFor(peer: string): number {
+    return this.outboxes.get(peer)?.size ?? 0;
+  }
+
+  // ---- links ----
+
+  private linkUp(peer: string): void {
+    if (this.stopped) return;
+    this.up.add(peer);
+    this.sendPresence(peer);
+    this.broadcastPresence();
+    // A new channel: whatever was in flight on the old one may be lost.
+    const box = this.outboxes.get(peer);
+    if (box) for (const e of box.pending) this.transmit(peer, e);
+    for (const s of this.inbound.values()) if (s.from === peer) this.sendAck(s);
+    this.emitRoster();
+  }
+
+  private linkDown(peer: string): void {
+    if (!this.up.delete(peer) || this.stopped) return;
+    this.broadcastPresence();
+    this.emitRoster();
+  }
+
+  // ---- receiving ----
+
+  /** Handles one frame from a link. Public for tests; never throws. */
+  receive(from: string, data: string): void {
+    if (this.stopped) return;
+    const decoded = decodeFrame(data);
+    if (!decoded.ok) return this.refuse(from, decoded.reason);
+    const frame = decoded.frame;
+    switch (frame.t) {
+      case "p":
+        return this.onPresence(from, frame);
+      case "w": {
+        if (frame.o === this.o.self.id) return this.receiveEndToEnd(from, frame.x, true);
+        if (frame.o === from || !this.up.has(frame.o)) return; // no direct link: the sender retries later
+        const inner = decodeFrame(frame.x);
+        if (!inner.ok || (inner.frame.t !== "m" && inner.frame.t !== "a") || inner.frame.o !== frame.o) return this.refuse(from, inner.ok ? "bad-shape" : inner.reason);
+        this.stats.relayed++;
+        this.o.links.send(frame.o, frame.x);
+        return;
+      }
+      default:
+        return this.onEndToEnd(from, frame);
+    }
+  }
+
+  private receiveEndToEnd(from: string, data: string, relayed: boolean): void {
+    const decoded = decodeFrame(data);
+    if (!decoded.ok) return this.refuse(from, decoded.reason);
+    if (decoded.frame.t !== "m" && decoded.frame.t !== "a") return this.refuse(from, relayed ? "bad-shape" : "bad-shape");
+    this.onEndToEnd(from, decoded.frame);
+  }
+
+  private onEndToEnd(via: string, frame: EndToEndFrame): void {
+    if (frame.r !== this.o.room) return this.refuse(via, "wrong-room");
+    if (frame.o !== this.o.self.id) return this.refuse(via, "not-for-me");
+    if (frame.oi !== this.inc || this.roster.isGone(frame.f, frame.fi)) return this.refuse(via, "stale");
+    const { mac, ...body } = frame;
+    const result = then(this.o.mac.verify(macInput(body), mac), (ok) => {
+      if (this.stopped) return;
+      if (!ok) return this.refuse(via, "bad-mac");
+      if (frame.t === "m") this.onMessage(via, frame);
+      else this.onAck(frame);
+    });
+    if (result instanceof Promise) result.catch(() => this.refuse(via, "bad-mac"));
+  }
+
+  private onMessage(via: string, frame: MessageFrame): void {
+    const key = `${frame.f}|${frame.fi}`;
+    let s = this.inbound.get(key);
+    if (!s) {
+      if (this.inbound.size >= MAX_INBOUND_STREAMS) this.dropOldestInbound();
+      s = { stream: this.streams(), from: frame.f, inc: frame.fi, readUpTo: 0, ackUntil: 0 };
+      this.inbound.set(key, s);
+    }
+    const released = s.stream.offer(frame.n, { ...frame, via });
+    if (released.length === 0) this.stats.duplicates++;
+    for (const m of released) this.events.emit("message", { id: m.id, from: m.f, text: m.x, at: m.at, ttlMs: m.ttl, backfill: m.bf, via: m.via });
+    this.sendAck(s);
+  }
+
+  private onAck(frame: AckFrame): void {
+    const box = this.outboxes.get(frame.f);
+    if (!box || box.inc !== frame.fi) return;
+    const { delivered, read } = box.ack(frame.n, frame.rd);
+    for (const id of delivered) this.setReceipt(id, frame.f, "delivered");
+    for (const id of read) this.setReceipt(id, frame.f, "read");
+  }
+
+  private onPresence(from: string, frame: PresenceFrame): void {
+    if (frame.r !== this.o.room) return this.refuse(from, "wrong-room");
+    if (frame.me.id !== from) return this.refuse(from, "bad-shape");
+    let changed = false;
+    const newlyReachable: string[] = [];
+    // Newer instances first, so a replaced instance in `gone` retargets instead of dropping.
+    for (const info of [frame.me, ...frame.mem]) changed = this.learn(info) || changed;
+    for (const [id, inc] of frame.gone) if (this.roster.forget(id, inc)) changed = this.dropMember(id) || true;
+    const m = this.roster.members.get(from);
+    if (m && m.inc === frame.me.inc) {
+      const before = new Set(this.reachable());
+      m.reach = new Set(frame.reach);
+      for (const id of this.reachable()) if (!before.has(id)) newlyReachable.push(id);
+      changed = true;
+    }
+    if (changed) this.emitRoster();
+    for (const id of newlyReachable) {
+      const box = this.outboxes.get(id);
+      if (box && !this.up.has(id)) for (const e of box.pending) this.transmit(id, e);
+    }
+  }
+
+  private learn(info: MemberInfo): boolean {
+    const result = this.roster.learn(info);
+    switch (result) {
+      case "new": {
+        this.outboxOf(info.id, info.inc);
+        if (this.backfill.share) this.queueBackfill(info.id);
+        this.broadcastPresence();
+        return true;
+      }
+      case "replaced": {
+        this.outboxes.get(info.id)?.retarget(info.inc);
+        for (const [k, s] of this.inbound) if (s.from === info.id && s.inc !== info.inc) this.inbound.delete(k);
+        this.broadcastPresence();
+        return true;
+      }
+      case "left":
+        this.dropMember(info.id);
+        this.broadcastPresence();
+        return true;
+      case "updated":
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  private dropMember(id: string): boolean {
+    const box = this.outboxes.get(id);
+    if (box) for (const e of box.pending) this.setReceipt(e.id, id, "failed");
+    this.outboxes.delete(id);
+    for (const [k, s] of this.inbound) if (s.from === id) this.inbound.delete(k);
+    return true;
+  }
+
+  private queueBackfill(peer: string): void {
+    const m = this.roster.members.get(peer);
+    if (!m) return;
+    const oldest = this.o.clock.now() - this.backfill.maxAgeMs;
+    const box = this.outboxOf(peer, m.inc);
+    for (const h of this.history) {
+      const entry = h.at >= oldest ? box.push(h.id, h.at, h.text, h.ttl, true) : null;
+      if (entry) this.transmit(peer, entry);
+    }
+  }
+
+  // ---- sending ----
+
+  private outboxOf(peer: string, inc: string): Outbox {
+    let box = this.outboxes.get(peer);
+    if (!box) this.outboxes.set(peer, (box = new Outbox(inc)));
+    return box;
+  }
+
+  private transmit(peer: string, entry: OutboxEntry): void {
+    const box = this.outboxes.get(peer);
+    if (!box || this.stopped) return;
+    const route = this.routeTo(peer);
+    if (route === null) return;
+    entry.sentAt = this.o.clock.now();
+    if (entry.frame !== null) return this.deliver(peer, entry.frame);
+    const { inc } = box;
+    const n = entry.n;
+    const body: Omit<MessageFrame, "mac"> = { t: "m", r: this.o.room, f: this.o.self.id, fi: this.inc, o: peer, oi: inc, n, id: entry.id, at: entry.at, x: entry.text, ttl: entry.ttl, bf: entry.bf };
+    const result = then(this.o.mac.sign(macInput(body)), (mac) => {
+      if (box.inc !== inc || entry.n !== n || this.outboxes.get(peer) !== box) return; // retargeted meanwhile
+      entry.frame = JSON.stringify({ ...body, mac });
+      this.deliver(peer, entry.frame);
+    });
+    if (result instanceof Promise) result.catch(() => undefined);
+  }
+
+  private sendAck(s: Inbound): void {
+    const body: Omit<AckFrame, "mac"> = { t: "a", r: this.o.room, f: this.o.self.id, fi: this.inc, o: s.from, oi: s.inc, n: s.stream.delivered, rd: Math.min(s.readUpTo, s.stream.delivered) };
+    const result = then(this.o.mac.sign(macInput(body)), (mac) => this.deliver(s.from, JSON.stringify({ ...body, mac })));
+    if (result instanceof Promise) result.catch(() => undefined);
+  }
+
+  /** Direct when the link is up, else wrapped for a member that reported a link to `peer`. */
+  private deliver(peer: string, frame: string): void {
+    if (this.stopped) return;
+    if (this.up.has(peer) && this.o.links.send(peer, frame)) return;
+    const relays = this.relaysFor(peer);
+    if (relays.length === 0) return;
+    const relay = relays[this.relayTurn++ % relays.length]!;
+    this.o.links.send(relay, JSON.stringify({ t: "w", o: peer, x: frame }));
+  }
+
+  private relaysFor(peer: string): string[] {
+    const out: string[] = [];
+    for (const r of this.up) if (r !== peer && this.roster.members.get(r)?.reach.has(peer)) out.push(r);
+    return out.sort();
+  }
+
+  private routeTo(peer: string): string | null {
+    if (this.up.has(peer)) return peer;
+    return this.relaysFor(peer)[0] ?? null;
+  }
+
+  private reachable(): string[] {
+    return [...this.roster.members.keys()].filter((id) => this.routeTo(id) !== null);
+  }
+
+  private setReceipt(id: string, peer: string, state: Receipt): void {
+    const r = this.sent.get(id);
+    if (!r) return;
+    const prev = r.recipients.get(peer);
+    if (prev === state || prev === "read" || prev === undefined) return;
+    r.recipients.set(peer, state);
+    this.events.emit("receipt", { id, peer, state });
+  }
+
+  private remember(record: SentRecord): void {
+    this.sent.set(record.id, record);
+    if (this.sent.size > MAX_SENT_RECORDS) this.sent.delete(this.sent.keys().next().value!);
+  }
+
+  private dropOldestInbound(): void {
+    const first = this.inbound.keys().next().value;
+    if (first !== undefined) this.inbound.delete(first);
+  }
+
+  // ---- presence ----
+
+  private presenceFrame(): string {
+    const mem: MemberInfo[] = [...this.roster.members.values()].map((m) => ({ id: m.id, inc: m.inc, name: m.name, since: m.since, st: m.st, v: m.v }));
+    const frame: PresenceFrame = { t: "p", r: this.o.room, me: this.self, reach: [...this.up], mem, gone: this.roster.gone.slice(-256) };
+    return JSON.stringify(frame);
+  }
+
+  private sendPresence(peer: string): void {
+    this.o.links.send(peer, this.presenceFrame());
+  }
+
+  private broadcastPresence(): void {
+    const frame = this.presenceFrame();
+    for (const p of this.up) this.o.links.send(p, frame);
+    this.lastPresence = this.o.clock.now();
+  }
+
+  private emitRoster(): void {
+    this.events.emit("roster", this.members());
+  }
+
+  private refuse(from: string, reason: RefusalReason): void {
+    this.stats.refused++;
+    this.events.emit("refused", { from, reason });
+  }
+
+  // ---- housekeeping ----
+
+  private schedule(): void {
+    if (this.stopped) return;
+    this.cancelTick = this.o.clock.setTimer(this.o.tickMs ?? 1000, () => {
+      this.tick();
+      this.schedule();
+    });
+  }
+
+  /** Resends what waited too long, repeats fresh read marks, sends the presence heartbeat. */
+  tick(): void {
+    if (this.stopped) return;
+    const now = this.o.clock.now();
+    const resendMs = this.o.resendMs ?? 2000;
+    const burst = this.o.burst ?? 256;
+    for (const [peer, box] of this.outboxes) {
+      if (this.routeTo(peer) === null) continue;
+      let sent = 0;
+      for (const e of box.pending) {
+        if (sent >= burst) break;
+        if (now - e.sentAt < resendMs) continue;
+        if (e.sentAt !== -Infinity) this.stats.resent++;
+        this.transmit(peer, e);
+        sent++;
+      }
+    }
+    for (const s of this.inbound.values()) if (s.ackUntil > now) this.sendAck(s);
+    if (now - this.lastPresence >= (this.o.presenceMs ?? 5000)) this.broadcastPresence();
+  }
+}
