@@ -33,6 +33,9 @@ internal sealed class UdpLink : ClientLink
 
     public SocketAddress Address { get; }
 
+    /// <summary>The listener socket replies leave through.</summary>
+    public Socket Socket => _socket;
+
     public override bool IsStream => false;
 
     public override void Send(ReadOnlySpan<byte> data)

@@ -25,4 +25,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 3007, Level = LogLevel.Debug, Message = "Peer refused by the peer policy")]
     public static partial void PeerDenied(ILogger logger);
+
+    [LoggerMessage(EventId = 3008, Level = LogLevel.Information, Message = "STUN NAT behaviour discovery (RFC 5780) on: {EndPoints}")]
+    public static partial void NatDiscovery(ILogger logger, string endPoints);
 }

@@ -16,17 +16,7 @@ public sealed partial class TurnServer
         Span<byte> buffer = stackalloc byte[ResponseBufferSize];
         if (message.Method == StunConst.Binding)
         {
-            if (message.UnknownCount > 0)
-            {
-                SendUnknownAttributes(buffer, packet, ref message, link);
-                return;
-            }
-            // RFC 8489 §10.1.1: answer with XOR-MAPPED-ADDRESS.
-            var w = new StunWriter(buffer, StunConst.Binding, StunClass.Success, StunMessage.TransactionId(packet));
-            w.AddXorAddress(StunConst.XorMappedAddress, link.Remote);
-            AddSoftware(ref w);
-            w.AddFingerprint();
-            link.Send(w.Written);
+            HandleBinding(buffer, packet, ref message, link);
             return;
         }
         if (message.Method is not (StunConst.Allocate or StunConst.Refresh or StunConst.CreatePermission or StunConst.ChannelBind))
@@ -482,17 +472,21 @@ public sealed partial class TurnServer
         link.Send(w.Written);
     }
 
-    private void SendUnknownAttributes(Span<byte> buffer, ReadOnlySpan<byte> packet, ref StunMessage message, ClientLink link)
+    private void SendUnknownAttributes(Span<byte> buffer, ReadOnlySpan<byte> packet, ref StunMessage message, ClientLink link, ushort except = 0, string? reason = null)
     {
         Log.Refused(_logger, StunError.UnknownAttribute);
         var w = new StunWriter(buffer, message.Method, StunClass.Error, StunMessage.TransactionId(packet));
-        w.AddErrorCode(StunError.UnknownAttribute);
+        w.AddErrorCode(StunError.UnknownAttribute, reason);
         Span<ushort> types = stackalloc ushort[message.UnknownCount];
-        for (int i = 0; i < types.Length; i++)
+        int count = 0;
+        for (int i = 0; i < message.UnknownCount; i++)
         {
-            types[i] = message.Unknown[i];
+            if (message.Unknown[i] != except)
+            {
+                types[count++] = message.Unknown[i];
+            }
         }
-        w.AddUnknownAttributes(types);
+        w.AddUnknownAttributes(types[..count]);
         AddSoftware(ref w);
         w.AddFingerprint();
         link.Send(w.Written);

@@ -121,11 +121,17 @@ public sealed partial class TurnServer : IAsyncDisposable
         var tcp = new List<IPEndPoint>();
         var tls = new List<IPEndPoint>();
         int loops = _options.UdpReceiveLoops > 0 ? _options.UdpReceiveLoops : Environment.ProcessorCount;
+        List<Socket> primaryUdp = [];
         foreach (var address in listen)
         {
             if (_options.UdpPort >= 0)
             {
+                int before = _udpSockets.Count;
                 udp.Add(BindUdp(address, _options.UdpPort, loops));
+                if (udp.Count == 1)
+                {
+                    primaryUdp = _udpSockets.GetRange(before, _udpSockets.Count - before);
+                }
             }
             if (_options.TcpPort >= 0)
             {
@@ -139,6 +145,10 @@ public sealed partial class TurnServer : IAsyncDisposable
         UdpEndPoints = udp;
         TcpEndPoints = tcp;
         TlsEndPoints = tls;
+        if (_options.AlternatePort >= 0)
+        {
+            StartNatDiscovery(listen[0], udp[0], primaryUdp);
+        }
         _sweeper = Time.CreateTimer(_ => Sweep(), null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
         string udpText = string.Join(", ", udp), tcpText = string.Join(", ", tcp), tlsText = string.Join(", ", tls), advertisedText = _advertised.ToString();
         Log.Started(_logger, udpText, tcpText, tlsText, advertisedText);
@@ -214,7 +224,7 @@ public sealed partial class TurnServer : IAsyncDisposable
         return (IPEndPoint)socket.LocalEndPoint!;
     }
 
-    private void UdpLoop(Socket socket)
+    private void UdpLoop(Socket socket, bool bindingOnly = false)
     {
         // One MTU-sized buffer per loop; oversize datagrams are truncated by the kernel and dropped.
         var buffer = new byte[_options.MaxPayloadSize + 128];
@@ -237,7 +247,14 @@ public sealed partial class TurnServer : IAsyncDisposable
             }
             try
             {
-                HandleUdp(socket, buffer.AsSpan(0, n), from);
+                if (bindingOnly)
+                {
+                    HandleBindingOnlyUdp(socket, buffer.AsSpan(0, n), from);
+                }
+                else
+                {
+                    HandleUdp(socket, buffer.AsSpan(0, n), from);
+                }
             }
             catch (Exception ex)
             {

@@ -21,6 +21,21 @@ public sealed class TurnServerOptions
     /// <summary>TCP port; 0 picks a free port, -1 turns TCP off. Default 3478.</summary>
     public int TcpPort { get; set; } = 3478;
 
+    /// <summary>
+    /// A second UDP port that answers STUN Binding only, for NAT behaviour discovery (RFC 5780): Binding answers then
+    /// carry RESPONSE-ORIGIN and OTHER-ADDRESS, and CHANGE-REQUEST (answer from the other port) is honoured.
+    /// -1 = off, 0 = a free port. Default -1: RFC 5780 answers are larger than the request and CHANGE-REQUEST makes
+    /// the server answer from an address the request did not go to, which helps reflection and amplification
+    /// attacks; coturn ships it off too. Only the first listen address gets it.
+    /// </summary>
+    public int AlternatePort { get; set; } = -1;
+
+    /// <summary>
+    /// A second IP address of this machine (same family as the first listen address, which must then be a specific
+    /// address, not 0.0.0.0) for RFC 5780's change-IP tests; needs <see cref="AlternatePort"/>. Default none.
+    /// </summary>
+    public string? AlternateAddress { get; set; }
+
     /// <summary>TLS port, used only when <see cref="TlsCertificatePath"/> is set; 0 picks a free port. Default 5349.</summary>
     public int TlsPort { get; set; } = 5349;
 
@@ -126,6 +141,35 @@ public sealed class TurnServerOptions
         CheckPort(errors, nameof(UdpPort), UdpPort, allowOff: true);
         CheckPort(errors, nameof(TcpPort), TcpPort, allowOff: true);
         CheckPort(errors, nameof(TlsPort), TlsPort, allowOff: false);
+        CheckPort(errors, nameof(AlternatePort), AlternatePort, allowOff: true);
+        if (AlternatePort >= 0 && UdpPort < 0)
+        {
+            errors.Add("GhostChat:Turn:AlternatePort needs UDP (UdpPort is -1).");
+        }
+        if (AlternatePort > 0 && AlternatePort == UdpPort)
+        {
+            errors.Add("GhostChat:Turn:AlternatePort must differ from UdpPort.");
+        }
+        if (AlternateAddress is not null)
+        {
+            var first = ListenAddresses.Count > 0 && IPAddress.TryParse(ListenAddresses[0], out var f) ? f : IPAddress.Any;
+            if (!IPAddress.TryParse(AlternateAddress, out var alt) || alt.Equals(IPAddress.Any) || alt.Equals(IPAddress.IPv6Any))
+            {
+                errors.Add($"GhostChat:Turn:AlternateAddress: '{AlternateAddress}' is not a specific IP address.");
+            }
+            else if (AlternatePort < 0)
+            {
+                errors.Add("GhostChat:Turn:AlternateAddress needs AlternatePort (RFC 5780 changes address and port).");
+            }
+            else if (first.Equals(IPAddress.Any) || first.Equals(IPAddress.IPv6Any))
+            {
+                errors.Add("GhostChat:Turn:AlternateAddress needs a specific first ListenAddresses entry (not 0.0.0.0 or ::).");
+            }
+            else if (first.AddressFamily != alt.AddressFamily || first.Equals(alt))
+            {
+                errors.Add("GhostChat:Turn:AlternateAddress must be another address of the same family as the first listen address.");
+            }
+        }
         if (UdpPort < 0 && TcpPort < 0 && TlsCertificatePath is null)
         {
             errors.Add("GhostChat:Turn: UdpPort and TcpPort are both off and no TLS certificate is set; set Enabled=false instead.");

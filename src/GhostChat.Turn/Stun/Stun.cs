@@ -20,6 +20,7 @@ internal static class StunConst
 
     // Attributes.
     public const ushort MappedAddress = 0x0001;
+    public const ushort ChangeRequest = 0x0003;
     public const ushort Username = 0x0006;
     public const ushort MessageIntegrity = 0x0008;
     public const ushort ErrorCode = 0x0009;
@@ -55,6 +56,10 @@ internal static class StunConst
     public const byte FamilyV4 = 0x01;
     public const byte FamilyV6 = 0x02;
     public const byte TransportUdp = 17;
+
+    /// <summary>CHANGE-REQUEST flags (RFC 5780 §7.2).</summary>
+    public const byte ChangeIpFlag = 0x04;
+    public const byte ChangePortFlag = 0x02;
 
     public const ushort MinChannel = 0x4000;
     public const ushort MaxChannel = 0x4FFF;

@@ -51,6 +51,8 @@ internal struct StunMessage
     public AttrRef XorMappedAddress;
     public AttrRef XorRelayedAddress;
     public AttrRef ErrorCode;
+    /// <summary>RFC 5780 CHANGE-REQUEST; also listed in <see cref="Unknown"/> so servers without RFC 5780 refuse it with 420.</summary>
+    public AttrRef ChangeRequest;
     /// <summary>Offset of the MESSAGE-INTEGRITY attribute header, or 0.</summary>
     public int IntegrityOffset;
     public bool HasFingerprint;
@@ -159,6 +161,13 @@ internal struct StunMessage
                     case StunConst.UserHash:
                     case StunConst.Priority:
                     case StunConst.UseCandidate:
+                        break;
+                    case StunConst.ChangeRequest:
+                        SetOnce(ref message.ChangeRequest, attr);
+                        if (message.UnknownCount < 8)
+                        {
+                            message.Unknown[message.UnknownCount++] = type;
+                        }
                         break;
                     default:
                         if (type < 0x8000 && message.UnknownCount < 8)

@@ -102,6 +102,22 @@ internal ref struct StunWriter
         }
     }
 
+    /// <summary>A plain (not XOR'd) address attribute: MAPPED-ADDRESS, RESPONSE-ORIGIN, OTHER-ADDRESS (RFC 8489 §14.1, RFC 5780 §7).</summary>
+    public void AddPlainAddress(ushort type, PeerKey address)
+    {
+        var v = Begin(type, address.IsV6 ? 20 : 8);
+        v[1] = address.IsV6 ? StunConst.FamilyV6 : StunConst.FamilyV4;
+        BinaryPrimitives.WriteUInt16BigEndian(v[2..], address.Port);
+        if (address.IsV6)
+        {
+            BinaryPrimitives.WriteUInt128BigEndian(v[4..], address.Address);
+        }
+        else
+        {
+            BinaryPrimitives.WriteUInt32BigEndian(v[4..], (uint)address.Address);
+        }
+    }
+
     /// <summary>MESSAGE-INTEGRITY over everything so far (RFC 8489 §14.5).</summary>
     public void AddMessageIntegrity(scoped ReadOnlySpan<byte> key)
     {

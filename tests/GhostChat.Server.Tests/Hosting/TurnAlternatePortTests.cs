@@ -1,0 +1,49 @@
+using System.Net;
+using GhostChat.Server.Tests.Infrastructure;
+using GhostChat.Server.Turn;
+using GhostChat.Turn.Client;
+
+namespace GhostChat.Server.Tests.Hosting;
+
+/// <summary>Contract C3 in the host: <c>GhostChat:Turn:AlternatePort</c> binds, and the running server exposes the bound port.</summary>
+public sealed class TurnAlternatePortTests
+{
+    private static Dictionary<string, string?> Settings(string alternatePort) => new()
+    {
+        ["GhostChat:Turn:Enabled"] = "true",
+        ["GhostChat:Turn:ListenAddresses:0"] = "127.0.0.1",
+        ["GhostChat:Turn:UdpPort"] = "0",
+        ["GhostChat:Turn:TcpPort"] = "0",
+        ["GhostChat:Turn:AlternatePort"] = alternatePort,
+    };
+
+    [Fact]
+    public async Task AlternatePort_FromConfiguration_IsBoundAndExposed()
+    {
+        await using var server = await TestServer.StartAsync(Settings("0"));
+        var turn = server.Services.GetRequiredService<EmbeddedTurn>().Server!;
+        Assert.True(turn.AlternatePort > 0);
+        using var probe = StunProbe.Open(localAddress: IPAddress.Loopback);
+        var answer = await probe.BindingAsync(new IPEndPoint(IPAddress.Loopback, turn.AlternatePort), timeout: TimeSpan.FromSeconds(10));
+        Assert.Equal(turn.AlternatePort, answer.ResponseOrigin!.Port);
+        Assert.Equal(turn.UdpEndPoints[0].Port, answer.OtherAddress!.Port);
+    }
+
+    [Fact]
+    public async Task AlternatePort_OffByDefault()
+    {
+        var settings = Settings("0");
+        settings.Remove("GhostChat:Turn:AlternatePort");
+        await using var server = await TestServer.StartAsync(settings);
+        Assert.Equal(-1, server.Services.GetRequiredService<EmbeddedTurn>().Server!.AlternatePort);
+    }
+
+    [Fact]
+    public async Task AlternateAddress_WithoutAlternatePort_RefusesToStart()
+    {
+        var settings = Settings("-1");
+        settings["GhostChat:Turn:AlternateAddress"] = "127.0.0.2";
+        var ex = await Assert.ThrowsAnyAsync<Exception>(() => TestServer.StartAsync(settings));
+        Assert.Contains("AlternateAddress needs AlternatePort", ex.Message, StringComparison.Ordinal);
+    }
+}
