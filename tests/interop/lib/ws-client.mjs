@@ -4,8 +4,9 @@
 // Stable API:
 //   peerUrl(wsBase, { id, token, key, path = '/', extra }) -> string (query built with
 //       URLSearchParams; undefined omits a parameter; key defaults to 'peerjs' only when absent)
-//   connect(url, { headers, timeoutMs }) -> Promise<Client>  (resolves when the socket is open)
-//   connectPeer(wsBase, { id, token, key, headers }) -> Promise<Client>
+//   connect(url, { headers, timeoutMs, socket }) -> Promise<Client>  (resolves when the socket is open;
+//       socket: extra options for the `ws` client, e.g. { localAddress: '127.0.0.2', ca })
+//   connectPeer(wsBase, { id, token, key, headers, socket }) -> Promise<Client>
 //   Client:
 //     frames          [{ text, json, binary, at }]  every frame received, in order
 //     texts()         frame texts
@@ -41,8 +42,8 @@ function withTimeout(promise, ms, what) {
   ]).finally(() => clearTimeout(t));
 }
 
-export function connect(url, { headers = {}, timeoutMs = DEFAULT_TIMEOUT_MS } = {}) {
-  const ws = new WebSocket(url, { headers, perMessageDeflate: false });
+export function connect(url, { headers = {}, timeoutMs = DEFAULT_TIMEOUT_MS, socket = {} } = {}) {
+  const ws = new WebSocket(url, { ...socket, headers, perMessageDeflate: false });
   const frames = [];
   const waiters = new Set();
   let cursor = 0;
@@ -127,8 +128,8 @@ export function connect(url, { headers = {}, timeoutMs = DEFAULT_TIMEOUT_MS } = 
   }), timeoutMs, `WebSocket open ${url}`);
 }
 
-export function connectPeer(wsBase, { headers, timeoutMs, ...params } = {}) {
-  return connect(peerUrl(wsBase, params), { headers, timeoutMs });
+export function connectPeer(wsBase, { headers, timeoutMs, socket, ...params } = {}) {
+  return connect(peerUrl(wsBase, params), { headers, timeoutMs, socket });
 }
 
 /** Close every client in the list that is still open (for after hooks). */

@@ -1,0 +1,90 @@
+// Debian's Caddy (`caddy` package, 2.6.2 in bookworm) as a TLS-terminating reverse proxy in front of
+// our server, built from the repository's own example deploy/proxy/Caddyfile: its site name becomes
+// https://127.0.0.1:<free port> with `tls internal` (Caddy's local CA), its upstream our server's
+// port. Admin API off, Caddy's storage (CA, certificates) in a temp dir, stopped by PID.
+//   startCaddy({ upstreamPort }) -> Promise<{ port, url, rootCa (PEM), caddyfile, output(), stop() }>
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import https from 'node:https';
+import os from 'node:os';
+import path from 'node:path';
+import { freePort, INTEROP_DIR } from './servers.mjs';
+
+export const CADDY = process.env.CADDY_PATH || '/usr/bin/caddy';
+export const EXAMPLE_CADDYFILE = path.resolve(INTEROP_DIR, '../../deploy/proxy/Caddyfile');
+
+/** The example Caddyfile turned into one for this test: loopback, a free port, `tls internal`. */
+export function testCaddyfile({ port, httpPort, upstreamPort, storage }) {
+  const example = readFileSync(EXAMPLE_CADDYFILE, 'utf8');
+  if (!/^chat\.example\.org \{$/m.test(example) || !example.includes('reverse_proxy 127.0.0.1:8080')) {
+    throw new Error('deploy/proxy/Caddyfile no longer has the `chat.example.org {` site and `reverse_proxy 127.0.0.1:8080` the test adapts');
+  }
+  const site = example
+    .replace(/^chat\.example\.org \{$/m, `https://127.0.0.1:${port} {\n\tbind 127.0.0.1\n\ttls internal`)
+    .replace('reverse_proxy 127.0.0.1:8080', `reverse_proxy 127.0.0.1:${upstreamPort}`);
+  const global = `{
+	admin off
+	storage file_system {
+		root ${storage}
+	}
+	skip_install_trust
+	auto_https disable_redirects
+	http_port ${httpPort}
+	https_port ${port}
+}
+`;
+  return global + site;
+}
+
+function probe(url, ca) {
+  return new Promise((resolve) => {
+    const req = https.get(url, { ca, timeout: 5000 }, (res) => { res.resume(); res.on('end', () => resolve(res.statusCode)); });
+    req.on('error', () => resolve(null));
+    req.on('timeout', () => req.destroy());
+  });
+}
+
+export async function startCaddy({ upstreamPort, timeoutMs = 60_000 }) {
+  if (!existsSync(CADDY)) throw new Error(`caddy not found at ${CADDY} (Debian package \`caddy\`; test.sh installs it)`);
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'ghostchat-caddy-'));
+  const [port, httpPort] = [await freePort(), await freePort()];
+  const storage = path.join(dir, 'storage');
+  const caddyfile = testCaddyfile({ port, httpPort, upstreamPort, storage });
+  const file = path.join(dir, 'Caddyfile');
+  writeFileSync(file, caddyfile);
+  const child = spawn(CADDY, ['run', '--config', file, '--adapter', 'caddyfile'], {
+    cwd: dir,
+    // Keep Caddy's own data and config out of the real home directory.
+    env: { PATH: process.env.PATH, HOME: dir, XDG_DATA_HOME: path.join(dir, 'data'), XDG_CONFIG_HOME: path.join(dir, 'config') },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (c) => { out += c; });
+  child.stderr.on('data', (c) => { out += c; if (out.length > 200_000) out = out.slice(-100_000); });
+  const exited = new Promise((r) => child.once('exit', r));
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      process.kill(child.pid, 'SIGTERM');
+      const t = setTimeout(() => child.exitCode === null && child.signalCode === null && process.kill(child.pid, 'SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(t);
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+  const rootPath = path.join(storage, 'pki/authorities/local/root.crt');
+  const url = `https://127.0.0.1:${port}`;
+  const deadline = Date.now() + timeoutMs;
+  try {
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`caddy exited with ${child.exitCode}`);
+      // Answers over TLS with a certificate that chains to its own local CA.
+      if (existsSync(rootPath) && (await probe(`${url}/healthz`, readFileSync(rootPath))) !== null) break;
+      if (Date.now() > deadline) throw new Error('caddy did not serve HTTPS in time');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  } catch (e) {
+    await stop();
+    throw new Error(`${e.message}\n--- caddy output ---\n${out.slice(-4000)}`);
+  }
+  return { port, url, wsUrl: `wss://127.0.0.1:${port}`, rootCa: readFileSync(rootPath, 'utf8'), caddyfile, pid: child.pid, output: () => out, stop };
+}
