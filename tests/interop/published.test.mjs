@@ -9,10 +9,9 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort, INTEROP_DIR } from './lib/servers.mjs';
+import { freePort } from './lib/servers.mjs';
+import { readImage, REPO } from './lib/deploy-files.mjs';
 import { chromiumPage, connectPair, launchChromium, send, waitIncoming, waitOutgoingState } from '../../web/e2e/harness.mjs';
-
-const REPO = path.resolve(INTEROP_DIR, '../..');
 
 function run(command, args, { env = process.env, cwd = REPO, timeoutMs = 600_000 } = {}) {
   return new Promise((resolve) => {
@@ -23,22 +22,6 @@ function run(command, args, { env = process.env, cwd = REPO, timeoutMs = 600_000
     const timer = setTimeout(() => process.kill(child.pid, 'SIGKILL'), timeoutMs);
     child.on('exit', (code) => { clearTimeout(timer); resolve({ code, out }); });
   });
-}
-
-/** The runtime stage's ENV, USER, HEALTHCHECK and ENTRYPOINT of deploy/Dockerfile. */
-function readImage(dockerfile = path.join(REPO, 'deploy/Dockerfile')) {
-  const text = readFileSync(dockerfile, 'utf8').replace(/\\\r?\n/g, ' ');
-  const lines = text.split('\n').map((l) => l.trim());
-  const runtime = lines.slice(lines.findIndex((l) => /^FROM mcr\.microsoft\.com\/dotnet\/aspnet:/.test(l)));
-  const env = {};
-  for (const l of runtime.filter((x) => x.startsWith('ENV '))) {
-    for (const m of l.slice(4).matchAll(/([A-Za-z0-9_]+)=("[^"]*"|\S+)/g)) env[m[1]] = m[2].replace(/^"|"$/g, '');
-  }
-  const json = (prefix) => {
-    const l = runtime.find((x) => x.startsWith(prefix));
-    return l ? JSON.parse(l.slice(l.indexOf('['))) : null;
-  };
-  return { env, entrypoint: json('ENTRYPOINT'), healthcheck: json('HEALTHCHECK'), publish: lines.find((l) => l.includes('dotnet publish')) };
 }
 
 test('published output, configured only by environment variables, is healthy and two browsers chat through it', { timeout: 900_000 }, async (t) => {
