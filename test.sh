@@ -23,7 +23,7 @@ die() { printf 'test.sh: %s\n' "$*" >&2; exit 1; }
 # ---------------------------------------------------------------------------------------------
 # 1. System packages (Debian). Installed only when missing; needs root (CI runs as root).
 # ---------------------------------------------------------------------------------------------
-SYSTEM_PACKAGES=(chromium firefox-esr coturn redis-server iptables iproute2 procps systemd caddy)
+SYSTEM_PACKAGES=(chromium firefox-esr coturn redis-server iptables iproute2 procps systemd caddy fonts-noto-color-emoji)
 install_system_packages() {
   local missing=()
   for pkg in "${SYSTEM_PACKAGES[@]}"; do

@@ -1,0 +1,115 @@
+// The user guide's screenshots, taken by walking the main flow in real Chromium at desktop and phone
+// widths: start page, invite (link, QR, active invites), both sides chatting with the verification
+// code, a bad invite link, the server settings. With GHOSTCHAT_UPDATE_SCREENSHOTS=1 the PNGs go to
+// docs/images/ (commit them); otherwise to the test artifacts, so a normal run never dirties the tree.
+import assert from "node:assert/strict";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { after, before, describe, it } from "node:test";
+import { ARTIFACTS, createRoom, launchChromium, send, startServer, waitConnected, waitIncoming, waitOutgoingState, wrapPage } from "./harness.mjs";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const SCREENSHOT_DIR = process.env.GHOSTCHAT_UPDATE_SCREENSHOTS === "1" ? path.resolve(here, "../../docs/images") : path.join(ARTIFACTS, "screens");
+
+const SIZES = {
+  desktop: { viewport: { width: 1280, height: 800 } },
+  mobile: { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true },
+};
+
+describe("user guide screenshots: the main flow at desktop and phone widths", { timeout: 300_000 }, () => {
+  let server, browser;
+  const taken = [];
+
+  before(async () => {
+    mkdirSync(SCREENSHOT_DIR, { recursive: true });
+    server = await startServer();
+    browser = await launchChromium();
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  async function page(size) {
+    const context = await browser.newContext({ ...SIZES[size], deviceScaleFactor: 1, colorScheme: "light", reducedMotion: "reduce" });
+    return { ...wrapPage(await context.newPage(), "playwright"), context };
+  }
+
+  async function shot(p, name) {
+    const file = path.join(SCREENSHOT_DIR, `${name}.png`);
+    // Let the focus ring and fonts settle: wait for two animation frames in the page.
+    await p.eval(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+    await p.page.screenshot({ path: file, fullPage: false, animations: "disabled", caret: "hide" });
+    const png = readFileSync(file);
+    assert.equal(png.subarray(1, 4).toString(), "PNG", `${file} is not a PNG`);
+    taken.push(file);
+    return file;
+  }
+
+  for (const size of Object.keys(SIZES)) {
+    it(`${size}: start, invite, verified chat, bad link, settings`, async () => {
+      const host = await page(size);
+      const guest = await page(size);
+      try {
+        await host.goto(server.url + "/");
+        await host.waitFor(() => document.body.dataset.view === "home");
+        await shot(host, `${size}-home`);
+
+        const link = await createRoom(host, server.url);
+        await host.waitFor(() => document.querySelectorAll("#invite-list li").length > 0);
+        await shot(host, `${size}-invite`);
+
+        await guest.goto(link);
+        await Promise.all([waitConnected(host), waitConnected(guest)]);
+        // Both sides show the same verification code: the step the guide asks people to do.
+        await host.waitFor(() => !document.querySelector("#verify").hidden && document.querySelector("#verify-code").textContent.length > 0);
+        await guest.waitFor(() => !document.querySelector("#verify").hidden && document.querySelector("#verify-code").textContent.length > 0);
+        const codes = await Promise.all([host, guest].map((p) => p.eval(() => document.querySelector("#verify-code").textContent)));
+        assert.equal(codes[0], codes[1]);
+
+        await send(host, "Hi! Does the code on your screen match mine?");
+        await waitIncoming(guest, "Hi! Does the code on your screen match mine?");
+        await send(guest, "Yes, it matches. *See you at 8*");
+        await waitIncoming(host, "Yes, it matches. See you at 8");
+        await waitOutgoingState(host, "Hi! Does the code on your screen match mine?", "read");
+        await host.type("#composer", "Great");
+        await guest.waitFor(() => !document.querySelector("#typing").hidden);
+        await shot(host, `${size}-chat-host`);
+        await shot(guest, `${size}-chat-guest`);
+
+        // A damaged invite link: the guest is told plainly what happened and what to do.
+        const bad = await page(size);
+        try {
+          await bad.goto(server.url + "/#join=1.not-a-real-invite");
+          await bad.waitFor(() => document.body.dataset.view === "error");
+          assert.match(await bad.eval(() => document.querySelector("#error-body").textContent), /not a valid GhostChat invite/);
+          await shot(bad, `${size}-bad-link`);
+        } finally {
+          await bad.context.close();
+        }
+
+        if (size === "desktop") {
+          await host.click("#open-settings");
+          await host.waitFor(() => document.querySelector("#settings-dialog").open);
+          await shot(host, `${size}-settings`);
+        }
+      } finally {
+        await host.context.close();
+        await guest.context.close();
+      }
+    });
+  }
+
+  it("every screenshot the user guide shows was taken", () => {
+    const guide = readFileSync(path.resolve(here, "../../docs/user-guide.md"), "utf8");
+    const referenced = [...guide.matchAll(/\]\(images\/([a-z0-9-]+\.png)\)/g)].map((m) => m[1]);
+    assert.ok(referenced.length >= 6, `the user guide shows only ${referenced.length} screenshots`);
+    const names = new Set(taken.map((f) => path.basename(f)).concat(["insecure-notice.png", "mobile-insecure-notice.png"]));
+    for (const r of referenced) {
+      assert.ok(names.has(r), `docs/user-guide.md shows images/${r}, which no e2e test takes`);
+      assert.ok(existsSync(path.resolve(here, "../../docs/images", r)), `docs/images/${r} is not committed (run with GHOSTCHAT_UPDATE_SCREENSHOTS=1)`);
+    }
+  });
+});
