@@ -58,21 +58,22 @@ internal sealed class CoturnProcess : IAsyncDisposable
         }
     }
 
-    public static async Task<CoturnProcess> StartAsync(string secret, bool tls = false)
+    /// <summary>Starts coturn; <paramref name="port"/> reuses a known port (a restart), otherwise a free pair is chosen.</summary>
+    public static async Task<CoturnProcess> StartAsync(string secret, bool tls = false, int? port = null)
     {
         var dir = Directory.CreateTempSubdirectory("ghostchat-coturn-").FullName;
         X509Certificate2? certificate = null;
         bool handedOver = false;
         try
         {
-            int port = FreePortPair();
+            port ??= FreePortPair();
             int tlsPort = tls ? FreePortPair() : -1;
             // Relay ports: a random slice of 50000–59999 (our own test servers use 40000–49999).
             int relayMin = 50000 + (RandomNumberGenerator.GetInt32(50) * 200);
             var args = new List<string>
             {
                 "-n", "--listening-ip=127.0.0.1", "--relay-ip=127.0.0.1",
-                "--listening-port=" + port.ToString(CultureInfo.InvariantCulture),
+                "--listening-port=" + port.Value.ToString(CultureInfo.InvariantCulture),
                 "--min-port=" + relayMin.ToString(CultureInfo.InvariantCulture), "--max-port=" + (relayMin + 199).ToString(CultureInfo.InvariantCulture),
                 "--use-auth-secret", "--static-auth-secret=" + secret, "--realm=" + Realm, "--fingerprint",
                 "--allow-loopback-peers", "--no-cli", "--no-dtls", "--log-file=stdout", "--simple-log",
@@ -108,7 +109,7 @@ internal sealed class CoturnProcess : IAsyncDisposable
             process.ErrorDataReceived += (_, e) => { lock (log) { log.AppendLine(e.Data); } };
             process.BeginOutputReadLine();
             process.BeginErrorReadLine();
-            var coturn = new CoturnProcess(process, dir, log, port, tlsPort, secret, certificate);
+            var coturn = new CoturnProcess(process, dir, log, port.Value, tlsPort, secret, certificate);
             handedOver = true;
             try
             {

@@ -1,52 +1,195 @@
+using System.Globalization;
+using System.Net;
 using System.Text.Json.Serialization;
+using System.Threading.RateLimiting;
+using GhostChat.Server.Ice.Providers;
 using GhostChat.Server.Signaling;
 using Microsoft.AspNetCore.Cors.Infrastructure;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
 namespace GhostChat.Server.Ice;
 
-/// <summary>A minimal <c>GET /api/ice</c>: the configured servers, no expiry, not relay-only.</summary>
+/// <summary>
+/// The ICE service: <c>GET /api/ice</c> hands browsers short-lived STUN/TURN credentials from the configured
+/// providers, ordered by health and priority, with a background prober and a per-client rate limit.
+/// </summary>
 internal static class IceExtensions
 {
     private const string CorsPolicy = "GhostChat.Ice";
 
+    /// <summary>Longest accepted <c>exclude</c> query (all values together) and most names in it.</summary>
+    public const int MaxExcludeLength = 1024;
+
+    public const int MaxExcludeNames = 32;
+
     public static WebApplicationBuilder AddGhostChatIce(this WebApplicationBuilder builder)
     {
+        var services = builder.Services;
         // Readable cross-origin by the same origins as the signaling broker (any, unless
         // GhostChat:Signaling:AllowedOrigins lists them), so a web app served elsewhere can use this server.
-        builder.Services.AddCors();
-        builder.Services.AddOptions<CorsOptions>().Configure<IOptions<SignalingOptions>>((cors, signaling) =>
+        services.AddCors();
+        services.AddOptions<CorsOptions>().Configure<IOptions<SignalingOptions>>((cors, signaling) =>
             cors.AddPolicy(CorsPolicy, policy => policy.AllowSignalingOrigins(signaling.Value).WithMethods("GET")));
-        builder.Services.AddOptions<IceOptions>()
+        services.AddOptions<IceOptions>()
             .Bind(builder.Configuration.GetSection(IceOptions.SectionName))
-            .Validate(IceValidation.IsValid, "GhostChat:Ice:Servers: every server needs at least one stun:, stuns:, turn: or turns: URL, and turn servers need Username and Credential.")
             .ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<IceOptions>, IceOptionsValidator>());
+        // No request logging: Metered takes its API key in the query string.
+        services.AddHttpClient(HttpIceProvider.HttpClientName).RemoveAllLoggers();
+        services.TryAddSingleton<IceHealth>();
+        services.TryAddSingleton<IceMetrics>();
+        services.TryAddSingleton<IceProviderRegistry>();
+        services.TryAddSingleton<IceService>();
+        services.TryAddSingleton<IceProber>();
+        services.TryAddSingleton<IceRateLimiter>();
+        services.AddHostedService(sp => sp.GetRequiredService<IceProber>());
+        services.AddHealthChecks().AddCheck<IceHealthCheck>("ice", tags: [Ops.OpsExtensions.ReadyTag]);
         return builder;
     }
 
     public static WebApplication MapGhostChatIce(this WebApplication app)
     {
-        app.MapGet("/api/ice", (IOptionsMonitor<IceOptions> options, HttpContext context) =>
-        {
-            context.Response.Headers.CacheControl = "no-store";
-            var servers = options.CurrentValue.Servers
-                .Select(s => new IceServerDto([.. s.Urls], s.Username, s.Credential))
-                .ToArray();
-            return Results.Json(new IceResponse(servers, null, false), IceJsonContext.Default.IceResponse);
-        }).RequireCors(CorsPolicy);
+        app.MapGet("/api/ice", HandleAsync).RequireCors(CorsPolicy);
         return app;
+    }
+
+    private static async Task<IResult> HandleAsync(HttpContext context, IceService ice, IceRateLimiter limiter, IceMetrics metrics, IceProviderRegistry registry, ILogger<IceService> logger)
+    {
+        context.Response.Headers.CacheControl = "no-store";
+        using var lease = limiter.Acquire(context.Connection.RemoteIpAddress);
+        if (!lease.IsAcquired)
+        {
+            var retry = lease.TryGetMetadata(MetadataName.RetryAfter, out var after) ? after : TimeSpan.FromSeconds(2);
+            var seconds = Math.Max(1, (int)Math.Ceiling(retry.TotalSeconds));
+            context.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
+            metrics.Request("rate_limited");
+            Log.Refused(logger, "rate limited");
+            return Results.Json(new IceError($"Too many requests for ICE servers from this address; try again in {seconds} s."), IceJsonContext.Default.IceError, statusCode: StatusCodes.Status429TooManyRequests);
+        }
+        if (!TryParseExclude(context.Request.Query["exclude"], out var exclude, out var problem))
+        {
+            metrics.Request("bad_request");
+            Log.Refused(logger, "bad exclude");
+            return Results.Json(new IceError(problem), IceJsonContext.Default.IceError, statusCode: StatusCodes.Status400BadRequest);
+        }
+        var host = context.Request.Host.HasValue ? context.Request.Host.Host : null;
+        var answer = await ice.AnswerAsync(new IceRequest(host), exclude, context.RequestAborted).ConfigureAwait(false);
+        metrics.Request("ok");
+        return Results.Json(new IceResponse(
+            [.. answer.Servers.Select(s => new IceServerDto([.. s.Urls], s.Username, s.Credential))],
+            [.. answer.Providers],
+            answer.ExpiresAt,
+            answer.RelayOnly,
+            null), IceJsonContext.Default.IceResponse);
+    }
+
+    /// <summary>
+    /// <c>exclude=a,b</c> (repeatable): provider names to leave out. Empty items are ignored, unknown names too;
+    /// more than <see cref="MaxExcludeLength"/> characters, more than <see cref="MaxExcludeNames"/> names, or a name
+    /// that could not be a provider name is a 400.
+    /// </summary>
+    internal static bool TryParseExclude(Microsoft.Extensions.Primitives.StringValues values, out IReadOnlySet<string> exclude, out string problem)
+    {
+        var set = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        exclude = set;
+        problem = "";
+        int length = 0;
+        foreach (var value in values)
+        {
+            length += value?.Length ?? 0;
+            if (length > MaxExcludeLength)
+            {
+                problem = $"exclude is longer than {MaxExcludeLength} characters; list at most {MaxExcludeNames} provider names separated by commas.";
+                return false;
+            }
+            foreach (var raw in (value ?? "").Split(','))
+            {
+                var name = raw.Trim();
+                if (name.Length == 0)
+                {
+                    continue;
+                }
+                if (!IceOptionsValidator.NamePattern().IsMatch(name))
+                {
+                    problem = "exclude must list provider names (letters, digits, '-', '_', '.') separated by commas.";
+                    return false;
+                }
+                set.Add(name);
+                if (set.Count > MaxExcludeNames)
+                {
+                    problem = $"exclude lists more than {MaxExcludeNames} provider names.";
+                    return false;
+                }
+            }
+        }
+        return true;
     }
 }
 
-internal static class IceValidation
+/// <summary>A token bucket per client address (after trusted-proxy forwarding) for <c>/api/ice</c>.</summary>
+internal sealed class IceRateLimiter : IDisposable
 {
-    private static readonly string[] Schemes = ["stun:", "stuns:", "turn:", "turns:"];
+    private readonly PartitionedRateLimiter<IPAddress?>? _limiter;
 
-    public static bool IsValid(IceOptions options) => options.Servers.All(server =>
-        server.Urls.Count > 0
-        && server.Urls.All(u => Schemes.Any(s => u.StartsWith(s, StringComparison.OrdinalIgnoreCase)) && u.Length > 6)
-        && (!server.Urls.Any(u => u.StartsWith("turn", StringComparison.OrdinalIgnoreCase))
-            || (!string.IsNullOrEmpty(server.Username) && !string.IsNullOrEmpty(server.Credential))));
+    public IceRateLimiter(IOptions<IceOptions> options)
+    {
+        var o = options.Value.RateLimit;
+        if (o.Burst == 0)
+        {
+            return;
+        }
+        var period = TimeSpan.FromMinutes(1) / o.PerMinute;
+        _limiter = PartitionedRateLimiter.Create<IPAddress?, string>(address => RateLimitPartition.GetTokenBucketLimiter(
+            Key(address),
+            _ => new TokenBucketRateLimiterOptions
+            {
+                TokenLimit = o.Burst,
+                TokensPerPeriod = 1,
+                ReplenishmentPeriod = period < TimeSpan.FromMilliseconds(1) ? TimeSpan.FromMilliseconds(1) : period,
+                QueueLimit = 0,
+                AutoReplenishment = true,
+            }));
+    }
+
+    public RateLimitLease Acquire(IPAddress? address) => _limiter?.AttemptAcquire(address) ?? Unlimited.Instance;
+
+    public void Dispose() => _limiter?.Dispose();
+
+    /// <summary>IPv6 clients are limited per /64 (one host usually holds a whole /64); IPv4 per address.</summary>
+    private static string Key(IPAddress? address)
+    {
+        if (address is null)
+        {
+            return "unknown";
+        }
+        if (address.IsIPv4MappedToIPv6)
+        {
+            address = address.MapToIPv4();
+        }
+        if (address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6)
+        {
+            var bytes = address.GetAddressBytes();
+            Array.Clear(bytes, 8, 8);
+            return new IPAddress(bytes).ToString();
+        }
+        return address.ToString();
+    }
+
+    private sealed class Unlimited : RateLimitLease
+    {
+        public static readonly Unlimited Instance = new();
+
+        public override bool IsAcquired => true;
+
+        public override IEnumerable<string> MetadataNames => [];
+
+        public override bool TryGetMetadata(string metadataName, out object? metadata)
+        {
+            metadata = null;
+            return false;
+        }
+    }
 }
 
 internal sealed record IceServerDto(
@@ -56,8 +199,13 @@ internal sealed record IceServerDto(
 
 internal sealed record IceResponse(
     [property: JsonPropertyName("iceServers")] IceServerDto[] IceServers,
+    [property: JsonPropertyName("providers")] string[] Providers,
     [property: JsonPropertyName("expiresAt")] DateTimeOffset? ExpiresAt,
-    [property: JsonPropertyName("relayOnly")] bool RelayOnly);
+    [property: JsonPropertyName("relayOnly")] bool RelayOnly,
+    [property: JsonPropertyName("stunProbes"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string[]? StunProbes);
+
+internal sealed record IceError([property: JsonPropertyName("error")] string Error);
 
 [JsonSerializable(typeof(IceResponse))]
+[JsonSerializable(typeof(IceError))]
 internal sealed partial class IceJsonContext : JsonSerializerContext;

@@ -1,0 +1,60 @@
+using GhostChat.Server.Ice.Providers;
+using GhostChat.Server.Turn;
+using Microsoft.Extensions.Options;
+
+namespace GhostChat.Server.Ice;
+
+/// <summary>
+/// The enabled providers, built once at start from <c>GhostChat:Ice</c> (changes need a restart). With no
+/// providers configured and the embedded TURN server enabled, the embedded server is provider "embedded";
+/// each entry of the older <c>Servers</c> list is a static provider "servers-N" with priority 1000 + N.
+/// </summary>
+internal sealed class IceProviderRegistry
+{
+    public IceProviderRegistry(IOptions<IceOptions> options, EmbeddedTurn turn, IHttpClientFactory http, TimeProvider time, IceMetrics metrics, ILoggerFactory loggers)
+    {
+        var logger = loggers.CreateLogger("GhostChat.Server.Ice");
+        var o = options.Value;
+        var providers = new List<IceProvider>();
+        foreach (var (name, p) in o.Providers)
+        {
+            if (!p.Enabled)
+            {
+                continue;
+            }
+            providers.Add(p.Type?.ToLowerInvariant() switch
+            {
+                IceProviderTypes.Embedded => new EmbeddedIceProvider(name, p, turn, time),
+                IceProviderTypes.RestSecret => new RestSecretIceProvider(name, p, time),
+                IceProviderTypes.Static => new StaticIceProvider(name, p),
+                IceProviderTypes.Twilio => new TwilioIceProvider(name, p, http, time, metrics, logger),
+                IceProviderTypes.Cloudflare => new CloudflareIceProvider(name, p, http, time, metrics, logger),
+                IceProviderTypes.Metered => new MeteredIceProvider(name, p, http, time, metrics, logger),
+                _ => throw new InvalidOperationException($"unknown ICE provider type '{p.Type}'"), // the validator refuses these first
+            });
+        }
+        if (o.Providers.Count == 0 && turn.Options.Enabled)
+        {
+            providers.Add(new EmbeddedIceProvider(IceProviderTypes.Embedded, new IceProviderOptions { Type = IceProviderTypes.Embedded }, turn, time));
+        }
+        for (int i = 0; i < o.Servers.Count; i++)
+        {
+            var s = o.Servers[i];
+            providers.Add(new StaticIceProvider($"servers-{i}", new IceProviderOptions
+            {
+                Type = IceProviderTypes.Static,
+                Priority = 1000 + i,
+                Urls = [.. s.Urls],
+                Username = s.Username,
+                Credential = s.Credential,
+            }));
+        }
+        Providers = [.. providers.OrderBy(p => p.Priority).ThenBy(p => p.Name, StringComparer.Ordinal)];
+        Log.Providers(logger, Providers.Count, Providers.Count == 0 ? "none" : string.Join(", ", Providers.Select(p => $"{p.Name} ({p.Type}, priority {p.Priority})")));
+    }
+
+    /// <summary>Enabled providers by priority, then name.</summary>
+    public IReadOnlyList<IceProvider> Providers { get; }
+
+    public IceProvider? Find(string name) => Providers.FirstOrDefault(p => string.Equals(p.Name, name, StringComparison.OrdinalIgnoreCase));
+}

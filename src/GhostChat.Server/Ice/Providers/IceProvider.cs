@@ -1,0 +1,168 @@
+using System.Security.Cryptography;
+using GhostChat.Server.Turn;
+using GhostChat.Turn.Auth;
+
+namespace GhostChat.Server.Ice.Providers;
+
+/// <summary>A source of ICE servers. Implementations never throw to the caller: they return null and log why.</summary>
+internal abstract class IceProvider(string name, IceProviderOptions options)
+{
+    public string Name { get; } = name;
+
+    public IceProviderOptions Options { get; } = options;
+
+    public int Priority => Options.Priority;
+
+    public abstract string Type { get; }
+
+    /// <summary>Servers for a browser, or null when the provider has none to give right now.</summary>
+    public abstract Task<IReadOnlyList<IceServerEntry>?> GetServersAsync(IceRequest request, CancellationToken cancellationToken);
+
+    /// <summary>Servers the prober checks, with credentials it can allocate with. Default: what a browser gets.</summary>
+    public virtual Task<IReadOnlyList<IceServerEntry>?> GetProbeServersAsync(CancellationToken cancellationToken) => GetServersAsync(IceRequest.Probe, cancellationToken);
+
+    /// <summary>How the prober checks a TLS server's certificate; null: the system's chain and name checks.</summary>
+    public virtual System.Net.Security.RemoteCertificateValidationCallback? CertificateValidation => null;
+
+    /// <summary>A random REST user part, so quotas per user apply per browser and usernames link nothing.</summary>
+    protected static string RandomUser() => Convert.ToBase64String(RandomNumberGenerator.GetBytes(9)).Replace('+', '-').Replace('/', '_');
+}
+
+/// <summary>Fixed servers with fixed (or no) credentials.</summary>
+internal sealed class StaticIceProvider(string name, IceProviderOptions options) : IceProvider(name, options)
+{
+    private readonly IReadOnlyList<IceServerEntry> _servers = [new IceServerEntry([.. options.Urls], options.Username, options.Credential, null)];
+
+    public override string Type => IceProviderTypes.Static;
+
+    public override Task<IReadOnlyList<IceServerEntry>?> GetServersAsync(IceRequest request, CancellationToken cancellationToken) =>
+        Task.FromResult<IReadOnlyList<IceServerEntry>?>(_servers);
+}
+
+/// <summary>
+/// A coturn/eturnal-style fleet sharing REST secrets: fresh "expiry:user" credentials signed with the first
+/// secret for every answer (the servers accept every secret in their list, which is how secrets rotate).
+/// </summary>
+internal sealed class RestSecretIceProvider(string name, IceProviderOptions options, TimeProvider time) : IceProvider(name, options)
+{
+    public override string Type => IceProviderTypes.RestSecret;
+
+    public override Task<IReadOnlyList<IceServerEntry>?> GetServersAsync(IceRequest request, CancellationToken cancellationToken)
+    {
+        var credential = TurnRestCredentials.Create(Options.Secrets[0], RandomUser(), Options.CredentialLifetime, time.GetUtcNow());
+        return Task.FromResult<IReadOnlyList<IceServerEntry>?>([new IceServerEntry([.. Options.Urls], credential.Username, credential.Password, credential.Expires)]);
+    }
+}
+
+/// <summary>
+/// The TURN server embedded in this process. Browser URLs use the host name the browser reached us by
+/// (or the configured <c>Urls</c>); the prober uses the sockets the server actually bound.
+/// </summary>
+internal sealed class EmbeddedIceProvider(string name, IceProviderOptions options, EmbeddedTurn turn, TimeProvider time) : IceProvider(name, options)
+{
+    private System.Net.Security.RemoteCertificateValidationCallback? _pinned;
+
+    public override string Type => IceProviderTypes.Embedded;
+
+    /// <summary>
+    /// Our own TLS listener is probed over loopback, where its certificate's name cannot match: the prober accepts
+    /// exactly the certificate the server was configured with (pinned by hash), nothing else.
+    /// </summary>
+    public override System.Net.Security.RemoteCertificateValidationCallback? CertificateValidation => _pinned ??= Pin(turn.Options.TlsCertificatePath);
+
+    private static System.Net.Security.RemoteCertificateValidationCallback Pin(string? path)
+    {
+        var hashes = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        if (path is not null && File.Exists(path))
+        {
+            var certificates = new System.Security.Cryptography.X509Certificates.X509Certificate2Collection();
+            certificates.ImportFromPemFile(path);
+            foreach (var c in certificates)
+            {
+                hashes.Add(c.GetCertHashString(HashAlgorithmName.SHA256));
+                c.Dispose();
+            }
+        }
+        return (_, certificate, _, errors) => errors == System.Net.Security.SslPolicyErrors.None
+            || (certificate is not null && hashes.Contains(certificate.GetCertHashString(HashAlgorithmName.SHA256)));
+    }
+
+    public override Task<IReadOnlyList<IceServerEntry>?> GetServersAsync(IceRequest request, CancellationToken cancellationToken)
+    {
+        if (turn.Server is not { } server)
+        {
+            return Task.FromResult<IReadOnlyList<IceServerEntry>?>(null);
+        }
+        List<string> urls;
+        if (Options.Urls.Count > 0)
+        {
+            urls = Options.Urls;
+        }
+        else
+        {
+            var host = request.Host;
+            if (string.IsNullOrEmpty(host))
+            {
+                host = server.AdvertisedAddress.ToString();
+            }
+            if (host.Contains(':', StringComparison.Ordinal) && !host.StartsWith('['))
+            {
+                host = "[" + host + "]";
+            }
+            urls = Derived(host, server);
+        }
+        return Task.FromResult<IReadOnlyList<IceServerEntry>?>([Sign(urls)]);
+    }
+
+    public override Task<IReadOnlyList<IceServerEntry>?> GetProbeServersAsync(CancellationToken cancellationToken)
+    {
+        if (turn.Server is not { } server)
+        {
+            return Task.FromResult<IReadOnlyList<IceServerEntry>?>(null);
+        }
+        // The bound sockets, reached over loopback when they listen on every address.
+        var address = server.UdpEndPoints.Concat(server.TcpEndPoints).Concat(server.TlsEndPoints).Select(e => e.Address).FirstOrDefault();
+        var host = address is null || address.Equals(System.Net.IPAddress.Any) ? "127.0.0.1"
+            : address.Equals(System.Net.IPAddress.IPv6Any) ? "[::1]"
+            : address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? "[" + address + "]" : address.ToString();
+        return Task.FromResult<IReadOnlyList<IceServerEntry>?>([Sign(Derived(host, server))]);
+    }
+
+    private static List<string> Derived(string host, GhostChat.Turn.Server.TurnServer server)
+    {
+        var urls = new List<string>();
+        if (server.UdpEndPoints.Count > 0)
+        {
+            urls.Add($"turn:{host}:{server.UdpEndPoints[0].Port}?transport=udp");
+        }
+        if (server.TcpEndPoints.Count > 0)
+        {
+            urls.Add($"turn:{host}:{server.TcpEndPoints[0].Port}?transport=tcp");
+        }
+        if (server.TlsEndPoints.Count > 0)
+        {
+            urls.Add($"turns:{host}:{server.TlsEndPoints[0].Port}?transport=tcp");
+        }
+        return urls;
+    }
+
+    private IceServerEntry Sign(List<string> urls)
+    {
+        var lifetime = Options.CredentialLifetime < turn.Options.MaxCredentialLifetime ? Options.CredentialLifetime : turn.Options.MaxCredentialLifetime;
+        var credential = TurnRestCredentials.Create(turn.Options.Secrets[0], RandomUser(), lifetime, time.GetUtcNow());
+        return new IceServerEntry(urls, credential.Username, credential.Password, credential.Expires);
+    }
+}
+
+/// <summary>The <c>Type</c> values.</summary>
+internal static class IceProviderTypes
+{
+    public const string Embedded = "embedded";
+    public const string RestSecret = "rest-secret";
+    public const string Static = "static";
+    public const string Twilio = "twilio";
+    public const string Cloudflare = "cloudflare";
+    public const string Metered = "metered";
+
+    public static readonly string[] All = [Embedded, RestSecret, Static, Twilio, Cloudflare, Metered];
+}
