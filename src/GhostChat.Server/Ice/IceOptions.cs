@@ -15,8 +15,8 @@ public sealed class IceOptions
     public Dictionary<string, IceProviderOptions> Providers { get; init; } = new(StringComparer.OrdinalIgnoreCase);
 
     /// <summary>
-    /// The older list of fixed servers. Still honoured: entry N becomes a <c>static</c> provider named
-    /// <c>servers-N</c> with priority 1000 + N (after every configured provider). Default none.
+    /// The older list of fixed servers. Still honoured: the list becomes one <c>static</c> provider named
+    /// <c>servers</c> (entries in their order) with priority 1000, after every configured provider. Default none.
     /// </summary>
     public List<IceServerOptions> Servers { get; init; } = [];
 

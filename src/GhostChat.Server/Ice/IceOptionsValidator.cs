@@ -47,6 +47,10 @@ internal sealed partial class IceOptionsValidator(IOptions<TurnServerOptions> tu
                 errors.Add($"{S}:Servers:{i}: turn servers need Username and Credential.");
             }
         }
+        if (options.Servers.Count > 0 && options.Providers.ContainsKey(IceProviderRegistry.LegacyName))
+        {
+            errors.Add($"{S}:Providers:{IceProviderRegistry.LegacyName}: the name is taken by the {S}:Servers list; rename the provider or move the list into it.");
+        }
         foreach (var (providerName, p) in options.Providers)
         {
             var at = $"{S}:Providers:{providerName}";

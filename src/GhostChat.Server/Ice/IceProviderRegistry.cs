@@ -7,10 +7,13 @@ namespace GhostChat.Server.Ice;
 /// <summary>
 /// The enabled providers, built once at start from <c>GhostChat:Ice</c> (changes need a restart). With no
 /// providers configured and the embedded TURN server enabled, the embedded server is provider "embedded";
-/// each entry of the older <c>Servers</c> list is a static provider "servers-N" with priority 1000 + N.
+/// the older <c>Servers</c> list is one static provider "servers" (its entries in their order) with priority 1000.
 /// </summary>
 internal sealed class IceProviderRegistry
 {
+    /// <summary>The provider name of the older <c>GhostChat:Ice:Servers</c> list.</summary>
+    public const string LegacyName = "servers";
+
     public IceProviderRegistry(IOptions<IceOptions> options, EmbeddedTurn turn, IHttpClientFactory http, TimeProvider time, IceMetrics metrics, ILoggerFactory loggers)
     {
         var logger = loggers.CreateLogger("GhostChat.Server.Ice");
@@ -37,17 +40,10 @@ internal sealed class IceProviderRegistry
         {
             providers.Add(new EmbeddedIceProvider(IceProviderTypes.Embedded, new IceProviderOptions { Type = IceProviderTypes.Embedded }, turn, time));
         }
-        for (int i = 0; i < o.Servers.Count; i++)
+        if (o.Servers.Count > 0)
         {
-            var s = o.Servers[i];
-            providers.Add(new StaticIceProvider($"servers-{i}", new IceProviderOptions
-            {
-                Type = IceProviderTypes.Static,
-                Priority = 1000 + i,
-                Urls = [.. s.Urls],
-                Username = s.Username,
-                Credential = s.Credential,
-            }));
+            providers.Add(new StaticIceProvider(LegacyName, new IceProviderOptions { Type = IceProviderTypes.Static, Priority = 1000 },
+                [.. o.Servers.Select(s => new IceServerEntry([.. s.Urls], s.Username, s.Credential, null))]));
         }
         Providers = [.. providers.OrderBy(p => p.Priority).ThenBy(p => p.Name, StringComparer.Ordinal)];
         Log.Providers(logger, Providers.Count, Providers.Count == 0 ? "none" : string.Join(", ", Providers.Select(p => $"{p.Name} ({p.Type}, priority {p.Priority})")));

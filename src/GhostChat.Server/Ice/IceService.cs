@@ -71,11 +71,10 @@ internal sealed class IceService(IceProviderRegistry registry, IceHealth health,
         }
     }
 
-    /// <summary>Entries with the same username and credential become one RTCIceServer (TURN first, then STUN-only).</summary>
+    /// <summary>Entries with the same username and credential become one RTCIceServer, in the order they first appear.</summary>
     internal static IEnumerable<IceServerEntry> Merge(IReadOnlyList<IceServerEntry> entries) => entries
         .GroupBy(e => (e.Username, e.Credential))
-        .Select(g => new IceServerEntry([.. g.SelectMany(e => e.Urls).Distinct(StringComparer.Ordinal)], g.Key.Username, g.Key.Credential, g.Select(e => e.Expires).Min()))
-        .OrderBy(e => e.Username is null ? 1 : 0);
+        .Select(g => new IceServerEntry([.. g.SelectMany(e => e.Urls).Distinct(StringComparer.Ordinal)], g.Key.Username, g.Key.Credential, g.Select(e => e.Expires).Min()));
 
     private static int Rank(IceHealthState state) => state switch
     {

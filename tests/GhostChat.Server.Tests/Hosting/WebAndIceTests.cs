@@ -85,6 +85,8 @@ public sealed class WebAndIceTests : IDisposable
         var servers = json.RootElement.GetProperty("iceServers");
         Assert.Equal("stun:stun.example.org:3478", servers[0].GetProperty("urls")[0].GetString());
         Assert.Equal("1700000000:user", servers[1].GetProperty("username").GetString());
+        // The older list is one static provider named "servers", its order kept.
+        Assert.Equal(["servers", "servers"], json.RootElement.GetProperty("providers").EnumerateArray().Select(p => p.GetString()));
     }
 
     [Fact]

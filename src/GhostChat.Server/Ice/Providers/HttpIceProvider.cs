@@ -92,8 +92,9 @@ internal abstract class HttpIceProvider(string name, IceProviderOptions options,
                 throw new MalformedProviderResponseException("the answer lists no usable server");
             }
             var ttl = fetched.Ttl ?? Options.CredentialLifetime;
+            // TURN entries first: when MaxServers trims the list, relays matter more than one more STUN server.
             var cached = new Cached(
-                fetched.Servers.Select(s => s with { Expires = fetched.Ttl is null ? null : started + fetched.Ttl }).ToArray(),
+                fetched.Servers.OrderBy(s => s.Username is null ? 1 : 0).Select(s => s with { Expires = fetched.Ttl is null ? null : started + fetched.Ttl }).ToArray(),
                 started + (ttl * RefreshAt),
                 fetched.Ttl is null ? started + ttl : started + fetched.Ttl);
             lock (_gate)

@@ -29,9 +29,9 @@ internal abstract class IceProvider(string name, IceProviderOptions options)
 }
 
 /// <summary>Fixed servers with fixed (or no) credentials.</summary>
-internal sealed class StaticIceProvider(string name, IceProviderOptions options) : IceProvider(name, options)
+internal sealed class StaticIceProvider(string name, IceProviderOptions options, IReadOnlyList<IceServerEntry>? servers = null) : IceProvider(name, options)
 {
-    private readonly IReadOnlyList<IceServerEntry> _servers = [new IceServerEntry([.. options.Urls], options.Username, options.Credential, null)];
+    private readonly IReadOnlyList<IceServerEntry> _servers = servers ?? [new IceServerEntry([.. options.Urls], options.Username, options.Credential, null)];
 
     public override string Type => IceProviderTypes.Static;
 
