@@ -1,11 +1,17 @@
 // deploy/compose.yaml (GhostChat + coturn + Redis; profiles "single" and "cluster") checked without a
 // container engine: parsed with the `yaml` package, merged and interpolated the way compose does, and
-// held against deploy/Dockerfile, the cluster Caddyfile and the server's configuration keys.
-import { describe, it } from 'node:test';
+// held against deploy/Dockerfile and the cluster Caddyfile; then run for real as processes (coturn
+// with the file's flags, redis-server, our server with the file's environment; see the second block).
+import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { launchChromium } from './lib/browser.mjs';
+import { startCoturn } from './lib/coturn.mjs';
 import { envList, interpolate, loadCompose, readImage, REPO } from './lib/deploy-files.mjs';
+import { startRedis } from './lib/redis.mjs';
+import { freePort, startGhostChat } from './lib/servers.mjs';
 
 export const TEST_ENV = Object.freeze({
   TURN_SECRET: 'compose-test-secret-0123456789abcdef',
@@ -141,5 +147,115 @@ describe('deploy/compose.yaml', () => {
     assert.deepEqual(s.redis.healthcheck.test, ['CMD', 'redis-cli', 'ping']);
     const redisUrl = envList(s.ghostchat).GhostChat__Redis__ConnectionString;
     assert.equal(redisUrl.split(':')[0], 'redis');
+  });
+});
+
+// The compose file, run for real without a container engine: a real coturn with exactly the flags
+// the file gives it (its ports moved to free loopback ones), a real redis-server, and our server with
+// exactly the file's GhostChat environment (addresses translated the same way). The ICE service must
+// hand out credentials that coturn accepts: its own prober allocates on coturn (/readyz), and Chromium
+// gathers a relay candidate with them (and none with a forged credential).
+describe('deploy/compose.yaml, run: coturn with its flags accepts the ICE service\'s credentials', { timeout: 240_000 }, () => {
+  let coturn, redis, server, browser;
+  let turnPort;
+  const secret = crypto.randomBytes(24).toString('hex');
+
+  before(async () => {
+    turnPort = await freePort();
+    const relayMin = 40_000 + Math.floor(Math.random() * 20_000);
+    const compose = loadCompose({ ...TEST_ENV, TURN_SECRET: secret, TURN_HOST: '127.0.0.1', TURN_EXTERNAL_IP: '127.0.0.1' });
+    // coturn: the file's command, with the ports moved; --external-ip dropped (no NAT on loopback).
+    const args = compose.services.coturn.command
+      .filter((a) => !a.startsWith('--external-ip='))
+      .map((a) => a
+        .replace(/^--listening-port=\d+$/, `--listening-port=${turnPort}`)
+        .replace(/^--min-port=\d+$/, `--min-port=${relayMin}`)
+        .replace(/^--max-port=\d+$/, `--max-port=${relayMin + 100}`));
+    assert.ok(args.includes(`--static-auth-secret=${secret}`));
+    coturn = await startCoturn(args, { port: turnPort });
+    redis = await startRedis();
+    // GhostChat: the file's environment, Redis and coturn's port translated.
+    const env = envList(compose.services.ghostchat);
+    const settings = {};
+    for (const [k, v] of Object.entries(env)) {
+      settings[k.replaceAll('__', ':')] = v
+        .replace(/^redis:6379$/, redis.url)
+        .replace(/^turn:127\.0\.0\.1:3478\?/, `turn:127.0.0.1:${turnPort}?`);
+    }
+    assert.equal(settings['GhostChat:Redis:ConnectionString'], redis.url);
+    server = await startGhostChat({ settings });
+    browser = await launchChromium();
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
+    await redis?.stop();
+    await coturn?.stop();
+  });
+
+  async function iceCheck() {
+    const ready = await (await fetch(`${server.httpUrl}/readyz`)).json();
+    return ready.checks?.ice;
+  }
+
+  it('/api/ice hands out coturn credentials from the rest-secret provider, never the secret', async () => {
+    const res = await fetch(`${server.httpUrl}/api/ice`);
+    assert.equal(res.status, 200);
+    const text = await res.text();
+    assert.ok(!text.includes(secret), 'the shared secret leaked into /api/ice');
+    const body = JSON.parse(text);
+    assert.deepEqual(body.providers, ['coturn']);
+    assert.deepEqual(body.iceServers[0].urls, [`turn:127.0.0.1:${turnPort}?transport=udp`, `turn:127.0.0.1:${turnPort}?transport=tcp`]);
+    // TURN REST scheme: "expiry:user", expiry within the file's 12 h lifetime.
+    const [expiry] = body.iceServers[0].username.split(':');
+    const ttl = Number(expiry) - Date.now() / 1000;
+    assert.ok(ttl > 11 * 3600 && ttl <= 12 * 3600 + 60, `credential lifetime ${ttl} s`);
+    assert.ok(body.expiresAt);
+  });
+
+  it('the server\'s prober allocates on coturn with them: /readyz says coturn is healthy', async () => {
+    const deadline = Date.now() + 90_000;
+    let ice;
+    for (;;) {
+      ice = await iceCheck();
+      if (ice?.data?.coturn?.state === 'healthy') break;
+      assert.ok(Date.now() < deadline, `coturn never probed healthy: ${JSON.stringify(ice)}\n--- coturn ---\n${coturn.output().slice(-2000)}`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    assert.equal(ice.data.coturn.type, 'rest-secret');
+    // And Redis is up for signaling: the node is ready.
+    assert.equal((await fetch(`${server.httpUrl}/readyz`)).status, 200);
+  });
+
+  it('Chromium gathers a relay candidate on coturn with the credentials; a forged one gathers none', async () => {
+    const { iceServers } = await (await fetch(`${server.httpUrl}/api/ice`)).json();
+    const gather = async (servers) => {
+      const ctx = await browser.newContext();
+      try {
+        const page = await ctx.newPage();
+        return await page.evaluate(async (s) => {
+          const pc = new RTCPeerConnection({ iceServers: s, iceTransportPolicy: 'relay' });
+          pc.createDataChannel('probe');
+          const done = new Promise((resolve) => {
+            const check = () => pc.iceGatheringState === 'complete' && resolve();
+            pc.addEventListener('icegatheringstatechange', check);
+            setTimeout(resolve, 30_000);
+          });
+          await pc.setLocalDescription(await pc.createOffer());
+          await done;
+          const sdp = pc.localDescription.sdp;
+          pc.close();
+          return sdp.split('\r\n').filter((l) => l.startsWith('a=candidate:'));
+        }, servers);
+      } finally {
+        await ctx.close();
+      }
+    };
+    const good = await gather(iceServers);
+    assert.ok(good.some((c) => / typ relay /.test(c) && c.includes(' 127.0.0.1 ')), `no relay candidate on coturn: ${good.join('\n')}`);
+    const forged = iceServers.map((s) => ({ ...s, credential: Buffer.from('not the signature').toString('base64') }));
+    const bad = await gather(forged);
+    assert.deepEqual(bad.filter((c) => / typ relay /.test(c)), []);
   });
 });

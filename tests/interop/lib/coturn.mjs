@@ -1,0 +1,48 @@
+// A real coturn (Debian's turnserver 4.6.1) started with given flags plus what a test needs to keep it
+// on loopback and in a temp dir (listening and relay address 127.0.0.1, pid file, user db); stopped by PID.
+//   startCoturn(args, { port, timeoutMs }) -> Promise<{ pid, output(), stop() }>; resolves once its
+//   TCP listener on `port` (its --listening-port) accepts connections.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+export const TURNSERVER = process.env.TURNSERVER_PATH || '/usr/bin/turnserver';
+
+function accepts(port) {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1', () => { s.destroy(); resolve(true); });
+    s.once('error', () => resolve(false));
+  });
+}
+
+export async function startCoturn(args, { port, timeoutMs = 30_000 }) {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'ghostchat-coturn-'));
+  const all = [...args, '--listening-ip=127.0.0.1', '--relay-ip=127.0.0.1', '--simple-log',
+    `--pidfile=${path.join(dir, 'turnserver.pid')}`, `--userdb=${path.join(dir, 'turndb')}`];
+  const child = spawn(TURNSERVER, all, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const append = (c) => { out += c; if (out.length > 200_000) out = out.slice(-100_000); };
+  child.stdout.on('data', append);
+  child.stderr.on('data', append);
+  const exited = new Promise((r) => child.once('exit', r));
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      process.kill(child.pid, 'SIGTERM');
+      const t = setTimeout(() => child.exitCode === null && child.signalCode === null && process.kill(child.pid, 'SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(t);
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+  const deadline = Date.now() + timeoutMs;
+  while (!(await accepts(port))) {
+    if (child.exitCode !== null || Date.now() > deadline) {
+      await stop();
+      throw new Error(`coturn did not start (${child.exitCode === null ? 'timeout' : `exit ${child.exitCode}`}):\n${out.slice(-4000)}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { pid: child.pid, args: all, output: () => out, stop };
+}
