@@ -1,0 +1,198 @@
+// Invites end to end in real Chromium through the real server: the verification code matches on
+// both sides, a host reload keeps its links working, expired and revoked invites are refused with
+// the right words on both sides, renewal and the expiry warning in the host's list.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { chromiumPage, connectPair, createRoom, launchChromium, send, startServer, waitConnected, waitIncoming } from "./harness.mjs";
+
+/** Lets a test move a page's clock: Date.now() + offset (set with window.__setClockOffset). */
+const CLOCK_SCRIPT = `(() => {
+  const realNow = Date.now.bind(Date);
+  let offset = 0;
+  Date.now = () => realNow() + offset;
+  window.__setClockOffset = (ms) => { offset = ms; };
+})();`;
+
+const HOUR = 3600_000;
+const CODE = /^(\S+ ){5}· \d{3} \d{3}$/u;
+
+async function codes(...pages) {
+  return Promise.all(pages.map((p) => p.eval(() => document.querySelector("#verify-code").dataset.code ?? null)));
+}
+
+async function refusedOnBoth(host, guest, reason) {
+  await guest.waitFor((r) => document.body.dataset.view === "error" && document.querySelector("#error-body").dataset.refusal === r, reason);
+  await host.waitFor((r) => !document.querySelector("#invite-notice").hidden && document.querySelector("#invite-notice").dataset.refusal === r, reason);
+  return {
+    guest: await guest.eval(() => document.querySelector("#error-body").textContent),
+    host: await host.eval(() => document.querySelector("#invite-notice").textContent),
+    hostPhase: await host.eval(() => document.body.dataset.phase),
+  };
+}
+
+describe("Invites end to end (Chromium, real server)", { timeout: 400_000 }, () => {
+  let server, browser;
+
+  before(async () => {
+    server = await startServer();
+    browser = await launchChromium();
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  it("join_BothShowSameVerificationCode_JoinerSeesWhoInvitedAndUntilWhen", async () => {
+    const host = await chromiumPage(browser);
+    const guest = await chromiumPage(browser);
+    const link = await connectPair(host, guest, server.url);
+    await Promise.all([host, guest].map((p) => p.waitFor(() => !document.querySelector("#verify").hidden)));
+    const [h, g] = await codes(host, guest);
+    assert.match(h, CODE);
+    assert.equal(g, h);
+    // A different connection has different DTLS keys, so the code is not a constant.
+    const hostId = decodeURIComponent(new URL(link).hash.split(".")[1]);
+    const info = await guest.eval(() => document.querySelector("#join-info").textContent);
+    assert.ok(info.startsWith(`Invited by ${hostId.slice(0, 8)}`), info);
+    assert.match(info, /invite valid until /);
+    assert.equal(await host.eval(() => document.querySelector("#join-info").hidden), true);
+    await send(guest, "authenticated hello");
+    await waitIncoming(host, "authenticated hello");
+    // The host's IndexedDB keeps the hash, never the secret from the link.
+    const secret = new URL(link).hash.split(".")[4];
+    const stored = await host.eval(
+      () =>
+        new Promise((resolve, reject) => {
+          const req = indexedDB.open("ghostchat-invites");
+          req.onerror = () => reject(req.error);
+          req.onsuccess = () => {
+            const tx = req.result.transaction(["invites", "host"]);
+            const a = tx.objectStore("invites").getAll();
+            const b = tx.objectStore("host").getAll();
+            tx.oncomplete = () => resolve(JSON.stringify([a.result, b.result]));
+          };
+        }),
+    );
+    assert.ok(stored.includes(hostId), "identity kept");
+    assert.ok(!stored.includes(secret), "secret not stored");
+    await host.context.close();
+    await guest.context.close();
+  });
+
+  it("twoConnections_DifferentCodes", async () => {
+    const pairs = [];
+    for (let i = 0; i < 2; i++) {
+      const host = await chromiumPage(browser);
+      const guest = await chromiumPage(browser);
+      await connectPair(host, guest, server.url);
+      await guest.waitFor(() => !document.querySelector("#verify").hidden);
+      pairs.push({ host, guest, code: (await codes(guest))[0] });
+    }
+    assert.notEqual(pairs[0].code, pairs[1].code);
+    for (const p of pairs) {
+      await p.host.context.close();
+      await p.guest.context.close();
+    }
+  });
+
+  it("hostReloadsWithinValidity_NewJoinerStillGetsIn", async () => {
+    const host = await chromiumPage(browser);
+    const link = await createRoom(host, server.url);
+    const hostId = decodeURIComponent(new URL(link).hash.split(".")[1]);
+    await host.page.reload({ waitUntil: "load" });
+    // Resumed: same room, same id, the link itself is not shown again (its secret is not kept).
+    await host.waitFor(() => document.body.dataset.view === "invite" && document.body.dataset.phase === "waiting" && !document.querySelector("#invite-not-kept").hidden);
+    assert.equal(await host.eval(() => document.querySelectorAll("#invite-list li[data-invite-id]").length), 1);
+    const guest = await chromiumPage(browser);
+    await guest.goto(link);
+    await Promise.all([waitConnected(host), waitConnected(guest)]);
+    assert.equal(...(await codes(host, guest)));
+    await send(host, "after reload");
+    await waitIncoming(guest, "after reload");
+    assert.ok((await guest.eval(() => document.querySelector("#join-info").textContent)).includes(hostId.slice(0, 8)));
+    await host.context.close();
+    await guest.context.close();
+  });
+
+  it("revokedInvite_RefusedWithExplanationOnBothSides_RenewedLinkWorks", async () => {
+    const host = await chromiumPage(browser);
+    const link = await createRoom(host, server.url);
+    const inviteId = new URL(link).hash.split(".")[3];
+    await host.click(`#invite-list li[data-invite-id="${inviteId}"] .invite-revoke`);
+    await host.waitFor(() => document.querySelectorAll("#invite-list li[data-invite-id]").length === 0);
+    const guest = await chromiumPage(browser);
+    await guest.goto(link);
+    const seen = await refusedOnBoth(host, guest, "revoked");
+    assert.equal(seen.guest, "The host revoked this invite. Ask for a new link if you should still join.");
+    assert.match(seen.host, /invite you revoked/);
+    assert.equal(seen.hostPhase, "waiting");
+    assert.equal(await guest.eval(() => document.querySelector("#error-retry").hidden), true);
+
+    // A new link from the same room works.
+    await host.click("#new-invite");
+    await host.waitFor((old) => document.querySelector("#invite-link").value.includes("#join=") && document.querySelector("#invite-link").value !== old, link);
+    const fresh = await host.eval(() => document.querySelector("#invite-link").value);
+    const guest2 = await chromiumPage(browser);
+    await guest2.goto(fresh);
+    await Promise.all([waitConnected(host), waitConnected(guest2)]);
+    await host.context.close();
+    await guest.context.close();
+    await guest2.context.close();
+  });
+
+  it("renew_NewLinkReplacesOld_OldOneRevoked", async () => {
+    const host = await chromiumPage(browser);
+    const link = await createRoom(host, server.url);
+    const inviteId = new URL(link).hash.split(".")[3];
+    await host.click(`#invite-list li[data-invite-id="${inviteId}"] .invite-renew`);
+    await host.waitFor((old) => document.querySelector("#invite-link").value !== old && document.querySelectorAll("#invite-list li[data-invite-id]").length === 1, link);
+    const renewed = await host.eval(() => document.querySelector("#invite-link").value);
+    const renewedId = new URL(renewed).hash.split(".")[3];
+    assert.notEqual(renewedId, inviteId);
+    assert.equal(await host.eval(() => document.querySelector("#invite-list li[data-invite-id]").dataset.inviteId), renewedId);
+    const guest = await chromiumPage(browser);
+    await guest.goto(link);
+    await refusedOnBoth(host, guest, "revoked");
+    await host.context.close();
+    await guest.context.close();
+  });
+
+  it("expiredInvite_HostClockPastExpiry_RefusedExpiredOnBothSides", async () => {
+    const host = await chromiumPage(browser);
+    await host.context.addInitScript(CLOCK_SCRIPT);
+    const link = await createRoom(host, server.url);
+    // The warning first: half an hour left.
+    await host.eval((ms) => window.__setClockOffset(ms), 23.5 * HOUR);
+    await host.click("#new-invite"); // re-renders the list now instead of in 30 s
+    await host.waitFor(() => document.querySelector('#invite-list li[data-expiring="true"] .invite-warning') !== null);
+    const warning = await host.eval(() => document.querySelector('#invite-list li[data-expiring="true"]').textContent);
+    assert.match(warning, /0 h 30 min left|0 h 29 min left/);
+    assert.match(warning, /Expires soon/);
+    // Now past the expiry for the host, while the joiner's own clock still thinks the link is valid:
+    // the host must refuse it and say why.
+    await host.eval((ms) => window.__setClockOffset(ms), 24 * HOUR + 60_000);
+    const guest = await chromiumPage(browser);
+    await guest.goto(link);
+    const seen = await refusedOnBoth(host, guest, "expired");
+    assert.equal(seen.guest, "The host says this invite has expired. Ask for a new link.");
+    assert.match(seen.host, /expired invite/);
+    await host.context.close();
+    await guest.context.close();
+  });
+
+  it("expiredLink_JoinerRefusesBeforeConnecting", async () => {
+    const host = await chromiumPage(browser);
+    const link = await createRoom(host, server.url);
+    const guest = await chromiumPage(browser);
+    await guest.context.addInitScript(CLOCK_SCRIPT + "window.__setClockOffset(24 * 3600000 + 1000);");
+    await guest.goto(link);
+    await guest.waitFor(() => document.body.dataset.view === "error");
+    assert.equal(await guest.eval(() => document.querySelector("#error-body").textContent), "This invite has expired. Ask for a new link.");
+    // Nothing reached the host.
+    assert.equal(await host.eval(() => document.querySelector("#invite-notice").hidden), true);
+    await host.context.close();
+    await guest.context.close();
+  });
+
+});
