@@ -20,9 +20,25 @@ async function codes(...pages) {
   return Promise.all(pages.map((p) => p.eval(() => document.querySelector("#verify-code").dataset.code ?? null)));
 }
 
+/** Both pages' visible state, for failure messages. */
+async function explain(pages) {
+  const out = {};
+  for (const [name, p] of Object.entries(pages)) {
+    out[name] = await p
+      .eval(() => ({ view: document.body.dataset.view, phase: document.body.dataset.phase, status: document.querySelector("#status").textContent, error: document.querySelector("#error-body").textContent, notice: document.querySelector("#invite-notice").textContent }))
+      .catch((e) => String(e));
+    out[name].errors = p.errors;
+  }
+  return JSON.stringify(out);
+}
+
 async function refusedOnBoth(host, guest, reason) {
-  await guest.waitFor((r) => document.body.dataset.view === "error" && document.querySelector("#error-body").dataset.refusal === r, reason);
-  await host.waitFor((r) => !document.querySelector("#invite-notice").hidden && document.querySelector("#invite-notice").dataset.refusal === r, reason);
+  try {
+    await guest.waitFor((r) => document.body.dataset.view === "error" && document.querySelector("#error-body").dataset.refusal === r, reason);
+    await host.waitFor((r) => !document.querySelector("#invite-notice").hidden && document.querySelector("#invite-notice").dataset.refusal === r, reason);
+  } catch (e) {
+    throw new Error(`${e.message}: ${await explain({ host, guest })}`);
+  }
   return {
     guest: await guest.eval(() => document.querySelector("#error-body").textContent),
     host: await host.eval(() => document.querySelector("#invite-notice").textContent),
@@ -135,7 +151,9 @@ describe("Invites end to end (Chromium, real server)", { timeout: 400_000 }, () 
     const fresh = await host.eval(() => document.querySelector("#invite-link").value);
     const guest2 = await chromiumPage(browser);
     await guest2.goto(fresh);
-    await Promise.all([waitConnected(host), waitConnected(guest2)]);
+    await Promise.all([waitConnected(host), waitConnected(guest2)]).catch(async (e) => {
+      throw new Error(`${e.message}: ${await explain({ host, guest2 })}`);
+    });
     await host.context.close();
     await guest.context.close();
     await guest2.context.close();

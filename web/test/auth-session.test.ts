@@ -57,7 +57,7 @@ const until = async (cond: () => boolean, what: string) => {
   if (!cond()) throw new Error(`timed out waiting for ${what}`);
 };
 
-async function world(opts: { hostFps?: ChannelFingerprints; joinerFps?: ChannelFingerprints; tamper?: (invite: Invite) => Invite; beforeJoin?: (h: HostInvites, invite: Invite) => Promise<void> } = {}) {
+async function world(opts: { hostFps?: ChannelFingerprints; joinerFps?: ChannelFingerprints; tamper?: (invite: Invite) => Invite; beforeJoin?: (h: HostInvites, invite: Invite) => Promise<void>; hostFactoryDelayMs?: number } = {}) {
   const invites = new HostInvites(new MemoryInviteStore());
   const identity = await invites.startRoom("host", "tokentoken");
   const invite = await invites.issue(identity);
@@ -66,7 +66,8 @@ async function world(opts: { hostFps?: ChannelFingerprints; joinerFps?: ChannelF
   const host = new ChatSession({
     createPeer: () => hostPeer,
     loadIce: async () => [],
-    handshake: (_role, ch) => {
+    handshake: async (_role, ch) => {
+      if (opts.hostFactoryDelayMs) await new Promise((r) => setTimeout(r, opts.hostFactoryDelayMs));
       const fingerprints = ch.fingerprints?.() ?? null;
       return fingerprints ? new HostHandshake({ roomId: identity.roomId, roomKey: identity.roomKey, fingerprints, lookup: (id) => invites.check(id), nonces }) : null;
     },
@@ -119,6 +120,27 @@ describe("session with the invite handshake", () => {
     expect(w.joiner.send({ t: "typing", on: true })).toBe(true);
     await until(() => w.hostMessages.length === 1, "chat frame");
     expect(w.hostMessages).toEqual([{ t: "typing", on: true }]);
+  });
+
+  it("slowHandshakeFactory_EarlyFramesQueued_StillConnects", async () => {
+    const w = await world({ hostFactoryDelayMs: 60 });
+    expect(await w.joinResult).toBe("ok");
+    await until(() => w.host.connected, "host connected");
+    expect(w.joinerAuth[0]!.code.text).toBe(w.hostAuth[0]!.code.text);
+  });
+
+  it("handshakeFactoryThrows_RefusedAuthFailed", async () => {
+    const hostPeer = new Peer("host");
+    const host = new ChatSession({ createPeer: () => hostPeer, loadIce: async () => [], handshake: () => Promise.reject(new Error("boom")) });
+    await host.host();
+    const refused: AuthFailure[] = [];
+    host.events.on("refused", (r) => refused.push(r));
+    const [rogue, hostEnd] = LinkedChannel.pair("x", "host", null, null);
+    const got: unknown[] = [];
+    rogue.onData((d) => got.push(d));
+    hostPeer.incoming.forEach((fn) => fn(hostEnd));
+    await until(() => refused.length === 1 && got.length === 1, "refusal");
+    expect(got).toEqual([{ t: "auth-refuse", reason: "auth-failed" }]);
   });
 
   it("chatFramesBeforeAuth_NotDelivered_HandshakeRefusesOrder", async () => {

@@ -1,6 +1,6 @@
 import QRCode from "qrcode";
-import { HostHandshake, JoinerHandshake, NonceLog, type RefusalCode } from "../core/auth";
-import { ChatSession, type AuthFailure, type AuthSuccess, type SessionStatus } from "../core/connection";
+import { HostHandshake, JoinerHandshake, NonceLog, type ChannelFingerprints, type RefusalCode } from "../core/auth";
+import { ChatSession, type AuthFailure, type AuthSuccess, type ChannelPort, type SessionStatus } from "../core/connection";
 import { createPeerJsPort, type PeerIdentity } from "../core/connection/peerjs-adapter";
 import { Conversation, MAX_MESSAGE_LENGTH, SELF_DESTRUCT_CHOICES, validateOutgoing, type ChatMessage, type WireMessage } from "../core/delivery";
 import { HostInvites, MemoryInviteStore, inviteLink, newToken, parseInvite, type HostIdentity, type Invite } from "../core/invites";
@@ -239,8 +239,8 @@ class App {
       createPeer: (iceServers) => createPeerJsPort(peerServerOptions(settings, location), iceServers, identity),
       loadIce: () => loadIce(settings),
       // Every channel proves the invite secret over both DTLS fingerprints before it carries chat.
-      handshake: (role, channel) => {
-        const fingerprints = channel.fingerprints?.() ?? null;
+      handshake: async (role, channel) => {
+        const fingerprints = await readFingerprints(channel);
         if (!fingerprints) return null;
         if (role === "host") {
           const id = this.identity;
@@ -654,6 +654,19 @@ function statusText(s: SessionStatus): string {
       return t("statusFailed", { reason: t(reason) });
     }
   }
+}
+
+/**
+ * The connection's fingerprints. Right when the channel opens a browser may not have published the
+ * applied descriptions yet (seen in Chromium under load), so this asks again for up to 3 s.
+ */
+async function readFingerprints(channel: ChannelPort): Promise<ChannelFingerprints | null> {
+  for (let i = 0; i < 60; i++) {
+    const f = channel.fingerprints?.() ?? null;
+    if (f) return f;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return null;
 }
 
 /** What the joiner reads when the handshake failed. */

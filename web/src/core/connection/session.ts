@@ -45,7 +45,7 @@ export interface SessionOptions {
    * The invite handshake run on every new channel before any chat frame is accepted; null when
    * the channel cannot be bound to its keys (it is then refused). Without it channels are used as is.
    */
-  handshake?: (role: "host" | "join", channel: ChannelPort) => Handshake | null;
+  handshake?: (role: "host" | "join", channel: ChannelPort) => Handshake | null | Promise<Handshake | null>;
   /** How long the handshake may take. Default 20 s. */
   authTimeoutMs?: number;
 }
@@ -242,20 +242,27 @@ export class ChatSession {
         if (step.outcome) finish(step.outcome);
       };
       const timer = setTimeout(() => finish({ ok: false, reason: "timeout", by: "us" }), this.options.authTimeoutMs ?? 20_000);
-      const handshake = this.options.handshake?.(role, channel) ?? null;
-      if (handshake === null) {
-        apply({ send: [{ t: "auth-refuse", reason: "auth-failed" }], outcome: { ok: false, reason: "auth-failed", by: "us" } });
-        return;
-      }
+      const protocolError = () => apply({ send: [{ t: "auth-refuse", reason: "protocol" }], outcome: { ok: false, reason: "protocol", by: "us" } });
+      // The factory may take a moment (it may wait for the connection's descriptions): frames that
+      // arrive meanwhile queue on the chain behind it.
+      const made = Promise.resolve()
+        .then(() => this.options.handshake?.(role, channel) ?? null)
+        .catch(() => null);
+      chain = made.then((handshake) => {
+        if (handshake === null) apply({ send: [{ t: "auth-refuse", reason: "auth-failed" }], outcome: { ok: false, reason: "auth-failed", by: "us" } });
+        else apply(handshake.start());
+      });
       route.sink = (data) => {
         if (!isAuthFrame(data)) {
           route.hold(data);
           return;
         }
-        chain = chain.then(() => (finished ? undefined : handshake.receive(data).then(apply))).catch(() => apply({ send: [{ t: "auth-refuse", reason: "protocol" }], outcome: { ok: false, reason: "protocol", by: "us" } }));
+        chain = chain
+          .then(() => made)
+          .then((handshake) => (finished || !handshake ? undefined : handshake.receive(data).then(apply)))
+          .catch(protocolError);
       };
       channel.onClose(() => finish({ ok: false, reason: "timeout", by: "peer" }));
-      apply(handshake.start());
     });
   }
 
