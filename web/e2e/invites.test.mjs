@@ -3,7 +3,7 @@
 // the right words on both sides, renewal and the expiry warning in the host's list.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { chromiumPage, connectPair, createRoom, launchChromium, send, startServer, waitConnected, waitIncoming } from "./harness.mjs";
+import { AXE_SOURCE, chromiumPage, connectPair, createRoom, firefoxPage, launchChromium, launchFirefox, send, startServer, waitConnected, waitIncoming } from "./harness.mjs";
 
 /** Lets a test move a page's clock: Date.now() + offset (set with window.__setClockOffset). */
 const CLOCK_SCRIPT = `(() => {
@@ -18,6 +18,15 @@ const CODE = /^(\S+ ){5}· \d{3} \d{3}$/u;
 
 async function codes(...pages) {
   return Promise.all(pages.map((p) => p.eval(() => document.querySelector("#verify-code").dataset.code ?? null)));
+}
+
+async function axeSerious(p, label) {
+  await p.eval(AXE_SOURCE); // evaluated by the driver: the app's CSP still holds for the app
+  const violations = await p.eval(async () => {
+    const result = await window.axe.run(document, { resultTypes: ["violations"] });
+    return result.violations.filter((v) => v.impact === "serious" || v.impact === "critical").map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+  });
+  assert.deepEqual(violations, [], `${label}: serious/critical accessibility violations`);
 }
 
 /** Both pages' visible state, for failure messages. */
@@ -144,6 +153,8 @@ describe("Invites end to end (Chromium, real server)", { timeout: 400_000 }, () 
     assert.match(seen.host, /invite you revoked/);
     assert.equal(seen.hostPhase, "waiting");
     assert.equal(await guest.eval(() => document.querySelector("#error-retry").hidden), true);
+    await axeSerious(host, "invite view with a refusal notice");
+    await axeSerious(guest, "refused joiner");
 
     // A new link from the same room works.
     await host.click("#new-invite");
@@ -187,6 +198,12 @@ describe("Invites end to end (Chromium, real server)", { timeout: 400_000 }, () 
     const warning = await host.eval(() => document.querySelector('#invite-list li[data-expiring="true"]').textContent);
     assert.match(warning, /0 h 30 min left|0 h 29 min left/);
     assert.match(warning, /Expires soon/);
+    await axeSerious(host, "invite list with an expiry warning");
+    // Renew and revoke are reachable by keyboard and named for screen readers.
+    const labels = await host.eval(() => [...document.querySelectorAll('#invite-list li[data-expiring="true"] button')].map((b) => b.getAttribute("aria-label")));
+    assert.equal(labels.length, 2);
+    assert.match(labels[0], /^Renew invite \S+: make a new 24-hour link/);
+    assert.match(labels[1], /^Revoke invite \S+$/);
     // Now past the expiry for the host, while the joiner's own clock still thinks the link is valid:
     // the host must refuse it and say why.
     await host.eval((ms) => window.__setClockOffset(ms), 24 * HOUR + 60_000);
@@ -213,4 +230,45 @@ describe("Invites end to end (Chromium, real server)", { timeout: 400_000 }, () 
     await guest.context.close();
   });
 
+
+  it("joinerReloads_NewKeys_CodeChangesAndBothSidesSaySo", async () => {
+    const host = await chromiumPage(browser);
+    const guest = await chromiumPage(browser);
+    const link = await connectPair(host, guest, server.url);
+    await guest.waitFor(() => !document.querySelector("#verify").hidden);
+    const [before] = await codes(guest);
+    assert.equal(await guest.eval(() => document.querySelector("#verify-changed").hidden), true);
+    // Same tab, same link, a new connection: new DTLS certificates, so a new code, and the app says so.
+    await guest.page.reload({ waitUntil: "load" });
+    await Promise.all([waitConnected(host), waitConnected(guest)]).catch(async (e) => {
+      throw new Error(`${e.message}: ${await explain({ host, guest })}`);
+    });
+    await Promise.all([host, guest].map((p) => p.waitFor((old) => document.querySelector("#verify-code").dataset.code !== old, before)));
+    const [h, g] = await codes(host, guest);
+    assert.equal(h, g);
+    assert.notEqual(g, before);
+    for (const p of [host, guest]) {
+      assert.equal(await p.eval(() => document.querySelector("#verify-changed").hidden), false);
+      assert.match(await p.eval(() => document.querySelector("#verify-changed").textContent), /verification code changed/);
+    }
+    assert.ok(link);
+    await host.context.close();
+    await guest.context.close();
+  });
+
+  it("firefoxJoinsChromiumHost_SameCodeFromBothEngines", async () => {
+    const firefox = await launchFirefox();
+    try {
+      const host = await chromiumPage(browser);
+      const guest = await firefoxPage(firefox);
+      await connectPair(host, guest, server.url);
+      await Promise.all([host, guest].map((p) => p.waitFor(() => !document.querySelector("#verify").hidden)));
+      const [h, g] = await codes(host, guest);
+      assert.match(h, CODE);
+      assert.equal(g, h);
+      await host.context.close();
+    } finally {
+      await firefox.close();
+    }
+  });
 });
