@@ -32,6 +32,8 @@ export default defineConfig({
     target: "es2022",
     sourcemap: false,
     assetsInlineLimit: 0,
+    // Two pages: the app, and the network diagnostics (ui/diagnostics.ts) that the app links to.
+    rollupOptions: { input: { main: "index.html", diagnostics: "diagnostics.html" } },
   },
   plugins: [serviceWorker()],
   test: {

@@ -98,6 +98,13 @@ describe("NAT mapping from two STUN endpoints", () => {
     expect(natMapping(gathered([HOST], [{ url: servers[0]!, errorCode: 701, errorText: "STUN binding request timed out." }]), servers).behaviour).toBe("udp-blocked");
   });
 
+  it("SrflxEqualsHost_NoNat", () => {
+    // Chromium on a public address: the srflx repeats the host candidate (as seen in the lab's "open" side).
+    const pub = "candidate:1 1 udp 2122260223 192.0.2.18 42750 typ host generation 0";
+    const same = "candidate:2 1 udp 1686052607 192.0.2.18 42750 typ srflx raddr 192.0.2.18 rport 42750 generation 0";
+    expect(natMapping(gathered([pub, same]), servers)).toMatchObject({ behaviour: "no-nat", mapped: ["192.0.2.18:42750"] });
+  });
+
   it("NoSrflx_PublicHost_NoNat", () => {
     const pub = "candidate:1 1 udp 2122260223 203.0.113.7 40001 typ host generation 0";
     expect(natMapping(gathered([pub]), servers).behaviour).toBe("no-nat");
@@ -162,6 +169,11 @@ describe("summary", () => {
     const s = summarize({ ...base, stun: [], nat: { behaviour: "udp-blocked", mapped: [], servers: [] }, turn: [turn("udp", 3478, false), turn("tcp", 3478, false), turn("tls", 443, true)] });
     expect(s.verdicts).toEqual(["udp-blocked", "turn-tls-ok", "only-443"]);
     expect(s.outlook).toBe("relay");
+  });
+
+  it("UdpFailsTcp443Works_UdpBlockedNotOnly443", () => {
+    const s = summarize({ ...base, stun: [], nat: { behaviour: "udp-blocked", mapped: [], servers: [] }, turn: [turn("udp", 3478, false), turn("tcp", 443, true)] });
+    expect(s.verdicts).toEqual(["udp-blocked", "turn-tcp-ok"]);
   });
 
   it("SymmetricNat_TurnUdpWorks", () => {

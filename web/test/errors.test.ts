@@ -49,6 +49,7 @@ describe("errors taxonomy", () => {
     expect(classifyError({ source: "session", reason: "peer-unreachable" })).toBe("peer-unavailable");
     expect(classifyError({ source: "session", reason: "id-taken" })).toBe("id-taken");
     expect(classifyError({ source: "session", reason: "room-full" })).toBe("room-full");
+    expect(classifyError({ source: "session", reason: "ice-failed" })).toBe("ice-failed");
     expect(classifyError({ source: "session", reason: "channel-closed" })).toBe("channel-closed");
     expect(classifyError({ source: "session", reason: "auth-failed" })).toBe("auth-failed");
     expect(classifyError({ source: "session", reason: "nonsense" as never })).toBe("unknown");

@@ -119,10 +119,44 @@ describe("ChatSession", () => {
     expect(seen.map((s) => s.phase)).toEqual(["ice", "signaling", "connecting", "connecting-retry", "connecting", "connected"]);
   });
 
-  it("join_HostNeverAnswers_FailedPeerUnreachable", async () => {
+  it("join_HostKnownButChannelNeverOpens_FailedIceFailed", async () => {
     const session = new ChatSession({ createPeer: () => new FakePeer({ open: async () => "me", connect: () => new Promise(() => {}) }), loadIce: async () => [], sleep: noSleep, attemptTimeoutMs: 5 });
     await expect(session.join("host")).rejects.toThrow();
+    expect(session.current).toEqual({ phase: "failed", reason: "ice-failed" });
+  });
+
+  it("join_HostUnknownEveryTime_FailedPeerUnreachable", async () => {
+    const session = new ChatSession({ createPeer: () => new FakePeer({ open: async () => "me", connect: async () => { throw new PeerError("peer-unavailable", "Could not connect to peer host"); } }), loadIce: async () => [], sleep: noSleep });
+    await expect(session.join("host")).rejects.toThrow();
     expect(session.current).toEqual({ phase: "failed", reason: "peer-unreachable" });
+  });
+
+  it("relayOnly_PassedToThePeerFactory", async () => {
+    const seen: unknown[] = [];
+    const session = new ChatSession({ createPeer: (_s, o) => { seen.push(o); return new FakePeer({ open: async () => "x" }); }, loadIce: async () => [], sleep: noSleep, relayOnly: true });
+    await session.host();
+    expect(seen).toEqual([{ relayOnly: true }]);
+  });
+
+  it("ping_PeerAnswersPong_PongEmitted_NotAsMessages_MalformedIgnored", async () => {
+    const ch = new FakeChannel("host");
+    const session = new ChatSession({ createPeer: () => new FakePeer({ open: async () => "me", connect: async () => ch }), loadIce: async () => [], sleep: noSleep });
+    const pongs: number[] = [];
+    const messages: unknown[] = [];
+    session.events.on("pong", (s) => pongs.push(s));
+    session.events.on("message", (m) => messages.push(m));
+    expect(session.ping(1)).toBe(false);
+    await session.join("host");
+    expect(session.ping(7)).toBe(true);
+    expect(ch.sent).toContainEqual({ t: "ping", s: 7 });
+    ch.deliver({ t: "ping", s: 3 });
+    expect(ch.sent).toContainEqual({ t: "pong", s: 3 });
+    ch.deliver({ t: "pong", s: 7 });
+    for (const bad of [{ t: "pong", s: -1 }, { t: "pong", s: 1.5 }, { t: "pong", s: "7" }, { t: "ping" }]) ch.deliver(bad);
+    expect(pongs).toEqual([7]);
+    expect(messages).toEqual([]);
+    expect(ch.sent.filter((f) => (f as { t: string }).t === "pong")).toHaveLength(1);
+    expect(await session.stats()).toBeNull();
   });
 
   it("channel_ValidFramesEmitted_MalformedIgnored_ByeMeansPeerLeft", async () => {

@@ -11,6 +11,9 @@ import { formatMessage } from "../core/text";
 import { TypingReceiver, TypingSender } from "../core/typing";
 import { $, applyStrings, el, renderSegments } from "./dom";
 import { renderInviteList, shortInviteName } from "./invites";
+import { classifyError, type ErrorKind } from "../core/errors";
+import { renderError, resetErrorView } from "./errors";
+import { QualityIndicator } from "./quality";
 
 /** One formatter for every message (creating one per call costs milliseconds on the send path). */
 const TIME_FORMAT = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
@@ -53,6 +56,9 @@ class App {
   private wakeLock: WakeLockSentinel | null = null;
   private lastJoin: Invite | null = null;
   private readonly rendered = new Map<string, HTMLElement>();
+  private readonly quality = new QualityIndicator($("view-chat").querySelector<HTMLElement>(".chat-tools") ?? $("view-chat"));
+  /** "Try again through a relay" chosen: TURN candidates only. */
+  private relayOnly = false;
   // ---- invites (issue 6): the host's invite book, identity and the handshake's nonce memory ----
   private invitesBook: Promise<HostInvites> | null = null;
   private identity: HostIdentity | null = null;
@@ -84,8 +90,7 @@ class App {
     if (hash.startsWith("#join=")) {
       const parsed = parseInvite(hash, Date.now());
       if (!parsed.ok) {
-        const key: StringKey = parsed.error === "expired" ? "inviteExpired" : parsed.error === "unsupported-version" ? "inviteUnsupported" : "inviteMalformed";
-        this.showError(key, null);
+        this.showFailure(classifyError({ source: "invite", error: parsed.error }));
         return;
       }
       void this.join(parsed.invite);
@@ -236,8 +241,9 @@ class App {
     $("invite-notice").hidden = true;
     const settings = this.settings;
     const session = new ChatSession({
-      createPeer: (iceServers) => createPeerJsPort(peerServerOptions(settings, location), iceServers, identity),
+      createPeer: (iceServers, network) => createPeerJsPort(peerServerOptions(settings, location), iceServers, identity, network),
       loadIce: () => loadIce(settings),
+      relayOnly: this.relayOnly,
       // Every channel proves the invite secret over both DTLS fingerprints before it carries chat.
       handshake: async (role, channel) => {
         const fingerprints = await readFingerprints(channel);
@@ -336,14 +342,17 @@ class App {
         this.setChatEnabled(true);
         void this.acquireWakeLock();
         $("composer").focus();
+        if (this.session) this.quality.start(this.session);
         break;
       case "failed":
+        this.quality.stop();
         this.setChatEnabled(false);
         this.releaseWakeLock();
         if (s.reason === "refused" && s.refusal) this.showError(refusalKey(s.refusal), null, s.refusal);
-        else this.showError(null, statusText(s));
+        else this.showFailure(classifyError({ source: "session", reason: s.reason }));
         break;
       case "peer-left":
+        this.quality.stop();
         this.setChatEnabled(false);
         this.releaseWakeLock();
         this.typingIn.signal(false, Date.now());
@@ -359,6 +368,7 @@ class App {
 
   private showError(key: StringKey | null, text: string | null, refusal?: RefusalCode): void {
     registerServiceWorker();
+    resetErrorView();
     $("error-title").textContent = t("errorTitle");
     const body = $("error-body");
     body.textContent = key ? t(key) : (text ?? "");
@@ -369,7 +379,25 @@ class App {
     show("error");
   }
 
+  /** The error view for one kind of failure (ui/errors.ts), after the session's automatic retries. */
+  private showFailure(kind: ErrorKind): void {
+    registerServiceWorker();
+    delete $("error-body").dataset.refusal;
+    renderError(kind, {
+      "retry-relay": () => {
+        this.relayOnly = true;
+        $("error-retry").click();
+      },
+      "new-invite": () => this.goHome(),
+      settings: () => $("open-settings").click(),
+      reload: () => location.reload(),
+    }, { phase: "failed", relayOnly: this.relayOnly });
+    show("error");
+  }
+
   private goHome(): void {
+    this.quality.stop();
+    this.relayOnly = false;
     this.session?.close();
     this.session = null;
     this.lastJoin = null;
@@ -650,7 +678,7 @@ function statusText(s: SessionStatus): string {
     case "peer-left": return t("statusPeerLeft");
     case "failed": {
       if (s.reason === "refused" && s.refusal) return t("statusFailed", { reason: t(refusalKey(s.refusal)) });
-      const reason: StringKey = s.reason === "server-unreachable" ? "errorServerUnreachable" : s.reason === "server-refused" ? "errorServerRefused" : s.reason === "id-taken" ? "errorIdTaken" : s.reason === "room-full" ? "errorRoomFull" : "errorPeerUnreachable";
+      const reason: StringKey = s.reason === "server-unreachable" ? "errorServerUnreachable" : s.reason === "server-refused" ? "errorServerRefused" : s.reason === "id-taken" ? "errorIdTaken" : s.reason === "room-full" ? "errorRoomFull" : s.reason === "ice-failed" ? "error.ice-failed.status" : "errorPeerUnreachable";
       return t("statusFailed", { reason: t(reason) });
     }
   }

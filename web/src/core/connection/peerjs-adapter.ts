@@ -28,8 +28,10 @@ export interface PeerIdentity {
  * The only module that touches PeerJS. Reliable, JSON-serialised data channels. With `identity`
  * the peer registers that id with that token; `onId` learns the id the server handed out otherwise.
  */
-export function createPeerJsPort(server: PeerJsServer, iceServers: RTCIceServer[], identity?: PeerIdentity | { token: string }): PeerPort {
-  const options = { ...server, debug: 0, config: { iceServers }, ...(identity ? { token: identity.token } : {}) };
+export function createPeerJsPort(server: PeerJsServer, iceServers: RTCIceServer[], identity?: PeerIdentity | { token: string }, network: { relayOnly?: boolean } = {}): PeerPort {
+  // relayOnly: "Try again through a relay" — TURN candidates only.
+  const config: RTCConfiguration = { iceServers, ...(network.relayOnly ? { iceTransportPolicy: "relay" as const } : {}) };
+  const options = { ...server, debug: 0, config, ...(identity ? { token: identity.token } : {}) };
   const peer = identity && "id" in identity ? new Peer(identity.id, options) : new Peer(options);
   const pendingConnects = new Map<string, Set<(e: PeerError) => void>>();
   let lastError: PeerError | null = null;
@@ -103,6 +105,7 @@ function wrap(conn: DataConnection): ChannelPort {
       conn.on("error", once);
     },
     onIceState: (handler) => void conn.on("iceStateChanged", handler),
+    stats: async () => (conn.peerConnection ? conn.peerConnection.getStats() : null),
     fingerprints: () => {
       // The descriptions this side actually applied: DTLS checked the remote certificate against
       // the remote one, and our own certificate is the one in the local one.

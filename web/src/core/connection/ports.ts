@@ -17,6 +17,8 @@ export interface ChannelPort {
    * SDP), for the invite handshake; null when they cannot be read.
    */
   fingerprints?(): ChannelFingerprints | null;
+  /** The underlying connection's `getStats()` (quality indicator); null when unavailable. */
+  stats?(): Promise<RTCStatsReport | null>;
   close(): void;
 }
 
@@ -42,4 +44,4 @@ export interface PeerPort {
   destroy(): void;
 }
 
-export type PeerFactory = (iceServers: RTCIceServer[]) => PeerPort;
+export type PeerFactory = (iceServers: RTCIceServer[], options?: { relayOnly?: boolean }) => PeerPort;

@@ -19,7 +19,8 @@ export type SessionStatus =
   | { phase: "failed"; reason: FailureReason; refusal?: RefusalCode; by?: "us" | "peer" };
 
 /** `refused`: the invite handshake failed; `refusal` says why and `by` which side refused. */
-export type FailureReason = "server-unreachable" | "server-refused" | "peer-unreachable" | "id-taken" | "room-full" | "refused";
+/** `ice-failed`: the host was found but no network path opened (PeerJS never reported the peer unknown). */
+export type FailureReason = "server-unreachable" | "server-refused" | "peer-unreachable" | "id-taken" | "room-full" | "refused" | "ice-failed";
 
 export type AuthSuccess = Extract<AuthOutcome, { ok: true }>;
 export type AuthFailure = Extract<AuthOutcome, { ok: false }>;
@@ -31,6 +32,8 @@ export interface SessionEvents extends Record<string, unknown> {
   authenticated: AuthSuccess;
   /** Host: a joiner's handshake failed (the host keeps waiting for others). */
   refused: AuthFailure;
+  /** An answer to `ping(seq)` arrived (app-level round trip for the quality indicator). */
+  pong: number;
 }
 
 export interface SessionOptions {
@@ -41,6 +44,8 @@ export interface SessionOptions {
   sleep?: (ms: number) => Promise<void>;
   /** How long one attempt to reach the server or the peer may take. */
   attemptTimeoutMs?: number;
+  /** Use relay (TURN) candidates only ("Try again through a relay"). */
+  relayOnly?: boolean;
   /**
    * The invite handshake run on every new channel before any chat frame is accepted; null when
    * the channel cannot be bound to its keys (it is then refused). Without it channels are used as is.
@@ -135,9 +140,23 @@ export class ChatSession {
     } catch (error) {
       if (this.closed) return;
       if (error instanceof HandshakeFailedError) throw error;
-      this.setStatus({ phase: "failed", reason: "peer-unreachable" });
+      const last = error instanceof RetriesExhaustedError ? error.lastError : error;
+      const unknownPeer = last instanceof PeerError && last.kind === "peer-unavailable";
+      this.setStatus({ phase: "failed", reason: unknownPeer ? "peer-unreachable" : "ice-failed" });
       throw error;
     }
+  }
+
+  /** Stats of the open channel's connection, or null. */
+  async stats(): Promise<RTCStatsReport | null> {
+    return (await this.channel?.stats?.()) ?? null;
+  }
+
+  /** Sends an app-level ping; the peer answers and `pong` fires with `seq`. */
+  ping(seq: number): boolean {
+    if (!this.channel) return false;
+    this.channel.send({ t: "ping", s: seq });
+    return true;
   }
 
   send(message: WireMessage): boolean {
@@ -182,7 +201,7 @@ export class ChatSession {
     try {
       return await retry(
         async () => {
-          const peer = this.options.createPeer(ice);
+          const peer = this.options.createPeer(ice, { relayOnly: this.options.relayOnly === true });
           try {
             const id = await withTimeout(peer.open(), timeout, "signaling");
             this.peer = peer;
@@ -289,6 +308,12 @@ export class ChatSession {
         }
         return;
       }
+      const probe = pingFrame(data);
+      if (probe) {
+        if (probe.t === "ping") channel.send({ t: "pong", s: probe.s });
+        else this.events.emit("pong", probe.s);
+        return;
+      }
       const wire = decodeWire(data);
       if (!wire) return; // malformed frames from the peer are ignored
       if (wire.t === "bye") {
@@ -363,4 +388,12 @@ class FatalError extends Error {
   constructor(readonly reason: FailureReason) {
     super(reason);
   }
+}
+
+/** `{t:"ping"|"pong", s:<uint>}` frames of the quality indicator; anything else is null. */
+function pingFrame(data: unknown): { t: "ping" | "pong"; s: number } | null {
+  if (typeof data !== "object" || data === null) return null;
+  const d = data as { t?: unknown; s?: unknown };
+  if ((d.t !== "ping" && d.t !== "pong") || typeof d.s !== "number" || !Number.isSafeInteger(d.s) || d.s < 0) return null;
+  return { t: d.t, s: d.s };
 }

@@ -138,6 +138,11 @@ export function natMapping(gather: GatherResult, servers: string[]): NatResult {
     if (hosts.length > 0 && hosts.some((h) => isPublicAddress(h.address))) return { behaviour: "no-nat", mapped: [], servers };
     return { behaviour: hosts.length > 0 && servers.length > 0 ? "udp-blocked" : "unknown", mapped: [], servers };
   }
+  // Mapped to the very address and port the socket has: no NAT in between.
+  const hostAddresses = new Set(hosts.map((h) => h.address));
+  if (srflx.every((c) => (c.relatedAddress === c.address && c.relatedPort === c.port) || (hostAddresses.has(c.address) && hosts.some((h) => h.port === c.port)))) {
+    return { behaviour: "no-nat", mapped: [...new Set(srflx.map(endpoint))], servers };
+  }
   const groups = new Map<string, Set<string>>();
   for (const c of srflx) {
     const redacted = c.relatedPort === null || c.relatedPort === 0;
@@ -238,7 +243,9 @@ export function summarize(report: Pick<DiagnosticsReport, "capabilities" | "sign
   if (turnUdpOk) verdicts.push("turn-udp-ok");
   if (okTurn.some((r) => r.transport === "tcp")) verdicts.push("turn-tcp-ok");
   if (okTurn.some((r) => r.transport === "tls")) verdicts.push("turn-tls-ok");
-  if (okTurn.length > 0 && okTurn.every((r) => r.port === 443) && turn.some((r) => !r.ok && r.port !== 443)) verdicts.push("only-443");
+  // Only 443: every relay that worked is on 443 and a TCP/TLS relay on another port failed (a UDP
+  // failure alone says "UDP blocked", not "only 443").
+  if (okTurn.length > 0 && okTurn.every((r) => r.port === 443) && turn.some((r) => !r.ok && r.port !== 443 && r.transport !== "udp")) verdicts.push("only-443");
   if (turn.length === 0) verdicts.push("no-relay-configured");
   else if (okTurn.length === 0) {
     verdicts.push(turn.some((r) => r.errorCode === 401 || r.errorCode === 441) ? "turn-credentials-refused" : "relay-unreachable");

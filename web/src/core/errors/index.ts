@@ -120,6 +120,7 @@ export function classifyError(signal: ErrorSignal): ErrorKind {
         case "server-unreachable": return "signaling-unreachable";
         case "server-refused": return "server-refused";
         case "peer-unreachable": return "peer-unavailable";
+        case "ice-failed": return "ice-failed";
         case "id-taken": return "id-taken";
         case "room-full": return "room-full";
         case "channel-closed": return "channel-closed";

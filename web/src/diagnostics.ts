@@ -1,0 +1,4 @@
+import "./ui/styles.css";
+import { startDiagnostics } from "./ui/diagnostics";
+
+startDiagnostics();

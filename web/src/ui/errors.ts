@@ -1,0 +1,91 @@
+import { actionLabel, describeError, errorReport, type ErrorAction, type ErrorKind } from "../core/errors";
+import { t } from "../core/strings";
+import { $, el } from "./dom";
+import "./network.css";
+
+export type ErrorHandlers = Partial<Record<ErrorAction, () => void>>;
+
+/**
+ * Fills the error view for one kind of failure: title, plain-language explanation, likely cause
+ * and the actions (buttons) that kind offers. `#error-retry` and `#error-home` are the existing
+ * buttons for "retry" and "home"; other actions get their own buttons. "diagnostics" and
+ * "copy-report" work without a handler.
+ */
+export function renderError(kind: ErrorKind, handlers: ErrorHandlers, details: Record<string, unknown> = {}): void {
+  const info = describeError(kind);
+  const view = $("view-error");
+  view.dataset.kind = kind;
+  $("error-title").textContent = t(info.title);
+  $("error-body").textContent = t(info.explanation);
+  let cause = document.getElementById("error-cause");
+  if (!cause) {
+    cause = el("p", undefined, "error-cause");
+    cause.id = "error-cause";
+    $("error-body").after(cause);
+  }
+  cause.textContent = t("error.causeLabel", { cause: t(info.cause) });
+
+  const retry = $("error-retry");
+  const home = $("error-home");
+  const row = retry.parentElement ?? view;
+  for (const old of row.querySelectorAll("[data-error-action]")) old.remove();
+  retry.hidden = !info.actions.includes("retry");
+  home.hidden = false;
+  let feedback = document.getElementById("error-feedback");
+  if (!feedback) {
+    feedback = el("p", undefined, "hint");
+    feedback.id = "error-feedback";
+    feedback.setAttribute("role", "status");
+    feedback.setAttribute("aria-live", "polite");
+    row.after(feedback);
+  }
+  feedback.textContent = "";
+  document.getElementById("error-report")?.remove();
+
+  let first: HTMLElement | null = null;
+  for (const action of info.actions) {
+    if (action === "retry") {
+      first ??= retry;
+      continue;
+    }
+    if (action === "home") continue; // #error-home is always there
+    const button = el("button", t(actionLabel(action))) as HTMLButtonElement;
+    button.type = "button";
+    button.id = `error-action-${action}`;
+    button.dataset.errorAction = action;
+    if (first === null) button.className = "primary";
+    first ??= button;
+    button.addEventListener("click", () => {
+      if (action === "copy-report") void copyReport(kind, details, feedback);
+      else if (action === "diagnostics" && !handlers.diagnostics) location.assign("/diagnostics.html");
+      else handlers[action]?.();
+    });
+    row.insertBefore(button, home);
+  }
+  retry.className = first === retry ? "primary" : "";
+}
+
+async function copyReport(kind: ErrorKind, details: Record<string, unknown>, feedback: HTMLElement): Promise<void> {
+  const report = JSON.stringify(errorReport(kind, Date.now(), { userAgent: navigator.userAgent, online: navigator.onLine }, details), null, 2);
+  try {
+    await navigator.clipboard.writeText(report);
+    feedback.textContent = t("error.reportCopied");
+  } catch {
+    // Clipboard refused: show the report so the user can copy it by hand.
+    feedback.textContent = t("error.reportCopyFailed");
+    const area = el("textarea", report, "error-report") as HTMLTextAreaElement;
+    area.id = "error-report";
+    area.readOnly = true;
+    area.setAttribute("aria-label", t("action.copy-report"));
+    feedback.after(area);
+    area.select();
+  }
+}
+
+/** Removes what `renderError` added (cause, extra actions, report), for views rendered another way. */
+export function resetErrorView(): void {
+  delete $("view-error").dataset.kind;
+  for (const id of ["error-cause", "error-feedback", "error-report"]) document.getElementById(id)?.remove();
+  for (const old of document.querySelectorAll("#view-error [data-error-action]")) old.remove();
+  $("error-retry").className = "primary";
+}
