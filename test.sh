@@ -23,7 +23,8 @@ die() { printf 'test.sh: %s\n' "$*" >&2; exit 1; }
 # ---------------------------------------------------------------------------------------------
 # 1. System packages (Debian). Installed only when missing; needs root (CI runs as root).
 # ---------------------------------------------------------------------------------------------
-SYSTEM_PACKAGES=(chromium firefox-esr coturn redis-server iptables iproute2 procps systemd caddy fonts-noto-color-emoji)
+# gcc, libnetfilter-queue-dev, openssl: the network lab (lab/: its NFQUEUE delay program and TURN/TLS certificate).
+SYSTEM_PACKAGES=(chromium firefox-esr coturn redis-server iptables iproute2 procps systemd caddy fonts-noto-color-emoji gcc libnetfilter-queue-dev openssl)
 install_system_packages() {
   local missing=()
   for pkg in "${SYSTEM_PACKAGES[@]}"; do
@@ -115,6 +116,19 @@ run_vitest() { # name dir npm-script
   record "$name" "$passed" "$failed"
 }
 
+# The network lab needs root with CAP_NET_ADMIN (namespaces, iptables); elsewhere it is a clear skip.
+run_lab_tests() {
+  wanted lab || return 0
+  local reason
+  reason=$(node --input-type=module -e 'import("./lab/netlab.mjs").then((m) => console.log(m.labUnavailableReason() ?? ""))' 2>&1)
+  if [ -n "$reason" ]; then
+    log "suite lab: SKIPPED — $reason"
+    record lab 0 0
+    return 0
+  fi
+  run_node_tests lab lab npm run --silent test
+}
+
 # ---------------------------------------------------------------------------------------------
 main() {
   install_system_packages
@@ -131,6 +145,7 @@ main() {
   run_vitest web-unit web test:unit
   run_node_tests web-e2e web npm run --silent test:e2e
   run_node_tests interop tests/interop npm run --silent test
+  run_lab_tests
 
   log "summary"
   local total_passed=0 total_failed=0

@@ -28,7 +28,9 @@ export const TURN_IP = "198.51.100.2";
 export const TURN_IP2 = "198.51.100.3";
 export const HTTP_PORT = 443;
 export const TURN_UDP_PORT = 3478;
-export const TURN_TCP_PORT = 443;
+export const TURN_TCP_PORT = 3478;
+/** TURN over TLS on 443: what passes a network that allows nothing but HTTPS. */
+export const TURN_TLS_PORT = 443;
 export const TURN_SECRET = "ghostchat-lab-secret";
 
 /**
@@ -47,7 +49,6 @@ export const SCENARIOS = {
   lossy: { nat: "port-preserving", firewall: "open", lossPercent: 3, delayMs: 0, relayReachable: true },
   slow: { nat: "port-preserving", firewall: "open", lossPercent: 0, delayMs: 50, relayReachable: true },
   "slow-lossy": { nat: "port-preserving", firewall: "open", lossPercent: 1, delayMs: 50, relayReachable: true },
-  // Nothing but port 443 and the relay turned off on the server side of the test: see lab.test.mjs.
 };
 
 export function scenario(name) {
@@ -60,7 +61,7 @@ export function scenario(name) {
 export function labUnavailableReason() {
   if (process.platform !== "linux") return "the network lab needs Linux";
   if (typeof process.getuid === "function" && process.getuid() !== 0) return "the network lab needs root (network namespaces)";
-  for (const tool of ["ip", "iptables", "gcc"]) {
+  for (const tool of ["ip", "iptables", "gcc", "openssl"]) {
     try {
       execFileSync("sh", ["-c", `command -v ${tool}`], { stdio: "ignore" });
     } catch {
@@ -100,6 +101,14 @@ function buildNfqDelay(dir) {
   run("gcc", ["-O2", "-Wall", "-Wextra", "-Werror", "-o", out, path.join(here, "nfq-delay.c"), "-lnetfilter_queue", "-lnfnetlink"]);
   nfqBinary = out;
   return out;
+}
+
+/** A self-signed certificate for TURN over TLS (the lab's browsers run with --ignore-certificate-errors). */
+function makeCertificate(dir) {
+  const cert = path.join(dir, "turn-cert.pem");
+  const key = path.join(dir, "turn-key.pem");
+  run("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=turn.lab", "-addext", `subjectAltName=IP:${TURN_IP},IP:${TURN_IP2}`]);
+  return { cert, key };
 }
 
 const live = new Set();
@@ -236,6 +245,7 @@ class Lab {
   /** Environment for the server (contract C1 keys + the current static list). */
   serverEnv(extra = {}) {
     const { username, credential } = turnCredentials();
+    this.certificate ??= makeCertificate(this.tmp);
     const env = {
       GhostChat__Web__RootPath: WEB_DIST,
       GhostChat__Turn__Enabled: "true",
@@ -243,6 +253,9 @@ class Lab {
       GhostChat__Turn__ListenAddresses__1: TURN_IP2,
       GhostChat__Turn__UdpPort: String(TURN_UDP_PORT),
       GhostChat__Turn__TcpPort: String(TURN_TCP_PORT),
+      GhostChat__Turn__TlsPort: String(TURN_TLS_PORT),
+      GhostChat__Turn__TlsCertificatePath: this.certificate.cert,
+      GhostChat__Turn__TlsKeyPath: this.certificate.key,
       GhostChat__Turn__RelayAddress: TURN_IP,
       GhostChat__Turn__AdvertisedAddress: TURN_IP,
       GhostChat__Turn__Secrets__0: TURN_SECRET,
@@ -255,6 +268,7 @@ class Lab {
       GhostChat__Ice__Servers__0__Urls__1: `stun:${TURN_IP2}:${TURN_UDP_PORT}`,
       GhostChat__Ice__Servers__1__Urls__0: `turn:${TURN_IP}:${TURN_UDP_PORT}?transport=udp`,
       GhostChat__Ice__Servers__1__Urls__1: `turn:${TURN_IP}:${TURN_TCP_PORT}?transport=tcp`,
+      GhostChat__Ice__Servers__1__Urls__2: `turns:${TURN_IP}:${TURN_TLS_PORT}?transport=tcp`,
       GhostChat__Ice__Servers__1__Username: username,
       GhostChat__Ice__Servers__1__Credential: credential,
       Logging__LogLevel__Default: "Warning",
@@ -324,6 +338,8 @@ class Lab {
         "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--disable-features=WebRtcHideLocalIpsWithMdns",
         `--unsafely-treat-insecure-origin-as-secure=http://${SERVER_IP}:${HTTP_PORT}`,
+        // The lab's TURN/TLS certificate is self-signed.
+        "--ignore-certificate-errors",
         ...extraArgs,
       ],
     });
