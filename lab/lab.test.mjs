@@ -132,7 +132,7 @@ describe("network lab: diagnostics, chat paths and errors", { skip: skip ?? fals
   it("nothingReachable_ErrorExplainsAndOffersRelayAndDiagnostics", async () => {
     // The relay's TLS listener is off: the tcp443-only side has no path at all (signaling still works on 443).
     await lab.stopServer();
-    url = (await lab.startServer({ GhostChat__Turn__TlsCertificatePath: null, GhostChat__Turn__TlsKeyPath: null, GhostChat__Ice__Servers__1__Urls__2: null })).url;
+    url = (await lab.startServer({ GhostChat__Turn__TlsCertificatePath: null, GhostChat__Turn__TlsKeyPath: null, GhostChat__Ice__Providers__embedded__Urls__4: null })).url;
     const host = await newPage(await browser(2));
     const guest = await newPage(await browser(5));
     try {

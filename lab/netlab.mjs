@@ -7,7 +7,7 @@
 //            client ns (c2) ── router ns (r2) ──┤ br0 in the server ns (srv): 198.51.100.1 (HTTP, signaling)
 //                                   …           ┘                            198.51.100.2/.3 (STUN/TURN)
 import { execFileSync, spawn } from "node:child_process";
-import { createHmac, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import os from "node:os";
@@ -85,12 +85,6 @@ function run(cmd, args, opts = {}) {
   } catch (e) {
     throw new Error(`${cmd} ${args.join(" ")} failed: ${e.stderr || e.message}`);
   }
-}
-
-/** REST-API TURN credentials (`expiry:user`, HMAC-SHA1), as the server's embedded TURN checks them. */
-export function turnCredentials(secret = TURN_SECRET, lifetimeSeconds = 6 * 3600) {
-  const username = `${Math.floor(Date.now() / 1000) + lifetimeSeconds}:lab`;
-  return { username, credential: createHmac("sha1", secret).update(username).digest("base64") };
 }
 
 let nfqBinary = null;
@@ -244,7 +238,6 @@ class Lab {
 
   /** Environment for the server (contract C1 keys + the current static list). */
   serverEnv(extra = {}) {
-    const { username, credential } = turnCredentials();
     this.certificate ??= makeCertificate(this.tmp);
     const env = {
       GhostChat__Web__RootPath: WEB_DIST,
@@ -264,13 +257,14 @@ class Lab {
       GhostChat__Turn__AllowedPeers__1: "192.0.2.0/24",
       GhostChat__Signaling__Limits__ConnectsPerSecondPerIp: "1000",
       GhostChat__Signaling__Limits__ConnectBurstPerIp: "1000",
-      GhostChat__Ice__Servers__0__Urls__0: `stun:${TURN_IP}:${TURN_UDP_PORT}`,
-      GhostChat__Ice__Servers__0__Urls__1: `stun:${TURN_IP2}:${TURN_UDP_PORT}`,
-      GhostChat__Ice__Servers__1__Urls__0: `turn:${TURN_IP}:${TURN_UDP_PORT}?transport=udp`,
-      GhostChat__Ice__Servers__1__Urls__1: `turn:${TURN_IP}:${TURN_TCP_PORT}?transport=tcp`,
-      GhostChat__Ice__Servers__1__Urls__2: `turns:${TURN_IP}:${TURN_TLS_PORT}?transport=tcp`,
-      GhostChat__Ice__Servers__1__Username: username,
-      GhostChat__Ice__Servers__1__Credential: credential,
+      // The ICE service's embedded provider (contract C1), with the lab's addresses spelled out:
+      // two STUN endpoints (NAT mapping), TURN over UDP, TCP and TLS 443.
+      GhostChat__Ice__Providers__embedded__Type: "embedded",
+      GhostChat__Ice__Providers__embedded__Urls__0: `stun:${TURN_IP}:${TURN_UDP_PORT}`,
+      GhostChat__Ice__Providers__embedded__Urls__1: `stun:${TURN_IP2}:${TURN_UDP_PORT}`,
+      GhostChat__Ice__Providers__embedded__Urls__2: `turn:${TURN_IP}:${TURN_UDP_PORT}?transport=udp`,
+      GhostChat__Ice__Providers__embedded__Urls__3: `turn:${TURN_IP}:${TURN_TCP_PORT}?transport=tcp`,
+      GhostChat__Ice__Providers__embedded__Urls__4: `turns:${TURN_IP}:${TURN_TLS_PORT}?transport=tcp`,
       Logging__LogLevel__Default: "Warning",
       DOTNET_NOLOGO: "1",
       ...extra,
