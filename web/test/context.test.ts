@@ -18,6 +18,7 @@ describe("assessContext", () => {
     expect(assessContext(insecure)).toEqual({
       secure: false, host: "192.168.1.10", hostKind: "local-network",
       missing: ["webCrypto", "serviceWorker", "wakeLock", "clipboard"],
+      blocking: true,
       localhostUrl: "http://localhost:8080/",
     });
   });
@@ -25,6 +26,8 @@ describe("assessContext", () => {
   it("onlyAbsentFeaturesListed", () => {
     const a = assessContext({ ...insecure, webCrypto: true, clipboard: true });
     expect(a.secure === false && a.missing).toEqual(["serviceWorker", "wakeLock"]);
+    // With WebCrypto the app can still run (degraded): the notice explains but does not block.
+    expect(a.secure === false && a.blocking).toBe(false);
     const none = assessContext({ ...insecure, webCrypto: true, serviceWorker: true, wakeLock: true, clipboard: true });
     expect(none.secure === false && none.missing).toEqual([]);
   });
@@ -75,5 +78,6 @@ describe("insecure strings", () => {
     expect(en.insecureFixInternet).toContain("https://");
     expect(en.insecureFixThisDevice).toContain("{url}");
     expect(en.insecureBody).toContain("{host}");
+    expect(en.insecureBodyBlocked).toContain("{host}");
   });
 });

@@ -25,18 +25,19 @@ export function readContextFacts(): ContextFacts {
 
 /**
  * When the page is not a secure context, puts a notice at the top of the page that says what
- * does not work and what to do. Returns whether it showed one.
+ * does not work and what to do. `blocking`: GhostChat cannot work here at all (no WebCrypto), so
+ * the caller must not start the app; the notice is then the whole page.
  */
-export function showInsecureContextNotice(facts: ContextFacts = readContextFacts()): boolean {
+export function showInsecureContextNotice(facts: ContextFacts = readContextFacts()): { shown: boolean; blocking: boolean } {
   const a = assessContext(facts);
-  if (a.secure) return false;
+  if (a.secure) return { shown: false, blocking: false };
   const section = el("section", undefined, "insecure-notice");
   section.id = "insecure-notice";
   section.setAttribute("role", "alert");
   section.setAttribute("aria-labelledby", "insecure-title");
   const title = el("h2", t("insecureTitle"));
   title.id = "insecure-title";
-  section.append(title, el("p", t("insecureBody", { host: a.host })));
+  section.append(title, el("p", t(a.blocking ? "insecureBodyBlocked" : "insecureBody", { host: a.host })));
   if (a.missing.length > 0) {
     const list = el("ul");
     list.id = "insecure-missing";
@@ -55,6 +56,11 @@ export function showInsecureContextNotice(facts: ContextFacts = readContextFacts
   section.dataset.hostKind = a.hostKind;
   const main = document.getElementById("main");
   (main ?? document.body).prepend(section);
-  document.body.dataset.insecure = "true";
-  return true;
+  document.body.dataset.insecure = a.blocking ? "blocking" : "true";
+  if (a.blocking) {
+    // The app does not start: its settings button would do nothing.
+    document.getElementById("open-settings")?.setAttribute("hidden", "");
+    document.body.dataset.view = "insecure";
+  }
+  return { shown: true, blocking: a.blocking };
 }

@@ -40,6 +40,11 @@ export type ContextAssessment =
       hostKind: HostKind;
       /** Features this page lacks (may be empty in a browser that gives them anyway). */
       missing: ContextFeature[];
+      /**
+       * True when GhostChat cannot work at all here: without WebCrypto there is no invite handshake
+       * and no verification code, so the app must not start and only the explanation is shown.
+       */
+      blocking: boolean;
       /** `http://localhost:<port>/`: works when the server runs on the device holding the browser. */
       localhostUrl: string;
     };
@@ -53,6 +58,7 @@ export function assessContext(facts: ContextFacts): ContextAssessment {
     host: facts.hostname,
     hostKind: classifyHost(facts.hostname),
     missing,
+    blocking: !facts.webCrypto,
     localhostUrl: `http://localhost${port}/`,
   };
 }

@@ -118,6 +118,7 @@ export const en = {
   hostRefusedTimeout: "A connection was dropped because it did not confirm its invite in time.",
   insecureTitle: "This page is not opened securely",
   insecureBody: "You opened GhostChat over plain http:// at {host}. Browsers switch some features off on such pages, so parts of GhostChat cannot work here:",
+  insecureBodyBlocked: "You opened GhostChat over plain http:// at {host}. Browsers switch some features off on such pages, and GhostChat cannot start without them:",
   insecureMissingWebCrypto: "encryption keys and the verification code (WebCrypto)",
   insecureMissingServiceWorker: "installing the app and opening it without a network (service worker)",
   insecureMissingWakeLock: "keeping the screen on during a chat (wake lock)",
