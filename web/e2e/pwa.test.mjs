@@ -69,7 +69,8 @@ describe("PWA, layout and accessibility", { timeout: 300_000 }, () => {
     const iceResponse = await fetch(server.url + "/api/ice", { headers: { Origin: "http://app.example" } });
     assert.equal(iceResponse.headers.get("access-control-allow-origin"), "http://app.example");
     assert.equal(iceResponse.headers.get("cache-control"), "no-store");
-    assert.deepEqual(await iceResponse.json(), { iceServers: [], expiresAt: null, relayOnly: false });
+    // Contract C2 shape: no providers configured and no embedded TURN here, so nothing to hand out.
+    assert.deepEqual(await iceResponse.json(), { iceServers: [], providers: [], expiresAt: null, relayOnly: false });
   });
 
   it("phone360_HomeAndChat_ControlsVisible_ScreenshotsSaved", async () => {

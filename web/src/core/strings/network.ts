@@ -32,7 +32,7 @@ export const networkStrings = {
   "error.invite-malformed.explain": "This link is not a valid GhostChat invite: part of it is missing or damaged.",
   "error.invite-malformed.cause": "The link was cut off when it was copied or sent.",
   "error.invite-expired.title": "This invite has expired",
-  "error.invite-expired.explain": "This invite has expired: invites stay valid for a limited time. Ask for a new link.",
+  "error.invite-expired.explain": "This invite has expired. Ask for a new link.",
   "error.invite-expired.cause": "The link is older than its expiry time.",
   "error.invite-revoked.title": "This invite was withdrawn",
   "error.invite-revoked.explain": "The host cancelled this invite.",
