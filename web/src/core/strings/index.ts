@@ -102,6 +102,7 @@ export const en = {
   inviteNotKept: "Links you gave out keep working until they expire. The app does not keep their secret, so it cannot show them again: make a new link to share.",
   joinInfo: "Invited by {host} · invite valid until {time}",
   verifyLabel: "Verification code",
+  verifyHow: "Compare it with your friend",
   verifyHelp: "Compare this code with your friend's over a call or in person. If they differ, someone may be intercepting this connection: leave the chat.",
   verifyChanged: "The verification code changed: this connection's encryption keys are new (a reconnect, or someone else). Compare it with your friend again.",
   refusedUnknown: "The host does not know this invite: it may belong to a room that was closed. Ask for a new link.",
