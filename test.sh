@@ -142,6 +142,7 @@ main() {
 
   run_dotnet_tests dotnet-turn tests/GhostChat.Turn.Tests
   run_dotnet_tests dotnet-server tests/GhostChat.Server.Tests
+  run_dotnet_tests dotnet-cli tests/GhostChat.Cli.Tests
   run_vitest web-unit web test:unit
   run_node_tests web-e2e web npm run --silent test:e2e
   run_node_tests interop tests/interop npm run --silent test

@@ -10,6 +10,7 @@ internal static class CommandTree
         var root = new RootCommand("GhostChat: private, ephemeral peer-to-peer chat. Server, diagnostics and benchmarks.");
         root.Subcommands.Add(ServeCommand.Build());
         root.Subcommands.Add(HealthCommand.Build());
+        root.Subcommands.Add(DoctorCommand.Build());
         root.Subcommands.Add(BenchCommand.Build());
         return root;
     }

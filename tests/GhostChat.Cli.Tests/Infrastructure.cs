@@ -1,0 +1,234 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using System.Text.Json;
+using GhostChat.Server.Hosting;
+using GhostChat.Turn.Auth;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging;
+
+// In-process GhostChat servers share one metrics listener, and the machine is shared: one class at a time.
+[assembly: CollectionBehavior(DisableTestParallelization = true)]
+
+namespace GhostChat.Cli.Tests;
+
+/// <summary>
+/// The real GhostChat server (same composition root) on 127.0.0.1 with the embedded STUN/TURN on free ports: UDP and
+/// TCP on one port, TLS with a generated self-signed certificate, the STUN second port, loopback peers allowed, and
+/// /api/ice listing those URLs with REST credentials from the server's own secret.
+/// </summary>
+internal sealed class GhostChatUnderTest : IAsyncDisposable
+{
+    public const string Secret = "doctor-test-secret-0123456789abcdef";
+
+    private readonly WebApplication _app;
+    private readonly string _dir;
+
+    private GhostChatUnderTest(WebApplication app, string dir, int turnPort, int tlsPort, int alternatePort)
+    {
+        _app = app;
+        _dir = dir;
+        TurnPort = turnPort;
+        TlsPort = tlsPort;
+        AlternatePort = alternatePort;
+        Url = new Uri(app.Urls.First());
+    }
+
+    public Uri Url { get; }
+
+    public int TurnPort { get; }
+
+    public int TlsPort { get; }
+
+    public int AlternatePort { get; }
+
+    /// <summary>Starts a server; <paramref name="iceSecret"/> signs the credentials /api/ice hands out (a wrong one: 401).</summary>
+    public static async Task<GhostChatUnderTest> StartAsync(string iceSecret = Secret, bool alternatePort = true)
+    {
+        var dir = Directory.CreateTempSubdirectory("ghostchat-doctor-").FullName;
+        using (var key = ECDsa.Create(ECCurve.NamedCurves.nistP256))
+        {
+            var request = new CertificateRequest("CN=turn.doctor.test", key, HashAlgorithmName.SHA256);
+            using var cert = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(7));
+            File.WriteAllText(Path.Combine(dir, "cert.pem"), cert.ExportCertificatePem());
+            File.WriteAllText(Path.Combine(dir, "key.pem"), key.ExportPkcs8PrivateKeyPem());
+        }
+        for (int attempt = 0; ; attempt++)
+        {
+            int port = Ports.FreeUdpAndTcp(), tls = Ports.FreeTcp(), alt = alternatePort ? Ports.FreeUdp() : -1;
+            var credential = TurnRestCredentials.Create(iceSecret, "doctor-test", TimeSpan.FromHours(1), DateTimeOffset.UtcNow);
+            var settings = new Dictionary<string, string?>
+            {
+                ["GhostChat:Turn:Enabled"] = "true",
+                ["GhostChat:Turn:ListenAddresses:0"] = "127.0.0.1",
+                ["GhostChat:Turn:UdpPort"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                ["GhostChat:Turn:TcpPort"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                ["GhostChat:Turn:TlsPort"] = tls.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                ["GhostChat:Turn:TlsCertificatePath"] = Path.Combine(dir, "cert.pem"),
+                ["GhostChat:Turn:TlsKeyPath"] = Path.Combine(dir, "key.pem"),
+                ["GhostChat:Turn:AlternatePort"] = alt.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                ["GhostChat:Turn:Secrets:0"] = Secret,
+                ["GhostChat:Turn:AllowedPeers:0"] = "127.0.0.1/32",
+                ["GhostChat:Turn:RelayMinPort"] = "30000",
+                ["GhostChat:Turn:RelayMaxPort"] = "30999",
+                ["GhostChat:Turn:UdpReceiveLoops"] = "1",
+                ["GhostChat:Ice:Servers:0:Urls:0"] = $"turn:127.0.0.1:{port}?transport=udp",
+                ["GhostChat:Ice:Servers:0:Urls:1"] = $"turn:127.0.0.1:{port}?transport=tcp",
+                ["GhostChat:Ice:Servers:0:Urls:2"] = $"turns:127.0.0.1:{tls}?transport=tcp",
+                ["GhostChat:Ice:Servers:0:Username"] = credential.Username,
+                ["GhostChat:Ice:Servers:0:Credential"] = credential.Password,
+                ["GhostChat:Ice:Servers:1:Urls:0"] = $"stun:127.0.0.1:{port}",
+                ["Logging:LogLevel:Default"] = "Warning",
+            };
+            var app = GhostChatHost.Build(["--urls", "http://127.0.0.1:0"], builder =>
+            {
+                builder.Configuration.AddInMemoryCollection(settings);
+                builder.Logging.ClearProviders();
+            });
+            try
+            {
+                await app.StartAsync();
+                return new GhostChatUnderTest(app, dir, port, tls, alt);
+            }
+            catch (Exception ex) when (attempt < 10 && (ex is SocketException || ex.InnerException is SocketException))
+            {
+                await app.DisposeAsync();
+            }
+            catch
+            {
+                await app.DisposeAsync();
+                Directory.Delete(dir, recursive: true);
+                throw;
+            }
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+        Directory.Delete(_dir, recursive: true);
+    }
+}
+
+internal static class Ports
+{
+    public static int FreeUdp()
+    {
+        using var s = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        s.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        return ((IPEndPoint)s.LocalEndPoint!).Port;
+    }
+
+    public static int FreeTcp()
+    {
+        using var s = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        s.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        return ((IPEndPoint)s.LocalEndPoint!).Port;
+    }
+
+    /// <summary>A port free for both UDP and TCP right now.</summary>
+    public static int FreeUdpAndTcp()
+    {
+        for (int i = 0; ; i++)
+        {
+            int port = FreeUdp();
+            using var tcp = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            try
+            {
+                tcp.Bind(new IPEndPoint(IPAddress.Loopback, port));
+                return port;
+            }
+            catch (SocketException) when (i < 50)
+            {
+            }
+        }
+    }
+}
+
+/// <summary>Runs the real <c>ghostchat</c> command (the built GhostChat.Cli) as a process and reads its output.</summary>
+internal static class GhostchatProcess
+{
+    public static async Task<(int Exit, string Stdout, string Stderr)> RunAsync(params string[] args)
+    {
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        psi.ArgumentList.Add(CliDll());
+        foreach (var a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(180));
+        try
+        {
+            await p.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            p.Kill(); // this process's own id
+            throw new TimeoutException("ghostchat " + string.Join(' ', args) + " did not finish in 180 s");
+        }
+        return (p.ExitCode, await stdout, await stderr);
+    }
+
+    public static async Task<(int Exit, JsonElement Report, string Stderr)> RunJsonAsync(params string[] args)
+    {
+        var (exit, stdout, stderr) = await RunAsync([.. args, "--json"]);
+        try
+        {
+            using var doc = JsonDocument.Parse(stdout);
+            return (exit, doc.RootElement.Clone(), stderr);
+        }
+        catch (JsonException ex)
+        {
+            throw new InvalidOperationException($"not JSON (exit {exit}): {stdout}\n{stderr}", ex);
+        }
+    }
+
+    /// <summary>The ghostchat.dll built beside this test assembly (Cli is a project reference).</summary>
+    private static string CliDll()
+    {
+        var beside = Path.Combine(AppContext.BaseDirectory, "ghostchat.dll");
+        if (File.Exists(beside) && File.Exists(Path.Combine(AppContext.BaseDirectory, "ghostchat.runtimeconfig.json")))
+        {
+            return beside;
+        }
+        // Otherwise the Cli project's own output, same configuration as this test assembly.
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "GhostChat.slnx")))
+        {
+            dir = dir.Parent;
+        }
+        var configuration = AppContext.BaseDirectory.Contains("/Release/", StringComparison.Ordinal) ? "Release" : "Debug";
+        return Path.Combine(dir!.FullName, "src", "GhostChat.Cli", "bin", configuration, "net10.0", "ghostchat.dll");
+    }
+}
+
+internal static class ReportExtensions
+{
+    public static JsonElement Check(this JsonElement report, string id)
+    {
+        foreach (var c in report.GetProperty("checks").EnumerateArray())
+        {
+            if (c.GetProperty("id").GetString() == id)
+            {
+                return c;
+            }
+        }
+        throw new InvalidOperationException($"no check {id} in {report}");
+    }
+
+    public static string Status(this JsonElement check) => check.GetProperty("status").GetString()!;
+
+    public static string Verdict(this JsonElement check) => check.GetProperty("verdict").GetString()!;
+
+    public static string Advice(this JsonElement check) => check.GetProperty("advice").GetString() ?? "";
+
+    public static IEnumerable<JsonElement> Group(this JsonElement report, string group) =>
+        report.GetProperty("checks").EnumerateArray().Where(c => c.GetProperty("group").GetString() == group);
+}
