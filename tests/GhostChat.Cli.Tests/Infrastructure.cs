@@ -17,8 +17,8 @@ namespace GhostChat.Cli.Tests;
 
 /// <summary>
 /// The real GhostChat server (same composition root) on 127.0.0.1 with the embedded STUN/TURN on free ports: UDP and
-/// TCP on one port, TLS with a generated self-signed certificate, the STUN second port, loopback peers allowed, and
-/// /api/ice listing those URLs with REST credentials from the server's own secret.
+/// TCP on one port, TLS with a generated self-signed certificate, the STUN second port, loopback peers allowed; /api/ice
+/// hands out the embedded server's URLs with short-lived credentials (or, with another secret, a static provider's).
 /// </summary>
 internal sealed class GhostChatUnderTest : IAsyncDisposable
 {
@@ -75,14 +75,20 @@ internal sealed class GhostChatUnderTest : IAsyncDisposable
                 ["GhostChat:Turn:RelayMinPort"] = "30000",
                 ["GhostChat:Turn:RelayMaxPort"] = "30999",
                 ["GhostChat:Turn:UdpReceiveLoops"] = "1",
-                ["GhostChat:Ice:Servers:0:Urls:0"] = $"turn:127.0.0.1:{port}?transport=udp",
-                ["GhostChat:Ice:Servers:0:Urls:1"] = $"turn:127.0.0.1:{port}?transport=tcp",
-                ["GhostChat:Ice:Servers:0:Urls:2"] = $"turns:127.0.0.1:{tls}?transport=tcp",
-                ["GhostChat:Ice:Servers:0:Username"] = credential.Username,
-                ["GhostChat:Ice:Servers:0:Credential"] = credential.Password,
-                ["GhostChat:Ice:Servers:1:Urls:0"] = $"stun:127.0.0.1:{port}",
                 ["Logging:LogLevel:Default"] = "Warning",
             };
+            if (iceSecret != Secret)
+            {
+                // A static provider whose credentials were signed with another secret (instead of the embedded one).
+                settings["GhostChat:Ice:Providers:other:Type"] = "static";
+                settings["GhostChat:Ice:Providers:other:Urls:0"] = $"turn:127.0.0.1:{port}?transport=udp";
+                settings["GhostChat:Ice:Providers:other:Urls:1"] = $"turn:127.0.0.1:{port}?transport=tcp";
+                settings["GhostChat:Ice:Providers:other:Urls:2"] = $"turns:127.0.0.1:{tls}?transport=tcp";
+                settings["GhostChat:Ice:Providers:other:Username"] = credential.Username;
+                settings["GhostChat:Ice:Providers:other:Credential"] = credential.Password;
+                // Its own health prober would soon mark it down and /api/ice would leave it out: this test is about the doctor.
+                settings["GhostChat:Ice:Probe:Enabled"] = "false";
+            }
             var app = GhostChatHost.Build(["--urls", "http://127.0.0.1:0"], builder =>
             {
                 builder.Configuration.AddInMemoryCollection(settings);
@@ -191,7 +197,7 @@ internal static class GhostchatProcess
     }
 
     /// <summary>The ghostchat.dll built beside this test assembly (Cli is a project reference).</summary>
-    private static string CliDll()
+    public static string CliDll()
     {
         var beside = Path.Combine(AppContext.BaseDirectory, "ghostchat.dll");
         if (File.Exists(beside) && File.Exists(Path.Combine(AppContext.BaseDirectory, "ghostchat.runtimeconfig.json")))
