@@ -178,7 +178,9 @@ class App {
   private async refreshInvites(): Promise<void> {
     window.clearTimeout(this.inviteTimer);
     if (!this.identity) return;
-    const list = await (await this.book()).active();
+    const book = await this.book();
+    await book.purge(); // expired invites leave the store while the page stays open, too
+    const list = await book.active();
     renderInviteList(list, { renew: (id) => void this.renewInvite(id), revoke: (id) => void this.revokeInvite(id) });
     this.inviteTimer = window.setTimeout(() => void this.refreshInvites(), 30_000);
   }
