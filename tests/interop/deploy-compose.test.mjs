@@ -9,19 +9,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { launchChromium } from './lib/browser.mjs';
 import { startCoturn } from './lib/coturn.mjs';
-import { envList, interpolate, loadCompose, readImage, REPO } from './lib/deploy-files.mjs';
+import { envList, interpolate, loadCompose, readImage, REPO, TEST_ENV } from './lib/deploy-files.mjs';
 import { startRedis } from './lib/redis.mjs';
 import { freePort, startGhostChat } from './lib/servers.mjs';
 
-export const TEST_ENV = Object.freeze({
-  TURN_SECRET: 'compose-test-secret-0123456789abcdef',
-  TURN_HOST: 'turn.test.example',
-  TURN_EXTERNAL_IP: '203.0.113.7',
-  GHOSTCHAT_ID_SIGNING_KEY: 'compose-test-signing-key-0123456789abcdef',
-});
-
 /** coturn's command as { flag: [values] }. */
-export function coturnFlags(service) {
+function coturnFlags(service) {
   const flags = {};
   for (const arg of service.command) {
     const m = /^--?([a-z-]+)(?:=(.*))?$/.exec(arg);

@@ -1,8 +1,12 @@
-// Debian's Caddy (`caddy` package, 2.6.2 in bookworm) as a TLS-terminating reverse proxy in front of
-// our server, built from the repository's own example deploy/proxy/Caddyfile: its site name becomes
-// https://127.0.0.1:<free port> with `tls internal` (Caddy's local CA), its upstream our server's
-// port. Admin API off, Caddy's storage (CA, certificates) in a temp dir, stopped by PID.
-//   startCaddy({ upstreamPort }) -> Promise<{ port, url, rootCa (PEM), caddyfile, output(), stop() }>
+// Debian's Caddy (`caddy` package, 2.6.2 in bookworm) started from the repository's own Caddyfiles,
+// moved to loopback and free ports. Admin API off, Caddy's storage (CA, certificates) in a temp dir,
+// stopped by PID.
+//   startCaddy({ upstreamPort }) -> Promise<{ port, url, wsUrl, rootCa (PEM), caddyfile, output(), stop() }>
+//       deploy/proxy/Caddyfile as a TLS-terminating proxy: its site name becomes
+//       https://127.0.0.1:<free port> with `tls internal` (Caddy's local CA), its upstream our server
+//   startCaddyBalancer({ upstreamPorts }) -> Promise<{ port, url, wsUrl, caddyfile, output(), stop() }>
+//       deploy/cluster/Caddyfile (compose profile "cluster"): plain HTTP on a free port, balancing
+//       over the given nodes instead of node1:8080 node2:8080
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
@@ -12,6 +16,7 @@ import { freePort, INTEROP_DIR } from './servers.mjs';
 
 export const CADDY = process.env.CADDY_PATH || '/usr/bin/caddy';
 export const EXAMPLE_CADDYFILE = path.resolve(INTEROP_DIR, '../../deploy/proxy/Caddyfile');
+export const CLUSTER_CADDYFILE = path.resolve(INTEROP_DIR, '../../deploy/cluster/Caddyfile');
 
 /** The example Caddyfile turned into one for this test: loopback, a free port, `tls internal`. */
 export function testCaddyfile({ port, httpPort, upstreamPort, storage }) {
@@ -22,7 +27,23 @@ export function testCaddyfile({ port, httpPort, upstreamPort, storage }) {
   const site = example
     .replace(/^chat\.example\.org \{$/m, `https://127.0.0.1:${port} {\n\tbind 127.0.0.1\n\ttls internal`)
     .replace('reverse_proxy 127.0.0.1:8080', `reverse_proxy 127.0.0.1:${upstreamPort}`);
-  const global = `{
+  return globalOptions({ port, httpPort, storage }) + site;
+}
+
+/** The cluster balancer's Caddyfile on loopback: `:8080` becomes http://127.0.0.1:<port>, the nodes ours. */
+export function balancerCaddyfile({ port, httpPort, upstreamPorts, storage }) {
+  const file = readFileSync(CLUSTER_CADDYFILE, 'utf8');
+  if (!/^:8080 \{$/m.test(file) || !file.includes('reverse_proxy node1:8080 node2:8080')) {
+    throw new Error('deploy/cluster/Caddyfile no longer has the `:8080 {` site and `reverse_proxy node1:8080 node2:8080` the test adapts');
+  }
+  const site = file
+    .replace(/^:8080 \{$/m, `http://127.0.0.1:${port} {\n\tbind 127.0.0.1`)
+    .replace('reverse_proxy node1:8080 node2:8080', `reverse_proxy ${upstreamPorts.map((p) => `127.0.0.1:${p}`).join(' ')}`);
+  return globalOptions({ port: httpPort, httpPort: port, storage }) + site;
+}
+
+function globalOptions({ port, httpPort, storage }) {
+  return `{
 	admin off
 	storage file_system {
 		root ${storage}
@@ -33,7 +54,6 @@ export function testCaddyfile({ port, httpPort, upstreamPort, storage }) {
 	https_port ${port}
 }
 `;
-  return global + site;
 }
 
 function probe(url, ca) {
@@ -45,11 +65,23 @@ function probe(url, ca) {
 }
 
 export async function startCaddy({ upstreamPort, timeoutMs = 60_000 }) {
+  return launch((o) => testCaddyfile({ ...o, upstreamPort }), 'https', timeoutMs);
+}
+
+export async function startCaddyBalancer({ upstreamPorts, timeoutMs = 60_000 }) {
+  return launch((o) => balancerCaddyfile({ ...o, upstreamPorts }), 'http', timeoutMs);
+}
+
+function probeHttp(url) {
+  return fetch(url).then((r) => r.arrayBuffer().then(() => r.status), () => null);
+}
+
+async function launch(makeCaddyfile, scheme, timeoutMs) {
   if (!existsSync(CADDY)) throw new Error(`caddy not found at ${CADDY} (Debian package \`caddy\`; test.sh installs it)`);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'ghostchat-caddy-'));
   const [port, httpPort] = [await freePort(), await freePort()];
   const storage = path.join(dir, 'storage');
-  const caddyfile = testCaddyfile({ port, httpPort, upstreamPort, storage });
+  const caddyfile = makeCaddyfile({ port, httpPort, storage });
   const file = path.join(dir, 'Caddyfile');
   writeFileSync(file, caddyfile);
   const child = spawn(CADDY, ['run', '--config', file, '--adapter', 'caddyfile'], {
@@ -72,19 +104,26 @@ export async function startCaddy({ upstreamPort, timeoutMs = 60_000 }) {
     rmSync(dir, { recursive: true, force: true });
   };
   const rootPath = path.join(storage, 'pki/authorities/local/root.crt');
-  const url = `https://127.0.0.1:${port}`;
+  const url = `${scheme}://127.0.0.1:${port}`;
   const deadline = Date.now() + timeoutMs;
   try {
     for (;;) {
       if (child.exitCode !== null) throw new Error(`caddy exited with ${child.exitCode}`);
-      // Answers over TLS with a certificate that chains to its own local CA.
-      if (existsSync(rootPath) && (await probe(`${url}/healthz`, readFileSync(rootPath))) !== null) break;
-      if (Date.now() > deadline) throw new Error('caddy did not serve HTTPS in time');
+      // HTTPS: answers with a certificate that chains to its own local CA.
+      const status = scheme === 'https'
+        ? (existsSync(rootPath) ? await probe(`${url}/healthz`, readFileSync(rootPath)) : null)
+        : await probeHttp(`${url}/healthz`);
+      if (status === 200) break;
+      if (Date.now() > deadline) throw new Error(`caddy did not serve ${scheme} in time`);
       await new Promise((r) => setTimeout(r, 200));
     }
   } catch (e) {
     await stop();
     throw new Error(`${e.message}\n--- caddy output ---\n${out.slice(-4000)}`);
   }
-  return { port, url, wsUrl: `wss://127.0.0.1:${port}`, rootCa: readFileSync(rootPath, 'utf8'), caddyfile, pid: child.pid, output: () => out, stop };
+  return {
+    port, url, wsUrl: `${scheme === 'https' ? 'wss' : 'ws'}://127.0.0.1:${port}`,
+    rootCa: scheme === 'https' ? readFileSync(rootPath, 'utf8') : null,
+    caddyfile, pid: child.pid, output: () => out, stop,
+  };
 }

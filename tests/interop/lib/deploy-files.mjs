@@ -4,6 +4,7 @@
 //       ${VAR:?error}, ${VAR?error}, $VAR and $$ substituted in every string (throws like compose does)
 //   loadCompose(env, file?) -> the parsed, merged (<<) and interpolated deploy/compose.yaml
 //   envList(service) -> the service's environment as an object (list or map form)
+//   TEST_ENV -> values for the compose file's variables that the tests use
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
@@ -72,3 +73,11 @@ export function envList(service) {
   if (Array.isArray(e)) return Object.fromEntries(e.map((x) => { const i = x.indexOf('='); return [x.slice(0, i), x.slice(i + 1)]; }));
   return Object.fromEntries(Object.entries(e).map(([k, v]) => [k, v === null ? '' : String(v)]));
 }
+
+/** Values for deploy/compose.yaml's variables (deploy/.env) in tests. */
+export const TEST_ENV = Object.freeze({
+  TURN_SECRET: 'compose-test-secret-0123456789abcdef',
+  TURN_HOST: 'turn.test.example',
+  TURN_EXTERNAL_IP: '203.0.113.7',
+  GHOSTCHAT_ID_SIGNING_KEY: 'compose-test-signing-key-0123456789abcdef',
+});
