@@ -2,7 +2,8 @@
 // Servers may bind only 127.0.0.1 or addresses inside network namespaces the test made, so the test
 // makes a namespace with a veth pair holding 192.168.77.1/24, starts the real server bound to that
 // address (and to the namespace's own 127.0.0.1 for the control case), and runs Chromium inside
-// the same namespace (a wrapper script as its executable; playwright talks to it over a pipe).
+// the same namespace (a wrapper script as its executable; playwright talks to it over a pipe), and
+// Firefox ESR through a small driver process started inside the namespace.
 // Everything is removed afterwards: the server by PID, the namespace (and its veth pair) by name.
 import assert from "node:assert/strict";
 import { spawn, execFileSync } from "node:child_process";
@@ -175,6 +176,36 @@ describe("insecure context: the app opened over plain HTTP at a LAN address", { 
     } finally {
       await p.context.close();
     }
+  });
+
+  it("firefox: the same notice, and the app does not start", async () => {
+    // Puppeteer drives Firefox over a WebSocket on the namespace's own loopback, so the driver runs
+    // inside the namespace too: a child node process that prints what the page shows.
+    const driver = `
+      import { launchFirefox } from ${JSON.stringify(path.join(import.meta.dirname, "harness.mjs"))};
+      const browser = await launchFirefox();
+      try {
+        const page = await browser.newPage();
+        await page.goto(${JSON.stringify(`http://${LAN_IP}:${PORT}/`)}, { waitUntil: "load" });
+        await page.waitForFunction(() => document.body.dataset.view === "insecure" || document.body.dataset.view === "home", { timeout: 45000 });
+        const seen = await page.evaluate(() => ({
+          secure: window.isSecureContext,
+          view: document.body.dataset.view,
+          features: [...document.querySelectorAll("#insecure-missing li")].map((li) => li.dataset.feature),
+          hostKind: document.querySelector("#insecure-notice")?.dataset.hostKind ?? null,
+        }));
+        console.log("RESULT " + JSON.stringify(seen));
+      } finally {
+        await browser.close();
+      }`;
+    const out = execFileSync("ip", ["netns", "exec", NS, process.execPath, "--input-type=module", "-e", driver], { encoding: "utf8", timeout: 120_000, cwd: import.meta.dirname });
+    const line = out.split("\n").find((l) => l.startsWith("RESULT "));
+    assert.ok(line, `the Firefox driver printed no result:\n${out}`);
+    const seen = JSON.parse(line.slice(7));
+    assert.equal(seen.secure, false);
+    assert.equal(seen.view, "insecure");
+    assert.equal(seen.hostKind, "local-network");
+    assert.ok(seen.features.includes("webCrypto") && seen.features.includes("serviceWorker"), JSON.stringify(seen.features));
   });
 
   it("loopbackOverHttp_IsSecure_NoNotice", async () => {
