@@ -9,6 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { launchChromium } from './lib/browser.mjs';
 import { startCoturn } from './lib/coturn.mjs';
+import { parse } from 'yaml';
 import { envList, interpolate, loadCompose, readImage, REPO, TEST_ENV } from './lib/deploy-files.mjs';
 import { startRedis } from './lib/redis.mjs';
 import { freePort, startGhostChat } from './lib/servers.mjs';
@@ -250,5 +251,27 @@ describe('deploy/compose.yaml, run: coturn with its flags accepts the ICE servic
     const forged = iceServers.map((s) => ({ ...s, credential: Buffer.from('not the signature').toString('base64') }));
     const bad = await gather(forged);
     assert.deepEqual(bad.filter((c) => / typ relay /.test(c)), []);
+  });
+});
+
+describe('.github/workflows/ci.yml', () => {
+  const ci = parse(readFileSync(path.join(REPO, '.github/workflows/ci.yml'), 'utf8'));
+
+  it('runs ./test.sh as root in a privileged Debian container (namespaces), and builds the image on version tags', () => {
+    assert.deepEqual(ci.on.push.tags, ['v*']);
+    const test = ci.jobs.test;
+    assert.match(test.container.image, /bookworm/);
+    assert.match(test.container.options, /--privileged/);
+    assert.ok(test.steps.some((s) => s.run === './test.sh'));
+    const image = ci.jobs.image;
+    assert.equal(image.needs, 'test');
+    assert.match(image.if, /refs\/tags\/v/);
+    const build = image.steps.find((s) => /docker build/.test(s.run ?? ''));
+    assert.match(build.run, /-f deploy\/Dockerfile/);
+    // The smoke test uses the port the image listens on and its health endpoints.
+    const [, port] = /:(\d+)$/.exec(readImage().env.Urls);
+    const smoke = image.steps.find((s) => /docker run/.test(s.run ?? '')).run;
+    assert.match(smoke, new RegExp(`-p ${port}:${port}`));
+    assert.match(smoke, /\/readyz/);
   });
 });
