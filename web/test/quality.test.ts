@@ -128,6 +128,7 @@ describe("formatting", () => {
     expect(pathKey(snap(1, 0, 0, "relayed", "tcp").path)).toBe("quality.path.relayTcp");
     expect(pathKey(snap(1, 0, 0, "relayed", "udp").path)).toBe("quality.path.relayUdp");
     expect(pathKey(snap(1, 0, 0, "relayed", null).path)).toBe("quality.path.relay");
+    expect(pathKey({ ...snap(1, 0, 0, "relayed", null).path!, localType: "srflx", remoteType: "relay" })).toBe("quality.path.relayRemote");
     for (const k of ["good", "fair", "poor", "unknown"]) expect(isStringKey(`quality.level.${k}`)).toBe(true);
   });
 });

@@ -72,7 +72,7 @@ export class QualityIndicator {
     const level = t(`quality.level.${q.level}`);
     const path = q.path?.provider ? t("quality.via", { path: t(pathKey(q.path)), provider: q.path.provider }) : t(pathKey(q.path));
     this.root.dataset.level = q.level;
-    this.root.dataset.path = q.path ? (q.path.kind === "relayed" ? `relay-${q.path.relayProtocol ?? "unknown"}` : `direct-${q.path.protocol}`) : "unknown";
+    this.root.dataset.path = q.path ? (q.path.kind === "relayed" ? `relay-${q.path.relayProtocol ?? (q.path.localType === "relay" ? "unknown" : "remote")}` : `direct-${q.path.protocol}`) : "unknown";
     if (q.rttMs !== null) this.root.dataset.rtt = String(q.rttMs);
     this.word.textContent = `${level} · ${path}`;
     this.root.setAttribute("aria-label", t("quality.label", { level }));

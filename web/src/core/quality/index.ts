@@ -192,6 +192,7 @@ export function pathKey(path: PathInfo | null): StringKey {
     case "tls": return "quality.path.relayTls";
     case "tcp": return "quality.path.relayTcp";
     case "udp": return "quality.path.relayUdp";
-    default: return "quality.path.relay";
+    // This side reaches the friend's relay directly; the relay is on the other side.
+    default: return path.localType === "relay" ? "quality.path.relay" : "quality.path.relayRemote";
   }
 }

@@ -175,6 +175,7 @@ export const networkStrings = {
   "quality.path.relayTcp": "relay over TCP",
   "quality.path.relayTls": "relay over TLS",
   "quality.path.relay": "relay",
+  "quality.path.relayRemote": "relay on your friend's side",
   "quality.via": "{path} via {provider}",
 
   // ---- troubleshooting guide ----
