@@ -3,7 +3,7 @@
 // the right words on both sides, renewal and the expiry warning in the host's list.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { AXE_SOURCE, chromiumPage, connectPair, createRoom, firefoxPage, launchChromium, launchFirefox, send, startServer, waitConnected, waitIncoming } from "./harness.mjs";
+import { AXE_SOURCE, chromiumPage, connectPair, createRoom, firefoxPage, launchChromium, launchFirefox, send, startServer, waitConnected, waitIncoming, wrapPage } from "./harness.mjs";
 
 /** Lets a test move a page's clock: Date.now() + offset (set with window.__setClockOffset). */
 const CLOCK_SCRIPT = `(() => {
@@ -270,5 +270,27 @@ describe("Invites end to end (Chromium, real server)", { timeout: 400_000 }, () 
     } finally {
       await firefox.close();
     }
+  });
+
+  it("secondTabSameBrowser_DoesNotTakeOverTheRoom_BothRoomsWork", async () => {
+    const tab1 = await chromiumPage(browser);
+    const link1 = await createRoom(tab1, server.url);
+    // Same browser profile (same IndexedDB), second tab: it must not resume tab 1's room (the same
+    // peer id would push tab 1 off the server), and its own new room must not break tab 1's links.
+    const t2 = wrapPage(await tab1.context.newPage(), "playwright");
+    const link2 = await createRoom(t2, server.url);
+    assert.notEqual(new URL(link2).hash.split(".")[1], new URL(link1).hash.split(".")[1]);
+    const guest1 = await chromiumPage(browser);
+    await guest1.goto(link1);
+    await Promise.all([waitConnected(tab1), waitConnected(guest1)]).catch(async (e) => {
+      throw new Error(`${e.message}: ${await explain({ tab1, guest1, t2 })}`);
+    });
+    const guest2 = await chromiumPage(browser);
+    await guest2.goto(link2);
+    await Promise.all([waitConnected(t2), waitConnected(guest2)]);
+    assert.equal(await t2.eval(() => document.querySelectorAll("#invite-list li[data-invite-id]").length), 1);
+    await tab1.context.close();
+    await guest1.context.close();
+    await guest2.context.close();
   });
 });

@@ -127,6 +127,18 @@ describe.each(stores)("HostInvites over %s store", (_name, makeStore) => {
     expect(await store.getIdentity()).toEqual(next);
   });
 
+  it("startRoom_KeepOthers_OtherRoomsInvitesStillChecked_ListsPerRoom", async () => {
+    const { host, identity } = await setup();
+    const first = await host.issue(identity);
+    // A second tab starts its own room while the first one still hosts from the same store.
+    const second = await host.startRoom("host-peer-2", newToken(), { keepOthers: true });
+    const other = await host.issue(second);
+    expect(await host.check(first.inviteId)).toMatchObject({ status: "ok", roomId: identity.roomId });
+    expect((await host.active(identity.roomId)).map((a) => a.inviteId)).toEqual([first.inviteId]);
+    expect((await host.active(second.roomId)).map((a) => a.inviteId)).toEqual([other.inviteId]);
+    expect(await host.resume()).toEqual(second);
+  });
+
   it("endRoom_ForgetsEverything", async () => {
     const { store, host, identity } = await setup();
     await host.issue(identity);

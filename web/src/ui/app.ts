@@ -180,7 +180,7 @@ class App {
     if (!this.identity) return;
     const book = await this.book();
     await book.purge(); // expired invites leave the store while the page stays open, too
-    const list = await book.active();
+    const list = await book.active(this.identity.roomId);
     renderInviteList(list, { renew: (id) => void this.renewInvite(id), revoke: (id) => void this.revokeInvite(id) });
     this.inviteTimer = window.setTimeout(() => void this.refreshInvites(), 30_000);
   }
@@ -275,7 +275,7 @@ class App {
     this.lastJoin = null;
     $("join-info").hidden = true;
     const book = await this.book();
-    void this.takeHostLock();
+    const soleHost = await this.takeHostLock();
     const token = resume?.token ?? newToken();
     this.identity = resume ?? null;
     const session = this.newSession(resume ? { id: resume.peerId, token } : { token });
@@ -289,7 +289,7 @@ class App {
     if (resume) {
       await this.showLink(null);
     } else {
-      this.identity = await book.startRoom(id, token);
+      this.identity = await book.startRoom(id, token, { keepOthers: !soleHost });
       await this.showLink(await book.issue(this.identity));
     }
     $("invite-feedback").textContent = "";

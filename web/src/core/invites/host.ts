@@ -59,9 +59,13 @@ export class HostInvites {
     return (await this.store.getIdentity()) ?? null;
   }
 
-  /** A new room for this peer id: fresh room id and key; invites of an earlier room are dropped. */
-  async startRoom(peerId: string, token: string): Promise<HostIdentity> {
-    for (const r of await this.store.listInvites()) await this.store.deleteInvite(r.inviteId);
+  /**
+   * A new room for this peer id: fresh room id and key. Invites of earlier rooms are dropped,
+   * unless `keepOthers` (another tab of this browser still hosts its room from the same store:
+   * its links keep working while that tab is open, only the resume-after-reload slot moves here).
+   */
+  async startRoom(peerId: string, token: string, options: { keepOthers?: boolean } = {}): Promise<HostIdentity> {
+    if (!options.keepOthers) for (const r of await this.store.listInvites()) await this.store.deleteInvite(r.inviteId);
     const identity: HostIdentity = { peerId, token, roomId: newRoomId(this.random), roomKey: random256(this.random), created: this.now() };
     await this.store.putIdentity(identity);
     return identity;
@@ -99,11 +103,11 @@ export class HostInvites {
     return { status: "ok", roomId: r.roomId, keyHash: r.secretHash };
   }
 
-  /** Invites still alive, soonest expiry first. */
-  async active(): Promise<ActiveInvite[]> {
+  /** Invites still alive (of one room when given), soonest expiry first. */
+  async active(roomId?: string): Promise<ActiveInvite[]> {
     const now = this.now();
     return (await this.store.listInvites())
-      .filter((r) => this.alive(r, now))
+      .filter((r) => this.alive(r, now) && (roomId === undefined || r.roomId === roomId))
       .sort((a, b) => a.expiresAt - b.expiresAt || a.created - b.created)
       .map((r) => ({ inviteId: r.inviteId, created: r.created, expiresAt: r.expiresAt, remainingMs: r.expiresAt - now, expiringSoon: r.expiresAt - now < EXPIRY_WARNING_MS }));
   }
