@@ -4,7 +4,7 @@
 // behind real NATs and firewalls.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { artifact, AXE_SOURCE, chromiumPage, launchChromium, startServer } from "./harness.mjs";
+import { artifact, AXE_SOURCE, chromiumPage, firefoxPage, launchChromium, launchFirefox, startServer } from "./harness.mjs";
 
 describe("diagnostics page and error view", () => {
   let server;
@@ -67,6 +67,24 @@ describe("diagnostics page and error view", () => {
     assert.equal(r.outlook, "none");
     assert.match(r.verdicts, /signaling-down/);
     await p.context.close();
+  });
+
+  it("diagnostics_Firefox_CompletesWithSummary", async () => {
+    const firefox = await launchFirefox();
+    try {
+      const p = await firefoxPage(firefox);
+      await p.goto(server.url + "/diagnostics.html");
+      await p.click("#diag-run");
+      await p.waitFor(() => document.body.dataset.diag === "done", undefined, 120_000);
+      const r = await p.eval(() => ({ hidden: document.querySelector("#diag-summary").hidden, outlook: document.querySelector("#diag-summary").dataset.outlook, report: JSON.parse(document.querySelector("#diag-report").value) }));
+      assert.equal(r.hidden, false);
+      assert.ok(["direct", "relay", "none", "unknown"].includes(r.outlook));
+      assert.equal(r.report.capabilities.peerConnection, true);
+      assert.equal(r.report.signaling.ok, true);
+      assert.deepEqual(p.errors, []);
+    } finally {
+      await firefox.close();
+    }
   });
 
   it("errorView_ExpiredInvite_KindCauseAndActions", async () => {
