@@ -68,5 +68,16 @@ public sealed class DoctorAgainstCoturnTests
         Assert.Contains("Wrong --username or --password", turn.Advice(), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task SecretFromTheEnvironment_KeepsItOffTheCommandLine()
+    {
+        await using var coturn = await CoturnProcess.StartAsync(Secret);
+        var (exit, stdout, stderr) = await GhostchatProcess.RunWithEnvironmentAsync(new Dictionary<string, string> { ["GHOSTCHAT_TURN_SECRET"] = Secret },
+            "doctor", "--turn", $"turn:127.0.0.1:{coturn.Port}?transport=udp", "--timeout", "15", "--json");
+        Assert.True(exit == 0, stdout + stderr);
+        using var report = System.Text.Json.JsonDocument.Parse(stdout);
+        Assert.Equal("ok", report.RootElement.Check($"turn:udp:127.0.0.1:{coturn.Port}").Status());
+    }
+
     private const System.Text.Json.JsonValueKind JsonNull = System.Text.Json.JsonValueKind.Null;
 }

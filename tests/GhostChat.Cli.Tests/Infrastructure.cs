@@ -158,9 +158,15 @@ internal static class Ports
 /// <summary>Runs the real <c>ghostchat</c> command (the built GhostChat.Cli) as a process and reads its output.</summary>
 internal static class GhostchatProcess
 {
-    public static async Task<(int Exit, string Stdout, string Stderr)> RunAsync(params string[] args)
+    public static Task<(int Exit, string Stdout, string Stderr)> RunAsync(params string[] args) => RunWithEnvironmentAsync(null, args);
+
+    public static async Task<(int Exit, string Stdout, string Stderr)> RunWithEnvironmentAsync(IDictionary<string, string>? environment, params string[] args)
     {
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var (k, v) in environment ?? new Dictionary<string, string>())
+        {
+            psi.Environment[k] = v;
+        }
         psi.ArgumentList.Add(CliDll());
         foreach (var a in args)
         {

@@ -12,6 +12,9 @@ internal static class DoctorCommand
 {
     public const string DefaultUrl = "http://localhost:8080";
 
+    /// <summary>Environment variable read when <c>--secret</c> is not given.</summary>
+    public const string SecretVariable = "GHOSTCHAT_TURN_SECRET";
+
     public static Command Build()
     {
         var url = new Argument<string?>("URL")
@@ -21,7 +24,7 @@ internal static class DoctorCommand
         };
         var stun = new Option<string[]>("--stun") { Description = "A STUN server to check, host:port (repeatable).", AllowMultipleArgumentsPerToken = false };
         var turn = new Option<string[]>("--turn") { Description = "A TURN server to check, turn:host:port?transport=udp|tcp or turns:host:port (repeatable).", AllowMultipleArgumentsPerToken = false };
-        var secret = new Option<string?>("--secret") { Description = "TURN REST API secret (coturn static-auth-secret) to mint credentials for --turn." };
+        var secret = new Option<string?>("--secret") { Description = $"TURN REST API secret (coturn static-auth-secret) to mint credentials for --turn; or set {SecretVariable} to keep it out of the process list." };
         var username = new Option<string?>("--username") { Description = "Static TURN username for --turn." };
         var password = new Option<string?>("--password") { Description = "Static TURN password for --turn." };
         var key = new Option<string>("--key") { Description = "PeerJS API key of the server.", DefaultValueFactory = _ => "peerjs" };
@@ -61,6 +64,10 @@ internal static class DoctorCommand
                 errors.Add("--timeout must be 0.2–120 seconds.");
             }
             string? user = parse.GetValue(username), pass = parse.GetValue(password), restSecret = parse.GetValue(secret);
+            if (restSecret is null && user is null && Environment.GetEnvironmentVariable(SecretVariable) is { Length: > 0 } fromEnvironment)
+            {
+                restSecret = fromEnvironment;
+            }
             if ((user is null) != (pass is null))
             {
                 errors.Add("--username and --password go together.");

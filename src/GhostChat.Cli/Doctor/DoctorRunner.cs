@@ -526,6 +526,13 @@ internal sealed class DoctorRunner
                     "Is a STUN server (and not another service) listening on that port?", null, details));
                 results.Add(new StunResult(url, ep, null));
             }
+            catch (Exception ex) when (ex is SocketException or ObjectDisposedException or InvalidOperationException or ArgumentException)
+            {
+                // Not expected from a UDP exchange; reported as a verdict rather than ending the run.
+                details["error"] = ex.GetType().Name + ": " + ex.Message;
+                Add(new DoctorCheck(id, "stun", title, CheckStatus.Fail, $"The STUN exchange with {url.Host}:{url.Port} failed: {ex.Message}", null, null, details));
+                results.Add(new StunResult(url, ep, null));
+            }
         }
         return results;
     }
@@ -578,54 +585,71 @@ internal sealed class DoctorRunner
             return null;
         }
 
-        bool hasAlternateAddress = alternateAddress is not null;
-        IPEndPoint? m1, m2 = null, m3 = null, mp = null;
-        int localPort;
-        using (var probe = StunProbe.Open(primary.AddressFamily))
+        try
         {
-            localPort = probe.LocalEndPoint.Port;
-            m1 = (await probe.TryBindingAsync(primary, timeout: _o.Timeout, cancellationToken: cancellationToken).ConfigureAwait(false))?.Mapped;
-            if (m1 is not null && hasAlternateAddress)
+            bool hasAlternateAddress = alternateAddress is not null;
+            IPEndPoint? m1, m2 = null, m3 = null, mp = null;
+            int localPort;
+            using (var probe = StunProbe.Open(primary.AddressFamily))
             {
-                m2 = (await probe.TryBindingAsync(new IPEndPoint(alternateAddress!, primary.Port), timeout: _o.Timeout, cancellationToken: cancellationToken).ConfigureAwait(false))?.Mapped;
-                m3 = (await probe.TryBindingAsync(new IPEndPoint(alternateAddress!, alternatePort), timeout: _o.Timeout, cancellationToken: cancellationToken).ConfigureAwait(false))?.Mapped;
-            }
-            else if (m1 is not null)
-            {
-                mp = (await probe.TryBindingAsync(new IPEndPoint(primary.Address, alternatePort), timeout: _o.Timeout, cancellationToken: cancellationToken).ConfigureAwait(false))?.Mapped;
-            }
-        }
-
-        // Filtering: a fresh socket that has only ever sent to the primary, so any answer from elsewhere passed the NAT's filter.
-        bool changeRefused = false;
-        bool? answeredBoth = null, answeredPort = null;
-        if (m1 is not null)
-        {
-            using var probe = StunProbe.Open(primary.AddressFamily);
-            if (await probe.TryBindingAsync(primary, timeout: _o.Timeout, cancellationToken: cancellationToken).ConfigureAwait(false) is not null)
-            {
-                try
+                localPort = probe.LocalEndPoint.Port;
+                m1 = (await probe.TryBindingAsync(primary, timeout: _o.Timeout, cancellationToken: cancellationToken).ConfigureAwait(false))?.Mapped;
+                if (m1 is not null && hasAlternateAddress)
                 {
-                    if (hasAlternateAddress)
-                    {
-                        var r = await probe.TryBindingAsync(primary, changeIp: true, changePort: true, timeout: FilteringWait, cancellationToken: cancellationToken).ConfigureAwait(false);
-                        changeRefused |= r is not null && r.From.Equals(primary);
-                        answeredBoth = r is not null && !r.From.Equals(primary);
-                    }
-                    if (answeredBoth != true)
-                    {
-                        var r = await probe.TryBindingAsync(primary, changePort: true, timeout: FilteringWait, cancellationToken: cancellationToken).ConfigureAwait(false);
-                        changeRefused |= r is not null && r.From.Equals(primary);
-                        answeredPort = r is not null && !r.From.Equals(primary);
-                    }
+                    m2 = (await probe.TryBindingAsync(new IPEndPoint(alternateAddress!, primary.Port), timeout: _o.Timeout, cancellationToken: cancellationToken).ConfigureAwait(false))?.Mapped;
+                    m3 = (await probe.TryBindingAsync(new IPEndPoint(alternateAddress!, alternatePort), timeout: _o.Timeout, cancellationToken: cancellationToken).ConfigureAwait(false))?.Mapped;
                 }
-                catch (TurnException)
+                else if (m1 is not null)
                 {
-                    changeRefused = true;
+                    mp = (await probe.TryBindingAsync(new IPEndPoint(primary.Address, alternatePort), timeout: _o.Timeout, cancellationToken: cancellationToken).ConfigureAwait(false))?.Mapped;
                 }
             }
-        }
 
+            // Filtering: a fresh socket that has only ever sent to the primary, so any answer from elsewhere passed the NAT's filter.
+            bool changeRefused = false;
+            bool? answeredBoth = null, answeredPort = null;
+            if (m1 is not null)
+            {
+                using var probe = StunProbe.Open(primary.AddressFamily);
+                if (await probe.TryBindingAsync(primary, timeout: _o.Timeout, cancellationToken: cancellationToken).ConfigureAwait(false) is not null)
+                {
+                    try
+                    {
+                        if (hasAlternateAddress)
+                        {
+                            var r = await probe.TryBindingAsync(primary, changeIp: true, changePort: true, timeout: FilteringWait, cancellationToken: cancellationToken).ConfigureAwait(false);
+                            changeRefused |= r is not null && r.From.Equals(primary);
+                            answeredBoth = r is not null && !r.From.Equals(primary);
+                        }
+                        if (answeredBoth != true)
+                        {
+                            var r = await probe.TryBindingAsync(primary, changePort: true, timeout: FilteringWait, cancellationToken: cancellationToken).ConfigureAwait(false);
+                            changeRefused |= r is not null && r.From.Equals(primary);
+                            answeredPort = r is not null && !r.From.Equals(primary);
+                        }
+                    }
+                    catch (TurnException)
+                    {
+                        changeRefused = true;
+                    }
+                }
+            }
+
+            return ReportNat(primary, alternateAddress, alternatePort, hasAlternateAddress, localPort, m1, m2, m3, mp, changeRefused, answeredBoth, answeredPort);
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException or InvalidOperationException or ArgumentException)
+        {
+            Add(new DoctorCheck(mapId, "nat", mapTitle, CheckStatus.Skip, "Could not be measured: " + ex.Message));
+            Start(filterId, filterTitle);
+            Add(new DoctorCheck(filterId, "nat", filterTitle, CheckStatus.Skip, "Could not be measured: " + ex.Message));
+            return null;
+        }
+    }
+
+    private NatBehaviour ReportNat(IPEndPoint primary, IPAddress? alternateAddress, int alternatePort, bool hasAlternateAddress, int localPort,
+        IPEndPoint? m1, IPEndPoint? m2, IPEndPoint? m3, IPEndPoint? mp, bool changeRefused, bool? answeredBoth, bool? answeredPort)
+    {
+        const string mapId = "nat:mapping", mapTitle = "NAT mapping", filterId = "nat:filtering", filterTitle = "NAT filtering";
         var observations = new NatObservations(LocalAddresses(), localPort, m1, hasAlternateAddress, m2, m3, mp, changeRefused, answeredBoth, answeredPort);
         var nat = NatClassifier.Classify(observations);
         var details = new Dictionary<string, string>
