@@ -1,0 +1,467 @@
+import { HostHandshake, JoinerHandshake, NonceLog, inviteKeyHash, isAuthFrame, type AuthOutcome, type AuthStep, type Handshake, type InviteCheck, type RefusalCode } from "../auth";
+import { retry, withTimeout, type BackoffOptions } from "../connection/backoff";
+import { PeerError, type ChannelPort, type PeerFactory, type PeerPort } from "../connection/ports";
+import { createRoomMac, type FrameAuthenticator } from "../delivery/mac";
+import { fromBase64Url } from "../ids";
+import { Emitter } from "../emitter";
+import { MeshRoom, type Clock, type LinksPort, type MeshOptions } from "./mesh";
+import { shouldDial } from "./roster";
+
+/**
+ * The invite id members use to authenticate each other: the same handshake as an invite
+ * (docs/protocol.md, "Invites and authentication"), with the room key as the secret, so every link
+ * is bound to both DTLS fingerprints and proves the room key.
+ */
+export const MEMBER_INVITE_ID = "room-member-v1";
+
+export type MeshPhase =
+  | { phase: "starting" }
+  | { phase: "signaling-retry"; retryInMs: number }
+  | { phase: "joining" }
+  | { phase: "ready"; peerId: string }
+  | { phase: "failed"; reason: "server-unreachable" | "server-refused" | "host-unreachable" | "refused"; refusal?: RefusalCode };
+
+/** The signaling socket: P2P links live on while it is down. */
+export type SignalingState = "online" | "reconnecting" | "offline";
+
+export interface MeshSessionEvents extends Record<string, unknown> {
+  status: MeshPhase;
+  signaling: SignalingState;
+  /** The room engine exists (after the joiner's handshake with the host, at once for the host). */
+  room: MeshRoom;
+  authenticated: Extract<AuthOutcome, { ok: true }> & { peer: string };
+  refused: { peer: string; reason: RefusalCode; by: "us" | "peer" };
+}
+
+export interface MeshSessionOptions {
+  createPeer: PeerFactory;
+  /** ICE servers; called again every `iceRefreshMs` so new connections get fresh TURN credentials. */
+  loadIce: () => Promise<RTCIceServer[]>;
+  name: string;
+  /** The host: its room and key, and its invite book for joiners that come with an invite. */
+  host?: { roomId: string; roomKey: string; lookupInvite: (inviteId: string) => Promise<InviteCheck> };
+  /** A joiner: the invite it opened. */
+  invite?: { roomId: string; inviteId: string; secret: string; hostPeerId: string };
+  clock?: Clock;
+  backoff?: BackoffOptions;
+  sleep?: (ms: number) => Promise<void>;
+  attemptTimeoutMs?: number;
+  authTimeoutMs?: number;
+  /** A link whose ICE stays `disconnected` this long is closed and dialled again. Default 6 s. */
+  iceGraceMs?: number;
+  /** Refresh ICE servers this often (TURN credentials are short-lived). Default 10 min. */
+  iceRefreshMs?: number;
+  room?: Partial<Pick<MeshOptions, "backfill" | "resendMs" | "tickMs" | "presenceMs">>;
+  /** Builds the frame MAC from the room key (default: WebCrypto HMAC, `createRoomMac`). */
+  mac?: (roomKey: Uint8Array, roomId: string) => Promise<FrameAuthenticator>;
+}
+
+interface Link {
+  channel: ChannelPort;
+  state: "auth" | "up";
+  held: unknown[];
+  sink: (data: unknown) => void;
+  graceTimer: (() => void) | null;
+}
+
+const realClock: Clock = {
+  now: () => Date.now(),
+  setTimer: (ms, fn) => {
+    const h = setTimeout(fn, ms);
+    return () => clearTimeout(h);
+  },
+};
+
+/**
+ * A member of a group room over PeerJS: one signaling connection, one authenticated data channel
+ * per member, and the MeshRoom engine on top. It dials the members it should (shouldDial), redials
+ * lost links with back-off, reconnects to the signaling server with the same id and token, and
+ * refreshes ICE servers for new connections.
+ */
+export class MeshSession {
+  readonly events = new Emitter<MeshSessionEvents>();
+  room: MeshRoom | null = null;
+  private peer: PeerPort | null = null;
+  private ownId = "";
+  private roomId = "";
+  private roomKey = "";
+  private readonly links = new Map<string, Link>();
+  private readonly dialing = new Set<string>();
+  private readonly redialAttempts = new Map<string, number>();
+  private readonly redialTimers = new Map<string, () => void>();
+  /** Members this side will not link to directly (test hook: a cut link). */
+  private readonly blocked = new Set<string>();
+  private readonly nonces = new NonceLog();
+  private readonly frameHandlers = new Set<(from: string, frame: string) => void>();
+  private readonly upHandlers = new Set<(peer: string) => void>();
+  private readonly downHandlers = new Set<(peer: string) => void>();
+  private readonly ice: RTCIceServer[] = [];
+  private readonly clock: Clock;
+  private closed = false;
+  private cancelIceRefresh: (() => void) | null = null;
+  private memberKeyHash: Promise<string> | null = null;
+
+  constructor(private readonly o: MeshSessionOptions) {
+    this.clock = o.clock ?? realClock;
+  }
+
+  get id(): string {
+    return this.ownId;
+  }
+
+  /** Links that are up (authenticated), for the UI and tests. */
+  get connectedPeers(): string[] {
+    return [...this.links].filter(([, l]) => l.state === "up").map(([p]) => p);
+  }
+
+  async start(): Promise<string> {
+    this.setStatus({ phase: "starting" });
+    await this.refreshIce();
+    const peer = await this.openSignaling();
+    if (this.o.host) {
+      await this.useRoomKey(this.o.host.roomId, this.o.host.roomKey);
+      this.setStatus({ phase: "ready", peerId: this.ownId });
+    } else if (this.o.invite) {
+      this.setStatus({ phase: "joining" });
+      await this.joinHost(peer, this.o.invite);
+    }
+    return this.ownId;
+  }
+
+  /** Leaves the room (members are told) and closes everything. */
+  leave(): void {
+    this.room?.leave();
+    // Give the goodbye a moment to leave before the channels close.
+    this.clock.setTimer(150, () => this.close());
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.room?.stop();
+    this.cancelIceRefresh?.();
+    for (const cancel of this.redialTimers.values()) cancel();
+    for (const l of this.links.values()) l.channel.close();
+    this.links.clear();
+    this.peer?.destroy();
+  }
+
+  /** Test hook: drop the direct link to `peer` and do not link to it again until restored. */
+  cut(peer: string): void {
+    this.blocked.add(peer);
+    const l = this.links.get(peer);
+    if (l) this.dropLink(peer, l);
+  }
+
+  restore(peer: string): void {
+    this.blocked.delete(peer);
+    this.redialAttempts.delete(peer);
+    this.maybeDial(peer);
+  }
+
+  // ---- signaling ----
+
+  private async refreshIce(): Promise<void> {
+    try {
+      const servers = await this.o.loadIce();
+      // PeerJS hands this same array to every new RTCPeerConnection: new links get fresh credentials.
+      this.ice.splice(0, this.ice.length, ...servers);
+    } catch {
+      // keep what we had (or none: host candidates still work on one network)
+    }
+    if (this.closed) return;
+    this.cancelIceRefresh?.();
+    this.cancelIceRefresh = this.clock.setTimer(this.o.iceRefreshMs ?? 10 * 60_000, () => void this.refreshIce());
+  }
+
+  private async openSignaling(): Promise<PeerPort> {
+    const timeout = this.o.attemptTimeoutMs ?? 10_000;
+    try {
+      return await retry(
+        async () => {
+          const peer = this.o.createPeer(this.ice);
+          try {
+            this.ownId = await withTimeout(peer.open(), timeout, "signaling");
+          } catch (error) {
+            peer.destroy();
+            if (error instanceof PeerError && ["unavailable-id", "invalid-key", "invalid-id"].includes(error.kind)) throw new Fatal();
+            throw error;
+          }
+          this.peer = peer;
+          peer.onIncoming((channel) => this.accept(channel));
+          peer.onDisconnected(() => void this.onSignalingLost(peer));
+          this.events.emit("signaling", "online");
+          return peer;
+        },
+        { ...this.o.backoff, sleep: this.o.sleep, shouldRetry: (e) => !(e instanceof Fatal), onRetry: (_n, delay) => this.setStatus({ phase: "signaling-retry", retryInMs: delay }) },
+      );
+    } catch (error) {
+      this.setStatus({ phase: "failed", reason: error instanceof Fatal || (error as { lastError?: unknown }).lastError instanceof Fatal ? "server-refused" : "server-unreachable" });
+      throw error;
+    }
+  }
+
+  /** The socket dropped: reconnect with the same id and token, with back-off, forever while open. */
+  private async onSignalingLost(peer: PeerPort): Promise<void> {
+    if (this.closed || this.peer !== peer) return;
+    this.events.emit("signaling", "reconnecting");
+    for (let attempt = 0; !this.closed; attempt++) {
+      try {
+        await withTimeout(peer.reconnect(), this.o.attemptTimeoutMs ?? 10_000, "signaling");
+        this.events.emit("signaling", "online");
+        // Links that died meanwhile could not be redialled: try again now.
+        for (const id of this.room?.roster.members.keys() ?? []) this.maybeDial(id);
+        return;
+      } catch {
+        if (attempt >= 2) this.events.emit("signaling", "offline");
+        await new Promise<void>((r) => this.clock.setTimer(Math.min(30_000, 1000 * 2 ** Math.min(attempt, 5)), r));
+      }
+    }
+  }
+
+  // ---- room ----
+
+  private async useRoomKey(roomId: string, roomKey: string): Promise<void> {
+    const key = fromBase64Url(roomKey);
+    if (!key || key.length < 16) throw new Error("room key malformed");
+    this.roomId = roomId;
+    this.roomKey = roomKey;
+    this.memberKeyHash = inviteKeyHash(roomKey);
+    const mac = await (this.o.mac ?? createRoomMac)(key, roomId);
+    const links: LinksPort = {
+      send: (to, frame) => {
+        const l = this.links.get(to);
+        if (!l || l.state !== "up") return false;
+        try {
+          l.channel.send(frame);
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      onFrame: (fn) => (this.frameHandlers.add(fn), () => this.frameHandlers.delete(fn)),
+      onUp: (fn) => (this.upHandlers.add(fn), () => this.upHandlers.delete(fn)),
+      onDown: (fn) => (this.downHandlers.add(fn), () => this.downHandlers.delete(fn)),
+    };
+    const room = new MeshRoom({ self: { id: this.ownId, name: this.o.name }, room: roomId, links, clock: this.clock, mac, ...this.o.room });
+    room.events.on("roster", (members) => {
+      for (const m of members) if (m.path !== "direct") this.maybeDial(m.id);
+    });
+    this.room = room;
+    room.start();
+    this.events.emit("room", room);
+  }
+
+  // ---- links ----
+
+  private async joinHost(peer: PeerPort, invite: NonNullable<MeshSessionOptions["invite"]>): Promise<void> {
+    let outcome: AuthOutcome | null = null;
+    try {
+      await retry(
+        async () => {
+          const channel = await withTimeout(peer.connect(invite.hostPeerId), this.o.attemptTimeoutMs ?? 10_000, "host connection");
+          const fingerprints = channel.fingerprints?.() ?? null;
+          const handshake = fingerprints ? new JoinerHandshake({ roomId: invite.roomId, inviteId: invite.inviteId, secret: invite.secret, fingerprints }) : null;
+          outcome = await this.runHandshake(invite.hostPeerId, channel, handshake, async (ok) => {
+            await this.useRoomKey(invite.roomId, ok.roomKey);
+          });
+        },
+        { ...this.o.backoff, sleep: this.o.sleep, shouldRetry: () => outcome === null },
+      );
+    } catch {
+      const refusal = outcome as AuthOutcome | null;
+      if (refusal && !refusal.ok) this.setStatus({ phase: "failed", reason: "refused", refusal: refusal.reason });
+      else this.setStatus({ phase: "failed", reason: "host-unreachable" });
+      return;
+    }
+    const done = outcome as AuthOutcome | null;
+    if (done && !done.ok) {
+      this.setStatus({ phase: "failed", reason: "refused", refusal: done.reason });
+      return;
+    }
+    this.setStatus({ phase: "ready", peerId: this.ownId });
+  }
+
+  /** Dials a member when this side is the one that should, no link exists and none is being made. */
+  private maybeDial(peer: string): void {
+    if (this.closed || !this.room || !this.peer || peer === this.ownId || this.blocked.has(peer)) return;
+    if (this.links.has(peer) || this.dialing.has(peer) || this.redialTimers.has(peer)) return;
+    const m = this.room.roster.members.get(peer);
+    if (!m || !shouldDial({ id: this.ownId, since: this.room.since }, m)) return;
+    void this.dial(peer);
+  }
+
+  private async dial(peer: string): Promise<void> {
+    const port = this.peer;
+    if (!port) return;
+    this.dialing.add(peer);
+    let ok = false;
+    try {
+      const channel = await withTimeout(port.connect(peer), this.o.attemptTimeoutMs ?? 10_000, "member connection");
+      if (this.closed || this.blocked.has(peer)) {
+        channel.close();
+        return;
+      }
+      const fingerprints = channel.fingerprints?.() ?? null;
+      const handshake = fingerprints ? new JoinerHandshake({ roomId: this.roomId, inviteId: MEMBER_INVITE_ID, secret: this.roomKey, fingerprints }) : null;
+      const outcome = await this.runHandshake(peer, channel, handshake, async (result) => {
+        if (result.roomKey !== this.roomKey) throw new Error("other room key");
+      });
+      ok = outcome.ok;
+    } catch {
+      ok = false;
+    } finally {
+      this.dialing.delete(peer);
+    }
+    if (!ok) this.scheduleRedial(peer);
+  }
+
+  private scheduleRedial(peer: string): void {
+    if (this.closed || this.blocked.has(peer) || this.redialTimers.has(peer)) return;
+    const attempt = this.redialAttempts.get(peer) ?? 0;
+    this.redialAttempts.set(peer, attempt + 1);
+    const delay = Math.min(15_000, 500 * 2 ** Math.min(attempt, 5));
+    this.redialTimers.set(
+      peer,
+      this.clock.setTimer(delay, () => {
+        this.redialTimers.delete(peer);
+        this.maybeDial(peer);
+      }),
+    );
+  }
+
+  /** An incoming channel: a joiner with an invite (host only) or a member proving the room key. */
+  private accept(channel: ChannelPort): void {
+    if (this.closed || !this.room || this.blocked.has(channel.remoteId)) {
+      channel.close();
+      return;
+    }
+    const fingerprints = channel.fingerprints?.() ?? null;
+    const handshake = fingerprints
+      ? new HostHandshake({
+          roomId: this.roomId,
+          roomKey: this.roomKey,
+          fingerprints,
+          nonces: this.nonces,
+          lookup: async (inviteId) => {
+            if (inviteId === MEMBER_INVITE_ID) return { status: "ok", roomId: this.roomId, keyHash: await this.memberKeyHash! };
+            return this.o.host ? this.o.host.lookupInvite(inviteId) : { status: "unknown" };
+          },
+        })
+      : null;
+    void this.runHandshake(channel.remoteId, channel, handshake, async () => undefined);
+  }
+
+  /**
+   * Runs a handshake on a new channel; frames that are not part of it wait and are replayed once the
+   * link is up. On success the link replaces any older one to the same member.
+   */
+  private runHandshake(peer: string, channel: ChannelPort, handshake: Handshake | null, onOk: (ok: Extract<AuthOutcome, { ok: true }>) => Promise<void>): Promise<AuthOutcome> {
+    const link: Link = { channel, state: "auth", held: [], sink: () => undefined, graceTimer: null };
+    return new Promise<AuthOutcome>((resolve) => {
+      let finished = false;
+      let chain = Promise.resolve();
+      const finish = (outcome: AuthOutcome) => {
+        if (finished) return;
+        finished = true;
+        cancelTimer();
+        if (!outcome.ok) {
+          this.events.emit("refused", { peer, reason: outcome.reason, by: outcome.by });
+          this.clock.setTimer(400, () => channel.close());
+          resolve(outcome);
+          return;
+        }
+        onOk(outcome).then(
+          () => {
+            if (this.closed) return resolve(outcome);
+            this.events.emit("authenticated", { ...outcome, peer });
+            this.linkUp(peer, link);
+            resolve(outcome);
+          },
+          () => {
+            channel.close();
+            resolve({ ok: false, reason: "auth-failed", by: "us" });
+          },
+        );
+      };
+      const apply = (step: AuthStep) => {
+        if (finished) return;
+        for (const m of step.send) channel.send(m);
+        if (step.outcome) finish(step.outcome);
+      };
+      const cancelTimer = this.clock.setTimer(this.o.authTimeoutMs ?? 20_000, () => finish({ ok: false, reason: "timeout", by: "us" }));
+      link.sink = (data) => {
+        if (!isAuthFrame(data)) {
+          if (link.held.length < 256) link.held.push(data);
+          return;
+        }
+        if (!handshake) return;
+        chain = chain.then(() => (finished ? undefined : handshake.receive(data).then(apply))).catch(() => apply({ send: [{ t: "auth-refuse", reason: "protocol" }], outcome: { ok: false, reason: "protocol", by: "us" } }));
+      };
+      channel.onData((data) => link.sink(data));
+      channel.onClose(() => {
+        if (!finished) finish({ ok: false, reason: "timeout", by: "peer" });
+        if (this.links.get(peer) === link) this.dropLink(peer, link);
+      });
+      channel.onIceState((state) => this.onIce(peer, link, state));
+      if (handshake === null) {
+        apply({ send: [{ t: "auth-refuse", reason: "auth-failed" }], outcome: { ok: false, reason: "auth-failed", by: "us" } });
+        return;
+      }
+      apply(handshake.start());
+    });
+  }
+
+  private linkUp(peer: string, link: Link): void {
+    const old = this.links.get(peer);
+    if (old && old !== link) {
+      this.links.delete(peer);
+      old.channel.close();
+      if (old.state === "up") for (const fn of [...this.downHandlers]) fn(peer);
+    }
+    link.state = "up";
+    this.links.set(peer, link);
+    this.redialAttempts.delete(peer);
+    link.sink = (data) => {
+      if (typeof data === "string") {
+        for (const fn of [...this.frameHandlers]) fn(peer, data);
+      } else if (isAuthFrame(data) && (data as { t: string }).t === "auth-refuse") {
+        // The other side could not verify us after all: the link is not trusted.
+        this.dropLink(peer, link);
+      }
+    };
+    for (const fn of [...this.upHandlers]) fn(peer);
+    for (const d of link.held.splice(0)) link.sink(d);
+  }
+
+  private dropLink(peer: string, link: Link): void {
+    if (this.links.get(peer) !== link) return;
+    this.links.delete(peer);
+    link.graceTimer?.();
+    link.channel.close();
+    if (link.state === "up") for (const fn of [...this.downHandlers]) fn(peer);
+    this.scheduleRedial(peer);
+  }
+
+  /**
+   * ICE restart, our way: PeerJS 1.5.5 cannot renegotiate a connection, so a link whose ICE stays
+   * `disconnected` past the grace time, or goes `failed`, is closed and dialled again (new ICE,
+   * fresh TURN credentials); the outbox resends whatever the old link lost.
+   */
+  private onIce(peer: string, link: Link, state: RTCIceConnectionState): void {
+    if (state === "connected" || state === "completed") {
+      link.graceTimer?.();
+      link.graceTimer = null;
+    } else if (state === "disconnected" && link.graceTimer === null) {
+      link.graceTimer = this.clock.setTimer(this.o.iceGraceMs ?? 6000, () => this.dropLink(peer, link));
+    } else if (state === "failed" || state === "closed") {
+      this.dropLink(peer, link);
+    }
+  }
+
+  private setStatus(s: MeshPhase): void {
+    this.events.emit("status", s);
+  }
+}
+
+class Fatal extends Error {}

@@ -1,0 +1,234 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { inviteKeyHash } from "../src/core/auth";
+import { PeerError, type ChannelPort, type PeerPort } from "../src/core/connection/ports";
+import { toBase64Url } from "../src/core/ids";
+import { MeshSession } from "../src/core/room/session";
+
+/**
+ * MeshSession over in-memory PeerPorts: channels are pairs of queues with fixed DTLS fingerprints,
+ * so the real handshakes (WebCrypto) run; a test can close a channel or drop the signaling socket.
+ */
+class Hub {
+  readonly peers = new Map<string, FakePeer>();
+  n = 0;
+}
+
+function fp(seed: number): string {
+  return "sha-256 " + Array.from({ length: 32 }, (_, i) => ((seed * 31 + i * 7) & 0xff).toString(16).padStart(2, "0").toUpperCase()).join(":");
+}
+
+class FakeChannel implements ChannelPort {
+  other!: FakeChannel;
+  closed = false;
+  private readonly data: ((d: unknown) => void)[] = [];
+  private readonly closes: (() => void)[] = [];
+  constructor(readonly remoteId: string, private readonly fps: { local: string; remote: string }) {}
+  send(d: unknown): void {
+    if (this.closed) throw new Error("closed");
+    const copy = JSON.parse(JSON.stringify(d)) as unknown;
+    setTimeout(() => !this.other.closed && this.other.data.forEach((h) => h(copy)), 1);
+  }
+  onData(h: (d: unknown) => void): void {
+    this.data.push(h);
+  }
+  onClose(h: () => void): void {
+    this.closes.push(h);
+  }
+  onIceState(): void {}
+  fingerprints() {
+    return this.fps;
+  }
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.closes.forEach((h) => h());
+    this.other.close();
+  }
+}
+
+class FakePeer implements PeerPort {
+  readonly id: string;
+  readonly fp: string;
+  private incoming: ((c: ChannelPort) => void)[] = [];
+  private disconnected: (() => void)[] = [];
+  readonly channels: FakeChannel[] = [];
+  destroyed = false;
+  online = true;
+  constructor(private readonly hub: Hub, id?: string) {
+    this.id = id ?? `peer${++hub.n}`;
+    this.fp = fp(++hub.n);
+    hub.peers.set(this.id, this);
+  }
+  async open(): Promise<string> {
+    return this.id;
+  }
+  async connect(remoteId: string): Promise<ChannelPort> {
+    const remote = this.hub.peers.get(remoteId);
+    if (!remote || remote.destroyed || !this.online) throw new PeerError("peer-unavailable", `Could not connect to peer ${remoteId}`);
+    const mine = new FakeChannel(remoteId, { local: this.fp, remote: remote.fp });
+    const theirs = new FakeChannel(this.id, { local: remote.fp, remote: this.fp });
+    mine.other = theirs;
+    theirs.other = mine;
+    this.channels.push(mine);
+    remote.channels.push(theirs);
+    setTimeout(() => remote.incoming.forEach((h) => h(theirs)), 1);
+    return mine;
+  }
+  onIncoming(h: (c: ChannelPort) => void): void {
+    this.incoming.push(h);
+  }
+  onDisconnected(h: () => void): void {
+    this.disconnected.push(h);
+  }
+  dropSignaling(): void {
+    this.online = false;
+    this.disconnected.forEach((h) => h());
+  }
+  async reconnect(): Promise<void> {
+    if (!this.online) throw new PeerError("network", "offline");
+  }
+  destroy(): void {
+    this.destroyed = true;
+    for (const c of this.channels) c.close();
+  }
+  channelTo(id: string): FakeChannel | undefined {
+    return this.channels.filter((c) => c.remoteId === id && !c.closed).pop();
+  }
+}
+
+async function until(check: () => boolean, what: string, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+const sessions: MeshSession[] = [];
+afterEach(() => {
+  for (const s of sessions.splice(0)) s.close();
+});
+
+async function room(joiners: number) {
+  const hub = new Hub();
+  const roomId = "room-abc";
+  const roomKey = toBase64Url(new Uint8Array(32).map((_, i) => i + 3));
+  const inviteSecret = toBase64Url(new Uint8Array(16).map((_, i) => 200 - i));
+  const keyHash = await inviteKeyHash(inviteSecret);
+  const ports = new Map<MeshSession, FakePeer>();
+  const make = (opts: ConstructorParameters<typeof MeshSession>[0] extends infer O ? Partial<O> : never) => {
+    let port: FakePeer | null = null;
+    const s = new MeshSession({
+      createPeer: () => (port = new FakePeer(hub)),
+      loadIce: async () => [],
+      name: "x",
+      backoff: { attempts: 3, baseMs: 10, maxMs: 50 },
+      room: { tickMs: 100, resendMs: 300 },
+      ...opts,
+    });
+    sessions.push(s);
+    return { s, port: () => port! };
+  };
+  const host = make({ host: { roomId, roomKey, lookupInvite: async (id) => (id === "invite-one" ? { status: "ok", roomId, keyHash } : { status: "unknown" }) } });
+  const hostId = await host.s.start();
+  ports.set(host.s, host.port());
+  const members = [host.s];
+  for (let i = 0; i < joiners; i++) {
+    const j = make({ invite: { roomId, inviteId: "invite-one", secret: inviteSecret, hostPeerId: hostId } });
+    await j.s.start();
+    ports.set(j.s, j.port());
+    members.push(j.s);
+  }
+  return { hub, members, ports, roomId, hostId, make, inviteSecret };
+}
+
+function texts(s: MeshSession, out: string[]): void {
+  s.room!.events.on("message", (m) => out.push(m.text));
+}
+
+describe("MeshSession", () => {
+  it("join_FourMembers_FullMeshAndEveryoneGetsEveryMessage", async () => {
+    const { members } = await room(3);
+    await until(() => members.every((m) => m.connectedPeers.length === 3), "a full mesh");
+    const got = members.map(() => [] as string[]);
+    members.forEach((m, i) => texts(m, got[i]!));
+    members.forEach((m, i) => m.room!.send(`from ${i}`));
+    await until(() => got.every((g) => g.length === 3), "every message everywhere");
+    got.forEach((g, i) => expect(g.sort()).toEqual([0, 1, 2, 3].filter((k) => k !== i).map((k) => `from ${k}`)));
+  });
+
+  it("join_WrongInvite_RefusedWithTheReason", async () => {
+    const { make, hostId, roomId, inviteSecret } = await room(0);
+    const j = make({ invite: { roomId, inviteId: "invite-two", secret: inviteSecret, hostPeerId: hostId } });
+    const statuses: string[] = [];
+    j.s.events.on("status", (st) => statuses.push(st.phase === "failed" ? `failed:${st.refusal}` : st.phase));
+    await j.s.start();
+    expect(statuses).toContain("failed:unknown-invite");
+    expect(j.s.room).toBeNull();
+  });
+
+  it("member_WithoutTheRoomKey_CannotLink", async () => {
+    const { members, hub } = await room(1);
+    // An outsider dials a member and claims to be one, with a made-up room key.
+    const outsider = new FakePeer(hub, "outsider");
+    const channel = await outsider.connect(members[1]!.id);
+    const { JoinerHandshake } = await import("../src/core/auth");
+    const hs = new JoinerHandshake({ roomId: "room-abc", inviteId: "room-member-v1", secret: toBase64Url(new Uint8Array(32).fill(9)), fingerprints: channel.fingerprints!()! });
+    const replies: unknown[] = [];
+    channel.onData((d) => replies.push(d));
+    for (const m of hs.start().send) channel.send(m);
+    await until(() => replies.length > 0, "a challenge");
+    const step = await hs.receive(replies[0]);
+    for (const m of step.send) channel.send(m);
+    await until(() => replies.length > 1, "the answer");
+    expect(replies[1]).toEqual({ t: "auth-refuse", reason: "auth-failed" });
+    expect(members[1]!.connectedPeers).not.toContain("outsider");
+  });
+
+  it("cut_DirectLinkDown_MessagesGoThroughARelay", async () => {
+    const { members } = await room(2);
+    await until(() => members.every((m) => m.connectedPeers.length === 2), "a full mesh");
+    const [a, b, c] = members as [MeshSession, MeshSession, MeshSession];
+    b.cut(c.id);
+    c.cut(b.id);
+    await until(() => b.room!.members().find((m) => m.id === c.id)?.path === "relay", "a relayed path");
+    const got: string[] = [];
+    texts(c, got);
+    b.room!.send("around the cut");
+    await until(() => got.length === 1, "the relayed message");
+    expect(got).toEqual(["around the cut"]);
+    expect(a.room!.stats.relayed).toBeGreaterThan(0);
+    b.restore(c.id);
+    c.restore(b.id);
+    await until(() => b.connectedPeers.includes(c.id), "the link back");
+  });
+
+  it("signaling_Dropped_LinksLiveOnAndItReconnects", async () => {
+    const { members, ports } = await room(1);
+    await until(() => members.every((m) => m.connectedPeers.length === 1), "linked");
+    const states: string[] = [];
+    members[1]!.events.on("signaling", (s) => states.push(s));
+    const port = ports.get(members[1]!)!;
+    port.dropSignaling();
+    const got: string[] = [];
+    texts(members[0]!, got);
+    members[1]!.room!.send("while the server is gone");
+    await until(() => got.length === 1, "the message over the P2P link");
+    port.online = true;
+    await until(() => states.includes("online"), "signaling back", 15_000);
+    expect(states[0]).toBe("reconnecting");
+  });
+
+  it("link_ClosedByTheNetwork_IsRedialledAndNothingIsLost", async () => {
+    const { members, ports } = await room(1);
+    await until(() => members.every((m) => m.connectedPeers.length === 1), "linked");
+    const [host, joiner] = members as [MeshSession, MeshSession];
+    const got: string[] = [];
+    texts(host, got);
+    ports.get(joiner)!.channelTo(host.id)!.close();
+    for (let i = 0; i < 5; i++) joiner.room!.send(`m${i}`);
+    await until(() => got.length === 5, "all five after the redial");
+    expect(got).toEqual(["m0", "m1", "m2", "m3", "m4"]);
+    expect(joiner.connectedPeers).toEqual([host.id]);
+  });
+});
