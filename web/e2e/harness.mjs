@@ -35,8 +35,8 @@ export function freePort() {
 }
 
 /** Starts the built server on a free loopback port; resolves once it prints its ready line. */
-export async function startServer(extraEnv = {}) {
-  const port = await freePort();
+export async function startServer(extraEnv = {}, fixedPort = undefined) {
+  const port = fixedPort ?? (await freePort());
   // Serve this checkout's web/dist (what `npm run build` just made), not the copy beside the dll.
   const child = spawn("dotnet", [SERVER_DLL, "--urls", `http://127.0.0.1:${port}`, `--GhostChat:Web:RootPath=${WEB_DIST}`], {
     env: { ...process.env, GhostChat__Turn__Enabled: "false", Logging__LogLevel__Default: "Warning", DOTNET_NOLOGO: "1", ...extraEnv },

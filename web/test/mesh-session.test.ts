@@ -129,7 +129,7 @@ async function room(joiners: number) {
     sessions.push(s);
     return { s, port: () => port! };
   };
-  const host = make({ host: { roomId, roomKey, lookupInvite: async (id) => (id === "invite-one" ? { status: "ok", roomId, keyHash } : { status: "unknown" }) } });
+  const host = make({ host: async () => ({ roomId, roomKey, lookupInvite: async (id) => (id === "invite-one" ? { status: "ok", roomId, keyHash } : { status: "unknown" }) }) });
   const hostId = await host.s.start();
   ports.set(host.s, host.port());
   const members = [host.s];

@@ -14,6 +14,8 @@ import { renderInviteList, shortInviteName } from "./invites";
 import { classifyError, type ErrorKind } from "../core/errors";
 import { renderError, resetErrorView } from "./errors";
 import { QualityIndicator } from "./quality";
+import { MEMBER_INVITE_ID, MeshSession, type MeshPhase, type MeshSessionOptions } from "../core/room";
+import { GroupView } from "./group";
 
 /** One formatter for every message (creating one per call costs milliseconds on the send path). */
 const TIME_FORMAT = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
@@ -68,6 +70,10 @@ class App {
   private hostLock: Promise<boolean> | null = null;
   /** The room key from the authenticated channel (the group chat uses it). */
   roomKey: string | null = null;
+  // ---- group rooms (issue 7): the page address carries ?group; a MeshSession replaces ChatSession ----
+  private group = new URLSearchParams(location.search).has("group");
+  private mesh: MeshSession | null = null;
+  private groupView: GroupView | null = null;
 
   constructor() {
     this.wireHome();
@@ -82,7 +88,10 @@ class App {
         if (this.session?.connected) void this.acquireWakeLock();
       }
     });
-    window.addEventListener("pagehide", () => this.session?.close());
+    window.addEventListener("pagehide", () => {
+      this.session?.close();
+      this.mesh?.leave();
+    });
   }
 
   route(): void {
@@ -192,7 +201,7 @@ class App {
       $<HTMLInputElement>("invite-link").value = "";
       return;
     }
-    const link = inviteLink(location.href, invite);
+    const link = this.group ? groupLink(inviteLink(location.href, invite)) : inviteLink(location.href, invite);
     $<HTMLInputElement>("invite-link").value = link;
     $("invite-expiry").textContent = t("inviteExpires", { time: new Date(invite.expiresAt).toLocaleString() });
     $("copy-feedback").textContent = "";
@@ -231,6 +240,16 @@ class App {
 
   private wireHome(): void {
     $("new-room").addEventListener("click", () => void this.host());
+    $("new-group").addEventListener("click", () => {
+      const url = new URL(location.href);
+      url.searchParams.set("group", "");
+      url.hash = "";
+      history.replaceState(null, "", url);
+      this.group = true;
+      void this.host();
+    });
+    $("group-invite").addEventListener("click", () => show("invite"));
+    $("back-to-chat").addEventListener("click", () => show("chat"));
     $("copy-link").addEventListener("click", () => void this.copyLink());
   }
 
@@ -272,6 +291,7 @@ class App {
    * same peer id and token, so the links already given out reach this page again.
    */
   private async host(resume?: HostIdentity): Promise<void> {
+    if (this.group) return this.hostGroup(resume);
     this.lastJoin = null;
     $("join-info").hidden = true;
     const book = await this.book();
@@ -298,6 +318,7 @@ class App {
   }
 
   private async join(invite: Invite): Promise<void> {
+    if (this.group) return this.joinGroup(invite);
     this.lastJoin = invite;
     this.identity = null;
     window.clearTimeout(this.inviteTimer);
@@ -312,6 +333,137 @@ class App {
       await session.join(invite.hostPeerId);
     } catch {
       // status already says why
+    }
+  }
+
+  // ---- group rooms ---------------------------------------------------------------------------
+
+  private newMesh(options: Pick<MeshSessionOptions, "createPeer" | "host" | "invite">, roomId: () => string): MeshSession {
+    this.session?.close();
+    this.session = null;
+    this.disposeGroup();
+    this.resetConversation();
+    this.roomKey = null;
+    $("verify").hidden = true;
+    $("verify-changed").hidden = true;
+    $("invite-notice").hidden = true;
+    const settings = this.settings;
+    const mesh = new MeshSession({ ...options, name: "", loadIce: () => loadIce(settings) });
+    mesh.events.on("status", (s) => this.onGroupStatus(s));
+    mesh.events.on("authenticated", (a) => {
+      // The verification code is the one of the invite handshake (joiner and host); member links prove the room key.
+      if (a.inviteId !== MEMBER_INVITE_ID) this.onAuthenticated(a, roomId());
+      if (document.body.dataset.view === "invite" && this.mesh === mesh) {
+        show("chat");
+        this.setChatEnabled(true);
+      }
+    });
+    mesh.events.on("refused", (r) => {
+      if (r.by === "us" && this.identity && r.reason !== "timeout") this.onRefused({ ok: false, reason: r.reason, by: r.by });
+    });
+    this.groupView = new GroupView(mesh);
+    this.mesh = mesh;
+    return mesh;
+  }
+
+  private disposeGroup(): void {
+    this.mesh?.leave();
+    this.mesh = null;
+    this.groupView?.dispose();
+    this.groupView = null;
+    $("group-invite").hidden = true;
+    $("back-to-chat").hidden = true;
+  }
+
+  private async hostGroup(resume?: HostIdentity): Promise<void> {
+    this.lastJoin = null;
+    $("join-info").hidden = true;
+    const book = await this.book();
+    void this.takeHostLock();
+    const token = resume?.token ?? newToken();
+    this.identity = resume ?? null;
+    const settings = this.settings;
+    const identity = resume ? { id: resume.peerId, token } : { token };
+    const mesh = this.newMesh(
+      {
+        createPeer: (ice) => createPeerJsPort(peerServerOptions(settings, location), ice, identity),
+        host: async (peerId) => {
+          this.identity ??= await book.startRoom(peerId, token);
+          const id = this.identity;
+          return { roomId: id.roomId, roomKey: id.roomKey, lookupInvite: async (inviteId) => (await this.book()).check(inviteId) };
+        },
+      },
+      () => this.identity?.roomId ?? "",
+    );
+    try {
+      await mesh.start();
+    } catch {
+      return; // the status says why
+    }
+    if (this.mesh !== mesh || !this.identity) return;
+    await this.showLink(resume ? null : await book.issue(this.identity));
+    $("invite-feedback").textContent = "";
+    await this.refreshInvites();
+    $("group-invite").hidden = false;
+    $("back-to-chat").hidden = false;
+    this.setChatEnabled(true);
+    show("invite");
+  }
+
+  private async joinGroup(invite: Invite): Promise<void> {
+    this.lastJoin = invite;
+    this.identity = null;
+    window.clearTimeout(this.inviteTimer);
+    const settings = this.settings;
+    const mesh = this.newMesh(
+      {
+        createPeer: (ice) => createPeerJsPort(peerServerOptions(settings, location), ice),
+        invite: { roomId: invite.roomId, inviteId: invite.inviteId, secret: invite.secret, hostPeerId: invite.hostPeerId },
+      },
+      () => invite.roomId,
+    );
+    const info = $("join-info");
+    info.textContent = t("joinInfo", { host: shortPeerId(invite.hostPeerId), time: new Date(invite.expiresAt).toLocaleString() });
+    info.hidden = false;
+    show("chat");
+    this.setChatEnabled(false);
+    try {
+      await mesh.start();
+    } catch {
+      // the status says why
+    }
+  }
+
+  private onGroupStatus(s: MeshPhase): void {
+    const status = $("status");
+    status.dataset.phase = s.phase;
+    document.body.dataset.phase = s.phase;
+    switch (s.phase) {
+      case "starting":
+        status.textContent = t("statusIce");
+        break;
+      case "signaling-retry":
+        status.textContent = t("statusSignalingRetry", { seconds: (s.retryInMs / 1000).toFixed(1) });
+        break;
+      case "joining":
+        status.textContent = t("statusPeer", { attempt: 1, total: 1 });
+        break;
+      case "ready":
+        status.textContent = t("statusConnected");
+        registerServiceWorker();
+        if (performance.getEntriesByName("ghostchat:chat-ready").length === 0) performance.mark("ghostchat:chat-ready");
+        if (this.lastJoin) {
+          show("chat");
+          this.setChatEnabled(true);
+          $("composer").focus();
+        }
+        break;
+      case "failed": {
+        this.setChatEnabled(false);
+        if (s.reason === "refused" && s.refusal) this.showError(refusalKey(s.refusal), null, s.refusal);
+        else this.showError(s.reason === "server-unreachable" ? "errorServerUnreachable" : s.reason === "server-refused" ? "errorServerRefused" : "errorPeerUnreachable", null);
+        break;
+      }
     }
   }
 
@@ -402,6 +554,7 @@ class App {
     this.relayOnly = false;
     this.session?.close();
     this.session = null;
+    this.disposeGroup();
     this.lastJoin = null;
     window.clearTimeout(this.inviteTimer);
     $("join-info").hidden = true;
@@ -452,9 +605,14 @@ class App {
   private sendDraft(): void {
     const composer = $<HTMLTextAreaElement>("composer");
     const checked = validateOutgoing(composer.value);
-    if (!checked.ok || !this.session?.connected) return;
     const select = $<HTMLSelectElement>("self-destruct");
     const ttl = select.value === "" ? null : Number(select.value);
+    if (checked.ok && this.groupView?.send(checked.text, ttl)) {
+      composer.value = "";
+      this.renderCounter();
+      return;
+    }
+    if (!checked.ok || !this.session?.connected) return;
     const { message, wire } = this.conversation.compose(checked.text, Date.now(), ttl);
     this.session.send(wire);
     const stop = this.typingOut.stop();
@@ -573,7 +731,7 @@ class App {
     const over = length - MAX_MESSAGE_LENGTH;
     counter.textContent = over > 0 ? t("tooLong", { over }) : t("counter", { count: length, max: MAX_MESSAGE_LENGTH });
     counter.dataset.over = String(over > 0);
-    $<HTMLButtonElement>("send").disabled = over > 0 || !this.session?.connected;
+    $<HTMLButtonElement>("send").disabled = over > 0 || !(this.session?.connected || this.groupView?.ready);
   }
 
   private setChatEnabled(enabled: boolean): void {
@@ -725,6 +883,14 @@ function hostRefusalKey(code: RefusalCode): StringKey {
     case "busy":
     case "protocol": return "hostRefusedProtocol";
   }
+}
+
+/** A group room's invite link: the page address says "group" (the fragment stays the invite's own). */
+function groupLink(link: string): string {
+  const url = new URL(link);
+  url.search = "?group";
+  if (new URLSearchParams(location.search).get("test") === "1") url.search = "?group&test=1";
+  return url.toString();
 }
 
 /** A host id for people: the first 8 characters, with an ellipsis when cut. */

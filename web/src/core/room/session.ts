@@ -33,13 +33,22 @@ export interface MeshSessionEvents extends Record<string, unknown> {
   refused: { peer: string; reason: RefusalCode; by: "us" | "peer" };
 }
 
+export interface HostRoom {
+  roomId: string;
+  roomKey: string;
+  lookupInvite: (inviteId: string) => Promise<InviteCheck>;
+}
+
 export interface MeshSessionOptions {
   createPeer: PeerFactory;
   /** ICE servers; called again every `iceRefreshMs` so new connections get fresh TURN credentials. */
   loadIce: () => Promise<RTCIceServer[]>;
   name: string;
-  /** The host: its room and key, and its invite book for joiners that come with an invite. */
-  host?: { roomId: string; roomKey: string; lookupInvite: (inviteId: string) => Promise<InviteCheck> };
+  /**
+   * The host: given its peer id once the server accepted it, its room and key and its invite book
+   * for joiners that come with an invite.
+   */
+  host?: (peerId: string) => Promise<HostRoom>;
   /** A joiner: the invite it opened. */
   invite?: { roomId: string; inviteId: string; secret: string; hostPeerId: string };
   clock?: Clock;
@@ -100,6 +109,8 @@ export class MeshSession {
   private closed = false;
   private cancelIceRefresh: (() => void) | null = null;
   private memberKeyHash: Promise<string> | null = null;
+  private hostRoom: HostRoom | null = null;
+  private reconnecting = false;
 
   constructor(private readonly o: MeshSessionOptions) {
     this.clock = o.clock ?? realClock;
@@ -119,7 +130,8 @@ export class MeshSession {
     await this.refreshIce();
     const peer = await this.openSignaling();
     if (this.o.host) {
-      await this.useRoomKey(this.o.host.roomId, this.o.host.roomKey);
+      this.hostRoom = await this.o.host(this.ownId);
+      await this.useRoomKey(this.hostRoom.roomId, this.hostRoom.roomKey);
       this.setStatus({ phase: "ready", peerId: this.ownId });
     } else if (this.o.invite) {
       this.setStatus({ phase: "joining" });
@@ -203,19 +215,25 @@ export class MeshSession {
 
   /** The socket dropped: reconnect with the same id and token, with back-off, forever while open. */
   private async onSignalingLost(peer: PeerPort): Promise<void> {
-    if (this.closed || this.peer !== peer) return;
+    // One loop at a time: every failed attempt makes PeerJS report "disconnected" again.
+    if (this.closed || this.peer !== peer || this.reconnecting) return;
+    this.reconnecting = true;
     this.events.emit("signaling", "reconnecting");
-    for (let attempt = 0; !this.closed; attempt++) {
-      try {
-        await withTimeout(peer.reconnect(), this.o.attemptTimeoutMs ?? 10_000, "signaling");
-        this.events.emit("signaling", "online");
-        // Links that died meanwhile could not be redialled: try again now.
-        for (const id of this.room?.roster.members.keys() ?? []) this.maybeDial(id);
-        return;
-      } catch {
-        if (attempt >= 2) this.events.emit("signaling", "offline");
-        await new Promise<void>((r) => this.clock.setTimer(Math.min(30_000, 1000 * 2 ** Math.min(attempt, 5)), r));
+    try {
+      for (let attempt = 0; !this.closed; attempt++) {
+        try {
+          await withTimeout(peer.reconnect(), this.o.attemptTimeoutMs ?? 10_000, "signaling");
+          this.events.emit("signaling", "online");
+          // Links that died meanwhile could not be redialled: try again now.
+          for (const id of this.room?.roster.members.keys() ?? []) this.maybeDial(id);
+          return;
+        } catch {
+          if (attempt >= 2) this.events.emit("signaling", "offline");
+          await new Promise<void>((r) => this.clock.setTimer(Math.min(10_000, 1000 * 2 ** Math.min(attempt, 4)), r));
+        }
       }
+    } finally {
+      this.reconnecting = false;
     }
   }
 
@@ -345,7 +363,7 @@ export class MeshSession {
           nonces: this.nonces,
           lookup: async (inviteId) => {
             if (inviteId === MEMBER_INVITE_ID) return { status: "ok", roomId: this.roomId, keyHash: await this.memberKeyHash! };
-            return this.o.host ? this.o.host.lookupInvite(inviteId) : { status: "unknown" };
+            return this.hostRoom ? this.hostRoom.lookupInvite(inviteId) : { status: "unknown" };
           },
         })
       : null;

@@ -128,6 +128,23 @@ export const en = {
   insecureFixLocalNetwork: "What to do: open GhostChat with https:// instead. Whoever runs this server can make a certificate for the local network once and trust it on each device (operator guide, \"A LAN without a domain\").",
   insecureFixInternet: "What to do: open GhostChat with https:// instead. If that does not work, whoever runs this server needs to set up HTTPS (operator guide, section 2).",
   insecureFixThisDevice: "If the server runs on this device, open {url} instead: browsers trust localhost.",
+  // ---- group rooms (issue 7) ----
+  newGroupRoom: "New group room (up to 12)",
+  groupInvite: "Invite people",
+  backToChat: "Back to the chat",
+  membersHeading: "People in this room",
+  membersCount: "{n} in the room, you included",
+  memberOnline: "online",
+  memberAway: "away",
+  memberReconnecting: "reconnecting",
+  pathDirect: "direct",
+  pathRelay: "through {via}",
+  groupServerReconnecting: "Lost the server — reconnecting. The chat goes on over the direct connections.",
+  groupServerOffline: "The server cannot be reached. The chat goes on; new people cannot join until it is back.",
+  groupMessageAnnounce: "{from}: {text}",
+  receiptSummary: "Delivered to {delivered} of {total} · read by {read}",
+  receiptNobody: "Nobody else is in the room yet",
+  receiptFailed: "Not delivered (left the room)",
   ...networkStrings,
 } as const;
 
