@@ -11,6 +11,7 @@ import { MeshSession } from "../src/core/room/session";
 class Hub {
   readonly peers = new Map<string, FakePeer>();
   n = 0;
+  late = 0;
 }
 
 function fp(seed: number): string {
@@ -35,7 +36,13 @@ class FakeChannel implements ChannelPort {
     this.closes.push(h);
   }
   onIceState(): void {}
+  /** How many times fingerprints() answers null first (a browser that publishes its descriptions late). */
+  late = 0;
   fingerprints() {
+    if (this.late > 0) {
+      this.late--;
+      return null;
+    }
     return this.fps;
   }
   close(): void {
@@ -71,6 +78,7 @@ class FakePeer implements PeerPort {
     theirs.other = mine;
     this.channels.push(mine);
     remote.channels.push(theirs);
+    mine.late = theirs.late = this.hub.late;
     setTimeout(() => remote.incoming.forEach((h) => h(theirs)), 1);
     return mine;
   }
@@ -109,8 +117,9 @@ afterEach(() => {
   for (const s of sessions.splice(0)) s.close();
 });
 
-async function room(joiners: number) {
+async function room(joiners: number, late = 0) {
   const hub = new Hub();
+  hub.late = late;
   const roomId = "room-abc";
   const roomKey = toBase64Url(new Uint8Array(32).map((_, i) => i + 3));
   const inviteSecret = toBase64Url(new Uint8Array(16).map((_, i) => 200 - i));
@@ -155,6 +164,11 @@ describe("MeshSession", () => {
     members.forEach((m, i) => m.room!.send(`from ${i}`));
     await until(() => got.every((g) => g.length === 3), "every message everywhere");
     got.forEach((g, i) => expect(g.sort()).toEqual([0, 1, 2, 3].filter((k) => k !== i).map((k) => `from ${k}`)));
+  });
+
+  it("join_FingerprintsPublishedLate_StillAuthenticates", async () => {
+    const { members } = await room(2, 4);
+    await until(() => members.every((m) => m.connectedPeers.length === 2), "a full mesh despite late fingerprints");
   });
 
   it("join_WrongInvite_RefusedWithTheReason", async () => {

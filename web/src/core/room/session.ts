@@ -1,4 +1,4 @@
-import { HostHandshake, JoinerHandshake, NonceLog, inviteKeyHash, isAuthFrame, type AuthOutcome, type AuthStep, type Handshake, type InviteCheck, type RefusalCode } from "../auth";
+import { HostHandshake, JoinerHandshake, NonceLog, inviteKeyHash, isAuthFrame, type ChannelFingerprints, type AuthOutcome, type AuthStep, type Handshake, type InviteCheck, type RefusalCode } from "../auth";
 import { retry, withTimeout, type BackoffOptions } from "../connection/backoff";
 import { PeerError, type ChannelPort, type PeerFactory, type PeerPort } from "../connection/ports";
 import { createRoomMac, type FrameAuthenticator } from "../delivery/mac";
@@ -278,8 +278,10 @@ export class MeshSession {
       await retry(
         async () => {
           const channel = await withTimeout(peer.connect(invite.hostPeerId), this.o.attemptTimeoutMs ?? 10_000, "host connection");
-          const fingerprints = channel.fingerprints?.() ?? null;
-          const handshake = fingerprints ? new JoinerHandshake({ roomId: invite.roomId, inviteId: invite.inviteId, secret: invite.secret, fingerprints }) : null;
+          const handshake = async () => {
+            const fingerprints = await this.readFingerprints(channel);
+            return fingerprints ? new JoinerHandshake({ roomId: invite.roomId, inviteId: invite.inviteId, secret: invite.secret, fingerprints }) : null;
+          };
           outcome = await this.runHandshake(invite.hostPeerId, channel, handshake, async (ok) => {
             await this.useRoomKey(invite.roomId, ok.roomKey);
           });
@@ -320,8 +322,10 @@ export class MeshSession {
         channel.close();
         return;
       }
-      const fingerprints = channel.fingerprints?.() ?? null;
-      const handshake = fingerprints ? new JoinerHandshake({ roomId: this.roomId, inviteId: MEMBER_INVITE_ID, secret: this.roomKey, fingerprints }) : null;
+      const handshake = async () => {
+        const fingerprints = await this.readFingerprints(channel);
+        return fingerprints ? new JoinerHandshake({ roomId: this.roomId, inviteId: MEMBER_INVITE_ID, secret: this.roomKey, fingerprints }) : null;
+      };
       const outcome = await this.runHandshake(peer, channel, handshake, async (result) => {
         if (result.roomKey !== this.roomKey) throw new Error("other room key");
       });
@@ -354,8 +358,9 @@ export class MeshSession {
       channel.close();
       return;
     }
-    const fingerprints = channel.fingerprints?.() ?? null;
-    const handshake = fingerprints
+    const handshake = async () => {
+      const fingerprints = await this.readFingerprints(channel);
+      return fingerprints
       ? new HostHandshake({
           roomId: this.roomId,
           roomKey: this.roomKey,
@@ -367,6 +372,7 @@ export class MeshSession {
           },
         })
       : null;
+    };
     void this.runHandshake(channel.remoteId, channel, handshake, async () => undefined);
   }
 
@@ -374,7 +380,7 @@ export class MeshSession {
    * Runs a handshake on a new channel; frames that are not part of it wait and are replayed once the
    * link is up. On success the link replaces any older one to the same member.
    */
-  private runHandshake(peer: string, channel: ChannelPort, handshake: Handshake | null, onOk: (ok: Extract<AuthOutcome, { ok: true }>) => Promise<void>): Promise<AuthOutcome> {
+  private runHandshake(peer: string, channel: ChannelPort, makeHandshake: () => Promise<Handshake | null>, onOk: (ok: Extract<AuthOutcome, { ok: true }>) => Promise<void>): Promise<AuthOutcome> {
     const link: Link = { channel, state: "auth", held: [], sink: () => undefined, graceTimer: null };
     return new Promise<AuthOutcome>((resolve) => {
       let finished = false;
@@ -408,26 +414,44 @@ export class MeshSession {
         if (step.outcome) finish(step.outcome);
       };
       const cancelTimer = this.clock.setTimer(this.o.authTimeoutMs ?? 20_000, () => finish({ ok: false, reason: "timeout", by: "us" }));
-      link.sink = (data) => {
-        if (!isAuthFrame(data)) {
-          if (link.held.length < 256) link.held.push(data);
-          return;
-        }
-        if (!handshake) return;
-        chain = chain.then(() => (finished ? undefined : handshake.receive(data).then(apply))).catch(() => apply({ send: [{ t: "auth-refuse", reason: "protocol" }], outcome: { ok: false, reason: "protocol", by: "us" } }));
-      };
+      // Frames wait until the handshake exists (reading the fingerprints may take a moment).
+      const early: unknown[] = [];
+      link.sink = (data) => void (early.length < 256 && early.push(data));
       channel.onData((data) => link.sink(data));
       channel.onClose(() => {
         if (!finished) finish({ ok: false, reason: "timeout", by: "peer" });
         if (this.links.get(peer) === link) this.dropLink(peer, link);
       });
       channel.onIceState((state) => this.onIce(peer, link, state));
-      if (handshake === null) {
-        apply({ send: [{ t: "auth-refuse", reason: "auth-failed" }], outcome: { ok: false, reason: "auth-failed", by: "us" } });
-        return;
-      }
-      apply(handshake.start());
+      void makeHandshake().then((handshake) => {
+        if (handshake === null) {
+          apply({ send: [{ t: "auth-refuse", reason: "auth-failed" }], outcome: { ok: false, reason: "auth-failed", by: "us" } });
+          return;
+        }
+        link.sink = (data) => {
+          if (!isAuthFrame(data)) {
+            if (link.held.length < 256) link.held.push(data);
+            return;
+          }
+          chain = chain.then(() => (finished ? undefined : handshake.receive(data).then(apply))).catch(() => apply({ send: [{ t: "auth-refuse", reason: "protocol" }], outcome: { ok: false, reason: "protocol", by: "us" } }));
+        };
+        apply(handshake.start());
+        for (const d of early.splice(0)) link.sink(d);
+      });
     });
+  }
+
+  /**
+   * The connection's DTLS fingerprints. A browser may publish the applied descriptions a moment
+   * after the channel opens (seen in Chromium under load), so this asks again for up to 3 s.
+   */
+  private async readFingerprints(channel: ChannelPort): Promise<ChannelFingerprints | null> {
+    for (let i = 0; i < 60; i++) {
+      const f = channel.fingerprints?.() ?? null;
+      if (f) return f;
+      await new Promise<void>((r) => this.clock.setTimer(50, r));
+    }
+    return null;
   }
 
   private linkUp(peer: string, link: Link): void {
