@@ -171,6 +171,16 @@ describe("MeshSession", () => {
     await until(() => members.every((m) => m.connectedPeers.length === 2), "a full mesh despite late fingerprints");
   });
 
+  it("join_ThirteenthMember_RefusedAsFull", async () => {
+    const { members, make, hostId, roomId, inviteSecret } = await room(11);
+    await until(() => members.every((m) => m.connectedPeers.length === 11), "a full mesh of twelve", 30_000);
+    const j = make({ invite: { roomId, inviteId: "invite-one", secret: inviteSecret, hostPeerId: hostId } });
+    const statuses: string[] = [];
+    j.s.events.on("status", (st) => statuses.push(st.phase === "failed" ? `failed:${st.refusal}` : st.phase));
+    await j.s.start();
+    expect(statuses).toContain("failed:busy");
+  }, 60_000);
+
   it("join_WrongInvite_RefusedWithTheReason", async () => {
     const { make, hostId, roomId, inviteSecret } = await room(0);
     const j = make({ invite: { roomId, inviteId: "invite-two", secret: inviteSecret, hostPeerId: hostId } });

@@ -36,7 +36,12 @@ export class GroupView {
     document.addEventListener("visibilitychange", onVisibility);
     this.offVisibility = () => document.removeEventListener("visibilitychange", onVisibility);
     if (testHooksEnabled()) {
+      const arrivals: { text: string; at: number }[] = [];
+      session.events.on("room", (room) => room.events.on("message", (m) => arrivals.push({ text: m.text, at: performance.timeOrigin + performance.now() })));
       (window as unknown as { __ghostchatMesh: unknown }).__ghostchatMesh = {
+        arrivals: () => arrivals,
+        now: () => performance.timeOrigin + performance.now(),
+        fail: (peer: string) => session.failLink(peer),
         id: () => session.id,
         members: () => this.room?.members() ?? [],
         links: () => session.connectedPeers,

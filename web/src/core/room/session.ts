@@ -1,6 +1,7 @@
 import { HostHandshake, JoinerHandshake, NonceLog, inviteKeyHash, isAuthFrame, type ChannelFingerprints, type AuthOutcome, type AuthStep, type Handshake, type InviteCheck, type RefusalCode } from "../auth";
 import { retry, withTimeout, type BackoffOptions } from "../connection/backoff";
 import { PeerError, type ChannelPort, type PeerFactory, type PeerPort } from "../connection/ports";
+import { MAX_MEMBERS } from "../delivery/frames";
 import { createRoomMac, type FrameAuthenticator } from "../delivery/mac";
 import { fromBase64Url } from "../ids";
 import { Emitter } from "../emitter";
@@ -163,6 +164,12 @@ export class MeshSession {
     this.blocked.add(peer);
     const l = this.links.get(peer);
     if (l) this.dropLink(peer, l);
+  }
+
+  /** Test hook: the link to `peer` dies as if the network dropped it (it is redialled as usual). */
+  failLink(peer: string): void {
+    const l = this.links.get(peer);
+    if (l) l.channel.close();
   }
 
   restore(peer: string): void {
@@ -356,6 +363,12 @@ export class MeshSession {
   private accept(channel: ChannelPort): void {
     if (this.closed || !this.room || this.blocked.has(channel.remoteId)) {
       channel.close();
+      return;
+    }
+    if (!this.room.roster.members.has(channel.remoteId) && this.room.roster.members.size >= MAX_MEMBERS - 1) {
+      // Twelve already: a newcomer is told the room is full.
+      channel.send({ t: "auth-refuse", reason: "busy" });
+      this.clock.setTimer(400, () => channel.close());
       return;
     }
     const handshake = async () => {
