@@ -35,7 +35,13 @@ class FakeChannel implements ChannelPort {
   onClose(h: () => void): void {
     this.closes.push(h);
   }
-  onIceState(): void {}
+  private readonly ice: ((s: RTCIceConnectionState) => void)[] = [];
+  onIceState(h: (s: RTCIceConnectionState) => void): void {
+    this.ice.push(h);
+  }
+  emitIce(s: RTCIceConnectionState): void {
+    this.ice.forEach((h) => h(s));
+  }
   /** How many times fingerprints() answers null first (a browser that publishes its descriptions late). */
   late = 0;
   fingerprints() {
@@ -133,6 +139,7 @@ async function room(joiners: number, late = 0) {
       name: "x",
       backoff: { attempts: 3, baseMs: 10, maxMs: 50 },
       room: { tickMs: 100, resendMs: 300 },
+      iceGraceMs: 1000,
       ...opts,
     });
     sessions.push(s);
@@ -180,6 +187,34 @@ describe("MeshSession", () => {
     await j.s.start();
     expect(statuses).toContain("failed:busy");
   }, 60_000);
+
+  it("ice_DisconnectedPastTheGrace_LinkRedialledAndMessagesFollow", async () => {
+    const { members, ports } = await room(1);
+    await until(() => members.every((m) => m.connectedPeers.length === 1), "linked");
+    const [host, joiner] = members as [MeshSession, MeshSession];
+    const old = ports.get(joiner)!.channelTo(host.id)!;
+    old.emitIce("disconnected");
+    old.emitIce("connected"); // recovered within the grace: nothing happens
+    await new Promise((r) => setTimeout(r, 300));
+    expect(old.closed).toBe(false);
+    old.emitIce("disconnected"); // and this time it stays down
+    const got: string[] = [];
+    texts(host, got);
+    joiner.room!.send("after the restart");
+    await until(() => old.closed, "the stale link closed", 15_000);
+    await until(() => got.length === 1, "the message over the new link", 15_000);
+    expect(ports.get(joiner)!.channelTo(host.id)).not.toBe(old);
+  }, 30_000);
+
+  it("ice_Failed_LinkRedialledAtOnce", async () => {
+    const { members, ports } = await room(1);
+    await until(() => members.every((m) => m.connectedPeers.length === 1), "linked");
+    const [host, joiner] = members as [MeshSession, MeshSession];
+    const old = ports.get(joiner)!.channelTo(host.id)!;
+    old.emitIce("failed");
+    expect(old.closed).toBe(true);
+    await until(() => joiner.connectedPeers.includes(host.id) && ports.get(joiner)!.channelTo(host.id) !== undefined, "a new link");
+  });
 
   it("join_WrongInvite_RefusedWithTheReason", async () => {
     const { make, hostId, roomId, inviteSecret } = await room(0);
