@@ -102,6 +102,41 @@ describe("user guide screenshots: the main flow at desktop and phone widths", { 
     });
   }
 
+  it("desktop: a group room of three", async () => {
+    const members = [await page("desktop"), await page("desktop"), await page("desktop")];
+    try {
+      const [host, ...others] = members;
+      await host.goto(server.url + "/");
+      await host.waitFor(() => document.body.dataset.view === "home");
+      await host.click("#new-group");
+      await host.waitFor(() => document.body.dataset.view === "invite" && document.querySelector("#invite-link").value.includes("#join="));
+      const link = await host.eval(() => document.querySelector("#invite-link").value);
+      // A group room has no single "connected" phase: a member is in once its chat view is usable.
+      const inRoom = (p) => p.waitFor(() => document.body.dataset.view === "chat" && !document.querySelector("#composer").disabled);
+      for (const p of others) {
+        await p.goto(link);
+        await inRoom(p);
+      }
+      await inRoom(host);
+      // Everyone lists the two others, connected directly.
+      for (const p of members) {
+        await p.waitFor(() => [...document.querySelectorAll("#members li")].filter((li) => li.dataset.path === "direct").length === 2);
+      }
+      await send(host, "Welcome to the group!");
+      for (const p of others) await waitIncoming(p, "Welcome to the group!");
+      await send(others[0], "Thanks, hello everyone");
+      await waitIncoming(host, "Thanks, hello everyone");
+      await host.waitFor(() => {
+        const li = [...document.querySelectorAll('#messages li[data-direction="out"]')].find((x) => x.querySelector(".msg-text").textContent === "Welcome to the group!");
+        return li && li.dataset.delivered === "2";
+      });
+      await others[1].waitFor(() => [...document.querySelectorAll("#messages li .msg-text")].length === 2);
+      await shot(others[1], "desktop-group");
+    } finally {
+      for (const p of members) await p.context.close();
+    }
+  });
+
   it("every screenshot the user guide shows was taken", () => {
     const guide = readFileSync(path.resolve(here, "../../docs/user-guide.md"), "utf8");
     const referenced = [...guide.matchAll(/\]\(images\/([a-z0-9-]+\.png)\)/g)].map((m) => m[1]);
