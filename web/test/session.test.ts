@@ -138,6 +138,66 @@ describe("ChatSession", () => {
     expect(seen).toEqual([{ relayOnly: true }]);
   });
 
+  /** An IceSource that records its calls; `failover` swaps in the next list. */
+  function iceSource(lists: RTCIceServer[][], relayOnly = false) {
+    const calls: string[] = [];
+    const servers: RTCIceServer[] = [];
+    const source = {
+      servers,
+      relayOnly,
+      load: async (o?: { relayOnly?: boolean }) => { calls.push(`load:${o?.relayOnly === true}`); servers.splice(0, servers.length, ...(lists.shift() ?? [])); },
+      failover: async () => { calls.push("failover"); const next = lists.shift(); if (!next) return false; servers.splice(0, servers.length, ...next); return true; },
+    };
+    return { source, calls };
+  }
+
+  it("ice_JoinAttemptFails_FailsOverBeforeTheNextAttempt_PeersSeeTheNewList", async () => {
+    const { source, calls } = iceSource([[{ urls: "turn:broken:1" }], [{ urls: "turn:good:1" }]]);
+    let lists: RTCIceServer[] | null = null;
+    const usedAtConnect: string[] = [];
+    const ch = new FakeChannel("host");
+    let tries = 0;
+    const session = new ChatSession({
+      createPeer: (s) => {
+        lists = s;
+        return new FakePeer({ open: async () => "me", connect: async () => { usedAtConnect.push(JSON.stringify(lists)); if (++tries === 1) throw new Error("ice failed"); return ch; } });
+      },
+      ice: source,
+      sleep: noSleep,
+    });
+    await session.join("host");
+    expect(calls).toEqual(["load:false", "failover"]);
+    expect(usedAtConnect).toEqual(['[{"urls":"turn:broken:1"}]', '[{"urls":"turn:good:1"}]']);
+    expect(lists).toBe(source.servers); // the peer holds the live list
+    expect(session.current.phase).toBe("connected");
+  });
+
+  it("ice_HostUnknown_NoFailover (the path is not what failed)", async () => {
+    const { source, calls } = iceSource([[{ urls: "turn:a:1" }], [{ urls: "turn:b:1" }]]);
+    let tries = 0;
+    const ch = new FakeChannel("host");
+    const peer = new FakePeer({ open: async () => "me", connect: async () => { if (++tries === 1) throw new PeerError("peer-unavailable", "Could not connect to peer host"); return ch; } });
+    const session = new ChatSession({ createPeer: () => peer, ice: source, sleep: noSleep });
+    await session.join("host");
+    expect(calls).toEqual(["load:false"]);
+  });
+
+  it("ice_ServerAsksRelayOnly_PolicyTurnsOnForConnectionsMadeAfterLoad", async () => {
+    const { source, calls } = iceSource([[{ urls: "turn:a:1" }]], true);
+    let network: { readonly relayOnly?: boolean } | undefined;
+    const session = new ChatSession({ createPeer: (_s, o) => { network = o; return new FakePeer({ open: async () => "x" }); }, ice: source, sleep: noSleep });
+    await session.host();
+    expect(network?.relayOnly).toBe(true);
+    expect(calls).toEqual(["load:false"]);
+  });
+
+  it("ice_PageChoseRelayOnly_LoadIsToldSo", async () => {
+    const { source, calls } = iceSource([[{ urls: "turn:a:1" }]]);
+    const session = new ChatSession({ createPeer: () => new FakePeer({ open: async () => "x" }), ice: source, sleep: noSleep, relayOnly: true });
+    await session.host();
+    expect(calls).toEqual(["load:true"]);
+  });
+
   it("ping_PeerAnswersPong_PongEmitted_NotAsMessages_MalformedIgnored", async () => {
     const ch = new FakeChannel("host");
     const session = new ChatSession({ createPeer: () => new FakePeer({ open: async () => "me", connect: async () => ch }), loadIce: async () => [], sleep: noSleep });

@@ -16,6 +16,8 @@ import { renderError, resetErrorView } from "./errors";
 import { QualityIndicator } from "./quality";
 import { MEMBER_INVITE_ID, MeshSession, type MeshPhase, type MeshSessionOptions } from "../core/room";
 import { GroupView } from "./group";
+import { IceFailover, iceUrlExcluding, parseIceAnswer, type IceAnswer } from "../core/ice";
+import { gather } from "./gather";
 
 /** One formatter for every message (creating one per call costs milliseconds on the send path). */
 const TIME_FORMAT = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
@@ -50,6 +52,8 @@ function show(view: View): void {
 class App {
   private settings: ServerSettings = loadSettings(localStorage);
   private session: ChatSession | null = null;
+  /** The session's ICE servers with failover (null with custom servers in the settings). */
+  private ice: IceFailover | null = null;
   private conversation = new Conversation();
   private readonly typingOut = new TypingSender();
   private readonly typingIn = new TypingReceiver();
@@ -255,15 +259,17 @@ class App {
 
   private newSession(identity?: PeerIdentity | { token: string }): ChatSession {
     this.session?.close();
+    this.ice?.dispose();
     this.resetConversation();
     this.roomKey = null;
     $("verify").hidden = true;
     $("verify-changed").hidden = true;
     $("invite-notice").hidden = true;
     const settings = this.settings;
+    const ice = (this.ice = iceFailover(settings));
     const session = new ChatSession({
       createPeer: (iceServers, network) => createPeerJsPort(peerServerOptions(settings, location), iceServers, identity, network),
-      loadIce: () => loadIce(settings),
+      ...(ice ? { ice } : { loadIce: () => loadIce(settings) }),
       relayOnly: this.relayOnly,
       // Every channel proves the invite secret over both DTLS fingerprints before it carries chat.
       handshake: async (role, channel) => {
@@ -496,7 +502,7 @@ class App {
         this.setChatEnabled(true);
         void this.acquireWakeLock();
         $("composer").focus();
-        if (this.session) this.quality.start(this.session);
+        if (this.session) this.quality.start(this.session, this.ice?.providersByUrl);
         break;
       case "failed":
         this.quality.stop();
@@ -554,6 +560,8 @@ class App {
     this.relayOnly = false;
     this.session?.close();
     this.session = null;
+    this.ice?.dispose();
+    this.ice = null;
     this.disposeGroup();
     this.lastJoin = null;
     window.clearTimeout(this.inviteTimer);
@@ -812,6 +820,37 @@ class App {
     }
     first?.focus();
   }
+}
+
+/** How long the failover check may wait for one TURN server's relay candidate. */
+const TURN_CHECK_MS = 5000;
+
+/**
+ * ICE servers from /api/ice with failover across its providers (core/ice): TURN servers are checked
+ * with a relay-only gathering in this browser, and the list asked for again without the providers
+ * that failed. Null when the settings give the servers themselves (nothing to fail over to).
+ */
+function iceFailover(settings: ServerSettings): IceFailover | null {
+  const endpoint = iceEndpoint(settings);
+  if (endpoint === null) return null;
+  const ice = new IceFailover({
+    fetch: async (exclude): Promise<IceAnswer> => {
+      const response = await fetch(iceUrlExcluding(endpoint, exclude), { cache: "no-store", credentials: "omit" });
+      if (!response.ok) throw new Error(`ICE servers: HTTP ${response.status}`);
+      const answer = parseIceAnswer(await response.json().catch(() => null));
+      if (!answer) throw new Error("ICE servers: malformed answer");
+      return answer;
+    },
+    checkTurn: async (server) => (await gather([server], "relay", TURN_CHECK_MS)).candidates.some((c) => c.type === "relay"),
+    setTimer: (fn, ms) => window.setTimeout(fn, Math.min(ms, 2 ** 31 - 1)),
+    clearTimer: (handle) => window.clearTimeout(handle as number),
+  });
+  // For the operator's console and the e2e tests: which providers this page uses and left out.
+  ice.onChange = (e) => {
+    document.body.dataset.iceProviders = e.providers.join(",");
+    document.body.dataset.iceExcluded = e.excluded.join(",");
+  };
+  return ice;
 }
 
 async function loadIce(settings: ServerSettings): Promise<RTCIceServer[]> {

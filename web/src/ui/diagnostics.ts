@@ -1,18 +1,16 @@
 import {
   DIAGNOSTICS_STEPS,
-  parseCandidate,
   parseIceConfig,
   runDiagnostics,
-  type CandidateRecord,
   type DiagnosticsPorts,
   type DiagnosticsReport,
   type DiagnosticsStep,
-  type GatherResult,
   type IceConfig,
 } from "../core/diagnostics";
 import { iceEndpoint, loadSettings, peerServerOptions, type ServerSettings } from "../core/settings";
 import { isStringKey, t, type StringKey } from "../core/strings";
 import { $, applyStrings, el } from "./dom";
+import { gather } from "./gather";
 import "./network.css";
 
 /** How long one ICE gathering may take before it counts as "no answer". */
@@ -196,53 +194,7 @@ function browserPorts(settings: ServerSettings): DiagnosticsPorts {
       if (!parsed) throw new Error("malformed answer");
       return parsed;
     },
-    gather,
+    gather: (servers, policy) => gather(servers, policy, GATHER_TIMEOUT_MS),
   };
 }
 
-/** One ICE gathering with a data channel (one socket per interface); never rejects. */
-function gather(servers: RTCIceServer[], policy: RTCIceTransportPolicy): Promise<GatherResult> {
-  const started = performance.now();
-  return new Promise((resolve) => {
-    const candidates: CandidateRecord[] = [];
-    const errors: GatherResult["errors"] = [];
-    let pc: RTCPeerConnection;
-    try {
-      pc = new RTCPeerConnection({ iceServers: servers, iceTransportPolicy: policy });
-    } catch (e) {
-      resolve({ candidates, errors: [{ url: null, errorCode: 0, errorText: e instanceof Error ? e.message : String(e) }], timedOut: false, durationMs: 0 });
-      return;
-    }
-    let done = false;
-    const finish = (timedOut: boolean) => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      pc.close();
-      resolve({ candidates, errors, timedOut, durationMs: performance.now() - started });
-    };
-    const timer = setTimeout(() => finish(true), GATHER_TIMEOUT_MS);
-    pc.addEventListener("icecandidate", (e) => {
-      if (!e.candidate) return finish(false);
-      const c = e.candidate as RTCIceCandidate & { url?: string | null; relayProtocol?: string | null };
-      const parsed = parseCandidate(c.candidate, c.url ?? null, c.relayProtocol ?? null);
-      if (parsed) candidates.push(parsed);
-      // A relay probe has its answer at the first relay candidate.
-      if (parsed?.type === "relay" && policy === "relay") finish(false);
-    });
-    pc.addEventListener("icecandidateerror", (e) => {
-      const ev = e as RTCPeerConnectionIceErrorEvent;
-      errors.push({ url: ev.url || null, errorCode: ev.errorCode, errorText: ev.errorText ?? "" });
-    });
-    pc.addEventListener("icegatheringstatechange", () => {
-      if (pc.iceGatheringState === "complete") finish(false);
-    });
-    pc.createDataChannel("diagnostics");
-    pc.createOffer()
-      .then((offer) => pc.setLocalDescription(offer))
-      .catch((e: unknown) => {
-        errors.push({ url: null, errorCode: 0, errorText: e instanceof Error ? e.message : String(e) });
-        finish(false);
-      });
-  });
-}

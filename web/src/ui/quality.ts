@@ -24,7 +24,9 @@ export class QualityIndicator {
   private seq = 0;
   private source: QualitySource | null = null;
 
-  constructor(container: HTMLElement, private readonly providers: ReadonlyMap<string, string> = new Map(), private readonly intervalMs = 2000) {
+  private providers: ReadonlyMap<string, string> = new Map();
+
+  constructor(container: HTMLElement, private readonly intervalMs = 2000) {
     this.root = el("span", undefined, "quality");
     this.root.id = "quality";
     this.root.tabIndex = 0;
@@ -37,9 +39,11 @@ export class QualityIndicator {
     container.append(this.root);
   }
 
-  start(source: QualitySource): void {
+  /** `providers` maps TURN URLs to provider names (live: core/ice replaces it on failover). */
+  start(source: QualitySource, providers: ReadonlyMap<string, string> = new Map()): void {
     this.stop();
     this.source = source;
+    this.providers = providers;
     this.tracker = new QualityTracker();
     (source.events.on as (e: "pong", h: (s: number) => void) => unknown)("pong", (s) => {
       if (this.source === source) this.tracker.pong(performance.now(), s);
@@ -74,6 +78,8 @@ export class QualityIndicator {
     this.root.dataset.level = q.level;
     this.root.dataset.path = q.path ? (q.path.kind === "relayed" ? `relay-${q.path.relayProtocol ?? (q.path.localType === "relay" ? "unknown" : "remote")}` : `direct-${q.path.protocol}`) : "unknown";
     if (q.rttMs !== null) this.root.dataset.rtt = String(q.rttMs);
+    if (q.path?.provider) this.root.dataset.provider = q.path.provider;
+    else delete this.root.dataset.provider;
     this.word.textContent = `${level} · ${path}`;
     this.root.setAttribute("aria-label", t("quality.label", { level }));
     const tooltip = t("quality.tooltip", {

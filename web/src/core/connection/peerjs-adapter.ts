@@ -28,9 +28,12 @@ export interface PeerIdentity {
  * The only module that touches PeerJS. Reliable, JSON-serialised data channels. With `identity`
  * the peer registers that id with that token; `onId` learns the id the server handed out otherwise.
  */
-export function createPeerJsPort(server: PeerJsServer, iceServers: RTCIceServer[], identity?: PeerIdentity | { token: string }, network: { relayOnly?: boolean } = {}): PeerPort {
-  // relayOnly: "Try again through a relay" — TURN candidates only.
-  const config: RTCConfiguration = { iceServers, ...(network.relayOnly ? { iceTransportPolicy: "relay" as const } : {}) };
+export function createPeerJsPort(server: PeerJsServer, iceServers: RTCIceServer[], identity?: PeerIdentity | { token: string }, network: { readonly relayOnly?: boolean } = {}): PeerPort {
+  // relayOnly: "Try again through a relay", or the server's hint — TURN candidates only. PeerJS
+  // keeps this object and hands it to every RTCPeerConnection it makes, which reads the members
+  // then: the list (replaced in place on failover) and the policy are the current ones.
+  const config = { iceServers } as RTCConfiguration;
+  Object.defineProperty(config, "iceTransportPolicy", { enumerable: true, get: (): RTCIceTransportPolicy => (network.relayOnly ? "relay" : "all") });
   const options = { ...server, debug: 0, config, ...(identity ? { token: identity.token } : {}) };
   const peer = identity && "id" in identity ? new Peer(identity.id, options) : new Peer(options);
   const pendingConnects = new Map<string, Set<(e: PeerError) => void>>();

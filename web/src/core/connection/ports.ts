@@ -44,4 +44,8 @@ export interface PeerPort {
   destroy(): void;
 }
 
-export type PeerFactory = (iceServers: RTCIceServer[], options?: { relayOnly?: boolean }) => PeerPort;
+/**
+ * `iceServers` and `options` are live: a connection made later uses their contents at that time
+ * (the list is replaced in place on failover, `relayOnly` may turn on when the server asks for it).
+ */
+export type PeerFactory = (iceServers: RTCIceServer[], options?: { readonly relayOnly?: boolean }) => PeerPort;

@@ -36,10 +36,26 @@ export interface SessionEvents extends Record<string, unknown> {
   pong: number;
 }
 
+/** What the session needs of core/ice's IceFailover. */
+export interface IceSource {
+  /** The list peers are built with; replaced in place. */
+  readonly servers: RTCIceServer[];
+  /** The server asked for relay candidates only. */
+  readonly relayOnly: boolean;
+  load(options?: { relayOnly?: boolean }): Promise<void>;
+  /** True when servers were replaced by others. */
+  failover(): Promise<boolean>;
+}
+
 export interface SessionOptions {
   createPeer: PeerFactory;
-  /** ICE servers (from /api/ice or settings); errors fall back to an empty list. */
-  loadIce: () => Promise<RTCIceServer[]>;
+  /** ICE servers (from /api/ice or settings); errors fall back to an empty list. Unused with `ice`. */
+  loadIce?: () => Promise<RTCIceServer[]>;
+  /**
+   * ICE servers with failover across providers (core/ice): peers get its live list, a joiner whose
+   * attempt failed asks it for servers without the ones that failed before trying again.
+   */
+  ice?: IceSource;
   backoff?: BackoffOptions;
   sleep?: (ms: number) => Promise<void>;
   /** How long one attempt to reach the server or the peer may take. */
@@ -115,9 +131,20 @@ export class ChatSession {
     this.role = "join";
     const { peer } = await this.start();
     const timeout = this.options.attemptTimeoutMs ?? 10_000;
+    let failure: unknown = null;
     try {
       const channel = await retry(
-        async () => withTimeout(peer.connect(hostId), timeout, "peer connection"),
+        async () => {
+          // The host is there but no path opened: try servers without the ones that failed.
+          const unknownPeer = failure instanceof PeerError && failure.kind === "peer-unavailable";
+          if (failure !== null && !unknownPeer && this.options.ice) await this.options.ice.failover().catch(() => false);
+          try {
+            return await withTimeout(peer.connect(hostId), timeout, "peer connection");
+          } catch (error) {
+            failure = error;
+            throw error;
+          }
+        },
         {
           ...this.options.backoff,
           sleep: this.options.sleep,
@@ -185,23 +212,31 @@ export class ChatSession {
   private async start(): Promise<{ peer: PeerPort; id: string }> {
     this.setStatus({ phase: "ice" });
     // ICE servers load while the signaling connection opens: the array handed to the peer is
-    // filled when they arrive, and no connection is made before (start() awaits them).
-    const ice: RTCIceServer[] = [];
-    const iceReady = this.options.loadIce().then(
-      (servers) => void ice.push(...servers),
-      () => undefined, // no ICE servers: host candidates still work on one network
-    );
-    const opened = await this.openSignaling(ice);
+    // filled when they arrive, and no connection is made before (start() awaits them). The relay
+    // policy is read when each connection is made, so the server's relay-only hint applies too.
+    const network = { relayOnly: this.options.relayOnly === true };
+    const source = this.options.ice;
+    const ice: RTCIceServer[] = source ? source.servers : [];
+    const iceReady = source
+      ? source.load({ relayOnly: network.relayOnly }).then(
+          () => void (network.relayOnly ||= source.relayOnly),
+          () => undefined, // no ICE servers: host candidates still work on one network
+        )
+      : (this.options.loadIce?.() ?? Promise.resolve([])).then(
+          (servers) => void ice.push(...servers),
+          () => undefined,
+        );
+    const opened = await this.openSignaling(ice, network);
     await iceReady;
     return opened;
   }
 
-  private async openSignaling(ice: RTCIceServer[]): Promise<{ peer: PeerPort; id: string }> {
+  private async openSignaling(ice: RTCIceServer[], network: { relayOnly: boolean }): Promise<{ peer: PeerPort; id: string }> {
     const timeout = this.options.attemptTimeoutMs ?? 10_000;
     try {
       return await retry(
         async () => {
-          const peer = this.options.createPeer(ice, { relayOnly: this.options.relayOnly === true });
+          const peer = this.options.createPeer(ice, network);
           try {
             const id = await withTimeout(peer.open(), timeout, "signaling");
             this.peer = peer;
