@@ -1,4 +1,5 @@
 using System.Net;
+using System.Text.Json;
 using GhostChat.Server.Tests.Infrastructure;
 using GhostChat.Server.Turn;
 using GhostChat.Turn.Client;
@@ -36,6 +37,28 @@ public sealed class TurnAlternatePortTests
         settings.Remove("GhostChat:Turn:AlternatePort");
         await using var server = await TestServer.StartAsync(settings);
         Assert.Equal(-1, server.Services.GetRequiredService<EmbeddedTurn>().Server!.AlternatePort);
+        // Nothing to announce: /api/ice leaves stunProbes out.
+        using var ice = JsonDocument.Parse(await server.Http.GetStringAsync("api/ice"));
+        Assert.False(ice.RootElement.TryGetProperty("stunProbes", out _));
+    }
+
+    [Fact]
+    public async Task AlternatePort_AnnouncedInApiIce_AsStunProbes_BothAnswerBindingFromTheirOwnPort()
+    {
+        await using var server = await TestServer.StartAsync(Settings("0"));
+        var turn = server.Services.GetRequiredService<EmbeddedTurn>().Server!;
+        using var ice = JsonDocument.Parse(await server.Http.GetStringAsync("api/ice"));
+        var probes = ice.RootElement.GetProperty("stunProbes").EnumerateArray().Select(e => e.GetString()!).ToArray();
+        // The host the test client reached the server by (as for the embedded provider's URLs), on both ports.
+        var host = server.Http.BaseAddress!.Host;
+        Assert.Equal([$"stun:{host}:{turn.UdpEndPoints[0].Port}", $"stun:{host}:{turn.AlternatePort}"], probes);
+        using var probe = StunProbe.Open(localAddress: IPAddress.Loopback);
+        foreach (var url in probes)
+        {
+            var port = int.Parse(url[(url.LastIndexOf(':') + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+            var answer = await probe.BindingAsync(new IPEndPoint(IPAddress.Loopback, port), timeout: TimeSpan.FromSeconds(10));
+            Assert.Equal(port, answer.ResponseOrigin!.Port);
+        }
     }
 
     [Fact]

@@ -35,7 +35,7 @@ export interface IceEvent {
   excluded: string[];
 }
 
-/** The server accepts at most this many names in `exclude` (IceExtensions.MaxExcludeNames). */
+/** Most providers one page leaves out (the server accepts up to IceExtensions.MaxExcludeNames, 32). */
 export const MAX_EXCLUDED = 16;
 /** Rounds of check-and-exclude in one load or failover (each round leaves out at least one provider). */
 const MAX_ROUNDS = 3;
