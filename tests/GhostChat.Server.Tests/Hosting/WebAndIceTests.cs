@@ -44,6 +44,92 @@ public sealed class WebAndIceTests : IDisposable
         Assert.Equal("application/manifest+json", (await server.Http.GetAsync("manifest.webmanifest")).Content.Headers.ContentType!.MediaType);
     }
 
+    /// <summary>Writes x.br / x.gz beside x the way web/vite.config.ts does.</summary>
+    private void Precompress(string relative, string content)
+    {
+        var file = Path.Combine(_root, relative);
+        File.WriteAllText(file, content);
+        var raw = System.Text.Encoding.UTF8.GetBytes(content);
+        using (var br = File.Create(file + ".br"))
+        using (var z = new System.IO.Compression.BrotliStream(br, System.IO.Compression.CompressionLevel.SmallestSize))
+        {
+            z.Write(raw);
+        }
+        using (var gz = File.Create(file + ".gz"))
+        using (var z = new System.IO.Compression.GZipStream(gz, System.IO.Compression.CompressionLevel.SmallestSize))
+        {
+            z.Write(raw);
+        }
+    }
+
+    private static async Task<(HttpResponseMessage Response, string Body)> GetRawAsync(TestServer server, string path, string? acceptEncoding)
+    {
+        // No automatic decompression: the test reads the bytes as sent.
+        using var http = new HttpClient(new HttpClientHandler { AutomaticDecompression = DecompressionMethods.None }) { BaseAddress = server.Http.BaseAddress };
+        using var request = new HttpRequestMessage(HttpMethod.Get, path);
+        if (acceptEncoding is not null)
+        {
+            request.Headers.TryAddWithoutValidation("Accept-Encoding", acceptEncoding);
+        }
+        var response = await http.SendAsync(request);
+        var bytes = await response.Content.ReadAsByteArrayAsync();
+        Stream decoded = response.Content.Headers.ContentEncoding.FirstOrDefault() switch
+        {
+            "br" => new System.IO.Compression.BrotliStream(new MemoryStream(bytes), System.IO.Compression.CompressionMode.Decompress),
+            "gzip" => new System.IO.Compression.GZipStream(new MemoryStream(bytes), System.IO.Compression.CompressionMode.Decompress),
+            null => new MemoryStream(bytes),
+            var other => throw new InvalidOperationException($"unexpected Content-Encoding {other}"),
+        };
+        using var reader = new StreamReader(decoded);
+        return (response, await reader.ReadToEndAsync());
+    }
+
+    [Theory]
+    [InlineData("br, gzip", "br")]
+    [InlineData("gzip, deflate, br;q=0", "gzip")]
+    [InlineData("gzip;q=0.5, br;q=1.0", "br")]
+    [InlineData("identity", null)]
+    [InlineData(null, null)]
+    [InlineData("br;q=nonsense,,,", null)]
+    public async Task PrecompressedCopies_ServedToBrowsersThatAcceptThem_WithTheOriginalsTypeAndCaching(string? accept, string? expected)
+    {
+        var script = "console.log('" + new string('x', 4000) + "');";
+        Precompress(Path.Combine("assets", "big-9a8b7c.js"), script);
+        Precompress("index.html", "<!doctype html><title>GhostChat test app</title>" + new string(' ', 2000));
+        await using var server = await StartAsync();
+
+        var (asset, body) = await GetRawAsync(server, "assets/big-9a8b7c.js", accept);
+        Assert.Equal(HttpStatusCode.OK, asset.StatusCode);
+        Assert.Equal(script, body);
+        Assert.Equal(expected, asset.Content.Headers.ContentEncoding.FirstOrDefault());
+        Assert.Equal("text/javascript", asset.Content.Headers.ContentType!.MediaType);
+        Assert.Contains("immutable", asset.Headers.CacheControl!.ToString(), StringComparison.Ordinal);
+        Assert.Contains("Accept-Encoding", asset.Headers.Vary);
+
+        var (entry, html) = await GetRawAsync(server, "", accept);
+        Assert.Equal(HttpStatusCode.OK, entry.StatusCode);
+        Assert.StartsWith("<!doctype html><title>GhostChat test app</title>", html, StringComparison.Ordinal);
+        Assert.Equal(expected, entry.Content.Headers.ContentEncoding.FirstOrDefault());
+        Assert.Equal("text/html", entry.Content.Headers.ContentType!.MediaType);
+        Assert.Equal("no-cache", entry.Headers.CacheControl!.ToString());
+    }
+
+    [Fact]
+    public async Task PrecompressedCopies_AreNotFilesOfTheirOwn_AndFilesWithoutCopiesDoNotVary()
+    {
+        Precompress(Path.Combine("assets", "big-9a8b7c.js"), "console.log('" + new string('x', 4000) + "');");
+        await using var server = await StartAsync();
+        Assert.Equal(HttpStatusCode.NotFound, (await server.Http.GetAsync("assets/big-9a8b7c.js.br")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await server.Http.GetAsync("assets/big-9a8b7c.js.gz")).StatusCode);
+        var (plain, _) = await GetRawAsync(server, "assets/app-3f2c9a.js", "br, gzip");
+        Assert.Equal(HttpStatusCode.OK, plain.StatusCode);
+        Assert.Empty(plain.Content.Headers.ContentEncoding);
+        Assert.DoesNotContain("Accept-Encoding", plain.Headers.Vary);
+        // The signaling broker and the API are untouched.
+        var (ice, _) = await GetRawAsync(server, "api/ice", "br, gzip");
+        Assert.Empty(ice.Content.Headers.ContentEncoding);
+    }
+
     [Theory]
     [InlineData("../appsettings.json")]
     [InlineData("%2e%2e/appsettings.json")]
