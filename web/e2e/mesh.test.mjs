@@ -2,7 +2,9 @@
 // server. Everyone sees everyone's messages and presence; a direct link cut between two members is
 // bridged by a relay; the signaling server is killed (by PID) and started again on the same port
 // mid-chat and the chat goes on, and a fifth member joins afterwards; 1,000 messages sent at once by
-// all members while links are cut and restored arrive exactly once everywhere.
+// all members while links are cut and restored arrive exactly once everywhere. Last: a member whose
+// tab is hidden shows as away and online again; the host leaves with the Leave button and a member's
+// page is closed, the others drop both and keep chatting.
 // Test hooks (`window.__ghostchatMesh`) exist only with ?test=1 in the page address.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
@@ -30,6 +32,28 @@ const id = (p) => p.eval(() => window.__ghostchatMesh.id());
 
 async function waitLinks(p, n) {
   await until(p, (k) => window.__ghostchatMesh.links().length >= k, n);
+}
+
+/** Waits until `p`'s member list shows `peer` with this presence (`data-state`), or not at all (null). */
+function waitShown(p, peer, state) {
+  return until(p, ([x, st]) => {
+    const li = [...document.querySelectorAll("#members li")].find((e) => e.dataset.peer === x);
+    return st === null ? !li : li?.dataset.state === st;
+  }, [peer, state], WAIT);
+}
+
+/** Simulates the tab being hidden or shown again: the page's own visibilityState says so and the event fires. */
+function setHidden(p, hidden) {
+  return p.eval((h) => {
+    if (h) {
+      Object.defineProperty(document, "visibilityState", { configurable: true, get: () => "hidden" });
+      Object.defineProperty(document, "hidden", { configurable: true, get: () => true });
+    } else {
+      delete document.visibilityState; // back to Document.prototype's real getters
+      delete document.hidden;
+    }
+    document.dispatchEvent(new Event("visibilitychange"));
+  }, hidden);
 }
 
 describe("Group room over a full mesh, four browsers", { timeout: 900_000 }, () => {
@@ -173,6 +197,67 @@ describe("Group room over a full mesh, four browsers", { timeout: 900_000 }, () 
     const relayedAfter = (await Promise.all(pages.map((p) => p.eval(() => window.__ghostchatMesh.stats().relayed)))).reduce((a, x) => a + x, 0);
     assert.ok(relayedAfter > relayedBefore, "some of the bulk went through relays while links were cut");
     const errors = pages.flatMap((p) => p.errors).filter((e) => !/WebSocket|ERR_CONNECTION_REFUSED|Failed to load resource|peer/i.test(e));
+    assert.deepEqual(errors, []);
+  });
+
+  it("tabHidden_OthersSeeAwayThenOnline", async () => {
+    const ids = await Promise.all(pages.map(id));
+    // Chromium: each member has a browser context of its own, so its tab stays visible; this simulates
+    // hiding it (the app's code path: the visibilitychange listener in ui/group.ts reading visibilityState).
+    const c = 2;
+    const others = pages.filter((_, k) => k !== c);
+    for (const p of others) await waitShown(p, ids[c], "online");
+    await setHidden(pages[c], true);
+    for (const p of others) await waitShown(p, ids[c], "away");
+    await setHidden(pages[c], false);
+    for (const p of others) await waitShown(p, ids[c], "online");
+    // Firefox: members 1 and 3 are tabs of one browser, only one of them visible; a real tab switch
+    // hides the other (no simulation here).
+    const vis = await Promise.all([1, 3].map((k) => pages[k].eval(() => document.visibilityState)));
+    const [front, back] = vis[0] === "visible" ? [1, 3] : [3, 1];
+    assert.deepEqual(vis.slice().sort(), ["hidden", "visible"], `Firefox tabs: ${vis}`);
+    await pages[back].page.bringToFront();
+    await until(pages[back], () => document.visibilityState === "visible");
+    for (const [k, p] of pages.entries()) {
+      if (k !== back) await waitShown(p, ids[back], "online");
+      if (k !== front) await waitShown(p, ids[front], "away");
+    }
+  });
+
+  // Last: the host and another member are gone afterwards.
+  it("hostLeavesAndAPageCloses_OthersDropThemAndKeepChatting", async () => {
+    const ids = await Promise.all(pages.map(id));
+    const [host] = pages;
+    assert.equal(await host.eval(() => document.body.dataset.view), "chat");
+    await host.click("#leave"); // the app's Leave button, not closing the page
+    await until(host, () => document.body.dataset.view === "home");
+    for (const p of pages.slice(1)) await waitShown(p, ids[0], null);
+    // Member 4's tab is closed (no Leave button; the page's pagehide is all it gets).
+    const gone = pages[4];
+    await gone.page.close();
+    const rest = pages.slice(1, 4);
+    const restIds = ids.slice(1, 4);
+    for (const p of rest) await waitShown(p, ids[4], null);
+    for (const [i, p] of rest.entries()) {
+      const shown = await p.eval(() => [...document.querySelectorAll("#members li")].map((e) => e.dataset.peer));
+      assert.deepEqual(shown.sort(), restIds.filter((_, k) => k !== i).sort(), `member ${i + 1}'s list`);
+      assert.match(await p.eval(() => document.querySelector("#members-count").textContent), /3/);
+    }
+    const text = (i) => `still here, member ${i + 1}`;
+    for (const [i, p] of rest.entries()) await send(p, text(i));
+    for (const [i, p] of rest.entries()) for (let k = 0; k < rest.length; k++) if (k !== i) await waitIncoming(p, text(k));
+    // Everything acknowledged (nothing is left to resend), then each message is shown exactly once,
+    // sent to the two remaining members only and delivered to both.
+    for (const p of rest) await until(p, () => window.__ghostchatMesh.pending() === 0);
+    for (const [i, p] of rest.entries()) {
+      const got = await p.eval(() => [...document.querySelectorAll("#messages li .msg-text")].map((e) => e.textContent).filter((t) => t.startsWith("still here")));
+      assert.deepEqual(got.slice().sort(), rest.map((_, k) => text(k)).sort(), `member ${i + 1} shows each once`);
+      await until(p, (t) => {
+        const li = [...document.querySelectorAll('#messages li[data-direction="out"]')].find((x) => x.querySelector(".msg-text").textContent === t);
+        return li && li.dataset.total === "2" && li.dataset.delivered === "2";
+      }, text(i));
+    }
+    const errors = rest.flatMap((p) => p.errors).filter((e) => !/WebSocket|ERR_CONNECTION_REFUSED|Failed to load resource|peer/i.test(e));
     assert.deepEqual(errors, []);
   });
 });
