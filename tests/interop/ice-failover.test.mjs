@@ -8,22 +8,13 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import dgram from 'node:dgram';
 import { startCoturn } from './lib/coturn.mjs';
 import { readMetrics, metricValue } from './lib/metrics.mjs';
-import { freePort, startGhostChat } from './lib/servers.mjs';
+import { freePort, freeUdpPort, loopbackTurnSettings, startGhostChat } from './lib/servers.mjs';
 import { chromiumPage, connectPair, launchChromium, send, waitIncoming } from '../../web/e2e/harness.mjs';
 
 const COTURN_SECRET = crypto.randomBytes(24).toString('hex');
 const EMBEDDED_SECRET = crypto.randomBytes(24).toString('hex');
-
-function freeUdpPort() {
-  return new Promise((resolve, reject) => {
-    const s = dgram.createSocket('udp4');
-    s.once('error', reject);
-    s.bind(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
-  });
-}
 
 describe('ICE failover in the browser: coturn first, the embedded TURN server next', { timeout: 600_000 }, () => {
   let coturn, browser, coturnPort;
@@ -49,19 +40,9 @@ describe('ICE failover in the browser: coturn first, the embedded TURN server ne
     // One server at a time: the previous one's TURN port and relays are released first.
     for (const old of servers.splice(0)) await old.stop();
     const embeddedPort = await freeUdpPort();
-    const relayBase = 40_000 + Math.floor(Math.random() * 20_000);
     const s = await startGhostChat({
       settings: {
-        'GhostChat:Turn:Enabled': 'true',
-        'GhostChat:Turn:ListenAddresses:0': '127.0.0.1',
-        'GhostChat:Turn:UdpPort': String(embeddedPort),
-        'GhostChat:Turn:TcpPort': '-1',
-        'GhostChat:Turn:RelayAddress': '127.0.0.1',
-        'GhostChat:Turn:AdvertisedAddress': '127.0.0.1',
-        'GhostChat:Turn:RelayMinPort': String(relayBase),
-        'GhostChat:Turn:RelayMaxPort': String(relayBase + 200),
-        'GhostChat:Turn:AllowedPeers:0': '127.0.0.1/32',
-        'GhostChat:Turn:Secrets:0': EMBEDDED_SECRET,
+        ...loopbackTurnSettings({ udpPort: embeddedPort, secret: EMBEDDED_SECRET }),
         'GhostChat:Ice:Providers:coturn:Type': 'rest-secret',
         'GhostChat:Ice:Providers:coturn:Priority': '1',
         'GhostChat:Ice:Providers:coturn:Urls:0': `turn:127.0.0.1:${coturnPort}?transport=udp`,

@@ -5,21 +5,12 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import dgram from 'node:dgram';
-import { startGhostChat, stopAll } from './lib/servers.mjs';
+import { freeUdpPort, loopbackTurnSettings, startGhostChat, stopAll } from './lib/servers.mjs';
 import { startStaticServer } from './lib/static-server.mjs';
 import { launchChromium } from './lib/browser.mjs';
 import { readMetrics, metricValue } from './lib/metrics.mjs';
 
 const SECRET = crypto.randomBytes(24).toString('base64');
-
-function freeUdpPort() {
-  return new Promise((resolve, reject) => {
-    const s = dgram.createSocket('udp4');
-    s.once('error', reject);
-    s.bind(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
-  });
-}
 
 /** TURN REST API credentials: username "expiry:user", password base64(HMAC-SHA1(secret, username)). */
 function restCredentials(secret, user, ttlSeconds) {
@@ -34,22 +25,7 @@ let turnPort;
 
 before(async () => {
   turnPort = await freeUdpPort();
-  const relayBase = 40000 + Math.floor(Math.random() * 20000);
-  server = await startGhostChat({
-    settings: {
-      'GhostChat:Turn:Enabled': 'true',
-      'GhostChat:Turn:ListenAddresses:0': '127.0.0.1',
-      'GhostChat:Turn:UdpPort': String(turnPort),
-      'GhostChat:Turn:TcpPort': '-1',
-      'GhostChat:Turn:RelayAddress': '127.0.0.1',
-      'GhostChat:Turn:AdvertisedAddress': '127.0.0.1',
-      'GhostChat:Turn:RelayMinPort': String(relayBase),
-      'GhostChat:Turn:RelayMaxPort': String(relayBase + 200),
-      // Loopback peers are refused by default; this lab allows exactly them.
-      'GhostChat:Turn:AllowedPeers:0': '127.0.0.1/32',
-      'GhostChat:Turn:Secrets:0': SECRET,
-    },
-  });
+  server = await startGhostChat({ settings: loopbackTurnSettings({ udpPort: turnPort, secret: SECRET }) });
   pages = await startStaticServer({ '/': { type: 'text/html; charset=utf-8', body: '<!doctype html><title>turn relay</title>' } });
   browser = await launchChromium();
 });

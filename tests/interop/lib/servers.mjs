@@ -12,6 +12,7 @@
 //   stopAll()                                   -> stops every server still running (after hooks)
 //   GHOSTCHAT_SERVER_DLL                        -> the dll path used
 import { spawn } from 'node:child_process';
+import dgram from 'node:dgram';
 import net from 'node:net';
 import path from 'node:path';
 import { existsSync } from 'node:fs';
@@ -36,6 +37,36 @@ process.once('exit', () => {
     try { process.kill(h.pid, 'SIGKILL'); } catch { /* already gone */ }
   }
 });
+
+/** A UDP port that was free on 127.0.0.1 a moment ago. */
+export function freeUdpPort() {
+  return new Promise((resolve, reject) => {
+    const s = dgram.createSocket('udp4');
+    s.once('error', reject);
+    s.bind(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
+  });
+}
+
+/**
+ * Settings for the embedded TURN server on loopback only: UDP on `udpPort`, no TCP, relays on a random
+ * 200-port range, REST `secret`, and loopback peers allowed (refused by default; tests relay between
+ * browsers on this machine).
+ */
+export function loopbackTurnSettings({ udpPort, secret }) {
+  const relayBase = 40000 + Math.floor(Math.random() * 20000);
+  return {
+    'GhostChat:Turn:Enabled': 'true',
+    'GhostChat:Turn:ListenAddresses:0': '127.0.0.1',
+    'GhostChat:Turn:UdpPort': String(udpPort),
+    'GhostChat:Turn:TcpPort': '-1',
+    'GhostChat:Turn:RelayAddress': '127.0.0.1',
+    'GhostChat:Turn:AdvertisedAddress': '127.0.0.1',
+    'GhostChat:Turn:RelayMinPort': String(relayBase),
+    'GhostChat:Turn:RelayMaxPort': String(relayBase + 200),
+    'GhostChat:Turn:AllowedPeers:0': '127.0.0.1/32',
+    'GhostChat:Turn:Secrets:0': secret,
+  };
+}
 
 /** A TCP port that was free on 127.0.0.1 a moment ago. */
 export function freePort() {
