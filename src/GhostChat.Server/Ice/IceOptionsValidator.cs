@@ -13,6 +13,10 @@ internal sealed partial class IceOptionsValidator(IOptions<TurnServerOptions> tu
     [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")]
     public static partial Regex NamePattern();
 
+    /// <summary>One DNS label (RFC 1123): what stands for APP in https://APP.metered.live.</summary>
+    [GeneratedRegex("^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")]
+    private static partial Regex HostLabel();
+
     public ValidateOptionsResult Validate(string? name, IceOptions options)
     {
         var errors = new List<string>();
@@ -65,6 +69,11 @@ internal sealed partial class IceOptionsValidator(IOptions<TurnServerOptions> tu
             }
             if (!p.Enabled)
             {
+                // Kept for later: only a misspelt type is worth saying now.
+                if (p.Type is not null && !IceProviderTypes.All.Contains(p.Type.ToLowerInvariant()))
+                {
+                    errors.Add($"{at}:Type must be one of {string.Join(", ", IceProviderTypes.All)} (got '{p.Type}').");
+                }
                 continue;
             }
             switch (p.Type?.ToLowerInvariant())
@@ -111,7 +120,7 @@ internal sealed partial class IceOptionsValidator(IOptions<TurnServerOptions> tu
                     {
                         errors.Add($"{at}: set AppName (https://APP.metered.live) or BaseUrl.");
                     }
-                    else if (p.BaseUrl is null && !NamePattern().IsMatch(p.AppName!))
+                    else if (string.IsNullOrWhiteSpace(p.BaseUrl) && !HostLabel().IsMatch(p.AppName!))
                     {
                         errors.Add($"{at}:AppName must be a host label (letters, digits, '-').");
                     }
