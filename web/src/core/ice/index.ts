@@ -82,7 +82,7 @@ export class IceFailover {
     // With relay candidates only, a broken TURN provider means no connection: check before using
     // the list. Otherwise direct paths may do, so the check runs on while the peer connects and
     // its outcome serves the next connections (retries, and the host's next joiners).
-    const checked = this.serial(() => this.checkAndExclude()).then(() => this.onChange({ kind: "loaded", providers: this.names, excluded: this.left }));
+    const checked = this.serial(() => this.checkAndExclude()).then(() => this.notify("loaded"));
     if (options.relayOnly === true || this.relayOnly) await checked;
   }
 
@@ -103,7 +103,7 @@ export class IceFailover {
     const changed = await this.excludeAndFetch(blamed);
     if (changed) {
       await this.checkAndExclude();
-      this.onChange({ kind: "failover", providers: this.names, excluded: this.left });
+      this.notify("failover");
     }
     return changed;
   }
@@ -119,7 +119,7 @@ export class IceFailover {
       const answer = await this.ports.fetch(this.left);
       if (answer.iceServers.length > 0) {
         this.adopt(answer);
-        this.onChange({ kind: "refreshed", providers: this.names, excluded: this.left });
+        this.notify("refreshed");
       }
     } catch {
       // keep the current credentials; the next timer tries again
@@ -140,6 +140,15 @@ export class IceFailover {
     const lifetime = this.expiresAt - this.loadedAt;
     const due = this.loadedAt + Math.max(0, lifetime) * REFRESH_AT;
     return Math.max(MIN_REFRESH_MS, due - this.now());
+  }
+
+  /** Tells the observer; its mistakes are not ours to fail on (the check may run unawaited). */
+  private notify(kind: IceEvent["kind"]): void {
+    try {
+      this.onChange({ kind, providers: this.names, excluded: this.left });
+    } catch {
+      // an observer that throws changes nothing here
+    }
   }
 
   /** One check, failover or refresh at a time, in call order. */
