@@ -175,7 +175,12 @@ describe("Invites end to end (Chromium, real server)", { timeout: 400_000 }, () 
     const link = await createRoom(host, server.url);
     const inviteId = new URL(link).hash.split(".")[3];
     await host.click(`#invite-list li[data-invite-id="${inviteId}"] .invite-renew`);
-    await host.waitFor((old) => document.querySelector("#invite-link").value !== old && document.querySelectorAll("#invite-list li[data-invite-id]").length === 1, link);
+    // The link changes first, the list is drawn again a moment later: wait for both.
+    await host.waitFor((old) => {
+      const value = document.querySelector("#invite-link").value;
+      const items = [...document.querySelectorAll("#invite-list li[data-invite-id]")];
+      return value !== old && items.length === 1 && items[0].dataset.inviteId === new URL(value).hash.split(".")[3];
+    }, link);
     const renewed = await host.eval(() => document.querySelector("#invite-link").value);
     const renewedId = new URL(renewed).hash.split(".")[3];
     assert.notEqual(renewedId, inviteId);
