@@ -4,7 +4,7 @@
 // /api/ice gives one server at a time and the server's prober is off, so only the browser can notice
 // that the first one is broken. With coturn healthy the chat goes through coturn; with the wrong
 // secret, and with coturn stopped, each page asks /api/ice again without it and the chat goes through
-// the embedded server (which must really relay: its counters move).
+// the embedded server (which must really relay: its counters move). A group room does the same.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
@@ -115,6 +115,34 @@ describe('ICE failover in the browser: coturn first, the embedded TURN server ne
     for (const p of paths) assert.deepEqual([p.path, p.provider, p.excluded], ['relay-udp', 'embedded', 'coturn']);
     const relayed = metricValue(await readMetrics(s.httpUrl), 'ghostchat_turn_relayed_packets_total');
     assert.ok(relayed > before, `the embedded TURN server relayed nothing (${before} -> ${relayed})`);
+  });
+
+  it('group room, same broken coturn: both members leave it out and their link is relayed by the embedded server', async () => {
+    const s = servers[0]; // the wrong-secret server of the test above
+    const host = await chromiumPage(browser);
+    const guest = await chromiumPage(browser);
+    try {
+      const before = metricValue(await readMetrics(s.httpUrl), 'ghostchat_turn_relayed_packets_total') ?? 0;
+      await host.goto(`${s.httpUrl}/`);
+      await host.waitFor(() => document.body.dataset.view === 'home');
+      await host.click('#new-group');
+      await host.waitFor(() => document.body.dataset.view === 'invite' && document.querySelector('#invite-link').value.includes('#join='));
+      const link = await host.eval(() => document.querySelector('#invite-link').value);
+      await guest.goto(link);
+      // Each member lists the other with a link of its own.
+      for (const p of [host, guest]) await p.waitFor(() => document.querySelector('#members li[data-path="direct"]') !== null);
+      await send(guest, 'group: hello');
+      await waitIncoming(host, 'group: hello');
+      await send(host, 'group: and back');
+      await waitIncoming(guest, 'group: and back');
+      for (const p of [host, guest]) assert.equal(await p.eval(() => document.body.dataset.iceExcluded), 'coturn');
+      // Relay-only (the server's hint) holds for the group's links too: the embedded server relayed them.
+      const relayed = metricValue(await readMetrics(s.httpUrl), 'ghostchat_turn_relayed_packets_total');
+      assert.ok(relayed > before, `the group's link did not go through the embedded TURN server (${before} -> ${relayed})`);
+    } finally {
+      await host.context.close();
+      await guest.context.close();
+    }
   });
 
   it('coturn stopped: the pages fail over to the embedded server', async () => {

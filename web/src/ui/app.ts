@@ -54,6 +54,8 @@ class App {
   private session: ChatSession | null = null;
   /** The session's ICE servers with failover (null with custom servers in the settings). */
   private ice: IceFailover | null = null;
+  /** The group room's ICE servers with failover (null with custom servers in the settings). */
+  private groupIce: IceFailover | null = null;
   private conversation = new Conversation();
   private readonly typingOut = new TypingSender();
   private readonly typingIn = new TypingReceiver();
@@ -354,7 +356,22 @@ class App {
     $("verify-changed").hidden = true;
     $("invite-notice").hidden = true;
     const settings = this.settings;
-    const mesh = new MeshSession({ ...options, name: "", loadIce: () => loadIce(settings) });
+    // The same failover across ICE providers as a 1:1 chat: each TURN provider is checked before the
+    // list is used (a member links to up to eleven others with it), the ones without a relay
+    // candidate are left out, and the server's relay-only hint applies to every link.
+    const ice = (this.groupIce = iceFailover(settings));
+    const network = { get relayOnly(): boolean { return ice?.relayOnly === true; } };
+    const mesh = new MeshSession({
+      ...options,
+      createPeer: (servers) => options.createPeer(servers, network),
+      name: "",
+      loadIce: ice
+        ? async () => {
+            await ice.load({ relayOnly: true });
+            return [...ice.servers];
+          }
+        : () => loadIce(settings),
+    });
     mesh.events.on("status", (s) => this.onGroupStatus(s));
     mesh.events.on("authenticated", (a) => {
       // The verification code is the one of the invite handshake (joiner and host); member links prove the room key.
@@ -375,6 +392,8 @@ class App {
   private disposeGroup(): void {
     this.mesh?.leave();
     this.mesh = null;
+    this.groupIce?.dispose();
+    this.groupIce = null;
     this.groupView?.dispose();
     this.groupView = null;
     $("group-invite").hidden = true;
@@ -392,7 +411,7 @@ class App {
     const identity = resume ? { id: resume.peerId, token } : { token };
     const mesh = this.newMesh(
       {
-        createPeer: (ice) => createPeerJsPort(peerServerOptions(settings, location), ice, identity),
+        createPeer: (ice, network) => createPeerJsPort(peerServerOptions(settings, location), ice, identity, network),
         host: async (peerId) => {
           this.identity ??= await book.startRoom(peerId, token);
           const id = this.identity;
@@ -423,7 +442,7 @@ class App {
     const settings = this.settings;
     const mesh = this.newMesh(
       {
-        createPeer: (ice) => createPeerJsPort(peerServerOptions(settings, location), ice),
+        createPeer: (ice, network) => createPeerJsPort(peerServerOptions(settings, location), ice, undefined, network),
         invite: { roomId: invite.roomId, inviteId: invite.inviteId, secret: invite.secret, hostPeerId: invite.hostPeerId },
       },
       () => invite.roomId,
