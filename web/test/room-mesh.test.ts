@@ -217,6 +217,39 @@ describe("MeshRoom", () => {
     expect(m.a!.room.pendingFor("b")).toBe(0);
   });
 
+  it("unreachable_NoPathForAMinute_ShownAsUnreachable_RosterSentAgain_BackToOnlineWhenItReturns", () => {
+    const { net, m } = mesh(["a", "b", "c"]);
+    const rosters: string[] = [];
+    m.a!.room.events.on("roster", (r) => rosters.push(r.map((v) => `${v.id}:${v.state}`).join(",")));
+    // c vanishes without a goodbye (a crashed tab): nobody reaches it.
+    net.cut("a", "c");
+    net.cut("b", "c");
+    net.run(net.now + 2000);
+    const id = m.a!.say("for everyone")!;
+    net.run(net.now + 30_000);
+    expect(m.a!.room.members().map((v) => [v.id, v.state])).toEqual([["b", "online"], ["c", "reconnecting"]]);
+    net.run(net.now + 35_000);
+    expect(m.a!.room.members().map((v) => [v.id, v.state])).toEqual([["b", "online"], ["c", "unreachable"]]);
+    expect(m.b!.room.members().find((v) => v.id === "c")?.state).toBe("unreachable");
+    expect(rosters.at(-1)).toBe("b:online,c:unreachable"); // told without anything else happening
+    // Still a member: the message waits for it and goes out when it is back.
+    expect(m.a!.room.receipts(id)!.get("c")).toBe("sending");
+    expect(m.a!.room.pendingFor("c")).toBe(1);
+    net.heal("a", "c");
+    net.heal("b", "c");
+    net.run(net.now + 5000);
+    expect(m.a!.room.members().find((v) => v.id === "c")?.state).toBe("online");
+    expect(m.c!.received.map((r) => r.text)).toEqual(["for everyone"]);
+    expect(m.a!.room.receipts(id)!.get("c")).toBe("delivered");
+  });
+
+  it("unreachable_ThresholdIsAnOption", () => {
+    const { net, m } = mesh(["a", "b"], 7, { unreachableAfterMs: 5000 });
+    net.cut("a", "b");
+    net.run(net.now + 7000);
+    expect(m.a!.room.members()[0]?.state).toBe("unreachable");
+  });
+
   it("partition_MessagesWaitThenArriveInOrderWhenItHeals", () => {
     const { net, m } = mesh(["a", "b"]);
     net.cut("a", "b");

@@ -101,7 +101,7 @@ export class GroupView {
         li.dataset.peer = m.id;
         li.dataset.state = m.state;
         li.dataset.path = m.path;
-        const state = t(m.state === "online" ? "memberOnline" : m.state === "away" ? "memberAway" : "memberReconnecting");
+        const state = t(m.state === "online" ? "memberOnline" : m.state === "away" ? "memberAway" : m.state === "unreachable" ? "memberUnreachable" : "memberReconnecting");
         const path = m.path === "direct" ? t("pathDirect") : m.path === "relay" ? t("pathRelay", { via: short(m.via ?? "") }) : "";
         li.append(el("span", short(m.id), "member-id"), el("span", path ? `${state} · ${path}` : state, "member-state"));
         return li;

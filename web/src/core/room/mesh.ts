@@ -48,6 +48,8 @@ export interface MeshOptions {
   presenceMs?: number;
   /** Most frames (re)sent per recipient per tick. Default 256. */
   burst?: number;
+  /** A member no path has reached for this long is shown as unreachable (ms). Default 60000. */
+  unreachableAfterMs?: number;
   backfill?: Partial<BackfillOptions>;
   /** Instance id of this side (random by default). */
   inc?: string;
@@ -73,8 +75,12 @@ export type MemberPath = "direct" | "relay" | "none";
 export interface MemberView {
   id: string;
   name: string;
-  /** online / away as the member reports it; reconnecting when no path reaches it now. */
-  state: "online" | "away" | "reconnecting";
+  /**
+   * online / away as the member reports it; reconnecting when no path reaches it now; unreachable
+   * when none has for `unreachableAfterMs` (a crashed tab or a lost network never says goodbye: it
+   * stays a member, its messages wait in the outbox and go out if it comes back).
+   */
+  state: "online" | "away" | "reconnecting" | "unreachable";
   path: MemberPath;
   /** Relaying member when path is "relay". */
   via: string | null;
@@ -138,6 +144,9 @@ export class MeshRoom {
   private v = 0;
   private relayTurn = 0;
   private lastPresence = -Infinity;
+  /** Members no path reaches, since when (ms); and those already announced as unreachable. */
+  private readonly noPathSince = new Map<string, number>();
+  private readonly announcedUnreachable = new Set<string>();
   private cancelTick: (() => void) | null = null;
   private stopped = false;
   /** Counters for diagnostics and tests. */
@@ -227,10 +236,14 @@ export class MeshRoom {
   }
 
   members(): MemberView[] {
+    const now = this.o.clock.now();
+    const after = this.o.unreachableAfterMs ?? 60_000;
     return [...this.roster.members.values()].map((m): MemberView => {
       const route = this.routeTo(m.id);
       const path: MemberPath = route === null ? "none" : route === m.id ? "direct" : "relay";
-      return { id: m.id, name: m.name, state: path === "none" ? "reconnecting" : m.st === "away" ? "away" : "online", path, via: path === "relay" ? route : null, since: m.since };
+      const lost = this.noPathSince.get(m.id);
+      const state = path !== "none" ? (m.st === "away" ? "away" : "online") : lost !== undefined && now - lost >= after ? "unreachable" : "reconnecting";
+      return { id: m.id, name: m.name, state, path, via: path === "relay" ? route : null, since: m.since };
     }).sort((x, y) => (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
   }
 
@@ -526,5 +539,25 @@ export class MeshRoom {
     }
     for (const s of this.inbound.values()) if (s.ackUntil > now) this.sendAck(s);
     if (now - this.lastPresence >= (this.o.presenceMs ?? 5000)) this.broadcastPresence();
+    this.trackUnreachable(now);
+  }
+
+  /** Notes since when no path reaches each member; the roster is sent again when one turns unreachable. */
+  private trackUnreachable(now: number): void {
+    const after = this.o.unreachableAfterMs ?? 60_000;
+    let crossed = false;
+    for (const id of this.roster.members.keys()) {
+      if (this.routeTo(id) !== null) {
+        this.noPathSince.delete(id);
+        continue;
+      }
+      const since = this.noPathSince.get(id);
+      if (since === undefined) this.noPathSince.set(id, now);
+      else if (now - since >= after && !this.announcedUnreachable.has(id)) crossed = true;
+    }
+    for (const id of this.noPathSince.keys()) if (!this.roster.members.has(id)) this.noPathSince.delete(id);
+    this.announcedUnreachable.clear();
+    for (const [id, since] of this.noPathSince) if (now - since >= after) this.announcedUnreachable.add(id);
+    if (crossed) this.emitRoster();
   }
 }

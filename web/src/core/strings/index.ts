@@ -137,6 +137,7 @@ export const en = {
   memberOnline: "online",
   memberAway: "away",
   memberReconnecting: "reconnecting",
+  memberUnreachable: "unreachable for a while — messages wait for it",
   pathDirect: "direct",
   pathRelay: "through {via}",
   groupServerReconnecting: "Lost the server — reconnecting. The chat goes on over the direct connections.",
