@@ -162,3 +162,48 @@ describe("network lab: diagnostics, chat paths and errors", { skip: skip ?? fals
     }
   });
 });
+
+describe("network lab: Firefox", { skip: skip ?? false }, () => {
+  // Sides: 1 cone (the Chromium host), 2 symmetric and 3 udp-blocked (Firefox guests).
+  const SIDES = ["cone", "symmetric", "udp-blocked"];
+  let lab;
+  let url;
+  let chromium;
+
+  before(async () => {
+    lab = await createLab(SIDES);
+    url = (await lab.startServer()).url;
+    chromium = await lab.launchChromium(1);
+  });
+  after(async () => {
+    const prefix = lab?.prefix;
+    await lab?.destroy();
+    if (prefix) assert.deepEqual(leftoverNamespaces(prefix), []);
+  });
+
+  // Firefox warns (as a page error) that the lab's five ICE URLs slow discovery; not an app error.
+  const FIREFOX_NOTICES = /^WebRTC: Using five or more STUN\/TURN servers/;
+
+  // [Firefox guest's side, expected data-path of #quality on the Firefox side].
+  for (const [guestSide, guestPath] of [[2, /^relay-/], [3, /^relay-tcp$/]]) {
+    it(`firefox_Joins_ChromiumHost_cone_from_${SIDES[guestSide - 1]}_Relayed`, async () => {
+      const host = await newPage(chromium);
+      const firefox = await lab.launchFirefox(guestSide);
+      try {
+        assert.match(await firefox.page.evaluate(() => navigator.userAgent), /Firefox\//);
+        await createRoomAndJoin(host.page, firefox.page, url);
+        const [hp, gp] = await Promise.all([waitPath(host.page), waitPath(firefox.page)]);
+        assert.match(gp.path, guestPath, `Firefox ${JSON.stringify(gp)}`);
+        assert.match(hp.path, /^relay-/, `Chromium host ${JSON.stringify(hp)}`);
+        await sendAndReceive(host.page, firefox.page, "hello Firefox, from Chromium behind a cone NAT");
+        await sendAndReceive(firefox.page, host.page, `hello Chromium, from Firefox behind ${SIDES[guestSide - 1]}`);
+        await firefox.page.focus("#quality");
+        await firefox.page.screenshot({ path: artifact(`lab-firefox-${SIDES[guestSide - 1]}.png`) });
+        assert.deepEqual([...host.errors, ...(await firefox.errors()).filter((e) => !FIREFOX_NOTICES.test(e))], []);
+      } finally {
+        await host.context.close();
+        await firefox.close();
+      }
+    });
+  }
+});

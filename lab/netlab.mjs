@@ -342,9 +342,102 @@ class Lab {
     return browser;
   }
 
+  /**
+   * Firefox ESR inside client `c<i>`, driven by puppeteer-core over WebDriver BiDi. The BiDi socket is on
+   * the namespace's loopback, out of this process's reach, so lab/firefox-driver.mjs runs inside the
+   * namespace and relays commands over its stdin/stdout. Resolves with `{ page, version, errors(), close() }`;
+   * `page` offers the part of Playwright's Page that browser.mjs and pair.mjs use (goto, click, fill,
+   * press, focus, evaluate, waitForFunction, screenshot), so the same app steps drive either browser.
+   */
+  async launchFirefox(sideIndex) {
+    const side = this.sides[sideIndex - 1];
+    if (!side) throw new Error(`no side ${sideIndex}`);
+    const home = mkdtempSync(path.join(this.tmp, `home-ff-c${sideIndex}-`));
+    const env = { ...process.env, HOME: home, TMPDIR: home, MOZ_CRASHREPORTER_DISABLE: "1" };
+    delete env.DISPLAY;
+    delete env.WAYLAND_DISPLAY;
+    const child = spawn("ip", ["netns", "exec", this.ns(side.client), process.execPath, path.join(here, "firefox-driver.mjs"), path.join(home, "profile"), SERVER_IP],
+      { env, stdio: ["pipe", "pipe", "pipe"] });
+    this.processes.push(child);
+    let stderr = "";
+    child.stderr.on("data", (d) => (stderr = (stderr + d).slice(-4000)));
+    const pending = new Map();
+    let nextId = 1;
+    let onReady;
+    const ready = new Promise((resolve, reject) => {
+      onReady = resolve;
+      child.once("exit", (code, signal) => {
+        const error = new Error(`Firefox driver in ${side.client} exited (${code ?? signal}):\n${stderr}`);
+        reject(error);
+        for (const p of pending.values()) p.reject(error);
+        pending.clear();
+      });
+    });
+    let buffer = "";
+    child.stdout.on("data", (d) => {
+      buffer += d;
+      let nl;
+      while ((nl = buffer.indexOf("\n")) >= 0) {
+        const line = buffer.slice(0, nl);
+        buffer = buffer.slice(nl + 1);
+        let msg;
+        try { msg = JSON.parse(line); } catch { continue; }
+        if (msg.ready) onReady(msg);
+        const p = pending.get(msg.id);
+        if (!p) continue;
+        pending.delete(msg.id);
+        if (msg.ok) p.resolve(msg.value);
+        else p.reject(new Error(`Firefox (${side.client}): ${msg.error}`));
+      }
+    });
+    let timer;
+    const hello = await Promise.race([ready, new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`Firefox did not start in ${side.client} within 60 s:\n${stderr}`)), 60_000);
+    })]).finally(() => clearTimeout(timer));
+    // Firefox leads its own process group (puppeteer spawns it detached): should the driver die first,
+    // teardown kills that group by Firefox's PID.
+    const group = hello.pid;
+    const firefox = {
+      exitCode: group ? null : 0, signalCode: null,
+      kill: (sig) => { firefox.signalCode = sig; try { process.kill(-group, sig); } catch { /* gone */ } },
+    };
+    this.processes.push(firefox);
+    const send = (op, args = {}) => new Promise((resolve, reject) => {
+      const id = nextId++;
+      pending.set(id, { resolve, reject });
+      child.stdin.write(JSON.stringify({ id, op, ...args }) + "\n");
+    });
+    const src = (fn) => (typeof fn === "function" ? fn.toString() : `() => (${fn})`);
+    const page = {
+      goto: (url) => send("goto", { url }),
+      click: (selector) => send("click", { selector }),
+      focus: (selector) => send("focus", { selector }),
+      fill: (selector, text) => send("fill", { selector, text }),
+      press: (selector, key) => send("press", { selector, key }),
+      evaluate: (fn, arg) => send("evaluate", { src: src(fn), arg }),
+      waitForFunction: (fn, arg, { timeout = 30_000 } = {}) => send("waitFor", { src: src(fn), arg, timeout }),
+      screenshot: ({ path: file }) => send("screenshot", { file }),
+    };
+    const close = async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((r) => child.once("exit", r));
+      child.stdin.end();
+      const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+      await exited;
+      clearTimeout(timer);
+      // The driver waited for Firefox to exit unless it was killed; then teardown kills the group.
+      if (child.exitCode === 0) firefox.exitCode = 0;
+    };
+    this.firefoxes ??= [];
+    this.firefoxes.push(close);
+    return { page, version: hello.version, errors: () => send("errors"), close };
+  }
+
   async destroy() {
     for (const b of this.browsers ?? []) await b.close().catch(() => undefined);
     this.browsers = [];
+    for (const close of this.firefoxes ?? []) await close().catch(() => undefined);
+    this.firefoxes = [];
     await this.stopServer().catch(() => undefined);
     this.destroySync();
   }
