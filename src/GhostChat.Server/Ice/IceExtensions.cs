@@ -95,11 +95,7 @@ internal static class IceExtensions
         {
             return null;
         }
-        var host = string.IsNullOrEmpty(requestHost) ? server.AdvertisedAddress.ToString() : requestHost;
-        if (host.Contains(':', StringComparison.Ordinal) && !host.StartsWith('['))
-        {
-            host = "[" + host + "]";
-        }
+        var host = Providers.EmbeddedIceProvider.UrlHost(requestHost, server);
         return [
             $"stun:{host}:{server.UdpEndPoints[0].Port.ToString(CultureInfo.InvariantCulture)}",
             $"stun:{host}:{server.AlternatePort.ToString(CultureInfo.InvariantCulture)}",

@@ -35,7 +35,7 @@ internal static class WebExtensions
         path.EndsWith(".br", StringComparison.OrdinalIgnoreCase) || path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>"br" or "gzip" among the copies there are, when the request accepts it (q &gt; 0), brotli first; null otherwise.</summary>
-    internal static string? PreferredEncoding(HttpRequest request, bool brotli = true, bool gzip = true)
+    internal static string? PreferredEncoding(HttpRequest request, bool brotli, bool gzip)
     {
         IList<StringWithQualityHeaderValue> accepted;
         try

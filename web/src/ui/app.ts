@@ -16,7 +16,7 @@ import { renderError, resetErrorView } from "./errors";
 import { QualityIndicator } from "./quality";
 import { MEMBER_INVITE_ID, MeshSession, type MeshPhase, type MeshSessionOptions } from "../core/room";
 import { GroupView } from "./group";
-import { IceFailover, iceUrlExcluding, parseIceAnswer, type IceAnswer } from "../core/ice";
+import { IceFailover, fetchIceAnswer, iceUrlExcluding } from "../core/ice";
 import { gather } from "./gather";
 
 /** One formatter for every message (creating one per call costs milliseconds on the send path). */
@@ -271,7 +271,8 @@ class App {
     const ice = (this.ice = iceFailover(settings));
     const session = new ChatSession({
       createPeer: (iceServers, network) => createPeerJsPort(peerServerOptions(settings, location), iceServers, identity, network),
-      ...(ice ? { ice } : { loadIce: () => loadIce(settings) }),
+      // Without an /api/ice endpoint the settings give the servers themselves.
+      ...(ice ? { ice } : { loadIce: async () => settings.iceServers }),
       relayOnly: this.relayOnly,
       // Every channel proves the invite secret over both DTLS fingerprints before it carries chat.
       handshake: async (role, channel) => {
@@ -370,7 +371,7 @@ class App {
             await ice.load({ relayOnly: true });
             return [...ice.servers];
           }
-        : () => loadIce(settings),
+        : async () => settings.iceServers,
     });
     mesh.events.on("status", (s) => this.onGroupStatus(s));
     mesh.events.on("authenticated", (a) => {
@@ -853,13 +854,7 @@ function iceFailover(settings: ServerSettings): IceFailover | null {
   const endpoint = iceEndpoint(settings);
   if (endpoint === null) return null;
   const ice = new IceFailover({
-    fetch: async (exclude): Promise<IceAnswer> => {
-      const response = await fetch(iceUrlExcluding(endpoint, exclude), { cache: "no-store", credentials: "omit" });
-      if (!response.ok) throw new Error(`ICE servers: HTTP ${response.status}`);
-      const answer = parseIceAnswer(await response.json().catch(() => null));
-      if (!answer) throw new Error("ICE servers: malformed answer");
-      return answer;
-    },
+    fetch: (exclude) => fetchIceAnswer(iceUrlExcluding(endpoint, exclude)),
     checkTurn: async (server) => (await gather([server], "relay", TURN_CHECK_MS)).candidates.some((c) => c.type === "relay"),
     setTimer: (fn, ms) => window.setTimeout(fn, Math.min(ms, 2 ** 31 - 1)),
     clearTimer: (handle) => window.clearTimeout(handle as number),
@@ -872,14 +867,6 @@ function iceFailover(settings: ServerSettings): IceFailover | null {
   return ice;
 }
 
-async function loadIce(settings: ServerSettings): Promise<RTCIceServer[]> {
-  const endpoint = iceEndpoint(settings);
-  if (endpoint === null) return settings.iceServers;
-  const response = await fetch(endpoint, { cache: "no-store", credentials: "omit" });
-  if (!response.ok) throw new Error(`ICE servers: HTTP ${response.status}`);
-  const body = (await response.json()) as { iceServers?: unknown };
-  return Array.isArray(body.iceServers) ? (body.iceServers as RTCIceServer[]) : [];
-}
 
 function statusText(s: SessionStatus): string {
   switch (s.phase) {

@@ -1,6 +1,5 @@
 import {
   DIAGNOSTICS_STEPS,
-  parseIceConfig,
   runDiagnostics,
   type DiagnosticsPorts,
   type DiagnosticsReport,
@@ -11,6 +10,7 @@ import { iceEndpoint, loadSettings, peerServerOptions, type ServerSettings } fro
 import { isStringKey, t, type StringKey } from "../core/strings";
 import { $, applyStrings, el } from "./dom";
 import { gather } from "./gather";
+import { fetchIceAnswer } from "../core/ice";
 import "./network.css";
 
 /** How long one ICE gathering may take before it counts as "no answer". */
@@ -188,11 +188,7 @@ function browserPorts(settings: ServerSettings): DiagnosticsPorts {
     loadIce: async (): Promise<IceConfig> => {
       const endpoint = iceEndpoint(settings);
       if (endpoint === null) return { iceServers: settings.iceServers, providers: settings.iceServers.map((_, i) => `server ${i + 1}`), relayOnly: false, stunProbes: [] };
-      const response = await fetch(endpoint, { cache: "no-store", credentials: "omit" });
-      if (!response.ok) throw new Error(`HTTP ${response.status}`);
-      const parsed = parseIceConfig(await response.json().catch(() => null));
-      if (!parsed) throw new Error("malformed answer");
-      return parsed;
+      return fetchIceAnswer(endpoint);
     },
     gather: (servers, policy) => gather(servers, policy, GATHER_TIMEOUT_MS),
   };

@@ -100,16 +100,7 @@ internal sealed class EmbeddedIceProvider(string name, IceProviderOptions option
         }
         else
         {
-            var host = request.Host;
-            if (string.IsNullOrEmpty(host))
-            {
-                host = server.AdvertisedAddress.ToString();
-            }
-            if (host.Contains(':', StringComparison.Ordinal) && !host.StartsWith('['))
-            {
-                host = "[" + host + "]";
-            }
-            urls = Derived(host, server);
+            urls = Derived(UrlHost(request.Host, server), server);
         }
         return Task.FromResult<IReadOnlyList<IceServerEntry>?>([Sign(urls)]);
     }
@@ -126,6 +117,16 @@ internal sealed class EmbeddedIceProvider(string name, IceProviderOptions option
             : address.Equals(System.Net.IPAddress.IPv6Any) ? "[::1]"
             : address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? "[" + address + "]" : address.ToString();
         return Task.FromResult<IReadOnlyList<IceServerEntry>?>([Sign(Derived(host, server))]);
+    }
+
+    /// <summary>
+    /// The host browsers reach the embedded server by, as a URL host: the name the request came with (the
+    /// browser reached this machine by it), else the advertised address; IPv6 in brackets.
+    /// </summary>
+    internal static string UrlHost(string? requestHost, GhostChat.Turn.Server.TurnServer server)
+    {
+        var host = string.IsNullOrEmpty(requestHost) ? server.AdvertisedAddress.ToString() : requestHost;
+        return host.Contains(':', StringComparison.Ordinal) && !host.StartsWith('[') ? "[" + host + "]" : host;
     }
 
     private static List<string> Derived(string host, GhostChat.Turn.Server.TurnServer server)

@@ -397,6 +397,7 @@ export async function runDiagnostics(ports: DiagnosticsPorts, onProgress: (p: Pr
   return report;
 }
 
-function urlsOf(server: RTCIceServer): string[] {
+/** The URLs of one RTCIceServer (`urls` may be one string or a list). */
+export function urlsOf(server: RTCIceServer): string[] {
   return (Array.isArray(server.urls) ? server.urls : [server.urls]).filter((u): u is string => typeof u === "string");
 }

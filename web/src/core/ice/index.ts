@@ -1,4 +1,4 @@
-import { parseIceConfig, type IceConfig } from "../diagnostics";
+import { parseIceConfig, urlsOf, type IceConfig } from "../diagnostics";
 
 /**
  * The browser's side of the ICE service (contract C2): the servers this page uses, with failover
@@ -259,14 +259,22 @@ export function parseIceAnswer(body: unknown): IceAnswer | null {
   return { ...config, expiresAt: Number.isFinite(expiresAt) ? expiresAt : null };
 }
 
+/**
+ * GET an /api/ice answer (no cookies, no cache). Rejects with "HTTP <status>" or "malformed answer",
+ * the words the diagnostics report shows.
+ */
+export async function fetchIceAnswer(url: string): Promise<IceAnswer> {
+  const response = await fetch(url, { cache: "no-store", credentials: "omit" });
+  if (!response.ok) throw new Error(`HTTP ${response.status}`);
+  const answer = parseIceAnswer(await response.json().catch(() => null));
+  if (!answer) throw new Error("malformed answer");
+  return answer;
+}
+
 /** `endpoint?exclude=a,b` (names are the server's own: letters, digits, '-', '_', '.'). */
 export function iceUrlExcluding(endpoint: string, exclude: readonly string[]): string {
   if (exclude.length === 0) return endpoint;
   return `${endpoint}${endpoint.includes("?") ? "&" : "?"}exclude=${exclude.map(encodeURIComponent).join(",")}`;
-}
-
-function urlsOf(s: RTCIceServer): string[] {
-  return (Array.isArray(s.urls) ? s.urls : [s.urls]).filter((u): u is string => typeof u === "string");
 }
 
 function isTurnUrl(url: string): boolean {
