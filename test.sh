@@ -137,7 +137,7 @@ main() {
   log "build ($CONFIGURATION)"
   dotnet build GhostChat.slnx -c "$CONFIGURATION" -nologo -clp:ErrorsOnly || die "build failed"
   if [ -f web/package.json ]; then
-    (cd web && npm run --silent build) || die "web build failed"
+    (cd web && npm run --silent build && npm run --silent build:e2e) || die "web build failed"
   fi
 
   run_dotnet_tests dotnet-turn tests/GhostChat.Turn.Tests

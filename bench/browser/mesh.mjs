@@ -9,7 +9,7 @@
 //   cd web && npm run build && node ../bench/browser/mesh.mjs [members=8] [latencyMessages=40] [burstPerMember=100] [heals=5]
 //
 // Needs the server built (dotnet build src/GhostChat.Server -c Release) and web/node_modules.
-// Uses the page's test hooks (?test=1). No reference implementation exists for a mesh of PeerJS
+// Uses the e2e test build's hooks (web/dist-e2e: `npm run build:e2e`; the shipped bundle has none). No reference implementation exists for a mesh of PeerJS
 // pages with delivery guarantees; the comparable figure is the 1:1 round trip in bench/browser/run.mjs.
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -35,12 +35,12 @@ function until(p, fn, arg, timeout = 180_000) {
   return p.page.waitForFunction(fn, arg, { polling: 20, timeout });
 }
 
-const server = await harness.startServer();
+const server = await harness.startServer({}, undefined, { web: harness.E2E_DIST });
 const browser = await harness.launchChromium();
 try {
   const pages = [];
   const host = await harness.chromiumPage(browser, { width: 800, height: 600 });
-  await host.goto(server.url + "/?test=1");
+  await host.goto(server.url + "/");
   await host.page.click("#new-group");
   await until(host, () => document.querySelector("#invite-link").value.includes("#join="));
   const link = await host.eval(() => document.querySelector("#invite-link").value);
@@ -48,7 +48,7 @@ try {
   for (let i = 1; i < MEMBERS; i++) {
     const p = await harness.chromiumPage(browser, { width: 800, height: 600 });
     await p.goto(link);
-    await until(p, () => !!window.__ghostchatMesh && document.body.dataset.phase === "ready");
+    await until(p, () => !!window.__ghostchatMesh && document.body.dataset.view === "chat");
     pages.push(p);
   }
   for (const p of pages) await until(p, (n) => window.__ghostchatMesh.links().length === n, MEMBERS - 1);

@@ -14,6 +14,8 @@ const require = createRequire(import.meta.url);
 
 export const SERVER_DLL = process.env.GHOSTCHAT_SERVER_DLL ?? path.resolve(here, "../../src/GhostChat.Server/bin/Release/net10.0/GhostChat.Server.dll");
 export const WEB_DIST = path.resolve(here, "../dist");
+/** The e2e test build (`npm run build:e2e`): the same app plus `window.__ghostchatMesh` (e2e-build/). */
+export const E2E_DIST = path.resolve(here, "../dist-e2e");
 export const ARTIFACTS = process.env.GHOSTCHAT_ARTIFACTS ?? path.resolve(here, "../test-artifacts");
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 export const FIREFOX = process.env.FIREFOX_PATH ?? "/usr/bin/firefox-esr";
@@ -34,11 +36,14 @@ export function freePort() {
   });
 }
 
-/** Starts the built server on a free loopback port; resolves once it prints its ready line. */
-export async function startServer(extraEnv = {}, fixedPort = undefined) {
+/**
+ * Starts the built server on a free loopback port; resolves once it prints its ready line. It serves
+ * the shipped bundle (web/dist), or with `{ web: E2E_DIST }` the e2e test build.
+ */
+export async function startServer(extraEnv = {}, fixedPort = undefined, { web = WEB_DIST } = {}) {
   const port = fixedPort ?? (await freePort());
   // Serve this checkout's web/dist (what `npm run build` just made), not the copy beside the dll.
-  const child = spawn("dotnet", [SERVER_DLL, "--urls", `http://127.0.0.1:${port}`, `--GhostChat:Web:RootPath=${WEB_DIST}`], {
+  const child = spawn("dotnet", [SERVER_DLL, "--urls", `http://127.0.0.1:${port}`, `--GhostChat:Web:RootPath=${web}`], {
     env: { ...process.env, GhostChat__Turn__Enabled: "false", Logging__LogLevel__Default: "Warning", DOTNET_NOLOGO: "1", ...extraEnv },
     stdio: ["ignore", "pipe", "pipe"],
   });

@@ -5,10 +5,10 @@
 // all members while links are cut and restored arrive exactly once everywhere. Last: a member whose
 // tab is hidden shows as away and online again; the host leaves with the Leave button and a member's
 // page is closed, the others drop both and keep chatting.
-// Test hooks (`window.__ghostchatMesh`) exist only with ?test=1 in the page address.
+// Test hooks (`window.__ghostchatMesh`) exist only in the e2e test build (web/e2e-build, served from web/dist-e2e).
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { chromiumPage, firefoxPage, launchChromium, launchFirefox, send, startServer, WAIT } from "./harness.mjs";
+import { chromiumPage, E2E_DIST, firefoxPage, launchChromium, launchFirefox, send, startServer, WAIT } from "./harness.mjs";
 
 const LONG = 120_000;
 
@@ -61,11 +61,11 @@ describe("Group room over a full mesh, four browsers", { timeout: 900_000 }, () 
   const pages = [];
 
   before(async () => {
-    server = await startServer();
+    server = await startServer({}, undefined, { web: E2E_DIST });
     chromium = await launchChromium();
     firefox = await launchFirefox();
     const host = await chromiumPage(chromium);
-    await host.goto(server.url + "/?test=1");
+    await host.goto(server.url + "/");
     await host.waitFor(() => document.body.dataset.view === "home");
     await host.click("#new-group");
     await until(host, () => document.body.dataset.view === "invite" && document.querySelector("#invite-link").value.includes("#join="));
@@ -141,7 +141,7 @@ describe("Group room over a full mesh, four browsers", { timeout: 900_000 }, () 
     for (const p of pages) await until(p, () => document.querySelector("#group-signaling").dataset.signaling !== "online");
     await send(pages[3], "no server, still chatting");
     for (const p of pages.slice(0, 3)) await waitIncoming(p, "no server, still chatting");
-    server = await startServer({}, port);
+    server = await startServer({}, port, { web: E2E_DIST });
     for (const p of pages) await until(p, () => document.querySelector("#group-signaling").dataset.signaling === "online");
     const late = await chromiumPage(chromium);
     await late.goto(link);

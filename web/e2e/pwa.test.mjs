@@ -61,6 +61,9 @@ describe("PWA, layout and accessibility", { timeout: 300_000 }, () => {
     const asset = html.match(/\/assets\/[^"]+\.js/)[0];
     const js = await fetch(server.url + asset);
     assert.match(js.headers.get("cache-control"), /immutable/);
+    // Nothing test-only ships: the hooks live in the e2e test build (web/dist-e2e) alone.
+    const source = await js.text();
+    assert.doesNotMatch(source, /__ghostchat|test=1/, "test hooks in the shipped bundle");
     const sw = await fetch(server.url + "/sw.js");
     assert.equal(sw.headers.get("cache-control"), "no-cache");
     const manifest = await (await fetch(server.url + "/manifest.webmanifest")).json();
@@ -237,10 +240,11 @@ describe("PWA, layout and accessibility", { timeout: 300_000 }, () => {
     await p.goto(`${server.url}/#join=1.host.roomroomroomroom.inviteinvite.AAAAAAAAAAAAAAAAAAAAAA.1000`);
     await p.waitFor(() => document.body.dataset.view === "error");
     assert.match(await p.eval(() => document.querySelector("#error-body").textContent), /expired/);
+    // The fragment leaves the address bar once read, valid or not.
+    assert.equal(await p.eval(() => location.hash), "");
     await p.goto(`${server.url}/#join=1.<b>x</b>`);
-    await p.page.reload();
-    await p.waitFor(() => document.body.dataset.view === "error");
-    assert.match(await p.eval(() => document.querySelector("#error-body").textContent), /not a valid GhostChat invite/);
+    await p.waitFor(() => /not a valid GhostChat invite/.test(document.querySelector("#error-body").textContent));
+    assert.equal(await p.eval(() => location.hash), "");
     assert.equal(await p.eval(() => performance.getEntriesByName("ghostchat:signaling").length), 0);
     await p.context.close();
   });

@@ -34,8 +34,26 @@ describe("decodeFrame", () => {
     ["presence with a bad state", JSON.stringify({ t: "p", r: "room1", me: { id: "a", inc: "inc-a", name: "a", since: 0, st: "gone", v: 0 }, reach: [], mem: [], gone: [] }), "bad-shape"],
     ["relay without target", JSON.stringify({ t: "w", x: "{}" }), "bad-shape"],
     ["proto pollution", '{"t":"m","__proto__":{"x":"y"}}', "bad-shape"],
+    ["typing without a flag", JSON.stringify({ t: "y" }), "bad-shape"],
+    ["typing with a string", JSON.stringify({ t: "y", on: "yes" }), "bad-shape"],
+    ["ping without a number", JSON.stringify({ t: "i" }), "bad-shape"],
+    ["ping negative", JSON.stringify({ t: "i", s: -1 }), "bad-shape"],
+    ["pong fraction", JSON.stringify({ t: "o", s: 0.5 }), "bad-shape"],
+    ["name too long", JSON.stringify({ t: "p", r: "room1", me: { id: "a", inc: "inc-a", name: "n".repeat(41), since: 0, st: "online", v: 0 }, reach: [], mem: [], gone: [] }), "bad-shape"],
   ])("decodeFrame_%s_Refused", (_name, data, reason) => {
     expect(decodeFrame(data)).toEqual({ ok: false, reason });
+  });
+
+  it("decodeFrame_TypingPingPong_Accepted", () => {
+    expect(decodeFrame('{"t":"y","on":true}')).toEqual({ ok: true, frame: { t: "y", on: true } });
+    expect(decodeFrame('{"t":"i","s":3}')).toEqual({ ok: true, frame: { t: "i", s: 3 } });
+    expect(decodeFrame('{"t":"o","s":0,"extra":1}')).toEqual({ ok: true, frame: { t: "o", s: 0 } });
+  });
+
+  it("decodeFrame_NameWithBidiOverridesAndZeroWidth_CleanedOnReceipt", () => {
+    const me = { id: "a", inc: "inc-a", name: "\u202Eadmin\u200B\u0007", since: 0, st: "online", v: 0 };
+    const d = decodeFrame(JSON.stringify({ t: "p", r: "room1", me, reach: [], mem: [], gone: [] }));
+    expect(d.ok && d.frame.t === "p" && d.frame.me.name).toBe("admin");
   });
 
   it("macInput_CoversEveryField", () => {
@@ -203,6 +221,18 @@ describe("malformed frames", () => {
     a.say("still fine");
     net.run(net.now + 100);
     expect(b.received.map((m) => m.text)).toEqual(["still fine"]);
+  });
+
+  it("receive_TypingAndPingFromAMemberWithoutALink_Ignored", () => {
+    const net = new SimNet(7);
+    const b = new SimMember("b", net);
+    const seen: string[] = [];
+    b.room.events.on("typing", (e) => seen.push(`typing ${e.from}`));
+    b.room.events.on("pong", (e) => seen.push(`pong ${e.from}`));
+    b.room.receive("stranger", '{"t":"y","on":true}');
+    b.room.receive("stranger", '{"t":"o","s":1}');
+    b.room.receive("stranger", '{"t":"i","s":1}');
+    expect(seen).toEqual([]);
   });
 
   it("receive_RandomBytes_NeverThrows", () => {

@@ -12,6 +12,8 @@ class Hub {
   readonly peers = new Map<string, FakePeer>();
   n = 0;
   late = 0;
+  /** A man in the middle: the dialling side sees another certificate than the one the other side has. */
+  tamper = false;
 }
 
 function fp(seed: number): string {
@@ -78,7 +80,7 @@ class FakePeer implements PeerPort {
   async connect(remoteId: string): Promise<ChannelPort> {
     const remote = this.hub.peers.get(remoteId);
     if (!remote || remote.destroyed || !this.online) throw new PeerError("peer-unavailable", `Could not connect to peer ${remoteId}`);
-    const mine = new FakeChannel(remoteId, { local: this.fp, remote: remote.fp });
+    const mine = new FakeChannel(remoteId, { local: this.fp, remote: this.hub.tamper ? fp(9999) : remote.fp });
     const theirs = new FakeChannel(this.id, { local: remote.fp, remote: this.fp });
     mine.other = theirs;
     theirs.other = mine;
@@ -123,7 +125,7 @@ afterEach(() => {
   for (const s of sessions.splice(0)) s.close();
 });
 
-async function room(joiners: number, late = 0) {
+async function room(joiners: number, late = 0, hostOptions: Partial<ConstructorParameters<typeof MeshSession>[0]> = {}) {
   const hub = new Hub();
   hub.late = late;
   const roomId = "room-abc";
@@ -145,7 +147,7 @@ async function room(joiners: number, late = 0) {
     sessions.push(s);
     return { s, port: () => port! };
   };
-  const host = make({ host: async () => ({ roomId, roomKey, lookupInvite: async (id) => (id === "invite-one" ? { status: "ok", roomId, keyHash } : { status: "unknown" }) }) });
+  const host = make({ ...hostOptions, host: async () => ({ roomId, roomKey, lookupInvite: async (id) => (id === "invite-one" ? { status: "ok", roomId, keyHash } : { status: "unknown" }) }) });
   const hostId = await host.s.start();
   ports.set(host.s, host.port());
   const members = [host.s];
@@ -292,5 +294,107 @@ describe("MeshSession", () => {
     await until(() => got.length === 5, "all five after the redial", 18_000);
     expect(got).toEqual(["m0", "m1", "m2", "m3", "m4"]);
     expect(joiner.connectedPeers).toEqual([host.id]);
+  });
+
+  it("pair_SecondJoinerWhileTheFriendIsThere_RefusedAsFull", async () => {
+    const { members, make, hostId, roomId, inviteSecret } = await room(1, 0, { maxMembers: 2 });
+    await until(() => members.every((m) => m.connectedPeers.length === 1), "the pair linked");
+    const third = make({ invite: { roomId, inviteId: "invite-one", secret: inviteSecret, hostPeerId: hostId } });
+    const statuses: string[] = [];
+    third.s.events.on("status", (st) => statuses.push(st.phase === "failed" ? `failed:${st.reason}` : st.phase));
+    await third.s.start();
+    expect(statuses).toContain("failed:room-full");
+    expect(members[0]!.room!.members().map((m) => m.id)).toEqual([members[1]!.id]);
+  });
+
+  it("pair_FriendUnreachableForLong_NewcomerTakesTheSeat_ReconnectingFriendDoesNot", async () => {
+    const { members, make, hostId, roomId, inviteSecret } = await room(1, 0, { maxMembers: 2, room: { tickMs: 50, resendMs: 300, unreachableAfterMs: 400 } });
+    const [host, friend] = members as [MeshSession, MeshSession];
+    await until(() => host.room!.members()[0]?.state === "online", "the pair linked");
+    // The friend's tab crashes: no goodbye, its links just die.
+    friend.close();
+    await until(() => host.room!.members()[0]?.state === "reconnecting", "the friend shown reconnecting");
+    const early = make({ invite: { roomId, inviteId: "invite-one", secret: inviteSecret, hostPeerId: hostId } });
+    const earlyStatus: string[] = [];
+    early.s.events.on("status", (st) => earlyStatus.push(st.phase === "failed" ? `failed:${st.reason}` : st.phase));
+    await early.s.start();
+    expect(earlyStatus).toContain("failed:room-full"); // while reconnecting, the seat stays the friend's
+    await until(() => host.room!.members()[0]?.state === "unreachable", "the friend shown unreachable");
+    const late = make({ invite: { roomId, inviteId: "invite-one", secret: inviteSecret, hostPeerId: hostId } });
+    await late.s.start();
+    await until(() => host.room!.members()[0]?.id === late.s.id, "the newcomer in the room");
+    expect(host.room!.members().map((m) => m.id)).toEqual([late.s.id]);
+    expect(host.room!.roster.isGone(friend.id, friend.room!.inc)).toBe(true);
+  }, 30_000);
+
+  it("join_ManInTheMiddle_FingerprintsDiffer_BothRefuse_NoRoom", async () => {
+    const { hub, make, hostId, roomId, inviteSecret, members } = await room(0);
+    hub.tamper = true;
+    const refusedByHost: string[] = [];
+    members[0]!.events.on("refused", (r) => refusedByHost.push(`${r.reason}:${r.by}`));
+    const j = make({ invite: { roomId, inviteId: "invite-one", secret: inviteSecret, hostPeerId: hostId } });
+    const statuses: string[] = [];
+    j.s.events.on("status", (st) => statuses.push(st.phase === "failed" ? `failed:${st.refusal}` : st.phase));
+    await j.s.start();
+    expect(statuses.at(-1)).toBe("failed:auth-failed");
+    expect(j.s.room).toBeNull();
+    await until(() => refusedByHost.length > 0, "the host's refusal");
+    expect(refusedByHost[0]).toMatch(/^auth-failed:/);
+    expect(members[0]!.room!.members()).toEqual([]);
+  });
+
+  it("join_PathFailsThenWorks_FailsOverBeforeTheNextAttempt_NotWhenTheHostIsUnknown", async () => {
+    const { make, hostId, roomId, inviteSecret, hub } = await room(0);
+    const calls: string[] = [];
+    const servers: RTCIceServer[] = [];
+    const ice = { servers, load: async () => void calls.push("load"), failover: async () => (calls.push("failover"), true) };
+    let attempts = 0;
+    const j = make({ ice, invite: { roomId, inviteId: "invite-one", secret: inviteSecret, hostPeerId: hostId } });
+    const created: FakePeer[] = [];
+    const orig = (j.s as unknown as { o: { createPeer: (s: RTCIceServer[]) => FakePeer } }).o;
+    const create = orig.createPeer;
+    orig.createPeer = (list) => {
+      expect(list).toBe(servers); // peers are built with the failover's live list
+      const p = create(list);
+      const connect = p.connect.bind(p);
+      p.connect = async (id: string) => {
+        if (++attempts === 1) throw new Error("ICE failed"); // the host is known, the path did not open
+        return connect(id);
+      };
+      created.push(p);
+      return p;
+    };
+    await j.s.start();
+    expect(calls).toEqual(["load", "failover"]);
+    expect(j.s.room).not.toBeNull();
+    // A host the server does not know: no failover (the path is not what failed).
+    const k = make({ ice: { servers: [], load: async () => void calls.push("load2"), failover: async () => (calls.push("failover2"), true) }, invite: { roomId, inviteId: "invite-one", secret: inviteSecret, hostPeerId: "nobody-here" } });
+    const statuses: string[] = [];
+    k.s.events.on("status", (st) => statuses.push(st.phase === "failed" ? `failed:${st.reason}` : st.phase));
+    await k.s.start();
+    expect(calls).not.toContain("failover2");
+    expect(statuses.at(-1)).toBe("failed:peer-unreachable");
+    void hub;
+  });
+
+  it("room_NamesTypingAndPing_ReachTheOtherSide_HostileNameInert", async () => {
+    const { members } = await room(1);
+    const [host, joiner] = members as [MeshSession, MeshSession];
+    await until(() => members.every((m) => m.connectedPeers.length === 1), "linked");
+    host.room!.setName("  Ana\u202E\u200Bevil\n  ");
+    await until(() => joiner.room!.members()[0]?.name === "Anaevil", "the name, cleaned, at the joiner");
+    const typing: boolean[] = [];
+    joiner.room!.events.on("typing", (e) => e.from === host.id && typing.push(e.on));
+    host.room!.typing(true);
+    host.room!.typing(false);
+    await until(() => typing.length === 2, "typing on and off");
+    expect(typing).toEqual([true, false]);
+    const pongs: number[] = [];
+    host.room!.events.on("pong", (p) => p.from === joiner.id && pongs.push(p.seq));
+    expect(host.room!.ping(joiner.id, 7)).toBe(true);
+    expect(host.room!.ping("nobody", 8)).toBe(false);
+    await until(() => pongs.length === 1, "the pong");
+    expect(pongs).toEqual([7]);
+    expect(await host.stats(joiner.id)).toBeNull(); // the fake channel has no getStats
   });
 });

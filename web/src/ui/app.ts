@@ -1,32 +1,38 @@
 import QRCode from "qrcode";
-import { HostHandshake, JoinerHandshake, NonceLog, type ChannelFingerprints, type RefusalCode } from "../core/auth";
-import { ChatSession, type AuthFailure, type AuthSuccess, type ChannelPort, type SessionStatus } from "../core/connection";
-import { createPeerJsPort, type PeerIdentity } from "../core/connection/peerjs-adapter";
-import { Conversation, MAX_MESSAGE_LENGTH, SELF_DESTRUCT_CHOICES, validateOutgoing, type ChatMessage, type WireMessage } from "../core/delivery";
+import type { RefusalCode } from "../core/auth";
+import { createPeerJsPort } from "../core/connection/peerjs-adapter";
+import { MAX_MESSAGE_LENGTH, MAX_MEMBERS, SELF_DESTRUCT_CHOICES, cleanName, validateOutgoing } from "../core/delivery";
 import { HostInvites, MemoryInviteStore, inviteLink, newToken, parseInvite, type HostIdentity, type Invite } from "../core/invites";
 import { IdbInviteStore } from "../core/invites/idb-store";
-import { iceEndpoint, loadSettings, peerServerOptions, saveSettings, settingsToForm, validateSettings, type ServerSettings, type SettingsField } from "../core/settings";
+import { iceEndpoint, loadSettings, peerServerOptions, type ServerSettings } from "../core/settings";
 import { t, type StringKey } from "../core/strings";
-import { formatMessage } from "../core/text";
-import { TypingReceiver, TypingSender } from "../core/typing";
-import { $, applyStrings, el, renderSegments } from "./dom";
+import { $, applyStrings, el } from "./dom";
 import { renderInviteList, shortInviteName } from "./invites";
 import { classifyError, type ErrorKind } from "../core/errors";
 import { renderError, resetErrorView } from "./errors";
 import { QualityIndicator } from "./quality";
-import { MEMBER_INVITE_ID, MeshSession, type MeshPhase, type MeshSessionOptions } from "../core/room";
-import { GroupView } from "./group";
+import { MeshSession, type MeshPhase, type MeshSessionOptions } from "../core/room";
+import { RoomView, durationText, shortId, type RoomPhase } from "./room";
 import { IceFailover, fetchIceAnswer, iceUrlExcluding } from "../core/ice";
 import { gather } from "./gather";
-
-/** One formatter for every message (creating one per call costs milliseconds on the send path). */
-const TIME_FORMAT = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
+import { wireSettings } from "./settings";
 
 type View = "home" | "invite" | "chat" | "error" | "nowebrtc";
 const VIEWS: View[] = ["home", "invite", "chat", "error", "nowebrtc"];
 
+/** Where this browser remembers the person's display name (a label, never proof of who they are). */
+const NAME_KEY = "ghostchat:name";
+
+/**
+ * Who wants to see each room the app opens. The shipped app passes nothing; the e2e test build
+ * (web/e2e-build) passes an observer to reach the session it drives.
+ */
+export interface AppObserver {
+  room?(session: MeshSession): void;
+}
+
 /** The UI: renders state and forwards intents; the logic lives in core/. */
-export function startApp(): void {
+export function startApp(observer: AppObserver = {}): void {
   applyStrings();
   $("qr").setAttribute("aria-label", t("qrLabel"));
   $<HTMLTextAreaElement>("composer").placeholder = t("composerPlaceholder");
@@ -39,7 +45,7 @@ export function startApp(): void {
     show("nowebrtc");
     return;
   }
-  const app = new App();
+  const app = new App(observer);
   app.route();
   window.addEventListener("hashchange", () => app.route());
 }
@@ -49,67 +55,66 @@ function show(view: View): void {
   document.body.dataset.view = view;
 }
 
+/** Room kinds: a 1:1 room holds two people, a group room up to MAX_MEMBERS. Links say which (`?group`). */
+type RoomKind = "pair" | "group";
+
 class App {
   private settings: ServerSettings = loadSettings(localStorage);
-  private session: ChatSession | null = null;
-  /** The session's ICE servers with failover (null with custom servers in the settings). */
+  private session: MeshSession | null = null;
+  private view: RoomView | null = null;
+  /** The room's ICE servers with failover (null with custom servers in the settings). */
   private ice: IceFailover | null = null;
-  /** The group room's ICE servers with failover (null with custom servers in the settings). */
-  private groupIce: IceFailover | null = null;
-  private conversation = new Conversation();
-  private readonly typingOut = new TypingSender();
-  private readonly typingIn = new TypingReceiver();
-  private expiryTimer: number | undefined;
-  private typingTimer: number | undefined;
+  private kind: RoomKind = new URLSearchParams(location.search).has("group") ? "group" : "pair";
   private wakeLock: WakeLockSentinel | null = null;
   private lastJoin: Invite | null = null;
-  private readonly rendered = new Map<string, HTMLElement>();
   private readonly quality = new QualityIndicator($("view-chat").querySelector<HTMLElement>(".chat-tools") ?? $("view-chat"));
   /** "Try again through a relay" chosen: TURN candidates only. */
   private relayOnly = false;
-  // ---- invites (issue 6): the host's invite book, identity and the handshake's nonce memory ----
+  // ---- invites: the host's invite book and identity ----
   private invitesBook: Promise<HostInvites> | null = null;
   private identity: HostIdentity | null = null;
-  private readonly nonces = new NonceLog();
   private inviteTimer: number | undefined;
   private resumeChecked = false;
   private hostLock: Promise<boolean> | null = null;
-  /** The room key from the authenticated channel (the group chat uses it). */
-  roomKey: string | null = null;
-  // ---- group rooms (issue 7): the page address carries ?group; a MeshSession replaces ChatSession ----
-  private group = new URLSearchParams(location.search).has("group");
-  private mesh: MeshSession | null = null;
-  private groupView: GroupView | null = null;
 
-  constructor() {
+  constructor(private readonly observer: AppObserver) {
     this.wireHome();
     this.wireChat();
-    this.wireSettings();
     this.wireInvites();
+    this.wireName();
+    wireSettings(() => this.settings, (s) => (this.settings = s));
     $("error-home").addEventListener("click", () => this.goHome());
     $("error-retry").addEventListener("click", () => (this.lastJoin ? void this.join(this.lastJoin) : void this.host()));
     document.addEventListener("visibilitychange", () => {
-      if (document.visibilityState === "visible") {
-        this.flushRead();
-        if (this.session?.connected) void this.acquireWakeLock();
-      }
+      if (document.visibilityState === "visible" && this.view?.phase === "connected") void this.acquireWakeLock();
     });
-    window.addEventListener("pagehide", () => {
-      this.session?.close();
-      this.mesh?.leave();
-    });
+    // The tab closes or navigates away: the others learn at once that this person left.
+    window.addEventListener("pagehide", () => this.session?.leave());
   }
 
   route(): void {
     const hash = location.hash;
     if (hash.startsWith("#join=")) {
       const parsed = parseInvite(hash, Date.now());
+      // The secret leaves the address bar (history, synced tabs) once read; this tab alone keeps it
+      // (sessionStorage) so that a reload rejoins, until Leave or panic.
+      history.replaceState(null, "", location.pathname + location.search);
       if (!parsed.ok) {
         this.showFailure(classifyError({ source: "invite", error: parsed.error }));
         return;
       }
+      keepJoined(hash);
       void this.join(parsed.invite);
       return;
+    }
+    const joined = keptJoined();
+    if (joined && !this.session) {
+      const parsed = parseInvite(joined, Date.now());
+      if (parsed.ok) {
+        void this.join(parsed.invite);
+        return;
+      }
+      keepJoined(null);
     }
     if (!this.session) {
       show("home");
@@ -207,92 +212,127 @@ class App {
       $<HTMLInputElement>("invite-link").value = "";
       return;
     }
-    const link = this.group ? groupLink(inviteLink(location.href, invite)) : inviteLink(location.href, invite);
+    const link = roomLink(inviteLink(location.href, invite), this.kind);
     $<HTMLInputElement>("invite-link").value = link;
     $("invite-expiry").textContent = t("inviteExpires", { time: new Date(invite.expiresAt).toLocaleString() });
     $("copy-feedback").textContent = "";
     await QRCode.toCanvas($<HTMLCanvasElement>("qr"), link, { errorCorrectionLevel: "M", margin: 2, width: 232 });
   }
 
-  private onAuthenticated(outcome: AuthSuccess, roomId: string): void {
-    this.roomKey = outcome.roomKey;
-    const code = $("verify-code");
-    code.textContent = outcome.code.text;
-    code.dataset.code = outcome.code.text;
+  /** 1:1: the link to the friend was authenticated; its verification code (group rooms: ui/room.ts). */
+  private onAuthenticated(code: string, roomId: string): void {
+    const shown = $("verify-code");
+    shown.textContent = code;
+    shown.dataset.code = code;
     $("verify").hidden = false;
     // Same room, other keys than the last connection in this tab: say so (sessionStorage: the tab only).
     const key = `ghostchat:code:${roomId}`;
     let previous: string | null = null;
     try {
       previous = sessionStorage.getItem(key);
-      sessionStorage.setItem(key, outcome.code.text);
+      sessionStorage.setItem(key, code);
     } catch {
       // storage refused: the note is only a hint
     }
-    $("verify-changed").hidden = previous === null || previous === outcome.code.text;
+    $("verify-changed").hidden = previous === null || previous === code;
   }
 
   /** Host: a joiner was refused; the host keeps waiting and hears why. */
-  private onRefused(outcome: AuthFailure): void {
+  private onRefused(reason: RefusalCode): void {
     const notice = $("invite-notice");
-    notice.textContent = t(hostRefusalKey(outcome.reason));
-    notice.dataset.refusal = outcome.reason;
+    notice.textContent = t(hostRefusalKey(reason));
+    notice.dataset.refusal = reason;
     notice.hidden = false;
-    if (document.body.dataset.view === "chat") {
-      this.setChatEnabled(false);
-      show("invite");
-    }
+    if (document.body.dataset.view === "chat" && this.kind === "pair" && this.view?.phase !== "connected") show("invite");
   }
 
   private wireHome(): void {
-    $("new-room").addEventListener("click", () => void this.host());
-    $("new-group").addEventListener("click", () => {
-      const url = new URL(location.href);
-      url.searchParams.set("group", "");
-      url.hash = "";
-      history.replaceState(null, "", url);
-      this.group = true;
-      void this.host();
-    });
+    $("new-room").addEventListener("click", () => this.startHosting("pair"));
+    $("new-group").addEventListener("click", () => this.startHosting("group"));
     $("group-invite").addEventListener("click", () => show("invite"));
     $("back-to-chat").addEventListener("click", () => show("chat"));
     $("copy-link").addEventListener("click", () => void this.copyLink());
   }
 
-  private newSession(identity?: PeerIdentity | { token: string }): ChatSession {
-    this.session?.close();
-    this.ice?.dispose();
-    this.resetConversation();
-    this.roomKey = null;
+  private startHosting(kind: RoomKind): void {
+    const url = new URL(location.href);
+    if (kind === "group") url.searchParams.set("group", "");
+    else url.searchParams.delete("group");
+    url.hash = "";
+    history.replaceState(null, "", url);
+    this.kind = kind;
+    void this.host();
+  }
+
+  /** The display name: remembered in this browser, editable in the room, sent to the others. */
+  private wireName(): void {
+    const input = $<HTMLInputElement>("my-name");
+    input.value = storedName();
+    input.addEventListener("change", () => {
+      const name = cleanName(input.value);
+      input.value = name;
+      try {
+        if (name === "") localStorage.removeItem(NAME_KEY);
+        else localStorage.setItem(NAME_KEY, name);
+      } catch {
+        // storage refused: the name still goes to this room
+      }
+      this.session?.room?.setName(name);
+      $("name-feedback").textContent = t("nameSaved");
+    });
+  }
+
+  /** Opens a room of this page's kind: the one engine for 1:1 and group rooms. */
+  private newRoom(options: Pick<MeshSessionOptions, "createPeer" | "host" | "invite">, roomId: () => string): MeshSession {
+    this.closeRoom();
     $("verify").hidden = true;
     $("verify-changed").hidden = true;
     $("invite-notice").hidden = true;
     const settings = this.settings;
+    // TURN providers from /api/ice are checked in this browser and the failing ones left out; the
+    // server's relay-only hint and the user's "try through a relay" apply to every link.
     const ice = (this.ice = iceFailover(settings));
-    const session = new ChatSession({
-      createPeer: (iceServers, network) => createPeerJsPort(peerServerOptions(settings, location), iceServers, identity, network),
-      // Without an /api/ice endpoint the settings give the servers themselves.
+    const relayOnly = this.relayOnly;
+    const network = { get relayOnly(): boolean { return relayOnly || ice?.relayOnly === true; } };
+    const session = new MeshSession({
+      ...options,
+      createPeer: (servers) => options.createPeer(servers, network),
+      name: storedName(),
+      maxMembers: this.kind === "pair" ? 2 : MAX_MEMBERS,
+      relayOnly,
       ...(ice ? { ice } : { loadIce: async () => settings.iceServers }),
-      relayOnly: this.relayOnly,
-      // Every channel proves the invite secret over both DTLS fingerprints before it carries chat.
-      handshake: async (role, channel) => {
-        const fingerprints = await readFingerprints(channel);
-        if (!fingerprints) return null;
-        if (role === "host") {
-          const id = this.identity;
-          if (!id) return null;
-          return new HostHandshake({ roomId: id.roomId, roomKey: id.roomKey, fingerprints, lookup: async (inviteId) => (await this.book()).check(inviteId), nonces: this.nonces });
-        }
-        const invite = this.lastJoin;
-        return invite ? new JoinerHandshake({ roomId: invite.roomId, inviteId: invite.inviteId, secret: invite.secret, fingerprints }) : null;
-      },
     });
-    session.events.on("status", (s) => this.onStatus(s));
-    session.events.on("message", (m) => this.onWire(m));
-    session.events.on("authenticated", (a) => this.onAuthenticated(a, this.identity?.roomId ?? this.lastJoin?.roomId ?? ""));
-    session.events.on("refused", (r) => this.onRefused(r));
+    session.events.on("status", (s) => {
+      if (this.session === session) this.onStatus(s);
+    });
+    session.events.on("authenticated", (a) => {
+      if (this.session !== session) return;
+      // Every link has its own code; a group room shows them in its member list (ui/room.ts).
+      if (this.kind === "pair") this.onAuthenticated(a.code.text, roomId());
+      if (document.body.dataset.view === "invite" && (this.kind === "pair" || $("back-to-chat").hidden)) this.enterChat();
+    });
+    session.events.on("refused", (r) => {
+      if (this.session === session && r.by === "us" && this.identity && r.reason !== "timeout") this.onRefused(r.reason);
+    });
+    this.view = new RoomView(session, { phase: (p) => this.onRoomPhase(p), providers: () => this.ice?.providersByUrl ?? new Map() }, this.quality);
     this.session = session;
+    session.events.on("room", () => this.renderCounter());
+    this.observer.room?.(session);
     return session;
+  }
+
+  /** Leaves the current room (the others are told) and forgets its state on this page. */
+  private closeRoom(): void {
+    this.session?.leave();
+    this.session = null;
+    this.view?.dispose();
+    this.view = null;
+    this.ice?.dispose();
+    this.ice = null;
+    $("messages").replaceChildren();
+    $("group-invite").hidden = true;
+    $("back-to-chat").hidden = true;
+    this.releaseWakeLock();
   }
 
   /**
@@ -300,121 +340,19 @@ class App {
    * same peer id and token, so the links already given out reach this page again.
    */
   private async host(resume?: HostIdentity): Promise<void> {
-    if (this.group) return this.hostGroup(resume);
     this.lastJoin = null;
     $("join-info").hidden = true;
     const book = await this.book();
     const soleHost = await this.takeHostLock();
     const token = resume?.token ?? newToken();
     this.identity = resume ?? null;
-    const session = this.newSession(resume ? { id: resume.peerId, token } : { token });
-    let id: string;
-    try {
-      id = await session.host();
-    } catch {
-      return; // status already says why
-    }
-    if (this.session !== session) return;
-    if (resume) {
-      await this.showLink(null);
-    } else {
-      this.identity = await book.startRoom(id, token, { keepOthers: !soleHost });
-      await this.showLink(await book.issue(this.identity));
-    }
-    $("invite-feedback").textContent = "";
-    await this.refreshInvites();
-    if (session.current.phase === "waiting") show("invite");
-  }
-
-  private async join(invite: Invite): Promise<void> {
-    if (this.group) return this.joinGroup(invite);
-    this.lastJoin = invite;
-    this.identity = null;
-    window.clearTimeout(this.inviteTimer);
-    const session = this.newSession();
-    // Who invited (no display names in the app: the host's id, shortened) and until when.
-    const info = $("join-info");
-    info.textContent = t("joinInfo", { host: shortPeerId(invite.hostPeerId), time: new Date(invite.expiresAt).toLocaleString() });
-    info.hidden = false;
-    show("chat");
-    this.setChatEnabled(false);
-    try {
-      await session.join(invite.hostPeerId);
-    } catch {
-      // status already says why
-    }
-  }
-
-  // ---- group rooms ---------------------------------------------------------------------------
-
-  private newMesh(options: Pick<MeshSessionOptions, "createPeer" | "host" | "invite">, roomId: () => string): MeshSession {
-    this.session?.close();
-    this.session = null;
-    this.disposeGroup();
-    this.resetConversation();
-    this.roomKey = null;
-    $("verify").hidden = true;
-    $("verify-changed").hidden = true;
-    $("invite-notice").hidden = true;
     const settings = this.settings;
-    // The same failover across ICE providers as a 1:1 chat: each TURN provider is checked before the
-    // list is used (a member links to up to eleven others with it), the ones without a relay
-    // candidate are left out, and the server's relay-only hint applies to every link.
-    const ice = (this.groupIce = iceFailover(settings));
-    const network = { get relayOnly(): boolean { return ice?.relayOnly === true; } };
-    const mesh = new MeshSession({
-      ...options,
-      createPeer: (servers) => options.createPeer(servers, network),
-      name: "",
-      loadIce: ice
-        ? async () => {
-            await ice.load({ relayOnly: true });
-            return [...ice.servers];
-          }
-        : async () => settings.iceServers,
-    });
-    mesh.events.on("status", (s) => this.onGroupStatus(s));
-    mesh.events.on("authenticated", (a) => {
-      // The verification code is the one of the invite handshake (joiner and host); member links prove the room key.
-      if (a.inviteId !== MEMBER_INVITE_ID) this.onAuthenticated(a, roomId());
-      if (document.body.dataset.view === "invite" && this.mesh === mesh) {
-        show("chat");
-        this.setChatEnabled(true);
-      }
-    });
-    mesh.events.on("refused", (r) => {
-      if (r.by === "us" && this.identity && r.reason !== "timeout") this.onRefused({ ok: false, reason: r.reason, by: r.by });
-    });
-    this.groupView = new GroupView(mesh);
-    this.mesh = mesh;
-    return mesh;
-  }
-
-  private disposeGroup(): void {
-    this.mesh?.leave();
-    this.mesh = null;
-    this.groupIce?.dispose();
-    this.groupIce = null;
-    this.groupView?.dispose();
-    this.groupView = null;
-    $("group-invite").hidden = true;
-    $("back-to-chat").hidden = true;
-  }
-
-  private async hostGroup(resume?: HostIdentity): Promise<void> {
-    this.lastJoin = null;
-    $("join-info").hidden = true;
-    const book = await this.book();
-    void this.takeHostLock();
-    const token = resume?.token ?? newToken();
-    this.identity = resume ?? null;
-    const settings = this.settings;
-    const identity = resume ? { id: resume.peerId, token } : { token };
-    const mesh = this.newMesh(
+    const peerIdentity = resume ? { id: resume.peerId, token } : { token };
+    const session = this.newRoom(
       {
-        createPeer: (ice, network) => createPeerJsPort(peerServerOptions(settings, location), ice, identity, network),
+        createPeer: (ice, network) => createPeerJsPort(peerServerOptions(settings, location), ice, peerIdentity, network),
         host: async (peerId) => {
-          this.identity ??= await book.startRoom(peerId, token);
+          this.identity ??= await book.startRoom(peerId, token, { keepOthers: !soleHost });
           const id = this.identity;
           return { roomId: id.roomId, roomKey: id.roomKey, lookupInvite: async (inviteId) => (await this.book()).check(inviteId) };
         },
@@ -422,74 +360,102 @@ class App {
       () => this.identity?.roomId ?? "",
     );
     try {
-      await mesh.start();
+      await session.start();
     } catch {
       return; // the status says why
     }
-    if (this.mesh !== mesh || !this.identity) return;
+    if (this.session !== session || !this.identity) return;
     await this.showLink(resume ? null : await book.issue(this.identity));
     $("invite-feedback").textContent = "";
     await this.refreshInvites();
-    $("group-invite").hidden = false;
-    $("back-to-chat").hidden = false;
-    this.setChatEnabled(true);
-    show("invite");
+    if (this.kind === "group") {
+      $("group-invite").hidden = false;
+      $("back-to-chat").hidden = false;
+    }
+    this.renderCounter();
+    if (this.view?.phase === "waiting") show("invite");
   }
 
-  private async joinGroup(invite: Invite): Promise<void> {
+  private async join(invite: Invite): Promise<void> {
     this.lastJoin = invite;
     this.identity = null;
     window.clearTimeout(this.inviteTimer);
     const settings = this.settings;
-    const mesh = this.newMesh(
+    const session = this.newRoom(
       {
         createPeer: (ice, network) => createPeerJsPort(peerServerOptions(settings, location), ice, undefined, network),
         invite: { roomId: invite.roomId, inviteId: invite.inviteId, secret: invite.secret, hostPeerId: invite.hostPeerId },
       },
       () => invite.roomId,
     );
+    // Who invited and until when (the host's name is known once connected: the member list shows it).
     const info = $("join-info");
-    info.textContent = t("joinInfo", { host: shortPeerId(invite.hostPeerId), time: new Date(invite.expiresAt).toLocaleString() });
+    info.textContent = t("joinInfo", { host: shortId(invite.hostPeerId), time: new Date(invite.expiresAt).toLocaleString() });
     info.hidden = false;
     show("chat");
-    this.setChatEnabled(false);
+    this.renderCounter();
     try {
-      await mesh.start();
+      await session.start();
     } catch {
       // the status says why
     }
   }
 
-  private onGroupStatus(s: MeshPhase): void {
+  private enterChat(): void {
+    show("chat");
+    this.renderCounter();
+    $("composer").focus();
+  }
+
+  /** The session's progress until the room exists; after that the room's phase speaks. */
+  private onStatus(s: MeshPhase): void {
     const status = $("status");
-    status.dataset.phase = s.phase;
-    document.body.dataset.phase = s.phase;
+    const set = (phase: string, text: string) => {
+      performance.mark(`ghostchat:${phase}`);
+      status.dataset.phase = phase;
+      document.body.dataset.phase = phase;
+      status.textContent = text;
+    };
     switch (s.phase) {
       case "starting":
-        status.textContent = t("statusIce");
-        break;
+        return set("ice", t("statusIce"));
+      case "signaling":
+        return set("signaling", t("statusSignaling", { attempt: s.attempt, total: s.total }));
       case "signaling-retry":
-        status.textContent = t("statusSignalingRetry", { seconds: (s.retryInMs / 1000).toFixed(1) });
-        break;
+        return set("signaling-retry", t("statusSignalingRetry", { seconds: (s.retryInMs / 1000).toFixed(1) }));
       case "joining":
-        status.textContent = t("statusPeer", { attempt: 1, total: 1 });
-        break;
+        return set("connecting", t("statusPeer", { attempt: s.attempt, total: s.total }));
+      case "joining-retry":
+        return set("connecting-retry", t("statusPeerRetry", { seconds: (s.retryInMs / 1000).toFixed(1) }));
       case "ready":
-        status.textContent = t("statusConnected");
         registerServiceWorker();
-        if (performance.getEntriesByName("ghostchat:chat-ready").length === 0) performance.mark("ghostchat:chat-ready");
-        if (this.lastJoin) {
-          show("chat");
-          this.setChatEnabled(true);
-          $("composer").focus();
-        }
-        break;
-      case "failed": {
-        this.setChatEnabled(false);
-        if (s.reason === "refused" && s.refusal) this.showError(refusalKey(s.refusal), null, s.refusal);
-        else this.showError(s.reason === "server-unreachable" ? "errorServerUnreachable" : s.reason === "server-refused" ? "errorServerRefused" : "errorPeerUnreachable", null);
-        break;
-      }
+        if (this.view) this.onRoomPhase(this.view.phase);
+        return;
+      case "failed":
+        set("failed", t("statusFailed", { reason: t(failureKey(s.reason)) }));
+        this.releaseWakeLock();
+        this.renderCounter();
+        if (s.refusal && s.reason === "refused") this.showError(refusalKey(s.refusal), s.refusal);
+        else this.showFailure(classifyError({ source: "session", reason: s.reason }));
+        return;
+    }
+  }
+
+  private onRoomPhase(p: RoomPhase): void {
+    if (!this.session?.room) return;
+    const status = $("status");
+    performance.mark(`ghostchat:${p}`);
+    status.dataset.phase = p;
+    document.body.dataset.phase = p;
+    status.textContent = t(roomPhaseKey(p, this.kind));
+    this.renderCounter();
+    if (p === "connected") {
+      // For bench/browser: invite opened (navigation start) -> chat ready.
+      if (performance.getEntriesByName("ghostchat:chat-ready").length === 0) performance.mark("ghostchat:chat-ready");
+      void this.acquireWakeLock();
+      if (document.body.dataset.view !== "chat" && (this.lastJoin || document.body.dataset.view === "invite")) this.enterChat();
+    } else if (p === "peer-left") {
+      this.releaseWakeLock();
     }
   }
 
@@ -504,58 +470,15 @@ class App {
     }
   }
 
-  private onStatus(s: SessionStatus): void {
-    performance.mark(`ghostchat:${s.phase}`);
-    const status = $("status");
-    status.dataset.phase = s.phase;
-    status.textContent = statusText(s);
-    document.body.dataset.phase = s.phase;
-    switch (s.phase) {
-      case "waiting":
-        registerServiceWorker();
-        break;
-      case "connected":
-        registerServiceWorker();
-        // For bench/browser: invite opened (navigation start) → chat ready.
-        if (performance.getEntriesByName("ghostchat:chat-ready").length === 0) performance.mark("ghostchat:chat-ready");
-        show("chat");
-        this.setChatEnabled(true);
-        void this.acquireWakeLock();
-        $("composer").focus();
-        if (this.session) this.quality.start(this.session, this.ice?.providersByUrl);
-        break;
-      case "failed":
-        this.quality.stop();
-        this.setChatEnabled(false);
-        this.releaseWakeLock();
-        if (s.reason === "refused" && s.refusal) this.showError(refusalKey(s.refusal), null, s.refusal);
-        else this.showFailure(classifyError({ source: "session", reason: s.reason }));
-        break;
-      case "peer-left":
-        this.quality.stop();
-        this.setChatEnabled(false);
-        this.releaseWakeLock();
-        this.typingIn.signal(false, Date.now());
-        this.renderTyping();
-        break;
-      case "reconnecting":
-        this.setChatEnabled(false);
-        break;
-      default:
-        break;
-    }
-  }
-
-  private showError(key: StringKey | null, text: string | null, refusal?: RefusalCode): void {
+  private showError(key: StringKey, refusal: RefusalCode): void {
     registerServiceWorker();
     resetErrorView();
     $("error-title").textContent = t("errorTitle");
     const body = $("error-body");
-    body.textContent = key ? t(key) : (text ?? "");
-    if (refusal) body.dataset.refusal = refusal;
-    else delete body.dataset.refusal;
+    body.textContent = t(key);
+    body.dataset.refusal = refusal;
     // A new link is what fixes a bad, expired or revoked invite; another try may fix the rest.
-    $("error-retry").hidden = refusal ? ["unknown-invite", "expired", "revoked"].includes(refusal) : key !== null;
+    $("error-retry").hidden = ["unknown-invite", "expired", "revoked"].includes(refusal);
     show("error");
   }
 
@@ -576,20 +499,16 @@ class App {
   }
 
   private goHome(): void {
-    this.quality.stop();
+    keepJoined(null);
     this.relayOnly = false;
-    this.session?.close();
-    this.session = null;
-    this.ice?.dispose();
-    this.ice = null;
-    this.disposeGroup();
+    this.closeRoom();
     this.lastJoin = null;
     window.clearTimeout(this.inviteTimer);
     $("join-info").hidden = true;
-    this.resetConversation();
-    this.releaseWakeLock();
+    $("verify").hidden = true;
     $("status").textContent = "";
-    if (location.hash) history.replaceState(null, "", location.pathname);
+    delete document.body.dataset.phase;
+    if (location.hash) history.replaceState(null, "", location.pathname + location.search);
     show("home");
     $("new-room").focus();
   }
@@ -612,18 +531,17 @@ class App {
     });
     composer.addEventListener("input", () => {
       this.renderCounter();
-      const signal = this.typingOut.input(Date.now(), composer.value.trim().length === 0);
-      if (signal !== null) this.session?.send({ t: "typing", on: signal });
+      this.view?.input(composer.value.trim().length === 0);
     });
     $("composer-form").addEventListener("submit", (e) => {
       e.preventDefault();
       this.sendDraft();
     });
-    $("panic").addEventListener("click", () => this.panic());
+    $("panic").addEventListener("click", () => void this.panic());
     document.addEventListener("keydown", (e) => {
       if (e.ctrlKey && e.shiftKey && (e.key === "X" || e.key === "x")) {
         e.preventDefault();
-        this.panic();
+        void this.panic();
       }
     });
     $("leave").addEventListener("click", () => this.goHome());
@@ -635,122 +553,38 @@ class App {
     const checked = validateOutgoing(composer.value);
     const select = $<HTMLSelectElement>("self-destruct");
     const ttl = select.value === "" ? null : Number(select.value);
-    if (checked.ok && this.groupView?.send(checked.text, ttl)) {
-      composer.value = "";
-      this.renderCounter();
-      return;
-    }
-    if (!checked.ok || !this.session?.connected) return;
-    const { message, wire } = this.conversation.compose(checked.text, Date.now(), ttl);
-    this.session.send(wire);
-    const stop = this.typingOut.stop();
-    if (stop !== null) this.session.send({ t: "typing", on: false });
+    if (!checked.ok || !this.view?.send(checked.text, ttl)) return;
     composer.value = "";
     this.renderCounter();
-    this.renderMessage(message);
-    this.scheduleExpiry();
   }
 
-  private onWire(wire: WireMessage): void {
-    const now = Date.now();
-    if (wire.t === "typing") {
-      this.typingIn.signal(wire.on, now);
-      this.renderTyping();
-      return;
-    }
-    const result = this.conversation.apply(wire, now);
-    for (const reply of result.reply) this.session?.send(reply);
-    if (result.received) {
-      this.typingIn.messageArrived();
-      this.renderTyping();
-      this.renderMessage(result.received);
-      $("announcer").textContent = t("newMessageAnnounce", { text: result.received.text.slice(0, 140) });
-      this.flushRead();
-      this.scheduleExpiry();
-    } else if (result.changed) {
-      const ids = wire.t === "ack" ? [wire.id] : wire.t === "read" ? wire.ids : [];
-      for (const m of this.conversation.messages) if (ids.includes(m.id)) this.updateState(m);
-    }
-  }
-
-  /** Reports received messages as read while the page is visible. */
-  private flushRead(): void {
-    if (document.visibilityState !== "visible" || !this.session?.connected) return;
-    const ids = this.conversation.takeUnreadReceived();
-    if (ids.length > 0) this.session.send({ t: "read", ids });
-  }
-
-  private panic(): void {
+  /**
+   * Panic: everything this page holds of the conversation goes — the messages on screen, the
+   * room's shared history for late joiners, the draft, the verification-code memory of this tab, the
+   * room's entries in IndexedDB (its invites: the links given out stop working) and the address
+   * that carried an invite. The connection itself stays, so the chat can go on.
+   */
+  private async panic(): Promise<void> {
     if (document.body.dataset.view !== "chat") return;
-    this.conversation.clear();
-    this.rendered.clear();
-    $("messages").replaceChildren();
+    this.view?.wipe();
+    this.session?.room?.forgetHistory();
     $<HTMLTextAreaElement>("composer").value = "";
     this.renderCounter();
-    window.clearTimeout(this.expiryTimer);
+    try {
+      for (const key of Object.keys(sessionStorage)) if (key.startsWith("ghostchat:code:")) sessionStorage.removeItem(key);
+    } catch {
+      // storage refused: nothing was kept there either
+    }
+    if (location.hash) history.replaceState(null, "", location.pathname + location.search);
+    keepJoined(null);
     $("announcer").textContent = t("panicDone");
     $("status").textContent = t("panicDone");
-  }
-
-  private resetConversation(): void {
-    this.conversation = new Conversation();
-    this.rendered.clear();
-    $("messages").replaceChildren();
-    window.clearTimeout(this.expiryTimer);
-    this.typingIn.signal(false, 0);
-    this.renderTyping();
-  }
-
-  private renderMessage(m: ChatMessage): void {
-    const li = el("li", undefined, "msg");
-    li.dataset.id = m.id;
-    li.dataset.direction = m.direction;
-    li.append(el("span", (m.direction === "out" ? t("you") : t("friend")) + ": ", "visually-hidden"));
-    const text = el("p", undefined, "msg-text");
-    renderSegments(text, formatMessage(m.text));
-    li.append(text);
-    const meta = el("div", undefined, "msg-meta");
-    const time = el("time", TIME_FORMAT.format(m.sentAt));
-    time.setAttribute("datetime", new Date(m.sentAt).toISOString());
-    meta.append(time);
-    if (m.ttlMs !== null) meta.append(el("span", t("selfDestructNote", { time: durationText(m.ttlMs) }), "msg-ttl"));
-    if (m.direction === "out") meta.append(el("span", "", "msg-state"));
-    li.append(meta);
-    this.rendered.set(m.id, li);
-    this.updateState(m);
-    const list = $("messages");
-    list.append(li);
-    // Scroll on the next frame: reading scrollHeight now would force a layout on the send path.
-    requestAnimationFrame(() => (list.scrollTop = list.scrollHeight));
-  }
-
-  private updateState(m: ChatMessage): void {
-    const li = this.rendered.get(m.id);
-    if (!li || li.dataset.state === m.state) return;
-    li.dataset.state = m.state;
-    const state = li.querySelector(".msg-state");
-    if (state) state.textContent = t(m.state === "read" ? "stateRead" : m.state === "delivered" ? "stateDelivered" : "stateSending");
-  }
-
-  private scheduleExpiry(): void {
-    window.clearTimeout(this.expiryTimer);
-    const next = this.conversation.nextExpiry();
-    if (next === null) return;
-    this.expiryTimer = window.setTimeout(() => {
-      for (const id of this.conversation.expire(Date.now())) {
-        this.rendered.get(id)?.remove();
-        this.rendered.delete(id);
-      }
-      this.scheduleExpiry();
-    }, Math.max(0, next - Date.now()));
-  }
-
-  private renderTyping(): void {
-    const now = Date.now();
-    $("typing").hidden = !this.typingIn.isTyping(now);
-    window.clearTimeout(this.typingTimer);
-    const again = this.typingIn.recheckIn(now);
-    if (again !== null) this.typingTimer = window.setTimeout(() => this.renderTyping(), again + 10);
+    if (this.identity) {
+      await (await this.book()).endRoom();
+      window.clearTimeout(this.inviteTimer);
+      renderInviteList([], { renew: () => undefined, revoke: () => undefined });
+      await this.showLink(null);
+    }
   }
 
   private renderCounter(): void {
@@ -759,12 +593,9 @@ class App {
     const over = length - MAX_MESSAGE_LENGTH;
     counter.textContent = over > 0 ? t("tooLong", { over }) : t("counter", { count: length, max: MAX_MESSAGE_LENGTH });
     counter.dataset.over = String(over > 0);
-    $<HTMLButtonElement>("send").disabled = over > 0 || !(this.session?.connected || this.groupView?.ready);
-  }
-
-  private setChatEnabled(enabled: boolean): void {
-    $<HTMLTextAreaElement>("composer").disabled = !enabled;
-    this.renderCounter();
+    const writable = this.view?.canWrite === true && (this.kind === "group" || this.view.phase !== "waiting");
+    $<HTMLTextAreaElement>("composer").disabled = !writable;
+    $<HTMLButtonElement>("send").disabled = over > 0 || !writable;
   }
 
   private async acquireWakeLock(): Promise<void> {
@@ -781,64 +612,33 @@ class App {
     void this.wakeLock?.release();
     this.wakeLock = null;
   }
+}
 
-  // ---- settings -----------------------------------------------------------------------------
+/** The invite this tab joined with, for a reload (sessionStorage: this tab only, gone when it closes). */
+const JOINED_KEY = "ghostchat:joined";
 
-  private wireSettings(): void {
-    const dialog = $<HTMLDialogElement>("settings-dialog");
-    const custom = $<HTMLInputElement>("set-custom");
-    const syncDisabled = () => ($<HTMLFieldSetElement>("set-fields").disabled = !custom.checked);
-    custom.addEventListener("change", syncDisabled);
-    $("open-settings").addEventListener("click", () => {
-      const form = settingsToForm(this.settings.custom ? this.settings : { ...this.settings, host: location.hostname, port: Number(location.port || (location.protocol === "https:" ? 443 : 80)), secure: location.protocol === "https:" });
-      custom.checked = form.custom;
-      $<HTMLInputElement>("set-host").value = form.host;
-      $<HTMLInputElement>("set-port").value = form.port;
-      $<HTMLInputElement>("set-path").value = form.path;
-      $<HTMLInputElement>("set-key").value = form.key;
-      $<HTMLInputElement>("set-secure").checked = form.secure;
-      $<HTMLTextAreaElement>("set-ice").value = form.iceServers;
-      $("settings-feedback").textContent = "";
-      this.showFieldErrors({});
-      syncDisabled();
-      dialog.showModal();
-    });
-    $("settings-close").addEventListener("click", () => dialog.close());
-    $("settings-form").addEventListener("submit", (e) => {
-      e.preventDefault();
-      const result = validateSettings({
-        custom: custom.checked,
-        host: $<HTMLInputElement>("set-host").value,
-        port: $<HTMLInputElement>("set-port").value,
-        path: $<HTMLInputElement>("set-path").value,
-        key: $<HTMLInputElement>("set-key").value,
-        secure: $<HTMLInputElement>("set-secure").checked,
-        iceServers: $<HTMLTextAreaElement>("set-ice").value,
-      });
-      if (!result.ok) {
-        this.showFieldErrors(result.errors);
-        return;
-      }
-      this.showFieldErrors({});
-      this.settings = result.settings;
-      saveSettings(localStorage, result.settings);
-      $("settings-feedback").textContent = t("settingsSaved");
-    });
+function keepJoined(fragment: string | null): void {
+  try {
+    if (fragment === null) sessionStorage.removeItem(JOINED_KEY);
+    else sessionStorage.setItem(JOINED_KEY, fragment);
+  } catch {
+    // storage refused: a reload goes back to the start page
   }
+}
 
-  private showFieldErrors(errors: Partial<Record<SettingsField, string>>): void {
-    const fields: SettingsField[] = ["host", "port", "path", "key", "iceServers"];
-    let first: HTMLElement | null = null;
-    for (const f of fields) {
-      const msg = errors[f];
-      $(`err-${f}`).textContent = msg ? t(msg as StringKey) : "";
-      const input = $(f === "iceServers" ? "set-ice" : `set-${f}`);
-      if (msg) {
-        input.setAttribute("aria-invalid", "true");
-        first ??= input;
-      } else input.removeAttribute("aria-invalid");
-    }
-    first?.focus();
+function keptJoined(): string | null {
+  try {
+    return sessionStorage.getItem(JOINED_KEY);
+  } catch {
+    return null;
+  }
+}
+
+function storedName(): string {
+  try {
+    return cleanName(localStorage.getItem(NAME_KEY) ?? "");
+  } catch {
+    return "";
   }
 }
 
@@ -867,39 +667,25 @@ function iceFailover(settings: ServerSettings): IceFailover | null {
   return ice;
 }
 
-
-function statusText(s: SessionStatus): string {
-  switch (s.phase) {
-    case "idle": return t("statusIdle");
-    case "ice": return t("statusIce");
-    case "signaling": return t("statusSignaling", { attempt: s.attempt, total: s.total });
-    case "signaling-retry": return t("statusSignalingRetry", { seconds: (s.retryInMs / 1000).toFixed(1) });
-    case "waiting": return t("waitingForPeer");
-    case "connecting": return t("statusPeer", { attempt: s.attempt, total: s.total });
-    case "connecting-retry": return t("statusPeerRetry", { seconds: (s.retryInMs / 1000).toFixed(1) });
-    case "connected": return t("statusConnected");
-    case "reconnecting": return t("statusReconnecting");
-    case "server-lost": return t("statusServerLost");
-    case "peer-left": return t("statusPeerLeft");
-    case "failed": {
-      if (s.reason === "refused" && s.refusal) return t("statusFailed", { reason: t(refusalKey(s.refusal)) });
-      const reason: StringKey = s.reason === "server-unreachable" ? "errorServerUnreachable" : s.reason === "server-refused" ? "errorServerRefused" : s.reason === "id-taken" ? "errorIdTaken" : s.reason === "room-full" ? "errorRoomFull" : s.reason === "ice-failed" ? "error.ice-failed.status" : "errorPeerUnreachable";
-      return t("statusFailed", { reason: t(reason) });
-    }
+function roomPhaseKey(p: RoomPhase, kind: RoomKind): StringKey {
+  switch (p) {
+    case "waiting": return kind === "pair" ? "waitingForPeer" : "waitingForMembers";
+    case "connected": return "statusConnected";
+    case "reconnecting": return "statusReconnecting";
+    case "unreachable": return kind === "pair" ? "statusUnreachable" : "statusMembersUnreachable";
+    case "peer-left": return "statusPeerLeft";
   }
 }
 
-/**
- * The connection's fingerprints. Right when the channel opens a browser may not have published the
- * applied descriptions yet (seen in Chromium under load), so this asks again for up to 3 s.
- */
-async function readFingerprints(channel: ChannelPort): Promise<ChannelFingerprints | null> {
-  for (let i = 0; i < 60; i++) {
-    const f = channel.fingerprints?.() ?? null;
-    if (f) return f;
-    await new Promise((r) => setTimeout(r, 50));
+function failureKey(reason: Extract<MeshPhase, { phase: "failed" }>["reason"]): StringKey {
+  switch (reason) {
+    case "server-unreachable": return "errorServerUnreachable";
+    case "server-refused": return "errorServerRefused";
+    case "id-taken": return "errorIdTaken";
+    case "room-full": return "errorRoomFull";
+    case "ice-failed": return "error.ice-failed.status";
+    default: return "errorPeerUnreachable";
   }
-  return null;
 }
 
 /** What the joiner reads when the handshake failed. */
@@ -930,21 +716,11 @@ function hostRefusalKey(code: RefusalCode): StringKey {
   }
 }
 
-/** A group room's invite link: the page address says "group" (the fragment stays the invite's own). */
-function groupLink(link: string): string {
+/** A room's invite link: the page address says "group" for a group room (the fragment is the invite's own). */
+function roomLink(link: string, kind: RoomKind): string {
   const url = new URL(link);
-  url.search = "?group";
-  if (new URLSearchParams(location.search).get("test") === "1") url.search = "?group&test=1";
+  url.search = kind === "group" ? "?group" : "";
   return url.toString();
-}
-
-/** A host id for people: the first 8 characters, with an ellipsis when cut. */
-function shortPeerId(id: string): string {
-  return id.length > 8 ? `${id.slice(0, 8)}…` : id;
-}
-
-function durationText(ms: number): string {
-  return ms >= 60_000 ? t("selfDestructMinutes", { n: ms / 60_000 }) : t("selfDestructSeconds", { n: ms / 1000 });
 }
 
 let swRegistered = false;

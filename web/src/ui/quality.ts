@@ -26,17 +26,26 @@ export class QualityIndicator {
 
   private providers: ReadonlyMap<string, string> = new Map();
 
-  constructor(container: HTMLElement, private readonly intervalMs = 2000) {
+  /** `container`: where it goes (null: the caller places `element`); `id` must be unique on the page. */
+  constructor(container: HTMLElement | null, private readonly intervalMs = 2000, id = "quality") {
     this.root = el("span", undefined, "quality");
-    this.root.id = "quality";
+    this.root.id = id;
     this.root.tabIndex = 0;
     this.root.setAttribute("role", "status");
-    this.tip.id = "quality-tip";
+    this.tip.id = `${id}-tip`;
     this.tip.setAttribute("role", "tooltip");
     this.root.setAttribute("aria-describedby", this.tip.id);
     this.root.append(this.dot, this.word, this.tip);
     this.root.hidden = true;
-    container.append(this.root);
+    container?.append(this.root);
+  }
+
+  get element(): HTMLElement {
+    return this.root;
+  }
+
+  get running(): boolean {
+    return this.source !== null;
   }
 
   /** `providers` maps TURN URLs to provider names (live: core/ice replaces it on failover). */

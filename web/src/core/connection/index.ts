@@ -1,3 +1,2 @@
 export * from "./backoff";
 export * from "./ports";
-export * from "./session";

@@ -1,5 +1,5 @@
 import { isPeerId } from "../ids";
-import { MAX_MESSAGE_LENGTH, SELF_DESTRUCT_CHOICES } from "./wire";
+import { MAX_MESSAGE_LENGTH, MAX_NAME_LENGTH, SELF_DESTRUCT_CHOICES, cleanName } from "./message";
 
 /**
  * Frames of the group (mesh) protocol. Each frame travels as one JSON string over a member-to-member
@@ -8,14 +8,15 @@ import { MAX_MESSAGE_LENGTH, SELF_DESTRUCT_CHOICES } from "./wire";
  *
  * End-to-end frames (`m` message, `a` ack/read) name their origin and final recipient with both
  * instances (`fi`, `oi`) and carry a MAC, so they may be relayed by another member unchanged.
- * Hop-by-hop frames (`p` presence, `w` relay request) only travel over one authenticated link.
+ * Hop-by-hop frames (`p` presence, `w` relay request, `y` typing, `i`/`o` ping and pong of the
+ * quality indicator) only travel over one authenticated link: their sender is the member at the
+ * other end of it.
  */
 
 /** Largest frame accepted from a link (characters of JSON). A relay request wraps one frame. */
 export const MAX_FRAME_CHARS = 32 * 1024;
 /** Members in one room, this side included. */
 export const MAX_MEMBERS = 12;
-const MAX_NAME = 40;
 const INC = /^[A-Za-z0-9_-]{4,32}$/;
 const MSG_ID = /^[A-Za-z0-9_-]{1,64}$/;
 const MAC = /^[A-Za-z0-9_-]{16,128}$/;
@@ -87,8 +88,20 @@ export interface RelayFrame {
   x: string;
 }
 
+/** The sender is typing (on) or stopped (off); shown for a few seconds after the last "on". */
+export interface TypingFrame {
+  t: "y";
+  on: boolean;
+}
+
+/** Ping (`i`) and its pong (`o`): the app-level round trip of the quality indicator. */
+export interface PingFrame {
+  t: "i" | "o";
+  s: number;
+}
+
 export type EndToEndFrame = MessageFrame | AckFrame;
-export type MeshFrame = EndToEndFrame | PresenceFrame | RelayFrame;
+export type MeshFrame = EndToEndFrame | PresenceFrame | RelayFrame | TypingFrame | PingFrame;
 
 export type RefusalReason = "too-large" | "not-json" | "bad-shape" | "wrong-room" | "bad-mac" | "not-for-me" | "stale" | "room-full";
 
@@ -110,7 +123,7 @@ function isPeer(v: unknown): v is string {
   return typeof v === "string" && isPeerId(v);
 }
 function isName(v: unknown): v is string {
-  return typeof v === "string" && v.length <= MAX_NAME;
+  return typeof v === "string" && [...v].length <= MAX_NAME_LENGTH;
 }
 
 function decodeMember(v: unknown): MemberInfo | null {
@@ -118,7 +131,8 @@ function decodeMember(v: unknown): MemberInfo | null {
   const m = v as Record<string, unknown>;
   if (!isPeer(m.id) || !isInc(m.inc) || !isName(m.name) || typeof m.since !== "number" || !Number.isFinite(m.since) || !isCount(m.v)) return null;
   if (m.st !== "online" && m.st !== "away" && m.st !== "leaving") return null;
-  return { id: m.id, inc: m.inc, name: m.name, since: m.since, st: m.st, v: m.v };
+  // A name is inert text; control and formatting characters (bidi overrides) are dropped on receipt too.
+  return { id: m.id, inc: m.inc, name: cleanName(m.name), since: m.since, st: m.st, v: m.v };
 }
 
 /** Parses and validates one frame received from a link. Never throws. */
@@ -175,6 +189,11 @@ function validate(value: unknown): MeshFrame | null {
       if (!isPeer(v.o) || typeof v.x !== "string" || v.x.length === 0) return null;
       return { t: "w", o: v.o, x: v.x };
     }
+    case "y":
+      return typeof v.on === "boolean" ? { t: "y", on: v.on } : null;
+    case "i":
+    case "o":
+      return isCount(v.s) ? { t: v.t, s: v.s } : null;
     default:
       return null;
   }

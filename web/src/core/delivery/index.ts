@@ -1,5 +1,4 @@
-export * from "./wire";
-export * from "./conversation";
+export * from "./message";
 export * from "./frames";
 export * from "./mac";
 export * from "./streams";

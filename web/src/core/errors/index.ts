@@ -1,5 +1,5 @@
 import { backoffDelays, type BackoffOptions } from "../connection/backoff";
-import type { FailureReason } from "../connection/session";
+import type { FailureReason } from "../room/session";
 import type { PeerErrorKind } from "../connection/ports";
 import type { StringKey } from "../strings";
 

@@ -1,9 +1,9 @@
 import { Emitter } from "../emitter";
 import { randomBase64Url } from "../ids";
-import { decodeFrame, macInput, type AckFrame, type EndToEndFrame, type MemberInfo, type MessageFrame, type PresenceFrame, type PresenceState, type RefusalReason } from "../delivery/frames";
+import { decodeFrame, macInput, type AckFrame, type EndToEndFrame, type MemberInfo, type MessageFrame, type PingFrame, type PresenceFrame, type PresenceState, type RefusalReason } from "../delivery/frames";
 import type { FrameAuthenticator } from "../delivery/mac";
 import { Outbox, orderedStreams, type InboundStream, type OutboxEntry, type StreamFactory } from "../delivery/streams";
-import { validateOutgoing } from "../delivery/conversation";
+import { cleanName, validateOutgoing } from "../delivery/message";
 import { Roster } from "./roster";
 
 /**
@@ -92,6 +92,10 @@ export interface MeshEvents extends Record<string, unknown> {
   receipt: { id: string; peer: string; state: Receipt };
   roster: MemberView[];
   refused: { from: string; reason: RefusalReason };
+  /** A member over a direct link started (on) or stopped typing. */
+  typing: { from: string; on: boolean };
+  /** A member answered `ping(peer, seq)`. */
+  pong: { from: string; seq: number };
 }
 
 interface SentRecord {
@@ -141,6 +145,7 @@ export class MeshRoom {
   private readonly streams: StreamFactory;
   private readonly newId: () => string;
   private st: PresenceState = "online";
+  private ownName: string;
   private v = 0;
   private relayTurn = 0;
   private lastPresence = -Infinity;
@@ -156,13 +161,64 @@ export class MeshRoom {
     this.inc = o.inc ?? randomBase64Url(9);
     this.since = o.clock.now();
     this.roster = new Roster(o.self.id);
+    this.ownName = cleanName(o.self.name);
     this.backfill = { share: false, max: 50, maxAgeMs: 10 * 60_000, ...o.backfill };
     this.streams = o.streams ?? orderedStreams;
     this.newId = o.newId ?? (() => randomBase64Url(12));
   }
 
   get self(): MemberInfo {
-    return { id: this.o.self.id, inc: this.inc, name: this.o.self.name, since: this.since, st: this.st, v: this.v };
+    return { id: this.o.self.id, inc: this.inc, name: this.name, since: this.since, st: this.st, v: this.v };
+  }
+
+  /** This side's display name as the others see it ("" for none). */
+  get name(): string {
+    return this.ownName;
+  }
+
+  /** Changes this side's display name (cleaned, length-limited); every member learns it. */
+  setName(name: string): void {
+    const clean = cleanName(name);
+    if (clean === this.ownName || this.stopped) return;
+    this.ownName = clean;
+    this.v++;
+    this.broadcastPresence();
+  }
+
+  /**
+   * Panic: the texts kept for late joiners (backfill) are dropped. Messages still on their way stay
+   * in the outbox until delivered (they are what the others have not received yet).
+   */
+  forgetHistory(): void {
+    this.history.length = 0;
+  }
+
+  /** Tells the members over direct links that this side is typing (on) or stopped. */
+  typing(on: boolean): void {
+    if (this.stopped) return;
+    const frame = JSON.stringify({ t: "y", on });
+    for (const p of this.up) this.o.links.send(p, frame);
+  }
+
+  /** App-level ping over the direct link to `peer` (quality indicator); false without one. */
+  ping(peer: string, seq: number): boolean {
+    if (this.stopped || !this.up.has(peer)) return false;
+    const frame: PingFrame = { t: "i", s: seq };
+    return this.o.links.send(peer, JSON.stringify(frame));
+  }
+
+  /**
+   * Removes a member no path has reached for `unreachableAfterMs` (a crashed tab that never said
+   * goodbye), so a room at its size limit can take someone new. False when it is reachable.
+   */
+  evictUnreachable(id: string): boolean {
+    const m = this.roster.members.get(id);
+    if (!m || this.members().find((v) => v.id === id)?.state !== "unreachable") return false;
+    this.roster.forget(id, m.inc);
+    this.dropMember(id);
+    this.broadcastPresence();
+    this.emitRoster();
+    return true;
   }
 
   start(): void {
@@ -283,6 +339,15 @@ export class MeshRoom {
     switch (frame.t) {
       case "p":
         return this.onPresence(from, frame);
+      case "y":
+        if (this.up.has(from)) this.events.emit("typing", { from, on: frame.on });
+        return;
+      case "i":
+        if (this.up.has(from)) this.o.links.send(from, JSON.stringify({ t: "o", s: frame.s }));
+        return;
+      case "o":
+        if (this.up.has(from)) this.events.emit("pong", { from, seq: frame.s });
+        return;
       case "w": {
         if (frame.o === this.o.self.id) return this.receiveEndToEnd(from, frame.x, true);
         if (frame.o === from || !this.up.has(frame.o)) return; // no direct link: the sender retries later

@@ -1,5 +1,5 @@
 import { HostHandshake, JoinerHandshake, NonceLog, inviteKeyHash, isAuthFrame, type ChannelFingerprints, type AuthOutcome, type AuthStep, type Handshake, type InviteCheck, type RefusalCode } from "../auth";
-import { retry, withTimeout, type BackoffOptions } from "../connection/backoff";
+import { retry, withTimeout, RetriesExhaustedError, type BackoffOptions } from "../connection/backoff";
 import { PeerError, type ChannelPort, type PeerFactory, type PeerPort } from "../connection/ports";
 import { MAX_MEMBERS } from "../delivery/frames";
 import { createRoomMac, type FrameAuthenticator } from "../delivery/mac";
@@ -15,12 +15,21 @@ import { shouldDial } from "./roster";
  */
 export const MEMBER_INVITE_ID = "room-member-v1";
 
+/**
+ * Why a room could not start. `refused`: the invite handshake failed (`refusal` says why);
+ * `peer-unreachable`: the server does not know the host; `ice-failed`: the host is there but no
+ * network path opened; `id-taken`: another page holds this peer id; `room-full`: the room is at its size limit.
+ */
+export type FailureReason = "server-unreachable" | "server-refused" | "id-taken" | "peer-unreachable" | "ice-failed" | "room-full" | "refused";
+
 export type MeshPhase =
   | { phase: "starting" }
+  | { phase: "signaling"; attempt: number; total: number }
   | { phase: "signaling-retry"; retryInMs: number }
-  | { phase: "joining" }
+  | { phase: "joining"; attempt: number; total: number }
+  | { phase: "joining-retry"; retryInMs: number }
   | { phase: "ready"; peerId: string }
-  | { phase: "failed"; reason: "server-unreachable" | "server-refused" | "host-unreachable" | "refused"; refusal?: RefusalCode };
+  | { phase: "failed"; reason: FailureReason; refusal?: RefusalCode };
 
 /** The signaling socket: P2P links live on while it is down. */
 export type SignalingState = "online" | "reconnecting" | "offline";
@@ -40,11 +49,31 @@ export interface HostRoom {
   lookupInvite: (inviteId: string) => Promise<InviteCheck>;
 }
 
+/** What the session needs of core/ice's IceFailover. */
+export interface IceSource {
+  /** The list peers are built with; replaced in place (failover, credential refresh). */
+  readonly servers: RTCIceServer[];
+  load(options?: { relayOnly?: boolean }): Promise<void>;
+  /** True when servers were replaced by others. */
+  failover(): Promise<boolean>;
+}
+
 export interface MeshSessionOptions {
   createPeer: PeerFactory;
-  /** ICE servers; called again every `iceRefreshMs` so new connections get fresh TURN credentials. */
-  loadIce: () => Promise<RTCIceServer[]>;
+  /**
+   * ICE servers with failover across providers (core/ice), kept fresh by their owner; a joiner whose
+   * attempt to reach the host failed on the network path (not "host unknown") fails over before the
+   * next attempt. Without it, `loadIce` gives the list.
+   */
+  ice?: IceSource;
+  /** ICE servers without `ice`; called again every `iceRefreshMs` so new connections get fresh TURN credentials. */
+  loadIce?: () => Promise<RTCIceServer[]>;
+  /** Relay candidates only ("try again through a relay"): `ice` checks its TURN servers before use. */
+  relayOnly?: boolean;
+  /** This side's display name (may be empty; changed later with `room.setName`). */
   name: string;
+  /** Most members, this side included: 2 for a 1:1 room, up to MAX_MEMBERS for a group. */
+  maxMembers?: number;
   /**
    * The host: given its peer id once the server accepted it, its room and key and its invite book
    * for joiners that come with an invite.
@@ -61,7 +90,7 @@ export interface MeshSessionOptions {
   iceGraceMs?: number;
   /** Refresh ICE servers this often (TURN credentials are short-lived). Default 10 min. */
   iceRefreshMs?: number;
-  room?: Partial<Pick<MeshOptions, "backfill" | "resendMs" | "tickMs" | "presenceMs">>;
+  room?: Partial<Pick<MeshOptions, "backfill" | "resendMs" | "tickMs" | "presenceMs" | "unreachableAfterMs">>;
   /** Builds the frame MAC from the room key (default: WebCrypto HMAC, `createRoomMac`). */
   mac?: (roomKey: Uint8Array, roomId: string) => Promise<FrameAuthenticator>;
 }
@@ -105,7 +134,7 @@ export class MeshSession {
   private readonly frameHandlers = new Set<(from: string, frame: string) => void>();
   private readonly upHandlers = new Set<(peer: string) => void>();
   private readonly downHandlers = new Set<(peer: string) => void>();
-  private readonly ice: RTCIceServer[] = [];
+  private readonly ice: RTCIceServer[];
   private readonly clock: Clock;
   private closed = false;
   private cancelIceRefresh: (() => void) | null = null;
@@ -115,6 +144,7 @@ export class MeshSession {
 
   constructor(private readonly o: MeshSessionOptions) {
     this.clock = o.clock ?? realClock;
+    this.ice = o.ice?.servers ?? [];
   }
 
   get id(): string {
@@ -126,16 +156,28 @@ export class MeshSession {
     return [...this.links].filter(([, l]) => l.state === "up").map(([p]) => p);
   }
 
+  /** The room's size limit, this side included. */
+  get maxMembers(): number {
+    return Math.min(MAX_MEMBERS, Math.max(2, this.o.maxMembers ?? MAX_MEMBERS));
+  }
+
+  /** The `getStats()` of the connection to `peer` (quality indicator); null without a direct link. */
+  async stats(peer: string): Promise<RTCStatsReport | null> {
+    const l = this.links.get(peer);
+    return l?.state === "up" ? ((await l.channel.stats?.()) ?? null) : null;
+  }
+
   async start(): Promise<string> {
     this.setStatus({ phase: "starting" });
-    await this.refreshIce();
+    // ICE servers load while the signaling socket opens (no connection is made before both are done).
+    const iceReady = this.o.ice ? this.o.ice.load({ relayOnly: this.o.relayOnly === true }).catch(() => undefined) : this.refreshIce();
     const peer = await this.openSignaling();
+    await iceReady;
     if (this.o.host) {
       this.hostRoom = await this.o.host(this.ownId);
       await this.useRoomKey(this.hostRoom.roomId, this.hostRoom.roomKey);
       this.setStatus({ phase: "ready", peerId: this.ownId });
     } else if (this.o.invite) {
-      this.setStatus({ phase: "joining" });
       await this.joinHost(peer, this.o.invite);
     }
     return this.ownId;
@@ -181,6 +223,7 @@ export class MeshSession {
   // ---- signaling ----
 
   private async refreshIce(): Promise<void> {
+    if (!this.o.loadIce) return;
     try {
       const servers = await this.o.loadIce();
       // PeerJS hands this same array to every new RTCPeerConnection: new links get fresh credentials.
@@ -203,7 +246,8 @@ export class MeshSession {
             this.ownId = await withTimeout(peer.open(), timeout, "signaling");
           } catch (error) {
             peer.destroy();
-            if (error instanceof PeerError && ["unavailable-id", "invalid-key", "invalid-id"].includes(error.kind)) throw new Fatal();
+            if (error instanceof PeerError && error.kind === "unavailable-id") throw new Fatal("id-taken");
+            if (error instanceof PeerError && (error.kind === "invalid-key" || error.kind === "invalid-id")) throw new Fatal("server-refused");
             throw error;
           }
           this.peer = peer;
@@ -212,10 +256,17 @@ export class MeshSession {
           this.events.emit("signaling", "online");
           return peer;
         },
-        { ...this.o.backoff, sleep: this.o.sleep, shouldRetry: (e) => !(e instanceof Fatal), onRetry: (_n, delay) => this.setStatus({ phase: "signaling-retry", retryInMs: delay }) },
+        {
+          ...this.o.backoff,
+          sleep: this.o.sleep,
+          shouldRetry: (e) => !(e instanceof Fatal),
+          onAttempt: (attempt, total) => this.setStatus({ phase: "signaling", attempt, total }),
+          onRetry: (_n, delay) => this.setStatus({ phase: "signaling-retry", retryInMs: delay }),
+        },
       );
     } catch (error) {
-      this.setStatus({ phase: "failed", reason: error instanceof Fatal || (error as { lastError?: unknown }).lastError instanceof Fatal ? "server-refused" : "server-unreachable" });
+      const fatal = error instanceof Fatal ? error : error instanceof RetriesExhaustedError && error.lastError instanceof Fatal ? error.lastError : null;
+      this.setStatus({ phase: "failed", reason: fatal?.reason ?? "server-unreachable" });
       throw error;
     }
   }
@@ -281,10 +332,20 @@ export class MeshSession {
 
   private async joinHost(peer: PeerPort, invite: NonNullable<MeshSessionOptions["invite"]>): Promise<void> {
     let outcome: AuthOutcome | null = null;
+    let failure: unknown = null;
     try {
       await retry(
         async () => {
-          const channel = await withTimeout(peer.connect(invite.hostPeerId), this.o.attemptTimeoutMs ?? 10_000, "host connection");
+          // The host is known but no path opened: try ICE servers without the ones that failed.
+          const unknownHost = failure instanceof PeerError && failure.kind === "peer-unavailable";
+          if (failure !== null && !unknownHost && this.o.ice) await this.o.ice.failover().catch(() => false);
+          let channel: ChannelPort;
+          try {
+            channel = await withTimeout(peer.connect(invite.hostPeerId), this.o.attemptTimeoutMs ?? 10_000, "host connection");
+          } catch (error) {
+            failure = error;
+            throw error;
+          }
           const handshake = async () => {
             const fingerprints = await this.readFingerprints(channel);
             return fingerprints ? new JoinerHandshake({ roomId: invite.roomId, inviteId: invite.inviteId, secret: invite.secret, fingerprints }) : null;
@@ -292,18 +353,31 @@ export class MeshSession {
           outcome = await this.runHandshake(invite.hostPeerId, channel, handshake, async (ok) => {
             await this.useRoomKey(invite.roomId, ok.roomKey);
           });
+          if (!outcome.ok && outcome.reason === "timeout" && outcome.by === "peer") {
+            // The channel closed before the handshake ended (the network, not a refusal): try again.
+            failure = new Error("channel closed during the handshake");
+            outcome = null;
+            throw failure;
+          }
         },
-        { ...this.o.backoff, sleep: this.o.sleep, shouldRetry: () => outcome === null },
+        {
+          ...this.o.backoff,
+          sleep: this.o.sleep,
+          shouldRetry: () => outcome === null && !this.closed,
+          onAttempt: (attempt, total) => this.setStatus({ phase: "joining", attempt, total }),
+          onRetry: (_n, delay) => this.setStatus({ phase: "joining-retry", retryInMs: delay }),
+        },
       );
     } catch {
+      if (this.closed) return;
       const refusal = outcome as AuthOutcome | null;
-      if (refusal && !refusal.ok) this.setStatus({ phase: "failed", reason: "refused", refusal: refusal.reason });
-      else this.setStatus({ phase: "failed", reason: "host-unreachable" });
+      if (refusal && !refusal.ok) this.setStatus(refusedPhase(refusal.reason));
+      else this.setStatus({ phase: "failed", reason: failure instanceof PeerError && failure.kind === "peer-unavailable" ? "peer-unreachable" : "ice-failed" });
       return;
     }
     const done = outcome as AuthOutcome | null;
     if (done && !done.ok) {
-      this.setStatus({ phase: "failed", reason: "refused", refusal: done.reason });
+      this.setStatus(refusedPhase(done.reason));
       return;
     }
     this.setStatus({ phase: "ready", peerId: this.ownId });
@@ -365,8 +439,13 @@ export class MeshSession {
       channel.close();
       return;
     }
-    if (!this.room.roster.members.has(channel.remoteId) && this.room.roster.members.size >= MAX_MEMBERS - 1) {
-      // Twelve already: a newcomer is told the room is full.
+    const room = this.room;
+    const newcomer = !room.roster.members.has(channel.remoteId);
+    // At the size limit a newcomer is told the room is full, unless a member no path has reached
+    // for a long while (a tab that crashed without a goodbye) can make room once it is verified.
+    const full = () => room.roster.members.size >= this.maxMembers - 1;
+    const stale = () => room.members().filter((m) => m.state === "unreachable").sort((a, b) => a.since - b.since)[0];
+    if (newcomer && full() && !stale()) {
       channel.send({ t: "auth-refuse", reason: "busy" });
       this.clock.setTimer(400, () => channel.close());
       return;
@@ -386,7 +465,11 @@ export class MeshSession {
         })
       : null;
     };
-    void this.runHandshake(channel.remoteId, channel, handshake, async () => undefined);
+    void this.runHandshake(channel.remoteId, channel, handshake, async () => {
+      if (!newcomer || !full()) return;
+      const gone = stale();
+      if (!gone || !room.evictUnreachable(gone.id)) throw new Error("room full");
+    });
   }
 
   /**
@@ -519,4 +602,12 @@ export class MeshSession {
   }
 }
 
-class Fatal extends Error {}
+function refusedPhase(reason: RefusalCode): MeshPhase {
+  return reason === "busy" ? { phase: "failed", reason: "room-full", refusal: reason } : { phase: "failed", reason: "refused", refusal: reason };
+}
+
+class Fatal extends Error {
+  constructor(readonly reason: "id-taken" | "server-refused") {
+    super(reason);
+  }
+}

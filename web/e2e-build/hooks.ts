@@ -1,0 +1,24 @@
+import type { MeshRoom, MeshSession } from "../src/core/room";
+
+/** What the e2e suite and bench/browser/mesh.mjs read and do through `window.__ghostchatMesh`. */
+export function exposeRoom(session: MeshSession): void {
+  const arrivals: { text: string; at: number }[] = [];
+  let room: MeshRoom | null = null;
+  session.events.on("room", (r) => {
+    room = r;
+    r.events.on("message", (m) => arrivals.push({ text: m.text, at: performance.timeOrigin + performance.now() }));
+  });
+  (window as unknown as { __ghostchatMesh: unknown }).__ghostchatMesh = {
+    arrivals: () => arrivals,
+    now: () => performance.timeOrigin + performance.now(),
+    fail: (peer: string) => session.failLink(peer),
+    id: () => session.id,
+    members: () => room?.members() ?? [],
+    links: () => session.connectedPeers,
+    cut: (peer: string) => session.cut(peer),
+    restore: (peer: string) => session.restore(peer),
+    send: (text: string) => room?.send(text) ?? null,
+    stats: () => room?.stats ?? null,
+    pending: () => [...(room?.roster.members.keys() ?? [])].reduce((n, id) => n + (room?.pendingFor(id) ?? 0), 0),
+  };
+}

@@ -1,0 +1,9 @@
+// The e2e test build's entry (vite.e2e.config.ts → web/dist-e2e): the shipped app, plus
+// `window.__ghostchatMesh` for the tests and benchmarks that cut links or count arrivals. The
+// production bundle (web/dist) is built from src/main.ts and has none of this.
+import "../src/ui/styles.css";
+import { startApp } from "../src/ui/app";
+import { showInsecureContextNotice } from "../src/ui/insecure";
+import { exposeRoom } from "./hooks";
+
+if (!showInsecureContextNotice().blocking) startApp({ room: exposeRoom });

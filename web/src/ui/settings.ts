@@ -1,0 +1,61 @@
+import { saveSettings, settingsToForm, validateSettings, type ServerSettings, type SettingsField } from "../core/settings";
+import { t, type StringKey } from "../core/strings";
+import { $ } from "./dom";
+
+/** The server settings dialog: fills the form, validates every field at once, saves. */
+export function wireSettings(current: () => ServerSettings, save: (s: ServerSettings) => void): void {
+  const dialog = $<HTMLDialogElement>("settings-dialog");
+  const custom = $<HTMLInputElement>("set-custom");
+  const syncDisabled = () => ($<HTMLFieldSetElement>("set-fields").disabled = !custom.checked);
+  custom.addEventListener("change", syncDisabled);
+  $("open-settings").addEventListener("click", () => {
+    const form = settingsToForm(current().custom ? current() : { ...current(), host: location.hostname, port: Number(location.port || (location.protocol === "https:" ? 443 : 80)), secure: location.protocol === "https:" });
+    custom.checked = form.custom;
+    $<HTMLInputElement>("set-host").value = form.host;
+    $<HTMLInputElement>("set-port").value = form.port;
+    $<HTMLInputElement>("set-path").value = form.path;
+    $<HTMLInputElement>("set-key").value = form.key;
+    $<HTMLInputElement>("set-secure").checked = form.secure;
+    $<HTMLTextAreaElement>("set-ice").value = form.iceServers;
+    $("settings-feedback").textContent = "";
+    showFieldErrors({});
+    syncDisabled();
+    dialog.showModal();
+  });
+  $("settings-close").addEventListener("click", () => dialog.close());
+  $("settings-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const result = validateSettings({
+      custom: custom.checked,
+      host: $<HTMLInputElement>("set-host").value,
+      port: $<HTMLInputElement>("set-port").value,
+      path: $<HTMLInputElement>("set-path").value,
+      key: $<HTMLInputElement>("set-key").value,
+      secure: $<HTMLInputElement>("set-secure").checked,
+      iceServers: $<HTMLTextAreaElement>("set-ice").value,
+    });
+    if (!result.ok) {
+      showFieldErrors(result.errors);
+      return;
+    }
+    showFieldErrors({});
+    save(result.settings);
+    saveSettings(localStorage, result.settings);
+    $("settings-feedback").textContent = t("settingsSaved");
+  });
+}
+
+function showFieldErrors(errors: Partial<Record<SettingsField, string>>): void {
+  const fields: SettingsField[] = ["host", "port", "path", "key", "iceServers"];
+  let first: HTMLElement | null = null;
+  for (const f of fields) {
+    const msg = errors[f];
+    $(`err-${f}`).textContent = msg ? t(msg as StringKey) : "";
+    const input = $(f === "iceServers" ? "set-ice" : `set-${f}`);
+    if (msg) {
+      input.setAttribute("aria-invalid", "true");
+      first ??= input;
+    } else input.removeAttribute("aria-invalid");
+  }
+  first?.focus();
+}
