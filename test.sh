@@ -116,6 +116,19 @@ run_vitest() { # name dir npm-script
   record "$name" "$passed" "$failed"
 }
 
+run_gate() { # name dir command...: a check that passes or fails as a whole (lint, formatting)
+  local name=$1 dir=$2; shift 2
+  wanted "$name" || return 0
+  log "suite $name"
+  SUITE_START=$SECONDS
+  if (cd "$dir" && "$@") > "$ARTIFACTS/$name.log" 2>&1; then
+    record "$name" 1 0
+  else
+    tail -n 40 "$ARTIFACTS/$name.log"
+    record "$name" 0 1
+  fi
+}
+
 # The network lab needs root with CAP_NET_ADMIN (namespaces, iptables); elsewhere it is a clear skip.
 run_lab_tests() {
   wanted lab || return 0
@@ -143,6 +156,7 @@ main() {
   run_dotnet_tests dotnet-turn tests/GhostChat.Turn.Tests
   run_dotnet_tests dotnet-server tests/GhostChat.Server.Tests
   run_dotnet_tests dotnet-cli tests/GhostChat.Cli.Tests
+  run_gate web-lint web npm run --silent lint
   run_vitest web-unit web test:unit
   run_node_tests web-e2e web npm run --silent test:e2e
   run_node_tests interop tests/interop npm run --silent test

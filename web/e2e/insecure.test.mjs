@@ -74,7 +74,7 @@ describe("insecure context: the app opened over plain HTTP at a LAN address", { 
     try {
       ip("netns", "add", NS);
     } catch (e) {
-      throw new Error(`could not create network namespace ${NS} (needs root and iproute2): ${e.stderr ?? e.message}`);
+      throw new Error(`could not create network namespace ${NS} (needs root and iproute2): ${e.stderr ?? e.message}`, { cause: e });
     }
     ip("-n", NS, "link", "set", "lo", "up");
     ip("-n", NS, "link", "add", "gc0", "type", "veth", "peer", "name", "gc1");

@@ -46,7 +46,7 @@ async function refusedOnBoth(host, guest, reason) {
     await guest.waitFor((r) => document.body.dataset.view === "error" && document.querySelector("#error-body").dataset.refusal === r, reason);
     await host.waitFor((r) => !document.querySelector("#invite-notice").hidden && document.querySelector("#invite-notice").dataset.refusal === r, reason);
   } catch (e) {
-    throw new Error(`${e.message}: ${await explain({ host, guest })}`);
+    throw new Error(`${e.message}: ${await explain({ host, guest })}`, { cause: e });
   }
   return {
     guest: await guest.eval(() => document.querySelector("#error-body").textContent),

@@ -2,7 +2,7 @@ import "fake-indexeddb/auto";
 import { describe, expect, it } from "vitest";
 import { inviteKeyHash } from "../src/core/auth";
 import { EXPIRY_WARNING_MS, HostInvites, INVITE_TTL_MS, MemoryInviteStore, PURGE_GRACE_MS, newToken, parseInvite, inviteFragment, timeLeft, type InviteStore } from "../src/core/invites";
-import { IdbInviteStore } from "../src/core/invites/idb-store";
+import { IdbInviteStore } from "../src/adapters/idb";
 
 const T0 = Date.UTC(2026, 10, 25, 10, 0, 0);
 

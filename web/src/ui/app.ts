@@ -1,9 +1,9 @@
 import QRCode from "qrcode";
 import type { RefusalCode } from "../core/auth";
-import { createPeerJsPort } from "../core/connection/peerjs-adapter";
+import { createPeerJsPort } from "../adapters/peerjs";
 import { MAX_MESSAGE_LENGTH, MAX_MEMBERS, SELF_DESTRUCT_CHOICES, cleanName, validateOutgoing } from "../core/delivery";
 import { HostInvites, MemoryInviteStore, inviteLink, newToken, parseInvite, type HostIdentity, type Invite } from "../core/invites";
-import { IdbInviteStore } from "../core/invites/idb-store";
+import { IdbInviteStore } from "../adapters/idb";
 import { iceEndpoint, loadSettings, peerServerOptions, type ServerSettings } from "../core/settings";
 import { t, type StringKey } from "../core/strings";
 import { $, applyStrings, el } from "./dom";
@@ -14,7 +14,7 @@ import { QualityIndicator } from "./quality";
 import { MeshSession, type MeshPhase, type MeshSessionOptions } from "../core/room";
 import { RoomView, durationText, shortId, type RoomPhase } from "./room";
 import { IceFailover, fetchIceAnswer, iceUrlExcluding } from "../core/ice";
-import { gather } from "./gather";
+import { gather } from "../adapters/gather";
 import { wireSettings } from "./settings";
 
 type View = "home" | "invite" | "chat" | "error" | "nowebrtc";

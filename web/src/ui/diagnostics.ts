@@ -9,7 +9,7 @@ import {
 import { iceEndpoint, loadSettings, peerServerOptions, type ServerSettings } from "../core/settings";
 import { isStringKey, t, type StringKey } from "../core/strings";
 import { $, applyStrings, el } from "./dom";
-import { gather } from "./gather";
+import { gather } from "../adapters/gather";
 import { fetchIceAnswer } from "../core/ice";
 import "./network.css";
 

@@ -1,5 +1,5 @@
 import type { StringKey } from "../strings";
-import { endpoint, parseCandidate, parseIceUrl, type CandidateRecord, type TurnTransport } from "./candidates";
+import { endpoint, parseIceUrl, type CandidateRecord, type TurnTransport } from "./candidates";
 
 export { endpoint, parseCandidate, parseIceUrl, type CandidateRecord, type IceUrl, type TurnTransport } from "./candidates";
 

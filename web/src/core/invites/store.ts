@@ -1,6 +1,6 @@
 /**
  * The host's invite book: what it keeps about the invites it gave out, and the identity that keeps
- * their links working across reloads. Storage is a port: IndexedDB in the browser (idb-store.ts),
+ * their links working across reloads. Storage is a port: IndexedDB in the browser (src/adapters/idb.ts),
  * memory in unit tests.
  */
 

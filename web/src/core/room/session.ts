@@ -396,7 +396,7 @@ export class MeshSession {
     const port = this.peer;
     if (!port) return;
     this.dialing.add(peer);
-    let ok = false;
+    let ok: boolean;
     try {
       const channel = await withTimeout(port.connect(peer), this.o.attemptTimeoutMs ?? 10_000, "member connection");
       if (this.closed || this.blocked.has(peer)) {

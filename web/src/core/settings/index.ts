@@ -42,7 +42,7 @@ export function validateSettings(form: SettingsForm): SettingsResult {
   const port = Number(form.port.trim());
   if (!/^\d{1,5}$/.test(form.port.trim()) || port < 1 || port > 65535) errors.port = "settingsErrorPort";
   const path = form.path.trim() || "/";
-  if (!/^\/[A-Za-z0-9._~\/-]*$/.test(path)) errors.path = "settingsErrorPath";
+  if (!/^\/[A-Za-z0-9._~/-]*$/.test(path)) errors.path = "settingsErrorPath";
   const key = form.key.trim();
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(key)) errors.key = "settingsErrorKey";
   const ice = parseIceServers(form.iceServers);

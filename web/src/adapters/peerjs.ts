@@ -1,6 +1,6 @@
 import { Peer, type DataConnection, type PeerError as PeerJsError } from "peerjs";
-import { connectionFingerprints } from "../auth/fingerprint";
-import { PeerError, type ChannelPort, type PeerErrorKind, type PeerPort } from "./ports";
+import { connectionFingerprints } from "../core/auth/fingerprint";
+import { PeerError, type ChannelPort, type PeerErrorKind, type PeerPort } from "../core/connection/ports";
 
 export interface PeerJsServer {
   host: string;

@@ -1,5 +1,5 @@
 import { openDB, type DBSchema, type IDBPDatabase } from "idb";
-import type { HostIdentity, InviteRecord, InviteStore } from "./store";
+import type { HostIdentity, InviteRecord, InviteStore } from "../core/invites/store";
 
 interface Schema extends DBSchema {
   invites: { key: string; value: InviteRecord };

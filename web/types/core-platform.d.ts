@@ -1,0 +1,77 @@
+// The platform as src/core may see it, for tsconfig.core.json: core compiles WITHOUT the DOM
+// library, so a `document`, `window`, `HTMLElement` or `navigator` in core fails the build. What is
+// declared here is what core legitimately uses: WebCrypto, timers, text/URL/base64 helpers, fetch,
+// a Storage-like port, and WebRTC's data shapes (plain values core reads, never live objects).
+// Each declaration is a subset of the DOM library's, so the same code also compiles with it.
+
+type BufferSource = ArrayBufferView | ArrayBuffer;
+interface CryptoKey {
+  readonly type: string;
+}
+interface SubtleCrypto {
+  importKey(format: string, keyData: BufferSource, algorithm: unknown, extractable: boolean, keyUsages: string[]): Promise<CryptoKey>;
+  sign(algorithm: unknown, key: CryptoKey, data: BufferSource): Promise<ArrayBuffer>;
+  verify(algorithm: unknown, key: CryptoKey, signature: BufferSource, data: BufferSource): Promise<boolean>;
+  digest(algorithm: unknown, data: BufferSource): Promise<ArrayBuffer>;
+  deriveBits(algorithm: unknown, baseKey: CryptoKey, length: number): Promise<ArrayBuffer>;
+  deriveKey(algorithm: unknown, baseKey: CryptoKey, derivedKeyType: unknown, extractable: boolean, keyUsages: string[]): Promise<CryptoKey>;
+}
+declare const crypto: { readonly subtle: SubtleCrypto; getRandomValues<T extends ArrayBufferView>(array: T): T };
+
+declare function setTimeout(handler: () => void, timeout?: number): number;
+declare function clearTimeout(id: number | undefined): void;
+
+declare class TextEncoder {
+  encode(input?: string): Uint8Array;
+}
+declare class URL {
+  constructor(url: string, base?: string | URL);
+  hash: string;
+  host: string;
+  hostname: string;
+  href: string;
+  origin: string;
+  pathname: string;
+  port: string;
+  protocol: string;
+  search: string;
+  readonly searchParams: { get(name: string): string | null; set(name: string, value: string): void; has(name: string): boolean };
+  username: string;
+  password: string;
+  toString(): string;
+}
+declare function atob(data: string): string;
+declare function btoa(data: string): string;
+
+interface Response {
+  readonly ok: boolean;
+  readonly status: number;
+  json(): Promise<unknown>;
+}
+declare function fetch(input: string, init?: { signal?: AbortSignal; cache?: string; credentials?: string }): Promise<Response>;
+interface AbortSignal {
+  readonly aborted: boolean;
+  readonly reason: unknown;
+}
+
+interface Storage {
+  getItem(key: string): string | null;
+  setItem(key: string, value: string): void;
+  removeItem(key: string): void;
+}
+
+type RTCIceConnectionState = "checking" | "closed" | "completed" | "connected" | "disconnected" | "failed" | "new";
+type RTCIceTransportPolicy = "all" | "relay";
+interface RTCIceServer {
+  urls: string | string[];
+  username?: string;
+  credential?: string;
+}
+interface RTCConfiguration {
+  iceServers?: RTCIceServer[];
+  iceTransportPolicy?: RTCIceTransportPolicy;
+}
+interface RTCStatsReport {
+  forEach(callback: (value: unknown, key: string) => void): void;
+  get(key: string): unknown;
+}
