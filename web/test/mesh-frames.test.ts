@@ -223,6 +223,26 @@ describe("malformed frames", () => {
     expect(b.received.map((m) => m.text)).toEqual(["still fine"]);
   });
 
+  it("receive_FrameWithoutMac_OnlyOverTheOriginsOwnDirectLink", () => {
+    const net = new SimNet(8);
+    const a = new SimMember("a", net);
+    const b = new SimMember("b", net);
+    const c = new SimMember("c", net);
+    net.run(net.now + 200);
+    const reasons: string[] = [];
+    b.room.events.on("refused", (x) => reasons.push(x.reason));
+    const { mac: _mac, ...unsigned } = msg({ f: "a", fi: a.room.inc, o: "b", oi: b.room.inc, n: 1, id: "forged1", x: "claims to be from a" });
+    // Over c's link, claiming a as its origin: refused. Wrapped for relaying: refused.
+    b.room.receive("c", JSON.stringify(unsigned));
+    b.room.receive("c", JSON.stringify({ t: "w", o: "b", x: JSON.stringify(unsigned) }));
+    expect(reasons).toEqual(["bad-mac", "bad-mac"]);
+    expect(b.received.map((m) => m.text)).toEqual([]);
+    // Over a's own link it is a's message (the link is authenticated): accepted.
+    b.room.receive("a", JSON.stringify(unsigned));
+    expect(b.received.map((m) => m.text)).toEqual(["claims to be from a"]);
+    void c;
+  });
+
   it("receive_TypingAndPingFromAMemberWithoutALink_Ignored", () => {
     const net = new SimNet(7);
     const b = new SimMember("b", net);

@@ -14,6 +14,8 @@ class Hub {
   late = 0;
   /** A man in the middle: the dialling side sees another certificate than the one the other side has. */
   tamper = false;
+  /** Channels can restart ICE (the browser adapter can; off: the session redials instead). */
+  restartable = false;
 }
 
 function fp(seed: number): string {
@@ -44,6 +46,10 @@ class FakeChannel implements ChannelPort {
   emitIce(s: RTCIceConnectionState): void {
     this.ice.forEach((h) => h(s));
   }
+  restarts = 0;
+  restartIce?: () => Promise<void>;
+  /** Another certificate from now on (what a swapped certificate after a restart would look like). */
+  swapped: string | null = null;
   /** How many times fingerprints() answers null first (a browser that publishes its descriptions late). */
   late = 0;
   fingerprints() {
@@ -51,7 +57,7 @@ class FakeChannel implements ChannelPort {
       this.late--;
       return null;
     }
-    return this.fps;
+    return this.swapped ? { ...this.fps, remote: this.swapped } : this.fps;
   }
   close(): void {
     if (this.closed) return;
@@ -87,6 +93,7 @@ class FakePeer implements PeerPort {
     this.channels.push(mine);
     remote.channels.push(theirs);
     mine.late = theirs.late = this.hub.late;
+    if (this.hub.restartable) for (const c of [mine, theirs]) c.restartIce = async () => void c.restarts++;
     setTimeout(() => remote.incoming.forEach((h) => h(theirs)), 1);
     return mine;
   }
@@ -396,5 +403,67 @@ describe("MeshSession", () => {
     await until(() => pongs.length === 1, "the pong");
     expect(pongs).toEqual([7]);
     expect(await host.stats(joiner.id)).toBeNull(); // the fake channel has no getStats
+  });
+
+  describe("ICE restart on a stalled link", () => {
+    async function stalledPair(options: Partial<ConstructorParameters<typeof MeshSession>[0]> = {}) {
+      const hub = new Hub();
+      hub.restartable = true;
+      const roomId = "room-abc";
+      const roomKey = toBase64Url(new Uint8Array(32).map((_, i) => i + 3));
+      const secret = toBase64Url(new Uint8Array(16).map((_, i) => 200 - i));
+      const keyHash = await inviteKeyHash(secret);
+      const common = { loadIce: async () => [], name: "x", backoff: { attempts: 3, baseMs: 10, maxMs: 50 }, room: { tickMs: 50, resendMs: 200 }, iceGraceMs: 100, iceRestartEveryMs: 200, iceGiveUpMs: 1000, ...options };
+      const peers: FakePeer[] = [];
+      const host = new MeshSession({ ...common, createPeer: () => (peers[0] = new FakePeer(hub)), host: async () => ({ roomId, roomKey, lookupInvite: async () => ({ status: "ok", roomId, keyHash }) }) });
+      sessions.push(host);
+      const hostId = await host.start();
+      const joiner = new MeshSession({ ...common, createPeer: () => (peers[1] = new FakePeer(hub)), invite: { roomId, inviteId: "invite-one", secret, hostPeerId: hostId } });
+      sessions.push(joiner);
+      await joiner.start();
+      await until(() => host.room!.members()[0]?.state === "online" && joiner.room!.members()[0]?.state === "online", "the pair online");
+      const dialled = peers[1]!.channelTo(hostId)!;
+      const accepted = peers[0]!.channelTo(joiner.id)!;
+      return { host, joiner, dialled, accepted };
+    }
+
+    it("iceRestart_StalledLink_DiallerRestartsOnTheSameConnection_MessagesWaitThenArrive", async () => {
+      const { host, joiner, dialled, accepted } = await stalledPair();
+      const got: string[] = [];
+      texts(host, got);
+      for (const c of [dialled, accepted]) c.emitIce("disconnected");
+      await until(() => host.room!.members()[0]?.state === "reconnecting" && joiner.room!.members()[0]?.state === "reconnecting", "both see reconnecting");
+      expect(joiner.connectedPeers).toEqual([]);
+      await until(() => dialled.restarts >= 2, "the dialling side restarting ICE, again");
+      expect(accepted.restarts).toBe(0);
+      joiner.room!.send("written while stalled");
+      await new Promise((r) => setTimeout(r, 150));
+      expect(got).toEqual([]); // held in the outbox, not lost in a dead channel
+      for (const c of [dialled, accepted]) c.emitIce("connected");
+      await until(() => got.length === 1, "the message after ICE came back");
+      expect(got).toEqual(["written while stalled"]);
+      expect(dialled.closed).toBe(false); // the same connection: no redial, no new handshake
+      expect(joiner.connectedPeers).toEqual([host.id]);
+    });
+
+    it("iceRestart_CertificateChangedWhenBack_LinkDroppedAndRedialled", async () => {
+      const { host, joiner, dialled, accepted } = await stalledPair();
+      for (const c of [dialled, accepted]) c.emitIce("disconnected");
+      await until(() => dialled.restarts >= 1, "a restart");
+      dialled.swapped = "sha-256 " + "AB:".repeat(31) + "AB";
+      for (const c of [dialled, accepted]) c.emitIce("connected");
+      await until(() => dialled.closed, "the link with another certificate closed");
+      await until(() => joiner.connectedPeers.includes(host.id) && !joiner.connectedPeers.includes("nobody"), "a new, authenticated link");
+    });
+
+    it("iceRestart_NeverBack_GivesUpAndRedials", async () => {
+      const { host, joiner, dialled, accepted } = await stalledPair({ iceGiveUpMs: 400 });
+      const got: string[] = [];
+      texts(host, got);
+      for (const c of [dialled, accepted]) c.emitIce("disconnected");
+      joiner.room!.send("after giving up");
+      await until(() => dialled.closed, "the stalled connection given up", 5000);
+      await until(() => got.length === 1, "the message over the new connection");
+    });
   });
 });

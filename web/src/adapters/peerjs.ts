@@ -1,5 +1,5 @@
 import { Peer, type DataConnection, type PeerError as PeerJsError } from "peerjs";
-import { connectionFingerprints } from "../core/auth/fingerprint";
+import { connectionFingerprints, sdpFingerprint } from "../core/auth/fingerprint";
 import { PeerError, type ChannelPort, type PeerErrorKind, type PeerPort } from "../core/connection/ports";
 
 export interface PeerJsServer {
@@ -38,6 +38,8 @@ export function createPeerJsPort(server: PeerJsServer, iceServers: RTCIceServer[
   const peer = identity && "id" in identity ? new Peer(identity.id, options) : new Peer(options);
   const pendingConnects = new Map<string, Set<(e: PeerError) => void>>();
   let lastError: PeerError | null = null;
+  const internals = peer as unknown as PeerInternals;
+  interceptRestarts(internals);
 
   peer.on("error", (e) => {
     const err = toError(e);
@@ -69,15 +71,15 @@ export function createPeerJsPort(server: PeerJsServer, iceServers: RTCIceServer[
         rejects.add(fail);
         conn.once("open", () => {
           cleanup();
-          resolve(wrap(conn));
+          resolve(wrap(conn, internals));
         });
         conn.once("error", (e) => fail(toError(e)));
         if (!conn) fail(lastError ?? new PeerError("other", "connect failed"));
       }),
     onIncoming: (handler) => {
       peer.on("connection", (conn) => {
-        if (conn.open) handler(wrap(conn));
-        else conn.once("open", () => handler(wrap(conn)));
+        if (conn.open) handler(wrap(conn, internals));
+        else conn.once("open", () => handler(wrap(conn, internals)));
       });
     },
     onDisconnected: (handler) => {
@@ -96,7 +98,90 @@ export function createPeerJsPort(server: PeerJsServer, iceServers: RTCIceServer[
   };
 }
 
-function wrap(conn: DataConnection): ChannelPort {
+/** Marks the descriptions of our ICE restart in PeerJS OFFER/ANSWER messages (docs/protocol.md). */
+const RESTART = "gc-ice-restart-v1";
+
+/** The parts of PeerJS 1.5.5's Peer (pinned in package.json) that an ICE restart needs. */
+interface PeerInternals {
+  _handleMessage(message: ServerMessage): void;
+  readonly socket: { send(message: unknown): void };
+  getConnection(peerId: string, connectionId: string): DataConnection | null;
+}
+
+interface ServerMessage {
+  type: string;
+  src: string;
+  payload?: { connectionId?: unknown; sdp?: { type?: unknown; sdp?: unknown }; restart?: unknown };
+}
+
+/**
+ * PeerJS cannot renegotiate: an OFFER for a connection it has makes it close that connection, and an
+ * ANSWER would be applied unchecked. Descriptions for a connection that is already open are ours
+ * (ICE restart) and handled here; everything else goes to PeerJS as before.
+ */
+function interceptRestarts(peer: PeerInternals): void {
+  const original = peer._handleMessage.bind(peer);
+  peer._handleMessage = (message: ServerMessage) => {
+    const id = message.payload?.connectionId;
+    const conn = typeof id === "string" && (message.type === "OFFER" || message.type === "ANSWER") ? peer.getConnection(message.src, id) : null;
+    if (!conn?.open) return original(message);
+    // Never handed to PeerJS: only a restart of ours is applied, and only after checking it.
+    if (message.payload?.restart === RESTART) void applyRestart(peer, conn, message.type, message.payload.sdp?.sdp).catch(() => undefined);
+  };
+}
+
+/**
+ * True when `sdp` names exactly the remote certificate the connection uses now (the one the handshake
+ * bound): a signaling server cannot swap certificates through a restart.
+ */
+function sameRemoteCertificate(pc: RTCPeerConnection, sdp: string): boolean {
+  const now = pc.currentRemoteDescription?.sdp;
+  if (!now) return false;
+  const before = sdpFingerprint(now);
+  const after = sdpFingerprint(sdp);
+  return before.ok && after.ok && before.fingerprint === after.fingerprint;
+}
+
+async function applyRestart(peer: PeerInternals, conn: DataConnection, type: string, sdp: unknown): Promise<void> {
+  const pc = conn.peerConnection;
+  if (!pc || typeof sdp !== "string" || !sameRemoteCertificate(pc, sdp)) return;
+  if (type === "OFFER") {
+    if (pc.signalingState !== "stable") return; // only the dialling side offers; a stray one is ignored
+    forwardCandidates(peer, conn, pc);
+    await pc.setRemoteDescription({ type: "offer", sdp });
+    await pc.setLocalDescription(await pc.createAnswer());
+    send(peer, conn, "ANSWER", pc.localDescription);
+  } else if (pc.signalingState === "have-local-offer") {
+    await pc.setRemoteDescription({ type: "answer", sdp });
+  }
+}
+
+/**
+ * New candidates of a restart go to the other side as PeerJS CANDIDATE messages, which its PeerJS
+ * adds to the open connection (PeerJS itself stops forwarding once ICE completed).
+ */
+function forwardCandidates(peer: PeerInternals, conn: DataConnection, pc: RTCPeerConnection): void {
+  pc.onicecandidate = (e) => {
+    if (e.candidate?.candidate) peer.socket.send({ type: "CANDIDATE", payload: { candidate: e.candidate, type: "data", connectionId: conn.connectionId }, dst: conn.peer });
+  };
+}
+
+function send(peer: PeerInternals, conn: DataConnection, type: "OFFER" | "ANSWER", description: RTCSessionDescription | null): void {
+  if (!description) return;
+  peer.socket.send({ type, payload: { sdp: { type: description.type, sdp: description.sdp }, type: "data", connectionId: conn.connectionId, restart: RESTART }, dst: conn.peer });
+}
+
+async function restartIce(peer: PeerInternals, conn: DataConnection): Promise<void> {
+  const pc = conn.peerConnection;
+  if (!pc || pc.signalingState === "closed") throw new Error("connection closed");
+  // A restart whose answer never came (the other side was unreachable) is rolled back first.
+  if (pc.signalingState === "have-local-offer") await pc.setLocalDescription({ type: "rollback" });
+  forwardCandidates(peer, conn, pc);
+  await pc.setLocalDescription(await pc.createOffer({ iceRestart: true }));
+  send(peer, conn, "OFFER", pc.localDescription);
+}
+
+function wrap(conn: DataConnection, peer: PeerInternals): ChannelPort {
   return {
     remoteId: conn.peer,
     send: (data) => void conn.send(data),
@@ -109,6 +194,7 @@ function wrap(conn: DataConnection): ChannelPort {
     },
     onIceState: (handler) => void conn.on("iceStateChanged", handler),
     stats: async () => (conn.peerConnection ? conn.peerConnection.getStats() : null),
+    restartIce: () => restartIce(peer, conn),
     fingerprints: () => {
       // The descriptions this side actually applied: DTLS checked the remote certificate against
       // the remote one, and our own certificate is the one in the local one.

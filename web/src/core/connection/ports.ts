@@ -17,6 +17,12 @@ export interface ChannelPort {
    * SDP), for the invite handshake; null when they cannot be read.
    */
   fingerprints?(): ChannelFingerprints | null;
+  /**
+   * Restarts ICE on this connection (new candidates, same DTLS): the offer and answer travel over the
+   * signaling server and are applied only if they name the certificates already in use. Absent
+   * where the transport cannot; the session then redials instead.
+   */
+  restartIce?(): Promise<void>;
   /** The underlying connection's `getStats()` (quality indicator); null when unavailable. */
   stats?(): Promise<RTCStatsReport | null>;
   close(): void;

@@ -7,7 +7,8 @@ import { MAX_MESSAGE_LENGTH, MAX_NAME_LENGTH, SELF_DESTRUCT_CHOICES, cleanName }
  * that fails is refused with a reason and never reaches the engine's state.
  *
  * End-to-end frames (`m` message, `a` ack/read) name their origin and final recipient with both
- * instances (`fi`, `oi`) and carry a MAC, so they may be relayed by another member unchanged.
+ * instances (`fi`, `oi`). Sent through a relay they carry a MAC, so the relay can pass them on but
+ * not change them; sent over the direct, authenticated link from their origin they need none.
  * Hop-by-hop frames (`p` presence, `w` relay request, `y` typing, `i`/`o` ping and pong of the
  * quality indicator) only travel over one authenticated link: their sender is the member at the
  * other end of it.
@@ -50,7 +51,8 @@ export interface MessageFrame {
   ttl: number | null;
   /** Backfill: sent before the recipient joined, because the sender opted in. */
   bf: boolean;
-  mac: string;
+  /** Present when the frame may travel through a relay; absent only over the origin's direct link. */
+  mac?: string;
 }
 
 export interface AckFrame {
@@ -66,7 +68,7 @@ export interface AckFrame {
   n: number;
   /** ... and every message up to rd was read. */
   rd: number;
-  mac: string;
+  mac?: string;
 }
 
 export interface PresenceFrame {
@@ -122,6 +124,10 @@ function isInc(v: unknown): v is string {
 function isPeer(v: unknown): v is string {
   return typeof v === "string" && isPeerId(v);
 }
+/** Absent, or well-formed (whether it is required depends on how the frame arrived: the engine decides). */
+function isMac(v: unknown): boolean {
+  return v === undefined || (typeof v === "string" && MAC.test(v));
+}
 function isName(v: unknown): v is string {
   return typeof v === "string" && [...v].length <= MAX_NAME_LENGTH;
 }
@@ -158,13 +164,17 @@ function validate(value: unknown): MeshFrame | null {
       if (!isCount(v.n) || v.n < 1 || typeof v.id !== "string" || !MSG_ID.test(v.id) || typeof v.at !== "number" || !Number.isFinite(v.at)) return null;
       if (typeof v.x !== "string" || v.x.length === 0 || v.x.length > MAX_MESSAGE_LENGTH) return null;
       const ttlOk = v.ttl === null || (typeof v.ttl === "number" && SELF_DESTRUCT_CHOICES.includes(v.ttl));
-      if (!ttlOk || typeof v.bf !== "boolean" || typeof v.mac !== "string" || !MAC.test(v.mac)) return null;
-      return { t: "m", r: v.r, f: v.f, fi: v.fi, o: v.o, oi: v.oi, n: v.n, id: v.id, at: v.at, x: v.x, ttl: v.ttl as number | null, bf: v.bf, mac: v.mac };
+      if (!ttlOk || typeof v.bf !== "boolean" || !isMac(v.mac)) return null;
+      const m: MessageFrame = { t: "m", r: v.r, f: v.f, fi: v.fi, o: v.o, oi: v.oi, n: v.n, id: v.id, at: v.at, x: v.x, ttl: v.ttl as number | null, bf: v.bf };
+      if (v.mac !== undefined) m.mac = v.mac as string;
+      return m;
     }
     case "a": {
       if (typeof v.r !== "string" || !ROOM.test(v.r) || !isPeer(v.f) || !isInc(v.fi) || !isPeer(v.o) || !isInc(v.oi)) return null;
-      if (!isCount(v.n) || !isCount(v.rd) || v.rd > v.n || typeof v.mac !== "string" || !MAC.test(v.mac)) return null;
-      return { t: "a", r: v.r, f: v.f, fi: v.fi, o: v.o, oi: v.oi, n: v.n, rd: v.rd, mac: v.mac };
+      if (!isCount(v.n) || !isCount(v.rd) || v.rd > v.n || !isMac(v.mac)) return null;
+      const a: AckFrame = { t: "a", r: v.r, f: v.f, fi: v.fi, o: v.o, oi: v.oi, n: v.n, rd: v.rd };
+      if (v.mac !== undefined) a.mac = v.mac as string;
+      return a;
     }
     case "p": {
       if (typeof v.r !== "string" || !ROOM.test(v.r)) return null;

@@ -86,8 +86,15 @@ export interface MeshSessionOptions {
   sleep?: (ms: number) => Promise<void>;
   attemptTimeoutMs?: number;
   authTimeoutMs?: number;
-  /** A link whose ICE stays `disconnected` this long is closed and dialled again. Default 6 s. */
+  /**
+   * A link whose ICE stays `disconnected` this long is stalled: the room sees it down (messages wait
+   * or go through a relay) and the dialling side restarts ICE on the same connection. Default 2 s.
+   */
   iceGraceMs?: number;
+  /** While stalled, ICE is restarted again this often (a network that came back, a new address). Default 5 s. */
+  iceRestartEveryMs?: number;
+  /** A link stalled this long (or whose channel cannot restart ICE) is closed and dialled again. Default 30 s. */
+  iceGiveUpMs?: number;
   /** Refresh ICE servers this often (TURN credentials are short-lived). Default 10 min. */
   iceRefreshMs?: number;
   room?: Partial<Pick<MeshOptions, "backfill" | "resendMs" | "tickMs" | "presenceMs" | "unreachableAfterMs">>;
@@ -98,6 +105,14 @@ export interface MeshSessionOptions {
 interface Link {
   channel: ChannelPort;
   state: "auth" | "up";
+  /** This side dialled it (the dialling side starts ICE restarts, so both never offer at once). */
+  dialled: boolean;
+  /** ICE has been `disconnected` past the grace time: the room sees the link down while it restarts. */
+  stalled: boolean;
+  /** The fingerprints the handshake bound, to check the connection still uses them after a restart. */
+  pinned: ChannelFingerprints | null;
+  restartTimer: (() => void) | null;
+  restarts: number;
   held: unknown[];
   sink: (data: unknown) => void;
   graceTimer: (() => void) | null;
@@ -153,7 +168,7 @@ export class MeshSession {
 
   /** Links that are up (authenticated), for the UI and tests. */
   get connectedPeers(): string[] {
-    return [...this.links].filter(([, l]) => l.state === "up").map(([p]) => p);
+    return [...this.links].filter(([, l]) => l.state === "up" && !l.stalled).map(([p]) => p);
   }
 
   /** The room's size limit, this side included. */
@@ -307,7 +322,7 @@ export class MeshSession {
     const links: LinksPort = {
       send: (to, frame) => {
         const l = this.links.get(to);
-        if (!l || l.state !== "up") return false;
+        if (!l || l.state !== "up" || l.stalled) return false;
         try {
           l.channel.send(frame);
           return true;
@@ -350,7 +365,7 @@ export class MeshSession {
             const fingerprints = await this.readFingerprints(channel);
             return fingerprints ? new JoinerHandshake({ roomId: invite.roomId, inviteId: invite.inviteId, secret: invite.secret, fingerprints }) : null;
           };
-          outcome = await this.runHandshake(invite.hostPeerId, channel, handshake, async (ok) => {
+          outcome = await this.runHandshake(invite.hostPeerId, channel, true, handshake, async (ok) => {
             await this.useRoomKey(invite.roomId, ok.roomKey);
           });
           if (!outcome.ok && outcome.reason === "timeout" && outcome.by === "peer") {
@@ -407,7 +422,7 @@ export class MeshSession {
         const fingerprints = await this.readFingerprints(channel);
         return fingerprints ? new JoinerHandshake({ roomId: this.roomId, inviteId: MEMBER_INVITE_ID, secret: this.roomKey, fingerprints }) : null;
       };
-      const outcome = await this.runHandshake(peer, channel, handshake, async (result) => {
+      const outcome = await this.runHandshake(peer, channel, true, handshake, async (result) => {
         if (result.roomKey !== this.roomKey) throw new Error("other room key");
       });
       ok = outcome.ok;
@@ -465,7 +480,7 @@ export class MeshSession {
         })
       : null;
     };
-    void this.runHandshake(channel.remoteId, channel, handshake, async () => {
+    void this.runHandshake(channel.remoteId, channel, false, handshake, async () => {
       if (!newcomer || !full()) return;
       const gone = stale();
       if (!gone || !room.evictUnreachable(gone.id)) throw new Error("room full");
@@ -476,8 +491,8 @@ export class MeshSession {
    * Runs a handshake on a new channel; frames that are not part of it wait and are replayed once the
    * link is up. On success the link replaces any older one to the same member.
    */
-  private runHandshake(peer: string, channel: ChannelPort, makeHandshake: () => Promise<Handshake | null>, onOk: (ok: Extract<AuthOutcome, { ok: true }>) => Promise<void>): Promise<AuthOutcome> {
-    const link: Link = { channel, state: "auth", held: [], sink: () => undefined, graceTimer: null };
+  private runHandshake(peer: string, channel: ChannelPort, dialled: boolean, makeHandshake: () => Promise<Handshake | null>, onOk: (ok: Extract<AuthOutcome, { ok: true }>) => Promise<void>): Promise<AuthOutcome> {
+    const link: Link = { channel, state: "auth", dialled, stalled: false, pinned: null, restartTimer: null, restarts: 0, held: [], sink: () => undefined, graceTimer: null };
     return new Promise<AuthOutcome>((resolve) => {
       let finished = false;
       let chain = Promise.resolve();
@@ -558,6 +573,7 @@ export class MeshSession {
       if (old.state === "up") for (const fn of [...this.downHandlers]) fn(peer);
     }
     link.state = "up";
+    link.pinned = link.channel.fingerprints?.() ?? null;
     this.links.set(peer, link);
     this.redialAttempts.delete(peer);
     link.sink = (data) => {
@@ -576,25 +592,67 @@ export class MeshSession {
     if (this.links.get(peer) !== link) return;
     this.links.delete(peer);
     link.graceTimer?.();
+    link.restartTimer?.();
     link.channel.close();
-    if (link.state === "up") for (const fn of [...this.downHandlers]) fn(peer);
+    if (link.state === "up" && !link.stalled) for (const fn of [...this.downHandlers]) fn(peer);
     this.scheduleRedial(peer);
   }
 
   /**
-   * ICE restart, our way: PeerJS 1.5.5 cannot renegotiate a connection, so a link whose ICE stays
-   * `disconnected` past the grace time, or goes `failed`, is closed and dialled again (new ICE,
-   * fresh TURN credentials); the outbox resends whatever the old link lost.
+   * Recovery of a link whose network went away. ICE `disconnected` past `iceGraceMs`: the link is
+   * stalled — the room sees it down (what is sent waits in the outbox or goes through a relay, the
+   * member shows "reconnecting") — and the side that dialled restarts ICE on the same connection
+   * (the channel's `restartIce`: new candidates, e.g. from a new address, over the signaling server;
+   * DTLS and the handshake stay), again every `iceRestartEveryMs`. ICE back: the link is up again at
+   * once and the outbox resends. Still down after `iceGiveUpMs`, `failed`, or a channel that cannot
+   * restart: the connection is closed and dialled again (new ICE, DTLS and handshake).
    */
   private onIce(peer: string, link: Link, state: RTCIceConnectionState): void {
     if (state === "connected" || state === "completed") {
       link.graceTimer?.();
       link.graceTimer = null;
-    } else if (state === "disconnected" && link.graceTimer === null) {
-      link.graceTimer = this.clock.setTimer(this.o.iceGraceMs ?? 6000, () => this.dropLink(peer, link));
+      link.restartTimer?.();
+      link.restartTimer = null;
+      link.restarts = 0;
+      if (link.stalled) this.unstall(peer, link);
+    } else if (state === "disconnected" && link.graceTimer === null && !link.stalled) {
+      link.graceTimer = this.clock.setTimer(this.o.iceGraceMs ?? 2000, () => {
+        link.graceTimer = null;
+        this.stall(peer, link);
+      });
     } else if (state === "failed" || state === "closed") {
       this.dropLink(peer, link);
     }
+  }
+
+  private stall(peer: string, link: Link): void {
+    if (this.links.get(peer) !== link || link.state !== "up" || this.closed) return;
+    if (!link.channel.restartIce) return this.dropLink(peer, link);
+    link.stalled = true;
+    for (const fn of [...this.downHandlers]) fn(peer);
+    this.restart(peer, link);
+  }
+
+  private restart(peer: string, link: Link): void {
+    if (this.links.get(peer) !== link || !link.stalled) return;
+    const every = this.o.iceRestartEveryMs ?? 5000;
+    if (link.restarts * every >= (this.o.iceGiveUpMs ?? 30_000)) return this.dropLink(peer, link);
+    link.restarts++;
+    if (link.dialled) void link.channel.restartIce?.().catch(() => undefined);
+    link.restartTimer = this.clock.setTimer(every, () => this.restart(peer, link));
+  }
+
+  /** ICE is back on a stalled link: the same certificates or the link is not trusted any more. */
+  private unstall(peer: string, link: Link): void {
+    if (this.links.get(peer) !== link) return;
+    const now = link.channel.fingerprints?.() ?? null;
+    if (!link.pinned || !now || now.local !== link.pinned.local || now.remote !== link.pinned.remote) {
+      link.stalled = false; // its room link is already down
+      link.state = "auth";
+      return this.dropLink(peer, link);
+    }
+    link.stalled = false;
+    for (const fn of [...this.upHandlers]) fn(peer);
   }
 
   private setStatus(s: MeshPhase): void {
