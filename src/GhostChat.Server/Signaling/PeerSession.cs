@@ -79,18 +79,6 @@ internal sealed class PeerSession : IDisposable
         set => Volatile.Write(ref _lastSeen, value);
     }
 
-    /// <summary>Bytes accepted for this socket and not yet written (the frame being written included).</summary>
-    internal long OutstandingBytes
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _outstanding;
-            }
-        }
-    }
-
     /// <summary>Sends or queues a frame. False when the socket is closing or too far behind.</summary>
     internal bool TrySend(byte[] frame) => Send(frame) == SendOutcome.Accepted;
 
