@@ -10,7 +10,10 @@ namespace GhostChat.Server.Tests.Signaling;
 /// </summary>
 public sealed class OutboundBudgetTests(ITestOutputHelper output)
 {
-    private const int MaxRounds = 200; // two frames per round: 400 < MaxOutboundFramesPerSocket (512)
+    // Two frames per round: 400 < MaxOutboundFramesPerSocket (512). The kernel's socket buffers take
+    // the first few MiB before the server's queue grows (net.ipv4.tcp_wmem max, 4 MiB here: about 30
+    // rounds); a machine whose buffers could take 20 MiB or more would need more rounds.
+    private const int MaxRounds = 200;
 
     private static readonly string Payload = new('x', 60_000);
 
