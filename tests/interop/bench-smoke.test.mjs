@@ -155,3 +155,31 @@ test('cluster mode (--second-url): pairs spread over two Redis-backed nodes, hal
     await redis.stop();
   }
 });
+
+// Sanity only (bench/signaling-slow-readers.sh measures; OutboundBudgetTests checks the budgets).
+test('slow-reader attack bench (bench/signaling/slow-readers.mjs), tiny: runs and reports sane figures', { timeout: 120_000 }, async () => {
+  // The node budget at its minimum, so a few slow sockets use it up; the shipped limits otherwise.
+  const server = await startGhostChat({ settings: { 'GhostChat:Signaling:Limits:MaxOutboundBytesTotal': 131_072 } });
+  try {
+    const script = path.resolve(here, '../../bench/signaling/slow-readers.mjs');
+    const child = spawn(process.execPath, [script, `${server.httpUrl}/`, String(server.pid)], {
+      env: { ...process.env, SLOW_ADDRS: '2', SLOW_PER_ADDR: '3', FLOOD_ADDRS: '1', FLOOD_PER_ADDR: '4', DURATION: '15' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c) => { stdout += c; });
+    child.stderr.on('data', (c) => { stderr += c; });
+    const code = await new Promise((resolve) => child.on('exit', resolve));
+    assert.equal(code, 0, `exit ${code}\n${stderr}`);
+    const r = JSON.parse(stdout);
+    assert.equal(r.neverReadingSockets, 6);
+    assert.equal(r.flooders, 4);
+    assert.ok(r.framesSent > 0 && r.peakRssMiB >= r.rssBeforeFloodMiB && r.rssBeforeFloodMiB > 0, stdout);
+    assert.ok(r.metricsAfter.closedSlowConsumer + r.metricsAfter.closedNodeBudget >= 1, `no slow socket was closed:\n${stderr}`);
+    assert.ok(r.honest.sent > 0 && r.honest.received > 0, JSON.stringify(r.honest));
+    assert.equal(r.samples.length, 15);
+  } finally {
+    await server.stop();
+  }
+});

@@ -1,12 +1,15 @@
 // The compose file's "cluster" profile, run as processes: two GhostChat nodes with exactly the file's
 // node1/node2 environment (Redis, coturn's port and the balancer's address moved to loopback), a real
-// redis-server, and Debian's Caddy with deploy/cluster/Caddyfile as the load balancer. New sockets
+// redis-server run by the file's Redis entrypoint (password from a secret file), and Debian's Caddy with deploy/cluster/Caddyfile as the load balancer. New sockets
 // are spread over both nodes, two Chromium pages chat through the balancer, and when one node stops
 // the balancer sends every new client to the other.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { startCaddyBalancer } from './lib/caddy.mjs';
-import { envList, loadCompose, TEST_ENV } from './lib/deploy-files.mjs';
+import { envList, loadCompose, localEntrypoint, TEST_ENV } from './lib/deploy-files.mjs';
 import { startRedis } from './lib/redis.mjs';
 import { freePort, startGhostChat } from './lib/servers.mjs';
 import { closeAll, connectPeer } from './lib/ws-client.mjs';
@@ -18,20 +21,25 @@ async function sockets(node) {
 }
 
 describe('compose profile "cluster": two nodes on Redis behind deploy/cluster/Caddyfile', { timeout: 300_000 }, () => {
-  let redis, nodes = [], lb, browser;
+  let redis, nodes = [], lb, browser, dir;
   const clients = [];
   let n = 0;
   const uid = () => `lb${process.pid}x${++n}`;
 
   before(async () => {
-    redis = await startRedis();
-    const unusedTurnPort = await freePort();
+    // Redis as the file runs it: its entrypoint, with the password from a secret file.
     const compose = loadCompose({ ...TEST_ENV, TURN_HOST: '127.0.0.1' });
+    dir = mkdtempSync(path.join(os.tmpdir(), 'ghostchat-cluster-'));
+    redis = await startRedis({
+      launcher: localEntrypoint(compose.services.redis, { redis_password: TEST_ENV.REDIS_PASSWORD }, dir),
+      password: TEST_ENV.REDIS_PASSWORD,
+    });
+    const unusedTurnPort = await freePort();
     for (const name of ['node1', 'node2']) {
       const settings = {};
       for (const [k, v] of Object.entries(envList(compose.services[name]))) {
         settings[k.replaceAll('__', ':')] = v
-          .replace(/^redis:6379$/, redis.url)
+          .replace(/^redis:6379,/, `${redis.url},`)
           .replace(/^turn:127\.0\.0\.1:3478\?/, `turn:127.0.0.1:${unusedTurnPort}?`)
           .replace(/^172\.30\.0\.10$/, '127.0.0.1');
       }
@@ -48,6 +56,7 @@ describe('compose profile "cluster": two nodes on Redis behind deploy/cluster/Ca
     await lb?.stop();
     for (const node of nodes) await node.stop();
     await redis?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   it('spreads new sockets over both nodes (round robin)', async () => {

@@ -15,10 +15,13 @@ internal sealed class InMemoryRelayBus : IRelayBus
     private readonly IOptionsMonitor<SignalingOptions> _options;
     private readonly TimeProvider _time;
     private readonly Lazy<SignalingMetrics> _metrics;
+    private readonly ILogger<InMemoryRelayBus> _logger;
     private long _queuedBytes;
 
-    public InMemoryRelayBus(IPeerDirectory directory, IOptionsMonitor<SignalingOptions> options, TimeProvider time, IServiceProvider services)
+    public InMemoryRelayBus(IPeerDirectory directory, IOptionsMonitor<SignalingOptions> options, TimeProvider time, IServiceProvider services,
+        ILogger<InMemoryRelayBus> logger)
     {
+        _logger = logger;
         _directory = directory;
         _options = options;
         _time = time;
@@ -85,7 +88,7 @@ internal sealed class InMemoryRelayBus : IRelayBus
         return ValueTask.CompletedTask;
     }
 
-    private RelayOutcome Deliver(PeerSession target, byte[] frame) => LocalDelivery.Deliver(target, frame, _metrics.Value);
+    private RelayOutcome Deliver(PeerSession target, byte[] frame) => LocalDelivery.Deliver(target, frame, _metrics.Value, _logger);
 
     private void NotifyExpired(string unreachable, string sender)
     {
@@ -172,19 +175,26 @@ internal sealed class InMemoryRelayBus : IRelayBus
     private readonly record struct QueuedMessage(MessageType Type, string Src, byte[] Frame);
 }
 
-/// <summary>Handing a frame to a socket on this node; a socket too far behind is closed.</summary>
+/// <summary>
+/// Handing a frame to a socket on this node. A socket that cannot take it — its own outbound
+/// budget is used up, or it is behind while the node's is — is closed as too slow (1008).
+/// </summary>
 internal static class LocalDelivery
 {
-    public static RelayOutcome Deliver(PeerSession target, byte[] frame, SignalingMetrics metrics)
+    internal const string TooSlowReason = "too slow to receive signaling messages";
+
+    public static RelayOutcome Deliver(PeerSession target, byte[] frame, SignalingMetrics metrics, ILogger logger)
     {
-        if (target.TrySend(frame))
+        var outcome = target.Send(frame);
+        if (outcome == SendOutcome.Accepted)
         {
             return RelayOutcome.Delivered;
         }
-        if (!target.IsClosing)
+        if (outcome != SendOutcome.Closing && target.TryClose(System.Net.WebSockets.WebSocketCloseStatus.PolicyViolation, TooSlowReason))
         {
-            metrics.Rejected(RejectionReasons.SlowConsumer);
-            target.Close(System.Net.WebSockets.WebSocketCloseStatus.PolicyViolation, "too slow to receive signaling messages");
+            var reason = outcome == SendOutcome.OverNodeBudget ? RejectionReasons.NodeOutboundBudget : RejectionReasons.SlowConsumer;
+            metrics.Rejected(reason);
+            Log.ClosedSlowConsumer(logger, reason);
         }
         return RelayOutcome.DestinationTooSlow;
     }

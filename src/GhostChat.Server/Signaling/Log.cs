@@ -35,4 +35,7 @@ internal static partial class Log
 
     [LoggerMessage(1009, LogLevel.Warning, "Signaling sweep failed")]
     public static partial void SweepFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(1010, LogLevel.Information, "Closed a signaling socket that is too slow to receive: {Reason}")]
+    public static partial void ClosedSlowConsumer(ILogger logger, string reason);
 }

@@ -5,8 +5,10 @@ namespace GhostChat.Server.Signaling;
 /// <summary>
 /// One signaling WebSocket. Sends never interleave: whoever finds the socket idle sends at once,
 /// on its own thread (no hand-off to a writer task, so a relayed message costs no thread hop),
-/// and frames arriving meanwhile wait in a small bounded queue that the same sender drains. A
-/// socket whose queue is full is too slow and gets closed; an idle socket holds no queue and no
+/// and frames arriving meanwhile wait in a queue that the same sender drains. The queue is bounded
+/// in frames and in bytes (the frame being written counts too), per socket and — through the
+/// node's <see cref="OutboundBudget"/> — for all sockets together; a frame that does not fit is
+/// refused and the caller closes the socket as too slow. An idle socket holds no queue and no
 /// task. The close frame is sent after every queued frame.
 /// </summary>
 internal sealed class PeerSession : IDisposable
@@ -18,6 +20,8 @@ internal sealed class PeerSession : IDisposable
 
     private readonly WebSocket _socket;
     private readonly int _capacity;
+    private readonly int _maxBytes;
+    private readonly OutboundBudget _budget;
     private readonly Lock _gate = new();
     private readonly CancellationTokenSource _lifetime = new();
     private readonly TaskCompletionSource _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -27,13 +31,16 @@ internal sealed class PeerSession : IDisposable
     private WebSocketCloseStatus _closeStatus = WebSocketCloseStatus.NormalClosure;
     private string? _closeReason;
     private long _lastSeen;
+    private long _outstanding; // bytes accepted and not yet written or dropped (under _gate)
 
-    internal PeerSession(WebSocket socket, string clientKey, long now, int outboundCapacity)
+    internal PeerSession(WebSocket socket, string clientKey, long now, int outboundCapacity, int outboundBytes, OutboundBudget budget)
     {
         _socket = socket;
         ClientKey = clientKey;
         _lastSeen = now;
         _capacity = outboundCapacity;
+        _maxBytes = outboundBytes;
+        _budget = budget;
     }
 
     /// <summary>Unique on this node for the life of the process: tells two sessions of one id apart.</summary>
@@ -73,42 +80,58 @@ internal sealed class PeerSession : IDisposable
     }
 
     /// <summary>Sends or queues a frame. False when the socket is closing or too far behind.</summary>
-    internal bool TrySend(byte[] frame)
+    internal bool TrySend(byte[] frame) => Send(frame) == SendOutcome.Accepted;
+
+    /// <summary>
+    /// Sends or queues a frame. An idle socket always takes it (written at once, or in flight);
+    /// behind a frame in flight it must fit the socket's frame and byte budgets and the node's.
+    /// </summary>
+    internal SendOutcome Send(byte[] frame)
     {
         lock (_gate)
         {
             if (_closeRequested)
             {
-                return false;
+                return SendOutcome.Closing;
             }
             if (_sending)
             {
-                _pending ??= new Queue<byte[]>(4);
-                if (_pending.Count >= _capacity)
+                if ((_pending?.Count ?? 0) >= _capacity || _outstanding + frame.Length > _maxBytes)
                 {
-                    return false;
+                    return SendOutcome.OverSocketBudget;
                 }
+                if (!_budget.TryReserve(frame.Length))
+                {
+                    return SendOutcome.OverNodeBudget;
+                }
+                _pending ??= new Queue<byte[]>(4);
                 _pending.Enqueue(frame);
-                return true;
+                _outstanding += frame.Length;
+                return SendOutcome.Accepted;
             }
             _sending = true;
+            _budget.Reserve(frame.Length);
+            _outstanding = frame.Length;
         }
         _ = PumpAsync(frame); // runs synchronously while the transport accepts the bytes at once
-        return true;
+        return SendOutcome.Accepted;
     }
 
     /// <summary>
     /// Starts closing: frames already queued are still written, then a close frame with
     /// <paramref name="status"/> and <paramref name="reason"/>. Idempotent: the first request wins.
     /// </summary>
-    internal void Close(WebSocketCloseStatus status, string? reason)
+    internal void Close(WebSocketCloseStatus status, string? reason) => _ = TryClose(status, reason);
+
+    /// <summary>As <see cref="Close"/>; true for the one call that started closing.</summary>
+    internal bool TryClose(WebSocketCloseStatus status, string? reason)
     {
         bool sendNow;
         lock (_gate)
         {
             if (_closeRequested)
             {
-                return;
+                return false;
             }
             _closeRequested = true;
             _closeStatus = status;
@@ -129,6 +152,7 @@ internal sealed class PeerSession : IDisposable
         {
             _ = SendCloseAsync();
         }
+        return true;
     }
 
     private async Task PumpAsync(byte[] frame)
@@ -140,6 +164,8 @@ internal sealed class PeerSession : IDisposable
                 await _socket.SendAsync(frame, WebSocketMessageType.Text, endOfMessage: true, _lifetime.Token);
                 lock (_gate)
                 {
+                    _outstanding -= frame.Length;
+                    _budget.Release(frame.Length);
                     if (_pending is { Count: > 0 })
                     {
                         frame = _pending.Dequeue();
@@ -157,9 +183,12 @@ internal sealed class PeerSession : IDisposable
         }
         catch (Exception ex) when (ex is WebSocketException or ObjectDisposedException or IOException or OperationCanceledException)
         {
-            // The peer went away: drop what is queued; the receive side notices and ends the session.
+            // The peer went away: drop what is queued (and the frame that failed); the receive side
+            // notices and ends the session.
             lock (_gate)
             {
+                _budget.Release(_outstanding);
+                _outstanding = 0;
                 _pending = null;
                 if (!_closeRequested)
                 {
@@ -191,4 +220,20 @@ internal sealed class PeerSession : IDisposable
     }
 
     public void Dispose() => _lifetime.Dispose();
+}
+
+/// <summary>What <see cref="PeerSession.Send"/> did with a frame.</summary>
+internal enum SendOutcome
+{
+    /// <summary>Written, being written, or queued.</summary>
+    Accepted,
+
+    /// <summary>The socket is closing; the frame is dropped.</summary>
+    Closing,
+
+    /// <summary>The socket's queue is full (frames or bytes): it does not read fast enough.</summary>
+    OverSocketBudget,
+
+    /// <summary>The socket is behind and the node's outbound budget is used up.</summary>
+    OverNodeBudget,
 }

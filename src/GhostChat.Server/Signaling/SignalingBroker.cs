@@ -35,18 +35,20 @@ internal sealed class SignalingBroker
     private readonly IRelayBus _bus;
     private readonly ClientAdmission _admission;
     private readonly PeerIds _ids;
+    private readonly OutboundBudget _outbound;
     private readonly SignalingMetrics _metrics;
     private readonly IOptionsMonitor<SignalingOptions> _options;
     private readonly TimeProvider _time;
     private readonly ILogger<SignalingBroker> _logger;
 
-    public SignalingBroker(IPeerDirectory directory, IRelayBus bus, ClientAdmission admission, PeerIds ids, SignalingMetrics metrics,
-        IOptionsMonitor<SignalingOptions> options, TimeProvider time, ILogger<SignalingBroker> logger)
+    public SignalingBroker(IPeerDirectory directory, IRelayBus bus, ClientAdmission admission, PeerIds ids, OutboundBudget outbound,
+        SignalingMetrics metrics, IOptionsMonitor<SignalingOptions> options, TimeProvider time, ILogger<SignalingBroker> logger)
     {
         _directory = directory;
         _bus = bus;
         _admission = admission;
         _ids = ids;
+        _outbound = outbound;
         _metrics = metrics;
         _options = options;
         _time = time;
@@ -69,7 +71,8 @@ internal sealed class SignalingBroker
     {
         var options = _options.CurrentValue;
         var clientKey = ClientAdmission.AddressKey(handshake.RemoteAddress);
-        using var session = new PeerSession(socket, clientKey, _time.GetTimestamp(), options.Limits.MaxOutboundFramesPerSocket);
+        using var session = new PeerSession(socket, clientKey, _time.GetTimestamp(),
+            options.Limits.MaxOutboundFramesPerSocket, options.Limits.MaxOutboundBytesPerSocket, _outbound);
         _metrics.Accepted(path);
 
         var admission = _admission.TryAdmit(clientKey);

@@ -25,6 +25,7 @@ internal static class SignalingExtensions
 
         services.TryAddSingleton<ClientAdmission>();
         services.TryAddSingleton<PeerIds>();
+        services.TryAddSingleton<OutboundBudget>();
         services.TryAddSingleton<SignalingMetrics>();
         services.TryAddSingleton<SignalingBroker>();
         services.TryAddSingleton<SignalingConnectionMiddleware>();

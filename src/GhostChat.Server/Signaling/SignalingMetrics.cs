@@ -15,12 +15,13 @@ internal sealed class SignalingMetrics
     private readonly Counter<long> _ignored;
     private readonly Counter<long> _connections;
 
-    public SignalingMetrics(IMeterFactory meterFactory, IPeerDirectory directory, IRelayBus bus, ClientAdmission admission)
+    public SignalingMetrics(IMeterFactory meterFactory, IPeerDirectory directory, IRelayBus bus, ClientAdmission admission, OutboundBudget outbound)
     {
         var meter = meterFactory.Create(MeterName);
         meter.CreateObservableGauge("ghostchat.signaling.peers", () => directory.Count, "{peer}", "Registered peer ids on this node.");
         meter.CreateObservableGauge("ghostchat.signaling.sockets", () => admission.OpenSockets, "{socket}", "Open signaling WebSockets on this node.");
         meter.CreateObservableGauge("ghostchat.signaling.queue.bytes", () => bus.QueuedBytes, "By", "Bytes held for offline peers.");
+        meter.CreateObservableGauge("ghostchat.signaling.outbound.bytes", () => outbound.Bytes, "By", "Bytes waiting to be written to connected peers' sockets.");
         _connections = meter.CreateCounter<long>("ghostchat.signaling.connections", "{socket}", "Signaling WebSockets accepted.");
         _relayed = meter.CreateCounter<long>("ghostchat.signaling.messages.relayed", "{message}", "Messages delivered to a connected peer, by type.");
         _queued = meter.CreateCounter<long>("ghostchat.signaling.messages.queued", "{message}", "Messages queued for an offline peer.");
@@ -72,6 +73,7 @@ internal static class RejectionReasons
     public const string MalformedAbuse = "malformed_frames";
     public const string QueueFull = "queue_full";
     public const string SlowConsumer = "slow_consumer";
+    public const string NodeOutboundBudget = "node_outbound_budget";
     public const string AliveTimeout = "alive_timeout";
     public const string BackendUnavailable = "backend_unavailable";
 }

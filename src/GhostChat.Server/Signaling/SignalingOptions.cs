@@ -100,6 +100,20 @@ public sealed class SignalingLimits
 
     /// <summary>Frames waiting to be written to one socket; a socket this far behind is closed as too slow. Default 512.</summary>
     public int MaxOutboundFramesPerSocket { get; set; } = 512;
+
+    /// <summary>
+    /// Bytes of frames waiting to be written to one socket, the one being written included; a socket
+    /// this far behind (it stopped reading) is closed as too slow. At least twice
+    /// <see cref="MaxFrameBytes"/>. Default 1 MiB.
+    /// </summary>
+    public int MaxOutboundBytesPerSocket { get; set; } = 1024 * 1024;
+
+    /// <summary>
+    /// Bytes of frames waiting to be written to all sockets of this node together; once it is used
+    /// up, a socket that is behind is closed instead of queueing more (a socket that has nothing
+    /// waiting still gets its frame). At least twice <see cref="MaxFrameBytes"/>. Default 64 MiB.
+    /// </summary>
+    public long MaxOutboundBytesTotal { get; set; } = 64L * 1024 * 1024;
 }
 
 /// <summary>Collects every configuration error so the host can refuse to start with one clear message.</summary>
@@ -149,6 +163,14 @@ internal sealed class SignalingOptionsValidator : IValidateOptions<SignalingOpti
         AtLeast(errors, $"{L}:MaxQueuedBytesPerPeer", l.MaxQueuedBytesPerPeer, 0);
         AtLeast(errors, $"{L}:MaxQueuedBytesTotal", l.MaxQueuedBytesTotal, 0);
         AtLeast(errors, $"{L}:MaxOutboundFramesPerSocket", l.MaxOutboundFramesPerSocket, 8);
+        if (l.MaxOutboundBytesPerSocket < 2L * l.MaxFrameBytes)
+        {
+            errors.Add($"{L}:MaxOutboundBytesPerSocket must be at least twice {L}:MaxFrameBytes ({2L * l.MaxFrameBytes}) (got {l.MaxOutboundBytesPerSocket}).");
+        }
+        if (l.MaxOutboundBytesTotal < 2L * l.MaxFrameBytes)
+        {
+            errors.Add($"{L}:MaxOutboundBytesTotal must be at least twice {L}:MaxFrameBytes ({2L * l.MaxFrameBytes}) (got {l.MaxOutboundBytesTotal}).");
+        }
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 

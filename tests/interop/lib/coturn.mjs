@@ -1,7 +1,9 @@
 // A real coturn (Debian's turnserver 4.6.1) started with given flags plus what a test needs to keep it
 // on loopback and in a temp dir (listening and relay address 127.0.0.1, pid file, user db); stopped by PID.
-//   startCoturn(args, { port, timeoutMs }) -> Promise<{ pid, output(), stop() }>; resolves once its
-//   TCP listener on `port` (its --listening-port) accepts connections.
+//   startCoturn(args, { port, timeoutMs, launcher }) -> Promise<{ pid, output(), stop() }>; resolves once
+//   its TCP listener on `port` (its --listening-port) accepts connections. `launcher` (argv, e.g. a
+//   compose entrypoint that ends in `exec turnserver … "$@"`) runs instead of turnserver itself, with
+//   the arguments appended; `turnserver` is then looked up on PATH.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
@@ -17,11 +19,13 @@ function accepts(port) {
   });
 }
 
-export async function startCoturn(args, { port, timeoutMs = 30_000 }) {
+export async function startCoturn(args, { port, timeoutMs = 30_000, launcher = null }) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'ghostchat-coturn-'));
   const all = [...args, '--listening-ip=127.0.0.1', '--relay-ip=127.0.0.1', '--simple-log',
     `--pidfile=${path.join(dir, 'turnserver.pid')}`, `--userdb=${path.join(dir, 'turndb')}`];
-  const child = spawn(TURNSERVER, all, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const [exe, ...prefix] = launcher ?? [TURNSERVER];
+  const env = launcher ? { ...process.env, PATH: `${path.dirname(TURNSERVER)}:${process.env.PATH}` } : process.env;
+  const child = spawn(exe, [...prefix, ...all], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const append = (c) => { out += c; if (out.length > 200_000) out = out.slice(-100_000); };
   child.stdout.on('data', append);

@@ -4,8 +4,11 @@
 //       ${VAR:?error}, ${VAR?error}, $VAR and $$ substituted in every string (throws like compose does)
 //   loadCompose(env, file?) -> the parsed, merged (<<) and interpolated deploy/compose.yaml
 //   envList(service) -> the service's environment as an object (list or map form)
+//   localEntrypoint(service, secrets, dir) -> the service's entrypoint runnable on this machine: each
+//       compose secret /run/secrets/NAME becomes a file in `dir` holding secrets[NAME], /tmp/ becomes `dir`
 //   TEST_ENV -> values for the compose file's variables that the tests use
-import { readFileSync } from 'node:fs';
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { INTEROP_DIR } from './servers.mjs';
@@ -74,9 +77,21 @@ export function envList(service) {
   return Object.fromEntries(Object.entries(e).map(([k, v]) => [k, v === null ? '' : String(v)]));
 }
 
+export function localEntrypoint(service, secrets, dir) {
+  let entrypoint = service.entrypoint.map((a) => a.replaceAll('/tmp/', `${dir}/`));
+  for (const [name, value] of Object.entries(secrets)) {
+    const file = path.join(dir, `secret-${name}`);
+    writeFileSync(file, value, { mode: 0o600 });
+    entrypoint = entrypoint.map((a) => a.replaceAll(`/run/secrets/${name}`, file));
+  }
+  assert.ok(!entrypoint.join(' ').includes('/run/secrets/'), `a secret of ${entrypoint.join(' ')} was not given`);
+  return entrypoint;
+}
+
 /** Values for deploy/compose.yaml's variables (deploy/.env) in tests. */
 export const TEST_ENV = Object.freeze({
   TURN_SECRET: 'compose-test-secret-0123456789abcdef',
+  REDIS_PASSWORD: 'composetestredispassword0123456789abcdef',
   TURN_HOST: 'turn.test.example',
   TURN_EXTERNAL_IP: '203.0.113.7',
   GHOSTCHAT_ID_SIGNING_KEY: 'compose-test-signing-key-0123456789abcdef',

@@ -85,7 +85,7 @@ internal sealed class RedisRelayBus : IRelayBus, IHostedService
     {
         if (_directory.FindLocal(message.Dst) is { } local)
         {
-            return LocalDelivery.Deliver(local, message.Frame, _metrics.Value);
+            return LocalDelivery.Deliver(local, message.Frame, _metrics.Value, _logger);
         }
         try
         {
@@ -203,7 +203,7 @@ internal sealed class RedisRelayBus : IRelayBus, IHostedService
             {
                 continue;
             }
-            if (LocalDelivery.Deliver(session, frame, _metrics.Value) != RelayOutcome.Delivered)
+            if (LocalDelivery.Deliver(session, frame, _metrics.Value, _logger) != RelayOutcome.Delivered)
             {
                 break;
             }
@@ -253,7 +253,7 @@ internal sealed class RedisRelayBus : IRelayBus, IHostedService
                     var type = (MessageType)int.Parse(fields[1], System.Globalization.CultureInfo.InvariantCulture);
                     if (_directory.FindLocal(dst) is { } local)
                     {
-                        if (LocalDelivery.Deliver(local, frame, _metrics.Value) == RelayOutcome.Delivered)
+                        if (LocalDelivery.Deliver(local, frame, _metrics.Value, _logger) == RelayOutcome.Delivered)
                         {
                             _cluster.Received();
                             _metrics.Value.Relayed(type);
