@@ -1,15 +1,13 @@
-import QRCode from "qrcode";
 import type { RefusalCode } from "../core/auth";
 import { createPeerJsPort } from "../adapters/peerjs";
 import { MAX_MESSAGE_LENGTH, MAX_MEMBERS, SELF_DESTRUCT_CHOICES, cleanName, validateOutgoing } from "../core/delivery";
-import { HostInvites, MemoryInviteStore, inviteLink, newToken, parseInvite, type HostIdentity, type Invite } from "../core/invites";
-import { IdbInviteStore } from "../adapters/idb";
+import { newToken, parseInvite, type HostIdentity, type Invite } from "../core/invites";
 import { iceEndpoint, loadSettings, peerServerOptions, type ServerSettings } from "../core/settings";
 import { t, type StringKey } from "../core/strings";
 import { $, applyStrings, el } from "./dom";
-import { renderInviteList, shortInviteName } from "./invites";
+import { InviteBook, type RoomKind } from "./invites";
 import { classifyError, type ErrorKind } from "../core/errors";
-import { renderError, resetErrorView } from "./errors";
+import { failureKey, hostRefusalKey, refusalKey, renderError, resetErrorView } from "./errors";
 import { QualityIndicator } from "./quality";
 import { MeshSession, type MeshPhase, type MeshSessionOptions } from "../core/room";
 import { RoomView, durationText, shortId, type RoomPhase } from "./room";
@@ -55,9 +53,6 @@ function show(view: View): void {
   document.body.dataset.view = view;
 }
 
-/** Room kinds: a 1:1 room holds two people, a group room up to MAX_MEMBERS. Links say which (`?group`). */
-type RoomKind = "pair" | "group";
-
 class App {
   private settings: ServerSettings = loadSettings(localStorage);
   private session: MeshSession | null = null;
@@ -70,17 +65,13 @@ class App {
   private readonly quality = new QualityIndicator($("view-chat").querySelector<HTMLElement>(".chat-tools") ?? $("view-chat"));
   /** "Try again through a relay" chosen: TURN candidates only. */
   private relayOnly = false;
-  // ---- invites: the host's invite book and identity ----
-  private invitesBook: Promise<HostInvites> | null = null;
-  private identity: HostIdentity | null = null;
-  private inviteTimer: number | undefined;
+  /** The host's invite book, its identity and the invite view (ui/invites.ts). */
+  private readonly invites = new InviteBook(() => this.kind, () => this.goHome());
   private resumeChecked = false;
-  private hostLock: Promise<boolean> | null = null;
 
   constructor(private readonly observer: AppObserver) {
     this.wireHome();
     this.wireChat();
-    this.wireInvites();
     this.wireName();
     wireSettings(() => this.settings, (s) => (this.settings = s));
     $("error-home").addEventListener("click", () => this.goHome());
@@ -121,102 +112,12 @@ class App {
       registerServiceWorker();
       if (!this.resumeChecked) {
         this.resumeChecked = true;
-        void this.tryResume();
+        void this.invites.resumable().then((identity) => {
+          // After a reload: host the same room with the same peer id while an invite is alive.
+          if (identity && !this.session && !location.hash.startsWith("#join=")) void this.host(identity);
+        });
       }
     }
-  }
-
-  // ---- invites ------------------------------------------------------------------------------
-
-  /** The invite book in IndexedDB (memory when the browser refuses IndexedDB). */
-  private book(): Promise<HostInvites> {
-    this.invitesBook ??= IdbInviteStore.open().then(
-      (store) => new HostInvites(store),
-      () => new HostInvites(new MemoryInviteStore()),
-    );
-    return this.invitesBook;
-  }
-
-  /** After a reload: host the same room with the same peer id while an invite is alive. */
-  private async tryResume(): Promise<void> {
-    const identity = await (await this.book()).resume();
-    if (!identity || this.session || location.hash.startsWith("#join=")) return;
-    if (!(await this.takeHostLock())) return; // another tab of this browser hosts the room
-    if (this.session) return;
-    void this.host(identity);
-  }
-
-  /** One tab hosts at a time (the same id in two tabs would push each other off the server). */
-  private takeHostLock(): Promise<boolean> {
-    if (!("locks" in navigator)) return Promise.resolve(true);
-    this.hostLock ??= new Promise<boolean>((resolve) => {
-      void navigator.locks
-        .request("ghostchat-host", { ifAvailable: true }, (lock) => {
-          resolve(lock !== null);
-          return lock ? new Promise<void>(() => undefined) : undefined; // held for the page's life
-        })
-        .catch(() => resolve(true));
-    });
-    return this.hostLock;
-  }
-
-  private wireInvites(): void {
-    $("new-invite").addEventListener("click", () => void this.newInvite());
-    $("end-room").addEventListener("click", () => void this.endRoom());
-  }
-
-  private async newInvite(): Promise<void> {
-    if (!this.identity) return;
-    const invite = await (await this.book()).issue(this.identity);
-    await this.showLink(invite);
-    $("invite-feedback").textContent = "";
-    await this.refreshInvites();
-  }
-
-  private async renewInvite(inviteId: string): Promise<void> {
-    if (!this.identity) return;
-    const invite = await (await this.book()).renew(this.identity, inviteId);
-    await this.showLink(invite);
-    $("invite-feedback").textContent = t("inviteRenewedNote");
-    await this.refreshInvites();
-    $("invite-link").focus();
-  }
-
-  private async revokeInvite(inviteId: string): Promise<void> {
-    await (await this.book()).revoke(inviteId);
-    $("invite-feedback").textContent = t("inviteRevokedNote", { id: shortInviteName(inviteId) });
-    await this.refreshInvites();
-  }
-
-  private async endRoom(): Promise<void> {
-    await (await this.book()).endRoom();
-    this.identity = null;
-    this.goHome();
-  }
-
-  /** Redraws the list of active invites, again every 30 s while hosting (time left, warnings). */
-  private async refreshInvites(): Promise<void> {
-    window.clearTimeout(this.inviteTimer);
-    if (!this.identity) return;
-    const book = await this.book();
-    await book.purge(); // expired invites leave the store while the page stays open, too
-    const list = await book.active(this.identity.roomId);
-    renderInviteList(list, { renew: (id) => void this.renewInvite(id), revoke: (id) => void this.revokeInvite(id) });
-    this.inviteTimer = window.setTimeout(() => void this.refreshInvites(), 30_000);
-  }
-
-  private async showLink(invite: Invite | null): Promise<void> {
-    $("invite-not-kept").hidden = invite !== null;
-    for (const id of ["invite-link-row", "invite-expiry", "qr"]) $(id).hidden = invite === null;
-    if (!invite) {
-      $<HTMLInputElement>("invite-link").value = "";
-      return;
-    }
-    const link = roomLink(inviteLink(location.href, invite), this.kind);
-    $<HTMLInputElement>("invite-link").value = link;
-    $("invite-expiry").textContent = t("inviteExpires", { time: new Date(invite.expiresAt).toLocaleString() });
-    $("copy-feedback").textContent = "";
-    await QRCode.toCanvas($<HTMLCanvasElement>("qr"), link, { errorCorrectionLevel: "M", margin: 2, width: 232 });
   }
 
   /** 1:1: the link to the friend was authenticated; its verification code (group rooms: ui/room.ts). */
@@ -312,7 +213,7 @@ class App {
       if (document.body.dataset.view === "invite" && (this.kind === "pair" || $("back-to-chat").hidden)) this.enterChat();
     });
     session.events.on("refused", (r) => {
-      if (this.session === session && r.by === "us" && this.identity && r.reason !== "timeout") this.onRefused(r.reason);
+      if (this.session === session && r.by === "us" && this.invites.identity && r.reason !== "timeout") this.onRefused(r.reason);
     });
     this.view = new RoomView(session, { phase: (p) => this.onRoomPhase(p), providers: () => this.ice?.providersByUrl ?? new Map() }, this.quality);
     this.session = session;
@@ -342,32 +243,26 @@ class App {
   private async host(resume?: HostIdentity): Promise<void> {
     this.lastJoin = null;
     $("join-info").hidden = true;
-    const book = await this.book();
-    const soleHost = await this.takeHostLock();
+    const book = this.invites;
+    const soleHost = await book.takeHostLock();
     const token = resume?.token ?? newToken();
-    this.identity = resume ?? null;
+    book.identity = resume ?? null;
     const settings = this.settings;
     const peerIdentity = resume ? { id: resume.peerId, token } : { token };
     const session = this.newRoom(
       {
         createPeer: (ice, network) => createPeerJsPort(peerServerOptions(settings, location), ice, peerIdentity, network),
-        host: async (peerId) => {
-          this.identity ??= await book.startRoom(peerId, token, { keepOthers: !soleHost });
-          const id = this.identity;
-          return { roomId: id.roomId, roomKey: id.roomKey, lookupInvite: async (inviteId) => (await this.book()).check(inviteId) };
-        },
+        host: (peerId) => book.hostRoom(peerId, token, soleHost),
       },
-      () => this.identity?.roomId ?? "",
+      () => book.identity?.roomId ?? "",
     );
     try {
       await session.start();
     } catch {
       return; // the status says why
     }
-    if (this.session !== session || !this.identity) return;
-    await this.showLink(resume ? null : await book.issue(this.identity));
-    $("invite-feedback").textContent = "";
-    await this.refreshInvites();
+    if (this.session !== session || !book.identity) return;
+    await book.open(resume === undefined);
     if (this.kind === "group") {
       $("group-invite").hidden = false;
       $("back-to-chat").hidden = false;
@@ -378,8 +273,7 @@ class App {
 
   private async join(invite: Invite): Promise<void> {
     this.lastJoin = invite;
-    this.identity = null;
-    window.clearTimeout(this.inviteTimer);
+    this.invites.close();
     const settings = this.settings;
     const session = this.newRoom(
       {
@@ -503,7 +397,7 @@ class App {
     this.relayOnly = false;
     this.closeRoom();
     this.lastJoin = null;
-    window.clearTimeout(this.inviteTimer);
+    this.invites.stopRefreshing();
     $("join-info").hidden = true;
     $("verify").hidden = true;
     $("status").textContent = "";
@@ -579,12 +473,7 @@ class App {
     keepJoined(null);
     $("announcer").textContent = t("panicDone");
     $("status").textContent = t("panicDone");
-    if (this.identity) {
-      await (await this.book()).endRoom();
-      window.clearTimeout(this.inviteTimer);
-      renderInviteList([], { renew: () => undefined, revoke: () => undefined });
-      await this.showLink(null);
-    }
+    await this.invites.wipe();
   }
 
   private renderCounter(): void {
@@ -675,52 +564,6 @@ function roomPhaseKey(p: RoomPhase, kind: RoomKind): StringKey {
     case "unreachable": return kind === "pair" ? "statusUnreachable" : "statusMembersUnreachable";
     case "peer-left": return "statusPeerLeft";
   }
-}
-
-function failureKey(reason: Extract<MeshPhase, { phase: "failed" }>["reason"]): StringKey {
-  switch (reason) {
-    case "server-unreachable": return "errorServerUnreachable";
-    case "server-refused": return "errorServerRefused";
-    case "id-taken": return "errorIdTaken";
-    case "room-full": return "errorRoomFull";
-    case "ice-failed": return "error.ice-failed.status";
-    default: return "errorPeerUnreachable";
-  }
-}
-
-/** What the joiner reads when the handshake failed. */
-function refusalKey(code: RefusalCode): StringKey {
-  switch (code) {
-    case "unknown-invite": return "refusedUnknown";
-    case "expired": return "refusedExpired";
-    case "revoked": return "refusedRevoked";
-    case "auth-failed":
-    case "replay": return "refusedIntercepted";
-    case "busy": return "errorRoomFull";
-    case "timeout": return "refusedTimeout";
-    case "protocol": return "refusedProtocol";
-  }
-}
-
-/** What the host reads when it refused (or was refused by) a joiner. */
-function hostRefusalKey(code: RefusalCode): StringKey {
-  switch (code) {
-    case "unknown-invite": return "hostRefusedUnknown";
-    case "expired": return "hostRefusedExpired";
-    case "revoked": return "hostRefusedRevoked";
-    case "auth-failed":
-    case "replay": return "hostRefusedIntercepted";
-    case "timeout": return "hostRefusedTimeout";
-    case "busy":
-    case "protocol": return "hostRefusedProtocol";
-  }
-}
-
-/** A room's invite link: the page address says "group" for a group room (the fragment is the invite's own). */
-function roomLink(link: string, kind: RoomKind): string {
-  const url = new URL(link);
-  url.search = kind === "group" ? "?group" : "";
-  return url.toString();
 }
 
 let swRegistered = false;

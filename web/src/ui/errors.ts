@@ -1,5 +1,7 @@
 import { actionLabel, describeError, errorReport, type ErrorAction, type ErrorKind } from "../core/errors";
-import { t } from "../core/strings";
+import type { RefusalCode } from "../core/auth";
+import type { MeshPhase } from "../core/room";
+import { t, type StringKey } from "../core/strings";
 import { $, el } from "./dom";
 import "./network.css";
 
@@ -88,4 +90,43 @@ export function resetErrorView(): void {
   for (const id of ["error-cause", "error-feedback", "error-report"]) document.getElementById(id)?.remove();
   for (const old of document.querySelectorAll("#view-error [data-error-action]")) old.remove();
   $("error-retry").className = "primary";
+}
+
+export function failureKey(reason: Extract<MeshPhase, { phase: "failed" }>["reason"]): StringKey {
+  switch (reason) {
+    case "server-unreachable": return "errorServerUnreachable";
+    case "server-refused": return "errorServerRefused";
+    case "id-taken": return "errorIdTaken";
+    case "room-full": return "errorRoomFull";
+    case "ice-failed": return "error.ice-failed.status";
+    default: return "errorPeerUnreachable";
+  }
+}
+
+/** What the joiner reads when the handshake failed. */
+export function refusalKey(code: RefusalCode): StringKey {
+  switch (code) {
+    case "unknown-invite": return "refusedUnknown";
+    case "expired": return "refusedExpired";
+    case "revoked": return "refusedRevoked";
+    case "auth-failed":
+    case "replay": return "refusedIntercepted";
+    case "busy": return "errorRoomFull";
+    case "timeout": return "refusedTimeout";
+    case "protocol": return "refusedProtocol";
+  }
+}
+
+/** What the host reads when it refused (or was refused by) a joiner. */
+export function hostRefusalKey(code: RefusalCode): StringKey {
+  switch (code) {
+    case "unknown-invite": return "hostRefusedUnknown";
+    case "expired": return "hostRefusedExpired";
+    case "revoked": return "hostRefusedRevoked";
+    case "auth-failed":
+    case "replay": return "hostRefusedIntercepted";
+    case "timeout": return "hostRefusedTimeout";
+    case "busy":
+    case "protocol": return "hostRefusedProtocol";
+  }
 }
