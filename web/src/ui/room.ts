@@ -46,6 +46,8 @@ export class RoomView {
   ) {
     this.mainQuality = mainQuality;
     $("members-panel").hidden = false;
+    // A 1:1 room keeps the list folded (one person, and the messages need the space on a phone).
+    $<HTMLDetailsElement>("members-details").open = session.maxMembers > 2;
     this.off.push(
       session.events.on("room", (room) => this.attach(room)),
       session.events.on("signaling", (s) => this.renderSignaling(s)),
