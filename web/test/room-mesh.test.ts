@@ -263,3 +263,27 @@ describe("MeshRoom", () => {
     expect(m.b!.received.map((r) => r.text)).toEqual(Array.from({ length: 20 }, (_, i) => `m${i}`));
   });
 });
+
+describe("read marks", () => {
+  it("setReading_OnWhenAMessageArrives_OneAckCarriesTheReadMark_OffOnlyDelivered", () => {
+    const net = new SimNet(21);
+    const a = new SimMember("a", net);
+    const b = new SimMember("b", net);
+    net.run(net.now + 200);
+    const acks: string[] = [];
+    b.room.setReading(false);
+    const first = a.say("seen later")!;
+    net.run(net.now + 100);
+    expect(a.room.receipts(first)!.get("b")).toBe("delivered");
+    b.room.setReading(true); // the page became visible: what came before is read now
+    net.run(net.now + 100);
+    expect(a.room.receipts(first)!.get("b")).toBe("read");
+    const before = net.framesSent;
+    const second = a.say("seen at once")!;
+    a.room.events.on("receipt", (r) => r.id === second && acks.push(r.state));
+    net.run(net.now + 100);
+    // Read while reading, with one frame each way: the message and one ack carrying both marks.
+    expect(acks).toEqual(["delivered", "read"]);
+    expect(net.framesSent - before).toBe(2);
+  });
+});

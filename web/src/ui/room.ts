@@ -58,7 +58,7 @@ export class RoomView {
     );
     const onVisibility = () => {
       this.room?.setAway(document.visibilityState !== "visible");
-      this.markRead();
+      this.room?.setReading(document.visibilityState === "visible");
     };
     document.addEventListener("visibilitychange", onVisibility);
     this.off.push(() => document.removeEventListener("visibilitychange", onVisibility));
@@ -113,10 +113,6 @@ export class RoomView {
     if (signal !== null) this.room?.typing(signal);
   }
 
-  markRead(): void {
-    if (document.visibilityState === "visible") this.room?.markRead();
-  }
-
   /** Panic: every message on this page is gone (the room itself goes on). */
   wipe(): void {
     for (const h of this.timers) window.clearTimeout(h);
@@ -134,7 +130,6 @@ export class RoomView {
         this.renderTyping();
         this.renderMessage({ id: m.id, mine: false, from: m.from, text: m.text, at: m.at, ttlMs: m.ttlMs });
         $("announcer").textContent = this.pair ? t("newMessageAnnounce", { text: m.text.slice(0, 140) }) : t("groupMessageAnnounce", { from: this.nameOf(m.from), text: m.text.slice(0, 140) });
-        this.markRead();
       }),
       room.events.on("receipt", (r) => this.renderReceipts(r.id)),
       room.events.on("typing", ({ from, on }) => {
@@ -143,6 +138,7 @@ export class RoomView {
       }),
     );
     room.setAway(document.visibilityState !== "visible");
+    room.setReading(document.visibilityState === "visible");
     this.renderMembers(room.members());
   }
 

@@ -146,6 +146,7 @@ export class MeshRoom {
   private readonly newId: () => string;
   private st: PresenceState = "online";
   private ownName: string;
+  private reading = false;
   private v = 0;
   private relayTurn = 0;
   private lastPresence = -Infinity;
@@ -280,6 +281,15 @@ export class MeshRoom {
     return this.sent.get(id)?.recipients ?? null;
   }
 
+  /**
+   * The person is looking at the room (the page is visible): what arrives is read as it is shown,
+   * so its ack carries the read mark too (one ack instead of two). Turning it on marks what came before.
+   */
+  setReading(on: boolean): void {
+    this.reading = on;
+    if (on) this.markRead();
+  }
+
   /** Marks everything received so far as read and tells the senders. */
   markRead(): void {
     for (const s of this.inbound.values()) {
@@ -400,8 +410,13 @@ export class MeshRoom {
     }
     const released = s.stream.offer(frame.n, { ...frame, via });
     if (released.length === 0) this.stats.duplicates++;
-    for (const m of released) this.events.emit("message", { id: m.id, from: m.f, text: m.x, at: m.at, ttlMs: m.ttl, backfill: m.bf, via: m.via });
+    // The ack goes out before anyone renders the messages: the sender's round trip is the network's.
+    if (this.reading && released.length > 0) {
+      s.readUpTo = s.stream.delivered;
+      s.ackUntil = this.o.clock.now() + 10_000;
+    }
     this.sendAck(s);
+    for (const m of released) this.events.emit("message", { id: m.id, from: m.f, text: m.x, at: m.at, ttlMs: m.ttl, backfill: m.bf, via: m.via });
   }
 
   private onAck(frame: AckFrame): void {
