@@ -1,0 +1,137 @@
+// A man in the middle through a second fingerprint line (issue 15, item 1), as a compromised
+// signaling server would do it: the proxy in front of the real server routes the joiner's
+// signaling to an attacker page (PeerJS, one certificate of its own for every connection), and in
+// each description the attacker sends to a victim it passes along the OTHER victim's real SHA-256
+// line and appends its own SHA-512 line. Both browsers accept that description and complete DTLS
+// with the attacker (Firefox: a certificate matching any line; Chromium: the last line), while an
+// app that reads only the SHA-256 line binds its proofs to the real fingerprints: the proofs and
+// the verification code match and the attacker relays the chat. The app must refuse instead, and
+// say why on both sides — in Chromium and in Firefox, in a 1:1 room and in a group room.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { chromiumPage, createRoom, firefoxPage, launchChromium, launchFirefox, send, startServer, waitConnected, WAIT } from "./harness.mjs";
+import { attackerCertificateScript, attackerScript, spliceFingerprints, startSignalingProxy } from "./invites-proxy.mjs";
+
+async function state(p) {
+  return p.eval(() => ({ view: document.body.dataset.view, phase: document.body.dataset.phase, status: document.querySelector("#status").textContent, error: document.querySelector("#error-body").textContent, notice: document.querySelector("#invite-notice").textContent }));
+}
+
+/** Host opens the app and makes a group room; resolves with the invite link. */
+async function createGroup(host, baseUrl) {
+  await host.goto(baseUrl + "/");
+  await host.waitFor(() => document.body.dataset.view === "home");
+  // (a DOM click: Firefox's WebDriver BiDi reports this button "not clickable" in its small default window)
+  await host.eval(() => document.querySelector("#new-group").click());
+  await until(host, () => document.body.dataset.view === "invite" && document.querySelector("#invite-link").value.includes("#join="));
+  return host.eval(() => document.querySelector("#invite-link").value);
+}
+
+/** Polls on an interval: Firefox tabs in one browser are hidden but one and get no animation frames. */
+function until(p, fn, arg, timeout = WAIT) {
+  return p.kind === "playwright" ? p.page.waitForFunction(fn, arg, { polling: 100, timeout }) : p.page.waitForFunction(fn, { polling: 100, timeout }, arg);
+}
+
+async function waitChat(p, group) {
+  if (!group) return waitConnected(p);
+  await until(p, () => document.body.dataset.view === "chat" && !document.querySelector("#composer").disabled);
+}
+
+async function closeAll(pages) {
+  for (const p of pages) await (p.context ? p.context.close() : p.page.close());
+}
+
+describe("Man in the middle through a second fingerprint line (real server behind a proxy)", { timeout: 600_000 }, () => {
+  let server, proxy, chromium, firefox;
+
+  before(async () => {
+    server = await startServer();
+    proxy = await startSignalingProxy(server.url);
+    chromium = await launchChromium();
+    firefox = await launchFirefox();
+  });
+
+  after(async () => {
+    await firefox?.close();
+    await chromium?.close();
+    await proxy?.stop();
+    await server?.stop();
+  });
+
+  /** Host and joiner in `browser`, the attacker in Chromium (it reads its certificate from getStats). */
+  async function attack(openPage, { group = false } = {}) {
+    const host = await openPage();
+    const link = group ? await createGroup(host, proxy.url) : await createRoom(host, proxy.url);
+    const hostId = decodeURIComponent(new URL(link).hash.split(".")[1]);
+    const attackerId = `attacker-${Date.now()}`;
+
+    const attacker = await chromiumPage(chromium);
+    await attacker.goto(`${proxy.url}/__attacker.html`);
+    const attackerLine = await attacker.eval(attackerCertificateScript);
+    assert.match(attackerLine, /^a=fingerprint:sha-512 ([0-9A-F]{2}:){63}[0-9A-F]{2}$/);
+    await attacker.eval(attackerScript, { port: proxy.port, attackerId, hostId });
+    await attacker.waitFor(() => window.attack.registered === true);
+    const splice = spliceFingerprints({ hostId, attackerId, attackerLine });
+    proxy.attack(hostId, attackerId);
+    proxy.tap(splice.tap);
+
+    const guest = await openPage();
+    await guest.goto(link);
+    const describeAll = async () => `guest ${JSON.stringify(await state(guest))}; host ${JSON.stringify(await state(host))}; attacker ${JSON.stringify(await attacker.eval(() => window.attack))}; spliced ${JSON.stringify(splice.stats)}`;
+
+    // Both sides refuse and say why: the connection could not be verified.
+    await until(guest, () => document.body.dataset.view === "error" && document.querySelector("#error-body").dataset.refusal === "auth-failed").catch(async (e) => {
+      throw new Error(`${e.message}; ${await describeAll()}`);
+    });
+    await until(host, () => !document.querySelector("#invite-notice").hidden && document.querySelector("#invite-notice").dataset.refusal === "auth-failed").catch(async (e) => {
+      throw new Error(`${e.message}; ${await describeAll()}`);
+    });
+    const g = await state(guest);
+    assert.match(g.error, /could not be verified: someone may be intercepting this connection/);
+    const h = await state(host);
+    assert.match(h.notice, /could not be verified: someone may be intercepting this connection/);
+    assert.notEqual(g.phase, "connected");
+    assert.notEqual(h.phase, "connected");
+    assert.equal(h.view, "invite");
+
+    // The attack was real: both browsers accepted the spliced descriptions and completed DTLS with
+    // the attacker's certificate, each description carrying the real SHA-256 line then the
+    // attacker's SHA-512 line.
+    const a = await attacker.eval(() => window.attack);
+    assert.equal(a.joinerOpen, true, `DTLS with the joiner: ${await describeAll()}`);
+    assert.equal(a.hostOpen, true, `DTLS with the host: ${await describeAll()}`);
+    assert.ok(splice.stats.spliced >= 2, JSON.stringify(splice.stats));
+    for (const lines of splice.stats.lines) {
+      assert.equal(lines.length, 2, JSON.stringify(lines));
+      assert.match(lines[0], /^a=fingerprint:sha-256 /);
+      assert.equal(lines[1], attackerLine);
+    }
+    // Nothing but handshake frames crossed the attacker: no chat.
+    assert.ok(a.log.every(([dir, t]) => dir === "error" || String(t).startsWith("auth-")), JSON.stringify(a.log));
+
+    // Signaling honest again: a new joiner with the same link gets in.
+    proxy.honest();
+    const guest2 = await openPage();
+    await guest2.goto(link);
+    await Promise.all([waitChat(host, group), waitChat(guest2, group)]);
+    await send(guest2, "no one in between now");
+    await until(host, (t) => [...document.querySelectorAll('#messages li[data-direction="in"] .msg-text')].some((e) => e.textContent === t), "no one in between now");
+    await closeAll([host, guest, guest2]);
+    await attacker.context.close();
+  }
+
+  it("chromium_SecondFingerprintLine_BothSidesRefuseAndSayWhy", async () => {
+    await attack(() => chromiumPage(chromium));
+  });
+
+  it("firefox_SecondFingerprintLine_BothSidesRefuseAndSayWhy", async () => {
+    await attack(() => firefoxPage(firefox));
+  });
+
+  it("chromiumGroup_SecondFingerprintLine_BothSidesRefuseAndSayWhy", async () => {
+    await attack(() => chromiumPage(chromium), { group: true });
+  });
+
+  it("firefoxGroup_SecondFingerprintLine_BothSidesRefuseAndSayWhy", async () => {
+    await attack(() => firefoxPage(firefox), { group: true });
+  });
+});
