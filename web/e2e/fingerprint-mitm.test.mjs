@@ -7,6 +7,7 @@
 // app that reads only the SHA-256 line binds its proofs to the real fingerprints: the proofs and
 // the verification code match and the attacker relays the chat. The app must refuse instead, and
 // say why on both sides — in Chromium and in Firefox, in a 1:1 room and in a group room.
+// The second suite records what each browser does with two lines, on plain RTCPeerConnections.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { chromiumPage, createRoom, firefoxPage, launchChromium, launchFirefox, send, startServer, waitConnected, WAIT } from "./harness.mjs";
@@ -133,5 +134,113 @@ describe("Man in the middle through a second fingerprint line (real server behin
 
   it("firefoxGroup_SecondFingerprintLine_BothSidesRefuseAndSayWhy", async () => {
     await attack(() => firefoxPage(firefox), { group: true });
+  });
+});
+
+// ---- what the browsers themselves do with two fingerprint lines (recorded in docs/protocol.md) ----
+
+/** Victim side, in the page: an offer for one data channel, candidates included. */
+async function victimOfferScript() {
+  const pc = new RTCPeerConnection();
+  const channel = pc.createDataChannel("probe");
+  const v = (window.victim = { pc, opened: false, state: "new" });
+  channel.onopen = () => (v.opened = true);
+  pc.onconnectionstatechange = () => (v.state = pc.connectionState);
+  await pc.setLocalDescription();
+  await new Promise((r) => (pc.iceGatheringState === "complete" ? r() : (pc.onicegatheringstatechange = () => pc.iceGatheringState === "complete" && r())));
+  return pc.localDescription.sdp;
+}
+
+/** Attacker side, in its Chromium page: answers with `window.attackCertificate`. */
+async function attackerAnswerScript(offer) {
+  const pc = new RTCPeerConnection({ certificates: [window.attackCertificate] });
+  window.attackerPc = pc;
+  await pc.setRemoteDescription({ type: "offer", sdp: offer });
+  await pc.setLocalDescription();
+  await new Promise((r) => (pc.iceGatheringState === "complete" ? r() : (pc.onicegatheringstatechange = () => pc.iceGatheringState === "complete" && r())));
+  return pc.localDescription.sdp;
+}
+
+/** Victim side: applies the (spliced) answer; the outcome is read once DTLS is up or has failed. */
+async function victimApplyScript(answer) {
+  await window.victim.pc.setRemoteDescription({ type: "answer", sdp: answer });
+}
+
+async function victimOutcomeScript() {
+  const { pc, opened, state } = window.victim;
+  const stats = await pc.getStats();
+  const entries = [...stats.values()];
+  const transport = entries.find((e) => e.type === "transport" && e.remoteCertificateId);
+  const der = transport ? stats.get(transport.remoteCertificateId)?.base64Certificate : undefined;
+  let remoteCertificateSha256 = null;
+  if (der) {
+    const d = new Uint8Array(await crypto.subtle.digest("SHA-256", Uint8Array.from(atob(der), (c) => c.charCodeAt(0))));
+    remoteCertificateSha256 = `sha-256 ${[...d].map((x) => x.toString(16).padStart(2, "0").toUpperCase()).join(":")}`;
+  }
+  return {
+    opened,
+    state,
+    lines: pc.currentRemoteDescription?.sdp.match(/^a=fingerprint:.*$/gm) ?? [],
+    certificateEntries: entries.filter((e) => e.type === "certificate").length,
+    remoteCertificateSha256,
+  };
+}
+
+describe("Browsers given two fingerprint lines (plain RTCPeerConnections, the attacker's certificate in Chromium)", { timeout: 300_000 }, () => {
+  let server, proxy, chromium, firefox, attacker, attackerLine;
+  const WRONG = `a=fingerprint:sha-256 ${Array.from({ length: 32 }, (_, i) => (i * 7 + 1).toString(16).padStart(2, "0").toUpperCase()).join(":")}`;
+
+  before(async () => {
+    server = await startServer();
+    proxy = await startSignalingProxy(server.url);
+    chromium = await launchChromium();
+    firefox = await launchFirefox();
+    attacker = await chromiumPage(chromium);
+    await attacker.goto(`${proxy.url}/__attacker.html`);
+    attackerLine = await attacker.eval(attackerCertificateScript);
+  });
+
+  after(async () => {
+    await firefox?.close();
+    await chromium?.close();
+    await proxy?.stop();
+    await server?.stop();
+  });
+
+  /** One victim connection answered by the attacker with `order(attackerLine)` as its fingerprint lines. */
+  async function probe(openPage, lines) {
+    const victim = await openPage();
+    await victim.goto(`${proxy.url}/__attacker.html`);
+    const offer = await victim.eval(victimOfferScript);
+    const answer = await attacker.eval(attackerAnswerScript, offer);
+    const own = answer.match(/^a=fingerprint:.*$/m)[0];
+    const spliced = answer.replace(/^a=fingerprint:.*$/m, lines.join("\r\n"));
+    await victim.eval(victimApplyScript, spliced);
+    await until(victim, () => window.victim.opened || ["failed", "closed"].includes(window.victim.state), undefined, 30_000);
+    const out = await victim.eval(victimOutcomeScript);
+    await attacker.eval(() => window.attackerPc.close());
+    await (victim.context ? victim.context.close() : victim.page.close());
+    return { ...out, attackerSha256: own.slice("a=fingerprint:".length) };
+  }
+
+  it("chromium_UsesTheLastLine_KeepsOnlyIt_ReportsTheAttackersCertificate", async () => {
+    const open = () => chromiumPage(chromium);
+    const last = await probe(open, [WRONG, attackerLine]);
+    assert.equal(last.opened, true, JSON.stringify(last));
+    assert.deepEqual(last.lines, [attackerLine], "currentRemoteDescription keeps only the line DTLS used");
+    assert.equal(last.remoteCertificateSha256, last.attackerSha256, "getStats reports the certificate DTLS accepted");
+    const first = await probe(open, [attackerLine, WRONG]);
+    assert.equal(first.opened, false, JSON.stringify(first));
+    assert.equal(first.state, "failed");
+  });
+
+  it("firefox_AcceptsAnyLine_KeepsBoth_ReportsNoCertificate", async () => {
+    const open = () => firefoxPage(firefox);
+    for (const lines of [[WRONG, attackerLine], [attackerLine, WRONG]]) {
+      const out = await probe(open, lines);
+      assert.equal(out.opened, true, JSON.stringify(out));
+      assert.deepEqual(out.lines.map((l) => l.replace(/\s+$/, "")), lines, "currentRemoteDescription keeps both lines");
+      assert.equal(out.certificateEntries, 0);
+    }
   });
 });
