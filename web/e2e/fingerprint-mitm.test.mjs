@@ -20,7 +20,9 @@ async function state(p) {
 /** Host opens the app and makes a group room; resolves with the invite link. */
 async function createGroup(host, baseUrl) {
   await host.goto(baseUrl + "/");
-  await host.waitFor(() => document.body.dataset.view === "home");
+  await until(host, () => document.body.dataset.view === "home").catch(async (e) => {
+    throw new Error(`${e.message}; ${JSON.stringify(await state(host))}`);
+  });
   // (a DOM click: Firefox's WebDriver BiDi reports this button "not clickable" in its small default window)
   await host.eval(() => document.querySelector("#new-group").click());
   await until(host, () => document.body.dataset.view === "invite" && document.querySelector("#invite-link").value.includes("#join="));
@@ -77,15 +79,14 @@ describe("Man in the middle through a second fingerprint line (real server behin
 
     const guest = await openPage();
     await guest.goto(link);
-    const describeAll = async () => `guest ${JSON.stringify(await state(guest))}; host ${JSON.stringify(await state(host))}; attacker ${JSON.stringify(await attacker.eval(() => window.attack))}; spliced ${JSON.stringify(splice.stats)}`;
+    let guest2 = null;
+    const describeAll = async () => `guest ${JSON.stringify(await state(guest))}; host ${JSON.stringify(await state(host))}; guest2 ${guest2 ? JSON.stringify(await state(guest2)) : "-"}; attacker ${JSON.stringify(await attacker.eval(() => window.attack))}; spliced ${JSON.stringify(splice.stats)}`;
+    /** Waits, and says where everyone stood if it times out. */
+    const step = (what, promise) => promise.catch(async (e) => { throw new Error(`${what}: ${e.message}; ${await describeAll()}`); });
 
     // Both sides refuse and say why: the connection could not be verified.
-    await until(guest, () => document.body.dataset.view === "error" && document.querySelector("#error-body").dataset.refusal === "auth-failed").catch(async (e) => {
-      throw new Error(`${e.message}; ${await describeAll()}`);
-    });
-    await until(host, () => !document.querySelector("#invite-notice").hidden && document.querySelector("#invite-notice").dataset.refusal === "auth-failed").catch(async (e) => {
-      throw new Error(`${e.message}; ${await describeAll()}`);
-    });
+    await step("joiner refuses", until(guest, () => document.body.dataset.view === "error" && document.querySelector("#error-body").dataset.refusal === "auth-failed"));
+    await step("host refuses", until(host, () => !document.querySelector("#invite-notice").hidden && document.querySelector("#invite-notice").dataset.refusal === "auth-failed"));
     const g = await state(guest);
     assert.match(g.error, /could not be verified: someone may be intercepting this connection/);
     const h = await state(host);
@@ -111,11 +112,11 @@ describe("Man in the middle through a second fingerprint line (real server behin
 
     // Signaling honest again: a new joiner with the same link gets in.
     proxy.honest();
-    const guest2 = await openPage();
+    guest2 = await openPage();
     await guest2.goto(link);
-    await Promise.all([waitChat(host, group), waitChat(guest2, group)]);
+    await step("honest join", Promise.all([waitChat(host, group), waitChat(guest2, group)]));
     await send(guest2, "no one in between now");
-    await until(host, (t) => [...document.querySelectorAll('#messages li[data-direction="in"] .msg-text')].some((e) => e.textContent === t), "no one in between now");
+    await step("honest message", until(host, (t) => [...document.querySelectorAll('#messages li[data-direction="in"] .msg-text')].some((e) => e.textContent === t), "no one in between now"));
     await closeAll([host, guest, guest2]);
     await attacker.context.close();
   }
@@ -124,8 +125,18 @@ describe("Man in the middle through a second fingerprint line (real server behin
     await attack(() => chromiumPage(chromium));
   });
 
+  /** A fresh Firefox profile context per test: the app would resume the room the last test hosted. */
+  async function inFirefoxContext(fn) {
+    const context = await firefox.createBrowserContext();
+    try {
+      await fn(() => firefoxPage(context));
+    } finally {
+      await context.close();
+    }
+  }
+
   it("firefox_SecondFingerprintLine_BothSidesRefuseAndSayWhy", async () => {
-    await attack(() => firefoxPage(firefox));
+    await inFirefoxContext((open) => attack(open));
   });
 
   it("chromiumGroup_SecondFingerprintLine_BothSidesRefuseAndSayWhy", async () => {
@@ -133,7 +144,7 @@ describe("Man in the middle through a second fingerprint line (real server behin
   });
 
   it("firefoxGroup_SecondFingerprintLine_BothSidesRefuseAndSayWhy", async () => {
-    await attack(() => firefoxPage(firefox), { group: true });
+    await inFirefoxContext((open) => attack(open, { group: true }));
   });
 });
 
