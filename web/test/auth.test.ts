@@ -101,17 +101,20 @@ describe("auth: fingerprints from SDP", () => {
 
   it("sdpFingerprint_SessionOrMediaLevel_Normalised", () => {
     expect(sdpFingerprint(sdp(`a=fingerprint:SHA-256 ${lowerA}`))).toEqual({ ok: true, fingerprint: FP_A });
-    expect(sdpFingerprint(sdp(`a=fingerprint:sha-256 ${FP_A.slice(8)}`, `a=fingerprint:sha-256 ${lowerA}`))).toEqual({ ok: true, fingerprint: FP_A });
+    expect(sdpFingerprint(sdp("a=setup:actpass", "a=mid:0", `a=fingerprint:sha-256 ${FP_A.slice(8)}`))).toEqual({ ok: true, fingerprint: FP_A });
   });
 
-  it("sdpFingerprint_OtherHashesIgnored_Sha256Required", () => {
-    expect(sdpFingerprint(sdp(`a=fingerprint:sha-1 ${hex(Array(20).fill(1))}`, `a=fingerprint:sha-256 ${lowerA}`))).toEqual({ ok: true, fingerprint: FP_A });
-    expect(sdpFingerprint(sdp(`a=fingerprint:sha-1 ${hex(Array(20).fill(1))}`))).toEqual({ ok: false, error: "none" });
+  // Only one line may stand: a second one — even the same certificate at another level, or another
+  // hash — is what a signaling server would add to have DTLS accept its own certificate.
+  it("sdpFingerprint_OtherHashesOrSecondLine_Refused", () => {
+    expect(sdpFingerprint(sdp(`a=fingerprint:sha-1 ${hex(Array(20).fill(1))}`, `a=fingerprint:sha-256 ${lowerA}`))).toEqual({ ok: false, error: "several" });
+    expect(sdpFingerprint(sdp(`a=fingerprint:sha-256 ${FP_A.slice(8)}`, `a=fingerprint:sha-256 ${lowerA}`))).toEqual({ ok: false, error: "several" });
+    expect(sdpFingerprint(sdp(`a=fingerprint:sha-1 ${hex(Array(20).fill(1))}`))).toEqual({ ok: false, error: "not-sha-256" });
     expect(sdpFingerprint(sdp())).toEqual({ ok: false, error: "none" });
   });
 
   it.each([
-    ["twoDifferent", [`a=fingerprint:sha-256 ${FP_A.slice(8)}`, `a=fingerprint:sha-256 ${FP_B.slice(8)}`], "ambiguous"],
+    ["twoDifferent", [`a=fingerprint:sha-256 ${FP_A.slice(8)}`, `a=fingerprint:sha-256 ${FP_B.slice(8)}`], "several"],
     ["truncated", [`a=fingerprint:sha-256 ${FP_A.slice(8, 40)}`], "malformed"],
     ["notHex", [`a=fingerprint:sha-256 ${FP_A.slice(8).replace("0A", "ZZ")}`], "malformed"],
     ["oversized", [`a=fingerprint:sha-256 ${"AB:".repeat(500)}AB`], "malformed"],

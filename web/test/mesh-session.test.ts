@@ -16,6 +16,8 @@ class Hub {
   tamper = false;
   /** Channels can restart ICE (the browser adapter can; off: the session redials instead). */
   restartable = false;
+  /** The peer certificate the channels' stats report, as Chromium's getStats does: none, the real one, or another. */
+  certificates: "none" | "real" | "other" = "none";
 }
 
 function fp(seed: number): string {
@@ -59,6 +61,16 @@ class FakeChannel implements ChannelPort {
     }
     return this.swapped ? { ...this.fps, remote: this.swapped } : this.fps;
   }
+  /** The remote certificate's SHA-256 fingerprint the "browser" reports in getStats, or none. */
+  certificate: string | null = null;
+  async stats(): Promise<RTCStatsReport | null> {
+    if (!this.certificate) return null;
+    const entries = [
+      { id: "T01", type: "transport", remoteCertificateId: "CFremote" },
+      { id: "CFremote", type: "certificate", fingerprintAlgorithm: "sha-256", fingerprint: this.certificate.slice("sha-256 ".length) },
+    ];
+    return new Map(entries.map((e) => [e.id, e])) as unknown as RTCStatsReport;
+  }
   close(): void {
     if (this.closed) return;
     this.closed = true;
@@ -94,6 +106,10 @@ class FakePeer implements PeerPort {
     remote.channels.push(theirs);
     mine.late = theirs.late = this.hub.late;
     if (this.hub.restartable) for (const c of [mine, theirs]) c.restartIce = async () => void c.restarts++;
+    if (this.hub.certificates !== "none") {
+      mine.certificate = this.hub.certificates === "real" ? remote.fp : fp(999);
+      theirs.certificate = this.hub.certificates === "real" ? this.fp : fp(999);
+    }
     setTimeout(() => remote.incoming.forEach((h) => h(theirs)), 1);
     return mine;
   }
@@ -185,6 +201,32 @@ describe("MeshSession", () => {
   it("join_FingerprintsPublishedLate_StillAuthenticates", async () => {
     const { members } = await room(2, 4);
     await until(() => members.every((m) => m.connectedPeers.length === 2), "a full mesh despite late fingerprints");
+  });
+
+  it("join_BrowserReportsTheRealCertificates_Authenticates", async () => {
+    const { hub, make, hostId, roomId, inviteSecret, members } = await room(0);
+    hub.certificates = "real";
+    const j = make({ invite: { roomId, inviteId: "invite-one", secret: inviteSecret, hostPeerId: hostId } });
+    await j.s.start();
+    await until(() => members[0]!.connectedPeers.length === 1 && j.s.connectedPeers.length === 1, "linked with the certificates checked");
+  });
+
+  it("join_BrowserReportsAnotherCertificate_BothSidesRefuse", async () => {
+    // The descriptions name the real fingerprints but DTLS accepted another certificate (what a
+    // second fingerprint line did in Chromium): neither side starts the handshake.
+    const hostRefusals: string[] = [];
+    const { hub, make, hostId, roomId, inviteSecret, members } = await room(0);
+    hub.certificates = "other";
+    members[0]!.events.on("refused", (r) => hostRefusals.push(`${r.reason}:${r.by}`));
+    const j = make({ invite: { roomId, inviteId: "invite-one", secret: inviteSecret, hostPeerId: hostId } });
+    const statuses: string[] = [];
+    j.s.events.on("status", (st) => statuses.push(st.phase === "failed" ? `failed:${st.refusal}` : st.phase));
+    await j.s.start();
+    expect(statuses).toContain("failed:auth-failed");
+    expect(j.s.room).toBeNull();
+    await until(() => hostRefusals.length > 0, "the host's refusal");
+    expect(hostRefusals[0]).toBe("auth-failed:us");
+    expect(members[0]!.connectedPeers).toEqual([]);
   });
 
   it("join_ThirteenthMember_RefusedAsFull", async () => {

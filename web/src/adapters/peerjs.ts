@@ -196,8 +196,11 @@ function wrap(conn: DataConnection, peer: PeerInternals): ChannelPort {
     stats: async () => (conn.peerConnection ? conn.peerConnection.getStats() : null),
     restartIce: () => restartIce(peer, conn),
     fingerprints: () => {
-      // The descriptions this side actually applied: DTLS checked the remote certificate against
-      // the remote one, and our own certificate is the one in the local one.
+      // The descriptions this side actually applied: our own certificate is the one in the local
+      // one, and DTLS checked the remote certificate against the remote one — which must hold
+      // exactly one SHA-256 line (sdpFingerprint), else null: with several lines Firefox accepts a
+      // certificate matching any of them and Chromium the last. Where the browser reports the
+      // certificate it accepted (Chromium), stats() carries it: see checkRemoteCertificate.
       const pc = conn.peerConnection;
       if (!pc) return null;
       return connectionFingerprints((pc.currentLocalDescription ?? pc.localDescription)?.sdp, (pc.currentRemoteDescription ?? pc.remoteDescription)?.sdp);

@@ -1,4 +1,4 @@
-import { HostHandshake, JoinerHandshake, NonceLog, inviteKeyHash, isAuthFrame, type ChannelFingerprints, type AuthOutcome, type AuthStep, type Handshake, type InviteCheck, type RefusalCode } from "../auth";
+import { HostHandshake, JoinerHandshake, NonceLog, inviteKeyHash, isAuthFrame, remoteCertificateAgrees, type ChannelFingerprints, type AuthOutcome, type AuthStep, type Handshake, type InviteCheck, type RefusalCode } from "../auth";
 import { retry, withTimeout, RetriesExhaustedError, type BackoffOptions } from "../connection/backoff";
 import { PeerError, type ChannelPort, type PeerFactory, type PeerPort } from "../connection/ports";
 import { MAX_MEMBERS } from "../delivery/frames";
@@ -554,12 +554,14 @@ export class MeshSession {
 
   /**
    * The connection's DTLS fingerprints. A browser may publish the applied descriptions a moment
-   * after the channel opens (seen in Chromium under load), so this asks again for up to 3 s.
+   * after the channel opens (seen in Chromium under load), so this asks again for up to 3 s (of
+   * time, not tries: a background tab's timers may fire once a second). Null also when the browser
+   * reports a peer certificate other than the remote fingerprint.
    */
   private async readFingerprints(channel: ChannelPort): Promise<ChannelFingerprints | null> {
-    for (let i = 0; i < 60; i++) {
+    for (const end = this.clock.now() + 3000; this.clock.now() < end; ) {
       const f = channel.fingerprints?.() ?? null;
-      if (f) return f;
+      if (f) return (await remoteCertificateAgrees(f, channel)) ? f : null;
       await new Promise<void>((r) => this.clock.setTimer(50, r));
     }
     return null;
