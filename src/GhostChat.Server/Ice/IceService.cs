@@ -3,9 +3,6 @@ using Microsoft.Extensions.Options;
 
 namespace GhostChat.Server.Ice;
 
-/// <summary>One answer of <c>/api/ice</c> before serialisation.</summary>
-internal sealed record IceAnswer(IReadOnlyList<IceServerEntry> Servers, IReadOnlyList<string> Providers, DateTimeOffset? ExpiresAt, bool RelayOnly);
-
 /// <summary>
 /// Assembles an answer: the providers not excluded, healthy first (then not yet probed, then degraded), by
 /// priority within a state; down providers are left out unless nothing else is left, then they come last. Each
