@@ -1,4 +1,5 @@
 using GhostChat.Server.Ice;
+using GhostChat.Server.Network;
 using GhostChat.Server.Ops;
 using GhostChat.Server.Security;
 using GhostChat.Server.Signaling;
