@@ -52,7 +52,7 @@ internal static class IceExtensions
         return app;
     }
 
-    private static async Task<IResult> HandleAsync(HttpContext context, IceService ice, IceRateLimiter limiter, IceMetrics metrics, IceProviderRegistry registry, GhostChat.Server.Turn.EmbeddedTurn turn, ILogger<IceService> logger)
+    private static async Task<IResult> HandleAsync(HttpContext context, IceService ice, IceRateLimiter limiter, IceMetrics metrics, ILogger<IceService> logger)
     {
         context.Response.Headers.CacheControl = "no-store";
         using var lease = limiter.Acquire(context.Connection.RemoteIpAddress);
@@ -79,25 +79,7 @@ internal static class IceExtensions
             [.. answer.Providers],
             answer.ExpiresAt,
             answer.RelayOnly,
-            StunProbes(turn, host)), IceJsonContext.Default.IceResponse);
-    }
-
-    /// <summary>
-    /// The embedded server's two STUN ports when RFC 5780 discovery is on (<c>GhostChat:Turn:AlternatePort</c>):
-    /// the same address on two ports, so a browser can tell whether its NAT maps per destination (symmetric).
-    /// Named by the host the browser reached us by, as the embedded provider's URLs are. Null (left out) otherwise.
-    /// </summary>
-    internal static string[]? StunProbes(GhostChat.Server.Turn.EmbeddedTurn turn, string? requestHost)
-    {
-        if (turn.Server is not { AlternatePort: > 0 } server || server.UdpEndPoints.Count == 0)
-        {
-            return null;
-        }
-        var host = Providers.EmbeddedIceProvider.UrlHost(requestHost, server);
-        return [
-            $"stun:{host}:{server.UdpEndPoints[0].Port.ToString(CultureInfo.InvariantCulture)}",
-            $"stun:{host}:{server.AlternatePort.ToString(CultureInfo.InvariantCulture)}",
-        ];
+            answer.StunProbes is { } probes ? [.. probes] : null), IceJsonContext.Default.IceResponse);
     }
 
     /// <summary>

@@ -1,6 +1,6 @@
 namespace GhostChat.Server.Ice.Providers;
 
-/// <summary>The <c>Type</c> values.</summary>
+/// <summary>The <c>Type</c> values: the embedded TURN server makes "embedded" (its <see cref="IIceProviderFactory"/>), the registry the rest.</summary>
 internal static class IceProviderTypes
 {
     public const string Embedded = "embedded";

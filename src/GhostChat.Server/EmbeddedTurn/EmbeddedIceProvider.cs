@@ -1,16 +1,23 @@
+using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
 using System.Security.Cryptography;
-using GhostChat.Server.Turn;
+using System.Security.Cryptography.X509Certificates;
+using GhostChat.Server.Ice;
+using GhostChat.Server.Ice.Providers;
 using GhostChat.Turn.Auth;
+using GhostChat.Turn.Server;
 
-namespace GhostChat.Server.Ice.Providers;
+namespace GhostChat.Server.EmbeddedTurn;
 
 /// <summary>
 /// The TURN server embedded in this process. Browser URLs use the host name the browser reached us by
 /// (or the configured <c>Urls</c>); the prober uses the sockets the server actually bound.
 /// </summary>
-internal sealed class EmbeddedIceProvider(string name, IceProviderOptions options, EmbeddedTurn turn, TimeProvider time) : IceProvider(name, options)
+internal sealed class EmbeddedIceProvider(string name, IceProviderOptions options, EmbeddedTurnHost turn, TimeProvider time)
+    : IceProvider(name, options)
 {
-    private System.Net.Security.RemoteCertificateValidationCallback? _pinned;
+    private RemoteCertificateValidationCallback? _pinned;
 
     public override string Type => IceProviderTypes.Embedded;
 
@@ -18,14 +25,14 @@ internal sealed class EmbeddedIceProvider(string name, IceProviderOptions option
     /// Our own TLS listener is probed over loopback, where its certificate's name cannot match: the prober accepts
     /// exactly the certificate the server was configured with (pinned by hash), nothing else.
     /// </summary>
-    public override System.Net.Security.RemoteCertificateValidationCallback? CertificateValidation => _pinned ??= Pin(turn.Options.TlsCertificatePath);
+    public override RemoteCertificateValidationCallback? CertificateValidation => _pinned ??= Pin(turn.Options.TlsCertificatePath);
 
-    private static System.Net.Security.RemoteCertificateValidationCallback Pin(string? path)
+    private static RemoteCertificateValidationCallback Pin(string? path)
     {
         var hashes = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
         if (path is not null && File.Exists(path))
         {
-            var certificates = new System.Security.Cryptography.X509Certificates.X509Certificate2Collection();
+            var certificates = new X509Certificate2Collection();
             certificates.ImportFromPemFile(path);
             foreach (var c in certificates)
             {
@@ -33,7 +40,7 @@ internal sealed class EmbeddedIceProvider(string name, IceProviderOptions option
                 c.Dispose();
             }
         }
-        return (_, certificate, _, errors) => errors == System.Net.Security.SslPolicyErrors.None
+        return (_, certificate, _, errors) => errors == SslPolicyErrors.None
             || (certificate is not null && hashes.Contains(certificate.GetCertHashString(HashAlgorithmName.SHA256)));
     }
 
@@ -63,9 +70,9 @@ internal sealed class EmbeddedIceProvider(string name, IceProviderOptions option
         }
         // The bound sockets, reached over loopback when they listen on every address.
         var address = server.UdpEndPoints.Concat(server.TcpEndPoints).Concat(server.TlsEndPoints).Select(e => e.Address).FirstOrDefault();
-        var host = address is null || address.Equals(System.Net.IPAddress.Any) ? "127.0.0.1"
-            : address.Equals(System.Net.IPAddress.IPv6Any) ? "[::1]"
-            : address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? "[" + address + "]" : address.ToString();
+        var host = address is null || address.Equals(IPAddress.Any) ? "127.0.0.1"
+            : address.Equals(IPAddress.IPv6Any) ? "[::1]"
+            : address.AddressFamily == AddressFamily.InterNetworkV6 ? "[" + address + "]" : address.ToString();
         return Task.FromResult<IReadOnlyList<IceServerEntry>?>([Sign(Derived(host, server))]);
     }
 
@@ -73,13 +80,13 @@ internal sealed class EmbeddedIceProvider(string name, IceProviderOptions option
     /// The host browsers reach the embedded server by, as a URL host: the name the request came with (the
     /// browser reached this machine by it), else the advertised address; IPv6 in brackets.
     /// </summary>
-    internal static string UrlHost(string? requestHost, GhostChat.Turn.Server.TurnServer server)
+    internal static string UrlHost(string? requestHost, TurnServer server)
     {
         var host = string.IsNullOrEmpty(requestHost) ? server.AdvertisedAddress.ToString() : requestHost;
         return host.Contains(':', StringComparison.Ordinal) && !host.StartsWith('[') ? "[" + host + "]" : host;
     }
 
-    private static List<string> Derived(string host, GhostChat.Turn.Server.TurnServer server)
+    private static List<string> Derived(string host, TurnServer server)
     {
         var urls = new List<string>();
         if (server.UdpEndPoints.Count > 0)
