@@ -18,9 +18,12 @@ internal sealed class EmbeddedIceOptionsValidator(IOptions<TurnServerOptions> tu
             return ValidateOptionsResult.Success;
         }
         var errors = options.Providers
-            .Where(p => p.Value is { Enabled: true } && string.Equals(p.Value.Type, IceProviderTypes.Embedded, StringComparison.OrdinalIgnoreCase))
-            .Select(p => $"{IceOptions.SectionName}:Providers:{p.Key}: Type embedded needs the embedded TURN server (GhostChat:Turn:Enabled is false).")
+            .Where(p => p.Value is { Enabled: true } && IsEmbedded(p.Value.Type))
+            .Select(p => $"{IceOptions.SectionName}:Providers:{p.Key}: "
+                + "Type embedded needs the embedded TURN server (GhostChat:Turn:Enabled is false).")
             .ToList();
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
+
+    private static bool IsEmbedded(string? type) => string.Equals(type, IceProviderTypes.Embedded, StringComparison.OrdinalIgnoreCase);
 }

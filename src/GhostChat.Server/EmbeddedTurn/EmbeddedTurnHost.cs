@@ -5,7 +5,8 @@ using Microsoft.Extensions.Options;
 namespace GhostChat.Server.EmbeddedTurn;
 
 /// <summary>The embedded TURN server as a hosted service; <see cref="Server"/> is null when disabled or not started.</summary>
-internal sealed class EmbeddedTurnHost(IOptions<TurnServerOptions> options, ILoggerFactory loggerFactory, TimeProvider time, IMeterFactory meterFactory)
+internal sealed class EmbeddedTurnHost(
+    IOptions<TurnServerOptions> options, ILoggerFactory loggerFactory, TimeProvider time, IMeterFactory meterFactory)
     : IHostedService, IAsyncDisposable
 {
     /// <summary>The running server, for the ICE provider and the STUN probes.</summary>

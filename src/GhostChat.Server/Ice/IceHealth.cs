@@ -24,11 +24,11 @@ internal sealed class IceHealth
             .Where(p => p.Latency is not null)
             .Select(p => new Measurement<double>(p.Latency!.Value, new KeyValuePair<string, object?>("provider", p.Name))),
             "ms", "Latency of the provider's fastest answering server in the last probe (Binding + Allocate).");
-        meter.CreateObservableGauge("ghostchat.ice.server.state", () => All().Select(s =>
-            new Measurement<int>((int)s.Health.State, new KeyValuePair<string, object?>("provider", s.Provider), new KeyValuePair<string, object?>("server", s.Server))),
+        meter.CreateObservableGauge("ghostchat.ice.server.state", () => All().Select(s => new Measurement<int>((int)s.Health.State,
+            new KeyValuePair<string, object?>("provider", s.Provider), new KeyValuePair<string, object?>("server", s.Server))),
             null, "Health of each probed server (host:port/transport): -1 unknown, 0 healthy, 1 degraded, 2 down.");
-        meter.CreateObservableGauge("ghostchat.ice.server.failures", () => All().Select(s =>
-            new Measurement<int>(s.Health.ConsecutiveFailures, new KeyValuePair<string, object?>("provider", s.Provider), new KeyValuePair<string, object?>("server", s.Server))),
+        meter.CreateObservableGauge("ghostchat.ice.server.failures", () => All().Select(s => new Measurement<int>(s.Health.ConsecutiveFailures,
+            new KeyValuePair<string, object?>("provider", s.Provider), new KeyValuePair<string, object?>("server", s.Server))),
             "{probe}", "Consecutive failed probes of each server.");
     }
 

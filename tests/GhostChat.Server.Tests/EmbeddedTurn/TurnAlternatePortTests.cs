@@ -4,7 +4,7 @@ using GhostChat.Server.EmbeddedTurn;
 using GhostChat.Server.Tests.Infrastructure;
 using GhostChat.Turn.Client;
 
-namespace GhostChat.Server.Tests.Hosting;
+namespace GhostChat.Server.Tests.EmbeddedTurn;
 
 /// <summary>Contract C3 in the host: <c>GhostChat:Turn:AlternatePort</c> binds, and the running server exposes the bound port.</summary>
 public sealed class TurnAlternatePortTests
