@@ -28,7 +28,8 @@ internal static class DoctorConsole
         return report!;
     }
 
-    public static async Task<DoctorReport> RunPlainAsync(DoctorOptions options, string target, TextWriter output, CancellationToken cancellationToken)
+    public static async Task<DoctorReport> RunPlainAsync(
+        DoctorOptions options, string target, TextWriter output, CancellationToken cancellationToken)
     {
         await output.WriteLineAsync("ghostchat doctor " + target).ConfigureAwait(false);
         var report = await new DoctorRunner(options, new PlainObserver(output)).RunAsync(cancellationToken).ConfigureAwait(false);
@@ -42,7 +43,8 @@ internal static class DoctorConsole
     {
         var colour = report.ExitCode == 0 ? "green" : "red";
         console.MarkupLine($"[{colour}]{Markup.Escape(report.Summary)}[/]");
-        console.MarkupLine($"[grey]exit code {report.ExitCode} · {report.Duration.TotalSeconds:0.0} s · --json for a machine-readable report[/]");
+        console.MarkupLine(
+            $"[grey]exit code {report.ExitCode} · {report.Duration.TotalSeconds:0.0} s · --json for a machine-readable report[/]");
     }
 
     private static string StatusMarkup(CheckStatus status) => status switch
@@ -54,7 +56,9 @@ internal static class DoctorConsole
     };
 
     private static string Time(DoctorCheck check) =>
-        check.LatencyMs is { } ms ? (ms >= 1000 ? (ms / 1000).ToString("0.0", CultureInfo.InvariantCulture) + " s" : ms.ToString("0", CultureInfo.InvariantCulture) + " ms") : "";
+        check.LatencyMs is not { } ms ? ""
+            : ms >= 1000 ? (ms / 1000).ToString("0.0", CultureInfo.InvariantCulture) + " s"
+            : ms.ToString("0", CultureInfo.InvariantCulture) + " ms";
 
     private sealed class LiveObserver(Table table, LiveDisplayContext context) : IDoctorObserver
     {
@@ -98,7 +102,8 @@ internal static class DoctorConsole
         public void Completed(DoctorCheck check)
         {
             var time = Time(check);
-            output.WriteLine($"[{DoctorReport.StatusText(check.Status),-4}] {check.Title}: {check.Verdict}{(time.Length > 0 ? " (" + time + ")" : "")}");
+            var status = DoctorReport.StatusText(check.Status);
+            output.WriteLine($"[{status,-4}] {check.Title}: {check.Verdict}{(time.Length > 0 ? " (" + time + ")" : "")}");
             if (check.Advice is { } advice)
             {
                 output.WriteLine("       → " + advice);

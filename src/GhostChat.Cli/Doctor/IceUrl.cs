@@ -97,7 +97,8 @@ internal sealed record IceUrl(string Scheme, string Host, int Port, string Trans
             return false;
         }
         int port = scheme is "stuns" or "turns" ? 5349 : 3478;
-        if (portText is not null && (!int.TryParse(portText, NumberStyles.None, CultureInfo.InvariantCulture, out port) || port is < 1 or > 65535))
+        if (portText is not null
+            && (!int.TryParse(portText, NumberStyles.None, CultureInfo.InvariantCulture, out port) || port is < 1 or > 65535))
         {
             error = $"'{text}': port must be 1–65535";
             return false;

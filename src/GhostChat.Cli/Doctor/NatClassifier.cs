@@ -42,7 +42,8 @@ internal enum NatFiltering
 }
 
 /// <summary>The classification and its plain-language explanation.</summary>
-internal sealed record NatBehaviour(NatMapping Mapping, NatFiltering Filtering, string MappingVerdict, string FilteringVerdict, string? Advice);
+internal sealed record NatBehaviour(
+    NatMapping Mapping, NatFiltering Filtering, string MappingVerdict, string FilteringVerdict, string? Advice);
 
 /// <summary>
 /// What the RFC 5780 tests saw, recorded so the verdict logic runs without a network (unit tests use recorded sets).
@@ -80,7 +81,8 @@ internal static class NatClassifier
         ArgumentNullException.ThrowIfNull(o);
         var mapping = ClassifyMapping(o);
         var filtering = ClassifyFiltering(o);
-        return new NatBehaviour(mapping, filtering, NatText.MappingVerdict(mapping, o.HasAlternateAddress), NatText.FilteringVerdict(filtering, o.ChangeRefused), NatText.Advice(mapping, filtering));
+        return new NatBehaviour(mapping, filtering, NatText.MappingVerdict(mapping, o.HasAlternateAddress),
+            NatText.FilteringVerdict(filtering, o.ChangeRefused), NatText.Advice(mapping, filtering));
     }
 
     public static NatMapping ClassifyMapping(NatObservations o)
@@ -173,19 +175,26 @@ internal static class NatText
     {
         NatMapping.NoNat => "No NAT: the server sees this machine's own address. Direct connections work wherever the firewall lets them.",
         NatMapping.EndpointIndependent => hasAlternateAddress
-            ? "Endpoint-independent mapping: your NAT keeps one public port for every destination. Direct peer-to-peer connections usually work."
-            : "Endpoint-independent mapping (measured across two ports of one server): your NAT keeps one public port per destination port. Direct peer-to-peer connections usually work.",
-        NatMapping.AddressDependent => "Address-dependent mapping: your NAT picks a new public port for each destination address. Direct connections often fail; a TURN relay will be used.",
-        NatMapping.AddressAndPortDependent => "Address- and port-dependent mapping (symmetric NAT): your NAT picks a new public port for every destination. Direct connections to peers behind a similar NAT fail; a TURN relay is needed.",
+            ? "Endpoint-independent mapping: your NAT keeps one public port for every destination. Direct peer-to-peer "
+                + "connections usually work."
+            : "Endpoint-independent mapping (measured across two ports of one server): your NAT keeps one public port per "
+                + "destination port. Direct peer-to-peer connections usually work.",
+        NatMapping.AddressDependent => "Address-dependent mapping: your NAT picks a new public port for each destination "
+            + "address. Direct connections often fail; a TURN relay will be used.",
+        NatMapping.AddressAndPortDependent => "Address- and port-dependent mapping (symmetric NAT): your NAT picks a new "
+            + "public port for every destination. Direct connections to peers behind a similar NAT fail; a TURN relay is needed.",
         _ => "Mapping behaviour could not be measured (a STUN answer was missing).",
     };
 
     public static string FilteringVerdict(NatFiltering f, bool changeRefused) => f switch
     {
-        NatFiltering.EndpointIndependent => "Endpoint-independent filtering: once you have sent a packet out, anyone may answer on that port.",
+        NatFiltering.EndpointIndependent => "Endpoint-independent filtering: once you have sent a packet out, anyone may "
+            + "answer on that port.",
         NatFiltering.AddressDependent => "Address-dependent filtering: only addresses you have sent to may answer.",
-        NatFiltering.AddressAndPortDependent => "Address- and port-dependent filtering: only the exact address and port you sent to may answer (port-restricted). Direct connections need both sides to send at once, which ICE does.",
-        NatFiltering.NotPortDependent => "Filtering is not port-dependent: an answer from the server's other port got through (endpoint-independent or address-dependent; telling them apart needs a second server address).",
+        NatFiltering.AddressAndPortDependent => "Address- and port-dependent filtering: only the exact address and port you "
+            + "sent to may answer (port-restricted). Direct connections need both sides to send at once, which ICE does.",
+        NatFiltering.NotPortDependent => "Filtering is not port-dependent: an answer from the server's other port got "
+            + "through (endpoint-independent or address-dependent; telling them apart needs a second server address).",
         _ => changeRefused
             ? "Filtering behaviour could not be measured: the server refused CHANGE-REQUEST."
             : "Filtering behaviour could not be measured.",
@@ -195,7 +204,8 @@ internal static class NatText
     {
         NatMapping.AddressDependent or NatMapping.AddressAndPortDependent =>
             "Keep a TURN relay reachable for users on this network (UDP, and TCP/TLS 443 for strict networks).",
-        _ when f == NatFiltering.AddressAndPortDependent => "Direct connections depend on ICE's simultaneous checks; with a symmetric NAT on the other side they fall back to TURN.",
+        _ when f == NatFiltering.AddressAndPortDependent => "Direct connections depend on ICE's simultaneous checks; with a "
+            + "symmetric NAT on the other side they fall back to TURN.",
         _ => null,
     };
 }

@@ -34,22 +34,27 @@ internal enum TurnStep
 internal static class TurnVerdicts
 {
     /// <summary>Verdict and advice for an exception at <paramref name="step"/>.</summary>
-    public static (string Verdict, string? Advice) Explain(Exception error, TurnStep step, string transport, string host, int port, CredentialSource credentials, bool timedOut)
+    public static (string Verdict, string? Advice) Explain(
+        Exception error, TurnStep step, string transport, string host, int port, CredentialSource credentials, bool timedOut)
     {
         ArgumentNullException.ThrowIfNull(error);
         string where = $"{transport.ToUpperInvariant()} {port} on {host}";
         string fallback = transport == "udp"
             ? "Clients will need TURN over TCP or TLS (ideally on port 443)."
             : "Clients on strict networks need another path: TURN over TLS on port 443, or UDP where it is allowed.";
-        if (timedOut || error is OperationCanceledException || error is TimeoutException || (error is TurnException { Code: 0 } t0 && t0.Message.StartsWith("no answer", StringComparison.Ordinal)))
+        if (timedOut || error is OperationCanceledException || error is TimeoutException
+            || (error is TurnException { Code: 0 } t0 && t0.Message.StartsWith("no answer", StringComparison.Ordinal)))
         {
             return step switch
             {
                 TurnStep.Connect => ($"{where} does not answer: a firewall drops the connection.", fallback),
-                TurnStep.Relay => ("The allocation works, but nothing came through the relay in time: the relayed address is not reachable from here.",
-                    "Check the advertised relay address (GhostChat:Turn:AdvertisedAddress / coturn external-ip) and that the relay port range (UDP 49152–65535 by default) is open in the server's firewall."),
+                TurnStep.Relay => (
+                    "The allocation works, but nothing came through the relay in time: the relayed address is not reachable from here.",
+                    "Check the advertised relay address (GhostChat:Turn:AdvertisedAddress / coturn external-ip) and that the "
+                        + "relay port range (UDP 49152–65535 by default) is open in the server's firewall."),
                 _ when transport == "udp" => ($"{where} is blocked from here (no answer).", fallback),
-                _ => ($"{where} accepted the connection but did not answer the TURN request in time.", "Is a TURN server (and not another service) listening on that port?"),
+                _ => ($"{where} accepted the connection but did not answer the TURN request in time.",
+                    "Is a TURN server (and not another service) listening on that port?"),
             };
         }
         switch (error)
@@ -60,22 +65,28 @@ internal static class TurnVerdicts
                 return (transport == "udp"
                         ? $"Nothing listens on {where} (port unreachable)."
                         : $"{where} refused the connection: nothing listens there, or a firewall rejects it.",
-                    transport == "udp" ? "Is the TURN server running, on this port?" : $"Is TURN over {transport.ToUpperInvariant()} enabled on that port? {fallback}");
+                    transport == "udp"
+                        ? "Is the TURN server running, on this port?"
+                        : $"Is TURN over {transport.ToUpperInvariant()} enabled on that port? {fallback}");
             case SocketException se:
                 return ($"{where}: network error ({se.SocketErrorCode}).", fallback);
             case AuthenticationException ae:
                 return ($"The TLS handshake with {host}:{port} failed: {ae.Message}",
-                    "Browsers refuse turns: servers whose certificate is not valid for the host name. Install a certificate for that name (or use --insecure to test the rest).");
+                    "Browsers refuse turns: servers whose certificate is not valid for the host name. Install a certificate "
+                        + "for that name (or use --insecure to test the rest).");
             case TurnException te when te.Code == 401:
                 return ("Credentials refused (401).", credentials switch
                 {
-                    CredentialSource.IceEndpoint => "The REST secret differs between GhostChat and this TURN server (coturn static-auth-secret), or the clocks differ by more than the credential lifetime.",
-                    CredentialSource.Secret => "--secret is not this server's REST secret (coturn static-auth-secret), or the server's clock is far off.",
+                    CredentialSource.IceEndpoint => "The REST secret differs between GhostChat and this TURN server (coturn "
+                        + "static-auth-secret), or the clocks differ by more than the credential lifetime.",
+                    CredentialSource.Secret => "--secret is not this server's REST secret (coturn static-auth-secret), or "
+                        + "the server's clock is far off.",
                     CredentialSource.Static => "Wrong --username or --password for this server.",
                     _ => "This server needs credentials: pass --secret (REST API) or --username/--password.",
                 });
             case TurnException te when te.Code == 403 && step == TurnStep.Permission:
-                return ("The relay works, but the server refuses to relay to this machine's own address (403): it denies private and loopback peers, which is the safe default.",
+                return ("The relay works, but the server refuses to relay to this machine's own address (403): it denies "
+                    + "private and loopback peers, which is the safe default.",
                     null);
             case TurnException te:
                 return (te.Code switch
@@ -97,7 +108,8 @@ internal static class TurnVerdicts
                     438 => "Check the server's clock and nonce lifetime.",
                     486 => "Raise the quota (GhostChat:Turn:MaxAllocationsPerUser / MaxAllocations, coturn user-quota / total-quota).",
                     508 => "Widen the relay port range (GhostChat:Turn:RelayMinPort/RelayMaxPort, coturn min-port/max-port).",
-                    0 when te.Message.Contains("closed", StringComparison.Ordinal) => "A proxy in front of the port, or TLS expected where plain TCP was sent (turns: vs turn:)?",
+                    0 when te.Message.Contains("closed", StringComparison.Ordinal) => "A proxy in front of the port, or TLS "
+                        + "expected where plain TCP was sent (turns: vs turn:)?",
                     0 => "Is a TURN server (and not another service) listening on that port?",
                     _ => null,
                 });

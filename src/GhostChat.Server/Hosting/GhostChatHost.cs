@@ -1,9 +1,9 @@
+using GhostChat.Server.EmbeddedTurn;
 using GhostChat.Server.Ice;
 using GhostChat.Server.Ops;
 using GhostChat.Server.Security;
 using GhostChat.Server.Signaling;
 using GhostChat.Server.Signaling.Cluster;
-using GhostChat.Server.Turn;
 using GhostChat.Server.Web;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;

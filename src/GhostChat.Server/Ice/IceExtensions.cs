@@ -1,6 +1,4 @@
 using System.Globalization;
-using System.Net;
-using System.Text.Json.Serialization;
 using System.Threading.RateLimiting;
 using GhostChat.Server.Ice.Providers;
 using GhostChat.Server.Signaling;
@@ -54,7 +52,7 @@ internal static class IceExtensions
         return app;
     }
 
-    private static async Task<IResult> HandleAsync(HttpContext context, IceService ice, IceRateLimiter limiter, IceMetrics metrics, IceProviderRegistry registry, GhostChat.Server.Turn.EmbeddedTurn turn, ILogger<IceService> logger)
+    private static async Task<IResult> HandleAsync(HttpContext context, IceService ice, IceRateLimiter limiter, IceMetrics metrics, ILogger<IceService> logger)
     {
         context.Response.Headers.CacheControl = "no-store";
         using var lease = limiter.Acquire(context.Connection.RemoteIpAddress);
@@ -81,25 +79,7 @@ internal static class IceExtensions
             [.. answer.Providers],
             answer.ExpiresAt,
             answer.RelayOnly,
-            StunProbes(turn, host)), IceJsonContext.Default.IceResponse);
-    }
-
-    /// <summary>
-    /// The embedded server's two STUN ports when RFC 5780 discovery is on (<c>GhostChat:Turn:AlternatePort</c>):
-    /// the same address on two ports, so a browser can tell whether its NAT maps per destination (symmetric).
-    /// Named by the host the browser reached us by, as the embedded provider's URLs are. Null (left out) otherwise.
-    /// </summary>
-    internal static string[]? StunProbes(GhostChat.Server.Turn.EmbeddedTurn turn, string? requestHost)
-    {
-        if (turn.Server is not { AlternatePort: > 0 } server || server.UdpEndPoints.Count == 0)
-        {
-            return null;
-        }
-        var host = Providers.EmbeddedIceProvider.UrlHost(requestHost, server);
-        return [
-            $"stun:{host}:{server.UdpEndPoints[0].Port.ToString(CultureInfo.InvariantCulture)}",
-            $"stun:{host}:{server.AlternatePort.ToString(CultureInfo.InvariantCulture)}",
-        ];
+            answer.StunProbes is { } probes ? [.. probes] : null), IceJsonContext.Default.IceResponse);
     }
 
     /// <summary>
@@ -144,86 +124,3 @@ internal static class IceExtensions
         return true;
     }
 }
-
-/// <summary>A token bucket per client address (after trusted-proxy forwarding) for <c>/api/ice</c>.</summary>
-internal sealed class IceRateLimiter : IDisposable
-{
-    private readonly PartitionedRateLimiter<IPAddress?>? _limiter;
-
-    public IceRateLimiter(IOptions<IceOptions> options)
-    {
-        var o = options.Value.RateLimit;
-        if (o.Burst == 0)
-        {
-            return;
-        }
-        var period = TimeSpan.FromMinutes(1) / o.PerMinute;
-        _limiter = PartitionedRateLimiter.Create<IPAddress?, string>(address => RateLimitPartition.GetTokenBucketLimiter(
-            Key(address),
-            _ => new TokenBucketRateLimiterOptions
-            {
-                TokenLimit = o.Burst,
-                TokensPerPeriod = 1,
-                ReplenishmentPeriod = period < TimeSpan.FromMilliseconds(1) ? TimeSpan.FromMilliseconds(1) : period,
-                QueueLimit = 0,
-                AutoReplenishment = true,
-            }));
-    }
-
-    public RateLimitLease Acquire(IPAddress? address) => _limiter?.AttemptAcquire(address) ?? Unlimited.Instance;
-
-    public void Dispose() => _limiter?.Dispose();
-
-    /// <summary>IPv6 clients are limited per /64 (one host usually holds a whole /64); IPv4 per address.</summary>
-    private static string Key(IPAddress? address)
-    {
-        if (address is null)
-        {
-            return "unknown";
-        }
-        if (address.IsIPv4MappedToIPv6)
-        {
-            address = address.MapToIPv4();
-        }
-        if (address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6)
-        {
-            var bytes = address.GetAddressBytes();
-            Array.Clear(bytes, 8, 8);
-            return new IPAddress(bytes).ToString();
-        }
-        return address.ToString();
-    }
-
-    private sealed class Unlimited : RateLimitLease
-    {
-        public static readonly Unlimited Instance = new();
-
-        public override bool IsAcquired => true;
-
-        public override IEnumerable<string> MetadataNames => [];
-
-        public override bool TryGetMetadata(string metadataName, out object? metadata)
-        {
-            metadata = null;
-            return false;
-        }
-    }
-}
-
-internal sealed record IceServerDto(
-    [property: JsonPropertyName("urls")] string[] Urls,
-    [property: JsonPropertyName("username"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Username,
-    [property: JsonPropertyName("credential"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Credential);
-
-internal sealed record IceResponse(
-    [property: JsonPropertyName("iceServers")] IceServerDto[] IceServers,
-    [property: JsonPropertyName("providers")] string[] Providers,
-    [property: JsonPropertyName("expiresAt")] DateTimeOffset? ExpiresAt,
-    [property: JsonPropertyName("relayOnly")] bool RelayOnly,
-    [property: JsonPropertyName("stunProbes"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string[]? StunProbes);
-
-internal sealed record IceError([property: JsonPropertyName("error")] string Error);
-
-[JsonSerializable(typeof(IceResponse))]
-[JsonSerializable(typeof(IceError))]
-internal sealed partial class IceJsonContext : JsonSerializerContext;

@@ -1,12 +1,14 @@
 using System.Text.RegularExpressions;
 using GhostChat.Server.Ice.Providers;
-using GhostChat.Turn.Server;
 using Microsoft.Extensions.Options;
 
 namespace GhostChat.Server.Ice;
 
-/// <summary>Lists every problem with <c>GhostChat:Ice</c> so the server refuses to start with one clear message.</summary>
-internal sealed partial class IceOptionsValidator(IOptions<TurnServerOptions> turn) : IValidateOptions<IceOptions>
+/// <summary>
+/// Lists every problem with <c>GhostChat:Ice</c> so the server refuses to start with one clear message. What a
+/// provider type needs from the feature that owns it (the embedded TURN server enabled) that feature checks itself.
+/// </summary>
+internal sealed partial class IceOptionsValidator : IValidateOptions<IceOptions>
 {
     private static readonly TimeSpan Day = TimeSpan.FromHours(24);
 
@@ -79,10 +81,6 @@ internal sealed partial class IceOptionsValidator(IOptions<TurnServerOptions> tu
             switch (p.Type?.ToLowerInvariant())
             {
                 case IceProviderTypes.Embedded:
-                    if (!turn.Value.Enabled)
-                    {
-                        errors.Add($"{at}: Type embedded needs the embedded TURN server (GhostChat:Turn:Enabled is false).");
-                    }
                     if (p.Urls.Count > 0)
                     {
                         CheckUrls(errors, at + ":Urls", p.Urls);

@@ -3,16 +3,20 @@ using Microsoft.Extensions.Options;
 
 namespace GhostChat.Server.Ice;
 
-/// <summary>One answer of <c>/api/ice</c> before serialisation.</summary>
-internal sealed record IceAnswer(IReadOnlyList<IceServerEntry> Servers, IReadOnlyList<string> Providers, DateTimeOffset? ExpiresAt, bool RelayOnly);
-
 /// <summary>
 /// Assembles an answer: the providers not excluded, healthy first (then not yet probed, then degraded), by
 /// priority within a state; down providers are left out unless nothing else is left, then they come last. Each
 /// provider's servers sharing one credential are merged into one RTCIceServer; at most MaxServers entries. A
 /// provider that does not answer within AnswerBudget is skipped for this answer (its fetch goes on and fills the cache).
+/// The STUN probe URLs come from every <see cref="IStunProbeSource"/>, whichever providers answer.
 /// </summary>
-internal sealed class IceService(IceProviderRegistry registry, IceHealth health, IOptions<IceOptions> options, TimeProvider time, ILogger<IceService> logger)
+internal sealed class IceService(
+    IceProviderRegistry registry,
+    IceHealth health,
+    IEnumerable<IStunProbeSource> stunProbeSources,
+    IOptions<IceOptions> options,
+    TimeProvider time,
+    ILogger<IceService> logger)
 {
     public async Task<IceAnswer> AnswerAsync(IceRequest request, IReadOnlySet<string> exclude, CancellationToken cancellationToken)
     {
@@ -33,7 +37,13 @@ internal sealed class IceService(IceProviderRegistry registry, IceHealth health,
             // Better a server the prober could not reach (from where the server stands) than none at all.
             answer = await CollectAsync(down, request, o, cancellationToken).ConfigureAwait(false);
         }
-        return answer;
+        return answer with { StunProbes = StunProbes(request) };
+    }
+
+    private List<string>? StunProbes(IceRequest request)
+    {
+        var urls = stunProbeSources.SelectMany(s => s.StunProbes(request) ?? []).ToList();
+        return urls.Count == 0 ? null : urls;
     }
 
     private async Task<IceAnswer> CollectAsync(List<IceProvider> providers, IceRequest request, IceOptions o, CancellationToken cancellationToken)

@@ -1,9 +1,9 @@
 using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using GhostChat.Server.EmbeddedTurn;
 using GhostChat.Server.Ice;
 using GhostChat.Server.Ice.Providers;
-using GhostChat.Server.Turn;
 using GhostChat.Turn.Server;
 using Microsoft.Extensions.Options;
 
@@ -40,11 +40,11 @@ public sealed partial class DocumentedIceExamplesTests
                     .Where(kv => kv.Value is not null)
                     .Select(kv => kv.Key)
                     .Where(k => !k.StartsWith(IceOptions.SectionName + ":", StringComparison.OrdinalIgnoreCase)
-                        && !k.StartsWith(TurnExtensions.SectionName + ":", StringComparison.OrdinalIgnoreCase))
+                        && !k.StartsWith(EmbeddedTurnExtensions.SectionName + ":", StringComparison.OrdinalIgnoreCase))
                     .ToList();
                 if (outside.Count > 0)
                 {
-                    problems.Add($"line {example.Line}: keys outside {IceOptions.SectionName} and {TurnExtensions.SectionName}: {string.Join(", ", outside)}");
+                    problems.Add($"line {example.Line}: keys outside {IceOptions.SectionName} and {EmbeddedTurnExtensions.SectionName}: {string.Join(", ", outside)}");
                 }
                 var result = Validate(config);
                 if (result.Failed)
@@ -128,8 +128,14 @@ public sealed partial class DocumentedIceExamplesTests
 
     private sealed record Block(string Info, string Text, int Line);
 
-    private static ValidateOptionsResult Validate(IConfiguration config) =>
-        new IceOptionsValidator(Options.Create(BindTurn(config))).Validate(null, BindIce(config));
+    /// <summary>As the host checks GhostChat:Ice: the ICE service's validator and the embedded TURN server's.</summary>
+    private static ValidateOptionsResult Validate(IConfiguration config)
+    {
+        var ice = BindIce(config);
+        IValidateOptions<IceOptions>[] validators = [new IceOptionsValidator(), new EmbeddedIceOptionsValidator(Options.Create(BindTurn(config)))];
+        var failures = validators.Select(v => v.Validate(null, ice)).Where(r => r.Failed).SelectMany(r => r.Failures ?? []).ToList();
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
 
     private static IConfiguration FromJson(string json) =>
         new ConfigurationBuilder().AddJsonStream(new MemoryStream(Encoding.UTF8.GetBytes(json))).Build();
@@ -144,7 +150,7 @@ public sealed partial class DocumentedIceExamplesTests
     private static TurnServerOptions BindTurn(IConfiguration config)
     {
         var options = new TurnServerOptions();
-        config.GetSection(TurnExtensions.SectionName).Bind(options, b => b.ErrorOnUnknownConfiguration = true);
+        config.GetSection(EmbeddedTurnExtensions.SectionName).Bind(options, b => b.ErrorOnUnknownConfiguration = true);
         return options;
     }
 

@@ -4,12 +4,6 @@ using System.Text.Json;
 
 namespace GhostChat.Server.Ice.Providers;
 
-/// <summary>What an API call gave: servers and how long their credentials last (null: they do not expire).</summary>
-internal sealed record FetchedServers(IReadOnlyList<IceServerEntry> Servers, TimeSpan? Ttl);
-
-/// <summary>A provider answered with something we cannot use (wrong shape, wrong types).</summary>
-internal sealed class MalformedProviderResponseException(string message) : Exception(message);
-
 /// <summary>
 /// A provider behind an HTTP API (Twilio, Cloudflare, Metered). Credentials are cached and refreshed in the
 /// background once 60 % of their lifetime has passed; one fetch at a time; after an error (HTTP error, 429,
@@ -259,12 +253,4 @@ internal abstract class HttpIceProvider(string name, IceProviderOptions options,
         : throw new MalformedProviderResponseException($"{at}.{property} is not a string");
 
     private sealed record Cached(IReadOnlyList<IceServerEntry> Servers, DateTimeOffset RefreshAfter, DateTimeOffset? Expires);
-}
-
-/// <summary>A provider's API answered with an error status.</summary>
-internal sealed class ProviderHttpException(HttpStatusCode status, string message, TimeSpan? retryAfter) : Exception(message)
-{
-    public HttpStatusCode Status { get; } = status;
-
-    public TimeSpan? RetryAfter { get; } = retryAfter;
 }

@@ -1,10 +1,10 @@
 using System.Net;
 using System.Text.Json;
+using GhostChat.Server.EmbeddedTurn;
 using GhostChat.Server.Tests.Infrastructure;
-using GhostChat.Server.Turn;
 using GhostChat.Turn.Client;
 
-namespace GhostChat.Server.Tests.Hosting;
+namespace GhostChat.Server.Tests.EmbeddedTurn;
 
 /// <summary>Contract C3 in the host: <c>GhostChat:Turn:AlternatePort</c> binds, and the running server exposes the bound port.</summary>
 public sealed class TurnAlternatePortTests
@@ -22,7 +22,7 @@ public sealed class TurnAlternatePortTests
     public async Task AlternatePort_FromConfiguration_IsBoundAndExposed()
     {
         await using var server = await TestServer.StartAsync(Settings("0"));
-        var turn = server.Services.GetRequiredService<EmbeddedTurn>().Server!;
+        var turn = server.Services.GetRequiredService<EmbeddedTurnHost>().Server!;
         Assert.True(turn.AlternatePort > 0);
         using var probe = StunProbe.Open(localAddress: IPAddress.Loopback);
         var answer = await probe.BindingAsync(new IPEndPoint(IPAddress.Loopback, turn.AlternatePort), timeout: TimeSpan.FromSeconds(10));
@@ -36,7 +36,7 @@ public sealed class TurnAlternatePortTests
         var settings = Settings("0");
         settings.Remove("GhostChat:Turn:AlternatePort");
         await using var server = await TestServer.StartAsync(settings);
-        Assert.Equal(-1, server.Services.GetRequiredService<EmbeddedTurn>().Server!.AlternatePort);
+        Assert.Equal(-1, server.Services.GetRequiredService<EmbeddedTurnHost>().Server!.AlternatePort);
         // Nothing to announce: /api/ice leaves stunProbes out.
         using var ice = JsonDocument.Parse(await server.Http.GetStringAsync("api/ice"));
         Assert.False(ice.RootElement.TryGetProperty("stunProbes", out _));
@@ -46,7 +46,7 @@ public sealed class TurnAlternatePortTests
     public async Task AlternatePort_AnnouncedInApiIce_AsStunProbes_BothAnswerBindingFromTheirOwnPort()
     {
         await using var server = await TestServer.StartAsync(Settings("0"));
-        var turn = server.Services.GetRequiredService<EmbeddedTurn>().Server!;
+        var turn = server.Services.GetRequiredService<EmbeddedTurnHost>().Server!;
         using var ice = JsonDocument.Parse(await server.Http.GetStringAsync("api/ice"));
         var probes = ice.RootElement.GetProperty("stunProbes").EnumerateArray().Select(e => e.GetString()!).ToArray();
         // The host the test client reached the server by (as for the embedded provider's URLs), on both ports.

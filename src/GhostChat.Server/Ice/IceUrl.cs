@@ -2,24 +2,6 @@ using System.Globalization;
 
 namespace GhostChat.Server.Ice;
 
-/// <summary>One RTCIceServer as a provider gave it, with the expiry of its credential when known.</summary>
-internal sealed record IceServerEntry(IReadOnlyList<string> Urls, string? Username, string? Credential, DateTimeOffset? Expires);
-
-/// <summary>What the request asking for servers knows: the host name the browser reached us by.</summary>
-internal sealed record IceRequest(string? Host)
-{
-    /// <summary>The prober's request: no browser, no host name.</summary>
-    public static readonly IceRequest Probe = new((string?)null);
-}
-
-/// <summary>How a TURN/STUN URL is reached.</summary>
-internal enum IceTransport
-{
-    Udp,
-    Tcp,
-    Tls,
-}
-
 /// <summary>A parsed <c>stun:</c>/<c>stuns:</c>/<c>turn:</c>/<c>turns:</c> URL (RFC 7064, RFC 7065).</summary>
 internal sealed record IceUrl(string Scheme, string Host, int Port, IceTransport Transport)
 {
@@ -113,14 +95,4 @@ internal sealed record IceUrl(string Scheme, string Host, int Port, IceTransport
         parsed = new IceUrl(scheme, host, port, transport);
         return true;
     }
-}
-
-/// <summary>Health of a provider or one of its servers, as the prober last saw it.</summary>
-internal enum IceHealthState
-{
-    /// <summary>Not probed yet (or probing is off).</summary>
-    Unknown = -1,
-    Healthy = 0,
-    Degraded = 1,
-    Down = 2,
 }
