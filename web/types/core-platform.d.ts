@@ -74,4 +74,5 @@ interface RTCConfiguration {
 interface RTCStatsReport {
   forEach(callback: (value: unknown, key: string) => void): void;
   get(key: string): unknown;
+  values(): IterableIterator<unknown>;
 }

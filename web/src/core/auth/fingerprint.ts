@@ -146,7 +146,7 @@ export async function checkRemoteCertificate(expected: string, stats: StatsLike 
  * SDP check stands alone there).
  */
 export async function remoteCertificateAgrees(fingerprints: ChannelFingerprints, channel: { stats?(): Promise<StatsLike | null> }): Promise<boolean> {
-  let stats: StatsLike | null = null;
+  let stats: StatsLike | null;
   try {
     stats = (await channel.stats?.()) ?? null;
   } catch {

@@ -113,6 +113,8 @@ interface Link {
   pinned: ChannelFingerprints | null;
   restartTimer: (() => void) | null;
   restarts: number;
+  /** The certificates are being checked after ICE came back. */
+  checking: boolean;
   held: unknown[];
   sink: (data: unknown) => void;
   graceTimer: (() => void) | null;
@@ -492,7 +494,7 @@ export class MeshSession {
    * link is up. On success the link replaces any older one to the same member.
    */
   private runHandshake(peer: string, channel: ChannelPort, dialled: boolean, makeHandshake: () => Promise<Handshake | null>, onOk: (ok: Extract<AuthOutcome, { ok: true }>) => Promise<void>): Promise<AuthOutcome> {
-    const link: Link = { channel, state: "auth", dialled, stalled: false, pinned: null, restartTimer: null, restarts: 0, held: [], sink: () => undefined, graceTimer: null };
+    const link: Link = { channel, state: "auth", dialled, stalled: false, pinned: null, restartTimer: null, restarts: 0, checking: false, held: [], sink: () => undefined, graceTimer: null };
     return new Promise<AuthOutcome>((resolve) => {
       let finished = false;
       let chain = Promise.resolve();
@@ -644,17 +646,26 @@ export class MeshSession {
     link.restartTimer = this.clock.setTimer(every, () => this.restart(peer, link));
   }
 
-  /** ICE is back on a stalled link: the same certificates or the link is not trusted any more. */
+  /**
+   * ICE is back on a stalled link: the connection must still use the certificates the handshake
+   * bound, in its descriptions and (where the browser reports it) in the DTLS it runs, or the link is
+   * not trusted any more and is dialled again.
+   */
   private unstall(peer: string, link: Link): void {
-    if (this.links.get(peer) !== link) return;
+    if (this.links.get(peer) !== link || link.checking) return;
+    link.checking = true;
     const now = link.channel.fingerprints?.() ?? null;
-    if (!link.pinned || !now || now.local !== link.pinned.local || now.remote !== link.pinned.remote) {
-      link.stalled = false; // its room link is already down
-      link.state = "auth";
-      return this.dropLink(peer, link);
-    }
-    link.stalled = false;
-    for (const fn of [...this.upHandlers]) fn(peer);
+    const same = !!link.pinned && !!now && now.local === link.pinned.local && now.remote === link.pinned.remote;
+    void (same ? remoteCertificateAgrees(link.pinned!, link.channel) : Promise.resolve(false)).then((ok) => {
+      link.checking = false;
+      if (this.links.get(peer) !== link || !link.stalled) return;
+      link.stalled = false;
+      if (!ok) {
+        link.state = "auth"; // its room link is already down
+        return this.dropLink(peer, link);
+      }
+      for (const fn of [...this.upHandlers]) fn(peer);
+    });
   }
 
   private setStatus(s: MeshPhase): void {
