@@ -13,7 +13,22 @@ const platformLibraries = [
 ];
 
 const NODE_GLOBALS = ["process", "console", "Buffer", "setTimeout", "clearTimeout", "setInterval", "clearInterval", "URL", "fetch", "performance"];
-const PAGE_GLOBALS = ["window", "document", "location", "navigator", "history", "indexedDB", "localStorage", "sessionStorage", "Event", "getComputedStyle", "requestAnimationFrame", "RTCPeerConnection", "crypto", "atob"];
+const PAGE_GLOBALS = [
+  "window",
+  "document",
+  "location",
+  "navigator",
+  "history",
+  "indexedDB",
+  "localStorage",
+  "sessionStorage",
+  "Event",
+  "getComputedStyle",
+  "requestAnimationFrame",
+  "RTCPeerConnection",
+  "crypto",
+  "atob",
+];
 
 export default tseslint.config(
   { ignores: ["dist/**", "dist-e2e/**", "node_modules/**", "test-artifacts/**", "public/**", "src/sw/**"] },

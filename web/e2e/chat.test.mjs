@@ -36,7 +36,9 @@ describe("Chromium ↔ Chromium chat through the real server", { timeout: 240_00
     await waitIncoming(host, "hi back\nsecond line");
     await waitOutgoingState(guest, "hi back\nsecond line", "read");
     // Shift+Enter made a line break, Enter sent: one message with two lines.
-    const states = await host.eval(() => [...document.querySelectorAll('#messages li[data-direction="out"]')].map((li) => li.querySelector(".msg-state").textContent));
+    const states = await host.eval(() =>
+      [...document.querySelectorAll('#messages li[data-direction="out"]')].map((li) => li.querySelector(".msg-state").textContent),
+    );
     assert.deepEqual(states, ["Read"]);
   });
 
@@ -56,7 +58,11 @@ describe("Chromium ↔ Chromium chat through the real server", { timeout: 240_00
     });
     const result = await guest.eval((msgId) => {
       const li = document.querySelector(`#messages li[data-id="${msgId}"]`);
-      return { elements: li.querySelectorAll(".msg-text *").length, xss: window.__xss ?? null, imgs: document.querySelectorAll("#messages img, #messages script").length };
+      return {
+        elements: li.querySelectorAll(".msg-text *").length,
+        xss: window.__xss ?? null,
+        imgs: document.querySelectorAll("#messages img, #messages script").length,
+      };
     }, id);
     assert.deepEqual(result, { elements: 0, xss: null, imgs: 0 });
   });
@@ -64,7 +70,10 @@ describe("Chromium ↔ Chromium chat through the real server", { timeout: 240_00
   it("message_Formatting_OnlySafeElements", async () => {
     await send(guest, "*bold* and javascript:alert(1) and https://example.org/x");
     const id = await waitIncoming(host, "bold and javascript:alert(1) and https://example.org/x");
-    const tags = await host.eval((msgId) => [...document.querySelectorAll(`#messages li[data-id="${msgId}"] .msg-text *`)].map((e) => e.tagName + (e.href ? " " + e.href : "")), id);
+    const tags = await host.eval(
+      (msgId) => [...document.querySelectorAll(`#messages li[data-id="${msgId}"] .msg-text *`)].map((e) => e.tagName + (e.href ? " " + e.href : "")),
+      id,
+    );
     assert.deepEqual(tags, ["STRONG", "A https://example.org/x"]);
   });
 

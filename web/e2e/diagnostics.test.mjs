@@ -11,7 +11,12 @@ describe("diagnostics page and error view", () => {
   let browser;
   before(async () => {
     // The embedded TURN on free loopback ports: STUN/TURN answer, but relaying to loopback is denied.
-    server = await startServer({ GhostChat__Turn__Enabled: "true", GhostChat__Turn__UdpPort: "0", GhostChat__Turn__TcpPort: "0", GhostChat__Turn__ListenAddresses__0: "127.0.0.1" });
+    server = await startServer({
+      GhostChat__Turn__Enabled: "true",
+      GhostChat__Turn__UdpPort: "0",
+      GhostChat__Turn__TcpPort: "0",
+      GhostChat__Turn__ListenAddresses__0: "127.0.0.1",
+    });
     browser = await launchChromium();
   });
   after(async () => {
@@ -47,7 +52,9 @@ describe("diagnostics page and error view", () => {
     await p.eval(AXE_SOURCE);
     const violations = await p.eval(async () => {
       const result = await window.axe.run(document, { resultTypes: ["violations"] });
-      return result.violations.filter((v) => v.impact === "serious" || v.impact === "critical").map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+      return result.violations
+        .filter((v) => v.impact === "serious" || v.impact === "critical")
+        .map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
     });
     assert.deepEqual(violations, []);
     await p.screenshot(artifact("web-diagnostics.png"));
@@ -59,11 +66,19 @@ describe("diagnostics page and error view", () => {
     const p = await chromiumPage(browser);
     await p.goto(server.url + "/diagnostics.html");
     // Point the page at a port where nothing listens (the saved server settings the app also uses).
-    await p.eval(() => localStorage.setItem("ghostchat.settings.v1", JSON.stringify({ custom: true, host: "127.0.0.1", port: 9, path: "/", key: "peerjs", secure: false, iceServers: [] })));
+    await p.eval(() =>
+      localStorage.setItem(
+        "ghostchat.settings.v1",
+        JSON.stringify({ custom: true, host: "127.0.0.1", port: 9, path: "/", key: "peerjs", secure: false, iceServers: [] }),
+      ),
+    );
     await p.page.reload();
     await p.click("#diag-run");
     await p.waitFor(() => document.body.dataset.diag === "done", undefined, 120_000);
-    const r = await p.eval(() => ({ outlook: document.querySelector("#diag-summary").dataset.outlook, verdicts: document.querySelector("#diag-summary").dataset.verdicts }));
+    const r = await p.eval(() => ({
+      outlook: document.querySelector("#diag-summary").dataset.outlook,
+      verdicts: document.querySelector("#diag-summary").dataset.verdicts,
+    }));
     assert.equal(r.outlook, "none");
     assert.match(r.verdicts, /signaling-down/);
     await p.context.close();
@@ -76,7 +91,11 @@ describe("diagnostics page and error view", () => {
       await p.goto(server.url + "/diagnostics.html");
       await p.click("#diag-run");
       await p.waitFor(() => document.body.dataset.diag === "done", undefined, 120_000);
-      const r = await p.eval(() => ({ hidden: document.querySelector("#diag-summary").hidden, outlook: document.querySelector("#diag-summary").dataset.outlook, report: JSON.parse(document.querySelector("#diag-report").value) }));
+      const r = await p.eval(() => ({
+        hidden: document.querySelector("#diag-summary").hidden,
+        outlook: document.querySelector("#diag-summary").dataset.outlook,
+        report: JSON.parse(document.querySelector("#diag-report").value),
+      }));
       assert.equal(r.hidden, false);
       assert.ok(["direct", "relay", "none", "unknown"].includes(r.outlook));
       assert.equal(r.report.capabilities.peerConnection, true);

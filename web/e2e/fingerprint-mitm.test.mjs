@@ -14,7 +14,13 @@ import { chromiumPage, createRoom, firefoxPage, launchChromium, launchFirefox, s
 import { attackerCertificateScript, attackerScript, spliceFingerprints, startSignalingProxy } from "./invites-proxy.mjs";
 
 async function state(p) {
-  return p.eval(() => ({ view: document.body.dataset.view, phase: document.body.dataset.phase, status: document.querySelector("#status").textContent, error: document.querySelector("#error-body").textContent, notice: document.querySelector("#invite-notice").textContent }));
+  return p.eval(() => ({
+    view: document.body.dataset.view,
+    phase: document.body.dataset.phase,
+    status: document.querySelector("#status").textContent,
+    error: document.querySelector("#error-body").textContent,
+    notice: document.querySelector("#invite-notice").textContent,
+  }));
 }
 
 /** Host opens the app and makes a group room; resolves with the invite link. */
@@ -80,13 +86,23 @@ describe("Man in the middle through a second fingerprint line (real server behin
     const guest = await openPage();
     await guest.goto(link);
     let guest2 = null;
-    const describeAll = async () => `guest ${JSON.stringify(await state(guest))}; host ${JSON.stringify(await state(host))}; guest2 ${guest2 ? JSON.stringify(await state(guest2)) : "-"}; attacker ${JSON.stringify(await attacker.eval(() => window.attack))}; spliced ${JSON.stringify(splice.stats)}`;
+    const describeAll = async () =>
+      `guest ${JSON.stringify(await state(guest))}; host ${JSON.stringify(await state(host))}; guest2 ${guest2 ? JSON.stringify(await state(guest2)) : "-"}; attacker ${JSON.stringify(await attacker.eval(() => window.attack))}; spliced ${JSON.stringify(splice.stats)}`;
     /** Waits, and says where everyone stood if it times out. */
-    const step = (what, promise) => promise.catch(async (e) => { throw new Error(`${what}: ${e.message}; ${await describeAll()}`); });
+    const step = (what, promise) =>
+      promise.catch(async (e) => {
+        throw new Error(`${what}: ${e.message}; ${await describeAll()}`);
+      });
 
     // Both sides refuse and say why: the connection could not be verified.
-    await step("joiner refuses", until(guest, () => document.body.dataset.view === "error" && document.querySelector("#error-body").dataset.refusal === "auth-failed"));
-    await step("host refuses", until(host, () => !document.querySelector("#invite-notice").hidden && document.querySelector("#invite-notice").dataset.refusal === "auth-failed"));
+    await step(
+      "joiner refuses",
+      until(guest, () => document.body.dataset.view === "error" && document.querySelector("#error-body").dataset.refusal === "auth-failed"),
+    );
+    await step(
+      "host refuses",
+      until(host, () => !document.querySelector("#invite-notice").hidden && document.querySelector("#invite-notice").dataset.refusal === "auth-failed"),
+    );
     const g = await state(guest);
     assert.match(g.error, /could not be verified: someone may be intercepting this connection/);
     const h = await state(host);
@@ -108,7 +124,10 @@ describe("Man in the middle through a second fingerprint line (real server behin
       assert.equal(lines[1], attackerLine);
     }
     // Nothing but handshake frames crossed the attacker: no chat.
-    assert.ok(a.log.every(([dir, t]) => dir === "error" || String(t).startsWith("auth-")), JSON.stringify(a.log));
+    assert.ok(
+      a.log.every(([dir, t]) => dir === "error" || String(t).startsWith("auth-")),
+      JSON.stringify(a.log),
+    );
 
     // Signaling honest again: a new joiner with the same link gets in.
     proxy.honest();
@@ -116,7 +135,14 @@ describe("Man in the middle through a second fingerprint line (real server behin
     await guest2.goto(link);
     await step("honest join", Promise.all([waitChat(host, group), waitChat(guest2, group)]));
     await send(guest2, "no one in between now");
-    await step("honest message", until(host, (t) => [...document.querySelectorAll('#messages li[data-direction="in"] .msg-text')].some((e) => e.textContent === t), "no one in between now"));
+    await step(
+      "honest message",
+      until(
+        host,
+        (t) => [...document.querySelectorAll('#messages li[data-direction="in"] .msg-text')].some((e) => e.textContent === t),
+        "no one in between now",
+      ),
+    );
     await closeAll([host, guest, guest2]);
     await attacker.context.close();
   }
@@ -185,7 +211,12 @@ async function victimOutcomeScript() {
   const der = transport ? stats.get(transport.remoteCertificateId)?.base64Certificate : undefined;
   let remoteCertificateSha256 = null;
   if (der) {
-    const d = new Uint8Array(await crypto.subtle.digest("SHA-256", Uint8Array.from(atob(der), (c) => c.charCodeAt(0))));
+    const d = new Uint8Array(
+      await crypto.subtle.digest(
+        "SHA-256",
+        Uint8Array.from(atob(der), (c) => c.charCodeAt(0)),
+      ),
+    );
     remoteCertificateSha256 = `sha-256 ${[...d].map((x) => x.toString(16).padStart(2, "0").toUpperCase()).join(":")}`;
   }
   return {
@@ -247,10 +278,17 @@ describe("Browsers given two fingerprint lines (plain RTCPeerConnections, the at
 
   it("firefox_AcceptsAnyLine_KeepsBoth_ReportsNoCertificate", async () => {
     const open = () => firefoxPage(firefox);
-    for (const lines of [[WRONG, attackerLine], [attackerLine, WRONG]]) {
+    for (const lines of [
+      [WRONG, attackerLine],
+      [attackerLine, WRONG],
+    ]) {
       const out = await probe(open, lines);
       assert.equal(out.opened, true, JSON.stringify(out));
-      assert.deepEqual(out.lines.map((l) => l.replace(/\s+$/, "")), lines, "currentRemoteDescription keeps both lines");
+      assert.deepEqual(
+        out.lines.map((l) => l.replace(/\s+$/, "")),
+        lines,
+        "currentRemoteDescription keeps both lines",
+      );
       assert.equal(out.certificateEntries, 0);
     }
   });

@@ -22,7 +22,15 @@ export const FIREFOX = process.env.FIREFOX_PATH ?? "/usr/bin/firefox-esr";
 /** Generous: the machine is shared and slow at times. Timeouts only bound a hang; they never measure. */
 export const WAIT = 45_000;
 
-export const CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+export const CHROMIUM_ARGS = [
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
 
 export function freePort() {
   return new Promise((resolve, reject) => {
@@ -190,12 +198,18 @@ export async function send(p, text) {
 /** Waits until the page shows an incoming message with exactly this text; returns its id. */
 export async function waitIncoming(p, text) {
   await p.waitFor((t) => [...document.querySelectorAll('#messages li[data-direction="in"] .msg-text')].some((e) => e.textContent === t), text);
-  return p.eval((t) => [...document.querySelectorAll('#messages li[data-direction="in"]')].find((li) => li.querySelector(".msg-text").textContent === t).dataset.id, text);
+  return p.eval(
+    (t) => [...document.querySelectorAll('#messages li[data-direction="in"]')].find((li) => li.querySelector(".msg-text").textContent === t).dataset.id,
+    text,
+  );
 }
 
 export async function waitOutgoingState(p, text, state) {
   await p.waitFor(
-    ([t, s]) => [...document.querySelectorAll('#messages li[data-direction="out"]')].some((li) => li.querySelector(".msg-text").textContent === t && li.dataset.state === s),
+    ([t, s]) =>
+      [...document.querySelectorAll('#messages li[data-direction="out"]')].some(
+        (li) => li.querySelector(".msg-text").textContent === t && li.dataset.state === s,
+      ),
     [text, state],
   );
 }

@@ -31,10 +31,14 @@ function ip(...args) {
 }
 
 function startServerInNamespace() {
-  const child = spawn("ip", ["netns", "exec", NS, "dotnet", SERVER_DLL, "--urls", `http://${LAN_IP}:${PORT};http://127.0.0.1:${PORT}`, `--GhostChat:Web:RootPath=${WEB_DIST}`], {
-    env: { ...process.env, GhostChat__Turn__Enabled: "false", Logging__LogLevel__Default: "Warning", DOTNET_NOLOGO: "1" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const child = spawn(
+    "ip",
+    ["netns", "exec", NS, "dotnet", SERVER_DLL, "--urls", `http://${LAN_IP}:${PORT};http://127.0.0.1:${PORT}`, `--GhostChat:Web:RootPath=${WEB_DIST}`],
+    {
+      env: { ...process.env, GhostChat__Turn__Enabled: "false", Logging__LogLevel__Default: "Warning", DOTNET_NOLOGO: "1" },
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   let output = "";
   child.stdout.on("data", (c) => (output += c));
   child.stderr.on("data", (c) => (output += c));
@@ -92,7 +96,11 @@ describe("insecure context: the app opened over plain HTTP at a LAN address", { 
   after(async () => {
     await browser?.close().catch(() => undefined);
     await server?.stop().catch(() => undefined);
-    try { ip("netns", "del", NS); } catch { /* never created */ }
+    try {
+      ip("netns", "del", NS);
+    } catch {
+      /* never created */
+    }
     if (tmp) rmSync(tmp, { recursive: true, force: true });
   });
 
@@ -109,16 +117,18 @@ describe("insecure context: the app opened over plain HTTP at a LAN address", { 
     try {
       const seen = await p.eval(() => {
         const n = document.querySelector("#insecure-notice");
-        return n && {
-          secure: window.isSecureContext,
-          visible: n.getBoundingClientRect().height > 0,
-          role: n.getAttribute("role"),
-          title: n.querySelector("h2").textContent,
-          text: n.textContent,
-          features: [...n.querySelectorAll("#insecure-missing li")].map((li) => li.dataset.feature),
-          hostKind: n.dataset.hostKind,
-          fix: document.querySelector("#insecure-fix").textContent,
-        };
+        return (
+          n && {
+            secure: window.isSecureContext,
+            visible: n.getBoundingClientRect().height > 0,
+            role: n.getAttribute("role"),
+            title: n.querySelector("h2").textContent,
+            text: n.textContent,
+            features: [...n.querySelectorAll("#insecure-missing li")].map((li) => li.dataset.feature),
+            hostKind: n.dataset.hostKind,
+            fix: document.querySelector("#insecure-fix").textContent,
+          }
+        );
       });
       assert.ok(seen, "no insecure-context notice on the LAN address");
       assert.equal(seen.secure, false);
@@ -136,17 +146,28 @@ describe("insecure context: the app opened over plain HTTP at a LAN address", { 
       // Chromium gives no WebCrypto here, so there is no invite handshake: the app does not start
       // (a New room button that fails would only confuse); the notice is the page. It passes axe
       // and causes no CSP errors.
-      assert.deepEqual(await p.eval(() => ({
-        view: document.body.dataset.view,
-        shownViews: [...document.querySelectorAll("section.view")].filter((v) => !v.hidden).map((v) => v.id),
-        settingsButton: document.querySelector("#open-settings").hidden,
-      })), { view: "insecure", shownViews: [], settingsButton: true });
+      assert.deepEqual(
+        await p.eval(() => ({
+          view: document.body.dataset.view,
+          shownViews: [...document.querySelectorAll("section.view")].filter((v) => !v.hidden).map((v) => v.id),
+          settingsButton: document.querySelector("#open-settings").hidden,
+        })),
+        { view: "insecure", shownViews: [], settingsButton: true },
+      );
       await p.eval(AXE_SOURCE); // evaluated by the driver: the page's CSP still holds for the app
-      const violations = await p.eval(async () => (await window.axe.run("#insecure-notice")).violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target).join(" ")}`));
+      const violations = await p.eval(async () =>
+        (await window.axe.run("#insecure-notice")).violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target).join(" ")}`),
+      );
       assert.deepEqual(violations, []);
-      assert.deepEqual(p.errors.filter((e) => /Content Security Policy/i.test(e)), []);
+      assert.deepEqual(
+        p.errors.filter((e) => /Content Security Policy/i.test(e)),
+        [],
+      );
       // Nothing failed behind the notice (Chromium's own warning about ignored COOP on http aside).
-      assert.deepEqual(p.errors.filter((e) => !/Cross-Origin-Opener-Policy/.test(e)), []);
+      assert.deepEqual(
+        p.errors.filter((e) => !/Cross-Origin-Opener-Policy/.test(e)),
+        [],
+      );
       await p.page.screenshot({ path: screenshotPath("insecure-notice.png") });
     } finally {
       await p.context.close();
@@ -171,8 +192,14 @@ describe("insecure context: the app opened over plain HTTP at a LAN address", { 
   it("invite link opened at the LAN address: the same explanation, no half-started join", async () => {
     const p = await open(`http://${LAN_IP}:${PORT}/#join=1.someone-sent-this-link`);
     try {
-      assert.deepEqual(await p.eval(() => ({ view: document.body.dataset.view, notice: !!document.querySelector("#insecure-notice"), error: document.querySelector("#view-error").hidden })),
-        { view: "insecure", notice: true, error: true });
+      assert.deepEqual(
+        await p.eval(() => ({
+          view: document.body.dataset.view,
+          notice: !!document.querySelector("#insecure-notice"),
+          error: document.querySelector("#view-error").hidden,
+        })),
+        { view: "insecure", notice: true, error: true },
+      );
     } finally {
       await p.context.close();
     }
@@ -198,7 +225,11 @@ describe("insecure context: the app opened over plain HTTP at a LAN address", { 
       } finally {
         await browser.close();
       }`;
-    const out = execFileSync("ip", ["netns", "exec", NS, process.execPath, "--input-type=module", "-e", driver], { encoding: "utf8", timeout: 120_000, cwd: import.meta.dirname });
+    const out = execFileSync("ip", ["netns", "exec", NS, process.execPath, "--input-type=module", "-e", driver], {
+      encoding: "utf8",
+      timeout: 120_000,
+      cwd: import.meta.dirname,
+    });
     const line = out.split("\n").find((l) => l.startsWith("RESULT "));
     assert.ok(line, `the Firefox driver printed no result:\n${out}`);
     const seen = JSON.parse(line.slice(7));
@@ -211,7 +242,10 @@ describe("insecure context: the app opened over plain HTTP at a LAN address", { 
   it("loopbackOverHttp_IsSecure_NoNotice", async () => {
     const p = await open(`http://127.0.0.1:${PORT}/`);
     try {
-      assert.deepEqual(await p.eval(() => ({ secure: window.isSecureContext, notice: document.querySelector("#insecure-notice") !== null, view: document.body.dataset.view })), { secure: true, notice: false, view: "home" });
+      assert.deepEqual(
+        await p.eval(() => ({ secure: window.isSecureContext, notice: document.querySelector("#insecure-notice") !== null, view: document.body.dataset.view })),
+        { secure: true, notice: false, view: "home" },
+      );
     } finally {
       await p.context.close();
     }

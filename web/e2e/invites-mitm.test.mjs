@@ -9,7 +9,13 @@ import { chromiumPage, createRoom, launchChromium, send, startServer, waitConnec
 import { attackerScript, startSignalingProxy } from "./invites-proxy.mjs";
 
 async function state(p) {
-  return p.eval(() => ({ view: document.body.dataset.view, phase: document.body.dataset.phase, status: document.querySelector("#status").textContent, error: document.querySelector("#error-body").textContent, notice: document.querySelector("#invite-notice").textContent }));
+  return p.eval(() => ({
+    view: document.body.dataset.view,
+    phase: document.body.dataset.phase,
+    status: document.querySelector("#status").textContent,
+    error: document.querySelector("#error-body").textContent,
+    notice: document.querySelector("#invite-notice").textContent,
+  }));
 }
 
 describe("Man in the middle at the signaling server (Chromium, real server behind a proxy)", { timeout: 400_000 }, () => {
@@ -61,9 +67,13 @@ describe("Man in the middle at the signaling server (Chromium, real server behin
     await guest.goto(link);
 
     // The joiner refuses (the host told it the proof failed, or its own check failed) and explains.
-    await guest.waitFor(() => document.body.dataset.view === "error" && document.querySelector("#error-body").dataset.refusal === "auth-failed").catch(async (e) => {
-      throw new Error(`${e.message}; guest ${JSON.stringify(await state(guest))}; host ${JSON.stringify(await state(host))}; attacker ${JSON.stringify(await attacker.eval(() => window.attack))}`);
-    });
+    await guest
+      .waitFor(() => document.body.dataset.view === "error" && document.querySelector("#error-body").dataset.refusal === "auth-failed")
+      .catch(async (e) => {
+        throw new Error(
+          `${e.message}; guest ${JSON.stringify(await state(guest))}; host ${JSON.stringify(await state(host))}; attacker ${JSON.stringify(await attacker.eval(() => window.attack))}`,
+        );
+      });
     await host.waitFor(() => !document.querySelector("#invite-notice").hidden && document.querySelector("#invite-notice").dataset.refusal === "auth-failed");
 
     // The attack was real: the attacker held a connection to each side and relayed the handshake
@@ -86,7 +96,10 @@ describe("Man in the middle at the signaling server (Chromium, real server behin
     assert.notEqual(h.phase, "connected");
     assert.notEqual(g.phase, "connected");
     // No chat frame ever crossed: nothing but the handshake went through the attacker.
-    assert.ok(attack.log.every(([dir, t]) => dir === "error" || String(t).startsWith("auth-")), JSON.stringify(attack.log));
+    assert.ok(
+      attack.log.every(([dir, t]) => dir === "error" || String(t).startsWith("auth-")),
+      JSON.stringify(attack.log),
+    );
 
     // Signaling honest again: a new joiner with the same link gets in and the chat works.
     proxy.honest();
@@ -97,5 +110,4 @@ describe("Man in the middle at the signaling server (Chromium, real server behin
     await waitIncoming(host, "no one in between now");
     for (const p of [host, guest, guest2, attacker]) await p.context.close();
   });
-
 });

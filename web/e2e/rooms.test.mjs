@@ -6,7 +6,19 @@
 // self-destruct, per-message receipts).
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { chromiumPage, connectPair, firefoxPage, launchChromium, launchFirefox, send, startServer, waitIncoming, waitOutgoingState, messageTexts, WAIT } from "./harness.mjs";
+import {
+  chromiumPage,
+  connectPair,
+  firefoxPage,
+  launchChromium,
+  launchFirefox,
+  send,
+  startServer,
+  waitIncoming,
+  waitOutgoingState,
+  messageTexts,
+  WAIT,
+} from "./harness.mjs";
 
 /** Sets the display name the way a person does: type it into "Your name" and leave the field. */
 async function setName(p, name) {
@@ -75,19 +87,20 @@ describe("rooms: address bar, names, panic", { timeout: 300_000 }, () => {
     const link = await connectPair(host, guest, server.url);
     await send(guest, "secret plans");
     await waitIncoming(host, "secret plans");
-    const stored = () => new Promise((resolve) => {
-      const req = indexedDB.open("ghostchat-invites");
-      req.onsuccess = () => {
-        const db = req.result;
-        const names = [...db.objectStoreNames];
-        if (names.length === 0) return resolve(0);
-        const tx = db.transaction(names, "readonly");
-        let n = 0;
-        for (const s of names) tx.objectStore(s).count().onsuccess = (e) => (n += e.target.result);
-        tx.oncomplete = () => resolve(n);
-      };
-      req.onerror = () => resolve(-1);
-    });
+    const stored = () =>
+      new Promise((resolve) => {
+        const req = indexedDB.open("ghostchat-invites");
+        req.onsuccess = () => {
+          const db = req.result;
+          const names = [...db.objectStoreNames];
+          if (names.length === 0) return resolve(0);
+          const tx = db.transaction(names, "readonly");
+          let n = 0;
+          for (const s of names) tx.objectStore(s).count().onsuccess = (e) => (n += e.target.result);
+          tx.oncomplete = () => resolve(n);
+        };
+        req.onerror = () => resolve(-1);
+      });
     assert.ok((await host.eval(stored)) > 0, "the host keeps its invite book");
     assert.ok(await host.eval(() => Object.keys(sessionStorage).some((k) => k.startsWith("ghostchat:code:"))));
     await host.page.keyboard.press("Control+Shift+X");
@@ -126,7 +139,10 @@ describe("group room: every feature of a 1:1 room", { timeout: 300_000 }, () => 
     await host.waitFor(() => document.body.dataset.view === "invite" && document.querySelector("#invite-link").value.includes("#join="));
     const link = await host.eval(() => document.querySelector("#invite-link").value);
     pages.push(host);
-    for (const [make, name] of [[() => chromiumPage(chromium), "Bo"], [() => firefoxPage(firefox), "Cy"]]) {
+    for (const [make, name] of [
+      [() => chromiumPage(chromium), "Bo"],
+      [() => firefoxPage(firefox), "Cy"],
+    ]) {
       const p = await make();
       await p.goto(link);
       await p.waitFor(() => document.body.dataset.view === "chat" && !document.querySelector("#composer").disabled, undefined, WAIT);
@@ -146,7 +162,13 @@ describe("group room: every feature of a 1:1 room", { timeout: 300_000 }, () => 
 
   it("group_NamesInTheListAndOnMessages", async () => {
     const [ana, bo, cy] = pages;
-    await ana.waitFor(() => [...document.querySelectorAll("#members .member-name")].map((e) => e.textContent).sort().join() === "Bo,Cy");
+    await ana.waitFor(
+      () =>
+        [...document.querySelectorAll("#members .member-name")]
+          .map((e) => e.textContent)
+          .sort()
+          .join() === "Bo,Cy",
+    );
     assert.deepEqual((await members(cy)).map(([n]) => n).sort(), ["Ana", "Bo"]);
     await send(bo, "hello from Bo");
     for (const p of [ana, cy]) await waitIncoming(p, "hello from Bo");
@@ -162,10 +184,26 @@ describe("group room: every feature of a 1:1 room", { timeout: 300_000 }, () => 
   });
 
   it("group_VerificationCodePerMember_SameOnBothEndsOfEachLink", async () => {
-    const codeFor = (p, name) => p.eval((n) => [...document.querySelectorAll("#members li.member")].find((li) => li.querySelector(".member-name").textContent === n)?.querySelector(".member-code")?.dataset.code ?? null, name);
+    const codeFor = (p, name) =>
+      p.eval(
+        (n) =>
+          [...document.querySelectorAll("#members li.member")].find((li) => li.querySelector(".member-name").textContent === n)?.querySelector(".member-code")
+            ?.dataset.code ?? null,
+        name,
+      );
     const [ana, bo, cy] = pages;
-    for (const [a, an, b, bn] of [[ana, "Ana", bo, "Bo"], [ana, "Ana", cy, "Cy"], [bo, "Bo", cy, "Cy"]]) {
-      await a.waitFor((n) => [...document.querySelectorAll("#members li.member")].some((li) => li.querySelector(".member-name").textContent === n && li.querySelector(".member-code")), bn);
+    for (const [a, an, b, bn] of [
+      [ana, "Ana", bo, "Bo"],
+      [ana, "Ana", cy, "Cy"],
+      [bo, "Bo", cy, "Cy"],
+    ]) {
+      await a.waitFor(
+        (n) =>
+          [...document.querySelectorAll("#members li.member")].some(
+            (li) => li.querySelector(".member-name").textContent === n && li.querySelector(".member-code"),
+          ),
+        bn,
+      );
       const x = await codeFor(a, bn);
       const y = await codeFor(b, an);
       assert.ok(x, `${an} shows a code for ${bn}`);
@@ -176,7 +214,9 @@ describe("group room: every feature of a 1:1 room", { timeout: 300_000 }, () => 
 
   it("group_QualityIndicatorPerMember", async () => {
     const [ana] = pages;
-    await ana.waitFor(() => [...document.querySelectorAll("#members li.member .quality")].filter((q) => !q.hidden && q.dataset.path && q.dataset.rtt).length === 2);
+    await ana.waitFor(
+      () => [...document.querySelectorAll("#members li.member .quality")].filter((q) => !q.hidden && q.dataset.path && q.dataset.rtt).length === 2,
+    );
     const paths = await ana.eval(() => [...document.querySelectorAll("#members li.member .quality")].map((q) => q.dataset.path));
     for (const path of paths) assert.match(path, /^direct-/);
   });

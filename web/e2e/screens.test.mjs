@@ -127,7 +127,9 @@ describe("user guide screenshots: the main flow at desktop and phone widths", { 
       await send(others[0], "Thanks, hello everyone");
       await waitIncoming(host, "Thanks, hello everyone");
       await host.waitFor(() => {
-        const li = [...document.querySelectorAll('#messages li[data-direction="out"]')].find((x) => x.querySelector(".msg-text").textContent === "Welcome to the group!");
+        const li = [...document.querySelectorAll('#messages li[data-direction="out"]')].find(
+          (x) => x.querySelector(".msg-text").textContent === "Welcome to the group!",
+        );
         return li && li.dataset.delivered === "2";
       });
       await others[1].waitFor(() => [...document.querySelectorAll("#messages li .msg-text")].length === 2);

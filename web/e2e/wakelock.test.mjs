@@ -17,8 +17,16 @@ const RECORDER = () => {
         return {
           type,
           released: false,
-          addEventListener: (name, fn) => { if (name === "release") listeners.push(fn); },
-          release: async function () { if (!this.released) { this.released = true; log.push("release"); listeners.forEach((fn) => fn()); } },
+          addEventListener: (name, fn) => {
+            if (name === "release") listeners.push(fn);
+          },
+          release: async function () {
+            if (!this.released) {
+              this.released = true;
+              log.push("release");
+              listeners.forEach((fn) => fn());
+            }
+          },
         };
       },
     },

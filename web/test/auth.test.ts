@@ -1,8 +1,25 @@
 import { createHash, createHmac, hkdfSync } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import {
-  CODE_SALT, EMOJI_TABLE, HostHandshake, JoinerHandshake, NonceLog, connectionFingerprints, decodeAuth, inviteKey, inviteKeyHash,
-  proof, proofInput, sdpFingerprint, transcript, verificationCode, verifyProof, type AuthMessage, type AuthStep, type ChannelFingerprints, type InviteCheck,
+  CODE_SALT,
+  EMOJI_TABLE,
+  HostHandshake,
+  JoinerHandshake,
+  NonceLog,
+  connectionFingerprints,
+  decodeAuth,
+  inviteKey,
+  inviteKeyHash,
+  proof,
+  proofInput,
+  sdpFingerprint,
+  transcript,
+  verificationCode,
+  verifyProof,
+  type AuthMessage,
+  type AuthStep,
+  type ChannelFingerprints,
+  type InviteCheck,
 } from "../src/core/auth";
 import { toBase64Url } from "../src/core/ids";
 
@@ -51,8 +68,20 @@ describe("auth crypto: fixed vectors", () => {
     expect(await proof(key, "joiner", t)).toBe(V.joinerProof);
     expect(await proof(key, "host", t)).toBe(V.hostProof);
     const nodeKey = createHash("sha256").update(Buffer.from(SECRET, "base64url")).digest();
-    expect(b64(createHmac("sha256", nodeKey).update("proof:joiner\n" + V.transcript).digest())).toBe(V.joinerProof);
-    expect(b64(createHmac("sha256", nodeKey).update("proof:host\n" + V.transcript).digest())).toBe(V.hostProof);
+    expect(
+      b64(
+        createHmac("sha256", nodeKey)
+          .update("proof:joiner\n" + V.transcript)
+          .digest(),
+      ),
+    ).toBe(V.joinerProof);
+    expect(
+      b64(
+        createHmac("sha256", nodeKey)
+          .update("proof:host\n" + V.transcript)
+          .digest(),
+      ),
+    ).toBe(V.hostProof);
     expect(Buffer.from(proofInput("host", t)).toString()).toBe("proof:host\n" + V.transcript);
   });
 
@@ -96,7 +125,8 @@ describe("auth crypto: fixed vectors", () => {
 });
 
 describe("auth: fingerprints from SDP", () => {
-  const sdp = (...lines: string[]) => ["v=0", "o=- 1 2 IN IP4 127.0.0.1", "s=-", ...lines, "m=application 9 UDP/DTLS/SCTP webrtc-datachannel"].join("\r\n") + "\r\n";
+  const sdp = (...lines: string[]) =>
+    ["v=0", "o=- 1 2 IN IP4 127.0.0.1", "s=-", ...lines, "m=application 9 UDP/DTLS/SCTP webrtc-datachannel"].join("\r\n") + "\r\n";
   const lowerA = FP_A.slice(8).toLowerCase();
 
   it("sdpFingerprint_SessionOrMediaLevel_Normalised", () => {
@@ -169,15 +199,41 @@ const FPS_HOST: ChannelFingerprints = { local: FP_B, remote: FP_A };
 const ROOM_KEY = toBase64Url(new Uint8Array(32).fill(0x33));
 
 let counter = 0;
-const freshRandom = (buf: Uint8Array) => { buf.fill(++counter & 0xff); buf[0] = (counter >> 8) & 0xff; return buf; };
+const freshRandom = (buf: Uint8Array) => {
+  buf.fill(++counter & 0xff);
+  buf[0] = (counter >> 8) & 0xff;
+  return buf;
+};
 
 async function keyHashCheck(): Promise<InviteCheck> {
   return { status: "ok", roomId: ROOM, keyHash: await inviteKeyHash(SECRET) };
 }
 
-function pair(opts: { joinerFps?: ChannelFingerprints; hostFps?: ChannelFingerprints; secret?: string; lookup?: (id: string) => Promise<InviteCheck>; nonces?: NonceLog; joinerRoom?: string } = {}) {
-  const joiner = new JoinerHandshake({ roomId: opts.joinerRoom ?? ROOM, inviteId: INVITE, secret: opts.secret ?? SECRET, fingerprints: opts.joinerFps ?? FPS_JOINER, random: freshRandom });
-  const host = new HostHandshake({ roomId: ROOM, roomKey: ROOM_KEY, fingerprints: opts.hostFps ?? FPS_HOST, lookup: opts.lookup ?? keyHashCheck, nonces: opts.nonces ?? new NonceLog(), random: freshRandom });
+function pair(
+  opts: {
+    joinerFps?: ChannelFingerprints;
+    hostFps?: ChannelFingerprints;
+    secret?: string;
+    lookup?: (id: string) => Promise<InviteCheck>;
+    nonces?: NonceLog;
+    joinerRoom?: string;
+  } = {},
+) {
+  const joiner = new JoinerHandshake({
+    roomId: opts.joinerRoom ?? ROOM,
+    inviteId: INVITE,
+    secret: opts.secret ?? SECRET,
+    fingerprints: opts.joinerFps ?? FPS_JOINER,
+    random: freshRandom,
+  });
+  const host = new HostHandshake({
+    roomId: ROOM,
+    roomKey: ROOM_KEY,
+    fingerprints: opts.hostFps ?? FPS_HOST,
+    lookup: opts.lookup ?? keyHashCheck,
+    nonces: opts.nonces ?? new NonceLog(),
+    random: freshRandom,
+  });
   return { joiner, host };
 }
 
@@ -305,16 +361,48 @@ describe("auth: handshake state machines", () => {
   it.each<[string, (j: JoinerHandshake, h: HostHandshake) => Promise<AuthStep>]>([
     ["hostGetsProofFirst", async (_j, h) => h.receive({ t: "auth-proof", mac: V.joinerProof })],
     ["hostGetsOk", async (_j, h) => h.receive({ t: "auth-ok", mac: V.hostProof, roomKey: ROOM_KEY })],
-    ["hostGetsSecondHello", async (_j, h) => { await h.receive({ t: "auth-hello", v: 1, invite: INVITE, nonce: NJ }); return h.receive({ t: "auth-hello", v: 1, invite: INVITE, nonce: NH }); }],
+    [
+      "hostGetsSecondHello",
+      async (_j, h) => {
+        await h.receive({ t: "auth-hello", v: 1, invite: INVITE, nonce: NJ });
+        return h.receive({ t: "auth-hello", v: 1, invite: INVITE, nonce: NH });
+      },
+    ],
     ["hostGetsChallenge", async (_j, h) => h.receive({ t: "auth-challenge", nonce: NH })],
-    ["joinerGetsOkBeforeChallenge", async (j) => { j.start(); return j.receive({ t: "auth-ok", mac: V.hostProof, roomKey: ROOM_KEY }); }],
-    ["joinerGetsHello", async (j) => { j.start(); return j.receive({ t: "auth-hello", v: 1, invite: INVITE, nonce: NH }); }],
-    ["joinerGetsChallengeTwice", async (j) => { j.start(); await j.receive({ t: "auth-challenge", nonce: NH }); return j.receive({ t: "auth-challenge", nonce: NH }); }],
+    [
+      "joinerGetsOkBeforeChallenge",
+      async (j) => {
+        j.start();
+        return j.receive({ t: "auth-ok", mac: V.hostProof, roomKey: ROOM_KEY });
+      },
+    ],
+    [
+      "joinerGetsHello",
+      async (j) => {
+        j.start();
+        return j.receive({ t: "auth-hello", v: 1, invite: INVITE, nonce: NH });
+      },
+    ],
+    [
+      "joinerGetsChallengeTwice",
+      async (j) => {
+        j.start();
+        await j.receive({ t: "auth-challenge", nonce: NH });
+        return j.receive({ t: "auth-challenge", nonce: NH });
+      },
+    ],
     ["hostOtherVersion", async (_j, h) => h.receive({ t: "auth-hello", v: 2, invite: INVITE, nonce: NJ })],
     ["hostOversizedHello", async (_j, h) => h.receive({ t: "auth-hello", v: 1, invite: INVITE, nonce: "A".repeat(1 << 20) })],
     ["hostMalformed", async (_j, h) => h.receive({ t: "auth-hello", v: 1 })],
     ["hostNotAnObject", async (_j, h) => h.receive("hello")],
-    ["joinerMalformedOk", async (j) => { j.start(); await j.receive({ t: "auth-challenge", nonce: NH }); return j.receive({ t: "auth-ok", mac: V.hostProof, roomKey: "short" }); }],
+    [
+      "joinerMalformedOk",
+      async (j) => {
+        j.start();
+        await j.receive({ t: "auth-challenge", nonce: NH });
+        return j.receive({ t: "auth-ok", mac: V.hostProof, roomKey: "short" });
+      },
+    ],
   ])("wrongOrderOrMalformed_%s_RefusedProtocol", async (_name, act) => {
     const { joiner, host } = pair();
     const step = await act(joiner, host);

@@ -19,7 +19,12 @@ describe("backoff", () => {
         if (n < 3) throw new Error(`fail ${n}`);
         return "ok";
       },
-      { jitter: 0, sleep: async (ms) => void slept.push(ms), onAttempt: (a, t) => events.push(`attempt ${a}/${t}`), onRetry: (a, d) => events.push(`retry ${a} in ${d}`) },
+      {
+        jitter: 0,
+        sleep: async (ms) => void slept.push(ms),
+        onAttempt: (a, t) => events.push(`attempt ${a}/${t}`),
+        onRetry: (a, d) => events.push(`retry ${a} in ${d}`),
+      },
     );
     expect(result).toBe("ok");
     expect(slept).toEqual([500, 1000]);
@@ -28,7 +33,13 @@ describe("backoff", () => {
 
   it("retry_AllFail_ThrowsWithLastError", async () => {
     let calls = 0;
-    const err = await retry(async () => { calls++; throw new Error("nope"); }, { sleep: async () => {} }).catch((e: unknown) => e);
+    const err = await retry(
+      async () => {
+        calls++;
+        throw new Error("nope");
+      },
+      { sleep: async () => {} },
+    ).catch((e: unknown) => e);
     expect(calls).toBe(3);
     expect(err).toBeInstanceOf(RetriesExhaustedError);
     expect((err as RetriesExhaustedError).attempts).toBe(3);
@@ -37,7 +48,13 @@ describe("backoff", () => {
 
   it("retry_ErrorNotRetryable_ThrowsAfterFirstAttempt", async () => {
     let calls = 0;
-    const err = await retry(async () => { calls++; throw new Error("fatal"); }, { sleep: async () => {}, shouldRetry: (e) => (e as Error).message !== "fatal" }).catch((e: unknown) => e);
+    const err = await retry(
+      async () => {
+        calls++;
+        throw new Error("fatal");
+      },
+      { sleep: async () => {}, shouldRetry: (e) => (e as Error).message !== "fatal" },
+    ).catch((e: unknown) => e);
     expect(calls).toBe(1);
     expect((err as RetriesExhaustedError).attempts).toBe(1);
   });
@@ -45,7 +62,14 @@ describe("backoff", () => {
   it("retry_Aborted_StopsBeforeNextAttempt", async () => {
     const ac = new AbortController();
     let calls = 0;
-    const p = retry(async () => { calls++; ac.abort(new Error("left")); throw new Error("x"); }, { signal: ac.signal, sleep: async () => {} });
+    const p = retry(
+      async () => {
+        calls++;
+        ac.abort(new Error("left"));
+        throw new Error("x");
+      },
+      { signal: ac.signal, sleep: async () => {} },
+    );
     await expect(p).rejects.toThrow("left");
     expect(calls).toBe(1);
   });

@@ -3,8 +3,14 @@ import { assessContext, classifyHost, type ContextFacts } from "../src/core/cont
 import { en } from "../src/core/strings";
 
 const insecure: ContextFacts = {
-  secureContext: false, protocol: "http:", hostname: "192.168.1.10", port: "8080",
-  webCrypto: false, serviceWorker: false, wakeLock: false, clipboard: false,
+  secureContext: false,
+  protocol: "http:",
+  hostname: "192.168.1.10",
+  port: "8080",
+  webCrypto: false,
+  serviceWorker: false,
+  wakeLock: false,
+  clipboard: false,
 };
 
 describe("assessContext", () => {
@@ -16,7 +22,9 @@ describe("assessContext", () => {
 
   it("lanAddressOverHttp_ListsEveryMissingFeature_SuggestsLocalhostOnSamePort", () => {
     expect(assessContext(insecure)).toEqual({
-      secure: false, host: "192.168.1.10", hostKind: "local-network",
+      secure: false,
+      host: "192.168.1.10",
+      hostKind: "local-network",
       missing: ["webCrypto", "serviceWorker", "wakeLock", "clipboard"],
       blocking: true,
       localhostUrl: "http://localhost:8080/",
@@ -47,12 +55,28 @@ describe("assessContext", () => {
 
 describe("classifyHost", () => {
   it.each([
-    ["localhost", "this-device"], ["app.localhost", "this-device"], ["127.0.0.1", "this-device"], ["127.8.9.10", "this-device"],
-    ["[::1]", "this-device"], ["LOCALHOST.", "this-device"],
-    ["10.0.0.5", "local-network"], ["172.16.0.1", "local-network"], ["172.31.255.255", "local-network"], ["192.168.77.1", "local-network"],
-    ["169.254.1.1", "local-network"], ["100.64.0.1", "local-network"], ["[fd00::1]", "local-network"], ["[fe80::1]", "local-network"],
-    ["raspberrypi", "local-network"], ["nas.local", "local-network"], ["box.home.arpa", "local-network"], ["pi.lan", "local-network"],
-    ["172.32.0.1", "internet"], ["8.8.8.8", "internet"], ["203.0.113.7", "internet"], ["[2001:db8::1]", "internet"],
+    ["localhost", "this-device"],
+    ["app.localhost", "this-device"],
+    ["127.0.0.1", "this-device"],
+    ["127.8.9.10", "this-device"],
+    ["[::1]", "this-device"],
+    ["LOCALHOST.", "this-device"],
+    ["10.0.0.5", "local-network"],
+    ["172.16.0.1", "local-network"],
+    ["172.31.255.255", "local-network"],
+    ["192.168.77.1", "local-network"],
+    ["169.254.1.1", "local-network"],
+    ["100.64.0.1", "local-network"],
+    ["[fd00::1]", "local-network"],
+    ["[fe80::1]", "local-network"],
+    ["raspberrypi", "local-network"],
+    ["nas.local", "local-network"],
+    ["box.home.arpa", "local-network"],
+    ["pi.lan", "local-network"],
+    ["172.32.0.1", "internet"],
+    ["8.8.8.8", "internet"],
+    ["203.0.113.7", "internet"],
+    ["[2001:db8::1]", "internet"],
     ["chat.example.org", "internet"],
   ])("%s is %s", (host, kind) => {
     expect(classifyHost(host)).toBe(kind);

@@ -82,10 +82,11 @@ export function runScenario({ seed, streams }: Scenario): Outcome {
     const end = start + 500 + Math.floor(r() * 6000);
     net.at(start, () => note(`${x} isolated`));
     net.at(end, () => note(`${x} rejoined the network`));
-    for (const y of initial.concat(["j"])) if (y !== x) {
-      net.at(start, () => net.cut(x, y));
-      net.at(end, () => net.heal(x, y));
-    }
+    for (const y of initial.concat(["j"]))
+      if (y !== x) {
+        net.at(start, () => net.cut(x, y));
+        net.at(end, () => net.heal(x, y));
+      }
   }
   // One pair cut for good: everything between them must go through a relay.
   let permanent: [string, string] | null = null;
@@ -188,11 +189,15 @@ describe("mesh delivery over a simulated network", () => {
     [800, 1200],
     [1200, 1600],
     [1600, 2000],
-  ])("seeds %i..%i: every message arrives exactly once, in per-sender order, acknowledged, once the network heals", (from, to) => {
-    const { violations, relayed } = runMany(from, to);
-    expect(violations.slice(0, 10)).toEqual([]);
-    expect(relayed).toBeGreaterThan(0); // the runs did exercise relaying
-  }, 120_000);
+  ])(
+    "seeds %i..%i: every message arrives exactly once, in per-sender order, acknowledged, once the network heals",
+    (from, to) => {
+      const { violations, relayed } = runMany(from, to);
+      expect(violations.slice(0, 10)).toEqual([]);
+      expect(relayed).toBeGreaterThan(0); // the runs did exercise relaying
+    },
+    120_000,
+  );
 });
 
 /** Releases duplicates again: the property must catch a broken de-duplication. */

@@ -30,7 +30,14 @@ function gathered(lines: string[], errors: GatherResult["errors"] = [], timedOut
 describe("candidates", () => {
   it("parseCandidate_Srflx_WithRelated", () => {
     expect(parseCandidate("a=" + SRFLX(62000))).toEqual({
-      type: "srflx", protocol: "udp", address: "203.0.113.20", port: 62000, relatedAddress: "10.1.0.2", relatedPort: 40001, url: null, relayProtocol: null,
+      type: "srflx",
+      protocol: "udp",
+      address: "203.0.113.20",
+      port: 62000,
+      relatedAddress: "10.1.0.2",
+      relatedPort: 40001,
+      url: null,
+      relayProtocol: null,
     });
   });
 
@@ -51,7 +58,8 @@ describe("candidates", () => {
       "candidate:1 1 udp 1 <script> 9 typ host",
       "x".repeat(5000),
       "not a candidate",
-    ]) expect(parseCandidate(bad), bad).toBeNull();
+    ])
+      expect(parseCandidate(bad), bad).toBeNull();
     expect(parseCandidate(42 as unknown as string)).toBeNull();
   });
 
@@ -61,12 +69,14 @@ describe("candidates", () => {
     expect(parseIceUrl("turns:h.example:443?transport=tcp")).toMatchObject({ port: 443, transport: "tls" });
     expect(parseIceUrl("stuns:h.example")).toMatchObject({ port: 5349, transport: "tls" });
     expect(parseIceUrl("stun:[2001:db8::1]:3479")).toMatchObject({ host: "[2001:db8::1]", port: 3479 });
-    for (const bad of ["http://h", "turn:", "turn:h:0", "turn:h:70000", "turn:h?transport=sctp", "turn:h u", "stun:h:3478#x"]) expect(parseIceUrl(bad), bad).toBeNull();
+    for (const bad of ["http://h", "turn:", "turn:h:0", "turn:h:70000", "turn:h?transport=sctp", "turn:h u", "stun:h:3478#x"])
+      expect(parseIceUrl(bad), bad).toBeNull();
   });
 
   it("isPublicAddress", () => {
     expect(isPublicAddress("203.0.113.20")).toBe(true);
-    for (const a of ["10.1.0.2", "192.168.1.4", "172.20.0.1", "100.64.0.1", "169.254.1.1", "127.0.0.1", "x.local", "fe80::1", "fd00::1", "0.0.0.0"]) expect(isPublicAddress(a), a).toBe(false);
+    for (const a of ["10.1.0.2", "192.168.1.4", "172.20.0.1", "100.64.0.1", "169.254.1.1", "127.0.0.1", "x.local", "fe80::1", "fd00::1", "0.0.0.0"])
+      expect(isPublicAddress(a), a).toBe(false);
     expect(isPublicAddress("2001:db8::1")).toBe(true);
   });
 });
@@ -95,7 +105,9 @@ describe("NAT mapping from two STUN endpoints", () => {
   });
 
   it("NoSrflx_PrivateHost_UdpBlocked", () => {
-    expect(natMapping(gathered([HOST], [{ url: servers[0]!, errorCode: 701, errorText: "STUN binding request timed out." }]), servers).behaviour).toBe("udp-blocked");
+    expect(natMapping(gathered([HOST], [{ url: servers[0]!, errorCode: 701, errorText: "STUN binding request timed out." }]), servers).behaviour).toBe(
+      "udp-blocked",
+    );
   });
 
   it("SrflxEqualsHost_NoNat", () => {
@@ -129,7 +141,17 @@ describe("TURN and STUN results", () => {
 
   it("turnResult_401_ExplainedAsCredentials", () => {
     const url = "turn:turn.example:3478?transport=udp";
-    const r = turnResult("coturn", url, gathered([], [{ url, errorCode: 701, errorText: "timeout" }, { url, errorCode: 401, errorText: "Unauthorized" }]));
+    const r = turnResult(
+      "coturn",
+      url,
+      gathered(
+        [],
+        [
+          { url, errorCode: 701, errorText: "timeout" },
+          { url, errorCode: 401, errorText: "Unauthorized" },
+        ],
+      ),
+    );
     expect(r).toMatchObject({ ok: false, errorCode: 401, explanation: "diag.code.401" });
   });
 
@@ -145,20 +167,46 @@ describe("TURN and STUN results", () => {
   });
 
   it("stunResult_MappedOrError", () => {
-    expect(stunResult("stun:h:3478", gathered([HOST, SRFLX(40001)]))).toMatchObject({ ok: true, mapped: ["203.0.113.20:40001"], error: null, hostCandidates: 1 });
-    expect(stunResult("stun:h:3478", gathered([HOST], [{ url: "stun:h:3478", errorCode: 701, errorText: "STUN binding request timed out." }]))).toMatchObject({ ok: false, error: "701 STUN binding request timed out." });
+    expect(stunResult("stun:h:3478", gathered([HOST, SRFLX(40001)]))).toMatchObject({
+      ok: true,
+      mapped: ["203.0.113.20:40001"],
+      error: null,
+      hostCandidates: 1,
+    });
+    expect(stunResult("stun:h:3478", gathered([HOST], [{ url: "stun:h:3478", errorCode: 701, errorText: "STUN binding request timed out." }]))).toMatchObject({
+      ok: false,
+      error: "701 STUN binding request timed out.",
+    });
   });
 });
 
 const caps = { peerConnection: true, dataChannel: true, getStats: true, secureContext: true, userAgent: "test" };
-const base = { capabilities: caps, signaling: { ok: true, latencyMs: 5, status: 200, error: null }, ice: { ok: true, servers: 1, providers: ["embedded"], relayOnly: false, stunProbes: [], error: null } };
+const base = {
+  capabilities: caps,
+  signaling: { ok: true, latencyMs: 5, status: 200, error: null },
+  ice: { ok: true, servers: 1, providers: ["embedded"], relayOnly: false, stunProbes: [], error: null },
+};
 const turn = (transport: "udp" | "tcp" | "tls", port: number, ok: boolean, errorCode: number | null = ok ? null : 701) => ({
-  provider: "embedded", url: `${transport === "tls" ? "turns" : "turn"}:h:${port}`, transport, port, ok, relay: ok ? "198.51.100.1:50000" : null, errorCode, errorText: null, explanation: null, timeMs: 10,
+  provider: "embedded",
+  url: `${transport === "tls" ? "turns" : "turn"}:h:${port}`,
+  transport,
+  port,
+  ok,
+  relay: ok ? "198.51.100.1:50000" : null,
+  errorCode,
+  errorText: null,
+  explanation: null,
+  timeMs: 10,
 });
 
 describe("summary", () => {
   it("UdpBlocked_TcpTurnWorks_RelayOutlook", () => {
-    const s = summarize({ ...base, stun: [{ url: "stun:h:3478", ok: false, mapped: [], hostCandidates: 1, error: "701" }], nat: { behaviour: "udp-blocked", mapped: [], servers: [] }, turn: [turn("udp", 3478, false), turn("tcp", 3478, true)] });
+    const s = summarize({
+      ...base,
+      stun: [{ url: "stun:h:3478", ok: false, mapped: [], hostCandidates: 1, error: "701" }],
+      nat: { behaviour: "udp-blocked", mapped: [], servers: [] },
+      turn: [turn("udp", 3478, false), turn("tcp", 3478, true)],
+    });
     expect(s.verdicts).toEqual(["udp-blocked", "turn-tcp-ok"]);
     expect(s.outlook).toBe("relay");
     expect(s.headline).toBe("diag.headline.relay");
@@ -166,33 +214,63 @@ describe("summary", () => {
   });
 
   it("Only443Passes", () => {
-    const s = summarize({ ...base, stun: [], nat: { behaviour: "udp-blocked", mapped: [], servers: [] }, turn: [turn("udp", 3478, false), turn("tcp", 3478, false), turn("tls", 443, true)] });
+    const s = summarize({
+      ...base,
+      stun: [],
+      nat: { behaviour: "udp-blocked", mapped: [], servers: [] },
+      turn: [turn("udp", 3478, false), turn("tcp", 3478, false), turn("tls", 443, true)],
+    });
     expect(s.verdicts).toEqual(["udp-blocked", "turn-tls-ok", "only-443"]);
     expect(s.outlook).toBe("relay");
   });
 
   it("UdpFailsTcp443Works_UdpBlockedNotOnly443", () => {
-    const s = summarize({ ...base, stun: [], nat: { behaviour: "udp-blocked", mapped: [], servers: [] }, turn: [turn("udp", 3478, false), turn("tcp", 443, true)] });
+    const s = summarize({
+      ...base,
+      stun: [],
+      nat: { behaviour: "udp-blocked", mapped: [], servers: [] },
+      turn: [turn("udp", 3478, false), turn("tcp", 443, true)],
+    });
     expect(s.verdicts).toEqual(["udp-blocked", "turn-tcp-ok"]);
   });
 
   it("SymmetricNat_TurnUdpWorks", () => {
-    const s = summarize({ ...base, stun: [{ url: "stun:h:3478", ok: true, mapped: ["a:1"], hostCandidates: 1, error: null }], nat: { behaviour: "address-port-dependent", mapped: ["a:1", "a:2"], servers: [] }, turn: [turn("udp", 3478, true), turn("tcp", 3478, true)] });
+    const s = summarize({
+      ...base,
+      stun: [{ url: "stun:h:3478", ok: true, mapped: ["a:1"], hostCandidates: 1, error: null }],
+      nat: { behaviour: "address-port-dependent", mapped: ["a:1", "a:2"], servers: [] },
+      turn: [turn("udp", 3478, true), turn("tcp", 3478, true)],
+    });
     expect(s.verdicts).toEqual(["symmetric-nat", "turn-udp-ok", "turn-tcp-ok"]);
     expect(s.outlook).toBe("relay");
   });
 
   it("FriendlyNat_DirectOutlook", () => {
-    const s = summarize({ ...base, stun: [{ url: "stun:h:3478", ok: true, mapped: ["a:1"], hostCandidates: 1, error: null }], nat: { behaviour: "endpoint-independent", mapped: ["a:1"], servers: [] }, turn: [turn("udp", 3478, true)] });
+    const s = summarize({
+      ...base,
+      stun: [{ url: "stun:h:3478", ok: true, mapped: ["a:1"], hostCandidates: 1, error: null }],
+      nat: { behaviour: "endpoint-independent", mapped: ["a:1"], servers: [] },
+      turn: [turn("udp", 3478, true)],
+    });
     expect(s.outlook).toBe("direct");
     expect(s.verdicts).toContain("nat-friendly");
   });
 
   it("NothingReachable_None_WithReason", () => {
-    const refused = summarize({ ...base, stun: [], nat: { behaviour: "udp-blocked", mapped: [], servers: [] }, turn: [turn("udp", 3478, false, 401), turn("tcp", 3478, false, 701)] });
+    const refused = summarize({
+      ...base,
+      stun: [],
+      nat: { behaviour: "udp-blocked", mapped: [], servers: [] },
+      turn: [turn("udp", 3478, false, 401), turn("tcp", 3478, false, 701)],
+    });
     expect(refused.verdicts).toContain("turn-credentials-refused");
     expect(refused.outlook).toBe("none");
-    const blocked = summarize({ ...base, stun: [], nat: { behaviour: "udp-blocked", mapped: [], servers: [] }, turn: [turn("udp", 3478, false), turn("tcp", 3478, false)] });
+    const blocked = summarize({
+      ...base,
+      stun: [],
+      nat: { behaviour: "udp-blocked", mapped: [], servers: [] },
+      turn: [turn("udp", 3478, false), turn("tcp", 3478, false)],
+    });
     expect(blocked.verdicts).toEqual(["udp-blocked", "relay-unreachable"]);
     expect(blocked.headline).toBe("diag.headline.none");
   });
@@ -205,7 +283,23 @@ describe("summary", () => {
   });
 
   it("EveryVerdict_HasAdviceString", () => {
-    const all = ["no-webrtc", "insecure-context", "signaling-down", "ice-config-down", "udp-blocked", "symmetric-nat", "nat-friendly", "no-nat", "turn-udp-ok", "turn-tcp-ok", "turn-tls-ok", "only-443", "turn-credentials-refused", "relay-unreachable", "no-relay-configured"];
+    const all = [
+      "no-webrtc",
+      "insecure-context",
+      "signaling-down",
+      "ice-config-down",
+      "udp-blocked",
+      "symmetric-nat",
+      "nat-friendly",
+      "no-nat",
+      "turn-udp-ok",
+      "turn-tcp-ok",
+      "turn-tls-ok",
+      "only-443",
+      "turn-credentials-refused",
+      "relay-unreachable",
+      "no-relay-configured",
+    ];
     for (const v of all) expect(isStringKey(`diag.advice.${v}`), v).toBe(true);
     for (const o of ["direct", "relay", "none", "unknown"]) expect(isStringKey(`diag.headline.${o}`)).toBe(true);
   });
@@ -234,13 +328,21 @@ describe("parseIceConfig (contract C2)", () => {
 
   it("Malformed", () => {
     for (const bad of [null, 1, "x", [], {}, { iceServers: "x" }]) expect(parseIceConfig(bad)).toBeNull();
-    const c = parseIceConfig({ iceServers: [null, 5, { urls: ["http://x", 7] }, { urls: ["stun:ok:1"] }], providers: ["<b>", 3], stunProbes: ["turn:x:1", "stun:a:1", 9], relayOnly: "yes" });
+    const c = parseIceConfig({
+      iceServers: [null, 5, { urls: ["http://x", 7] }, { urls: ["stun:ok:1"] }],
+      providers: ["<b>", 3],
+      stunProbes: ["turn:x:1", "stun:a:1", 9],
+      relayOnly: "yes",
+    });
     expect(c).toEqual({ iceServers: [{ urls: ["stun:ok:1"] }], providers: ["server 4"], relayOnly: false, stunProbes: ["stun:a:1"] });
   });
 });
 
 describe("runDiagnostics", () => {
-  function ports(overrides: Partial<DiagnosticsPorts> = {}, byUrl: Record<string, GatherResult> = {}): DiagnosticsPorts & { gathers: { servers: RTCIceServer[]; policy: string }[] } {
+  function ports(
+    overrides: Partial<DiagnosticsPorts> = {},
+    byUrl: Record<string, GatherResult> = {},
+  ): DiagnosticsPorts & { gathers: { servers: RTCIceServer[]; policy: string }[] } {
     const gathers: { servers: RTCIceServer[]; policy: string }[] = [];
     let clock = 1_000;
     return {
@@ -264,12 +366,15 @@ describe("runDiagnostics", () => {
   }
 
   it("RunsEveryCheck_ProbesEachTurnUrlAlone_RelayOnly_WithCredentials", async () => {
-    const p = ports({}, {
-      "stun:h:3478": gathered([HOST, SRFLX(61000)]),
-      "stun:h:3478 stun:h:3479": gathered([HOST, SRFLX(61000), SRFLX(61002)]),
-      "turn:h:3478?transport=udp": gathered([RELAY]),
-      "turn:h:3478?transport=tcp": gathered([RELAY]),
-    });
+    const p = ports(
+      {},
+      {
+        "stun:h:3478": gathered([HOST, SRFLX(61000)]),
+        "stun:h:3478 stun:h:3479": gathered([HOST, SRFLX(61000), SRFLX(61002)]),
+        "turn:h:3478?transport=udp": gathered([RELAY]),
+        "turn:h:3478?transport=tcp": gathered([RELAY]),
+      },
+    );
     const steps: string[] = [];
     const fractions: number[] = [];
     const report = await runDiagnostics(p, (pr) => {
@@ -295,7 +400,14 @@ describe("runDiagnostics", () => {
   });
 
   it("IceUnavailable_And_SignalingDown_ReportedNotThrown", async () => {
-    const p = ports({ pingSignaling: async () => { throw new Error("net::ERR_CONNECTION_REFUSED"); }, loadIce: async () => { throw new Error("HTTP 429"); } });
+    const p = ports({
+      pingSignaling: async () => {
+        throw new Error("net::ERR_CONNECTION_REFUSED");
+      },
+      loadIce: async () => {
+        throw new Error("HTTP 429");
+      },
+    });
     const report = await runDiagnostics(p);
     expect(report.signaling).toMatchObject({ ok: false, latencyMs: null });
     expect(report.ice).toMatchObject({ ok: false, error: "HTTP 429" });
@@ -312,7 +424,9 @@ describe("runDiagnostics", () => {
   });
 
   it("WithoutStunProbes_UsesTwoConfiguredStunServers", async () => {
-    const p = ports({ loadIce: async () => ({ iceServers: [{ urls: ["stun:a:3478"] }, { urls: ["stun:b:3478"] }], providers: ["a", "b"], relayOnly: false, stunProbes: [] }) });
+    const p = ports({
+      loadIce: async () => ({ iceServers: [{ urls: ["stun:a:3478"] }, { urls: ["stun:b:3478"] }], providers: ["a", "b"], relayOnly: false, stunProbes: [] }),
+    });
     await runDiagnostics(p);
     expect(p.gathers.map((g) => g.servers[0]!.urls)).toEqual([["stun:a:3478"], ["stun:b:3478"], ["stun:a:3478", "stun:b:3478"]]);
   });

@@ -75,7 +75,16 @@ describe("errors taxonomy", () => {
     const turnUrl = "turn:203.0.113.1:3478?transport=udp";
     expect(classifyError({ source: "ice", state: "failed", candidateErrors: [{ url: turnUrl, errorCode: 401 }] })).toBe("turn-refused");
     expect(classifyError({ source: "ice", state: "failed", candidateErrors: [{ url: turnUrl, errorCode: 441 }] })).toBe("turn-refused");
-    expect(classifyError({ source: "ice", state: "failed", candidateErrors: [{ url: turnUrl, errorCode: 701 }, { url: "turns:h:443?transport=tcp", errorCode: 701 }] })).toBe("turn-unreachable");
+    expect(
+      classifyError({
+        source: "ice",
+        state: "failed",
+        candidateErrors: [
+          { url: turnUrl, errorCode: 701 },
+          { url: "turns:h:443?transport=tcp", errorCode: 701 },
+        ],
+      }),
+    ).toBe("turn-unreachable");
     // 701 only from STUN: the relay was not the problem.
     expect(classifyError({ source: "ice", state: "failed", candidateErrors: [{ url: "stun:h:3478", errorCode: 701 }] })).toBe("ice-failed");
     // A relay was gathered: credentials and reachability were fine, the path itself failed.
@@ -138,16 +147,21 @@ describe("recovery", () => {
   });
 
   it("errorReport_DropsSecretsAndMessages_KeepsPrimitives", () => {
-    const report = errorReport("turn-refused", Date.parse("2026-11-25T12:00:00Z"), { userAgent: "UA", online: true }, {
-      phase: "connecting",
-      attempts: 3,
-      relayOnly: false,
-      credential: "hunter2",
-      turnPassword: "x",
-      lastMessage: "hello",
-      nested: { a: 1 },
-      long: "x".repeat(500),
-    });
+    const report = errorReport(
+      "turn-refused",
+      Date.parse("2026-11-25T12:00:00Z"),
+      { userAgent: "UA", online: true },
+      {
+        phase: "connecting",
+        attempts: 3,
+        relayOnly: false,
+        credential: "hunter2",
+        turnPassword: "x",
+        lastMessage: "hello",
+        nested: { a: 1 },
+        long: "x".repeat(500),
+      },
+    );
     expect(report).toMatchObject({ kind: "turn-refused", at: "2026-11-25T12:00:00.000Z", userAgent: "UA", online: true });
     expect(report.details).toEqual({ phase: "connecting", attempts: 3, relayOnly: false, long: "x".repeat(200) });
     expect(JSON.stringify(report)).not.toContain("hunter2");

@@ -1,6 +1,13 @@
 import { createHash, randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { checkRemoteCertificate, connectionFingerprints, remoteCertificateAgrees, reportedRemoteCertificates, sdpFingerprint, type StatsLike } from "../src/core/auth";
+import {
+  checkRemoteCertificate,
+  connectionFingerprints,
+  remoteCertificateAgrees,
+  reportedRemoteCertificates,
+  sdpFingerprint,
+  type StatsLike,
+} from "../src/core/auth";
 
 /**
  * The one-fingerprint rule (issue 15, item 1): a description whose fingerprint lines could let DTLS
@@ -14,11 +21,27 @@ const FP_REAL = `sha-256 ${REAL}`;
 
 /** A data-channel description in Chromium's layout (fingerprint at media level) or Firefox's (session level). */
 function sdp(session: string[], media: string[]): string {
-  return [
-    "v=0", "o=- 4611731400430051336 2 IN IP4 127.0.0.1", "s=-", "t=0 0", ...session, "a=group:BUNDLE 0", "a=msid-semantic: WMS",
-    "m=application 9 UDP/DTLS/SCTP webrtc-datachannel", "c=IN IP4 0.0.0.0", "a=ice-ufrag:abcd", "a=ice-pwd:abcdefghijklmnopqrstuvwx",
-    "a=ice-options:trickle", ...media, "a=setup:actpass", "a=mid:0", "a=sctp-port:5000", "a=max-message-size:262144",
-  ].join("\r\n") + "\r\n";
+  return (
+    [
+      "v=0",
+      "o=- 4611731400430051336 2 IN IP4 127.0.0.1",
+      "s=-",
+      "t=0 0",
+      ...session,
+      "a=group:BUNDLE 0",
+      "a=msid-semantic: WMS",
+      "m=application 9 UDP/DTLS/SCTP webrtc-datachannel",
+      "c=IN IP4 0.0.0.0",
+      "a=ice-ufrag:abcd",
+      "a=ice-pwd:abcdefghijklmnopqrstuvwx",
+      "a=ice-options:trickle",
+      ...media,
+      "a=setup:actpass",
+      "a=mid:0",
+      "a=sctp-port:5000",
+      "a=max-message-size:262144",
+    ].join("\r\n") + "\r\n"
+  );
 }
 const line = (alg: string, h: string) => `a=fingerprint:${alg} ${h}`;
 
@@ -135,8 +158,12 @@ describe("checkRemoteCertificate: the certificate DTLS accepted is the one the p
   });
 
   it("derNotBase64_Mismatch", async () => {
-    expect(await checkRemoteCertificate(FP_REAL, chromiumStats({ fingerprint: REAL, fingerprintAlgorithm: "sha-256", base64Certificate: "not base64!" }))).toBe("mismatch");
-    expect(await checkRemoteCertificate(FP_REAL, chromiumStats({ fingerprint: REAL, fingerprintAlgorithm: "sha-256", base64Certificate: "" }))).toBe("mismatch");
+    expect(await checkRemoteCertificate(FP_REAL, chromiumStats({ fingerprint: REAL, fingerprintAlgorithm: "sha-256", base64Certificate: "not base64!" }))).toBe(
+      "mismatch",
+    );
+    expect(await checkRemoteCertificate(FP_REAL, chromiumStats({ fingerprint: REAL, fingerprintAlgorithm: "sha-256", base64Certificate: "" }))).toBe(
+      "mismatch",
+    );
   });
 
   it("localCertificateIgnored_OnlyTheRemoteOneCounts", async () => {
@@ -157,7 +184,11 @@ describe("checkRemoteCertificate: the certificate DTLS accepted is the one the p
     expect(await checkRemoteCertificate(FP_REAL, new Map())).toBe("unreported");
     expect(await checkRemoteCertificate(FP_REAL, chromiumStats(null))).toBe("unreported");
     // Firefox's report: transports without certificate ids, no certificate entries.
-    const firefox = new Map([["t", { id: "t", type: "transport" }], ["x", { id: "x", type: "data-channel" }], ["n", null]]);
+    const firefox = new Map([
+      ["t", { id: "t", type: "transport" }],
+      ["x", { id: "x", type: "data-channel" }],
+      ["n", null],
+    ]);
     expect(await checkRemoteCertificate(FP_REAL, firefox)).toBe("unreported");
   });
 

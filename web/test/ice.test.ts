@@ -2,7 +2,11 @@ import { describe, expect, it } from "vitest";
 import { IceFailover, MAX_EXCLUDED, iceUrlExcluding, parseIceAnswer, type IceAnswer } from "../src/core/ice";
 
 /** A provider's server as /api/ice names it. */
-const server = (provider: string, scheme = "turn", port = 3478): RTCIceServer => ({ urls: [`${scheme}:${provider}.example:${port}?transport=udp`], username: `u-${provider}`, credential: `c-${provider}` });
+const server = (provider: string, scheme = "turn", port = 3478): RTCIceServer => ({
+  urls: [`${scheme}:${provider}.example:${port}?transport=udp`],
+  username: `u-${provider}`,
+  credential: `c-${provider}`,
+});
 
 /**
  * A fake /api/ice: each provider has one server; answers in priority order without the excluded
@@ -49,13 +53,19 @@ function checker(working: Set<string>) {
 describe("parseIceAnswer", () => {
   it("reads servers, providers, relayOnly and the expiry", () => {
     const a = parseIceAnswer({
-      iceServers: [{ urls: ["turn:t.example:3478?transport=udp", "turn:t.example:3478?transport=tcp"], username: "u", credential: "c" }, { urls: "stun:s.example:3478" }],
+      iceServers: [
+        { urls: ["turn:t.example:3478?transport=udp", "turn:t.example:3478?transport=tcp"], username: "u", credential: "c" },
+        { urls: "stun:s.example:3478" },
+      ],
       providers: ["coturn", "public-stun"],
       expiresAt: "2026-12-04T20:00:00+00:00",
       relayOnly: true,
     });
     expect(a).toEqual({
-      iceServers: [{ urls: ["turn:t.example:3478?transport=udp", "turn:t.example:3478?transport=tcp"], username: "u", credential: "c" }, { urls: ["stun:s.example:3478"] }],
+      iceServers: [
+        { urls: ["turn:t.example:3478?transport=udp", "turn:t.example:3478?transport=tcp"], username: "u", credential: "c" },
+        { urls: ["stun:s.example:3478"] },
+      ],
       providers: ["coturn", "public-stun"],
       relayOnly: true,
       stunProbes: [],
@@ -134,11 +144,14 @@ describe("IceFailover", () => {
     let release: (ok: boolean) => void = () => undefined;
     let started: () => void = () => undefined;
     const checking = new Promise<void>((r) => (started = r));
-    const ice = new IceFailover({ fetch: api.fetch, checkTurn: (s) => {
-      if (!JSON.stringify(s).includes("broken")) return Promise.resolve(true);
-      started();
-      return new Promise<boolean>((r) => (release = r));
-    } });
+    const ice = new IceFailover({
+      fetch: api.fetch,
+      checkTurn: (s) => {
+        if (!JSON.stringify(s).includes("broken")) return Promise.resolve(true);
+        started();
+        return new Promise<boolean>((r) => (release = r));
+      },
+    });
     const loaded = new Promise<void>((r) => (ice.onChange = () => r()));
     await ice.load();
     await checking;
@@ -161,7 +174,13 @@ describe("IceFailover", () => {
 
   it("load: a check that throws counts as no relay candidate", async () => {
     const api = new FakeIce([{ name: "a" }, { name: "b" }], { max: 1 });
-    const ice = new IceFailover({ fetch: api.fetch, checkTurn: async (s) => { if (JSON.stringify(s).includes("a.example")) throw new Error("boom"); return true; } });
+    const ice = new IceFailover({
+      fetch: api.fetch,
+      checkTurn: async (s) => {
+        if (JSON.stringify(s).includes("a.example")) throw new Error("boom");
+        return true;
+      },
+    });
     await ice.load({ relayOnly: true });
     expect(ice.names).toEqual(["b"]);
   });
@@ -228,7 +247,13 @@ describe("IceFailover", () => {
   });
 
   it("failover with a STUN-only list has nothing to blame", async () => {
-    const api = new FakeIce([{ name: "s", scheme: "stun" }, { name: "t", scheme: "stun" }], { max: 1 });
+    const api = new FakeIce(
+      [
+        { name: "s", scheme: "stun" },
+        { name: "t", scheme: "stun" },
+      ],
+      { max: 1 },
+    );
     const ice = new IceFailover({ fetch: api.fetch });
     await ice.load();
     expect(await ice.failover()).toBe(false);
@@ -274,7 +299,11 @@ describe("IceFailover", () => {
     expect(noExpiry.refreshDelayMs()).toBeNull();
     expect(timers).toEqual([]);
 
-    const ice = new IceFailover({ fetch: new FakeIce([{ name: "a" }], { expiresAt: Date.now() + 600_000 }).fetch, setTimer: () => "handle", clearTimer: (h) => cleared.push(h) });
+    const ice = new IceFailover({
+      fetch: new FakeIce([{ name: "a" }], { expiresAt: Date.now() + 600_000 }).fetch,
+      setTimer: () => "handle",
+      clearTimer: (h) => cleared.push(h),
+    });
     await ice.load();
     ice.dispose();
     expect(cleared).toContain("handle");

@@ -1,7 +1,18 @@
 import "fake-indexeddb/auto";
 import { describe, expect, it } from "vitest";
 import { inviteKeyHash } from "../src/core/auth";
-import { EXPIRY_WARNING_MS, HostInvites, INVITE_TTL_MS, MemoryInviteStore, PURGE_GRACE_MS, newToken, parseInvite, inviteFragment, timeLeft, type InviteStore } from "../src/core/invites";
+import {
+  EXPIRY_WARNING_MS,
+  HostInvites,
+  INVITE_TTL_MS,
+  MemoryInviteStore,
+  PURGE_GRACE_MS,
+  newToken,
+  parseInvite,
+  inviteFragment,
+  timeLeft,
+  type InviteStore,
+} from "../src/core/invites";
 import { IdbInviteStore } from "../src/adapters/idb";
 
 const T0 = Date.UTC(2026, 10, 25, 10, 0, 0);
@@ -16,13 +27,19 @@ let lastIdb: IdbInviteStore | null = null;
 // Both stores run the same behaviour tests: memory (the port) and IndexedDB through idb (fake-indexeddb).
 const stores: [string, () => Promise<InviteStore>][] = [
   ["memory", async () => new MemoryInviteStore()],
-  ["idb", async () => {
-    // A fresh database per test: close and delete the previous one first.
-    lastIdb?.close();
-    await new Promise<void>((resolve) => { const r = indexedDB.deleteDatabase("ghostchat-invites"); r.onsuccess = r.onerror = r.onblocked = () => resolve(); });
-    lastIdb = await IdbInviteStore.open();
-    return lastIdb;
-  }],
+  [
+    "idb",
+    async () => {
+      // A fresh database per test: close and delete the previous one first.
+      lastIdb?.close();
+      await new Promise<void>((resolve) => {
+        const r = indexedDB.deleteDatabase("ghostchat-invites");
+        r.onsuccess = r.onerror = r.onblocked = () => resolve();
+      });
+      lastIdb = await IdbInviteStore.open();
+      return lastIdb;
+    },
+  ],
 ];
 
 describe.each(stores)("HostInvites over %s store", (_name, makeStore) => {
@@ -41,7 +58,14 @@ describe.each(stores)("HostInvites over %s store", (_name, makeStore) => {
     expect(invite.roomId).toBe(identity.roomId);
     expect(invite.expiresAt).toBe(T0 + INVITE_TTL_MS);
     const [record] = await store.listInvites();
-    expect(record).toEqual({ inviteId: invite.inviteId, roomId: identity.roomId, secretHash: await inviteKeyHash(invite.secret), created: T0, expiresAt: T0 + INVITE_TTL_MS, revoked: false });
+    expect(record).toEqual({
+      inviteId: invite.inviteId,
+      roomId: identity.roomId,
+      secretHash: await inviteKeyHash(invite.secret),
+      created: T0,
+      expiresAt: T0 + INVITE_TTL_MS,
+      revoked: false,
+    });
     expect(JSON.stringify(await store.listInvites())).not.toContain(invite.secret);
     // The link made from it parses back on the joiner's side.
     expect(parseInvite(inviteFragment(invite), T0).ok).toBe(true);
@@ -109,7 +133,10 @@ describe.each(stores)("HostInvites over %s store", (_name, makeStore) => {
     const revoked = await host.issue(identity);
     await host.revoke(revoked.inviteId);
     let list = await host.active();
-    expect(list.map((a) => [a.inviteId, a.expiringSoon])).toEqual([[soon.inviteId, false], [long.inviteId, false]]);
+    expect(list.map((a) => [a.inviteId, a.expiringSoon])).toEqual([
+      [soon.inviteId, false],
+      [long.inviteId, false],
+    ]);
     c.advance(60_001);
     list = await host.active();
     expect(list[0]).toMatchObject({ inviteId: soon.inviteId, expiringSoon: true });

@@ -4,7 +4,22 @@ import { createRoomMac } from "../src/core/delivery/mac";
 import { OrderedStream, Outbox, MAX_REORDER_WINDOW } from "../src/core/delivery/streams";
 import { ROOM, ROOM_KEY, runAsync, SimMember, SimNet, syncRoomMac, tracked } from "./mesh-sim";
 
-const msg = (over: Partial<MessageFrame> = {}): MessageFrame => ({ t: "m", r: "room1", f: "a", fi: "inc-a", o: "b", oi: "inc-b", n: 1, id: "m1", at: 5, x: "hi", ttl: null, bf: false, mac: "A".repeat(43), ...over });
+const msg = (over: Partial<MessageFrame> = {}): MessageFrame => ({
+  t: "m",
+  r: "room1",
+  f: "a",
+  fi: "inc-a",
+  o: "b",
+  oi: "inc-b",
+  n: 1,
+  id: "m1",
+  at: 5,
+  x: "hi",
+  ttl: null,
+  bf: false,
+  mac: "A".repeat(43),
+  ...over,
+});
 
 describe("decodeFrame", () => {
   it("decodeFrame_WellFormedMessage_RoundTrips", () => {
@@ -28,10 +43,33 @@ describe("decodeFrame", () => {
     ["bad peer id", JSON.stringify(msg({ f: "a b c!" })), "bad-shape"],
     ["bad instance", JSON.stringify(msg({ fi: "x" })), "bad-shape"],
     ["bad mac", JSON.stringify(msg({ mac: "!!" })), "bad-shape"],
-    ["ack read beyond delivered", JSON.stringify({ t: "a", r: "room1", f: "b", fi: "inc-b", o: "a", oi: "inc-a", n: 1, rd: 2, mac: "A".repeat(43) }), "bad-shape"],
-    ["presence with a bad member", JSON.stringify({ t: "p", r: "room1", me: { id: "a", inc: "inc-a", name: "a", since: 0, st: "online", v: 0 }, reach: [], mem: [{ id: "b" }], gone: [] }), "bad-shape"],
-    ["presence with too many members", JSON.stringify({ t: "p", r: "room1", me: { id: "a", inc: "inc-a", name: "a", since: 0, st: "online", v: 0 }, reach: [], mem: Array(100).fill({ id: "b", inc: "inc-b", name: "b", since: 0, st: "online", v: 0 }), gone: [] }), "bad-shape"],
-    ["presence with a bad state", JSON.stringify({ t: "p", r: "room1", me: { id: "a", inc: "inc-a", name: "a", since: 0, st: "gone", v: 0 }, reach: [], mem: [], gone: [] }), "bad-shape"],
+    [
+      "ack read beyond delivered",
+      JSON.stringify({ t: "a", r: "room1", f: "b", fi: "inc-b", o: "a", oi: "inc-a", n: 1, rd: 2, mac: "A".repeat(43) }),
+      "bad-shape",
+    ],
+    [
+      "presence with a bad member",
+      JSON.stringify({ t: "p", r: "room1", me: { id: "a", inc: "inc-a", name: "a", since: 0, st: "online", v: 0 }, reach: [], mem: [{ id: "b" }], gone: [] }),
+      "bad-shape",
+    ],
+    [
+      "presence with too many members",
+      JSON.stringify({
+        t: "p",
+        r: "room1",
+        me: { id: "a", inc: "inc-a", name: "a", since: 0, st: "online", v: 0 },
+        reach: [],
+        mem: Array(100).fill({ id: "b", inc: "inc-b", name: "b", since: 0, st: "online", v: 0 }),
+        gone: [],
+      }),
+      "bad-shape",
+    ],
+    [
+      "presence with a bad state",
+      JSON.stringify({ t: "p", r: "room1", me: { id: "a", inc: "inc-a", name: "a", since: 0, st: "gone", v: 0 }, reach: [], mem: [], gone: [] }),
+      "bad-shape",
+    ],
     ["relay without target", JSON.stringify({ t: "w", x: "{}" }), "bad-shape"],
     ["proto pollution", '{"t":"m","__proto__":{"x":"y"}}', "bad-shape"],
     ["typing without a flag", JSON.stringify({ t: "y" }), "bad-shape"],
@@ -39,7 +77,11 @@ describe("decodeFrame", () => {
     ["ping without a number", JSON.stringify({ t: "i" }), "bad-shape"],
     ["ping negative", JSON.stringify({ t: "i", s: -1 }), "bad-shape"],
     ["pong fraction", JSON.stringify({ t: "o", s: 0.5 }), "bad-shape"],
-    ["name too long", JSON.stringify({ t: "p", r: "room1", me: { id: "a", inc: "inc-a", name: "n".repeat(41), since: 0, st: "online", v: 0 }, reach: [], mem: [], gone: [] }), "bad-shape"],
+    [
+      "name too long",
+      JSON.stringify({ t: "p", r: "room1", me: { id: "a", inc: "inc-a", name: "n".repeat(41), since: 0, st: "online", v: 0 }, reach: [], mem: [], gone: [] }),
+      "bad-shape",
+    ],
   ])("decodeFrame_%s_Refused", (_name, data, reason) => {
     expect(decodeFrame(data)).toEqual({ ok: false, reason });
   });
@@ -58,7 +100,19 @@ describe("decodeFrame", () => {
 
   it("macInput_CoversEveryField", () => {
     const base = macInput(msg());
-    for (const change of [{ r: "room2" }, { f: "c" }, { fi: "inc-z" }, { o: "c" }, { oi: "inc-z" }, { n: 2 }, { id: "m2" }, { at: 6 }, { x: "ho" }, { ttl: 5000 }, { bf: true }]) {
+    for (const change of [
+      { r: "room2" },
+      { f: "c" },
+      { fi: "inc-z" },
+      { o: "c" },
+      { oi: "inc-z" },
+      { n: 2 },
+      { id: "m2" },
+      { at: 6 },
+      { x: "ho" },
+      { ttl: 5000 },
+      { bf: true },
+    ]) {
       expect(macInput(msg(change as Partial<MessageFrame>))).not.toBe(base);
     }
   });
@@ -94,7 +148,10 @@ describe("streams", () => {
     for (const id of ["a", "b", "c"]) o.push(id, 0, "t", null, false);
     o.ack(1, 0);
     o.retarget("new");
-    expect(o.pending.map((e) => [e.id, e.n, e.frame])).toEqual([["b", 1, null], ["c", 2, null]]);
+    expect(o.pending.map((e) => [e.id, e.n, e.frame])).toEqual([
+      ["b", 1, null],
+      ["c", 2, null],
+    ]);
   });
 });
 
@@ -114,7 +171,14 @@ describe("room MAC", () => {
     const data = macInput(msg());
     const a = await (await createRoomMac(ROOM_KEY, ROOM)).sign(data);
     expect(await (await createRoomMac(ROOM_KEY, "room2")).sign(data)).not.toBe(a);
-    expect(await (await createRoomMac(ROOM_KEY.map((b) => b ^ 1), ROOM)).sign(data)).not.toBe(a);
+    expect(
+      await (
+        await createRoomMac(
+          ROOM_KEY.map((b) => b ^ 1),
+          ROOM,
+        )
+      ).sign(data),
+    ).not.toBe(a);
   });
 
   it("createRoomMac_ShortKey_Throws", async () => {
@@ -156,7 +220,9 @@ describe("relay through a member", () => {
       if (from !== "r") return frame;
       const v = JSON.parse(frame) as Record<string, unknown>;
       if (v.t === "m" && v.f === "a") {
-        net.at(net.now + 1, () => a.room.receive("r", JSON.stringify({ t: "a", r: ROOM, f: "c", fi: c.room.inc, o: "a", oi: a.room.inc, n: v.n, rd: v.n, mac: v.mac })));
+        net.at(net.now + 1, () =>
+          a.room.receive("r", JSON.stringify({ t: "a", r: ROOM, f: "c", fi: c.room.inc, o: "a", oi: a.room.inc, n: v.n, rd: v.n, mac: v.mac })),
+        );
         return JSON.stringify({ ...v, x: "forged text" });
       }
       return frame;
@@ -176,7 +242,10 @@ describe("relay through a member", () => {
 
   it("relay_MessageMadeUpUnderAnotherKey_Refused", async () => {
     const { net, a, c, refused, idle } = await relayed();
-    const other = await createRoomMac(ROOM_KEY.map((b) => b ^ 0xff), ROOM);
+    const other = await createRoomMac(
+      ROOM_KEY.map((b) => b ^ 0xff),
+      ROOM,
+    );
     const body = { t: "m" as const, r: ROOM, f: "a", fi: a.room.inc, o: "c", oi: c.room.inc, n: 1, id: "fake1", at: 0, x: "I am a", ttl: null, bf: false };
     const mac = await other.sign(macInput(body));
     c.room.receive("r", JSON.stringify({ ...body, mac }));
@@ -209,14 +278,40 @@ describe("malformed frames", () => {
     const reasons: string[] = [];
     b.room.events.on("refused", (x) => reasons.push(x.reason));
     const junk = [
-      "", "{", "null", "[]", "1e999", '"str"', "x".repeat(MAX_FRAME_CHARS + 10),
-      JSON.stringify({ t: "m" }), JSON.stringify({ t: "w", o: "b", x: "{" }), JSON.stringify({ t: "w", o: "b", x: JSON.stringify({ t: "w", o: "b", x: "{}" }) }),
-      JSON.stringify(msg({ r: "otherroom", o: "b", oi: b.room.inc })), JSON.stringify(msg({ o: "zed" })), JSON.stringify(msg({ o: "b", oi: "stale-inc" })),
+      "",
+      "{",
+      "null",
+      "[]",
+      "1e999",
+      '"str"',
+      "x".repeat(MAX_FRAME_CHARS + 10),
+      JSON.stringify({ t: "m" }),
+      JSON.stringify({ t: "w", o: "b", x: "{" }),
+      JSON.stringify({ t: "w", o: "b", x: JSON.stringify({ t: "w", o: "b", x: "{}" }) }),
+      JSON.stringify(msg({ r: "otherroom", o: "b", oi: b.room.inc })),
+      JSON.stringify(msg({ o: "zed" })),
+      JSON.stringify(msg({ o: "b", oi: "stale-inc" })),
       JSON.stringify(msg({ o: "b", oi: b.room.inc, f: "a", fi: a.room.inc })), // valid shape, wrong MAC
       JSON.stringify({ t: "p", r: "room1", me: { id: "mallory", inc: "inc-m", name: "m", since: 0, st: "online", v: 0 }, reach: [], mem: [], gone: [] }), // claims another id than its link
     ];
     for (const j of junk) b.room.receive("a", j);
-    expect(reasons).toEqual(["not-json", "not-json", "bad-shape", "bad-shape", "bad-shape", "bad-shape", "too-large", "bad-shape", "not-json", "bad-shape", "wrong-room", "not-for-me", "stale", "bad-mac", "bad-shape"]);
+    expect(reasons).toEqual([
+      "not-json",
+      "not-json",
+      "bad-shape",
+      "bad-shape",
+      "bad-shape",
+      "bad-shape",
+      "too-large",
+      "bad-shape",
+      "not-json",
+      "bad-shape",
+      "wrong-room",
+      "not-for-me",
+      "stale",
+      "bad-mac",
+      "bad-shape",
+    ]);
     expect(b.room.members().map((m) => m.id)).toEqual(["a"]);
     a.say("still fine");
     net.run(net.now + 100);

@@ -29,7 +29,10 @@ class FakeChannel implements ChannelPort {
   closed = false;
   private readonly data: ((d: unknown) => void)[] = [];
   private readonly closes: (() => void)[] = [];
-  constructor(readonly remoteId: string, private readonly fps: { local: string; remote: string }) {}
+  constructor(
+    readonly remoteId: string,
+    private readonly fps: { local: string; remote: string },
+  ) {}
   send(d: unknown): void {
     if (this.closed) throw new Error("closed");
     const copy = JSON.parse(JSON.stringify(d)) as unknown;
@@ -87,7 +90,10 @@ class FakePeer implements PeerPort {
   readonly channels: FakeChannel[] = [];
   destroyed = false;
   online = true;
-  constructor(private readonly hub: Hub, id?: string) {
+  constructor(
+    private readonly hub: Hub,
+    id?: string,
+  ) {
     this.id = id ?? `peer${++hub.n}`;
     this.fp = fp(++hub.n);
     hub.peers.set(this.id, this);
@@ -170,7 +176,10 @@ async function room(joiners: number, late = 0, hostOptions: Partial<ConstructorP
     sessions.push(s);
     return { s, port: () => port! };
   };
-  const host = make({ ...hostOptions, host: async () => ({ roomId, roomKey, lookupInvite: async (id) => (id === "invite-one" ? { status: "ok", roomId, keyHash } : { status: "unknown" }) }) });
+  const host = make({
+    ...hostOptions,
+    host: async () => ({ roomId, roomKey, lookupInvite: async (id) => (id === "invite-one" ? { status: "ok", roomId, keyHash } : { status: "unknown" }) }),
+  });
   const hostId = await host.s.start();
   ports.set(host.s, host.port());
   const members = [host.s];
@@ -283,7 +292,12 @@ describe("MeshSession", () => {
     const outsider = new FakePeer(hub, "outsider");
     const channel = await outsider.connect(members[1]!.id);
     const { JoinerHandshake } = await import("../src/core/auth");
-    const hs = new JoinerHandshake({ roomId: "room-abc", inviteId: "room-member-v1", secret: toBase64Url(new Uint8Array(32).fill(9)), fingerprints: channel.fingerprints!()! });
+    const hs = new JoinerHandshake({
+      roomId: "room-abc",
+      inviteId: "room-member-v1",
+      secret: toBase64Url(new Uint8Array(32).fill(9)),
+      fingerprints: channel.fingerprints!()!,
+    });
     const replies: unknown[] = [];
     channel.onData((d) => replies.push(d));
     for (const m of hs.start().send) channel.send(m);
@@ -417,7 +431,10 @@ describe("MeshSession", () => {
     expect(calls).toEqual(["load", "failover"]);
     expect(j.s.room).not.toBeNull();
     // A host the server does not know: no failover (the path is not what failed).
-    const k = make({ ice: { servers: [], load: async () => void calls.push("load2"), failover: async () => (calls.push("failover2"), true) }, invite: { roomId, inviteId: "invite-one", secret: inviteSecret, hostPeerId: "nobody-here" } });
+    const k = make({
+      ice: { servers: [], load: async () => void calls.push("load2"), failover: async () => (calls.push("failover2"), true) },
+      invite: { roomId, inviteId: "invite-one", secret: inviteSecret, hostPeerId: "nobody-here" },
+    });
     const statuses: string[] = [];
     k.s.events.on("status", (st) => statuses.push(st.phase === "failed" ? `failed:${st.reason}` : st.phase));
     await k.s.start();
@@ -455,12 +472,29 @@ describe("MeshSession", () => {
       const roomKey = toBase64Url(new Uint8Array(32).map((_, i) => i + 3));
       const secret = toBase64Url(new Uint8Array(16).map((_, i) => 200 - i));
       const keyHash = await inviteKeyHash(secret);
-      const common = { loadIce: async () => [], name: "x", backoff: { attempts: 3, baseMs: 10, maxMs: 50 }, room: { tickMs: 50, resendMs: 200 }, iceGraceMs: 100, iceRestartEveryMs: 200, iceGiveUpMs: 1000, ...options };
+      const common = {
+        loadIce: async () => [],
+        name: "x",
+        backoff: { attempts: 3, baseMs: 10, maxMs: 50 },
+        room: { tickMs: 50, resendMs: 200 },
+        iceGraceMs: 100,
+        iceRestartEveryMs: 200,
+        iceGiveUpMs: 1000,
+        ...options,
+      };
       const peers: FakePeer[] = [];
-      const host = new MeshSession({ ...common, createPeer: () => (peers[0] = new FakePeer(hub)), host: async () => ({ roomId, roomKey, lookupInvite: async () => ({ status: "ok", roomId, keyHash }) }) });
+      const host = new MeshSession({
+        ...common,
+        createPeer: () => (peers[0] = new FakePeer(hub)),
+        host: async () => ({ roomId, roomKey, lookupInvite: async () => ({ status: "ok", roomId, keyHash }) }),
+      });
       sessions.push(host);
       const hostId = await host.start();
-      const joiner = new MeshSession({ ...common, createPeer: () => (peers[1] = new FakePeer(hub)), invite: { roomId, inviteId: "invite-one", secret, hostPeerId: hostId } });
+      const joiner = new MeshSession({
+        ...common,
+        createPeer: () => (peers[1] = new FakePeer(hub)),
+        invite: { roomId, inviteId: "invite-one", secret, hostPeerId: hostId },
+      });
       sessions.push(joiner);
       await joiner.start();
       await until(() => host.room!.members()[0]?.state === "online" && joiner.room!.members()[0]?.state === "online", "the pair online");

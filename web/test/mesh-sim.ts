@@ -249,7 +249,11 @@ export class SimMember {
   readonly received: { id: string; from: string; text: string; via: string }[] = [];
   gone = false;
 
-  constructor(readonly id: string, readonly net: SimNet, extra: Partial<MeshOptions> = {}) {
+  constructor(
+    readonly id: string,
+    readonly net: SimNet,
+    extra: Partial<MeshOptions> = {},
+  ) {
     let n = 0;
     const instance = Math.floor(net.rand() * 1e9);
     this.room = new MeshRoom({

@@ -7,7 +7,21 @@ function chromiumStats(local: Record<string, unknown>, remote: Record<string, un
   return new Map<string, unknown>([
     ["T01", { id: "T01", type: "transport", selectedCandidatePairId: "CP1" }],
     ["CP0", { id: "CP0", type: "candidate-pair", localCandidateId: "Lx", remoteCandidateId: "Rx", state: "failed", currentRoundTripTime: 9 }],
-    ["CP1", { id: "CP1", type: "candidate-pair", localCandidateId: "L1", remoteCandidateId: "R1", state: "succeeded", nominated: true, currentRoundTripTime: 0.052, bytesSent: 1000, bytesReceived: 2000, ...pair }],
+    [
+      "CP1",
+      {
+        id: "CP1",
+        type: "candidate-pair",
+        localCandidateId: "L1",
+        remoteCandidateId: "R1",
+        state: "succeeded",
+        nominated: true,
+        currentRoundTripTime: 0.052,
+        bytesSent: 1000,
+        bytesReceived: 2000,
+        ...pair,
+      },
+    ],
     ["L1", { id: "L1", type: "local-candidate", protocol: "udp", ...local }],
     ["R1", { id: "R1", type: "remote-candidate", protocol: "udp", ...remote }],
   ]);
@@ -25,12 +39,18 @@ describe("snapshotFromStats", () => {
 
   it("RelayedOverTls_ProviderFromUrl", () => {
     const url = "turns:turn.example:443?transport=tcp";
-    const snap = snapshotFromStats(chromiumStats({ candidateType: "relay", relayProtocol: "tls", url }, { candidateType: "host" }), new Map([[url, "embedded"]]));
+    const snap = snapshotFromStats(
+      chromiumStats({ candidateType: "relay", relayProtocol: "tls", url }, { candidateType: "host" }),
+      new Map([[url, "embedded"]]),
+    );
     expect(snap?.path).toEqual({ kind: "relayed", localType: "relay", remoteType: "host", protocol: "udp", relayProtocol: "tls", provider: "embedded" });
   });
 
   it("RemoteRelay_IsRelayedToo_ButNoLocalRelayProtocol", () => {
-    expect(snapshotFromStats(chromiumStats({ candidateType: "srflx", relayProtocol: "tcp" }, { candidateType: "relay" }))?.path).toMatchObject({ kind: "relayed", relayProtocol: null });
+    expect(snapshotFromStats(chromiumStats({ candidateType: "srflx", relayProtocol: "tcp" }, { candidateType: "relay" }))?.path).toMatchObject({
+      kind: "relayed",
+      relayProtocol: null,
+    });
   });
 
   it("FirefoxStyle_SelectedPairWithoutTransport", () => {
@@ -50,7 +70,13 @@ describe("snapshotFromStats", () => {
   });
 });
 
-const snap = (rtt: number | null, sent: number, received: number, kind: "direct" | "relayed" = "direct", relayProtocol: "udp" | "tcp" | "tls" | null = null): StatsSnapshot => ({
+const snap = (
+  rtt: number | null,
+  sent: number,
+  received: number,
+  kind: "direct" | "relayed" = "direct",
+  relayProtocol: "udp" | "tcp" | "tls" | null = null,
+): StatsSnapshot => ({
   pairRttMs: rtt,
   bytesSent: sent,
   bytesReceived: received,

@@ -112,7 +112,10 @@ describe("MeshRoom", () => {
 
   it("members_DirectRelayAndReconnecting_ReportedWithPath", () => {
     const { net, m } = mesh(["a", "b", "c"]);
-    expect(m.a!.room.members().map((v) => [v.id, v.path, v.state])).toEqual([["b", "direct", "online"], ["c", "direct", "online"]]);
+    expect(m.a!.room.members().map((v) => [v.id, v.path, v.state])).toEqual([
+      ["b", "direct", "online"],
+      ["c", "direct", "online"],
+    ]);
     net.cut("a", "c");
     net.run(net.now + 100);
     expect(m.a!.room.members().find((v) => v.id === "c")).toMatchObject({ path: "relay", via: "b", state: "online" });
@@ -198,7 +201,16 @@ describe("MeshRoom", () => {
     net.cut("j", "c");
     const j = new SimMember("j", net);
     net.run(net.now + 100);
-    expect(j.room.members().map((v) => [v.id, v.path]).sort()).toEqual([["a", "direct"], ["b", "relay"], ["c", "relay"]]);
+    expect(
+      j.room
+        .members()
+        .map((v) => [v.id, v.path])
+        .sort(),
+    ).toEqual([
+      ["a", "direct"],
+      ["b", "relay"],
+      ["c", "relay"],
+    ]);
     m.b!.say("welcome");
     net.run(net.now + 100);
     expect(j.received.map((r) => [r.text, r.via])).toEqual([["welcome", "a"]]);
@@ -227,9 +239,15 @@ describe("MeshRoom", () => {
     net.run(net.now + 2000);
     const id = m.a!.say("for everyone")!;
     net.run(net.now + 30_000);
-    expect(m.a!.room.members().map((v) => [v.id, v.state])).toEqual([["b", "online"], ["c", "reconnecting"]]);
+    expect(m.a!.room.members().map((v) => [v.id, v.state])).toEqual([
+      ["b", "online"],
+      ["c", "reconnecting"],
+    ]);
     net.run(net.now + 35_000);
-    expect(m.a!.room.members().map((v) => [v.id, v.state])).toEqual([["b", "online"], ["c", "unreachable"]]);
+    expect(m.a!.room.members().map((v) => [v.id, v.state])).toEqual([
+      ["b", "online"],
+      ["c", "unreachable"],
+    ]);
     expect(m.b!.room.members().find((v) => v.id === "c")?.state).toBe("unreachable");
     expect(rosters.at(-1)).toBe("b:online,c:unreachable"); // told without anything else happening
     // Still a member: the message waits for it and goes out when it is back.

@@ -1,13 +1,38 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_SETTINGS, iceEndpoint, loadSettings, parseIceServers, peerServerOptions, saveSettings, settingsToForm, validateSettings, type SettingsForm } from "../src/core/settings";
+import {
+  DEFAULT_SETTINGS,
+  iceEndpoint,
+  loadSettings,
+  parseIceServers,
+  peerServerOptions,
+  saveSettings,
+  settingsToForm,
+  validateSettings,
+  type SettingsForm,
+} from "../src/core/settings";
 
-const form = (over: Partial<SettingsForm> = {}): SettingsForm => ({ custom: true, host: "signal.example.org", port: "9000", path: "/myapp", key: "peerjs", secure: true, iceServers: "", ...over });
+const form = (over: Partial<SettingsForm> = {}): SettingsForm => ({
+  custom: true,
+  host: "signal.example.org",
+  port: "9000",
+  path: "/myapp",
+  key: "peerjs",
+  secure: true,
+  iceServers: "",
+  ...over,
+});
 
 class MemoryStorage {
   data = new Map<string, string>();
-  getItem(k: string) { return this.data.get(k) ?? null; }
-  setItem(k: string, v: string) { this.data.set(k, v); }
-  removeItem(k: string) { this.data.delete(k); }
+  getItem(k: string) {
+    return this.data.get(k) ?? null;
+  }
+  setItem(k: string, v: string) {
+    this.data.set(k, v);
+  }
+  removeItem(k: string) {
+    this.data.delete(k);
+  }
 }
 
 describe("settings", () => {
@@ -15,7 +40,15 @@ describe("settings", () => {
     const r = validateSettings(form({ iceServers: "stun:stun.example.org:3478\nturn:turn.example.org:3478?transport=tcp alice s3cret" }));
     expect(r).toEqual({
       ok: true,
-      settings: { custom: true, host: "signal.example.org", port: 9000, path: "/myapp", key: "peerjs", secure: true, iceServers: [{ urls: "stun:stun.example.org:3478" }, { urls: "turn:turn.example.org:3478?transport=tcp", username: "alice", credential: "s3cret" }] },
+      settings: {
+        custom: true,
+        host: "signal.example.org",
+        port: 9000,
+        path: "/myapp",
+        key: "peerjs",
+        secure: true,
+        iceServers: [{ urls: "stun:stun.example.org:3478" }, { urls: "turn:turn.example.org:3478?transport=tcp", username: "alice", credential: "s3cret" }],
+      },
     });
   });
 
@@ -25,7 +58,10 @@ describe("settings", () => {
 
   it("validateSettings_EveryFieldBad_CollectsEveryError", () => {
     const r = validateSettings(form({ host: "bad host", port: "70000", path: "no-slash", key: "a key", iceServers: "http://x" }));
-    expect(r).toEqual({ ok: false, errors: { host: "settingsErrorHost", port: "settingsErrorPort", path: "settingsErrorPath", key: "settingsErrorKey", iceServers: "settingsErrorIce" } });
+    expect(r).toEqual({
+      ok: false,
+      errors: { host: "settingsErrorHost", port: "settingsErrorPort", path: "settingsErrorPath", key: "settingsErrorKey", iceServers: "settingsErrorIce" },
+    });
   });
 
   it.each(["127.0.0.1", "[::1]", "localhost", "a-b.c"])("validateSettings_Host %s_Accepted", (host) => {
@@ -68,8 +104,20 @@ describe("settings", () => {
   });
 
   it("peerServerOptions_Default_SameOrigin", () => {
-    expect(peerServerOptions(DEFAULT_SETTINGS, { hostname: "127.0.0.1", port: "5123", protocol: "http:" })).toEqual({ host: "127.0.0.1", port: 5123, path: "/", key: "peerjs", secure: false });
-    expect(peerServerOptions(DEFAULT_SETTINGS, { hostname: "chat.example", port: "", protocol: "https:" })).toEqual({ host: "chat.example", port: 443, path: "/", key: "peerjs", secure: true });
+    expect(peerServerOptions(DEFAULT_SETTINGS, { hostname: "127.0.0.1", port: "5123", protocol: "http:" })).toEqual({
+      host: "127.0.0.1",
+      port: 5123,
+      path: "/",
+      key: "peerjs",
+      secure: false,
+    });
+    expect(peerServerOptions(DEFAULT_SETTINGS, { hostname: "chat.example", port: "", protocol: "https:" })).toEqual({
+      host: "chat.example",
+      port: 443,
+      path: "/",
+      key: "peerjs",
+      secure: true,
+    });
   });
 
   it("iceEndpoint_ChoosesSource", () => {

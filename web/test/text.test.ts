@@ -44,7 +44,9 @@ describe("formatMessage", () => {
 
   it("formatMessage_JoinsBackToOriginal", () => {
     const s = "x *y* `z` _w_ https://a.example/ end";
-    const joined = formatMessage(s).map((seg) => (seg.kind === "bold" ? `*${seg.text}*` : seg.kind === "italic" ? `_${seg.text}_` : seg.kind === "code" ? `\`${seg.text}\`` : seg.text)).join("");
+    const joined = formatMessage(s)
+      .map((seg) => (seg.kind === "bold" ? `*${seg.text}*` : seg.kind === "italic" ? `_${seg.text}_` : seg.kind === "code" ? `\`${seg.text}\`` : seg.text))
+      .join("");
     expect(joined).toBe(s);
   });
 });

@@ -10,7 +10,16 @@ export interface PeerJsServer {
   secure: boolean;
 }
 
-const KNOWN: readonly PeerErrorKind[] = ["peer-unavailable", "unavailable-id", "invalid-key", "invalid-id", "network", "server-error", "socket-error", "browser-incompatible"];
+const KNOWN: readonly PeerErrorKind[] = [
+  "peer-unavailable",
+  "unavailable-id",
+  "invalid-key",
+  "invalid-id",
+  "network",
+  "server-error",
+  "socket-error",
+  "browser-incompatible",
+];
 
 function toError(e: PeerJsError<string> | Error): PeerError {
   const type = (e as { type?: string }).type ?? "other";
@@ -28,7 +37,12 @@ export interface PeerIdentity {
  * The only module that touches PeerJS. Reliable, JSON-serialised data channels. With `identity`
  * the peer registers that id with that token; `onId` learns the id the server handed out otherwise.
  */
-export function createPeerJsPort(server: PeerJsServer, iceServers: RTCIceServer[], identity?: PeerIdentity | { token: string }, network: { readonly relayOnly?: boolean } = {}): PeerPort {
+export function createPeerJsPort(
+  server: PeerJsServer,
+  iceServers: RTCIceServer[],
+  identity?: PeerIdentity | { token: string },
+  network: { readonly relayOnly?: boolean } = {},
+): PeerPort {
   // relayOnly: "Try again through a relay", or the server's hint — TURN candidates only. PeerJS
   // keeps this object and hands it to every RTCPeerConnection it makes, which reads the members
   // then: the list (replaced in place on failover) and the policy are the current ones.
@@ -88,8 +102,14 @@ export function createPeerJsPort(server: PeerJsServer, iceServers: RTCIceServer[
     reconnect: () =>
       new Promise<void>((resolve, reject) => {
         if (peer.destroyed) return reject(new PeerError("other", "peer destroyed"));
-        const onOpen = () => { peer.off("error", onError); resolve(); };
-        const onError = (e: PeerJsError<string>) => { peer.off("open", onOpen); reject(toError(e)); };
+        const onOpen = () => {
+          peer.off("error", onError);
+          resolve();
+        };
+        const onError = (e: PeerJsError<string>) => {
+          peer.off("open", onOpen);
+          reject(toError(e));
+        };
         peer.once("open", onOpen);
         peer.once("error", onError);
         peer.reconnect();
@@ -162,13 +182,18 @@ async function applyRestart(peer: PeerInternals, conn: DataConnection, type: str
  */
 function forwardCandidates(peer: PeerInternals, conn: DataConnection, pc: RTCPeerConnection): void {
   pc.onicecandidate = (e) => {
-    if (e.candidate?.candidate) peer.socket.send({ type: "CANDIDATE", payload: { candidate: e.candidate, type: "data", connectionId: conn.connectionId }, dst: conn.peer });
+    if (e.candidate?.candidate)
+      peer.socket.send({ type: "CANDIDATE", payload: { candidate: e.candidate, type: "data", connectionId: conn.connectionId }, dst: conn.peer });
   };
 }
 
 function send(peer: PeerInternals, conn: DataConnection, type: "OFFER" | "ANSWER", description: RTCSessionDescription | null): void {
   if (!description) return;
-  peer.socket.send({ type, payload: { sdp: { type: description.type, sdp: description.sdp }, type: "data", connectionId: conn.connectionId, restart: RESTART }, dst: conn.peer });
+  peer.socket.send({
+    type,
+    payload: { sdp: { type: description.type, sdp: description.sdp }, type: "data", connectionId: conn.connectionId, restart: RESTART },
+    dst: conn.peer,
+  });
 }
 
 async function restartIce(peer: PeerInternals, conn: DataConnection): Promise<void> {
@@ -188,7 +213,12 @@ function wrap(conn: DataConnection, peer: PeerInternals): ChannelPort {
     onData: (handler) => void conn.on("data", handler),
     onClose: (handler) => {
       let fired = false;
-      const once = () => { if (!fired) { fired = true; handler(); } };
+      const once = () => {
+        if (!fired) {
+          fired = true;
+          handler();
+        }
+      };
       conn.on("close", once);
       conn.on("error", once);
     },

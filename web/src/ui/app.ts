@@ -66,14 +66,20 @@ class App {
   /** "Try again through a relay" chosen: TURN candidates only. */
   private relayOnly = false;
   /** The host's invite book, its identity and the invite view (ui/invites.ts). */
-  private readonly invites = new InviteBook(() => this.kind, () => this.goHome());
+  private readonly invites = new InviteBook(
+    () => this.kind,
+    () => this.goHome(),
+  );
   private resumeChecked = false;
 
   constructor(private readonly observer: AppObserver) {
     this.wireHome();
     this.wireChat();
     this.wireName();
-    wireSettings(() => this.settings, (s) => (this.settings = s));
+    wireSettings(
+      () => this.settings,
+      (s) => (this.settings = s),
+    );
     $("error-home").addEventListener("click", () => this.goHome());
     $("error-retry").addEventListener("click", () => (this.lastJoin ? void this.join(this.lastJoin) : void this.host()));
     document.addEventListener("visibilitychange", () => {
@@ -194,7 +200,11 @@ class App {
     // server's relay-only hint and the user's "try through a relay" apply to every link.
     const ice = (this.ice = iceFailover(settings));
     const relayOnly = this.relayOnly;
-    const network = { get relayOnly(): boolean { return relayOnly || ice?.relayOnly === true; } };
+    const network = {
+      get relayOnly(): boolean {
+        return relayOnly || ice?.relayOnly === true;
+      },
+    };
     const session = new MeshSession({
       ...options,
       createPeer: (servers) => options.createPeer(servers, network),
@@ -380,15 +390,19 @@ class App {
   private showFailure(kind: ErrorKind): void {
     registerServiceWorker();
     delete $("error-body").dataset.refusal;
-    renderError(kind, {
-      "retry-relay": () => {
-        this.relayOnly = true;
-        $("error-retry").click();
+    renderError(
+      kind,
+      {
+        "retry-relay": () => {
+          this.relayOnly = true;
+          $("error-retry").click();
+        },
+        "new-invite": () => this.goHome(),
+        settings: () => $("open-settings").click(),
+        reload: () => location.reload(),
       },
-      "new-invite": () => this.goHome(),
-      settings: () => $("open-settings").click(),
-      reload: () => location.reload(),
-    }, { phase: "failed", relayOnly: this.relayOnly });
+      { phase: "failed", relayOnly: this.relayOnly },
+    );
     show("error");
   }
 
@@ -558,11 +572,16 @@ function iceFailover(settings: ServerSettings): IceFailover | null {
 
 function roomPhaseKey(p: RoomPhase, kind: RoomKind): StringKey {
   switch (p) {
-    case "waiting": return kind === "pair" ? "waitingForPeer" : "waitingForMembers";
-    case "connected": return "statusConnected";
-    case "reconnecting": return "statusReconnecting";
-    case "unreachable": return kind === "pair" ? "statusUnreachable" : "statusMembersUnreachable";
-    case "peer-left": return "statusPeerLeft";
+    case "waiting":
+      return kind === "pair" ? "waitingForPeer" : "waitingForMembers";
+    case "connected":
+      return "statusConnected";
+    case "reconnecting":
+      return "statusReconnecting";
+    case "unreachable":
+      return kind === "pair" ? "statusUnreachable" : "statusMembersUnreachable";
+    case "peer-left":
+      return "statusPeerLeft";
   }
 }
 

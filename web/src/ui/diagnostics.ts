@@ -1,11 +1,4 @@
-import {
-  DIAGNOSTICS_STEPS,
-  runDiagnostics,
-  type DiagnosticsPorts,
-  type DiagnosticsReport,
-  type DiagnosticsStep,
-  type IceConfig,
-} from "../core/diagnostics";
+import { DIAGNOSTICS_STEPS, runDiagnostics, type DiagnosticsPorts, type DiagnosticsReport, type DiagnosticsStep, type IceConfig } from "../core/diagnostics";
 import { iceEndpoint, loadSettings, peerServerOptions, type ServerSettings } from "../core/settings";
 import { isStringKey, t, type StringKey } from "../core/strings";
 import { $, applyStrings, el } from "./dom";
@@ -121,10 +114,18 @@ function stepLines(r: DiagnosticsReport, step: DiagnosticsStep): HTMLElement[] {
     case "ice": {
       const i = r.ice;
       if (!i) return [];
-      return [i.ok ? line(t("diag.ice.ok", { count: i.servers, providers: i.providers.join(", ") || "—" }), true) : line(t("diag.ice.failed", { error: i.error ?? "?" }), false)];
+      return [
+        i.ok
+          ? line(t("diag.ice.ok", { count: i.servers, providers: i.providers.join(", ") || "—" }), true)
+          : line(t("diag.ice.failed", { error: i.error ?? "?" }), false),
+      ];
     }
     case "stun":
-      return r.stun.map((s) => (s.ok ? line(t("diag.stun.ok", { url: s.url, mapped: s.mapped.join(", ") }), true) : line(t("diag.stun.failed", { url: s.url, error: s.error ?? "?" }), false)));
+      return r.stun.map((s) =>
+        s.ok
+          ? line(t("diag.stun.ok", { url: s.url, mapped: s.mapped.join(", ") }), true)
+          : line(t("diag.stun.failed", { url: s.url, error: s.error ?? "?" }), false),
+      );
     case "nat": {
       if (!r.nat) return [];
       const ok = r.nat.behaviour === "endpoint-independent" || r.nat.behaviour === "no-nat" ? true : r.nat.behaviour === "unknown" ? null : false;
@@ -137,7 +138,16 @@ function stepLines(r: DiagnosticsReport, step: DiagnosticsStep): HTMLElement[] {
       return r.turn.map((x) => {
         const li = x.ok
           ? line(t("diag.turn.ok", { provider: x.provider, transport: x.transport.toUpperCase(), url: x.url, relay: x.relay ?? "", ms: x.timeMs }), true)
-          : line(t("diag.turn.failed", { provider: x.provider, transport: x.transport.toUpperCase(), url: x.url, code: x.errorCode ?? "—", explanation: x.explanation ? t(x.explanation) : "" }), false);
+          : line(
+              t("diag.turn.failed", {
+                provider: x.provider,
+                transport: x.transport.toUpperCase(),
+                url: x.url,
+                code: x.errorCode ?? "—",
+                explanation: x.explanation ? t(x.explanation) : "",
+              }),
+              false,
+            );
         li.dataset.transport = x.transport;
         li.dataset.port = String(x.port);
         return li;
@@ -187,10 +197,10 @@ function browserPorts(settings: ServerSettings): DiagnosticsPorts {
     },
     loadIce: async (): Promise<IceConfig> => {
       const endpoint = iceEndpoint(settings);
-      if (endpoint === null) return { iceServers: settings.iceServers, providers: settings.iceServers.map((_, i) => `server ${i + 1}`), relayOnly: false, stunProbes: [] };
+      if (endpoint === null)
+        return { iceServers: settings.iceServers, providers: settings.iceServers.map((_, i) => `server ${i + 1}`), relayOnly: false, stunProbes: [] };
       return fetchIceAnswer(endpoint);
     },
     gather: (servers, policy) => gather(servers, policy, GATHER_TIMEOUT_MS),
   };
 }
-

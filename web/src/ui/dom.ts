@@ -18,10 +18,18 @@ export function renderSegments(target: HTMLElement, segments: Segment[]): void {
   for (const seg of segments) {
     let node: Node;
     switch (seg.kind) {
-      case "text": node = document.createTextNode(seg.text); break;
-      case "code": node = el("code", seg.text); break;
-      case "bold": node = el("strong", seg.text); break;
-      case "italic": node = el("em", seg.text); break;
+      case "text":
+        node = document.createTextNode(seg.text);
+        break;
+      case "code":
+        node = el("code", seg.text);
+        break;
+      case "bold":
+        node = el("strong", seg.text);
+        break;
+      case "italic":
+        node = el("em", seg.text);
+        break;
       case "link": {
         const a = el("a", seg.text) as HTMLAnchorElement;
         a.href = seg.href;

@@ -94,39 +94,58 @@ export function resetErrorView(): void {
 
 export function failureKey(reason: Extract<MeshPhase, { phase: "failed" }>["reason"]): StringKey {
   switch (reason) {
-    case "server-unreachable": return "errorServerUnreachable";
-    case "server-refused": return "errorServerRefused";
-    case "id-taken": return "errorIdTaken";
-    case "room-full": return "errorRoomFull";
-    case "ice-failed": return "error.ice-failed.status";
-    default: return "errorPeerUnreachable";
+    case "server-unreachable":
+      return "errorServerUnreachable";
+    case "server-refused":
+      return "errorServerRefused";
+    case "id-taken":
+      return "errorIdTaken";
+    case "room-full":
+      return "errorRoomFull";
+    case "ice-failed":
+      return "error.ice-failed.status";
+    default:
+      return "errorPeerUnreachable";
   }
 }
 
 /** What the joiner reads when the handshake failed. */
 export function refusalKey(code: RefusalCode): StringKey {
   switch (code) {
-    case "unknown-invite": return "refusedUnknown";
-    case "expired": return "refusedExpired";
-    case "revoked": return "refusedRevoked";
+    case "unknown-invite":
+      return "refusedUnknown";
+    case "expired":
+      return "refusedExpired";
+    case "revoked":
+      return "refusedRevoked";
     case "auth-failed":
-    case "replay": return "refusedIntercepted";
-    case "busy": return "errorRoomFull";
-    case "timeout": return "refusedTimeout";
-    case "protocol": return "refusedProtocol";
+    case "replay":
+      return "refusedIntercepted";
+    case "busy":
+      return "errorRoomFull";
+    case "timeout":
+      return "refusedTimeout";
+    case "protocol":
+      return "refusedProtocol";
   }
 }
 
 /** What the host reads when it refused (or was refused by) a joiner. */
 export function hostRefusalKey(code: RefusalCode): StringKey {
   switch (code) {
-    case "unknown-invite": return "hostRefusedUnknown";
-    case "expired": return "hostRefusedExpired";
-    case "revoked": return "hostRefusedRevoked";
+    case "unknown-invite":
+      return "hostRefusedUnknown";
+    case "expired":
+      return "hostRefusedExpired";
+    case "revoked":
+      return "hostRefusedRevoked";
     case "auth-failed":
-    case "replay": return "hostRefusedIntercepted";
-    case "timeout": return "hostRefusedTimeout";
+    case "replay":
+      return "hostRefusedIntercepted";
+    case "timeout":
+      return "hostRefusedTimeout";
     case "busy":
-    case "protocol": return "hostRefusedProtocol";
+    case "protocol":
+      return "hostRefusedProtocol";
   }
 }

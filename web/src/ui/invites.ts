@@ -20,7 +20,10 @@ export class InviteBook {
   private timer: number | undefined;
   private lock: Promise<boolean> | null = null;
 
-  constructor(private readonly kind: () => RoomKind, private readonly ended: () => void) {
+  constructor(
+    private readonly kind: () => RoomKind,
+    private readonly ended: () => void,
+  ) {
     $("new-invite").addEventListener("click", () => void this.issue());
     $("end-room").addEventListener("click", () => void this.endRoom());
   }

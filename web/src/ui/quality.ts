@@ -27,7 +27,11 @@ export class QualityIndicator {
   private providers: ReadonlyMap<string, string> = new Map();
 
   /** `container`: where it goes (null: the caller places `element`); `id` must be unique on the page. */
-  constructor(container: HTMLElement | null, private readonly intervalMs = 2000, id = "quality") {
+  constructor(
+    container: HTMLElement | null,
+    private readonly intervalMs = 2000,
+    id = "quality",
+  ) {
     this.root = el("span", undefined, "quality");
     this.root.id = id;
     this.root.tabIndex = 0;
@@ -85,7 +89,11 @@ export class QualityIndicator {
     const level = t(`quality.level.${q.level}`);
     const path = q.path?.provider ? t("quality.via", { path: t(pathKey(q.path)), provider: q.path.provider }) : t(pathKey(q.path));
     this.root.dataset.level = q.level;
-    this.root.dataset.path = q.path ? (q.path.kind === "relayed" ? `relay-${q.path.relayProtocol ?? (q.path.localType === "relay" ? "unknown" : "remote")}` : `direct-${q.path.protocol}`) : "unknown";
+    this.root.dataset.path = q.path
+      ? q.path.kind === "relayed"
+        ? `relay-${q.path.relayProtocol ?? (q.path.localType === "relay" ? "unknown" : "remote")}`
+        : `direct-${q.path.protocol}`
+      : "unknown";
     if (q.rttMs !== null) this.root.dataset.rtt = String(q.rttMs);
     if (q.path?.provider) this.root.dataset.provider = q.path.provider;
     else delete this.root.dataset.provider;

@@ -129,7 +129,9 @@ export class RoomView {
         this.typingOf(m.from).messageArrived();
         this.renderTyping();
         this.renderMessage({ id: m.id, mine: false, from: m.from, text: m.text, at: m.at, ttlMs: m.ttlMs });
-        $("announcer").textContent = this.pair ? t("newMessageAnnounce", { text: m.text.slice(0, 140) }) : t("groupMessageAnnounce", { from: this.nameOf(m.from), text: m.text.slice(0, 140) });
+        $("announcer").textContent = this.pair
+          ? t("newMessageAnnounce", { text: m.text.slice(0, 140) })
+          : t("groupMessageAnnounce", { from: this.nameOf(m.from), text: m.text.slice(0, 140) });
       }),
       room.events.on("receipt", (r) => this.renderReceipts(r.id)),
       room.events.on("typing", ({ from, on }) => {
@@ -168,7 +170,9 @@ export class RoomView {
         li.dataset.peer = m.id;
         li.dataset.state = m.state;
         li.dataset.path = m.path;
-        const state = t(m.state === "online" ? "memberOnline" : m.state === "away" ? "memberAway" : m.state === "unreachable" ? "memberUnreachable" : "memberReconnecting");
+        const state = t(
+          m.state === "online" ? "memberOnline" : m.state === "away" ? "memberAway" : m.state === "unreachable" ? "memberUnreachable" : "memberReconnecting",
+        );
         const path = m.path === "direct" ? t("pathDirect") : m.path === "relay" ? t("pathRelay", { via: this.nameOf(m.via ?? "") }) : "";
         const name = el("span", m.name !== "" ? m.name : shortId(m.id), "member-name");
         if (m.name !== "") name.title = m.id;
@@ -211,10 +215,15 @@ export class RoomView {
   private updatePhase(members: MemberView[]): void {
     if (members.length > 0) this.everHadMember = true;
     const phase: RoomPhase =
-      members.length === 0 ? (this.everHadMember && this.pair ? "peer-left" : "waiting")
-      : members.some((m) => m.path !== "none") ? "connected"
-      : members.every((m) => m.state === "unreachable") ? "unreachable"
-      : "reconnecting";
+      members.length === 0
+        ? this.everHadMember && this.pair
+          ? "peer-left"
+          : "waiting"
+        : members.some((m) => m.path !== "none")
+          ? "connected"
+          : members.every((m) => m.state === "unreachable")
+            ? "unreachable"
+            : "reconnecting";
     if (this.pair) {
       const friend = members[0];
       if (friend?.path === "direct" && !this.mainQuality.running) this.mainQuality.start(this.sourceFor(friend.id), this.hooks.providers());

@@ -9,7 +9,16 @@ export function wireSettings(current: () => ServerSettings, save: (s: ServerSett
   const syncDisabled = () => ($<HTMLFieldSetElement>("set-fields").disabled = !custom.checked);
   custom.addEventListener("change", syncDisabled);
   $("open-settings").addEventListener("click", () => {
-    const form = settingsToForm(current().custom ? current() : { ...current(), host: location.hostname, port: Number(location.port || (location.protocol === "https:" ? 443 : 80)), secure: location.protocol === "https:" });
+    const form = settingsToForm(
+      current().custom
+        ? current()
+        : {
+            ...current(),
+            host: location.hostname,
+            port: Number(location.port || (location.protocol === "https:" ? 443 : 80)),
+            secure: location.protocol === "https:",
+          },
+    );
     custom.checked = form.custom;
     $<HTMLInputElement>("set-host").value = form.host;
     $<HTMLInputElement>("set-port").value = form.port;

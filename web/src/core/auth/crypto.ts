@@ -84,10 +84,70 @@ export async function verifyProof(key: Uint8Array, role: ProofRole, t: Uint8Arra
 
 /** 64 emoji, one code point each (no joiners or variation selectors): index = 6 bits. */
 export const EMOJI_TABLE: readonly string[] = [
-  "🐶", "🐱", "🐭", "🐹", "🐰", "🦊", "🐻", "🐼", "🐨", "🐯", "🦁", "🐮", "🐷", "🐸", "🐵", "🐔",
-  "🐧", "🐦", "🐤", "🦆", "🦉", "🐴", "🦄", "🐝", "🐛", "🦋", "🐌", "🐞", "🐢", "🐍", "🐙", "🦀",
-  "🐬", "🐳", "🐟", "🐡", "🦈", "🐊", "🦒", "🐘", "🦔", "🌵", "🌲", "🌻", "🍄", "🌙", "⭐", "🔥",
-  "🍎", "🍌", "🍇", "🍓", "🍒", "🍍", "🥕", "🌽", "🍕", "🍩", "🎈", "🎁", "🔑", "🔔", "⚓", "🚲",
+  "🐶",
+  "🐱",
+  "🐭",
+  "🐹",
+  "🐰",
+  "🦊",
+  "🐻",
+  "🐼",
+  "🐨",
+  "🐯",
+  "🦁",
+  "🐮",
+  "🐷",
+  "🐸",
+  "🐵",
+  "🐔",
+  "🐧",
+  "🐦",
+  "🐤",
+  "🦆",
+  "🦉",
+  "🐴",
+  "🦄",
+  "🐝",
+  "🐛",
+  "🦋",
+  "🐌",
+  "🐞",
+  "🐢",
+  "🐍",
+  "🐙",
+  "🦀",
+  "🐬",
+  "🐳",
+  "🐟",
+  "🐡",
+  "🦈",
+  "🐊",
+  "🦒",
+  "🐘",
+  "🦔",
+  "🌵",
+  "🌲",
+  "🌻",
+  "🍄",
+  "🌙",
+  "⭐",
+  "🔥",
+  "🍎",
+  "🍌",
+  "🍇",
+  "🍓",
+  "🍒",
+  "🍍",
+  "🥕",
+  "🌽",
+  "🍕",
+  "🍩",
+  "🎈",
+  "🎁",
+  "🔑",
+  "🔔",
+  "⚓",
+  "🚲",
 ];
 
 export const CODE_SALT = "GhostChat verification code v1";
@@ -108,7 +168,9 @@ export interface VerificationCode {
 export async function verificationCode(fingerprints: readonly [string, string], roomId: string): Promise<VerificationCode> {
   const [a, b] = fingerprints[0] <= fingerprints[1] ? fingerprints : [fingerprints[1], fingerprints[0]];
   const ikm = await crypto.subtle.importKey("raw", enc.encode(`${a}\n${b}`), "HKDF", false, ["deriveBits"]);
-  const out = new Uint8Array(await crypto.subtle.deriveBits({ name: "HKDF", hash: "SHA-256", salt: enc.encode(CODE_SALT), info: enc.encode(`room:${roomId}`) }, ikm, 64));
+  const out = new Uint8Array(
+    await crypto.subtle.deriveBits({ name: "HKDF", hash: "SHA-256", salt: enc.encode(CODE_SALT), info: enc.encode(`room:${roomId}`) }, ikm, 64),
+  );
   const head = ((out[0]! << 24) | (out[1]! << 16) | (out[2]! << 8) | out[3]!) >>> 0;
   const emoji: string[] = [];
   for (let i = 0; i < 5; i++) emoji.push(EMOJI_TABLE[(head >>> (26 - 6 * i)) & 63]!);

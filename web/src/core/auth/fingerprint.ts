@@ -103,7 +103,10 @@ export function reportedRemoteCertificates(stats: StatsLike | null | undefined):
     if (!c) continue;
     const algorithm = typeof c.fingerprintAlgorithm === "string" ? c.fingerprintAlgorithm : "";
     const hex = typeof c.fingerprint === "string" ? c.fingerprint : "";
-    out.push({ fingerprint: normalizeFingerprint(algorithm, hex), ...(typeof c.base64Certificate === "string" ? { base64Certificate: c.base64Certificate } : {}) });
+    out.push({
+      fingerprint: normalizeFingerprint(algorithm, hex),
+      ...(typeof c.base64Certificate === "string" ? { base64Certificate: c.base64Certificate } : {}),
+    });
   }
   return out;
 }
@@ -134,7 +137,8 @@ export async function checkRemoteCertificate(expected: string, stats: StatsLike 
   const certs = reportedRemoteCertificates(stats);
   if (certs.length === 0) return "unreported";
   for (const c of certs) {
-    const actual = c.base64Certificate !== undefined ? await certificateSha256(c.base64Certificate) : c.fingerprint.startsWith("sha-256 ") ? c.fingerprint : null;
+    const actual =
+      c.base64Certificate !== undefined ? await certificateSha256(c.base64Certificate) : c.fingerprint.startsWith("sha-256 ") ? c.fingerprint : null;
     if (actual !== expected) return "mismatch";
   }
   return "match";

@@ -39,9 +39,7 @@ export interface Handshake {
 type Random = (buf: Uint8Array) => Uint8Array;
 
 /** What the host knows about an invite id (from its invite store). */
-export type InviteCheck =
-  | { status: "ok"; roomId: string; keyHash: string }
-  | { status: "unknown" | "expired" | "revoked" };
+export type InviteCheck = { status: "ok"; roomId: string; keyHash: string } | { status: "unknown" | "expired" | "revoked" };
 
 /** Joiner nonces the host has seen (a bounded memory: a replayed hello is refused). */
 export class NonceLog {
@@ -109,7 +107,13 @@ export class JoinerHandshake extends Machine {
       // Our own nonce coming back is a reflection, not a fresh challenge.
       if (msg.nonce === this.nonce) return this.refuse("replay");
       this.key = await inviteKey(this.o.secret);
-      this.t = transcript({ roomId: this.o.roomId, inviteId: this.o.inviteId, fingerprints: sortedFingerprints(this.o.fingerprints), joinerNonce: this.nonce, hostNonce: msg.nonce });
+      this.t = transcript({
+        roomId: this.o.roomId,
+        inviteId: this.o.inviteId,
+        fingerprints: sortedFingerprints(this.o.fingerprints),
+        joinerNonce: this.nonce,
+        hostNonce: msg.nonce,
+      });
       this.state = "await-ok";
       return { send: [{ t: "auth-proof", mac: await proof(this.key, "joiner", this.t) }] };
     }
@@ -163,7 +167,13 @@ export class HostHandshake extends Machine {
       const hostNonce = random256(this.o.random);
       this.key = key;
       this.inviteId = msg.invite;
-      this.t = transcript({ roomId: this.o.roomId, inviteId: msg.invite, fingerprints: sortedFingerprints(this.o.fingerprints), joinerNonce: msg.nonce, hostNonce });
+      this.t = transcript({
+        roomId: this.o.roomId,
+        inviteId: msg.invite,
+        fingerprints: sortedFingerprints(this.o.fingerprints),
+        joinerNonce: msg.nonce,
+        hostNonce,
+      });
       this.state = "await-proof";
       return { send: [{ t: "auth-challenge", nonce: hostNonce }] };
     }

@@ -26,7 +26,13 @@ const KEYS: Record<AuthMessage["t"], readonly string[]> = {
 
 /** True for frames that belong to the handshake (by their type tag), well-formed or not. */
 export function isAuthFrame(data: unknown): boolean {
-  return typeof data === "object" && data !== null && !Array.isArray(data) && typeof (data as { t?: unknown }).t === "string" && (data as { t: string }).t.startsWith("auth-");
+  return (
+    typeof data === "object" &&
+    data !== null &&
+    !Array.isArray(data) &&
+    typeof (data as { t?: unknown }).t === "string" &&
+    (data as { t: string }).t.startsWith("auth-")
+  );
 }
 
 /** The message when `data` is exactly a well-formed handshake frame (no extra keys, exact sizes), else null. */
@@ -50,7 +56,9 @@ export function decodeAuth(data: unknown): AuthMessage | null {
     case "auth-ok":
       return b64(m.mac) && b64(m.roomKey) ? { t: "auth-ok", mac: m.mac, roomKey: m.roomKey } : null;
     case "auth-refuse":
-      return typeof m.reason === "string" && (REFUSAL_CODES as readonly string[]).includes(m.reason) && m.reason !== "timeout" ? { t: "auth-refuse", reason: m.reason as RefusalCode } : null;
+      return typeof m.reason === "string" && (REFUSAL_CODES as readonly string[]).includes(m.reason) && m.reason !== "timeout"
+        ? { t: "auth-refuse", reason: m.reason as RefusalCode }
+        : null;
     default:
       return null;
   }

@@ -36,7 +36,10 @@ export interface RetryHooks {
 }
 
 export class RetriesExhaustedError extends Error {
-  constructor(readonly attempts: number, readonly lastError: unknown) {
+  constructor(
+    readonly attempts: number,
+    readonly lastError: unknown,
+  ) {
     super(`failed after ${attempts} attempts: ${lastError instanceof Error ? lastError.message : String(lastError)}`);
     this.name = "RetriesExhaustedError";
   }
@@ -73,8 +76,14 @@ export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): P
   return new Promise<T>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
     promise.then(
-      (v) => { clearTimeout(timer); resolve(v); },
-      (e: unknown) => { clearTimeout(timer); reject(e instanceof Error ? e : new Error(String(e))); },
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (e: unknown) => {
+        clearTimeout(timer);
+        reject(e instanceof Error ? e : new Error(String(e)));
+      },
     );
   });
 }

@@ -28,10 +28,14 @@ export interface ChannelPort {
   close(): void;
 }
 
-export type PeerErrorKind = "peer-unavailable" | "unavailable-id" | "invalid-key" | "invalid-id" | "network" | "server-error" | "socket-error" | "browser-incompatible" | "other";
+export type PeerErrorKind =
+  "peer-unavailable" | "unavailable-id" | "invalid-key" | "invalid-id" | "network" | "server-error" | "socket-error" | "browser-incompatible" | "other";
 
 export class PeerError extends Error {
-  constructor(readonly kind: PeerErrorKind, message: string) {
+  constructor(
+    readonly kind: PeerErrorKind,
+    message: string,
+  ) {
     super(message);
     this.name = "PeerError";
   }

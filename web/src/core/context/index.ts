@@ -65,7 +65,11 @@ export function assessContext(facts: ContextFacts): ContextAssessment {
 
 /** Loopback names and addresses, private and link-local ranges, and local-only names. */
 export function classifyHost(hostname: string): HostKind {
-  const host = hostname.trim().toLowerCase().replace(/^\[|\]$/g, "").replace(/\.$/, "");
+  const host = hostname
+    .trim()
+    .toLowerCase()
+    .replace(/^\[|\]$/g, "")
+    .replace(/\.$/, "");
   if (host === "" || host === "localhost" || host.endsWith(".localhost") || host === "::1") return "this-device";
   const v4 = parseIPv4(host);
   if (v4) {

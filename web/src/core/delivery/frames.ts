@@ -111,7 +111,8 @@ export type DecodeResult = { ok: true; frame: MeshFrame } | { ok: false; reason:
 
 /** The exact bytes the MAC covers: every field but the MAC, in a fixed order. */
 export function macInput(frame: Omit<MessageFrame, "mac"> | Omit<AckFrame, "mac">): string {
-  if (frame.t === "m") return JSON.stringify(["gc-mesh-m1", frame.r, frame.f, frame.fi, frame.o, frame.oi, frame.n, frame.id, frame.at, frame.x, frame.ttl, frame.bf]);
+  if (frame.t === "m")
+    return JSON.stringify(["gc-mesh-m1", frame.r, frame.f, frame.fi, frame.o, frame.oi, frame.n, frame.id, frame.at, frame.x, frame.ttl, frame.bf]);
   return JSON.stringify(["gc-mesh-a1", frame.r, frame.f, frame.fi, frame.o, frame.oi, frame.n, frame.rd]);
 }
 

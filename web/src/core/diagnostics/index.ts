@@ -140,7 +140,9 @@ export function natMapping(gather: GatherResult, servers: string[]): NatResult {
   }
   // Mapped to the very address and port the socket has: no NAT in between.
   const hostAddresses = new Set(hosts.map((h) => h.address));
-  if (srflx.every((c) => (c.relatedAddress === c.address && c.relatedPort === c.port) || (hostAddresses.has(c.address) && hosts.some((h) => h.port === c.port)))) {
+  if (
+    srflx.every((c) => (c.relatedAddress === c.address && c.relatedPort === c.port) || (hostAddresses.has(c.address) && hosts.some((h) => h.port === c.port)))
+  ) {
     return { behaviour: "no-nat", mapped: [...new Set(srflx.map(endpoint))], servers };
   }
   const groups = new Map<string, Set<string>>();
@@ -316,12 +318,17 @@ export function parseIceConfig(body: unknown): IceConfig | null {
     const name = names[i];
     providers.push(typeof name === "string" && /^[\w.-]{1,64}$/.test(name) ? name : `server ${i + 1}`);
   });
-  const stunProbes = (Array.isArray(b.stunProbes) ? b.stunProbes : []).filter((u): u is string => typeof u === "string" && parseIceUrl(u)?.scheme === "stun").slice(0, 4);
+  const stunProbes = (Array.isArray(b.stunProbes) ? b.stunProbes : [])
+    .filter((u): u is string => typeof u === "string" && parseIceUrl(u)?.scheme === "stun")
+    .slice(0, 4);
   return { iceServers, providers, relayOnly: b.relayOnly === true, stunProbes };
 }
 
 /** Runs every check in order, reporting progress; the report is built only from what was observed. */
-export async function runDiagnostics(ports: DiagnosticsPorts, onProgress: (p: Progress, report: DiagnosticsReport) => void = () => undefined): Promise<DiagnosticsReport> {
+export async function runDiagnostics(
+  ports: DiagnosticsPorts,
+  onProgress: (p: Progress, report: DiagnosticsReport) => void = () => undefined,
+): Promise<DiagnosticsReport> {
   const report: DiagnosticsReport = {
     version: 1,
     startedAt: new Date(ports.now()).toISOString(),
@@ -350,7 +357,12 @@ export async function runDiagnostics(ports: DiagnosticsPorts, onProgress: (p: Pr
   const t0 = ports.now();
   const ping = await ports.pingSignaling().catch((e: unknown) => ({ status: 0, error: String(e) }));
   const ok = ping.status >= 200 && ping.status < 300;
-  report.signaling = { ok, latencyMs: ok ? Math.round(ports.now() - t0) : null, status: ping.status || null, error: ok ? null : (ping.error ?? `HTTP ${ping.status}`) };
+  report.signaling = {
+    ok,
+    latencyMs: ok ? Math.round(ports.now() - t0) : null,
+    status: ping.status || null,
+    error: ok ? null : (ping.error ?? `HTTP ${ping.status}`),
+  };
   done++;
 
   progress("ice");
@@ -366,7 +378,11 @@ export async function runDiagnostics(ports: DiagnosticsPorts, onProgress: (p: Pr
   if (ice && canGather) {
     const stunUrls = [...new Set(ice.iceServers.flatMap(urlsOf).filter((u) => parseIceUrl(u)?.scheme === "stun"))];
     const natUrls = ice.stunProbes.length >= 2 ? ice.stunProbes : stunUrls.slice(0, 2);
-    const turnProbes = ice.iceServers.flatMap((s, i) => urlsOf(s).filter((u) => /^turns?:/i.test(u)).map((url) => ({ url, server: s, provider: ice.providers[i] ?? `server ${i + 1}` })));
+    const turnProbes = ice.iceServers.flatMap((s, i) =>
+      urlsOf(s)
+        .filter((u) => /^turns?:/i.test(u))
+        .map((url) => ({ url, server: s, provider: ice.providers[i] ?? `server ${i + 1}` })),
+    );
     probes = stunUrls.length + (natUrls.length > 0 ? 1 : 0) + turnProbes.length;
 
     for (const url of stunUrls) {

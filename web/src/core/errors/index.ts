@@ -117,34 +117,53 @@ export function classifyError(signal: ErrorSignal): ErrorKind {
       return "unknown";
     case "session":
       switch (signal.reason) {
-        case "server-unreachable": return "signaling-unreachable";
-        case "server-refused": return "server-refused";
-        case "peer-unreachable": return "peer-unavailable";
-        case "ice-failed": return "ice-failed";
-        case "id-taken": return "id-taken";
-        case "room-full": return "room-full";
-        case "channel-closed": return "channel-closed";
-        case "auth-failed": return "auth-failed";
-        default: return "unknown";
+        case "server-unreachable":
+          return "signaling-unreachable";
+        case "server-refused":
+          return "server-refused";
+        case "peer-unreachable":
+          return "peer-unavailable";
+        case "ice-failed":
+          return "ice-failed";
+        case "id-taken":
+          return "id-taken";
+        case "room-full":
+          return "room-full";
+        case "channel-closed":
+          return "channel-closed";
+        case "auth-failed":
+          return "auth-failed";
+        default:
+          return "unknown";
       }
     case "peerjs":
       switch (signal.kind) {
-        case "peer-unavailable": return "peer-unavailable";
-        case "unavailable-id": return "id-taken";
+        case "peer-unavailable":
+          return "peer-unavailable";
+        case "unavailable-id":
+          return "id-taken";
         case "invalid-key":
-        case "invalid-id": return "server-refused";
+        case "invalid-id":
+          return "server-refused";
         case "network":
         case "server-error":
-        case "socket-error": return "signaling-unreachable";
-        case "browser-incompatible": return "no-webrtc";
-        default: return "unknown";
+        case "socket-error":
+          return "signaling-unreachable";
+        case "browser-incompatible":
+          return "no-webrtc";
+        default:
+          return "unknown";
       }
     case "invite":
       switch (signal.error) {
-        case "expired": return "invite-expired";
-        case "revoked": return "invite-revoked";
-        case "unsupported-version": return "invite-unsupported";
-        default: return "invite-malformed";
+        case "expired":
+          return "invite-expired";
+        case "revoked":
+          return "invite-revoked";
+        case "unsupported-version":
+          return "invite-unsupported";
+        default:
+          return "invite-malformed";
       }
     case "ice": {
       if (signal.state !== "failed") return "unknown";
@@ -164,9 +183,7 @@ export function classifyError(signal: ErrorSignal): ErrorKind {
   }
 }
 
-export type RecoveryStep =
-  | { type: "auto"; attempt: number; total: number; delayMs: number }
-  | { type: "manual"; actions: readonly ErrorAction[] };
+export type RecoveryStep = { type: "auto"; attempt: number; total: number; delayMs: number } | { type: "manual"; actions: readonly ErrorAction[] };
 
 /**
  * Automatic retry with backoff first, then the manual choices. `next()` is called after each
@@ -176,7 +193,10 @@ export class Recovery {
   private failures = 0;
   private readonly delays: number[];
 
-  constructor(readonly kind: ErrorKind, options: BackoffOptions = {}) {
+  constructor(
+    readonly kind: ErrorKind,
+    options: BackoffOptions = {},
+  ) {
     this.delays = describeError(kind).autoRetry ? backoffDelays({ attempts: 3, ...options }) : [];
   }
 

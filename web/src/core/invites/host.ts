@@ -36,7 +36,10 @@ export class HostInvites {
   private readonly now: () => number;
   private readonly random: Random | undefined;
 
-  constructor(private readonly store: InviteStore, options: { now?: () => number; random?: Random } = {}) {
+  constructor(
+    private readonly store: InviteStore,
+    options: { now?: () => number; random?: Random } = {},
+  ) {
     this.now = options.now ?? Date.now;
     this.random = options.random;
   }
@@ -75,7 +78,14 @@ export class HostInvites {
   async issue(identity: HostIdentity, ttlMs: number = INVITE_TTL_MS): Promise<Invite> {
     const now = this.now();
     const invite = createInvite({ hostPeerId: identity.peerId as PeerId, roomId: identity.roomId as RoomId, now, ttlMs, random: this.random });
-    await this.store.putInvite({ inviteId: invite.inviteId, roomId: invite.roomId, secretHash: await inviteKeyHash(invite.secret), created: now, expiresAt: invite.expiresAt, revoked: false });
+    await this.store.putInvite({
+      inviteId: invite.inviteId,
+      roomId: invite.roomId,
+      secretHash: await inviteKeyHash(invite.secret),
+      created: now,
+      expiresAt: invite.expiresAt,
+      revoked: false,
+    });
     await this.store.putIdentity(identity);
     return invite;
   }
@@ -109,7 +119,13 @@ export class HostInvites {
     return (await this.store.listInvites())
       .filter((r) => this.alive(r, now) && (roomId === undefined || r.roomId === roomId))
       .sort((a, b) => a.expiresAt - b.expiresAt || a.created - b.created)
-      .map((r) => ({ inviteId: r.inviteId, created: r.created, expiresAt: r.expiresAt, remainingMs: r.expiresAt - now, expiringSoon: r.expiresAt - now < EXPIRY_WARNING_MS }));
+      .map((r) => ({
+        inviteId: r.inviteId,
+        created: r.created,
+        expiresAt: r.expiresAt,
+        remainingMs: r.expiresAt - now,
+        expiringSoon: r.expiresAt - now < EXPIRY_WARNING_MS,
+      }));
   }
 
   /** Ends the room: every invite and the identity are forgotten. */

@@ -48,7 +48,14 @@ export function createInvite(options: CreateInviteOptions): Invite {
 
 /** The fragment (without '#'): `join=1.<host>.<room>.<invite>.<secret>.<expires-unix-seconds>`. */
 export function inviteFragment(invite: Invite): string {
-  const parts = [String(invite.version), encodeURIComponent(invite.hostPeerId), invite.roomId, invite.inviteId, invite.secret, String(Math.floor(invite.expiresAt / 1000))];
+  const parts = [
+    String(invite.version),
+    encodeURIComponent(invite.hostPeerId),
+    invite.roomId,
+    invite.inviteId,
+    invite.secret,
+    String(Math.floor(invite.expiresAt / 1000)),
+  ];
   return "join=" + parts.join(".");
 }
 
@@ -82,12 +89,22 @@ export function parseInvite(hash: string, now: number): InviteParseResult {
     return { ok: false, error: "malformed" };
   }
   const secretBytes = secret.length <= MAX_SECRET_CHARS ? fromBase64Url(secret) : null;
-  if (!isPeerId(hostPeerId) || !isOpaqueId(roomId) || !isOpaqueId(inviteId) || secretBytes === null || secretBytes.length < INVITE_SECRET_BYTES || !/^\d{1,12}$/.test(expiresRaw)) {
+  if (
+    !isPeerId(hostPeerId) ||
+    !isOpaqueId(roomId) ||
+    !isOpaqueId(inviteId) ||
+    secretBytes === null ||
+    secretBytes.length < INVITE_SECRET_BYTES ||
+    !/^\d{1,12}$/.test(expiresRaw)
+  ) {
     return { ok: false, error: "malformed" };
   }
   const expiresAt = Number(expiresRaw) * 1000;
   if (expiresAt <= now) return { ok: false, error: "expired" };
-  return { ok: true, invite: { version: INVITE_VERSION, hostPeerId: hostPeerId as PeerId, roomId: roomId as RoomId, inviteId: inviteId as InviteId, secret, expiresAt } };
+  return {
+    ok: true,
+    invite: { version: INVITE_VERSION, hostPeerId: hostPeerId as PeerId, roomId: roomId as RoomId, inviteId: inviteId as InviteId, secret, expiresAt },
+  };
 }
 
 export * from "./store";

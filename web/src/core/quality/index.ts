@@ -170,7 +170,8 @@ export class QualityTracker {
       reasons.push("quality.reason.veryslow");
     }
     const path = snap?.path ?? null;
-    if (path?.kind === "relayed") reasons.push(path.relayProtocol === "tls" || path.relayProtocol === "tcp" ? "quality.reason.relayTcp" : "quality.reason.relayed");
+    if (path?.kind === "relayed")
+      reasons.push(path.relayProtocol === "tls" || path.relayProtocol === "tcp" ? "quality.reason.relayTcp" : "quality.reason.relayed");
     else if (path?.kind === "direct") reasons.push("quality.reason.direct");
     return { level, rttMs: rtt, pairRttMs: pairRtt, pingRttMs: pingRtt, inBps: Math.round(this.inBps), outBps: Math.round(this.outBps), path, reasons };
   }
@@ -189,10 +190,14 @@ export function pathKey(path: PathInfo | null): StringKey {
   if (!path) return "quality.path.unknown";
   if (path.kind === "direct") return path.protocol === "tcp" ? "quality.path.directTcp" : "quality.path.directUdp";
   switch (path.relayProtocol) {
-    case "tls": return "quality.path.relayTls";
-    case "tcp": return "quality.path.relayTcp";
-    case "udp": return "quality.path.relayUdp";
+    case "tls":
+      return "quality.path.relayTls";
+    case "tcp":
+      return "quality.path.relayTcp";
+    case "udp":
+      return "quality.path.relayUdp";
     // This side reaches the friend's relay directly; the relay is on the other side.
-    default: return path.localType === "relay" ? "quality.path.relay" : "quality.path.relayRemote";
+    default:
+      return path.localType === "relay" ? "quality.path.relay" : "quality.path.relayRemote";
   }
 }

@@ -1,6 +1,17 @@
 import { Emitter } from "../emitter";
 import { randomBase64Url } from "../ids";
-import { decodeFrame, macInput, type AckFrame, type EndToEndFrame, type MemberInfo, type MessageFrame, type PingFrame, type PresenceFrame, type PresenceState, type RefusalReason } from "../delivery/frames";
+import {
+  decodeFrame,
+  macInput,
+  type AckFrame,
+  type EndToEndFrame,
+  type MemberInfo,
+  type MessageFrame,
+  type PingFrame,
+  type PresenceFrame,
+  type PresenceState,
+  type RefusalReason,
+} from "../delivery/frames";
 import type { FrameAuthenticator } from "../delivery/mac";
 import { Outbox, orderedStreams, type InboundStream, type OutboxEntry, type StreamFactory } from "../delivery/streams";
 import { cleanName, validateOutgoing } from "../delivery/message";
@@ -304,13 +315,15 @@ export class MeshRoom {
   members(): MemberView[] {
     const now = this.o.clock.now();
     const after = this.o.unreachableAfterMs ?? 60_000;
-    return [...this.roster.members.values()].map((m): MemberView => {
-      const route = this.routeTo(m.id);
-      const path: MemberPath = route === null ? "none" : route === m.id ? "direct" : "relay";
-      const lost = this.noPathSince.get(m.id);
-      const state = path !== "none" ? (m.st === "away" ? "away" : "online") : lost !== undefined && now - lost >= after ? "unreachable" : "reconnecting";
-      return { id: m.id, name: m.name, state, path, via: path === "relay" ? route : null, since: m.since };
-    }).sort((x, y) => (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
+    return [...this.roster.members.values()]
+      .map((m): MemberView => {
+        const route = this.routeTo(m.id);
+        const path: MemberPath = route === null ? "none" : route === m.id ? "direct" : "relay";
+        const lost = this.noPathSince.get(m.id);
+        const state = path !== "none" ? (m.st === "away" ? "away" : "online") : lost !== undefined && now - lost >= after ? "unreachable" : "reconnecting";
+        return { id: m.id, name: m.name, state, path, via: path === "relay" ? route : null, since: m.since };
+      })
+      .sort((x, y) => (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
   }
 
   /** Messages waiting for an ack from `peer` (0 when unknown). */
@@ -362,7 +375,8 @@ export class MeshRoom {
         if (frame.o === this.o.self.id) return this.receiveEndToEnd(from, frame.x, true);
         if (frame.o === from || !this.up.has(frame.o)) return; // no direct link: the sender retries later
         const inner = decodeFrame(frame.x);
-        if (!inner.ok || (inner.frame.t !== "m" && inner.frame.t !== "a") || inner.frame.o !== frame.o) return this.refuse(from, inner.ok ? "bad-shape" : inner.reason);
+        if (!inner.ok || (inner.frame.t !== "m" && inner.frame.t !== "a") || inner.frame.o !== frame.o)
+          return this.refuse(from, inner.ok ? "bad-shape" : inner.reason);
         this.stats.relayed++;
         this.o.links.send(frame.o, frame.x);
         return;
@@ -510,7 +524,20 @@ export class MeshRoom {
     entry.sentAt = this.o.clock.now();
     const { inc } = box;
     const n = entry.n;
-    const body: Omit<MessageFrame, "mac"> = { t: "m", r: this.o.room, f: this.o.self.id, fi: this.inc, o: peer, oi: inc, n, id: entry.id, at: entry.at, x: entry.text, ttl: entry.ttl, bf: entry.bf };
+    const body: Omit<MessageFrame, "mac"> = {
+      t: "m",
+      r: this.o.room,
+      f: this.o.self.id,
+      fi: this.inc,
+      o: peer,
+      oi: inc,
+      n,
+      id: entry.id,
+      at: entry.at,
+      x: entry.text,
+      ttl: entry.ttl,
+      bf: entry.bf,
+    };
     // Over the direct, authenticated link: no MAC (WebCrypto is asynchronous and costs the round trip).
     if (this.up.has(peer) && this.o.links.send(peer, JSON.stringify(body))) return;
     if (entry.frame !== null) return this.deliver(peer, entry.frame);
@@ -523,7 +550,16 @@ export class MeshRoom {
   }
 
   private sendAck(s: Inbound): void {
-    const body: Omit<AckFrame, "mac"> = { t: "a", r: this.o.room, f: this.o.self.id, fi: this.inc, o: s.from, oi: s.inc, n: s.stream.delivered, rd: Math.min(s.readUpTo, s.stream.delivered) };
+    const body: Omit<AckFrame, "mac"> = {
+      t: "a",
+      r: this.o.room,
+      f: this.o.self.id,
+      fi: this.inc,
+      o: s.from,
+      oi: s.inc,
+      n: s.stream.delivered,
+      rd: Math.min(s.readUpTo, s.stream.delivered),
+    };
     if (this.up.has(s.from) && this.o.links.send(s.from, JSON.stringify(body))) return;
     const result = then(this.o.mac.sign(macInput(body)), (mac) => this.deliver(s.from, JSON.stringify({ ...body, mac })));
     if (result instanceof Promise) result.catch(() => undefined);

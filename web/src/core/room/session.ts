@@ -1,4 +1,17 @@
-import { HostHandshake, JoinerHandshake, NonceLog, inviteKeyHash, isAuthFrame, remoteCertificateAgrees, type ChannelFingerprints, type AuthOutcome, type AuthStep, type Handshake, type InviteCheck, type RefusalCode } from "../auth";
+import {
+  HostHandshake,
+  JoinerHandshake,
+  NonceLog,
+  inviteKeyHash,
+  isAuthFrame,
+  remoteCertificateAgrees,
+  type ChannelFingerprints,
+  type AuthOutcome,
+  type AuthStep,
+  type Handshake,
+  type InviteCheck,
+  type RefusalCode,
+} from "../auth";
 import { retry, withTimeout, RetriesExhaustedError, type BackoffOptions } from "../connection/backoff";
 import { PeerError, type ChannelPort, type PeerFactory, type PeerPort } from "../connection/ports";
 import { MAX_MEMBERS } from "../delivery/frames";
@@ -461,7 +474,11 @@ export class MeshSession {
     // At the size limit a newcomer is told the room is full, unless a member no path has reached
     // for a long while (a tab that crashed without a goodbye) can make room once it is verified.
     const full = () => room.roster.members.size >= this.maxMembers - 1;
-    const stale = () => room.members().filter((m) => m.state === "unreachable").sort((a, b) => a.since - b.since)[0];
+    const stale = () =>
+      room
+        .members()
+        .filter((m) => m.state === "unreachable")
+        .sort((a, b) => a.since - b.since)[0];
     if (newcomer && full() && !stale()) {
       channel.send({ t: "auth-refuse", reason: "busy" });
       this.clock.setTimer(400, () => channel.close());
@@ -470,17 +487,17 @@ export class MeshSession {
     const handshake = async () => {
       const fingerprints = await this.readFingerprints(channel);
       return fingerprints
-      ? new HostHandshake({
-          roomId: this.roomId,
-          roomKey: this.roomKey,
-          fingerprints,
-          nonces: this.nonces,
-          lookup: async (inviteId) => {
-            if (inviteId === MEMBER_INVITE_ID) return { status: "ok", roomId: this.roomId, keyHash: await this.memberKeyHash! };
-            return this.hostRoom ? this.hostRoom.lookupInvite(inviteId) : { status: "unknown" };
-          },
-        })
-      : null;
+        ? new HostHandshake({
+            roomId: this.roomId,
+            roomKey: this.roomKey,
+            fingerprints,
+            nonces: this.nonces,
+            lookup: async (inviteId) => {
+              if (inviteId === MEMBER_INVITE_ID) return { status: "ok", roomId: this.roomId, keyHash: await this.memberKeyHash! };
+              return this.hostRoom ? this.hostRoom.lookupInvite(inviteId) : { status: "unknown" };
+            },
+          })
+        : null;
     };
     void this.runHandshake(channel.remoteId, channel, false, handshake, async () => {
       if (!newcomer || !full()) return;
@@ -493,8 +510,26 @@ export class MeshSession {
    * Runs a handshake on a new channel; frames that are not part of it wait and are replayed once the
    * link is up. On success the link replaces any older one to the same member.
    */
-  private runHandshake(peer: string, channel: ChannelPort, dialled: boolean, makeHandshake: () => Promise<Handshake | null>, onOk: (ok: Extract<AuthOutcome, { ok: true }>) => Promise<void>): Promise<AuthOutcome> {
-    const link: Link = { channel, state: "auth", dialled, stalled: false, pinned: null, restartTimer: null, restarts: 0, checking: false, held: [], sink: () => undefined, graceTimer: null };
+  private runHandshake(
+    peer: string,
+    channel: ChannelPort,
+    dialled: boolean,
+    makeHandshake: () => Promise<Handshake | null>,
+    onOk: (ok: Extract<AuthOutcome, { ok: true }>) => Promise<void>,
+  ): Promise<AuthOutcome> {
+    const link: Link = {
+      channel,
+      state: "auth",
+      dialled,
+      stalled: false,
+      pinned: null,
+      restartTimer: null,
+      restarts: 0,
+      checking: false,
+      held: [],
+      sink: () => undefined,
+      graceTimer: null,
+    };
     return new Promise<AuthOutcome>((resolve) => {
       let finished = false;
       let chain = Promise.resolve();
@@ -546,7 +581,9 @@ export class MeshSession {
             if (link.held.length < 256) link.held.push(data);
             return;
           }
-          chain = chain.then(() => (finished ? undefined : handshake.receive(data).then(apply))).catch(() => apply({ send: [{ t: "auth-refuse", reason: "protocol" }], outcome: { ok: false, reason: "protocol", by: "us" } }));
+          chain = chain
+            .then(() => (finished ? undefined : handshake.receive(data).then(apply)))
+            .catch(() => apply({ send: [{ t: "auth-refuse", reason: "protocol" }], outcome: { ok: false, reason: "protocol", by: "us" } }));
         };
         apply(handshake.start());
         for (const d of early.splice(0)) link.sink(d);
@@ -561,7 +598,7 @@ export class MeshSession {
    * reports a peer certificate other than the remote fingerprint.
    */
   private async readFingerprints(channel: ChannelPort): Promise<ChannelFingerprints | null> {
-    for (const end = this.clock.now() + 3000; this.clock.now() < end; ) {
+    for (const end = this.clock.now() + 3000; this.clock.now() < end;) {
       const f = channel.fingerprints?.() ?? null;
       if (f) return (await remoteCertificateAgrees(f, channel)) ? f : null;
       await new Promise<void>((r) => this.clock.setTimer(50, r));

@@ -55,7 +55,10 @@ export function validateSettings(form: SettingsForm): SettingsResult {
 export function parseIceServers(text: string): RTCIceServer[] | null {
   const servers: RTCIceServer[] = [];
   for (const line of text.split(/\r?\n/)) {
-    const parts = line.trim().split(/\s+/).filter((p) => p.length > 0);
+    const parts = line
+      .trim()
+      .split(/\s+/)
+      .filter((p) => p.length > 0);
     if (parts.length === 0) continue;
     const [urls, username, credential] = parts as [string, string?, string?];
     if (!ICE_URL.test(urls) || parts.length === 2 || parts.length > 3) return null;
@@ -68,7 +71,12 @@ export function parseIceServers(text: string): RTCIceServer[] | null {
 
 export function settingsToForm(s: ServerSettings): SettingsForm {
   return {
-    custom: s.custom, host: s.host, port: String(s.port), path: s.path, key: s.key, secure: s.secure,
+    custom: s.custom,
+    host: s.host,
+    port: String(s.port),
+    path: s.path,
+    key: s.key,
+    secure: s.secure,
     iceServers: s.iceServers.map((i) => [i.urls, i.username, i.credential].filter((x) => x !== undefined).join(" ")).join("\n"),
   };
 }
@@ -94,7 +102,10 @@ export function saveSettings(storage: Pick<Storage, "setItem" | "removeItem">, s
 }
 
 /** PeerJS options for these settings; `location` is the page's own location. */
-export function peerServerOptions(s: ServerSettings, location: { hostname: string; port: string; protocol: string }): { host: string; port: number; path: string; key: string; secure: boolean } {
+export function peerServerOptions(
+  s: ServerSettings,
+  location: { hostname: string; port: string; protocol: string },
+): { host: string; port: number; path: string; key: string; secure: boolean } {
   if (!s.custom) {
     const secure = location.protocol === "https:";
     const port = location.port ? Number(location.port) : secure ? 443 : 80;

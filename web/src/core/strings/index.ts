@@ -91,7 +91,8 @@ export const en = {
   friend: "Friend",
   newMessageAnnounce: "New message: {text}",
   noWebRtcTitle: "This browser cannot run GhostChat",
-  noWebRtcBody: "GhostChat needs WebRTC to connect two browsers directly, and this browser does not provide it. Open the link in a current Firefox, Chrome, Edge or Safari.",
+  noWebRtcBody:
+    "GhostChat needs WebRTC to connect two browsers directly, and this browser does not provide it. Open the link in a current Firefox, Chrome, Edge or Safari.",
   offlineBanner: "Offline",
   invitesHeading: "Active invites",
   invitesEmpty: "No active invites. Make a new link to let someone join.",
@@ -107,7 +108,8 @@ export const en = {
   newInvite: "New link",
   endRoom: "End room",
   endRoomHelp: "Revoke every invite and forget this room.",
-  inviteNotKept: "Links you gave out keep working until they expire. The app does not keep their secret, so it cannot show them again: make a new link to share.",
+  inviteNotKept:
+    "Links you gave out keep working until they expire. The app does not keep their secret, so it cannot show them again: make a new link to share.",
   joinInfo: "Invited by {host} · invite valid until {time}",
   verifyLabel: "Verification code",
   verifyHow: "Compare it with your friend",
@@ -116,25 +118,31 @@ export const en = {
   refusedUnknown: "The host does not know this invite: it may belong to a room that was closed. Ask for a new link.",
   refusedExpired: "The host says this invite has expired. Ask for a new link.",
   refusedRevoked: "The host revoked this invite. Ask for a new link if you should still join.",
-  refusedIntercepted: "The connection was closed because it could not be verified: someone may be intercepting this connection, for example a compromised server. Nothing was sent. Try again later or from another network, and compare the verification code with your friend.",
+  refusedIntercepted:
+    "The connection was closed because it could not be verified: someone may be intercepting this connection, for example a compromised server. Nothing was sent. Try again later or from another network, and compare the verification code with your friend.",
   refusedProtocol: "The other side did not follow GhostChat's handshake, so the connection was closed. Reload both pages and try again.",
-  refusedTimeout: "Your friend's browser did not confirm the invite in time, so the connection was closed. Try again; if it keeps happening, someone may be interfering with the connection.",
+  refusedTimeout:
+    "Your friend's browser did not confirm the invite in time, so the connection was closed. Try again; if it keeps happening, someone may be interfering with the connection.",
   hostRefusedUnknown: "Someone tried to join with an invite this room does not know; they were told to ask for a new link.",
   hostRefusedExpired: "Someone tried to join with an expired invite; they were told to ask for a new link.",
   hostRefusedRevoked: "Someone tried to join with an invite you revoked; they were told it was revoked.",
-  hostRefusedIntercepted: "A connection was refused because it could not be verified: someone may be intercepting this connection. Your links still work; ask your friend to try again and compare the verification code.",
+  hostRefusedIntercepted:
+    "A connection was refused because it could not be verified: someone may be intercepting this connection. Your links still work; ask your friend to try again and compare the verification code.",
   hostRefusedProtocol: "A connection was refused: the other side did not follow GhostChat's handshake.",
   hostRefusedTimeout: "A connection was dropped because it did not confirm its invite in time.",
   insecureTitle: "This page is not opened securely",
   insecureBody: "You opened GhostChat over plain http:// at {host}. Browsers switch some features off on such pages, so parts of GhostChat cannot work here:",
-  insecureBodyBlocked: "You opened GhostChat over plain http:// at {host}. Browsers switch some features off on such pages, and GhostChat cannot start without them:",
+  insecureBodyBlocked:
+    "You opened GhostChat over plain http:// at {host}. Browsers switch some features off on such pages, and GhostChat cannot start without them:",
   insecureMissingWebCrypto: "encryption keys and the verification code (WebCrypto)",
   insecureMissingServiceWorker: "installing the app and opening it without a network (service worker)",
   insecureMissingWakeLock: "keeping the screen on during a chat (wake lock)",
   insecureMissingClipboard: "copying the invite link with one tap (clipboard)",
   insecureNothingMissing: "This browser still offers everything GhostChat needs, but other browsers will not.",
-  insecureFixLocalNetwork: "What to do: open GhostChat with https:// instead. Whoever runs this server can make a certificate for the local network once and trust it on each device (operator guide, \"A LAN without a domain\").",
-  insecureFixInternet: "What to do: open GhostChat with https:// instead. If that does not work, whoever runs this server needs to set up HTTPS (operator guide, section 2).",
+  insecureFixLocalNetwork:
+    'What to do: open GhostChat with https:// instead. Whoever runs this server can make a certificate for the local network once and trust it on each device (operator guide, "A LAN without a domain").',
+  insecureFixInternet:
+    "What to do: open GhostChat with https:// instead. If that does not work, whoever runs this server needs to set up HTTPS (operator guide, section 2).",
   insecureFixThisDevice: "If the server runs on this device, open {url} instead: browsers trust localhost.",
   // ---- group rooms (issue 7) ----
   newGroupRoom: "New group room (up to 12)",

@@ -14,7 +14,8 @@ export const networkStrings = {
   "error.offline.explain": "This device has no network right now. GhostChat tries again as soon as it is back.",
   "error.offline.cause": "Wi-Fi or mobile data is off, or the network dropped.",
   "error.signaling-unreachable.title": "The GhostChat server did not answer",
-  "error.signaling-unreachable.explain": "The GhostChat server did not answer. Your browser needs it briefly to find your friend: check your connection, or the server settings.",
+  "error.signaling-unreachable.explain":
+    "The GhostChat server did not answer. Your browser needs it briefly to find your friend: check your connection, or the server settings.",
   "error.signaling-unreachable.cause": "The network blocks the server, the server is down, or the server settings point elsewhere.",
   "error.server-refused.title": "The server refused the connection",
   "error.server-refused.explain": "The server answered but would not let this browser in.",
@@ -126,15 +127,18 @@ export const networkStrings = {
   "diag.advice.signaling-down": "The GhostChat server is unreachable. Check the address in the server settings, or try another network.",
   "diag.advice.ice-config-down": "The server's network settings could not be loaded; relays will not be used. Try again in a minute.",
   "diag.advice.udp-blocked": "Your network blocks UDP. GhostChat can still connect through a relay over TCP or TLS on port 443.",
-  "diag.advice.symmetric-nat": "Your router gives a new public port for every destination (symmetric NAT). Direct connections rarely work; the relay will be used.",
+  "diag.advice.symmetric-nat":
+    "Your router gives a new public port for every destination (symmetric NAT). Direct connections rarely work; the relay will be used.",
   "diag.advice.nat-friendly": "Your router keeps one public port for all destinations: direct connections should work.",
   "diag.advice.no-nat": "This device is reachable directly: direct connections should work.",
   "diag.advice.turn-udp-ok": "The relay works over UDP (the fastest relay path).",
   "diag.advice.turn-tcp-ok": "The relay works over TCP.",
   "diag.advice.turn-tls-ok": "The relay works over TLS, which passes most firewalls and proxies.",
   "diag.advice.only-443": "Only port 443 gets through this network: connections will use the relay on port 443.",
-  "diag.advice.turn-credentials-refused": "The relay refused its credentials. Reload the page to get fresh ones; if that does not help, tell the server's operator.",
-  "diag.advice.relay-unreachable": "No relay server is reachable. Direct connections are the only path; on a strict network, try another network (for example mobile data).",
+  "diag.advice.turn-credentials-refused":
+    "The relay refused its credentials. Reload the page to get fresh ones; if that does not help, tell the server's operator.",
+  "diag.advice.relay-unreachable":
+    "No relay server is reachable. Direct connections are the only path; on a strict network, try another network (for example mobile data).",
   "diag.advice.no-relay-configured": "The server offers no relay. Connections between strict networks may fail.",
   "diag.code.300": "Try another server (the relay redirected the request).",
   "diag.code.400": "The relay did not understand the request.",
@@ -182,13 +186,17 @@ export const networkStrings = {
   "guide.title": "Troubleshooting",
   "guide.open": "Troubleshooting guide",
   "guide.q1": "My friend opens the link but nothing happens",
-  "guide.a1": "Both of you need the page open at the same time: the host's tab must stay open until the friend joins. If the host closed it, ask for a new link.",
-  "guide.q2": "It says \"No network path to your friend\"",
-  "guide.a2": "A firewall or strict NAT is in the way. Choose \"Try again through a relay\"; run \"Check my network\" on both sides to see which network is strict.",
+  "guide.a1":
+    "Both of you need the page open at the same time: the host's tab must stay open until the friend joins. If the host closed it, ask for a new link.",
+  "guide.q2": 'It says "No network path to your friend"',
+  "guide.a2":
+    'A firewall or strict NAT is in the way. Choose "Try again through a relay"; run "Check my network" on both sides to see which network is strict.',
   "guide.q3": "The diagnostics say UDP is blocked",
-  "guide.a3": "Many company and hotel networks only pass web traffic. GhostChat then uses its relay over TCP or TLS on port 443, which is slower but works. Mobile data is an alternative.",
+  "guide.a3":
+    "Many company and hotel networks only pass web traffic. GhostChat then uses its relay over TCP or TLS on port 443, which is slower but works. Mobile data is an alternative.",
   "guide.q4": "The diagnostics say symmetric NAT",
-  "guide.a4": "Your router changes the public port per destination, which defeats direct connections. The relay carries the chat; it stays end-to-end encrypted.",
+  "guide.a4":
+    "Your router changes the public port per destination, which defeats direct connections. The relay carries the chat; it stays end-to-end encrypted.",
   "guide.q5": "The relay refuses credentials or cannot be reached",
   "guide.a5": "Reload the page to get fresh relay credentials. If it persists, copy the diagnostics report and send it to whoever runs the server.",
   "guide.q6": "The quality indicator shows poor",
