@@ -1,5 +1,6 @@
 using GhostChat.Server.EmbeddedTurn;
 using GhostChat.Server.Ice;
+using GhostChat.Server.Network;
 using GhostChat.Server.Ops;
 using GhostChat.Server.Security;
 using GhostChat.Server.Signaling;

@@ -4,7 +4,7 @@ using System.Net;
 using System.Net.WebSockets;
 using System.Security.Cryptography;
 using System.Text;
-using GhostChat.Server.Hosting;
+using GhostChat.Server.Network;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Extensions.Options;
