@@ -108,4 +108,19 @@ describe("invites", () => {
   it("parseInvite_NotAString_NotAnInvite", () => {
     expect(parseInvite(undefined as unknown as string, NOW)).toEqual({ ok: false, error: "not-an-invite" });
   });
+
+  it("parseInvite_LinksGivenOutBeforeTheOneRoomEngine_StillParse", () => {
+    // As the release before it printed them (015e569): a 1:1 link has no query, a group link ?group;
+    // the fragment is the same, so both reach the host's new page unchanged.
+    const fragment = "#join=1.8f3e1c0a-5b7d-4c2e-9a61-2f4b8d7e6c10.Zk3pQ8rT2vX9yB4m.Hd7sK2pL9qW4.q8Zr4Lm2Xv7Nc1Bt6Yk0Aw.1893456000";
+    for (const link of [`https://chat.example/${fragment}`, `https://chat.example/?group${fragment}`]) {
+      const parsed = parseInvite(new URL(link).hash, 1_700_000_000_000);
+      expect(parsed.ok).toBe(true);
+      if (parsed.ok) expect(parsed.invite.hostPeerId).toBe("8f3e1c0a-5b7d-4c2e-9a61-2f4b8d7e6c10");
+    }
+  });
+
+  it("parseInvite_LinkOfAnotherVersion_SaysSoInsteadOfFailingOddly", () => {
+    expect(parseInvite("#join=2.anything.goes.here.x.1", 0)).toEqual({ ok: false, error: "unsupported-version" });
+  });
 });
