@@ -62,3 +62,34 @@ describe("wake lock while in a chat", { timeout: 180_000 }, () => {
     assert.deepEqual(await host.eval(() => window.__wakeLockLog), ["request:screen", "release"]);
   });
 });
+
+describe("wake lock in a group room", { timeout: 180_000 }, () => {
+  let server, browser;
+
+  before(async () => {
+    server = await startServer();
+    browser = await launchChromium();
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  it("wakeLock_GroupRoom_TakenWithSomeoneThere_ReleasedWhenAloneAgain", async () => {
+    const host = await chromiumPage(browser);
+    const guest = await chromiumPage(browser);
+    for (const p of [host, guest]) await p.context.addInitScript(RECORDER);
+    await host.goto(server.url + "/");
+    await host.click("#new-group");
+    await host.waitFor(() => document.querySelector("#invite-link").value.includes("#join="));
+    // Alone in the room: nothing to keep the screen on for.
+    assert.deepEqual(await host.eval(() => window.__wakeLockLog), []);
+    await guest.goto(await host.eval(() => document.querySelector("#invite-link").value));
+    await host.waitFor(() => window.__wakeLockLog.includes("request:screen"));
+    await guest.waitFor(() => window.__wakeLockLog.includes("request:screen"));
+    await guest.click("#leave");
+    await host.waitFor(() => window.__wakeLockLog.includes("release"));
+    assert.deepEqual(await host.eval(() => window.__wakeLockLog), ["request:screen", "release"]);
+  });
+});

@@ -358,7 +358,8 @@ class App {
       if (performance.getEntriesByName("ghostchat:chat-ready").length === 0) performance.mark("ghostchat:chat-ready");
       void this.acquireWakeLock();
       if (document.body.dataset.view !== "chat" && (this.lastJoin || document.body.dataset.view === "invite")) this.enterChat();
-    } else if (p === "peer-left") {
+    } else if (p === "peer-left" || p === "waiting") {
+      // Nobody else in the room (any more): the screen may sleep. Reconnecting keeps it awake.
       this.releaseWakeLock();
     }
   }
