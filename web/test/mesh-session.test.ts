@@ -125,6 +125,12 @@ class FakePeer implements PeerPort {
   onDisconnected(h: () => void): void {
     this.disconnected.push(h);
   }
+  refreshes = 0;
+  /** The session asks for a fresh signaling socket: it drops and reconnects at once here. */
+  refresh(): void {
+    this.refreshes++;
+    this.disconnected.forEach((h) => h());
+  }
   dropSignaling(): void {
     this.online = false;
     this.disconnected.forEach((h) => h());
@@ -500,11 +506,11 @@ describe("MeshSession", () => {
       await until(() => host.room!.members()[0]?.state === "online" && joiner.room!.members()[0]?.state === "online", "the pair online");
       const dialled = peers[1]!.channelTo(hostId)!;
       const accepted = peers[0]!.channelTo(joiner.id)!;
-      return { host, joiner, dialled, accepted };
+      return { host, joiner, dialled, accepted, peers };
     }
 
     it("iceRestart_StalledLink_DiallerRestartsOnTheSameConnection_MessagesWaitThenArrive", async () => {
-      const { host, joiner, dialled, accepted } = await stalledPair();
+      const { host, joiner, dialled, accepted, peers } = await stalledPair();
       const got: string[] = [];
       texts(host, got);
       for (const c of [dialled, accepted]) c.emitIce("disconnected");
@@ -512,6 +518,8 @@ describe("MeshSession", () => {
       expect(joiner.connectedPeers).toEqual([]);
       await until(() => dialled.restarts >= 2, "the dialling side restarting ICE, again");
       expect(accepted.restarts).toBe(0);
+      // The stalled side's signaling socket is opened anew (an address change leaves a dead one), once.
+      expect(peers[1]!.refreshes).toBe(1);
       joiner.room!.send("written while stalled");
       await new Promise((r) => setTimeout(r, 150));
       expect(got).toEqual([]); // held in the outbox, not lost in a dead channel

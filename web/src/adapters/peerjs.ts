@@ -114,6 +114,9 @@ export function createPeerJsPort(
         peer.once("error", onError);
         peer.reconnect();
       }),
+    refresh: () => {
+      if (!peer.destroyed && !peer.disconnected) peer.disconnect();
+    },
     destroy: () => peer.destroy(),
   };
 }
@@ -142,11 +145,15 @@ interface ServerMessage {
 function interceptRestarts(peer: PeerInternals): void {
   const original = peer._handleMessage.bind(peer);
   peer._handleMessage = (message: ServerMessage) => {
+    if (message.type !== "OFFER" && message.type !== "ANSWER") return original(message);
     const id = message.payload?.connectionId;
-    const conn = typeof id === "string" && (message.type === "OFFER" || message.type === "ANSWER") ? peer.getConnection(message.src, id) : null;
-    if (!conn?.open) return original(message);
+    const conn = typeof id === "string" ? peer.getConnection(message.src, id) : null;
+    const restart = message.payload?.restart === RESTART;
+    // A restart for a connection this side no longer has (closed, redialled) is dropped: to PeerJS it
+    // would look like a new connection without its settings.
+    if (!conn?.open && !restart) return original(message);
     // Never handed to PeerJS: only a restart of ours is applied, and only after checking it.
-    if (message.payload?.restart === RESTART) void applyRestart(peer, conn, message.type, message.payload.sdp?.sdp).catch(() => undefined);
+    if (conn?.open && restart) void applyRestart(peer, conn, message.type, message.payload?.sdp?.sdp).catch(() => undefined);
   };
 }
 

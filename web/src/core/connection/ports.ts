@@ -51,6 +51,12 @@ export interface PeerPort {
   /** The signaling socket dropped (data channels may live on). */
   onDisconnected(handler: () => void): void;
   reconnect(): Promise<void>;
+  /**
+   * Drops the signaling socket so that it is opened again (same id and token): after an address
+   * change the old socket is dead, and only TCP's timeouts, minutes later, would notice. The peer
+   * then reports "disconnected" like any lost socket.
+   */
+  refresh?(): void;
   destroy(): void;
 }
 

@@ -171,6 +171,7 @@ export class MeshSession {
   private memberKeyHash: Promise<string> | null = null;
   private hostRoom: HostRoom | null = null;
   private reconnecting = false;
+  private lastFreshen = -Infinity;
 
   constructor(private readonly o: MeshSessionOptions) {
     this.clock = o.clock ?? realClock;
@@ -312,8 +313,9 @@ export class MeshSession {
         try {
           await withTimeout(peer.reconnect(), this.o.attemptTimeoutMs ?? 10_000, "signaling");
           this.events.emit("signaling", "online");
-          // Links that died meanwhile could not be redialled: try again now.
+          // Links that died meanwhile could not be redialled: try again now; stalled ones restart now.
           for (const id of this.room?.roster.members.keys() ?? []) this.maybeDial(id);
+          for (const link of this.links.values()) if (link.stalled && link.dialled) void link.channel.restartIce?.().catch(() => undefined);
           return;
         } catch {
           if (attempt >= 2) this.events.emit("signaling", "offline");
@@ -671,7 +673,20 @@ export class MeshSession {
     if (!link.channel.restartIce) return this.dropLink(peer, link);
     link.stalled = true;
     for (const fn of [...this.downHandlers]) fn(peer);
+    this.freshenSignaling();
     this.restart(peer, link);
+  }
+
+  /**
+   * A link stalled: if the network under this page changed, the signaling socket is as dead as the
+   * link, yet looks open until TCP gives up. So it is opened anew (same id and token; the broker
+   * closes the old one), at most every 10 s, and the restart's offer goes over the new one.
+   */
+  private freshenSignaling(): void {
+    const now = this.clock.now();
+    if (this.reconnecting || !this.peer?.refresh || now - this.lastFreshen < 10_000) return;
+    this.lastFreshen = now;
+    this.peer.refresh();
   }
 
   private restart(peer: string, link: Link): void {
