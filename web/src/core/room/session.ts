@@ -663,7 +663,12 @@ export class MeshSession {
         link.graceTimer = null;
         this.stall(peer, link);
       });
-    } else if (state === "failed" || state === "closed") {
+    } else if (state === "failed") {
+      // No path any more (Firefox can get here without a long "disconnected"): the redial needs a
+      // signaling socket that works, and after an address change the old one does not.
+      this.dropLink(peer, link);
+      this.freshenSignaling();
+    } else if (state === "closed") {
       this.dropLink(peer, link);
     }
   }
