@@ -78,7 +78,7 @@ export async function waitInRoom(page, timeout = WAIT) {
 /**
  * Installs, in the page, a recorder of what it shows (test instrumentation, not an app hook): a
  * MutationObserver notes when each incoming message appeared, and every change of #status's and
- * body's data-phase, the view, the composer's state and the member list (peer and state of each).
+ * body's data-phase, the view, the composer's state and the member list (peer, state and path of each).
  * `recorded(page)` reads it.
  */
 export async function installRecorder(page) {
@@ -97,7 +97,7 @@ export async function installRecorder(page) {
         body: document.body.dataset.phase ?? null,
         view: document.body.dataset.view ?? null,
         composer: document.querySelector(sel.composer)?.disabled === false ? "enabled" : "disabled",
-        members: [...document.querySelectorAll(sel.members)].map((li) => [li.dataset.peer, li.dataset.state]),
+        members: [...document.querySelectorAll(sel.members)].map((li) => [li.dataset.peer, li.dataset.state, li.dataset.path ?? null]),
       };
       const key = JSON.stringify(s);
       if (rec.last !== key) {
@@ -105,7 +105,7 @@ export async function installRecorder(page) {
         rec.states.push({ at: Date.now(), ...s });
       }
     };
-    new MutationObserver(scan).observe(document.documentElement, { subtree: true, childList: true, attributes: true, attributeFilter: ["data-phase", "data-state", "data-peer", "data-view", "disabled", "data-direction"] });
+    new MutationObserver(scan).observe(document.documentElement, { subtree: true, childList: true, attributes: true, attributeFilter: ["data-phase", "data-state", "data-path", "data-peer", "data-view", "disabled", "data-direction"] });
     scan();
   }, ROOM_UI);
 }

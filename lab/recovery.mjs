@@ -163,6 +163,21 @@ export class Chat {
     return [...this.refusedWrites(), ...this.leftShown(r.snap), ...missing, ...(r.complete ? this.deliveryProblems(r.snap) : [])];
   }
 
+  /** For a failed round: per page, what it lacks from whom, and the member list it showed last (peer state/path). */
+  summary(snap) {
+    return this.members.map(({ name }) => {
+      const got = new Set(snap[name].shown.filter((m) => m.dir === "in").map((m) => m.text));
+      const lacks = this.members.filter((m) => m.name !== name).map(({ name: from }) => {
+        const all = this.accepted(from);
+        const lost = all.filter((w) => !got.has(w.text));
+        return `${lost.length}/${all.length} of ${from}'s${lost.length ? ` (${lost[0].text}…${lost.at(-1).text})` : ""}`;
+      });
+      const last = snap[name].states.at(-1);
+      const list = last ? last.members.map(([p, st, path]) => `${p.slice(0, 8)} ${st}/${path}`).join(", ") : "?";
+      return `${name} lacks ${lacks.join(", ")}; shows ${last?.phase ?? "-"} [${list}]`;
+    });
+  }
+
   /** Writes a page did not take ("A·4 refused (composer disabled?)"). */
   refusedWrites() {
     return this.members.flatMap(({ name }) => this.written.get(name).filter((w) => !w.ok).map((w) => `${name} could not write ${w.text}`));

@@ -1,13 +1,16 @@
-// lab/resume: time to resume after a cut, measured as recovery.test.mjs measures it, N times in a row.
-// A lab with one side per person, the real server, one room; then per run: everyone writes (one
-// message every --every-ms each), every path between the browsers and to TURN is dropped in the
-// routers for --cut-ms (signaling stays up), restored, and the run waits until everything written
-// arrived. Prints per run and then median/p95 of: restore → first outstanding message delivered,
+// lab/resume: time to resume after a cut, measured as recovery.test.mjs measures it, N times.
+// A lab with one side per person and the real server; per run a new room with new pages (with
+// --same-room: one room for every run), then: everyone writes (one message every --every-ms each),
+// every path between the browsers and to TURN is dropped in the routers for --cut-ms (signaling stays
+// up), restored, and the run waits until everything written arrived. Prints per run and then median/p95 of: restore → first outstanding message delivered,
 // restore → all delivered. A run where something was lost, duplicated or out of order, or where a
 // page said someone left, is reported and counted as failed (its times are left out).
 //
 //   lab/resume [--runs N] [--kind group|room] [--browsers chromium,firefox,chromium]
-//              [--sides cone,cone,symmetric] [--cut-ms 25000] [--every-ms 1500] [--json FILE]
+//              [--sides cone,cone,symmetric] [--cut-ms 25000] [--every-ms 1500] [--same-room] [--json FILE]
+//              [--server-env GhostChat__Turn__MaxAllocationsPerUser=100 …]   (extra server settings)
+// After each run it prints the relay's open allocations (the server's /metrics), and with a new room
+// per run also 3 s after that run's pages closed: what is left then was not released.
 import { writeFileSync } from "node:fs";
 import { createLab, labUnavailableReason, leftoverNamespaces, SCENARIOS } from "./netlab.mjs";
 import { openRoom } from "./pair.mjs";
@@ -15,7 +18,7 @@ import { percentile } from "./matrix.mjs";
 import { Chat, cutRound, people, secs } from "./recovery.mjs";
 
 function parseArgs(argv) {
-  const args = { runs: 5, kind: "group", browsers: ["chromium", "firefox", "chromium"], sides: null, cutMs: 25_000, everyMs: 1500, json: null };
+  const args = { runs: 5, kind: "group", browsers: ["chromium", "firefox", "chromium"], sides: null, cutMs: 25_000, everyMs: 1500, json: null, serverEnv: {}, sameRoom: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => argv[++i];
@@ -26,8 +29,13 @@ function parseArgs(argv) {
     else if (a === "--cut-ms") args.cutMs = Number(next());
     else if (a === "--every-ms") args.everyMs = Number(next());
     else if (a === "--json") args.json = next();
+    else if (a === "--same-room") args.sameRoom = true;
+    else if (a === "--server-env") {
+      const [k, ...v] = String(next()).split("=");
+      args.serverEnv[k] = v.join("=");
+    }
     else if (a === "--help" || a === "-h") {
-      console.log("usage: lab/resume [--runs N] [--kind group|room] [--browsers chromium,firefox,…] [--sides cone,…] [--cut-ms MS] [--every-ms MS] [--json FILE]");
+      console.log("usage: lab/resume [--runs N] [--kind group|room] [--browsers chromium,firefox,…] [--sides cone,…] [--cut-ms MS] [--every-ms MS] [--same-room] [--server-env KEY=VALUE]… [--json FILE]");
       process.exit(0);
     } else throw new Error(`unknown argument '${a}' (see --help)`);
   }
@@ -60,19 +68,45 @@ async function main() {
   const runs = [];
   let code = 0;
   try {
-    const { url } = await lab.startServer();
-    const ps = await people(lab, args.browsers.map((b, i) => [i + 1, b, names[i]]));
-    await openRoom(ps[0].page, ps.slice(1).map((p) => p.page), url, args.kind);
-    console.log(`lab/resume: ${args.kind} room, ${ps.map((p, i) => `${p.name}=${p.browser}@${args.sides[i]}`).join(" ")}; ${args.runs} cuts of ${secs(args.cutMs)}, one message every ${secs(args.everyMs)} each`);
+    const { url } = await lab.startServer(args.serverEnv);
+    // The relay's open allocations, from the server's /metrics (read from side 1's namespace).
+    const allocations = () => {
+      try {
+        const text = lab.exec("c1", process.execPath, ["-e", `fetch(${JSON.stringify(url + "/metrics")}).then((r) => r.text()).then((t) => console.log(t))`]);
+        return Number(/^ghostchat_turn_allocations_active\S*\s+(\d+)/m.exec(text)?.[1] ?? NaN);
+      } catch {
+        return NaN;
+      }
+    };
+    let ps = null;
+    const open = async () => {
+      ps = await people(lab, args.browsers.map((b, i) => [i + 1, b, names[i]]));
+      await openRoom(ps[0].page, ps.slice(1).map((p) => p.page), url, args.kind);
+    };
+    const close = async () => {
+      await Promise.all((ps ?? []).map((p) => p.close().catch(() => undefined)));
+      ps = null;
+    };
+    console.log(`lab/resume: ${args.kind} room, ${args.browsers.map((b, i) => `${names[i]}=${b}@${args.sides[i]}`).join(" ")}; ${args.runs} cuts of ${secs(args.cutMs)}${args.sameRoom ? " in one room" : ", a new room each"}, one message every ${secs(args.everyMs)} each`);
     for (let run = 1; run <= args.runs; run++) {
+      if (!ps) await open();
       // Names per run ("A3") keep each run's messages apart in the same pages.
       const chat = new Chat(ps.map((p) => ({ ...p, name: `${p.name}${run}` })), { kind: args.kind });
       await chat.settle(120_000);
       const r = await cutRound(lab, chat, { cutMs: args.cutMs, everyMs: args.everyMs });
       const problems = [...chat.problems(r), ...r.through, ...chat.missingReconnecting(r.snap)];
       const ok = problems.length === 0;
-      runs.push({ run, ok, outstanding: r.resume.outstanding, firstMs: r.resume.firstMs, allMs: r.resume.allMs, problems });
-      console.log(`run ${run}: ${ok ? "ok" : "FAILED"}; ${r.resume.outstanding} outstanding at the restore; first delivered ${secs(r.resume.firstMs)}, all ${secs(r.resume.allMs)} after it${ok ? "" : `\n  ${problems.slice(0, 10).join("\n  ")}`}`);
+      const relays = allocations();
+      runs.push({ run, ok, outstanding: r.resume.outstanding, firstMs: r.resume.firstMs, allMs: r.resume.allMs, turnAllocations: relays, problems });
+      console.log(`run ${run}: ${ok ? "ok" : "FAILED"}; TURN allocations open ${relays}; ${r.resume.outstanding} outstanding at the restore; first delivered ${secs(r.resume.firstMs)}, all ${secs(r.resume.allMs)} after it${ok ? "" : `\n  ${[...chat.summary(r.snap), ...problems.slice(0, 10)].join("\n  ")}`}`);
+      if (!args.sameRoom) {
+        await close();
+        await new Promise((r) => setTimeout(r, 3000));
+        // Closed pages release their allocations (network up): what stays was lost in the cut.
+        const stale = allocations();
+        runs.at(-1).turnAllocationsAfterClose = stale;
+        console.log(`  TURN allocations open 3 s after the pages closed: ${stale}`);
+      }
     }
     const good = runs.filter((r) => r.ok);
     const first = good.map((r) => r.firstMs).sort((a, b) => a - b);
