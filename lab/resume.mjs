@@ -87,7 +87,7 @@ async function main() {
       await Promise.all((ps ?? []).map((p) => p.close().catch(() => undefined)));
       ps = null;
     };
-    console.log(`lab/resume: ${args.kind} room, ${args.browsers.map((b, i) => `${names[i]}=${b}@${args.sides[i]}`).join(" ")}; ${args.runs} cuts of ${secs(args.cutMs)}${args.sameRoom ? " in one room" : ", a new room each"}, one message every ${secs(args.everyMs)} each`);
+    console.log(`lab/resume: ${args.kind === "group" ? "group room" : "1:1 room"}, ${args.browsers.map((b, i) => `${names[i]}=${b}@${args.sides[i]}`).join(" ")}; ${args.runs} cuts of ${secs(args.cutMs)}${args.sameRoom ? " in one room" : ", a new room each"}, one message every ${secs(args.everyMs)} each`);
     for (let run = 1; run <= args.runs; run++) {
       if (!ps) await open();
       // Names per run ("A3") keep each run's messages apart in the same pages.
