@@ -381,8 +381,15 @@ class Lab {
         reject(new Error(`server exited with ${code}:\n${output}`));
       });
     });
+    // Keep what it writes from here on (the last MiB), for tools that read its log (e.g. with Debug on).
     child.stdout.removeAllListeners("data");
-    child.stdout.resume();
+    child.stderr.removeAllListeners("data");
+    const keep = (d) => {
+      output += d;
+      if (output.length > 2 ** 20) output = output.slice(-(2 ** 19));
+    };
+    child.stdout.on("data", keep);
+    child.stderr.on("data", keep);
     this.server = { child, pid: child.pid, env: extraEnv, url: `http://${SERVER_IP}:${HTTP_PORT}`, output: () => output };
     return this.server;
   }

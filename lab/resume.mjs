@@ -9,7 +9,8 @@
 //   lab/resume [--runs N] [--kind group|room] [--browsers chromium,firefox,chromium]
 //              [--sides cone,cone,symmetric] [--cut-ms 25000] [--every-ms 1500] [--same-room] [--json FILE]
 //              [--server-env GhostChat__Turn__MaxAllocationsPerUser=100 …]   (extra server settings)
-// After each run it prints the relay's open allocations (the server's /metrics), and with a new room
+// With --server-env Logging__LogLevel__GhostChat.Turn.Server=Debug it also counts the relay's refusals
+// for its allocation quota (486). After each run it prints the relay's open allocations (the server's /metrics), and with a new room
 // per run also 3 s after that run's pages closed: what is left then was not released.
 import { writeFileSync } from "node:fs";
 import { createLab, labUnavailableReason, leftoverNamespaces, SCENARIOS } from "./netlab.mjs";
@@ -97,8 +98,11 @@ async function main() {
       const problems = [...chat.problems(r), ...r.through, ...chat.missingReconnecting(r.snap)];
       const ok = problems.length === 0;
       const relays = allocations();
-      runs.push({ run, ok, outstanding: r.resume.outstanding, firstMs: r.resume.firstMs, allMs: r.resume.allMs, turnAllocations: relays, problems });
+      // With --server-env Logging__LogLevel__GhostChat.Turn.Server=Debug the relay logs each refusal.
+      const quota = (lab.server.output().match(/Request refused with 486/g) ?? []).length;
+      runs.push({ run, ok, outstanding: r.resume.outstanding, firstMs: r.resume.firstMs, allMs: r.resume.allMs, turnAllocations: relays, quotaRefusals: quota, problems });
       console.log(`run ${run}: ${ok ? "ok" : "FAILED"}; TURN allocations open ${relays}; ${r.resume.outstanding} outstanding at the restore; first delivered ${secs(r.resume.firstMs)}, all ${secs(r.resume.allMs)} after it${ok ? "" : `\n  ${[...chat.summary(r.snap), ...problems.slice(0, 10)].join("\n  ")}`}`);
+      if (quota > 0) console.log(`  the relay refused ${quota} allocations so far with 486 (Allocation Quota Reached)`);
       if (!args.sameRoom) {
         await close();
         await new Promise((r) => setTimeout(r, 3000));
