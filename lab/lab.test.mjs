@@ -1,12 +1,12 @@
 // The `lab` suite: real browsers in network namespaces behind NATs and firewalls, the real server on
 // the public side. Runs only as root with CAP_NET_ADMIN; otherwise every test reports a clear skip.
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { createRoomAndJoin } from "./pair.mjs";
-import { createLab, labUnavailableReason, leftoverNamespaces, ROOT, scenario } from "./netlab.mjs";
+import { createLab, labUnavailableReason, leftoverNamespaces, ROOT, scenario, SERVER_IP } from "./netlab.mjs";
 import { newPage, runDiagnosticsPage, sendAndReceive, waitPath } from "./browser.mjs";
 
 const skip = labUnavailableReason();
@@ -36,6 +36,42 @@ describe("network lab: lifecycle", { skip: skip ?? false }, () => {
       assert.ok(rtt("c1") >= 190, `delayed round trip ${rtt("c1")} ms`);
       // 100 % loss: the connect never gets an answer (the 5 s timeout ends it).
       assert.ok(rtt("c2") >= 4900);
+    } finally {
+      await lab.destroy();
+    }
+  });
+});
+
+describe("network lab: network changes", { skip: skip ?? false }, () => {
+  /** Sends one UDP datagram from client `c` to the server side; resolves with the address:port the server saw, or null. */
+  async function seenBy(lab, c) {
+    const listener = spawn("ip", ["netns", "exec", lab.ns("srv"), process.execPath, "-e",
+      `const s = require("dgram").createSocket("udp4"); s.on("message", (m, r) => { console.log(r.address + ":" + r.port); process.exit(0); }); s.bind(9999, "${SERVER_IP}", () => console.log("up")); setTimeout(() => process.exit(0), 3000);`]);
+    let out = "";
+    await new Promise((resolve) => listener.stdout.on("data", (d) => ((out += d), out.startsWith("up\n") && resolve())));
+    try {
+      lab.exec(c, process.execPath, ["-e", `const s = require("dgram").createSocket("udp4"); s.send("x", 9999, "${SERVER_IP}", () => s.close());`]);
+    } catch { /* a cut may refuse nothing: UDP just vanishes */ }
+    await new Promise((resolve) => listener.once("exit", resolve));
+    return out.split("\n").slice(1).find(Boolean) ?? null;
+  }
+
+  it("cutPaths_DropsAllButSignaling_MoveSide_NewAddressForTheInternet", async () => {
+    const lab = await createLab(["cone", "cone"]);
+    try {
+      assert.match(await seenBy(lab, "c1"), /^198\.51\.100\.11:/);
+      lab.cutPaths();
+      assert.equal(await seenBy(lab, "c1"), null, "UDP through the cut");
+      assert.ok(lab.cutDrops(1) > 0);
+      // TCP to the signaling port still passes (refused: nothing listens there in this test).
+      assert.match(lab.exec("c1", "bash", ["-c", `timeout 3 bash -c "echo > /dev/tcp/${SERVER_IP}/443" 2>&1; echo rc=$?`]), /refused/);
+      lab.restorePaths();
+      assert.match(await seenBy(lab, "c1"), /^198\.51\.100\.11:/);
+      const moved = lab.moveSide(1);
+      assert.deepEqual(moved, { clientIp: "10.1.1.2", wanIp: "198.51.100.51", oldWan: "198.51.100.11" });
+      assert.match(await seenBy(lab, "c1"), /^198\.51\.100\.51:/);
+      assert.match(lab.exec("c1", "ip", ["-4", "-o", "addr", "show", "dev", "eth0"]), /10\.1\.1\.2\/24/);
+      assert.doesNotMatch(lab.exec("c1", "ip", ["-4", "-o", "addr", "show", "dev", "eth0"]), /10\.1\.0\.2/);
     } finally {
       await lab.destroy();
     }

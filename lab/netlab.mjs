@@ -148,6 +148,8 @@ class Lab {
     this.sides = [];
     this.server = null;
     this.destroyed = false;
+    /** Sides whose router has the cut chain (cutPaths). */
+    this.cut = new Set();
   }
 
   ns(name) {
@@ -236,6 +238,88 @@ class Lab {
     }
   }
 
+  /**
+   * Network changes, for recovery tests (real packets, no app hooks).
+   *
+   * cutPaths(): every router drops everything it would forward except TCP to and from the signaling
+   * server (SERVER_IP:HTTP_PORT): no path between the browsers and none to STUN/TURN (198.51.100.2/.3,
+   * any port, TLS 443 included), while signaling stays up. One chain per router (`labcut`), jumped to
+   * first in FORWARD; restorePaths() removes it. Conntrack entries (NAT mappings) are kept, as a
+   * network outage would keep them. `sides` are 1-based indices (default: every side).
+   */
+  cutPaths(sides = this.sides.map((s) => s.index)) {
+    for (const i of sides) {
+      const r = this.side(i).router;
+      const ipt = (...args) => this.exec(r, "iptables", ["-w", ...args]);
+      if (this.cut.has(i)) continue;
+      ipt("-N", "labcut");
+      ipt("-A", "labcut", "-p", "tcp", "-d", SERVER_IP, "--dport", String(HTTP_PORT), "-j", "RETURN");
+      ipt("-A", "labcut", "-p", "tcp", "-s", SERVER_IP, "--sport", String(HTTP_PORT), "-j", "RETURN");
+      ipt("-A", "labcut", "-j", "DROP");
+      ipt("-I", "FORWARD", "1", "-j", "labcut");
+      this.cut.add(i);
+    }
+  }
+
+  /** Ends the cut: first every router's jump goes (one command each, so the routers open within milliseconds of each other), then the chains. */
+  restorePaths(sides = [...this.cut]) {
+    const cut = sides.filter((i) => this.cut.has(i));
+    for (const i of cut) this.exec(this.side(i).router, "iptables", ["-w", "-D", "FORWARD", "-j", "labcut"]);
+    for (const i of cut) {
+      const r = this.side(i).router;
+      this.exec(r, "iptables", ["-w", "-F", "labcut"]);
+      this.exec(r, "iptables", ["-w", "-X", "labcut"]);
+      this.cut.delete(i);
+    }
+  }
+
+  /** Packets the cut dropped so far in side i's router (proves the cut was in the way). */
+  cutDrops(i) {
+    const out = this.exec(this.side(i).router, "iptables", ["-w", "-nvxL", "labcut"]);
+    const drop = out.split("\n").find((l) => /\sDROP\s/.test(l));
+    return drop ? Number(drop.trim().split(/\s+/)[0]) : 0;
+  }
+
+  /**
+   * Side i moves to another network, as a phone going from Wi-Fi to another access point: the client
+   * gets an address in a new LAN subnet (10.i.g.0/24; its old address is gone, so are the sockets
+   * bound to it) and its router a new public (WAN) address, 198.51.100.(10+i+40g). Deleting the old
+   * WAN address makes the kernel drop every MASQUERADE mapping made with it (conntrack), so every flow,
+   * the signaling WebSocket included, leaves with a new public address and port. For NATed sides only.
+   * Teardown is the namespaces' (nothing outside them changes). Returns the new addresses.
+   */
+  moveSide(i) {
+    const side = this.side(i);
+    if (side.spec.nat === "none") throw new Error("moveSide: side with a public LAN (nat none) not supported");
+    const g = (side.generation ?? 0) + 1;
+    if (g > 5) throw new Error("moveSide: at most 5 moves per side");
+    const { router: r, client: c } = side;
+    const oldWan = side.wanIp;
+    const wanIp = `198.51.100.${10 + i + 40 * g}`;
+    const routerLan = `10.${i}.${g}.1`;
+    const clientIp = `10.${i}.${g}.2`;
+    // The new WAN address first (promoted to primary when the old one goes), then the old one goes,
+    // with the mappings made with it.
+    this.exec(r, "sysctl", ["-qw", "net.ipv4.conf.wan.promote_secondaries=1"]);
+    this.exec(r, "ip", ["addr", "add", `${wanIp}/24`, "dev", "wan"]);
+    this.exec(r, "ip", ["addr", "del", `${oldWan}/24`, "dev", "wan"]);
+    this.exec(r, "ip", ["route", "replace", "default", "via", SERVER_IP, "dev", "wan"]);
+    // The new LAN.
+    this.exec(r, "ip", ["addr", "flush", "dev", "lan"]);
+    this.exec(r, "ip", ["addr", "add", `${routerLan}/24`, "dev", "lan"]);
+    this.exec(c, "ip", ["addr", "flush", "dev", "eth0"]);
+    this.exec(c, "ip", ["addr", "add", `${clientIp}/24`, "dev", "eth0"]);
+    this.exec(c, "ip", ["route", "replace", "default", "via", routerLan]);
+    Object.assign(side, { generation: g, wanIp, clientIp });
+    return { clientIp, wanIp, oldWan };
+  }
+
+  side(i) {
+    const side = this.sides[i - 1];
+    if (!side) throw new Error(`no side ${i}`);
+    return side;
+  }
+
   /** Environment for the server (contract C1 keys + the current static list). */
   serverEnv(extra = {}) {
     this.certificate ??= makeCertificate(this.tmp);
@@ -297,10 +381,29 @@ class Lab {
         reject(new Error(`server exited with ${code}:\n${output}`));
       });
     });
+    // Keep what it writes from here on (the last MiB), for tools that read its log (e.g. with Debug on).
     child.stdout.removeAllListeners("data");
-    child.stdout.resume();
-    this.server = { child, url: `http://${SERVER_IP}:${HTTP_PORT}`, output: () => output };
+    child.stderr.removeAllListeners("data");
+    const keep = (d) => {
+      output += d;
+      if (output.length > 2 ** 20) output = output.slice(-(2 ** 19));
+    };
+    child.stdout.on("data", keep);
+    child.stderr.on("data", keep);
+    this.server = { child, pid: child.pid, env: extraEnv, url: `http://${SERVER_IP}:${HTTP_PORT}`, output: () => output };
     return this.server;
+  }
+
+  /**
+   * Stops the server (SIGTERM to its PID, as a service manager would), waits `downMs`, and starts it
+   * again on the same addresses with the same settings. Resolves with the new server once it is ready.
+   */
+  async restartServer({ downMs = 0 } = {}) {
+    if (!this.server) throw new Error("restartServer: no server running");
+    const env = this.server.env;
+    await this.stopServer();
+    if (downMs > 0) await new Promise((r) => setTimeout(r, downMs));
+    return this.startServer(env);
   }
 
   async stopServer() {
