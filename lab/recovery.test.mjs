@@ -3,9 +3,8 @@
 // another network (new LAN subnet, new public address, NAT mappings gone), (c) the signaling server is
 // stopped by its PID and started again. Every message must arrive exactly once, in order, at every
 // other member; nothing may say a person left; after (c) a new person joins with an invite.
-// Group rooms of three (Chromium and Firefox mixed) and 1:1 rooms (Chromium ↔ Firefox). The 1:1 room
-// still runs on the old engine, which loses what is written in a cut: its variants are `todo` until
-// 1:1 rooms move to the one room engine (issue 14). Times to resume are printed (# lines), not asserted.
+// Group rooms of three (Chromium and Firefox mixed) and 1:1 rooms (Chromium ↔ Firefox), both on the one
+// room engine. Times to resume are printed (# lines), not asserted.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { ROOM_UI, waitInRoom } from "./browser.mjs";
@@ -14,7 +13,7 @@ import { openRoom } from "./pair.mjs";
 import { Chat, cutRound, moveRound, people, restartRound, secs } from "./recovery.mjs";
 
 const skip = labUnavailableReason();
-const ONE_TO_ONE = { todo: "1:1 rooms move to the one room engine (issue 14)" };
+const ONE_TO_ONE = {};
 const TEST_TIMEOUT = 240_000;
 
 describe("network lab: real network changes mid-chat", { skip: skip ?? false }, () => {
