@@ -81,6 +81,28 @@ describe("rooms: address bar, names, panic", { timeout: 300_000 }, () => {
     await guest.context.close();
   });
 
+  it("pair_FriendLeft_HostInvitesSomeoneNewFromTheRoom", async () => {
+    const host = await chromiumPage(browser);
+    const guest = await chromiumPage(browser);
+    const first = await connectPair(host, guest, server.url);
+    // While the friend is there a 1:1 room offers no invite (the room is full).
+    assert.equal(await host.eval(() => document.querySelector("#group-invite").hidden), true);
+    await guest.click("#leave");
+    await host.waitFor(() => document.body.dataset.phase === "peer-left" && !document.querySelector("#group-invite").hidden);
+    await host.click("#group-invite");
+    await host.waitFor(() => document.body.dataset.view === "invite");
+    await host.click("#new-invite");
+    await host.waitFor((old) => document.querySelector("#invite-link").value.includes("#join=") && document.querySelector("#invite-link").value !== old, first);
+    const link = await host.eval(() => document.querySelector("#invite-link").value);
+    const next = await chromiumPage(browser);
+    await next.goto(link);
+    await host.waitFor(() => document.body.dataset.view === "chat" && document.body.dataset.phase === "connected");
+    await send(next, "I am the new one");
+    await waitIncoming(host, "I am the new one");
+    assert.equal(await host.eval(() => document.querySelector("#group-invite").hidden), true);
+    for (const p of [host, guest, next]) await p.context.close();
+  });
+
   it("panic_HostWipesMessagesCodeMemoryAndTheRoomsInvites_OldLinkRefused", async () => {
     const host = await chromiumPage(browser);
     const guest = await chromiumPage(browser);

@@ -220,7 +220,7 @@ class App {
       if (this.session !== session) return;
       // Every link has its own code; a group room shows them in its member list (ui/room.ts).
       if (this.kind === "pair") this.onAuthenticated(a.code.text, roomId());
-      if (document.body.dataset.view === "invite" && (this.kind === "pair" || $("back-to-chat").hidden)) this.enterChat();
+      if (document.body.dataset.view === "invite" && this.kind === "pair") this.enterChat();
     });
     session.events.on("refused", (r) => {
       if (this.session === session && r.by === "us" && this.invites.identity && r.reason !== "timeout") this.onRefused(r.reason);
@@ -273,10 +273,10 @@ class App {
     }
     if (this.session !== session || !book.identity) return;
     await book.open(resume === undefined);
-    if (this.kind === "group") {
-      $("group-invite").hidden = false;
-      $("back-to-chat").hidden = false;
-    }
+    // The host can go to its invites from the room and back: a group any time, a 1:1 room once the
+    // friend left (a new link for someone new).
+    $("group-invite").hidden = this.kind === "pair";
+    $("back-to-chat").hidden = false;
     this.renderCounter();
     if (this.view?.phase === "waiting") show("invite");
   }
@@ -358,7 +358,9 @@ class App {
       if (performance.getEntriesByName("ghostchat:chat-ready").length === 0) performance.mark("ghostchat:chat-ready");
       void this.acquireWakeLock();
       if (document.body.dataset.view !== "chat" && (this.lastJoin || document.body.dataset.view === "invite")) this.enterChat();
-    } else if (p === "peer-left" || p === "waiting") {
+    }
+    if (this.kind === "pair" && this.invites.identity) $("group-invite").hidden = p !== "peer-left";
+    if (p === "peer-left" || p === "waiting") {
       // Nobody else in the room (any more): the screen may sleep. Reconnecting keeps it awake.
       this.releaseWakeLock();
     }
