@@ -6,6 +6,7 @@ import { createServer } from "node:net";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { after, before } from "node:test";
 import { chromium } from "playwright-core";
 import puppeteer from "puppeteer-core";
 
@@ -164,11 +165,28 @@ export const AXE_SOURCE = readFileSync(require.resolve("axe-core/axe.min.js"), "
 
 // ---- app-level steps --------------------------------------------------------------------------
 
-/** Host opens the app and makes a room; resolves with the invite link. */
-export async function createRoom(host, baseUrl) {
+/**
+ * The real server and a Chromium for the tests of one `describe`: started before them, stopped after
+ * (the server by PID). The returned object's `server` and `browser` are set once `before` ran.
+ */
+export function serverAndChromium(env = {}) {
+  const ctx = { server: null, browser: null };
+  before(async () => {
+    ctx.server = await startServer(env);
+    ctx.browser = await launchChromium();
+  });
+  after(async () => {
+    await ctx.browser?.close();
+    await ctx.server?.stop();
+  });
+  return ctx;
+}
+
+/** Host opens the app and makes a room (1:1, or `"group"`); resolves with the invite link. */
+export async function createRoom(host, baseUrl, kind = "pair") {
   await host.goto(baseUrl + "/");
   await host.waitFor(() => document.body.dataset.view === "home");
-  await host.click("#new-room");
+  await host.click(kind === "group" ? "#new-group" : "#new-room");
   await host.waitFor(() => document.body.dataset.view === "invite" && document.querySelector("#invite-link").value.includes("#join="));
   return host.eval(() => document.querySelector("#invite-link").value);
 }

@@ -1,26 +1,16 @@
 // The chat is peer-to-peer: once connected it must survive the signaling server going away.
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
-import { chromiumPage, connectPair, launchChromium, send, startServer, waitIncoming, waitOutgoingState } from "./harness.mjs";
+import { describe, it } from "node:test";
+import { chromiumPage, connectPair, send, serverAndChromium, waitIncoming, waitOutgoingState } from "./harness.mjs";
 
 describe("Chat without the signaling server", { timeout: 240_000 }, () => {
-  let server, browser;
-
-  before(async () => {
-    server = await startServer();
-    browser = await launchChromium();
-  });
-
-  after(async () => {
-    await browser?.close();
-    await server?.stop();
-  });
+  const env = serverAndChromium();
 
   it("serverStopped_ChatGoesOnBothWays", async () => {
-    const host = await chromiumPage(browser);
-    const guest = await chromiumPage(browser);
-    await connectPair(host, guest, server.url);
-    await server.stop();
+    const host = await chromiumPage(env.browser);
+    const guest = await chromiumPage(env.browser);
+    await connectPair(host, guest, env.server.url);
+    await env.server.stop();
     // The signaling socket drops; both pages notice (PeerJS "disconnected") without leaving the chat.
     await send(host, "still here without a server");
     await waitIncoming(guest, "still here without a server");

@@ -13,6 +13,7 @@ import {
   launchChromium,
   launchFirefox,
   send,
+  serverAndChromium,
   startServer,
   waitIncoming,
   waitOutgoingState,
@@ -35,34 +36,24 @@ function members(p) {
 }
 
 describe("rooms: address bar, names, panic", { timeout: 300_000 }, () => {
-  let server, browser;
-
-  before(async () => {
-    server = await startServer();
-    browser = await launchChromium();
-  });
-
-  after(async () => {
-    await browser?.close();
-    await server?.stop();
-  });
+  const env = serverAndChromium();
 
   it("join_AddressBarAndHistory_HoldNoSecret", async () => {
-    const host = await chromiumPage(browser);
-    const guest = await chromiumPage(browser);
-    const link = await connectPair(host, guest, server.url);
+    const host = await chromiumPage(env.browser);
+    const guest = await chromiumPage(env.browser);
+    const link = await connectPair(host, guest, env.server.url);
     const secret = new URL(link).hash.split(".")[4];
     assert.ok(secret && secret.length >= 22);
-    assert.equal(await guest.eval(() => location.href), server.url + "/");
+    assert.equal(await guest.eval(() => location.href), env.server.url + "/");
     assert.equal(await guest.eval((s) => location.href.includes(s), secret), false);
     await host.context.close();
     await guest.context.close();
   });
 
   it("names_SetChangedSeenByTheOther_HostileNameInert", async () => {
-    const host = await chromiumPage(browser);
-    const guest = await chromiumPage(browser);
-    await connectPair(host, guest, server.url);
+    const host = await chromiumPage(env.browser);
+    const guest = await chromiumPage(env.browser);
+    await connectPair(host, guest, env.server.url);
     // Before any name: the friend is "Friend" in messages (screen-reader label) and the id in the list.
     await setName(guest, "  Zoë   🐙 ");
     assert.equal(await guest.eval(() => document.querySelector("#my-name").value), "Zoë 🐙");
@@ -82,9 +73,9 @@ describe("rooms: address bar, names, panic", { timeout: 300_000 }, () => {
   });
 
   it("pair_FriendLeft_HostInvitesSomeoneNewFromTheRoom", async () => {
-    const host = await chromiumPage(browser);
-    const guest = await chromiumPage(browser);
-    const first = await connectPair(host, guest, server.url);
+    const host = await chromiumPage(env.browser);
+    const guest = await chromiumPage(env.browser);
+    const first = await connectPair(host, guest, env.server.url);
     // While the friend is there a 1:1 room offers no invite (the room is full).
     assert.equal(await host.eval(() => document.querySelector("#group-invite").hidden), true);
     await guest.click("#leave");
@@ -94,7 +85,7 @@ describe("rooms: address bar, names, panic", { timeout: 300_000 }, () => {
     await host.click("#new-invite");
     await host.waitFor((old) => document.querySelector("#invite-link").value.includes("#join=") && document.querySelector("#invite-link").value !== old, first);
     const link = await host.eval(() => document.querySelector("#invite-link").value);
-    const next = await chromiumPage(browser);
+    const next = await chromiumPage(env.browser);
     await next.goto(link);
     await host.waitFor(() => document.body.dataset.view === "chat" && document.body.dataset.phase === "connected");
     await send(next, "I am the new one");
@@ -104,9 +95,9 @@ describe("rooms: address bar, names, panic", { timeout: 300_000 }, () => {
   });
 
   it("panic_HostWipesMessagesCodeMemoryAndTheRoomsInvites_OldLinkRefused", async () => {
-    const host = await chromiumPage(browser);
-    const guest = await chromiumPage(browser);
-    const link = await connectPair(host, guest, server.url);
+    const host = await chromiumPage(env.browser);
+    const guest = await chromiumPage(env.browser);
+    const link = await connectPair(host, guest, env.server.url);
     await send(guest, "secret plans");
     await waitIncoming(host, "secret plans");
     const stored = () =>
@@ -135,7 +126,7 @@ describe("rooms: address bar, names, panic", { timeout: 300_000 }, () => {
     await send(guest, "still here");
     await waitIncoming(host, "still here");
     // ... but the link given out is dead: someone opening it now is refused.
-    const late = await chromiumPage(browser);
+    const late = await chromiumPage(env.browser);
     await guest.click("#leave");
     await host.waitFor(() => document.body.dataset.phase === "peer-left");
     await late.goto(link);

@@ -3,7 +3,7 @@
 // navigator.wakeLock before the app loads; what is asserted is the app's use of the API.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { chromiumPage, connectPair, launchChromium, startServer } from "./harness.mjs";
+import { chromiumPage, connectPair, createRoom, launchChromium, serverAndChromium, startServer } from "./harness.mjs";
 
 const RECORDER = () => {
   const log = [];
@@ -64,28 +64,16 @@ describe("wake lock while in a chat", { timeout: 180_000 }, () => {
 });
 
 describe("wake lock in a group room", { timeout: 180_000 }, () => {
-  let server, browser;
-
-  before(async () => {
-    server = await startServer();
-    browser = await launchChromium();
-  });
-
-  after(async () => {
-    await browser?.close();
-    await server?.stop();
-  });
+  const env = serverAndChromium();
 
   it("wakeLock_GroupRoom_TakenWithSomeoneThere_ReleasedWhenAloneAgain", async () => {
-    const host = await chromiumPage(browser);
-    const guest = await chromiumPage(browser);
+    const host = await chromiumPage(env.browser);
+    const guest = await chromiumPage(env.browser);
     for (const p of [host, guest]) await p.context.addInitScript(RECORDER);
-    await host.goto(server.url + "/");
-    await host.click("#new-group");
-    await host.waitFor(() => document.querySelector("#invite-link").value.includes("#join="));
+    const link = await createRoom(host, env.server.url, "group");
     // Alone in the room: nothing to keep the screen on for.
     assert.deepEqual(await host.eval(() => window.__wakeLockLog), []);
-    await guest.goto(await host.eval(() => document.querySelector("#invite-link").value));
+    await guest.goto(link);
     await host.waitFor(() => window.__wakeLockLog.includes("request:screen"));
     await guest.waitFor(() => window.__wakeLockLog.includes("request:screen"));
     await guest.click("#leave");
