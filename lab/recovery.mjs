@@ -14,6 +14,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const FIREFOX_NOTICES = [
   /^WebRTC: Using five or more STUN\/TURN servers/,
   /^WebRTC: ICE failed, your TURN server appears to be broken/,
+  /^WebRTC: ICE failed, see about:webrtc for more details$/,
   /^The connection to ws:\/\/\S+ was interrupted while the page was loading\.$/,
   /^Firefox can.t establish a connection to the server at ws:\/\/\S+\.$/,
 ];

@@ -52,7 +52,9 @@ class FakeChannel implements ChannelPort {
     this.ice.forEach((h) => h(s));
   }
   restarts = 0;
-  restartIce?: () => Promise<void>;
+  restartIce?: () => Promise<boolean>;
+  /** What restartIce answers: whether the previous restart was answered (false: the other side lost the connection). */
+  answered = true;
   /** Another certificate from now on (what a swapped certificate after a restart would look like). */
   swapped: string | null = null;
   /** How many times fingerprints() answers null first (a browser that publishes its descriptions late). */
@@ -111,7 +113,12 @@ class FakePeer implements PeerPort {
     this.channels.push(mine);
     remote.channels.push(theirs);
     mine.late = theirs.late = this.hub.late;
-    if (this.hub.restartable) for (const c of [mine, theirs]) c.restartIce = async () => void c.restarts++;
+    if (this.hub.restartable)
+      for (const c of [mine, theirs])
+        c.restartIce = async () => {
+          c.restarts++;
+          return c.answered;
+        };
     if (this.hub.certificates !== "none") {
       mine.certificate = this.hub.certificates === "real" ? remote.fp : fp(999);
       theirs.certificate = this.hub.certificates === "real" ? this.fp : fp(999);
@@ -538,6 +545,18 @@ describe("MeshSession", () => {
       for (const c of [dialled, accepted]) c.emitIce("connected");
       await until(() => dialled.closed, "the link with another certificate closed");
       await until(() => joiner.connectedPeers.includes(host.id) && !joiner.connectedPeers.includes("nobody"), "a new, authenticated link");
+    });
+
+    it("iceRestart_OffersNeverAnswered_RedialsBeforeTheGiveUpTime", async () => {
+      const { host, joiner, dialled, accepted } = await stalledPair({ iceGiveUpMs: 60_000 });
+      const got: string[] = [];
+      texts(host, got);
+      dialled.answered = false; // the other side closed its end when its ICE failed
+      for (const c of [dialled, accepted]) c.emitIce("disconnected");
+      joiner.room!.send("after the other side lost the connection");
+      await until(() => dialled.closed, "the connection given up after two unanswered restarts", 5000);
+      expect(dialled.restarts).toBeLessThanOrEqual(3);
+      await until(() => got.length === 1, "the message over a new connection");
     });
 
     it("iceRestart_NeverBack_GivesUpAndRedials", async () => {

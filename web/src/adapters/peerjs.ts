@@ -203,14 +203,16 @@ function send(peer: PeerInternals, conn: DataConnection, type: "OFFER" | "ANSWER
   });
 }
 
-async function restartIce(peer: PeerInternals, conn: DataConnection): Promise<void> {
+async function restartIce(peer: PeerInternals, conn: DataConnection): Promise<boolean> {
   const pc = conn.peerConnection;
   if (!pc || pc.signalingState === "closed") throw new Error("connection closed");
-  // A restart whose answer never came (the other side was unreachable) is rolled back first.
-  if (pc.signalingState === "have-local-offer") await pc.setLocalDescription({ type: "rollback" });
+  // A restart whose answer never came is rolled back first, and the caller hears of it.
+  const unanswered = pc.signalingState === "have-local-offer";
+  if (unanswered) await pc.setLocalDescription({ type: "rollback" });
   forwardCandidates(peer, conn, pc);
   await pc.setLocalDescription(await pc.createOffer({ iceRestart: true }));
   send(peer, conn, "OFFER", pc.localDescription);
+  return !unanswered;
 }
 
 function wrap(conn: DataConnection, peer: PeerInternals): ChannelPort {

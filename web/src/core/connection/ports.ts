@@ -19,10 +19,12 @@ export interface ChannelPort {
   fingerprints?(): ChannelFingerprints | null;
   /**
    * Restarts ICE on this connection (new candidates, same DTLS): the offer and answer travel over the
-   * signaling server and are applied only if they name the certificates already in use. Absent
-   * where the transport cannot; the session then redials instead.
+   * signaling server and are applied only if they name the certificates already in use. Resolves
+   * false when the previous restart's offer was never answered (the other side no longer has this
+   * connection, or its messages were lost). Absent where the transport cannot; the session then
+   * redials instead.
    */
-  restartIce?(): Promise<void>;
+  restartIce?(): Promise<boolean>;
   /** The underlying connection's `getStats()` (quality indicator); null when unavailable. */
   stats?(): Promise<RTCStatsReport | null>;
   close(): void;

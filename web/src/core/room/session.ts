@@ -126,6 +126,8 @@ interface Link {
   pinned: ChannelFingerprints | null;
   restartTimer: (() => void) | null;
   restarts: number;
+  /** Restarts in a row whose offer the other side never answered. */
+  unanswered: number;
   /** The certificates are being checked after ICE came back. */
   checking: boolean;
   held: unknown[];
@@ -315,7 +317,7 @@ export class MeshSession {
           this.events.emit("signaling", "online");
           // Links that died meanwhile could not be redialled: try again now; stalled ones restart now.
           for (const id of this.room?.roster.members.keys() ?? []) this.maybeDial(id);
-          for (const link of this.links.values()) if (link.stalled && link.dialled) void link.channel.restartIce?.().catch(() => undefined);
+          for (const [id, link] of this.links) if (link.stalled && link.dialled) void this.restartOnce(id, link);
           return;
         } catch {
           if (attempt >= 2) this.events.emit("signaling", "offline");
@@ -527,6 +529,7 @@ export class MeshSession {
       pinned: null,
       restartTimer: null,
       restarts: 0,
+      unanswered: 0,
       checking: false,
       held: [],
       sink: () => undefined,
@@ -657,6 +660,7 @@ export class MeshSession {
       link.restartTimer?.();
       link.restartTimer = null;
       link.restarts = 0;
+      link.unanswered = 0;
       if (link.stalled) this.unstall(peer, link);
     } else if (state === "disconnected" && link.graceTimer === null && !link.stalled) {
       link.graceTimer = this.clock.setTimer(this.o.iceGraceMs ?? 2000, () => {
@@ -699,8 +703,23 @@ export class MeshSession {
     const every = this.o.iceRestartEveryMs ?? 5000;
     if (link.restarts * every >= (this.o.iceGiveUpMs ?? 30_000)) return this.dropLink(peer, link);
     link.restarts++;
-    if (link.dialled) void link.channel.restartIce?.().catch(() => undefined);
+    if (link.dialled) void this.restartOnce(peer, link);
     link.restartTimer = this.clock.setTimer(every, () => this.restart(peer, link));
+  }
+
+  /**
+   * One ICE restart. Two offers in a row left unanswered mean the other side no longer has this
+   * connection (its ICE failed and it closed it): redial now rather than at the give-up time.
+   */
+  private async restartOnce(peer: string, link: Link): Promise<void> {
+    let answered: boolean;
+    try {
+      answered = (await link.channel.restartIce?.()) ?? true;
+    } catch {
+      return;
+    }
+    link.unanswered = answered ? 0 : link.unanswered + 1;
+    if (link.unanswered >= 2 && link.stalled) this.dropLink(peer, link);
   }
 
   /**
