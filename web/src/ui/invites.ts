@@ -78,6 +78,7 @@ export class InviteBook {
   async wipe(): Promise<void> {
     if (!this.identity) return;
     await (await this.store()).endRoom();
+    this.identity = null; // no new links for this room from this page either
     this.stopRefreshing();
     renderInviteList([], { renew: () => undefined, revoke: () => undefined });
     await this.showLink(null);
