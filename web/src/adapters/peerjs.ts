@@ -125,13 +125,13 @@ export function createPeerJsPort(
 const RESTART = "gc-ice-restart-v1";
 
 /** The parts of PeerJS 1.5.5's Peer (pinned in package.json) that an ICE restart needs. */
-interface PeerInternals {
+export interface PeerInternals {
   _handleMessage(message: ServerMessage): void;
   readonly socket: { send(message: unknown): void };
   getConnection(peerId: string, connectionId: string): DataConnection | null;
 }
 
-interface ServerMessage {
+export interface ServerMessage {
   type: string;
   src: string;
   payload?: { connectionId?: unknown; sdp?: { type?: unknown; sdp?: unknown }; restart?: unknown };
@@ -142,7 +142,7 @@ interface ServerMessage {
  * ANSWER would be applied unchecked. Descriptions for a connection that is already open are ours
  * (ICE restart) and handled here; everything else goes to PeerJS as before.
  */
-function interceptRestarts(peer: PeerInternals): void {
+export function interceptRestarts(peer: PeerInternals): void {
   const original = peer._handleMessage.bind(peer);
   peer._handleMessage = (message: ServerMessage) => {
     if (message.type !== "OFFER" && message.type !== "ANSWER") return original(message);

@@ -499,7 +499,7 @@ class App {
     const over = length - MAX_MESSAGE_LENGTH;
     counter.textContent = over > 0 ? t("tooLong", { over }) : t("counter", { count: length, max: MAX_MESSAGE_LENGTH });
     counter.dataset.over = String(over > 0);
-    const writable = this.view?.canWrite === true && (this.kind === "group" || this.view.phase !== "waiting");
+    const writable = this.view?.canWrite === true;
     $<HTMLTextAreaElement>("composer").disabled = !writable;
     $<HTMLButtonElement>("send").disabled = over > 0 || !writable;
   }

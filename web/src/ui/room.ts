@@ -69,17 +69,16 @@ export class RoomView {
     return this.session.maxMembers === 2;
   }
 
-  get ready(): boolean {
-    return this.room !== null;
-  }
-
   get phase(): RoomPhase {
     return this.phaseNow;
   }
 
-  /** Whether a message can be written now: the room exists and, in a 1:1, the friend has not left. */
+  /**
+   * Whether a message can be written now: the room exists and, in a 1:1, the friend is there (or
+   * reconnecting: what is written waits) — not before they came, not after they left.
+   */
   get canWrite(): boolean {
-    return this.room !== null && !(this.pair && this.phaseNow === "peer-left");
+    return this.room !== null && !(this.pair && (this.phaseNow === "peer-left" || this.phaseNow === "waiting"));
   }
 
   dispose(): void {

@@ -25,7 +25,7 @@ export interface ChannelPort {
    * redials instead.
    */
   restartIce?(): Promise<boolean>;
-  /** The underlying connection's `getStats()` (quality indicator); null when unavailable. */
+  /** The underlying connection's `getStats()` (quality indicator, the remote certificate check); null when unavailable. */
   stats?(): Promise<RTCStatsReport | null>;
   close(): void;
 }
