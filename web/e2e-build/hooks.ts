@@ -1,7 +1,8 @@
 import type { MeshRoom, MeshSession } from "../src/core/room";
+import type { LinkCutter } from "./links";
 
 /** What the e2e suite and bench/browser/mesh.mjs read and do through `window.__ghostchatMesh`. */
-export function exposeRoom(session: MeshSession): void {
+export function exposeRoom(session: MeshSession, links: LinkCutter): void {
   const arrivals: { text: string; at: number }[] = [];
   let room: MeshRoom | null = null;
   session.events.on("room", (r) => {
@@ -11,12 +12,12 @@ export function exposeRoom(session: MeshSession): void {
   (window as unknown as { __ghostchatMesh: unknown }).__ghostchatMesh = {
     arrivals: () => arrivals,
     now: () => performance.timeOrigin + performance.now(),
-    fail: (peer: string) => session.failLink(peer),
+    fail: (peer: string) => links.fail(peer),
     id: () => session.id,
     members: () => room?.members() ?? [],
     links: () => session.connectedPeers,
-    cut: (peer: string) => session.cut(peer),
-    restore: (peer: string) => session.restore(peer),
+    cut: (peer: string) => links.cut(peer),
+    restore: (peer: string) => links.restore(peer),
     send: (text: string) => room?.send(text) ?? null,
     stats: () => room?.stats ?? null,
     pending: () => [...(room?.roster.members.keys() ?? [])].reduce((n, id) => n + (room?.pendingFor(id) ?? 0), 0),

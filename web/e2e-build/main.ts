@@ -5,5 +5,15 @@ import "../src/ui/styles.css";
 import { startApp } from "../src/ui/app";
 import { showInsecureContextNotice } from "../src/ui/insecure";
 import { exposeRoom } from "./hooks";
+import { LinkCutter } from "./links";
 
-if (!showInsecureContextNotice().blocking) startApp({ room: exposeRoom });
+// One cutter per room: each room's signaling peer is wrapped when the session makes it.
+let links = new LinkCutter();
+if (!showInsecureContextNotice().blocking)
+  startApp({
+    peer: (port) => links.wrap(port),
+    room: (session) => {
+      links = new LinkCutter();
+      exposeRoom(session, links);
+    },
+  });

@@ -18,6 +18,27 @@ class Hub {
   restartable = false;
   /** The peer certificate the channels' stats report, as Chromium's getStats does: none, the real one, or another. */
   certificates: "none" | "real" | "other" = "none";
+  /** How long a connect takes to open (0: at once); with `ignoreAbort` it opens even after the caller gave up. */
+  connectDelayMs = 0;
+  ignoreAbort = false;
+  /** Connect attempts torn down because the caller gave up waiting. */
+  abandoned = 0;
+  /** Pairs with no network path between them (as the lab's iptables cut makes). */
+  private readonly cuts = new Set<string>();
+  private static pair(a: string, b: string): string {
+    return [a, b].sort().join("|");
+  }
+  isCut(a: string, b: string): boolean {
+    return this.cuts.has(Hub.pair(a, b));
+  }
+  /** No path between a and b from now on: their channels die, new ones cannot open. */
+  cut(a: string, b: string): void {
+    this.cuts.add(Hub.pair(a, b));
+    for (const c of this.peers.get(a)?.channels ?? []) if (c.remoteId === b) c.close();
+  }
+  restore(a: string, b: string): void {
+    this.cuts.delete(Hub.pair(a, b));
+  }
 }
 
 function fp(seed: number): string {
@@ -103,9 +124,25 @@ class FakePeer implements PeerPort {
   async open(): Promise<string> {
     return this.id;
   }
-  async connect(remoteId: string): Promise<ChannelPort> {
+  async connect(remoteId: string, signal?: AbortSignal): Promise<ChannelPort> {
     const remote = this.hub.peers.get(remoteId);
     if (!remote || remote.destroyed || !this.online) throw new PeerError("peer-unavailable", `Could not connect to peer ${remoteId}`);
+    if (this.hub.isCut(this.id, remoteId)) throw new PeerError("network", `no path to ${remoteId}`);
+    if (this.hub.connectDelayMs > 0) {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(resolve, this.hub.connectDelayMs);
+        if (this.hub.ignoreAbort) return;
+        signal?.addEventListener(
+          "abort",
+          () => {
+            clearTimeout(timer);
+            this.hub.abandoned++;
+            reject(new PeerError("network", "abandoned"));
+          },
+          { once: true },
+        );
+      });
+    }
     const mine = new FakeChannel(remoteId, { local: this.fp, remote: this.hub.tamper ? fp(9999) : remote.fp });
     const theirs = new FakeChannel(this.id, { local: remote.fp, remote: this.fp });
     mine.other = theirs;
@@ -323,11 +360,10 @@ describe("MeshSession", () => {
   });
 
   it("cut_DirectLinkDown_MessagesGoThroughARelay", async () => {
-    const { members } = await room(2);
+    const { members, hub } = await room(2);
     await until(() => members.every((m) => m.connectedPeers.length === 2), "a full mesh");
     const [a, b, c] = members as [MeshSession, MeshSession, MeshSession];
-    b.cut(c.id);
-    c.cut(b.id);
+    hub.cut(b.id, c.id);
     await until(() => b.room!.members().find((m) => m.id === c.id)?.path === "relay", "a relayed path");
     const got: string[] = [];
     texts(c, got);
@@ -335,9 +371,26 @@ describe("MeshSession", () => {
     await until(() => got.length === 1, "the relayed message");
     expect(got).toEqual(["around the cut"]);
     expect(a.room!.stats.relayed).toBeGreaterThan(0);
-    b.restore(c.id);
-    c.restore(b.id);
-    await until(() => b.connectedPeers.includes(c.id), "the link back");
+    hub.restore(b.id, c.id);
+    // Nobody tells the session the network is back: its own redial finds the path again.
+    await until(() => b.connectedPeers.includes(c.id), "the link back", 20_000);
+  });
+
+  it("join_AttemptsTimeOut_EachAbandonedConnectionIsTornDown_LateOnesClosed", async () => {
+    const { hub, make, hostId, inviteSecret } = await room(0);
+    const invite = { roomId: "room-abc", inviteId: "invite-one", secret: inviteSecret, hostPeerId: hostId };
+    // The path takes longer than the session waits: every attempt is given up and must be torn down.
+    hub.connectDelayMs = 150;
+    const slow = make({ invite, attemptTimeoutMs: 40, backoff: { attempts: 2, baseMs: 10, maxMs: 20 } });
+    await slow.s.start().catch(() => undefined);
+    expect(hub.abandoned).toBe(2);
+    // A connection that opens after the session gave up (the transport ignored the abort) is closed.
+    hub.ignoreAbort = true;
+    const late = make({ invite, attemptTimeoutMs: 40, backoff: { attempts: 1, baseMs: 10, maxMs: 20 } });
+    await late.s.start().catch(() => undefined);
+    await until(() => late.port().channels.length === 1, "the late channel");
+    await until(() => late.port().channels.every((c) => c.closed), "the late channel closed");
+    expect(hub.peers.get(hostId)!.channels.filter((c) => !c.closed)).toEqual([]);
   });
 
   it("signaling_Dropped_LinksLiveOnAndItReconnects", async () => {

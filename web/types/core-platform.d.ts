@@ -19,6 +19,14 @@ interface SubtleCrypto {
 declare const crypto: { readonly subtle: SubtleCrypto; getRandomValues<T extends ArrayBufferView>(array: T): T };
 
 declare function setTimeout(handler: () => void, timeout?: number): number;
+interface AbortSignal {
+  readonly aborted: boolean;
+  addEventListener(type: "abort", listener: () => void, options?: { once?: boolean }): void;
+}
+declare class AbortController {
+  readonly signal: AbortSignal;
+  abort(): void;
+}
 declare function clearTimeout(id: number | undefined): void;
 
 declare class TextEncoder {

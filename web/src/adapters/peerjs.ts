@@ -71,8 +71,9 @@ export function createPeerJsPort(
         peer.once("open", (id) => resolve(id));
         peer.once("error", (e) => reject(toError(e)));
       }),
-    connect: (remoteId) =>
+    connect: (remoteId, signal) =>
       new Promise<ChannelPort>((resolve, reject) => {
+        if (signal?.aborted) return reject(new PeerError("network", `connection to ${remoteId} abandoned`));
         const conn = peer.connect(remoteId, { reliable: true, serialization: "json" });
         let rejects = pendingConnects.get(remoteId);
         if (!rejects) pendingConnects.set(remoteId, (rejects = new Set()));
@@ -88,6 +89,9 @@ export function createPeerJsPort(
           resolve(wrap(conn, internals));
         });
         conn.once("error", (e) => fail(toError(e)));
+        // Given up on (the session's attempt timed out): close it, or its RTCPeerConnection lives on
+        // with its TURN allocations until the page closes.
+        signal?.addEventListener("abort", () => fail(new PeerError("network", `connection to ${remoteId} abandoned`)), { once: true });
         if (!conn) fail(lastError ?? new PeerError("other", "connect failed"));
       }),
     onIncoming: (handler) => {

@@ -3,6 +3,7 @@ import type { RefusalCode } from "../core/auth";
 import type { MeshPhase } from "../core/room";
 import { t, type StringKey } from "../core/strings";
 import { $, el } from "./dom";
+import { registerServiceWorker, show } from "./shell";
 import "./network.css";
 
 export type ErrorHandlers = Partial<Record<ErrorAction, () => void>>;
@@ -82,6 +83,26 @@ async function copyReport(kind: ErrorKind, details: Record<string, unknown>, fee
     feedback.after(area);
     area.select();
   }
+}
+
+/** The error screen for one kind of failure, once the session's own retries are spent. */
+export function showFailure(kind: ErrorKind, handlers: ErrorHandlers, details: Record<string, unknown>): void {
+  registerServiceWorker();
+  delete $("error-body").dataset.refusal;
+  renderError(kind, handlers, details);
+  show("error");
+}
+
+/** The error screen for a refused invite: a new link fixes a bad, expired or revoked one; another try may fix the rest. */
+export function showRefusal(refusal: RefusalCode): void {
+  registerServiceWorker();
+  resetErrorView();
+  $("error-title").textContent = t("errorTitle");
+  const body = $("error-body");
+  body.textContent = t(refusalKey(refusal));
+  body.dataset.refusal = refusal;
+  $("error-retry").hidden = ["unknown-invite", "expired", "revoked"].includes(refusal);
+  show("error");
 }
 
 /** Removes what `renderError` added (cause, extra actions, report), for views rendered another way. */

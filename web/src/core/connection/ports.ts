@@ -46,8 +46,12 @@ export class PeerError extends Error {
 export interface PeerPort {
   /** Resolves with this peer's id once the signaling server accepted it. */
   open(): Promise<string>;
-  /** Resolves when a data channel to `remoteId` is open. */
-  connect(remoteId: string): Promise<ChannelPort>;
+  /**
+   * Resolves when a data channel to `remoteId` is open. When `signal` aborts first (the caller gave
+   * up waiting), the attempt is torn down — its connection closed, its TURN allocations released —
+   * and the promise rejects.
+   */
+  connect(remoteId: string, signal?: AbortSignal): Promise<ChannelPort>;
   /** Incoming channels, delivered once open. */
   onIncoming(handler: (channel: ChannelPort) => void): void;
   /** The signaling socket dropped (data channels may live on). */

@@ -160,8 +160,6 @@ export class MeshSession {
   private readonly dialing = new Set<string>();
   private readonly redialAttempts = new Map<string, number>();
   private readonly redialTimers = new Map<string, () => void>();
-  /** Members this side will not link to directly (test hook: a cut link). */
-  private readonly blocked = new Set<string>();
   private readonly nonces = new NonceLog();
   private readonly frameHandlers = new Set<(from: string, frame: string) => void>();
   private readonly upHandlers = new Set<(peer: string) => void>();
@@ -232,25 +230,6 @@ export class MeshSession {
     for (const l of this.links.values()) l.channel.close();
     this.links.clear();
     this.peer?.destroy();
-  }
-
-  /** Test hook: drop the direct link to `peer` and do not link to it again until restored. */
-  cut(peer: string): void {
-    this.blocked.add(peer);
-    const l = this.links.get(peer);
-    if (l) this.dropLink(peer, l);
-  }
-
-  /** Test hook: the link to `peer` dies as if the network dropped it (it is redialled as usual). */
-  failLink(peer: string): void {
-    const l = this.links.get(peer);
-    if (l) l.channel.close();
-  }
-
-  restore(peer: string): void {
-    this.blocked.delete(peer);
-    this.redialAttempts.delete(peer);
-    this.maybeDial(peer);
   }
 
   // ---- signaling ----
@@ -375,7 +354,7 @@ export class MeshSession {
           if (failure !== null && !unknownHost && this.o.ice) await this.o.ice.failover().catch(() => false);
           let channel: ChannelPort;
           try {
-            channel = await withTimeout(peer.connect(invite.hostPeerId), this.o.attemptTimeoutMs ?? 10_000, "host connection");
+            channel = await this.connectWithin(peer, invite.hostPeerId, "host connection");
           } catch (error) {
             failure = error;
             throw error;
@@ -419,7 +398,7 @@ export class MeshSession {
 
   /** Dials a member when this side is the one that should, no link exists and none is being made. */
   private maybeDial(peer: string): void {
-    if (this.closed || !this.room || !this.peer || peer === this.ownId || this.blocked.has(peer)) return;
+    if (this.closed || !this.room || !this.peer || peer === this.ownId) return;
     if (this.links.has(peer) || this.dialing.has(peer) || this.redialTimers.has(peer)) return;
     const m = this.room.roster.members.get(peer);
     if (!m || !shouldDial({ id: this.ownId, since: this.room.since }, m)) return;
@@ -432,8 +411,8 @@ export class MeshSession {
     this.dialing.add(peer);
     let ok: boolean;
     try {
-      const channel = await withTimeout(port.connect(peer), this.o.attemptTimeoutMs ?? 10_000, "member connection");
-      if (this.closed || this.blocked.has(peer)) {
+      const channel = await this.connectWithin(port, peer, "member connection");
+      if (this.closed) {
         channel.close();
         return;
       }
@@ -453,8 +432,28 @@ export class MeshSession {
     if (!ok) this.scheduleRedial(peer);
   }
 
+  /**
+   * Opens a channel to `remote` within the attempt timeout. An attempt given up on is torn down (its
+   * connection and TURN allocations released), and one that opens too late is closed: after many
+   * cuts, abandoned attempts would otherwise use up the relay's allocation quota.
+   */
+  private async connectWithin(port: PeerPort, remote: string, what: string): Promise<ChannelPort> {
+    const abandon = new AbortController();
+    const attempt = port.connect(remote, abandon.signal);
+    try {
+      return await withTimeout(attempt, this.o.attemptTimeoutMs ?? 10_000, what);
+    } catch (error) {
+      abandon.abort();
+      attempt.then(
+        (late) => late.close(),
+        () => undefined,
+      );
+      throw error;
+    }
+  }
+
   private scheduleRedial(peer: string): void {
-    if (this.closed || this.blocked.has(peer) || this.redialTimers.has(peer)) return;
+    if (this.closed || this.redialTimers.has(peer)) return;
     const attempt = this.redialAttempts.get(peer) ?? 0;
     this.redialAttempts.set(peer, attempt + 1);
     const delay = Math.min(15_000, 500 * 2 ** Math.min(attempt, 5));
@@ -469,7 +468,7 @@ export class MeshSession {
 
   /** An incoming channel: a joiner with an invite (host only) or a member proving the room key. */
   private accept(channel: ChannelPort): void {
-    if (this.closed || !this.room || this.blocked.has(channel.remoteId)) {
+    if (this.closed || !this.room) {
       channel.close();
       return;
     }
