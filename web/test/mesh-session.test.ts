@@ -393,6 +393,33 @@ describe("MeshSession", () => {
     expect(hub.peers.get(hostId)!.channels.filter((c) => !c.closed)).toEqual([]);
   });
 
+  it("strangers_ManyHandshakesNeverFinished_AtMostEightHeld_TheRealJoinerGetsIn", async () => {
+    const { hub, make, hostId, inviteSecret } = await room(0);
+    const hostPort = hub.peers.get(hostId)!;
+    // Someone who knows the host's id opens channel after channel and never says a word.
+    for (let i = 0; i < 20; i++) await new FakePeer(hub, `stranger${i}`).connect(hostId);
+    await until(() => hostPort.channels.length === 20, "the strangers' channels at the host");
+    await new Promise((r) => setTimeout(r, 20));
+    expect(hostPort.channels.filter((c) => !c.closed).length).toBe(8);
+    const joiner = make({ invite: { roomId: "room-abc", inviteId: "invite-one", secret: inviteSecret, hostPeerId: hostId } });
+    await joiner.s.start();
+    await until(() => joiner.s.connectedPeers.includes(hostId), "the real joiner linked");
+  });
+
+  it("relinkAll_EveryLinkMadeAgain_NothingLost", async () => {
+    const { members } = await room(2);
+    await until(() => members.every((m) => m.connectedPeers.length === 2), "a full mesh");
+    const [a, b] = members as [MeshSession, MeshSession];
+    const got: string[] = [];
+    texts(b, got);
+    a.relinkAll();
+    expect(a.connectedPeers).toEqual([]);
+    a.room!.send("while relinking");
+    await until(() => a.connectedPeers.length === 2, "every link back");
+    await until(() => got.includes("while relinking"), "the message");
+    expect(got.filter((x) => x === "while relinking")).toHaveLength(1);
+  });
+
   it("signaling_Dropped_LinksLiveOnAndItReconnects", async () => {
     const { members, ports } = await room(1);
     await until(() => members.every((m) => m.connectedPeers.length === 1), "linked");

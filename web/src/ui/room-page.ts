@@ -12,6 +12,7 @@ import { gather } from "../adapters/gather";
 import { Composer } from "./composer";
 import { $ } from "./dom";
 import { failureKey, hostRefusalKey, showFailure, showRefusal } from "./errors";
+import { HideIp } from "./hide-ip";
 import { InviteBook, type RoomKind } from "./invites";
 import { storedName, wireName } from "./name";
 import { QualityIndicator } from "./quality";
@@ -46,6 +47,10 @@ export class RoomPage {
   private readonly quality = new QualityIndicator($("view-chat").querySelector<HTMLElement>(".chat-tools") ?? $("view-chat"));
   private readonly wakeLock = new WakeLock();
   private readonly composer = new Composer(() => this.view);
+  /** Turned on in a room: its links are made again through the relay. */
+  private readonly hideIp = new HideIp((on) => {
+    if (on) this.session?.relinkAll();
+  });
   /** The host's invite book, its identity and the invite view. */
   readonly invites: InviteBook;
 
@@ -192,9 +197,10 @@ export class RoomPage {
     // server's relay-only hint and the user's "try through a relay" apply to every link.
     const ice = (this.ice = iceFailover(settings));
     const relayOnly = this.relayOnly;
+    const hideIp = this.hideIp;
     const network = {
       get relayOnly(): boolean {
-        return relayOnly || ice?.relayOnly === true;
+        return relayOnly || hideIp.on || ice?.relayOnly === true;
       },
     };
     const session = new MeshSession({
@@ -202,7 +208,7 @@ export class RoomPage {
       createPeer: (servers) => options.createPeer(servers, network),
       name: storedName(),
       maxMembers: this.kind === "pair" ? 2 : MAX_MEMBERS,
-      relayOnly,
+      relayOnly: relayOnly || hideIp.on,
       ...(ice ? { ice } : { loadIce: async () => settings.iceServers }),
     });
     session.events.on("status", (s) => {

@@ -108,6 +108,12 @@ export interface MeshSessionOptions {
   iceRestartEveryMs?: number;
   /** A link stalled this long (or whose channel cannot restart ICE) is closed and dialled again. Default 30 s. */
   iceGiveUpMs?: number;
+  /**
+   * Most incoming channels still in their handshake at once (a stranger who knows this side's id can
+   * open many and never finish). Past it the oldest is closed, so a flood cannot keep a real joiner
+   * out for longer than one handshake. Default 8.
+   */
+  maxPending?: number;
   /** Refresh ICE servers this often (TURN credentials are short-lived). Default 10 min. */
   iceRefreshMs?: number;
   room?: Partial<Pick<MeshOptions, "backfill" | "resendMs" | "tickMs" | "presenceMs" | "unreachableAfterMs">>;
@@ -158,6 +164,8 @@ export class MeshSession {
   private roomKey = "";
   private readonly links = new Map<string, Link>();
   private readonly dialing = new Set<string>();
+  /** Incoming channels in their handshake, oldest first. */
+  private readonly pending = new Set<ChannelPort>();
   private readonly redialAttempts = new Map<string, number>();
   private readonly redialTimers = new Map<string, () => void>();
   private readonly nonces = new NonceLog();
@@ -214,6 +222,15 @@ export class MeshSession {
     return this.ownId;
   }
 
+  /**
+   * Closes every link so that each is made again with the connection settings of now (after "Hide my
+   * IP address" was turned on: through the relay only). Nothing is lost: what was not acknowledged
+   * is resent once the links are back.
+   */
+  relinkAll(): void {
+    for (const [peer, l] of [...this.links]) this.dropLink(peer, l);
+  }
+
   /** Leaves the room (members are told) and closes everything. */
   leave(): void {
     this.room?.leave();
@@ -229,6 +246,8 @@ export class MeshSession {
     for (const cancel of this.redialTimers.values()) cancel();
     for (const l of this.links.values()) l.channel.close();
     this.links.clear();
+    for (const c of this.pending) c.close();
+    this.pending.clear();
     this.peer?.destroy();
   }
 
@@ -487,6 +506,14 @@ export class MeshSession {
       this.clock.setTimer(400, () => channel.close());
       return;
     }
+    this.pending.add(channel);
+    if (this.pending.size > (this.o.maxPending ?? 8)) {
+      const oldest = this.pending.values().next().value;
+      if (oldest) {
+        this.pending.delete(oldest);
+        oldest.close();
+      }
+    }
     const handshake = async () => {
       const fingerprints = await this.readFingerprints(channel);
       return fingerprints
@@ -506,7 +533,7 @@ export class MeshSession {
       if (!newcomer || !full()) return;
       const gone = stale();
       if (!gone || !room.evictUnreachable(gone.id)) throw new Error("room full");
-    });
+    }).finally(() => this.pending.delete(channel));
   }
 
   /**

@@ -72,6 +72,11 @@ export const en = {
   nameLabel: "Your name",
   nameHelp: "Anyone can choose any name: a name is only a label. The verification code is what proves who is who.",
   nameSaved: "Name saved in this browser and shown to the others.",
+  hideIp: "Hide my IP",
+  hideIpHelp:
+    "Hide my IP (top of the page): the people in your rooms, and anyone who knows a room's address, see the relay server's address instead of yours. Connecting takes a moment longer, and it needs the server's relay. It stays on in this browser until you turn it off.",
+  hideIpOn: "Your IP address is hidden: every connection now goes through the relay.",
+  hideIpOff: "Direct connections are allowed again for new connections.",
   memberCode: "code {code}",
   selfDestruct: "Self-destruct",
   selfDestructOff: "Off",
