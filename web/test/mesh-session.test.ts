@@ -393,8 +393,11 @@ describe("MeshSession", () => {
     expect(hub.peers.get(hostId)!.channels.filter((c) => !c.closed)).toEqual([]);
   });
 
-  it("strangers_ManyHandshakesNeverFinished_AtMostEightHeld_TheRealJoinerGetsIn", async () => {
-    const { hub, make, hostId, inviteSecret } = await room(0);
+  it.each([
+    ["group", 12],
+    ["1:1", 2],
+  ])("strangers_ManyHandshakesNeverFinished_AtMostEightHeld_TheRealJoinerGetsIn (%s room)", async (_kind, maxMembers) => {
+    const { hub, make, hostId, inviteSecret } = await room(0, 0, { maxMembers });
     const hostPort = hub.peers.get(hostId)!;
     // Someone who knows the host's id opens channel after channel and never says a word.
     for (let i = 0; i < 20; i++) await new FakePeer(hub, `stranger${i}`).connect(hostId);
