@@ -409,6 +409,32 @@ describe("MeshSession", () => {
     await until(() => joiner.s.connectedPeers.includes(hostId), "the real joiner linked");
   });
 
+  it("resume_LinkAndSignalingBackAtOnce_NotWhenTheBackOffSays", async () => {
+    const { members, hub, ports } = await room(1);
+    await until(() => members.every((m) => m.connectedPeers.length === 1), "linked");
+    const [host, guest] = members as [MeshSession, MeshSession];
+    // The phone was in the background: no path for a while, the redial back-off has grown.
+    hub.cut(host.id, guest.id);
+    await new Promise((r) => setTimeout(r, 4000)); // dial attempts at 0.5, 1.5, 3.5 s: the next one waits 4 s
+    hub.restore(host.id, guest.id);
+    guest.resume(false);
+    host.resume(false);
+    const t0 = Date.now();
+    await until(() => guest.connectedPeers.includes(host.id), "the link back");
+    expect(Date.now() - t0).toBeLessThan(1000);
+    // The signaling socket: down, the reconnect loop waiting (1, 2, 4 s...); back at once on resume.
+    const port = ports.get(guest)!;
+    const states: string[] = [];
+    guest.events.on("signaling", (st) => states.push(st));
+    port.dropSignaling();
+    await new Promise((r) => setTimeout(r, 3100));
+    port.online = true;
+    const t1 = Date.now();
+    guest.resume(true);
+    await until(() => states.at(-1) === "online", "signaling back");
+    expect(Date.now() - t1).toBeLessThan(500);
+  }, 20_000);
+
   it("relinkAll_EveryLinkMadeAgain_NothingLost", async () => {
     const { members } = await room(2);
     await until(() => members.every((m) => m.connectedPeers.length === 2), "a full mesh");

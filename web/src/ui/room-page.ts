@@ -78,8 +78,14 @@ export class RoomPage {
       }
     });
     document.addEventListener("visibilitychange", () => {
-      if (document.visibilityState === "visible" && this.view?.phase === "connected") void this.wakeLock.acquire();
+      if (document.visibilityState !== "visible") return;
+      if (this.view?.phase === "connected") void this.wakeLock.acquire();
+      // Back from the background (a phone may have frozen the page): check every path now.
+      this.session?.resume(false);
     });
+    window.addEventListener("pageshow", (e) => e.persisted && this.session?.resume(false));
+    document.addEventListener("resume", () => this.session?.resume(false));
+    window.addEventListener("online", () => this.session?.resume(true));
     // The tab closes or navigates away: the others learn at once that this person left.
     window.addEventListener("pagehide", () => this.session?.leave());
   }

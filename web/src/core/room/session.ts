@@ -180,6 +180,8 @@ export class MeshSession {
   private hostRoom: HostRoom | null = null;
   private reconnecting = false;
   private lastFreshen = -Infinity;
+  /** Cuts the signaling reconnect loop's current wait short (`resume`). */
+  private wakeSignaling: (() => void) | null = null;
 
   constructor(private readonly o: MeshSessionOptions) {
     this.clock = o.clock ?? realClock;
@@ -220,6 +222,28 @@ export class MeshSession {
       await this.joinHost(peer, this.o.invite);
     }
     return this.ownId;
+  }
+
+  /**
+   * The page is back — shown again, unfrozen, restored from the back/forward cache — or the network
+   * is (`networkChanged`: the `online` event; the address may be new): every path is checked now
+   * instead of when the back-off timers say. The signaling socket reconnects at once (or is opened
+   * anew after a network change), stalled links restart ICE, members without a link are dialled, and
+   * the outbox resends what is due.
+   */
+  resume(networkChanged: boolean): void {
+    if (this.closed || !this.room) return;
+    if (this.reconnecting) this.wakeSignaling?.();
+    else if (networkChanged) this.freshenSignaling();
+    for (const [id, link] of this.links) if (link.stalled && link.dialled) void this.restartOnce(id, link);
+    for (const id of this.room.roster.members.keys()) {
+      if (this.links.has(id) || this.dialing.has(id)) continue;
+      this.redialTimers.get(id)?.();
+      this.redialTimers.delete(id);
+      this.redialAttempts.delete(id);
+      this.maybeDial(id);
+    }
+    this.room.tick();
   }
 
   /**
@@ -319,7 +343,11 @@ export class MeshSession {
           return;
         } catch {
           if (attempt >= 2) this.events.emit("signaling", "offline");
-          await new Promise<void>((r) => this.clock.setTimer(Math.min(10_000, 1000 * 2 ** Math.min(attempt, 4)), r));
+          await new Promise<void>((r) => {
+            const cancel = this.clock.setTimer(Math.min(10_000, 1000 * 2 ** Math.min(attempt, 4)), r);
+            this.wakeSignaling = () => (cancel(), r());
+          });
+          this.wakeSignaling = null;
         }
       }
     } finally {
