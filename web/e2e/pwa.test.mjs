@@ -99,6 +99,22 @@ describe("PWA, layout and accessibility", { timeout: 300_000 }, () => {
     await guest.waitFor(() => document.querySelectorAll('#messages li[data-direction="in"]').length === 1);
     await assertVisibleWithin(guest, ["#composer", "#send", "#panic", "#self-destruct", "#leave", "#messages", "#status"], PHONE.width);
     await guest.screenshot(artifact("web-360-chat.png"));
+    // Every hit target at least 44 px high.
+    const small = await guest.eval(() =>
+      ["#send", "#panic", "#leave", "#self-destruct", "#open-settings", "#hide-ip"]
+        .map((s) => [s, (s === "#hide-ip" ? document.querySelector(s).closest("label") : document.querySelector(s)).getBoundingClientRect().height])
+        .filter(([, h]) => h < 44),
+    );
+    assert.deepEqual(small, []);
+    // The on-screen keyboard takes the lower half: the page keeps the messages and the composer,
+    // above the keyboard.
+    await guest.page.setViewportSize({ width: PHONE.width, height: 360 });
+    await guest.waitFor(
+      () => getComputedStyle(document.documentElement).getPropertyValue("--visible-height") === "360px" && document.body.dataset.compact === "true",
+    );
+    const bottoms = await guest.eval(() => ["#composer", "#send", "#messages"].map((s) => document.querySelector(s).getBoundingClientRect().bottom));
+    for (const b of bottoms) assert.ok(b > 0 && b <= 360.5, `composer row ends at ${b}px, under the keyboard`);
+    await guest.screenshot(artifact("web-360-keyboard.png"));
     await host.context.close();
     await guest.context.close();
   });

@@ -7,7 +7,7 @@ import { HomeView } from "./home";
 import type { RoomKind } from "./invites";
 import { RoomPage, keepJoined, keptJoined, type AppObserver } from "./room-page";
 import { wireSettings } from "./settings";
-import { registerServiceWorker, show, watchOnline } from "./shell";
+import { followVisualViewport, registerServiceWorker, show, watchOnline } from "./shell";
 
 export type { AppObserver } from "./room-page";
 
@@ -20,6 +20,7 @@ export function startApp(observer: AppObserver = {}): void {
   applyStrings();
   $("qr").setAttribute("aria-label", t("qrLabel"));
   watchOnline();
+  followVisualViewport();
   if (typeof RTCPeerConnection === "undefined") {
     show("nowebrtc");
     return;

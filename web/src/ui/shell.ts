@@ -38,3 +38,23 @@ export function watchOnline(): void {
   window.addEventListener("offline", update);
   update();
 }
+
+/**
+ * The height the page can use above an on-screen keyboard, as `--visible-height` (the chat view
+ * uses it): browsers that shrink only the visual viewport when the keyboard opens would otherwise
+ * leave the composer under it.
+ */
+const COMPACT_BELOW_PX = 480;
+
+export function followVisualViewport(): void {
+  const vv = window.visualViewport;
+  if (!vv) return;
+  const update = () => {
+    const height = Math.round(vv.height * vv.scale);
+    document.documentElement.style.setProperty("--visible-height", `${height}px`);
+    // Little room (a keyboard open on a phone, landscape): the chat keeps only messages and composer.
+    document.body.dataset.compact = String(height < COMPACT_BELOW_PX);
+  };
+  vv.addEventListener("resize", update);
+  update();
+}
