@@ -36,3 +36,16 @@ self.addEventListener("fetch", (event) => {
     event.respondWith(caches.match(url.pathname, { cacheName: CACHE }).then((r) => r || fetch(request)));
   }
 });
+
+// A notification of a new message (ui/attention.ts) was clicked: bring back the tab of that room,
+// or the app if the tab is gone. Notifications never carry message text unless the person asked.
+self.addEventListener("notificationclick", (event) => {
+  event.notification.close();
+  const url = event.notification.data && typeof event.notification.data.url === "string" ? event.notification.data.url : "/";
+  event.waitUntil(
+    self.clients.matchAll({ type: "window", includeUncontrolled: true }).then((windows) => {
+      const same = windows.find((w) => w.url === url) || windows[0];
+      return same ? same.focus() : self.clients.openWindow("/");
+    }),
+  );
+});

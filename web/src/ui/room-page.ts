@@ -9,6 +9,7 @@ import { iceEndpoint, peerServerOptions, type ServerSettings } from "../core/set
 import { t, type StringKey } from "../core/strings";
 import { createPeerJsPort } from "../adapters/peerjs";
 import { gather } from "../adapters/gather";
+import { Attention } from "./attention";
 import { Composer } from "./composer";
 import { $ } from "./dom";
 import { failureKey, hostRefusalKey, showFailure, showRefusal } from "./errors";
@@ -46,6 +47,8 @@ export class RoomPage {
   private relayOnly = false;
   private readonly quality = new QualityIndicator($("view-chat").querySelector<HTMLElement>(".chat-tools") ?? $("view-chat"));
   private readonly wakeLock = new WakeLock();
+  /** Unread count, badge and (opt-in) notifications while the page is hidden. */
+  private readonly attention = new Attention();
   private readonly composer = new Composer(() => this.view);
   /** Turned on in a room: its links are made again through the relay. */
   private readonly hideIp = new HideIp((on) => {
@@ -229,7 +232,15 @@ export class RoomPage {
     session.events.on("refused", (r) => {
       if (this.session === session && r.by === "us" && this.invites.identity && r.reason !== "timeout") this.onRefused(r.reason);
     });
-    this.view = new RoomView(session, { phase: (p) => this.onRoomPhase(p), providers: () => this.ice?.providersByUrl ?? new Map() }, this.quality);
+    this.view = new RoomView(
+      session,
+      {
+        phase: (p) => this.onRoomPhase(p),
+        providers: () => this.ice?.providersByUrl ?? new Map(),
+        incoming: (from, text) => this.attention.message(from, text),
+      },
+      this.quality,
+    );
     this.session = session;
     session.events.on("room", () => this.composer.render());
     this.observer.room?.(session);

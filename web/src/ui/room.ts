@@ -41,7 +41,12 @@ export class RoomView {
 
   constructor(
     private readonly session: MeshSession,
-    private readonly hooks: { phase: (p: RoomPhase) => void; providers: () => ReadonlyMap<string, string> },
+    private readonly hooks: {
+      phase: (p: RoomPhase) => void;
+      providers: () => ReadonlyMap<string, string>;
+      /** A message from someone else was shown (its author's name as shown, its text). */
+      incoming?: (from: string, text: string) => void;
+    },
     mainQuality: QualityIndicator,
   ) {
     this.mainQuality = mainQuality;
@@ -131,6 +136,7 @@ export class RoomView {
         $("announcer").textContent = this.pair
           ? t("newMessageAnnounce", { text: m.text.slice(0, 140) })
           : t("groupMessageAnnounce", { from: this.nameOf(m.from), text: m.text.slice(0, 140) });
+        this.hooks.incoming?.(this.nameOf(m.from), m.text);
       }),
       room.events.on("receipt", (r) => this.renderReceipts(r.id)),
       room.events.on("typing", ({ from, on }) => {

@@ -72,6 +72,16 @@ export const en = {
   nameLabel: "Your name",
   nameHelp: "Anyone can choose any name: a name is only a label. The verification code is what proves who is who.",
   nameSaved: "Name saved in this browser and shown to the others.",
+  notifyOff: "🔕 Notify me",
+  notifyOn: "🔔 Notifying",
+  notifyHelp:
+    "Notifications tell you about new messages while this page is hidden. They say who wrote, not what, unless you turn on “Show message text in notifications”. Your browser asks for permission the first time.",
+  notifyPreviews: "Show message text in notifications",
+  notifyDenied: "The browser did not allow notifications. You can allow them for this site in the browser's site settings.",
+  notifyUnsupported: "This browser cannot show notifications for this page.",
+  notifyTitle: "New message from {from}",
+  notifyBody: "Open GhostChat to read it.",
+  titleUnread: "({count}) {title}",
   hideIp: "Hide my IP",
   hideIpHelp:
     "Hide my IP (top of the page): the people in your rooms, and anyone who knows a room's address, see the relay server's address instead of yours. Connecting takes a moment longer, and it needs the server's relay. It stays on in this browser until you turn it off.",
