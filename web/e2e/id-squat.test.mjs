@@ -83,4 +83,44 @@ describe("Room host ids cannot be squatted (Chromium, official peerjs client, re
     await host.context.close();
     await guest.context.close();
   });
+
+  // A room opened by an earlier version has a server-handed UUID as host id: after the upgrade the
+  // host resumes it with that id and its kept token, and the links it gave out still work.
+  it("roomFromAnEarlierVersion_HostResumesWithItsOldId_OldLinkStillWorks", async () => {
+    const host = await chromiumPage(browser);
+    const link = await createRoom(host, server.url);
+    await host.page.close();
+    const oldId = "0f0e0d0c-0b0a-4908-8706-050403020100";
+    const edit = await host.context.newPage();
+    await edit.goto(server.url + "/healthz"); // same origin, no app running
+    await edit.evaluate(
+      (oldId) =>
+        new Promise((resolve, reject) => {
+          const req = indexedDB.open("ghostchat-invites");
+          req.onerror = () => reject(req.error);
+          req.onsuccess = () => {
+            const tx = req.result.transaction("host", "readwrite");
+            const store = tx.objectStore("host");
+            const get = store.get("identity");
+            get.onsuccess = () => store.put({ ...get.result, peerId: oldId }, "identity");
+            tx.oncomplete = () => resolve();
+            tx.onerror = () => reject(tx.error);
+          };
+        }),
+      oldId,
+    );
+    await edit.close();
+    const back = wrapPage(await host.context.newPage(), "playwright");
+    await back.goto(server.url + "/");
+    await back.waitFor(() => document.body.dataset.view === "invite" && document.body.dataset.phase === "waiting");
+    const parts = new URL(link).hash.split(".");
+    parts[1] = oldId;
+    const guest = await chromiumPage(browser);
+    await guest.goto(link.split("#")[0] + parts.join("."));
+    await Promise.all([waitConnected(back), waitConnected(guest)]);
+    await send(back, "old link");
+    await waitIncoming(guest, "old link");
+    await host.context.close();
+    await guest.context.close();
+  });
 });
