@@ -12,7 +12,7 @@ namespace GhostChat.Server.Signaling;
 /// without remembering it (and several nodes sharing <see cref="SignalingOptions.IdSigningKey"/> agree).
 /// Ids beginning with <see cref="TokenBoundPrefix"/> are token-bound (self-certifying): the rest is
 /// the first 16 bytes of SHA-256 of the token in lowercase hex, so only the token's holder can ever
-/// register such an id, on every node, with nothing remembered (docs/protocol.md, "Host ids").
+/// register such an id, on every node, with nothing remembered (docs/protocol.md, "Peer ids").
 /// </summary>
 internal sealed partial class PeerIds
 {
