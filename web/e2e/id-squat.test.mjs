@@ -6,8 +6,8 @@
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";
 import { readFileSync } from "node:fs";
-import { after, before, describe, it } from "node:test";
-import { chromiumPage, createRoom, launchChromium, send, startServer, waitConnected, waitIncoming, wrapPage } from "./harness.mjs";
+import { describe, it } from "node:test";
+import { chromiumPage, createRoom, send, serverAndChromium, waitConnected, waitIncoming, wrapPage } from "./harness.mjs";
 
 const PEERJS = readFileSync(createRequire(import.meta.url).resolve("peerjs/dist/peerjs.min.js"), "utf8");
 
@@ -42,19 +42,10 @@ async function squat(page, port, id) {
 }
 
 describe("Room host ids cannot be squatted (Chromium, official peerjs client, real server)", { timeout: 200_000 }, () => {
-  let server, browser;
-
-  before(async () => {
-    server = await startServer();
-    browser = await launchChromium();
-  });
-
-  after(async () => {
-    await browser?.close();
-    await server?.stop();
-  });
+  const ctx = serverAndChromium();
 
   it("hostAway_SquatterWithTheLinkIsRefused_HostComesBack_JoinerReachesTheRealHost", async () => {
+    const { server, browser } = ctx;
     const host = await chromiumPage(browser);
     const link = await createRoom(host, server.url);
     const hostId = decodeURIComponent(new URL(link).hash.split(".")[1]);
@@ -87,6 +78,7 @@ describe("Room host ids cannot be squatted (Chromium, official peerjs client, re
   // A room opened by an earlier version has a server-handed UUID as host id: after the upgrade the
   // host resumes it with that id and its kept token, and the links it gave out still work.
   it("roomFromAnEarlierVersion_HostResumesWithItsOldId_OldLinkStillWorks", async () => {
+    const { server, browser } = ctx;
     const host = await chromiumPage(browser);
     const link = await createRoom(host, server.url);
     await host.page.close();
