@@ -1,5 +1,6 @@
 // Differential: accepting and refusing signaling sockets (peerjs-protocol.md §2.1, §2.2).
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { describeBoth } from './lib/differential.mjs';
 import { connect, peerUrl } from './lib/ws-client.mjs';
 
@@ -52,6 +53,27 @@ describeBoth('signaling handshake', {}, (scenario) => {
     const other = await srv.open();
     other.send({ type: 'OFFER', dst: id, payload: 'still-here' });
     assert.equal((await holder.next()).text, `{"type":"OFFER","src":"${other.id}","dst":"${id}","payload":"still-here"}`);
+  });
+
+  scenario('a token-bound gc1- id after its holder left: the reference gives it to anyone (OPEN); ours only to its token (documented difference)', async (srv) => {
+    // docs/protocol.md, "Peer ids": "gc1-" + the first 16 bytes of SHA-256(token) in lower-case hex.
+    const token = `host-${srv.uid()}`;
+    const id = 'gc1-' + createHash('sha256').update(token).digest('hex').slice(0, 32);
+    const holder = await srv.open(id, token);
+    await holder.close();
+    let squatter;
+    for (let attempt = 0; ; attempt++) { // until the holder's close is processed
+      squatter = await srv.peer(id, 'squatter');
+      const first = await squatter.next();
+      if (first.json.type !== 'ID-TAKEN' || attempt > 100) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const expected = srv.kind === 'reference'
+      ? '{"type":"OPEN"}'
+      : '{"type":"ERROR","payload":{"msg":"Invalid id: this id belongs to another token (ids beginning with \'gc1-\' are made from their token)"}}';
+    assert.equal(squatter.texts().at(-1), expected);
+    const back = await srv.peer(id, token);
+    assert.equal((await back.next()).text, srv.kind === 'reference' ? '{"type":"ID-TAKEN","payload":{"msg":"ID is taken"}}' : '{"type":"OPEN"}');
   });
 
   scenario('the close after an in-band refusal: the reference sends no status (1005), ours 1000 (documented difference)', async (srv) => {

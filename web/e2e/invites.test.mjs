@@ -100,7 +100,8 @@ describe("Invites end to end (Chromium, real server)", { timeout: 400_000 }, () 
     // A different connection has different DTLS keys, so the code is not a constant.
     const hostId = decodeURIComponent(new URL(link).hash.split(".")[1]);
     const info = await guest.eval(() => document.querySelector("#join-info").textContent);
-    assert.ok(info.startsWith(`Invited by ${hostId.slice(0, 8)}`), info);
+    assert.match(hostId, /^gc1-[0-9a-f]{32}$/); // token-bound (docs/protocol.md, "Peer ids"); people see what follows the prefix
+    assert.ok(info.startsWith(`Invited by ${hostId.slice(4, 12)}`), info);
     assert.match(info, /invite valid until /);
     assert.equal(await host.eval(() => document.querySelector("#join-info").hidden), true);
     await send(guest, "authenticated hello");
@@ -158,7 +159,7 @@ describe("Invites end to end (Chromium, real server)", { timeout: 400_000 }, () 
     assert.equal(...(await codes(host, guest)));
     await send(host, "after reload");
     await waitIncoming(guest, "after reload");
-    assert.ok((await guest.eval(() => document.querySelector("#join-info").textContent)).includes(hostId.slice(0, 8)));
+    assert.ok((await guest.eval(() => document.querySelector("#join-info").textContent)).includes(hostId.slice(4, 12)));
     await host.context.close();
     await guest.context.close();
   });

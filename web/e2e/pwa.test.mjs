@@ -225,16 +225,17 @@ describe("PWA, layout and accessibility", { timeout: 300_000 }, () => {
     await host.page.reload();
     const requests = [];
     host.page.on("request", (r) => requests.push(new URL(r.url()).host + new URL(r.url()).pathname));
+    host.page.on("websocket", (ws) => requests.push(new URL(ws.url()).host + new URL(ws.url()).pathname));
     await connectPair(host, guest, server.url);
     const custom = `localhost:${server.port}`;
-    assert.ok(requests.includes(custom + "/api/ice") && requests.includes(custom + "/peerjs/id"), `requests: ${requests.join(", ")}`);
+    assert.ok(requests.includes(custom + "/api/ice") && requests.includes(custom + "/peerjs"), `requests: ${requests.join(", ")}`);
     assert.deepEqual(host.errors, []);
     await host.context.close();
     await guest.context.close();
   });
 
-  // PeerJS asks GET /<key>/id first: with a wrong key that is a 404, which the client reports like an
-  // unreachable server, so the app retries and then points at the settings.
+  // The server refuses the socket ("Invalid key provided"), which the client reports as a server
+  // error like an unreachable server, so the app retries and then points at the settings.
   it("settings_WrongKey_ThreeAttemptsThenAdvice", async () => {
     const p = await chromiumPage(browser);
     await p.goto(server.url + "/");

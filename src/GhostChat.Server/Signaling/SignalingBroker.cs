@@ -19,6 +19,8 @@ internal sealed class SignalingBroker
         public const string ConcurrentLimit = "Server has reached its concurrent user limit";
         public const string InvalidId = "Invalid id: use 1-64 letters or digits, with single spaces, '-' or '_' between them";
         public const string InvalidToken = "Invalid token: use 1-128 printable ASCII characters";
+        public const string MalformedTokenBoundId = "Invalid id: ids beginning with 'gc1-' are 'gc1-' and 32 lowercase hex digits (SHA-256 of the token)";
+        public const string IdBoundToAnotherToken = "Invalid id: this id belongs to another token (ids beginning with 'gc1-' are made from their token)";
         public const string IdNotIssued = "Invalid id: this server only accepts ids it handed out; ask it for one (GET {key}/id)";
         public const string OriginNotAllowed = "This server does not accept connections from this site (origin not allowed)";
         public const string AtCapacity = "Server is at capacity; try again in a minute";
@@ -212,6 +214,17 @@ internal sealed class SignalingBroker
         if (!PeerIds.IsValidToken(token))
         {
             return (RejectionReasons.InvalidToken, Messages.InvalidToken);
+        }
+        // Token-bound ids (room hosts' and members'): only the token they were made from may hold one,
+        // whether or not it is held now, so nobody can take a room's id while its host is away.
+        // Checked here, before the directory, so every node of a cluster agrees without shared state.
+        if (PeerIds.IsTokenBound(id))
+        {
+            if (!PeerIds.IsWellFormedTokenBound(id))
+            {
+                return (RejectionReasons.InvalidId, Messages.MalformedTokenBoundId);
+            }
+            return PeerIds.IsBoundTo(id, token) ? null : (RejectionReasons.IdBoundToAnotherToken, Messages.IdBoundToAnotherToken);
         }
         if (options.ServerGeneratedIdsOnly && !_ids.WasIssuedHere(id))
         {

@@ -67,6 +67,7 @@ internal static class RejectionReasons
     public const string InvalidId = "invalid_id";
     public const string InvalidToken = "invalid_token";
     public const string UnknownId = "id_not_issued";
+    public const string IdBoundToAnotherToken = "id_bound_to_another_token";
     public const string IdTaken = "id_taken";
     public const string ConcurrentLimit = "concurrent_limit";
     public const string MessageRate = "message_rate";

@@ -37,7 +37,10 @@ public sealed class SignalingOptions
     /// </summary>
     public List<string> AllowedOrigins { get; } = [];
 
-    /// <summary>Accept only ids this server handed out from <c>/id</c> (signed, so no state is kept). Default off.</summary>
+    /// <summary>
+    /// Accept only ids this server handed out from <c>/id</c> (signed, so no state is kept) and token-bound
+    /// ids (<see cref="PeerIds.TokenBoundPrefix"/>, which nobody can choose without their token). Default off.
+    /// </summary>
     public bool ServerGeneratedIdsOnly { get; set; }
 
     /// <summary>

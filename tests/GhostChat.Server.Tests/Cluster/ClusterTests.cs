@@ -67,6 +67,31 @@ public sealed class ClusterTests
     }
 
     [Fact]
+    public async Task TokenBoundHostAway_SquatterOnAnotherNodeIsRefused_HostComesBackThere()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        var settings = Node(redis, extra: ("GhostChat:Signaling:ExpireTimeout", "00:00:30"));
+        await using var node1 = await TestServer.StartAsync(settings);
+        await using var node2 = await TestServer.StartAsync(settings);
+        const string hostToken = "host-secret-token-of-128-bits-xx";
+        var hostId = Squatter.TokenBoundId(hostToken);
+        var host = await node1.RegisterAsync(hostId, hostToken);
+        await host.DisposeAsync(); // the host is offline: its directory entry goes
+
+        var (answer, squatter) = await Squatter.TakeAsync(node2, hostId, "attacker-token");
+        await using (squatter)
+        {
+            Assert.Equal("ERROR", answer.Type);
+            Assert.Equal("Invalid id: this id belongs to another token (ids beginning with 'gc1-' are made from their token)", answer.ErrorMessage);
+        }
+
+        await using var joiner = await node1.RegisterAsync("joiner");
+        await joiner.SendAsync(new { type = "OFFER", dst = hostId, payload = "offer" });
+        await using var back = await node2.RegisterAsync(hostId, hostToken);
+        Assert.Equal("joiner", (await back.ReceiveAsync()).Src);
+    }
+
+    [Fact]
     public async Task SameTokenOnAnotherNode_TakesTheIdOver_OldSocketClosed()
     {
         await using var redis = await RedisServer.StartAsync();

@@ -1,6 +1,7 @@
 import { Peer, type DataConnection, type PeerError as PeerJsError } from "peerjs";
 import { connectionFingerprints, sdpFingerprint } from "../core/auth/fingerprint";
 import { PeerError, type ChannelPort, type PeerErrorKind, type PeerPort } from "../core/connection/ports";
+import { newToken, tokenBoundPeerId } from "../core/ids";
 
 export interface PeerJsServer {
   host: string;
@@ -34,22 +35,25 @@ export interface PeerIdentity {
 }
 
 /**
- * The only module that touches PeerJS. Reliable, JSON-serialised data channels. With `identity`
- * the peer registers that id with that token; `onId` learns the id the server handed out otherwise.
+ * The only module that touches PeerJS. Reliable, JSON-serialised data channels. With an `identity`
+ * holding an id the peer registers that id with that token (a host resuming its room). Otherwise
+ * the id is the token-bound id of the given token, or of a fresh one (a joiner): the server lets
+ * nobody else hold it, so neither a room's id nor a member's can be taken while its socket is away.
  */
-export function createPeerJsPort(
+export async function createPeerJsPort(
   server: PeerJsServer,
   iceServers: RTCIceServer[],
   identity?: PeerIdentity | { token: string },
   network: { readonly relayOnly?: boolean } = {},
-): PeerPort {
+): Promise<PeerPort> {
+  const token = identity?.token ?? newToken();
+  const id = identity && "id" in identity ? identity.id : await tokenBoundPeerId(token);
   // relayOnly: "Try again through a relay", or the server's hint — TURN candidates only. PeerJS
   // keeps this object and hands it to every RTCPeerConnection it makes, which reads the members
   // then: the list (replaced in place on failover) and the policy are the current ones.
   const config = { iceServers } as RTCConfiguration;
   Object.defineProperty(config, "iceTransportPolicy", { enumerable: true, get: (): RTCIceTransportPolicy => (network.relayOnly ? "relay" : "all") });
-  const options = { ...server, debug: 0, config, ...(identity ? { token: identity.token } : {}) };
-  const peer = identity && "id" in identity ? new Peer(identity.id, options) : new Peer(options);
+  const peer = new Peer(id, { ...server, debug: 0, config, token });
   const pendingConnects = new Map<string, Set<(e: PeerError) => void>>();
   let lastError: PeerError | null = null;
   const internals = peer as unknown as PeerInternals;

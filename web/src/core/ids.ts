@@ -13,6 +13,26 @@ export function isPeerId(value: string): value is PeerId {
   return value.length >= 1 && value.length <= 64 && PEER_ID.test(value);
 }
 
+/**
+ * Every id this app registers is token-bound (docs/protocol.md, "Peer ids"): this prefix and the first
+ * 16 bytes of SHA-256 of the PeerJS token in lower-case hex. The signaling server lets only that
+ * token hold the id, so nobody can take a room host's id from its invite link while the host is away.
+ */
+export const TOKEN_BOUND_PREFIX = "gc1-";
+
+/** A fresh PeerJS token: 128 random bits (crypto.getRandomValues), base64url. */
+export function newToken(random?: (buf: Uint8Array) => Uint8Array): string {
+  return randomBase64Url(16, random);
+}
+
+/** The token-bound id of `token` (what the server checks). */
+export async function tokenBoundPeerId(token: string): Promise<PeerId> {
+  const hash = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(token)));
+  let hex = "";
+  for (const b of hash.subarray(0, 16)) hex += b.toString(16).padStart(2, "0");
+  return (TOKEN_BOUND_PREFIX + hex) as PeerId;
+}
+
 export function isOpaqueId(value: string): boolean {
   return TOKEN_ID.test(value);
 }

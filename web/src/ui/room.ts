@@ -1,3 +1,4 @@
+import { TOKEN_BOUND_PREFIX } from "../core/ids";
 import { formatMessage } from "../core/text";
 import type { MeshRoom, MeshSession, MemberView, Receipt, SignalingState } from "../core/room";
 import { TypingReceiver, TypingSender } from "../core/typing";
@@ -14,9 +15,10 @@ const TIME_FORMAT = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute
  */
 export type RoomPhase = "waiting" | "connected" | "reconnecting" | "unreachable" | "peer-left";
 
-/** A member id for people: the first 8 characters. */
+/** A member id for people: its first 8 characters after the token-bound prefix every id of ours shares. */
 export function shortId(id: string): string {
-  return id.length > 8 ? `${id.slice(0, 8)}…` : id;
+  const own = id.startsWith(TOKEN_BOUND_PREFIX) ? id.slice(TOKEN_BOUND_PREFIX.length) : id;
+  return own.length > 8 ? `${own.slice(0, 8)}…` : own;
 }
 
 /**

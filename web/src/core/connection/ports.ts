@@ -70,4 +70,4 @@ export interface PeerPort {
  * `iceServers` and `options` are live: a connection made later uses their contents at that time
  * (the list is replaced in place on failover, `relayOnly` may turn on when the server asks for it).
  */
-export type PeerFactory = (iceServers: RTCIceServer[], options?: { readonly relayOnly?: boolean }) => PeerPort;
+export type PeerFactory = (iceServers: RTCIceServer[], options?: { readonly relayOnly?: boolean }) => PeerPort | Promise<PeerPort>;

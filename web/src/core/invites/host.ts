@@ -4,7 +4,7 @@
  */
 import { inviteKeyHash, random256 } from "../auth/crypto";
 import type { InviteCheck } from "../auth/machine";
-import { randomBase64Url, type PeerId, type RoomId } from "../ids";
+import type { PeerId, RoomId } from "../ids";
 import { createInvite, newRoomId, INVITE_TTL_MS, type Invite } from "./index";
 import type { HostIdentity, InviteRecord, InviteStore } from "./store";
 
@@ -27,10 +27,8 @@ export interface ActiveInvite {
   expiringSoon: boolean;
 }
 
-/** A fresh PeerJS token (the server lets the same id reattach only with the same token). */
-export function newToken(random?: Random): string {
-  return randomBase64Url(16, random);
-}
+/** A fresh PeerJS token (the host's id is made from it: only this token can register that id). */
+export { newToken } from "../ids";
 
 export class HostInvites {
   private readonly now: () => number;

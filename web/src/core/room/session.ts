@@ -296,7 +296,7 @@ export class MeshSession {
     try {
       return await retry(
         async () => {
-          const peer = this.o.createPeer(this.ice);
+          const peer = await this.o.createPeer(this.ice);
           try {
             this.ownId = await withTimeout(peer.open(), timeout, "signaling");
           } catch (error) {
