@@ -113,7 +113,7 @@ export class RoomPage {
     const peerIdentity = resume ? { id: resume.peerId, token } : { token };
     const session = this.newRoom(
       {
-        createPeer: (ice, network) => this.peer(createPeerJsPort(peerServerOptions(settings, location), ice, peerIdentity, network)),
+        createPeer: async (ice, network) => this.peer(await createPeerJsPort(peerServerOptions(settings, location), ice, peerIdentity, network)),
         host: (peerId) => book.hostRoom(peerId, token, soleHost),
       },
       () => book.identity?.roomId ?? "",
@@ -139,7 +139,7 @@ export class RoomPage {
     const settings = this.settings();
     const session = this.newRoom(
       {
-        createPeer: (ice, network) => this.peer(createPeerJsPort(peerServerOptions(settings, location), ice, undefined, network)),
+        createPeer: async (ice, network) => this.peer(await createPeerJsPort(peerServerOptions(settings, location), ice, undefined, network)),
         invite: { roomId: invite.roomId, inviteId: invite.inviteId, secret: invite.secret, hostPeerId: invite.hostPeerId },
       },
       () => invite.roomId,
