@@ -1,3 +1,4 @@
+import { SHARE_PARAMS, sharedDraft } from "../core/delivery";
 import { classifyError } from "../core/errors";
 import { parseInvite } from "../core/invites";
 import { loadSettings, type ServerSettings } from "../core/settings";
@@ -26,6 +27,7 @@ export function startApp(observer: AppObserver = {}): void {
     return;
   }
   const app = new App(observer);
+  app.takeShared();
   app.route();
   window.addEventListener("hashchange", () => app.route());
 }
@@ -48,6 +50,21 @@ class App {
     );
     $("error-home").addEventListener("click", () => this.goHome());
     $("leave").addEventListener("click", () => this.goHome());
+  }
+
+  /**
+   * Something shared from another app (the manifest's share target opens `/?share-text=…`): it waits
+   * in the composer for the next room, and leaves the address at once (history, synced tabs).
+   */
+  takeShared(): void {
+    const url = new URL(location.href);
+    const draft = sharedDraft(url.searchParams);
+    if (!SHARE_PARAMS.some((k) => url.searchParams.has(k))) return;
+    for (const k of SHARE_PARAMS) url.searchParams.delete(k);
+    history.replaceState(null, "", url);
+    if (draft === null) return;
+    this.rooms.composer.prefill(draft);
+    $("shared-note").hidden = false;
   }
 
   /** `#join=…` joins; a tab that joined rejoins after a reload; otherwise home (or the hosted room, resumed). */

@@ -40,6 +40,13 @@ export class Composer {
     this.text.focus();
   }
 
+  /** Text another app shared (the manifest's share target), waiting for a room; a draft being written wins. */
+  prefill(text: string): void {
+    if (this.text.value.trim() !== "") return;
+    this.text.value = text;
+    this.render();
+  }
+
   /** Panic: the draft goes too. */
   clear(): void {
     this.text.value = "";

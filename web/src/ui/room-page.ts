@@ -49,7 +49,7 @@ export class RoomPage {
   private readonly wakeLock = new WakeLock();
   /** Unread count, badge and (opt-in) notifications while the page is hidden. */
   private readonly attention = new Attention();
-  private readonly composer = new Composer(() => this.view);
+  readonly composer = new Composer(() => this.view);
   /** Turned on in a room: its links are made again through the relay. */
   private readonly hideIp = new HideIp((on) => {
     if (on) this.session?.relinkAll();
@@ -70,6 +70,9 @@ export class RoomPage {
     $("group-invite").addEventListener("click", () => show("invite"));
     $("back-to-chat").addEventListener("click", () => show("chat"));
     $("copy-link").addEventListener("click", () => void this.copyLink());
+    // Phones (and desktops with a share sheet): the system's share sheet; copying stays beside it.
+    $("share-link").hidden = typeof navigator.share !== "function";
+    $("share-link").addEventListener("click", () => void this.shareLink());
     $("error-retry").addEventListener("click", () => this.retry());
     $("panic").title = t("panicHelp");
     $("panic").setAttribute("aria-keyshortcuts", "Control+Shift+X");
@@ -317,14 +320,26 @@ export class RoomPage {
     if (p === "peer-left" || p === "waiting") this.wakeLock.release();
   }
 
-  private async copyLink(): Promise<void> {
+  private async copyLink(): Promise<boolean> {
     const input = $<HTMLInputElement>("invite-link");
     try {
       await navigator.clipboard.writeText(input.value);
       $("copy-feedback").textContent = t("copied");
+      return true;
     } catch {
       input.select();
       $("copy-feedback").textContent = t("copyFailed");
+      return false;
+    }
+  }
+
+  private async shareLink(): Promise<void> {
+    const url = $<HTMLInputElement>("invite-link").value;
+    try {
+      await navigator.share({ title: t("appName"), text: t("shareInviteText"), url });
+    } catch (e) {
+      if (e instanceof DOMException && e.name === "AbortError") return; // the person closed the sheet
+      if (await this.copyLink()) $("copy-feedback").textContent = t("shareFailed");
     }
   }
 

@@ -28,3 +28,26 @@ export function cleanName(name: string): string {
     .trim();
   return [...cleaned].slice(0, MAX_NAME_LENGTH).join("").trim();
 }
+
+/** The query parameters the web app manifest's `share_target` fills (public/manifest.webmanifest). */
+export const SHARE_PARAMS = ["share-title", "share-text", "share-url"] as const;
+
+/**
+ * What another app shared with GhostChat (the manifest's share target opens `/?share-text=…`), as a
+ * draft for the composer: the text, then the link unless the text already holds it, the title only
+ * when there is nothing else. Control characters other than line breaks go; the draft is cut to
+ * MAX_MESSAGE_LENGTH (as the composer counts, without splitting a character). Null when nothing was shared.
+ */
+export function sharedDraft(params: { get(name: string): string | null }): string | null {
+  const clean = (v: string | null) => (v ?? "").replace(/[\p{Cc}\p{Cf}]/gu, (c) => (c === "\n" ? c : "")).trim();
+  const title = clean(params.get("share-title"));
+  const text = clean(params.get("share-text"));
+  const url = clean(params.get("share-url"));
+  const parts = [text];
+  if (url !== "" && !text.includes(url)) parts.push(url);
+  let draft = parts.filter((p) => p !== "").join(" ");
+  if (draft === "") draft = title;
+  if (draft === "") return null;
+  const cut = draft.slice(0, MAX_MESSAGE_LENGTH);
+  return /[\uD800-\uDBFF]$/.test(cut) ? cut.slice(0, -1) : cut; // never half a character
+}

@@ -72,6 +72,10 @@ export const en = {
   nameLabel: "Your name",
   nameHelp: "Anyone can choose any name: a name is only a label. The verification code is what proves who is who.",
   nameSaved: "Name saved in this browser and shown to the others.",
+  share: "Share",
+  sharedWaiting: "What you shared is waiting in the message box: start a room or open an invite, then press Send.",
+  shareInviteText: "Join me for a private chat on GhostChat (the link works once, for a limited time):",
+  shareFailed: "Sharing did not work: the link was copied instead.",
   notifyOff: "🔕 Notify me",
   notifyOn: "🔔 Notifying",
   notifyHelp:
