@@ -1,0 +1,227 @@
+using System.Text;
+using GhostChat.Server.Signaling;
+using GhostChat.Server.Signaling.Cluster;
+using Microsoft.Extensions.Options;
+using StackExchange.Redis;
+
+namespace GhostChat.Server.Tests.Cluster;
+
+/// <summary>
+/// Attacks by someone who can read and write the cluster's Redis but has no cluster key: two real
+/// nodes on a real redis-server, real WebSocket clients, and a raw StackExchange.Redis client as the attacker.
+/// </summary>
+public sealed class ClusterTrustAttackTests
+{
+    private const string Dropped = "ghostchat_cluster_messages_dropped_total";
+
+    private static async Task<(TestServer Node1, TestServer Node2, string Prefix)> TwoNodesAsync(RedisServer redis, params (string Key, string Value)[] extra)
+    {
+        var prefix = "atk" + Guid.NewGuid().ToString("N")[..8] + ":";
+        var settings = ClusterTests.Node(redis, prefix, extra);
+        var node1 = await TestServer.StartAsync(new Dictionary<string, string?>(settings) { ["GhostChat:Redis:NodeId"] = "n1" });
+        var node2 = await TestServer.StartAsync(new Dictionary<string, string?>(settings) { ["GhostChat:Redis:NodeId"] = "n2" });
+        return (node1, node2, prefix);
+    }
+
+    /// <summary>Seals as a node with <paramref name="key"/> would (the attacker's own key, or, for a buggy node, the real one).</summary>
+    private static ClusterTrust Sealer(string key) => new(Options.Create(new ClusterOptions { ClusterKey = key }), TimeProvider.System);
+
+    private static byte[] Frame(string type, string src, string dst, string payload)
+        => Encoding.UTF8.GetBytes($$"""{"type":"{{type}}","src":"{{src}}","dst":"{{dst}}","payload":"{{payload}}"}""");
+
+    private static byte[] Tampered(byte[] message)
+    {
+        var copy = (byte[])message.Clone();
+        copy[^3] ^= 0x20; // a letter of the payload changes case
+        return copy;
+    }
+
+    [Fact]
+    public async Task RedisReader_TakesTheStoredToken_CannotReattachAsThePeer()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        var (node1, node2, prefix) = await TwoNodesAsync(redis);
+        await using var _1 = node1;
+        await using var _2 = node2;
+        const string token = "alices-secret-token";
+        await using var alice = await node1.RegisterAsync("alice", token);
+
+        // The attacker reads everything Redis holds about alice.
+        await using var attacker = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
+        var entry = await attacker.GetDatabase().HashGetAllAsync(prefix + "peer:alice");
+        var stored = (string?)entry.Single(e => e.Name == "token").Value;
+        Assert.NotNull(stored);
+        Assert.DoesNotContain(entry, e => ((string?)e.Value ?? "").Contains(token, StringComparison.Ordinal));
+
+        // ... and presents it, on either node: refused, and alice keeps her socket.
+        foreach (var node in new[] { node2, node1 })
+        {
+            await using var impostor = await PeerClient.ConnectAsync(node.WebSocketUri("alice", stored));
+            Assert.Equal("ID-TAKEN", (await impostor.ReceiveAsync()).Type);
+        }
+        await using var bob = await node2.RegisterAsync("bob");
+        await bob.SendAsync(new { type = "OFFER", dst = "alice", payload = "still alice's" });
+        Assert.Equal("still alice's", (await alice.ReceiveAsync()).Payload.GetString());
+
+        // The real token still reattaches (the hash is of the token, bound to the id).
+        await using var moved = await node2.RegisterAsync("alice", token);
+        Assert.Equal((System.Net.WebSockets.WebSocketCloseStatus)4001, (await alice.WaitClosedAsync()).Status);
+    }
+
+    [Fact]
+    public async Task ForgedPubSubMessages_NeverReachTheBrowser_AreCounted_OtherTrafficFlows()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        var (node1, node2, prefix) = await TwoNodesAsync(redis);
+        await using var _1 = node1;
+        await using var _2 = node2;
+        await using var alice = await node1.RegisterAsync("alice");
+        await using var bob = await node2.RegisterAsync("bob");
+        var channel = prefix + "node:n2";
+        var forged = Frame("OFFER", "alice", "bob", "forged");
+
+        await using var attacker = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
+        var pub = attacker.GetSubscriber();
+
+        // Capture a genuine message from node 1 to node 2 on the way, to replay it later.
+        var captured = new TaskCompletionSource<byte[]>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await pub.SubscribeAsync(RedisChannel.Literal(channel), (_, m) => captured.TrySetResult((byte[])m!));
+        await alice.SendAsync(new { type = "OFFER", dst = "bob", payload = "genuine" });
+        Assert.Equal("genuine", (await bob.ReceiveAsync()).Payload.GetString());
+        var genuine = await captured.Task.WaitAsync(TimeSpan.FromSeconds(10));
+
+        var attacks = new List<byte[]>
+        {
+            // The plain message format, no seal at all.
+            ClusterMessages.Relay("bob", MessageType.Offer, "alice", forged),
+            ClusterMessages.Kick("bob", "n2:1"),
+            // Sealed with a key of the attacker's own.
+            Sealer("the-attackers-own-key-0123456789abcdef").Seal(channel, ClusterMessages.Relay("bob", MessageType.Offer, "alice", forged)),
+            // The genuine message with its frame changed (the seal no longer matches).
+            Tampered(genuine),
+            // The genuine message again (a replay), and on another node's channel is tested below.
+            genuine,
+        };
+        foreach (var message in attacks)
+        {
+            Assert.True(await pub.PublishAsync(RedisChannel.Literal(channel), message) > 0);
+        }
+        // A genuine node-2 message replayed onto node 1's channel (cross-channel reuse).
+        Assert.True(await pub.PublishAsync(RedisChannel.Literal(prefix + "node:n1"), genuine) > 0);
+
+        // Traffic after the attack flows, and it is the first thing bob sees: nothing forged came before it.
+        await alice.SendAsync(new { type = "CANDIDATE", dst = "bob", payload = "after" });
+        var next = await bob.ReceiveAsync();
+        Assert.Equal("after", next.Payload.GetString());
+        Assert.Null(await bob.TryReceiveAsync(TimeSpan.FromMilliseconds(300)));
+        Assert.Equal(System.Net.WebSockets.WebSocketState.Open, bob.State);
+
+        await Eventually.MetricAsync(node2, Dropped, 4, "node=\"n2\"", "reason=\"unauthenticated\"");
+        await Eventually.MetricAsync(node2, Dropped, 1, "node=\"n2\"", "reason=\"replayed\"");
+        await Eventually.MetricAsync(node1, Dropped, 1, "node=\"n1\"", "reason=\"unauthenticated\"");
+        Assert.Equal(2, await node2.MetricAsync("ghostchat_cluster_messages_received_total", "node=\"n2\""));
+
+        // Logged without ids or addresses; a Warning names the reason.
+        var records = node2.Logs.Records.Where(r => r.Category.Contains("Cluster", StringComparison.Ordinal)).ToList();
+        Assert.Contains(records, r => r.Level == LogLevel.Warning && r.Message.Contains("unauthenticated", StringComparison.Ordinal));
+        Assert.DoesNotContain(records, r => r.Level >= LogLevel.Information && (r.Message.Contains("bob", StringComparison.Ordinal) || r.Message.Contains("alice", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public async Task MalformedMessages_GarbageHugeWrongTypes_Dropped_NodeKeepsServing()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        var (node1, node2, prefix) = await TwoNodesAsync(redis);
+        await using var _1 = node1;
+        await using var _2 = node2;
+        await using var alice = await node1.RegisterAsync("alice");
+        await using var bob = await node2.RegisterAsync("bob");
+        var channel = prefix + "node:n2";
+        await using var attacker = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
+        var pub = attacker.GetSubscriber();
+
+        // Without the key: garbage, nothing, huge.
+        var random = new Random(15);
+        var garbage = new byte[300];
+        random.NextBytes(garbage);
+        foreach (var message in new[] { garbage, [], "R\n"u8.ToArray(), new byte[10 * 1024 * 1024] })
+        {
+            await pub.PublishAsync(RedisChannel.Literal(channel), message);
+        }
+
+        // Sealed with the real key (a buggy or compromised node): still nothing malformed reaches a browser.
+        var node = Sealer(ClusterTests.ClusterKey);
+        byte[] R(string dst, string type, string src, byte[] frame) => Encoding.UTF8.GetBytes($"R\n{dst}\n{type}\n{src}\n").Concat(frame).ToArray();
+        var offer = ((int)MessageType.Offer).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var malformed = new (byte[] Body, string Reason)[]
+        {
+            (R("bob", offer, "alice", "not json"u8.ToArray()), "bad_frame"),
+            (R("bob", offer, "alice", "[1,2]"u8.ToArray()), "bad_frame"),
+            (R("bob", offer, "alice", "{\"type\":\"OFFER\",\"dst\":\"bob\""u8.ToArray()), "bad_frame"),
+            (R("bob", offer, "alice", Frame("ANSWER", "alice", "bob", "type differs from the header")), "bad_frame"),
+            (R("bob", offer, "alice", Frame("OFFER", "alice", "carol", "dst differs from the header")), "bad_frame"),
+            (R("bob", offer, "alice", Frame("HEARTBEAT", "alice", "bob", "x")), "bad_frame"),
+            (R("bob", offer, "alice", Encoding.UTF8.GetBytes("{\"type\":\"OFFER\",\"dst\":\"bob\",\"payload\":" + new string('[', 100) + new string(']', 100) + "}")), "bad_frame"),
+            (R("bob", offer, "alice", Frame("OFFER", "alice", "bob", new string('x', 70 * 1024))), "oversize"),
+            (R("bob", ((int)MessageType.Heartbeat).ToString(System.Globalization.CultureInfo.InvariantCulture), "alice", Frame("HEARTBEAT", "alice", "bob", "x")), "malformed"),
+            (R("bob", "99", "alice", Frame("OFFER", "alice", "bob", "x")), "malformed"),
+            (R("bob", "-2", "alice", Frame("OFFER", "alice", "bob", "x")), "malformed"),
+            (R("bob", offer, "al\u00ffice", Frame("OFFER", "alice", "bob", "x")), "malformed"),
+            (R("b\"ob", offer, "alice", Frame("OFFER", "alice", "b\"ob", "x")), "malformed"),
+            ("X\nbob\nwhat"u8.ToArray(), "malformed"),
+            ("K\nbob"u8.ToArray(), "malformed"),
+            ("R\nbob"u8.ToArray(), "malformed"),
+        };
+        foreach (var (body, _) in malformed)
+        {
+            await pub.PublishAsync(RedisChannel.Literal(channel), node.Seal(channel, body));
+        }
+
+        await alice.SendAsync(new { type = "OFFER", dst = "bob", payload = "real" });
+        Assert.Equal("real", (await bob.ReceiveAsync()).Payload.GetString());
+        Assert.Null(await bob.TryReceiveAsync(TimeSpan.FromMilliseconds(300)));
+
+        await Eventually.MetricAsync(node2, Dropped, 3, "node=\"n2\"", "reason=\"unauthenticated\"");
+        foreach (var reason in new[] { "bad_frame", "malformed", "oversize" })
+        {
+            var expected = malformed.Count(m => m.Reason == reason) + (reason == "oversize" ? 1 : 0); // and the 10 MB one
+            await Eventually.MetricAsync(node2, Dropped, expected, "node=\"n2\"", $"reason=\"{reason}\"");
+        }
+        Assert.Equal(1, await node2.MetricAsync("ghostchat_cluster_messages_received_total", "node=\"n2\""));
+
+        // Still serving: new peers, cross-node relay both ways, ready.
+        await using var carol = await node2.RegisterAsync("carol");
+        await carol.SendAsync(new { type = "ANSWER", dst = "alice", payload = "back" });
+        Assert.Equal("back", (await alice.ReceiveAsync()).Payload.GetString());
+        Assert.Equal(System.Net.HttpStatusCode.OK, (await node2.Http.GetAsync("readyz")).StatusCode);
+    }
+
+    [Fact]
+    public async Task ForgedQueueItems_NeverDelivered_WhenThePeerComesOnline()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        var (node1, node2, prefix) = await TwoNodesAsync(redis, ("GhostChat:Signaling:ExpireTimeout", "00:00:30"));
+        await using var _1 = node1;
+        await using var _2 = node2;
+        await using var alice = await node1.RegisterAsync("alice");
+        await alice.SendAsync(new { type = "OFFER", dst = "bob", payload = "queued for real" });
+        await Eventually.MetricAsync(node1, "ghostchat_signaling_messages_queued_total", 1);
+
+        await using var attacker = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
+        var db = attacker.GetDatabase();
+        var queue = prefix + "queue:bob";
+        var forged = Frame("OFFER", "alice", "bob", "forged");
+        var genuine = (byte[])(await db.ListGetByIndexAsync(queue, 0))!;
+        await db.ListRightPushAsync(queue, [
+            ClusterMessages.QueueItem(MessageType.Offer, "alice", forged),
+            Sealer("the-attackers-own-key-0123456789abcdef").Seal(queue, ClusterMessages.QueueItem(MessageType.Offer, "alice", forged)),
+            Sealer(ClusterTests.ClusterKey).Seal(prefix + "queue:carol", ClusterMessages.QueueItem(MessageType.Offer, "alice", forged)), // another queue's item
+        ]);
+        Assert.NotNull(genuine);
+
+        await using var bob = await node2.RegisterAsync("bob");
+        Assert.Equal("queued for real", (await bob.ReceiveAsync()).Payload.GetString());
+        Assert.Null(await bob.TryReceiveAsync(TimeSpan.FromMilliseconds(500)));
+        await Eventually.MetricAsync(node2, Dropped, 3, "node=\"n2\"", "reason=\"unauthenticated\"");
+    }
+}
