@@ -225,3 +225,63 @@ public sealed class ClusterTrustAttackTests
         await Eventually.MetricAsync(node2, Dropped, 3, "node=\"n2\"", "reason=\"unauthenticated\"");
     }
 }
+
+/// <summary>The operator guide's minimal Redis ACL user for GhostChat is enough for a cluster, and no more.</summary>
+public sealed class RedisAclTests
+{
+    /// <summary>The <c>ACL SETUSER ghostchat …</c> line of docs/operator-guide.md, as an argument list.</summary>
+    private static string[] DocumentedAcl(string password)
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "GhostChat.slnx")))
+        {
+            dir = dir.Parent;
+        }
+        var line = File.ReadLines(Path.Combine(dir!.FullName, "docs", "operator-guide.md")).Select(l => l.Trim())
+            .Single(l => l.StartsWith("ACL SETUSER ghostchat ", StringComparison.Ordinal));
+        return [.. line.Split(' ', StringSplitOptions.RemoveEmptyEntries).Skip(1).Select(a => a == ">PASSWORD" ? ">" + password : a)];
+    }
+
+    [Fact]
+    public async Task DocumentedAclUser_RunsTheCluster_AndCannotTouchAnythingElse()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        await using var admin = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
+        var server = admin.GetServer(admin.GetEndPoints()[0]);
+        var password = Guid.NewGuid().ToString("N");
+        await server.ExecuteAsync("ACL", DocumentedAcl(password));
+        await admin.GetDatabase().StringSetAsync("other-app:secret", "x");
+
+        var settings = ClusterTests.Node(redis, "ghostchat:", ("GhostChat:Signaling:ExpireTimeout", "00:00:30"));
+        settings["GhostChat:Redis:ConnectionString"] = $"{redis.ConnectionString},user=ghostchat,password={password}";
+        await using var node1 = await TestServer.StartAsync(new Dictionary<string, string?>(settings) { ["GhostChat:Redis:NodeId"] = "n1" });
+        await using var node2 = await TestServer.StartAsync(new Dictionary<string, string?>(settings) { ["GhostChat:Redis:NodeId"] = "n2" });
+        await Eventually.EqualAsync(200, async () => (int)(await node1.Http.GetAsync("readyz")).StatusCode, "node1 /readyz");
+
+        // Directory, relay both ways, takeover, queue and flush, expiry: everything the cluster does.
+        await using var alice = await node1.RegisterAsync("alice", "ta");
+        await alice.SendAsync(new { type = "OFFER", dst = "bob", payload = "queued" });
+        await Eventually.MetricAsync(node1, "ghostchat_signaling_messages_queued_total", 1);
+        await using var bob = await node2.RegisterAsync("bob");
+        Assert.Equal("queued", (await bob.ReceiveAsync()).Payload.GetString());
+        await bob.SendAsync(new { type = "ANSWER", dst = "alice", payload = "across" });
+        Assert.Equal("across", (await alice.ReceiveAsync()).Payload.GetString());
+        await using var moved = await node2.RegisterAsync("alice", "ta");
+        await alice.WaitClosedAsync();
+        await using var impostor = await PeerClient.ConnectAsync(node1.WebSocketUri("alice", "tx"));
+        Assert.Equal("ID-TAKEN", (await impostor.ReceiveAsync()).Type);
+        Assert.Equal(0, await node1.MetricAsync("ghostchat_redis_errors_total"));
+        Assert.Equal(0, await node2.MetricAsync("ghostchat_redis_errors_total"));
+        var denied = (RedisResult[])(await server.ExecuteAsync("ACL", "LOG"))!;
+        Assert.True(denied.Length == 0, "Redis denied GhostChat something: " + string.Join(" | ", denied.Select(e => string.Join(" ", ((RedisResult[])e!).Select(x => x.ToString())))));
+
+        // The same user cannot read or change anything else, nor administer Redis.
+        await using var user = await ConnectionMultiplexer.ConnectAsync($"{redis.ConnectionString},user=ghostchat,password={password}");
+        var db = user.GetDatabase();
+        await Assert.ThrowsAsync<RedisServerException>(() => db.StringGetAsync("other-app:secret"));
+        await Assert.ThrowsAsync<RedisServerException>(() => db.ExecuteAsync("FLUSHALL"));
+        await Assert.ThrowsAsync<RedisServerException>(() => db.ExecuteAsync("CONFIG", "SET", "requirepass", "x"));
+        await Assert.ThrowsAsync<RedisServerException>(() => db.ExecuteAsync("KEYS", "*"));
+        await Assert.ThrowsAsync<RedisServerException>(() => user.GetSubscriber().PublishAsync(RedisChannel.Literal("other-app:events"), "x"));
+    }
+}

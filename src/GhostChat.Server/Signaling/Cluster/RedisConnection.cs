@@ -30,6 +30,23 @@ internal sealed class RedisConnection : IAsyncDisposable
         config.AsyncTimeout = (int)o.OperationTimeout.TotalMilliseconds;
         config.ConnectRetry = int.MaxValue;
         config.ClientName = "ghostchat-" + NodeId;
+        // GhostChat uses one standalone Redis (its scripts span several keys, so not Redis Cluster). Unless the
+        // connection string says otherwise: no tie-breaker key, no configuration broadcast channel, no CONFIG
+        // (it would show requirepass) or CLUSTER commands, so a user limited to GhostChat's own keys and
+        // channels needs nothing more (docs/operator-guide.md, "Redis access").
+        bool Mentions(string option) => o.ConnectionString.Contains(option, StringComparison.OrdinalIgnoreCase);
+        if (!Mentions("tiebreaker="))
+        {
+            config.TieBreaker = "";
+        }
+        if (!Mentions("configChannel="))
+        {
+            config.ConfigurationChannel = "";
+        }
+        if (!Mentions("$"))
+        {
+            config.CommandMap = CommandMap.Create(["CONFIG", "CLUSTER"], available: false);
+        }
         _multiplexer = ConnectionMultiplexer.Connect(config);
         _multiplexer.ConnectionFailed += (_, e) => ClusterLog.RedisDown(_logger, e.FailureType.ToString());
         _multiplexer.ConnectionRestored += (_, e) =>
