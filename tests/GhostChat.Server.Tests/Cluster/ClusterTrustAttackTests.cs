@@ -14,13 +14,53 @@ public sealed class ClusterTrustAttackTests
 {
     private const string Dropped = "ghostchat_cluster_messages_dropped_total";
 
-    private static async Task<(TestServer Node1, TestServer Node2, string Prefix)> TwoNodesAsync(RedisServer redis, params (string Key, string Value)[] extra)
+    /// <summary>A real redis-server, nodes "n1" and "n2" on it, and the attacker's own client of that Redis.</summary>
+    private sealed class TwoNodes : IAsyncDisposable
     {
-        var prefix = "atk" + Guid.NewGuid().ToString("N")[..8] + ":";
-        var settings = ClusterTests.Node(redis, prefix, extra);
-        var node1 = await TestServer.StartAsync(new Dictionary<string, string?>(settings) { ["GhostChat:Redis:NodeId"] = "n1" });
-        var node2 = await TestServer.StartAsync(new Dictionary<string, string?>(settings) { ["GhostChat:Redis:NodeId"] = "n2" });
-        return (node1, node2, prefix);
+        private RedisServer _redis = null!;
+
+        public TestServer Node1 { get; private set; } = null!;
+
+        public TestServer Node2 { get; private set; } = null!;
+
+        public string Prefix { get; } = "atk" + Guid.NewGuid().ToString("N")[..8] + ":";
+
+        public ConnectionMultiplexer Attacker { get; private set; } = null!;
+
+        public static async Task<TwoNodes> StartAsync(params (string Key, string Value)[] extra)
+        {
+            var c = new TwoNodes { _redis = await RedisServer.StartAsync() };
+            try
+            {
+                var settings = ClusterTests.Node(c._redis, c.Prefix, extra);
+                c.Node1 = await TestServer.StartAsync(new Dictionary<string, string?>(settings) { ["GhostChat:Redis:NodeId"] = "n1" });
+                c.Node2 = await TestServer.StartAsync(new Dictionary<string, string?>(settings) { ["GhostChat:Redis:NodeId"] = "n2" });
+                c.Attacker = await ConnectionMultiplexer.ConnectAsync(c._redis.ConnectionString);
+                return c;
+            }
+            catch
+            {
+                await c.DisposeAsync(); // stop what did start (redis-server by its PID)
+                throw;
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            if (Attacker is not null)
+            {
+                await Attacker.DisposeAsync();
+            }
+            if (Node2 is not null)
+            {
+                await Node2.DisposeAsync();
+            }
+            if (Node1 is not null)
+            {
+                await Node1.DisposeAsync();
+            }
+            await _redis.DisposeAsync();
+        }
     }
 
     /// <summary>Seals as a node with <paramref name="key"/> would (the attacker's own key, or, for a buggy node, the real one).</summary>
@@ -39,15 +79,13 @@ public sealed class ClusterTrustAttackTests
     [Fact]
     public async Task RedisReader_TakesTheStoredToken_CannotReattachAsThePeer()
     {
-        await using var redis = await RedisServer.StartAsync();
-        var (node1, node2, prefix) = await TwoNodesAsync(redis);
-        await using var _1 = node1;
-        await using var _2 = node2;
+        await using var c = await TwoNodes.StartAsync();
+        var (node1, node2, prefix) = (c.Node1, c.Node2, c.Prefix);
         const string token = "alices-secret-token";
         await using var alice = await node1.RegisterAsync("alice", token);
 
         // The attacker reads everything Redis holds about alice.
-        await using var attacker = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
+        var attacker = c.Attacker;
         var entry = await attacker.GetDatabase().HashGetAllAsync(prefix + "peer:alice");
         var stored = (string?)entry.Single(e => e.Name == "token").Value;
         Assert.NotNull(stored);
@@ -71,16 +109,14 @@ public sealed class ClusterTrustAttackTests
     [Fact]
     public async Task ForgedPubSubMessages_NeverReachTheBrowser_AreCounted_OtherTrafficFlows()
     {
-        await using var redis = await RedisServer.StartAsync();
-        var (node1, node2, prefix) = await TwoNodesAsync(redis);
-        await using var _1 = node1;
-        await using var _2 = node2;
+        await using var c = await TwoNodes.StartAsync();
+        var (node1, node2, prefix) = (c.Node1, c.Node2, c.Prefix);
         await using var alice = await node1.RegisterAsync("alice");
         await using var bob = await node2.RegisterAsync("bob");
         var channel = prefix + "node:n2";
         var forged = Frame("OFFER", "alice", "bob", "forged");
 
-        await using var attacker = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
+        var attacker = c.Attacker;
         var pub = attacker.GetSubscriber();
 
         // Capture a genuine message from node 1 to node 2 on the way, to replay it later.
@@ -130,14 +166,12 @@ public sealed class ClusterTrustAttackTests
     [Fact]
     public async Task MalformedMessages_GarbageHugeWrongTypes_Dropped_NodeKeepsServing()
     {
-        await using var redis = await RedisServer.StartAsync();
-        var (node1, node2, prefix) = await TwoNodesAsync(redis);
-        await using var _1 = node1;
-        await using var _2 = node2;
+        await using var c = await TwoNodes.StartAsync();
+        var (node1, node2, prefix) = (c.Node1, c.Node2, c.Prefix);
         await using var alice = await node1.RegisterAsync("alice");
         await using var bob = await node2.RegisterAsync("bob");
         var channel = prefix + "node:n2";
-        await using var attacker = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
+        var attacker = c.Attacker;
         var pub = attacker.GetSubscriber();
 
         // Without the key: garbage, nothing, huge.
@@ -199,15 +233,13 @@ public sealed class ClusterTrustAttackTests
     [Fact]
     public async Task ForgedQueueItems_NeverDelivered_WhenThePeerComesOnline()
     {
-        await using var redis = await RedisServer.StartAsync();
-        var (node1, node2, prefix) = await TwoNodesAsync(redis, ("GhostChat:Signaling:ExpireTimeout", "00:00:30"));
-        await using var _1 = node1;
-        await using var _2 = node2;
+        await using var c = await TwoNodes.StartAsync(("GhostChat:Signaling:ExpireTimeout", "00:00:30"));
+        var (node1, node2, prefix) = (c.Node1, c.Node2, c.Prefix);
         await using var alice = await node1.RegisterAsync("alice");
         await alice.SendAsync(new { type = "OFFER", dst = "bob", payload = "queued for real" });
         await Eventually.MetricAsync(node1, "ghostchat_signaling_messages_queued_total", 1);
 
-        await using var attacker = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
+        var attacker = c.Attacker;
         var db = attacker.GetDatabase();
         var queue = prefix + "queue:bob";
         var forged = Frame("OFFER", "alice", "bob", "forged");

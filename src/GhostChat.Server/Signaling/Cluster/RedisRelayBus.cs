@@ -76,7 +76,7 @@ internal sealed class RedisRelayBus : IRelayBus, IHostedService
 
     private RedisKey QueuesKey => _redis.Prefix + "queues";
 
-    private int MaxFrameBytes => _options.CurrentValue.Limits.MaxFrameBytes + Overhead;
+    private int MaxRelayedFrameBytes => _options.CurrentValue.Limits.MaxFrameBytes + Overhead;
 
     private TimeSpan QueueItemMaxAge => 2 * (_options.CurrentValue.ExpireTimeout + ClusterTrust.MessageWindow);
 
@@ -308,7 +308,7 @@ internal sealed class RedisRelayBus : IRelayBus, IHostedService
         {
             return ClusterDrop.Malformed;
         }
-        if (message.Length > MaxFrameBytes + Overhead)
+        if (message.Length > MaxRelayedFrameBytes + Overhead)
         {
             return ClusterDrop.Oversize;
         }
@@ -336,7 +336,7 @@ internal sealed class RedisRelayBus : IRelayBus, IHostedService
         src = "";
         frame = [];
         ArraySegment<byte> body = default;
-        var drop = item.Length > MaxFrameBytes + Overhead ? ClusterDrop.Oversize : _trust.Open(QueueKey(dst)!, item, QueueItemMaxAge, once: false, out body);
+        var drop = item.Length > MaxRelayedFrameBytes + Overhead ? ClusterDrop.Oversize : _trust.Open(QueueKey(dst)!, item, QueueItemMaxAge, once: false, out body);
         if (drop == ClusterDrop.None)
         {
             drop = !ClusterMessages.TryParseQueueItem(body, out type, out src, out frame) || !PeerIds.IsValidId(src) ? ClusterDrop.Malformed : CheckFrame(dst, type, frame);
@@ -358,7 +358,7 @@ internal sealed class RedisRelayBus : IRelayBus, IHostedService
     /// <summary>A frame a node relays is one the broker built: a JSON object of the claimed type, for the claimed destination.</summary>
     private ClusterDrop CheckFrame(string dst, MessageType type, byte[] frame)
     {
-        if (frame.Length > MaxFrameBytes)
+        if (frame.Length > MaxRelayedFrameBytes)
         {
             return ClusterDrop.Oversize;
         }
