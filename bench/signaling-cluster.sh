@@ -51,6 +51,8 @@ wait_for_line() { # file pattern pid
   done
   cat "$1" >&2; die "process $3 not ready after 30 s"
 }
+# The nodes' shared cluster key (a node on Redis refuses to start without one).
+CLUSTER_KEY=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
 start_node() { # name [redis-url] -> prints "pid port"
   local name=$1 redis=${2:-} port
   port=$(free_port)
@@ -59,7 +61,7 @@ start_node() { # name [redis-url] -> prints "pid port"
     GhostChat__Signaling__Limits__MaxSocketsPerIp=1000000 GhostChat__Signaling__Limits__ConnectsPerSecondPerIp=1000000 \
     GhostChat__Signaling__Limits__ConnectBurstPerIp=1000000 GhostChat__Signaling__Limits__MessagesPerSecond=1000000 \
     GhostChat__Signaling__Limits__MessageBurst=1000000 \
-    ${redis:+GhostChat__Redis__ConnectionString=$redis GhostChat__Redis__KeyPrefix=bench: GhostChat__Redis__NodeId=$name} \
+    ${redis:+GhostChat__Redis__ConnectionString=$redis GhostChat__Redis__KeyPrefix=bench: GhostChat__Redis__NodeId=$name GhostChat__Redis__ClusterKey=$CLUSTER_KEY} \
     dotnet "$SERVER_DLL" --urls "http://127.0.0.1:$port" >"$WORK/$name.log" 2>&1 &
   local pid=$!
   PIDS+=("$pid")

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Creates deploy/.env for deploy/compose.yaml from deploy/.env.example, private from the first byte
-# (umask 077: mode 0600), with new random secrets: TURN_SECRET, REDIS_PASSWORD and
-# GHOSTCHAT_ID_SIGNING_KEY (64 hex digits each). Then set TURN_HOST and TURN_EXTERNAL_IP in it.
+# (umask 077: mode 0600), with new random secrets: TURN_SECRET, REDIS_PASSWORD,
+# GHOSTCHAT_CLUSTER_KEY and GHOSTCHAT_ID_SIGNING_KEY (64 hex digits each). Then set TURN_HOST and TURN_EXTERNAL_IP in it.
 #
 #   deploy/init-env.sh [FILE]        default FILE: deploy/.env next to this script; never overwrites
 set -eu
@@ -19,6 +19,7 @@ while IFS= read -r line || [ -n "$line" ]; do
   case $line in
     TURN_SECRET=) line="TURN_SECRET=$(secret)" ;;
     REDIS_PASSWORD=) line="REDIS_PASSWORD=$(secret)" ;;
+    GHOSTCHAT_CLUSTER_KEY=) line="GHOSTCHAT_CLUSTER_KEY=$(secret)" ;;
     GHOSTCHAT_ID_SIGNING_KEY=) line="GHOSTCHAT_ID_SIGNING_KEY=$(secret)" ;;
   esac
   printf '%s\n' "$line"

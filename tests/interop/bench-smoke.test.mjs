@@ -133,6 +133,7 @@ test('cluster mode (--second-url): pairs spread over two Redis-backed nodes, hal
       'GhostChat:Signaling:Limits:MessagesPerSecond': 1_000_000,
       'GhostChat:Signaling:Limits:MessageBurst': 1_000_000,
       'GhostChat:Redis:ConnectionString': redis.url,
+      'GhostChat:Redis:ClusterKey': 'interop-cluster-key-0123456789abcdef',
       'GhostChat:Redis:KeyPrefix': 'smoke:',
       'GhostChat:Redis:NodeId': nodeId,
     });

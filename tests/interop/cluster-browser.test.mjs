@@ -20,6 +20,7 @@ before(async () => {
   nodes = await Promise.all(['n1', 'n2'].map((nodeId) => startGhostChat({
     settings: {
       'GhostChat:Redis:ConnectionString': redis.url,
+      'GhostChat:Redis:ClusterKey': 'interop-cluster-key-0123456789abcdef',
       'GhostChat:Redis:KeyPrefix': prefix,
       'GhostChat:Redis:NodeId': nodeId,
     },

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startCaddyBalancer } from './lib/caddy.mjs';
-import { envList, loadCompose, localEntrypoint, TEST_ENV } from './lib/deploy-files.mjs';
+import { loadCompose, localEntrypoint, localSettings, TEST_ENV } from './lib/deploy-files.mjs';
 import { startRedis } from './lib/redis.mjs';
 import { freePort, startGhostChat } from './lib/servers.mjs';
 import { closeAll, connectPeer } from './lib/ws-client.mjs';
@@ -36,13 +36,11 @@ describe('compose profile "cluster": two nodes on Redis behind deploy/cluster/Ca
     });
     const unusedTurnPort = await freePort();
     for (const name of ['node1', 'node2']) {
-      const settings = {};
-      for (const [k, v] of Object.entries(envList(compose.services[name]))) {
-        settings[k.replaceAll('__', ':')] = v
-          .replace(/^redis:6379,/, `${redis.url},`)
-          .replace(/^turn:127\.0\.0\.1:3478\?/, `turn:127.0.0.1:${unusedTurnPort}?`)
-          .replace(/^172\.30\.0\.10$/, '127.0.0.1');
-      }
+      // The file's environment; the cluster key from a secret file, as compose hands it over.
+      const settings = localSettings(compose.services[name], { cluster_key: TEST_ENV.GHOSTCHAT_CLUSTER_KEY }, dir, (v) => v
+        .replace(/^redis:6379,/, `${redis.url},`)
+        .replace(/^turn:127\.0\.0\.1:3478\?/, `turn:127.0.0.1:${unusedTurnPort}?`)
+        .replace(/^172\.30\.0\.10$/, '127.0.0.1'));
       assert.equal(settings['GhostChat:Network:TrustedProxies:0'], '127.0.0.1', 'the balancer is not trusted');
       nodes.push(await startGhostChat({ settings }));
     }

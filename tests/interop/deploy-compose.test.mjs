@@ -12,7 +12,7 @@ import path from 'node:path';
 import { launchChromium } from './lib/browser.mjs';
 import { startCoturn } from './lib/coturn.mjs';
 import { parse } from 'yaml';
-import { envList, interpolate, loadCompose, localEntrypoint, readImage, REPO, TEST_ENV } from './lib/deploy-files.mjs';
+import { envList, interpolate, loadCompose, localEntrypoint, localSettings, readImage, REPO, TEST_ENV } from './lib/deploy-files.mjs';
 import { redisCommand, startRedis } from './lib/redis.mjs';
 import { freePort, startGhostChat } from './lib/servers.mjs';
 
@@ -176,12 +176,30 @@ describe('deploy/compose.yaml', () => {
   });
 
   it('no secret on any command line: coturn and Redis read theirs from compose secrets, GhostChat from its environment', () => {
-    const secrets = [TEST_ENV.TURN_SECRET, TEST_ENV.REDIS_PASSWORD, TEST_ENV.GHOSTCHAT_ID_SIGNING_KEY];
+    const secrets = [TEST_ENV.TURN_SECRET, TEST_ENV.REDIS_PASSWORD, TEST_ENV.GHOSTCHAT_ID_SIGNING_KEY, TEST_ENV.GHOSTCHAT_CLUSTER_KEY];
     for (const [name, svc] of Object.entries(s)) {
       const argv = [...(svc.entrypoint ?? []), ...(svc.command ?? []), ...(svc.healthcheck?.test ?? [])].join(' ');
       for (const secret of secrets) assert.ok(!argv.includes(secret), `${name}: a secret is on its command line`);
     }
-    assert.deepEqual(compose.secrets, { turn_secret: { environment: 'TURN_SECRET' }, redis_password: { environment: 'REDIS_PASSWORD' } });
+    assert.deepEqual(compose.secrets, {
+      turn_secret: { environment: 'TURN_SECRET' },
+      redis_password: { environment: 'REDIS_PASSWORD' },
+      cluster_key: { environment: 'GHOSTCHAT_CLUSTER_KEY' },
+    });
+  });
+
+  it('cluster key: every GhostChat node reads it from the cluster_key secret file, not from its environment', () => {
+    for (const name of ['ghostchat', 'node1', 'node2']) {
+      const env = envList(s[name]);
+      assert.deepEqual(s[name].secrets, ['cluster_key'], name);
+      assert.equal(env.GhostChat__Redis__ClusterKeyFile, '/run/secrets/cluster_key', name);
+      assert.equal(env.GhostChat__Redis__ClusterKey, undefined, name);
+      assert.ok(!Object.values(env).some((v) => v.includes(TEST_ENV.GHOSTCHAT_CLUSTER_KEY)), `${name}: the cluster key is in its environment`);
+    }
+    // Only the GhostChat nodes get it.
+    for (const [name, svc] of Object.entries(s)) {
+      if (!['ghostchat', 'node1', 'node2'].includes(name)) assert.ok(!(svc.secrets ?? []).includes('cluster_key'), name);
+    }
   });
 
   it('coturn: a release with CVE-2026-27624 fixed, no TCP relay, and the full deny list (IPv4-in-IPv6 spellings included)', () => {
@@ -261,8 +279,9 @@ describe('deploy/compose.yaml', () => {
       execFileSync(path.join(REPO, 'deploy/init-env.sh'), [file], { stdio: 'pipe' });
       assert.equal(statSync(file).mode & 0o777, 0o600);
       const env = Object.fromEntries(readFileSync(file, 'utf8').split('\n').filter((l) => /^[A-Z_]+=/.test(l)).map((l) => l.split(/=(.*)/s).slice(0, 2)));
-      for (const k of ['TURN_SECRET', 'REDIS_PASSWORD', 'GHOSTCHAT_ID_SIGNING_KEY']) assert.match(env[k], /^[0-9a-f]{64}$/, k);
-      assert.notEqual(env.TURN_SECRET, env.REDIS_PASSWORD);
+      const made = ['TURN_SECRET', 'REDIS_PASSWORD', 'GHOSTCHAT_CLUSTER_KEY', 'GHOSTCHAT_ID_SIGNING_KEY'];
+      for (const k of made) assert.match(env[k], /^[0-9a-f]{64}$/, k);
+      assert.equal(new Set(made.map((k) => env[k])).size, made.length, 'two secrets are the same');
       loadCompose(env); // the file it writes is all compose needs
       assert.throws(() => execFileSync(path.join(REPO, 'deploy/init-env.sh'), [file], { stdio: 'pipe' }), /exists/);
     } finally {
@@ -319,6 +338,7 @@ describe('deploy/compose.yaml, run: coturn with its flags accepts the ICE servic
   let turnPort;
   const secret = crypto.randomBytes(24).toString('hex');
   const redisPassword = crypto.randomBytes(24).toString('hex');
+  const clusterKey = crypto.randomBytes(32).toString('hex');
 
   before(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'ghostchat-compose-'));
@@ -337,14 +357,10 @@ describe('deploy/compose.yaml, run: coturn with its flags accepts the ICE servic
     coturn = await startCoturn(args, { port: turnPort, launcher: localEntrypoint(compose.services.coturn, { turn_secret: secret }, dir) });
     // Redis: the file's entrypoint, with the password from a secret file.
     redis = await startRedis({ launcher: localEntrypoint(compose.services.redis, { redis_password: redisPassword }, dir), password: redisPassword });
-    // GhostChat: the file's environment, Redis and coturn's port translated.
-    const env = envList(compose.services.ghostchat);
-    const settings = {};
-    for (const [k, v] of Object.entries(env)) {
-      settings[k.replaceAll('__', ':')] = v
-        .replace(/^redis:6379,/, `${redis.url},`)
-        .replace(/^turn:127\.0\.0\.1:3478\?/, `turn:127.0.0.1:${turnPort}?`);
-    }
+    // GhostChat: the file's environment, Redis and coturn's port translated, the cluster key a secret file.
+    const settings = localSettings(compose.services.ghostchat, { cluster_key: clusterKey }, dir, (v) => v
+      .replace(/^redis:6379,/, `${redis.url},`)
+      .replace(/^turn:127\.0\.0\.1:3478\?/, `turn:127.0.0.1:${turnPort}?`));
     assert.equal(settings['GhostChat:Redis:ConnectionString'], `${redis.url},password=${redisPassword}`);
     server = await startGhostChat({ settings });
     browser = await launchChromium();

@@ -41,8 +41,7 @@ public static class GhostChatHost
         builder.AddGhostChatTls();
         builder.AddGhostChatSecurityHeaders();
         builder.AddGhostChatOps();
-        builder.AddGhostChatCluster();
-        builder.AddGhostChatSignaling();
+        builder.AddGhostChatSignaling().UseRedis();
         builder.AddGhostChatTurn();
         builder.AddGhostChatIce();
         builder.AddGhostChatWeb();

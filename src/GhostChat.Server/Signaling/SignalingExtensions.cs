@@ -13,7 +13,8 @@ internal static class SignalingExtensions
     private const string Banner =
         """{"name":"PeerJS Server","description":"A server side element to broker connections between PeerJS clients.","website":"https://peerjs.com/"}""";
 
-    public static WebApplicationBuilder AddGhostChatSignaling(this WebApplicationBuilder builder)
+    /// <summary>Registers the broker with in-memory seams; the builder it returns chooses others (<c>.UseRedis()</c>).</summary>
+    public static SignalingBuilder AddGhostChatSignaling(this WebApplicationBuilder builder)
     {
         var services = builder.Services;
         services.AddOptions<SignalingOptions>().Bind(builder.Configuration.GetSection(SignalingOptions.SectionName)).ValidateOnStart();
@@ -40,7 +41,7 @@ internal static class SignalingExtensions
         services.AddCors();
         services.AddOptions<CorsOptions>().Configure<IOptions<SignalingOptions>>((cors, signaling) =>
             cors.AddPolicy(CorsPolicy, policy => policy.AllowSignalingOrigins(signaling.Value).AllowAnyHeader().AllowAnyMethod()));
-        return builder;
+        return new SignalingBuilder(builder);
     }
 
     public static WebApplication MapGhostChatSignaling(this WebApplication app)
@@ -135,6 +136,12 @@ internal static class SignalingExtensions
             return Task.FromResult(HealthCheckResult.Healthy("Signaling accepts peers.", data));
         }
     }
+}
+
+/// <summary>Returned by <c>AddGhostChatSignaling()</c>: where the broker's seams (peer directory, relay bus) are chosen, in any order.</summary>
+internal sealed class SignalingBuilder(WebApplicationBuilder builder)
+{
+    public WebApplicationBuilder Builder { get; } = builder;
 }
 
 /// <summary>Who may call the broker (and the app's other cross-origin endpoints) from a web page.</summary>

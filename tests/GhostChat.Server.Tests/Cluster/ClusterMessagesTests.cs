@@ -11,7 +11,7 @@ public sealed class ClusterMessagesTests
     public void Relay_RoundTrips_FrameWithNewlinesIntact()
     {
         var frame = Encoding.UTF8.GetBytes("{\"type\":\"OFFER\",\"payload\":\n{\"sdp\":\"v=0\\r\\n\"}\n}");
-        var bytes = (byte[])ClusterMessages.Relay("bob", MessageType.Offer, "alice", frame)!;
+        var bytes = ClusterMessages.Relay("bob", MessageType.Offer, "alice", frame);
         Assert.True(ClusterMessages.TryParse(bytes, out var kind, out var fields, out var parsed));
         Assert.Equal('R', kind);
         Assert.Equal(["bob", ((int)MessageType.Offer).ToString(System.Globalization.CultureInfo.InvariantCulture), "alice"], fields);
@@ -21,11 +21,11 @@ public sealed class ClusterMessagesTests
     [Fact]
     public void KickAndFlush_RoundTrip()
     {
-        Assert.True(ClusterMessages.TryParse((byte[])ClusterMessages.Kick("alice", "n1:7")!, out var kind, out var fields, out _));
+        Assert.True(ClusterMessages.TryParse(ClusterMessages.Kick("alice", "n1:7"), out var kind, out var fields, out _));
         Assert.Equal('K', kind);
         Assert.Equal("alice", fields[0]);
         Assert.Equal("n1:7", fields[1]);
-        Assert.True(ClusterMessages.TryParse((byte[])ClusterMessages.Flush("bob")!, out kind, out fields, out _));
+        Assert.True(ClusterMessages.TryParse(ClusterMessages.Flush("bob"), out kind, out fields, out _));
         Assert.Equal('F', kind);
         Assert.Equal("bob", Assert.Single(fields));
     }
@@ -34,7 +34,7 @@ public sealed class ClusterMessagesTests
     public void QueueItem_RoundTrips()
     {
         var frame = "{\"x\":\n1}"u8.ToArray();
-        Assert.True(ClusterMessages.TryParseQueueItem((byte[])ClusterMessages.QueueItem(MessageType.Candidate, "alice", frame)!, out var type, out var src, out var parsed));
+        Assert.True(ClusterMessages.TryParseQueueItem(ClusterMessages.QueueItem(MessageType.Candidate, "alice", frame), out var type, out var src, out var parsed));
         Assert.Equal((MessageType.Candidate, "alice"), (type, src));
         Assert.Equal(frame, parsed);
     }

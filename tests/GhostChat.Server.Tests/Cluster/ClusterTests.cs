@@ -8,11 +8,15 @@ namespace GhostChat.Server.Tests.Cluster;
 /// <summary>Several nodes on a real redis-server: one signaling service, any node serves any client.</summary>
 public sealed class ClusterTests
 {
-    private static Dictionary<string, string?> Node(RedisServer redis, string? prefix = null, params (string Key, string Value)[] extra)
+    /// <summary>The key every test node shares (a cluster refuses to start without one).</summary>
+    internal const string ClusterKey = "test-cluster-key-0123456789abcdef0123456789";
+
+    internal static Dictionary<string, string?> Node(RedisServer redis, string? prefix = null, params (string Key, string Value)[] extra)
     {
         var settings = new Dictionary<string, string?>
         {
             ["GhostChat:Redis:ConnectionString"] = redis.ConnectionString,
+            ["GhostChat:Redis:ClusterKey"] = ClusterKey,
             ["GhostChat:Redis:KeyPrefix"] = prefix ?? "test" + Guid.NewGuid().ToString("N")[..8] + ":",
             ["GhostChat:Signaling:ExpireTimeout"] = "00:00:01",
             ["GhostChat:Signaling:CleanupInterval"] = "00:00:00.200",
@@ -260,11 +264,15 @@ public sealed class ClusterTests
     private static Process StartNodeProcess(RedisServer redis, string prefix, out Uri baseUri)
     {
         var port = RedisServer.FreePort();
+        // The cluster key from a file (as a container secret), not on the command line.
+        var keyFile = Path.Combine(Directory.CreateTempSubdirectory("ghostchat-key-").FullName, "cluster_key");
+        File.WriteAllText(keyFile, ClusterKey + "\n");
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var a in new[]
         {
             typeof(GhostChat.Server.Hosting.GhostChatHost).Assembly.Location, "--urls", $"http://127.0.0.1:{port}",
             "--GhostChat:Turn:Enabled=false", $"--GhostChat:Redis:ConnectionString={redis.ConnectionString}", $"--GhostChat:Redis:KeyPrefix={prefix}",
+            $"--GhostChat:Redis:ClusterKeyFile={keyFile}",
         })
         {
             start.ArgumentList.Add(a);

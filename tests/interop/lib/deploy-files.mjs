@@ -6,6 +6,8 @@
 //   envList(service) -> the service's environment as an object (list or map form)
 //   localEntrypoint(service, secrets, dir) -> the service's entrypoint runnable on this machine: each
 //       compose secret /run/secrets/NAME becomes a file in `dir` holding secrets[NAME], /tmp/ becomes `dir`
+//   localSettings(service, secrets, dir, translate?) -> a GhostChat service's environment as server
+//       settings, each /run/secrets/NAME file it names written in `dir` from secrets[NAME]
 //   TEST_ENV -> values for the compose file's variables that the tests use
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -95,4 +97,25 @@ export const TEST_ENV = Object.freeze({
   TURN_HOST: 'turn.test.example',
   TURN_EXTERNAL_IP: '203.0.113.7',
   GHOSTCHAT_ID_SIGNING_KEY: 'compose-test-signing-key-0123456789abcdef',
+  GHOSTCHAT_CLUSTER_KEY: 'compose-test-cluster-key-0123456789abcdef',
 });
+
+/**
+ * A GhostChat service's environment as server settings (GhostChat:…) runnable on this machine:
+ * each compose secret file /run/secrets/NAME it names becomes a file in `dir` holding secrets[NAME].
+ */
+export function localSettings(service, secrets, dir, translate = (v) => v) {
+  const settings = {};
+  for (const [k, v] of Object.entries(envList(service))) {
+    let value = translate(v);
+    const m = /^\/run\/secrets\/([a-z_]+)$/.exec(value);
+    if (m) {
+      assert.ok(service.secrets?.includes(m[1]), `${m[1]} is not one of the service's secrets`);
+      assert.ok(m[1] in secrets, `secret ${m[1]} was not given`);
+      value = path.join(dir, `secret-${m[1]}`);
+      writeFileSync(value, secrets[m[1]], { mode: 0o600 });
+    }
+    settings[k.replaceAll('__', ':')] = value;
+  }
+  return settings;
+}

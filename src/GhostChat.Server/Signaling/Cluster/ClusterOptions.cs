@@ -30,7 +30,57 @@ public sealed class ClusterOptions
     /// <summary>Timeout of one Redis operation; past it the operation counts as failed. Default 2 s.</summary>
     public TimeSpan OperationTimeout { get; set; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>
+    /// The secret every node of the cluster shares (32+ characters, e.g. <c>openssl rand -hex 32</c>).
+    /// Nodes authenticate every message they publish to each other with it, and Redis holds PeerJS
+    /// tokens only as keyed hashes made with it. Required when <see cref="ConnectionString"/> is set:
+    /// without it the node refuses to start. Set this or <see cref="ClusterKeyFile"/>, not both.
+    /// </summary>
+    public string ClusterKey { get; set; } = "";
+
+    /// <summary>A file holding <see cref="ClusterKey"/> (e.g. a container secret under <c>/run/secrets</c>); surrounding whitespace is ignored.</summary>
+    public string ClusterKeyFile { get; set; } = "";
+
+    internal const int MinClusterKeyLength = 32;
+
     internal bool Enabled => !string.IsNullOrWhiteSpace(ConnectionString);
+
+    /// <summary>The cluster key from <see cref="ClusterKey"/> or <see cref="ClusterKeyFile"/>; null with <paramref name="error"/> when there is no usable one.</summary>
+    internal string? ResolveClusterKey(out string? error)
+    {
+        const string S = SectionName;
+        error = null;
+        var key = ClusterKey;
+        if (ClusterKeyFile.Length > 0)
+        {
+            if (key.Length > 0)
+            {
+                error = $"{S}:ClusterKey and {S}:ClusterKeyFile are both set; set one.";
+                return null;
+            }
+            try
+            {
+                key = File.ReadAllText(ClusterKeyFile).Trim();
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+            {
+                error = $"{S}:ClusterKeyFile {ClusterKeyFile} cannot be read: {ex.Message}";
+                return null;
+            }
+        }
+        if (key.Length == 0)
+        {
+            error = $"{S}:ClusterKey (or {S}:ClusterKeyFile) must be set when {S}:ConnectionString is: every node of the cluster needs the same "
+                + $"secret key of {MinClusterKeyLength}+ characters (e.g. `openssl rand -hex 32`) to authenticate the others and to keep tokens in Redis hashed.";
+            return null;
+        }
+        if (key.Length < MinClusterKeyLength)
+        {
+            error = $"{S}:ClusterKey must be at least {MinClusterKeyLength} characters (got {key.Length}).";
+            return null;
+        }
+        return key;
+    }
 }
 
 internal sealed class ClusterOptionsValidator : IValidateOptions<ClusterOptions>
@@ -48,6 +98,10 @@ internal sealed class ClusterOptionsValidator : IValidateOptions<ClusterOptions>
             catch (ArgumentException ex)
             {
                 errors.Add($"{S}:ConnectionString is not a valid Redis connection string: {ex.Message}");
+            }
+            if (o.ResolveClusterKey(out var keyError) is null)
+            {
+                errors.Add(keyError!);
             }
         }
         if (string.IsNullOrEmpty(o.KeyPrefix) || o.KeyPrefix.Length > 64)

@@ -14,11 +14,13 @@ internal sealed class RedisConnection : IAsyncDisposable
     private readonly ConnectionMultiplexer _multiplexer;
     private readonly Counter<long> _errors;
     private readonly ILogger<RedisConnection> _logger;
+    private readonly ClusterTrust _trust;
 
-    public RedisConnection(IOptions<ClusterOptions> options, IMeterFactory meters, ILogger<RedisConnection> logger)
+    public RedisConnection(IOptions<ClusterOptions> options, ClusterTrust trust, IMeterFactory meters, ILogger<RedisConnection> logger)
     {
         var o = options.Value;
         _logger = logger;
+        _trust = trust;
         NodeId = o.NodeId.Length > 0 ? o.NodeId : Guid.NewGuid().ToString("N")[..16];
         Prefix = o.KeyPrefix;
         var config = ConfigurationOptions.Parse(o.ConnectionString);
@@ -28,6 +30,23 @@ internal sealed class RedisConnection : IAsyncDisposable
         config.AsyncTimeout = (int)o.OperationTimeout.TotalMilliseconds;
         config.ConnectRetry = int.MaxValue;
         config.ClientName = "ghostchat-" + NodeId;
+        // GhostChat uses one standalone Redis (its scripts span several keys, so not Redis Cluster). Unless the
+        // connection string says otherwise: no tie-breaker key, no configuration broadcast channel, no CONFIG
+        // (it would show requirepass) or CLUSTER commands, so a user limited to GhostChat's own keys and
+        // channels needs nothing more (docs/operator-guide.md, "Redis access").
+        bool Mentions(string option) => o.ConnectionString.Contains(option, StringComparison.OrdinalIgnoreCase);
+        if (!Mentions("tiebreaker="))
+        {
+            config.TieBreaker = "";
+        }
+        if (!Mentions("configChannel="))
+        {
+            config.ConfigurationChannel = "";
+        }
+        if (!Mentions("$"))
+        {
+            config.CommandMap = CommandMap.Create(["CONFIG", "CLUSTER"], available: false);
+        }
         _multiplexer = ConnectionMultiplexer.Connect(config);
         _multiplexer.ConnectionFailed += (_, e) => ClusterLog.RedisDown(_logger, e.FailureType.ToString());
         _multiplexer.ConnectionRestored += (_, e) =>
@@ -60,7 +79,13 @@ internal sealed class RedisConnection : IAsyncDisposable
 
     public RedisKey Key(string kind, string id) => Prefix + kind + ":" + id;
 
-    public RedisChannel NodeChannel(string nodeId) => RedisChannel.Literal(Prefix + "node:" + nodeId);
+    public RedisChannel NodeChannel(string nodeId) => RedisChannel.Literal(NodeChannelName(nodeId));
+
+    public string NodeChannelName(string nodeId) => Prefix + "node:" + nodeId;
+
+    /// <summary>Seals <paramref name="message"/> (<see cref="ClusterMessages"/>) for node <paramref name="nodeId"/> and publishes it; returns the number of listeners.</summary>
+    public Task<long> PublishAsync(string nodeId, byte[] message)
+        => Subscriber.PublishAsync(NodeChannel(nodeId), _trust.Seal(NodeChannelName(nodeId), message));
 
     public void Failed(Exception ex)
     {
@@ -118,4 +143,10 @@ internal static partial class ClusterLog
 
     [LoggerMessage(1104, LogLevel.Debug, "Peer {PeerId} was taken over by another node's session; closing the local socket")]
     public static partial void TakenOver(ILogger logger, string peerId);
+
+    [LoggerMessage(1105, LogLevel.Warning, "Dropped a message read from Redis ({Reason}); {Count} dropped so far. Unauthenticated: a node with another cluster key, or someone writing into Redis")]
+    public static partial void DroppedWarning(ILogger logger, string reason, long count);
+
+    [LoggerMessage(1106, LogLevel.Debug, "Dropped a message read from Redis ({Reason})")]
+    public static partial void Dropped(ILogger logger, string reason);
 }

@@ -7,13 +7,15 @@ namespace GhostChat.Server.Signaling.Cluster;
 
 /// <summary>
 /// The peer directory shared by every node: <c>{prefix}peer:{id}</c> is a hash (node, token, sid)
-/// with a lease refreshed while the session lives. Ids are unique across nodes; a client returning
+/// with a lease refreshed while the session lives. "token" is the keyed hash
+/// <see cref="ClusterTrust.HashToken"/>, never the token, and is compared in constant time. Ids are unique across nodes; a client returning
 /// with the same token is accepted on any node and takes its id over (the old node is told to close
 /// the old socket). Sessions on this node are also kept in a local map for delivery.
 /// </summary>
 internal sealed class RedisPeerDirectory : IPeerDirectory
 {
-    // Atomic register: free → ours; same token → taken over (returns the previous node and sid); else taken.
+    // Atomic register: free → ours; same token hash → taken over (returns the previous node and sid); else taken.
+    // The hashes are compared in constant time (every byte, whatever differs).
     private const string RegisterScript = """
         local cur = redis.call('HMGET', KEYS[1], 'node', 'token', 'sid')
         if not cur[1] then
@@ -21,7 +23,12 @@ internal sealed class RedisPeerDirectory : IPeerDirectory
           redis.call('PEXPIRE', KEYS[1], ARGV[4])
           return {'registered'}
         end
-        if cur[2] ~= ARGV[2] then
+        local stored, given, diff = cur[2] or '', ARGV[2], 0
+        if #stored ~= #given then diff = 1 end
+        for i = 1, #given do
+          diff = bit.bor(diff, bit.bxor(string.byte(stored, i) or 0, string.byte(given, i)))
+        end
+        if diff ~= 0 then
           return {'taken'}
         end
         redis.call('HSET', KEYS[1], 'node', ARGV[1], 'sid', ARGV[3])
@@ -47,15 +54,18 @@ internal sealed class RedisPeerDirectory : IPeerDirectory
 
     private readonly ConcurrentDictionary<string, PeerSession> _local = new(StringComparer.Ordinal);
     private readonly RedisConnection _redis;
+    private readonly ClusterTrust _trust;
     private readonly IOptionsMonitor<SignalingOptions> _signaling;
     private readonly ClusterOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger<RedisPeerDirectory> _logger;
     private long _lastRefresh;
 
-    public RedisPeerDirectory(RedisConnection redis, IOptionsMonitor<SignalingOptions> signaling, IOptions<ClusterOptions> options, TimeProvider time, ILogger<RedisPeerDirectory> logger)
+    public RedisPeerDirectory(RedisConnection redis, ClusterTrust trust, IOptionsMonitor<SignalingOptions> signaling, IOptions<ClusterOptions> options,
+        TimeProvider time, ILogger<RedisPeerDirectory> logger)
     {
         _redis = redis;
+        _trust = trust;
         _signaling = signaling;
         _options = options.Value;
         _time = time;
@@ -85,7 +95,7 @@ internal sealed class RedisPeerDirectory : IPeerDirectory
         try
         {
             result = (RedisResult[])(await _redis.Database.ScriptEvaluateAsync(RegisterScript,
-                [_redis.Key("peer", id)], [_redis.NodeId, session.Token, Sid(session), LeaseMs]))!;
+                [_redis.Key("peer", id)], [_redis.NodeId, _trust.HashToken(id, session.Token), Sid(session), LeaseMs]))!;
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
@@ -200,7 +210,7 @@ internal sealed class RedisPeerDirectory : IPeerDirectory
     }
 
     private Task<long> KickAsync(string node, string id, string sid)
-        => _redis.Subscriber.PublishAsync(_redis.NodeChannel(node), ClusterMessages.Kick(id, sid));
+        => _redis.PublishAsync(node, ClusterMessages.Kick(id, sid));
 
     /// <summary>After Redis comes back (possibly empty), claim our live sessions' ids again.</summary>
     private async Task ReannounceAsync()
@@ -222,7 +232,7 @@ internal sealed class RedisPeerDirectory : IPeerDirectory
     private async Task ReannounceAsync(PeerSession session)
     {
         var result = (RedisResult[])(await _redis.Database.ScriptEvaluateAsync(RegisterScript,
-            [_redis.Key("peer", session.Id!)], [_redis.NodeId, session.Token, Sid(session), LeaseMs]))!;
+            [_redis.Key("peer", session.Id!)], [_redis.NodeId, _trust.HashToken(session.Id!, session.Token), Sid(session), LeaseMs]))!;
         if ((string?)result[0] == "taken" && _local.TryRemove(new KeyValuePair<string, PeerSession>(session.Id!, session)))
         {
             // Someone else registered this id with another token while we could not reach Redis.

@@ -9,6 +9,10 @@ namespace GhostChat.Server.Signaling.Cluster;
 /// node); for an offline peer, or one whose node no longer listens, it goes to a Redis queue with
 /// the same bounds and EXPIRE semantics as the in-memory queues. Any node sweeps expired queues;
 /// a script detaches each queue atomically, so exactly one node sends its EXPIREs.
+/// Everything read back from Redis (channel messages, queue items) is checked before any client
+/// sees it: sealed with the cluster key (<see cref="ClusterTrust"/>), within size, well formed, and
+/// a relayed frame must be a valid frame of the type and destination its header claims. Anything
+/// else is dropped and counted (<c>ghostchat.cluster.messages.dropped</c>), never thrown.
 /// </summary>
 internal sealed class RedisRelayBus : IRelayBus, IHostedService
 {
@@ -33,7 +37,11 @@ internal sealed class RedisRelayBus : IRelayBus, IHostedService
         return items
         """;
 
+    // Room for the seal, the header fields and the src/dst the node adds to a client's frame.
+    private const int Overhead = 1024;
+
     private readonly RedisConnection _redis;
+    private readonly ClusterTrust _trust;
     private readonly RedisPeerDirectory _directory;
     private readonly IOptionsMonitor<SignalingOptions> _options;
     private readonly TimeProvider _time;
@@ -42,11 +50,14 @@ internal sealed class RedisRelayBus : IRelayBus, IHostedService
     private readonly ILogger<RedisRelayBus> _logger;
     private ChannelMessageQueue? _subscription;
     private long _queuedBytes;
+    private long _dropped;
+    private long _lastDropWarning = -1;
 
-    public RedisRelayBus(RedisConnection redis, RedisPeerDirectory directory, IOptionsMonitor<SignalingOptions> options, TimeProvider time,
+    public RedisRelayBus(RedisConnection redis, ClusterTrust trust, RedisPeerDirectory directory, IOptionsMonitor<SignalingOptions> options, TimeProvider time,
         ClusterMetrics cluster, IServiceProvider services, ILogger<RedisRelayBus> logger)
     {
         _redis = redis;
+        _trust = trust;
         _directory = directory;
         _options = options;
         _time = time;
@@ -64,6 +75,10 @@ internal sealed class RedisRelayBus : IRelayBus, IHostedService
     private RedisKey TotalBytesKey => _redis.Prefix + "queuebytes";
 
     private RedisKey QueuesKey => _redis.Prefix + "queues";
+
+    private int MaxRelayedFrameBytes => _options.CurrentValue.Limits.MaxFrameBytes + Overhead;
+
+    private TimeSpan QueueItemMaxAge => 2 * (_options.CurrentValue.ExpireTimeout + ClusterTrust.MessageWindow);
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -92,7 +107,7 @@ internal sealed class RedisRelayBus : IRelayBus, IHostedService
             var node = await _directory.LocateAsync(message.Dst);
             if (node is not null && node != _redis.NodeId)
             {
-                var listeners = await _redis.Subscriber.PublishAsync(_redis.NodeChannel(node), ClusterMessages.Relay(message.Dst, message.Type, message.Src, message.Frame));
+                var listeners = await _redis.PublishAsync(node, ClusterMessages.Relay(message.Dst, message.Type, message.Src, message.Frame));
                 if (listeners > 0)
                 {
                     _cluster.Sent();
@@ -142,7 +157,7 @@ internal sealed class RedisRelayBus : IRelayBus, IHostedService
                 var notified = new HashSet<string>(StringComparer.Ordinal);
                 foreach (var item in await DetachAsync(dst))
                 {
-                    if (ClusterMessages.TryParseQueueItem(item, out _, out var src, out _) && notified.Add(src))
+                    if (OpenQueueItem(dst, item, out _, out var src, out _) && notified.Add(src))
                     {
                         await SendExpireAsync(dst, src);
                     }
@@ -162,7 +177,7 @@ internal sealed class RedisRelayBus : IRelayBus, IHostedService
         var size = message.Frame.Length;
         var ok = size <= limits.MaxQueuedBytesPerPeer && limits.MaxQueuedMessagesPerPeer > 0 && (long)await _redis.Database.ScriptEvaluateAsync(EnqueueScript,
             [QueueKey(message.Dst), QueueBytesKey(message.Dst), TotalBytesKey, QueuesKey],
-            [ClusterMessages.QueueItem(message.Type, message.Src, message.Frame), size, limits.MaxQueuedMessagesPerPeer, limits.MaxQueuedBytesPerPeer,
+            [_trust.Seal(QueueKey(message.Dst)!, ClusterMessages.QueueItem(message.Type, message.Src, message.Frame)), size, limits.MaxQueuedMessagesPerPeer, limits.MaxQueuedBytesPerPeer,
              limits.MaxQueuedBytesTotal, _time.GetUtcNow().ToUnixTimeMilliseconds(), message.Dst]) == 1;
         if (!ok)
         {
@@ -180,7 +195,7 @@ internal sealed class RedisRelayBus : IRelayBus, IHostedService
         }
         else if (node is not null && node != _redis.NodeId)
         {
-            await _redis.Subscriber.PublishAsync(_redis.NodeChannel(node), ClusterMessages.Flush(message.Dst));
+            await _redis.PublishAsync(node, ClusterMessages.Flush(message.Dst));
         }
         return RelayOutcome.Queued;
     }
@@ -199,7 +214,7 @@ internal sealed class RedisRelayBus : IRelayBus, IHostedService
         }
         foreach (var item in await DetachAsync(id))
         {
-            if (!ClusterMessages.TryParseQueueItem(item, out var type, out _, out var frame))
+            if (!OpenQueueItem(id, item, out var type, out _, out var frame))
             {
                 continue;
             }
@@ -227,7 +242,7 @@ internal sealed class RedisRelayBus : IRelayBus, IHostedService
         {
             var node = await _directory.LocateAsync(sender);
             if (node is not null && node != _redis.NodeId
-                && await _redis.Subscriber.PublishAsync(_redis.NodeChannel(node), ClusterMessages.Relay(sender, MessageType.Expire, unreachable, frame)) > 0)
+                && await _redis.PublishAsync(node, ClusterMessages.Relay(sender, MessageType.Expire, unreachable, frame)) > 0)
             {
                 _metrics.Value.Expired();
             }
@@ -242,15 +257,16 @@ internal sealed class RedisRelayBus : IRelayBus, IHostedService
     {
         try
         {
-            if (!ClusterMessages.TryParse((byte[])message.Message!, out var kind, out var fields, out var frame))
+            var drop = CheckNodeMessage((byte[]?)message.Message, out var kind, out var fields, out var type, out var frame);
+            if (drop != ClusterDrop.None)
             {
+                Dropped(drop);
                 return;
             }
             switch (kind)
             {
                 case 'R':
                     var dst = fields[0];
-                    var type = (MessageType)int.Parse(fields[1], System.Globalization.CultureInfo.InvariantCulture);
                     if (_directory.FindLocal(dst) is { } local)
                     {
                         if (LocalDelivery.Deliver(local, frame, _metrics.Value, _logger) == RelayOutcome.Delivered)
@@ -275,9 +291,97 @@ internal sealed class RedisRelayBus : IRelayBus, IHostedService
                     break;
             }
         }
-        catch (Exception ex) when (ex is RedisException or TimeoutException or FormatException)
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
             _redis.Failed(ex);
+        }
+    }
+
+    /// <summary>A message on this node's channel: sealed for it, fresh, once, well formed, with a valid frame.</summary>
+    private ClusterDrop CheckNodeMessage(byte[]? message, out char kind, out string[] fields, out MessageType type, out byte[] frame)
+    {
+        kind = '\0';
+        fields = [];
+        type = MessageType.Unknown;
+        frame = [];
+        if (message is null)
+        {
+            return ClusterDrop.Malformed;
+        }
+        if (message.Length > MaxRelayedFrameBytes + Overhead)
+        {
+            return ClusterDrop.Oversize;
+        }
+        var opened = _trust.Open(_redis.NodeChannelName(_redis.NodeId), message, ClusterTrust.MessageWindow, once: true, out var body);
+        if (opened != ClusterDrop.None)
+        {
+            return opened;
+        }
+        if (!ClusterMessages.TryParse(body, out kind, out fields, out frame) || !PeerIds.IsValidId(fields[0]))
+        {
+            return ClusterDrop.Malformed;
+        }
+        return kind switch
+        {
+            'R' => !TryParseType(fields[1], out type) || !PeerIds.IsValidId(fields[2]) ? ClusterDrop.Malformed : CheckFrame(fields[0], type, frame),
+            'K' => fields[1].Length is 0 or > 128 ? ClusterDrop.Malformed : ClusterDrop.None,
+            _ => ClusterDrop.None,
+        };
+    }
+
+    /// <summary>A queue item for <paramref name="dst"/>: sealed for its queue, not too old, well formed, with a valid frame. Counts a drop.</summary>
+    private bool OpenQueueItem(string dst, byte[] item, out MessageType type, out string src, out byte[] frame)
+    {
+        type = MessageType.Unknown;
+        src = "";
+        frame = [];
+        ArraySegment<byte> body = default;
+        var drop = item.Length > MaxRelayedFrameBytes + Overhead ? ClusterDrop.Oversize : _trust.Open(QueueKey(dst)!, item, QueueItemMaxAge, once: false, out body);
+        if (drop == ClusterDrop.None)
+        {
+            drop = !ClusterMessages.TryParseQueueItem(body, out type, out src, out frame) || !PeerIds.IsValidId(src) ? ClusterDrop.Malformed : CheckFrame(dst, type, frame);
+        }
+        if (drop != ClusterDrop.None)
+        {
+            Dropped(drop);
+            return false;
+        }
+        return true;
+    }
+
+    private static bool TryParseType(string text, out MessageType type)
+    {
+        type = int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var t) ? (MessageType)t : MessageType.Unknown;
+        return type is MessageType.Offer or MessageType.Answer or MessageType.Candidate or MessageType.Leave or MessageType.Expire;
+    }
+
+    /// <summary>A frame a node relays is one the broker built: a JSON object of the claimed type, for the claimed destination.</summary>
+    private ClusterDrop CheckFrame(string dst, MessageType type, byte[] frame)
+    {
+        if (frame.Length > MaxRelayedFrameBytes)
+        {
+            return ClusterDrop.Oversize;
+        }
+        var parsed = SignalingFrames.TryParse(frame, _options.CurrentValue.Limits.MaxJsonDepth, out var f);
+        return parsed == MalformedKind.None && f.Type == type && f.Dst == dst ? ClusterDrop.None : ClusterDrop.BadFrame;
+    }
+
+    private void Dropped(ClusterDrop reason)
+    {
+        _cluster.Dropped(reason);
+        var count = Interlocked.Increment(ref _dropped);
+        var reasonTag = ClusterMetrics.ReasonTag(reason);
+
+        // A Warning at most once a minute (a flood of forgeries must not flood the log); Debug otherwise.
+        var now = _time.GetTimestamp();
+        var last = Interlocked.Read(ref _lastDropWarning);
+        if ((last < 0 || _time.GetElapsedTime(last, now) >= TimeSpan.FromMinutes(1)) && Interlocked.CompareExchange(ref _lastDropWarning, now, last) == last)
+        {
+            ClusterLog.DroppedWarning(_logger, reasonTag, count);
+        }
+        else
+        {
+            ClusterLog.Dropped(_logger, reasonTag);
         }
     }
 }
