@@ -5,6 +5,7 @@ import { loadSettings, type ServerSettings } from "../core/settings";
 import { t } from "../core/strings";
 import { $, applyStrings } from "./dom";
 import { HomeView } from "./home";
+import { InstallOffer } from "./install";
 import type { RoomKind } from "./invites";
 import { RoomPage, keepJoined, keptJoined, type AppObserver } from "./room-page";
 import { wireSettings } from "./settings";
@@ -36,6 +37,7 @@ class App {
   private settings: ServerSettings = loadSettings(localStorage);
   private readonly home = new HomeView((kind) => this.newRoom(kind));
   private readonly rooms: RoomPage;
+  private readonly install = new InstallOffer();
   private resumeChecked = false;
 
   constructor(observer: AppObserver) {
@@ -43,6 +45,7 @@ class App {
       observer,
       () => this.settings,
       () => this.goHome(),
+      () => this.install.chatted(),
     );
     wireSettings(
       () => this.settings,
@@ -94,6 +97,7 @@ class App {
     }
     if (this.rooms.open) return;
     this.home.show(false);
+    this.install.render();
     registerServiceWorker();
     if (this.resumeChecked) return;
     this.resumeChecked = true;
@@ -119,5 +123,6 @@ class App {
     this.rooms.close();
     if (location.hash) history.replaceState(null, "", location.pathname + location.search);
     this.home.show(true);
+    this.install.render();
   }
 }

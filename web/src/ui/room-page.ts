@@ -61,6 +61,8 @@ export class RoomPage {
     private readonly observer: AppObserver,
     private readonly settings: () => ServerSettings,
     private readonly home: () => void,
+    /** A chat connected (the start page may then offer installing the app). */
+    private readonly connected: () => void,
   ) {
     this.invites = new InviteBook(
       () => this.kind,
@@ -313,6 +315,7 @@ export class RoomPage {
       // For bench/browser: invite opened (navigation start) -> chat ready.
       if (performance.getEntriesByName("ghostchat:chat-ready").length === 0) performance.mark("ghostchat:chat-ready");
       void this.wakeLock.acquire();
+      this.connected();
       if (shown() !== "chat" && (this.lastJoin || shown() === "invite")) this.enterChat();
     }
     if (this.kind === "pair" && this.invites.identity) $("group-invite").hidden = p !== "peer-left";
