@@ -106,6 +106,15 @@ describe("PWA, layout and accessibility", { timeout: 300_000 }, () => {
         .filter(([, h]) => h < 44),
     );
     assert.deepEqual(small, []);
+    // Focusing a field must not zoom the page (phones zoom into fields under 16 px), nor a double tap.
+    const fonts = await guest.eval(() =>
+      ["#composer", "#my-name", "#self-destruct"].map((s) => parseFloat(getComputedStyle(document.querySelector(s)).fontSize)),
+    );
+    assert.ok(
+      fonts.every((f) => f >= 16),
+      `field font sizes ${fonts}`,
+    );
+    assert.equal(await guest.eval(() => getComputedStyle(document.documentElement).touchAction), "manipulation");
     // The on-screen keyboard takes the lower half: the page keeps the messages and the composer,
     // above the keyboard.
     await guest.page.setViewportSize({ width: PHONE.width, height: 360 });
