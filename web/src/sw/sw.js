@@ -22,10 +22,30 @@ self.addEventListener("activate", (event) => {
   );
 });
 
+// Another app shared text or a link with the installed app (the manifest's share_target posts it
+// here): it is kept in a cache of this browser for a moment, the page opens at "/?shared" and takes it
+// (ui/app.ts) and deletes it. Nothing of it goes to the server.
+const SHARE_CACHE = "ghostchat-share";
+const SHARE_FIELDS = ["share-title", "share-text", "share-url"];
+
 self.addEventListener("fetch", (event) => {
   const request = event.request;
-  if (request.method !== "GET") return;
   const url = new URL(request.url);
+  if (request.method === "POST" && url.origin === self.location.origin && url.pathname === "/share-target") {
+    event.respondWith(
+      request
+        .formData()
+        .then((form) => {
+          const params = new URLSearchParams();
+          for (const k of SHARE_FIELDS) if (typeof form.get(k) === "string") params.set(k, String(form.get(k)).slice(0, 20000));
+          return caches.open(SHARE_CACHE).then((cache) => cache.put("/shared", new Response(params.toString())));
+        })
+        .catch(() => undefined)
+        .then(() => Response.redirect("/?shared", 303)),
+    );
+    return;
+  }
+  if (request.method !== "GET") return;
   if (url.origin !== self.location.origin || url.pathname.startsWith("/api/") || url.pathname.startsWith("/peerjs")) return;
   if (request.mode === "navigate") {
     // Network first so a new build shows at once; the cached shell when offline.

@@ -1,4 +1,4 @@
-import { SHARE_PARAMS, sharedDraft } from "../core/delivery";
+import { sharedDraft } from "../core/delivery";
 import { classifyError } from "../core/errors";
 import { parseInvite } from "../core/invites";
 import { loadSettings, type ServerSettings } from "../core/settings";
@@ -28,10 +28,13 @@ export function startApp(observer: AppObserver = {}): void {
     return;
   }
   const app = new App(observer);
-  app.takeShared();
+  void app.takeShared();
   app.route();
   window.addEventListener("hashchange", () => app.route());
 }
+
+/** The cache the service worker keeps shared text in until the page takes it (src/sw/sw.js). */
+const SHARE_CACHE = "ghostchat-share";
 
 class App {
   private settings: ServerSettings = loadSettings(localStorage);
@@ -56,15 +59,24 @@ class App {
   }
 
   /**
-   * Something shared from another app (the manifest's share target opens `/?share-text=…`): it waits
-   * in the composer for the next room, and leaves the address at once (history, synced tabs).
+   * Something shared from another app: the service worker kept it (src/sw/sw.js, the manifest's
+   * share target) and opened "/?shared". It waits in the composer for the next room; the marker
+   * leaves the address and the kept copy is deleted.
    */
-  takeShared(): void {
+  async takeShared(): Promise<void> {
     const url = new URL(location.href);
-    const draft = sharedDraft(url.searchParams);
-    if (!SHARE_PARAMS.some((k) => url.searchParams.has(k))) return;
-    for (const k of SHARE_PARAMS) url.searchParams.delete(k);
+    if (!url.searchParams.has("shared")) return;
+    url.searchParams.delete("shared");
     history.replaceState(null, "", url);
+    let kept = "";
+    try {
+      const cache = await caches.open(SHARE_CACHE);
+      kept = (await (await cache.match("/shared"))?.text()) ?? "";
+      await cache.delete("/shared");
+    } catch {
+      // no cache (private mode): nothing was kept
+    }
+    const draft = sharedDraft(new URLSearchParams(kept));
     if (draft === null) return;
     this.rooms.composer.prefill(draft);
     $("shared-note").hidden = false;

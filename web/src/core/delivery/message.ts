@@ -29,11 +29,8 @@ export function cleanName(name: string): string {
   return [...cleaned].slice(0, MAX_NAME_LENGTH).join("").trim();
 }
 
-/** The query parameters the web app manifest's `share_target` fills (public/manifest.webmanifest). */
-export const SHARE_PARAMS = ["share-title", "share-text", "share-url"] as const;
-
 /**
- * What another app shared with GhostChat (the manifest's share target opens `/?share-text=…`), as a
+ * What another app shared with GhostChat (the manifest's share target; the fields as the service worker keeps them), as a
  * draft for the composer: the text, then the link unless the text already holds it, the title only
  * when there is nothing else. Control characters other than line breaks go; the draft is cut to
  * MAX_MESSAGE_LENGTH (as the composer counts, without splitting a character). Null when nothing was shared.
