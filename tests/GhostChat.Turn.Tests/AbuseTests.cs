@@ -62,6 +62,7 @@ public sealed class AbuseTests
             Assert.Equal(401, await UnauthenticatedAllocateAsync(socket, server.Udp));
         }
         Assert.Equal(0, await UnauthenticatedAllocateAsync(socket, server.Udp, TimeSpan.FromMilliseconds(500)));
+        Assert.Equal(1, server.Refusals["challenge_rate"]);
         time.Advance(TimeSpan.FromSeconds(1));
         Assert.Equal(401, await UnauthenticatedAllocateAsync(socket, server.Udp));
     }
@@ -83,6 +84,7 @@ public sealed class AbuseTests
 
             using var other = await ConnectFromAsync(IPAddress.Parse("127.0.0.2"), server.Tcp);
             Assert.Equal(StunClass.Success, await BindingOverStreamAsync(other));
+            Assert.Equal(1, server.Refusals["source_connection_cap"]);
         }
         finally
         {
@@ -102,6 +104,7 @@ public sealed class AbuseTests
         Assert.Equal(StunClass.Success, await BindingOverStreamAsync(a));
         Assert.Equal(StunClass.Success, await BindingOverStreamAsync(b));
         Assert.True(await RefusedOnArrivalAsync(IPAddress.Parse("127.0.0.5"), server.Tcp), "a connection beyond the server's cap stayed open");
+        Assert.Equal(1, server.Refusals["connection_cap"]);
         a.Dispose();
         await Wait.UntilAsync(() => Connect(server.Tcp) is { } d && BindingWorks(d), "a free slot after one connection closed");
     }
@@ -113,6 +116,7 @@ public sealed class AbuseTests
         using var socket = await ConnectFromAsync(IPAddress.Loopback, server.Tcp);
         // A STUN header announcing 1000 bytes of attributes, sent a byte every 100 ms: never a whole message.
         Assert.True(await TrickleUntilClosedAsync(socket, TimeSpan.FromSeconds(6)), "a connection trickling bytes outlived the first-message deadline");
+        await Wait.UntilAsync(() => server.Refusals["first_message_timeout"] == 1, "the refusal to be counted");
     }
 
     [Fact]
@@ -122,6 +126,7 @@ public sealed class AbuseTests
         using var socket = await ConnectFromAsync(IPAddress.Loopback, server.Tcp);
         Assert.Equal(StunClass.Success, await BindingOverStreamAsync(socket));
         Assert.True(await TrickleUntilClosedAsync(socket, TimeSpan.FromSeconds(6)), "bytes that make no message kept an idle connection open");
+        await Wait.UntilAsync(() => server.Refusals["idle_timeout"] == 1, "the refusal to be counted");
     }
 
     [Fact]
@@ -165,7 +170,8 @@ public sealed class AbuseTests
             await Task.Delay(5);
         }
         Assert.Equal(0, server.Server.AllocationCount);
-        Assert.True(server.Server.DroppedPackets > 0);
+        Assert.True(server.Refusals["send_queue_full"] > 0);
+        Assert.Equal(1, server.Refusals["write_timeout"]);
     }
 
     [Fact]
@@ -183,6 +189,7 @@ public sealed class AbuseTests
             var credential = server.Credential("user3");
             var ex = await Assert.ThrowsAsync<TurnException>(() => fourth.AllocateAsync(credential.Username, credential.Password));
             Assert.Equal(486, ex.Code);
+            Assert.Equal(1, server.Refusals["source_quota"]);
 
             await using var other = TurnClient.ConnectUdp(server.Udp, IPAddress.Parse("127.0.0.2"));
             await other.AllocateAsync(credential.Username, credential.Password);
@@ -215,7 +222,8 @@ public sealed class AbuseTests
         time.Advance(TimeSpan.FromSeconds(61));
         var ex = await Assert.ThrowsAsync<TurnException>(() => client.RefreshAsync(TimeSpan.FromSeconds(3600)));
         Assert.Equal(401, ex.Code);
-        await Wait.UntilAsync(() => server.Server.AllocationCount == 0, "the allocation to end with its credential");
+        Assert.Equal(0, server.Server.AllocationCount);
+        Assert.Equal(1, server.Refusals["credential_expired"]);
     }
 
     /// <summary>

@@ -18,7 +18,10 @@ internal static class Refusal
     /// <summary>Allocate refused 486: the server's total.</summary>
     public const string TotalQuota = "total_quota";
 
-    /// <summary>Refresh, CreatePermission or ChannelBind refused 401: the allocation's REST credential has expired.</summary>
+    /// <summary>
+    /// Refresh, CreatePermission or ChannelBind refused 401: its REST credential has expired (the allocation made with
+    /// it ended then).
+    /// </summary>
     public const string CredentialExpired = "credential_expired";
 
     /// <summary>TCP/TLS connection closed at accept: the server's connection cap.</summary>

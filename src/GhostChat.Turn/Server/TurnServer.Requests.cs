@@ -123,6 +123,11 @@ public sealed partial class TurnServer
         long now = Time.GetUtcNow().ToUnixTimeSeconds();
         if (expiry <= now || expiry > now + (long)_options.MaxCredentialLifetime.TotalSeconds)
         {
+            if (expiry <= now && message.Method != StunConst.Allocate)
+            {
+                // A Refresh (or permission, or channel) after the credential's expiry: its allocation has ended with it.
+                Refuse(Refusal.CredentialExpired);
+            }
             return StunError.Unauthorized;
         }
         // Step 5: try each active secret (rotation).
