@@ -17,26 +17,12 @@ public sealed class AbuseTests
     private const int FloodSources = 70_000;
 
     [Fact]
-    public async Task ChallengeFlood_FromSeventyThousandSpoofedIPv4Sources_LegitimateClientIsStillChallenged()
-    {
-        // The clock stands still: every spoofed request lands in the same second of the limiter.
-        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        await using var server = await TestServer.StartAsync(o => o.UdpReceiveLoops = 1, time);
-        using var raw = new Socket(AddressFamily.InterNetwork, SocketType.Raw, ProtocolType.Raw);
-        await FloodAsync(server, raw, i => new IPAddress([127, (byte)(1 + (i >> 16)), (byte)(i >> 8), (byte)i]));
-
-        using var legit = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-        legit.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        Assert.Equal(401, await UnauthenticatedAllocateAsync(legit, server.Udp));
-    }
+    public async Task ChallengeFlood_FromSeventyThousandSpoofedIPv4Sources_LegitimateClientIsStillChallenged() =>
+        await FloodThenChallengeAsync(IPAddress.Loopback, i => new IPAddress([127, (byte)(1 + (i >> 16)), (byte)(i >> 8), (byte)i]));
 
     [Fact]
-    public async Task ChallengeFlood_FromSeventyThousandAddressesOfOneIPv6Slash64_OthersAreStillChallenged()
-    {
-        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        await using var server = await TestServer.StartAsync(o => { o.ListenAddresses = ["::1"]; o.UdpReceiveLoops = 1; }, time);
-        using var raw = new Socket(AddressFamily.InterNetworkV6, SocketType.Raw, ProtocolType.Raw);
-        await FloodAsync(server, raw, i =>
+    public async Task ChallengeFlood_FromSeventyThousandAddressesOfOneIPv6Slash64_OthersAreStillChallenged() =>
+        await FloodThenChallengeAsync(IPAddress.IPv6Loopback, i =>
         {
             var bytes = new byte[16];
             bytes[0] = 0xfd;
@@ -44,11 +30,6 @@ public sealed class AbuseTests
             BinaryPrimitives.WriteUInt64BigEndian(bytes.AsSpan(8), (ulong)i * 0x9E3779B97F4A7C15UL);
             return new IPAddress(bytes);
         });
-
-        using var legit = new Socket(AddressFamily.InterNetworkV6, SocketType.Dgram, ProtocolType.Udp);
-        legit.Bind(new IPEndPoint(IPAddress.IPv6Loopback, 0));
-        Assert.Equal(401, await UnauthenticatedAllocateAsync(legit, server.Udp));
-    }
 
     [Fact]
     public async Task Challenges_BeyondTheBudgetOfOneSource_AreDroppedUntilTheNextSecond()
@@ -224,6 +205,24 @@ public sealed class AbuseTests
         Assert.Equal(401, ex.Code);
         Assert.Equal(0, server.Server.AllocationCount);
         Assert.Equal(1, server.Refusals["credential_expired"]);
+    }
+
+    /// <summary>
+    /// A server on <paramref name="listen"/> gets an unauthenticated Allocate from each of <see cref="FloodSources"/>
+    /// spoofed sources; then a client on the same loopback address must still get its 401.
+    /// </summary>
+    private static async Task FloodThenChallengeAsync(IPAddress listen, Func<int, IPAddress> source)
+    {
+        // The clock stands still: every spoofed request lands in the same second of the limiter.
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var server = await TestServer.StartAsync(o => { o.ListenAddresses = [listen.ToString()]; o.UdpReceiveLoops = 1; }, time);
+        using (var raw = new Socket(listen.AddressFamily, SocketType.Raw, ProtocolType.Raw))
+        {
+            await FloodAsync(server, raw, source);
+        }
+        using var legit = new Socket(listen.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+        legit.Bind(new IPEndPoint(listen, 0));
+        Assert.Equal(401, await UnauthenticatedAllocateAsync(legit, server.Udp));
     }
 
     /// <summary>

@@ -383,15 +383,7 @@ public sealed partial class TurnServer : IAsyncDisposable
         lock (_streamGate)
         {
             _streamCount--;
-            int left = _streamsPerSource.GetValueOrDefault(source) - 1;
-            if (left <= 0)
-            {
-                _streamsPerSource.TryRemove(source, out _);
-            }
-            else
-            {
-                _streamsPerSource[source] = left;
-            }
+            Decrement(_streamsPerSource, source);
         }
     }
 
