@@ -31,6 +31,21 @@ public sealed class AbuseTests
             return new IPAddress(bytes);
         });
 
+    [Theory]
+    [InlineData("2001:db8:1:2::7", "2001:db8:1:2:ffff:ffff:ffff:ffff", true)]
+    [InlineData("2001:db8:1:2::7", "2001:db8:1:3::7", false)]
+    [InlineData("192.0.2.1", "::ffff:192.0.2.1", true)]
+    [InlineData("192.0.2.1", "192.0.2.2", false)]
+    public void SourceBucket_IsTheIPv4AddressOrTheIPv6Slash64(string a, string b, bool same)
+    {
+        static PeerKey Bucket(string ip) => PeerKey.FromEndPoint(new IPEndPoint(IPAddress.Parse(ip), 1234)).SourceBucket;
+        Assert.Equal(same, Bucket(a) == Bucket(b));
+        var now = DateTimeOffset.UtcNow;
+        var ca = GhostChat.Turn.Auth.TurnRestCredentials.CreateForClient(TestServer.Secret, IPAddress.Parse(a), TimeSpan.FromHours(12), now);
+        var cb = GhostChat.Turn.Auth.TurnRestCredentials.CreateForClient(TestServer.Secret, IPAddress.Parse(b), TimeSpan.FromHours(12), now);
+        Assert.Equal(same, ca.Username == cb.Username);
+    }
+
     [Fact]
     public async Task Challenges_BeyondTheBudgetOfOneSource_AreDroppedUntilTheNextSecond()
     {
