@@ -387,7 +387,25 @@ public sealed partial class TurnServer : IAsyncDisposable
         }
     }
 
+    /// <summary>Serves one admitted connection; its place under the caps is given back however it ends.</summary>
     private async Task ServeStreamAsync(Socket socket, bool tls, PeerKey source)
+    {
+        try
+        {
+            await ServeConnectionAsync(socket, tls).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+        {
+            // Reset before serving began.
+            socket.Dispose();
+        }
+        finally
+        {
+            Release(source);
+        }
+    }
+
+    private async Task ServeConnectionAsync(Socket socket, bool tls)
     {
         socket.NoDelay = true;
         var remote = (IPEndPoint)socket.RemoteEndPoint!;
@@ -491,7 +509,6 @@ public sealed partial class TurnServer : IAsyncDisposable
                 Remove(allocation);
             }
             await stream.DisposeAsync().ConfigureAwait(false);
-            Release(source);
         }
     }
 
