@@ -38,7 +38,7 @@ COTURN_PID=$!; PIDS+=("$COTURN_PID")
 # Kestrel's own benchmarks use); the 401 rate limit is raised because every uclient/alloc-bench client comes from
 # 127.0.0.1 and coturn 4.6.1 has no such limit.
 DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1 taskset -c $SERVER_CPU dotnet "$HOST_DLL" --unauth-rate 100000 --listen 127.0.0.1 --port $OURS_PORT --secret $SECRET --realm $REALM \
-  --allow-peer 127.0.0.1 --min-port 59000 --max-port 60999 --user-quota 100000 --max-bps 0 >"$WORK/ours.log" 2>&1 &
+  --allow-peer 127.0.0.1 --min-port 59000 --max-port 60999 --user-quota 100000 --source-quota 100000 --max-bps 0 >"$WORK/ours.log" 2>&1 &
 OURS_PID=$!; PIDS+=("$OURS_PID")
 taskset -c $CLIENT_CPU turnutils_peer -L 127.0.0.1 -p $PEER_PORT >/dev/null 2>&1 &
 PIDS+=("$!")

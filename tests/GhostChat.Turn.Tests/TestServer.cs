@@ -12,12 +12,16 @@ internal sealed class TestServer : IAsyncDisposable
     public const string Secret = "test-secret-0123456789abcdef";
     private static int _nextRange;
 
-    private TestServer(TurnServer server, TurnServerOptions options, TimeProvider time)
+    private TestServer(TurnServer server, TurnServerOptions options, TimeProvider time, Refusals refusals)
     {
         Server = server;
         Options = options;
         Time = time;
+        Refusals = refusals;
     }
+
+    /// <summary>This server's <c>ghostchat.turn.refusals</c> by reason.</summary>
+    public Refusals Refusals { get; }
 
     public TurnServer Server { get; }
 
@@ -50,15 +54,17 @@ internal sealed class TestServer : IAsyncDisposable
         for (int attempt = 0; ; attempt++)
         {
             options.UdpPort = options.TcpPort = FreePort();
-            var server = new TurnServer(options, timeProvider: time);
+            var refusals = new Refusals();
+            var server = new TurnServer(options, timeProvider: time, meterFactory: refusals);
             try
             {
                 await server.StartAsync();
-                return new TestServer(server, options, time);
+                return new TestServer(server, options, time, refusals);
             }
             catch (SocketException) when (attempt < 20)
             {
                 await server.DisposeAsync();
+                refusals.Dispose();
             }
         }
     }
@@ -83,7 +89,51 @@ internal sealed class TestServer : IAsyncDisposable
         return client;
     }
 
-    public ValueTask DisposeAsync() => Server.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        await Server.DisposeAsync();
+        Refusals.Dispose();
+    }
+}
+
+/// <summary>
+/// The meter factory of one test server, and a listener on its instruments only (tests run in parallel): counts
+/// <c>ghostchat.turn.refusals</c> by its <c>reason</c> tag.
+/// </summary>
+internal sealed class Refusals : System.Diagnostics.Metrics.IMeterFactory
+{
+    private readonly System.Diagnostics.Metrics.MeterListener _listener = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> _counts = new();
+
+    public Refusals()
+    {
+        _listener.InstrumentPublished = (instrument, listener) =>
+        {
+            if (ReferenceEquals(instrument.Meter.Scope, this) && instrument.Name == "ghostchat.turn.refusals")
+            {
+                listener.EnableMeasurementEvents(instrument);
+            }
+        };
+        _listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
+        {
+            foreach (var tag in tags)
+            {
+                if (tag.Key == "reason" && tag.Value is string reason)
+                {
+                    _counts.AddOrUpdate(reason, value, (_, v) => v + value);
+                }
+            }
+        });
+        _listener.Start();
+    }
+
+    /// <summary>Refusals counted so far for <paramref name="reason"/>.</summary>
+    public long this[string reason] => _counts.GetValueOrDefault(reason);
+
+    public System.Diagnostics.Metrics.Meter Create(System.Diagnostics.Metrics.MeterOptions options) =>
+        new(options.Name, options.Version, options.Tags, this);
+
+    public void Dispose() => _listener.Dispose();
 }
 
 /// <summary>A UDP socket on 127.0.0.1 standing in for a peer.</summary>

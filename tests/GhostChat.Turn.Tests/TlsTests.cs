@@ -88,6 +88,25 @@ public sealed class TlsTests : IDisposable
         Assert.Contains("missing.pem", ex.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task TlsConnection_ThatNeverHandshakes_IsClosedAtTheFirstMessageDeadline()
+    {
+        var tlsPort = FreeTcpPort();
+        await using var server = await TestServer.StartAsync(o =>
+        {
+            o.TlsCertificatePath = Path.Combine(_dir, "cert.pem");
+            o.TlsKeyPath = Path.Combine(_dir, "key.pem");
+            o.TlsPort = tlsPort;
+            o.StreamFirstMessageTimeout = TimeSpan.FromMilliseconds(800);
+        });
+        using var tcp = new TcpClient();
+        await tcp.ConnectAsync(IPAddress.Loopback, tlsPort);
+        // The first bytes of a ClientHello record header, and then nothing.
+        await tcp.GetStream().WriteAsync(new byte[] { 0x16, 0x03 });
+        var read = await tcp.GetStream().ReadAsync(new byte[16]).AsTask().WaitAsync(TimeSpan.FromSeconds(5));
+        Assert.Equal(0, read);
+    }
+
     public void Dispose()
     {
         _certificate.Dispose();

@@ -214,7 +214,10 @@ public sealed class TurnServerTests
     public async Task Refresh_MaxLifetimeCapped_AndZeroDeletes()
     {
         await using var server = await TestServer.StartAsync();
-        await using var client = await server.AllocatedClientAsync();
+        await using var client = server.Client();
+        // A credential valid longer than the maximum lifetime: the maximum is the cap (the credential's expiry is another).
+        var credential = server.Credential(ttl: TimeSpan.FromHours(2));
+        await client.AllocateAsync(credential.Username, credential.Password);
         Assert.Equal(TimeSpan.FromSeconds(3600), await client.RefreshAsync(TimeSpan.FromHours(5)));
         Assert.Equal(TimeSpan.Zero, await client.RefreshAsync(TimeSpan.Zero));
         Assert.Equal(0, server.Server.AllocationCount);

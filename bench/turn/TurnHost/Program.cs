@@ -1,11 +1,19 @@
 // A standalone GhostChat.Turn server for the benchmark (bench/turn.sh) and the browser interop test.
 // Usage: TurnHost --listen 127.0.0.1 --port 3478 --secret S [--realm R] [--allow-peer CIDR]... [--min-port N --max-port N] [--loops N]
+//        [--user-quota N] [--source-quota N] [--max-bps N] [--unauth-rate N] [--stdin-stop]
+//        TurnHost --alloc-bench <server> <secret> <total> <concurrency>   (allocations per second)
+//        TurnHost --alloc-hold <server> <secret> <n>                       (makes n allocations, holds them until stdin closes)
 // Prints "READY udp=<ep> tcp=<ep>" when listening; stops on SIGTERM/SIGINT or when stdin closes (with --stdin-stop).
 using GhostChat.Turn.Server;
 
 if (args.Length == 5 && args[0] == "--alloc-bench")
 {
     return await AllocBench.RunAsync(System.Net.IPEndPoint.Parse(args[1]), args[2], int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture), int.Parse(args[4], System.Globalization.CultureInfo.InvariantCulture));
+}
+
+if (args.Length == 4 && args[0] == "--alloc-hold")
+{
+    return await AllocBench.HoldAsync(System.Net.IPEndPoint.Parse(args[1]), args[2], int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture));
 }
 
 var options = new TurnServerOptions { ListenAddresses = [], Secrets = [] };
@@ -24,6 +32,8 @@ for (int i = 0; i < args.Length; i++)
         case "--max-port": options.RelayMaxPort = int.Parse(Next(), System.Globalization.CultureInfo.InvariantCulture); break;
         case "--loops": options.UdpReceiveLoops = int.Parse(Next(), System.Globalization.CultureInfo.InvariantCulture); break;
         case "--user-quota": options.MaxAllocationsPerUser = int.Parse(Next(), System.Globalization.CultureInfo.InvariantCulture); break;
+        // Every benchmark client comes from 127.0.0.1: one source for the per-source allocation and connection caps.
+        case "--source-quota": options.MaxAllocationsPerSource = options.MaxStreamConnectionsPerSource = int.Parse(Next(), System.Globalization.CultureInfo.InvariantCulture); break;
         case "--max-bps": options.MaxBytesPerSecondPerAllocation = long.Parse(Next(), System.Globalization.CultureInfo.InvariantCulture); break;
         case "--unauth-rate": options.UnauthorizedPerSecondPerSource = int.Parse(Next(), System.Globalization.CultureInfo.InvariantCulture); break;
         case "--stdin-stop": stdinStop = true; break;
@@ -80,6 +90,28 @@ internal static class AllocBench
         await Task.WhenAll(workers);
         watch.Stop();
         Console.WriteLine(failures > 0 ? $"{total / watch.Elapsed.TotalSeconds:F0} ({failures} failed)" : $"{total / watch.Elapsed.TotalSeconds:F0}");
+        return 0;
+    }
+
+    /// <summary>Makes <paramref name="count"/> UDP allocations (one user each), prints "HELD n", holds them until stdin closes.</summary>
+    public static async Task<int> HoldAsync(System.Net.IPEndPoint server, string secret, int count)
+    {
+        var clients = new List<GhostChat.Turn.Client.TurnClient>();
+        for (int i = 0; i < count; i++)
+        {
+            var client = GhostChat.Turn.Client.TurnClient.ConnectUdp(server);
+            clients.Add(client);
+            var c = GhostChat.Turn.Auth.TurnRestCredentials.Create(secret, "hold" + i, TimeSpan.FromHours(1), DateTimeOffset.UtcNow);
+            await client.AllocateAsync(c.Username, c.Password);
+        }
+        Console.WriteLine("HELD " + count);
+        while (Console.In.ReadLine() is not null)
+        {
+        }
+        foreach (var client in clients)
+        {
+            await client.DisposeAsync();
+        }
         return 0;
     }
 }

@@ -59,7 +59,7 @@ internal sealed class EmbeddedIceProvider(string name, IceProviderOptions option
         {
             urls = Derived(UrlHost(request.Host, server), server);
         }
-        return Task.FromResult<IReadOnlyList<IceServerEntry>?>([Sign(urls)]);
+        return Task.FromResult<IReadOnlyList<IceServerEntry>?>([Sign(urls, request)]);
     }
 
     public override Task<IReadOnlyList<IceServerEntry>?> GetProbeServersAsync(CancellationToken cancellationToken)
@@ -73,7 +73,7 @@ internal sealed class EmbeddedIceProvider(string name, IceProviderOptions option
         var host = address is null || address.Equals(IPAddress.Any) ? "127.0.0.1"
             : address.Equals(IPAddress.IPv6Any) ? "[::1]"
             : address.AddressFamily == AddressFamily.InterNetworkV6 ? "[" + address + "]" : address.ToString();
-        return Task.FromResult<IReadOnlyList<IceServerEntry>?>([Sign(Derived(host, server))]);
+        return Task.FromResult<IReadOnlyList<IceServerEntry>?>([Sign(Derived(host, server), IceRequest.Probe)]);
     }
 
     /// <summary>
@@ -104,10 +104,10 @@ internal sealed class EmbeddedIceProvider(string name, IceProviderOptions option
         return urls;
     }
 
-    private IceServerEntry Sign(List<string> urls)
+    private IceServerEntry Sign(List<string> urls, IceRequest request)
     {
         var lifetime = Options.CredentialLifetime < turn.Options.MaxCredentialLifetime ? Options.CredentialLifetime : turn.Options.MaxCredentialLifetime;
-        var credential = TurnRestCredentials.Create(turn.Options.Secrets[0], RandomUser(), lifetime, time.GetUtcNow());
+        var credential = RestCredential(turn.Options.Secrets[0], request, lifetime, time.GetUtcNow());
         return new IceServerEntry(urls, credential.Username, credential.Password, credential.Expires);
     }
 }

@@ -72,7 +72,7 @@ internal static class IceExtensions
             return Results.Json(new IceError(problem), IceJsonContext.Default.IceError, statusCode: StatusCodes.Status400BadRequest);
         }
         var host = context.Request.Host.HasValue ? context.Request.Host.Host : null;
-        var answer = await ice.AnswerAsync(new IceRequest(host), exclude, context.RequestAborted).ConfigureAwait(false);
+        var answer = await ice.AnswerAsync(new IceRequest(host, context.Connection.RemoteIpAddress), exclude, context.RequestAborted).ConfigureAwait(false);
         metrics.Request("ok");
         return Results.Json(new IceResponse(
             [.. answer.Servers.Select(s => new IceServerDto([.. s.Urls], s.Username, s.Credential))],

@@ -26,7 +26,7 @@ internal sealed class Allocation
     private ulong _txCounter;
     private long _expiresTicks;
 
-    public Allocation(TurnServer server, ClientLink link, Socket relay, PeerKey relayed, string username, string user, byte[] key, byte[] allocateTransaction, long expiresTicks, long bytesPerSecond)
+    public Allocation(TurnServer server, ClientLink link, Socket relay, PeerKey relayed, string username, string user, byte[] key, byte[] allocateTransaction, long expiresTicks, long credentialExpiry, long bytesPerSecond)
     {
         _server = server;
         Link = link;
@@ -37,6 +37,7 @@ internal sealed class Allocation
         Key = key;
         AllocateTransaction = allocateTransaction;
         _expiresTicks = expiresTicks;
+        CredentialExpiry = credentialExpiry;
         if (bytesPerSecond > 0)
         {
             _bucket = new TokenBucket(bytesPerSecond, server.Time);
@@ -57,6 +58,9 @@ internal sealed class Allocation
     public byte[] Key { get; }
 
     public byte[] AllocateTransaction { get; }
+
+    /// <summary>When the REST credential it was made with expires (Unix seconds): it is never refreshed past that.</summary>
+    public long CredentialExpiry { get; }
 
     public bool Closed { get; private set; }
 

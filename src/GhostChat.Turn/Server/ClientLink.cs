@@ -1,5 +1,7 @@
+using System.Buffers;
 using System.Net;
 using System.Net.Sockets;
+using System.Threading.Channels;
 using GhostChat.Turn.Stun;
 
 namespace GhostChat.Turn.Server;
@@ -54,17 +56,31 @@ internal sealed class UdpLink : ClientLink
     }
 }
 
-/// <summary>A TCP or TLS client. Writes are serialised; a failed write closes the stream.</summary>
+/// <summary>
+/// A TCP or TLS client. Sends go through a queue of at most a byte budget, written by one task: whoever sends
+/// (a request handler, an allocation's relay loop) never waits for the client to read. Beyond the budget a send
+/// is dropped; a client that takes longer than the write timeout to accept one write is disconnected.
+/// </summary>
 internal sealed class StreamLink : ClientLink
 {
     private readonly Stream _stream;
-    private readonly Lock _writeLock = new();
-    private bool _broken;
+    private readonly TurnServer _server;
+    private readonly Channel<(byte[] Buffer, int Length)> _queue = Channel.CreateUnbounded<(byte[], int)>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly int _budget;
+    private readonly TimeSpan _writeTimeout;
+    private readonly CancellationTokenSource _idle;
+    private int _queued;
+    private volatile bool _broken;
 
-    public StreamLink(Stream stream, IPEndPoint remote)
+    public StreamLink(Stream stream, IPEndPoint remote, TurnServer server, CancellationTokenSource idle, int budget, TimeSpan writeTimeout)
         : base(PeerKey.FromEndPoint(remote))
     {
         _stream = stream;
+        _server = server;
+        _idle = idle;
+        _budget = budget;
+        _writeTimeout = writeTimeout;
+        _ = WriteLoopAsync();
     }
 
     public override bool IsStream => true;
@@ -72,23 +88,98 @@ internal sealed class StreamLink : ClientLink
     /// <summary>The allocation made over this connection, if any (one per 5-tuple).</summary>
     public Allocation? Allocation { get; set; }
 
+    /// <summary>(Re)starts the idle deadline: the connection is closed unless it is armed again in time.</summary>
+    public void ArmIdle(TimeSpan timeout)
+    {
+        try
+        {
+            _idle.CancelAfter(timeout);
+        }
+        catch (ObjectDisposedException)
+        {
+            // The connection has ended.
+        }
+    }
+
     public override void Send(ReadOnlySpan<byte> data)
     {
-        lock (_writeLock)
+        if (_broken)
         {
-            if (_broken)
+            return;
+        }
+        if (Interlocked.Add(ref _queued, data.Length) > _budget)
+        {
+            Interlocked.Add(ref _queued, -data.Length);
+            _server.CountDropped();
+            _server.Refuse(Refusal.SendQueueFull);
+            return;
+        }
+        var buffer = ArrayPool<byte>.Shared.Rent(data.Length);
+        data.CopyTo(buffer);
+        if (!_queue.Writer.TryWrite((buffer, data.Length)))
+        {
+            Interlocked.Add(ref _queued, -data.Length);
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>Stops the writer; what is still queued is dropped.</summary>
+    public void Close()
+    {
+        _broken = true;
+        _queue.Writer.TryComplete();
+    }
+
+    private async Task WriteLoopAsync()
+    {
+        var timeout = new CancellationTokenSource();
+        try
+        {
+            while (await _queue.Reader.WaitToReadAsync().ConfigureAwait(false))
             {
-                return;
+                while (_queue.Reader.TryRead(out var item))
+                {
+                    try
+                    {
+                        if (!_broken)
+                        {
+                            timeout.CancelAfter(_writeTimeout);
+                            await _stream.WriteAsync(item.Buffer.AsMemory(0, item.Length), timeout.Token).ConfigureAwait(false);
+                            if (!timeout.TryReset())
+                            {
+                                // The timer fired just as the write finished: the write was in time.
+                                timeout.Dispose();
+                                timeout = new CancellationTokenSource();
+                            }
+                        }
+                    }
+                    finally
+                    {
+                        Interlocked.Add(ref _queued, -item.Length);
+                        ArrayPool<byte>.Shared.Return(item.Buffer);
+                    }
+                }
             }
-            try
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException or SocketException or InvalidOperationException or OperationCanceledException)
+        {
+            if (ex is OperationCanceledException && !_broken)
             {
-                _stream.Write(data);
+                _server.Refuse(Refusal.WriteTimeout);
             }
-            catch (Exception ex) when (ex is IOException or ObjectDisposedException or SocketException or InvalidOperationException)
-            {
-                _broken = true;
-                _stream.Dispose();
-            }
+            _broken = true;
+            _queue.Writer.TryComplete();
+            // Closing the stream ends the reader too, which removes the allocation.
+            await _stream.DisposeAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            timeout.Dispose();
+        }
+        while (_queue.Reader.TryRead(out var rest))
+        {
+            Interlocked.Add(ref _queued, -rest.Length);
+            ArrayPool<byte>.Shared.Return(rest.Buffer);
         }
     }
 }

@@ -28,4 +28,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 3008, Level = LogLevel.Information, Message = "STUN NAT behaviour discovery (RFC 5780) on: {EndPoints}")]
     public static partial void NatDiscovery(ILogger logger, string endPoints);
+
+    [LoggerMessage(EventId = 3009, Level = LogLevel.Information, Message = "TURN abuse limit {Reason}: {Count} refused since the last report")]
+    public static partial void AbuseLimit(ILogger logger, string reason, long count);
 }

@@ -30,13 +30,14 @@ public sealed partial class TurnServer
             SendUnknownAttributes(buffer, packet, ref message, link);
             return;
         }
-        int code = Authenticate(packet, ref message, link, existing, out var key, out var username, out var user);
+        int code = Authenticate(packet, ref message, existing, out var key, out var username, out var user, out long credentialExpiry);
         if (code != 0)
         {
             if (code is StunError.Unauthorized or StunError.StaleNonce)
             {
-                if (!AllowUnauthorized(link.Remote))
+                if (!_challenges.TryTake(link.Remote))
                 {
+                    Refuse(Refusal.ChallengeRate);
                     return;
                 }
                 SendChallenge(buffer, packet, message.Method, link, code);
@@ -50,7 +51,7 @@ public sealed partial class TurnServer
         switch (message.Method)
         {
             case StunConst.Allocate:
-                HandleAllocate(buffer, packet, ref message, link, existing, key!, username!, user!);
+                HandleAllocate(buffer, packet, ref message, link, existing, key!, username!, user!, credentialExpiry);
                 break;
             case StunConst.Refresh:
                 HandleRefresh(buffer, packet, ref message, link, existing, key!);
@@ -66,13 +67,15 @@ public sealed partial class TurnServer
 
     /// <summary>
     /// Long-term credentials with REST usernames (RFC 8489 §9.2.4). Returns 0 and the key, or the error code.
-    /// Requests on an existing allocation must use its username (441) and are checked with its key.
+    /// Requests on an existing allocation must use its username (441), are checked with its key, and are refused
+    /// (401) once the username's expiry has passed: an allocation does not outlive its credential.
     /// </summary>
-    private int Authenticate(ReadOnlySpan<byte> packet, ref StunMessage message, ClientLink link, Allocation? existing, out byte[]? key, out string? username, out string? user)
+    private int Authenticate(ReadOnlySpan<byte> packet, ref StunMessage message, Allocation? existing, out byte[]? key, out string? username, out string? user, out long credentialExpiry)
     {
         key = null;
         username = null;
         user = null;
+        credentialExpiry = 0;
         // Step 1: no MESSAGE-INTEGRITY → 401 with REALM and NONCE.
         if (message.IntegrityOffset == 0)
         {
@@ -95,7 +98,13 @@ public sealed partial class TurnServer
             {
                 return StunError.Unauthorized;
             }
+            if (existing.CredentialExpiry <= Time.GetUtcNow().ToUnixTimeSeconds())
+            {
+                Refuse(Refusal.CredentialExpired);
+                return StunError.Unauthorized;
+            }
             key = existing.Key;
+            credentialExpiry = existing.CredentialExpiry;
             user = existing.User;
             return 0;
         }
@@ -112,8 +121,13 @@ public sealed partial class TurnServer
             return StunError.Unauthorized;
         }
         long now = Time.GetUtcNow().ToUnixTimeSeconds();
-        if (expiry < now || expiry > now + (long)_options.MaxCredentialLifetime.TotalSeconds)
+        if (expiry <= now || expiry > now + (long)_options.MaxCredentialLifetime.TotalSeconds)
         {
+            if (expiry <= now && message.Method != StunConst.Allocate)
+            {
+                // A Refresh (or permission, or channel) after the credential's expiry: its allocation has ended with it.
+                Refuse(Refusal.CredentialExpired);
+            }
             return StunError.Unauthorized;
         }
         // Step 5: try each active secret (rotation).
@@ -124,26 +138,15 @@ public sealed partial class TurnServer
             {
                 key = candidate;
                 user = parsedUser;
+                credentialExpiry = expiry;
                 return 0;
             }
         }
-        _ = link;
         return StunError.Unauthorized;
     }
 
-    /// <summary>Counts 401/438 answers per source IP per second; beyond the cap requests are dropped unanswered.</summary>
-    private bool AllowUnauthorized(PeerKey remote)
-    {
-        if (_unauthorizedCounts.Count > 65536)
-        {
-            return false;
-        }
-        int count = _unauthorizedCounts.AddOrUpdate(remote.IpOnly, 1, (_, v) => v + 1);
-        return count <= _options.UnauthorizedPerSecondPerSource;
-    }
-
     /// <summary>RFC 8656 §7.2: create an allocation.</summary>
-    private void HandleAllocate(Span<byte> buffer, ReadOnlySpan<byte> packet, ref StunMessage message, ClientLink link, Allocation? existing, byte[] key, string username, string user)
+    private void HandleAllocate(Span<byte> buffer, ReadOnlySpan<byte> packet, ref StunMessage message, ClientLink link, Allocation? existing, byte[] key, string username, string user, long credentialExpiry)
     {
         var tid = StunMessage.TransactionId(packet);
         // Step 1: an allocation already exists for this 5-tuple: a retransmission gets the same answer, anything else 437.
@@ -194,14 +197,20 @@ public sealed partial class TurnServer
             }
         }
         bool evenPort = message.EvenPort.Present;
-        long lifetimeSeconds = GrantedLifetime(packet, message.Lifetime, allowZero: false);
+        long lifetimeSeconds = CappedByCredential(GrantedLifetime(packet, message.Lifetime, allowZero: false), credentialExpiry);
+        var source = link.Remote.SourceBucket;
 
         Allocation allocation;
         lock (_allocateGate)
         {
-            // Quotas: per user and in total → 486.
-            if (Volatile.Read(ref _allocationCount) >= _options.MaxAllocations || _perUser.GetValueOrDefault(user) >= _options.MaxAllocationsPerUser)
+            // Quotas: per user, per source (IPv4 address or IPv6 /64) and in total → 486.
+            string? quota = Volatile.Read(ref _allocationCount) >= _options.MaxAllocations ? Refusal.TotalQuota
+                : _perUser.GetValueOrDefault(user) >= _options.MaxAllocationsPerUser ? Refusal.UserQuota
+                : _perSource.GetValueOrDefault(source) >= _options.MaxAllocationsPerSource ? Refusal.SourceQuota
+                : null;
+            if (quota is not null)
             {
+                Refuse(quota);
                 SendError(buffer, packet, StunConst.Allocate, link, StunError.AllocationQuotaReached, key);
                 return;
             }
@@ -214,7 +223,7 @@ public sealed partial class TurnServer
             }
             int port = ((IPEndPoint)relay.LocalEndPoint!).Port;
             var relayed = PeerKey.FromEndPoint(new IPEndPoint(_advertised, port));
-            allocation = new Allocation(this, link, relay, relayed, username, user, key, tid.ToArray(), NowTicks + TimeSpan.FromSeconds(lifetimeSeconds).Ticks, _options.MaxBytesPerSecondPerAllocation);
+            allocation = new Allocation(this, link, relay, relayed, username, user, key, tid.ToArray(), NowTicks + TimeSpan.FromSeconds(lifetimeSeconds).Ticks, credentialExpiry, _options.MaxBytesPerSecondPerAllocation);
             if (link is UdpLink udp)
             {
                 if (!_udpAllocations.TryAdd(udp.Address, allocation))
@@ -238,7 +247,8 @@ public sealed partial class TurnServer
                 stream.Allocation = allocation;
             }
             _allAllocations[allocation] = 0;
-            _perUser.AddOrUpdate(user, 1, (_, v) => v + 1);
+            _perUser[user] = _perUser.GetValueOrDefault(user) + 1;
+            _perSource[source] = _perSource.GetValueOrDefault(source) + 1;
             Interlocked.Increment(ref _allocationCount);
             Interlocked.Increment(ref _allocationsCreated);
         }
@@ -309,7 +319,11 @@ public sealed partial class TurnServer
         return Math.Clamp(requested, Math.Min(def, max), max);
     }
 
-    /// <summary>RFC 8656 §7.3: refresh or delete (LIFETIME 0) the allocation.</summary>
+    /// <summary>A lifetime cut so that the allocation ends no later than its REST credential (Unix seconds).</summary>
+    private long CappedByCredential(long seconds, long credentialExpiry) =>
+        Math.Min(seconds, Math.Max(1, credentialExpiry - Time.GetUtcNow().ToUnixTimeSeconds()));
+
+    /// <summary>RFC 8656 §7.3: refresh or delete (LIFETIME 0) the allocation; never past its credential's expiry.</summary>
     private void HandleRefresh(Span<byte> buffer, ReadOnlySpan<byte> packet, ref StunMessage message, ClientLink link, Allocation? allocation, byte[] key)
     {
         if (allocation is null)
@@ -324,6 +338,10 @@ public sealed partial class TurnServer
             return;
         }
         long seconds = GrantedLifetime(packet, message.Lifetime, allowZero: true);
+        if (seconds > 0)
+        {
+            seconds = CappedByCredential(seconds, allocation.CredentialExpiry);
+        }
         if (seconds == 0)
         {
             Remove(allocation);

@@ -30,7 +30,13 @@ public sealed partial class TurnServer : IAsyncDisposable
     private readonly ConcurrentDictionary<SocketAddress, Allocation> _udpAllocations = new();
     private readonly ConcurrentDictionary<Allocation, byte> _allAllocations = new();
     private readonly ConcurrentDictionary<string, int> _perUser = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<PeerKey, int> _unauthorizedCounts = new();
+    private readonly ConcurrentDictionary<PeerKey, int> _perSource = new();
+    private readonly ConcurrentDictionary<PeerKey, int> _streamsPerSource = new();
+    private readonly ConcurrentDictionary<string, RefusalTally> _refusalTallies = new(StringComparer.Ordinal);
+    private readonly ChallengeLimiter _challenges;
+    private readonly Counter<long> _refusals;
+    private readonly Lock _streamGate = new();
+    private int _streamCount;
     private readonly List<Socket> _udpSockets = [];
     private readonly List<Socket> _listeners = [];
     private readonly List<Thread> _threads = [];
@@ -69,6 +75,9 @@ public sealed partial class TurnServer : IAsyncDisposable
         _meter.CreateObservableCounter("ghostchat.turn.relayed.packets", () => Interlocked.Read(ref _relayedPackets), description: "Packets relayed, both directions.");
         _meter.CreateObservableCounter("ghostchat.turn.relayed.bytes", () => Interlocked.Read(ref _relayedBytes), unit: "By", description: "Payload bytes relayed, both directions.");
         _meter.CreateObservableCounter("ghostchat.turn.dropped.packets", () => Interlocked.Read(ref _dropped), description: "Packets dropped: no permission, rate limit, malformed.");
+        _meter.CreateObservableUpDownCounter("ghostchat.turn.connections.active", () => Volatile.Read(ref _streamCount), description: "TCP and TLS connections now open.");
+        _refusals = _meter.CreateCounter<long>("ghostchat.turn.refusals", description: "Requests, connections and sends refused by an abuse limit, by reason.");
+        _challenges = new ChallengeLimiter(options.UnauthorizedPerSecondPerSource, Time);
     }
 
     internal TimeProvider Time { get; }
@@ -323,11 +332,80 @@ public sealed partial class TurnServer : IAsyncDisposable
                 }
                 continue;
             }
-            _ = ServeStreamAsync(client, tls);
+            if (!TryAdmit(client, out var source))
+            {
+                continue;
+            }
+            _ = ServeStreamAsync(client, tls, source);
         }
     }
 
-    private async Task ServeStreamAsync(Socket socket, bool tls)
+    /// <summary>The connection caps, in total and per source: a connection beyond them is closed at once.</summary>
+    private bool TryAdmit(Socket client, out PeerKey source)
+    {
+        source = client.RemoteEndPoint is IPEndPoint remote ? PeerKey.FromEndPoint(remote).SourceBucket : default;
+        string? refusal = null;
+        lock (_streamGate)
+        {
+            if (_streamCount >= _options.MaxStreamConnections)
+            {
+                refusal = Refusal.ConnectionCap;
+            }
+            else if (_streamsPerSource.GetValueOrDefault(source) >= _options.MaxStreamConnectionsPerSource)
+            {
+                refusal = Refusal.SourceConnectionCap;
+            }
+            else
+            {
+                _streamCount++;
+                _streamsPerSource[source] = _streamsPerSource.GetValueOrDefault(source) + 1;
+            }
+        }
+        if (refusal is null)
+        {
+            return true;
+        }
+        Refuse(refusal);
+        try
+        {
+            // A reset, not a FIN: no TIME_WAIT kept for a connection refused on arrival.
+            client.LingerState = new LingerOption(true, 0);
+        }
+        catch (SocketException)
+        {
+        }
+        client.Dispose();
+        return false;
+    }
+
+    private void Release(PeerKey source)
+    {
+        lock (_streamGate)
+        {
+            _streamCount--;
+            Decrement(_streamsPerSource, source);
+        }
+    }
+
+    /// <summary>Serves one admitted connection; its place under the caps is given back however it ends.</summary>
+    private async Task ServeStreamAsync(Socket socket, bool tls, PeerKey source)
+    {
+        try
+        {
+            await ServeConnectionAsync(socket, tls).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+        {
+            // Reset before serving began.
+            socket.Dispose();
+        }
+        finally
+        {
+            Release(source);
+        }
+    }
+
+    private async Task ServeConnectionAsync(Socket socket, bool tls)
     {
         socket.NoDelay = true;
         var remote = (IPEndPoint)socket.RemoteEndPoint!;
@@ -339,24 +417,24 @@ public sealed partial class TurnServer : IAsyncDisposable
         StreamLink? link = null;
         // Per-connection frame buffer: capped at the largest STUN message.
         var buffer = new byte[4096];
+        // The TLS handshake and the first STUN message must come within the first-message deadline; after that
+        // only a complete, well-formed STUN message re-arms the idle deadline (bytes that make none do not), and a
+        // connection that holds an allocation has none (the allocation's lifetime bounds it).
+        using var idle = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
+        idle.CancelAfter(_options.StreamFirstMessageTimeout);
+        bool heard = false;
         try
         {
             if (tls)
             {
                 var ssl = new SslStream(stream, leaveInnerStreamOpen: false);
-                using var handshakeTimeout = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
-                handshakeTimeout.CancelAfter(TimeSpan.FromSeconds(10));
-                await ssl.AuthenticateAsServerAsync(new SslServerAuthenticationOptions { ServerCertificate = _certificate }, handshakeTimeout.Token).ConfigureAwait(false);
                 stream = ssl;
+                await ssl.AuthenticateAsServerAsync(new SslServerAuthenticationOptions { ServerCertificate = _certificate }, idle.Token).ConfigureAwait(false);
             }
-            link = new StreamLink(stream, remote);
-            // A connection that holds no allocation must keep talking, or it is closed: idle sockets
-            // that never allocate would otherwise hold server resources forever.
-            using var idle = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
+            link = new StreamLink(stream, remote, this, idle, _options.StreamSendQueueBytes, _options.StreamWriteTimeout);
             int filled = 0;
             while (!_stopping.IsCancellationRequested)
             {
-                idle.CancelAfter(link.Allocation is null ? _options.UnallocatedStreamTimeout : Timeout.InfiniteTimeSpan);
                 if (filled == buffer.Length)
                 {
                     if (buffer.Length >= MaxStreamFrame + 4)
@@ -395,7 +473,11 @@ public sealed partial class TurnServer : IAsyncDisposable
                     }
                     try
                     {
-                        HandleStreamFrame(rest[..frame], link);
+                        if (HandleStreamFrame(rest[..frame], link))
+                        {
+                            heard = true;
+                            link.ArmIdle(link.Allocation is null ? _options.UnallocatedStreamTimeout : Timeout.InfiniteTimeSpan);
+                        }
                     }
                     catch (Exception ex)
                     {
@@ -412,11 +494,16 @@ public sealed partial class TurnServer : IAsyncDisposable
         }
         catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException or OperationCanceledException or System.Security.Authentication.AuthenticationException)
         {
+            if (idle.IsCancellationRequested && !_stopping.IsCancellationRequested)
+            {
+                Refuse(heard ? Refusal.IdleTimeout : Refusal.FirstMessageTimeout);
+            }
             string reason = ex.GetType().Name;
             Log.StreamClosed(_logger, reason);
         }
         finally
         {
+            link?.Close();
             if (link?.Allocation is { } allocation)
             {
                 Remove(allocation);
@@ -425,20 +512,22 @@ public sealed partial class TurnServer : IAsyncDisposable
         }
     }
 
-    private void HandleStreamFrame(ReadOnlySpan<byte> frame, StreamLink link)
+    /// <summary>Handles one frame; true when it was well-formed STUN or ChannelData on this connection's allocation.</summary>
+    private bool HandleStreamFrame(ReadOnlySpan<byte> frame, StreamLink link)
     {
         if ((frame[0] & 0xC0) == 0x40)
         {
             if (link.Allocation is { } allocation)
             {
                 allocation.RelayChannelData(frame);
+                return true;
             }
-            return;
+            return false;
         }
         if (!StunMessage.TryParse(frame, out var message))
         {
             CountDropped();
-            return;
+            return false;
         }
         if (message.Class == StunClass.Indication)
         {
@@ -446,12 +535,14 @@ public sealed partial class TurnServer : IAsyncDisposable
             {
                 HandleSend(frame, ref message, allocation);
             }
-            return;
+            return true;
         }
         if (message.Class == StunClass.Request)
         {
             HandleRequest(frame, ref message, link, link.Allocation);
+            return true;
         }
+        return false;
     }
 
     internal void CountRelayed(int bytes)
@@ -485,7 +576,6 @@ public sealed partial class TurnServer : IAsyncDisposable
                     allocation.Sweep(now);
                 }
             }
-            _unauthorizedCounts.Clear();
         }
         catch (Exception ex)
         {
@@ -506,11 +596,56 @@ public sealed partial class TurnServer : IAsyncDisposable
         else if (allocation.Link is StreamLink stream && stream.Allocation == allocation)
         {
             stream.Allocation = null;
+            // Without its allocation the connection is an idle one again.
+            stream.ArmIdle(_options.UnallocatedStreamTimeout);
         }
-        _perUser.AddOrUpdate(allocation.User, 0, (_, v) => Math.Max(0, v - 1));
+        lock (_allocateGate)
+        {
+            Decrement(_perUser, allocation.User);
+            Decrement(_perSource, allocation.Link.Remote.SourceBucket);
+        }
         Interlocked.Decrement(ref _allocationCount);
         allocation.Close();
         Log.AllocationClosed(_logger);
+    }
+
+    private static void Decrement<TKey>(ConcurrentDictionary<TKey, int> counts, TKey key)
+        where TKey : notnull
+    {
+        int left = counts.GetValueOrDefault(key) - 1;
+        if (left <= 0)
+        {
+            counts.TryRemove(key, out _);
+        }
+        else
+        {
+            counts[key] = left;
+        }
+    }
+
+    /// <summary>
+    /// Counts a refusal by an abuse limit (metric <c>ghostchat.turn.refusals</c>, tag <c>reason</c>) and logs it at
+    /// Information at most every 10 s per reason, with the count since: no addresses, no users.
+    /// </summary>
+    internal void Refuse(string reason)
+    {
+        _refusals.Add(1, new KeyValuePair<string, object?>("reason", reason));
+        var tally = _refusalTallies.GetOrAdd(reason, static _ => new RefusalTally());
+        long count = Interlocked.Increment(ref tally.Count);
+        long now = Environment.TickCount64;
+        long last = Volatile.Read(ref tally.LastLog);
+        if ((last == 0 || now - last >= 10_000) && Interlocked.CompareExchange(ref tally.LastLog, now, last) == last)
+        {
+            long since = count - Interlocked.Exchange(ref tally.Logged, count);
+            Log.AbuseLimit(_logger, reason, since);
+        }
+    }
+
+    private sealed class RefusalTally
+    {
+        public long Count;
+        public long Logged;
+        public long LastLog;
     }
 
     /// <summary>Stops every loop and closes every socket and allocation.</summary>

@@ -76,8 +76,29 @@ public sealed class TurnServerOptions
     /// </summary>
     public int MaxChannelNumber { get; set; } = 0x7FFF;
 
-    /// <summary>A TCP or TLS connection without an allocation that sends nothing for this long is closed. Default 30 s.</summary>
+    /// <summary>
+    /// A TCP or TLS connection without an allocation is closed when it sends no complete, well-formed STUN message
+    /// for this long (bytes that do not make one do not count). Default 30 s.
+    /// </summary>
     public TimeSpan UnallocatedStreamTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>A TCP or TLS connection must finish its TLS handshake and send its first well-formed STUN message within this time. Default 10 s.</summary>
+    public TimeSpan StreamFirstMessageTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Open TCP and TLS connections in total; beyond, new connections are closed at once. Default 4096.</summary>
+    public int MaxStreamConnections { get; set; } = 4096;
+
+    /// <summary>Open TCP and TLS connections per source (an IPv4 address or an IPv6 /64). Default 64.</summary>
+    public int MaxStreamConnectionsPerSource { get; set; } = 64;
+
+    /// <summary>
+    /// Bytes waiting to be written to one TCP or TLS client; relayed data beyond it is dropped, so a client that
+    /// reads slowly never holds up the relay. Default 256 KiB.
+    /// </summary>
+    public int StreamSendQueueBytes { get; set; } = 256 * 1024;
+
+    /// <summary>A TCP or TLS client that takes longer than this to accept one write is disconnected. Default 10 s.</summary>
+    public TimeSpan StreamWriteTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>Lowest relay port. Default 49152.</summary>
     public int RelayMinPort { get; set; } = 49152;
@@ -103,6 +124,12 @@ public sealed class TurnServerOptions
     /// <summary>Concurrent allocations per REST user (486 beyond). Default 10.</summary>
     public int MaxAllocationsPerUser { get; set; } = 10;
 
+    /// <summary>
+    /// Concurrent allocations per source (an IPv4 address or an IPv6 /64), whatever the credentials (486 beyond).
+    /// Default 64.
+    /// </summary>
+    public int MaxAllocationsPerSource { get; set; } = 64;
+
     /// <summary>Concurrent allocations in total (486 beyond). Default 10000.</summary>
     public int MaxAllocations { get; set; } = 10000;
 
@@ -115,7 +142,10 @@ public sealed class TurnServerOptions
     /// <summary>Relayed bytes per second per allocation, both directions; excess is dropped. 0 = unlimited. Default 10 MB/s.</summary>
     public long MaxBytesPerSecondPerAllocation { get; set; } = 10_000_000;
 
-    /// <summary>401 answers per second per source IP; beyond, unauthenticated requests are dropped. Default 200.</summary>
+    /// <summary>
+    /// 401 and 438 answers per second per source (an IPv4 address or an IPv6 /64); beyond, such requests are
+    /// dropped unanswered. Default 200.
+    /// </summary>
     public int UnauthorizedPerSecondPerSource { get; set; } = 200;
 
     /// <summary>UDP sockets (SO_REUSEPORT) and receive loops per listen address; 0 = one per CPU. Default 0.</summary>
@@ -126,6 +156,9 @@ public sealed class TurnServerOptions
 
     /// <summary>SOFTWARE attribute value; none by default (hides the version).</summary>
     public string? Software { get; set; }
+
+    /// <summary>The largest frame on a TCP/TLS connection: a STUN header and 65535 bytes, padded.</summary>
+    internal const int MaxStreamFrameBytes = 65535 + 20 + 4;
 
     /// <summary>Every problem with these options, empty when they are valid.</summary>
     public IReadOnlyList<string> Validate()
@@ -227,13 +260,21 @@ public sealed class TurnServerOptions
                 errors.Add($"GhostChat:Turn: peer rule '{p}' is not an address or CIDR block.");
             }
         }
-        if (MaxAllocationsPerUser < 1 || MaxAllocations < 1 || MaxPermissionsPerAllocation < 1 || MaxChannelsPerAllocation < 1)
+        if (MaxAllocationsPerUser < 1 || MaxAllocationsPerSource < 1 || MaxAllocations < 1 || MaxPermissionsPerAllocation < 1 || MaxChannelsPerAllocation < 1)
         {
             errors.Add("GhostChat:Turn: allocation, permission and channel quotas must be at least 1.");
         }
-        if (UnallocatedStreamTimeout <= TimeSpan.Zero)
+        if (UnallocatedStreamTimeout <= TimeSpan.Zero || StreamFirstMessageTimeout <= TimeSpan.Zero || StreamWriteTimeout <= TimeSpan.Zero)
         {
-            errors.Add("GhostChat:Turn: UnallocatedStreamTimeout must be positive.");
+            errors.Add("GhostChat:Turn: UnallocatedStreamTimeout, StreamFirstMessageTimeout and StreamWriteTimeout must be positive.");
+        }
+        if (MaxStreamConnections < 1 || MaxStreamConnectionsPerSource < 1)
+        {
+            errors.Add("GhostChat:Turn: MaxStreamConnections and MaxStreamConnectionsPerSource must be at least 1.");
+        }
+        if (StreamSendQueueBytes < MaxStreamFrameBytes)
+        {
+            errors.Add($"GhostChat:Turn:StreamSendQueueBytes must be at least {MaxStreamFrameBytes} (one largest frame).");
         }
         if (MaxBytesPerSecondPerAllocation < 0 || UnauthorizedPerSecondPerSource < 1 || UdpReceiveLoops < 0)
         {

@@ -256,6 +256,12 @@ internal readonly record struct PeerKey(UInt128 Address, ushort Port, bool IsV6)
     /// <summary>The same address with port 0: the key of a permission (RFC 8656 §9: IP only).</summary>
     public PeerKey IpOnly => this with { Port = 0 };
 
+    /// <summary>
+    /// The address block one client is counted by for quotas and rate limits: an IPv4 address, or an IPv6 /64
+    /// (one subscriber usually holds a whole /64, and can pick any address in it).
+    /// </summary>
+    public PeerKey SourceBucket => IsV6 ? new PeerKey(Address & ~(UInt128)ulong.MaxValue, 0, true) : IpOnly;
+
     public static PeerKey FromEndPoint(IPEndPoint endPoint)
     {
         Span<byte> bytes = stackalloc byte[16];

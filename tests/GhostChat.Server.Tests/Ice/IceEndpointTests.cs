@@ -127,7 +127,7 @@ public sealed class IceEndpointTests
     }
 
     [Fact]
-    public async Task RestSecret_FreshCoturnStyleCredentials_SecretNeverInAnswerOrLogs()
+    public async Task RestSecret_CoturnStyleCredentials_OnePerClientPerWindow_SecretAndAddressNeverInAnswerOrLogs()
     {
         const string secret = "rest-secret-value-0123456789";
         await using var server = await TestServer.StartAsync(new Dictionary<string, string?>
@@ -138,21 +138,32 @@ public sealed class IceEndpointTests
             ["GhostChat:Ice:Providers:fleet:Secrets:0"] = secret,
             ["GhostChat:Ice:Providers:fleet:Secrets:1"] = "older-secret-still-accepted-by-servers",
             ["GhostChat:Ice:Providers:fleet:CredentialLifetime"] = "01:00:00",
+            ["GhostChat:Network:TrustedProxies:0"] = "127.0.0.1",
         }.With(IceApi.NoProbe()), fakeTime: true);
         var now = server.Time!.GetUtcNow();
-        var a = await IceApi.GetAsync(server);
-        var b = await IceApi.GetAsync(server);
+        void From(HttpRequestMessage r, string ip) => r.Headers.Add("X-Forwarded-For", ip);
+        var a = await IceApi.GetAsync(server, "", r => From(r, "2001:db8:1:2::7"));
+        var b = await IceApi.GetAsync(server, "", r => From(r, "2001:db8:1:2:abcd::9")); // the same /64
+        var c = await IceApi.GetAsync(server, "", r => From(r, "2001:db8:1:3::7")); // another /64
         var username = a.Servers[0].GetProperty("username").GetString()!;
         Assert.True(TurnRestCredentials.TryParseUsername(username, out var expiry, out var user));
-        Assert.Equal(now.AddHours(1).ToUnixTimeSeconds(), expiry);
-        Assert.Matches("^[A-Za-z0-9_-]{12}$", user);
+        // Valid for half the lifetime to all of it: the end of the next half-lifetime window.
+        Assert.InRange(expiry, now.AddMinutes(30).ToUnixTimeSeconds() + 1, now.AddHours(1).ToUnixTimeSeconds());
+        Assert.Equal(0, expiry % 1800);
+        Assert.Matches("^[A-Za-z0-9_-]{20}$", user);
         Assert.Equal(TurnRestCredentials.Password(secret, username), a.Servers[0].GetProperty("credential").GetString());
         Assert.Equal(DateTimeOffset.FromUnixTimeSeconds(expiry), a.Root.GetProperty("expiresAt").GetDateTimeOffset());
-        Assert.NotEqual(username, b.Servers[0].GetProperty("username").GetString()); // one user part per answer
+        // One user for one client (/64) in one window, so per-user quotas hold; another client, another user.
+        Assert.Equal(username, b.Servers[0].GetProperty("username").GetString());
+        Assert.NotEqual(username, c.Servers[0].GetProperty("username").GetString());
+        Assert.DoesNotContain("2001:db8", a.Raw + c.Raw, StringComparison.OrdinalIgnoreCase);
+        // The next window: a new user.
+        server.Time.Advance(TimeSpan.FromMinutes(30));
+        Assert.NotEqual(username, (await IceApi.GetAsync(server, "", r => From(r, "2001:db8:1:2::7"))).Servers[0].GetProperty("username").GetString());
         Assert.Equal(["turn:turn1.example.org:3478?transport=udp", "turns:turn1.example.org:443?transport=tcp"], a.UrlsOf(0));
         foreach (var s in new[] { secret, "older-secret-still-accepted-by-servers" })
         {
-            Assert.DoesNotContain(s, a.Raw + b.Raw, StringComparison.Ordinal);
+            Assert.DoesNotContain(s, a.Raw + b.Raw + c.Raw, StringComparison.Ordinal);
             Assert.DoesNotContain(s, IceApi.AllLogs(server), StringComparison.Ordinal);
         }
     }
@@ -192,6 +203,50 @@ public sealed class IceEndpointTests
         var ice = ready.RootElement.GetProperty("checks").GetProperty("ice");
         Assert.Equal("Healthy", ice.GetProperty("status").GetString());
         Assert.Equal("healthy", ice.GetProperty("data").GetProperty("embedded").GetProperty("state").GetString());
+    }
+
+    [Fact]
+    public async Task Embedded_AskingAgainAndAgain_DoesNotMultiplyTheTurnUserQuota()
+    {
+        // The attack: one client calls /api/ice eleven times and allocates with each answer, hoping for eleven
+        // users of ten allocations each. Its credentials share one user, so the eleventh allocation is refused.
+        await using var server = await TestServer.StartAsync(new Dictionary<string, string?>
+        {
+            ["GhostChat:Turn:Enabled"] = "true",
+            ["GhostChat:Turn:UdpPort"] = "0",
+            ["GhostChat:Turn:TcpPort"] = "-1",
+            ["GhostChat:Turn:ListenAddresses:0"] = "127.0.0.1",
+            ["GhostChat:Turn:MaxAllocationsPerUser"] = "10",
+            ["GhostChat:Ice:RateLimit:Burst"] = "0",
+        }.With(IceApi.NoProbe()));
+        var clients = new List<TurnClient>();
+        try
+        {
+            for (int i = 0; i < 11; i++)
+            {
+                var answer = await IceApi.GetAsync(server);
+                Assert.True(IceUrl.TryParse(answer.UrlsOf(0)[0], out var url));
+                var client = TurnClient.ConnectUdp(new IPEndPoint(IPAddress.Loopback, url.Port));
+                clients.Add(client);
+                var allocate = client.AllocateAsync(answer.Servers[0].GetProperty("username").GetString()!, answer.Servers[0].GetProperty("credential").GetString()!);
+                if (i < 10)
+                {
+                    await allocate;
+                }
+                else
+                {
+                    Assert.Equal(486, (await Assert.ThrowsAsync<TurnException>(() => allocate)).Code);
+                }
+            }
+            Assert.Equal(1, await server.MetricAsync("ghostchat_turn_refusals_total", "reason=\"user_quota\""));
+        }
+        finally
+        {
+            foreach (var c in clients)
+            {
+                await c.DisposeAsync();
+            }
+        }
     }
 
     [Fact]

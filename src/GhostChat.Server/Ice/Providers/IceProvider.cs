@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using GhostChat.Turn.Auth;
 
 namespace GhostChat.Server.Ice.Providers;
 
@@ -23,5 +24,15 @@ internal abstract class IceProvider(string name, IceProviderOptions options)
     public virtual System.Net.Security.RemoteCertificateValidationCallback? CertificateValidation => null;
 
     /// <summary>A random REST user part, so quotas per user apply per browser and usernames link nothing.</summary>
+    /// <summary>
+    /// A REST credential for the client of <paramref name="request"/>: the same for one client (IPv4 address or
+    /// IPv6 /64) within half the lifetime, so TURN per-user quotas hold (<see cref="TurnRestCredentials.CreateForClient"/>);
+    /// a random user for the prober, which has no client.
+    /// </summary>
+    protected static TurnCredential RestCredential(string secret, IceRequest request, TimeSpan lifetime, DateTimeOffset now) =>
+        request.Client is { } client
+            ? TurnRestCredentials.CreateForClient(secret, client, lifetime, now)
+            : TurnRestCredentials.Create(secret, RandomUser(), lifetime, now);
+
     protected static string RandomUser() => Convert.ToBase64String(RandomNumberGenerator.GetBytes(9)).Replace('+', '-').Replace('/', '_');
 }
