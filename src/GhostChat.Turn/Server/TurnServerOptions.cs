@@ -121,8 +121,12 @@ public sealed class TurnServerOptions
     /// <summary>Extra peer blocks to deny on top of the built-in list. Default none.</summary>
     public List<string> DeniedPeers { get; set; } = [];
 
-    /// <summary>Concurrent allocations per REST user (486 beyond). Default 10.</summary>
-    public int MaxAllocationsPerUser { get; set; } = 10;
+    /// <summary>
+    /// Concurrent allocations per REST user (486 beyond). Default 64, as many as one source may hold: `/api/ice` gives
+    /// one client address one user, so everyone behind one NAT shares it, and one page in a full group room holds
+    /// about 2·11 allocations, more while those of links cut by the network run out.
+    /// </summary>
+    public int MaxAllocationsPerUser { get; set; } = 64;
 
     /// <summary>
     /// Concurrent allocations per source (an IPv4 address or an IPv6 /64), whatever the credentials (486 beyond).
