@@ -3,7 +3,7 @@
 // offline reload served by the service worker.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { artifact, AXE_SOURCE, chromiumPage, connectPair, createRoom, launchChromium, startServer } from "./harness.mjs";
+import { artifact, AXE_SOURCE, chromiumPage, connectPair, createRoom, launchChromium, startServer, waitConnected, wrapPage } from "./harness.mjs";
 
 const PHONE = { width: 360, height: 740 };
 const DESKTOP = { width: 1366, height: 860 };
@@ -167,6 +167,51 @@ describe("PWA, layout and accessibility", { timeout: 300_000 }, () => {
     await axeSerious(host, "chat host");
     await axeSerious(guest, "chat guest");
     await host.context.close();
+    await guest.context.close();
+  });
+
+  it("phoneWithTouch_EveryView_FitsTheWidth_AxeClean", async () => {
+    // Phone emulation with touch (360 px): home, settings, invite book, 1:1 room, group room, an
+    // error, diagnostics — each fits the width and has no serious or critical axe finding.
+    const phone = async () => {
+      const context = await browser.newContext({ viewport: PHONE, isMobile: true, hasTouch: true });
+      return { ...wrapPage(await context.newPage(), "playwright"), context };
+    };
+    const host = await phone();
+    const guest = await phone();
+    await host.goto(server.url + "/");
+    await host.waitFor(() => document.body.dataset.view === "home");
+    await assertVisibleWithin(host, ["#new-room", "#new-group", "#hide-ip", "#open-settings"], PHONE.width);
+    await axeSerious(host, "phone home");
+    await host.click("#open-settings");
+    await host.waitFor(() => document.querySelector("#settings-dialog").open);
+    await assertVisibleWithin(host, ["#set-custom", "#settings-close"], PHONE.width);
+    await axeSerious(host, "phone settings");
+    await host.click("#settings-close");
+    const link = await createRoom(host, server.url);
+    await assertVisibleWithin(host, ["#invite-link", "#copy-link", "#qr", "#new-invite", "#end-room"], PHONE.width);
+    await axeSerious(host, "phone invite book");
+    await guest.goto(link);
+    await Promise.all([waitConnected(host), waitConnected(guest)]);
+    await assertVisibleWithin(guest, ["#composer", "#send", "#notify", "#leave", "#panic"], PHONE.width);
+    await axeSerious(guest, "phone 1:1 room");
+    await host.context.close();
+    const groupHost = await phone(); // a fresh browser: the 1:1 host's page would resume its room
+    const groupLink = await createRoom(groupHost, server.url, "group");
+    await guest.goto(groupLink);
+    await Promise.all([waitConnected(groupHost), waitConnected(guest)]);
+    await guest.eval(() => document.querySelector("#members-details").setAttribute("open", ""));
+    await assertVisibleWithin(guest, ["#members", "#my-name", "#composer", "#send"], PHONE.width);
+    await axeSerious(guest, "phone group room");
+    await guest.goto(`${server.url}/#join=1.<b>x</b>`);
+    await guest.waitFor(() => document.body.dataset.view === "error");
+    await assertVisibleWithin(guest, ["#error-title", "#error-home"], PHONE.width);
+    await axeSerious(guest, "phone error");
+    await guest.goto(`${server.url}/diagnostics.html`);
+    await guest.waitFor(() => document.readyState === "complete" && document.querySelector("main") !== null);
+    await assertVisibleWithin(guest, ["main"], PHONE.width);
+    await axeSerious(guest, "phone diagnostics");
+    await groupHost.context.close();
     await guest.context.close();
   });
 
