@@ -134,4 +134,43 @@ public sealed class SecurityAndOpsTests
             TestServer.StartAsync(new Dictionary<string, string?> { ["GhostChat:Ops:DetailFrom:0"] = "everyone" }));
         Assert.Contains("GhostChat:Ops:DetailFrom", ex.Message, StringComparison.Ordinal);
     }
+
+    // Attack surface (issue 15): with connect-src open to every http(s)/ws(s) host, injected script
+    // could send anything anywhere, and a string reaching an HTML or script sink would run.
+    [Fact]
+    public async Task Csp_ConnectOnlyToItselfByDefault_AndTrustedTypesRequired()
+    {
+        await using var server = await TestServer.StartAsync();
+        var csp = (await server.Http.GetAsync("")).Headers.GetValues("Content-Security-Policy").Single();
+        var directives = csp.Split(';', StringSplitOptions.TrimEntries);
+        Assert.Contains("connect-src 'self'", directives);
+        Assert.Contains("require-trusted-types-for 'script'", directives);
+        Assert.Contains("trusted-types default", directives);
+    }
+
+    [Fact]
+    public async Task Csp_ConnectSources_AddedToConnectSrc()
+    {
+        await using var server = await TestServer.StartAsync(new Dictionary<string, string?>
+        {
+            ["GhostChat:SecurityHeaders:ConnectSources:0"] = "https://signal.example.org",
+            ["GhostChat:SecurityHeaders:ConnectSources:1"] = "wss://signal.example.org:8443",
+        });
+        var csp = (await server.Http.GetAsync("healthz")).Headers.GetValues("Content-Security-Policy").Single();
+        Assert.Contains("connect-src 'self' https://signal.example.org wss://signal.example.org:8443", csp.Split(';', StringSplitOptions.TrimEntries));
+        Assert.Contains("require-trusted-types-for 'script'", csp, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("https://a.example; script-src *")]
+    [InlineData("*")]
+    [InlineData("https://a.example/path")]
+    [InlineData("'unsafe-eval'")]
+    [InlineData("ftp://a.example")]
+    public async Task ConnectSources_NotAnOrigin_RefusesToStart(string value)
+    {
+        var ex = await Assert.ThrowsAsync<Microsoft.Extensions.Options.OptionsValidationException>(() =>
+            TestServer.StartAsync(new Dictionary<string, string?> { ["GhostChat:SecurityHeaders:ConnectSources:0"] = value }));
+        Assert.Contains("GhostChat:SecurityHeaders:ConnectSources", ex.Message, StringComparison.Ordinal);
+    }
 }

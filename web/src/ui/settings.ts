@@ -1,4 +1,12 @@
-import { saveSettings, settingsToForm, validateSettings, type ServerSettings, type SettingsField } from "../core/settings";
+import {
+  originsBlockedByPolicy,
+  saveSettings,
+  serverOrigins,
+  settingsToForm,
+  validateSettings,
+  type ServerSettings,
+  type SettingsField,
+} from "../core/settings";
 import { t, type StringKey } from "../core/strings";
 import { $ } from "./dom";
 
@@ -34,6 +42,9 @@ export function wireSettings(current: () => ServerSettings, save: (s: ServerSett
   $("settings-close").addEventListener("click", () => dialog.close());
   $("settings-form").addEventListener("submit", (e) => {
     e.preventDefault();
+    void submit();
+  });
+  const submit = async () => {
     const result = validateSettings({
       custom: custom.checked,
       host: $<HTMLInputElement>("set-host").value,
@@ -47,11 +58,32 @@ export function wireSettings(current: () => ServerSettings, save: (s: ServerSett
       showFieldErrors(result.errors);
       return;
     }
+    // A server the page's Content-Security-Policy (connect-src) does not admit could never be reached:
+    // say so instead of saving it.
+    const blocked = originsBlockedByPolicy(await pagePolicy(), location.origin, serverOrigins(result.settings));
+    if (blocked.length > 0) {
+      showFieldErrors({});
+      $("err-host").textContent = t("settingsErrorBlocked", { origins: blocked.join(", ") });
+      $("set-host").setAttribute("aria-invalid", "true");
+      $("set-host").focus();
+      return;
+    }
     showFieldErrors({});
     save(result.settings);
     saveSettings(localStorage, result.settings);
     $("settings-feedback").textContent = t("settingsSaved");
-  });
+  };
+}
+
+/** The Content-Security-Policy this site sends (the page cannot read its own; its entry page's is the same). Null when unknown. */
+async function pagePolicy(): Promise<string | null> {
+  try {
+    const response = await fetch("/", { cache: "no-store", credentials: "omit" });
+    void response.body?.cancel();
+    return response.headers.get("content-security-policy");
+  } catch {
+    return null;
+  }
 }
 
 function showFieldErrors(errors: Partial<Record<SettingsField, string>>): void {
