@@ -263,6 +263,7 @@ function pair(
     lookup?: (id: string) => Promise<InviteCheck>;
     nonces?: NonceLog;
     joinerRoom?: string;
+    hostRandom?: (buf: Uint8Array) => Uint8Array;
   } = {},
 ) {
   const joiner = new JoinerHandshake({
@@ -278,7 +279,7 @@ function pair(
     fingerprints: opts.hostFps ?? FPS_HOST,
     lookup: opts.lookup ?? keyHashCheck,
     nonces: opts.nonces ?? new NonceLog(),
-    random: freshRandom,
+    random: opts.hostRandom ?? freshRandom,
   });
   return { joiner, host };
 }
@@ -311,6 +312,12 @@ async function run(joiner: JoinerHandshake, host: HostHandshake) {
   return { joiner: jOut, host: hOut, frames };
 }
 
+/** A fresh pair (see `pair`) run to its end. */
+function runPair(opts: Parameters<typeof pair>[0] = {}) {
+  const { joiner, host } = pair(opts);
+  return run(joiner, host);
+}
+
 describe("auth: handshake state machines", () => {
   it("honest_BothAuthenticated_SameCode_RoomKeyDelivered", async () => {
     const { joiner, host } = pair();
@@ -321,7 +328,7 @@ describe("auth: handshake state machines", () => {
     expect(r.joiner?.ok && r.host?.ok && r.joiner.code.text === r.host.code.text).toBe(true);
     expect(r.joiner?.ok && r.joiner.code.text).toMatch(/^(\S+ ){5}· \d{3} \d{3}$/u);
     // Fresh nonces each time: the same keys give another code on the next handshake.
-    const again = await run(...(Object.values(pair()) as [JoinerHandshake, HostHandshake]));
+    const again = await runPair();
     expect(again.joiner?.ok && r.joiner?.ok && again.joiner.code.text !== r.joiner.code.text).toBe(true);
     expect(joiner.done && host.done).toBe(true);
   });
@@ -417,17 +424,7 @@ describe("auth: handshake state machines", () => {
   // Now the code also takes the joiner's code nonce, which comes after the attacker's last choice.
   it("manInTheMiddleWithTheInvite_GrindsItsCertificate_CodesStillDiffer", async () => {
     const fpM2 = "sha-256 " + hex(Array(32).fill(0xbb));
-    const legB = await run(
-      new JoinerHandshake({ roomId: ROOM, inviteId: INVITE, secret: SECRET, fingerprints: { local: fpM2, remote: FP_B }, random: freshRandom }),
-      new HostHandshake({
-        roomId: ROOM,
-        roomKey: ROOM_KEY,
-        fingerprints: { local: FP_B, remote: fpM2 },
-        lookup: keyHashCheck,
-        nonces: new NonceLog(),
-        random: freshRandom,
-      }),
-    );
+    const legB = await runPair({ joinerFps: { local: fpM2, remote: FP_B }, hostFps: { local: FP_B, remote: fpM2 } });
     if (!legB.joiner?.ok) throw new Error("leg B failed");
     const target = legB.joiner.code.emoji.slice(0, 2).join("");
     // The attacker's own code nonce is fixed (it controls its randomness); the joiner's is unknown, so it guesses.
@@ -438,17 +435,7 @@ describe("auth: handshake state machines", () => {
       const candidate = "sha-256 " + hex([i & 0xff, (i >> 8) & 0xff, (i >> 16) & 0xff, ...Array(29).fill(0xaa)]);
       if ((await verificationCode([FP_A, candidate], ROOM, guess)).emoji.slice(0, 2).join("") === target) fpM1 = candidate;
     }
-    const legA = await run(
-      new JoinerHandshake({ roomId: ROOM, inviteId: INVITE, secret: SECRET, fingerprints: { local: FP_A, remote: fpM1 }, random: freshRandom }),
-      new HostHandshake({
-        roomId: ROOM,
-        roomKey: ROOM_KEY,
-        fingerprints: { local: fpM1, remote: FP_A },
-        lookup: keyHashCheck,
-        nonces: new NonceLog(),
-        random: attackerRandom,
-      }),
-    );
+    const legA = await runPair({ joinerFps: { local: FP_A, remote: fpM1 }, hostFps: { local: fpM1, remote: FP_A }, hostRandom: attackerRandom });
     if (!legA.joiner?.ok) throw new Error("leg A failed");
     expect(legA.joiner.code.emoji.slice(0, 2).join("")).not.toBe(target);
   });

@@ -35,9 +35,7 @@ internal static class OpsExtensions
     public static WebApplication MapGhostChatOps(this WebApplication app)
     {
         var options = app.Services.GetRequiredService<IOptions<OpsOptions>>().Value;
-        System.Net.IPNetwork[] detailFrom = [.. options.DetailFrom
-            .Select(p => NetworkExtensions.TryParseNetwork(p, out var n) ? (System.Net.IPNetwork?)n : null)
-            .OfType<System.Net.IPNetwork>()];
+        var detailFrom = NetworkExtensions.ParseNetworks(options.DetailFrom);
         bool MayDetail(HttpContext context) => MaySeeDetail(context, detailFrom);
 
         // Routing has chosen the endpoint by now (and forwarded headers set the client address): an
