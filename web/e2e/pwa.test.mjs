@@ -247,6 +247,17 @@ describe("PWA, layout and accessibility", { timeout: 300_000 }, () => {
     );
     assert.equal(await p.eval(() => document.querySelector("#set-host").getAttribute("aria-invalid")), "true");
     assert.equal(await p.eval(() => localStorage.getItem("ghostchat.settings.v1")), null);
+    // A server saved before the operator narrowed the policy: the dialog says so as soon as it opens.
+    await p.eval(() =>
+      localStorage.setItem(
+        "ghostchat.settings.v1",
+        JSON.stringify({ custom: true, host: "old.example.org", port: 443, path: "/", key: "peerjs", secure: true, iceServers: [] }),
+      ),
+    );
+    await p.page.reload();
+    await p.click("#open-settings");
+    await p.waitFor(() => document.querySelector("#err-host").textContent !== "");
+    assert.match(await p.eval(() => document.querySelector("#err-host").textContent), /does not let the app connect to https:\/\/old\.example\.org:443/);
     await p.context.close();
   });
 

@@ -38,6 +38,8 @@ export function wireSettings(current: () => ServerSettings, save: (s: ServerSett
     showFieldErrors({});
     syncDisabled();
     dialog.showModal();
+    // A server saved earlier that the site's policy does not admit (any more): say so at once.
+    if (current().custom) void blockedBy(current()).then((message) => message !== null && showBlocked(message));
   });
   $("settings-close").addEventListener("click", () => dialog.close());
   $("settings-form").addEventListener("submit", (e) => {
@@ -60,12 +62,10 @@ export function wireSettings(current: () => ServerSettings, save: (s: ServerSett
     }
     // A server the page's Content-Security-Policy (connect-src) does not admit could never be reached:
     // say so instead of saving it.
-    const blocked = originsBlockedByPolicy(await pagePolicy(), location.origin, serverOrigins(result.settings));
-    if (blocked.length > 0) {
+    const blocked = await blockedBy(result.settings);
+    if (blocked !== null) {
       showFieldErrors({});
-      $("err-host").textContent = t("settingsErrorBlocked", { origins: blocked.join(", ") });
-      $("set-host").setAttribute("aria-invalid", "true");
-      $("set-host").focus();
+      showBlocked(blocked);
       return;
     }
     showFieldErrors({});
@@ -73,6 +73,18 @@ export function wireSettings(current: () => ServerSettings, save: (s: ServerSett
     saveSettings(localStorage, result.settings);
     $("settings-feedback").textContent = t("settingsSaved");
   };
+}
+
+/** Why the site's Content-Security-Policy keeps the app from these settings' server, or null when it does not. */
+async function blockedBy(settings: ServerSettings): Promise<string | null> {
+  const blocked = originsBlockedByPolicy(await pagePolicy(), location.origin, serverOrigins(settings));
+  return blocked.length > 0 ? t("settingsErrorBlocked", { origins: blocked.join(", ") }) : null;
+}
+
+function showBlocked(message: string): void {
+  $("err-host").textContent = message;
+  $("set-host").setAttribute("aria-invalid", "true");
+  $("set-host").focus();
 }
 
 /** The Content-Security-Policy this site sends (the page cannot read its own; its entry page's is the same). Null when unknown. */
