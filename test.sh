@@ -24,7 +24,8 @@ die() { printf 'test.sh: %s\n' "$*" >&2; exit 1; }
 # 1. System packages (Debian). Installed only when missing; needs root (CI runs as root).
 # ---------------------------------------------------------------------------------------------
 # gcc, libnetfilter-queue-dev, openssl: the network lab (lab/: its NFQUEUE delay program and TURN/TLS certificate).
-SYSTEM_PACKAGES=(chromium firefox-esr coturn redis-server iptables iproute2 procps systemd caddy fonts-noto-color-emoji gcc libnetfilter-queue-dev openssl)
+# nginx: tests/interop/nginx.test.mjs runs deploy/proxy/nginx.conf.
+SYSTEM_PACKAGES=(chromium firefox-esr coturn redis-server iptables iproute2 procps systemd caddy nginx fonts-noto-color-emoji gcc libnetfilter-queue-dev openssl)
 install_system_packages() {
   local missing=()
   for pkg in "${SYSTEM_PACKAGES[@]}"; do

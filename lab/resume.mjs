@@ -19,7 +19,9 @@ import { percentile } from "./matrix.mjs";
 import { Chat, cutRound, people, secs } from "./recovery.mjs";
 
 function parseArgs(argv) {
-  const args = { runs: 5, kind: "group", browsers: ["chromium", "firefox", "chromium"], sides: null, cutMs: 25_000, everyMs: 1500, json: null, serverEnv: {}, sameRoom: false };
+  const args = { runs: 5, kind: "group", browsers: ["chromium", "firefox", "chromium"], sides: null, cutMs: 25_000, everyMs: 1500, json: null, sameRoom: false,
+    // /metrics answers only GhostChat:Ops:DetailFrom: the lab's client sides reach it from these networks.
+    serverEnv: { GhostChat__Ops__DetailFrom__0: "198.51.100.0/24", GhostChat__Ops__DetailFrom__1: "192.0.2.0/24" } };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => argv[++i];

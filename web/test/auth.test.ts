@@ -1,8 +1,12 @@
 import { createHash, createHmac, hkdfSync } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import {
+  AUTH_VERSION,
+  CODE_COMMIT_LABEL,
   CODE_SALT,
   EMOJI_TABLE,
+  PROOF_KEY_SALT,
+  codeCommitment,
   HostHandshake,
   JoinerHandshake,
   NonceLog,
@@ -30,19 +34,25 @@ const FP_B = "sha-256 " + hex([...Array(32).keys()].map((i) => 255 - i));
 const SECRET = "AAECAwQFBgcICQoLDA0ODw"; // bytes 00..0f
 const NJ = "ERERERERERERERERERERERERERERERERERERERERERE"; // 32 × 0x11
 const NH = "IiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiI"; // 32 × 0x22
+const NC = "REREREREREREREREREREREREREREREREREREREREREQ"; // 32 × 0x44: the joiner's code nonce
+const NS = "VVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVU"; // 32 × 0x55: the host's code nonce (revealed)
 const ROOM = "roomroomroomroom";
 const INVITE = "inviteinvite";
 const V = {
   keyHash: "vkXLJgW_Nr695oSEGijw_UPGmFCj3OX-26aZKO46iZE",
+  commit: "QaHhCVv70FyFBuh8JrSdivjq5N7MoSg9syhzkj9ghJY",
   transcript:
-    "GhostChat auth v1\nroom:roomroomroomroom\ninvite:inviteinvite\n" +
+    "GhostChat auth v2\nroom:roomroomroomroom\ninvite:inviteinvite\n" +
     "fingerprint:sha-256 00:01:02:03:04:05:06:07:08:09:0A:0B:0C:0D:0E:0F:10:11:12:13:14:15:16:17:18:19:1A:1B:1C:1D:1E:1F\n" +
     "fingerprint:sha-256 FF:FE:FD:FC:FB:FA:F9:F8:F7:F6:F5:F4:F3:F2:F1:F0:EF:EE:ED:EC:EB:EA:E9:E8:E7:E6:E5:E4:E3:E2:E1:E0\n" +
-    "joiner-nonce:ERERERERERERERERERERERERERERERERERERERERERE\nhost-nonce:IiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiI\n",
-  joinerProof: "nGRCxGVFo7iSgulG_H1GSR3xDTPLETfzkBAxAk2d5_k",
-  hostProof: "HhUQ7vvVuBiOb2Hqc-65_sr8L8iN8_oInNhlOvNxzR8",
-  code: { emoji: ["🦈", "🍩", "🔥", "🐢", "🐊"], digits: "098050", text: "🦈 🍩 🔥 🐢 🐊 · 098 050" },
+    "joiner-nonce:ERERERERERERERERERERERERERERERERERERERERERE\nhost-nonce:IiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiI\n" +
+    "code-commit:QaHhCVv70FyFBuh8JrSdivjq5N7MoSg9syhzkj9ghJY\ncode-nonce:REREREREREREREREREREREREREREREREREREREREREQ\n",
+  joinerProof: "bYomNi4YiuAX4vIB9E8FMhpYGmIxExXBBz-PVRzvw-4",
+  hostProof: "6L6LA8UJc1zpBqGliOn32Gg403n548T5a2VYt5VGFsA",
+  code: { emoji: ["🐞", "🌻", "🐶", "🍕", "🌻"], digits: "337779", text: "🐞 🌻 🐶 🍕 🌻 · 337 779" },
 };
+const FIELDS = { roomId: ROOM, inviteId: INVITE, joinerNonce: NJ, hostNonce: NH, codeCommit: V.commit, codeNonce: NC };
+const NONCES = { joiner: NC, host: NS };
 const b64 = (b: Buffer | Uint8Array) => Buffer.from(b).toString("base64url");
 
 describe("auth crypto: fixed vectors", () => {
@@ -52,14 +62,14 @@ describe("auth crypto: fixed vectors", () => {
   });
 
   it("transcript_Vector_ExactBytes_OrderOfFingerprintsIrrelevant", () => {
-    const t1 = transcript({ roomId: ROOM, inviteId: INVITE, fingerprints: [FP_B, FP_A], joinerNonce: NJ, hostNonce: NH });
-    const t2 = transcript({ roomId: ROOM, inviteId: INVITE, fingerprints: [FP_A, FP_B], joinerNonce: NJ, hostNonce: NH });
+    const t1 = transcript({ ...FIELDS, fingerprints: [FP_B, FP_A] });
+    const t2 = transcript({ ...FIELDS, fingerprints: [FP_A, FP_B] });
     expect(new TextDecoder().decode(t1)).toBe(V.transcript);
     expect(Buffer.from(t2).equals(Buffer.from(V.transcript, "utf8"))).toBe(true);
   });
 
   it("transcript_LineBreakInField_Throws", () => {
-    expect(() => transcript({ roomId: "a\nb", inviteId: INVITE, fingerprints: [FP_A, FP_B], joinerNonce: NJ, hostNonce: NH })).toThrow();
+    expect(() => transcript({ ...FIELDS, roomId: "a\nb", fingerprints: [FP_A, FP_B] })).toThrow();
   });
 
   it("proofs_Vector_AndNodeHmacAgrees", async () => {
@@ -67,17 +77,18 @@ describe("auth crypto: fixed vectors", () => {
     const t = new TextEncoder().encode(V.transcript);
     expect(await proof(key, "joiner", t)).toBe(V.joinerProof);
     expect(await proof(key, "host", t)).toBe(V.hostProof);
-    const nodeKey = createHash("sha256").update(Buffer.from(SECRET, "base64url")).digest();
+    const stored = createHash("sha256").update(Buffer.from(SECRET, "base64url")).digest();
+    const roleKey = (role: string) => Buffer.from(hkdfSync("sha256", stored, PROOF_KEY_SALT, `proof:${role}`, 32));
     expect(
       b64(
-        createHmac("sha256", nodeKey)
+        createHmac("sha256", roleKey("joiner"))
           .update("proof:joiner\n" + V.transcript)
           .digest(),
       ),
     ).toBe(V.joinerProof);
     expect(
       b64(
-        createHmac("sha256", nodeKey)
+        createHmac("sha256", roleKey("host"))
           .update("proof:host\n" + V.transcript)
           .digest(),
       ),
@@ -93,15 +104,15 @@ describe("auth crypto: fixed vectors", () => {
     expect(await verifyProof(key, "joiner", t, V.hostProof)).toBe(false);
     expect(await verifyProof(key, "joiner", t, "not base64!")).toBe(false);
     expect(await verifyProof(key, "joiner", t, "AAAA")).toBe(false);
-    const other = transcript({ roomId: ROOM, inviteId: INVITE, fingerprints: [FP_A, "sha-256 " + hex(Array(32).fill(7))], joinerNonce: NJ, hostNonce: NH });
+    const other = transcript({ ...FIELDS, fingerprints: [FP_A, "sha-256 " + hex(Array(32).fill(7))] });
     expect(await verifyProof(key, "joiner", other, V.joinerProof)).toBe(false);
   });
 
   it("verificationCode_Vector_AndNodeHkdfAgrees_OrderIndependent", async () => {
-    const code = await verificationCode([FP_A, FP_B], ROOM);
+    const code = await verificationCode([FP_A, FP_B], ROOM, NONCES);
     expect(code).toEqual(V.code);
-    expect(await verificationCode([FP_B, FP_A], ROOM)).toEqual(V.code);
-    const okm = Buffer.from(hkdfSync("sha256", `${FP_A}\n${FP_B}`, CODE_SALT, `room:${ROOM}`, 8));
+    expect(await verificationCode([FP_B, FP_A], ROOM, NONCES)).toEqual(V.code);
+    const okm = Buffer.from(hkdfSync("sha256", `${FP_A}\n${FP_B}`, CODE_SALT, `room:${ROOM}\ncode-nonce:${NC}\nreveal:${NS}`, 8));
     const head = okm.readUInt32BE(0);
     expect([0, 1, 2, 3, 4].map((i) => EMOJI_TABLE[(head >>> (26 - 6 * i)) & 63])).toEqual(V.code.emoji);
     expect(String(okm.readUInt32BE(4) % 1_000_000).padStart(6, "0")).toBe(V.code.digits);
@@ -109,8 +120,38 @@ describe("auth crypto: fixed vectors", () => {
 
   it("verificationCode_ChangesWithKeysOrRoom", async () => {
     const other = "sha-256 " + hex(Array(32).fill(9));
-    expect((await verificationCode([FP_A, other], ROOM)).text).not.toBe(V.code.text);
-    expect((await verificationCode([FP_A, FP_B], "anotherroomroom1")).text).not.toBe(V.code.text);
+    expect((await verificationCode([FP_A, other], ROOM, NONCES)).text).not.toBe(V.code.text);
+    expect((await verificationCode([FP_A, FP_B], "anotherroomroom1", NONCES)).text).not.toBe(V.code.text);
+    expect((await verificationCode([FP_A, FP_B], ROOM, { ...NONCES, joiner: NJ })).text).not.toBe(V.code.text);
+    expect((await verificationCode([FP_A, FP_B], ROOM, { ...NONCES, host: NH })).text).not.toBe(V.code.text);
+  });
+
+  it("codeCommitment_Vector_AndNodeSha256Agrees", async () => {
+    expect(await codeCommitment(NS)).toBe(V.commit);
+    expect(
+      b64(
+        createHash("sha256")
+          .update(CODE_COMMIT_LABEL + NS)
+          .digest(),
+      ),
+    ).toBe(V.commit);
+  });
+
+  // Attack (issue 15): whoever reads the host's invite store gets secretHash; it must not itself be
+  // the key of either proof (before v2 it was: HMAC(secretHash, …) was a valid proof).
+  it("proofKeyedWithTheStoredHashItself_Refused_RoleKeysDistinct", async () => {
+    const stored = await inviteKey(SECRET);
+    const t = new TextEncoder().encode(V.transcript);
+    const raw = (role: string) =>
+      b64(
+        createHmac("sha256", Buffer.from(stored))
+          .update(`proof:${role}\n` + V.transcript)
+          .digest(),
+      );
+    expect(await verifyProof(stored, "joiner", t, raw("joiner"))).toBe(false);
+    expect(await verifyProof(stored, "host", t, raw("host"))).toBe(false);
+    const roleKey = (role: string) => b64(Buffer.from(hkdfSync("sha256", Buffer.from(stored), PROOF_KEY_SALT, `proof:${role}`, 32)));
+    expect(new Set([b64(stored), roleKey("joiner"), roleKey("host")]).size).toBe(3);
   });
 
   it("emojiTable_64DistinctSingleCodePoints", () => {
@@ -169,16 +210,20 @@ describe("auth: message decoding", () => {
     ["array", [1]],
     ["string", "auth-hello"],
     ["unknownType", { t: "auth-nope" }],
-    ["helloExtraKey", { t: "auth-hello", v: 1, invite: INVITE, nonce: n, x: 1 }],
-    ["helloMissingNonce", { t: "auth-hello", v: 1, invite: INVITE }],
-    ["helloShortNonce", { t: "auth-hello", v: 1, invite: INVITE, nonce: n.slice(1) }],
-    ["helloOversizedNonce", { t: "auth-hello", v: 1, invite: INVITE, nonce: n + "A".repeat(100_000) }],
-    ["helloBadInvite", { t: "auth-hello", v: 1, invite: "<script>", nonce: n }],
-    ["helloHugeInvite", { t: "auth-hello", v: 1, invite: "a".repeat(65), nonce: n }],
-    ["helloVersionString", { t: "auth-hello", v: "1", invite: INVITE, nonce: n }],
+    ["helloExtraKey", { t: "auth-hello", v: AUTH_VERSION, invite: INVITE, nonce: n, x: 1 }],
+    ["helloMissingNonce", { t: "auth-hello", v: AUTH_VERSION, invite: INVITE }],
+    ["helloShortNonce", { t: "auth-hello", v: AUTH_VERSION, invite: INVITE, nonce: n.slice(1) }],
+    ["helloOversizedNonce", { t: "auth-hello", v: AUTH_VERSION, invite: INVITE, nonce: n + "A".repeat(100_000) }],
+    ["helloBadInvite", { t: "auth-hello", v: AUTH_VERSION, invite: "<script>", nonce: n }],
+    ["helloHugeInvite", { t: "auth-hello", v: AUTH_VERSION, invite: "a".repeat(65), nonce: n }],
+    ["helloVersionString", { t: "auth-hello", v: "2", invite: INVITE, nonce: n }],
     ["helloVersionFloat", { t: "auth-hello", v: 1.5, invite: INVITE, nonce: n }],
-    ["proofNumber", { t: "auth-proof", mac: 42 }],
-    ["okMissingKey", { t: "auth-ok", mac: n }],
+    ["proofNumber", { t: "auth-proof", mac: 42, codeNonce: n }],
+    ["proofWithoutCodeNonce", { t: "auth-proof", mac: n }],
+    ["challengeWithoutCommit", { t: "auth-challenge", nonce: n }],
+    ["challengeShortCommit", { t: "auth-challenge", nonce: n, commit: n.slice(1) }],
+    ["okMissingKey", { t: "auth-ok", mac: n, reveal: n }],
+    ["okWithoutReveal", { t: "auth-ok", mac: n, roomKey: n }],
     ["refuseUnknownReason", { t: "auth-refuse", reason: "because" }],
     ["refuseTimeoutNotOnWire", { t: "auth-refuse", reason: "timeout" }],
     ["protoKey", JSON.parse('{"t":"auth-proof","__proto__":{"mac":"x"}}')],
@@ -187,8 +232,9 @@ describe("auth: message decoding", () => {
   });
 
   it("decodeAuth_WellFormed_Accepted", () => {
-    expect(decodeAuth({ t: "auth-hello", v: 1, invite: INVITE, nonce: n })).toEqual({ t: "auth-hello", v: 1, invite: INVITE, nonce: n });
+    expect(decodeAuth({ t: "auth-hello", v: AUTH_VERSION, invite: INVITE, nonce: n })).toEqual({ t: "auth-hello", v: AUTH_VERSION, invite: INVITE, nonce: n });
     expect(decodeAuth({ t: "auth-refuse", reason: "revoked" })).toEqual({ t: "auth-refuse", reason: "revoked" });
+    expect(decodeAuth({ t: "auth-ok", mac: n, roomKey: n, reveal: n })).toEqual({ t: "auth-ok", mac: n, roomKey: n, reveal: n });
   });
 });
 
@@ -217,6 +263,7 @@ function pair(
     lookup?: (id: string) => Promise<InviteCheck>;
     nonces?: NonceLog;
     joinerRoom?: string;
+    hostRandom?: (buf: Uint8Array) => Uint8Array;
   } = {},
 ) {
   const joiner = new JoinerHandshake({
@@ -232,7 +279,7 @@ function pair(
     fingerprints: opts.hostFps ?? FPS_HOST,
     lookup: opts.lookup ?? keyHashCheck,
     nonces: opts.nonces ?? new NonceLog(),
-    random: freshRandom,
+    random: opts.hostRandom ?? freshRandom,
   });
   return { joiner, host };
 }
@@ -265,6 +312,12 @@ async function run(joiner: JoinerHandshake, host: HostHandshake) {
   return { joiner: jOut, host: hOut, frames };
 }
 
+/** A fresh pair (see `pair`) run to its end. */
+function runPair(opts: Parameters<typeof pair>[0] = {}) {
+  const { joiner, host } = pair(opts);
+  return run(joiner, host);
+}
+
 describe("auth: handshake state machines", () => {
   it("honest_BothAuthenticated_SameCode_RoomKeyDelivered", async () => {
     const { joiner, host } = pair();
@@ -273,7 +326,10 @@ describe("auth: handshake state machines", () => {
     expect(r.joiner).toMatchObject({ ok: true, roomKey: ROOM_KEY, inviteId: INVITE });
     expect(r.host).toMatchObject({ ok: true, roomKey: ROOM_KEY, inviteId: INVITE });
     expect(r.joiner?.ok && r.host?.ok && r.joiner.code.text === r.host.code.text).toBe(true);
-    expect(r.joiner?.ok && r.joiner.code).toEqual(V.code);
+    expect(r.joiner?.ok && r.joiner.code.text).toMatch(/^(\S+ ){5}· \d{3} \d{3}$/u);
+    // Fresh nonces each time: the same keys give another code on the next handshake.
+    const again = await runPair();
+    expect(again.joiner?.ok && r.joiner?.ok && again.joiner.code.text !== r.joiner.code.text).toBe(true);
     expect(joiner.done && host.done).toBe(true);
   });
 
@@ -290,9 +346,9 @@ describe("auth: handshake state machines", () => {
     const { joiner } = pair();
     const hello = joiner.start().send[0]!;
     expect(hello.t).toBe("auth-hello");
-    const proofStep = await joiner.receive({ t: "auth-challenge", nonce: NH });
+    const proofStep = await joiner.receive({ t: "auth-challenge", nonce: NH, commit: V.commit });
     expect(proofStep.send[0]?.t).toBe("auth-proof");
-    const step = await joiner.receive({ t: "auth-ok", mac: V.hostProof, roomKey: ROOM_KEY }); // right shape, wrong transcript
+    const step = await joiner.receive({ t: "auth-ok", mac: V.hostProof, roomKey: ROOM_KEY, reveal: NS }); // right shape, wrong transcript
     expect(step.outcome).toEqual({ ok: false, reason: "auth-failed", by: "us" });
     expect(step.send).toEqual([{ t: "auth-refuse", reason: "auth-failed" }]);
   });
@@ -331,7 +387,7 @@ describe("auth: handshake state machines", () => {
     const nonces = new NonceLog();
     const host1 = pair({ nonces }).host;
     const host2 = pair({ nonces }).host;
-    const hello = { t: "auth-hello", v: 1, invite: INVITE, nonce: NJ };
+    const hello = { t: "auth-hello", v: AUTH_VERSION, invite: INVITE, nonce: NJ };
     expect((await host1.receive(hello)).send[0]?.t).toBe("auth-challenge");
     expect((await host2.receive(hello)).outcome).toEqual({ ok: false, reason: "replay", by: "us" });
   });
@@ -339,14 +395,49 @@ describe("auth: handshake state machines", () => {
   it("replayedOldProof_FreshHostNonce_AuthFailed", async () => {
     // A recorded joiner proof for (NJ, NH) is worthless against a host that picks a fresh nonce.
     const { host } = pair();
-    await host.receive({ t: "auth-hello", v: 1, invite: INVITE, nonce: NJ });
-    expect((await host.receive({ t: "auth-proof", mac: V.joinerProof })).outcome).toEqual({ ok: false, reason: "auth-failed", by: "us" });
+    await host.receive({ t: "auth-hello", v: AUTH_VERSION, invite: INVITE, nonce: NJ });
+    expect((await host.receive({ t: "auth-proof", mac: V.joinerProof, codeNonce: NC })).outcome).toEqual({ ok: false, reason: "auth-failed", by: "us" });
   });
 
   it("reflectedNonce_JoinerRefusesReplay", async () => {
     const { joiner } = pair();
     const hello = joiner.start().send[0] as Extract<AuthMessage, { t: "auth-hello" }>;
-    expect((await joiner.receive({ t: "auth-challenge", nonce: hello.nonce })).outcome).toEqual({ ok: false, reason: "replay", by: "us" });
+    expect((await joiner.receive({ t: "auth-challenge", nonce: hello.nonce, commit: V.commit })).outcome).toEqual({ ok: false, reason: "replay", by: "us" });
+  });
+
+  // The host must reveal the code nonce it committed to before it saw the joiner's: a host (or a man
+  // in the middle holding the invite) that changes it afterwards to steer the code is refused.
+  it("hostRevealsAnotherCodeNonceThanCommitted_JoinerRefusesAuthFailed", async () => {
+    const { joiner, host } = pair();
+    const challenge = await host.receive(joiner.start().send[0]);
+    const proofStep = await joiner.receive(challenge.send[0]);
+    const ok = (await host.receive(proofStep.send[0])).send[0] as Extract<AuthMessage, { t: "auth-ok" }>;
+    const step = await joiner.receive({ ...ok, reveal: NS });
+    expect(step.outcome).toEqual({ ok: false, reason: "auth-failed", by: "us" });
+  });
+
+  // Attack (issue 15): a man in the middle who holds the invite (so both proofs pass) picks its own
+  // certificate on each leg. It learns the host leg's code first, then grinds its certificate for the
+  // joiner leg until the codes agree on what people compare — here the first two emoji (12 bits,
+  // ~4,096 tries; a whole half is 2^30 or 2^20: seconds on one GPU). Before v2 the code was a
+  // function of the fingerprints and room only, so the ground certificate made the halves match.
+  // Now the code also takes the joiner's code nonce, which comes after the attacker's last choice.
+  it("manInTheMiddleWithTheInvite_GrindsItsCertificate_CodesStillDiffer", async () => {
+    const fpM2 = "sha-256 " + hex(Array(32).fill(0xbb));
+    const legB = await runPair({ joinerFps: { local: fpM2, remote: FP_B }, hostFps: { local: FP_B, remote: fpM2 } });
+    if (!legB.joiner?.ok) throw new Error("leg B failed");
+    const target = legB.joiner.code.emoji.slice(0, 2).join("");
+    // The attacker's own code nonce is fixed (it controls its randomness); the joiner's is unknown, so it guesses.
+    const attackerRandom = (buf: Uint8Array) => buf.fill(0x66);
+    const guess = { joiner: toBase64Url(new Uint8Array(32)), host: toBase64Url(new Uint8Array(32).fill(0x66)) };
+    let fpM1: string | null = null;
+    for (let i = 0; fpM1 === null; i++) {
+      const candidate = "sha-256 " + hex([i & 0xff, (i >> 8) & 0xff, (i >> 16) & 0xff, ...Array(29).fill(0xaa)]);
+      if ((await verificationCode([FP_A, candidate], ROOM, guess)).emoji.slice(0, 2).join("") === target) fpM1 = candidate;
+    }
+    const legA = await runPair({ joinerFps: { local: FP_A, remote: fpM1 }, hostFps: { local: fpM1, remote: FP_A }, hostRandom: attackerRandom });
+    if (!legA.joiner?.ok) throw new Error("leg A failed");
+    expect(legA.joiner.code.emoji.slice(0, 2).join("")).not.toBe(target);
   });
 
   it("nonceLog_Bounded_ForgetsOldest", () => {
@@ -359,48 +450,48 @@ describe("auth: handshake state machines", () => {
   });
 
   it.each<[string, (j: JoinerHandshake, h: HostHandshake) => Promise<AuthStep>]>([
-    ["hostGetsProofFirst", async (_j, h) => h.receive({ t: "auth-proof", mac: V.joinerProof })],
-    ["hostGetsOk", async (_j, h) => h.receive({ t: "auth-ok", mac: V.hostProof, roomKey: ROOM_KEY })],
+    ["hostGetsProofFirst", async (_j, h) => h.receive({ t: "auth-proof", mac: V.joinerProof, codeNonce: NC })],
+    ["hostGetsOk", async (_j, h) => h.receive({ t: "auth-ok", mac: V.hostProof, roomKey: ROOM_KEY, reveal: NS })],
     [
       "hostGetsSecondHello",
       async (_j, h) => {
-        await h.receive({ t: "auth-hello", v: 1, invite: INVITE, nonce: NJ });
-        return h.receive({ t: "auth-hello", v: 1, invite: INVITE, nonce: NH });
+        await h.receive({ t: "auth-hello", v: AUTH_VERSION, invite: INVITE, nonce: NJ });
+        return h.receive({ t: "auth-hello", v: AUTH_VERSION, invite: INVITE, nonce: NH });
       },
     ],
-    ["hostGetsChallenge", async (_j, h) => h.receive({ t: "auth-challenge", nonce: NH })],
+    ["hostGetsChallenge", async (_j, h) => h.receive({ t: "auth-challenge", nonce: NH, commit: V.commit })],
     [
       "joinerGetsOkBeforeChallenge",
       async (j) => {
         j.start();
-        return j.receive({ t: "auth-ok", mac: V.hostProof, roomKey: ROOM_KEY });
+        return j.receive({ t: "auth-ok", mac: V.hostProof, roomKey: ROOM_KEY, reveal: NS });
       },
     ],
     [
       "joinerGetsHello",
       async (j) => {
         j.start();
-        return j.receive({ t: "auth-hello", v: 1, invite: INVITE, nonce: NH });
+        return j.receive({ t: "auth-hello", v: AUTH_VERSION, invite: INVITE, nonce: NH });
       },
     ],
     [
       "joinerGetsChallengeTwice",
       async (j) => {
         j.start();
-        await j.receive({ t: "auth-challenge", nonce: NH });
-        return j.receive({ t: "auth-challenge", nonce: NH });
+        await j.receive({ t: "auth-challenge", nonce: NH, commit: V.commit });
+        return j.receive({ t: "auth-challenge", nonce: NH, commit: V.commit });
       },
     ],
-    ["hostOtherVersion", async (_j, h) => h.receive({ t: "auth-hello", v: 2, invite: INVITE, nonce: NJ })],
-    ["hostOversizedHello", async (_j, h) => h.receive({ t: "auth-hello", v: 1, invite: INVITE, nonce: "A".repeat(1 << 20) })],
+    ["hostOlderVersion", async (_j, h) => h.receive({ t: "auth-hello", v: 1, invite: INVITE, nonce: NJ })],
+    ["hostOversizedHello", async (_j, h) => h.receive({ t: "auth-hello", v: AUTH_VERSION, invite: INVITE, nonce: "A".repeat(1 << 20) })],
     ["hostMalformed", async (_j, h) => h.receive({ t: "auth-hello", v: 1 })],
     ["hostNotAnObject", async (_j, h) => h.receive("hello")],
     [
       "joinerMalformedOk",
       async (j) => {
         j.start();
-        await j.receive({ t: "auth-challenge", nonce: NH });
-        return j.receive({ t: "auth-ok", mac: V.hostProof, roomKey: "short" });
+        await j.receive({ t: "auth-challenge", nonce: NH, commit: V.commit });
+        return j.receive({ t: "auth-ok", mac: V.hostProof, roomKey: "short", reveal: NS });
       },
     ],
   ])("wrongOrderOrMalformed_%s_RefusedProtocol", async (_name, act) => {
@@ -414,6 +505,6 @@ describe("auth: handshake state machines", () => {
     const { host } = pair();
     await host.receive("garbage");
     expect(host.done).toBe(true);
-    expect(await host.receive({ t: "auth-hello", v: 1, invite: INVITE, nonce: NJ })).toEqual({ send: [] });
+    expect(await host.receive({ t: "auth-hello", v: AUTH_VERSION, invite: INVITE, nonce: NJ })).toEqual({ send: [] });
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { decodeFrame, macInput, MAX_FRAME_CHARS, type MessageFrame } from "../src/core/delivery/frames";
+import { decodeFrame, macInput, MAX_FRAME_CHARS, MAX_TIMESTAMP, type MessageFrame } from "../src/core/delivery/frames";
 import { createRoomMac } from "../src/core/delivery/mac";
 import { OrderedStream, Outbox, MAX_REORDER_WINDOW } from "../src/core/delivery/streams";
 import { ROOM, ROOM_KEY, runAsync, SimMember, SimNet, syncRoomMac, tracked } from "./mesh-sim";
@@ -336,6 +336,35 @@ describe("malformed frames", () => {
     b.room.receive("a", JSON.stringify(unsigned));
     expect(b.received.map((m) => m.text)).toEqual(["claims to be from a"]);
     void c;
+  });
+
+  it("receive_HostileTimestamps_RefusedOrShownAsArrivalTime_NeverAckedUnshown", () => {
+    const net = new SimNet(9);
+    const a = new SimMember("a", net);
+    const b = new SimMember("b", net);
+    net.run(net.now + 200);
+    const reasons: string[] = [];
+    const shown: { text: string; at: number }[] = [];
+    b.room.events.on("refused", (x) => reasons.push(x.reason));
+    b.room.events.on("message", (m) => shown.push({ text: m.text, at: m.at }));
+    const over = { f: "a", fi: a.room.inc, o: "b", oi: b.room.inc };
+    const { mac: _mac, ...unsigned } = msg(over);
+    // Over a's own authenticated link (no MAC needed): times a Date cannot hold, or not whole milliseconds.
+    for (const at of [MAX_TIMESTAMP + 1, 1e300, -1, 0.5, Number.MAX_SAFE_INTEGER]) {
+      b.room.receive("a", JSON.stringify({ ...unsigned, n: 1, id: "hostile", at }));
+    }
+    expect(reasons).toEqual(Array(5).fill("bad-shape"));
+    // ... nothing was delivered, so nothing was acked: the sender's stream stays at 0.
+    expect(shown).toEqual([]);
+    // The latest time a Date holds is accepted, but shown as the time it arrived, which the page can format.
+    b.room.receive("a", JSON.stringify({ ...unsigned, n: 1, id: "future", at: MAX_TIMESTAMP, x: "from the future" }));
+    expect(shown).toEqual([{ text: "from the future", at: net.now }]);
+    expect(() => new Date(shown[0]!.at).toISOString()).not.toThrow();
+  });
+
+  it("decodeFrame_PresenceWithAnUnrepresentableStartTime_Refused", () => {
+    const me = { id: "a", inc: "inc-a", name: "a", since: 1e300, st: "online", v: 0 };
+    expect(decodeFrame(JSON.stringify({ t: "p", r: "room1", me, reach: [], mem: [], gone: [] }))).toEqual({ ok: false, reason: "bad-shape" });
   });
 
   it("receive_TypingAndPingFromAMemberWithoutALink_Ignored", () => {

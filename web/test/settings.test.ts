@@ -3,9 +3,11 @@ import {
   DEFAULT_SETTINGS,
   iceEndpoint,
   loadSettings,
+  originsBlockedByPolicy,
   parseIceServers,
   peerServerOptions,
   saveSettings,
+  serverOrigins,
   settingsToForm,
   validateSettings,
   type SettingsForm,
@@ -126,5 +128,46 @@ describe("settings", () => {
     if (!r.ok) throw new Error("invalid");
     expect(iceEndpoint(r.settings)).toBe("https://signal.example.org:9000/api/ice");
     expect(iceEndpoint({ ...r.settings, iceServers: [{ urls: "stun:x:1" }] })).toBeNull();
+  });
+});
+
+describe("settings under the page's Content-Security-Policy", () => {
+  const POLICY = "default-src 'self'; connect-src 'self' https://signal.example.org wss://signal.example.org; require-trusted-types-for 'script'";
+  const PAGE = "https://chat.example.org";
+  const custom = (host: string, port: number, secure = true) => ({ ...DEFAULT_SETTINGS, custom: true, host, port, secure });
+
+  it("serverOrigins_CustomServer_HttpAndSocketOrigins", () => {
+    expect(serverOrigins(custom("Signal.Example.org", 9000))).toEqual(["https://signal.example.org:9000", "wss://signal.example.org:9000"]);
+    expect(serverOrigins(custom("localhost", 8080, false))).toEqual(["http://localhost:8080", "ws://localhost:8080"]);
+    expect(serverOrigins(DEFAULT_SETTINGS)).toEqual([]);
+  });
+
+  it("originsBlockedByPolicy_AllowedOrigins_None", () => {
+    expect(originsBlockedByPolicy(POLICY, PAGE, serverOrigins(custom("signal.example.org", 443)))).toEqual([]);
+    // The page's own origin ('self' admits its ws/wss too).
+    expect(originsBlockedByPolicy(POLICY, PAGE, serverOrigins(custom("chat.example.org", 443)))).toEqual([]);
+    expect(originsBlockedByPolicy("connect-src 'self'", "http://127.0.0.1:8080", ["http://127.0.0.1:8080", "ws://127.0.0.1:8080"])).toEqual([]);
+  });
+
+  it("originsBlockedByPolicy_OtherHostOrPort_Blocked", () => {
+    expect(originsBlockedByPolicy(POLICY, PAGE, serverOrigins(custom("evil.example", 443)))).toEqual(["https://evil.example:443", "wss://evil.example:443"]);
+    expect(originsBlockedByPolicy(POLICY, PAGE, serverOrigins(custom("signal.example.org", 9000)))).toEqual([
+      "https://signal.example.org:9000",
+      "wss://signal.example.org:9000",
+    ]);
+    expect(originsBlockedByPolicy("connect-src 'self'", "http://127.0.0.1:8080", ["http://localhost:8080", "ws://localhost:8080"])).toHaveLength(2);
+  });
+
+  it("originsBlockedByPolicy_SchemesWildcardsPortsAndFallbacks", () => {
+    expect(originsBlockedByPolicy("connect-src 'self' http: https: ws: wss:", PAGE, ["http://a.example:1", "wss://b.example:2"])).toEqual([]);
+    expect(originsBlockedByPolicy("connect-src https:", PAGE, ["http://a.example:1", "wss://b.example:2"])).toEqual(["http://a.example:1"]);
+    expect(originsBlockedByPolicy("connect-src *.example.org:*", PAGE, ["https://s.example.org:9", "https://example.com:9"])).toEqual([
+      "https://example.com:9",
+    ]);
+    expect(originsBlockedByPolicy("connect-src *", PAGE, ["wss://anything.example:1"])).toEqual([]);
+    expect(originsBlockedByPolicy("default-src 'self'", PAGE, ["https://other.example:443"])).toEqual(["https://other.example:443"]);
+    expect(originsBlockedByPolicy("script-src 'self'", PAGE, ["https://other.example:443"])).toEqual([]); // nothing restricts connections
+    expect(originsBlockedByPolicy(null, PAGE, ["https://other.example:443"])).toEqual([]);
+    expect(originsBlockedByPolicy("connect-src 'none'", PAGE, ["https://chat.example.org:443"])).toEqual(["https://chat.example.org:443"]);
   });
 });

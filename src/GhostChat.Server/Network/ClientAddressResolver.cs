@@ -10,9 +10,7 @@ namespace GhostChat.Server.Network;
 /// </summary>
 internal sealed class ClientAddressResolver(IOptions<NetworkOptions> options)
 {
-    private readonly System.Net.IPNetwork[] _trusted = [.. options.Value.TrustedProxies
-        .Select(p => NetworkExtensions.TryParseNetwork(p, out var n) ? (System.Net.IPNetwork?)n : null)
-        .OfType<System.Net.IPNetwork>()];
+    private readonly System.Net.IPNetwork[] _trusted = NetworkExtensions.ParseNetworks(options.Value.TrustedProxies);
 
     public IPAddress? Resolve(IPAddress? remote, string? forwardedFor)
     {

@@ -49,6 +49,10 @@ internal static class NetworkExtensions
         return app.UseForwardedHeaders(options);
     }
 
+    /// <summary>The entries that <see cref="TryParseNetwork"/> reads (options validation has refused the others).</summary>
+    internal static System.Net.IPNetwork[] ParseNetworks(IEnumerable<string> values) =>
+        [.. values.Select(v => TryParseNetwork(v, out var n) ? (System.Net.IPNetwork?)n : null).OfType<System.Net.IPNetwork>()];
+
     /// <summary>An address (a /32 or /128) or a CIDR network.</summary>
     internal static bool TryParseNetwork(string value, out System.Net.IPNetwork network)
     {

@@ -4,8 +4,10 @@ using System.Net;
 using System.Net.WebSockets;
 using System.Security.Cryptography;
 using System.Text;
+using GhostChat.Server.Hosting;
 using GhostChat.Server.Network;
 using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.HostFiltering;
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Extensions.Options;
 
@@ -17,7 +19,10 @@ namespace GhostChat.Server.Signaling;
 /// the broker, so an idle peer holds a connection and a WebSocket rather than a whole HTTP request
 /// (about a third of the memory). Anything else — other paths, other methods, odd or oversized
 /// headers, TLS — is left untouched (nothing consumed) for Kestrel's HTTP pipeline, which stays
-/// the judge of every malformed request.
+/// the judge of every malformed request. The fast path never answers what the pipeline would refuse:
+/// a Host outside <c>AllowedHosts</c> goes to the pipeline's host filtering (400), and when plain HTTP
+/// is redirected to HTTPS (<c>GhostChat:Tls:RedirectHttp</c>) every connection goes to the pipeline,
+/// which redirects it (or, behind a trusted proxy that says the client used HTTPS, serves it).
 /// </summary>
 internal sealed class SignalingConnectionMiddleware
 {
@@ -28,17 +33,50 @@ internal sealed class SignalingConnectionMiddleware
     private readonly SignalingBroker _broker;
     private readonly ClientAddressResolver _addresses;
     private readonly byte[] _prefix;
+    private readonly bool _redirectsHttp;
+    private readonly Func<string, bool> _hostAllowed;
 
-    public SignalingConnectionMiddleware(SignalingBroker broker, ClientAddressResolver addresses, IOptions<SignalingOptions> options)
+    public SignalingConnectionMiddleware(
+        SignalingBroker broker,
+        ClientAddressResolver addresses,
+        IOptions<SignalingOptions> options,
+        IOptions<TlsOptions> tls,
+        IOptions<HostFilteringOptions> hostFiltering)
     {
         _broker = broker;
         _addresses = addresses;
         var path = options.Value.Path.EndsWith('/') ? options.Value.Path : options.Value.Path + "/";
         _prefix = Encoding.ASCII.GetBytes("GET " + path + "peerjs");
+        _redirectsHttp = tls.Value.Enabled && tls.Value.RedirectHttp;
+        _hostAllowed = HostRule(hostFiltering.Value);
+    }
+
+    /// <summary>
+    /// The host filtering middleware's rule (AllowedHosts; "*" or empty admits every host), applied
+    /// with the framework's own matcher so both paths agree.
+    /// </summary>
+    private static Func<string, bool> HostRule(HostFilteringOptions options)
+    {
+        var patterns = new List<Microsoft.Extensions.Primitives.StringSegment>();
+        foreach (var entry in options.AllowedHosts)
+        {
+            var host = new HostString(entry).ToUriComponent();
+            if (host == "*" || host.StartsWith("*:", StringComparison.Ordinal) || host == "[::]")
+            {
+                return static _ => true;
+            }
+            patterns.Add(host);
+        }
+        return patterns.Count == 0 ? static _ => true : host => HostString.MatchesAny(host, patterns);
     }
 
     public async Task OnConnectionAsync(ConnectionContext connection, ConnectionDelegate next)
     {
+        if (_redirectsHttp)
+        {
+            await next(connection); // only plain HTTP reaches this point: the pipeline redirects it
+            return;
+        }
         var input = connection.Transport.Input;
         UpgradeRequest? request = null;
         using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(connection.ConnectionClosed))
@@ -57,7 +95,7 @@ internal sealed class SignalingConnectionMiddleware
                     return;
                 }
                 var buffer = result.Buffer;
-                var verdict = UpgradeRequest.TryParse(buffer, _prefix, MaxHeaderBytes, out request, out var consumed);
+                var verdict = UpgradeRequest.TryParse(buffer, _prefix, MaxHeaderBytes, _hostAllowed, out request, out var consumed);
                 if (verdict == ParseVerdict.Ours)
                 {
                     input.AdvanceTo(buffer.GetPosition(consumed));
@@ -105,9 +143,10 @@ internal sealed class SignalingConnectionMiddleware
         /// <summary>
         /// Ours only for <c>GET {path}peerjs[?query] HTTP/1.1</c> with Host, Upgrade: websocket,
         /// Connection: upgrade, version 13 and a valid key, in plain ASCII headers without repeats of
-        /// those fields. Anything unusual is NotOurs, so Kestrel's parser handles it.
+        /// those fields, and a Host that <paramref name="hostAllowed"/> admits. Anything unusual is
+        /// NotOurs, so Kestrel's parser (and the pipeline's host filtering) handles it.
         /// </summary>
-        public static ParseVerdict TryParse(ReadOnlySequence<byte> buffer, byte[] prefix, int maxBytes, out UpgradeRequest? request, out long consumed)
+        public static ParseVerdict TryParse(ReadOnlySequence<byte> buffer, byte[] prefix, int maxBytes, Func<string, bool> hostAllowed, out UpgradeRequest? request, out long consumed)
         {
             request = null;
             consumed = 0;
@@ -162,7 +201,7 @@ internal sealed class SignalingConnectionMiddleware
                 }
             }
 
-            if (!fields.TryGetValue("Host", out var host) || host.Length == 0
+            if (!fields.TryGetValue("Host", out var host) || host.Length == 0 || !hostAllowed(host)
                 || !fields.TryGetValue("Upgrade", out var upgrade) || !upgrade.Equals("websocket", StringComparison.OrdinalIgnoreCase)
                 || !fields.TryGetValue("Connection", out var conn) || !conn.Split(',').Any(t => t.Trim().Equals("upgrade", StringComparison.OrdinalIgnoreCase))
                 || !fields.TryGetValue("Sec-WebSocket-Version", out var version) || version != "13"

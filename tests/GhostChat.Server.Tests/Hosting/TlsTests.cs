@@ -63,6 +63,20 @@ public sealed class TlsTests : IDisposable
         Assert.False(response.Headers.Contains("Strict-Transport-Security"));
     }
 
+    // Attack: a signaling socket over plain HTTP (token in the query, readable on the path) when the
+    // operator turned TLS and redirection on. The fast path must redirect it like every other request.
+    [Fact]
+    public async Task PlainHttpWebSocketUpgrade_RedirectedToHttps_NotServed()
+    {
+        await using var server = await StartAsync();
+        var https = server.Urls.Single(u => u.Scheme == "https");
+        using var tcp = await Signaling.ConnectionFastPathTests.ConnectAsync(server);
+        await Signaling.ConnectionFastPathTests.Send(tcp.GetStream(), Signaling.ConnectionFastPathTests.Upgrade("/peerjs?key=peerjs&id=alice&token=t", server.BaseUri.Authority));
+        var head = await Signaling.ConnectionFastPathTests.ReadHeadAsync(tcp.GetStream());
+        Assert.StartsWith("HTTP/1.1 307", head, StringComparison.Ordinal);
+        Assert.Contains("Location: " + new Uri(https, "peerjs?key=peerjs&id=alice&token=t"), head, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task SecureWebSocket_RegistersOverTls()
     {

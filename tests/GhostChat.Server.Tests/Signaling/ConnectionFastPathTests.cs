@@ -89,6 +89,28 @@ public sealed class ConnectionFastPathTests
         Assert.Equal(0, await server.MetricAsync("ghostchat_signaling_peers") - 3);
     }
 
+    // Attack: the operator restricts AllowedHosts (DNS rebinding, a stray name pointing here); the fast
+    // path must not accept a signaling socket the rest of the app would refuse.
+    [Fact]
+    public async Task Upgrade_HostOutsideAllowedHosts_RefusedLikeTheRestOfTheApp()
+    {
+        await using var server = await TestServer.StartAsync(new Dictionary<string, string?> { ["AllowedHosts"] = "chat.example.org;127.0.0.1" });
+        foreach (var request in new[] { Upgrade("/peerjs?key=peerjs&id=mallory&token=t", "evil.example"), "GET /healthz HTTP/1.1\r\nHost: evil.example\r\n\r\n" })
+        {
+            using var tcp = await ConnectAsync(server);
+            await Send(tcp.GetStream(), request);
+            Assert.StartsWith("HTTP/1.1 400", await ReadHeadAsync(tcp.GetStream()), StringComparison.Ordinal);
+        }
+        // The allowed name (any port, any case) is still served by the fast path.
+        using (var tcp = await ConnectAsync(server))
+        {
+            await Send(tcp.GetStream(), Upgrade("/peerjs?key=peerjs&id=alice&token=t", "Chat.Example.org:8080"));
+            Assert.StartsWith("HTTP/1.1 101", await ReadHeadAsync(tcp.GetStream()), StringComparison.Ordinal);
+        }
+        Assert.Equal(1, await server.MetricAsync("ghostchat_signaling_connections_total", "path=\"connection\""));
+        Assert.Equal(0, await server.MetricAsync("ghostchat_signaling_connections_total", "path=\"http\""));
+    }
+
     [Fact]
     public async Task StalledHandshake_DoesNotHoldUpOthers()
     {
@@ -101,20 +123,20 @@ public sealed class ConnectionFastPathTests
         Assert.Equal("alice", (await b.ReceiveAsync()).Src);
     }
 
-    private static string Upgrade(string target) =>
-        $"GET {target} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
+    internal static string Upgrade(string target, string host = "x") =>
+        $"GET {target} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
 
-    private static async Task<TcpClient> ConnectAsync(TestServer server)
+    internal static async Task<TcpClient> ConnectAsync(TestServer server)
     {
         var tcp = new TcpClient();
         await tcp.ConnectAsync(server.BaseUri.Host, server.BaseUri.Port);
         return tcp;
     }
 
-    private static Task Send(NetworkStream stream, string text) => stream.WriteAsync(Encoding.ASCII.GetBytes(text)).AsTask();
+    internal static Task Send(NetworkStream stream, string text) => stream.WriteAsync(Encoding.ASCII.GetBytes(text)).AsTask();
 
     /// <summary>Reads up to the end of the response head, or "" if the server closes first.</summary>
-    private static async Task<string> ReadHeadAsync(NetworkStream stream)
+    internal static async Task<string> ReadHeadAsync(NetworkStream stream)
     {
         var received = new List<byte>();
         var buffer = new byte[1];

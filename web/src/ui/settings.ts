@@ -1,4 +1,12 @@
-import { saveSettings, settingsToForm, validateSettings, type ServerSettings, type SettingsField } from "../core/settings";
+import {
+  originsBlockedByPolicy,
+  saveSettings,
+  serverOrigins,
+  settingsToForm,
+  validateSettings,
+  type ServerSettings,
+  type SettingsField,
+} from "../core/settings";
 import { t, type StringKey } from "../core/strings";
 import { $ } from "./dom";
 
@@ -30,10 +38,15 @@ export function wireSettings(current: () => ServerSettings, save: (s: ServerSett
     showFieldErrors({});
     syncDisabled();
     dialog.showModal();
+    // A server saved earlier that the site's policy does not admit (any more): say so at once.
+    if (current().custom) void blockedBy(current()).then((message) => message !== null && showBlocked(message));
   });
   $("settings-close").addEventListener("click", () => dialog.close());
   $("settings-form").addEventListener("submit", (e) => {
     e.preventDefault();
+    void submit();
+  });
+  const submit = async () => {
     const result = validateSettings({
       custom: custom.checked,
       host: $<HTMLInputElement>("set-host").value,
@@ -47,11 +60,42 @@ export function wireSettings(current: () => ServerSettings, save: (s: ServerSett
       showFieldErrors(result.errors);
       return;
     }
+    // A server the page's Content-Security-Policy (connect-src) does not admit could never be reached:
+    // say so instead of saving it.
+    const blocked = await blockedBy(result.settings);
+    if (blocked !== null) {
+      showFieldErrors({});
+      showBlocked(blocked);
+      return;
+    }
     showFieldErrors({});
     save(result.settings);
     saveSettings(localStorage, result.settings);
     $("settings-feedback").textContent = t("settingsSaved");
-  });
+  };
+}
+
+/** Why the site's Content-Security-Policy keeps the app from these settings' server, or null when it does not. */
+async function blockedBy(settings: ServerSettings): Promise<string | null> {
+  const blocked = originsBlockedByPolicy(await pagePolicy(), location.origin, serverOrigins(settings));
+  return blocked.length > 0 ? t("settingsErrorBlocked", { origins: blocked.join(", ") }) : null;
+}
+
+function showBlocked(message: string): void {
+  $("err-host").textContent = message;
+  $("set-host").setAttribute("aria-invalid", "true");
+  $("set-host").focus();
+}
+
+/** The Content-Security-Policy this site sends (the page cannot read its own; its entry page's is the same). Null when unknown. */
+async function pagePolicy(): Promise<string | null> {
+  try {
+    const response = await fetch("/", { cache: "no-store", credentials: "omit" });
+    void response.body?.cancel();
+    return response.headers.get("content-security-policy");
+  } catch {
+    return null;
+  }
 }
 
 function showFieldErrors(errors: Partial<Record<SettingsField, string>>): void {

@@ -2,17 +2,19 @@
  * The handshake as two small state machines, one per role (docs/protocol.md):
  *
  *   joiner → host   auth-hello     {v, invite, nonce Nj}
- *   host → joiner   auth-challenge {nonce Nh}                      (or auth-refuse: unknown/expired/revoked/replay)
- *   joiner → host   auth-proof     {mac = HMAC(K, "proof:joiner\n" ‖ T)}
- *   host → joiner   auth-ok        {mac = HMAC(K, "proof:host\n" ‖ T), roomKey}   (or auth-refuse: auth-failed)
+ *   host → joiner   auth-challenge {nonce Nh, commit C = SHA-256(label ‖ Ns)}   (or auth-refuse: unknown/expired/revoked/replay)
+ *   joiner → host   auth-proof     {mac = HMAC(Kj, "proof:joiner\n" ‖ T), codeNonce Nc}
+ *   host → joiner   auth-ok        {mac = HMAC(Kh, "proof:host\n" ‖ T), roomKey, reveal Ns}   (or auth-refuse: auth-failed)
  *
- * K = SHA-256(invite secret); T = transcript(version, room, invite, both DTLS fingerprints, Nj, Nh).
+ * K = SHA-256(invite secret), Kj/Kh = HKDF(K, role); T = transcript(version, room, invite, both DTLS
+ * fingerprints, Nj, Nh, C, Nc). The verification code mixes Nc and Ns: the host fixed Ns (by C)
+ * before it saw Nc, the joiner picked Nc before it saw Ns, so neither side alone steers the code.
  * A man in the middle holds different certificates on each leg, so the two sides compute
  * different transcripts and no proof verifies. Anything out of order, malformed or oversized
  * ends the handshake with `protocol`. No DOM, no timers: the session drives them.
  */
 import { fromBase64Url } from "../ids";
-import { AUTH_VERSION, inviteKey, proof, random256, transcript, verificationCode, verifyProof, type VerificationCode } from "./crypto";
+import { AUTH_VERSION, codeCommitment, inviteKey, proof, random256, transcript, verificationCode, verifyProof, type VerificationCode } from "./crypto";
 import { sortedFingerprints, type ChannelFingerprints } from "./fingerprint";
 import { decodeAuth, type AuthMessage, type RefusalCode } from "./messages";
 
@@ -84,12 +86,15 @@ export interface JoinerOptions {
 export class JoinerHandshake extends Machine {
   private state: "new" | "await-challenge" | "await-ok" = "new";
   private readonly nonce: string;
+  private readonly codeNonce: string;
+  private commit = "";
   private t: Uint8Array | null = null;
   private key: Uint8Array | null = null;
 
   constructor(private readonly o: JoinerOptions) {
     super();
     this.nonce = random256(o.random);
+    this.codeNonce = random256(o.random);
   }
 
   start(): AuthStep {
@@ -107,20 +112,25 @@ export class JoinerHandshake extends Machine {
       // Our own nonce coming back is a reflection, not a fresh challenge.
       if (msg.nonce === this.nonce) return this.refuse("replay");
       this.key = await inviteKey(this.o.secret);
+      this.commit = msg.commit;
       this.t = transcript({
         roomId: this.o.roomId,
         inviteId: this.o.inviteId,
         fingerprints: sortedFingerprints(this.o.fingerprints),
         joinerNonce: this.nonce,
         hostNonce: msg.nonce,
+        codeCommit: msg.commit,
+        codeNonce: this.codeNonce,
       });
       this.state = "await-ok";
-      return { send: [{ t: "auth-proof", mac: await proof(this.key, "joiner", this.t) }] };
+      return { send: [{ t: "auth-proof", mac: await proof(this.key, "joiner", this.t), codeNonce: this.codeNonce }] };
     }
     if (msg.t === "auth-ok" && this.state === "await-ok" && this.t && this.key) {
       if (!(await verifyProof(this.key, "host", this.t, msg.mac))) return this.refuse("auth-failed");
+      // The host's code nonce must be the one it committed to before it saw ours.
+      if ((await codeCommitment(msg.reveal)) !== this.commit) return this.refuse("auth-failed");
       this.finished = true;
-      const code = await verificationCode(sortedFingerprints(this.o.fingerprints), this.o.roomId);
+      const code = await verificationCode(sortedFingerprints(this.o.fingerprints), this.o.roomId, { joiner: this.codeNonce, host: msg.reveal });
       return { send: [], outcome: { ok: true, roomKey: msg.roomKey, inviteId: this.o.inviteId, code } };
     }
     return this.refuse("protocol");
@@ -139,9 +149,12 @@ export interface HostOptions {
 
 export class HostHandshake extends Machine {
   private state: "await-hello" | "await-proof" = "await-hello";
-  private t: Uint8Array | null = null;
   private key: Uint8Array | null = null;
   private inviteId = "";
+  private joinerNonce = "";
+  private hostNonce = "";
+  private reveal = "";
+  private commit = "";
 
   constructor(private readonly o: HostOptions) {
     super();
@@ -164,25 +177,33 @@ export class HostHandshake extends Machine {
       const key = fromBase64Url(check.keyHash);
       if (key === null || key.length !== 32) return this.refuse("unknown-invite");
       if (!this.o.nonces.add(msg.nonce)) return this.refuse("replay");
-      const hostNonce = random256(this.o.random);
       this.key = key;
       this.inviteId = msg.invite;
-      this.t = transcript({
-        roomId: this.o.roomId,
-        inviteId: msg.invite,
-        fingerprints: sortedFingerprints(this.o.fingerprints),
-        joinerNonce: msg.nonce,
-        hostNonce,
-      });
+      this.joinerNonce = msg.nonce;
+      this.hostNonce = random256(this.o.random);
+      this.reveal = random256(this.o.random);
+      this.commit = await codeCommitment(this.reveal);
       this.state = "await-proof";
-      return { send: [{ t: "auth-challenge", nonce: hostNonce }] };
+      return { send: [{ t: "auth-challenge", nonce: this.hostNonce, commit: this.commit }] };
     }
-    if (msg.t === "auth-proof" && this.state === "await-proof" && this.t && this.key) {
-      if (!(await verifyProof(this.key, "joiner", this.t, msg.mac))) return this.refuse("auth-failed");
+    if (msg.t === "auth-proof" && this.state === "await-proof" && this.key) {
+      const t = transcript({
+        roomId: this.o.roomId,
+        inviteId: this.inviteId,
+        fingerprints: sortedFingerprints(this.o.fingerprints),
+        joinerNonce: this.joinerNonce,
+        hostNonce: this.hostNonce,
+        codeCommit: this.commit,
+        codeNonce: msg.codeNonce,
+      });
+      if (!(await verifyProof(this.key, "joiner", t, msg.mac))) return this.refuse("auth-failed");
       this.finished = true;
-      const mac = await proof(this.key, "host", this.t);
-      const code = await verificationCode(sortedFingerprints(this.o.fingerprints), this.o.roomId);
-      return { send: [{ t: "auth-ok", mac, roomKey: this.o.roomKey }], outcome: { ok: true, roomKey: this.o.roomKey, inviteId: this.inviteId, code } };
+      const mac = await proof(this.key, "host", t);
+      const code = await verificationCode(sortedFingerprints(this.o.fingerprints), this.o.roomId, { joiner: msg.codeNonce, host: this.reveal });
+      return {
+        send: [{ t: "auth-ok", mac, roomKey: this.o.roomKey, reveal: this.reveal }],
+        outcome: { ok: true, roomKey: this.o.roomKey, inviteId: this.inviteId, code },
+      };
     }
     return this.refuse("protocol");
   }

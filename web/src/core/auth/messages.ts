@@ -10,17 +10,17 @@ export const REFUSAL_CODES: readonly RefusalCode[] = ["unknown-invite", "expired
 
 export type AuthMessage =
   | { t: "auth-hello"; v: number; invite: string; nonce: string }
-  | { t: "auth-challenge"; nonce: string }
-  | { t: "auth-proof"; mac: string }
-  | { t: "auth-ok"; mac: string; roomKey: string }
+  | { t: "auth-challenge"; nonce: string; commit: string }
+  | { t: "auth-proof"; mac: string; codeNonce: string }
+  | { t: "auth-ok"; mac: string; roomKey: string; reveal: string }
   | { t: "auth-refuse"; reason: RefusalCode };
 
 const B64_256 = /^[A-Za-z0-9_-]{43}$/;
 const KEYS: Record<AuthMessage["t"], readonly string[]> = {
   "auth-hello": ["t", "v", "invite", "nonce"],
-  "auth-challenge": ["t", "nonce"],
-  "auth-proof": ["t", "mac"],
-  "auth-ok": ["t", "mac", "roomKey"],
+  "auth-challenge": ["t", "nonce", "commit"],
+  "auth-proof": ["t", "mac", "codeNonce"],
+  "auth-ok": ["t", "mac", "roomKey", "reveal"],
   "auth-refuse": ["t", "reason"],
 };
 
@@ -50,11 +50,11 @@ export function decodeAuth(data: unknown): AuthMessage | null {
         ? { t: "auth-hello", v: m.v, invite: m.invite, nonce: m.nonce }
         : null;
     case "auth-challenge":
-      return b64(m.nonce) ? { t: "auth-challenge", nonce: m.nonce } : null;
+      return b64(m.nonce) && b64(m.commit) ? { t: "auth-challenge", nonce: m.nonce, commit: m.commit } : null;
     case "auth-proof":
-      return b64(m.mac) ? { t: "auth-proof", mac: m.mac } : null;
+      return b64(m.mac) && b64(m.codeNonce) ? { t: "auth-proof", mac: m.mac, codeNonce: m.codeNonce } : null;
     case "auth-ok":
-      return b64(m.mac) && b64(m.roomKey) ? { t: "auth-ok", mac: m.mac, roomKey: m.roomKey } : null;
+      return b64(m.mac) && b64(m.roomKey) && b64(m.reveal) ? { t: "auth-ok", mac: m.mac, roomKey: m.roomKey, reveal: m.reveal } : null;
     case "auth-refuse":
       return typeof m.reason === "string" && (REFUSAL_CODES as readonly string[]).includes(m.reason) && m.reason !== "timeout"
         ? { t: "auth-refuse", reason: m.reason as RefusalCode }

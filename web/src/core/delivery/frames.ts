@@ -22,6 +22,12 @@ const INC = /^[A-Za-z0-9_-]{4,32}$/;
 const MSG_ID = /^[A-Za-z0-9_-]{1,64}$/;
 const MAC = /^[A-Za-z0-9_-]{16,128}$/;
 const ROOM = /^[A-Za-z0-9_-]{1,64}$/;
+/**
+ * Latest time a peer may put in a frame (ms since 1970): the last instant a JavaScript Date holds
+ * (year 275760). A larger one cannot be formatted (RangeError), so a message carrying it would be
+ * acked and read but never shown; such frames are refused.
+ */
+export const MAX_TIMESTAMP = 8.64e15;
 
 export type PresenceState = "online" | "away" | "leaving";
 
@@ -119,6 +125,10 @@ export function macInput(frame: Omit<MessageFrame, "mac"> | Omit<AckFrame, "mac"
 function isCount(v: unknown): v is number {
   return typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
 }
+/** Whole milliseconds since 1970 that a Date can hold. */
+function isTimestamp(v: unknown): v is number {
+  return typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= MAX_TIMESTAMP;
+}
 function isInc(v: unknown): v is string {
   return typeof v === "string" && INC.test(v);
 }
@@ -136,7 +146,7 @@ function isName(v: unknown): v is string {
 function decodeMember(v: unknown): MemberInfo | null {
   if (typeof v !== "object" || v === null || Array.isArray(v)) return null;
   const m = v as Record<string, unknown>;
-  if (!isPeer(m.id) || !isInc(m.inc) || !isName(m.name) || typeof m.since !== "number" || !Number.isFinite(m.since) || !isCount(m.v)) return null;
+  if (!isPeer(m.id) || !isInc(m.inc) || !isName(m.name) || !isTimestamp(m.since) || !isCount(m.v)) return null;
   if (m.st !== "online" && m.st !== "away" && m.st !== "leaving") return null;
   // A name is inert text; control and formatting characters (bidi overrides) are dropped on receipt too.
   return { id: m.id, inc: m.inc, name: cleanName(m.name), since: m.since, st: m.st, v: m.v };
@@ -162,7 +172,7 @@ function validate(value: unknown): MeshFrame | null {
   switch (v.t) {
     case "m": {
       if (typeof v.r !== "string" || !ROOM.test(v.r) || !isPeer(v.f) || !isInc(v.fi) || !isPeer(v.o) || !isInc(v.oi)) return null;
-      if (!isCount(v.n) || v.n < 1 || typeof v.id !== "string" || !MSG_ID.test(v.id) || typeof v.at !== "number" || !Number.isFinite(v.at)) return null;
+      if (!isCount(v.n) || v.n < 1 || typeof v.id !== "string" || !MSG_ID.test(v.id) || !isTimestamp(v.at)) return null;
       if (typeof v.x !== "string" || v.x.length === 0 || v.x.length > MAX_MESSAGE_LENGTH) return null;
       const ttlOk = v.ttl === null || (typeof v.ttl === "number" && SELF_DESTRUCT_CHOICES.includes(v.ttl));
       if (!ttlOk || typeof v.bf !== "boolean" || !isMac(v.mac)) return null;

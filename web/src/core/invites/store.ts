@@ -4,7 +4,7 @@
  * memory in unit tests.
  */
 
-/** One invite as the host remembers it. Never the secret: only its SHA-256 (the HMAC key). */
+/** One invite as the host remembers it. Never the secret: only its SHA-256, from which the proofs' keys are derived. */
 export interface InviteRecord {
   inviteId: string;
   roomId: string;

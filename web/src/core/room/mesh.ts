@@ -430,7 +430,11 @@ export class MeshRoom {
       s.ackUntil = this.o.clock.now() + 10_000;
     }
     this.sendAck(s);
-    for (const m of released) this.events.emit("message", { id: m.id, from: m.f, text: m.x, at: m.at, ttlMs: m.ttl, backfill: m.bf, via: m.via });
+    // The sender's clock says when it was written; a time after its arrival here (a clock ahead, or a
+    // peer lying) is shown as the arrival time.
+    const now = this.o.clock.now();
+    for (const m of released)
+      this.events.emit("message", { id: m.id, from: m.f, text: m.x, at: Math.min(m.at, now), ttlMs: m.ttl, backfill: m.bf, via: m.via });
   }
 
   private onAck(frame: AckFrame): void {

@@ -120,3 +120,61 @@ export function iceEndpoint(s: ServerSettings): string | null {
   if (s.iceServers.length > 0) return null;
   return `${s.secure ? "https" : "http"}://${s.host}:${s.port}/api/ice`;
 }
+
+/** The origins a custom server needs: http(s) for its ids and /api/ice, ws(s) for the socket. Empty for the default server. */
+export function serverOrigins(s: ServerSettings): string[] {
+  if (!s.custom) return [];
+  const host = s.host.toLowerCase();
+  return [`${s.secure ? "https" : "http"}://${host}:${s.port}`, `${s.secure ? "wss" : "ws"}://${host}:${s.port}`];
+}
+
+const DEFAULT_PORTS: Record<string, number> = { http: 80, https: 443, ws: 80, wss: 443 };
+
+/** Whether a CSP source expression admits `target` ("scheme://host:port"), the page being `page` (same form). */
+function sourceAdmits(source: string, target: URL, page: URL): boolean {
+  const scheme = target.protocol.slice(0, -1);
+  const port = Number(target.port || DEFAULT_PORTS[scheme]);
+  // A scheme may be "upgraded": http admits https, ws, wss; https admits wss; ws admits wss (CSP3).
+  const schemeOk = (allowed: string) =>
+    allowed === scheme ||
+    (allowed === "http" && (scheme === "https" || scheme === "ws" || scheme === "wss")) ||
+    (allowed === "https" && scheme === "wss") ||
+    (allowed === "ws" && scheme === "wss");
+  const s = source.toLowerCase();
+  if (s === "*") return scheme !== "data" && scheme !== "blob";
+  if (s === "'self'") {
+    const pagePort = Number(page.port || DEFAULT_PORTS[page.protocol.slice(0, -1)]);
+    return schemeOk(page.protocol.slice(0, -1)) && target.hostname === page.hostname && port === pagePort;
+  }
+  if (s.startsWith("'")) return false; // 'none', nonces, keywords: no host
+  const m = /^(?:([a-z][a-z0-9+.-]*):)?(?:\/\/)?([^/:]*)(?::(\d+|\*))?(\/.*)?$/.exec(s);
+  if (!m) return true; // a form this reader does not know: do not claim it blocks
+  const [, srcScheme, srcHost, srcPort] = m;
+  if (srcHost === "" && srcScheme) return schemeOk(srcScheme); // "https:"
+  if (srcScheme ? !schemeOk(srcScheme) : !schemeOk(page.protocol.slice(0, -1))) return false;
+  const hostOk = srcHost!.startsWith("*.") ? target.hostname.endsWith(srcHost!.slice(1)) : srcHost === "*" || srcHost === target.hostname;
+  if (!hostOk) return false;
+  if (srcPort === "*") return true;
+  const wanted = srcPort ? Number(srcPort) : DEFAULT_PORTS[srcScheme ?? scheme];
+  // Without a port the default port of the source's scheme stands, also for an upgraded scheme.
+  return port === wanted || (!srcPort && port === DEFAULT_PORTS[scheme]);
+}
+
+/**
+ * Which of `origins` the page's Content-Security-Policy (the header's text) does not let the app
+ * connect to: its connect-src, or default-src when there is none. Null policy: nothing is known to
+ * be blocked. Source forms this reader does not know count as admitting, so it never reports a
+ * server blocked that is not.
+ */
+export function originsBlockedByPolicy(policy: string | null, pageOrigin: string, origins: readonly string[]): string[] {
+  if (!policy) return [];
+  const directives = new Map<string, string[]>();
+  for (const part of policy.split(";")) {
+    const [name, ...sources] = part.trim().split(/\s+/);
+    if (name && !directives.has(name.toLowerCase())) directives.set(name.toLowerCase(), sources);
+  }
+  const sources = directives.get("connect-src") ?? directives.get("default-src");
+  if (!sources) return [];
+  const page = new URL(pageOrigin);
+  return origins.filter((o) => !sources.some((src) => sourceAdmits(src, new URL(o), page)));
+}

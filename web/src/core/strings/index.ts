@@ -22,7 +22,8 @@ export const en = {
   qrLabel: "QR code of the invite link",
   waitingForPeer: "Waiting for your friend to open the link…",
   settings: "Server settings",
-  settingsHelp: "Use another GhostChat or PeerJS server. Saved in this browser only.",
+  settingsHelp:
+    "Use another GhostChat or PeerJS server. Saved in this browser only. This site's security policy lets the app connect only to servers its operator allows.",
   settingsCustom: "Use a custom server",
   settingsHost: "Signaling host",
   settingsPort: "Port",
@@ -37,6 +38,8 @@ export const en = {
   settingsErrorPort: "Enter a port from 1 to 65535.",
   settingsErrorPath: "The path must start with / and contain only URL-safe characters.",
   settingsErrorKey: "Enter a key of letters, digits, - or _.",
+  settingsErrorBlocked:
+    "This site's security policy does not let the app connect to {origins}: its operator allows only its own server and the ones they listed. Ask them to add this server, or open GhostChat from that server's own address.",
   settingsErrorIce: "Each line needs a stun:, turn: or turns: URL; turn servers also need a username and credential.",
   statusIce: "Getting network settings…",
   statusSignaling: "Connecting to the server… (attempt {attempt} of {total})",
