@@ -333,6 +333,15 @@ describe("auth: handshake state machines", () => {
     expect(joiner.done && host.done).toBe(true);
   });
 
+  it("helloFromAnotherVersion_RefusedAsProtocol_TheJoinerIsToldToReload", async () => {
+    const { host } = pair();
+    const step = await host.receive({ t: "auth-hello", v: 1, invite: INVITE, nonce: toBase64Url(new Uint8Array(32).fill(5)) });
+    expect(step.send).toEqual([{ t: "auth-refuse", reason: "protocol" }]);
+    expect(step.outcome).toEqual({ ok: false, reason: "protocol", by: "us" });
+    const { t } = await import("../src/core/strings");
+    expect(t("refusedProtocol")).toMatch(/another version of GhostChat/);
+  });
+
   it("manInTheMiddle_DifferentFingerprintsPerLeg_HostRefusesAuthFailed_JoinerHearsIt", async () => {
     const attacker1 = "sha-256 " + hex(Array(32).fill(0xaa));
     const attacker2 = "sha-256 " + hex(Array(32).fill(0xbb));

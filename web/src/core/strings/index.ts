@@ -144,7 +144,8 @@ export const en = {
   refusedRevoked: "The host revoked this invite. Ask for a new link if you should still join.",
   refusedIntercepted:
     "The connection was closed because it could not be verified: someone may be intercepting this connection, for example a compromised server. Nothing was sent. Try again later or from another network, and compare the verification code with your friend.",
-  refusedProtocol: "The other side did not follow GhostChat's handshake, so the connection was closed. Reload both pages and try again.",
+  refusedProtocol:
+    "The other side did not follow GhostChat's handshake, so the connection was closed. It may be running another version of GhostChat: reload this page and ask the person who invited you to reload theirs (or to send a new link), then try again.",
   refusedTimeout:
     "Your friend's browser did not confirm the invite in time, so the connection was closed. Try again; if it keeps happening, someone may be interfering with the connection.",
   hostRefusedUnknown: "Someone tried to join with an invite this room does not know; they were told to ask for a new link.",
