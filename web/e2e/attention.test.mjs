@@ -1,24 +1,11 @@
 // New messages while the page is hidden (issue 20 item 6): the unread count in the title, and opt-in
 // notifications through the service worker that say who wrote but not what, unless previews are on.
 // Real server, real Chromium, the shipped bundle and its service worker. Chromium gives each test
-// context its own visible tab, so hiding it is simulated the way mesh.test.mjs does (the app's code
-// path: its visibilitychange listeners reading document.visibilityState).
+// context its own visible tab, so hiding it is simulated (harness.mjs `setHidden`: the app's code path
+// from its visibilitychange listeners on).
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { chromiumPage, connectPair, send, serverAndChromium, waitIncoming } from "./harness.mjs";
-
-function setHidden(p, hidden) {
-  return p.eval((h) => {
-    if (h) {
-      Object.defineProperty(document, "visibilityState", { configurable: true, get: () => "hidden" });
-      Object.defineProperty(document, "hidden", { configurable: true, get: () => true });
-    } else {
-      delete document.visibilityState;
-      delete document.hidden;
-    }
-    document.dispatchEvent(new Event("visibilitychange"));
-  }, hidden);
-}
+import { chromiumPage, connectPair, send, serverAndChromium, setHidden, waitIncoming } from "./harness.mjs";
 
 /** The notifications the page's service worker shows now: [title, body]. */
 function shown(p) {

@@ -235,3 +235,21 @@ export async function waitOutgoingState(p, text, state) {
 export function messageTexts(p) {
   return p.eval(() => [...document.querySelectorAll("#messages li .msg-text")].map((e) => e.textContent));
 }
+
+/**
+ * Simulates hiding (or showing) a Chromium tab: each test context has a visible tab of its own, so the
+ * page's `document.visibilityState` is overridden and `visibilitychange` fired — the app's own code
+ * path from there on (its listeners read visibilityState).
+ */
+export function setHidden(p, hidden) {
+  return p.eval((h) => {
+    if (h) {
+      Object.defineProperty(document, "visibilityState", { configurable: true, get: () => "hidden" });
+      Object.defineProperty(document, "hidden", { configurable: true, get: () => true });
+    } else {
+      delete document.visibilityState; // back to Document.prototype's real getters
+      delete document.hidden;
+    }
+    document.dispatchEvent(new Event("visibilitychange"));
+  }, hidden);
+}

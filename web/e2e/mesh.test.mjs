@@ -8,7 +8,7 @@
 // Test hooks (`window.__ghostchatMesh`) exist only in the e2e test build (web/e2e-build, served from web/dist-e2e).
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { chromiumPage, E2E_DIST, firefoxPage, launchChromium, launchFirefox, send, startServer, WAIT } from "./harness.mjs";
+import { chromiumPage, E2E_DIST, firefoxPage, launchChromium, launchFirefox, send, setHidden, startServer, WAIT } from "./harness.mjs";
 
 const LONG = 120_000;
 
@@ -45,20 +45,6 @@ function waitShown(p, peer, state) {
     [peer, state],
     WAIT,
   );
-}
-
-/** Simulates the tab being hidden or shown again: the page's own visibilityState says so and the event fires. */
-function setHidden(p, hidden) {
-  return p.eval((h) => {
-    if (h) {
-      Object.defineProperty(document, "visibilityState", { configurable: true, get: () => "hidden" });
-      Object.defineProperty(document, "hidden", { configurable: true, get: () => true });
-    } else {
-      delete document.visibilityState; // back to Document.prototype's real getters
-      delete document.hidden;
-    }
-    document.dispatchEvent(new Event("visibilitychange"));
-  }, hidden);
 }
 
 describe("Group room over a full mesh, four browsers", { timeout: 900_000 }, () => {
