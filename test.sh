@@ -154,6 +154,8 @@ main() {
     (cd web && npm run --silent build && npm run --silent build:e2e) || die "web build failed"
   fi
 
+  # C# formatting and code style as the .editorconfig says (the build already fails on analyzer warnings).
+  run_gate dotnet-format . dotnet format GhostChat.slnx --verify-no-changes --no-restore
   run_dotnet_tests dotnet-turn tests/GhostChat.Turn.Tests
   run_dotnet_tests dotnet-server tests/GhostChat.Server.Tests
   run_dotnet_tests dotnet-cli tests/GhostChat.Cli.Tests

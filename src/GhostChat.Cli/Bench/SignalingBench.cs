@@ -189,7 +189,8 @@ internal sealed class SignalingBench(SignalingBenchOptions options, TextWriter p
             {
                 senderDone.TrySetException(e);
             }
-        }) { IsBackground = true, Name = "bench-latency-sender" };
+        })
+        { IsBackground = true, Name = "bench-latency-sender" };
 
         void SendOnSchedule()
         {
