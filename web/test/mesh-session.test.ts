@@ -410,29 +410,40 @@ describe("MeshSession", () => {
   });
 
   it("resume_LinkAndSignalingBackAtOnce_NotWhenTheBackOffSays", async () => {
-    const { members, hub, ports } = await room(1);
-    await until(() => members.every((m) => m.connectedPeers.length === 1), "linked");
-    const [host, guest] = members as [MeshSession, MeshSession];
-    // The phone was in the background: no path for a while, the redial back-off has grown.
+    // Once frozen, waits of 2 s or more (the back-off's) never end here: only resume() can bring the
+    // link and the signaling socket back — no wall-clock assertion needed.
+    let frozen = false;
+    const clock = {
+      now: () => Date.now(),
+      setTimer: (ms: number, fn: () => void) => {
+        if (frozen && ms >= 2000) return () => undefined;
+        const h = setTimeout(fn, ms);
+        return () => clearTimeout(h);
+      },
+    };
+    const { members, hub, make, hostId, inviteSecret } = await room(0, 0, { clock });
+    const host = members[0]!;
+    const joiner = make({ invite: { roomId: "room-abc", inviteId: "invite-one", secret: inviteSecret, hostPeerId: hostId }, clock });
+    await joiner.s.start();
+    const guest = joiner.s;
+    await until(() => guest.connectedPeers.includes(hostId) && host.connectedPeers.includes(guest.id), "linked");
+    frozen = true;
+    // The phone was in the background: no path for a while; the redial back-off has grown past 2 s.
     hub.cut(host.id, guest.id);
-    await new Promise((r) => setTimeout(r, 4000)); // dial attempts at 0.5, 1.5, 3.5 s: the next one waits 4 s
+    await new Promise((r) => setTimeout(r, 2500)); // redials at 0.5 and 1.5 s fail; the next waits 2 s
     hub.restore(host.id, guest.id);
     guest.resume(false);
     host.resume(false);
-    const t0 = Date.now();
     await until(() => guest.connectedPeers.includes(host.id), "the link back");
-    expect(Date.now() - t0).toBeLessThan(1000);
-    // The signaling socket: down, the reconnect loop waiting (1, 2, 4 s...); back at once on resume.
-    const port = ports.get(guest)!;
+    // The signaling socket: down, the reconnect loop waiting (1 s, then 2 s); back on resume.
+    const port = joiner.port();
     const states: string[] = [];
     guest.events.on("signaling", (st) => states.push(st));
     port.dropSignaling();
-    await new Promise((r) => setTimeout(r, 3100));
+    await new Promise((r) => setTimeout(r, 1500));
     port.online = true;
-    const t1 = Date.now();
     guest.resume(true);
     await until(() => states.at(-1) === "online", "signaling back");
-    expect(Date.now() - t1).toBeLessThan(500);
   }, 20_000);
 
   it("relinkAll_EveryLinkMadeAgain_NothingLost", async () => {
@@ -451,7 +462,8 @@ describe("MeshSession", () => {
 
   it("signaling_Dropped_LinksLiveOnAndItReconnects", async () => {
     const { members, ports } = await room(1);
-    await until(() => members.every((m) => m.connectedPeers.length === 1), "linked");
+    // Generous waits: once failed at the default 10 s under a full ./test.sh (not reproduced since).
+    await until(() => members.every((m) => m.connectedPeers.length === 1), "linked", 20_000);
     const states: string[] = [];
     members[1]!.events.on("signaling", (s) => states.push(s));
     const port = ports.get(members[1]!)!;
@@ -459,7 +471,7 @@ describe("MeshSession", () => {
     const got: string[] = [];
     texts(members[0]!, got);
     members[1]!.room!.send("while the server is gone");
-    await until(() => got.length === 1, "the message over the P2P link");
+    await until(() => got.length === 1, "the message over the P2P link", 20_000);
     port.online = true;
     await until(() => states.includes("online"), "signaling back", 15_000);
     expect(states[0]).toBe("reconnecting");
