@@ -4,8 +4,9 @@ import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
-import { after, before, describe, it } from "node:test";
+import { before, describe, it } from "node:test";
 import { createRoomAndJoin } from "./pair.mjs";
+import { labSuite } from "./suite.mjs";
 import { createLab, labUnavailableReason, leftoverNamespaces, ROOT, scenario, SERVER_IP } from "./netlab.mjs";
 import { newPage, runDiagnosticsPage, sendAndReceive, waitPath } from "./browser.mjs";
 
@@ -81,23 +82,12 @@ describe("network lab: network changes", { skip: skip ?? false }, () => {
 describe("network lab: diagnostics, chat paths and errors", { skip: skip ?? false }, () => {
   // Sides: 1 open (public address), 2 cone, 3 symmetric, 4 udp-blocked, 5 tcp443-only, 6 slow-lossy, 7 cone.
   const SIDES = ["open", "cone", "symmetric", "udp-blocked", "tcp443-only", "slow-lossy", "cone"];
-  let lab;
-  let url;
+  const env = labSuite(SIDES);
   const browsers = new Map();
   const browser = async (side) => {
-    if (!browsers.has(side)) browsers.set(side, await lab.launchChromium(side));
+    if (!browsers.has(side)) browsers.set(side, await env.lab.launchChromium(side));
     return browsers.get(side);
   };
-
-  before(async () => {
-    lab = await createLab(SIDES);
-    url = (await lab.startServer()).url;
-  });
-  after(async () => {
-    const prefix = lab?.prefix;
-    await lab?.destroy();
-    if (prefix) assert.deepEqual(leftoverNamespaces(prefix), []);
-  });
 
   const expectations = {
     1: { outlook: "direct", has: ["no-nat", "turn-udp-ok", "turn-tcp-ok", "turn-tls-ok"], not: ["udp-blocked"] },
@@ -110,7 +100,7 @@ describe("network lab: diagnostics, chat paths and errors", { skip: skip ?? fals
   it("diagnostics_ReachTheRightVerdict_PerScenario", async () => {
     const results = await Promise.all(Object.keys(expectations).map(async (side) => {
       const { page, context } = await newPage(await browser(Number(side)));
-      const result = await runDiagnosticsPage(page, url);
+      const result = await runDiagnosticsPage(page, env.url);
       if (side === "5") {
         await page.locator("#diag-summary").scrollIntoViewIfNeeded();
         await page.screenshot({ path: artifact("lab-diagnostics-tcp443-only.png"), fullPage: true });
@@ -145,7 +135,7 @@ describe("network lab: diagnostics, chat paths and errors", { skip: skip ?? fals
       const host = await newPage(await browser(hostSide));
       const guest = await newPage(await browser(guestSide));
       try {
-        await createRoomAndJoin(host.page, guest.page, url);
+        await createRoomAndJoin(host.page, guest.page, env.url);
         const [hp, gp] = await Promise.all([waitPath(host.page), waitPath(guest.page)]);
         assert.match(hp.path, hostPath, `host ${JSON.stringify(hp)}`);
         assert.match(gp.path, guestPath, `guest ${JSON.stringify(gp)}`);
@@ -167,15 +157,15 @@ describe("network lab: diagnostics, chat paths and errors", { skip: skip ?? fals
 
   it("nothingReachable_ErrorExplainsAndOffersRelayAndDiagnostics", async () => {
     // The relay's TLS listener is off: the tcp443-only side has no path at all (signaling still works on 443).
-    await lab.stopServer();
-    url = (await lab.startServer({ GhostChat__Turn__TlsCertificatePath: null, GhostChat__Turn__TlsKeyPath: null, GhostChat__Ice__Providers__embedded__Urls__4: null })).url;
+    await env.lab.stopServer();
+    env.url = (await env.lab.startServer({ GhostChat__Turn__TlsCertificatePath: null, GhostChat__Turn__TlsKeyPath: null, GhostChat__Ice__Providers__embedded__Urls__4: null })).url;
     const host = await newPage(await browser(2));
     const guest = await newPage(await browser(5));
     try {
-      const diag = await runDiagnosticsPage(guest.page, url);
+      const diag = await runDiagnosticsPage(guest.page, env.url);
       assert.equal(diag.outlook, "none", diag.verdicts.join(" "));
       assert.ok(diag.verdicts.includes("relay-unreachable"), diag.verdicts.join(" "));
-      await createRoomAndJoin(host.page, guest.page, url, { expectError: true });
+      await createRoomAndJoin(host.page, guest.page, env.url, { expectError: true });
       await guest.page.waitForFunction(() => document.body.dataset.view === "error", null, { timeout: 120_000 });
       const shown = await guest.page.evaluate(() => ({
         kind: document.querySelector("#view-error").dataset.kind,
@@ -202,19 +192,11 @@ describe("network lab: diagnostics, chat paths and errors", { skip: skip ?? fals
 describe("network lab: Firefox", { skip: skip ?? false }, () => {
   // Sides: 1 cone (the Chromium host), 2 symmetric and 3 udp-blocked (Firefox guests).
   const SIDES = ["cone", "symmetric", "udp-blocked"];
-  let lab;
-  let url;
+  const env = labSuite(SIDES);
   let chromium;
 
   before(async () => {
-    lab = await createLab(SIDES);
-    url = (await lab.startServer()).url;
-    chromium = await lab.launchChromium(1);
-  });
-  after(async () => {
-    const prefix = lab?.prefix;
-    await lab?.destroy();
-    if (prefix) assert.deepEqual(leftoverNamespaces(prefix), []);
+    chromium = await env.lab.launchChromium(1);
   });
 
   // Firefox warns (as a page error) that the lab's five ICE URLs slow discovery; not an app error.
@@ -224,10 +206,10 @@ describe("network lab: Firefox", { skip: skip ?? false }, () => {
   for (const [guestSide, guestPath] of [[2, /^relay-/], [3, /^relay-tcp$/]]) {
     it(`firefox_Joins_ChromiumHost_cone_from_${SIDES[guestSide - 1]}_Relayed`, async () => {
       const host = await newPage(chromium);
-      const firefox = await lab.launchFirefox(guestSide);
+      const firefox = await env.lab.launchFirefox(guestSide);
       try {
         assert.match(await firefox.page.evaluate(() => navigator.userAgent), /Firefox\//);
-        await createRoomAndJoin(host.page, firefox.page, url);
+        await createRoomAndJoin(host.page, firefox.page, env.url);
         const [hp, gp] = await Promise.all([waitPath(host.page), waitPath(firefox.page)]);
         assert.match(gp.path, guestPath, `Firefox ${JSON.stringify(gp)}`);
         assert.match(hp.path, /^relay-/, `Chromium host ${JSON.stringify(hp)}`);

@@ -6,10 +6,11 @@
 // Group rooms of three (Chromium and Firefox mixed) and 1:1 rooms (Chromium ↔ Firefox), both on the one
 // room engine. Times to resume are printed (# lines), not asserted.
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { ROOM_UI, waitInRoom } from "./browser.mjs";
-import { createLab, labUnavailableReason, leftoverNamespaces } from "./netlab.mjs";
+import { labUnavailableReason } from "./netlab.mjs";
 import { openRoom } from "./pair.mjs";
+import { labSuite } from "./suite.mjs";
 import { Chat, cutRound, moveRound, people, restartRound, secs } from "./recovery.mjs";
 
 const skip = labUnavailableReason();
@@ -19,21 +20,10 @@ const TEST_TIMEOUT = 240_000;
 describe("network lab: real network changes mid-chat", { skip: skip ?? false }, () => {
   // Sides: 1 cone, 2 cone (Firefox), 3 symmetric (its links go through TURN), 4 cone. Firefox on side 2, Chromium elsewhere.
   const SIDES = ["cone", "cone", "symmetric", "cone"];
-  let lab;
-  let url;
-
-  before(async () => {
-    lab = await createLab(SIDES);
-    url = (await lab.startServer()).url;
-  });
-  after(async () => {
-    const prefix = lab?.prefix;
-    await lab?.destroy();
-    if (prefix) assert.deepEqual(leftoverNamespaces(prefix), []);
-  });
+  const env = labSuite(SIDES);
 
   /** [[side, name], …] → people, in the side's browser. */
-  const cast = (spec) => people(lab, spec.map(([side, name]) => [side, side === 2 ? "firefox" : "chromium", name]));
+  const cast = (spec) => people(env.lab, spec.map(([side, name]) => [side, side === 2 ? "firefox" : "chromium", name]));
   const closeAll = (ps) => Promise.all(ps.map((p) => p.close().catch(() => undefined)));
   const who = (ps) => ps.map((p) => `${p.name}=${p.browser}@${SIDES[p.side - 1]}`).join(" ");
 
@@ -50,10 +40,10 @@ describe("network lab: real network changes mid-chat", { skip: skip ?? false }, 
   async function cutScenario(t, kind, spec) {
     const ps = await cast(spec);
     try {
-      await openRoom(ps[0].page, ps.slice(1).map((p) => p.page), url, kind);
+      await openRoom(ps[0].page, ps.slice(1).map((p) => p.page), env.url, kind);
       const chat = new Chat(ps, { kind });
       await chat.settle();
-      const r = await cutRound(lab, chat, { cutMs: 25_000 });
+      const r = await cutRound(env.lab, chat, { cutMs: 25_000 });
       const written = ps.map((p) => chat.written.get(p.name).length).join("/");
       t.diagnostic(`${kind} ${who(ps)}: written ${written}; cut dropped ${r.dropped.join("/")} packets per router; after the restore: first outstanding message in ${secs(r.resume.firstMs)}, all ${r.resume.outstanding} in ${secs(r.resume.allMs)}`);
       t.diagnostic(`reconnecting shown: ${JSON.stringify(chat.reconnectingShown(r.snap))}; left shown: ${JSON.stringify(chat.leftShown(r.snap))}; refused writes: ${chat.refusedWrites().length}; missing: ${r.missing.length}; through the cut: ${JSON.stringify(r.through)}`);
@@ -64,7 +54,7 @@ describe("network lab: real network changes mid-chat", { skip: skip ?? false }, 
       assert.deepEqual(chat.missingReconnecting(r.snap), [], "each page showed reconnecting");
       for (const p of ps) assert.deepEqual(await p.errors(), [], `${p.name}'s page errors`);
     } finally {
-      lab.restorePaths();
+      env.lab.restorePaths();
       await closeAll(ps);
     }
   }
@@ -80,11 +70,11 @@ describe("network lab: real network changes mid-chat", { skip: skip ?? false }, 
   async function moveScenario(t, kind, spec, moverSide) {
     const ps = await cast(spec);
     try {
-      await openRoom(ps[0].page, ps.slice(1).map((p) => p.page), url, kind);
+      await openRoom(ps[0].page, ps.slice(1).map((p) => p.page), env.url, kind);
       const chat = new Chat(ps, { kind });
       await chat.settle();
       const mover = ps.find((p) => p.side === moverSide);
-      const r = await moveRound(lab, chat, moverSide, mover.name);
+      const r = await moveRound(env.lab, chat, moverSide, mover.name);
       t.diagnostic(`${kind} ${who(ps)}: ${mover.name} moved to LAN ${r.addresses.clientIp}, public ${r.addresses.wanIp} (was ${r.addresses.oldWan}); first message to or from it after the move arrived in ${secs(r.after.firstMs)}, the longest wait of one written after the move ${secs(r.after.longestMs)}`);
       t.diagnostic(`reconnecting shown: ${JSON.stringify(chat.reconnectingShown(r.snap))}; left shown: ${JSON.stringify(chat.leftShown(r.snap))}; refused writes: ${chat.refusedWrites().length}; missing: ${r.missing.length}`);
       assertDelivered(chat, r);
@@ -106,10 +96,10 @@ describe("network lab: real network changes mid-chat", { skip: skip ?? false }, 
     const ps = await cast(spec);
     const late = [];
     try {
-      const link = await openRoom(ps[0].page, ps.slice(1).map((p) => p.page), url, kind);
+      const link = await openRoom(ps[0].page, ps.slice(1).map((p) => p.page), env.url, kind);
       const chat = new Chat(ps, { kind });
       await chat.settle();
-      const r = await restartRound(lab, chat);
+      const r = await restartRound(env.lab, chat);
       t.diagnostic(`${kind} ${who(ps)}: server PID ${r.pids[0]} stopped, PID ${r.pids[1]} ready ${secs(r.startedAt - r.stoppedAt)} later; first message written after the stop arrived ${secs(r.after.firstMs)} after it, longest wait ${secs(r.after.longestMs)}; left shown: ${JSON.stringify(chat.leftShown(r.snap))}; refused writes: ${chat.refusedWrites().length}; missing: ${r.missing.length}`);
       assertDelivered(chat, r);
 

@@ -4,6 +4,7 @@ using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using GhostChat.Turn.Server;
 
 namespace GhostChat.Turn.Tests;
 
@@ -29,16 +30,20 @@ public sealed class TlsTests : IDisposable
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
+    /// <summary>A server with TLS on <paramref name="tlsPort"/> with this test's certificate and key.</summary>
+    private Task<TestServer> StartTlsAsync(int tlsPort, Action<TurnServerOptions>? more = null) => TestServer.StartAsync(o =>
+    {
+        o.TlsCertificatePath = Path.Combine(_dir, "cert.pem");
+        o.TlsKeyPath = Path.Combine(_dir, "key.pem");
+        o.TlsPort = tlsPort;
+        more?.Invoke(o);
+    });
+
     [Fact]
     public async Task BindingOverTls_AnswersWithTheClientsMappedAddress()
     {
         var tlsPort = FreeTcpPort();
-        await using var server = await TestServer.StartAsync(o =>
-        {
-            o.TlsCertificatePath = Path.Combine(_dir, "cert.pem");
-            o.TlsKeyPath = Path.Combine(_dir, "key.pem");
-            o.TlsPort = tlsPort;
-        });
+        await using var server = await StartTlsAsync(tlsPort);
         Assert.Equal(tlsPort, Assert.Single(server.Server.TlsEndPoints).Port);
 
         using var tcp = new TcpClient();
@@ -92,13 +97,7 @@ public sealed class TlsTests : IDisposable
     public async Task TlsConnection_ThatNeverHandshakes_IsClosedAtTheFirstMessageDeadline()
     {
         var tlsPort = FreeTcpPort();
-        await using var server = await TestServer.StartAsync(o =>
-        {
-            o.TlsCertificatePath = Path.Combine(_dir, "cert.pem");
-            o.TlsKeyPath = Path.Combine(_dir, "key.pem");
-            o.TlsPort = tlsPort;
-            o.StreamFirstMessageTimeout = TimeSpan.FromMilliseconds(800);
-        });
+        await using var server = await StartTlsAsync(tlsPort, o => o.StreamFirstMessageTimeout = TimeSpan.FromMilliseconds(800));
         using var tcp = new TcpClient();
         await tcp.ConnectAsync(IPAddress.Loopback, tlsPort);
         // The first bytes of a ClientHello record header, and then nothing.
