@@ -107,7 +107,7 @@ run_vitest() { # name dir npm-script
   log "suite $name"
   SUITE_START=$SECONDS
   local json="$ARTIFACTS/$name.json"
-  (cd "$dir" && npm run --silent "$script" -- --reporter=default --reporter=json --outputFile.json="$json") 2>&1 \
+  (cd "$dir" && npm run --silent "$script" -- --reporter=json --outputFile.json="$json" --reporter=default) 2>&1 \
     | tee "$ARTIFACTS/$name.log" | tail -n 40
   local passed=0 failed=1
   if [ -f "$json" ]; then
