@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
+using System.Security.Cryptography;
 using GhostChat.Turn.Stun;
 
 namespace GhostChat.Turn.Server;
@@ -20,27 +21,35 @@ internal sealed class Allocation
     private readonly Dictionary<ushort, Channel> _byNumber = [];
     private readonly Dictionary<PeerKey, Channel> _byPeer = [];
     private readonly Dictionary<PeerKey, SocketAddress> _sendTargets = [];
-    private readonly TurnServer _server;
+    private readonly TurnMetrics _metrics;
+    private readonly TimeProvider _time;
     private readonly TokenBucket? _bucket;
-    private readonly byte[] _txPrefix = System.Security.Cryptography.RandomNumberGenerator.GetBytes(4);
+    private readonly byte[] _txPrefix = RandomNumberGenerator.GetBytes(4);
     private ulong _txCounter;
     private long _expiresTicks;
 
-    public Allocation(TurnServer server, ClientLink link, Socket relay, PeerKey relayed, string username, string user, byte[] key, byte[] allocateTransaction, long expiresTicks, long credentialExpiry, long bytesPerSecond)
+    /// <param name="link">The way to the client.</param>
+    /// <param name="relay">The relay socket, bound.</param>
+    /// <param name="relayed">The relayed transport address clients are told.</param>
+    /// <param name="credential">The credential the allocation was made with: later requests must use it.</param>
+    /// <param name="allocateTransaction">The Allocate's transaction id, so a retransmission gets the same answer.</param>
+    /// <param name="expiresTicks">When it expires unless refreshed (UTC ticks of <paramref name="time"/>).</param>
+    /// <param name="bytesPerSecond">The relay rate limit, each direction counted; 0 = none.</param>
+    /// <param name="metrics">Where relayed and dropped packets are counted.</param>
+    /// <param name="time">The clock of lifetimes and the rate limit.</param>
+    public Allocation(ClientLink link, Socket relay, PeerKey relayed, CheckedCredential credential, byte[] allocateTransaction, long expiresTicks, long bytesPerSecond, TurnMetrics metrics, TimeProvider time)
     {
-        _server = server;
+        _metrics = metrics;
+        _time = time;
         Link = link;
         Relay = relay;
         Relayed = relayed;
-        Username = username;
-        User = user;
-        Key = key;
+        Credential = credential;
         AllocateTransaction = allocateTransaction;
         _expiresTicks = expiresTicks;
-        CredentialExpiry = credentialExpiry;
         if (bytesPerSecond > 0)
         {
-            _bucket = new TokenBucket(bytesPerSecond, server.Time);
+            _bucket = new TokenBucket(bytesPerSecond, time);
         }
     }
 
@@ -51,16 +60,18 @@ internal sealed class Allocation
     /// <summary>The advertised relayed transport address.</summary>
     public PeerKey Relayed { get; }
 
-    public string Username { get; }
+    public CheckedCredential Credential { get; }
 
-    public string User { get; }
+    public string Username => Credential.Username;
 
-    public byte[] Key { get; }
+    public string User => Credential.User;
+
+    public byte[] Key => Credential.Key;
 
     public byte[] AllocateTransaction { get; }
 
     /// <summary>When the REST credential it was made with expires (Unix seconds): it is never refreshed past that.</summary>
-    public long CredentialExpiry { get; }
+    public long CredentialExpiry => Credential.Expiry;
 
     public bool Closed { get; private set; }
 
@@ -185,17 +196,17 @@ internal sealed class Allocation
         int length = BinaryPrimitives.ReadUInt16BigEndian(packet[2..]);
         if (length > packet.Length - 4)
         {
-            _server.CountDropped();
+            _metrics.CountDropped();
             return;
         }
-        long now = _server.NowTicks;
+        long now = _time.GetUtcNow().UtcTicks;
         SocketAddress target;
         lock (_gate)
         {
             if (now >= _expiresTicks || !_byNumber.TryGetValue(number, out var channel) || channel.ExpiresTicks <= now
                 || !_permissions.TryGetValue(channel.Peer.IpOnly, out var permission) || permission <= now)
             {
-                _server.CountDropped();
+                _metrics.CountDropped();
                 return;
             }
             target = channel.Address;
@@ -204,15 +215,15 @@ internal sealed class Allocation
     }
 
     /// <summary>A Send indication (RFC 8656 §10.2): to the peer named in it, when permitted.</summary>
-    public void RelaySend(ReadOnlySpan<byte> packet, PeerKey peer, ReadOnlySpan<byte> data)
+    public void RelaySend(PeerKey peer, ReadOnlySpan<byte> data)
     {
-        long now = _server.NowTicks;
+        long now = _time.GetUtcNow().UtcTicks;
         SocketAddress? target;
         lock (_gate)
         {
             if (now >= _expiresTicks || !_permissions.TryGetValue(peer.IpOnly, out var permission) || permission <= now)
             {
-                _server.CountDropped();
+                _metrics.CountDropped();
                 return;
             }
             if (!_sendTargets.TryGetValue(peer, out target))
@@ -224,7 +235,6 @@ internal sealed class Allocation
                 }
             }
         }
-        _ = packet;
         SendToPeer(data, target);
     }
 
@@ -232,17 +242,17 @@ internal sealed class Allocation
     {
         if (_bucket is not null && !_bucket.TryTake(payload.Length))
         {
-            _server.CountDropped();
+            _metrics.CountDropped();
             return;
         }
         try
         {
             Relay.SendTo(payload, SocketFlags.None, target);
-            _server.CountRelayed(payload.Length);
+            _metrics.CountRelayed(payload.Length);
         }
         catch (SocketException)
         {
-            _server.CountDropped();
+            _metrics.CountDropped();
         }
         catch (ObjectDisposedException)
         {
@@ -263,7 +273,7 @@ internal sealed class Allocation
             }
             catch (SocketException ex) when (ex.SocketErrorCode is SocketError.MessageSize or SocketError.ConnectionReset)
             {
-                _server.CountDropped();
+                _metrics.CountDropped();
                 continue;
             }
             catch (Exception ex) when (ex is SocketException or ObjectDisposedException or OperationCanceledException)
@@ -276,20 +286,20 @@ internal sealed class Allocation
             }
             catch (Exception ex)
             {
-                _server.HandlerFault(ex);
+                _metrics.HandlerFault(ex);
             }
         }
     }
 
     private void ForwardToClient(byte[] buffer, int n, PeerKey peer)
     {
-        long now = _server.NowTicks;
+        long now = _time.GetUtcNow().UtcTicks;
         ushort channelNumber = 0;
         lock (_gate)
         {
             if (now >= _expiresTicks || !_permissions.TryGetValue(peer.IpOnly, out var permission) || permission <= now)
             {
-                _server.CountDropped();
+                _metrics.CountDropped();
                 return;
             }
             if (_byPeer.TryGetValue(peer, out var channel) && channel.ExpiresTicks > now)
@@ -299,7 +309,7 @@ internal sealed class Allocation
         }
         if (_bucket is not null && !_bucket.TryTake(n))
         {
-            _server.CountDropped();
+            _metrics.CountDropped();
             return;
         }
         var span = buffer.AsSpan();
@@ -340,7 +350,7 @@ internal sealed class Allocation
             BinaryPrimitives.WriteUInt16BigEndian(m[(d + 2)..], (ushort)n);
             Link.Send(span.Slice(start, headerLen + padded));
         }
-        _server.CountRelayed(n);
+        _metrics.CountRelayed(n);
     }
 
     /// <summary>Closes the relay socket; the relay loop ends.</summary>

@@ -64,7 +64,7 @@ internal sealed class UdpLink : ClientLink
 internal sealed class StreamLink : ClientLink
 {
     private readonly Stream _stream;
-    private readonly TurnServer _server;
+    private readonly TurnMetrics _metrics;
     private readonly Channel<(byte[] Buffer, int Length)> _queue = Channel.CreateUnbounded<(byte[], int)>(new UnboundedChannelOptions { SingleReader = true });
     private readonly int _budget;
     private readonly TimeSpan _writeTimeout;
@@ -72,11 +72,11 @@ internal sealed class StreamLink : ClientLink
     private int _queued;
     private volatile bool _broken;
 
-    public StreamLink(Stream stream, IPEndPoint remote, TurnServer server, CancellationTokenSource idle, int budget, TimeSpan writeTimeout)
+    public StreamLink(Stream stream, IPEndPoint remote, TurnMetrics metrics, CancellationTokenSource idle, int budget, TimeSpan writeTimeout)
         : base(PeerKey.FromEndPoint(remote))
     {
         _stream = stream;
-        _server = server;
+        _metrics = metrics;
         _idle = idle;
         _budget = budget;
         _writeTimeout = writeTimeout;
@@ -87,6 +87,19 @@ internal sealed class StreamLink : ClientLink
 
     /// <summary>The allocation made over this connection, if any (one per 5-tuple).</summary>
     public Allocation? Allocation { get; set; }
+
+    /// <summary>True once a well-formed STUN message (or ChannelData on its allocation) came over this connection.</summary>
+    public bool Heard { get; set; }
+
+    /// <summary>Lets go of <paramref name="allocation"/> if it is this connection's, which is then idle again.</summary>
+    public void Detach(Allocation allocation, TimeSpan idleTimeout)
+    {
+        if (Allocation == allocation)
+        {
+            Allocation = null;
+            ArmIdle(idleTimeout);
+        }
+    }
 
     /// <summary>(Re)starts the idle deadline: the connection is closed unless it is armed again in time.</summary>
     public void ArmIdle(TimeSpan timeout)
@@ -110,8 +123,8 @@ internal sealed class StreamLink : ClientLink
         if (Interlocked.Add(ref _queued, data.Length) > _budget)
         {
             Interlocked.Add(ref _queued, -data.Length);
-            _server.CountDropped();
-            _server.Refuse(Refusal.SendQueueFull);
+            _metrics.CountDropped();
+            _metrics.Refuse(Refusal.SendQueueFull);
             return;
         }
         var buffer = ArrayPool<byte>.Shared.Rent(data.Length);
@@ -165,7 +178,7 @@ internal sealed class StreamLink : ClientLink
         {
             if (ex is OperationCanceledException && !_broken)
             {
-                _server.Refuse(Refusal.WriteTimeout);
+                _metrics.Refuse(Refusal.WriteTimeout);
             }
             _broken = true;
             _queue.Writer.TryComplete();

@@ -1,0 +1,235 @@
+using System.Net;
+using System.Net.Sockets;
+using GhostChat.Turn.Stun;
+using Microsoft.Extensions.Logging;
+
+namespace GhostChat.Turn.Server;
+
+/// <summary>
+/// The UDP side: one receive loop (a thread with one MTU-sized buffer) per socket, several sockets per port with
+/// SO_REUSEPORT on Linux, and the STUN-only sockets of RFC 5780. Each datagram is demultiplexed (RFC 8656 §12):
+/// ChannelData and Send indications go to the client's allocation, requests to the <see cref="RequestHandler"/>.
+/// </summary>
+internal sealed class UdpListener(
+    TurnServerOptions options,
+    AllocationManager allocations,
+    RequestHandler handler,
+    BindingHandler binding,
+    TurnMetrics metrics,
+    ILogger logger,
+    CancellationToken stopping) : IDisposable
+{
+    private readonly List<Socket> _sockets = [];
+    private readonly List<Thread> _threads = [];
+
+    /// <summary>Binds <paramref name="address"/>:<paramref name="port"/> with <paramref name="loops"/> receive loops; returns the bound endpoint and its sockets.</summary>
+    public (IPEndPoint Bound, List<Socket> Sockets) Bind(IPAddress address, int port, int loops)
+    {
+        IPEndPoint? bound = null;
+        List<Socket> sockets = [];
+        if (loops > 1 && port != 0 && OperatingSystem.IsLinux())
+        {
+            // SO_REUSEPORT would let us share a port another server (coturn sets it too) already holds and split its
+            // traffic silently: probe with a plain bind first so a taken port fails loudly.
+            using var probe = new Socket(address.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+            probe.Bind(new IPEndPoint(address, port));
+        }
+        for (int i = 0; i < loops; i++)
+        {
+            var socket = new Socket(address.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+            if (address.AddressFamily == AddressFamily.InterNetworkV6)
+            {
+                socket.DualMode = address.Equals(IPAddress.IPv6Any);
+            }
+            if (loops > 1 && OperatingSystem.IsLinux())
+            {
+                // SO_REUSEPORT (15): the kernel spreads clients over the sockets by their 4-tuple.
+                socket.SetRawSocketOption(1, 15, BitConverter.GetBytes(1));
+            }
+            socket.ReceiveBufferSize = 4 * 1024 * 1024;
+            socket.SendBufferSize = 4 * 1024 * 1024;
+            socket.Bind(bound ?? new IPEndPoint(address, port));
+            bound ??= (IPEndPoint)socket.LocalEndPoint!;
+            sockets.Add(socket);
+            StartLoop(socket, bindingOnly: false, "turn-udp-" + i);
+            if (!OperatingSystem.IsLinux())
+            {
+                break;
+            }
+        }
+        return (bound!, sockets);
+    }
+
+    /// <summary>
+    /// Binds the RFC 5780 STUN-only sockets beside the primary ones and hands them to the Binding handler. Returns the
+    /// endpoints: first the primary address on the alternate port, then, with an alternate address, that address on
+    /// the UDP port and on the alternate port.
+    /// </summary>
+    public List<IPEndPoint> StartNatDiscovery(IPAddress primary, IPEndPoint primaryBound, List<Socket> primarySockets, IPAddress advertised)
+    {
+        var slots = new Dictionary<Socket, int>();
+        var sockets = new Socket?[4];
+        foreach (var s in primarySockets)
+        {
+            slots[s] = 0;
+        }
+        sockets[0] = primarySockets[0];
+        var bound = new List<IPEndPoint>();
+        int alternatePort = BindStunOnly(primary, options.AlternatePort, 1, sockets, slots, bound);
+        if (options.AlternateAddress is { } alternate)
+        {
+            var address = IPAddress.Parse(alternate);
+            BindStunOnly(address, primaryBound.Port, 2, sockets, slots, bound);
+            BindStunOnly(address, alternatePort, 3, sockets, slots, bound);
+        }
+        binding.Discovery = new NatDiscovery(sockets, slots, advertised);
+        string endPoints = string.Join(", ", bound);
+        Log.NatDiscovery(logger, endPoints);
+        return bound;
+    }
+
+    /// <summary>Closes every socket and waits for the loops to end.</summary>
+    public void Dispose()
+    {
+        foreach (var s in _sockets)
+        {
+            s.Dispose();
+        }
+        foreach (var t in _threads)
+        {
+            t.Join(TimeSpan.FromSeconds(5));
+        }
+    }
+
+    private int BindStunOnly(IPAddress address, int port, int slot, Socket?[] sockets, Dictionary<Socket, int> slots, List<IPEndPoint> bound)
+    {
+        var socket = new Socket(address.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+        try
+        {
+            if (address.AddressFamily == AddressFamily.InterNetworkV6)
+            {
+                socket.DualMode = address.Equals(IPAddress.IPv6Any);
+            }
+            socket.Bind(new IPEndPoint(address, port));
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+        sockets[slot] = socket;
+        slots[socket] = slot;
+        var local = (IPEndPoint)socket.LocalEndPoint!;
+        bound.Add(local);
+        StartLoop(socket, bindingOnly: true, "turn-stun-" + slot);
+        return local.Port;
+    }
+
+    private void StartLoop(Socket socket, bool bindingOnly, string name)
+    {
+        _sockets.Add(socket);
+        var thread = new Thread(() => ReceiveLoop(socket, bindingOnly)) { IsBackground = true, Name = name };
+        _threads.Add(thread);
+        thread.Start();
+    }
+
+    private void ReceiveLoop(Socket socket, bool bindingOnly)
+    {
+        // One MTU-sized buffer per loop; oversize datagrams are truncated by the kernel and dropped.
+        var buffer = new byte[options.MaxPayloadSize + 128];
+        var from = new SocketAddress(socket.AddressFamily);
+        while (!stopping.IsCancellationRequested)
+        {
+            int n;
+            try
+            {
+                n = socket.ReceiveFrom(buffer, SocketFlags.None, from);
+            }
+            catch (SocketException ex) when (ex.SocketErrorCode is SocketError.MessageSize or SocketError.ConnectionReset)
+            {
+                metrics.CountDropped();
+                continue;
+            }
+            catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+            {
+                return;
+            }
+            try
+            {
+                if (bindingOnly)
+                {
+                    HandleBindingOnly(socket, buffer.AsSpan(0, n), from);
+                }
+                else
+                {
+                    Handle(socket, buffer.AsSpan(0, n), from);
+                }
+            }
+            catch (Exception ex)
+            {
+                metrics.HandlerFault(ex);
+            }
+        }
+    }
+
+    private void Handle(Socket socket, ReadOnlySpan<byte> packet, SocketAddress from)
+    {
+        if (StunFraming.LooksLikeChannelData(packet))
+        {
+            if (allocations.TryGetUdp(from, out var allocation))
+            {
+                allocation.RelayChannelData(packet);
+            }
+            else
+            {
+                metrics.CountDropped();
+            }
+            return;
+        }
+        if (!StunMessage.TryParse(packet, out var message))
+        {
+            metrics.CountDropped();
+            return;
+        }
+        if (message.Class == StunClass.Indication)
+        {
+            if (message.Method == StunConst.Send && allocations.TryGetUdp(from, out var allocation))
+            {
+                handler.HandleSend(new TurnRequest(packet, in message, allocation.Link, allocation, default));
+            }
+            return;
+        }
+        if (message.Class == StunClass.Request)
+        {
+            HandleRequest(socket, packet, in message, from);
+        }
+    }
+
+    /// <summary>A request: off the relay path, so its response buffer is not on that path's stack.</summary>
+    private void HandleRequest(Socket socket, ReadOnlySpan<byte> packet, ref readonly StunMessage message, SocketAddress from)
+    {
+        allocations.TryGetUdp(from, out var existing);
+        ClientLink link = existing?.Link ?? new UdpLink(socket, Clone(from));
+        Span<byte> response = stackalloc byte[TurnRequest.ResponseBufferSize];
+        handler.HandleRequest(new TurnRequest(packet, in message, link, existing, response));
+    }
+
+    /// <summary>A datagram on a STUN-only socket: Binding requests are answered, everything else is dropped.</summary>
+    private void HandleBindingOnly(Socket socket, ReadOnlySpan<byte> packet, SocketAddress from)
+    {
+        if (!StunMessage.TryParse(packet, out var message) || message.Class != StunClass.Request || message.Method != StunConst.Binding)
+        {
+            metrics.CountDropped();
+            return;
+        }
+        Span<byte> response = stackalloc byte[TurnRequest.ResponseBufferSize];
+        binding.Handle(new TurnRequest(packet, in message, new UdpLink(socket, Clone(from)), null, response));
+    }
+
+    private static SocketAddress Clone(SocketAddress address)
+    {
+        var copy = new SocketAddress(address.Family, address.Size);
+        address.Buffer.Span[..address.Size].CopyTo(copy.Buffer.Span);
+        return copy;
+    }
+}
