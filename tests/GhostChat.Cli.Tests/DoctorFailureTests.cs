@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using GhostChat.Cli.Doctor;
+using GhostChat.Turn.Client;
 
 namespace GhostChat.Cli.Tests;
 

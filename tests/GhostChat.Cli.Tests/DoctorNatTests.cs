@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using GhostChat.Cli.Doctor;
+using GhostChat.Turn.Client;
 using GhostChat.Turn.Server;
 
 namespace GhostChat.Cli.Tests;

@@ -164,7 +164,7 @@ public sealed class VerdictLogicTests
     [InlineData("stun://10.0.0.1:3478", "stun", "10.0.0.1", 3478, "udp", "udp")]
     public void IceUrls_Parse(string text, string scheme, string host, int port, string transport, string clientTransport)
     {
-        Assert.True(IceUrl.TryParse(text, out var url, out var error), error);
+        Assert.True(IceUrl.TryParse(text, IceUrlSyntax.Lenient, out var url, out var error), error);
         Assert.Equal((scheme, host, port, transport, clientTransport), (url.Scheme, url.Host, url.Port, url.Transport, url.ClientTransport));
     }
 
@@ -182,14 +182,14 @@ public sealed class VerdictLogicTests
     [InlineData("turn:a b:3478", "missing or invalid host")]
     public void BadIceUrls_SayWhatIsWrong(string text, string expected)
     {
-        Assert.False(IceUrl.TryParse(text, out _, out var error));
+        Assert.False(IceUrl.TryParse(text, IceUrlSyntax.Lenient, out _, out var error));
         Assert.Contains(expected, error, StringComparison.Ordinal);
     }
 
     [Fact]
     public void StunOption_AcceptsHostPortWithoutScheme()
     {
-        Assert.True(IceUrl.TryParse("127.0.0.1:3479", out var url, out _, defaultScheme: "stun"));
+        Assert.True(IceUrl.TryParse("127.0.0.1:3479", IceUrlSyntax.Lenient, out var url, out _, defaultScheme: "stun"));
         Assert.Equal(("stun", "127.0.0.1", 3479), (url.Scheme, url.Host, url.Port));
     }
 

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using GhostChat.Cli.Doctor;
+using GhostChat.Turn.Client;
 using Spectre.Console;
 
 namespace GhostChat.Cli.Commands;
@@ -125,7 +126,7 @@ internal static class DoctorCommand
         var list = new List<IceUrl>();
         foreach (var v in values ?? [])
         {
-            if (IceUrl.TryParse(v, out var u, out var error, defaultScheme))
+            if (IceUrl.TryParse(v, IceUrlSyntax.Lenient, out var u, out var error, defaultScheme))
             {
                 list.Add(u);
             }

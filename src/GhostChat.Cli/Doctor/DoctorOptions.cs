@@ -1,3 +1,4 @@
+using GhostChat.Turn.Client;
 namespace GhostChat.Cli.Doctor;
 
 /// <summary>What <c>ghostchat doctor</c> checks and how long it waits.</summary>

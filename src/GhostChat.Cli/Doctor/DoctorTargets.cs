@@ -1,4 +1,5 @@
 using GhostChat.Turn.Auth;
+using GhostChat.Turn.Client;
 
 namespace GhostChat.Cli.Doctor;
 

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using GhostChat.Turn.Client;
 
 namespace GhostChat.Cli.Doctor;
 

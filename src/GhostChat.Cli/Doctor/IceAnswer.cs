@@ -1,4 +1,5 @@
 using System.Text.Json;
+using GhostChat.Turn.Client;
 
 namespace GhostChat.Cli.Doctor;
 
@@ -65,7 +66,7 @@ internal sealed record IceAnswer(IReadOnlyList<IceAnswerServer> Servers, IReadOn
                 string? provider = index < providers.Length ? providers[index] : null;
                 foreach (var text in texts)
                 {
-                    if (IceUrl.TryParse(text, out var url, out var error))
+                    if (IceUrl.TryParse(text, IceUrlSyntax.Lenient, out var url, out var error))
                     {
                         servers.Add(new IceAnswerServer(url, username, credential, provider));
                     }
@@ -92,7 +93,7 @@ internal sealed record IceAnswer(IReadOnlyList<IceAnswerServer> Servers, IReadOn
         {
             foreach (var p in sp.EnumerateArray())
             {
-                if (p.ValueKind == JsonValueKind.String && IceUrl.TryParse(p.GetString(), out var url, out _) && !url.IsTurn)
+                if (p.ValueKind == JsonValueKind.String && IceUrl.TryParse(p.GetString(), IceUrlSyntax.Lenient, out var url, out _) && !url.IsTurn)
                 {
                     probes.Add(url);
                 }

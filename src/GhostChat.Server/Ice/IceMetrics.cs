@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using GhostChat.Turn.Client;
 
 namespace GhostChat.Server.Ice;
 
@@ -22,7 +23,7 @@ internal sealed class IceMetrics
         _requests = meter.CreateCounter<long>("ghostchat.ice.requests", "{request}", "/api/ice requests, by result (ok, rate_limited, bad_request).");
     }
 
-    public void Probed(string provider, IceTransport transport, bool ok) => _probes.Add(1,
+    public void Probed(string provider, TurnTransport transport, bool ok) => _probes.Add(1,
         new KeyValuePair<string, object?>("provider", provider),
         new KeyValuePair<string, object?>("transport", transport.ToString().ToLowerInvariant()),
         new KeyValuePair<string, object?>("result", ok ? "ok" : "failed"));

@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using GhostChat.Server.Ice.Providers;
+using GhostChat.Turn.Client;
 using Microsoft.Extensions.Options;
 
 namespace GhostChat.Server.Ice;

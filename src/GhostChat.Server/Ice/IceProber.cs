@@ -82,7 +82,7 @@ internal sealed class IceProber(
             var h = servers.GetOrAdd(CredentialsKey, _ => new ServerHealth());
             if (h.NextProbe <= time.GetUtcNow())
             {
-                Record(provider, CredentialsKey, h, ok: false, latency: null, error: "no servers or credentials from the provider", IceTransport.Udp, countProbe: false);
+                Record(provider, CredentialsKey, h, ok: false, latency: null, error: "no servers or credentials from the provider", TurnTransport.Udp, countProbe: false);
             }
             return;
         }
@@ -115,11 +115,11 @@ internal sealed class IceProber(
             var started = time.GetTimestamp();
             string? error = await ProbeAsync(provider, url, entry, cancellationToken).ConfigureAwait(false);
             var latency = time.GetElapsedTime(started).TotalMilliseconds;
-            Record(provider, t.Key, h, error is null, latency, error, url.Transport, countProbe: true);
+            Record(provider, t.Key, h, error is null, latency, error, url.Connection, countProbe: true);
         })).ConfigureAwait(false);
     }
 
-    private void Record(IceProvider provider, string key, ServerHealth h, bool ok, double? latency, string? error, IceTransport transport, bool countProbe)
+    private void Record(IceProvider provider, string key, ServerHealth h, bool ok, double? latency, string? error, TurnTransport transport, bool countProbe)
     {
         var o = options.Value.Probe;
         var before = h.State;
@@ -176,12 +176,7 @@ internal sealed class IceProber(
             }
             var endpoint = new IPEndPoint(address, url.Port);
             step = "connect";
-            var transport = url.Transport switch
-            {
-                IceTransport.Tcp => TurnTransport.Tcp,
-                IceTransport.Tls => TurnTransport.Tls,
-                _ => TurnTransport.Udp,
-            };
+            var transport = url.Connection;
             await using var client = await TurnClient.ConnectAsync(transport, endpoint, IPAddress.TryParse(url.Host, out _) ? null : url.Host, provider.CertificateValidation, timeout.Token).ConfigureAwait(false);
             client.InitialRto = TimeSpan.FromMilliseconds(250);
             client.MaxTries = 5;

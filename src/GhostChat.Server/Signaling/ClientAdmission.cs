@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
+using GhostChat.Turn.Security;
 using Microsoft.Extensions.Options;
 
 namespace GhostChat.Server.Signaling;

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Net.WebSockets;
+using GhostChat.Turn.Security;
 using Microsoft.Extensions.Options;
 
 namespace GhostChat.Server.Signaling;

@@ -253,11 +253,10 @@ public sealed class TurnClient : IAsyncDisposable
     /// <summary>Sends ChannelData on a bound channel (padded to a multiple of 4 bytes over TCP/TLS, RFC 8656 §12.5).</summary>
     public void SendChannel(ushort channel, ReadOnlySpan<byte> data)
     {
-        int length = 4 + data.Length;
-        var buffer = new byte[_stream is null ? length : (length + 3) & ~3];
-        BinaryPrimitives.WriteUInt16BigEndian(buffer, channel);
-        BinaryPrimitives.WriteUInt16BigEndian(buffer.AsSpan(2), (ushort)data.Length);
-        data.CopyTo(buffer.AsSpan(4));
+        bool stream = _stream is not null;
+        var buffer = new byte[ChannelData.FrameLength(data.Length, stream)];
+        data.CopyTo(buffer.AsSpan(ChannelData.HeaderSize));
+        ChannelData.Frame(buffer, channel, data.Length, stream);
         Write(buffer);
     }
 
@@ -431,56 +430,25 @@ public sealed class TurnClient : IAsyncDisposable
 
     private async Task StreamReceiveLoopAsync()
     {
-        var buffer = new byte[4096];
-        int filled = 0;
+        var frames = new StreamFrameBuffer(4096, MaxStreamFrame);
         try
         {
             while (!_stop.IsCancellationRequested)
             {
-                if (filled == buffer.Length)
+                var free = frames.FreeSpace();
+                if (free.IsEmpty)
                 {
-                    if (buffer.Length >= MaxStreamFrame)
-                    {
-                        return;
-                    }
-                    Array.Resize(ref buffer, Math.Min(buffer.Length * 2, MaxStreamFrame));
+                    return;
                 }
-                int n = await _stream!.ReadAsync(buffer.AsMemory(filled), _stop.Token).ConfigureAwait(false);
+                int n = await _stream!.ReadAsync(free, _stop.Token).ConfigureAwait(false);
                 if (n == 0)
                 {
                     return;
                 }
-                filled += n;
-                int consumed = 0;
-                while (filled - consumed >= 4)
+                frames.Advance(n);
+                if (!HandleFrames(frames))
                 {
-                    var rest = buffer.AsSpan(consumed, filled - consumed);
-                    int length = (rest[2] << 8) | rest[3];
-                    int frame = (rest[0] & 0xC0) switch
-                    {
-                        0x40 => (4 + length + 3) & ~3,
-                        0 => StunConst.HeaderSize + length,
-                        _ => -1,
-                    };
-                    // Out of sync (neither STUN nor ChannelData on a channel we bound: an HTTP server, a TLS
-                    // alert, garbage): a stream cannot be resynchronised, so close it and fail what waits.
-                    if (frame < 0
-                        || (frame > 0 && (rest[0] & 0xC0) == 0x40 && !_channels.ContainsKey(BinaryPrimitives.ReadUInt16BigEndian(rest)))
-                        || ((rest[0] & 0xC0) == 0 && rest.Length >= 8 && BinaryPrimitives.ReadUInt32BigEndian(rest[4..]) != StunConst.MagicCookie))
-                    {
-                        return;
-                    }
-                    if (frame > rest.Length)
-                    {
-                        break;
-                    }
-                    HandlePacket(rest[..frame]);
-                    consumed += frame;
-                }
-                if (consumed > 0)
-                {
-                    Buffer.BlockCopy(buffer, consumed, buffer, 0, filled - consumed);
-                    filled -= consumed;
+                    return;
                 }
             }
         }
@@ -494,6 +462,28 @@ public sealed class TurnClient : IAsyncDisposable
             {
                 pending.TrySetException(new TurnException(0, "the server closed the connection"));
             }
+        }
+    }
+
+    /// <summary>Handles every whole frame read so far; false when the stream is out of sync.</summary>
+    private bool HandleFrames(StreamFrameBuffer frames)
+    {
+        while (true)
+        {
+            var result = frames.TryNext(out var frame);
+            // Out of sync (neither STUN nor ChannelData on a channel we bound: an HTTP server, a TLS alert, garbage): a
+            // stream cannot be resynchronised, so close it and fail what waits. A partial frame's header is checked too.
+            if (result == StreamFrame.OutOfSync
+                || (frame.Length >= 4 && StunFraming.LooksLikeChannelData(frame) && !_channels.ContainsKey(BinaryPrimitives.ReadUInt16BigEndian(frame)))
+                || ((frame.Length >= 8) && (frame[0] & 0xC0) == 0 && BinaryPrimitives.ReadUInt32BigEndian(frame[4..]) != StunConst.MagicCookie))
+            {
+                return false;
+            }
+            if (result == StreamFrame.Incomplete)
+            {
+                return true;
+            }
+            HandlePacket(frame);
         }
     }
 

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
+using GhostChat.Turn.Security;
 using GhostChat.Turn.Stun;
 
 namespace GhostChat.Turn.Server;
@@ -23,7 +24,9 @@ internal sealed class Allocation
     private readonly Dictionary<PeerKey, SocketAddress> _sendTargets = [];
     private readonly TurnMetrics _metrics;
     private readonly TimeProvider _time;
-    private readonly TokenBucket? _bucket;
+    private readonly Lock _bucketGate = new();
+    private readonly long _bytesPerSecond;
+    private TokenBucket _bucket;
     private readonly byte[] _txPrefix = RandomNumberGenerator.GetBytes(4);
     private ulong _txCounter;
     private long _expiresTicks;
@@ -47,9 +50,11 @@ internal sealed class Allocation
         Credential = credential;
         AllocateTransaction = allocateTransaction;
         _expiresTicks = expiresTicks;
+        _bytesPerSecond = bytesPerSecond;
         if (bytesPerSecond > 0)
         {
-            _bucket = new TokenBucket(bytesPerSecond, time);
+            // Refills continuously; a burst of one second.
+            _bucket = new TokenBucket(bytesPerSecond, time.GetTimestamp());
         }
     }
 
@@ -240,7 +245,7 @@ internal sealed class Allocation
 
     private void SendToPeer(ReadOnlySpan<byte> payload, SocketAddress target)
     {
-        if (_bucket is not null && !_bucket.TryTake(payload.Length))
+        if (!TryTakeRate(payload.Length))
         {
             _metrics.CountDropped();
             return;
@@ -307,7 +312,7 @@ internal sealed class Allocation
                 channelNumber = channel.Number;
             }
         }
-        if (_bucket is not null && !_bucket.TryTake(n))
+        if (!TryTakeRate(n))
         {
             _metrics.CountDropped();
             return;
@@ -315,42 +320,41 @@ internal sealed class Allocation
         var span = buffer.AsSpan();
         if (channelNumber != 0)
         {
-            int start = Headroom - 4;
-            BinaryPrimitives.WriteUInt16BigEndian(span[start..], channelNumber);
-            BinaryPrimitives.WriteUInt16BigEndian(span[(start + 2)..], (ushort)n);
-            int total = 4 + n;
-            if (Link.IsStream)
-            {
-                int padded = (total + 3) & ~3;
-                span.Slice(start + total, padded - total).Clear();
-                total = padded;
-            }
+            int start = Headroom - ChannelData.HeaderSize;
+            int total = ChannelData.Frame(span[start..], channelNumber, n, Link.IsStream);
             Link.Send(span.Slice(start, total));
         }
         else
         {
-            // Data indication: header, XOR-PEER-ADDRESS, DATA (RFC 8656 §10.3).
-            int addrLen = peer.IsV6 ? 20 : 8;
-            int headerLen = StunConst.HeaderSize + 4 + addrLen + 4;
-            int start = Headroom - headerLen;
-            int padded = (n + 3) & ~3;
-            span.Slice(Headroom + n, padded - n).Clear();
-            var m = span[start..];
-            BinaryPrimitives.WriteUInt16BigEndian(m, StunType.Encode(StunConst.Data, StunClass.Indication));
-            BinaryPrimitives.WriteUInt16BigEndian(m[2..], (ushort)(headerLen - StunConst.HeaderSize + padded));
-            BinaryPrimitives.WriteUInt32BigEndian(m[4..], StunConst.MagicCookie);
-            _txPrefix.CopyTo(m[8..]);
-            BinaryPrimitives.WriteUInt64BigEndian(m[12..], Interlocked.Increment(ref _txCounter));
-            int a = StunConst.HeaderSize;
-            BinaryPrimitives.WriteUInt16BigEndian(m[a..], StunConst.XorPeerAddress);
-            BinaryPrimitives.WriteUInt16BigEndian(m[(a + 2)..], (ushort)addrLen);
-            StunWriter.WriteXorAddress(m.Slice(a + 4, addrLen), peer, m.Slice(8, 12));
-            int d = a + 4 + addrLen;
-            BinaryPrimitives.WriteUInt16BigEndian(m[d..], StunConst.DataAttr);
-            BinaryPrimitives.WriteUInt16BigEndian(m[(d + 2)..], (ushort)n);
-            Link.Send(span.Slice(start, headerLen + padded));
+            SendDataIndication(span, n, peer);
         }
         _metrics.CountRelayed(n);
+    }
+
+    /// <summary>A Data indication (RFC 8656 §10.3): XOR-PEER-ADDRESS and DATA, written in front of the payload at <see cref="Headroom"/>.</summary>
+    private void SendDataIndication(Span<byte> buffer, int n, PeerKey peer)
+    {
+        int headerLen = StunConst.HeaderSize + 4 + (peer.IsV6 ? 20 : 8) + 4;
+        Span<byte> transactionId = stackalloc byte[12];
+        _txPrefix.CopyTo(transactionId);
+        BinaryPrimitives.WriteUInt64BigEndian(transactionId[4..], Interlocked.Increment(ref _txCounter));
+        var w = new StunWriter(buffer[(Headroom - headerLen)..], StunConst.Data, StunClass.Indication, transactionId);
+        w.AddXorAddress(StunConst.XorPeerAddress, peer);
+        w.AddPlacedValue(StunConst.DataAttr, n);
+        Link.Send(w.Written);
+    }
+
+    /// <summary>The relay rate limit (each direction counts): true when <paramref name="bytes"/> may go.</summary>
+    private bool TryTakeRate(int bytes)
+    {
+        if (_bytesPerSecond <= 0)
+        {
+            return true;
+        }
+        lock (_bucketGate)
+        {
+            return _bucket.TryTake(_time.GetTimestamp(), _time.TimestampFrequency, _bytesPerSecond, _bytesPerSecond, bytes);
+        }
     }
 
     /// <summary>Closes the relay socket; the relay loop ends.</summary>
@@ -369,29 +373,5 @@ internal sealed class Allocation
         public SocketAddress Address { get; } = address;
 
         public long ExpiresTicks { get; set; }
-    }
-}
-
-/// <summary>Bytes-per-second limiter for one allocation; refills continuously, burst of one second.</summary>
-internal sealed class TokenBucket(long bytesPerSecond, TimeProvider time)
-{
-    private readonly Lock _gate = new();
-    private double _tokens = bytesPerSecond;
-    private long _last = time.GetTimestamp();
-
-    public bool TryTake(int bytes)
-    {
-        lock (_gate)
-        {
-            long now = time.GetTimestamp();
-            _tokens = Math.Min(bytesPerSecond, _tokens + ((now - _last) * (double)bytesPerSecond / time.TimestampFrequency));
-            _last = now;
-            if (_tokens < bytes)
-            {
-                return false;
-            }
-            _tokens -= bytes;
-            return true;
-        }
     }
 }

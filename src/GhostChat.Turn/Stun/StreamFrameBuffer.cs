@@ -83,7 +83,7 @@ internal sealed class StreamFrameBuffer(int initialSize, int maxSize)
         int length = (head[2] << 8) | head[3];
         return (head[0] & 0xC0) switch
         {
-            0x40 => (4 + length + 3) & ~3,
+            0x40 => ChannelData.FrameLength(length, stream: true),
             0 => StunConst.HeaderSize + length,
             _ => -1,
         };

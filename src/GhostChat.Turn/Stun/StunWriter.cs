@@ -84,7 +84,7 @@ internal ref struct StunWriter
     }
 
     /// <summary>Writes the XOR'd address value into <paramref name="v"/> (8 or 20 bytes).</summary>
-    public static void WriteXorAddress(Span<byte> v, PeerKey address, ReadOnlySpan<byte> transactionId)
+    private static void WriteXorAddress(Span<byte> v, PeerKey address, ReadOnlySpan<byte> transactionId)
     {
         v[0] = 0;
         v[1] = address.IsV6 ? StunConst.FamilyV6 : StunConst.FamilyV4;
@@ -100,6 +100,22 @@ internal ref struct StunWriter
         {
             v[8 + i] ^= transactionId[i];
         }
+    }
+
+    /// <summary>
+    /// An attribute whose <paramref name="length"/>-byte value the caller has already put where it belongs, right
+    /// after this attribute's header (DATA of a Data indication: the relayed payload, received in place, is not
+    /// copied). Writes the header and clears only the padding, so the value is kept.
+    /// </summary>
+    public void AddPlacedValue(ushort type, int length)
+    {
+        int padded = (length + 3) & ~3;
+        var slot = _buffer.Slice(_pos, 4 + padded);
+        BinaryPrimitives.WriteUInt16BigEndian(slot, type);
+        BinaryPrimitives.WriteUInt16BigEndian(slot[2..], (ushort)length);
+        slot[(4 + length)..].Clear();
+        _pos += 4 + padded;
+        SetLength(_pos);
     }
 
     /// <summary>A plain (not XOR'd) address attribute: MAPPED-ADDRESS, RESPONSE-ORIGIN, OTHER-ADDRESS (RFC 8489 §14.1, RFC 5780 §7).</summary>

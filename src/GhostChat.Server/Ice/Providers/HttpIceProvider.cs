@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using System.Text.Json;
+using GhostChat.Turn.Client;
 
 namespace GhostChat.Server.Ice.Providers;
 
