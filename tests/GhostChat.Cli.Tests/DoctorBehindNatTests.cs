@@ -17,7 +17,7 @@ public sealed class DoctorBehindNatTests : IAsyncLifetime
     private const string ServerIp = "198.18.77.1", ServerIp2 = "198.18.77.2", RouterWan = "198.18.77.254", RouterLan = "10.77.0.1", ClientIp = "10.77.0.2";
     private readonly string _tag = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(3));
     private readonly List<string> _namespaces = [];
-    private Process? _server;
+    private ChildProcess? _server;
 
     private string Server => "gcds-" + _tag;
 
@@ -62,22 +62,15 @@ public sealed class DoctorBehindNatTests : IAsyncLifetime
         await Sh($"ip -n {Client} route add default via {RouterLan}");
         // The server has no route to the private network: only NATed packets can reach it and come back.
 
-        var psi = new ProcessStartInfo("ip") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in new[] { "netns", "exec", Server, "dotnet", GhostchatProcess.CliDll(), "serve", "--urls", $"http://{ServerIp}:18080" })
-        {
-            psi.ArgumentList.Add(a);
-        }
+        var psi = ProcessRunner.StartInfo("ip", ["netns", "exec", Server, "dotnet", GhostchatProcess.CliDll(), "serve", "--urls", $"http://{ServerIp}:18080"]);
         psi.Environment["GhostChat__Turn__ListenAddresses__0"] = ServerIp;
         psi.Environment["GhostChat__Turn__UdpPort"] = "3478";
         psi.Environment["GhostChat__Turn__TcpPort"] = "3478";
         psi.Environment["GhostChat__Turn__AlternatePort"] = "3479";
         psi.Environment["GhostChat__Turn__AlternateAddress"] = ServerIp2;
         psi.Environment["GhostChat__Turn__UdpReceiveLoops"] = "1";
-        _server = Process.Start(psi)!;
-        _server.OutputDataReceived += (_, _) => { };
-        _server.ErrorDataReceived += (_, _) => { };
-        _server.BeginOutputReadLine();
-        _server.BeginErrorReadLine();
+        // Stopped by its own process id (ip netns exec execs dotnet in place).
+        _server = ChildProcess.Start(psi);
         // Ready when the STUN sockets (both addresses, both ports) are bound inside the server namespace.
         var deadline = DateTime.UtcNow.AddSeconds(90);
         while ((await ShOutput($"ip netns exec {Server} ss -Hlun")).IndexOf($"{ServerIp2}:3479", StringComparison.Ordinal) < 0)
@@ -90,12 +83,10 @@ public sealed class DoctorBehindNatTests : IAsyncLifetime
 
     public async Task DisposeAsync()
     {
-        if (_server is { HasExited: false })
+        if (_server is not null)
         {
-            _server.Kill(); // by its own process id (ip netns exec execs dotnet in place)
-            await _server.WaitForExitAsync(new CancellationTokenSource(TimeSpan.FromSeconds(10)).Token);
+            await _server.DisposeAsync();
         }
-        _server?.Dispose();
         foreach (var ns in _namespaces)
         {
             await ShOutput($"ip netns del {ns}");
@@ -149,24 +140,7 @@ public sealed class DoctorBehindNatTests : IAsyncLifetime
 
     private static async Task<(int Exit, string Output)> RunAsync(string file, params string[] args)
     {
-        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(120));
-        try
-        {
-            await p.WaitForExitAsync(cts.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            p.Kill();
-            throw new TimeoutException(file + " " + string.Join(' ', args) + " did not finish in 120 s");
-        }
-        return (p.ExitCode, await stdout + await stderr);
+        var result = await ProcessRunner.RunAsync(file, args, TimeSpan.FromSeconds(120));
+        return (result.Exit, result.Output);
     }
 }

@@ -12,7 +12,7 @@ public sealed class DoctorFailureTests
     [Fact]
     public async Task ClosedPort_SignalingUnreachable_ExitCode1()
     {
-        int closed = Ports.FreeTcp();
+        int closed = FreePorts.Tcp();
         var (exit, report, _) = await GhostchatProcess.RunJsonAsync("doctor", $"http://127.0.0.1:{closed}", "--timeout", "3");
         Assert.Equal(1, exit);
         var http = report.Check("signaling:http");
@@ -29,7 +29,7 @@ public sealed class DoctorFailureTests
     [Fact]
     public async Task ClosedStunAndTurnPorts_EachGetsAVerdict_ExitCode1()
     {
-        int udp = Ports.FreeUdp(), tcp = Ports.FreeTcp();
+        int udp = FreePorts.Udp(), tcp = FreePorts.Tcp();
         var (exit, report, _) = await GhostchatProcess.RunJsonAsync("doctor", "--stun", $"127.0.0.1:{udp}",
             "--turn", $"turn:127.0.0.1:{tcp}?transport=tcp", "--turn", $"turn:127.0.0.1:{udp}?transport=udp", "--secret", "whatever-secret-0123456789", "--timeout", "2");
         Assert.Equal(1, exit);
@@ -200,7 +200,7 @@ public sealed class DoctorFailureTests
         {
             for (int attempt = 0; ; attempt++)
             {
-                var port = Ports.FreeTcp();
+                var port = FreePorts.Tcp();
                 var url = new Uri($"http://127.0.0.1:{port}/");
                 var listener = new HttpListener();
                 listener.Prefixes.Add(url.ToString());

@@ -16,7 +16,7 @@ public sealed class DoctorNatTests
             var options = new TurnServerOptions
             {
                 ListenAddresses = ["127.0.0.1"],
-                UdpPort = Ports.FreeUdp(),
+                UdpPort = FreePorts.Udp(),
                 TcpPort = -1,
                 Secrets = ["nat-test-secret-0123456789"],
                 UdpReceiveLoops = 1,
@@ -110,7 +110,7 @@ public sealed class DoctorNatTests
         {
             for (int attempt = 0; ; attempt++)
             {
-                var url = new Uri($"http://127.0.0.1:{Ports.FreeTcp()}/");
+                var url = new Uri($"http://127.0.0.1:{FreePorts.Tcp()}/");
                 var listener = new HttpListener();
                 listener.Prefixes.Add(url.ToString());
                 try

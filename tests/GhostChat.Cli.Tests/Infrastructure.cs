@@ -58,7 +58,7 @@ internal sealed class GhostChatUnderTest : IAsyncDisposable
         }
         for (int attempt = 0; ; attempt++)
         {
-            int port = Ports.FreeUdpAndTcp(), tls = Ports.FreeTcp(), alt = alternatePort ? Ports.FreeUdp() : -1;
+            int port = FreePorts.UdpAndTcp(), tls = FreePorts.Tcp(), alt = alternatePort ? FreePorts.Udp() : -1;
             var credential = TurnRestCredentials.Create(iceSecret, "doctor-test", TimeSpan.FromHours(1), DateTimeOffset.UtcNow);
             var settings = new Dictionary<string, string?>
             {
@@ -89,23 +89,16 @@ internal sealed class GhostChatUnderTest : IAsyncDisposable
                 // Its own health prober would soon mark it down and /api/ice would leave it out: this test is about the doctor.
                 settings["GhostChat:Ice:Probe:Enabled"] = "false";
             }
-            var app = GhostChatHost.Build(["--urls", "http://127.0.0.1:0"], builder =>
-            {
-                builder.Configuration.AddInMemoryCollection(settings);
-                builder.Logging.ClearProviders();
-            });
             try
             {
-                await app.StartAsync();
+                var app = await GhostChatInProcess.StartAsync(settings);
                 return new GhostChatUnderTest(app, dir, port, tls, alt);
             }
             catch (Exception ex) when (attempt < 10 && (ex is SocketException || ex.InnerException is SocketException))
             {
-                await app.DisposeAsync();
             }
             catch
             {
-                await app.DisposeAsync();
                 Directory.Delete(dir, recursive: true);
                 throw;
             }
@@ -120,41 +113,6 @@ internal sealed class GhostChatUnderTest : IAsyncDisposable
     }
 }
 
-internal static class Ports
-{
-    public static int FreeUdp()
-    {
-        using var s = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-        s.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)s.LocalEndPoint!).Port;
-    }
-
-    public static int FreeTcp()
-    {
-        using var s = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        s.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)s.LocalEndPoint!).Port;
-    }
-
-    /// <summary>A port free for both UDP and TCP right now.</summary>
-    public static int FreeUdpAndTcp()
-    {
-        for (int i = 0; ; i++)
-        {
-            int port = FreeUdp();
-            using var tcp = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-            try
-            {
-                tcp.Bind(new IPEndPoint(IPAddress.Loopback, port));
-                return port;
-            }
-            catch (SocketException) when (i < 50)
-            {
-            }
-        }
-    }
-}
-
 /// <summary>Runs the real <c>ghostchat</c> command (the built GhostChat.Cli) as a process and reads its output.</summary>
 internal static class GhostchatProcess
 {
@@ -162,30 +120,8 @@ internal static class GhostchatProcess
 
     public static async Task<(int Exit, string Stdout, string Stderr)> RunWithEnvironmentAsync(IDictionary<string, string>? environment, params string[] args)
     {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var (k, v) in environment ?? new Dictionary<string, string>())
-        {
-            psi.Environment[k] = v;
-        }
-        psi.ArgumentList.Add(CliDll());
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(180));
-        try
-        {
-            await p.WaitForExitAsync(cts.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            p.Kill(); // this process's own id
-            throw new TimeoutException("ghostchat " + string.Join(' ', args) + " did not finish in 180 s");
-        }
-        return (p.ExitCode, await stdout, await stderr);
+        var (exit, stdout, stderr) = await ProcessRunner.RunAsync("dotnet", [CliDll(), .. args], TimeSpan.FromSeconds(180), environment);
+        return (exit, stdout, stderr);
     }
 
     public static async Task<(int Exit, JsonElement Report, string Stderr)> RunJsonAsync(params string[] args)

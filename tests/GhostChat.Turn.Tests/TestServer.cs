@@ -53,7 +53,7 @@ internal sealed class TestServer : IAsyncDisposable
         // One port for UDP and TCP (coturn's clients take a single -p): take a free UDP port, then bind both to it.
         for (int attempt = 0; ; attempt++)
         {
-            options.UdpPort = options.TcpPort = FreePort();
+            options.UdpPort = options.TcpPort = FreePorts.Udp();
             var refusals = new Refusals();
             var server = new TurnServer(options, timeProvider: time, meterFactory: refusals);
             try
@@ -67,13 +67,6 @@ internal sealed class TestServer : IAsyncDisposable
                 refusals.Dispose();
             }
         }
-    }
-
-    private static int FreePort()
-    {
-        using var s = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-        s.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)s.LocalEndPoint!).Port;
     }
 
     public TurnCredential Credential(string user = "alice", TimeSpan? ttl = null) =>

@@ -191,7 +191,7 @@ public sealed class ClusterTests
         await using var carol = await node2.RegisterAsync("carol");
         Assert.Equal(HttpStatusCode.OK, (await node1.Http.GetAsync("readyz")).StatusCode);
 
-        redis.Kill();
+        await redis.KillAsync();
         await Eventually.EqualAsync(503, async () => (int)(await node1.Http.GetAsync("readyz")).StatusCode, "node1 /readyz status");
         var detail = await (await node1.Http.GetAsync("readyz")).Content.ReadAsStringAsync();
         Assert.Contains("Redis", detail, StringComparison.Ordinal);
@@ -232,69 +232,52 @@ public sealed class ClusterTests
         var prefix = "kill" + Guid.NewGuid().ToString("N")[..8] + ":";
         var settings = Node(redis, prefix, ("GhostChat:Signaling:ExpireTimeout", "00:00:30"));
         await using var node2 = await TestServer.StartAsync(settings);
-        using var node1 = StartNodeProcess(redis, prefix, out var node1Uri);
-        try
-        {
-            await using var alice = await PeerClient.ConnectAsync(new Uri(node1Uri, "peerjs?key=peerjs&id=alice&token=ta"));
-            Assert.Equal("OPEN", (await alice.ReceiveAsync()).Type);
-            await using var bob = await node2.RegisterAsync("bob");
+        await using var node1 = await StartNodeProcessAsync(redis, prefix);
+        await using var alice = await PeerClient.ConnectAsync(new Uri(node1.Uri, "peerjs?key=peerjs&id=alice&token=ta"));
+        Assert.Equal("OPEN", (await alice.ReceiveAsync()).Type);
+        await using var bob = await node2.RegisterAsync("bob");
 
-            node1.Kill(); // the whole process, no goodbye
-            await node1.WaitForExitAsync();
-            await alice.WaitClosedAsync();
+        await node1.Process.KillAsync(); // the whole process, by its id, no goodbye
+        await alice.WaitClosedAsync();
 
-            // bob keeps signaling alice while she is between nodes: nothing may be lost.
-            await bob.SendAsync(new { type = "OFFER", dst = "alice", payload = "while moving" });
-            await Eventually.MetricAsync(node2, "ghostchat_signaling_messages_queued_total", 1);
+        // bob keeps signaling alice while she is between nodes: nothing may be lost.
+        await bob.SendAsync(new { type = "OFFER", dst = "alice", payload = "while moving" });
+        await Eventually.MetricAsync(node2, "ghostchat_signaling_messages_queued_total", 1);
 
-            await using var back = await node2.RegisterAsync("alice", "ta"); // same id and token, another node
-            Assert.Equal("while moving", (await back.ReceiveAsync()).Payload.GetString());
-            await bob.SendAsync(new { type = "CANDIDATE", dst = "alice", payload = "relayed again" });
-            Assert.Equal("relayed again", (await back.ReceiveAsync()).Payload.GetString());
-        }
-        finally
-        {
-            if (!node1.HasExited)
-            {
-                node1.Kill();
-            }
-        }
+        await using var back = await node2.RegisterAsync("alice", "ta"); // same id and token, another node
+        Assert.Equal("while moving", (await back.ReceiveAsync()).Payload.GetString());
+        await bob.SendAsync(new { type = "CANDIDATE", dst = "alice", payload = "relayed again" });
+        Assert.Equal("relayed again", (await back.ReceiveAsync()).Payload.GetString());
     }
 
-    private static Process StartNodeProcess(RedisServer redis, string prefix, out Uri baseUri)
+    private static async Task<NodeProcess> StartNodeProcessAsync(RedisServer redis, string prefix)
     {
-        var port = RedisServer.FreePort();
+        var port = FreePorts.Tcp();
         // The cluster key from a file (as a container secret), not on the command line.
         var keyFile = Path.Combine(Directory.CreateTempSubdirectory("ghostchat-key-").FullName, "cluster_key");
         File.WriteAllText(keyFile, ClusterKey + "\n");
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[]
-        {
+        var start = ProcessRunner.StartInfo("dotnet",
+        [
             typeof(GhostChat.Server.Hosting.GhostChatHost).Assembly.Location, "--urls", $"http://127.0.0.1:{port}",
             "--GhostChat:Turn:Enabled=false", $"--GhostChat:Redis:ConnectionString={redis.ConnectionString}", $"--GhostChat:Redis:KeyPrefix={prefix}",
             $"--GhostChat:Redis:ClusterKeyFile={keyFile}",
-        })
+        ]);
+        var process = ChildProcess.Start(start, line => line.Contains("GhostChat is running", StringComparison.Ordinal));
+        try
         {
-            start.ArgumentList.Add(a);
+            await process.WaitReadyAsync(TimeSpan.FromSeconds(60));
         }
-        var process = Process.Start(start)!;
-        var ready = new TaskCompletionSource();
-        process.OutputDataReceived += (_, e) =>
+        catch
         {
-            if (e.Data?.Contains("GhostChat is running", StringComparison.Ordinal) == true)
-            {
-                ready.TrySetResult();
-            }
-        };
-        process.ErrorDataReceived += (_, _) => { };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        if (!ready.Task.Wait(TimeSpan.FromSeconds(60)))
-        {
-            process.Kill();
-            throw new InvalidOperationException("the node process did not start");
+            await process.DisposeAsync();
+            throw;
         }
-        baseUri = new Uri($"ws://127.0.0.1:{port}/");
-        return process;
+        return new NodeProcess(process, new Uri($"ws://127.0.0.1:{port}/"));
+    }
+
+    /// <summary>A GhostChat node in its own process (so it can be killed without a goodbye).</summary>
+    private sealed record NodeProcess(ChildProcess Process, Uri Uri) : IAsyncDisposable
+    {
+        public ValueTask DisposeAsync() => Process.DisposeAsync();
     }
 }

@@ -34,26 +34,9 @@ public sealed class ConfigurationAndPrivacyTests
     public async Task ServerProcess_BadValue_ExitsWithAClearMessage(string argument, string expectedKey)
     {
         var dll = typeof(GhostChatHost).Assembly.Location;
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var a in new[] { dll, "--urls", "http://127.0.0.1:0", "--GhostChat:Turn:Enabled=false", argument })
-        {
-            start.ArgumentList.Add(a);
-        }
-        using var process = Process.Start(start)!;
-        var stderr = process.StandardError.ReadToEndAsync();
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        try
-        {
-            await process.WaitForExitAsync(cts.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw;
-        }
-        var output = await stderr + await stdout;
-        Assert.Equal(1, process.ExitCode);
+        var result = await ProcessRunner.RunAsync("dotnet", [dll, "--urls", "http://127.0.0.1:0", "--GhostChat:Turn:Enabled=false", argument], TimeSpan.FromSeconds(60));
+        var output = result.Stderr + result.Stdout;
+        Assert.Equal(1, result.Exit);
         Assert.Contains("configuration is invalid", output, StringComparison.Ordinal);
         Assert.Contains(expectedKey, output, StringComparison.Ordinal);
         Assert.DoesNotContain("   at ", output, StringComparison.Ordinal); // no stack trace for a config mistake

@@ -25,13 +25,9 @@ public sealed class DeployFilesTests
         var copy = Path.Combine(Directory.CreateTempSubdirectory("ghostchat-unit-").FullName, "ghostchat.service");
         await File.WriteAllTextAsync(copy, unit.Replace("ExecStart=/usr/bin/dotnet", "ExecStart=" + dotnet, StringComparison.Ordinal));
 
-        var start = new ProcessStartInfo("systemd-analyze") { RedirectStandardError = true, RedirectStandardOutput = true };
-        start.ArgumentList.Add("verify");
-        start.ArgumentList.Add(copy);
-        using var process = Process.Start(start)!;
-        var output = await process.StandardError.ReadToEndAsync() + await process.StandardOutput.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        Assert.True(process.ExitCode == 0 && !output.Contains("ghostchat.service", StringComparison.Ordinal), output);
+        var result = await ProcessRunner.RunAsync("systemd-analyze", "verify", copy);
+        var output = result.Stderr + result.Stdout;
+        Assert.True(result.Exit == 0 && !output.Contains("ghostchat.service", StringComparison.Ordinal), output);
     }
 
     [Fact]

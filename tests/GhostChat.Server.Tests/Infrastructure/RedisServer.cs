@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 
@@ -7,7 +6,7 @@ namespace GhostChat.Server.Tests.Infrastructure;
 /// <summary>A real redis-server on a free loopback port, started and stopped (by PID) by the test.</summary>
 public sealed class RedisServer : IAsyncDisposable
 {
-    private Process? _process;
+    private ChildProcess? _process;
 
     private RedisServer(int port) => Port = port;
 
@@ -17,31 +16,23 @@ public sealed class RedisServer : IAsyncDisposable
 
     public static async Task<RedisServer> StartAsync()
     {
-        var server = new RedisServer(FreePort());
+        var server = new RedisServer(FreePorts.Tcp());
         await server.StartAgainAsync();
         return server;
-    }
-
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     /// <summary>Starts redis-server on the same port (after <see cref="Kill"/>), empty: no persistence.</summary>
     public async Task StartAgainAsync()
     {
-        var start = new ProcessStartInfo("redis-server") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var arg in new[] { "--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--protected-mode", "yes" })
+        var start = ProcessRunner.StartInfo("redis-server", ["--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--protected-mode", "yes"]);
+        try
         {
-            start.ArgumentList.Add(arg);
+            _process = ChildProcess.Start(start);
         }
-        _process = Process.Start(start) ?? throw new InvalidOperationException("redis-server did not start (is the redis-server package installed? ./test.sh installs it)");
-        _process.OutputDataReceived += (_, _) => { };
-        _process.ErrorDataReceived += (_, _) => { };
-        _process.BeginOutputReadLine();
-        _process.BeginErrorReadLine();
+        catch (System.ComponentModel.Win32Exception ex)
+        {
+            throw new InvalidOperationException("redis-server did not start (is the redis-server package installed? ./test.sh installs it)", ex);
+        }
 
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
         while (true)
@@ -71,20 +62,14 @@ public sealed class RedisServer : IAsyncDisposable
     }
 
     /// <summary>Kills this test's redis-server (by PID) and waits for it to exit.</summary>
-    public void Kill()
+    public async Task KillAsync()
     {
-        if (_process is { HasExited: false })
+        if (_process is not null)
         {
-            _process.Kill();
-            _process.WaitForExit(10_000);
+            await _process.DisposeAsync();
         }
-        _process?.Dispose();
         _process = null;
     }
 
-    public ValueTask DisposeAsync()
-    {
-        Kill();
-        return ValueTask.CompletedTask;
-    }
+    public async ValueTask DisposeAsync() => await KillAsync();
 }

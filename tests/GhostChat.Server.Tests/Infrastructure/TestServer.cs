@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using GhostChat.Server.Hosting;
 using Microsoft.Extensions.Time.Testing;
 
 [assembly: CollectionBehavior(DisableTestParallelization = true)]
@@ -54,17 +53,14 @@ public sealed class TestServer : IAsyncDisposable
 
         var time = fakeTime ? new FakeTimeProvider(DateTimeOffset.UtcNow) : null;
         var logs = new CapturingLoggerProvider();
-        var app = GhostChatHost.Build(["--urls", urls], builder =>
+        var app = await GhostChatInProcess.StartAsync(all, urls, builder =>
         {
-            builder.Configuration.AddInMemoryCollection(all);
-            builder.Logging.ClearProviders();
             builder.Logging.AddProvider(logs);
             if (time is not null)
             {
                 builder.Services.AddSingleton<TimeProvider>(time);
             }
         });
-        await app.StartAsync();
         return new TestServer(app, time, logs);
     }
 

@@ -1,31 +1,26 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
-using System.Text;
 
 namespace GhostChat.Testing;
 
 /// <summary>
 /// A real coturn (Debian's <c>turnserver</c> 4.6.1) on 127.0.0.1 with a REST secret, free ports, its own temp folder,
 /// optionally TLS with a generated self-signed certificate. Stopped by its process id; the folder is always removed.
-/// Shared by GhostChat.Turn.Tests and GhostChat.Cli.Tests (linked source).
 /// </summary>
-internal sealed class CoturnProcess : IAsyncDisposable
+public sealed class CoturnProcess : IAsyncDisposable
 {
     public const string Realm = "coturn.test";
 
-    private readonly Process _process;
+    private readonly ChildProcess _process;
     private readonly string _dir;
-    private readonly StringBuilder _log;
 
-    private CoturnProcess(Process process, string dir, StringBuilder log, int port, int tlsPort, string secret, X509Certificate2? certificate)
+    private CoturnProcess(ChildProcess process, string dir, int port, int tlsPort, string secret, X509Certificate2? certificate)
     {
         _process = process;
         _dir = dir;
-        _log = log;
         Port = port;
         TlsPort = tlsPort;
         Secret = secret;
@@ -47,16 +42,7 @@ internal sealed class CoturnProcess : IAsyncDisposable
 
     public IPEndPoint Tls => new(IPAddress.Loopback, TlsPort);
 
-    public string Log
-    {
-        get
-        {
-            lock (_log)
-            {
-                return _log.ToString();
-            }
-        }
-    }
+    public string Log => _process.Log;
 
     /// <summary>Starts coturn; <paramref name="port"/> reuses a known port (a restart), otherwise a free pair is chosen.</summary>
     public static async Task<CoturnProcess> StartAsync(string secret, bool tls = false, int? port = null)
@@ -66,8 +52,8 @@ internal sealed class CoturnProcess : IAsyncDisposable
         bool handedOver = false;
         try
         {
-            port ??= FreePortPair();
-            int tlsPort = tls ? FreePortPair() : -1;
+            port ??= FreePorts.UdpAndTcpPair();
+            int tlsPort = tls ? FreePorts.UdpAndTcpPair() : -1;
             // Relay ports: a random slice of 50000–59999 (our own test servers use 40000–49999).
             int relayMin = 50000 + (RandomNumberGenerator.GetInt32(50) * 200);
             var args = new List<string>
@@ -98,18 +84,10 @@ internal sealed class CoturnProcess : IAsyncDisposable
             {
                 args.Add("--no-tls");
             }
-            var psi = new ProcessStartInfo("/usr/bin/turnserver") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = dir };
-            foreach (var a in args)
-            {
-                psi.ArgumentList.Add(a);
-            }
-            var log = new StringBuilder();
-            var process = Process.Start(psi)!;
-            process.OutputDataReceived += (_, e) => { lock (log) { log.AppendLine(e.Data); } };
-            process.ErrorDataReceived += (_, e) => { lock (log) { log.AppendLine(e.Data); } };
-            process.BeginOutputReadLine();
-            process.BeginErrorReadLine();
-            var coturn = new CoturnProcess(process, dir, log, port.Value, tlsPort, secret, certificate);
+            var psi = ProcessRunner.StartInfo("/usr/bin/turnserver", args);
+            psi.WorkingDirectory = dir;
+            var process = ChildProcess.Start(psi);
+            var coturn = new CoturnProcess(process, dir, port.Value, tlsPort, secret, certificate);
             handedOver = true;
             try
             {
@@ -191,56 +169,15 @@ internal sealed class CoturnProcess : IAsyncDisposable
         }
     }
 
-    /// <summary>A port free for UDP and TCP whose next port is free too (coturn may take port+1 as its alternate).</summary>
-    private static int FreePortPair()
-    {
-        for (int attempt = 0; ; attempt++)
-        {
-            using var udp = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-            udp.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-            int port = ((IPEndPoint)udp.LocalEndPoint!).Port;
-            if (port < 65535 && IsFree(port, SocketType.Stream) && IsFree(port + 1, SocketType.Dgram) && IsFree(port + 1, SocketType.Stream))
-            {
-                return port;
-            }
-            if (attempt > 50)
-            {
-                throw new InvalidOperationException("no free port pair");
-            }
-        }
-    }
-
-    private static bool IsFree(int port, SocketType type)
-    {
-        using var s = new Socket(AddressFamily.InterNetwork, type, type == SocketType.Stream ? ProtocolType.Tcp : ProtocolType.Udp);
-        try
-        {
-            s.Bind(new IPEndPoint(IPAddress.Loopback, port));
-            return true;
-        }
-        catch (SocketException)
-        {
-            return false;
-        }
-    }
-
     /// <summary>Stops coturn by its own process id and removes its folder.</summary>
     public async ValueTask DisposeAsync()
     {
         try
         {
-            if (!_process.HasExited)
-            {
-                _process.Kill();
-                await _process.WaitForExitAsync(new CancellationTokenSource(TimeSpan.FromSeconds(10)).Token);
-            }
-        }
-        catch (Exception ex) when (ex is InvalidOperationException or OperationCanceledException)
-        {
+            await _process.DisposeAsync();
         }
         finally
         {
-            _process.Dispose();
             Certificate?.Dispose();
             try
             {
