@@ -13,12 +13,13 @@ import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { collectOutput, SERVER_DLL, SERVER_READY, stopProcess, waitForOutput } from "../tests/support/index.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const ROOT = path.resolve(here, "..");
 const webRequire = createRequire(path.join(ROOT, "web/package.json"));
 
-export const SERVER_DLL = process.env.GHOSTCHAT_SERVER_DLL ?? path.join(ROOT, "src/GhostChat.Server/bin/Release/net10.0/GhostChat.Server.dll");
+export { SERVER_DLL };
 export const WEB_DIST = path.join(ROOT, "web/dist");
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
@@ -365,32 +366,10 @@ class Lab {
     for (const [k, v] of Object.entries(env)) if (v === null || v === undefined) delete env[k];
     const child = spawn("ip", ["netns", "exec", this.ns("srv"), "dotnet", SERVER_DLL, "--urls", `http://${SERVER_IP}:${HTTP_PORT}`], { env, stdio: ["ignore", "pipe", "pipe"] });
     this.processes.push(child);
-    let output = "";
-    await new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`server did not start within 90 s:\n${output}`)), 90_000);
-      child.stdout.on("data", (d) => {
-        output += d;
-        if (output.includes("GhostChat is running")) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-      child.stderr.on("data", (d) => (output += d));
-      child.once("exit", (code) => {
-        clearTimeout(timer);
-        reject(new Error(`server exited with ${code}:\n${output}`));
-      });
-    });
-    // Keep what it writes from here on (the last MiB), for tools that read its log (e.g. with Debug on).
-    child.stdout.removeAllListeners("data");
-    child.stderr.removeAllListeners("data");
-    const keep = (d) => {
-      output += d;
-      if (output.length > 2 ** 20) output = output.slice(-(2 ** 19));
-    };
-    child.stdout.on("data", keep);
-    child.stderr.on("data", keep);
-    this.server = { child, pid: child.pid, env: extraEnv, url: `http://${SERVER_IP}:${HTTP_PORT}`, output: () => output };
+    // Keeps what it writes (the last MiB), for tools that read its log (e.g. with Debug on).
+    const output = collectOutput(child, { limit: 2 ** 20 });
+    await waitForOutput(child, SERVER_READY, { timeoutMs: 90_000, output, what: "server" });
+    this.server = { child, pid: child.pid, env: extraEnv, url: `http://${SERVER_IP}:${HTTP_PORT}`, output };
     return this.server;
   }
 
@@ -409,12 +388,7 @@ class Lab {
   async stopServer() {
     const child = this.server?.child;
     this.server = null;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((r) => child.once("exit", r));
-    child.kill("SIGTERM");
-    const timer = setTimeout(() => child.exitCode === null && child.kill("SIGKILL"), 10_000);
-    await exited;
-    clearTimeout(timer);
+    await stopProcess(child);
   }
 
   /**

@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startGhostChat, startReference, stopAll } from './lib/servers.mjs';
+import { runProcess } from '../support/index.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const CLI_DLL = process.env.GHOSTCHAT_CLI_DLL
@@ -20,21 +21,9 @@ after(stopAll);
 /** Runs the CLI to completion; resolves { code, stdout, stderr }. Killed (by its PID) after timeoutMs. */
 function runCli(args, timeoutMs = 180_000) {
   assert.ok(existsSync(CLI_DLL), `ghostchat CLI not built at ${CLI_DLL} (dotnet build src/GhostChat.Cli -c Release)`);
-  return new Promise((resolve, reject) => {
-    const child = spawn('dotnet', [CLI_DLL, ...args], {
-      env: { ...process.env, DOTNET_NOLOGO: '1', DOTNET_CLI_TELEMETRY_OPTOUT: '1' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c) => { stdout += c; });
-    child.stderr.on('data', (c) => { stderr += c; });
-    const timer = setTimeout(() => process.kill(child.pid, 'SIGKILL'), timeoutMs);
-    child.on('error', reject);
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
+  return runProcess('dotnet', [CLI_DLL, ...args], {
+    env: { ...process.env, DOTNET_NOLOGO: '1', DOTNET_CLI_TELEMETRY_OPTOUT: '1' },
+    timeoutMs,
   });
 }
 

@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { freePort, INTEROP_DIR, startGhostChat } from './lib/servers.mjs';
 import { closeAll, connectPeer } from './lib/ws-client.mjs';
+import { stopProcess } from '../support/index.mjs';
 
 const NGINX = process.env.NGINX_PATH || '/usr/sbin/nginx';
 const EXAMPLE = path.resolve(INTEROP_DIR, '../../deploy/proxy/nginx.conf');
@@ -78,11 +79,7 @@ http {
 
   after(async () => {
     await closeAll(clients.splice(0));
-    if (nginx && nginx.exitCode === null && nginx.signalCode === null) {
-      const exited = new Promise((r) => nginx.once('exit', r));
-      process.kill(nginx.pid, 'SIGTERM');
-      await exited;
-    }
+    await stopProcess(nginx);
     await server?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });

@@ -12,16 +12,10 @@ import path from 'node:path';
 import { freePort } from './lib/servers.mjs';
 import { readImage, REPO } from './lib/deploy-files.mjs';
 import { chromiumPage, connectPair, launchChromium, send, waitIncoming, waitOutgoingState } from '../../web/e2e/harness.mjs';
+import { runProcess, stopProcess } from '../support/index.mjs';
 
 function run(command, args, { env = process.env, cwd = REPO, timeoutMs = 600_000 } = {}) {
-  return new Promise((resolve) => {
-    const child = spawn(command, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (c) => { out += c; });
-    child.stderr.on('data', (c) => { out += c; });
-    const timer = setTimeout(() => process.kill(child.pid, 'SIGKILL'), timeoutMs);
-    child.on('exit', (code) => { clearTimeout(timer); resolve({ code, out }); });
-  });
+  return runProcess(command, args, { env, cwd, timeoutMs });
 }
 
 test('published output, configured only by environment variables, is healthy and two browsers chat through it', { timeout: 900_000 }, async (t) => {
@@ -88,9 +82,7 @@ test('published output, configured only by environment variables, is healthy and
     assert.deepEqual([...host.errors, ...guest.errors].filter((e) => /Content Security Policy/i.test(e)), []);
   } finally {
     await browser?.close().catch(() => undefined);
-    if (server.exitCode === null && server.signalCode === null) process.kill(server.pid, 'SIGTERM');
-    const r = await Promise.race([exited, new Promise((res) => setTimeout(() => res('timeout'), 20_000))]);
-    if (r === 'timeout') process.kill(server.pid, 'SIGKILL');
+    await stopProcess(server, { graceMs: 20_000 });
   }
   const { code } = await exited;
   assert.equal(code, 0, `the published server did not stop cleanly on SIGTERM:\n${log.slice(-3000)}`);

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from './lib/servers.mjs';
 import { connectPeer } from './lib/ws-client.mjs';
+import { stopProcess } from '../support/index.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const CLI_DLL = process.env.GHOSTCHAT_CLI_DLL
@@ -39,10 +40,9 @@ test('ghostchat serve runs the whole server and stops on SIGTERM', { timeout: 12
     assert.equal((await peer.nextType('OPEN')).type, 'OPEN');
     await peer.terminate();
   } finally {
-    if (child.exitCode === null) process.kill(child.pid, 'SIGTERM');
+    await stopProcess(child, { graceMs: 20_000 });
   }
-  const { code } = await Promise.race([exited, new Promise((r) => setTimeout(() => r({ code: 'timeout' }), 20_000))]);
-  if (code === 'timeout') process.kill(child.pid, 'SIGKILL');
+  const { code } = await exited;
   assert.equal(code, 0, `serve did not exit cleanly on SIGTERM:\n${out.slice(-2000)}`);
 });
 

@@ -2,18 +2,19 @@
 // by PID), Debian's Chromium through playwright-core and Firefox ESR through puppeteer-core (WebDriver BiDi).
 import { spawn } from "node:child_process";
 import { mkdirSync, readFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before } from "node:test";
 import { chromium } from "playwright-core";
 import puppeteer from "puppeteer-core";
+import { freePort, SERVER_DLL, SERVER_READY, stopProcess, waitForOutput } from "../../tests/support/index.mjs";
+
+export { freePort, SERVER_DLL };
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
 
-export const SERVER_DLL = process.env.GHOSTCHAT_SERVER_DLL ?? path.resolve(here, "../../src/GhostChat.Server/bin/Release/net10.0/GhostChat.Server.dll");
 export const WEB_DIST = path.resolve(here, "../dist");
 /** The e2e test build (`npm run build:e2e`): the same app plus `window.__ghostchatMesh` (e2e-build/). */
 export const E2E_DIST = path.resolve(here, "../dist-e2e");
@@ -33,18 +34,6 @@ export const CHROMIUM_ARGS = [
   "--disable-sync",
 ];
 
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 /**
  * Starts the built server on a free loopback port; resolves once it prints its ready line. It serves
  * the shipped bundle (web/dist), or with `{ web: E2E_DIST }` the e2e test build.
@@ -57,23 +46,12 @@ export async function startServer(extraEnv = {}, fixedPort = undefined, { web = 
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";
-  await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start within 60 s:\n${output}`)), 60_000);
-    const onData = (chunk) => {
-      output += chunk;
-      if (output.includes("GhostChat is running")) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stdout.on("data", onData);
-    child.stderr.on("data", (c) => (output += c));
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`server exited with ${code} before it was ready:\n${output}`));
-    });
-  });
-  child.stdout.removeAllListeners("data");
+  const collect = (c) => (output += c);
+  child.stdout.on("data", collect);
+  child.stderr.on("data", collect);
+  await waitForOutput(child, SERVER_READY, { timeoutMs: 60_000, output: () => output, what: "server" });
+  child.stdout.off("data", collect);
+  child.stderr.off("data", collect);
   child.stdout.resume();
   child.stderr.resume();
   return {
@@ -81,12 +59,7 @@ export async function startServer(extraEnv = {}, fixedPort = undefined, { web = 
     port,
     pid: child.pid,
     async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise((r) => child.once("exit", r));
-      process.kill(child.pid, "SIGTERM");
-      const timer = setTimeout(() => child.exitCode === null && child.signalCode === null && process.kill(child.pid, "SIGKILL"), 10_000);
-      await exited;
-      clearTimeout(timer);
+      await stopProcess(child);
     },
   };
 }

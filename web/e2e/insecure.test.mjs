@@ -13,6 +13,7 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { chromium } from "playwright-core";
 import { AXE_SOURCE, artifact, CHROMIUM, CHROMIUM_ARGS, SERVER_DLL, WEB_DIST, wrapPage } from "./harness.mjs";
+import { stopProcess } from "../../tests/support/index.mjs";
 
 const NS = `gcins${process.pid}`;
 // The user guide shows these notices: GHOSTCHAT_UPDATE_SCREENSHOTS=1 writes them to docs/images.
@@ -60,13 +61,8 @@ function startServerInNamespace() {
   return {
     ready,
     async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise((r) => child.once("exit", r));
       // `ip netns exec` execs the command: this PID is the server's.
-      process.kill(child.pid, "SIGTERM");
-      const timer = setTimeout(() => child.exitCode === null && child.signalCode === null && process.kill(child.pid, "SIGKILL"), 10_000);
-      await exited;
-      clearTimeout(timer);
+      await stopProcess(child);
     },
   };
 }

@@ -13,6 +13,7 @@ import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort, INTEROP_DIR } from './servers.mjs';
+import { stopProcess } from '../../support/index.mjs';
 
 export const CADDY = process.env.CADDY_PATH || '/usr/bin/caddy';
 export const EXAMPLE_CADDYFILE = path.resolve(INTEROP_DIR, '../../deploy/proxy/Caddyfile');
@@ -93,14 +94,8 @@ async function launch(makeCaddyfile, scheme, timeoutMs) {
   let out = '';
   child.stdout.on('data', (c) => { out += c; });
   child.stderr.on('data', (c) => { out += c; if (out.length > 200_000) out = out.slice(-100_000); });
-  const exited = new Promise((r) => child.once('exit', r));
   const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      process.kill(child.pid, 'SIGTERM');
-      const t = setTimeout(() => child.exitCode === null && child.signalCode === null && process.kill(child.pid, 'SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(t);
-    }
+    await stopProcess(child);
     rmSync(dir, { recursive: true, force: true });
   };
   const rootPath = path.join(storage, 'pki/authorities/local/root.crt');

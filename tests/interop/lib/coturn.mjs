@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { collectOutput, stopProcess } from '../../support/index.mjs';
 
 export const TURNSERVER = process.env.TURNSERVER_PATH || '/usr/bin/turnserver';
 
@@ -26,27 +27,18 @@ export async function startCoturn(args, { port, timeoutMs = 30_000, launcher = n
   const [exe, ...prefix] = launcher ?? [TURNSERVER];
   const env = launcher ? { ...process.env, PATH: `${path.dirname(TURNSERVER)}:${process.env.PATH}` } : process.env;
   const child = spawn(exe, [...prefix, ...all], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  const append = (c) => { out += c; if (out.length > 200_000) out = out.slice(-100_000); };
-  child.stdout.on('data', append);
-  child.stderr.on('data', append);
-  const exited = new Promise((r) => child.once('exit', r));
+  const output = collectOutput(child);
   const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      process.kill(child.pid, 'SIGTERM');
-      const t = setTimeout(() => child.exitCode === null && child.signalCode === null && process.kill(child.pid, 'SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(t);
-    }
+    await stopProcess(child);
     rmSync(dir, { recursive: true, force: true });
   };
   const deadline = Date.now() + timeoutMs;
   while (!(await accepts(port))) {
     if (child.exitCode !== null || Date.now() > deadline) {
       await stop();
-      throw new Error(`coturn did not start (${child.exitCode === null ? 'timeout' : `exit ${child.exitCode}`}):\n${out.slice(-4000)}`);
+      throw new Error(`coturn did not start (${child.exitCode === null ? 'timeout' : `exit ${child.exitCode}`}):\n${output().slice(-4000)}`);
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  return { pid: child.pid, args: all, output: () => out, stop };
+  return { pid: child.pid, args: all, output, stop };
 }

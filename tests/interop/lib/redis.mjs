@@ -5,7 +5,7 @@
 //   appended; `password` is what the readiness PING authenticates with.
 import { spawn } from 'node:child_process';
 import net from 'node:net';
-import { freePort } from './servers.mjs';
+import { freePort, stopProcess } from '../../support/index.mjs';
 
 /** Sends raw RESP inline commands; resolves with the first answer (or '' when nothing answers). */
 export function redisCommand(port, text) {
@@ -34,12 +34,8 @@ export async function startRedis({ timeoutMs = 20_000, launcher = null, password
   });
   let err = '';
   child.stderr.on('data', (c) => { err += c; });
-  const exited = new Promise((resolve) => child.once('exit', resolve));
   const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      process.kill(child.pid, 'SIGTERM');
-      await exited;
-    }
+    await stopProcess(child);
   };
   const deadline = Date.now() + timeoutMs;
   while (!(await ping(port, password))) {

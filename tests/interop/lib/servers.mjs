@@ -12,20 +12,21 @@
 //   stopAll()                                   -> stops every server still running (after hooks)
 //   GHOSTCHAT_SERVER_DLL                        -> the dll path used
 import { spawn } from 'node:child_process';
-import dgram from 'node:dgram';
-import net from 'node:net';
 import path from 'node:path';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import {
+  collectOutput, freePort, freeUdpPort, SERVER_DLL, SERVER_READY, stopProcess, waitForOutput, waitForUrl,
+} from '../../support/index.mjs';
+
+export { freePort, freeUdpPort };
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** tests/interop */
 export const INTEROP_DIR = path.resolve(here, '..');
 
 /** The server dll: $GHOSTCHAT_SERVER_DLL, else the Release build relative to tests/interop. */
-export const GHOSTCHAT_SERVER_DLL = process.env.GHOSTCHAT_SERVER_DLL
-  ? path.resolve(process.env.GHOSTCHAT_SERVER_DLL)
-  : path.resolve(INTEROP_DIR, '../../src/GhostChat.Server/bin/Release/net10.0/GhostChat.Server.dll');
+export const GHOSTCHAT_SERVER_DLL = SERVER_DLL;
 
 const REFERENCE_CLI = path.join(INTEROP_DIR, 'node_modules/peer/dist/bin/peerjs.js');
 
@@ -37,15 +38,6 @@ process.once('exit', () => {
     try { process.kill(h.pid, 'SIGKILL'); } catch { /* already gone */ }
   }
 });
-
-/** A UDP port that was free on 127.0.0.1 a moment ago. */
-export function freeUdpPort() {
-  return new Promise((resolve, reject) => {
-    const s = dgram.createSocket('udp4');
-    s.once('error', reject);
-    s.bind(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
-  });
-}
 
 /**
  * Settings for the embedded TURN server on loopback only: UDP on `udpPort`, no TCP, relays on a random
@@ -68,32 +60,13 @@ export function loopbackTurnSettings({ udpPort, secret }) {
   };
 }
 
-/** A TCP port that was free on 127.0.0.1 a moment ago. */
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 function launch(kind, command, args, env, port, isReady, timeoutMs) {
   const child = spawn(command, args, {
     cwd: INTEROP_DIR,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let out = '';
-  const append = (chunk) => {
-    out += chunk.toString();
-    if (out.length > 200_000) out = out.slice(-100_000);
-  };
-  child.stdout.on('data', append);
-  child.stderr.on('data', append);
+  const output = collectOutput(child);
   const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
 
   const handle = {
@@ -102,19 +75,12 @@ function launch(kind, command, args, env, port, isReady, timeoutMs) {
     pid: child.pid,
     httpUrl: `http://127.0.0.1:${port}`,
     wsUrl: `ws://127.0.0.1:${port}`,
-    output: () => out,
+    output,
     exited,
     async stop() {
       if (!running.has(handle)) return;
       running.delete(handle);
-      if (child.exitCode === null && child.signalCode === null) {
-        process.kill(child.pid, 'SIGTERM');
-        const timer = setTimeout(() => {
-          if (child.exitCode === null && child.signalCode === null) process.kill(child.pid, 'SIGKILL');
-        }, 10_000);
-        await exited;
-        clearTimeout(timer);
-      }
+      await stopProcess(child);
     },
   };
   running.add(handle);
@@ -126,11 +92,11 @@ function launch(kind, command, args, env, port, isReady, timeoutMs) {
       settled = true;
       clearTimeout(deadline);
       await handle.stop();
-      reject(new Error(`${kind} server did not start: ${why}\n--- output ---\n${out.slice(-4000)}`));
+      reject(new Error(`${kind} server did not start: ${why}\n--- output ---\n${output().slice(-4000)}`));
     };
     const deadline = setTimeout(() => fail(`not ready after ${timeoutMs} ms`), timeoutMs);
     exited.then(({ code, signal }) => fail(`exited early (code ${code}, signal ${signal})`));
-    isReady(() => out, child).then(
+    isReady(output, child).then(
       () => {
         if (settled) return;
         settled = true;
@@ -140,34 +106,6 @@ function launch(kind, command, args, env, port, isReady, timeoutMs) {
       (e) => fail(e.message),
     );
   });
-}
-
-function waitForOutput(pattern, child) {
-  return new Promise((resolve) => {
-    let seen = '';
-    const check = (chunk) => {
-      seen += chunk.toString();
-      if (pattern.test(seen)) {
-        child.stdout.off('data', check);
-        resolve();
-      }
-    };
-    child.stdout.on('data', check);
-  });
-}
-
-async function waitForHttp(url, child) {
-  // The reference prints its banner before it listens on some Node versions; poll until it answers.
-  for (;;) {
-    if (child.exitCode !== null) throw new Error('process exited');
-    try {
-      const res = await fetch(url);
-      await res.arrayBuffer();
-      return;
-    } catch {
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
 }
 
 /**
@@ -192,7 +130,7 @@ export async function startGhostChat({ settings = {}, env = {}, timeoutMs = 60_0
   }
   return launch('ghostchat', 'dotnet', [GHOSTCHAT_SERVER_DLL, '--urls', `http://127.0.0.1:${port}`],
     { DOTNET_NOLOGO: '1', DOTNET_CLI_TELEMETRY_OPTOUT: '1', ...fromSettings, ...env }, port,
-    (_out, child) => waitForOutput(/GhostChat is running/, child), timeoutMs);
+    (output, child) => waitForOutput(child, SERVER_READY, { output, timeoutMs: timeoutMs + 1000 }), timeoutMs);
 }
 
 /**
@@ -203,7 +141,8 @@ export async function startReference({ args = [], timeoutMs = 30_000 } = {}) {
   const port = await freePort();
   return launch('reference', process.execPath,
     [REFERENCE_CLI, '--host', '127.0.0.1', '--port', String(port), ...args], {}, port,
-    (_out, child) => waitForHttp(`http://127.0.0.1:${port}/`, child), timeoutMs);
+    // The reference prints its banner before it listens on some Node versions; poll until it answers.
+    (_output, child) => waitForUrl(`http://127.0.0.1:${port}/`, { child, timeoutMs: timeoutMs + 1000 }), timeoutMs);
 }
 
 /** Stop every server started through this module that is still running. */
