@@ -31,8 +31,8 @@ public sealed partial class CoturnInteropTests
     public async Task Uclient_RestSecret_RelaysWithZeroLoss(string mode)
     {
         await using var server = await TestServer.StartAsync(o => { o.AllowedPeers = ["127.0.0.1/32"]; o.MaxAllocationsPerUser = 100; });
-        int peerPort = FreeUdpPort();
-        using var peer = Start("turnutils_peer", "-L", "127.0.0.1", "-p", peerPort.ToString(CultureInfo.InvariantCulture));
+        int peerPort = FreePorts.Udp();
+        await using var peer = Start("turnutils_peer", "-L", "127.0.0.1", "-p", peerPort.ToString(CultureInfo.InvariantCulture));
         try
         {
             var args = new List<string>();
@@ -64,7 +64,7 @@ public sealed partial class CoturnInteropTests
         }
         finally
         {
-            Stop(peer);
+            await peer.KillAsync();
         }
     }
 
@@ -91,8 +91,8 @@ public sealed partial class CoturnInteropTests
 
         // The same user with a valid credential is let in: the refusal above was about expiry only.
         var valid = TurnRestCredentials.Create(TestServer.Secret, "eve", TimeSpan.FromMinutes(5), DateTimeOffset.UtcNow);
-        int peerPort = FreeUdpPort();
-        using var peer = Start("turnutils_peer", "-L", "127.0.0.1", "-p", peerPort.ToString(CultureInfo.InvariantCulture));
+        int peerPort = FreePorts.Udp();
+        await using var peer = Start("turnutils_peer", "-L", "127.0.0.1", "-p", peerPort.ToString(CultureInfo.InvariantCulture));
         try
         {
             (exit, output) = await RunAsync("turnutils_uclient", "-u", valid.Username, "-w", valid.Password, "-e", "127.0.0.1", "-r", peerPort.ToString(CultureInfo.InvariantCulture), "-X", "-c", "-m", "1", "-n", "5", "-p", Port(server), "127.0.0.1");
@@ -100,11 +100,11 @@ public sealed partial class CoturnInteropTests
         }
         finally
         {
-            Stop(peer);
+            await peer.KillAsync();
         }
     }
 
-    [GeneratedRegex(@"tot_send_msgs=(\d+), tot_recv_msgs=(\d+)")]
+    [GeneratedRegex(@"tot_send_msgs=(\d+), tot_recv_msgs=(\d+)", RegexOptions.None | RegexOptions.ExplicitCapture, matchTimeoutMilliseconds: 1000)]
     private static partial Regex TotalsRegex();
 
     private static string Port(TestServer server)
@@ -113,57 +113,11 @@ public sealed partial class CoturnInteropTests
         return server.Udp.Port.ToString(CultureInfo.InvariantCulture);
     }
 
-    private static int FreeUdpPort()
-    {
-        using var s = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-        s.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)s.LocalEndPoint!).Port;
-    }
-
-    private static Process Start(string tool, params string[] args)
-    {
-        var psi = new ProcessStartInfo(Tools + tool) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-        var p = Process.Start(psi)!;
-        p.OutputDataReceived += (_, _) => { };
-        p.ErrorDataReceived += (_, _) => { };
-        p.BeginOutputReadLine();
-        p.BeginErrorReadLine();
-        return p;
-    }
-
-    private static void Stop(Process p)
-    {
-        if (!p.HasExited)
-        {
-            p.Kill(); // by this process's own id
-            p.WaitForExit(10000);
-        }
-    }
+    private static ChildProcess Start(string tool, params string[] args) => ChildProcess.Start(ProcessRunner.StartInfo(Tools + tool, args));
 
     private static async Task<(int Exit, string Output)> RunAsync(string tool, params string[] args)
     {
-        var psi = new ProcessStartInfo(Tools + tool) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(120));
-        try
-        {
-            await p.WaitForExitAsync(cts.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            Stop(p);
-            throw new TimeoutException(tool + " did not finish in 120 s");
-        }
-        return (p.ExitCode, await stdout + await stderr);
+        var result = await ProcessRunner.RunAsync(Tools + tool, args, TimeSpan.FromSeconds(120));
+        return (result.Exit, result.Output);
     }
 }

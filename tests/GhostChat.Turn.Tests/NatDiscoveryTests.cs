@@ -202,25 +202,8 @@ public sealed class NatDiscoveryTests
             o.AlternatePort = 0;
             o.AlternateAddress = "127.0.0.2";
         });
-        var psi = new ProcessStartInfo("/usr/bin/turnutils_natdiscovery") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in new[] { "-m", "-f", "-p", server.Udp.Port.ToString(CultureInfo.InvariantCulture), "127.0.0.1" })
-        {
-            psi.ArgumentList.Add(a);
-        }
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        try
-        {
-            await p.WaitForExitAsync(cts.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            p.Kill();
-            throw;
-        }
-        var output = await stdout + await stderr;
+        var result = await ProcessRunner.RunAsync("/usr/bin/turnutils_natdiscovery", ["-m", "-f", "-p", server.Udp.Port.ToString(CultureInfo.InvariantCulture), "127.0.0.1"], TimeSpan.FromSeconds(60));
+        var output = result.Output;
         Assert.Contains("Endpoint Independent Mapping", output, StringComparison.Ordinal);
         Assert.Contains("Endpoint Independent Filtering", output, StringComparison.Ordinal);
         Assert.Equal(0, server.Server.HandlerFaults);
