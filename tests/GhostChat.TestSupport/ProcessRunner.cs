@@ -28,10 +28,10 @@ public static class ProcessRunner
         {
             await p.WaitForExitAsync(cts.Token);
         }
-        catch (OperationCanceledException)
+        catch (OperationCanceledException ex)
         {
             p.Kill(); // this process's own id
-            throw new TimeoutException($"{file} {string.Join(' ', args)} did not finish in {timeout.TotalSeconds:0} s");
+            throw new TimeoutException($"{file} {string.Join(' ', args)} did not finish in {timeout.TotalSeconds:0} s", ex);
         }
         return new ProcessResult(p.ExitCode, await stdout, await stderr);
     }

@@ -118,7 +118,7 @@ internal sealed record DoctorReport(
                     w.WriteNull("latencyMs");
                 }
                 w.WriteStartObject("details");
-                foreach (var (k, v) in c.Details ?? new Dictionary<string, string>())
+                foreach (var (k, v) in c.Details ?? new Dictionary<string, string>(StringComparer.Ordinal))
                 {
                     w.WriteString(k, v);
                 }

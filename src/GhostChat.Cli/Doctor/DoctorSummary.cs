@@ -26,8 +26,8 @@ internal static class DoctorSummary
             working.Add("STUN (public address " + stun.First(s => s.Answer is not null).Answer!.Mapped + ")");
         }
         var turnChecks = checks.Where(c => c.Group == "turn").ToList();
-        var turnOk = turnChecks.Where(c => c.Status is CheckStatus.Ok or CheckStatus.Warn).Select(Transport).Distinct().ToList();
-        var turnBad = turnChecks.Where(c => c.Status == CheckStatus.Fail).Select(Transport).Distinct().Except(turnOk).ToList();
+        var turnOk = turnChecks.Where(c => c.Status is CheckStatus.Ok or CheckStatus.Warn).Select(Transport).Distinct(StringComparer.Ordinal).ToList();
+        var turnBad = turnChecks.Where(c => c.Status == CheckStatus.Fail).Select(Transport).Distinct(StringComparer.Ordinal).Except(turnOk, StringComparer.Ordinal).ToList();
         if (e.Turn == false)
         {
             problems.Add("no TURN server could allocate a relay");

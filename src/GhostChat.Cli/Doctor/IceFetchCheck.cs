@@ -21,7 +21,7 @@ internal sealed class IceFetchCheck(DoctorContext run)
     {
         run.Start(Id, Title);
         var uri = new Uri(baseUri, "api/ice");
-        var details = new Dictionary<string, string> { ["url"] = uri.ToString() };
+        var details = new Dictionary<string, string>(StringComparer.Ordinal) { ["url"] = uri.ToString() };
         var sw = Stopwatch.StartNew();
         string body;
         HttpResponseMessage response;
@@ -97,7 +97,7 @@ internal sealed class IceFetchCheck(DoctorContext run)
         {
             details["ignored"] = string.Join("; ", ignored);
         }
-        var providers = answer.Servers.Select(s => s.Provider).Where(p => p is not null).Distinct().ToList();
+        var providers = answer.Servers.Select(s => s.Provider).Where(p => p is not null).Distinct(StringComparer.Ordinal).ToList();
         if (providers.Count > 0)
         {
             details["providers"] = string.Join(' ', providers);

@@ -158,7 +158,7 @@ internal sealed class NatCheck(DoctorContext run)
         var observations = new NatObservations(LocalAddresses(), seen.LocalPort, seen.M1, alternateAddress is not null,
             seen.M2, seen.M3, seen.Mp, seen.ChangeRefused, seen.AnsweredBoth, seen.AnsweredPort);
         var nat = NatClassifier.Classify(observations);
-        var details = new Dictionary<string, string>
+        var details = new Dictionary<string, string>(StringComparer.Ordinal)
         {
             ["server"] = primary.ToString(),
             ["alternate"] = new IPEndPoint(alternateAddress ?? primary.Address, alternatePort).ToString(),
@@ -178,7 +178,7 @@ internal sealed class NatCheck(DoctorContext run)
         var mappingStatus = nat.Mapping is NatMapping.NoNat or NatMapping.EndpointIndependent ? CheckStatus.Ok : CheckStatus.Warn;
         run.Add(new DoctorCheck(MapId, "nat", MapTitle, mappingStatus, nat.MappingVerdict, dependent ? nat.Advice : null, null, details));
         run.Start(FilterId, FilterTitle);
-        var filterDetails = new Dictionary<string, string>();
+        var filterDetails = new Dictionary<string, string>(StringComparer.Ordinal);
         if (seen.AnsweredBoth is { } b)
         {
             filterDetails["answerFromOtherAddressAndPort"] = b ? "yes" : "no";

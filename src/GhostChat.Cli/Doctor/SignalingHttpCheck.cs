@@ -35,7 +35,7 @@ internal sealed class SignalingHttpCheck(DoctorContext run)
             using var response = await http.GetAsync(idUri, cts.Token).ConfigureAwait(false);
             var body = await response.Content.ReadAsStringAsync(cts.Token).ConfigureAwait(false);
             double ms = sw.Elapsed.TotalMilliseconds;
-            var details = new Dictionary<string, string>
+            var details = new Dictionary<string, string>(StringComparer.Ordinal)
             {
                 ["url"] = idUri.ToString(),
                 ["status"] = ((int)response.StatusCode).ToString(CultureInfo.InvariantCulture),
@@ -57,7 +57,7 @@ internal sealed class SignalingHttpCheck(DoctorContext run)
         {
             var (verdict, advice) = HttpVerdicts.Explain(ex, baseUri, run.Options.Timeout);
             run.Add(new DoctorCheck(Id, "signaling", Title, CheckStatus.Fail, verdict, advice, null,
-                new Dictionary<string, string> { ["url"] = idUri.ToString(), ["error"] = ex.Message }));
+                new Dictionary<string, string>(StringComparer.Ordinal) { ["url"] = idUri.ToString(), ["error"] = ex.Message }));
             return new SignalingHttpResult(null, AnsweredHttp: false);
         }
     }

@@ -24,7 +24,7 @@ internal sealed class StunCheck(DoctorContext run)
     {
         string id = $"stun:{url.HostForDisplay}:{url.Port}", title = $"STUN {url.HostForDisplay}:{url.Port}";
         run.Start(id, title);
-        var details = new Dictionary<string, string> { ["url"] = url.ToString() };
+        var details = new Dictionary<string, string>(StringComparer.Ordinal) { ["url"] = url.ToString() };
         if (url.Scheme == "stuns")
         {
             run.Add(new DoctorCheck(id, "stun", title, CheckStatus.Skip, "stuns: (STUN over TLS) is not checked; browsers hardly use it.",

@@ -22,7 +22,7 @@ internal sealed class TurnCheck(DoctorContext run)
         string id = $"turn:{transport}:{url.HostForDisplay}:{url.Port}";
         string title = $"TURN {transport.ToUpperInvariant()} {url.HostForDisplay}:{url.Port}";
         run.Start(id, title);
-        var details = new Dictionary<string, string> { ["url"] = url.ToString(), ["credentials"] = target.Source.ToString() };
+        var details = new Dictionary<string, string>(StringComparer.Ordinal) { ["url"] = url.ToString(), ["credentials"] = target.Source.ToString() };
         if (target.Provider is not null)
         {
             details["provider"] = target.Provider;

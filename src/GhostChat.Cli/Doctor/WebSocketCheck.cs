@@ -31,7 +31,7 @@ internal sealed class WebSocketCheck(DoctorContext run)
             Path = baseUri.AbsolutePath + "peerjs",
             Query = $"key={key}&id={Uri.EscapeDataString(peerId)}&token={token}&version=ghostchat-doctor",
         };
-        var details = new Dictionary<string, string> { ["url"] = new UriBuilder(builder.Uri) { Query = "" }.Uri.ToString() };
+        var details = new Dictionary<string, string>(StringComparer.Ordinal) { ["url"] = new UriBuilder(builder.Uri) { Query = "" }.Uri.ToString() };
         using var socket = new ClientWebSocket();
         socket.Options.CollectHttpResponseDetails = true;
         if (run.Options.Insecure)

@@ -11,25 +11,26 @@ internal sealed class IceHealthCheck(IceProviderRegistry registry, IceHealth hea
 {
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
-        var data = new Dictionary<string, object>();
+        var data = new Dictionary<string, object>(StringComparer.Ordinal);
         var bad = new List<string>();
         foreach (var p in registry.Providers)
         {
             var state = health.StateOf(p.Name);
-            data[p.Name] = new Dictionary<string, object?>
+            data[p.Name] = new Dictionary<string, object?>(StringComparer.Ordinal)
             {
                 ["type"] = p.Type,
                 ["priority"] = p.Priority,
                 ["state"] = state.ToString().ToLowerInvariant(),
                 ["latencyMs"] = health.LatencyOf(p.Name) is { } l ? Math.Round(l, 1) : null,
                 ["consecutiveFailures"] = health.FailuresOf(p.Name),
-                ["servers"] = health.Servers(p.Name).ToDictionary(s => s.Key, s => (object?)new Dictionary<string, object?>
+                ["servers"] = health.Servers(p.Name).ToDictionary(s => s.Key, s => (object?)new Dictionary<string, object?>(StringComparer.Ordinal)
                 {
                     ["state"] = s.Value.State.ToString().ToLowerInvariant(),
                     ["latencyMs"] = s.Value.LatencyMs is { } sl ? Math.Round(sl, 1) : null,
                     ["consecutiveFailures"] = s.Value.ConsecutiveFailures,
                     ["lastError"] = s.Value.LastError,
-                }),
+                },
+                StringComparer.Ordinal),
             };
             if (state is IceHealthState.Degraded or IceHealthState.Down)
             {

@@ -13,11 +13,11 @@ internal sealed partial class IceOptionsValidator : IValidateOptions<IceOptions>
 {
     private static readonly TimeSpan Day = TimeSpan.FromHours(24);
 
-    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")]
+    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$", RegexOptions.None, matchTimeoutMilliseconds: 1000)]
     public static partial Regex NamePattern();
 
     /// <summary>One DNS label (RFC 1123): what stands for APP in https://APP.metered.live.</summary>
-    [GeneratedRegex("^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")]
+    [GeneratedRegex("^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$", RegexOptions.None, matchTimeoutMilliseconds: 1000)]
     private static partial Regex HostLabel();
 
     public ValidateOptionsResult Validate(string? name, IceOptions options)

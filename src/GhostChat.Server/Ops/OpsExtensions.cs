@@ -99,19 +99,20 @@ internal static class OpsExtensions
         context.Response.Headers.CacheControl = "no-store";
         if (!detail)
         {
-            return context.Response.WriteAsync(JsonSerializer.Serialize(new Dictionary<string, string> { ["status"] = report.Status.ToString() }));
+            return context.Response.WriteAsync(JsonSerializer.Serialize(new Dictionary<string, string>(StringComparer.Ordinal) { ["status"] = report.Status.ToString() }));
         }
-        var body = new Dictionary<string, object?>
+        var body = new Dictionary<string, object?>(StringComparer.Ordinal)
         {
             ["status"] = report.Status.ToString(),
             ["checks"] = report.Entries.ToDictionary(
                 e => e.Key,
-                e => (object?)new Dictionary<string, object?>
+                e => (object?)new Dictionary<string, object?>(StringComparer.Ordinal)
                 {
                     ["status"] = e.Value.Status.ToString(),
                     ["description"] = e.Value.Description,
                     ["data"] = e.Value.Data.Count == 0 ? null : e.Value.Data,
-                }),
+                },
+                StringComparer.Ordinal),
         };
         return context.Response.WriteAsync(JsonSerializer.Serialize(body));
     }

@@ -36,7 +36,7 @@ internal sealed partial class PeerIds
     }
 
     /// <summary>The PeerJS client's own id rule: letters and digits, single ' ', '_' or '-' between them.</summary>
-    [GeneratedRegex("^[A-Za-z0-9]+(?:[ _-][A-Za-z0-9]+)*$", RegexOptions.CultureInvariant)]
+    [GeneratedRegex("^[A-Za-z0-9]+(?:[ _-][A-Za-z0-9]+)*$", RegexOptions.CultureInvariant, matchTimeoutMilliseconds: 1000)]
     private static partial Regex IdPattern();
 
     public static bool IsValidId(string id) => id.Length is > 0 and <= MaxIdLength && IdPattern().IsMatch(id);

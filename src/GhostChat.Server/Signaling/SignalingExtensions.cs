@@ -124,7 +124,7 @@ internal static class SignalingExtensions
         public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
         {
             var o = options.CurrentValue;
-            var data = new Dictionary<string, object>
+            var data = new Dictionary<string, object>(StringComparer.Ordinal)
             {
                 ["peers"] = directory.Count,
                 ["sockets"] = admission.OpenSockets,

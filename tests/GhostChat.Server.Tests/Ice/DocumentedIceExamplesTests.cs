@@ -189,10 +189,10 @@ public sealed partial class DocumentedIceExamplesTests
         return examples;
     }
 
-    [GeneratedRegex(@"^(?:export\s+)?(GhostChat__[A-Za-z0-9_.-]+)=(.*)$")]
+    [GeneratedRegex(@"^(?:export\s+)?(GhostChat__[A-Za-z0-9_.-]+)=(.*)$", RegexOptions.None | RegexOptions.ExplicitCapture, matchTimeoutMilliseconds: 1000)]
     private static partial Regex Assignment();
 
-    [GeneratedRegex(@"^[A-Za-z0-9_.:/@+,-]*$")]
+    [GeneratedRegex(@"^[A-Za-z0-9_.:/@+,-]*$", RegexOptions.None, matchTimeoutMilliseconds: 1000)]
     private static partial Regex PlainValue();
 
     /// <summary>NAME=value lines (values plain or in single or double quotes); '#' comments and blank lines skipped.</summary>

@@ -69,13 +69,13 @@ public sealed class PeerClient : IAsyncDisposable
         {
             return await _inbox.Reader.ReadAsync(cts.Token);
         }
-        catch (OperationCanceledException)
+        catch (OperationCanceledException ex)
         {
-            throw new Xunit.Sdk.XunitException($"no message within {timeout ?? DefaultWait}");
+            throw new Xunit.Sdk.XunitException($"no message within {timeout ?? DefaultWait}", ex);
         }
-        catch (ChannelClosedException)
+        catch (ChannelClosedException ex)
         {
-            throw new Xunit.Sdk.XunitException($"socket closed ({(_closed.Task.IsCompleted ? _closed.Task.Result : default)}) before a message arrived");
+            throw new Xunit.Sdk.XunitException($"socket closed ({(_closed.Task.IsCompleted ? _closed.Task.Result : default)}) before a message arrived", ex);
         }
     }
 

@@ -116,7 +116,7 @@ internal sealed class RedisConnection : IAsyncDisposable
             try
             {
                 var latency = await redis.Database.PingAsync();
-                return HealthCheckResult.Healthy("Redis answers.", new Dictionary<string, object> { ["latencyMs"] = Math.Round(latency.TotalMilliseconds, 2), ["node"] = redis.NodeId });
+                return HealthCheckResult.Healthy("Redis answers.", new Dictionary<string, object>(StringComparer.Ordinal) { ["latencyMs"] = Math.Round(latency.TotalMilliseconds, 2), ["node"] = redis.NodeId });
             }
             catch (Exception ex) when (ex is RedisException or TimeoutException)
             {
