@@ -54,8 +54,8 @@ public sealed partial class CoturnInteropTests
             Assert.True(exit == 0, output);
             var totals = TotalsRegex().Matches(output).LastOrDefault() ?? TotalsRegex().Match(output);
             Assert.True(totals.Success, output);
-            int sent = int.Parse(totals.Groups[1].Value, CultureInfo.InvariantCulture);
-            int received = int.Parse(totals.Groups[2].Value, CultureInfo.InvariantCulture);
+            int sent = int.Parse(totals.Groups["sent"].Value, CultureInfo.InvariantCulture);
+            int received = int.Parse(totals.Groups["received"].Value, CultureInfo.InvariantCulture);
             Assert.Equal(200, sent);
             Assert.Equal(sent, received);
             Assert.Contains("Total lost packets 0 (", output, StringComparison.Ordinal);
@@ -104,7 +104,7 @@ public sealed partial class CoturnInteropTests
         }
     }
 
-    [GeneratedRegex(@"tot_send_msgs=(\d+), tot_recv_msgs=(\d+)", RegexOptions.None | RegexOptions.ExplicitCapture, matchTimeoutMilliseconds: 1000)]
+    [GeneratedRegex(@"tot_send_msgs=(?<sent>\d+), tot_recv_msgs=(?<received>\d+)", RegexOptions.ExplicitCapture, matchTimeoutMilliseconds: 1000)]
     private static partial Regex TotalsRegex();
 
     private static string Port(TestServer server)

@@ -189,7 +189,7 @@ public sealed partial class DocumentedIceExamplesTests
         return examples;
     }
 
-    [GeneratedRegex(@"^(?:export\s+)?(GhostChat__[A-Za-z0-9_.-]+)=(.*)$", RegexOptions.None | RegexOptions.ExplicitCapture, matchTimeoutMilliseconds: 1000)]
+    [GeneratedRegex(@"^(?:export\s+)?(?<key>GhostChat__[A-Za-z0-9_.-]+)=(?<value>.*)$", RegexOptions.ExplicitCapture, matchTimeoutMilliseconds: 1000)]
     private static partial Regex Assignment();
 
     [GeneratedRegex(@"^[A-Za-z0-9_.:/@+,-]*$", RegexOptions.None, matchTimeoutMilliseconds: 1000)]
@@ -210,7 +210,7 @@ public sealed partial class DocumentedIceExamplesTests
             {
                 throw new FormatException($"line {line + 1 + n}: not a GhostChat__…=value assignment: {raw}");
             }
-            var value = m.Groups[2].Value;
+            var value = m.Groups["value"].Value;
             if (value.Length >= 2 && ((value[0] == '\'' && value[^1] == '\'') || (value[0] == '"' && value[^1] == '"')))
             {
                 value = value[1..^1];
@@ -219,7 +219,7 @@ public sealed partial class DocumentedIceExamplesTests
             {
                 throw new FormatException($"line {line + 1 + n}: quote this value for the shell: {raw}");
             }
-            var key = m.Groups[1].Value.Replace("__", ":", StringComparison.Ordinal);
+            var key = m.Groups["key"].Value.Replace("__", ":", StringComparison.Ordinal);
             if (!values.TryAdd(key, value))
             {
                 throw new FormatException($"line {line + 1 + n}: {key} is set twice");
