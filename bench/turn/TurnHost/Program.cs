@@ -5,6 +5,7 @@
 //        TurnHost --alloc-hold <server> <secret> <n>                       (makes n allocations, holds them until stdin closes)
 // Prints "READY udp=<ep> tcp=<ep>" when listening; stops on SIGTERM/SIGINT or when stdin closes (with --stdin-stop).
 using GhostChat.Turn.Server;
+using TurnHost;
 
 if (args.Length == 5 && args[0] == "--alloc-bench")
 {
@@ -61,57 +62,3 @@ if (stdinStop)
 await done.Task;
 Console.WriteLine($"STOPPED relayed={server.RelayedPackets} dropped={server.DroppedPackets} faults={server.HandlerFaults}");
 return 0;
-
-/// <summary>Allocations per second: Allocate (401 → authenticated Allocate) then Refresh 0, N at a time.</summary>
-internal static class AllocBench
-{
-    public static async Task<int> RunAsync(System.Net.IPEndPoint server, string secret, int total, int concurrency)
-    {
-        int next = 0;
-        int failures = 0;
-        var watch = System.Diagnostics.Stopwatch.StartNew();
-        var workers = Enumerable.Range(0, concurrency).Select(async _ =>
-        {
-            while (Interlocked.Increment(ref next) <= total)
-            {
-                await using var client = GhostChat.Turn.Client.TurnClient.ConnectUdp(server);
-                var c = GhostChat.Turn.Auth.TurnRestCredentials.Create(secret, "alloc", TimeSpan.FromHours(1), DateTimeOffset.UtcNow);
-                try
-                {
-                    await client.AllocateAsync(c.Username, c.Password);
-                    await client.RefreshAsync(TimeSpan.Zero);
-                }
-                catch (GhostChat.Turn.Client.TurnException)
-                {
-                    Interlocked.Increment(ref failures);
-                }
-            }
-        }).ToArray();
-        await Task.WhenAll(workers);
-        watch.Stop();
-        Console.WriteLine(failures > 0 ? $"{total / watch.Elapsed.TotalSeconds:F0} ({failures} failed)" : $"{total / watch.Elapsed.TotalSeconds:F0}");
-        return 0;
-    }
-
-    /// <summary>Makes <paramref name="count"/> UDP allocations (one user each), prints "HELD n", holds them until stdin closes.</summary>
-    public static async Task<int> HoldAsync(System.Net.IPEndPoint server, string secret, int count)
-    {
-        var clients = new List<GhostChat.Turn.Client.TurnClient>();
-        for (int i = 0; i < count; i++)
-        {
-            var client = GhostChat.Turn.Client.TurnClient.ConnectUdp(server);
-            clients.Add(client);
-            var c = GhostChat.Turn.Auth.TurnRestCredentials.Create(secret, "hold" + i, TimeSpan.FromHours(1), DateTimeOffset.UtcNow);
-            await client.AllocateAsync(c.Username, c.Password);
-        }
-        Console.WriteLine("HELD " + count);
-        while (Console.In.ReadLine() is not null)
-        {
-        }
-        foreach (var client in clients)
-        {
-            await client.DisposeAsync();
-        }
-        return 0;
-    }
-}
