@@ -49,13 +49,7 @@ internal sealed class GhostChatUnderTest : IAsyncDisposable
     public static async Task<GhostChatUnderTest> StartAsync(string iceSecret = Secret, bool alternatePort = true)
     {
         var dir = Directory.CreateTempSubdirectory("ghostchat-doctor-").FullName;
-        using (var key = ECDsa.Create(ECCurve.NamedCurves.nistP256))
-        {
-            var request = new CertificateRequest("CN=turn.doctor.test", key, HashAlgorithmName.SHA256);
-            using var cert = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(7));
-            File.WriteAllText(Path.Combine(dir, "cert.pem"), cert.ExportCertificatePem());
-            File.WriteAllText(Path.Combine(dir, "key.pem"), key.ExportPkcs8PrivateKeyPem());
-        }
+        TestCertificates.WriteSelfSigned(Path.Combine(dir, "cert.pem"), Path.Combine(dir, "key.pem"), "turn.doctor.test").Dispose();
         for (int attempt = 0; ; attempt++)
         {
             int port = FreePorts.UdpAndTcp(), tls = FreePorts.Tcp(), alt = alternatePort ? FreePorts.Udp() : -1;

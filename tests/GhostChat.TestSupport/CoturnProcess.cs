@@ -67,15 +67,7 @@ public sealed class CoturnProcess : IAsyncDisposable
             };
             if (tls)
             {
-                using var key = RSA.Create(2048);
-                var request = new CertificateRequest("CN=coturn.test", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
-                var san = new SubjectAlternativeNameBuilder();
-                san.AddDnsName("coturn.test");
-                san.AddIpAddress(IPAddress.Loopback);
-                request.CertificateExtensions.Add(san.Build());
-                certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(7));
-                File.WriteAllText(Path.Combine(dir, "cert.pem"), certificate.ExportCertificatePem());
-                File.WriteAllText(Path.Combine(dir, "key.pem"), key.ExportPkcs8PrivateKeyPem());
+                certificate = TestCertificates.WriteSelfSigned(Path.Combine(dir, "cert.pem"), Path.Combine(dir, "key.pem"), "coturn.test", rsa: true);
                 args.Add("--tls-listening-port=" + tlsPort.ToString(CultureInfo.InvariantCulture));
                 args.Add("--cert=" + Path.Combine(dir, "cert.pem"));
                 args.Add("--pkey=" + Path.Combine(dir, "key.pem"));

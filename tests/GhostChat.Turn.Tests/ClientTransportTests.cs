@@ -21,11 +21,7 @@ public sealed class ClientTransportTests : IDisposable
 
     public ClientTransportTests()
     {
-        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        var request = new CertificateRequest("CN=turn.test", key, HashAlgorithmName.SHA256);
-        _certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(7));
-        File.WriteAllText(Path.Combine(_dir, "cert.pem"), _certificate.ExportCertificatePem());
-        File.WriteAllText(Path.Combine(_dir, "key.pem"), key.ExportPkcs8PrivateKeyPem());
+        _certificate = TestCertificates.WriteSelfSigned(Path.Combine(_dir, "cert.pem"), Path.Combine(_dir, "key.pem"), "turn.test");
     }
 
     private bool TrustOurs(object sender, X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors) =>

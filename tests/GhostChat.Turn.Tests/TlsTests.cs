@@ -16,18 +16,7 @@ public sealed class TlsTests : IDisposable
 
     public TlsTests()
     {
-        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        var request = new CertificateRequest("CN=turn.test", key, HashAlgorithmName.SHA256);
-        _certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(7));
-        File.WriteAllText(Path.Combine(_dir, "cert.pem"), _certificate.ExportCertificatePem());
-        File.WriteAllText(Path.Combine(_dir, "key.pem"), key.ExportPkcs8PrivateKeyPem());
-    }
-
-    private static int FreeTcpPort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        _certificate = TestCertificates.WriteSelfSigned(Path.Combine(_dir, "cert.pem"), Path.Combine(_dir, "key.pem"), "turn.test");
     }
 
     /// <summary>A server with TLS on <paramref name="tlsPort"/> with this test's certificate and key.</summary>
@@ -42,7 +31,7 @@ public sealed class TlsTests : IDisposable
     [Fact]
     public async Task BindingOverTls_AnswersWithTheClientsMappedAddress()
     {
-        var tlsPort = FreeTcpPort();
+        var tlsPort = FreePorts.Tcp();
         await using var server = await StartTlsAsync(tlsPort);
         Assert.Equal(tlsPort, Assert.Single(server.Server.TlsEndPoints).Port);
 
@@ -88,7 +77,7 @@ public sealed class TlsTests : IDisposable
         {
             o.TlsCertificatePath = Path.Combine(_dir, "cert.pem");
             o.TlsKeyPath = Path.Combine(_dir, "missing.pem");
-            o.TlsPort = FreeTcpPort();
+            o.TlsPort = FreePorts.Tcp();
         }));
         Assert.Contains("missing.pem", ex.Message, StringComparison.Ordinal);
     }
@@ -96,7 +85,7 @@ public sealed class TlsTests : IDisposable
     [Fact]
     public async Task TlsConnection_ThatNeverHandshakes_IsClosedAtTheFirstMessageDeadline()
     {
-        var tlsPort = FreeTcpPort();
+        var tlsPort = FreePorts.Tcp();
         await using var server = await StartTlsAsync(tlsPort, o => o.StreamFirstMessageTimeout = TimeSpan.FromMilliseconds(800));
         using var tcp = new TcpClient();
         await tcp.ConnectAsync(IPAddress.Loopback, tlsPort);

@@ -49,6 +49,12 @@ internal sealed class RequestHandler(
             return;
         }
         var authenticated = request.Authenticated(credential);
+        // RFC 8656 §7.3, §9.2, §11.2: every method but Allocate needs the allocation of this 5-tuple → 437.
+        if (message.Method != StunConst.Allocate && request.Allocation is null)
+        {
+            responder.SendError(in request, StunError.AllocationMismatch, credential.Key);
+            return;
+        }
         switch (message.Method)
         {
             case StunConst.Allocate:
@@ -191,11 +197,7 @@ internal sealed class RequestHandler(
         var key = request.Credential.Key;
         var packet = request.Packet;
         ref readonly var message = ref request.Message;
-        if (request.Allocation is not { } allocation)
-        {
-            responder.SendError(in request, StunError.AllocationMismatch, key);
-            return;
-        }
+        var allocation = request.Allocation!;
         if (message.RequestedAddressFamily.Present && message.RequestedAddressFamily.Length == 4
             && (packet[message.RequestedAddressFamily.Offset] == StunConst.FamilyV6) != allocation.RelayIsV6)
         {
@@ -228,11 +230,7 @@ internal sealed class RequestHandler(
     {
         var key = request.Credential.Key;
         ref readonly var message = ref request.Message;
-        if (request.Allocation is not { } allocation)
-        {
-            responder.SendError(in request, StunError.AllocationMismatch, key);
-            return;
-        }
+        var allocation = request.Allocation!;
         if (message.PeerCount == 0 || message.TooManyPeers)
         {
             responder.SendError(in request, StunError.BadRequest, key);
@@ -262,11 +260,7 @@ internal sealed class RequestHandler(
         var key = request.Credential.Key;
         var packet = request.Packet;
         ref readonly var message = ref request.Message;
-        if (request.Allocation is not { } allocation)
-        {
-            responder.SendError(in request, StunError.AllocationMismatch, key);
-            return;
-        }
+        var allocation = request.Allocation!;
         // CHANNEL-NUMBER within 0x4000–0x4FFF and exactly one XOR-PEER-ADDRESS, else 400.
         if (!message.ChannelNumber.Present || message.ChannelNumber.Length != 4 || message.PeerCount != 1)
         {

@@ -13,15 +13,7 @@ public sealed class TlsTests : IDisposable
 
     public TlsTests()
     {
-        using var key = RSA.Create(2048);
-        var request = new CertificateRequest("CN=localhost", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
-        var san = new SubjectAlternativeNameBuilder();
-        san.AddDnsName("localhost");
-        san.AddIpAddress(IPAddress.Loopback);
-        request.CertificateExtensions.Add(san.Build());
-        _certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30));
-        File.WriteAllText(CertPath, _certificate.ExportCertificatePem());
-        File.WriteAllText(KeyPath, key.ExportPkcs8PrivateKeyPem());
+        _certificate = TestCertificates.WriteSelfSigned(CertPath, KeyPath, "localhost", days: 30, rsa: true);
     }
 
     private string CertPath => Path.Combine(_dir, "cert.pem");
