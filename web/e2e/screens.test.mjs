@@ -82,7 +82,7 @@ describe("user guide screenshots: the main flow at desktop and phone widths", { 
         // A damaged invite link: the guest is told plainly what happened and what to do.
         const bad = await page(size);
         try {
-          await bad.goto(server.url + "/#join=1.not-a-real-invite");
+          await bad.goto(server.url + "/#join=2.not-a-real-invite");
           await bad.waitFor(() => document.body.dataset.view === "error");
           assert.match(await bad.eval(() => document.querySelector("#error-body").textContent), /not a valid GhostChat invite/);
           await shot(bad, `${size}-bad-link`);

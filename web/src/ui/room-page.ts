@@ -1,4 +1,4 @@
-import type { RefusalCode } from "../core/auth";
+import { MEMBER_INVITE_ID, type RefusalCode } from "../core/auth";
 import type { PeerPort } from "../core/connection";
 import { MAX_MEMBERS } from "../core/delivery";
 import { classifyError, type ErrorKind } from "../core/errors";
@@ -43,6 +43,8 @@ export class RoomPage {
   /** The room's ICE servers with failover (null with custom servers in the settings). */
   private ice: IceFailover | null = null;
   private lastJoin: Invite | null = null;
+  /** Host: the invite each member came in with (a removal revokes it). */
+  private readonly invitedWith = new Map<string, string>();
   /** "Try again through a relay" chosen: TURN candidates only. */
   private relayOnly = false;
   private readonly quality = new QualityIndicator($("view-chat").querySelector<HTMLElement>(".chat-tools") ?? $("view-chat"));
@@ -67,6 +69,7 @@ export class RoomPage {
     this.invites = new InviteBook(
       () => this.kind,
       () => home(),
+      async () => this.session?.rekey(),
     );
     wireName((name) => this.session?.room?.setName(name));
     $("group-invite").addEventListener("click", () => show("invite"));
@@ -145,7 +148,7 @@ export class RoomPage {
     const session = this.newRoom(
       {
         createPeer: async (ice, network) => this.peer(await createPeerJsPort(peerServerOptions(settings, location), ice, undefined, network)),
-        invite: { roomId: invite.roomId, inviteId: invite.inviteId, secret: invite.secret, hostPeerId: invite.hostPeerId },
+        invite: { roomId: invite.roomId, inviteId: invite.inviteId, secret: invite.secret, hostPeerId: invite.hostPeerId, hostKeyHash: invite.hostKeyHash },
       },
       () => invite.roomId,
     );
@@ -230,6 +233,7 @@ export class RoomPage {
     });
     session.events.on("authenticated", (a) => {
       if (this.session !== session) return;
+      if (a.inviteId !== MEMBER_INVITE_ID) this.invitedWith.set(a.peer, a.inviteId);
       // Every link has its own code; a group room shows them in its member list (ui/room.ts).
       if (this.kind === "pair") showPairCode(a.code.text, roomId());
       if (shown() === "invite" && this.kind === "pair") this.enterChat();
@@ -237,12 +241,24 @@ export class RoomPage {
     session.events.on("refused", (r) => {
       if (this.session === session && r.by === "us" && this.invites.identity && r.reason !== "timeout") this.onRefused(r.reason);
     });
+    session.events.on("removed", () => {
+      if (this.session !== session) return;
+      this.closeRoom();
+      keepJoined(null);
+      this.failed("removed");
+    });
     this.view = new RoomView(
       session,
       {
         phase: (p) => this.onRoomPhase(p),
         providers: () => this.ice?.providersByUrl ?? new Map(),
         incoming: (from, text) => this.attention.message(from, text),
+        remove: async (id) => {
+          if (!(await session.removeMember(id))) return false;
+          const inviteId = this.invitedWith.get(id);
+          if (inviteId) await this.invites.revokeRemoved(inviteId);
+          return true;
+        },
       },
       this.quality,
     );
