@@ -45,6 +45,26 @@ describe("member keys: what one member cannot do to another", () => {
     expect(b.received.map((x) => x.text)).toEqual(["still here"]);
   });
 
+  // The checks remember what they checked; what they remember must be the signed content, not only
+  // the signature, or a signature seen once would vouch for anything it is copied onto.
+  it("gossip_RealSignatureCopiedOntoChangedContent_Refused", async () => {
+    const { net, b, m } = trio(26);
+    const real = b.room.roster.members.get("a")!.signed!; // checked by b already
+    const renamed = { ...real, i: { ...real.i, name: "I am evil", v: real.i.v + 1 } };
+    b.room.receive("m", await presenceFrom(m, { mem: [renamed] }));
+    net.run(net.now + 100);
+    expect(b.room.members().find((x) => x.id === "a")?.name).toBe("a");
+  });
+
+  it("certificate_CheckedOnceForOneMember_SaysNothingOfTheSameSignatureOnAnotherKeyOrId", () => {
+    const { a, b, m } = trio(27);
+    const trust = credentials("b").trust;
+    expect(trust.certifies("a", a.cert)).toBe(true);
+    expect(trust.certifies("m", { ...m.cert, s: a.cert.s })).toBe(false);
+    expect(trust.certifies("a", { ...a.cert, k: m.cert.k })).toBe(false);
+    void b;
+  });
+
   it("gossip_MemberMakesUpAnotherWithoutACertificateFromTheHost_NeverListed", async () => {
     const { net, b, m } = trio(22);
     const fake = credentials("ghost"); // certified by the host, but for another id

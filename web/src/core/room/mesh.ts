@@ -180,7 +180,7 @@ export class MeshRoom {
   private signedSelf: SignedMember | null = null;
   /** Signed departures seen, gossiped so that members without a link to the one leaving learn it. */
   private readonly departed: SignedMember[] = [];
-  /** Checked member signatures (certificate signature + info signature → valid), bounded. */
+  /** Checked member signatures (key, signed text and signature → valid), bounded. */
   private readonly checkedInfo = new Map<string, boolean>();
   /** Members the host removed: nothing from them is taken any more, even over a link still open. */
   private readonly expelled = new Set<string>();
@@ -516,10 +516,12 @@ export class MeshRoom {
   private checkSigned(m: SignedMember): boolean | Promise<boolean> {
     return andThen(this.o.trust.certifies(m.i.id, m.c), (certified) => {
       if (!certified) return false;
-      const key = `${m.c.s}|${m.s}`;
+      // Keyed by the key, the signed text and the signature: a signature that checked for one info says nothing of another.
+      const input = infoInput(this.o.room, m.i);
+      const key = `${m.c.k}|${input}|${m.s}`;
       const known = this.checkedInfo.get(key);
       if (known !== undefined) return known;
-      return andThen(this.o.trust.verify(m.c.k, infoInput(this.o.room, m.i), m.s), (ok) => {
+      return andThen(this.o.trust.verify(m.c.k, input, m.s), (ok) => {
         this.checkedInfo.set(key, ok);
         if (this.checkedInfo.size > 1024) this.checkedInfo.delete(this.checkedInfo.keys().next().value!);
         return ok;

@@ -12,7 +12,7 @@ export function andThen<T, R>(value: T | Promise<T>, f: (v: T) => R | Promise<R>
  */
 export class RoomTrust {
   private current: Epoch | null;
-  /** Checked certificate signatures (the signature string → valid), bounded. */
+  /** Checked certificates (what was signed and the signature → valid), bounded. */
   private readonly checked = new Map<string, boolean>();
 
   constructor(
@@ -48,10 +48,13 @@ export class RoomTrust {
    */
   certifies(id: string, cert: Certificate): boolean | Promise<boolean> {
     if (cert.e < this.epoch && !this.current!.m.includes(id)) return false;
-    const cached = this.checked.get(cert.s);
+    const input = certificateInput(this.room, id, cert.k, cert.e);
+    // Keyed by what was signed too: a signature that checked for one member says nothing of another.
+    const key = `${input}|${cert.s}`;
+    const cached = this.checked.get(key);
     if (cached !== undefined) return cached;
-    return andThen(this.verify(this.authority, certificateInput(this.room, id, cert.k, cert.e), cert.s), (ok) => {
-      this.checked.set(cert.s, ok);
+    return andThen(this.verify(this.authority, input, cert.s), (ok) => {
+      this.checked.set(key, ok);
       if (this.checked.size > 1024) this.checked.delete(this.checked.keys().next().value!);
       return ok;
     });
