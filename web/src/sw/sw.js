@@ -69,7 +69,8 @@ self.addEventListener("message", (event) => {
       .showNotification(m.title.slice(0, 120), {
         body: m.body.slice(0, 200),
         tag: typeof m.tag === "string" ? m.tag.slice(0, 40) : "ghostchat-message",
-        data: { client: source.id, url: source.url },
+        // A client's url is the address the tab was opened with: an invite's secret (#join=…) stays out.
+        data: { client: source.id, url: withoutFragment(source.url) },
       })
       .catch(() => undefined),
   );
@@ -84,8 +85,15 @@ self.addEventListener("notificationclick", (event) => {
     (typeof data.client === "string" ? self.clients.get(data.client) : Promise.resolve(undefined))
       .then(
         (tab) =>
-          tab || self.clients.matchAll({ type: "window", includeUncontrolled: true }).then((windows) => windows.find((w) => w.url === data.url) || windows[0]),
+          tab ||
+          self.clients
+            .matchAll({ type: "window", includeUncontrolled: true })
+            .then((windows) => windows.find((w) => withoutFragment(w.url) === data.url) || windows[0]),
       )
       .then((tab) => (tab ? tab.focus() : self.clients.openWindow("/"))),
   );
 });
+
+function withoutFragment(url) {
+  return String(url).split("#")[0];
+}

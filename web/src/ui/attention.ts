@@ -76,7 +76,7 @@ export class Attention {
       // client id, src/sw/sw.js): a click focuses this room even when other GhostChat tabs are open.
       const worker = navigator.serviceWorker.controller;
       if (worker) worker.postMessage({ type: "notify", title, body, tag: TAG });
-      else await registration.showNotification(title, { body, tag: TAG, data: { url: location.href } });
+      else await registration.showNotification(title, { body, tag: TAG, data: { url: location.href.split("#")[0] } });
     } catch {
       // no worker or refused: the title and badge still tell
     }
