@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import type { ChannelPort, PeerPort } from "../src/core/connection";
 import { setBadge } from "../src/ui/attention";
 import { installChoice, installPlatform, type InstallEnv } from "../src/ui/install";
-import { ChannelCheck, watchComeBack } from "../src/ui/resume";
+import { ChannelCheck, followChannels, watchComeBack } from "../src/ui/resume";
 import { canShare, shareOrCopy } from "../src/ui/share";
 import { WakeLock, type ScreenLock, type WakeLockEnv } from "../src/ui/wake-lock";
 
@@ -124,6 +124,21 @@ describe("ChannelCheck: data channels after the background (WebKit)", () => {
     wrapped.destroy();
     expect(calls).toEqual(["reconnect", "refresh", "destroy"]);
     expect(check.wrap(base).refresh).toBeUndefined(); // no refresh where the peer has none
+  });
+});
+
+describe("followChannels: a peer whose channels are looked at first", () => {
+  it("refused_Closed_ADialFails_AnIncomingOneIsNotDelivered", async () => {
+    const peer = fakePeer();
+    const dialled = fakeChannel("a");
+    const incoming = fakeChannel("b");
+    peer.dialled.set("a", dialled.channel);
+    const port = followChannels(peer.port, () => null);
+    await expect(port.connect("a")).rejects.toMatchObject({ name: "PeerError", kind: "network" });
+    const delivered: string[] = [];
+    port.onIncoming((c) => delivered.push(c.remoteId));
+    peer.arrive(incoming.channel);
+    expect([dialled.closed, incoming.closed, delivered.length]).toEqual([1, 1, 0]);
   });
 });
 

@@ -1,4 +1,4 @@
-import type { ChannelPort, PeerPort } from "../core/connection";
+import { PeerError, type ChannelPort, type PeerPort } from "../core/connection";
 
 /** What `watchComeBack` listens to: the window and the document (or fakes, test/phone.test.ts). */
 export interface ComeBackTargets {
@@ -43,20 +43,11 @@ export class ChannelCheck {
 
   /** The signaling peer with its channels followed (incoming and dialled). */
   wrap(port: PeerPort): PeerPort {
-    const follow = (channel: ChannelPort): ChannelPort => {
+    return followChannels(port, (channel) => {
       this.channels.add(channel);
       channel.onClose(() => this.channels.delete(channel));
       return channel;
-    };
-    return {
-      open: () => port.open(),
-      connect: async (remoteId, signal) => follow(await port.connect(remoteId, signal)),
-      onIncoming: (handler) => port.onIncoming((channel) => handler(follow(channel))),
-      onDisconnected: (handler) => port.onDisconnected(handler),
-      reconnect: () => port.reconnect(),
-      refresh: port.refresh ? () => port.refresh?.() : undefined,
-      destroy: () => port.destroy(),
-    };
+    });
   }
 
   /** Closes the channels that died while the page was away; returns how many. */
@@ -76,4 +67,34 @@ export class ChannelCheck {
   get size(): number {
     return this.channels.size;
   }
+}
+
+/**
+ * `port` with every channel it opens (dialled or incoming) handed to `follow` first; the rest passes
+ * through. `follow` may refuse a channel (null): it is closed, a dial fails with a network error and
+ * an incoming one is not delivered. (The e2e test build's link cutter is made with it, too.)
+ */
+export function followChannels(port: PeerPort, follow: (channel: ChannelPort) => ChannelPort | null): PeerPort {
+  const take = (channel: ChannelPort): ChannelPort | null => {
+    const kept = follow(channel);
+    if (!kept) channel.close();
+    return kept;
+  };
+  return {
+    open: () => port.open(),
+    connect: async (remoteId, signal) => {
+      const kept = take(await port.connect(remoteId, signal));
+      if (!kept) throw new PeerError("network", `the channel to ${remoteId} was refused`);
+      return kept;
+    },
+    onIncoming: (handler) =>
+      port.onIncoming((channel) => {
+        const kept = take(channel);
+        if (kept) handler(kept);
+      }),
+    onDisconnected: (handler) => port.onDisconnected(handler),
+    reconnect: () => port.reconnect(),
+    refresh: port.refresh ? () => port.refresh?.() : undefined,
+    destroy: () => port.destroy(),
+  };
 }
