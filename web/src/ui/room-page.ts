@@ -17,6 +17,8 @@ import { HideIp } from "./hide-ip";
 import { InviteBook, type RoomKind } from "./invites";
 import { storedName, wireName } from "./name";
 import { QualityIndicator } from "./quality";
+import { ChannelCheck, watchComeBack } from "./resume";
+import { canShare, shareOrCopy } from "./share";
 import { RoomView, shortId, type RoomPhase } from "./room";
 import { registerServiceWorker, show, shown } from "./shell";
 import { WakeLock } from "./wake-lock";
@@ -49,6 +51,8 @@ export class RoomPage {
   private relayOnly = false;
   private readonly quality = new QualityIndicator($("view-chat").querySelector<HTMLElement>(".chat-tools") ?? $("view-chat"));
   private readonly wakeLock = new WakeLock();
+  /** The room's data channels, checked when the page comes back (WebKit closes them in the background). */
+  private readonly channels = new ChannelCheck();
   /** Unread count, badge and (opt-in) notifications while the page is hidden. */
   private readonly attention = new Attention();
   readonly composer = new Composer(() => this.view);
@@ -76,7 +80,7 @@ export class RoomPage {
     $("back-to-chat").addEventListener("click", () => show("chat"));
     $("copy-link").addEventListener("click", () => void this.copyLink());
     // Phones (and desktops with a share sheet): the system's share sheet; copying stays beside it.
-    $("share-link").hidden = typeof navigator.share !== "function";
+    $("share-link").hidden = !canShare({ url: location.origin });
     $("share-link").addEventListener("click", () => void this.shareLink());
     $("error-retry").addEventListener("click", () => this.retry());
     $("panic").title = t("panicHelp");
@@ -88,15 +92,13 @@ export class RoomPage {
         void this.panic();
       }
     });
-    document.addEventListener("visibilitychange", () => {
-      if (document.visibilityState !== "visible") return;
-      if (this.view?.phase === "connected") void this.wakeLock.acquire();
-      // Back from the background (a phone may have frozen the page): check every path now.
-      this.session?.resume(false);
+    // Back from the background (a phone may have frozen the page) or back online: the channels
+    // WebKit closed meanwhile are dropped, then every path is checked now rather than by the timers.
+    watchComeBack((networkChanged) => {
+      if (document.visibilityState === "visible" && this.view?.phase === "connected") void this.wakeLock.acquire();
+      this.channels.check();
+      this.session?.resume(networkChanged);
     });
-    window.addEventListener("pageshow", (e) => e.persisted && this.session?.resume(false));
-    document.addEventListener("resume", () => this.session?.resume(false));
-    window.addEventListener("online", () => this.session?.resume(true));
     // The tab closes or navigates away: the others learn at once that this person left.
     window.addEventListener("pagehide", () => this.session?.leave());
   }
@@ -195,7 +197,7 @@ export class RoomPage {
   }
 
   private peer(port: PeerPort): PeerPort {
-    return this.observer.peer ? this.observer.peer(port) : port;
+    return this.channels.wrap(this.observer.peer ? this.observer.peer(port) : port);
   }
 
   private retry(): void {
@@ -354,12 +356,8 @@ export class RoomPage {
 
   private async shareLink(): Promise<void> {
     const url = $<HTMLInputElement>("invite-link").value;
-    try {
-      await navigator.share({ title: t("appName"), text: t("shareInviteText"), url });
-    } catch (e) {
-      if (e instanceof DOMException && e.name === "AbortError") return; // the person closed the sheet
-      if (await this.copyLink()) $("copy-feedback").textContent = t("shareFailed");
-    }
+    const outcome = await shareOrCopy({ title: t("appName"), text: t("shareInviteText"), url }, () => this.copyLink());
+    if (outcome === "copied") $("copy-feedback").textContent = t("shareFailed");
   }
 
   /**
