@@ -740,6 +740,20 @@ describe("MeshSession", () => {
       expect(joiner.connectedPeers).toEqual([host.id]);
     });
 
+    // A phone back from the background: its link's ICE went "disconnected" a moment ago, inside the
+    // grace time. The page is shown: the restart starts now, not when the grace time ends.
+    it("resume_LinkDisconnectedWithinTheGraceTime_RestartedAtOnce", async () => {
+      const { joiner, dialled, accepted } = await stalledPair({ iceGraceMs: 60_000 });
+      for (const c of [dialled, accepted]) c.emitIce("disconnected");
+      await new Promise((r) => setTimeout(r, 50));
+      expect(dialled.restarts).toBe(0);
+      joiner.resume(false);
+      await until(() => dialled.restarts >= 1, "a restart on resume");
+      expect(joiner.room!.members()[0]?.state).toBe("reconnecting");
+      for (const c of [dialled, accepted]) c.emitIce("connected");
+      await until(() => joiner.room!.members()[0]?.state === "online", "back online");
+    });
+
     it("iceRestart_CertificateChangedWhenBack_LinkDroppedAndRedialled", async () => {
       const { host, joiner, dialled, accepted } = await stalledPair();
       for (const c of [dialled, accepted]) c.emitIce("disconnected");

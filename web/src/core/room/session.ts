@@ -248,7 +248,14 @@ export class MeshSession {
     if (this.closed || !this.room) return;
     if (this.reconnecting) this.wakeSignaling?.();
     else if (networkChanged) this.freshenSignaling();
-    for (const [id, link] of this.links) if (link.stalled && link.dialled) void this.restartOnce(id, link);
+    for (const [id, link] of this.links) {
+      if (link.graceTimer !== null) {
+        // ICE went "disconnected" a moment ago: no need to wait out the grace time now the page is back.
+        link.graceTimer();
+        link.graceTimer = null;
+        this.stall(id, link);
+      } else if (link.stalled && link.dialled) void this.restartOnce(id, link);
+    }
     for (const id of this.room.roster.members.keys()) {
       if (this.links.has(id) || this.dialing.has(id)) continue;
       this.redialTimers.get(id)?.();
