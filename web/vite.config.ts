@@ -3,18 +3,29 @@ import path from "node:path";
 import { brotliCompressSync, constants as zlib, gzipSync } from "node:zlib";
 import type { Plugin } from "vite";
 import { defineConfig } from "vitest/config";
+import { buildHash } from "./scripts/build-hash.mjs";
 
 /**
  * Emits `sw.js` from `src/sw/sw.js` with the list of built files (the app shell) and a version
- * derived from them, so the service worker precaches exactly this build and drops older caches.
+ * derived from them, so the service worker precaches exactly this build and drops older caches;
+ * and `build.json`, the build hash people compare with a published one (scripts/build-hash.mjs).
  */
 function serviceWorker(): Plugin {
   return {
     name: "ghostchat-service-worker",
     apply: "build",
+    // After Vite's own plugins, so the pages (index.html, diagnostics.html) are in the bundle too.
+    enforce: "post",
     generateBundle(_options, bundle) {
-      const files = Object.keys(bundle).filter((f) => !f.endsWith(".map") && f !== "sw.js");
-      const shell = ["/", ...files.map((f) => "/" + f)].sort();
+      const files = Object.keys(bundle).filter((f) => !f.endsWith(".map") && f !== "sw.js" && f !== "build.json");
+      const bytes = new Map<string, Uint8Array>();
+      for (const f of files) {
+        const out = bundle[f]!;
+        const content = out.type === "chunk" ? out.code : out.source;
+        bytes.set("/" + f, typeof content === "string" ? Buffer.from(content) : content);
+      }
+      this.emitFile({ type: "asset", fileName: "build.json", source: JSON.stringify({ build: buildHash(bytes) }) + "\n" });
+      const shell = ["/", "/build.json", ...files.map((f) => "/" + f)].sort();
       let hash = 0;
       for (const ch of shell.join("|")) hash = (Math.imul(hash, 31) + ch.charCodeAt(0)) | 0;
       const version = (hash >>> 0).toString(36);

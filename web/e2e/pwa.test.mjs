@@ -3,7 +3,20 @@
 // offline reload served by the service worker.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { artifact, AXE_SOURCE, chromiumPage, connectPair, createRoom, freePort, launchChromium, startServer, waitConnected, wrapPage } from "./harness.mjs";
+import { buildHashOf } from "../scripts/build-hash.mjs";
+import {
+  artifact,
+  AXE_SOURCE,
+  chromiumPage,
+  connectPair,
+  createRoom,
+  freePort,
+  launchChromium,
+  startServer,
+  waitConnected,
+  WEB_DIST,
+  wrapPage,
+} from "./harness.mjs";
 
 const PHONE = { width: 360, height: 740 };
 const DESKTOP = { width: 1366, height: 860 };
@@ -61,6 +74,19 @@ describe("PWA, layout and accessibility", { timeout: 300_000 }, () => {
   after(async () => {
     await browser?.close();
     await server?.stop();
+  });
+
+  // The build hash (docs/security.md, "A compromised web origin"): what the app shows is the hash of
+  // the files the server serves, computed from outside by scripts/build-hash.mjs, and of the build folder.
+  it("buildHash_ShownInSettings_SameAsTheServedFilesAndTheBuildFolder", async () => {
+    const p = await chromiumPage(browser);
+    await p.goto(server.url + "/");
+    await p.click("#open-settings");
+    await p.waitFor(() => /^[0-9a-f]{64}$/.test(document.querySelector("#app-build").textContent));
+    const shown = await p.eval(() => document.querySelector("#app-build").textContent);
+    assert.equal(shown, await buildHashOf(server.url));
+    assert.equal(shown, await buildHashOf(WEB_DIST));
+    await p.context.close();
   });
 
   it("server_HeadersAndManifest_AsExpected", async () => {

@@ -99,6 +99,8 @@ export const en = {
   hideIpOn: "Your IP address is hidden: every connection now goes through the relay.",
   hideIpOff: "Direct connections are allowed again for new connections.",
   memberCode: "code {code}",
+  appBuild: "This app's build:",
+  appBuildUnknown: "unknown (not a release build)",
   memberRemove: "Remove",
   memberRemoveLabel: "Remove {name} from the room",
   memberRemovedNote: "{name} was removed from the room. Their invite link no longer works.",
