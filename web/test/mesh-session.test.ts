@@ -420,23 +420,9 @@ describe("MeshSession", () => {
   // (signed by its own key, not the host's): refused before the member proves anything.
   it("member_WithACertificateTheHostDidNotSign_CannotLink", async () => {
     const { members, hub } = await room(1);
-    const outsider = new FakePeer(hub, "outsider");
-    const channel = await outsider.connect(members[1]!.id);
-    const { JoinerHandshake, webVerify } = await import("../src/core/auth");
     const self = await newSigner();
     const cert = { k: self.key, e: 0, s: await self.sign(certificateInput("room-abc", "outsider", self.key, 0)) };
-    const hs = new JoinerHandshake({
-      roomId: "room-abc",
-      member: { cert, accepts: () => true },
-      self,
-      verify: webVerify,
-      fingerprints: channel.fingerprints!()!,
-    });
-    const replies: unknown[] = [];
-    channel.onData((d) => replies.push(d));
-    for (const m of hs.start().send) channel.send(m);
-    await until(() => replies.length > 0, "the answer");
-    expect(replies[0]).toEqual({ t: "auth-refuse", reason: "auth-failed" });
+    expect(await comeBack(hub, "outsider", self, cert, members[1]!)).toEqual({ t: "auth-refuse", reason: "auth-failed" });
     expect(members[1]!.connectedPeers).not.toContain("outsider");
   });
 
