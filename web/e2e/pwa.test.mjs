@@ -158,6 +158,10 @@ describe("PWA, layout and accessibility", { timeout: 300_000 }, () => {
     );
     const bottoms = await guest.eval(() => ["#composer", "#send", "#messages"].map((s) => document.querySelector(s).getBoundingClientRect().bottom));
     for (const b of bottoms) assert.ok(b > 0 && b <= 360.5, `composer row ends at ${b}px, under the keyboard`);
+    // The message list keeps most of what is left: the room's buttons step aside until the keyboard closes.
+    const listHeight = await guest.eval(() => document.querySelector("#messages").getBoundingClientRect().height);
+    assert.ok(listHeight >= 150, `the messages get ${listHeight}px of 360`);
+    assert.equal(await guest.eval(() => getComputedStyle(document.querySelector(".chat-tools")).display), "none");
     await guest.screenshot(artifact("web-360-keyboard.png"));
     await host.context.close();
     await guest.context.close();
