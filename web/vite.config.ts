@@ -13,7 +13,8 @@ function serviceWorker(): Plugin {
     name: "ghostchat-service-worker",
     apply: "build",
     generateBundle(_options, bundle) {
-      const files = Object.keys(bundle).filter((f) => !f.endsWith(".map") && f !== "sw.js");
+      // The operator's stats page (and its charts) is no part of the app shell: it may answer 404 to most people.
+      const files = Object.keys(bundle).filter((f) => !f.endsWith(".map") && f !== "sw.js" && f !== "stats.html" && !/^assets\/stats-/.test(f));
       const shell = ["/", ...files.map((f) => "/" + f)].sort();
       let hash = 0;
       for (const ch of shell.join("|")) hash = (Math.imul(hash, 31) + ch.charCodeAt(0)) | 0;
@@ -68,8 +69,9 @@ export default defineConfig({
     target: "es2022",
     sourcemap: false,
     assetsInlineLimit: 0,
-    // Two pages: the app, and the network diagnostics (ui/diagnostics.ts) that the app links to.
-    rollupOptions: { input: { main: "index.html", diagnostics: "diagnostics.html" } },
+    // Three pages: the app, the network diagnostics (ui/diagnostics.ts) that the app links to, and the
+    // field-data charts at /stats (ui/stats.ts; the server decides who may load it).
+    rollupOptions: { input: { main: "index.html", diagnostics: "diagnostics.html", stats: "stats.html" } },
   },
   plugins: [serviceWorker(), precompress()],
   test: {

@@ -147,11 +147,15 @@ internal static partial class TelemetrySchema
         {
             return "attempts[].ttc is not a time-to-connect bucket.";
         }
+        add.Add(("ttc", a.Ttc, 1));
+        if (a.Path is null && a.Transport is null && a.Provider is null)
+        {
+            return null; // the browser could not read the path (no getStats)
+        }
         if (a.Path is null || !Paths.Contains(a.Path) || a.Transport is null || !Transports.Contains(a.Transport))
         {
-            return "attempts[].path must be direct or relay and transport udp, tcp or tls.";
+            return "attempts[].path must be direct or relay and transport udp, tcp or tls, or both left out.";
         }
-        add.Add(("ttc", a.Ttc, 1));
         add.Add(("path", a.Path + "/" + a.Transport, 1));
         if (a.Path == "direct")
         {

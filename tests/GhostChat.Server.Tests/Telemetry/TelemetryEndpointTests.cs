@@ -78,6 +78,7 @@ public sealed class TelemetryEndpointTests
         { "provider not a name", ValidReport.Replace("\"provider\":\"custom\"", "\"provider\":\"turn:198.51.100.4\"", StringComparison.Ordinal) },
         { "direct with provider", ValidReport.Replace("\"path\":\"relay\"", "\"path\":\"direct\"", StringComparison.Ordinal) },
         { "failed with a time", ValidReport.Replace("{\"outcome\":\"failed\",\"size\":\"3-4\"}", "{\"outcome\":\"failed\",\"size\":\"3-4\",\"ttc\":\"0-1s\"}", StringComparison.Ordinal) },
+        { "path without transport", ValidReport.Replace("\"transport\":\"tls\",", "", StringComparison.Ordinal) },
         { "connected without a time", ValidReport.Replace("\"ttc\":\"1-2s\",", "", StringComparison.Ordinal) },
         { "missing browser", ValidReport.Replace("\"browser\":{\"family\":\"firefox\",\"major\":128},", "", StringComparison.Ordinal) },
         { "null browser", ValidReport.Replace("{\"family\":\"firefox\",\"major\":128}", "null", StringComparison.Ordinal) },
