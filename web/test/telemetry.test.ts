@@ -23,7 +23,7 @@ const schema = readFileSync(new URL("../../src/GhostChat.Server/Telemetry/Teleme
 function serverList(name: string): string[] {
   const m = new RegExp(`${name} = (?:Set\\(|\\[)([^;]*?)[)\\]];`, "s").exec(schema);
   if (!m) throw new Error(`no ${name} in TelemetrySchema.cs`);
-  return [...m[1].matchAll(/"([^"]+)"/g)].map((x) => x[1]);
+  return [...(m[1] ?? "").matchAll(/"([^"]+)"/g)].map((x) => x[1] ?? "");
 }
 
 function memoryStorage(initial: Record<string, string> = {}) {
@@ -43,7 +43,7 @@ describe("field data: the wire format matches the server's schema", () => {
   });
 
   it("limits_SameAsTelemetrySchemaCs", () => {
-    const constant = (name: string) => Number(new RegExp(`${name} = ([\\d_]+);`).exec(schema)?.[1].replace(/_/g, ""));
+    const constant = (name: string) => Number((new RegExp(`${name} = ([\\d_]+);`).exec(schema)?.[1] ?? "").replace(/_/g, ""));
     expect(constant("MaxAttempts")).toBe(LIMITS.attempts);
     expect(constant("MaxRooms")).toBe(LIMITS.rooms);
     expect(constant("MaxErrors")).toBe(LIMITS.errors);

@@ -109,11 +109,10 @@ export class FieldData {
     return this.enabled && loadConsent(localStorage) === "on";
   }
 
-  /** Sends what waits, if the person agreed; otherwise it stays in this page and is never sent. */
+  /** Sends what waits, if the person (still) agrees; after a "no" what waited is dropped, never sent. */
   flush(leaving: boolean): void {
-    if (!this.consented) return;
     const report = this.batch.take();
-    if (report) void postJson("/api/telemetry", report, leaving);
+    if (report && this.consented) void postJson("/api/telemetry", report, leaving);
   }
 
   /** "Send this report" on the error view: this one error, sent now, consent or not (the person asked). */
@@ -183,10 +182,12 @@ export class FieldData {
     const started = performance.now();
     const joining = context?.joining === true;
     let settled = !joining;
+    // Nothing is even counted while the person has not agreed: what happened before is never sent.
+    const counting = () => this.consented;
     session.events.on("status", (s) => {
       if (s.phase !== "failed") return;
-      this.batch.error(classifyError({ source: "session", reason: s.reason }));
-      if (!settled) this.batch.attempt({ outcome: "failed", size: "2" });
+      if (counting()) this.batch.error(classifyError({ source: "session", reason: s.reason }));
+      if (!settled && counting()) this.batch.attempt({ outcome: "failed", size: "2" });
       settled = true;
     });
     session.events.on("room", (room) => {
@@ -195,20 +196,22 @@ export class FieldData {
       const lostAt = new Map<string, number>();
       const seenUp = new Set<string>();
       room.events.on("sent", ({ id, to }) => {
+        if (!counting()) return;
         counts.sent += to;
         for (const state of room.receipts(id)?.values() ?? []) if (state === "failed") counts.givenUp++;
       });
       room.events.on("receipt", ({ state }) => {
+        if (!counting()) return;
         if (state === "delivered") counts.delivered++;
         else if (state === "failed") counts.givenUp++;
       });
       room.events.on("roster", (members) => {
         largest = Math.max(largest, members.length + 1);
         counts.size = sizeBucket(largest);
-        trackRecoveries(members, counts, lostAt, seenUp);
+        trackRecoveries(members, counting() ? counts : null, lostAt, seenUp);
         if (!settled && members.some(isUp)) {
           settled = true;
-          void this.connected(session, members, started, context, largest);
+          if (counting()) void this.connected(session, members, started, context, largest);
         }
       });
     });
@@ -239,12 +242,12 @@ function isUp(m: MemberView): boolean {
 }
 
 /** A member once reached whose path was lost and is back: one recovery, bucketed by how long it took. */
-function trackRecoveries(members: MemberView[], counts: RoomCounts, lostAt: Map<string, number>, seenUp: Set<string>): void {
+function trackRecoveries(members: MemberView[], counts: RoomCounts | null, lostAt: Map<string, number>, seenUp: Set<string>): void {
   const now = performance.now();
   for (const m of members) {
     if (isUp(m)) {
       const lost = lostAt.get(m.id);
-      if (lost !== undefined) counts.resumed.push(resumeBucket(now - lost));
+      if (lost !== undefined) counts?.resumed.push(resumeBucket(now - lost));
       lostAt.delete(m.id);
       seenUp.add(m.id);
     } else if (seenUp.has(m.id) && !lostAt.has(m.id)) lostAt.set(m.id, now);
