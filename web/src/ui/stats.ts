@@ -138,19 +138,15 @@ function renderCharts(stats: Stats): void {
   const root = $("stats-charts");
   root.replaceChildren();
   const rows = stats.rows;
-  const success = hourlyRate(
-    stats,
-    (h) => count(h, "attempt", "connected"),
-    (h) => count(h, "attempt", "connected", "failed"),
-  );
-  lineChart(root, "stats.chartSuccess", success, 90);
+  const rate = (metric: string, part: string[], whole: string[]) =>
+    hourlyRate(
+      stats,
+      (h) => count(h, metric, ...part),
+      (h) => count(h, metric, ...whole),
+    );
+  lineChart(root, "stats.chartSuccess", rate("attempt", ["connected"], ["connected", "failed"]), 90);
   barChart(root, "stats.chartConnect", ordered(totals(rows, "ttc"), CONNECT_BUCKETS));
-  const delivery = hourlyRate(
-    stats,
-    (h) => count(h, "messages", "delivered"),
-    (h) => count(h, "messages", "delivered", "given_up"),
-  );
-  lineChart(root, "stats.chartDelivery", delivery, 99.9);
+  lineChart(root, "stats.chartDelivery", rate("messages", ["delivered"], ["delivered", "given_up"]), 99.9);
   barChart(root, "stats.chartResume", ordered(totals(rows, "resume"), RESUME_BUCKETS));
   barChart(root, "stats.chartPath", byCount(totals(rows, "path")));
   barChart(root, "stats.chartProviders", byCount(totals(rows, "provider")));

@@ -1,3 +1,4 @@
+import { VERDICTS } from "../diagnostics";
 import type { ErrorKind } from "../errors";
 
 /**
@@ -92,27 +93,9 @@ export function scrubDiagnostics(summary: unknown): DiagnosticsSummary | null {
   if (typeof summary !== "object" || summary === null) return null;
   const { outlook, verdicts } = summary as { outlook?: unknown; verdicts?: unknown };
   if (!["direct", "relay", "none", "unknown"].includes(outlook as string) || !Array.isArray(verdicts)) return null;
-  const known = new Set(VERDICTS);
+  const known = new Set<string>(VERDICTS);
   return { outlook: outlook as Outlook, verdicts: [...new Set(verdicts.filter((v): v is string => typeof v === "string" && known.has(v)))] };
 }
-
-const VERDICTS = [
-  "no-webrtc",
-  "insecure-context",
-  "signaling-down",
-  "ice-config-down",
-  "udp-blocked",
-  "symmetric-nat",
-  "nat-friendly",
-  "no-nat",
-  "turn-udp-ok",
-  "turn-tcp-ok",
-  "turn-tls-ok",
-  "only-443",
-  "turn-credentials-refused",
-  "relay-unreachable",
-  "no-relay-configured",
-];
 
 /** Where the person's answer lives (localStorage): "on", "off", or nothing yet (then the app asks once). */
 export const CONSENT_KEY = "ghostchat:field-data";
