@@ -10,7 +10,7 @@ namespace GhostChat.Server.Telemetry;
 /// whichever node took it. One hash per hour (<c>{prefix}telemetry:{hour}</c>, field <c>metric␟key</c>) that
 /// expires after the retention; feedback in one hash (<c>{prefix}feedback</c>, field id, value JSON with its hour).
 /// </summary>
-internal sealed class RedisTelemetryStore(RedisConnection redis, TimeSpan retention) : ITelemetryStore
+internal sealed class RedisTelemetryStore(RedisConnection redis, TimeSpan retention, TimeProvider time) : ITelemetryStore
 {
     private const char Separator = '\u001f';
 
@@ -20,15 +20,20 @@ internal sealed class RedisTelemetryStore(RedisConnection redis, TimeSpan retent
 
     private RedisKey FeedbackIdKey => redis.Prefix + "feedback-id";
 
+    /// <summary>Adds field/count pairs to one hour's hash and sets its expiry, atomically (one script).</summary>
+    private const string AddScript = """
+        for i = 1, #ARGV - 1, 2 do redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1]) end
+        redis.call('PEXPIRE', KEYS[1], ARGV[#ARGV])
+        return 1
+        """;
+
     public async Task AddAsync(long hour, IReadOnlyList<(string Metric, string Key, long Count)> increments, CancellationToken cancellationToken)
     {
         redis.EnsureConnected();
-        var key = HourKey(hour);
-        var transaction = redis.Database.CreateTransaction();
-        var writes = increments.Select(i => (Task)transaction.HashIncrementAsync(key, i.Metric + Separator + i.Key, i.Count)).ToList();
-        writes.Add(transaction.KeyExpireAsync(key, Hours.ToTime(hour).UtcDateTime + retention + TimeSpan.FromHours(1)));
-        await transaction.ExecuteAsync().ConfigureAwait(false);
-        await Task.WhenAll(writes).ConfigureAwait(false);
+        var expires = Hours.ToTime(hour) + retention + TimeSpan.FromHours(1) - time.GetUtcNow();
+        var args = increments.SelectMany(i => new RedisValue[] { i.Metric + Separator + i.Key, i.Count })
+            .Append((long)Math.Max(1000, expires.TotalMilliseconds)).ToArray();
+        await redis.Database.ScriptEvaluateAsync(AddScript, [HourKey(hour)], args).ConfigureAwait(false);
     }
 
     public async Task<AggregateRow[]> ReadAsync(long fromHour, long toHour, CancellationToken cancellationToken)
@@ -57,17 +62,21 @@ internal sealed class RedisTelemetryStore(RedisConnection redis, TimeSpan retent
         return [.. rows];
     }
 
+    /// <summary>Stores one feedback entry unless the hash is full: KEYS feedback, id counter; ARGV max, hour, JSON without its id.</summary>
+    private const string FeedbackScript = """
+        if redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[1]) then return 0 end
+        local id = redis.call('INCRBY', KEYS[2], 1)
+        redis.call('HSET', KEYS[1], id, ARGV[2])
+        return id
+        """;
+
     public async Task<long?> AddFeedbackAsync(long hour, string text, DiagnosticsSummary? diagnostics, int maxStored, CancellationToken cancellationToken)
     {
         redis.EnsureConnected();
-        if (await redis.Database.HashLengthAsync(FeedbackKey).ConfigureAwait(false) >= maxStored)
-        {
-            return null;
-        }
-        var id = await redis.Database.StringIncrementAsync(FeedbackIdKey).ConfigureAwait(false);
-        var entry = new FeedbackEntry(id, Hours.ToTime(hour), text, diagnostics);
-        await redis.Database.HashSetAsync(FeedbackKey, id, JsonSerializer.Serialize(entry, TelemetryJsonContext.Default.FeedbackEntry)).ConfigureAwait(false);
-        return id;
+        // The id inside the JSON is 0; the hash field is the real one (ReadFeedbackAsync puts it back).
+        var json = JsonSerializer.Serialize(new FeedbackEntry(0, Hours.ToTime(hour), text, diagnostics), TelemetryJsonContext.Default.FeedbackEntry);
+        var id = (long)await redis.Database.ScriptEvaluateAsync(FeedbackScript, [FeedbackKey, FeedbackIdKey], [maxStored, json]).ConfigureAwait(false);
+        return id == 0 ? null : id;
     }
 
     public async Task<FeedbackEntry[]> ReadFeedbackAsync(CancellationToken cancellationToken)
@@ -75,8 +84,9 @@ internal sealed class RedisTelemetryStore(RedisConnection redis, TimeSpan retent
         redis.EnsureConnected();
         var entries = await redis.Database.HashGetAllAsync(FeedbackKey).ConfigureAwait(false);
         return [.. entries
-            .Select(e => JsonSerializer.Deserialize((string)e.Value!, TelemetryJsonContext.Default.FeedbackEntry))
-            .OfType<FeedbackEntry>()
+            .Select(e => (Id: (long)e.Name, Entry: JsonSerializer.Deserialize((string)e.Value!, TelemetryJsonContext.Default.FeedbackEntry)))
+            .Where(e => e.Entry is not null)
+            .Select(e => e.Entry! with { Id = e.Id })
             .OrderBy(e => e.Id)];
     }
 

@@ -30,7 +30,7 @@ internal static class TelemetryExtensions
         {
             var o = sp.GetRequiredService<IOptions<TelemetryOptions>>().Value;
             return clustered
-                ? new RedisTelemetryStore(sp.GetRequiredService<RedisConnection>(), o.Retention)
+                ? new RedisTelemetryStore(sp.GetRequiredService<RedisConnection>(), o.Retention, sp.GetRequiredService<TimeProvider>())
                 : new SqliteTelemetryStore(o.DatabasePath);
         });
         services.TryAddSingleton<TelemetryMetrics>();
