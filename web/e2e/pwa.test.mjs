@@ -212,7 +212,7 @@ describe("PWA, layout and accessibility", { timeout: 300_000 }, () => {
     await guest.eval(() => document.querySelector("#members-details").setAttribute("open", ""));
     await assertVisibleWithin(guest, ["#members", "#my-name", "#composer", "#send"], PHONE.width);
     await axeSerious(guest, "phone group room");
-    await guest.goto(`${server.url}/#join=1.<b>x</b>`);
+    await guest.goto(`${server.url}/#join=2.<b>x</b>`);
     await guest.waitFor(() => document.body.dataset.view === "error");
     await assertVisibleWithin(guest, ["#error-title", "#error-home"], PHONE.width);
     await axeSerious(guest, "phone error");
@@ -405,7 +405,9 @@ describe("PWA, layout and accessibility", { timeout: 300_000 }, () => {
   it("join_HostGone_ThreeAttemptsThenPlainExplanation", async () => {
     const p = await chromiumPage(browser);
     const expires = Math.floor(Date.now() / 1000) + 3600;
-    await p.goto(`${server.url}/#join=1.nobody-home-42.roomroomroomroom.inviteinvite.AAAAAAAAAAAAAAAAAAAAAA.${expires}`);
+    await p.goto(
+      `${server.url}/#join=2.nobody-home-42.roomroomroomroom.inviteinvite.AAAAAAAAAAAAAAAAAAAAAA.${expires}.KKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKK`,
+    );
     await p.waitFor(() => document.body.dataset.view === "error", undefined, 90_000);
     assert.match(await p.eval(() => document.querySelector("#error-body").textContent), /friend's browser did not answer/);
     const phases = await p.eval(() => performance.getEntriesByType("mark").map((m) => m.name));
@@ -416,14 +418,18 @@ describe("PWA, layout and accessibility", { timeout: 300_000 }, () => {
 
   it("join_BadOrExpiredLink_ExplainedWithoutConnecting", async () => {
     const p = await chromiumPage(browser);
-    await p.goto(`${server.url}/#join=1.host.roomroomroomroom.inviteinvite.AAAAAAAAAAAAAAAAAAAAAA.1000`);
+    await p.goto(`${server.url}/#join=2.host.roomroomroomroom.inviteinvite.AAAAAAAAAAAAAAAAAAAAAA.1000.KKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKK`);
     await p.waitFor(() => document.body.dataset.view === "error");
     assert.match(await p.eval(() => document.querySelector("#error-body").textContent), /expired/);
     // The fragment leaves the address bar once read, valid or not.
     assert.equal(await p.eval(() => location.hash), "");
-    await p.goto(`${server.url}/#join=1.<b>x</b>`);
+    await p.goto(`${server.url}/#join=2.<b>x</b>`);
     await p.waitFor(() => /not a valid GhostChat invite/.test(document.querySelector("#error-body").textContent));
     assert.equal(await p.eval(() => location.hash), "");
+    // A link made before invites named the host's key: "ask for a new one", not "broken".
+    await p.goto(`${server.url}/#join=1.host.roomroomroomroom.inviteinvite.AAAAAAAAAAAAAAAAAAAAAA.9999999999`);
+    await p.waitFor(() => document.querySelector("#view-error").dataset.kind === "invite-outdated");
+    assert.match(await p.eval(() => document.querySelector("#error-body").textContent), /Ask the person who sent it for a new link/);
     assert.equal(await p.eval(() => performance.getEntriesByName("ghostchat:signaling").length), 0);
     await p.context.close();
   });

@@ -34,21 +34,23 @@ internal sealed class SignalingConnectionMiddleware
     private readonly ClientAddressResolver _addresses;
     private readonly byte[] _prefix;
     private readonly bool _redirectsHttp;
-    private readonly Func<string, bool> _hostAllowed;
+    private volatile Func<string, bool> _hostAllowed;
 
     public SignalingConnectionMiddleware(
         SignalingBroker broker,
         ClientAddressResolver addresses,
         IOptions<SignalingOptions> options,
         IOptions<TlsOptions> tls,
-        IOptions<HostFilteringOptions> hostFiltering)
+        IOptionsMonitor<HostFilteringOptions> hostFiltering)
     {
         _broker = broker;
         _addresses = addresses;
         var path = options.Value.Path.EndsWith('/') ? options.Value.Path : options.Value.Path + "/";
         _prefix = Encoding.ASCII.GetBytes("GET " + path + "peerjs");
         _redirectsHttp = tls.Value.Enabled && tls.Value.RedirectHttp;
-        _hostAllowed = HostRule(hostFiltering.Value);
+        // Followed on reload, as the host filtering middleware does: both paths agree after a change too.
+        _hostAllowed = HostRule(hostFiltering.CurrentValue);
+        hostFiltering.OnChange(changed => _hostAllowed = HostRule(changed));
     }
 
     /// <summary>
