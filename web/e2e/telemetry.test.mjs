@@ -312,7 +312,9 @@ describe("field data", () => {
     const posts = recordPosts(p);
     // An invite to a host that is not there: after its retries the error view offers copy and send.
     const expires = Math.floor(Date.now() / 1000) + 3600;
-    await p.goto(`${server.url}/#join=1.nobody-home-42.roomroomroomroom.inviteinvite.AAAAAAAAAAAAAAAAAAAAAA.${expires}`);
+    await p.goto(
+      `${server.url}/#join=2.nobody-home-42.roomroomroomroom.inviteinvite.AAAAAAAAAAAAAAAAAAAAAA.${expires}.KKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKK`,
+    );
     await p.waitFor(() => document.body.dataset.view === "error" && document.querySelector("#error-action-send-report") !== null, undefined, 90_000);
     const kind = await p.eval(() => document.querySelector("#view-error").dataset.kind);
     assert.deepEqual(posts, [], "nothing sent before the press");

@@ -34,8 +34,9 @@ internal static partial class TelemetrySchema
     public static readonly FrozenSet<string> Transports = Set("udp", "tcp", "tls");
     public static readonly FrozenSet<string> ErrorKinds = Set(
         "no-webrtc", "insecure-context", "offline", "signaling-unreachable", "server-refused", "id-taken", "peer-unavailable",
-        "room-full", "invite-malformed", "invite-expired", "invite-revoked", "invite-unsupported", "ice-config-failed",
-        "ice-failed", "turn-refused", "turn-unreachable", "channel-closed", "auth-failed", "rate-limited", "unknown");
+        "room-full", "invite-malformed", "invite-expired", "invite-revoked", "invite-unsupported", "invite-outdated",
+        "ice-config-failed", "ice-failed", "turn-refused", "turn-unreachable", "channel-closed", "auth-failed", "rate-limited",
+        "removed", "unknown");
     public static readonly FrozenSet<string> Outlooks = Set("direct", "relay", "none", "unknown");
     public static readonly FrozenSet<string> Verdicts = Set(
         "no-webrtc", "insecure-context", "signaling-down", "ice-config-down", "udp-blocked", "symmetric-nat", "nat-friendly",
