@@ -17,6 +17,9 @@ function serviceWorker(): Plugin {
     // After Vite's own plugins, so the pages (index.html, diagnostics.html) are in the bundle too.
     enforce: "post",
     generateBundle(_options, bundle) {
+      // Every page, script and style of the build is in the build hash (build.json, with the list of
+      // the files it covers); the operator's stats page (and its charts) is no part of the offline
+      // app shell, as it may answer 404 to most people.
       const files = Object.keys(bundle).filter((f) => !f.endsWith(".map") && f !== "sw.js" && f !== "build.json");
       const bytes = new Map<string, Uint8Array>();
       for (const f of files) {
@@ -24,8 +27,9 @@ function serviceWorker(): Plugin {
         const content = out.type === "chunk" ? out.code : out.source;
         bytes.set("/" + f, typeof content === "string" ? Buffer.from(content) : content);
       }
-      this.emitFile({ type: "asset", fileName: "build.json", source: JSON.stringify({ build: buildHash(bytes) }) + "\n" });
-      const shell = ["/", "/build.json", ...files.map((f) => "/" + f)].sort();
+      const hashed = [...bytes.keys()].sort();
+      this.emitFile({ type: "asset", fileName: "build.json", source: JSON.stringify({ build: buildHash(bytes), files: hashed }) + "\n" });
+      const shell = ["/", "/build.json", ...files.filter((f) => f !== "stats.html" && !/^assets\/stats-/.test(f)).map((f) => "/" + f)].sort();
       let hash = 0;
       for (const ch of shell.join("|")) hash = (Math.imul(hash, 31) + ch.charCodeAt(0)) | 0;
       const version = (hash >>> 0).toString(36);
@@ -79,8 +83,9 @@ export default defineConfig({
     target: "es2022",
     sourcemap: false,
     assetsInlineLimit: 0,
-    // Two pages: the app, and the network diagnostics (ui/diagnostics.ts) that the app links to.
-    rollupOptions: { input: { main: "index.html", diagnostics: "diagnostics.html" } },
+    // Three pages: the app, the network diagnostics (ui/diagnostics.ts) that the app links to, and the
+    // field-data charts at /stats (ui/stats.ts; the server decides who may load it).
+    rollupOptions: { input: { main: "index.html", diagnostics: "diagnostics.html", stats: "stats.html" } },
   },
   plugins: [serviceWorker(), precompress()],
   test: {

@@ -2,9 +2,9 @@
 /**
  * The build hash of the GhostChat web app (docs/security.md, "A compromised web origin"): the
  * SHA-256, in hex, of the lines `<path> <SHA-256 hex of the file's bytes>\n`, sorted by path, for
- * every file of the app shell that `sw.js` lists, except `/` (the same page as `/index.html`),
- * `/sw.js` and `/build.json` (they carry the list and the hash). So it covers every page, script and
- * style the app runs.
+ * every page, script and style the build made (everything but `/sw.js`, which carries the offline
+ * list, and `/build.json`, which carries the hash and the list of the files it covers). A file left
+ * out of that list, or added, or changed, changes the hash.
  *
  * The build writes it to `build.json` and the app shows it (Server settings); this script computes
  * it from a built folder or from what a running server serves, to compare with the published one:
@@ -29,11 +29,17 @@ export function buildHash(files) {
   return createHash("sha256").update(lines.join("")).digest("hex");
 }
 
-/** The shell list inside a built `sw.js`. */
-export function shellOf(serviceWorker) {
-  const match = /const SHELL = (\[[^\]]*\]);/.exec(serviceWorker);
-  if (!match) throw new Error("sw.js: no app shell list (is this a GhostChat build?)");
-  return JSON.parse(match[1]);
+/** The files a `build.json` says the hash covers. */
+export function filesOf(buildJson) {
+  let files;
+  try {
+    files = JSON.parse(buildJson).files;
+  } catch {
+    files = undefined;
+  }
+  if (!Array.isArray(files) || !files.every((f) => typeof f === "string" && f.startsWith("/") && !f.includes("..")))
+    throw new Error("build.json: no list of files (is this a GhostChat build?)");
+  return files;
 }
 
 /** The build hash of a built folder or of what the server at `target` (http:// or https://) serves. */
@@ -45,9 +51,8 @@ export async function buildHashOf(target) {
     if (!response.ok) throw new Error(`${p}: HTTP ${response.status}`);
     return new Uint8Array(await response.arrayBuffer());
   };
-  const shell = shellOf(Buffer.from(await read("/sw.js")).toString("utf8"));
   const files = new Map();
-  for (const p of shell) if (!NOT_HASHED.has(p)) files.set(p, await read(p));
+  for (const p of filesOf(Buffer.from(await read("/build.json")).toString("utf8"))) if (!NOT_HASHED.has(p)) files.set(p, await read(p));
   return buildHash(files);
 }
 

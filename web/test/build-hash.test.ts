@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { buildHash, shellOf } from "../scripts/build-hash.mjs";
+import { buildHash, filesOf } from "../scripts/build-hash.mjs";
 
 const files = (entries: Record<string, string>) => new Map(Object.entries(entries).map(([p, text]) => [p, new TextEncoder().encode(text)]));
 
@@ -23,8 +23,9 @@ describe("build hash", () => {
     expect(buildHash(files({ ...app, "/": "anything", "/sw.js": "x", "/build.json": "{}" }))).toBe(base);
   });
 
-  it("shellOf_ReadsTheListFromABuiltServiceWorker_RefusesAnythingElse", () => {
-    expect(shellOf('const SHELL = ["/","/index.html"];\nconst VERSION = "x";')).toEqual(["/", "/index.html"]);
-    expect(() => shellOf("self.addEventListener('fetch', () => {})")).toThrow(/no app shell list/);
+  it("filesOf_ReadsTheListFromBuildJson_RefusesAnythingElse", () => {
+    expect(filesOf('{"build":"x","files":["/index.html","/assets/a.js"]}')).toEqual(["/index.html", "/assets/a.js"]);
+    for (const bad of ['{"build":"x"}', "not json", '{"files":["index.html"]}', '{"files":["/../etc/passwd"]}', '{"files":[1]}'])
+      expect(() => filesOf(bad)).toThrow(/no list of files/);
   });
 });

@@ -24,13 +24,19 @@ import { registerServiceWorker, show, shown } from "./shell";
 import { WakeLock } from "./wake-lock";
 
 /**
- * Who wants to see each room the app opens. The shipped app passes nothing; the e2e test build
- * (web/e2e-build) passes an observer to reach the session it drives and to put its link cutter
- * under the signaling peer.
+ * Who wants to see each room the app opens: field data (ui/telemetry.ts) watches every room; the e2e
+ * test build (web/e2e-build) also passes an observer to reach the session it drives and to put its
+ * link cutter under the signaling peer.
  */
 export interface AppObserver {
-  room?(session: MeshSession): void;
+  room?(session: MeshSession, context?: RoomContext): void;
   peer?(port: PeerPort): PeerPort;
+}
+
+/** What an observer may know of a room besides its session: joining or hosting, and the TURN providers by URL. */
+export interface RoomContext {
+  joining: boolean;
+  providers(): ReadonlyMap<string, string>;
 }
 
 /**
@@ -266,7 +272,7 @@ export class RoomPage {
     );
     this.session = session;
     session.events.on("room", () => this.composer.render());
-    this.observer.room?.(session);
+    this.observer.room?.(session, { joining: this.lastJoin !== null, providers: () => this.ice?.providersByUrl ?? new Map() });
     return session;
   }
 

@@ -108,6 +108,8 @@ export interface MemberView {
 export interface MeshEvents extends Record<string, unknown> {
   message: IncomingMessage;
   receipt: { id: string; peer: string; state: Receipt };
+  /** This side sent a message to `to` members (field data counts it; no content). */
+  sent: { id: string; to: number };
   roster: MemberView[];
   refused: { from: string; reason: RefusalReason };
   /** A member over a direct link started (on) or stopped typing. */
@@ -313,6 +315,7 @@ export class MeshRoom {
       record.recipients.set(m.id, entry ? "sending" : "failed");
       if (entry) this.transmit(m.id, entry);
     }
+    this.events.emit("sent", { id, to: record.recipients.size });
     if (this.backfill.share) {
       this.history.push({ id, at, text: checked.text, ttl: ttlMs });
       if (this.history.length > this.backfill.max) this.history.shift();

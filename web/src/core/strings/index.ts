@@ -1,4 +1,5 @@
 import { networkStrings } from "./network";
+import { telemetryStrings } from "./telemetry";
 
 /**
  * Every user-visible string, in one place, ready for translation: a translation is another object
@@ -193,6 +194,7 @@ export const en = {
   receiptNobody: "Nobody else is in the room yet",
   receiptFailed: "Not delivered (left the room)",
   ...networkStrings,
+  ...telemetryStrings,
 } as const;
 
 export type StringKey = keyof typeof en;
