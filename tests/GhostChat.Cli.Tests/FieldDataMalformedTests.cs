@@ -1,0 +1,137 @@
+namespace GhostChat.Cli.Tests;
+
+/// <summary>
+/// <c>ghostchat stats</c> and <c>ghostchat feedback</c> against a real HTTP server that answers what GhostChat never
+/// sends: each gets a clear error and exit 1, and no error message repeats the body (it could hold feedback text).
+/// </summary>
+public sealed class FieldDataMalformedTests
+{
+    private const string Json = "application/json; charset=utf-8";
+
+    /// <summary>What no error message may repeat.</summary>
+    private const string Secret = "private words of a person";
+
+    private const string ValidStats = """
+        {"from":"2026-12-01T00:00:00+00:00","to":"2026-12-07T23:00:00+00:00",
+         "figures":{"reports":1,"attempts":2,"connected":1,"successRate":0.5,"connectedWithin10s":1,"sent":10,"delivered":9,
+                    "givenUp":1,"deliveryRate":0.9,"recoveries":0,"resumedWithin15s":null,"relayShare":null,"feedback":0},
+         "rows":[{"hour":1764547200,"metric":"attempt","key":"connected","count":1},{"hour":1764547200,"metric":"attempt","key":"failed","count":1}]}
+        """;
+
+    private const string ValidFeedback = $$"""[{"id":1,"hour":"2026-12-01T10:00:00+00:00","text":"{{Secret}}","diagnostics":null}]""";
+
+    [Fact]
+    public async Task Stats_WellFormed_WithMembersAddedLater_Shown()
+    {
+        await using var server = await CannedServer.StartAsync(200, Json, ValidStats.Replace("\"rows\":", "\"newer\":{\"a\":[1]},\"rows\":", StringComparison.Ordinal));
+
+        var (exit, stdout, stderr) = await GhostchatProcess.RunAsync("stats", server.Address);
+
+        Assert.True(exit == 0, stderr);
+        Assert.Equal("50.0 % (1 of 2 attempts)", TableText.Row(stdout, "Connection success")[1]);
+        Assert.Equal(["GET /api/stats?days=7"], server.Requests);
+    }
+
+    public static TheoryData<string, string?, string, string> MalformedStats() => new()
+    {
+        { "not JSON", Json, "days=7&" + Secret, "not what GhostChat sends" },
+        { "truncated", Json, ValidStats[..60], "not what GhostChat sends" },
+        { "null", Json, "null", "not what GhostChat sends" },
+        { "an array", Json, $"[\"{Secret}\"]", "not what GhostChat sends" },
+        { "no figures", Json, """{"from":"2026-12-01T00:00:00Z","to":"2026-12-07T23:00:00Z","rows":[]}""", "not what GhostChat sends" },
+        { "count as a string", Json, ValidStats.Replace("\"reports\":1", "\"reports\":\"1\"", StringComparison.Ordinal), "at $.figures.reports" },
+        { "rows null", Json, ValidStats.Replace("\"rows\":[", "\"rows\":null,\"x\":[", StringComparison.Ordinal), "not what GhostChat sends" },
+        { "time not a time", Json, ValidStats.Replace("2026-12-01T00:00:00+00:00", Secret, StringComparison.Ordinal), "at $.from" },
+        { "negative count", Json, ValidStats.Replace("\"sent\":10", "\"sent\":-10", StringComparison.Ordinal), "a negative count" },
+        { "rate above 1", Json, ValidStats.Replace("\"deliveryRate\":0.9", "\"deliveryRate\":1.5", StringComparison.Ordinal), "a rate outside 0 to 1" },
+        { "row not hourly", Json, ValidStats.Replace("1764547200,\"metric\":\"attempt\",\"key\":\"failed\"", "1764547201,\"metric\":\"attempt\",\"key\":\"failed\"", StringComparison.Ordinal), "rows[1] is not an hourly count" },
+        { "an HTML page", "text/html", $"<html><body>{Secret}</body></html>", "answered 200 with text/html, not JSON" },
+        { "no content type", null, ValidStats, "answered 200 with no content type, not JSON" },
+    };
+
+    [Theory]
+    [MemberData(nameof(MalformedStats))]
+    public async Task Stats_MalformedAnswer_ClearError_Exit1(string what, string? contentType, string body, string message)
+    {
+        await using var server = await CannedServer.StartAsync(200, contentType, body);
+
+        var (exit, stdout, stderr) = await GhostchatProcess.RunAsync("stats", server.Address);
+
+        Assert.True(exit == 1, $"{what}: exit {exit}\n{stdout}\n{stderr}");
+        Assert.Empty(stdout);
+        Assert.StartsWith("ghostchat stats: /api/stats answered ", stderr, StringComparison.Ordinal);
+        Assert.Contains(message, stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain(Secret, stderr, StringComparison.Ordinal);
+    }
+
+    public static TheoryData<string, string> MalformedFeedback() => new()
+    {
+        { "an object", $$"""{"text":"{{Secret}}"}""" },
+        { "text null", ValidFeedback.Replace($"\"{Secret}\"", "null", StringComparison.Ordinal) },
+        { "id as a string", ValidFeedback.Replace("\"id\":1", "\"id\":\"1\"", StringComparison.Ordinal) },
+        { "id not positive", ValidFeedback.Replace("\"id\":1", "\"id\":0", StringComparison.Ordinal) },
+        { "hour finer than the hour", ValidFeedback.Replace("10:00:00", "10:17:00", StringComparison.Ordinal) },
+        { "verdicts missing", ValidFeedback.Replace("\"diagnostics\":null", "\"diagnostics\":{\"outlook\":\"relay\"}", StringComparison.Ordinal) },
+        { "an id twice", ValidFeedback[..^1] + "," + ValidFeedback[1..] },
+    };
+
+    [Theory]
+    [MemberData(nameof(MalformedFeedback))]
+    public async Task Feedback_MalformedAnswer_ClearError_Exit1(string what, string body)
+    {
+        await using var server = await CannedServer.StartAsync(200, Json, body);
+
+        var (exit, stdout, stderr) = await GhostchatProcess.RunAsync("feedback", server.Address);
+
+        Assert.True(exit == 1, $"{what}: exit {exit}\n{stdout}\n{stderr}");
+        Assert.Empty(stdout);
+        Assert.Contains("ghostchat feedback: /api/feedback answered with JSON that is not what GhostChat sends", stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain(Secret, stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Feedback_TerminalControlCharacters_NeverReachTheTerminal()
+    {
+        // The server refuses such feedback; the command does not rely on it.
+        await using var server = await CannedServer.StartAsync(200, Json,
+            ValidFeedback.Replace(Secret, "before\\u001b[2J\\u001b]0;title\\u0007\\u202Eafter", StringComparison.Ordinal));
+
+        var (exit, stdout, stderr) = await GhostchatProcess.RunAsync("feedback", server.Address);
+
+        Assert.True(exit == 0, stderr);
+        Assert.Contains("before", stdout, StringComparison.Ordinal);
+        Assert.Contains("after", stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain('\u001b', stdout);
+        Assert.DoesNotContain('\u0007', stdout);
+        Assert.DoesNotContain('\u202E', stdout);
+    }
+
+    [Theory]
+    [InlineData("stats")]
+    [InlineData("feedback")]
+    public async Task ServerError_ItsMessageShown_Exit1(string command)
+    {
+        await using var server = await CannedServer.StartAsync(503, Json, """{"error":"Field data cannot be read right now."}""");
+
+        var (exit, stdout, stderr) = await GhostchatProcess.RunAsync(command, server.Address);
+
+        Assert.Equal(1, exit);
+        Assert.Empty(stdout);
+        Assert.Contains("answered 503 (server error): Field data cannot be read right now.", stderr, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("stats")]
+    [InlineData("feedback")]
+    public async Task NotGhostChat_404Everywhere_SaysOffOrNotGhostChat(string command)
+    {
+        await using var server = await CannedServer.StartAsync(404, "text/plain", "Not Found");
+
+        var (exit, _, stderr) = await GhostchatProcess.RunAsync(command, server.Address);
+
+        Assert.Equal(1, exit);
+        Assert.Contains("Field data is off on this server", stderr, StringComparison.Ordinal);
+        Assert.Contains("or this URL is not a GhostChat server", stderr, StringComparison.Ordinal);
+        Assert.Contains("GET /api/telemetry", server.Requests);
+    }
+}
