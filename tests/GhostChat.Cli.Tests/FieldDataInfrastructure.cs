@@ -1,4 +1,6 @@
 using System.Net;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using GhostChat.Server.Hosting;
 using Microsoft.AspNetCore.Builder;
@@ -91,10 +93,19 @@ internal sealed class CannedServer : IAsyncDisposable
     /// <summary>Paths asked, in order.</summary>
     public List<string> Requests { get; } = [];
 
-    public static async Task<CannedServer> StartAsync(int status, string? contentType, string body)
+    /// <summary>Starts it; with <paramref name="https"/>, over TLS with a self-signed certificate no machine trusts.</summary>
+    public static async Task<CannedServer> StartAsync(int status, string? contentType, string body, bool https = false)
     {
         var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        if (https)
+        {
+            builder.WebHost.UseKestrelHttpsConfiguration();
+            builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0, l => l.UseHttps(SelfSigned())));
+        }
+        else
+        {
+            builder.WebHost.UseUrls("http://127.0.0.1:0");
+        }
         builder.Logging.ClearProviders();
         var app = builder.Build();
         CannedServer? server = null;
@@ -117,6 +128,14 @@ internal sealed class CannedServer : IAsyncDisposable
     {
         await _app.StopAsync();
         await _app.DisposeAsync();
+    }
+
+    private static X509Certificate2 SelfSigned()
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest("CN=127.0.0.1", key, HashAlgorithmName.SHA256);
+        using var cert = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
+        return X509CertificateLoader.LoadPkcs12(cert.Export(X509ContentType.Pkcs12), null);
     }
 }
 

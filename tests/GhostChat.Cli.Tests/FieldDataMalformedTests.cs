@@ -21,15 +21,36 @@ public sealed class FieldDataMalformedTests
     private const string ValidFeedback = $$"""[{"id":1,"hour":"2026-12-01T10:00:00+00:00","text":"{{Secret}}","diagnostics":null}]""";
 
     [Fact]
-    public async Task Stats_WellFormed_WithMembersAddedLater_Shown()
+    public async Task Stats_WellFormed_WithMembersAddedLater_Shown_MostCountedFirst_PathPrefixKept()
     {
-        await using var server = await CannedServer.StartAsync(200, Json, ValidStats.Replace("\"rows\":", "\"newer\":{\"a\":[1]},\"rows\":", StringComparison.Ordinal));
+        var body = ValidStats
+            .Replace("\"rows\":[", "\"newer\":{\"a\":[1]},\"rows\":[{\"hour\":1764547200,\"metric\":\"browser\",\"key\":\"firefox 128\",\"count\":1},"
+                + "{\"hour\":1764550800,\"metric\":\"browser\",\"key\":\"chrome 120\",\"count\":5},", StringComparison.Ordinal);
+        await using var server = await CannedServer.StartAsync(200, Json, body);
 
-        var (exit, stdout, stderr) = await GhostchatProcess.RunAsync("stats", server.Address);
+        var (exit, stdout, stderr) = await GhostchatProcess.RunAsync("stats", server.Address + "/ghostchat", "--days", "3");
 
         Assert.True(exit == 0, stderr);
         Assert.Equal("50.0 % (1 of 2 attempts)", TableText.Row(stdout, "Connection success")[1]);
-        Assert.Equal(["GET /api/stats?days=7"], server.Requests);
+        var browsers = TableText.Rows(stdout).Where(cells => cells[0] is "chrome 120" or "firefox 128").ToList();
+        Assert.Equal(["chrome 120", "5", "83.3 %"], browsers[0]);
+        Assert.Equal(["firefox 128", "1", "16.7 %"], browsers[1]);
+        Assert.Equal(["GET /ghostchat/api/stats?days=3"], server.Requests);
+    }
+
+    [Fact]
+    public async Task Stats_UntrustedCertificate_RefusedUnlessInsecure()
+    {
+        await using var server = await CannedServer.StartAsync(200, Json, ValidStats, https: true);
+
+        var (exit, stdout, stderr) = await GhostchatProcess.RunAsync("stats", server.Address);
+        Assert.Equal(1, exit);
+        Assert.Empty(stdout);
+        Assert.Contains("The HTTPS connection to", stderr, StringComparison.Ordinal);
+
+        (exit, stdout, stderr) = await GhostchatProcess.RunAsync("stats", server.Address, "--insecure");
+        Assert.True(exit == 0, stderr);
+        Assert.Equal("50.0 % (1 of 2 attempts)", TableText.Row(stdout, "Connection success")[1]);
     }
 
     public static TheoryData<string, string?, string, string> MalformedStats() => new()
@@ -104,6 +125,7 @@ public sealed class FieldDataMalformedTests
         Assert.DoesNotContain('\u001b', stdout);
         Assert.DoesNotContain('\u0007', stdout);
         Assert.DoesNotContain('\u202E', stdout);
+        Assert.Contains("before\uFFFD[2J", stdout, StringComparison.Ordinal);
     }
 
     [Theory]
