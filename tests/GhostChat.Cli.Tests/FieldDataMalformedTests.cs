@@ -53,60 +53,42 @@ public sealed class FieldDataMalformedTests
         Assert.Equal("50.0 % (1 of 2 attempts)", TableText.Row(stdout, "Connection success")[1]);
     }
 
-    public static TheoryData<string, string?, string, string> MalformedStats() => new()
+    public static TheoryData<string, string, string?, string, string> Malformed() => new()
     {
-        { "not JSON", Json, "days=7&" + Secret, "not what GhostChat sends" },
-        { "truncated", Json, ValidStats[..60], "not what GhostChat sends" },
-        { "null", Json, "null", "not what GhostChat sends" },
-        { "an array", Json, $"[\"{Secret}\"]", "not what GhostChat sends" },
-        { "no figures", Json, """{"from":"2026-12-01T00:00:00Z","to":"2026-12-07T23:00:00Z","rows":[]}""", "not what GhostChat sends" },
-        { "count as a string", Json, ValidStats.Replace("\"reports\":1", "\"reports\":\"1\"", StringComparison.Ordinal), "at $.figures.reports" },
-        { "rows null", Json, ValidStats.Replace("\"rows\":[", "\"rows\":null,\"x\":[", StringComparison.Ordinal), "not what GhostChat sends" },
-        { "time not a time", Json, ValidStats.Replace("2026-12-01T00:00:00+00:00", Secret, StringComparison.Ordinal), "at $.from" },
-        { "negative count", Json, ValidStats.Replace("\"sent\":10", "\"sent\":-10", StringComparison.Ordinal), "a negative count" },
-        { "rate above 1", Json, ValidStats.Replace("\"deliveryRate\":0.9", "\"deliveryRate\":1.5", StringComparison.Ordinal), "a rate outside 0 to 1" },
-        { "row not hourly", Json, ValidStats.Replace("1764547200,\"metric\":\"attempt\",\"key\":\"failed\"", "1764547201,\"metric\":\"attempt\",\"key\":\"failed\"", StringComparison.Ordinal), "rows[1] is not an hourly count" },
-        { "an HTML page", "text/html", $"<html><body>{Secret}</body></html>", "answered 200 with text/html, not JSON" },
-        { "no content type", null, ValidStats, "answered 200 with no content type, not JSON" },
+        { "stats", "not JSON", Json, "days=7&" + Secret, "not what GhostChat sends" },
+        { "stats", "truncated", Json, ValidStats[..60], "not what GhostChat sends" },
+        { "stats", "null", Json, "null", "not what GhostChat sends" },
+        { "stats", "an array", Json, $"[\"{Secret}\"]", "not what GhostChat sends" },
+        { "stats", "no figures", Json, """{"from":"2026-12-01T00:00:00Z","to":"2026-12-07T23:00:00Z","rows":[]}""", "not what GhostChat sends" },
+        { "stats", "count as a string", Json, ValidStats.Replace("\"reports\":1", "\"reports\":\"1\"", StringComparison.Ordinal), "at $.figures.reports" },
+        { "stats", "rows null", Json, ValidStats.Replace("\"rows\":[", "\"rows\":null,\"x\":[", StringComparison.Ordinal), "not what GhostChat sends" },
+        { "stats", "time not a time", Json, ValidStats.Replace("2026-12-01T00:00:00+00:00", Secret, StringComparison.Ordinal), "at $.from" },
+        { "stats", "negative count", Json, ValidStats.Replace("\"sent\":10", "\"sent\":-10", StringComparison.Ordinal), "a negative count" },
+        { "stats", "rate above 1", Json, ValidStats.Replace("\"deliveryRate\":0.9", "\"deliveryRate\":1.5", StringComparison.Ordinal), "a rate outside 0 to 1" },
+        { "stats", "row not hourly", Json, ValidStats.Replace("1764547200,\"metric\":\"attempt\",\"key\":\"failed\"", "1764547201,\"metric\":\"attempt\",\"key\":\"failed\"", StringComparison.Ordinal), "rows[1] is not an hourly count" },
+        { "stats", "an HTML page", "text/html", $"<html><body>{Secret}</body></html>", "answered 200 with text/html, not JSON" },
+        { "stats", "no content type", null, ValidStats, "answered 200 with no content type, not JSON" },
+        { "feedback", "an object", Json, $$"""{"text":"{{Secret}}"}""", "answered with JSON that is not what GhostChat sends" },
+        { "feedback", "text null", Json, ValidFeedback.Replace($"\"{Secret}\"", "null", StringComparison.Ordinal), "answered with JSON that is not what GhostChat sends" },
+        { "feedback", "id as a string", Json, ValidFeedback.Replace("\"id\":1", "\"id\":\"1\"", StringComparison.Ordinal), "answered with JSON that is not what GhostChat sends" },
+        { "feedback", "id not positive", Json, ValidFeedback.Replace("\"id\":1", "\"id\":0", StringComparison.Ordinal), "answered with JSON that is not what GhostChat sends" },
+        { "feedback", "hour finer than the hour", Json, ValidFeedback.Replace("10:00:00", "10:17:00", StringComparison.Ordinal), "answered with JSON that is not what GhostChat sends" },
+        { "feedback", "verdicts missing", Json, ValidFeedback.Replace("\"diagnostics\":null", "\"diagnostics\":{\"outlook\":\"relay\"}", StringComparison.Ordinal), "answered with JSON that is not what GhostChat sends" },
+        { "feedback", "an id twice", Json, ValidFeedback[..^1] + "," + ValidFeedback[1..], "answered with JSON that is not what GhostChat sends" },
     };
 
     [Theory]
-    [MemberData(nameof(MalformedStats))]
-    public async Task Stats_MalformedAnswer_ClearError_Exit1(string what, string? contentType, string body, string message)
+    [MemberData(nameof(Malformed))]
+    public async Task MalformedAnswer_ClearError_Exit1(string command, string what, string? contentType, string body, string message)
     {
         await using var server = await CannedServer.StartAsync(200, contentType, body);
 
-        var (exit, stdout, stderr) = await GhostchatProcess.RunAsync("stats", server.Address);
+        var (exit, stdout, stderr) = await GhostchatProcess.RunAsync(command, server.Address);
 
         Assert.True(exit == 1, $"{what}: exit {exit}\n{stdout}\n{stderr}");
         Assert.Empty(stdout);
-        Assert.StartsWith("ghostchat stats: /api/stats answered ", stderr, StringComparison.Ordinal);
+        Assert.StartsWith($"ghostchat {command}: /api/{command} answered ", stderr, StringComparison.Ordinal);
         Assert.Contains(message, stderr, StringComparison.Ordinal);
-        Assert.DoesNotContain(Secret, stderr, StringComparison.Ordinal);
-    }
-
-    public static TheoryData<string, string> MalformedFeedback() => new()
-    {
-        { "an object", $$"""{"text":"{{Secret}}"}""" },
-        { "text null", ValidFeedback.Replace($"\"{Secret}\"", "null", StringComparison.Ordinal) },
-        { "id as a string", ValidFeedback.Replace("\"id\":1", "\"id\":\"1\"", StringComparison.Ordinal) },
-        { "id not positive", ValidFeedback.Replace("\"id\":1", "\"id\":0", StringComparison.Ordinal) },
-        { "hour finer than the hour", ValidFeedback.Replace("10:00:00", "10:17:00", StringComparison.Ordinal) },
-        { "verdicts missing", ValidFeedback.Replace("\"diagnostics\":null", "\"diagnostics\":{\"outlook\":\"relay\"}", StringComparison.Ordinal) },
-        { "an id twice", ValidFeedback[..^1] + "," + ValidFeedback[1..] },
-    };
-
-    [Theory]
-    [MemberData(nameof(MalformedFeedback))]
-    public async Task Feedback_MalformedAnswer_ClearError_Exit1(string what, string body)
-    {
-        await using var server = await CannedServer.StartAsync(200, Json, body);
-
-        var (exit, stdout, stderr) = await GhostchatProcess.RunAsync("feedback", server.Address);
-
-        Assert.True(exit == 1, $"{what}: exit {exit}\n{stdout}\n{stderr}");
-        Assert.Empty(stdout);
-        Assert.Contains("ghostchat feedback: /api/feedback answered with JSON that is not what GhostChat sends", stderr, StringComparison.Ordinal);
         Assert.DoesNotContain(Secret, stderr, StringComparison.Ordinal);
     }
 
