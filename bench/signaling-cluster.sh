@@ -19,48 +19,23 @@ WINDOW=${WINDOW:-4}
 DURATION=${DURATION:-10}
 RATE=${RATE:-}
 RATE_FRACTION=${RATE_FRACTION:-0.25}
-export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
-SERVER_DLL=${GHOSTCHAT_SERVER_DLL:-$ROOT/src/GhostChat.Server/bin/Release/net10.0/GhostChat.Server.dll}
-CLI_DLL=${GHOSTCHAT_CLI_DLL:-$ROOT/src/GhostChat.Cli/bin/Release/net10.0/ghostchat.dll}
 WORK=$(mktemp -d /tmp/ghostchat-bench-cluster.XXXXXX)
-
-say() { printf '%s\n' "$*" >&2; }
-die() { say "signaling-cluster.sh: $*"; exit 1; }
-PIDS=()
-stop_pid() {
-  kill -0 "$1" 2>/dev/null || return 0
-  kill -TERM "$1" 2>/dev/null || true
-  for _ in $(seq 50); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
-  kill -KILL "$1" 2>/dev/null || true
-}
-cleanup() { local pid; for pid in "${PIDS[@]}"; do stop_pid "$pid"; done; rm -rf "$WORK"; }
+SCRIPT_NAME=signaling-cluster.sh
+# shellcheck source=bench/signaling/common.sh
+. "$ROOT/bench/signaling/common.sh"
+cleanup() { stop_all; rm -rf "$WORK"; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 command -v redis-server >/dev/null || die "redis-server is not installed (apt-get install redis-server)"
-say "building Release (GhostChat.Server, ghostchat CLI) …"
-dotnet build "$ROOT/src/GhostChat.Server" -c Release -v q -nologo >"$WORK/build.log" 2>&1 || { cat "$WORK/build.log" >&2; die "server build failed"; }
-dotnet build "$ROOT/src/GhostChat.Cli" -c Release -v q -nologo >>"$WORK/build.log" 2>&1 || { cat "$WORK/build.log" >&2; die "CLI build failed"; }
+build_release
 
-free_port() { node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
-wait_for_line() { # file pattern pid
-  for _ in $(seq 300); do
-    grep -q "$2" "$1" 2>/dev/null && return 0
-    kill -0 "$3" 2>/dev/null || { cat "$1" >&2; die "process $3 exited during start-up"; }
-    sleep 0.1
-  done
-  cat "$1" >&2; die "process $3 not ready after 30 s"
-}
 # The nodes' shared cluster key (a node on Redis refuses to start without one).
 CLUSTER_KEY=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
 start_node() { # name [redis-url] -> prints "pid port"
   local name=$1 redis=${2:-} port
   port=$(free_port)
-  env GhostChat__Turn__Enabled=false Logging__LogLevel__Default=Warning \
-    GhostChat__Signaling__ConcurrentLimit=1000000 GhostChat__Signaling__Limits__MaxSockets=1000000 \
-    GhostChat__Signaling__Limits__MaxSocketsPerIp=1000000 GhostChat__Signaling__Limits__ConnectsPerSecondPerIp=1000000 \
-    GhostChat__Signaling__Limits__ConnectBurstPerIp=1000000 GhostChat__Signaling__Limits__MessagesPerSecond=1000000 \
-    GhostChat__Signaling__Limits__MessageBurst=1000000 \
+  env "${GHOSTCHAT_BENCH_ENV[@]}" \
     ${redis:+GhostChat__Redis__ConnectionString=$redis GhostChat__Redis__KeyPrefix=bench: GhostChat__Redis__NodeId=$name GhostChat__Redis__ClusterKey=$CLUSTER_KEY} \
     dotnet "$SERVER_DLL" --urls "http://127.0.0.1:$port" >"$WORK/$name.log" 2>&1 &
   local pid=$!

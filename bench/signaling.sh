@@ -33,28 +33,15 @@ PIN=${PIN:-1}
 ALIVE_MS=60000
 EXPIRE_MS=5000
 
-export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
-SERVER_DLL=${GHOSTCHAT_SERVER_DLL:-$ROOT/src/GhostChat.Server/bin/Release/net10.0/GhostChat.Server.dll}
-CLI_DLL=${GHOSTCHAT_CLI_DLL:-$ROOT/src/GhostChat.Cli/bin/Release/net10.0/ghostchat.dll}
 REFERENCE_JS=$ROOT/tests/interop/node_modules/peer/dist/bin/peerjs.js
 WORK=$(mktemp -d /tmp/ghostchat-bench-signaling.XXXXXX)
 RESULTS=$ROOT/artifacts/bench/signaling
+SCRIPT_NAME=signaling.sh
+# shellcheck source=bench/signaling/common.sh
+. "$ROOT/bench/signaling/common.sh"
 
-say() { printf '%s\n' "$*" >&2; }
-die() { say "signaling.sh: $*"; exit 1; }
-
-# --- processes we start, stopped by PID --------------------------------------------------------
-PIDS=()
-stop_pid() {
-  local pid=$1
-  kill -0 "$pid" 2>/dev/null || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
-  kill -KILL "$pid" 2>/dev/null || true
-}
 cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
+  stop_all
   if [ "${KEEP:-0}" = 1 ]; then mkdir -p "$RESULTS" && cp "$WORK"/*.json "$RESULTS"/ 2>/dev/null || true; fi
   rm -rf "$WORK"
 }
@@ -73,41 +60,18 @@ else
   SERVER_CPU=(); GENERATOR_CPU=(); PIN=0
 fi
 
-say "building Release (GhostChat.Server, ghostchat CLI) …"
-dotnet build "$ROOT/src/GhostChat.Server" -c Release -v q -nologo >"$WORK/build.log" 2>&1 || { cat "$WORK/build.log" >&2; die "server build failed"; }
-dotnet build "$ROOT/src/GhostChat.Cli" -c Release -v q -nologo >>"$WORK/build.log" 2>&1 || { cat "$WORK/build.log" >&2; die "CLI build failed"; }
+build_release
 if [ ! -f "$REFERENCE_JS" ]; then
   say "installing the reference (npm ci in tests/interop) …"
   (cd "$ROOT/tests/interop" && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci failed"
 fi
-
-free_port() {
-  node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
-}
-
-wait_for_line() { # file pattern pid
-  for _ in $(seq 300); do
-    grep -q "$2" "$1" 2>/dev/null && return 0
-    kill -0 "$3" 2>/dev/null || { cat "$1" >&2; die "server $3 exited during start-up"; }
-    sleep 0.1
-  done
-  cat "$1" >&2; die "server $3 not ready after 30 s"
-}
 
 # Both servers get the same settings: key peerjs, path /, alive 60 s, expire 5 s, no id cap in
 # reach. Ours also gets its per-IP and per-socket rate limits lifted: every generator socket comes
 # from 127.0.0.1 and the throughput phase sends far more than a browser would.
 start_ghostchat() { # -> sets GC_PID GC_PORT
   GC_PORT=$(free_port)
-  env GhostChat__Turn__Enabled=false Logging__LogLevel__Default=Warning \
-    GhostChat__Signaling__AliveTimeout=00:01:00 GhostChat__Signaling__ExpireTimeout=00:00:05 \
-    GhostChat__Signaling__ConcurrentLimit=1000000 \
-    GhostChat__Signaling__Limits__MaxSockets=1000000 \
-    GhostChat__Signaling__Limits__MaxSocketsPerIp=1000000 \
-    GhostChat__Signaling__Limits__ConnectsPerSecondPerIp=1000000 \
-    GhostChat__Signaling__Limits__ConnectBurstPerIp=1000000 \
-    GhostChat__Signaling__Limits__MessagesPerSecond=1000000 \
-    GhostChat__Signaling__Limits__MessageBurst=1000000 \
+  env "${GHOSTCHAT_BENCH_ENV[@]}" GhostChat__Signaling__AliveTimeout=00:01:00 GhostChat__Signaling__ExpireTimeout=00:00:05 \
     "${SERVER_CPU[@]}" dotnet "$SERVER_DLL" --urls "http://127.0.0.1:$GC_PORT" >"$WORK/ghostchat.log" 2>&1 &
   GC_PID=$!
   PIDS+=("$GC_PID")
@@ -135,10 +99,10 @@ generator() { # out.json port [options…]
     || { say "generator failed against port $port:"; cat "$out" >&2; die "benchmark run failed"; }
 }
 
-json_field() { node -e 'const r=JSON.parse(require("fs").readFileSync(process.argv[1],"utf8"));console.log(process.argv[2].split(".").reduce((o,k)=>o?.[k],r))' "$1" "$2"; }
 
 # --- runs --------------------------------------------------------------------------------------
 say "machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), load $(cut -d' ' -f1-3 /proc/loadavg); pinning: $([ "$PIN" = 1 ] && echo 'servers CPU 0, generator CPU 1' || echo off)"
+LOAD_AT_START=$(cut -d' ' -f1-3 /proc/loadavg)
 say "runs $RUNS, pairs $PAIRS, window $WINDOW, duration ${DURATION}s, idle peers $IDLE_PEERS"
 for run in $(seq "$RUNS"); do
   if [ $((run % 2)) = 1 ]; then ORDER=(reference ghostchat); else ORDER=(ghostchat reference); fi
@@ -172,4 +136,5 @@ for run in $(seq "$RUNS"); do
 done
 
 node "$ROOT/bench/signaling/summarize.mjs" "$WORK" "$RUNS" "$RATE" \
-  "$(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'))" "$PIN"
+  "$(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'))" "$PIN" \
+  "$(measured_commit)" "$LOAD_AT_START → $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -73,7 +73,7 @@ export default tseslint.config(
     rules: { "no-restricted-imports": "off" },
   },
   {
-    files: ["e2e/**/*.mjs", "*.js", "*.ts"],
+    files: ["e2e/**/*.mjs", "scripts/**/*.mjs", "*.js", "*.ts"],
     // Node scripts that also hand functions to the page (page.evaluate): both sets of globals.
     languageOptions: { globals: Object.fromEntries([...NODE_GLOBALS, ...PAGE_GLOBALS].map((g) => [g, "readonly"])) },
   },

@@ -3,18 +3,33 @@ import path from "node:path";
 import { brotliCompressSync, constants as zlib, gzipSync } from "node:zlib";
 import type { Plugin } from "vite";
 import { defineConfig } from "vitest/config";
+import { buildHash } from "./scripts/build-hash.mjs";
 
 /**
  * Emits `sw.js` from `src/sw/sw.js` with the list of built files (the app shell) and a version
- * derived from them, so the service worker precaches exactly this build and drops older caches.
+ * derived from them, so the service worker precaches exactly this build and drops older caches;
+ * and `build.json`, the build hash people compare with a published one (scripts/build-hash.mjs).
  */
 function serviceWorker(): Plugin {
   return {
     name: "ghostchat-service-worker",
     apply: "build",
+    // After Vite's own plugins, so the pages (index.html, diagnostics.html) are in the bundle too.
+    enforce: "post",
     generateBundle(_options, bundle) {
-      const files = Object.keys(bundle).filter((f) => !f.endsWith(".map") && f !== "sw.js");
-      const shell = ["/", ...files.map((f) => "/" + f)].sort();
+      // Every page, script and style of the build is in the build hash (build.json, with the list of
+      // the files it covers); the operator's stats page (and its charts) is no part of the offline
+      // app shell, as it may answer 404 to most people.
+      const files = Object.keys(bundle).filter((f) => !f.endsWith(".map") && f !== "sw.js" && f !== "build.json");
+      const bytes = new Map<string, Uint8Array>();
+      for (const f of files) {
+        const out = bundle[f]!;
+        const content = out.type === "chunk" ? out.code : out.source;
+        bytes.set("/" + f, typeof content === "string" ? Buffer.from(content) : content);
+      }
+      const hashed = [...bytes.keys()].sort();
+      this.emitFile({ type: "asset", fileName: "build.json", source: JSON.stringify({ build: buildHash(bytes), files: hashed }) + "\n" });
+      const shell = ["/", "/build.json", ...files.filter((f) => f !== "stats.html" && !/^assets\/stats-/.test(f)).map((f) => "/" + f)].sort();
       let hash = 0;
       for (const ch of shell.join("|")) hash = (Math.imul(hash, 31) + ch.charCodeAt(0)) | 0;
       const version = (hash >>> 0).toString(36);
@@ -68,8 +83,9 @@ export default defineConfig({
     target: "es2022",
     sourcemap: false,
     assetsInlineLimit: 0,
-    // Two pages: the app, and the network diagnostics (ui/diagnostics.ts) that the app links to.
-    rollupOptions: { input: { main: "index.html", diagnostics: "diagnostics.html" } },
+    // Three pages: the app, the network diagnostics (ui/diagnostics.ts) that the app links to, and the
+    // field-data charts at /stats (ui/stats.ts; the server decides who may load it).
+    rollupOptions: { input: { main: "index.html", diagnostics: "diagnostics.html", stats: "stats.html" } },
   },
   plugins: [serviceWorker(), precompress()],
   test: {

@@ -1,11 +1,11 @@
 // Reads the per-run JSON files bench/signaling.sh wrote (runN-{reference,ghostchat}-{throughput,
 // latency,idle}.json, each the output of `ghostchat bench signaling --json`) and prints, for both
 // servers, the median of every figure over the runs, every run's value, and the ratios against the
-// goals of issue 2. Usage: node summarize.mjs DIR RUNS RATE MACHINE PINNED
+// goals of issue 19. Usage: node summarize.mjs DIR RUNS RATE MACHINE PINNED [COMMIT] [LOAD]
 import { readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 
-const [dir, runsText, rate, machine, pinned] = process.argv.slice(2);
+const [dir, runsText, rate, machine, pinned, commit = 'unknown', load = ''] = process.argv.slice(2);
 const runs = Number(runsText);
 
 function read(run, kind, phase) {
@@ -21,11 +21,11 @@ function median(values) {
 }
 
 const metrics = [
-  { label: 'relay throughput at saturation (msg/s)', phase: 'throughput', pick: (r) => r.throughput?.messagesPerSecond, better: 'higher', goal: 4, digits: 0 },
+  { label: 'relay throughput at saturation (msg/s)', phase: 'throughput', pick: (r) => r.throughput?.messagesPerSecond, better: 'higher', goal: 3, digits: 0 },
   { label: 'server CPU at saturation (% of one core)', phase: 'throughput', pick: (r) => r.throughput?.serverCpuPercent, better: 'info', digits: 0 },
-  { label: 'server CPU per relayed message (µs)', phase: 'throughput', pick: (r) => r.throughput?.serverCpuMicrosecondsPerMessage, better: 'lower', digits: 1 },
+  { label: 'server CPU per relayed message (µs)', phase: 'throughput', pick: (r) => r.throughput?.serverCpuMicrosecondsPerMessage, better: 'lower', goal: 0.25, digits: 1 },
   { label: `relay latency p50 at ${rate} msg/s (ms)`, phase: 'latency', pick: (r) => r.latency?.p50Ms, better: 'lower', digits: 3 },
-  { label: `relay latency p99 at ${rate} msg/s (ms)`, phase: 'latency', pick: (r) => r.latency?.p99Ms, better: 'lower', goal: 0.25, digits: 3 },
+  { label: `relay latency p99 at ${rate} msg/s (ms)`, phase: 'latency', pick: (r) => r.latency?.p99Ms, better: 'lower', goal: 0.05, digits: 3 },
   { label: 'memory per idle registered peer (KiB)', phase: 'idle', pick: (r) => (r.idle?.bytesPerPeer ?? NaN) / 1024, better: 'lower', goal: 0.5, digits: 2 },
   { label: 'new connections per second', phase: 'idle', pick: (r) => r.idle?.connectionsPerSecond, better: 'higher', digits: 0 },
 ];
@@ -74,7 +74,7 @@ for (let run = 1; run <= runs; run++) {
 
 const header = ['metric', 'peer@1.0.2', 'GhostChat', 'GhostChat / peer', 'goal'];
 const table = [header, header.map(() => '---'), ...rows.map((r) => [r.metric, r.reference, r.ghostchat, r.ratio, r.verdict])];
-console.log(`\nSignaling benchmark: medians of ${runs} run(s); ${machine}; servers ${pinned === '1' ? 'pinned to CPU 0, generator to CPU 1' : 'not pinned'}\n`);
+console.log(`\nSignaling benchmark: GhostChat at ${commit}; medians of ${runs} run(s); ${machine}; servers ${pinned === '1' ? 'pinned to CPU 0, generator to CPU 1' : 'not pinned'}; load average ${load}\n`);
 for (const line of table) console.log(`| ${line.join(' | ')} |`);
 console.log('\nPer run (peer@1.0.2 | GhostChat):');
 for (const r of rows) console.log(`  ${r.metric}: ${r.runsRef} | ${r.runsOurs}`);

@@ -1,4 +1,5 @@
 import { PeerError, type ChannelPort, type PeerPort } from "../src/core/connection/ports";
+import { followChannels } from "../src/ui/resume";
 
 /**
  * A network cut between this page and one member, made under the session (the test build only):
@@ -10,31 +11,18 @@ export class LinkCutter {
   private readonly channels = new Set<ChannelPort>();
 
   wrap(port: PeerPort): PeerPort {
-    const track = (channel: ChannelPort): ChannelPort => {
+    const followed = followChannels(port, (channel) => {
+      if (this.cuts.has(channel.remoteId)) return null; // closed; a dial fails with a network error
       this.channels.add(channel);
       channel.onClose(() => this.channels.delete(channel));
       return channel;
-    };
+    });
     return {
-      open: () => port.open(),
+      ...followed,
       connect: async (remoteId, signal) => {
         if (this.cuts.has(remoteId)) throw new PeerError("network", `no path to ${remoteId} (cut by the test)`);
-        const channel = await port.connect(remoteId, signal);
-        if (this.cuts.has(remoteId)) {
-          channel.close();
-          throw new PeerError("network", `no path to ${remoteId} (cut by the test)`);
-        }
-        return track(channel);
+        return followed.connect(remoteId, signal);
       },
-      onIncoming: (handler) =>
-        port.onIncoming((channel) => {
-          if (this.cuts.has(channel.remoteId)) channel.close();
-          else handler(track(channel));
-        }),
-      onDisconnected: (handler) => port.onDisconnected(handler),
-      reconnect: () => port.reconnect(),
-      refresh: port.refresh ? () => port.refresh?.() : undefined,
-      destroy: () => port.destroy(),
     };
   }
 

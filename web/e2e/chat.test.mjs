@@ -24,7 +24,7 @@ describe("Chromium ↔ Chromium chat through the real server", { timeout: 240_00
     const url = new URL(link);
     assert.equal(url.origin, server.url);
     assert.equal(url.search, "");
-    assert.match(url.hash, /^#join=1\.[^.]+\.[A-Za-z0-9_-]{16}\.[A-Za-z0-9_-]{12}\.[A-Za-z0-9_-]{22}\.\d+$/);
+    assert.match(url.hash, /^#join=2\.[^.]+\.[A-Za-z0-9_-]{16}\.[A-Za-z0-9_-]{12}\.[A-Za-z0-9_-]{22}\.\d+\.[A-Za-z0-9_-]{43}$/);
   });
 
   it("chat_BothWays_DeliveredThenRead", async () => {

@@ -109,7 +109,7 @@ describe("diagnostics page and error view", () => {
   it("errorView_ExpiredInvite_KindCauseAndActions", async () => {
     const p = await chromiumPage(browser);
     await p.context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: server.url });
-    await p.goto(`${server.url}/#join=1.host.roomroomroomroom.inviteinvite.AAAAAAAAAAAAAAAAAAAAAA.1000`);
+    await p.goto(`${server.url}/#join=2.host.roomroomroomroom.inviteinvite.AAAAAAAAAAAAAAAAAAAAAA.1000.KKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKK`);
     await p.waitFor(() => document.body.dataset.view === "error");
     const shown = await p.eval(() => ({
       kind: document.querySelector("#view-error").dataset.kind,

@@ -1,3 +1,4 @@
+/* global Navigator -- IPHONE runs in the page */
 // Shared helpers for the end-to-end tests: the REAL GhostChat server (started per test file, stopped
 // by PID), Debian's Chromium through playwright-core and Firefox ESR through puppeteer-core (WebDriver BiDi).
 import { spawn } from "node:child_process";
@@ -226,3 +227,14 @@ export function setHidden(p, hidden) {
     document.dispatchEvent(new Event("visibilitychange"));
   }, hidden);
 }
+
+/**
+ * An init script giving a Chromium page what the app tells WebKit on an iPhone by (ui/install.ts
+ * installPlatform): no `beforeinstallprompt`, a `navigator.standalone` (true once added to the Home
+ * Screen), a touch screen. WebKit itself cannot run here.
+ */
+export const IPHONE = (standalone = false) => {
+  delete window.onbeforeinstallprompt;
+  Object.defineProperty(Navigator.prototype, "standalone", { configurable: true, get: () => standalone });
+  Object.defineProperty(Navigator.prototype, "maxTouchPoints", { configurable: true, get: () => 5 });
+};

@@ -186,7 +186,7 @@ describe("insecure context: the app opened over plain HTTP at a LAN address", { 
   });
 
   it("invite link opened at the LAN address: the same explanation, no half-started join", async () => {
-    const p = await open(`http://${LAN_IP}:${PORT}/#join=1.someone-sent-this-link`);
+    const p = await open(`http://${LAN_IP}:${PORT}/#join=2.someone-sent-this-link`);
     try {
       assert.deepEqual(
         await p.eval(() => ({

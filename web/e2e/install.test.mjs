@@ -1,10 +1,18 @@
 // Installing the app (issue 20 item 5): offered on the start page after a first chat connected, not
 // before; where the browser offers installing (Chromium's `beforeinstallprompt`) through its own
 // prompt. The browser's install dialog is outside the page, so the event is a stand-in carrying the
-// same interface (prompt, userChoice), dispatched as Chromium dispatches it.
+// same interface (prompt, userChoice), dispatched as Chromium dispatches it. iPhone and iPad have no
+// such event: there the start page says how to add the app to the Home Screen; WebKit cannot run
+// here, so a phone-sized Chromium page is given the features the app tells an iPhone by (IPHONE).
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { chromiumPage, connectPair, serverAndChromium } from "./harness.mjs";
+import { IPHONE, chromiumPage, connectPair, serverAndChromium, wrapPage } from "./harness.mjs";
+
+async function phone(browser, standalone) {
+  const context = await browser.newContext({ viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true });
+  await context.addInitScript(IPHONE, standalone);
+  return { ...wrapPage(await context.newPage(), "playwright"), context };
+}
 
 /** Chromium offering to install: a `beforeinstallprompt` whose dialog answers `outcome`. */
 function offerInstall(p, outcome) {
@@ -45,5 +53,30 @@ describe("install offer (Chromium)", { timeout: 120_000 }, () => {
     await host.waitFor(() => /Not installed/.test(document.querySelector("#install-feedback").textContent));
     await host.context.close();
     await guest.context.close();
+  });
+
+  it("iphone_AddToHomeScreenGuidance_AfterAFirstChat_NotOnceAdded", async () => {
+    const host = await phone(env.browser, false);
+    const guest = await chromiumPage(env.browser);
+    await host.goto(env.server.url + "/");
+    await host.waitFor(() => document.body.dataset.view === "home");
+    assert.equal(await host.eval(() => "onbeforeinstallprompt" in window), false);
+    assert.equal(await host.eval(() => document.querySelector("#install-ios").hidden), true, "nothing before a first chat");
+    await connectPair(host, guest, env.server.url);
+    await host.click("#leave");
+    await host.waitFor(() => document.body.dataset.view === "home" && !document.querySelector("#install-ios").hidden);
+    assert.match(await host.eval(() => document.querySelector("#install-ios").textContent), /Share.*Add to Home Screen/);
+    assert.equal(await host.eval(() => document.querySelector("#install").hidden), true, "no install button without the browser's prompt");
+    await host.context.close();
+    await guest.context.close();
+
+    // Opened from the Home Screen (navigator.standalone): installed, nothing to offer.
+    const added = await phone(env.browser, true);
+    await added.goto(env.server.url + "/");
+    await added.eval(() => localStorage.setItem("ghostchat:chatted", "1"));
+    await added.page.reload();
+    await added.waitFor(() => document.body.dataset.view === "home");
+    assert.equal(await added.eval(() => document.querySelector("#install-ios").hidden), true);
+    await added.context.close();
   });
 });

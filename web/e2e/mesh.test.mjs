@@ -4,7 +4,7 @@
 // mid-chat and the chat goes on, and a fifth member joins afterwards; 1,000 messages sent at once by
 // all members while links are cut and restored arrive exactly once everywhere. Last: a member whose
 // tab is hidden shows as away and online again; the host leaves with the Leave button and a member's
-// page is closed, the others drop both and keep chatting.
+// page is closed, the others drop both and keep chatting. Before that, the host removes a member.
 // Test hooks (`window.__ghostchatMesh`) exist only in the e2e test build (web/e2e-build, served from web/dist-e2e).
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
@@ -82,7 +82,7 @@ describe("Group room over a full mesh, four browsers", { timeout: 900_000 }, () 
   it("groupLink_CarriesGroupAndTheSecretOnlyInTheFragment", () => {
     const url = new URL(link);
     assert.equal(url.searchParams.has("group"), true);
-    assert.match(url.hash, /^#join=1\./);
+    assert.match(url.hash, /^#join=2\./);
   });
 
   it("everyone_SeesEveryoneDirectWithTheirPresenceAndEveryMessage", async () => {
@@ -213,6 +213,37 @@ describe("Group room over a full mesh, four browsers", { timeout: 900_000 }, () 
     assert.ok(relayedAfter > relayedBefore, "some of the bulk went through relays while links were cut");
     const errors = pages.flatMap((p) => p.errors).filter((e) => !/WebSocket|ERR_CONNECTION_REFUSED|Failed to load resource|peer/i.test(e));
     assert.deepEqual(errors, []);
+  });
+
+  // Issue 15 item 6: the host removes a member. The room moves to a new epoch without it (signed
+  // by the host's key), the member is told, the others drop it, and the link it came with is revoked.
+  it("hostRemovesAMember_ItIsToldTheOthersDropIt_ItsLinkStopsWorking", async () => {
+    const extra = await chromiumPage(chromium);
+    await extra.goto(link);
+    await waitReady(extra);
+    const extraId = await id(extra);
+    for (const p of pages) await waitShown(p, extraId, "online");
+    const [host] = pages;
+    // Only the host has Remove buttons.
+    assert.equal(await pages[1].eval(() => document.querySelectorAll("#members .member-remove").length), 0);
+    await host.eval(
+      (x) =>
+        [...document.querySelectorAll("#members li")]
+          .find((e) => e.dataset.peer === x)
+          .querySelector(".member-remove")
+          .click(),
+      extraId,
+    );
+    await until(extra, () => document.body.dataset.view === "error" && document.querySelector("#view-error").dataset.kind === "removed");
+    assert.match(await extra.eval(() => document.querySelector("#error-title").textContent), /removed from the room/);
+    for (const p of pages) await waitShown(p, extraId, null);
+    assert.match(await host.eval(() => document.querySelector("#room-notice").textContent), /was removed from the room/);
+    const again = await chromiumPage(chromium);
+    await again.goto(link);
+    await until(again, () => document.body.dataset.view === "error" && !!document.querySelector("#error-body").dataset.refusal);
+    assert.equal(await again.eval(() => document.querySelector("#error-body").dataset.refusal), "revoked");
+    await again.context.close();
+    await extra.context.close();
   });
 
   it("tabHidden_OthersSeeAwayThenOnline", async () => {

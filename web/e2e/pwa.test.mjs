@@ -3,7 +3,20 @@
 // offline reload served by the service worker.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { artifact, AXE_SOURCE, chromiumPage, connectPair, createRoom, freePort, launchChromium, startServer, waitConnected, wrapPage } from "./harness.mjs";
+import { buildHashOf } from "../scripts/build-hash.mjs";
+import {
+  artifact,
+  AXE_SOURCE,
+  chromiumPage,
+  connectPair,
+  createRoom,
+  freePort,
+  launchChromium,
+  startServer,
+  waitConnected,
+  WEB_DIST,
+  wrapPage,
+} from "./harness.mjs";
 
 const PHONE = { width: 360, height: 740 };
 const DESKTOP = { width: 1366, height: 860 };
@@ -61,6 +74,19 @@ describe("PWA, layout and accessibility", { timeout: 300_000 }, () => {
   after(async () => {
     await browser?.close();
     await server?.stop();
+  });
+
+  // The build hash (docs/security.md, "A compromised web origin"): what the app shows is the hash of
+  // the files the server serves, computed from outside by scripts/build-hash.mjs, and of the build folder.
+  it("buildHash_ShownInSettings_SameAsTheServedFilesAndTheBuildFolder", async () => {
+    const p = await chromiumPage(browser);
+    await p.goto(server.url + "/");
+    await p.click("#open-settings");
+    await p.waitFor(() => /^[0-9a-f]{64}$/.test(document.querySelector("#app-build").textContent));
+    const shown = await p.eval(() => document.querySelector("#app-build").textContent);
+    assert.equal(shown, await buildHashOf(server.url));
+    assert.equal(shown, await buildHashOf(WEB_DIST));
+    await p.context.close();
   });
 
   it("server_HeadersAndManifest_AsExpected", async () => {
@@ -132,6 +158,10 @@ describe("PWA, layout and accessibility", { timeout: 300_000 }, () => {
     );
     const bottoms = await guest.eval(() => ["#composer", "#send", "#messages"].map((s) => document.querySelector(s).getBoundingClientRect().bottom));
     for (const b of bottoms) assert.ok(b > 0 && b <= 360.5, `composer row ends at ${b}px, under the keyboard`);
+    // The message list keeps most of what is left: the room's buttons step aside until the keyboard closes.
+    const listHeight = await guest.eval(() => document.querySelector("#messages").getBoundingClientRect().height);
+    assert.ok(listHeight >= 150, `the messages get ${listHeight}px of 360`);
+    assert.equal(await guest.eval(() => getComputedStyle(document.querySelector(".chat-tools")).display), "none");
     await guest.screenshot(artifact("web-360-keyboard.png"));
     await host.context.close();
     await guest.context.close();
@@ -212,7 +242,7 @@ describe("PWA, layout and accessibility", { timeout: 300_000 }, () => {
     await guest.eval(() => document.querySelector("#members-details").setAttribute("open", ""));
     await assertVisibleWithin(guest, ["#members", "#my-name", "#composer", "#send"], PHONE.width);
     await axeSerious(guest, "phone group room");
-    await guest.goto(`${server.url}/#join=1.<b>x</b>`);
+    await guest.goto(`${server.url}/#join=2.<b>x</b>`);
     await guest.waitFor(() => document.body.dataset.view === "error");
     await assertVisibleWithin(guest, ["#error-title", "#error-home"], PHONE.width);
     await axeSerious(guest, "phone error");
@@ -405,7 +435,9 @@ describe("PWA, layout and accessibility", { timeout: 300_000 }, () => {
   it("join_HostGone_ThreeAttemptsThenPlainExplanation", async () => {
     const p = await chromiumPage(browser);
     const expires = Math.floor(Date.now() / 1000) + 3600;
-    await p.goto(`${server.url}/#join=1.nobody-home-42.roomroomroomroom.inviteinvite.AAAAAAAAAAAAAAAAAAAAAA.${expires}`);
+    await p.goto(
+      `${server.url}/#join=2.nobody-home-42.roomroomroomroom.inviteinvite.AAAAAAAAAAAAAAAAAAAAAA.${expires}.KKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKK`,
+    );
     await p.waitFor(() => document.body.dataset.view === "error", undefined, 90_000);
     assert.match(await p.eval(() => document.querySelector("#error-body").textContent), /friend's browser did not answer/);
     const phases = await p.eval(() => performance.getEntriesByType("mark").map((m) => m.name));
@@ -416,14 +448,18 @@ describe("PWA, layout and accessibility", { timeout: 300_000 }, () => {
 
   it("join_BadOrExpiredLink_ExplainedWithoutConnecting", async () => {
     const p = await chromiumPage(browser);
-    await p.goto(`${server.url}/#join=1.host.roomroomroomroom.inviteinvite.AAAAAAAAAAAAAAAAAAAAAA.1000`);
+    await p.goto(`${server.url}/#join=2.host.roomroomroomroom.inviteinvite.AAAAAAAAAAAAAAAAAAAAAA.1000.KKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKK`);
     await p.waitFor(() => document.body.dataset.view === "error");
     assert.match(await p.eval(() => document.querySelector("#error-body").textContent), /expired/);
     // The fragment leaves the address bar once read, valid or not.
     assert.equal(await p.eval(() => location.hash), "");
-    await p.goto(`${server.url}/#join=1.<b>x</b>`);
+    await p.goto(`${server.url}/#join=2.<b>x</b>`);
     await p.waitFor(() => /not a valid GhostChat invite/.test(document.querySelector("#error-body").textContent));
     assert.equal(await p.eval(() => location.hash), "");
+    // A link made before invites named the host's key: "ask for a new one", not "broken".
+    await p.goto(`${server.url}/#join=1.host.roomroomroomroom.inviteinvite.AAAAAAAAAAAAAAAAAAAAAA.9999999999`);
+    await p.waitFor(() => document.querySelector("#view-error").dataset.kind === "invite-outdated");
+    assert.match(await p.eval(() => document.querySelector("#error-body").textContent), /Ask the person who sent it for a new link/);
     assert.equal(await p.eval(() => performance.getEntriesByName("ghostchat:signaling").length), 0);
     await p.context.close();
   });

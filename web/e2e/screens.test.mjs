@@ -1,3 +1,4 @@
+/* global Navigator -- the init script runs in the page */
 // The user guide's screenshots, taken by walking the main flow in real Chromium at desktop and phone
 // widths: start page, invite (link, QR, active invites), both sides chatting with the verification
 // code, a bad invite link, the server settings. With GHOSTCHAT_UPDATE_SCREENSHOTS=1 the PNGs go to
@@ -7,14 +8,14 @@ import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
-import { ARTIFACTS, createRoom, launchChromium, send, startServer, waitConnected, waitIncoming, waitOutgoingState, wrapPage } from "./harness.mjs";
+import { ARTIFACTS, IPHONE, createRoom, launchChromium, send, startServer, waitConnected, waitIncoming, waitOutgoingState, wrapPage } from "./harness.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const SCREENSHOT_DIR = process.env.GHOSTCHAT_UPDATE_SCREENSHOTS === "1" ? path.resolve(here, "../../docs/images") : path.join(ARTIFACTS, "screens");
 
 const SIZES = {
   desktop: { viewport: { width: 1280, height: 800 } },
-  mobile: { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true },
+  mobile: { viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true },
 };
 
 describe("user guide screenshots: the main flow at desktop and phone widths", { timeout: 300_000 }, () => {
@@ -32,8 +33,13 @@ describe("user guide screenshots: the main flow at desktop and phone widths", { 
     await server?.stop();
   });
 
-  async function page(size) {
+  /** `phone`: the host's phone has a share sheet (as phones do; Chromium on Linux has none) and is told to be an iPhone (harness.mjs IPHONE). */
+  async function page(size, { phone = false } = {}) {
     const context = await browser.newContext({ ...SIZES[size], deviceScaleFactor: 1, colorScheme: "light", reducedMotion: "reduce" });
+    if (phone) {
+      await context.addInitScript(IPHONE, false);
+      await context.addInitScript(() => Object.defineProperty(Navigator.prototype, "share", { configurable: true, value: async () => undefined }));
+    }
     return { ...wrapPage(await context.newPage(), "playwright"), context };
   }
 
@@ -50,7 +56,7 @@ describe("user guide screenshots: the main flow at desktop and phone widths", { 
 
   for (const size of Object.keys(SIZES)) {
     it(`${size}: start, invite, verified chat, bad link, settings`, async () => {
-      const host = await page(size);
+      const host = await page(size, { phone: size === "mobile" });
       const guest = await page(size);
       try {
         await host.goto(server.url + "/");
@@ -82,12 +88,24 @@ describe("user guide screenshots: the main flow at desktop and phone widths", { 
         // A damaged invite link: the guest is told plainly what happened and what to do.
         const bad = await page(size);
         try {
-          await bad.goto(server.url + "/#join=1.not-a-real-invite");
+          await bad.goto(server.url + "/#join=2.not-a-real-invite");
           await bad.waitFor(() => document.body.dataset.view === "error");
           assert.match(await bad.eval(() => document.querySelector("#error-body").textContent), /not a valid GhostChat invite/);
           await shot(bad, `${size}-bad-link`);
         } finally {
           await bad.context.close();
+        }
+
+        if (size === "mobile") {
+          // The on-screen keyboard takes the lower half: the chat keeps the messages and the composer.
+          await guest.page.setViewportSize({ width: 360, height: 360 });
+          await guest.waitFor(() => document.body.dataset.compact === "true");
+          await guest.eval(() => document.querySelector("#composer").focus());
+          await shot(guest, `${size}-keyboard`);
+          // Back on the start page after a first chat, an iPhone is told how to add the app.
+          await host.click("#leave");
+          await host.waitFor(() => document.body.dataset.view === "home" && !document.querySelector("#install-ios").hidden);
+          await shot(host, `${size}-install-ios`);
         }
 
         if (size === "desktop") {

@@ -14,6 +14,10 @@ import {
   decodeAuth,
   inviteKey,
   inviteKeyHash,
+  keyHash,
+  newSigner,
+  signatureInput,
+  webVerify,
   proof,
   proofInput,
   sdpFingerprint,
@@ -23,7 +27,9 @@ import {
   type AuthMessage,
   type AuthStep,
   type ChannelFingerprints,
+  type Certificate,
   type InviteCheck,
+  type Signer,
 } from "../src/core/auth";
 import { toBase64Url } from "../src/core/ids";
 
@@ -37,21 +43,24 @@ const NH = "IiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiI"; // 32 × 0x22
 const NC = "REREREREREREREREREREREREREREREREREREREREREQ"; // 32 × 0x44: the joiner's code nonce
 const NS = "VVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVU"; // 32 × 0x55: the host's code nonce (revealed)
 const ROOM = "roomroomroomroom";
+const PJ = "BJ" + "j".repeat(85); // public keys as they stand in the transcript (vectors only)
+const PH = "BH" + "h".repeat(85);
 const INVITE = "inviteinvite";
 const V = {
   keyHash: "vkXLJgW_Nr695oSEGijw_UPGmFCj3OX-26aZKO46iZE",
   commit: "QaHhCVv70FyFBuh8JrSdivjq5N7MoSg9syhzkj9ghJY",
   transcript:
-    "GhostChat auth v2\nroom:roomroomroomroom\ninvite:inviteinvite\n" +
+    "GhostChat auth v3\nroom:roomroomroomroom\ninvite:inviteinvite\n" +
     "fingerprint:sha-256 00:01:02:03:04:05:06:07:08:09:0A:0B:0C:0D:0E:0F:10:11:12:13:14:15:16:17:18:19:1A:1B:1C:1D:1E:1F\n" +
     "fingerprint:sha-256 FF:FE:FD:FC:FB:FA:F9:F8:F7:F6:F5:F4:F3:F2:F1:F0:EF:EE:ED:EC:EB:EA:E9:E8:E7:E6:E5:E4:E3:E2:E1:E0\n" +
     "joiner-nonce:ERERERERERERERERERERERERERERERERERERERERERE\nhost-nonce:IiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiI\n" +
-    "code-commit:QaHhCVv70FyFBuh8JrSdivjq5N7MoSg9syhzkj9ghJY\ncode-nonce:REREREREREREREREREREREREREREREREREREREREREQ\n",
-  joinerProof: "bYomNi4YiuAX4vIB9E8FMhpYGmIxExXBBz-PVRzvw-4",
-  hostProof: "6L6LA8UJc1zpBqGliOn32Gg403n548T5a2VYt5VGFsA",
+    "code-commit:QaHhCVv70FyFBuh8JrSdivjq5N7MoSg9syhzkj9ghJY\ncode-nonce:REREREREREREREREREREREREREREREREREREREREREQ\n" +
+    `joiner-key:${PJ}\nhost-key:${PH}\n`,
+  joinerProof: "iJSnEMuiJL8aGk6SPq616JeegJGg0M2w7rcV-KQqdIA",
+  hostProof: "AaEcjWF1RqiU428GPxbtoKY8qK6ICivt9nGurVMF8m0",
   code: { emoji: ["🐞", "🌻", "🐶", "🍕", "🌻"], digits: "337779", text: "🐞 🌻 🐶 🍕 🌻 · 337 779" },
 };
-const FIELDS = { roomId: ROOM, inviteId: INVITE, joinerNonce: NJ, hostNonce: NH, codeCommit: V.commit, codeNonce: NC };
+const FIELDS = { roomId: ROOM, inviteId: INVITE, joinerNonce: NJ, hostNonce: NH, codeCommit: V.commit, codeNonce: NC, joinerKey: PJ, hostKey: PH };
 const NONCES = { joiner: NC, host: NS };
 const b64 = (b: Buffer | Uint8Array) => Buffer.from(b).toString("base64url");
 
@@ -210,7 +219,14 @@ describe("auth: message decoding", () => {
     ["array", [1]],
     ["string", "auth-hello"],
     ["unknownType", { t: "auth-nope" }],
-    ["helloExtraKey", { t: "auth-hello", v: AUTH_VERSION, invite: INVITE, nonce: n, x: 1 }],
+    ["helloExtraKey", { t: "auth-hello", v: AUTH_VERSION, invite: INVITE, nonce: n, key: JK, x: 1 }],
+    ["helloWithoutKey", { t: "auth-hello", v: AUTH_VERSION, invite: INVITE, nonce: n }],
+    ["helloShortKey", { t: "auth-hello", v: AUTH_VERSION, invite: INVITE, nonce: n, key: JK.slice(1) }],
+    ["helloBadCert", { t: "auth-hello", v: AUTH_VERSION, invite: INVITE, nonce: n, key: JK, cert: { k: JK, e: -1, s: SIG } }],
+    ["helloCertExtraKey", { t: "auth-hello", v: AUTH_VERSION, invite: INVITE, nonce: n, key: JK, cert: { ...CERT, x: 1 } }],
+    ["proofWithoutSig", { t: "auth-proof", mac: n, codeNonce: n }],
+    ["okEpochZero", { t: "auth-ok", reveal: n, sig: SIG, epoch: { e: 0, m: [], s: SIG } }],
+    ["okEpochBadMember", { t: "auth-ok", reveal: n, sig: SIG, epoch: { e: 1, m: ["<b>"], s: SIG } }],
     ["helloMissingNonce", { t: "auth-hello", v: AUTH_VERSION, invite: INVITE }],
     ["helloShortNonce", { t: "auth-hello", v: AUTH_VERSION, invite: INVITE, nonce: n.slice(1) }],
     ["helloOversizedNonce", { t: "auth-hello", v: AUTH_VERSION, invite: INVITE, nonce: n + "A".repeat(100_000) }],
@@ -222,8 +238,9 @@ describe("auth: message decoding", () => {
     ["proofWithoutCodeNonce", { t: "auth-proof", mac: n }],
     ["challengeWithoutCommit", { t: "auth-challenge", nonce: n }],
     ["challengeShortCommit", { t: "auth-challenge", nonce: n, commit: n.slice(1) }],
-    ["okMissingKey", { t: "auth-ok", mac: n, reveal: n }],
-    ["okWithoutReveal", { t: "auth-ok", mac: n, roomKey: n }],
+    ["okWithoutSig", { t: "auth-ok", mac: n, reveal: n }],
+    ["okWithoutReveal", { t: "auth-ok", mac: n, sig: SIG }],
+    ["okOldRoomKey", { t: "auth-ok", mac: n, roomKey: n, reveal: n, sig: SIG }],
     ["refuseUnknownReason", { t: "auth-refuse", reason: "because" }],
     ["refuseTimeoutNotOnWire", { t: "auth-refuse", reason: "timeout" }],
     ["protoKey", JSON.parse('{"t":"auth-proof","__proto__":{"mac":"x"}}')],
@@ -232,9 +249,13 @@ describe("auth: message decoding", () => {
   });
 
   it("decodeAuth_WellFormed_Accepted", () => {
-    expect(decodeAuth({ t: "auth-hello", v: AUTH_VERSION, invite: INVITE, nonce: n })).toEqual({ t: "auth-hello", v: AUTH_VERSION, invite: INVITE, nonce: n });
+    const hello = { t: "auth-hello", v: AUTH_VERSION, invite: INVITE, nonce: n, key: JK };
+    expect(decodeAuth(hello)).toEqual(hello);
+    expect(decodeAuth({ ...hello, cert: CERT })).toEqual({ ...hello, cert: CERT });
     expect(decodeAuth({ t: "auth-refuse", reason: "revoked" })).toEqual({ t: "auth-refuse", reason: "revoked" });
-    expect(decodeAuth({ t: "auth-ok", mac: n, roomKey: n, reveal: n })).toEqual({ t: "auth-ok", mac: n, roomKey: n, reveal: n });
+    const ok = { t: "auth-ok", mac: n, reveal: n, sig: SIG, cert: CERT, epoch: { e: 2, m: ["gc1-abc"], s: SIG } };
+    expect(decodeAuth(ok)).toEqual(ok);
+    expect(decodeAuth({ t: "auth-proof", codeNonce: n, sig: SIG })).toEqual({ t: "auth-proof", codeNonce: n, sig: SIG });
   });
 });
 
@@ -242,7 +263,14 @@ describe("auth: message decoding", () => {
 
 const FPS_JOINER: ChannelFingerprints = { local: FP_A, remote: FP_B };
 const FPS_HOST: ChannelFingerprints = { local: FP_B, remote: FP_A };
-const ROOM_KEY = toBase64Url(new Uint8Array(32).fill(0x33));
+const JOINER: Signer = await newSigner();
+const HOST: Signer = await newSigner();
+const JK = JOINER.key;
+const HK = HOST.key;
+const HOST_KEY_HASH = await keyHash(HK);
+/** A well-formed signature that signs nothing here. */
+const SIG = toBase64Url(new Uint8Array(64).fill(0x33));
+const CERT: Certificate = { k: JK, e: 0, s: SIG };
 
 let counter = 0;
 const freshRandom = (buf: Uint8Array) => {
@@ -264,22 +292,27 @@ function pair(
     nonces?: NonceLog;
     joinerRoom?: string;
     hostRandom?: (buf: Uint8Array) => Uint8Array;
+    /** The host's key (another holder of the link stands in with its own). */
+    host?: Signer;
   } = {},
 ) {
   const joiner = new JoinerHandshake({
     roomId: opts.joinerRoom ?? ROOM,
-    inviteId: INVITE,
-    secret: opts.secret ?? SECRET,
+    invite: { inviteId: INVITE, secret: opts.secret ?? SECRET, hostKeyHash: HOST_KEY_HASH },
+    self: JOINER,
+    verify: webVerify,
     fingerprints: opts.joinerFps ?? FPS_JOINER,
     random: freshRandom,
   });
   const host = new HostHandshake({
     roomId: ROOM,
-    roomKey: ROOM_KEY,
+    self: opts.host ?? HOST,
+    verify: webVerify,
     fingerprints: opts.hostFps ?? FPS_HOST,
     lookup: opts.lookup ?? keyHashCheck,
     nonces: opts.nonces ?? new NonceLog(),
     random: opts.hostRandom ?? freshRandom,
+    grant: async (key) => ({ cert: { k: key, e: 0, s: SIG }, epoch: null }),
   });
   return { joiner, host };
 }
@@ -323,8 +356,8 @@ describe("auth: handshake state machines", () => {
     const { joiner, host } = pair();
     const r = await run(joiner, host);
     expect(r.frames.map((f) => `${f.from}:${f.msg.t}`)).toEqual(["joiner:auth-hello", "host:auth-challenge", "joiner:auth-proof", "host:auth-ok"]);
-    expect(r.joiner).toMatchObject({ ok: true, roomKey: ROOM_KEY, inviteId: INVITE });
-    expect(r.host).toMatchObject({ ok: true, roomKey: ROOM_KEY, inviteId: INVITE });
+    expect(r.joiner).toMatchObject({ ok: true, inviteId: INVITE, peerKey: HK, cert: { k: JK, e: 0, s: SIG } });
+    expect(r.host).toMatchObject({ ok: true, inviteId: INVITE, peerKey: JK });
     expect(r.joiner?.ok && r.host?.ok && r.joiner.code.text === r.host.code.text).toBe(true);
     expect(r.joiner?.ok && r.joiner.code.text).toMatch(/^(\S+ ){5}· \d{3} \d{3}$/u);
     // Fresh nonces each time: the same keys give another code on the next handshake.
@@ -335,7 +368,7 @@ describe("auth: handshake state machines", () => {
 
   it("helloFromAnotherVersion_RefusedAsProtocol_TheJoinerIsToldToReload", async () => {
     const { host } = pair();
-    const step = await host.receive({ t: "auth-hello", v: 1, invite: INVITE, nonce: toBase64Url(new Uint8Array(32).fill(5)) });
+    const step = await host.receive({ t: "auth-hello", v: 2, invite: INVITE, nonce: toBase64Url(new Uint8Array(32).fill(5)), key: JK });
     expect(step.send).toEqual([{ t: "auth-refuse", reason: "protocol" }]);
     expect(step.outcome).toEqual({ ok: false, reason: "protocol", by: "us" });
     const { t } = await import("../src/core/strings");
@@ -355,9 +388,9 @@ describe("auth: handshake state machines", () => {
     const { joiner } = pair();
     const hello = joiner.start().send[0]!;
     expect(hello.t).toBe("auth-hello");
-    const proofStep = await joiner.receive({ t: "auth-challenge", nonce: NH, commit: V.commit });
+    const proofStep = await joiner.receive({ t: "auth-challenge", nonce: NH, commit: V.commit, key: HK });
     expect(proofStep.send[0]?.t).toBe("auth-proof");
-    const step = await joiner.receive({ t: "auth-ok", mac: V.hostProof, roomKey: ROOM_KEY, reveal: NS }); // right shape, wrong transcript
+    const step = await joiner.receive({ t: "auth-ok", mac: V.hostProof, reveal: NS, sig: SIG, cert: CERT }); // right shape, wrong transcript
     expect(step.outcome).toEqual({ ok: false, reason: "auth-failed", by: "us" });
     expect(step.send).toEqual([{ t: "auth-refuse", reason: "auth-failed" }]);
   });
@@ -396,7 +429,7 @@ describe("auth: handshake state machines", () => {
     const nonces = new NonceLog();
     const host1 = pair({ nonces }).host;
     const host2 = pair({ nonces }).host;
-    const hello = { t: "auth-hello", v: AUTH_VERSION, invite: INVITE, nonce: NJ };
+    const hello = { t: "auth-hello", v: AUTH_VERSION, invite: INVITE, nonce: NJ, key: JK };
     expect((await host1.receive(hello)).send[0]?.t).toBe("auth-challenge");
     expect((await host2.receive(hello)).outcome).toEqual({ ok: false, reason: "replay", by: "us" });
   });
@@ -404,14 +437,22 @@ describe("auth: handshake state machines", () => {
   it("replayedOldProof_FreshHostNonce_AuthFailed", async () => {
     // A recorded joiner proof for (NJ, NH) is worthless against a host that picks a fresh nonce.
     const { host } = pair();
-    await host.receive({ t: "auth-hello", v: AUTH_VERSION, invite: INVITE, nonce: NJ });
-    expect((await host.receive({ t: "auth-proof", mac: V.joinerProof, codeNonce: NC })).outcome).toEqual({ ok: false, reason: "auth-failed", by: "us" });
+    await host.receive({ t: "auth-hello", v: AUTH_VERSION, invite: INVITE, nonce: NJ, key: JK });
+    expect((await host.receive({ t: "auth-proof", mac: V.joinerProof, codeNonce: NC, sig: SIG })).outcome).toEqual({
+      ok: false,
+      reason: "auth-failed",
+      by: "us",
+    });
   });
 
   it("reflectedNonce_JoinerRefusesReplay", async () => {
     const { joiner } = pair();
     const hello = joiner.start().send[0] as Extract<AuthMessage, { t: "auth-hello" }>;
-    expect((await joiner.receive({ t: "auth-challenge", nonce: hello.nonce, commit: V.commit })).outcome).toEqual({ ok: false, reason: "replay", by: "us" });
+    expect((await joiner.receive({ t: "auth-challenge", nonce: hello.nonce, commit: V.commit, key: HK })).outcome).toEqual({
+      ok: false,
+      reason: "replay",
+      by: "us",
+    });
   });
 
   // The host must reveal the code nonce it committed to before it saw the joiner's: a host (or a man
@@ -459,48 +500,48 @@ describe("auth: handshake state machines", () => {
   });
 
   it.each<[string, (j: JoinerHandshake, h: HostHandshake) => Promise<AuthStep>]>([
-    ["hostGetsProofFirst", async (_j, h) => h.receive({ t: "auth-proof", mac: V.joinerProof, codeNonce: NC })],
-    ["hostGetsOk", async (_j, h) => h.receive({ t: "auth-ok", mac: V.hostProof, roomKey: ROOM_KEY, reveal: NS })],
+    ["hostGetsProofFirst", async (_j, h) => h.receive({ t: "auth-proof", mac: V.joinerProof, codeNonce: NC, sig: SIG })],
+    ["hostGetsOk", async (_j, h) => h.receive({ t: "auth-ok", mac: V.hostProof, reveal: NS, sig: SIG, cert: CERT })],
     [
       "hostGetsSecondHello",
       async (_j, h) => {
-        await h.receive({ t: "auth-hello", v: AUTH_VERSION, invite: INVITE, nonce: NJ });
-        return h.receive({ t: "auth-hello", v: AUTH_VERSION, invite: INVITE, nonce: NH });
+        await h.receive({ t: "auth-hello", v: AUTH_VERSION, invite: INVITE, nonce: NJ, key: JK });
+        return h.receive({ t: "auth-hello", v: AUTH_VERSION, invite: INVITE, nonce: NH, key: JK });
       },
     ],
-    ["hostGetsChallenge", async (_j, h) => h.receive({ t: "auth-challenge", nonce: NH, commit: V.commit })],
+    ["hostGetsChallenge", async (_j, h) => h.receive({ t: "auth-challenge", nonce: NH, commit: V.commit, key: HK })],
     [
       "joinerGetsOkBeforeChallenge",
       async (j) => {
         j.start();
-        return j.receive({ t: "auth-ok", mac: V.hostProof, roomKey: ROOM_KEY, reveal: NS });
+        return j.receive({ t: "auth-ok", mac: V.hostProof, reveal: NS, sig: SIG, cert: CERT });
       },
     ],
     [
       "joinerGetsHello",
       async (j) => {
         j.start();
-        return j.receive({ t: "auth-hello", v: AUTH_VERSION, invite: INVITE, nonce: NH });
+        return j.receive({ t: "auth-hello", v: AUTH_VERSION, invite: INVITE, nonce: NH, key: JK });
       },
     ],
     [
       "joinerGetsChallengeTwice",
       async (j) => {
         j.start();
-        await j.receive({ t: "auth-challenge", nonce: NH, commit: V.commit });
-        return j.receive({ t: "auth-challenge", nonce: NH, commit: V.commit });
+        await j.receive({ t: "auth-challenge", nonce: NH, commit: V.commit, key: HK });
+        return j.receive({ t: "auth-challenge", nonce: NH, commit: V.commit, key: HK });
       },
     ],
-    ["hostOlderVersion", async (_j, h) => h.receive({ t: "auth-hello", v: 1, invite: INVITE, nonce: NJ })],
-    ["hostOversizedHello", async (_j, h) => h.receive({ t: "auth-hello", v: AUTH_VERSION, invite: INVITE, nonce: "A".repeat(1 << 20) })],
+    ["hostOlderVersion", async (_j, h) => h.receive({ t: "auth-hello", v: 1, invite: INVITE, nonce: NJ, key: JK })],
+    ["hostOversizedHello", async (_j, h) => h.receive({ t: "auth-hello", v: AUTH_VERSION, invite: INVITE, nonce: "A".repeat(1 << 20), key: JK })],
     ["hostMalformed", async (_j, h) => h.receive({ t: "auth-hello", v: 1 })],
     ["hostNotAnObject", async (_j, h) => h.receive("hello")],
     [
       "joinerMalformedOk",
       async (j) => {
         j.start();
-        await j.receive({ t: "auth-challenge", nonce: NH, commit: V.commit });
-        return j.receive({ t: "auth-ok", mac: V.hostProof, roomKey: "short", reveal: NS });
+        await j.receive({ t: "auth-challenge", nonce: NH, commit: V.commit, key: HK });
+        return j.receive({ t: "auth-ok", mac: V.hostProof, reveal: NS, sig: "short", cert: CERT });
       },
     ],
   ])("wrongOrderOrMalformed_%s_RefusedProtocol", async (_name, act) => {
@@ -514,6 +555,82 @@ describe("auth: handshake state machines", () => {
     const { host } = pair();
     await host.receive("garbage");
     expect(host.done).toBe(true);
-    expect(await host.receive({ t: "auth-hello", v: AUTH_VERSION, invite: INVITE, nonce: NJ })).toEqual({ send: [] });
+    expect(await host.receive({ t: "auth-hello", v: AUTH_VERSION, invite: INVITE, nonce: NJ, key: JK })).toEqual({ send: [] });
+  });
+});
+
+// ---- issue 15 item 6: keys in the handshake ---------------------------------------------------
+
+describe("auth: member keys", () => {
+  // Attack: before v3 the invite secret was all a host proved, and every holder of the link knows it:
+  // another guest (or whoever the link leaked to) could answer in the host's place. Now the link
+  // names the host's key, and only the host can sign with it.
+  it("anotherHolderOfTheLink_AnswersInTheHostsPlace_JoinerRefusesAuthFailed", async () => {
+    const impostor = await newSigner();
+    const r = await runPair({ host: impostor });
+    expect(r.joiner).toEqual({ ok: false, reason: "auth-failed", by: "us" });
+    expect(r.frames.map((f) => f.msg.t)).toEqual(["auth-hello", "auth-challenge", "auth-refuse"]);
+  });
+
+  it("proofSignedWithAnotherKey_HostRefusesAuthFailed", async () => {
+    const { joiner, host } = pair();
+    const challenge = await host.receive(joiner.start().send[0]);
+    const proofMsg = (await joiner.receive(challenge.send[0])).send[0] as Extract<AuthMessage, { t: "auth-proof" }>;
+    const other = await newSigner();
+    const forged = { ...proofMsg, sig: await other.sign("sig:joiner\nanything") };
+    expect((await host.receive(forged)).outcome).toEqual({ ok: false, reason: "auth-failed", by: "us" });
+  });
+
+  it("hostSignatureOverAnotherTranscript_JoinerRefusesAuthFailed", async () => {
+    const { joiner, host } = pair();
+    const challenge = await host.receive(joiner.start().send[0]);
+    const proofStep = await joiner.receive(challenge.send[0]);
+    const ok = (await host.receive(proofStep.send[0])).send[0] as Extract<AuthMessage, { t: "auth-ok" }>;
+    const replayed = { ...ok, sig: await HOST.sign(signatureInput("host", new TextEncoder().encode("another transcript"))) };
+    expect((await joiner.receive(replayed)).outcome).toEqual({ ok: false, reason: "auth-failed", by: "us" });
+  });
+
+  /** Two members with certificates; `accepts` is what each believes of the other's. */
+  function members(accepts: (key: string, cert: Certificate) => boolean) {
+    const credentials = (cert: Certificate) => ({ cert, accepts });
+    const joiner = new JoinerHandshake({
+      roomId: ROOM,
+      member: credentials({ k: JK, e: 0, s: SIG }),
+      self: JOINER,
+      verify: webVerify,
+      fingerprints: FPS_JOINER,
+    });
+    const host = new HostHandshake({
+      roomId: ROOM,
+      self: HOST,
+      verify: webVerify,
+      fingerprints: FPS_HOST,
+      lookup: keyHashCheck,
+      nonces: new NonceLog(),
+      member: credentials({ k: HK, e: 0, s: SIG }),
+    });
+    return run(joiner, host);
+  }
+
+  it("members_CertificatesAccepted_BothAuthenticated_NoMacs", async () => {
+    const r = await members((key, cert) => cert.k === key);
+    expect(r.joiner).toMatchObject({ ok: true, peerKey: HK });
+    expect(r.host).toMatchObject({ ok: true, peerKey: JK });
+    expect(r.frames.some((f) => "mac" in f.msg)).toBe(false);
+    expect((r.frames[0]!.msg as { cert?: Certificate }).cert?.k).toBe(JK);
+  });
+
+  it("members_CertificateNotAccepted_RefusedAuthFailed", async () => {
+    const r = await members((key) => key !== JK); // the host does not take the joiner's certificate
+    expect(r.host).toEqual({ ok: false, reason: "auth-failed", by: "us" });
+    expect(r.joiner).toEqual({ ok: false, reason: "auth-failed", by: "peer" });
+    const back = await members((key) => key !== HK); // the joiner does not take the host's
+    expect(back.joiner).toEqual({ ok: false, reason: "auth-failed", by: "us" });
+  });
+
+  it("memberHelloAtAGuestOnlyInvite_WithoutCertificate_RefusedProtocol", async () => {
+    const { host } = pair();
+    const step = await host.receive({ t: "auth-hello", v: AUTH_VERSION, invite: "room-member-v3", nonce: NJ, key: JK });
+    expect(step.outcome).toEqual({ ok: false, reason: "unknown-invite", by: "us" }); // this host takes no members
   });
 });

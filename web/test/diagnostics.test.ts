@@ -10,6 +10,7 @@ import {
   stunResult,
   summarize,
   turnResult,
+  VERDICTS,
   type CandidateRecord,
   type DiagnosticsPorts,
   type GatherResult,
@@ -283,23 +284,7 @@ describe("summary", () => {
   });
 
   it("EveryVerdict_HasAdviceString", () => {
-    const all = [
-      "no-webrtc",
-      "insecure-context",
-      "signaling-down",
-      "ice-config-down",
-      "udp-blocked",
-      "symmetric-nat",
-      "nat-friendly",
-      "no-nat",
-      "turn-udp-ok",
-      "turn-tcp-ok",
-      "turn-tls-ok",
-      "only-443",
-      "turn-credentials-refused",
-      "relay-unreachable",
-      "no-relay-configured",
-    ];
+    const all = VERDICTS;
     for (const v of all) expect(isStringKey(`diag.advice.${v}`), v).toBe(true);
     for (const o of ["direct", "relay", "none", "unknown"]) expect(isStringKey(`diag.headline.${o}`)).toBe(true);
   });

@@ -148,8 +148,9 @@ describe.each(stores)("HostInvites over %s store", (_name, makeStore) => {
     const old = await host.issue(identity);
     const next = await host.startRoom(identity.peerId, identity.token);
     expect(next.roomId).not.toBe(identity.roomId);
-    expect(next.roomKey).not.toBe(identity.roomKey);
-    expect(next.roomKey).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(next.authority.key).not.toBe(identity.authority.key);
+    expect(next.authority.key).toMatch(/^[A-Za-z0-9_-]{87}$/);
+    expect(next.epoch).toBeNull();
     expect(await host.check(old.inviteId)).toEqual({ status: "unknown" });
     expect(await store.getIdentity()).toEqual(next);
   });

@@ -1,8 +1,14 @@
 import { describe, expect, it } from "vitest";
-import { decodeFrame, macInput, MAX_FRAME_CHARS, MAX_TIMESTAMP, type MessageFrame } from "../src/core/delivery/frames";
-import { createRoomMac } from "../src/core/delivery/mac";
+import { newSigner, webVerify } from "../src/core/auth/keys";
+import { decodeFrame, signedInput, MAX_FRAME_CHARS, MAX_TIMESTAMP, type MemberInfo, type MessageFrame, type SignedMember } from "../src/core/delivery/frames";
 import { OrderedStream, Outbox, MAX_REORDER_WINDOW } from "../src/core/delivery/streams";
-import { ROOM, ROOM_KEY, runAsync, SimMember, SimNet, syncRoomMac, tracked } from "./mesh-sim";
+import { credentials, ROOM, runAsync, SimMember, SimNet, syncSigner, syncVerify, tracked } from "./mesh-sim";
+
+const KEY = "B" + "A".repeat(86);
+const SIG = "A".repeat(86);
+/** A member's info in the signed form presence frames carry (the signature is only well-formed). */
+const signed = (i: Partial<Omit<MemberInfo, "st">> & Record<string, unknown>): SignedMember =>
+  ({ i: { id: "a", inc: "inc-a", name: "a", since: 0, st: "online", v: 0, ...i }, c: { k: KEY, e: 0, s: SIG }, s: SIG }) as SignedMember;
 
 const msg = (over: Partial<MessageFrame> = {}): MessageFrame => ({
   t: "m",
@@ -17,7 +23,7 @@ const msg = (over: Partial<MessageFrame> = {}): MessageFrame => ({
   x: "hi",
   ttl: null,
   bf: false,
-  mac: "A".repeat(43),
+  sig: SIG,
   ...over,
 });
 
@@ -42,32 +48,37 @@ describe("decodeFrame", () => {
     ["bad ttl", JSON.stringify(msg({ ttl: 7 })), "bad-shape"],
     ["bad peer id", JSON.stringify(msg({ f: "a b c!" })), "bad-shape"],
     ["bad instance", JSON.stringify(msg({ fi: "x" })), "bad-shape"],
-    ["bad mac", JSON.stringify(msg({ mac: "!!" })), "bad-shape"],
-    [
-      "ack read beyond delivered",
-      JSON.stringify({ t: "a", r: "room1", f: "b", fi: "inc-b", o: "a", oi: "inc-a", n: 1, rd: 2, mac: "A".repeat(43) }),
-      "bad-shape",
-    ],
-    [
-      "presence with a bad member",
-      JSON.stringify({ t: "p", r: "room1", me: { id: "a", inc: "inc-a", name: "a", since: 0, st: "online", v: 0 }, reach: [], mem: [{ id: "b" }], gone: [] }),
-      "bad-shape",
-    ],
+    ["bad signature", JSON.stringify(msg({ sig: "!!" })), "bad-shape"],
+    ["short signature", JSON.stringify(msg({ sig: SIG.slice(1) })), "bad-shape"],
+    ["ack read beyond delivered", JSON.stringify({ t: "a", r: "room1", f: "b", fi: "inc-b", o: "a", oi: "inc-a", n: 1, rd: 2, sig: SIG }), "bad-shape"],
+    ["presence with a bad member", JSON.stringify({ t: "p", r: "room1", me: signed({}), reach: [], mem: [{ id: "b" }], gone: [] }), "bad-shape"],
     [
       "presence with too many members",
       JSON.stringify({
         t: "p",
         r: "room1",
-        me: { id: "a", inc: "inc-a", name: "a", since: 0, st: "online", v: 0 },
+        me: signed({}),
         reach: [],
-        mem: Array(100).fill({ id: "b", inc: "inc-b", name: "b", since: 0, st: "online", v: 0 }),
+        mem: Array(30).fill(signed({ id: "b", inc: "inc-b", name: "b" })),
         gone: [],
       }),
       "bad-shape",
     ],
+    ["presence with a bad state", JSON.stringify({ t: "p", r: "room1", me: signed({ st: "gone" }), reach: [], mem: [], gone: [] }), "bad-shape"],
+    ["presence unsigned (the form before member keys)", JSON.stringify({ t: "p", r: "room1", me: signed({}).i, reach: [], mem: [], gone: [] }), "bad-shape"],
     [
-      "presence with a bad state",
-      JSON.stringify({ t: "p", r: "room1", me: { id: "a", inc: "inc-a", name: "a", since: 0, st: "gone", v: 0 }, reach: [], mem: [], gone: [] }),
+      "presence gone entry that is not a leaving",
+      JSON.stringify({ t: "p", r: "room1", me: signed({}), reach: [], mem: [], gone: [signed({ id: "b" })] }),
+      "bad-shape",
+    ],
+    [
+      "presence with a bad certificate",
+      JSON.stringify({ t: "p", r: "room1", me: { ...signed({}), c: { k: "x", e: 0, s: SIG } }, reach: [], mem: [], gone: [] }),
+      "bad-shape",
+    ],
+    [
+      "presence with an epoch 0",
+      JSON.stringify({ t: "p", r: "room1", me: signed({}), reach: [], mem: [], gone: [], ep: { e: 0, m: [], s: SIG } }),
       "bad-shape",
     ],
     ["relay without target", JSON.stringify({ t: "w", x: "{}" }), "bad-shape"],
@@ -77,11 +88,7 @@ describe("decodeFrame", () => {
     ["ping without a number", JSON.stringify({ t: "i" }), "bad-shape"],
     ["ping negative", JSON.stringify({ t: "i", s: -1 }), "bad-shape"],
     ["pong fraction", JSON.stringify({ t: "o", s: 0.5 }), "bad-shape"],
-    [
-      "name too long",
-      JSON.stringify({ t: "p", r: "room1", me: { id: "a", inc: "inc-a", name: "n".repeat(41), since: 0, st: "online", v: 0 }, reach: [], mem: [], gone: [] }),
-      "bad-shape",
-    ],
+    ["name too long", JSON.stringify({ t: "p", r: "room1", me: signed({ name: "n".repeat(41) }), reach: [], mem: [], gone: [] }), "bad-shape"],
   ])("decodeFrame_%s_Refused", (_name, data, reason) => {
     expect(decodeFrame(data)).toEqual({ ok: false, reason });
   });
@@ -92,14 +99,17 @@ describe("decodeFrame", () => {
     expect(decodeFrame('{"t":"o","s":0,"extra":1}')).toEqual({ ok: true, frame: { t: "o", s: 0 } });
   });
 
-  it("decodeFrame_NameWithBidiOverridesAndZeroWidth_CleanedOnReceipt", () => {
-    const me = { id: "a", inc: "inc-a", name: "\u202Eadmin\u200B\u0007", since: 0, st: "online", v: 0 };
-    const d = decodeFrame(JSON.stringify({ t: "p", r: "room1", me, reach: [], mem: [], gone: [] }));
-    expect(d.ok && d.frame.t === "p" && d.frame.me.name).toBe("admin");
+  // A sender cleans its name before it signs it (cleanName); one that is not clean was not made by
+  // GhostChat and would fail its signature once cleaned, so it is refused as it stands.
+  it("decodeFrame_NameWithBidiOverridesAndZeroWidth_Refused", () => {
+    const me = signed({ name: "\u202Eadmin\u200B\u0007" });
+    expect(decodeFrame(JSON.stringify({ t: "p", r: "room1", me, reach: [], mem: [], gone: [] }))).toEqual({ ok: false, reason: "bad-shape" });
+    const clean = decodeFrame(JSON.stringify({ t: "p", r: "room1", me: signed({ name: "admin" }), reach: [], mem: [], gone: [] }));
+    expect(clean.ok && clean.frame.t === "p" && clean.frame.me.i.name).toBe("admin");
   });
 
-  it("macInput_CoversEveryField", () => {
-    const base = macInput(msg());
+  it("signedInput_CoversEveryField", () => {
+    const base = signedInput(msg());
     for (const change of [
       { r: "room2" },
       { f: "c" },
@@ -113,7 +123,7 @@ describe("decodeFrame", () => {
       { ttl: 5000 },
       { bf: true },
     ]) {
-      expect(macInput(msg(change as Partial<MessageFrame>))).not.toBe(base);
+      expect(signedInput(msg(change as Partial<MessageFrame>))).not.toBe(base);
     }
   });
 });
@@ -155,48 +165,31 @@ describe("streams", () => {
   });
 });
 
-describe("room MAC", () => {
-  it("createRoomMac_SameTagsAsTheSimulationsMac", async () => {
-    const web = await createRoomMac(ROOM_KEY, ROOM);
-    const sync = syncRoomMac(ROOM_KEY, ROOM);
-    const data = macInput(msg());
-    const tag = await web.sign(data);
-    expect(tag).toBe(sync.sign(data));
-    expect(await web.verify(data, tag)).toBe(true);
-    expect(await web.verify(data + " ", tag)).toBe(false);
-    expect(await web.verify(data, "short")).toBe(false);
-  });
-
-  it("createRoomMac_OtherRoomOrKey_DifferentTag", async () => {
-    const data = macInput(msg());
-    const a = await (await createRoomMac(ROOM_KEY, ROOM)).sign(data);
-    expect(await (await createRoomMac(ROOM_KEY, "room2")).sign(data)).not.toBe(a);
-    expect(
-      await (
-        await createRoomMac(
-          ROOM_KEY.map((b) => b ^ 1),
-          ROOM,
-        )
-      ).sign(data),
-    ).not.toBe(a);
-  });
-
-  it("createRoomMac_ShortKey_Throws", async () => {
-    await expect(createRoomMac(new Uint8Array(8), ROOM)).rejects.toThrow(/short/);
+describe("member signatures", () => {
+  it("webCryptoAndNodeCrypto_ReadEachOthersKeysAndSignatures", async () => {
+    const web = await newSigner();
+    const node = syncSigner();
+    const data = signedInput(msg());
+    expect(await webVerify(node.key, data, node.sign(data))).toBe(true);
+    expect(syncVerify(web.key, data, await web.sign(data))).toBe(true);
+    expect(await webVerify(web.key, data + " ", await web.sign(data))).toBe(false);
+    expect(await webVerify(node.key, data, await web.sign(data))).toBe(false);
+    expect(await webVerify(web.key, data, "short")).toBe(false);
+    expect(await webVerify("not a key", data, SIG)).toBe(false);
   });
 });
 
-/** Three members with the real WebCrypto MAC; a and c have no direct link, so r relays. */
+/** Three members with real WebCrypto keys (asynchronous); a and c have no direct link, so r relays. */
 async function relayed() {
   const net = new SimNet(3);
-  const macs = await Promise.all([0, 1, 2].map(async () => tracked(await createRoomMac(ROOM_KEY, ROOM))));
+  const keys = await Promise.all([0, 1, 2].map(async () => tracked(await newSigner(), webVerify)));
   const idle = async () => {
-    for (const m of macs) await m.idle();
+    for (const k of keys) await k.idle();
   };
   net.cut("a", "c");
-  const a = new SimMember("a", net, { mac: macs[0] });
-  const r = new SimMember("r", net, { mac: macs[1] });
-  const c = new SimMember("c", net, { mac: macs[2] });
+  const a = new SimMember("a", net, credentials("a", keys[0]!.signer, 0, keys[0]!.verify));
+  const r = new SimMember("r", net, credentials("r", keys[1]!.signer, 0, keys[1]!.verify));
+  const c = new SimMember("c", net, credentials("c", keys[2]!.signer, 0, keys[2]!.verify));
   const refused: string[] = [];
   c.room.events.on("refused", (x) => refused.push(x.reason));
   a.room.events.on("refused", (x) => refused.push(x.reason));
@@ -205,7 +198,7 @@ async function relayed() {
 }
 
 describe("relay through a member", () => {
-  it("relay_HonestRelay_DeliversWithTheRealMac", async () => {
+  it("relay_HonestRelay_DeliversSignedByItsAuthor", async () => {
     const { net, a, c, idle } = await relayed();
     const id = a.say("via r")!;
     await runAsync(net, net.now + 200, idle);
@@ -215,13 +208,13 @@ describe("relay through a member", () => {
 
   it("relay_AltersTextOrForgesAck_RefusedAndDeliveredAfterTheLinkHeals", async () => {
     const { net, a, c, refused, idle } = await relayed();
-    // r changes every relayed message's text and, for each, makes up an ack "from c" (its MAC cannot be valid).
+    // r changes every relayed message's text and, for each, makes up an ack "from c" (its signature cannot be valid).
     net.tamper = (from, to, frame) => {
       if (from !== "r") return frame;
       const v = JSON.parse(frame) as Record<string, unknown>;
       if (v.t === "m" && v.f === "a") {
         net.at(net.now + 1, () =>
-          a.room.receive("r", JSON.stringify({ t: "a", r: ROOM, f: "c", fi: c.room.inc, o: "a", oi: a.room.inc, n: v.n, rd: v.n, mac: v.mac })),
+          a.room.receive("r", JSON.stringify({ t: "a", r: ROOM, f: "c", fi: c.room.inc, o: "a", oi: a.room.inc, n: v.n, rd: v.n, sig: v.sig })),
         );
         return JSON.stringify({ ...v, x: "forged text" });
       }
@@ -230,7 +223,7 @@ describe("relay through a member", () => {
     const id = a.say("the real text")!;
     await runAsync(net, net.now + 5000, idle);
     expect(c.received).toEqual([]);
-    expect(refused.filter((x) => x === "bad-mac").length).toBeGreaterThanOrEqual(2);
+    expect(refused.filter((x) => x === "bad-signature").length).toBeGreaterThanOrEqual(2);
     expect(a.room.receipts(id)!.get("c")).toBe("sending"); // the forged ack did not count
     expect(a.room.pendingFor("c")).toBe(1);
     net.tamper = null;
@@ -240,18 +233,17 @@ describe("relay through a member", () => {
     expect(a.room.receipts(id)!.get("c")).toBe("delivered");
   });
 
-  it("relay_MessageMadeUpUnderAnotherKey_Refused", async () => {
-    const { net, a, c, refused, idle } = await relayed();
-    const other = await createRoomMac(
-      ROOM_KEY.map((b) => b ^ 0xff),
-      ROOM,
-    );
+  // Attack (issue 15 item 6): r is a member in good standing (certified key). Before member keys the
+  // frame MAC was keyed by the room key every member holds, so r could make up a message "from a".
+  // Now it can only sign with its own key, and c checks a's.
+  it("relay_MemberMakesUpAMessageInAnotherMembersName_SignedWithItsOwnKey_Refused", async () => {
+    const { net, a, r, c, refused, idle } = await relayed();
     const body = { t: "m" as const, r: ROOM, f: "a", fi: a.room.inc, o: "c", oi: c.room.inc, n: 1, id: "fake1", at: 0, x: "I am a", ttl: null, bf: false };
-    const mac = await other.sign(macInput(body));
-    c.room.receive("r", JSON.stringify({ ...body, mac }));
+    const sig = await r.signer.sign(signedInput(body));
+    c.room.receive("r", JSON.stringify({ ...body, sig }));
     await runAsync(net, net.now + 50, idle);
     expect(c.received).toEqual([]);
-    expect(refused).toContain("bad-mac");
+    expect(refused).toContain("bad-signature");
   });
 
   it("relay_RequestForAMemberItCannotReach_Dropped", () => {
@@ -291,8 +283,9 @@ describe("malformed frames", () => {
       JSON.stringify(msg({ r: "otherroom", o: "b", oi: b.room.inc })),
       JSON.stringify(msg({ o: "zed" })),
       JSON.stringify(msg({ o: "b", oi: "stale-inc" })),
-      JSON.stringify(msg({ o: "b", oi: b.room.inc, f: "a", fi: a.room.inc })), // valid shape, wrong MAC
-      JSON.stringify({ t: "p", r: "room1", me: { id: "mallory", inc: "inc-m", name: "m", since: 0, st: "online", v: 0 }, reach: [], mem: [], gone: [] }), // claims another id than its link
+      JSON.stringify(msg({ o: "b", oi: b.room.inc, f: "a", fi: a.room.inc })), // valid shape, wrong signature
+      JSON.stringify({ t: "p", r: "room1", me: signed({ id: "mallory", inc: "inc-m", name: "m" }), reach: [], mem: [], gone: [] }), // claims another id than its link
+      JSON.stringify({ t: "p", r: "room1", me: signed({ id: "a", inc: a.room.inc, name: "a", v: 99 }), reach: [], mem: [], gone: [] }), // not signed by a's key
     ];
     for (const j of junk) b.room.receive("a", j);
     expect(reasons).toEqual([
@@ -309,8 +302,9 @@ describe("malformed frames", () => {
       "wrong-room",
       "not-for-me",
       "stale",
-      "bad-mac",
+      "bad-signature",
       "bad-shape",
+      "bad-signature",
     ]);
     expect(b.room.members().map((m) => m.id)).toEqual(["a"]);
     a.say("still fine");
@@ -318,7 +312,7 @@ describe("malformed frames", () => {
     expect(b.received.map((m) => m.text)).toEqual(["still fine"]);
   });
 
-  it("receive_FrameWithoutMac_OnlyOverTheOriginsOwnDirectLink", () => {
+  it("receive_FrameWithoutSignature_OnlyOverTheOriginsOwnDirectLink", () => {
     const net = new SimNet(8);
     const a = new SimMember("a", net);
     const b = new SimMember("b", net);
@@ -326,11 +320,11 @@ describe("malformed frames", () => {
     net.run(net.now + 200);
     const reasons: string[] = [];
     b.room.events.on("refused", (x) => reasons.push(x.reason));
-    const { mac: _mac, ...unsigned } = msg({ f: "a", fi: a.room.inc, o: "b", oi: b.room.inc, n: 1, id: "forged1", x: "claims to be from a" });
+    const { sig: _sig, ...unsigned } = msg({ f: "a", fi: a.room.inc, o: "b", oi: b.room.inc, n: 1, id: "forged1", x: "claims to be from a" });
     // Over c's link, claiming a as its origin: refused. Wrapped for relaying: refused.
     b.room.receive("c", JSON.stringify(unsigned));
     b.room.receive("c", JSON.stringify({ t: "w", o: "b", x: JSON.stringify(unsigned) }));
-    expect(reasons).toEqual(["bad-mac", "bad-mac"]);
+    expect(reasons).toEqual(["bad-signature", "bad-signature"]);
     expect(b.received.map((m) => m.text)).toEqual([]);
     // Over a's own link it is a's message (the link is authenticated): accepted.
     b.room.receive("a", JSON.stringify(unsigned));
@@ -348,8 +342,8 @@ describe("malformed frames", () => {
     b.room.events.on("refused", (x) => reasons.push(x.reason));
     b.room.events.on("message", (m) => shown.push({ text: m.text, at: m.at }));
     const over = { f: "a", fi: a.room.inc, o: "b", oi: b.room.inc };
-    const { mac: _mac, ...unsigned } = msg(over);
-    // Over a's own authenticated link (no MAC needed): times a Date cannot hold, or not whole milliseconds.
+    const { sig: _sig, ...unsigned } = msg(over);
+    // Over a's own authenticated link (no signature needed): times a Date cannot hold, or not whole milliseconds.
     for (const at of [MAX_TIMESTAMP + 1, 1e300, -1, 0.5, Number.MAX_SAFE_INTEGER]) {
       b.room.receive("a", JSON.stringify({ ...unsigned, n: 1, id: "hostile", at }));
     }
@@ -363,7 +357,7 @@ describe("malformed frames", () => {
   });
 
   it("decodeFrame_PresenceWithAnUnrepresentableStartTime_Refused", () => {
-    const me = { id: "a", inc: "inc-a", name: "a", since: 1e300, st: "online", v: 0 };
+    const me = signed({ since: 1e300 });
     expect(decodeFrame(JSON.stringify({ t: "p", r: "room1", me, reach: [], mem: [], gone: [] }))).toEqual({ ok: false, reason: "bad-shape" });
   });
 

@@ -3,10 +3,10 @@
  * members that go up and down, and frames that are dropped, duplicated and reordered, all driven by
  * a seeded PRNG so a failing seed replays exactly.
  */
-import { createHmac, hkdfSync } from "node:crypto";
-import type { FrameAuthenticator } from "../src/core/delivery/mac";
-import { MESH_MAC_INFO } from "../src/core/delivery/mac";
+import { createPublicKey, generateKeyPairSync, sign as nodeSign, verify as nodeVerify, type KeyObject } from "node:crypto";
+import { certificateInput, type Certificate, type Signer, type Verifier } from "../src/core/auth/keys";
 import { MeshRoom, type Clock, type LinksPort, type MeshOptions } from "../src/core/room/mesh";
+import { RoomTrust } from "../src/core/room/trust";
 
 /** mulberry32: small, fast, good enough to drive a simulation. */
 export function prng(seed: number): () => number {
@@ -20,11 +20,52 @@ export function prng(seed: number): () => number {
   };
 }
 
-/** The same HMAC-SHA-256/HKDF construction as createRoomMac, synchronous (node:crypto) for speed. */
-export function syncRoomMac(roomKey: Uint8Array, roomId: string): FrameAuthenticator {
-  const key = Buffer.from(hkdfSync("sha256", roomKey, Buffer.from(roomId), Buffer.from(MESH_MAC_INFO), 32));
-  const sign = (data: string) => createHmac("sha256", key).update(data).digest("base64url");
-  return { sign, verify: (data, tag) => sign(data) === tag };
+/**
+ * Member keys on node:crypto, synchronous (the simulation runs thousands of rooms): the same P-256
+ * ECDSA, raw public keys and IEEE P1363 signatures as core/auth/keys.ts on WebCrypto.
+ */
+export interface SyncSigner {
+  readonly key: string;
+  sign(data: string): string;
+}
+
+export function syncSigner(): SyncSigner {
+  const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+  const jwk = publicKey.export({ format: "jwk" });
+  const raw = Buffer.concat([Buffer.from([4]), Buffer.from(jwk.x!, "base64url"), Buffer.from(jwk.y!, "base64url")]);
+  return {
+    key: raw.toString("base64url"),
+    sign: (data) => nodeSign("sha256", Buffer.from(data), { key: privateKey, dsaEncoding: "ieee-p1363" }).toString("base64url"),
+  };
+}
+
+const publicKeys = new Map<string, KeyObject>();
+export const syncVerify: Verifier = (key, data, sig) => {
+  try {
+    let k = publicKeys.get(key);
+    if (!k) {
+      const raw = Buffer.from(key, "base64url");
+      if (raw.length !== 65 || raw[0] !== 4) return false;
+      k = createPublicKey({
+        key: { kty: "EC", crv: "P-256", x: raw.subarray(1, 33).toString("base64url"), y: raw.subarray(33).toString("base64url") },
+        format: "jwk",
+      });
+      publicKeys.set(key, k);
+    }
+    const bytes = Buffer.from(sig, "base64url");
+    return bytes.length === 64 && nodeVerify("sha256", Buffer.from(data), { key: k, dsaEncoding: "ieee-p1363" }, bytes);
+  } catch {
+    return false;
+  }
+};
+
+/** The simulated room's authority: the host's key, which certifies every member. */
+export const AUTHORITY = syncSigner();
+
+/** A member's trust in the simulated room and the certificate the authority gave it (epoch `e`). */
+export function credentials(id: string, signer: Signer = syncSigner(), e = 0, verify: Verifier = syncVerify) {
+  const cert: Certificate = { k: signer.key, e, s: AUTHORITY.sign(certificateInput(ROOM, id, signer.key, e)) };
+  return { trust: new RoomTrust(ROOM, AUTHORITY.key, signer, verify), cert, signer };
 }
 
 interface Event {
@@ -240,11 +281,13 @@ function pair(a: string, b: string): string {
 }
 
 export const ROOM = "room1";
-export const ROOM_KEY = new Uint8Array(32).map((_, i) => i * 7 + 1);
 
 /** A member on the simulated network, recording what it sent and received. */
 export class SimMember {
   readonly room: MeshRoom;
+  /** Its member key and certificate (to make up frames in tests of attacks). */
+  readonly signer: Signer;
+  readonly cert: Certificate;
   readonly sent: { id: string; text: string; to: string[] }[] = [];
   readonly received: { id: string; from: string; text: string; via: string }[] = [];
   gone = false;
@@ -256,12 +299,16 @@ export class SimMember {
   ) {
     let n = 0;
     const instance = Math.floor(net.rand() * 1e9);
+    const own = extra.trust ? null : credentials(id);
+    this.signer = (extra.trust ?? own!.trust).self;
+    this.cert = (extra.cert ?? own?.cert)!;
     this.room = new MeshRoom({
       self: { id, name: id },
       room: ROOM,
       links: net.links(id),
       clock: net.clock,
-      mac: syncRoomMac(ROOM_KEY, ROOM),
+      trust: (extra.trust ?? own?.trust)!,
+      cert: (extra.cert ?? own?.cert)!,
       inc: `${id}-i${instance}`,
       newId: () => `${id}-${instance}-m${++n}`,
       ...extra,
@@ -278,16 +325,16 @@ export class SimMember {
   }
 }
 
-/** Wraps an asynchronous authenticator and counts its operations in flight. */
-export function tracked(inner: FrameAuthenticator): FrameAuthenticator & { idle(): Promise<void> } {
+/** Member crypto made asynchronous (as WebCrypto is), counting its operations in flight. */
+export function tracked(signer: Signer, verify: Verifier): { signer: Signer; verify: Verifier; idle(): Promise<void> } {
   let pending = 0;
   const track = <X>(p: X | Promise<X>): Promise<X> => {
     pending++;
     return Promise.resolve(p).finally(() => pending--);
   };
   return {
-    sign: (d) => track(inner.sign(d)),
-    verify: (d, t) => track(inner.verify(d, t)),
+    signer: { key: signer.key, sign: (d) => track(signer.sign(d)) },
+    verify: (k, d, s) => track(verify(k, d, s)),
     async idle() {
       while (pending > 0) await new Promise((r) => setTimeout(r, 1));
     },

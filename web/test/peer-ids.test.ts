@@ -13,7 +13,7 @@ describe("token-bound peer ids (docs/protocol.md, Peer ids)", () => {
     const id = await tokenBoundPeerId(newToken());
     expect(id).toMatch(/^gc1-[0-9a-f]{32}$/);
     expect(isPeerId(id)).toBe(true);
-    const invite = createInvite({ hostPeerId: id, now: 0 });
+    const invite = createInvite({ hostPeerId: id, hostKeyHash: "K".repeat(43), now: 0 });
     const parsed = parseInvite(inviteFragment(invite), 0);
     expect(parsed.ok && parsed.invite.hostPeerId).toBe(id);
   });

@@ -8,8 +8,23 @@ type BufferSource = ArrayBufferView | ArrayBuffer;
 interface CryptoKey {
   readonly type: string;
 }
+interface CryptoKeyPair {
+  privateKey: CryptoKey;
+  publicKey: CryptoKey;
+}
+interface JsonWebKey {
+  kty?: string;
+  crv?: string;
+  x?: string;
+  y?: string;
+  d?: string;
+}
 interface SubtleCrypto {
+  importKey(format: "jwk", keyData: JsonWebKey, algorithm: unknown, extractable: boolean, keyUsages: string[]): Promise<CryptoKey>;
   importKey(format: string, keyData: BufferSource, algorithm: unknown, extractable: boolean, keyUsages: string[]): Promise<CryptoKey>;
+  generateKey(algorithm: { name: string; namedCurve: string }, extractable: boolean, keyUsages: string[]): Promise<CryptoKeyPair>;
+  exportKey(format: "jwk", key: CryptoKey): Promise<JsonWebKey>;
+  exportKey(format: "raw", key: CryptoKey): Promise<ArrayBuffer>;
   sign(algorithm: unknown, key: CryptoKey, data: BufferSource): Promise<ArrayBuffer>;
   verify(algorithm: unknown, key: CryptoKey, signature: BufferSource, data: BufferSource): Promise<boolean>;
   digest(algorithm: unknown, data: BufferSource): Promise<ArrayBuffer>;
@@ -31,6 +46,9 @@ declare function clearTimeout(id: number | undefined): void;
 
 declare class TextEncoder {
   encode(input?: string): Uint8Array;
+}
+declare class TextDecoder {
+  decode(input?: BufferSource): string;
 }
 declare class URL {
   constructor(url: string, base?: string | URL);

@@ -252,12 +252,12 @@ internal sealed class SignalingBench(SignalingBenchOptions options, TextWriter p
         {
             using var heartbeats = new CancellationTokenSource();
             var heartbeating = HeartbeatLoopAsync(peers, heartbeats.Token);
-            long? after = null;
-            if (options.ServerPid is not null)
-            {
-                await Task.Delay(options.SettleBeforeRss, cancellationToken).ConfigureAwait(false);
-                after = ReadRssKiB();
-            }
+            var cpuBefore = ReadCpuSeconds();
+            var held = Stopwatch.StartNew();
+            await Task.Delay(options.SettleBeforeRss, cancellationToken).ConfigureAwait(false);
+            var after = options.ServerPid is null ? null : ReadRssKiB();
+            var cpuHeld = ReadCpuSeconds() - cpuBefore;
+            var heldSeconds = held.Elapsed.TotalSeconds;
             var stillOpen = peers.Count(p => p.IsOpen);
             await heartbeats.CancelAsync().ConfigureAwait(false);
             await heartbeating.ConfigureAwait(false);
@@ -269,6 +269,8 @@ internal sealed class SignalingBench(SignalingBenchOptions options, TextWriter p
                 StillOpen = stillOpen,
                 Seconds = Math.Round(seconds, 3),
                 ConnectionsPerSecond = Math.Round(peers.Length / seconds, 1),
+                HeldSeconds = Math.Round(heldSeconds, 1),
+                ServerCpuPercentWhileHeld = cpuHeld is { } c && heldSeconds > 0 ? Math.Round(100 * c / heldSeconds, 2) : null,
                 RssBeforeKiB = before,
                 RssAfterKiB = after,
                 BytesPerPeer = before is { } b && after is { } a && peers.Length > 0 ? Math.Round((a - b) * 1024.0 / peers.Length, 0) : null,

@@ -42,7 +42,10 @@ internal sealed class SignalingBenchOptions
     /// <summary>Heartbeat period, as the official client (5 s).</summary>
     public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(5);
 
-    /// <summary>Pause after the idle peers registered before the server's RSS is read. Default 2 s.</summary>
+    /// <summary>
+    /// How long the idle peers stay registered, heartbeating, before the server's RSS and the peers
+    /// still open are read (--hold). Default 2 s.
+    /// </summary>
     public TimeSpan SettleBeforeRss { get; set; } = TimeSpan.FromSeconds(2);
 
     /// <summary>Run the closed-loop throughput phase. Default true.</summary>
@@ -85,6 +88,7 @@ internal sealed class SignalingBenchOptions
         if (Window is < 1 or > 1024) errors.Add($"--window must be 1..1024, got {Window}.");
         if (IdlePeers is < 1 or > 100_000) errors.Add($"--idle-peers must be 1..100000, got {IdlePeers}.");
         if (ConnectConcurrency is < 1 or > 1024) errors.Add($"--connect-concurrency must be 1..1024, got {ConnectConcurrency}.");
+        if (SettleBeforeRss < TimeSpan.Zero || SettleBeforeRss > TimeSpan.FromHours(1)) errors.Add("--hold must be 0..3600 seconds.");
         if (ServerPid is <= 0) errors.Add("--server-pid must be a positive process id.");
         if (!RunThroughput && !RunLatency && !RunIdle) errors.Add("nothing to do: --phases is empty.");
         return errors;

@@ -67,6 +67,8 @@ internal sealed class IdleResult
     public int StillOpen { get; init; }
     public double Seconds { get; init; }
     public double ConnectionsPerSecond { get; init; }
+    public double HeldSeconds { get; init; }
+    public double? ServerCpuPercentWhileHeld { get; init; }
     public long? RssBeforeKiB { get; init; }
     public long? RssAfterKiB { get; init; }
     public double? BytesPerPeer { get; init; }

@@ -51,6 +51,11 @@ internal static class BenchCommand
             Description = "Idle peers to register (heartbeating, silent) to measure connections per second and, with --server-pid, memory per peer.",
             DefaultValueFactory = _ => defaults.IdlePeers,
         };
+        var hold = new Option<double>("--hold")
+        {
+            Description = "Seconds the idle peers stay registered and heartbeating before the server's memory and the peers still open are read (and its CPU over that time).",
+            DefaultValueFactory = _ => defaults.SettleBeforeRss.TotalSeconds,
+        };
         var connectConcurrency = new Option<int>("--connect-concurrency")
         {
             Description = "WebSocket handshakes in flight at once while registering peers.",
@@ -74,7 +79,7 @@ internal static class BenchCommand
 
         var command = new Command("signaling", "Load a PeerJS signaling server: relay throughput at saturation, relay latency at a fixed load, connections per second, memory per idle peer.")
         {
-            url, secondUrl, key, pairs, duration, rate, window, idlePeers, connectConcurrency, serverPid, phases, json, quick,
+            url, secondUrl, key, pairs, duration, rate, window, idlePeers, hold, connectConcurrency, serverPid, phases, json, quick,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -100,6 +105,7 @@ internal static class BenchCommand
             if (Given(parse, rate)) options.Rate = parse.GetValue(rate);
             if (Given(parse, window)) options.Window = parse.GetValue(window);
             if (Given(parse, idlePeers)) options.IdlePeers = parse.GetValue(idlePeers);
+            if (Given(parse, hold)) options.SettleBeforeRss = TimeSpan.FromSeconds(parse.GetValue(hold));
             if (Given(parse, connectConcurrency)) options.ConnectConcurrency = parse.GetValue(connectConcurrency);
             options.ServerPid = parse.GetValue(serverPid);
             var selected = (parse.GetValue(phases) ?? []).SelectMany(p => p.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToHashSet(StringComparer.OrdinalIgnoreCase);

@@ -5,6 +5,7 @@ using GhostChat.Server.Ops;
 using GhostChat.Server.Security;
 using GhostChat.Server.Signaling;
 using GhostChat.Server.Signaling.Cluster;
+using GhostChat.Server.Telemetry;
 using GhostChat.Server.Web;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
@@ -44,6 +45,7 @@ public static class GhostChatHost
         builder.AddGhostChatSignaling().UseRedis();
         builder.AddGhostChatTurn();
         builder.AddGhostChatIce();
+        builder.AddGhostChatTelemetry();
         builder.AddGhostChatWeb();
 
         var app = builder.Build();
@@ -53,6 +55,7 @@ public static class GhostChatHost
         app.MapGhostChatOps();
         app.MapGhostChatSignaling();
         app.MapGhostChatIce();
+        app.MapGhostChatTelemetry();
         app.MapGhostChatWeb();
         return app;
     }

@@ -4,24 +4,32 @@ using Microsoft.Extensions.Options;
 
 namespace GhostChat.Server.Ice;
 
-/// <summary>A token bucket per client address (after trusted-proxy forwarding) for <c>/api/ice</c>.</summary>
+/// <summary>
+/// A token bucket per client address (after trusted-proxy forwarding) for <c>/api/ice</c>; field data
+/// (Telemetry/) makes its own with other numbers. Addresses live here only while their bucket does.
+/// </summary>
 internal sealed class IceRateLimiter : IDisposable
 {
     private readonly PartitionedRateLimiter<IPAddress?>? _limiter;
 
     public IceRateLimiter(IOptions<IceOptions> options)
+        : this(options.Value.RateLimit.Burst, options.Value.RateLimit.PerMinute)
     {
-        var o = options.Value.RateLimit;
-        if (o.Burst == 0)
+    }
+
+    /// <summary><paramref name="burst"/> requests at once, then <paramref name="perMinute"/> a minute; burst 0: no limit.</summary>
+    public IceRateLimiter(int burst, int perMinute)
+    {
+        if (burst == 0)
         {
             return;
         }
-        var period = TimeSpan.FromMinutes(1) / o.PerMinute;
+        var period = TimeSpan.FromMinutes(1) / perMinute;
         _limiter = PartitionedRateLimiter.Create<IPAddress?, string>(address => RateLimitPartition.GetTokenBucketLimiter(
             Key(address),
             _ => new TokenBucketRateLimiterOptions
             {
-                TokenLimit = o.Burst,
+                TokenLimit = burst,
                 TokensPerPeriod = 1,
                 ReplenishmentPeriod = period < TimeSpan.FromMilliseconds(1) ? TimeSpan.FromMilliseconds(1) : period,
                 QueueLimit = 0,

@@ -5,7 +5,8 @@ namespace GhostChat.Server.Signaling;
 /// <summary>
 /// One signaling WebSocket. Sends never interleave: whoever finds the socket idle sends at once,
 /// on its own thread (no hand-off to a writer task, so a relayed message costs no thread hop),
-/// and frames arriving meanwhile wait in a queue that the same sender drains. The queue is bounded
+/// and frames arriving meanwhile wait in a queue that the same sender drains — on the fast path
+/// (<see cref="PipeWebSocket"/>) all of them at once, with one flush. The queue is bounded
 /// in frames and in bytes (the frame being written counts too), per socket and — through the
 /// node's <see cref="OutboundBudget"/> — for all sockets together; a frame that does not fit is
 /// refused and the caller closes the socket as too slow. An idle socket holds no queue and no
@@ -32,6 +33,7 @@ internal sealed class PeerSession : IDisposable
     private string? _closeReason;
     private long _lastSeen;
     private long _outstanding; // bytes accepted and not yet written or dropped (under _gate)
+    private int _unsent; // frames accepted and not yet written or dropped, the one(s) being written included (under _gate)
 
     internal PeerSession(WebSocket socket, string clientKey, long now, int outboundCapacity, int outboundBytes, OutboundBudget budget)
     {
@@ -96,7 +98,8 @@ internal sealed class PeerSession : IDisposable
             }
             if (_sending)
             {
-                if ((_pending?.Count ?? 0) >= _capacity || _outstanding + frame.Length > _maxBytes)
+                // The frame being written is not counted against the frame cap (as when batches were single frames).
+                if (_unsent - 1 >= _capacity || _outstanding + frame.Length > _maxBytes)
                 {
                     return SendOutcome.OverSocketBudget;
                 }
@@ -107,11 +110,13 @@ internal sealed class PeerSession : IDisposable
                 _pending ??= new Queue<byte[]>(4);
                 _pending.Enqueue(frame);
                 _outstanding += frame.Length;
+                _unsent++;
                 return SendOutcome.Accepted;
             }
             _sending = true;
             _budget.Reserve(frame.Length);
             _outstanding = frame.Length;
+            _unsent = 1;
         }
         _ = PumpAsync(frame); // runs synchronously while the transport accepts the bytes at once
         return SendOutcome.Accepted;
@@ -155,20 +160,53 @@ internal sealed class PeerSession : IDisposable
         return true;
     }
 
+    /// <summary>
+    /// Writes <paramref name="frame"/> and then whatever queued up meanwhile, batch by batch: on the
+    /// fast path a batch is the whole queue, written with one flush; otherwise frame by frame.
+    /// </summary>
     private async Task PumpAsync(byte[] frame)
     {
+        Queue<byte[]>? batch = null; // frames taken from _pending to be written after `frame`
+        long batchBytes = frame.Length;
         try
         {
             while (true)
             {
-                await _socket.SendAsync(frame, WebSocketMessageType.Text, endOfMessage: true, _lifetime.Token);
+                if (_socket is PipeWebSocket lean)
+                {
+                    await lean.SendTextFramesAsync(frame, batch, _lifetime.Token);
+                }
+                else
+                {
+                    await _socket.SendAsync(frame, WebSocketMessageType.Text, endOfMessage: true, _lifetime.Token);
+                    while (batch is { Count: > 0 })
+                    {
+                        await _socket.SendAsync(batch.Peek(), WebSocketMessageType.Text, endOfMessage: true, _lifetime.Token);
+                        var sent = batch.Dequeue();
+                        lock (_gate)
+                        {
+                            _outstanding -= sent.Length;
+                            _unsent--;
+                            _budget.Release(sent.Length);
+                        }
+                        batchBytes -= sent.Length;
+                    }
+                }
                 lock (_gate)
                 {
-                    _outstanding -= frame.Length;
-                    _budget.Release(frame.Length);
+                    _outstanding -= batchBytes;
+                    _unsent -= 1 + (batch?.Count ?? 0);
+                    _budget.Release(batchBytes);
+                    batch?.Clear();
                     if (_pending is { Count: > 0 })
                     {
                         frame = _pending.Dequeue();
+                        (batch, _pending) = (_pending, batch); // the rest of the queue is the next batch
+                        batchBytes = frame.Length;
+                        foreach (var queued in batch)
+                        {
+                            batchBytes += queued.Length;
+                        }
                         continue;
                     }
                     if (!_closeRequested)
@@ -181,14 +219,15 @@ internal sealed class PeerSession : IDisposable
                 break; // a close was requested while we were sending: it is ours to send
             }
         }
-        catch (Exception ex) when (ex is WebSocketException or ObjectDisposedException or IOException or OperationCanceledException)
+        catch (Exception ex) when (ex is WebSocketException or ObjectDisposedException or IOException or OperationCanceledException or InvalidOperationException)
         {
-            // The peer went away: drop what is queued (and the frame that failed); the receive side
+            // The peer went away: drop what is queued (and the frames that failed); the receive side
             // notices and ends the session.
             lock (_gate)
             {
                 _budget.Release(_outstanding);
                 _outstanding = 0;
+                _unsent = 0;
                 _pending = null;
                 if (!_closeRequested)
                 {

@@ -17,7 +17,8 @@ namespace GhostChat.Server.Signaling;
 /// Kestrel connection middleware: when the first request on a plain-HTTP connection is a clean
 /// WebSocket upgrade to the signaling path, it answers the upgrade itself and hands the socket to
 /// the broker, so an idle peer holds a connection and a WebSocket rather than a whole HTTP request
-/// (about a third of the memory). Anything else — other paths, other methods, odd or oversized
+/// (about a third of the memory), and the WebSocket is a <see cref="PipeWebSocket"/> framed straight
+/// over the connection's pipes. Anything else — other paths, other methods, odd or oversized
 /// headers, TLS — is left untouched (nothing consumed) for Kestrel's HTTP pipeline, which stays
 /// the judge of every malformed request. The fast path never answers what the pipeline would refuse:
 /// a Host outside <c>AllowedHosts</c> goes to the pipeline's host filtering (400), and when plain HTTP
@@ -34,21 +35,23 @@ internal sealed class SignalingConnectionMiddleware
     private readonly ClientAddressResolver _addresses;
     private readonly byte[] _prefix;
     private readonly bool _redirectsHttp;
-    private readonly Func<string, bool> _hostAllowed;
+    private volatile Func<string, bool> _hostAllowed;
 
     public SignalingConnectionMiddleware(
         SignalingBroker broker,
         ClientAddressResolver addresses,
         IOptions<SignalingOptions> options,
         IOptions<TlsOptions> tls,
-        IOptions<HostFilteringOptions> hostFiltering)
+        IOptionsMonitor<HostFilteringOptions> hostFiltering)
     {
         _broker = broker;
         _addresses = addresses;
         var path = options.Value.Path.EndsWith('/') ? options.Value.Path : options.Value.Path + "/";
         _prefix = Encoding.ASCII.GetBytes("GET " + path + "peerjs");
         _redirectsHttp = tls.Value.Enabled && tls.Value.RedirectHttp;
-        _hostAllowed = HostRule(hostFiltering.Value);
+        // Followed on reload, as the host filtering middleware does: both paths agree after a change too.
+        _hostAllowed = HostRule(hostFiltering.CurrentValue);
+        hostFiltering.OnChange(changed => _hostAllowed = HostRule(changed));
     }
 
     /// <summary>
@@ -119,7 +122,7 @@ internal sealed class SignalingConnectionMiddleware
 
         var remote = (connection.RemoteEndPoint as IPEndPoint)?.Address;
         var handshake = new SignalingHandshake(request.QueryKey, request.QueryId, request.QueryToken, request.Origin, _addresses.Resolve(remote, request.ForwardedFor));
-        using var socket = WebSocket.CreateFromStream(new DuplexPipeStream(connection.Transport), new WebSocketCreationOptions { IsServer = true, KeepAliveInterval = TimeSpan.Zero });
+        using var socket = new PipeWebSocket(connection.Transport);
         await _broker.RunAsync(handshake, socket, "connection", connection.ConnectionClosed);
     }
 
@@ -234,55 +237,5 @@ internal sealed class SignalingConnectionMiddleware
             Span<byte> bytes = stackalloc byte[24];
             return Convert.TryFromBase64String(key, bytes, out var written) && written == 16;
         }
-    }
-
-    /// <summary>A Stream over the connection's pipes for <see cref="WebSocket.CreateFromStream(Stream, WebSocketCreationOptions)"/>; supports zero-byte reads.</summary>
-    private sealed class DuplexPipeStream(IDuplexPipe pipe) : Stream
-    {
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => true;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-        public override async ValueTask<int> ReadAsync(Memory<byte> destination, CancellationToken cancellationToken = default)
-        {
-            while (true)
-            {
-                var result = await pipe.Input.ReadAsync(cancellationToken);
-                var buffer = result.Buffer;
-                if (destination.Length == 0 || buffer.IsEmpty)
-                {
-                    // A zero-byte read waits for data without taking any; an empty completed pipe is the end.
-                    pipe.Input.AdvanceTo(buffer.Start);
-                    if (destination.Length == 0 || result.IsCompleted || result.IsCanceled)
-                    {
-                        return 0;
-                    }
-                    continue;
-                }
-                var count = (int)Math.Min(buffer.Length, destination.Length);
-                buffer.Slice(0, count).CopyTo(destination.Span);
-                pipe.Input.AdvanceTo(buffer.GetPosition(count));
-                return count;
-            }
-        }
-
-        public override async ValueTask WriteAsync(ReadOnlyMemory<byte> source, CancellationToken cancellationToken = default)
-            => await pipe.Output.WriteAsync(source, cancellationToken);
-
-        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
-            => ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
-            => WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-        public override Task FlushAsync(CancellationToken cancellationToken) => pipe.Output.FlushAsync(cancellationToken).AsTask();
-
-        public override void Flush() => throw new NotSupportedException("synchronous I/O");
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException("synchronous I/O");
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException("synchronous I/O");
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
     }
 }

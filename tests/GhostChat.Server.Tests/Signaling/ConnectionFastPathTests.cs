@@ -111,6 +111,32 @@ public sealed class ConnectionFastPathTests
         Assert.Equal(0, await server.MetricAsync("ghostchat_signaling_connections_total", "path=\"http\""));
     }
 
+    // The operator narrows AllowedHosts while the server runs (configuration reload): the fast path
+    // follows at once, as the pipeline's host filtering does. It read the list once before.
+    [Fact]
+    public async Task Upgrade_AllowedHostsNarrowedWhileRunning_FastPathFollows()
+    {
+        await using var server = await TestServer.StartAsync(new Dictionary<string, string?> { ["AllowedHosts"] = "*" });
+        using (var tcp = await ConnectAsync(server))
+        {
+            await Send(tcp.GetStream(), Upgrade("/peerjs?key=peerjs&id=alice&token=t", "evil.example"));
+            Assert.StartsWith("HTTP/1.1 101", await ReadHeadAsync(tcp.GetStream()), StringComparison.Ordinal);
+        }
+        var config = (IConfigurationRoot)server.Services.GetRequiredService<IConfiguration>();
+        config["AllowedHosts"] = "chat.example.org";
+        config.Reload();
+        using (var tcp = await ConnectAsync(server))
+        {
+            await Send(tcp.GetStream(), Upgrade("/peerjs?key=peerjs&id=mallory&token=t", "evil.example"));
+            Assert.StartsWith("HTTP/1.1 400", await ReadHeadAsync(tcp.GetStream()), StringComparison.Ordinal);
+        }
+        using (var tcp = await ConnectAsync(server))
+        {
+            await Send(tcp.GetStream(), Upgrade("/peerjs?key=peerjs&id=bob&token=t", "chat.example.org"));
+            Assert.StartsWith("HTTP/1.1 101", await ReadHeadAsync(tcp.GetStream()), StringComparison.Ordinal);
+        }
+    }
+
     [Fact]
     public async Task StalledHandshake_DoesNotHoldUpOthers()
     {

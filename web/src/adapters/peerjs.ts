@@ -241,6 +241,7 @@ function wrap(conn: DataConnection, peer: PeerInternals): ChannelPort {
     },
     onIceState: (handler) => void conn.on("iceStateChanged", handler),
     stats: async () => (conn.peerConnection ? conn.peerConnection.getStats() : null),
+    readyState: () => conn.dataChannel?.readyState ?? "closed",
     restartIce: () => restartIce(peer, conn),
     fingerprints: () => {
       // The descriptions this side actually applied: our own certificate is the one in the local

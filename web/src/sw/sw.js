@@ -57,15 +57,43 @@ self.addEventListener("fetch", (event) => {
   }
 });
 
-// A notification of a new message (ui/attention.ts) was clicked: bring back the tab of that room,
-// or the app if the tab is gone. Notifications never carry message text unless the person asked.
-self.addEventListener("notificationclick", (event) => {
-  event.notification.close();
-  const url = event.notification.data && typeof event.notification.data.url === "string" ? event.notification.data.url : "/";
+// A tab asks for a notification of a new message (ui/attention.ts, while it is hidden). Shown from
+// here, so it carries the asking tab's client id: a click brings back that very tab, not just any tab
+// of GhostChat. Only the asking tab's own words, capped; nothing is kept.
+self.addEventListener("message", (event) => {
+  const m = event.data;
+  const source = event.source;
+  if (!m || m.type !== "notify" || typeof m.title !== "string" || typeof m.body !== "string" || !source || typeof source.id !== "string") return;
   event.waitUntil(
-    self.clients.matchAll({ type: "window", includeUncontrolled: true }).then((windows) => {
-      const same = windows.find((w) => w.url === url) || windows[0];
-      return same ? same.focus() : self.clients.openWindow("/");
-    }),
+    self.registration
+      .showNotification(m.title.slice(0, 120), {
+        body: m.body.slice(0, 200),
+        tag: typeof m.tag === "string" ? m.tag.slice(0, 40) : "ghostchat-message",
+        // A client's url is the address the tab was opened with: an invite's secret (#join=…) stays out.
+        data: { client: source.id, url: withoutFragment(source.url) },
+      })
+      .catch(() => undefined),
   );
 });
+
+// A notification of a new message was clicked: bring back the tab of that room (by its client id;
+// by its address for a notification shown by the page itself), else another GhostChat tab, else a new one.
+self.addEventListener("notificationclick", (event) => {
+  event.notification.close();
+  const data = event.notification.data || {};
+  event.waitUntil(
+    (typeof data.client === "string" ? self.clients.get(data.client) : Promise.resolve(undefined))
+      .then(
+        (tab) =>
+          tab ||
+          self.clients
+            .matchAll({ type: "window", includeUncontrolled: true })
+            .then((windows) => windows.find((w) => withoutFragment(w.url) === data.url) || windows[0]),
+      )
+      .then((tab) => (tab ? tab.focus() : self.clients.openWindow("/"))),
+  );
+});
+
+function withoutFragment(url) {
+  return String(url).split("#")[0];
+}

@@ -10,6 +10,7 @@ import type { RoomKind } from "./invites";
 import { RoomPage, keepJoined, keptJoined, type AppObserver } from "./room-page";
 import { wireSettings } from "./settings";
 import { followVisualViewport, registerServiceWorker, show, watchOnline } from "./shell";
+import { FieldData } from "./telemetry";
 
 export type { AppObserver } from "./room-page";
 
@@ -27,7 +28,10 @@ export function startApp(observer: AppObserver = {}): void {
     show("nowebrtc");
     return;
   }
-  const app = new App(observer);
+  // Field data (opt-in): asks once when the server has it on, and watches rooms through the observer.
+  const field = new FieldData();
+  const app = new App(field.observer(observer));
+  void field.start();
   void app.takeShared();
   app.route();
   window.addEventListener("hashchange", () => app.route());

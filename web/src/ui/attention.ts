@@ -34,7 +34,7 @@ export class Attention {
     if (document.visibilityState === "visible") return;
     this.unread++;
     document.title = t("titleUnread", { count: this.unread, title: this.baseTitle });
-    navigator.setAppBadge?.(this.unread).catch(() => undefined);
+    setBadge(this.unread);
     if (this.on && permission() === "granted") void this.notify(from, text);
   }
 
@@ -68,14 +68,15 @@ export class Attention {
   }
 
   private async notify(from: string, text: string): Promise<void> {
+    const title = t("notifyTitle", { from });
+    const body = this.previews.checked ? text.slice(0, 200) : t("notifyBody");
     try {
       const registration = await navigator.serviceWorker.ready;
-      await registration.showNotification(t("notifyTitle", { from }), {
-        body: this.previews.checked ? text.slice(0, 200) : t("notifyBody"),
-        tag: TAG,
-        // The room's tab to focus on click (the worker finds it by this page's address).
-        data: { url: location.href },
-      });
+      // Through the worker that controls this tab, so the notification names this very tab (its
+      // client id, src/sw/sw.js): a click focuses this room even when other GhostChat tabs are open.
+      const worker = navigator.serviceWorker.controller;
+      if (worker) worker.postMessage({ type: "notify", title, body, tag: TAG });
+      else await registration.showNotification(title, { body, tag: TAG, data: { url: location.href.split("#")[0] } });
     } catch {
       // no worker or refused: the title and badge still tell
     }
@@ -85,13 +86,33 @@ export class Attention {
     if (this.unread === 0) return;
     this.unread = 0;
     document.title = this.baseTitle;
-    navigator.clearAppBadge?.().catch(() => undefined);
+    setBadge(0);
     try {
       const registration = await navigator.serviceWorker?.getRegistration();
       for (const n of (await registration?.getNotifications({ tag: TAG })) ?? []) n.close();
     } catch {
       // nothing shown
     }
+  }
+}
+
+/** The little of `navigator` the app badge uses (the real one, or a test's fake). */
+export interface BadgeNavigator {
+  setAppBadge?(contents?: number): Promise<void>;
+  clearAppBadge?(): Promise<void>;
+}
+
+/**
+ * The unread count on the app's icon (Badging API: installed apps in Chromium, Home Screen apps in
+ * Safari 16.4+), cleared at 0. Where the browser has no badge (Firefox, Safari in a tab) or refuses
+ * it, nothing happens: the title still counts.
+ */
+export function setBadge(count: number, nav: BadgeNavigator = navigator): void {
+  try {
+    const done = count > 0 ? nav.setAppBadge?.(count) : nav.clearAppBadge?.();
+    done?.catch(() => undefined);
+  } catch {
+    // a browser that throws instead of rejecting
   }
 }
 

@@ -4,6 +4,7 @@ import { isStringKey, t, type StringKey } from "../core/strings";
 import { $, applyStrings, el } from "./dom";
 import { gather } from "../adapters/gather";
 import { fetchIceAnswer } from "../core/ice";
+import { keepDiagnosticsSummary } from "./telemetry";
 import "./network.css";
 
 /** How long one ICE gathering may take before it counts as "no answer". */
@@ -31,6 +32,7 @@ export function startDiagnostics(): void {
     });
     renderSteps(report, null);
     renderSummary(report);
+    keepDiagnosticsSummary(report.summary); // outlook and verdicts only, for error reports and feedback
     $("diag-progress-label").textContent = t("diag.done");
     const box = $("diag-report-box");
     $<HTMLTextAreaElement>("diag-report").value = JSON.stringify(report, null, 2);

@@ -8,6 +8,13 @@ import "./network.css";
 
 export type ErrorHandlers = Partial<Record<ErrorAction, () => void>>;
 
+/** Sends one error report to the server (field data, ui/telemetry.ts); null while the server has it off. */
+let reportSender: ((kind: ErrorKind) => Promise<boolean>) | null = null;
+
+export function setReportSender(sender: ((kind: ErrorKind) => Promise<boolean>) | null): void {
+  reportSender = sender;
+}
+
 /**
  * Fills the error view for one kind of failure: title, plain-language explanation, likely cause
  * and the actions (buttons) that kind offers. `#error-retry` and `#error-home` are the existing
@@ -64,8 +71,25 @@ export function renderError(kind: ErrorKind, handlers: ErrorHandlers, details: R
       else handlers[action]?.();
     });
     row.insertBefore(button, home);
+    if (action === "copy-report" && reportSender) row.insertBefore(sendReportButton(kind, reportSender, feedback), home);
   }
   retry.className = first === retry ? "primary" : "";
+}
+
+/** "Send this report", beside "copy": the error kind and the kept diagnostics verdicts, sent only on this press. */
+function sendReportButton(kind: ErrorKind, sender: (kind: ErrorKind) => Promise<boolean>, feedback: HTMLElement): HTMLButtonElement {
+  const button = el("button", t("action.send-report")) as HTMLButtonElement;
+  button.type = "button";
+  button.id = "error-action-send-report";
+  button.dataset.errorAction = "send-report";
+  button.addEventListener("click", () => {
+    button.disabled = true;
+    void sender(kind).then((ok) => {
+      feedback.textContent = t(ok ? "error.reportSent" : "error.reportSendFailed");
+      button.disabled = ok;
+    });
+  });
+  return button;
 }
 
 async function copyReport(kind: ErrorKind, details: Record<string, unknown>, feedback: HTMLElement): Promise<void> {

@@ -1,5 +1,6 @@
 /** The invite view: the host's invite book, link, QR code and list; the logic is in core/invites. */
 import QRCode from "qrcode";
+import { storedSigner } from "../core/auth";
 import { HostInvites, MemoryInviteStore, inviteLink, timeLeft, type ActiveInvite, type HostIdentity, type Invite } from "../core/invites";
 import type { HostRoom } from "../core/room";
 import { t } from "../core/strings";
@@ -23,6 +24,8 @@ export class InviteBook {
   constructor(
     private readonly kind: () => RoomKind,
     private readonly ended: () => void,
+    /** An invite was revoked: the room moves to a new epoch without whoever used it and left. */
+    private readonly revoked: () => Promise<unknown>,
   ) {
     $("new-invite").addEventListener("click", () => void this.issue());
     $("end-room").addEventListener("click", () => void this.endRoom());
@@ -49,11 +52,22 @@ export class InviteBook {
     return this.lock;
   }
 
-  /** What the room's session needs once the server accepted `peerId`: the room, its key, the invite check. */
+  /** What the room's session needs once the server accepted `peerId`: the room, its authority key and epoch, the invite check. */
   async hostRoom(peerId: string, token: string, soleHost: boolean): Promise<HostRoom> {
     const book = await this.store();
-    this.identity ??= await book.startRoom(peerId, token, { keepOthers: !soleHost });
-    return { roomId: this.identity.roomId, roomKey: this.identity.roomKey, lookupInvite: async (inviteId) => book.check(inviteId) };
+    const identity = (this.identity ??= await book.startRoom(peerId, token, { keepOthers: !soleHost }));
+    const authority = await storedSigner(identity.authority);
+    if (!authority) throw new Error("the room's key could not be read");
+    return {
+      roomId: identity.roomId,
+      authority,
+      epoch: identity.epoch,
+      saveEpoch: async (epoch) => {
+        identity.epoch = epoch;
+        await book.saveEpoch(epoch);
+      },
+      lookupInvite: async (inviteId) => book.check(inviteId),
+    };
   }
 
   /** The room is hosted: show a new link (`fresh`) or none (a resumed room: its secrets are not kept). */
@@ -109,7 +123,14 @@ export class InviteBook {
 
   private async revoke(inviteId: string): Promise<void> {
     await (await this.store()).revoke(inviteId);
+    await this.revoked();
     $("invite-feedback").textContent = t("inviteRevokedNote", { id: shortInviteName(inviteId) });
+    await this.refresh();
+  }
+
+  /** A removed member's invite stops working (the removal already moved the room to a new epoch). */
+  async revokeRemoved(inviteId: string): Promise<void> {
+    await (await this.store()).revoke(inviteId);
     await this.refresh();
   }
 

@@ -1,4 +1,4 @@
-import type { RefusalCode } from "../core/auth";
+import { MEMBER_INVITE_ID, type RefusalCode } from "../core/auth";
 import type { PeerPort } from "../core/connection";
 import { MAX_MEMBERS } from "../core/delivery";
 import { classifyError, type ErrorKind } from "../core/errors";
@@ -17,18 +17,26 @@ import { HideIp } from "./hide-ip";
 import { InviteBook, type RoomKind } from "./invites";
 import { storedName, wireName } from "./name";
 import { QualityIndicator } from "./quality";
+import { ChannelCheck, watchComeBack } from "./resume";
+import { canShare, shareOrCopy } from "./share";
 import { RoomView, shortId, type RoomPhase } from "./room";
 import { registerServiceWorker, show, shown } from "./shell";
 import { WakeLock } from "./wake-lock";
 
 /**
- * Who wants to see each room the app opens. The shipped app passes nothing; the e2e test build
- * (web/e2e-build) passes an observer to reach the session it drives and to put its link cutter
- * under the signaling peer.
+ * Who wants to see each room the app opens: field data (ui/telemetry.ts) watches every room; the e2e
+ * test build (web/e2e-build) also passes an observer to reach the session it drives and to put its
+ * link cutter under the signaling peer.
  */
 export interface AppObserver {
-  room?(session: MeshSession): void;
+  room?(session: MeshSession, context?: RoomContext): void;
   peer?(port: PeerPort): PeerPort;
+}
+
+/** What an observer may know of a room besides its session: joining or hosting, and the TURN providers by URL. */
+export interface RoomContext {
+  joining: boolean;
+  providers(): ReadonlyMap<string, string>;
 }
 
 /**
@@ -43,10 +51,14 @@ export class RoomPage {
   /** The room's ICE servers with failover (null with custom servers in the settings). */
   private ice: IceFailover | null = null;
   private lastJoin: Invite | null = null;
+  /** Host: the invite each member came in with (a removal revokes it). */
+  private readonly invitedWith = new Map<string, string>();
   /** "Try again through a relay" chosen: TURN candidates only. */
   private relayOnly = false;
   private readonly quality = new QualityIndicator($("view-chat").querySelector<HTMLElement>(".chat-tools") ?? $("view-chat"));
   private readonly wakeLock = new WakeLock();
+  /** The room's data channels, checked when the page comes back (WebKit closes them in the background). */
+  private readonly channels = new ChannelCheck();
   /** Unread count, badge and (opt-in) notifications while the page is hidden. */
   private readonly attention = new Attention();
   readonly composer = new Composer(() => this.view);
@@ -67,13 +79,14 @@ export class RoomPage {
     this.invites = new InviteBook(
       () => this.kind,
       () => home(),
+      async () => this.session?.rekey(),
     );
     wireName((name) => this.session?.room?.setName(name));
     $("group-invite").addEventListener("click", () => show("invite"));
     $("back-to-chat").addEventListener("click", () => show("chat"));
     $("copy-link").addEventListener("click", () => void this.copyLink());
     // Phones (and desktops with a share sheet): the system's share sheet; copying stays beside it.
-    $("share-link").hidden = typeof navigator.share !== "function";
+    $("share-link").hidden = !canShare({ url: location.origin });
     $("share-link").addEventListener("click", () => void this.shareLink());
     $("error-retry").addEventListener("click", () => this.retry());
     $("panic").title = t("panicHelp");
@@ -85,15 +98,13 @@ export class RoomPage {
         void this.panic();
       }
     });
-    document.addEventListener("visibilitychange", () => {
-      if (document.visibilityState !== "visible") return;
-      if (this.view?.phase === "connected") void this.wakeLock.acquire();
-      // Back from the background (a phone may have frozen the page): check every path now.
-      this.session?.resume(false);
+    // Back from the background (a phone may have frozen the page) or back online: the channels
+    // WebKit closed meanwhile are dropped, then every path is checked now rather than by the timers.
+    watchComeBack((networkChanged) => {
+      if (document.visibilityState === "visible" && this.view?.phase === "connected") void this.wakeLock.acquire();
+      this.channels.check();
+      this.session?.resume(networkChanged);
     });
-    window.addEventListener("pageshow", (e) => e.persisted && this.session?.resume(false));
-    document.addEventListener("resume", () => this.session?.resume(false));
-    window.addEventListener("online", () => this.session?.resume(true));
     // The tab closes or navigates away: the others learn at once that this person left.
     window.addEventListener("pagehide", () => this.session?.leave());
   }
@@ -145,7 +156,7 @@ export class RoomPage {
     const session = this.newRoom(
       {
         createPeer: async (ice, network) => this.peer(await createPeerJsPort(peerServerOptions(settings, location), ice, undefined, network)),
-        invite: { roomId: invite.roomId, inviteId: invite.inviteId, secret: invite.secret, hostPeerId: invite.hostPeerId },
+        invite: { roomId: invite.roomId, inviteId: invite.inviteId, secret: invite.secret, hostPeerId: invite.hostPeerId, hostKeyHash: invite.hostKeyHash },
       },
       () => invite.roomId,
     );
@@ -192,7 +203,7 @@ export class RoomPage {
   }
 
   private peer(port: PeerPort): PeerPort {
-    return this.observer.peer ? this.observer.peer(port) : port;
+    return this.channels.wrap(this.observer.peer ? this.observer.peer(port) : port);
   }
 
   private retry(): void {
@@ -230,6 +241,7 @@ export class RoomPage {
     });
     session.events.on("authenticated", (a) => {
       if (this.session !== session) return;
+      if (a.inviteId !== MEMBER_INVITE_ID) this.invitedWith.set(a.peer, a.inviteId);
       // Every link has its own code; a group room shows them in its member list (ui/room.ts).
       if (this.kind === "pair") showPairCode(a.code.text, roomId());
       if (shown() === "invite" && this.kind === "pair") this.enterChat();
@@ -237,18 +249,30 @@ export class RoomPage {
     session.events.on("refused", (r) => {
       if (this.session === session && r.by === "us" && this.invites.identity && r.reason !== "timeout") this.onRefused(r.reason);
     });
+    session.events.on("removed", () => {
+      if (this.session !== session) return;
+      this.closeRoom();
+      keepJoined(null);
+      this.failed("removed");
+    });
     this.view = new RoomView(
       session,
       {
         phase: (p) => this.onRoomPhase(p),
         providers: () => this.ice?.providersByUrl ?? new Map(),
         incoming: (from, text) => this.attention.message(from, text),
+        remove: async (id) => {
+          if (!(await session.removeMember(id))) return false;
+          const inviteId = this.invitedWith.get(id);
+          if (inviteId) await this.invites.revokeRemoved(inviteId);
+          return true;
+        },
       },
       this.quality,
     );
     this.session = session;
     session.events.on("room", () => this.composer.render());
-    this.observer.room?.(session);
+    this.observer.room?.(session, { joining: this.lastJoin !== null, providers: () => this.ice?.providersByUrl ?? new Map() });
     return session;
   }
 
@@ -338,12 +362,8 @@ export class RoomPage {
 
   private async shareLink(): Promise<void> {
     const url = $<HTMLInputElement>("invite-link").value;
-    try {
-      await navigator.share({ title: t("appName"), text: t("shareInviteText"), url });
-    } catch (e) {
-      if (e instanceof DOMException && e.name === "AbortError") return; // the person closed the sheet
-      if (await this.copyLink()) $("copy-feedback").textContent = t("shareFailed");
-    }
+    const outcome = await shareOrCopy({ title: t("appName"), text: t("shareInviteText"), url }, () => this.copyLink());
+    if (outcome === "copied") $("copy-feedback").textContent = t("shareFailed");
   }
 
   /**

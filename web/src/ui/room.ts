@@ -48,6 +48,8 @@ export class RoomView {
       providers: () => ReadonlyMap<string, string>;
       /** A message from someone else was shown (its author's name as shown, its text). */
       incoming?: (from: string, text: string) => void;
+      /** The host removes a member (and revokes the invite it came with); false when it could not. */
+      remove?: (id: string) => Promise<boolean>;
     },
     mainQuality: QualityIndicator,
   ) {
@@ -162,6 +164,22 @@ export class RoomView {
     return name !== "" ? name : this.pair ? t("friend") : shortId(peer);
   }
 
+  /** Host only: removes a member (a new epoch without it, and the invite it came with revoked). */
+  private removeButton(m: MemberView): HTMLElement {
+    const who = this.nameOf(m.id);
+    const button = el("button", t("memberRemove"), "member-remove ghost") as HTMLButtonElement;
+    button.type = "button";
+    button.setAttribute("aria-label", t("memberRemoveLabel", { name: who }));
+    button.addEventListener("click", () => {
+      button.disabled = true;
+      void this.hooks.remove?.(m.id).then((ok) => {
+        if (ok) $("room-notice").textContent = t("memberRemovedNote", { name: who });
+        else button.disabled = false;
+      });
+    });
+    return button;
+  }
+
   private renderMembers(members: MemberView[]): void {
     const list = $("members");
     const present = new Set(members.map((m) => m.id));
@@ -191,6 +209,7 @@ export class RoomView {
           li.append(span);
         }
         if (!this.pair) li.append(this.qualityFor(m).element);
+        if (this.session.isHost) li.append(this.removeButton(m));
         return li;
       }),
     );

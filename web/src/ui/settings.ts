@@ -38,6 +38,7 @@ export function wireSettings(current: () => ServerSettings, save: (s: ServerSett
     showFieldErrors({});
     syncDisabled();
     dialog.showModal();
+    void showBuild();
     // A server saved earlier that the site's policy does not admit (any more): say so at once.
     if (current().custom) void blockedBy(current()).then((message) => message !== null && showBlocked(message));
   });
@@ -76,6 +77,22 @@ export function wireSettings(current: () => ServerSettings, save: (s: ServerSett
 }
 
 /** Why the site's Content-Security-Policy keeps the app from these settings' server, or null when it does not. */
+/**
+ * The build hash of this app (written by the build to /build.json, docs/security.md): people
+ * compare it with the one the server's operator publishes. Only a check against a copy from
+ * elsewhere means anything; the app shows it so there is something to compare.
+ */
+async function showBuild(): Promise<void> {
+  const out = $("app-build");
+  try {
+    const response = await fetch("/build.json");
+    const body = (await response.json()) as { build?: unknown };
+    out.textContent = typeof body.build === "string" && /^[0-9a-f]{64}$/.test(body.build) ? body.build : t("appBuildUnknown");
+  } catch {
+    out.textContent = t("appBuildUnknown");
+  }
+}
+
 async function blockedBy(settings: ServerSettings): Promise<string | null> {
   const blocked = originsBlockedByPolicy(await pagePolicy(), location.origin, serverOrigins(settings));
   return blocked.length > 0 ? t("settingsErrorBlocked", { origins: blocked.join(", ") }) : null;

@@ -10,6 +10,7 @@ namespace GhostChat.Server.Signaling.Cluster;
 /// <item><c>R\n{dst}\n{type}\n{src}\n{frame}</c> — relay a frame to a peer on the receiving node.</item>
 /// <item><c>K\n{id}\n{sid}</c> — the id was taken over elsewhere: close session <c>sid</c>.</item>
 /// <item><c>F\n{id}</c> — messages were queued for a peer on the receiving node: flush them.</item>
+/// <item><c>M\n{id}</c> — on the broadcast channel: the id registered on the sending node; forget where it was.</item>
 /// </list>
 /// </summary>
 internal static class ClusterMessages
@@ -26,6 +27,8 @@ internal static class ClusterMessages
     public static byte[] Kick(string id, string sid) => Encoding.UTF8.GetBytes($"K\n{id}\n{sid}");
 
     public static byte[] Flush(string id) => Encoding.UTF8.GetBytes($"F\n{id}");
+
+    public static byte[] Moved(string id) => Encoding.UTF8.GetBytes($"M\n{id}");
 
     /// <summary>A queued message: <c>{type}\n{src}\n{frame}</c>.</summary>
     public static byte[] QueueItem(MessageType type, string src, byte[] frame)
@@ -59,7 +62,7 @@ internal static class ClusterMessages
     public static bool TryParse(ReadOnlySpan<byte> message, out char kind, out string[] fields, out byte[] frame)
     {
         kind = message.Length > 0 ? (char)message[0] : '\0';
-        var expected = kind switch { 'R' => 3, 'K' => 2, 'F' => 1, _ => -1 };
+        var expected = kind switch { 'R' => 3, 'K' => 2, 'F' or 'M' => 1, _ => -1 };
         fields = [];
         frame = [];
         if (expected < 0 || message.Length < 2 || message[1] != (byte)'\n')

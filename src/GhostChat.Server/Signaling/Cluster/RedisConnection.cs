@@ -87,6 +87,15 @@ internal sealed class RedisConnection : IAsyncDisposable
     public Task<long> PublishAsync(string nodeId, byte[] message)
         => Subscriber.PublishAsync(NodeChannel(nodeId), _trust.Seal(NodeChannelName(nodeId), message));
 
+    /// <summary>The channel every node listens to (announcements that concern all of them).</summary>
+    public RedisChannel BroadcastChannel => RedisChannel.Literal(BroadcastChannelName);
+
+    public string BroadcastChannelName => Prefix + "nodes";
+
+    /// <summary>Seals and publishes <paramref name="message"/> to every node, without waiting for Redis.</summary>
+    public void PublishBroadcast(byte[] message)
+        => Subscriber.Publish(BroadcastChannel, _trust.Seal(BroadcastChannelName, message), CommandFlags.FireAndForget);
+
     public void Failed(Exception ex)
     {
         _errors.Add(1);

@@ -11,6 +11,13 @@ namespace GhostChat.Server.Signaling.Cluster;
 /// <see cref="ClusterTrust.HashToken"/>, never the token, and is compared in constant time. Ids are unique across nodes; a client returning
 /// with the same token is accepted on any node and takes its id over (the old node is told to close
 /// the old socket). Sessions on this node are also kept in a local map for delivery.
+/// <para>Where peers on other nodes are is cached per node (<see cref="LocateAsync"/>), so a message
+/// to a peer on another node costs one PUBLISH, not a lookup too. Every registration tells all nodes
+/// that the id may have moved (<see cref="ClusterMessages.Moved"/> on the cluster's broadcast channel),
+/// and they forget it; an entry also goes after <see cref="LocationLifetime"/>, when its node stops
+/// listening, and all of them when the connection to Redis comes back (a broadcast may have been
+/// missed). A message sent on a stale entry is not lost: the node it reaches finds the peer gone
+/// and queues it, and the queue is flushed wherever the peer is.</para>
 /// </summary>
 internal sealed class RedisPeerDirectory : IPeerDirectory
 {
@@ -52,7 +59,14 @@ internal sealed class RedisPeerDirectory : IPeerDirectory
         return -1
         """;
 
+    /// <summary>How long a cached location of a peer on another node is used without a check.</summary>
+    internal static readonly TimeSpan LocationLifetime = TimeSpan.FromSeconds(30);
+
+    /// <summary>Cached locations at most; the cache starts over when full.</summary>
+    internal const int MaxCachedLocations = 100_000;
+
     private readonly ConcurrentDictionary<string, PeerSession> _local = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, CachedLocation> _locations = new(StringComparer.Ordinal);
     private readonly RedisConnection _redis;
     private readonly ClusterTrust _trust;
     private readonly IOptionsMonitor<SignalingOptions> _signaling;
@@ -71,7 +85,11 @@ internal sealed class RedisPeerDirectory : IPeerDirectory
         _time = time;
         _logger = logger;
         _lastRefresh = time.GetTimestamp();
-        _redis.Restored += () => _ = ReannounceAsync();
+        _redis.Restored += () =>
+        {
+            _locations.Clear(); // moves announced while we were away were missed
+            _ = ReannounceAsync();
+        };
     }
 
     public int Count => _local.Count;
@@ -119,6 +137,7 @@ internal sealed class RedisPeerDirectory : IPeerDirectory
                 {
                     await KickAsync(previousNode, id, (string?)result[2] ?? "");
                 }
+                AnnounceMove(id);
                 return new RegistrationResult(RegistrationOutcome.Reattached, replaced);
             default:
                 if (_local.TryGetValue(id, out var stale) && stale != session)
@@ -126,6 +145,7 @@ internal sealed class RedisPeerDirectory : IPeerDirectory
                     stale.Close(SignalingBroker.ReplacedCloseStatus, SignalingBroker.ReplacedReason); // its lease had lapsed
                 }
                 _local[id] = session;
+                AnnounceMove(id);
                 return new RegistrationResult(RegistrationOutcome.Registered);
         }
     }
@@ -149,9 +169,53 @@ internal sealed class RedisPeerDirectory : IPeerDirectory
 
     public PeerSession? FindLocal(string id) => _local.TryGetValue(id, out var session) ? session : null;
 
-    /// <summary>The node holding <paramref name="id"/>, or null when it is not registered anywhere.</summary>
-    public async Task<string?> LocateAsync(string id)
-        => (string?)await _redis.Database.HashGetAsync(_redis.Key("peer", id), "node");
+    /// <summary>
+    /// The node holding <paramref name="id"/>, or null when it is not registered anywhere. With
+    /// <paramref name="cached"/>, a location on another node found earlier is used while it is fresh.
+    /// </summary>
+    public async ValueTask<string?> LocateAsync(string id, bool cached = false)
+    {
+        var now = _time.GetTimestamp();
+        if (cached && _locations.TryGetValue(id, out var known) && _time.GetElapsedTime(known.At, now) < LocationLifetime)
+        {
+            return known.Node;
+        }
+        var node = (string?)await _redis.Database.HashGetAsync(_redis.Key("peer", id), "node");
+        if (node is not null && node != _redis.NodeId)
+        {
+            if (_locations.Count >= MaxCachedLocations)
+            {
+                _locations.Clear();
+            }
+            _locations[id] = new CachedLocation(node, now);
+        }
+        else
+        {
+            _locations.TryRemove(id, out _);
+        }
+        return node;
+    }
+
+    /// <summary>Forgets where <paramref name="id"/> was: it registered somewhere, or its node stopped listening.</summary>
+    public void ForgetLocation(string id) => _locations.TryRemove(id, out _);
+
+    /// <summary>Cached locations (for tests).</summary>
+    internal int CachedLocations => _locations.Count;
+
+    /// <summary>Tells every node (this one too) that <paramref name="id"/> registered here: forget where it was.</summary>
+    private void AnnounceMove(string id)
+    {
+        try
+        {
+            _redis.PublishBroadcast(ClusterMessages.Moved(id));
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            _redis.Failed(ex); // the other nodes' entries run out by themselves
+        }
+    }
+
+    private sealed record CachedLocation(string Node, long At);
 
     public async ValueTask<IReadOnlyList<string>> ListIdsAsync(CancellationToken cancellationToken)
     {

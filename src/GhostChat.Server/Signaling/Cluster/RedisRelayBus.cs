@@ -49,6 +49,7 @@ internal sealed class RedisRelayBus : IRelayBus, IHostedService
     private readonly Lazy<SignalingMetrics> _metrics;
     private readonly ILogger<RedisRelayBus> _logger;
     private ChannelMessageQueue? _subscription;
+    private ChannelMessageQueue? _broadcasts;
     private long _queuedBytes;
     private long _dropped;
     private long _lastDropWarning = -1;
@@ -85,6 +86,8 @@ internal sealed class RedisRelayBus : IRelayBus, IHostedService
         // One ordered queue: messages from a node arrive in the order it published them.
         _subscription = await _redis.Subscriber.SubscribeAsync(_redis.NodeChannel(_redis.NodeId));
         _subscription.OnMessage(OnNodeMessageAsync);
+        _broadcasts = await _redis.Subscriber.SubscribeAsync(_redis.BroadcastChannel);
+        _broadcasts.OnMessage(OnBroadcast);
         ClusterLog.ClusterMode(_logger, _redis.NodeId);
     }
 
@@ -93,6 +96,10 @@ internal sealed class RedisRelayBus : IRelayBus, IHostedService
         if (_subscription is not null)
         {
             await _subscription.UnsubscribeAsync();
+        }
+        if (_broadcasts is not null)
+        {
+            await _broadcasts.UnsubscribeAsync();
         }
     }
 
@@ -104,7 +111,7 @@ internal sealed class RedisRelayBus : IRelayBus, IHostedService
         }
         try
         {
-            var node = await _directory.LocateAsync(message.Dst);
+            var node = await _directory.LocateAsync(message.Dst, cached: true);
             if (node is not null && node != _redis.NodeId)
             {
                 var listeners = await _redis.PublishAsync(node, ClusterMessages.Relay(message.Dst, message.Type, message.Src, message.Frame));
@@ -113,6 +120,7 @@ internal sealed class RedisRelayBus : IRelayBus, IHostedService
                     _cluster.Sent();
                     return RelayOutcome.Delivered;
                 }
+                _directory.ForgetLocation(message.Dst);
                 _cluster.DeadNode(); // its node died; the peer will reconnect elsewhere: keep the message for it
             }
             return message.Queueable ? await EnqueueAsync(message) : RelayOutcome.Dropped;
@@ -295,6 +303,37 @@ internal sealed class RedisRelayBus : IRelayBus, IHostedService
         {
             _redis.Failed(ex);
         }
+    }
+
+    /// <summary>
+    /// A message on the broadcast channel: an id registered somewhere, so its cached location goes.
+    /// Sealed and fresh like every node message; a replay only costs a lookup, so it is not refused.
+    /// </summary>
+    private void OnBroadcast(ChannelMessage message)
+    {
+        var bytes = (byte[]?)message.Message;
+        if (bytes is null)
+        {
+            Dropped(ClusterDrop.Malformed);
+            return;
+        }
+        if (bytes.Length > Overhead)
+        {
+            Dropped(ClusterDrop.Oversize);
+            return;
+        }
+        var opened = _trust.Open(_redis.BroadcastChannelName, bytes, ClusterTrust.MessageWindow, once: false, out var body);
+        if (opened != ClusterDrop.None)
+        {
+            Dropped(opened);
+            return;
+        }
+        if (!ClusterMessages.TryParse(body, out var kind, out var fields, out _) || kind != 'M' || !PeerIds.IsValidId(fields[0]))
+        {
+            Dropped(ClusterDrop.Malformed);
+            return;
+        }
+        _directory.ForgetLocation(fields[0]);
     }
 
     /// <summary>A message on this node's channel: sealed for it, fresh, once, well formed, with a valid frame.</summary>

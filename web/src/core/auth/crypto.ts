@@ -5,8 +5,11 @@
  */
 import { fromBase64Url, toBase64Url } from "../ids";
 
-/** 2: role keys derived with HKDF, and the verification code's commit-and-reveal (issue 15). */
-export const AUTH_VERSION = 2;
+/**
+ * 3: member signing keys in the transcript, certificates from the host (issue 15 item 6).
+ * (2: role keys derived with HKDF, and the verification code's commit-and-reveal.)
+ */
+export const AUTH_VERSION = 3;
 const enc = new TextEncoder();
 
 function bytes(view: ArrayBuffer | Uint8Array): Uint8Array<ArrayBuffer> {
@@ -38,6 +41,9 @@ export interface TranscriptFields {
   hostNonce: string;
   /** The host's commitment to its code nonce (`codeCommitment`). */
   codeCommit: string;
+  /** Both sides' public keys (core/auth/keys.ts). */
+  joinerKey: string;
+  hostKey: string;
   /** The joiner's code nonce, chosen after it saw the commitment. */
   codeNonce: string;
 }
@@ -46,10 +52,10 @@ export interface TranscriptFields {
  * The transcript, exactly: UTF-8 of these lines, each ending in "\n":
  * `GhostChat auth v2`, `room:<roomId>`, `invite:<inviteId>`, `fingerprint:<lower>`,
  * `fingerprint:<higher>` (sorted by UTF-16 code unit), `joiner-nonce:<b64url>`, `host-nonce:<b64url>`,
- * `code-commit:<b64url>`, `code-nonce:<b64url>`.
+ * `code-commit:<b64url>`, `code-nonce:<b64url>`, `joiner-key:<b64url>`, `host-key:<b64url>`.
  */
 export function transcript(f: TranscriptFields): Uint8Array {
-  for (const v of [f.roomId, f.inviteId, ...f.fingerprints, f.joinerNonce, f.hostNonce, f.codeCommit, f.codeNonce]) {
+  for (const v of [f.roomId, f.inviteId, ...f.fingerprints, f.joinerNonce, f.hostNonce, f.codeCommit, f.codeNonce, f.joinerKey, f.hostKey]) {
     if (v.includes("\n")) throw new Error("transcript field contains a line break");
   }
   const [a, b] = f.fingerprints[0] <= f.fingerprints[1] ? f.fingerprints : [f.fingerprints[1], f.fingerprints[0]];
@@ -62,7 +68,9 @@ export function transcript(f: TranscriptFields): Uint8Array {
     `joiner-nonce:${f.joinerNonce}\n` +
     `host-nonce:${f.hostNonce}\n` +
     `code-commit:${f.codeCommit}\n` +
-    `code-nonce:${f.codeNonce}\n`;
+    `code-nonce:${f.codeNonce}\n` +
+    `joiner-key:${f.joinerKey}\n` +
+    `host-key:${f.hostKey}\n`;
   return enc.encode(text);
 }
 
@@ -70,7 +78,16 @@ export type ProofRole = "joiner" | "host";
 
 /** What each side MACs: `proof:<role>\n` followed by the transcript (so one proof cannot stand for the other). */
 export function proofInput(role: ProofRole, t: Uint8Array): Uint8Array<ArrayBuffer> {
-  const label = enc.encode(`proof:${role}\n`);
+  return labelled(`proof:${role}\n`, t);
+}
+
+/** What each side signs with its member key: `sig:<role>\n` followed by the transcript, as a string. */
+export function signatureInput(role: ProofRole, t: Uint8Array): string {
+  return `sig:${role}\n` + new TextDecoder().decode(t);
+}
+
+function labelled(text: string, t: Uint8Array): Uint8Array<ArrayBuffer> {
+  const label = enc.encode(text);
   const out = new Uint8Array(label.length + t.length);
   out.set(label, 0);
   out.set(t, label.length);
@@ -220,7 +237,7 @@ export async function verificationCode(fingerprints: readonly [string, string], 
   return { emoji, digits, text: `${emoji.join(" ")} · ${digits.slice(0, 3)} ${digits.slice(3)}` };
 }
 
-/** 256-bit nonces and room keys, base64url (43 characters). */
+/** 256-bit nonces, base64url (43 characters). */
 export function random256(random: (buf: Uint8Array) => Uint8Array = (b) => crypto.getRandomValues(b)): string {
   return toBase64Url(random(new Uint8Array(32)));
 }

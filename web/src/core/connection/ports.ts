@@ -27,6 +27,11 @@ export interface ChannelPort {
   restartIce?(): Promise<boolean>;
   /** The underlying connection's `getStats()` (quality indicator, the remote certificate check); null when unavailable. */
   stats?(): Promise<RTCStatsReport | null>;
+  /**
+   * The data channel's `readyState` now. WebKit can close the channels of a page that was in the
+   * background without a `close` event; the UI reads this when the page comes back (ui/resume.ts).
+   */
+  readyState?(): "connecting" | "open" | "closing" | "closed";
   close(): void;
 }
 

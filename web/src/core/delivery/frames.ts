@@ -1,3 +1,4 @@
+import { SIGNATURE, isCertificate, isEpoch, type Certificate, type Epoch } from "../auth/keys";
 import { isPeerId } from "../ids";
 import { MAX_MESSAGE_LENGTH, MAX_NAME_LENGTH, SELF_DESTRUCT_CHOICES, cleanName } from "./message";
 
@@ -7,8 +8,10 @@ import { MAX_MESSAGE_LENGTH, MAX_NAME_LENGTH, SELF_DESTRUCT_CHOICES, cleanName }
  * that fails is refused with a reason and never reaches the engine's state.
  *
  * End-to-end frames (`m` message, `a` ack/read) name their origin and final recipient with both
- * instances (`fi`, `oi`). Sent through a relay they carry a MAC, so the relay can pass them on but
- * not change them; sent over the direct, authenticated link from their origin they need none.
+ * instances (`fi`, `oi`). Sent through a relay they carry their author's signature (its member key),
+ * so the relay can pass them on but not change them or make one up in another member's name; sent
+ * over the direct, authenticated link from their origin they need none. What a presence frame says
+ * about a member (name, state, leaving) is signed by that member, with the certificate the host gave it.
  * Hop-by-hop frames (`p` presence, `w` relay request, `y` typing, `i`/`o` ping and pong of the
  * quality indicator) only travel over one authenticated link: their sender is the member at the
  * other end of it.
@@ -18,9 +21,10 @@ import { MAX_MESSAGE_LENGTH, MAX_NAME_LENGTH, SELF_DESTRUCT_CHOICES, cleanName }
 export const MAX_FRAME_CHARS = 32 * 1024;
 /** Members in one room, this side included. */
 export const MAX_MEMBERS = 12;
+/** Signed departures a presence frame carries. */
+export const MAX_GONE = 32;
 const INC = /^[A-Za-z0-9_-]{4,32}$/;
 const MSG_ID = /^[A-Za-z0-9_-]{1,64}$/;
-const MAC = /^[A-Za-z0-9_-]{16,128}$/;
 const ROOM = /^[A-Za-z0-9_-]{1,64}$/;
 /**
  * Latest time a peer may put in a frame (ms since 1970): the last instant a JavaScript Date holds
@@ -57,8 +61,8 @@ export interface MessageFrame {
   ttl: number | null;
   /** Backfill: sent before the recipient joined, because the sender opted in. */
   bf: boolean;
-  /** Present when the frame may travel through a relay; absent only over the origin's direct link. */
-  mac?: string;
+  /** The author's signature: present when the frame may travel through a relay; absent only over the origin's direct link. */
+  sig?: string;
 }
 
 export interface AckFrame {
@@ -74,19 +78,28 @@ export interface AckFrame {
   n: number;
   /** ... and every message up to rd was read. */
   rd: number;
-  mac?: string;
+  sig?: string;
+}
+
+/** A member's info as that member signed it (`s`, over `infoInput`), with its certificate (`c`). */
+export interface SignedMember {
+  i: MemberInfo;
+  c: Certificate;
+  s: string;
 }
 
 export interface PresenceFrame {
   t: "p";
   r: string;
-  me: MemberInfo;
+  me: SignedMember;
   /** Members this side has a direct link to right now (relay routing). */
   reach: string[];
   /** Every member this side knows. */
-  mem: MemberInfo[];
-  /** Instances that left or were replaced: [id, inc]. */
-  gone: [string, string][];
+  mem: SignedMember[];
+  /** Instances that left, each in its own signed "leaving". */
+  gone: SignedMember[];
+  /** The room's membership as the host last signed it (after a removal or a revoked invite). */
+  ep?: Epoch;
 }
 
 export interface RelayFrame {
@@ -111,15 +124,20 @@ export interface PingFrame {
 export type EndToEndFrame = MessageFrame | AckFrame;
 export type MeshFrame = EndToEndFrame | PresenceFrame | RelayFrame | TypingFrame | PingFrame;
 
-export type RefusalReason = "too-large" | "not-json" | "bad-shape" | "wrong-room" | "bad-mac" | "not-for-me" | "stale" | "room-full";
+export type RefusalReason = "too-large" | "not-json" | "bad-shape" | "wrong-room" | "bad-signature" | "not-for-me" | "stale" | "room-full";
 
 export type DecodeResult = { ok: true; frame: MeshFrame } | { ok: false; reason: RefusalReason };
 
-/** The exact bytes the MAC covers: every field but the MAC, in a fixed order. */
-export function macInput(frame: Omit<MessageFrame, "mac"> | Omit<AckFrame, "mac">): string {
+/** The exact text the author signs: every field but the signature, in a fixed order. */
+export function signedInput(frame: Omit<MessageFrame, "sig"> | Omit<AckFrame, "sig">): string {
   if (frame.t === "m")
-    return JSON.stringify(["gc-mesh-m1", frame.r, frame.f, frame.fi, frame.o, frame.oi, frame.n, frame.id, frame.at, frame.x, frame.ttl, frame.bf]);
-  return JSON.stringify(["gc-mesh-a1", frame.r, frame.f, frame.fi, frame.o, frame.oi, frame.n, frame.rd]);
+    return JSON.stringify(["gc-mesh-m2", frame.r, frame.f, frame.fi, frame.o, frame.oi, frame.n, frame.id, frame.at, frame.x, frame.ttl, frame.bf]);
+  return JSON.stringify(["gc-mesh-a2", frame.r, frame.f, frame.fi, frame.o, frame.oi, frame.n, frame.rd]);
+}
+
+/** The exact text a member signs about itself. */
+export function infoInput(room: string, i: MemberInfo): string {
+  return JSON.stringify(["gc-info-v1", room, i.id, i.inc, i.name, i.since, i.st, i.v]);
 }
 
 function isCount(v: unknown): v is number {
@@ -136,8 +154,8 @@ function isPeer(v: unknown): v is string {
   return typeof v === "string" && isPeerId(v);
 }
 /** Absent, or well-formed (whether it is required depends on how the frame arrived: the engine decides). */
-function isMac(v: unknown): boolean {
-  return v === undefined || (typeof v === "string" && MAC.test(v));
+function isSig(v: unknown): boolean {
+  return v === undefined || (typeof v === "string" && SIGNATURE.test(v));
 }
 function isName(v: unknown): v is string {
   return typeof v === "string" && [...v].length <= MAX_NAME_LENGTH;
@@ -148,8 +166,18 @@ function decodeMember(v: unknown): MemberInfo | null {
   const m = v as Record<string, unknown>;
   if (!isPeer(m.id) || !isInc(m.inc) || !isName(m.name) || !isTimestamp(m.since) || !isCount(m.v)) return null;
   if (m.st !== "online" && m.st !== "away" && m.st !== "leaving") return null;
-  // A name is inert text; control and formatting characters (bidi overrides) are dropped on receipt too.
-  return { id: m.id, inc: m.inc, name: cleanName(m.name), since: m.since, st: m.st, v: m.v };
+  // A name is inert text; its sender signed it clean (control and formatting characters, bidi
+  // overrides, removed): one that is not is refused rather than cleaned, as the signature would fail.
+  if (cleanName(m.name) !== m.name) return null;
+  return { id: m.id, inc: m.inc, name: m.name, since: m.since, st: m.st, v: m.v };
+}
+
+function decodeSigned(v: unknown): SignedMember | null {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return null;
+  const m = v as Record<string, unknown>;
+  if (Object.keys(m).length !== 3 || !isCertificate(m.c) || typeof m.s !== "string" || !SIGNATURE.test(m.s)) return null;
+  const i = decodeMember(m.i);
+  return i ? { i, c: m.c, s: m.s } : null;
 }
 
 /** Parses and validates one frame received from a link. Never throws. */
@@ -175,36 +203,42 @@ function validate(value: unknown): MeshFrame | null {
       if (!isCount(v.n) || v.n < 1 || typeof v.id !== "string" || !MSG_ID.test(v.id) || !isTimestamp(v.at)) return null;
       if (typeof v.x !== "string" || v.x.length === 0 || v.x.length > MAX_MESSAGE_LENGTH) return null;
       const ttlOk = v.ttl === null || (typeof v.ttl === "number" && SELF_DESTRUCT_CHOICES.includes(v.ttl));
-      if (!ttlOk || typeof v.bf !== "boolean" || !isMac(v.mac)) return null;
+      if (!ttlOk || typeof v.bf !== "boolean" || !isSig(v.sig)) return null;
       const m: MessageFrame = { t: "m", r: v.r, f: v.f, fi: v.fi, o: v.o, oi: v.oi, n: v.n, id: v.id, at: v.at, x: v.x, ttl: v.ttl as number | null, bf: v.bf };
-      if (v.mac !== undefined) m.mac = v.mac as string;
+      if (v.sig !== undefined) m.sig = v.sig as string;
       return m;
     }
     case "a": {
       if (typeof v.r !== "string" || !ROOM.test(v.r) || !isPeer(v.f) || !isInc(v.fi) || !isPeer(v.o) || !isInc(v.oi)) return null;
-      if (!isCount(v.n) || !isCount(v.rd) || v.rd > v.n || !isMac(v.mac)) return null;
+      if (!isCount(v.n) || !isCount(v.rd) || v.rd > v.n || !isSig(v.sig)) return null;
       const a: AckFrame = { t: "a", r: v.r, f: v.f, fi: v.fi, o: v.o, oi: v.oi, n: v.n, rd: v.rd };
-      if (v.mac !== undefined) a.mac = v.mac as string;
+      if (v.sig !== undefined) a.sig = v.sig as string;
       return a;
     }
     case "p": {
       if (typeof v.r !== "string" || !ROOM.test(v.r)) return null;
-      const me = decodeMember(v.me);
+      const me = decodeSigned(v.me);
       if (!me || !Array.isArray(v.reach) || !Array.isArray(v.mem) || !Array.isArray(v.gone)) return null;
-      if (v.reach.length > MAX_MEMBERS * 2 || v.mem.length > MAX_MEMBERS * 2 || v.gone.length > 256) return null;
+      if (v.reach.length > MAX_MEMBERS * 2 || v.mem.length > MAX_MEMBERS * 2 || v.gone.length > MAX_GONE) return null;
       if (!v.reach.every(isPeer)) return null;
-      const mem: MemberInfo[] = [];
+      const mem: SignedMember[] = [];
       for (const m of v.mem) {
-        const d = decodeMember(m);
+        const d = decodeSigned(m);
         if (!d) return null;
         mem.push(d);
       }
-      const gone: [string, string][] = [];
+      const gone: SignedMember[] = [];
       for (const g of v.gone) {
-        if (!Array.isArray(g) || g.length !== 2 || !isPeer(g[0]) || !isInc(g[1])) return null;
-        gone.push([g[0], g[1]]);
+        const d = decodeSigned(g);
+        if (!d || d.i.st !== "leaving") return null;
+        gone.push(d);
       }
-      return { t: "p", r: v.r, me, reach: v.reach as string[], mem, gone };
+      const p: PresenceFrame = { t: "p", r: v.r, me, reach: v.reach as string[], mem, gone };
+      if (v.ep !== undefined) {
+        if (!isEpoch(v.ep, isPeerId, MAX_MEMBERS)) return null;
+        p.ep = v.ep;
+      }
+      return p;
     }
     case "w": {
       if (!isPeer(v.o) || typeof v.x !== "string" || v.x.length === 0) return null;

@@ -1,4 +1,3 @@
 export * from "./message";
 export * from "./frames";
-export * from "./mac";
 export * from "./streams";

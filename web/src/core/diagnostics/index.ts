@@ -70,22 +70,25 @@ export interface TurnResult {
   timeMs: number;
 }
 
-export type Verdict =
-  | "no-webrtc"
-  | "insecure-context"
-  | "signaling-down"
-  | "ice-config-down"
-  | "udp-blocked"
-  | "symmetric-nat"
-  | "nat-friendly"
-  | "no-nat"
-  | "turn-udp-ok"
-  | "turn-tcp-ok"
-  | "turn-tls-ok"
-  | "only-443"
-  | "turn-credentials-refused"
-  | "relay-unreachable"
-  | "no-relay-configured";
+/** Every verdict the summary can give (field data sends these names: core/telemetry). */
+export const VERDICTS = [
+  "no-webrtc",
+  "insecure-context",
+  "signaling-down",
+  "ice-config-down",
+  "udp-blocked",
+  "symmetric-nat",
+  "nat-friendly",
+  "no-nat",
+  "turn-udp-ok",
+  "turn-tcp-ok",
+  "turn-tls-ok",
+  "only-443",
+  "turn-credentials-refused",
+  "relay-unreachable",
+  "no-relay-configured",
+] as const;
+export type Verdict = (typeof VERDICTS)[number];
 
 export type Outlook = "direct" | "relay" | "none" | "unknown";
 

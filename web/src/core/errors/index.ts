@@ -21,6 +21,7 @@ export const ERROR_KINDS = [
   "invite-expired",
   "invite-revoked",
   "invite-unsupported",
+  "invite-outdated",
   "ice-config-failed",
   "ice-failed",
   "turn-refused",
@@ -28,6 +29,7 @@ export const ERROR_KINDS = [
   "channel-closed",
   "auth-failed",
   "rate-limited",
+  "removed",
   "unknown",
 ] as const;
 export type ErrorKind = (typeof ERROR_KINDS)[number];
@@ -62,6 +64,8 @@ const TABLE: Record<ErrorKind, { actions: readonly ErrorAction[]; autoRetry: boo
   "invite-expired": { actions: ["new-invite", "home"], autoRetry: false },
   "invite-revoked": { actions: ["new-invite", "home"], autoRetry: false },
   "invite-unsupported": { actions: ["reload", "home"], autoRetry: false },
+  "invite-outdated": { actions: ["new-invite", "home"], autoRetry: false },
+  removed: { actions: ["home"], autoRetry: false },
   "ice-config-failed": { actions: ["retry", "diagnostics", "copy-report"], autoRetry: true },
   "ice-failed": { actions: ["retry-relay", "retry", "diagnostics", "copy-report"], autoRetry: true },
   "turn-refused": { actions: ["retry", "diagnostics", "copy-report"], autoRetry: true },
@@ -162,6 +166,8 @@ export function classifyError(signal: ErrorSignal): ErrorKind {
           return "invite-revoked";
         case "unsupported-version":
           return "invite-unsupported";
+        case "outdated-version":
+          return "invite-outdated";
         default:
           return "invite-malformed";
       }

@@ -1,8 +1,9 @@
 /**
  * The host's side of invites: issue, list, renew, revoke, check, purge, and the identity (peer id,
- * PeerJS token, room id, room key) kept while any invite is alive. Storage and clock are injected.
+ * PeerJS token, room id, the room's authority key and epoch) kept while any invite is alive. Storage and clock are injected.
  */
-import { inviteKeyHash, random256 } from "../auth/crypto";
+import { inviteKeyHash } from "../auth/crypto";
+import { keyHash, newStoredKey, type Epoch, type StoredKey } from "../auth/keys";
 import type { InviteCheck } from "../auth/machine";
 import type { PeerId, RoomId } from "../ids";
 import { createInvite, newRoomId, INVITE_TTL_MS, type Invite } from "./index";
@@ -54,10 +55,18 @@ export class HostInvites {
     if (!all.some((r) => this.alive(r, now))) await this.store.deleteIdentity();
   }
 
-  /** After a reload: the identity to host again with, when an invite is still alive. */
+  /**
+   * After a reload: the identity to host again with, when an invite is still alive. One kept by an
+   * older GhostChat (no authority key) is dropped with its invites: their links name no host key.
+   */
   async resume(): Promise<HostIdentity | null> {
     await this.purge();
-    return (await this.store.getIdentity()) ?? null;
+    const identity = await this.store.getIdentity();
+    if (identity && !isStoredKey(identity.authority)) {
+      await this.endRoom();
+      return null;
+    }
+    return identity ?? null;
   }
 
   /**
@@ -67,7 +76,7 @@ export class HostInvites {
    */
   async startRoom(peerId: string, token: string, options: { keepOthers?: boolean } = {}): Promise<HostIdentity> {
     if (!options.keepOthers) for (const r of await this.store.listInvites()) await this.store.deleteInvite(r.inviteId);
-    const identity: HostIdentity = { peerId, token, roomId: newRoomId(this.random), roomKey: random256(this.random), created: this.now() };
+    const identity: HostIdentity = { peerId, token, roomId: newRoomId(this.random), authority: await newStoredKey(), epoch: null, created: this.now() };
     await this.store.putIdentity(identity);
     return identity;
   }
@@ -75,7 +84,14 @@ export class HostInvites {
   /** A new invite for the room; the caller shows its link once (the secret is not kept). */
   async issue(identity: HostIdentity, ttlMs: number = INVITE_TTL_MS): Promise<Invite> {
     const now = this.now();
-    const invite = createInvite({ hostPeerId: identity.peerId as PeerId, roomId: identity.roomId as RoomId, now, ttlMs, random: this.random });
+    const invite = createInvite({
+      hostPeerId: identity.peerId as PeerId,
+      hostKeyHash: await keyHash(identity.authority.key),
+      roomId: identity.roomId as RoomId,
+      now,
+      ttlMs,
+      random: this.random,
+    });
     await this.store.putInvite({
       inviteId: invite.inviteId,
       roomId: invite.roomId,
@@ -86,6 +102,12 @@ export class HostInvites {
     });
     await this.store.putIdentity(identity);
     return invite;
+  }
+
+  /** Keeps the room's new epoch (after a removal or a revoked invite), so a reload goes on from it. */
+  async saveEpoch(epoch: Epoch): Promise<void> {
+    const identity = await this.store.getIdentity();
+    if (identity) await this.store.putIdentity({ ...identity, epoch });
   }
 
   /** Revokes one invite; later joiners with it are told it was revoked. */
@@ -131,6 +153,10 @@ export class HostInvites {
     for (const r of await this.store.listInvites()) await this.store.deleteInvite(r.inviteId);
     await this.store.deleteIdentity();
   }
+}
+
+function isStoredKey(v: unknown): v is StoredKey {
+  return typeof v === "object" && v !== null && typeof (v as StoredKey).key === "string" && typeof (v as StoredKey).privateJwk === "object";
 }
 
 /** Hours and minutes left, rounded up to the minute (never shows "0 min" for a live invite). */

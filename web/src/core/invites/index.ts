@@ -1,7 +1,10 @@
 import { fromBase64Url, isOpaqueId, isPeerId, randomBase64Url, type InviteId, type PeerId, type RoomId } from "../ids";
 
-/** Invite format version carried in every link. */
-export const INVITE_VERSION = 1;
+/**
+ * Invite format version carried in every link. 2 adds the SHA-256 of the host's key (issue 15 item
+ * 6); a link of version 1 was made by an older GhostChat and is refused as such.
+ */
+export const INVITE_VERSION = 2;
 /** Invites last 24 hours (DESIGN §1). */
 export const INVITE_TTL_MS = 24 * 60 * 60 * 1000;
 /** 128-bit secret (DESIGN §4: 128 bits or more). */
@@ -16,13 +19,17 @@ export interface Invite {
   readonly secret: string;
   /** Unix time in milliseconds (the link carries whole seconds). */
   readonly expiresAt: number;
+  /** base64url SHA-256 of the host's public key (`keyHash`): only that host can answer the invite. */
+  readonly hostKeyHash: string;
 }
 
-export type InviteParseError = "not-an-invite" | "unsupported-version" | "malformed" | "expired";
+/** `outdated-version`: made by an older GhostChat (a new link is needed); `unsupported-version`: by a newer one (reload). */
+export type InviteParseError = "not-an-invite" | "unsupported-version" | "outdated-version" | "malformed" | "expired";
 export type InviteParseResult = { ok: true; invite: Invite } | { ok: false; error: InviteParseError };
 
 export interface CreateInviteOptions {
   hostPeerId: PeerId;
+  hostKeyHash: string;
   roomId?: RoomId;
   now: number;
   ttlMs?: number;
@@ -38,6 +45,7 @@ export function createInvite(options: CreateInviteOptions): Invite {
   return {
     version: INVITE_VERSION,
     hostPeerId: options.hostPeerId,
+    hostKeyHash: options.hostKeyHash,
     roomId: options.roomId ?? newRoomId(options.random),
     inviteId: randomBase64Url(9, options.random) as InviteId,
     secret: randomBase64Url(INVITE_SECRET_BYTES, options.random),
@@ -46,7 +54,7 @@ export function createInvite(options: CreateInviteOptions): Invite {
   };
 }
 
-/** The fragment (without '#'): `join=1.<host>.<room>.<invite>.<secret>.<expires-unix-seconds>`. */
+/** The fragment (without '#'): `join=2.<host>.<room>.<invite>.<secret>.<expires-unix-seconds>.<host-key-hash>`. */
 export function inviteFragment(invite: Invite): string {
   const parts = [
     String(invite.version),
@@ -55,6 +63,7 @@ export function inviteFragment(invite: Invite): string {
     invite.inviteId,
     invite.secret,
     String(Math.floor(invite.expiresAt / 1000)),
+    invite.hostKeyHash,
   ];
   return "join=" + parts.join(".");
 }
@@ -79,9 +88,12 @@ export function parseInvite(hash: string, now: number): InviteParseResult {
   if (!fragment.startsWith("join=")) return { ok: false, error: "not-an-invite" };
   if (fragment.length > MAX_INVITE_FRAGMENT) return { ok: false, error: "malformed" };
   const parts = fragment.slice(5).split(".");
-  if (parts[0] !== String(INVITE_VERSION)) return { ok: false, error: /^\d+$/.test(parts[0] ?? "") ? "unsupported-version" : "malformed" };
-  if (parts.length !== 6) return { ok: false, error: "malformed" };
-  const [, hostRaw, roomId, inviteId, secret, expiresRaw] = parts as [string, string, string, string, string, string];
+  if (parts[0] !== String(INVITE_VERSION)) {
+    if (!/^\d{1,6}$/.test(parts[0] ?? "")) return { ok: false, error: "malformed" };
+    return { ok: false, error: Number(parts[0]) < INVITE_VERSION ? "outdated-version" : "unsupported-version" };
+  }
+  if (parts.length !== 7) return { ok: false, error: "malformed" };
+  const [, hostRaw, roomId, inviteId, secret, expiresRaw, hostKeyHash] = parts as [string, string, string, string, string, string, string];
   let hostPeerId: string;
   try {
     hostPeerId = decodeURIComponent(hostRaw);
@@ -95,7 +107,8 @@ export function parseInvite(hash: string, now: number): InviteParseResult {
     !isOpaqueId(inviteId) ||
     secretBytes === null ||
     secretBytes.length < INVITE_SECRET_BYTES ||
-    !/^\d{1,12}$/.test(expiresRaw)
+    !/^\d{1,12}$/.test(expiresRaw) ||
+    !/^[A-Za-z0-9_-]{43}$/.test(hostKeyHash)
   ) {
     return { ok: false, error: "malformed" };
   }
@@ -103,7 +116,15 @@ export function parseInvite(hash: string, now: number): InviteParseResult {
   if (expiresAt <= now) return { ok: false, error: "expired" };
   return {
     ok: true,
-    invite: { version: INVITE_VERSION, hostPeerId: hostPeerId as PeerId, roomId: roomId as RoomId, inviteId: inviteId as InviteId, secret, expiresAt },
+    invite: {
+      version: INVITE_VERSION,
+      hostPeerId: hostPeerId as PeerId,
+      roomId: roomId as RoomId,
+      inviteId: inviteId as InviteId,
+      secret,
+      expiresAt,
+      hostKeyHash,
+    },
   };
 }
 

@@ -3,6 +3,7 @@
  * their links working across reloads. Storage is a port: IndexedDB in the browser (src/adapters/idb.ts),
  * memory in unit tests.
  */
+import type { Epoch, StoredKey } from "../auth/keys";
 
 /** One invite as the host remembers it. Never the secret: only its SHA-256, from which the proofs' keys are derived. */
 export interface InviteRecord {
@@ -23,8 +24,10 @@ export interface HostIdentity {
   /** The PeerJS token that lets the same id reattach to the signaling server. */
   token: string;
   roomId: string;
-  /** base64url, 256 bits: handed to each joiner after authentication. */
-  roomKey: string;
+  /** The room's authority key (signs member certificates and epochs; its SHA-256 is in every link). */
+  authority: StoredKey;
+  /** The room's epoch as last signed; null before the first removal or revoked invite. */
+  epoch: Epoch | null;
   created: number;
 }
 

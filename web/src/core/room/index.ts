@@ -1,3 +1,4 @@
 export * from "./roster";
 export * from "./mesh";
 export * from "./session";
+export * from "./trust";

@@ -1,8 +1,11 @@
 import { Emitter } from "../emitter";
 import { randomBase64Url } from "../ids";
+import type { Certificate } from "../auth/keys";
 import {
+  MAX_GONE,
   decodeFrame,
-  macInput,
+  infoInput,
+  signedInput,
   type AckFrame,
   type EndToEndFrame,
   type MemberInfo,
@@ -11,15 +14,16 @@ import {
   type PresenceFrame,
   type PresenceState,
   type RefusalReason,
+  type SignedMember,
 } from "../delivery/frames";
-import type { FrameAuthenticator } from "../delivery/mac";
 import { Outbox, orderedStreams, type InboundStream, type OutboxEntry, type StreamFactory } from "../delivery/streams";
 import { cleanName, validateOutgoing } from "../delivery/message";
 import { Roster } from "./roster";
+import { andThen, type RoomTrust } from "./trust";
 
 /**
  * The links to other members, as the mesh engine sees them. A link is "up" once its data channel is
- * open AND the member on the other end proved the room key (the app's auth step); `from` on a frame
+ * open AND the member on the other end proved its certified key (the app's auth step); `from` on a frame
  * is the authenticated member at the other end of the link it came over.
  */
 export interface LinksPort {
@@ -50,7 +54,10 @@ export interface MeshOptions {
   room: string;
   links: LinksPort;
   clock: Clock;
-  mac: FrameAuthenticator;
+  /** The room's authority, the current epoch and this side's key (shared with the session's handshakes). */
+  trust: RoomTrust;
+  /** This side's certificate, from the host. */
+  cert: Certificate;
   /** Resend an unacknowledged message after this long without an ack (ms). Default 2000. */
   resendMs?: number;
   /** Housekeeping period (ms). Default 1000. */
@@ -101,12 +108,16 @@ export interface MemberView {
 export interface MeshEvents extends Record<string, unknown> {
   message: IncomingMessage;
   receipt: { id: string; peer: string; state: Receipt };
+  /** This side sent a message to `to` members (field data counts it; no content). */
+  sent: { id: string; to: number };
   roster: MemberView[];
   refused: { from: string; reason: RefusalReason };
   /** A member over a direct link started (on) or stopped typing. */
   typing: { from: string; on: boolean };
   /** A member answered `ping(peer, seq)`. */
   pong: { from: string; seq: number };
+  /** The host's new epoch left `id` out: it is no longer a member (`self`: this side was removed). */
+  removed: { id: string; self: boolean };
 }
 
 interface SentRecord {
@@ -127,8 +138,9 @@ interface Inbound {
 const MAX_INBOUND_STREAMS = 64;
 const MAX_SENT_RECORDS = 5000;
 
-function then<T, R>(value: T | Promise<T>, f: (v: T) => R): R | Promise<R> {
-  return value instanceof Promise ? value.then(f) : f(value);
+/** Every value, synchronously when none is a promise. */
+function allOf<T>(values: (T | Promise<T>)[]): T[] | Promise<T[]> {
+  return values.some((v) => v instanceof Promise) ? Promise.all(values) : (values as T[]);
 }
 
 /**
@@ -166,6 +178,16 @@ export class MeshRoom {
   private readonly announcedUnreachable = new Set<string>();
   private cancelTick: (() => void) | null = null;
   private stopped = false;
+  /** This side's info as it signed it (null until the first signature is made). */
+  private signedSelf: SignedMember | null = null;
+  /** Signed departures seen, gossiped so that members without a link to the one leaving learn it. */
+  private readonly departed: SignedMember[] = [];
+  /** Checked member signatures (key, signed text and signature → valid), bounded. */
+  private readonly checkedInfo = new Map<string, boolean>();
+  /** Members the host removed: nothing from them is taken any more, even over a link still open. */
+  private readonly expelled = new Set<string>();
+  /** Presence frames from a link whose checks are still running (so each link's frames apply in order). */
+  private readonly presenceQueue = new Map<string, Promise<void>>();
   /** Counters for diagnostics and tests. */
   readonly stats = { refused: 0, relayed: 0, resent: 0, duplicates: 0 };
 
@@ -193,8 +215,7 @@ export class MeshRoom {
     const clean = cleanName(name);
     if (clean === this.ownName || this.stopped) return;
     this.ownName = clean;
-    this.v++;
-    this.broadcastPresence();
+    this.changed();
   }
 
   /**
@@ -234,6 +255,7 @@ export class MeshRoom {
   }
 
   start(): void {
+    this.changed();
     const l = this.o.links;
     this.unsubscribe.push(
       l.onFrame((from, frame) => this.receive(from, frame)),
@@ -252,19 +274,32 @@ export class MeshRoom {
 
   /** Leaves the room: members drop this instance at once (gossiped to those without a link). */
   leave(): void {
-    if (this.stopped) return;
+    if (this.stopped || this.st === "leaving") return;
     this.st = "leaving";
-    this.v++;
-    this.broadcastPresence();
-    this.stop();
+    const done = this.changed();
+    this.cancelTick?.();
+    if (done instanceof Promise) void done.finally(() => this.stop());
+    else this.stop();
   }
 
   setAway(away: boolean): void {
     const st: PresenceState = away ? "away" : "online";
     if (st === this.st || this.st === "leaving") return;
     this.st = st;
+    this.changed();
+  }
+
+  /** This side's info changed (or the room starts): sign it, then tell every member. */
+  private changed(): void | Promise<void> {
     this.v++;
-    this.broadcastPresence();
+    const info = this.self;
+    const cert = this.o.cert;
+    const result = andThen(this.o.trust.self.sign(infoInput(this.o.room, info)), (s) => {
+      if (info.v !== this.v) return; // a later change is being signed
+      this.signedSelf = { i: info, c: cert, s };
+      this.broadcastPresence();
+    });
+    if (result instanceof Promise) return result.catch(() => undefined);
   }
 
   /** Sends a chat message to every current member. Returns its id, or null for invalid text. */
@@ -280,6 +315,7 @@ export class MeshRoom {
       record.recipients.set(m.id, entry ? "sending" : "failed");
       if (entry) this.transmit(m.id, entry);
     }
+    this.events.emit("sent", { id, to: record.recipients.size });
     if (this.backfill.share) {
       this.history.push({ id, at, text: checked.text, ttl: ttlMs });
       if (this.history.length > this.backfill.max) this.history.shift();
@@ -356,6 +392,7 @@ export class MeshRoom {
   /** Handles one frame from a link. Public for tests; never throws. */
   receive(from: string, data: string): void {
     if (this.stopped) return;
+    if (this.expelled.has(from)) return this.refuse(from, "stale");
     const decoded = decodeFrame(data);
     if (!decoded.ok) return this.refuse(from, decoded.reason);
     const frame = decoded.frame;
@@ -396,22 +433,25 @@ export class MeshRoom {
   private onEndToEnd(via: string, frame: EndToEndFrame, relayed: boolean): void {
     if (frame.r !== this.o.room) return this.refuse(via, "wrong-room");
     if (frame.o !== this.o.self.id) return this.refuse(via, "not-for-me");
-    if (frame.oi !== this.inc || this.roster.isGone(frame.f, frame.fi)) return this.refuse(via, "stale");
-    const { mac, ...body } = frame;
-    if (mac === undefined) {
-      // Without a MAC only over the direct, authenticated link from the frame's own origin.
-      if (relayed || frame.f !== via) return this.refuse(via, "bad-mac");
+    if (frame.oi !== this.inc || this.roster.isGone(frame.f, frame.fi) || this.expelled.has(frame.f)) return this.refuse(via, "stale");
+    const { sig, ...body } = frame;
+    if (sig === undefined) {
+      // Unsigned only over the direct, authenticated link from the frame's own origin.
+      if (relayed || frame.f !== via) return this.refuse(via, "bad-signature");
       if (frame.t === "m") this.onMessage(via, frame);
       else this.onAck(frame);
       return;
     }
-    const result = then(this.o.mac.verify(macInput(body), mac), (ok) => {
+    // Signed by its author's member key, as this side knows it for that very instance.
+    const author = this.roster.members.get(frame.f);
+    if (!author || author.inc !== frame.fi) return this.refuse(via, "stale");
+    const result = andThen(this.o.trust.verify(author.key, signedInput(body), sig), (ok) => {
       if (this.stopped) return;
-      if (!ok) return this.refuse(via, "bad-mac");
+      if (!ok) return this.refuse(via, "bad-signature");
       if (frame.t === "m") this.onMessage(via, frame);
       else this.onAck(frame);
     });
-    if (result instanceof Promise) result.catch(() => this.refuse(via, "bad-mac"));
+    if (result instanceof Promise) result.catch(() => this.refuse(via, "bad-signature"));
   }
 
   private onMessage(via: string, frame: MessageFrame): void {
@@ -445,18 +485,66 @@ export class MeshRoom {
     for (const id of read) this.setReceipt(id, frame.f, "read");
   }
 
+  /**
+   * A neighbour's presence. Nothing in it about a member is taken unless that member signed it with
+   * a key the host certified (and the certificate is good in the current epoch); a newer epoch
+   * signed by the host is taken first, and drops the members it leaves out. The checks may take a
+   * moment (WebCrypto): frames from one link still apply in the order they came.
+   */
   private onPresence(from: string, frame: PresenceFrame): void {
     if (frame.r !== this.o.room) return this.refuse(from, "wrong-room");
-    if (frame.me.id !== from) return this.refuse(from, "bad-shape");
+    if (frame.me.i.id !== from) return this.refuse(from, "bad-shape");
+    const checked = andThen(frame.ep ? this.o.trust.adopt(frame.ep) : false, (adopted) => {
+      if (adopted) this.applyEpoch();
+      return allOf([frame.me, ...frame.mem, ...frame.gone].map((m) => this.checkSigned(m)));
+    });
+    const apply = (ok: boolean[]) => {
+      if (this.stopped) return;
+      if (!ok[0]) return this.refuse(from, "bad-signature");
+      this.applyPresence(from, frame, ok);
+    };
+    const queued = this.presenceQueue.get(from);
+    if (!queued && !(checked instanceof Promise)) return apply(checked as boolean[]);
+    const next = (queued ?? Promise.resolve())
+      .then(() => checked)
+      .then(apply)
+      .catch(() => undefined)
+      .finally(() => {
+        if (this.presenceQueue.get(from) === next) this.presenceQueue.delete(from);
+      });
+    this.presenceQueue.set(from, next);
+  }
+
+  /** Whether a member signed this info with the key its certificate names, and the certificate is good now. */
+  private checkSigned(m: SignedMember): boolean | Promise<boolean> {
+    return andThen(this.o.trust.certifies(m.i.id, m.c), (certified) => {
+      if (!certified) return false;
+      // Keyed by the key, the signed text and the signature: a signature that checked for one info says nothing of another.
+      const input = infoInput(this.o.room, m.i);
+      const key = `${m.c.k}|${input}|${m.s}`;
+      const known = this.checkedInfo.get(key);
+      if (known !== undefined) return known;
+      return andThen(this.o.trust.verify(m.c.k, input, m.s), (ok) => {
+        this.checkedInfo.set(key, ok);
+        if (this.checkedInfo.size > 1024) this.checkedInfo.delete(this.checkedInfo.keys().next().value!);
+        return ok;
+      });
+    });
+  }
+
+  private applyPresence(from: string, frame: PresenceFrame, ok: boolean[]): void {
     let changed = false;
     const newlyReachable: string[] = [];
-    // Newer instances first, so a replaced instance in `gone` retargets instead of dropping.
-    for (const info of [frame.me, ...frame.mem]) changed = this.learn(info) || changed;
-    for (const [id, inc] of frame.gone) if (this.roster.forget(id, inc)) changed = this.dropMember(id) || true;
-    const m = this.roster.members.get(from);
-    if (m && m.inc === frame.me.inc) {
+    const entries = [frame.me, ...frame.mem, ...frame.gone];
+    // Newer instances first, so a replaced instance retargets instead of dropping; what did not
+    // check out is left aside (a member that is not up to date may still gossip a removed one).
+    entries.forEach((m, i) => {
+      if (ok[i]) changed = this.learn(m) || changed;
+    });
+    const member = this.roster.members.get(from);
+    if (member && member.inc === frame.me.i.inc) {
       const before = new Set(this.reachable());
-      m.reach = new Set(frame.reach);
+      member.reach = new Set(frame.reach);
       for (const id of this.reachable()) if (!before.has(id)) newlyReachable.push(id);
       changed = true;
     }
@@ -467,8 +555,33 @@ export class MeshRoom {
     }
   }
 
-  private learn(info: MemberInfo): boolean {
-    const result = this.roster.learn(info);
+  /**
+   * The host's new epoch is in force: members it does not name are dropped, this side too if need
+   * be. Every link hears of the epoch first, the dropped members' too (so they learn they were removed).
+   */
+  private applyEpoch(): void {
+    const named = new Set(this.o.trust.epochStatement?.m ?? []);
+    this.broadcastPresence();
+    for (const m of [...this.roster.members.values()]) {
+      if (named.has(m.id)) continue;
+      this.expelled.add(m.id);
+      this.roster.forget(m.id, m.inc);
+      this.dropMember(m.id);
+      this.events.emit("removed", { id: m.id, self: false });
+    }
+    this.emitRoster();
+    if (!named.has(this.o.self.id)) this.events.emit("removed", { id: this.o.self.id, self: true });
+  }
+
+  /** A new epoch the host (this side) signed: the others learn it with the next presence, sent now. */
+  epochChanged(): void {
+    this.applyEpoch();
+  }
+
+  private learn(signed: SignedMember): boolean {
+    const info = signed.i;
+    const result = this.roster.learn(info, signed);
+    if (info.st === "leaving" && (result === "left" || result === "ignored")) this.rememberDeparture(signed);
     switch (result) {
       case "new": {
         this.outboxOf(info.id, info.inc);
@@ -528,7 +641,7 @@ export class MeshRoom {
     entry.sentAt = this.o.clock.now();
     const { inc } = box;
     const n = entry.n;
-    const body: Omit<MessageFrame, "mac"> = {
+    const body: Omit<MessageFrame, "sig"> = {
       t: "m",
       r: this.o.room,
       f: this.o.self.id,
@@ -542,19 +655,19 @@ export class MeshRoom {
       ttl: entry.ttl,
       bf: entry.bf,
     };
-    // Over the direct, authenticated link: no MAC (WebCrypto is asynchronous and costs the round trip).
+    // Over the direct, authenticated link: unsigned (WebCrypto is asynchronous and costs the round trip).
     if (this.up.has(peer) && this.o.links.send(peer, JSON.stringify(body))) return;
     if (entry.frame !== null) return this.deliver(peer, entry.frame);
-    const result = then(this.o.mac.sign(macInput(body)), (mac) => {
+    const result = andThen(this.o.trust.self.sign(signedInput(body)), (sig) => {
       if (box.inc !== inc || entry.n !== n || this.outboxes.get(peer) !== box) return; // retargeted meanwhile
-      entry.frame = JSON.stringify({ ...body, mac });
+      entry.frame = JSON.stringify({ ...body, sig });
       this.deliver(peer, entry.frame);
     });
     if (result instanceof Promise) result.catch(() => undefined);
   }
 
   private sendAck(s: Inbound): void {
-    const body: Omit<AckFrame, "mac"> = {
+    const body: Omit<AckFrame, "sig"> = {
       t: "a",
       r: this.o.room,
       f: this.o.self.id,
@@ -565,7 +678,7 @@ export class MeshRoom {
       rd: Math.min(s.readUpTo, s.stream.delivered),
     };
     if (this.up.has(s.from) && this.o.links.send(s.from, JSON.stringify(body))) return;
-    const result = then(this.o.mac.sign(macInput(body)), (mac) => this.deliver(s.from, JSON.stringify({ ...body, mac })));
+    const result = andThen(this.o.trust.self.sign(signedInput(body)), (sig) => this.deliver(s.from, JSON.stringify({ ...body, sig })));
     if (result instanceof Promise) result.catch(() => undefined);
   }
 
@@ -615,18 +728,31 @@ export class MeshRoom {
 
   // ---- presence ----
 
-  private presenceFrame(): string {
-    const mem: MemberInfo[] = [...this.roster.members.values()].map((m) => ({ id: m.id, inc: m.inc, name: m.name, since: m.since, st: m.st, v: m.v }));
-    const frame: PresenceFrame = { t: "p", r: this.o.room, me: this.self, reach: [...this.up], mem, gone: this.roster.gone.slice(-256) };
+  private rememberDeparture(signed: SignedMember): void {
+    if (this.departed.some((d) => d.i.id === signed.i.id && d.i.inc === signed.i.inc)) return;
+    this.departed.push(signed);
+    if (this.departed.length > MAX_GONE) this.departed.shift();
+  }
+
+  /** Null until this side's info is signed (a moment after start). */
+  private presenceFrame(): string | null {
+    if (!this.signedSelf) return null;
+    const mem: SignedMember[] = [];
+    for (const m of this.roster.members.values()) if (m.signed) mem.push(m.signed);
+    const frame: PresenceFrame = { t: "p", r: this.o.room, me: this.signedSelf, reach: [...this.up], mem, gone: this.departed.slice() };
+    const ep = this.o.trust.epochStatement;
+    if (ep) frame.ep = ep;
     return JSON.stringify(frame);
   }
 
   private sendPresence(peer: string): void {
-    this.o.links.send(peer, this.presenceFrame());
+    const frame = this.presenceFrame();
+    if (frame) this.o.links.send(peer, frame);
   }
 
   private broadcastPresence(): void {
     const frame = this.presenceFrame();
+    if (!frame) return;
     for (const p of this.up) this.o.links.send(p, frame);
     this.lastPresence = this.o.clock.now();
   }

@@ -1,4 +1,4 @@
-import { MAX_MEMBERS, type MemberInfo, type PresenceState } from "../delivery/frames";
+import { MAX_MEMBERS, type MemberInfo, type PresenceState, type SignedMember } from "../delivery/frames";
 
 /** What this side knows of one other member instance. */
 export interface Member {
@@ -11,6 +11,10 @@ export interface Member {
   v: number;
   /** Members it reported a direct link to (its latest presence frame over a direct link). */
   reach: Set<string>;
+  /** Its public key (from its certificate): what its relayed frames are checked with. */
+  key: string;
+  /** Its latest info as it signed it, passed on in presence frames (null only in unit tests of the roster). */
+  signed: SignedMember | null;
 }
 
 export type LearnResult = "new" | "replaced" | "updated" | "same" | "left" | "ignored" | "full";
@@ -39,8 +43,9 @@ export class Roster {
     });
   }
 
-  /** Merges one member's info (from its own presence or a neighbour's gossip). */
-  learn(info: MemberInfo): LearnResult {
+  /** Merges one member's info (from its own presence or a neighbour's gossip), checked by the caller. */
+  learn(info: MemberInfo, signed: SignedMember | null = null): LearnResult {
+    const key = signed?.c.k ?? "";
     if (info.id === this.selfId || this.isGone(info.id, info.inc)) return "ignored";
     const existing = this.members.get(info.id);
     if (info.st === "leaving") {
@@ -53,7 +58,7 @@ export class Roster {
     }
     if (!existing) {
       if (this.members.size + 1 >= MAX_MEMBERS) return "full";
-      this.members.set(info.id, { id: info.id, inc: info.inc, name: info.name, since: info.since, st: info.st, v: info.v, reach: new Set() });
+      this.members.set(info.id, { id: info.id, inc: info.inc, name: info.name, since: info.since, st: info.st, v: info.v, reach: new Set(), key, signed });
       return "new";
     }
     if (existing.inc === info.inc) {
@@ -61,11 +66,12 @@ export class Roster {
       existing.name = info.name;
       existing.st = info.st;
       existing.v = info.v;
+      existing.signed = signed;
       return "updated";
     }
     if (info.since > existing.since) {
       this.bury(existing.id, existing.inc);
-      Object.assign(existing, { inc: info.inc, name: info.name, since: info.since, st: info.st, v: info.v, reach: new Set<string>() });
+      Object.assign(existing, { inc: info.inc, name: info.name, since: info.since, st: info.st, v: info.v, reach: new Set<string>(), key, signed });
       return "replaced";
     }
     this.bury(info.id, info.inc);

@@ -2,31 +2,29 @@ import {
   HostHandshake,
   JoinerHandshake,
   NonceLog,
-  inviteKeyHash,
   isAuthFrame,
+  newSigner,
+  webVerify,
   remoteCertificateAgrees,
   type ChannelFingerprints,
   type AuthOutcome,
   type AuthStep,
   type Handshake,
   type InviteCheck,
+  type MemberCredentials,
   type RefusalCode,
+  type Certificate,
+  type Epoch,
+  type Signer,
+  type Verifier,
 } from "../auth";
 import { retry, withTimeout, RetriesExhaustedError, type BackoffOptions } from "../connection/backoff";
 import { PeerError, type ChannelPort, type PeerFactory, type PeerPort } from "../connection/ports";
 import { MAX_MEMBERS } from "../delivery/frames";
-import { createRoomMac, type FrameAuthenticator } from "../delivery/mac";
-import { fromBase64Url } from "../ids";
 import { Emitter } from "../emitter";
 import { MeshRoom, type Clock, type LinksPort, type MeshOptions } from "./mesh";
 import { shouldDial } from "./roster";
-
-/**
- * The invite id members use to authenticate each other: the same handshake as an invite
- * (docs/protocol.md, "Invites and authentication"), with the room key as the secret, so every link
- * is bound to both DTLS fingerprints and proves the room key.
- */
-export const MEMBER_INVITE_ID = "room-member-v1";
+import { RoomTrust } from "./trust";
 
 /**
  * Why a room could not start. `refused`: the invite handshake failed (`refusal` says why);
@@ -54,11 +52,18 @@ export interface MeshSessionEvents extends Record<string, unknown> {
   room: MeshRoom;
   authenticated: Extract<AuthOutcome, { ok: true }> & { peer: string };
   refused: { peer: string; reason: RefusalCode; by: "us" | "peer" };
+  /** The host removed this side from the room (or revoked it out): the session has closed. */
+  removed: undefined;
 }
 
 export interface HostRoom {
   roomId: string;
-  roomKey: string;
+  /** The room's authority key (kept across reloads; its SHA-256 is in every invite link). */
+  authority: Signer;
+  /** The room's epoch as last signed (null before the first removal). */
+  epoch: Epoch | null;
+  /** Keeps a new epoch, so a reload of the host goes on from it. */
+  saveEpoch: (epoch: Epoch) => Promise<void>;
   lookupInvite: (inviteId: string) => Promise<InviteCheck>;
 }
 
@@ -92,8 +97,8 @@ export interface MeshSessionOptions {
    * for joiners that come with an invite.
    */
   host?: (peerId: string) => Promise<HostRoom>;
-  /** A joiner: the invite it opened. */
-  invite?: { roomId: string; inviteId: string; secret: string; hostPeerId: string };
+  /** A joiner: the invite it opened (with the SHA-256 of the host's key the link names). */
+  invite?: { roomId: string; inviteId: string; secret: string; hostPeerId: string; hostKeyHash: string };
   clock?: Clock;
   backoff?: BackoffOptions;
   sleep?: (ms: number) => Promise<void>;
@@ -117,8 +122,10 @@ export interface MeshSessionOptions {
   /** Refresh ICE servers this often (TURN credentials are short-lived). Default 10 min. */
   iceRefreshMs?: number;
   room?: Partial<Pick<MeshOptions, "backfill" | "resendMs" | "tickMs" | "presenceMs" | "unreachableAfterMs">>;
-  /** Builds the frame MAC from the room key (default: WebCrypto HMAC, `createRoomMac`). */
-  mac?: (roomKey: Uint8Array, roomId: string) => Promise<FrameAuthenticator>;
+  /** This page's member key for a joiner (default: a fresh WebCrypto P-256 key, `newSigner`). */
+  signer?: () => Promise<Signer>;
+  /** Checks member signatures (default: WebCrypto, `webVerify`). */
+  verify?: Verifier;
 }
 
 interface Link {
@@ -161,7 +168,8 @@ export class MeshSession {
   private peer: PeerPort | null = null;
   private ownId = "";
   private roomId = "";
-  private roomKey = "";
+  private trust: RoomTrust | null = null;
+  private cert: Certificate | null = null;
   private readonly links = new Map<string, Link>();
   private readonly dialing = new Set<string>();
   /** Incoming channels in their handshake, oldest first. */
@@ -176,7 +184,6 @@ export class MeshSession {
   private readonly clock: Clock;
   private closed = false;
   private cancelIceRefresh: (() => void) | null = null;
-  private memberKeyHash: Promise<string> | null = null;
   private hostRoom: HostRoom | null = null;
   private reconnecting = false;
   private lastFreshen = -Infinity;
@@ -197,6 +204,11 @@ export class MeshSession {
     return [...this.links].filter(([, l]) => l.state === "up" && !l.stalled).map(([p]) => p);
   }
 
+  /** This page hosts the room (holds its authority key): it can remove members. */
+  get isHost(): boolean {
+    return this.trust?.isAuthority === true;
+  }
+
   /** The room's size limit, this side included. */
   get maxMembers(): number {
     return Math.min(MAX_MEMBERS, Math.max(2, this.o.maxMembers ?? MAX_MEMBERS));
@@ -215,8 +227,9 @@ export class MeshSession {
     const peer = await this.openSignaling();
     await iceReady;
     if (this.o.host) {
-      this.hostRoom = await this.o.host(this.ownId);
-      await this.useRoomKey(this.hostRoom.roomId, this.hostRoom.roomKey);
+      const host = (this.hostRoom = await this.o.host(this.ownId));
+      const trust = new RoomTrust(host.roomId, host.authority.key, host.authority, this.verify, host.epoch);
+      this.enterRoom(trust, await trust.issue(this.ownId, host.authority.key));
       this.setStatus({ phase: "ready", peerId: this.ownId });
     } else if (this.o.invite) {
       await this.joinHost(peer, this.o.invite);
@@ -235,7 +248,14 @@ export class MeshSession {
     if (this.closed || !this.room) return;
     if (this.reconnecting) this.wakeSignaling?.();
     else if (networkChanged) this.freshenSignaling();
-    for (const [id, link] of this.links) if (link.stalled && link.dialled) void this.restartOnce(id, link);
+    for (const [id, link] of this.links) {
+      if (link.graceTimer !== null) {
+        // ICE went "disconnected" a moment ago: no need to wait out the grace time now the page is back.
+        link.graceTimer();
+        link.graceTimer = null;
+        this.stall(id, link);
+      } else if (link.stalled && link.dialled) void this.restartOnce(id, link);
+    }
     for (const id of this.room.roster.members.keys()) {
       if (this.links.has(id) || this.dialing.has(id)) continue;
       this.redialTimers.get(id)?.();
@@ -357,13 +377,39 @@ export class MeshSession {
 
   // ---- room ----
 
-  private async useRoomKey(roomId: string, roomKey: string): Promise<void> {
-    const key = fromBase64Url(roomKey);
-    if (!key || key.length < 16) throw new Error("room key malformed");
-    this.roomId = roomId;
-    this.roomKey = roomKey;
-    this.memberKeyHash = inviteKeyHash(roomKey);
-    const mac = await (this.o.mac ?? createRoomMac)(key, roomId);
+  private get verify(): Verifier {
+    return this.o.verify ?? webVerify;
+  }
+
+  /** Host only: removes a member (it is told, and no member takes it any more) in a new epoch. */
+  async removeMember(id: string): Promise<boolean> {
+    const room = this.room;
+    if (!room || !room.roster.members.has(id)) return false;
+    return this.nextEpoch([...room.roster.members.keys()].filter((m) => m !== id));
+  }
+
+  /**
+   * Host only: a new epoch naming the members there are now (after an invite was revoked): a
+   * certificate from before it is good only for them, so whoever joined with that invite and is not
+   * here any more cannot come back through another member.
+   */
+  async rekey(): Promise<boolean> {
+    return this.room ? this.nextEpoch([...this.room.roster.members.keys()]) : false;
+  }
+
+  private async nextEpoch(members: string[]): Promise<boolean> {
+    const trust = this.trust;
+    if (!trust?.isAuthority || !this.room || !this.hostRoom || this.closed) return false;
+    const epoch = await trust.next([this.ownId, ...members]);
+    await this.hostRoom.saveEpoch(epoch);
+    this.room.epochChanged();
+    return true;
+  }
+
+  private enterRoom(trust: RoomTrust, cert: Certificate): void {
+    this.roomId = trust.room;
+    this.trust = trust;
+    this.cert = cert;
     const links: LinksPort = {
       send: (to, frame) => {
         const l = this.links.get(to);
@@ -379,13 +425,42 @@ export class MeshSession {
       onUp: (fn) => (this.upHandlers.add(fn), () => this.upHandlers.delete(fn)),
       onDown: (fn) => (this.downHandlers.add(fn), () => this.downHandlers.delete(fn)),
     };
-    const room = new MeshRoom({ self: { id: this.ownId, name: this.o.name }, room: roomId, links, clock: this.clock, mac, ...this.o.room });
+    const room = new MeshRoom({ self: { id: this.ownId, name: this.o.name }, room: trust.room, links, clock: this.clock, trust, cert, ...this.o.room });
     room.events.on("roster", (members) => {
       for (const m of members) if (m.path !== "direct") this.maybeDial(m.id);
+    });
+    room.events.on("removed", ({ id, self }) => {
+      if (self) {
+        this.events.emit("removed", undefined);
+        this.close();
+        return;
+      }
+      // Its link closes a moment later, once the epoch that tells it so has gone out over it.
+      this.clock.setTimer(1000, () => {
+        const link = this.links.get(id);
+        if (link) this.dropLink(id, link);
+      });
     });
     this.room = room;
     room.start();
     this.events.emit("room", room);
+  }
+
+  /** This side's member credentials for the member handshake; the other side's certificate must name the peer at the other end. */
+  private credentials(remote: string): MemberCredentials {
+    const trust = this.trust!;
+    return { cert: this.cert!, accepts: (key, cert) => cert.k === key && trust.certifies(remote, cert) };
+  }
+
+  /**
+   * A joiner's way in: the host's key is the room's authority (the handshake checked it against the
+   * link); the certificate it granted must be for this side's key and id, and its epoch signed by it.
+   */
+  private async enterAsJoiner(roomId: string, self: Signer, ok: Extract<AuthOutcome, { ok: true }>): Promise<void> {
+    const trust = new RoomTrust(roomId, ok.peerKey, self, this.verify);
+    if (ok.epoch && !(await trust.adopt(ok.epoch))) throw new Error("epoch not signed by the host");
+    if (!ok.cert || ok.cert.k !== self.key || !(await trust.certifies(this.ownId, ok.cert))) throw new Error("certificate not for this side");
+    this.enterRoom(trust, ok.cert);
   }
 
   // ---- links ----
@@ -406,13 +481,20 @@ export class MeshSession {
             failure = error;
             throw error;
           }
+          const self = await (this.o.signer ?? newSigner)();
           const handshake = async () => {
             const fingerprints = await this.readFingerprints(channel);
-            return fingerprints ? new JoinerHandshake({ roomId: invite.roomId, inviteId: invite.inviteId, secret: invite.secret, fingerprints }) : null;
+            return fingerprints
+              ? new JoinerHandshake({
+                  roomId: invite.roomId,
+                  invite: { inviteId: invite.inviteId, secret: invite.secret, hostKeyHash: invite.hostKeyHash },
+                  self,
+                  verify: this.verify,
+                  fingerprints,
+                })
+              : null;
           };
-          outcome = await this.runHandshake(invite.hostPeerId, channel, true, handshake, async (ok) => {
-            await this.useRoomKey(invite.roomId, ok.roomKey);
-          });
+          outcome = await this.runHandshake(invite.hostPeerId, channel, true, handshake, (ok) => this.enterAsJoiner(invite.roomId, self, ok));
           if (!outcome.ok && outcome.reason === "timeout" && outcome.by === "peer") {
             // The channel closed before the handshake ended (the network, not a refusal): try again.
             failure = new Error("channel closed during the handshake");
@@ -463,13 +545,14 @@ export class MeshSession {
         channel.close();
         return;
       }
+      const trust = this.trust!;
       const handshake = async () => {
         const fingerprints = await this.readFingerprints(channel);
-        return fingerprints ? new JoinerHandshake({ roomId: this.roomId, inviteId: MEMBER_INVITE_ID, secret: this.roomKey, fingerprints }) : null;
+        return fingerprints
+          ? new JoinerHandshake({ roomId: this.roomId, member: this.credentials(peer), self: trust.self, verify: this.verify, fingerprints })
+          : null;
       };
-      const outcome = await this.runHandshake(peer, channel, true, handshake, async (result) => {
-        if (result.roomKey !== this.roomKey) throw new Error("other room key");
-      });
+      const outcome = await this.runHandshake(peer, channel, true, handshake, async () => undefined);
       ok = outcome.ok;
     } catch {
       ok = false;
@@ -513,7 +596,7 @@ export class MeshSession {
     );
   }
 
-  /** An incoming channel: a joiner with an invite (host only) or a member proving the room key. */
+  /** An incoming channel: a joiner with an invite (host only) or a member with its certificate. */
   private accept(channel: ChannelPort): void {
     if (this.closed || !this.room) {
       channel.close();
@@ -542,18 +625,20 @@ export class MeshSession {
         oldest.close();
       }
     }
+    const trust = this.trust!;
+    const remote = channel.remoteId;
     const handshake = async () => {
       const fingerprints = await this.readFingerprints(channel);
       return fingerprints
         ? new HostHandshake({
             roomId: this.roomId,
-            roomKey: this.roomKey,
+            self: trust.self,
+            verify: this.verify,
             fingerprints,
             nonces: this.nonces,
-            lookup: async (inviteId) => {
-              if (inviteId === MEMBER_INVITE_ID) return { status: "ok", roomId: this.roomId, keyHash: await this.memberKeyHash! };
-              return this.hostRoom ? this.hostRoom.lookupInvite(inviteId) : { status: "unknown" };
-            },
+            member: this.credentials(remote),
+            lookup: async (inviteId) => (this.hostRoom ? this.hostRoom.lookupInvite(inviteId) : { status: "unknown" }),
+            grant: trust.isAuthority ? async (key) => ({ cert: await trust.issue(remote, key), epoch: trust.epochStatement }) : undefined,
           })
         : null;
     };

@@ -1,4 +1,5 @@
 import { networkStrings } from "./network";
+import { telemetryStrings } from "./telemetry";
 
 /**
  * Every user-visible string, in one place, ready for translation: a translation is another object
@@ -99,6 +100,11 @@ export const en = {
   hideIpOn: "Your IP address is hidden: every connection now goes through the relay.",
   hideIpOff: "Direct connections are allowed again for new connections.",
   memberCode: "code {code}",
+  appBuild: "This app's build:",
+  appBuildUnknown: "unknown (not a release build)",
+  memberRemove: "Remove",
+  memberRemoveLabel: "Remove {name} from the room",
+  memberRemovedNote: "{name} was removed from the room. Their invite link no longer works.",
   selfDestruct: "Self-destruct",
   selfDestructOff: "Off",
   selfDestructSeconds: "{n} s",
@@ -188,6 +194,7 @@ export const en = {
   receiptNobody: "Nobody else is in the room yet",
   receiptFailed: "Not delivered (left the room)",
   ...networkStrings,
+  ...telemetryStrings,
 } as const;
 
 export type StringKey = keyof typeof en;

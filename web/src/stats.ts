@@ -1,0 +1,4 @@
+import "./ui/styles.css";
+import { startStats } from "./ui/stats";
+
+startStats();
