@@ -89,6 +89,23 @@ describe("member keys: what one member cannot do to another", () => {
     expect(b.room.members().map((x) => x.id)).toEqual(["c"]);
   });
 
+  // A member that reports a link to c and then drops what it should pass on cannot silence a while
+  // another path exists: resends rotate over every member that reaches c.
+  it("relay_OneRelayDropsWhatItShouldPassOn_TheResendGoesThroughAnother", () => {
+    const net = new SimNet(28);
+    const a = new SimMember("a", net);
+    new SimMember("r1", net);
+    new SimMember("r2", net);
+    const c = new SimMember("c", net);
+    net.run(net.now + 300);
+    net.cut("a", "c");
+    net.run(net.now + 300);
+    net.tamper = (from, to, frame) => (from === "r1" && to === "c" && (JSON.parse(frame) as { f?: string }).f === "a" ? null : frame);
+    a.say("not silenced");
+    net.run(net.now + 6000);
+    expect(c.received.map((m) => [m.text, m.via])).toEqual([["not silenced", "r2"]]);
+  });
+
   it("epoch_HostRemovesAMember_OthersDropIt_ItIsTold_ItsPresenceNoLongerTaken", async () => {
     const net = new SimNet(24);
     const h = new SimMember("h", net, credentials("h", AUTHORITY));

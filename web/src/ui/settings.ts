@@ -83,13 +83,18 @@ export function wireSettings(current: () => ServerSettings, save: (s: ServerSett
  * elsewhere means anything; the app shows it so there is something to compare.
  */
 async function showBuild(): Promise<void> {
-  const out = $("app-build");
+  $("app-build").textContent = await (build ??= readBuild());
+}
+
+/** Read once per page: the running app does not change while it runs. */
+let build: Promise<string> | null = null;
+
+async function readBuild(): Promise<string> {
   try {
-    const response = await fetch("/build.json");
-    const body = (await response.json()) as { build?: unknown };
-    out.textContent = typeof body.build === "string" && /^[0-9a-f]{64}$/.test(body.build) ? body.build : t("appBuildUnknown");
+    const body = (await (await fetch("/build.json")).json()) as { build?: unknown };
+    return typeof body.build === "string" && /^[0-9a-f]{64}$/.test(body.build) ? body.build : t("appBuildUnknown");
   } catch {
-    out.textContent = t("appBuildUnknown");
+    return t("appBuildUnknown");
   }
 }
 

@@ -78,20 +78,16 @@ export type ProofRole = "joiner" | "host";
 
 /** What each side MACs: `proof:<role>\n` followed by the transcript (so one proof cannot stand for the other). */
 export function proofInput(role: ProofRole, t: Uint8Array): Uint8Array<ArrayBuffer> {
-  return labelled(`proof:${role}\n`, t);
+  const label = enc.encode(`proof:${role}\n`);
+  const out = new Uint8Array(label.length + t.length);
+  out.set(label, 0);
+  out.set(t, label.length);
+  return out;
 }
 
 /** What each side signs with its member key: `sig:<role>\n` followed by the transcript, as a string. */
 export function signatureInput(role: ProofRole, t: Uint8Array): string {
   return `sig:${role}\n` + new TextDecoder().decode(t);
-}
-
-function labelled(text: string, t: Uint8Array): Uint8Array<ArrayBuffer> {
-  const label = enc.encode(text);
-  const out = new Uint8Array(label.length + t.length);
-  out.set(label, 0);
-  out.set(t, label.length);
-  return out;
 }
 
 export const PROOF_KEY_SALT = "GhostChat proof key v2";

@@ -444,8 +444,8 @@ export class MeshRoom {
     }
     // Signed by its author's member key, as this side knows it for that very instance.
     const author = this.roster.members.get(frame.f);
-    if (!author || author.inc !== frame.fi) return this.refuse(via, "stale");
-    const result = andThen(this.o.trust.verify(author.key, signedInput(body), sig), (ok) => {
+    if (!author?.signed || author.inc !== frame.fi) return this.refuse(via, "stale");
+    const result = andThen(this.o.trust.verify(author.signed.c.k, signedInput(body), sig), (ok) => {
       if (this.stopped) return;
       if (!ok) return this.refuse(via, "bad-signature");
       if (frame.t === "m") this.onMessage(via, frame);

@@ -11,9 +11,7 @@ export interface Member {
   v: number;
   /** Members it reported a direct link to (its latest presence frame over a direct link). */
   reach: Set<string>;
-  /** Its public key (from its certificate): what its relayed frames are checked with. */
-  key: string;
-  /** Its latest info as it signed it, passed on in presence frames (null only in unit tests of the roster). */
+  /** Its latest info as it signed it, with its certificate (whose key checks its relayed frames); null only in unit tests of the roster. */
   signed: SignedMember | null;
 }
 
@@ -45,7 +43,6 @@ export class Roster {
 
   /** Merges one member's info (from its own presence or a neighbour's gossip), checked by the caller. */
   learn(info: MemberInfo, signed: SignedMember | null = null): LearnResult {
-    const key = signed?.c.k ?? "";
     if (info.id === this.selfId || this.isGone(info.id, info.inc)) return "ignored";
     const existing = this.members.get(info.id);
     if (info.st === "leaving") {
@@ -58,7 +55,7 @@ export class Roster {
     }
     if (!existing) {
       if (this.members.size + 1 >= MAX_MEMBERS) return "full";
-      this.members.set(info.id, { id: info.id, inc: info.inc, name: info.name, since: info.since, st: info.st, v: info.v, reach: new Set(), key, signed });
+      this.members.set(info.id, { id: info.id, inc: info.inc, name: info.name, since: info.since, st: info.st, v: info.v, reach: new Set(), signed });
       return "new";
     }
     if (existing.inc === info.inc) {
@@ -71,7 +68,7 @@ export class Roster {
     }
     if (info.since > existing.since) {
       this.bury(existing.id, existing.inc);
-      Object.assign(existing, { inc: info.inc, name: info.name, since: info.since, st: info.st, v: info.v, reach: new Set<string>(), key, signed });
+      Object.assign(existing, { inc: info.inc, name: info.name, since: info.since, st: info.st, v: info.v, reach: new Set<string>(), signed });
       return "replaced";
     }
     this.bury(info.id, info.inc);
