@@ -184,11 +184,11 @@ describe("auth: fingerprints from SDP", () => {
     expect(sdpFingerprint(sdp("a=setup:actpass", "a=mid:0", `a=fingerprint:sha-256 ${FP_A.slice(8)}`))).toEqual({ ok: true, fingerprint: FP_A });
   });
 
-  // Only one line may stand: a second one — even the same certificate at another level, or another
-  // hash — is what a signaling server would add to have DTLS accept its own certificate.
+  // Only one certificate may stand: a second line of another hash or value is what a signaling server
+  // would add to have DTLS accept its own certificate (the same line repeated: fingerprint.test.ts).
   it("sdpFingerprint_OtherHashesOrSecondLine_Refused", () => {
     expect(sdpFingerprint(sdp(`a=fingerprint:sha-1 ${hex(Array(20).fill(1))}`, `a=fingerprint:sha-256 ${lowerA}`))).toEqual({ ok: false, error: "several" });
-    expect(sdpFingerprint(sdp(`a=fingerprint:sha-256 ${FP_A.slice(8)}`, `a=fingerprint:sha-256 ${lowerA}`))).toEqual({ ok: false, error: "several" });
+    expect(sdpFingerprint(sdp(`a=fingerprint:sha-256 ${FP_A.slice(8)}`, `a=fingerprint:sha-256 ${FP_B.slice(8)}`))).toEqual({ ok: false, error: "several" });
     expect(sdpFingerprint(sdp(`a=fingerprint:sha-1 ${hex(Array(20).fill(1))}`))).toEqual({ ok: false, error: "not-sha-256" });
     expect(sdpFingerprint(sdp())).toEqual({ ok: false, error: "none" });
   });

@@ -66,12 +66,20 @@ describe("sdpFingerprint: exactly one line, SHA-256", () => {
     ["sha512Session_Sha256Media", [line("sha-512", SHA512)], [line("sha-256", REAL)]],
     ["sha256Session_Sha512Media", [line("sha-256", REAL)], [line("sha-512", SHA512)]],
     ["twoSha256_Different", [], [line("sha-256", REAL), line("sha-256", hex(Array(32).fill(7)))]],
-    ["twoSha256_Same_BothLevels", [line("sha-256", REAL)], [line("sha-256", REAL)]],
     ["sha1Added", [], [line("sha-256", REAL), line("sha-1", hex(Array(20).fill(1)))]],
     ["secondLineMalformed", [], [line("sha-256", REAL), "a=fingerprint:sha-512"]],
     ["secondLineUpperCaseAttribute", [], [line("sha-256", REAL), `A=FINGERPRINT:sha-512 ${SHA512}`]],
   ])("twoLines_%s_Refused", (_name, session, media) => {
     expect(sdpFingerprint(sdp(session as string[], media as string[]))).toEqual({ ok: false, error: "several" });
+  });
+
+  // Chromium writes the line once per m-section when a call adds audio and video: the same SHA-256
+  // certificate repeated names one certificate, for DTLS and for the proofs alike.
+  it.each([
+    ["sameSha256_BothLevels", [line("sha-256", REAL)], [line("sha-256", REAL)]],
+    ["sameSha256_ThreeMedia_CaseDiffers", [], [line("sha-256", REAL), line("sha-256", REAL.toLowerCase()), line("SHA-256", REAL)]],
+  ])("repeatedLine_%s_Ok", (_name, session, media) => {
+    expect(sdpFingerprint(sdp(session as string[], media as string[]))).toEqual({ ok: true, fingerprint: FP_REAL });
   });
 
   it("secondLineBehindBareCarriageReturn_Refused", () => {

@@ -2,6 +2,7 @@ import { Peer, type DataConnection, type PeerError as PeerJsError } from "peerjs
 import { connectionFingerprints, sdpFingerprint } from "../core/auth/fingerprint";
 import { PeerError, type ChannelPort, type PeerErrorKind, type PeerPort } from "../core/connection/ports";
 import { newToken, tokenBoundPeerId } from "../core/ids";
+import { callOfferPending, exclusive, mediaPort } from "./media";
 
 export interface PeerJsServer {
   host: string;
@@ -161,7 +162,8 @@ export function interceptRestarts(peer: PeerInternals): void {
     // would look like a new connection without its settings.
     if (!conn?.open && !restart) return original(message);
     // Never handed to PeerJS: only a restart of ours is applied, and only after checking it.
-    if (conn?.open && restart) void applyRestart(peer, conn, message.type, message.payload?.sdp?.sdp).catch(() => undefined);
+    const pc = conn?.peerConnection;
+    if (conn?.open && restart && pc) void exclusive(pc, () => applyRestart(peer, conn, message.type, message.payload?.sdp?.sdp)).catch(() => undefined);
   };
 }
 
@@ -169,7 +171,7 @@ export function interceptRestarts(peer: PeerInternals): void {
  * True when `sdp` names exactly the remote certificate the connection uses now (the one the handshake
  * bound): a signaling server cannot swap certificates through a restart.
  */
-function sameRemoteCertificate(pc: RTCPeerConnection, sdp: string): boolean {
+export function sameRemoteCertificate(pc: RTCPeerConnection, sdp: string): boolean {
   const now = pc.currentRemoteDescription?.sdp;
   if (!now) return false;
   const before = sdpFingerprint(now);
@@ -186,7 +188,7 @@ async function applyRestart(peer: PeerInternals, conn: DataConnection, type: str
     await pc.setRemoteDescription({ type: "offer", sdp });
     await pc.setLocalDescription(await pc.createAnswer());
     send(peer, conn, "ANSWER", pc.localDescription);
-  } else if (pc.signalingState === "have-local-offer") {
+  } else if (pc.signalingState === "have-local-offer" && !callOfferPending(pc)) {
     await pc.setRemoteDescription({ type: "answer", sdp });
   }
 }
@@ -214,9 +216,14 @@ function send(peer: PeerInternals, conn: DataConnection, type: "OFFER" | "ANSWER
 async function restartIce(peer: PeerInternals, conn: DataConnection): Promise<boolean> {
   const pc = conn.peerConnection;
   if (!pc || pc.signalingState === "closed") throw new Error("connection closed");
-  // A restart whose answer never came is rolled back first, and the caller hears of it.
-  const unanswered = pc.signalingState === "have-local-offer";
-  if (unanswered) await pc.setLocalDescription({ type: "rollback" });
+  return exclusive(pc, () => restartOnPc(peer, conn, pc));
+}
+
+async function restartOnPc(peer: PeerInternals, conn: DataConnection, pc: RTCPeerConnection): Promise<boolean> {
+  // A restart whose answer never came is rolled back first, and the caller hears of it. A call's
+  // offer still waiting is rolled back too (the call offers again once the link is back, core/calls).
+  const unanswered = pc.signalingState === "have-local-offer" && !callOfferPending(pc);
+  if (pc.signalingState === "have-local-offer") await pc.setLocalDescription({ type: "rollback" });
   forwardCandidates(peer, conn, pc);
   await pc.setLocalDescription(await pc.createOffer({ iceRestart: true }));
   send(peer, conn, "OFFER", pc.localDescription);
@@ -243,6 +250,7 @@ function wrap(conn: DataConnection, peer: PeerInternals): ChannelPort {
     stats: async () => (conn.peerConnection ? conn.peerConnection.getStats() : null),
     readyState: () => conn.dataChannel?.readyState ?? "closed",
     restartIce: () => restartIce(peer, conn),
+    media: () => (conn.peerConnection ? mediaPort(conn.peerConnection, sameRemoteCertificate) : null),
     fingerprints: () => {
       // The descriptions this side actually applied: our own certificate is the one in the local
       // one, and DTLS checked the remote certificate against the remote one — which must hold

@@ -19,24 +19,31 @@ export function normalizeFingerprint(algorithm: string, hex: string): string {
 
 /**
  * Why a description is refused: `none` (no fingerprint line), `several` (more than one line, at
- * any levels, even identical ones), `not-sha-256` (its one line uses another hash) or `malformed`.
+ * any levels, not all naming the same SHA-256 fingerprint), `not-sha-256` (its one line uses another
+ * hash) or `malformed`.
  */
 export type FingerprintError = "none" | "several" | "not-sha-256" | "malformed";
 export type FingerprintResult = { ok: true; fingerprint: string } | { ok: false; error: FingerprintError };
 
 /**
- * The SHA-256 fingerprint of the one certificate an SDP allows. The description must carry
- * exactly one `a=fingerprint` line in all (session and media level together) and it must be
- * SHA-256; anything else is refused. Browsers differ on several lines — Firefox accepts a
+ * The SHA-256 fingerprint of the one certificate an SDP allows. Every `a=fingerprint` line of the
+ * description (session and media level together) must be SHA-256 and name the same certificate;
+ * anything else is refused. Browsers differ on several different lines — Firefox accepts a
  * certificate that matches any of them, Chromium checks only the last one — so a signaling server
  * could pass the peer's real SHA-256 line along (which the proofs would then bind to) and add its
- * own line of another hash that DTLS accepts: with one line, DTLS and the proofs check the same one.
+ * own line of another hash that DTLS accepts: with one fingerprint, DTLS and the proofs check the
+ * same one. The same line repeated is allowed: Chromium writes one per m-section once a call added
+ * audio and video to the connection (core/calls).
  */
 export function sdpFingerprint(sdp: string): FingerprintResult {
   if (typeof sdp !== "string") return { ok: false, error: "malformed" };
   const lines = sdp.split(/\r\n|\r|\n/).filter((l) => FINGERPRINT_LIKE.test(l));
   if (lines.length === 0) return { ok: false, error: "none" };
-  if (lines.length > 1) return { ok: false, error: "several" };
+  if (lines.length > 1) {
+    const each = lines.map((l) => sdpFingerprint(l));
+    const first = each[0]!;
+    return first.ok && each.every((f) => f.ok && f.fingerprint === first.fingerprint) ? first : { ok: false, error: "several" };
+  }
   const raw = lines[0]!;
   if (raw.length > MAX_FINGERPRINT + 20) return { ok: false, error: "malformed" };
   const m = LINE.exec(raw);

@@ -32,7 +32,32 @@ export interface ChannelPort {
    * background without a `close` event; the UI reads this when the page comes back (ui/resume.ts).
    */
   readyState?(): "connecting" | "open" | "closing" | "closed";
+  /** Media on this same connection (calls); absent where the transport has none. */
+  media?(): MediaPort | null;
   close(): void;
+}
+
+/**
+ * Audio and video on the RTCPeerConnection of one authenticated link (core/calls). Its offers and
+ * answers travel over that link's data channel; only the side that dialled the link offers.
+ * Every remote description is applied only when it names the certificate the connection already
+ * uses (the one the handshake bound), else it is refused (false / null).
+ */
+export interface MediaPort {
+  /** Adds the audio and video transceivers if missing and sets a local offer; null when another negotiation is under way. */
+  offer(): Promise<string | null>;
+  /** Applies a remote offer and sets the answer, sending on both transceivers; null when refused or busy. */
+  answer(sdp: string): Promise<string | null>;
+  /** Applies the answer to our offer; false when refused or not expected. */
+  accept(sdp: string): Promise<boolean>;
+  /** Drops our offer that was never answered. */
+  rollback(): Promise<void>;
+  /** What this side sends (null: nothing) on the audio and video transceivers; no renegotiation. */
+  send(audio: MediaStreamTrack | null, video: MediaStreamTrack | null): Promise<void>;
+  /** The tracks this side receives now (audio, video), once negotiated. */
+  received(): MediaStreamTrack[];
+  /** Caps what the video sender sends (core/calls/adapt); absent fields are left uncapped. */
+  limitVideo?(limit: { maxBitrate?: number; scaleResolutionDownBy?: number; active: boolean }): Promise<void>;
 }
 
 export type PeerErrorKind =

@@ -121,8 +121,22 @@ export interface PingFrame {
   s: number;
 }
 
+/** Largest SDP a call frame may carry (characters); a real audio+video+data offer is under 8 KiB. */
+export const MAX_SDP_CHARS = 16 * 1024;
+
+/**
+ * Call signalling (`c`), hop-by-hop over the direct authenticated link only (core/calls): `st` the
+ * sender's call state (in the call, microphone and camera on); `of`/`an` an offer and its answer
+ * renegotiating the link's own RTCPeerConnection (`n` pairs them); `nd` asks the side that dialled
+ * the link, which alone offers, to offer again.
+ */
+export type CallFrame =
+  | { t: "c"; k: "st"; on: boolean; mic: boolean; cam: boolean }
+  | { t: "c"; k: "of" | "an"; n: number; sdp: string }
+  | { t: "c"; k: "nd" };
+
 export type EndToEndFrame = MessageFrame | AckFrame;
-export type MeshFrame = EndToEndFrame | PresenceFrame | RelayFrame | TypingFrame | PingFrame;
+export type MeshFrame = EndToEndFrame | PresenceFrame | RelayFrame | TypingFrame | PingFrame | CallFrame;
 
 export type RefusalReason = "too-large" | "not-json" | "bad-shape" | "wrong-room" | "bad-signature" | "not-for-me" | "stale" | "room-full";
 
@@ -249,6 +263,23 @@ function validate(value: unknown): MeshFrame | null {
     case "i":
     case "o":
       return isCount(v.s) ? { t: v.t, s: v.s } : null;
+    case "c":
+      return validateCall(v);
+    default:
+      return null;
+  }
+}
+
+function validateCall(v: Record<string, unknown>): CallFrame | null {
+  switch (v.k) {
+    case "st":
+      return typeof v.on === "boolean" && typeof v.mic === "boolean" && typeof v.cam === "boolean" ? { t: "c", k: "st", on: v.on, mic: v.mic, cam: v.cam } : null;
+    case "of":
+    case "an":
+      if (!isCount(v.n) || typeof v.sdp !== "string" || v.sdp.length === 0 || v.sdp.length > MAX_SDP_CHARS) return null;
+      return { t: "c", k: v.k, n: v.n, sdp: v.sdp };
+    case "nd":
+      return { t: "c", k: "nd" };
     default:
       return null;
   }

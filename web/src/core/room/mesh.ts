@@ -7,6 +7,7 @@ import {
   infoInput,
   signedInput,
   type AckFrame,
+  type CallFrame,
   type EndToEndFrame,
   type MemberInfo,
   type MessageFrame,
@@ -118,6 +119,10 @@ export interface MeshEvents extends Record<string, unknown> {
   pong: { from: string; seq: number };
   /** The host's new epoch left `id` out: it is no longer a member (`self`: this side was removed). */
   removed: { id: string; self: boolean };
+  /** Call signalling from a member over its direct link (core/calls). */
+  call: { from: string; frame: CallFrame };
+  /** The direct link to `peer` came up or went down (stalled, closed). */
+  link: { peer: string; up: boolean };
 }
 
 interface SentRecord {
@@ -379,15 +384,27 @@ export class MeshRoom {
     if (box) for (const e of box.pending) this.transmit(peer, e);
     for (const s of this.inbound.values()) if (s.from === peer) this.sendAck(s);
     this.emitRoster();
+    this.events.emit("link", { peer, up: true });
   }
 
   private linkDown(peer: string): void {
     if (!this.up.delete(peer) || this.stopped) return;
     this.broadcastPresence();
     this.emitRoster();
+    this.events.emit("link", { peer, up: false });
   }
 
   // ---- receiving ----
+
+  /** Sends call signalling over the direct link to `peer` only; false when that link is not up. */
+  sendCall(peer: string, frame: CallFrame): boolean {
+    return !this.stopped && this.up.has(peer) && this.o.links.send(peer, JSON.stringify(frame));
+  }
+
+  /** Members with a direct link up now. */
+  get linked(): string[] {
+    return [...this.up];
+  }
 
   /** Handles one frame from a link. Public for tests; never throws. */
   receive(from: string, data: string): void {
@@ -407,6 +424,9 @@ export class MeshRoom {
         return;
       case "o":
         if (this.up.has(from)) this.events.emit("pong", { from, seq: frame.s });
+        return;
+      case "c":
+        if (this.up.has(from)) this.events.emit("call", { from, frame });
         return;
       case "w": {
         if (frame.o === this.o.self.id) return this.receiveEndToEnd(from, frame.x, true);

@@ -19,7 +19,7 @@ import {
   type Verifier,
 } from "../auth";
 import { retry, withTimeout, RetriesExhaustedError, type BackoffOptions } from "../connection/backoff";
-import { PeerError, type ChannelPort, type PeerFactory, type PeerPort } from "../connection/ports";
+import { PeerError, type ChannelPort, type MediaPort, type PeerFactory, type PeerPort } from "../connection/ports";
 import { MAX_MEMBERS } from "../delivery/frames";
 import { Emitter } from "../emitter";
 import { MeshRoom, type Clock, type LinksPort, type MeshOptions } from "./mesh";
@@ -218,6 +218,17 @@ export class MeshSession {
   async stats(peer: string): Promise<RTCStatsReport | null> {
     const l = this.links.get(peer);
     return l?.state === "up" ? ((await l.channel.stats?.()) ?? null) : null;
+  }
+
+  /**
+   * Media on the connection of the authenticated link to `peer` (calls), with the fingerprints the
+   * handshake bound and whether this side dialled it (the dialling side offers); null while that
+   * link is not up. A new connection (a redial) gives a new port.
+   */
+  media(peer: string): { port: MediaPort; bound: ChannelFingerprints; dialled: boolean } | null {
+    const l = this.links.get(peer);
+    const port = l?.state === "up" && !l.stalled && l.pinned ? (l.channel.media?.() ?? null) : null;
+    return port && l ? { port, bound: l.pinned!, dialled: l.dialled } : null;
   }
 
   async start(): Promise<string> {

@@ -1,0 +1,127 @@
+import type { MediaPort } from "../core/connection/ports";
+
+/**
+ * Calls on the RTCPeerConnection that carries a room link's authenticated data channel (PeerJS's
+ * `DataConnection.peerConnection`). PeerJS 1.5.5 sets no `onnegotiationneeded` handler and its
+ * `ontrack` handler acts only for its own MediaConnections, so neither touches what is done here;
+ * we listen with addEventListener and negotiate explicitly (core/calls).
+ *
+ * One negotiation at a time per connection: the call's offers and answers and the ICE restarts of
+ * peerjs.ts (the same connection's offer/answer over the signaling server) run one after the other
+ * through `exclusive`. Only the side that dialled the link makes either kind of offer.
+ */
+
+interface PcState {
+  chain: Promise<unknown>;
+  /** The SDP of our call offer while it awaits its answer (an ICE restart's offer is not one). */
+  mediaOffer: string | null;
+  port: MediaPort | null;
+}
+
+const states = new WeakMap<RTCPeerConnection, PcState>();
+
+function stateOf(pc: RTCPeerConnection): PcState {
+  let s = states.get(pc);
+  if (!s) states.set(pc, (s = { chain: Promise.resolve(), mediaOffer: null, port: null }));
+  return s;
+}
+
+/** Runs `fn` once every earlier negotiation step on `pc` has ended. */
+export function exclusive<T>(pc: RTCPeerConnection, fn: () => Promise<T>): Promise<T> {
+  const s = stateOf(pc);
+  const run = s.chain.then(fn, fn);
+  s.chain = run.catch(() => undefined);
+  return run;
+}
+
+/** True while our call offer awaits its answer: an ICE restart answer must not be applied to it. */
+export function callOfferPending(pc: RTCPeerConnection): boolean {
+  const s = states.get(pc);
+  return !!s?.mediaOffer && pc.signalingState === "have-local-offer" && pc.localDescription?.sdp === s.mediaOffer;
+}
+
+type Kind = "audio" | "video";
+
+function transceiver(pc: RTCPeerConnection, kind: Kind): RTCRtpTransceiver | null {
+  return pc.getTransceivers().find((t) => t.currentDirection !== "stopped" && t.receiver.track.kind === kind) ?? null;
+}
+
+/**
+ * The call port of `pc` (one per connection: a redial gives a new one). `sameCertificate` is the
+ * adapter's check that a description names the certificate the connection uses now.
+ */
+export function mediaPort(pc: RTCPeerConnection, sameCertificate: (pc: RTCPeerConnection, sdp: string) => boolean): MediaPort {
+  const s = stateOf(pc);
+  if (s.port) return s.port;
+  let audio: MediaStreamTrack | null = null;
+  let video: MediaStreamTrack | null = null;
+  const attach = async () => {
+    for (const [kind, track] of [
+      ["audio", audio],
+      ["video", video],
+    ] as const) {
+      const t = transceiver(pc, kind);
+      if (!t) continue;
+      if (t.direction !== "sendrecv") t.direction = "sendrecv";
+      if (t.sender.track !== track) await t.sender.replaceTrack(track);
+    }
+  };
+  const limit: NonNullable<MediaPort["limitVideo"]> = async ({ maxBitrate, scaleResolutionDownBy, active }) => {
+    const sender = transceiver(pc, "video")?.sender;
+    if (!sender) return;
+    const p = sender.getParameters();
+    if (!p.encodings?.length) return; // not negotiated yet
+    for (const e of p.encodings) {
+      e.active = active;
+      if (maxBitrate === undefined) delete e.maxBitrate;
+      else e.maxBitrate = maxBitrate;
+      if (scaleResolutionDownBy === undefined) delete e.scaleResolutionDownBy;
+      else e.scaleResolutionDownBy = scaleResolutionDownBy;
+    }
+    await sender.setParameters(p);
+  };
+  const port: MediaPort = {
+    offer: () =>
+      exclusive(pc, async () => {
+        if (pc.signalingState !== "stable") return null; // an ICE restart awaits its answer
+        for (const kind of ["audio", "video"] as const) if (!transceiver(pc, kind)) pc.addTransceiver(kind, { direction: "sendrecv" });
+        await attach();
+        await pc.setLocalDescription(await pc.createOffer());
+        s.mediaOffer = pc.localDescription?.sdp ?? null;
+        return s.mediaOffer;
+      }),
+    answer: (sdp) =>
+      exclusive(pc, async () => {
+        if (pc.signalingState !== "stable" || !sameCertificate(pc, sdp)) return null;
+        await pc.setRemoteDescription({ type: "offer", sdp });
+        await attach();
+        await pc.setLocalDescription(await pc.createAnswer());
+        return pc.localDescription?.sdp ?? null;
+      }),
+    accept: (sdp) =>
+      exclusive(pc, async () => {
+        if (!callOfferPending(pc) || !sameCertificate(pc, sdp)) return false;
+        s.mediaOffer = null;
+        await pc.setRemoteDescription({ type: "answer", sdp });
+        return true;
+      }),
+    rollback: () =>
+      exclusive(pc, async () => {
+        if (callOfferPending(pc)) await pc.setLocalDescription({ type: "rollback" });
+        s.mediaOffer = null;
+      }),
+    send: async (a, v) => {
+      audio = a;
+      video = v;
+      await exclusive(pc, attach);
+    },
+    received: () =>
+      pc
+        .getTransceivers()
+        .filter((t) => t.currentDirection !== "stopped" && (t.currentDirection === "sendrecv" || t.currentDirection === "recvonly"))
+        .map((t) => t.receiver.track),
+    limitVideo: (l) => exclusive(pc, () => limit(l)),
+  };
+  s.port = port;
+  return port;
+}
