@@ -2,6 +2,7 @@ import { sdpFingerprint, type ChannelFingerprints } from "../auth/fingerprint";
 import type { MediaPort } from "../connection/ports";
 import type { CallFrame } from "../delivery/frames";
 import { Emitter } from "../emitter";
+import type { MeshRoom } from "../room/mesh";
 
 /** Most people in one call, this side included: a full mesh sends every stream to each of the others. */
 export const MAX_CALL = 6;
@@ -294,4 +295,18 @@ export class CallRoom {
 export function namesBound(sdp: string, bound: ChannelFingerprints): boolean {
   const f = sdpFingerprint(sdp);
   return f.ok && f.fingerprint === bound.remote;
+}
+
+/** The call links of a room: MeshRoom carries the frames and link events, MeshSession the connections. */
+export function roomCallLinks(
+  session: Pick<CallLinks, "media">,
+  room: Pick<MeshRoom, "sendCall" | "linked" | "events">,
+): CallLinks {
+  return {
+    send: (peer, frame) => room.sendCall(peer, frame),
+    media: (peer) => session.media(peer),
+    linked: () => room.linked,
+    onCall: (fn) => room.events.on("call", ({ from, frame }) => fn(from, frame)),
+    onLink: (fn) => room.events.on("link", ({ peer, up }) => fn(peer, up)),
+  };
 }

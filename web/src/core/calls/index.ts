@@ -1,1 +1,3 @@
 export * from "./call";
+export * from "./adapt";
+export * from "./figures";
