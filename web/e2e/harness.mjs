@@ -65,9 +65,12 @@ export async function startServer(extraEnv = {}, fixedPort = undefined, { web = 
   };
 }
 
-export async function launchChromium() {
-  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+export async function launchChromium(extraArgs = []) {
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: [...CHROMIUM_ARGS, ...extraArgs] });
 }
+
+/** Chromium's fake camera, microphone and screen, allowed without a prompt (calls). */
+export const FAKE_MEDIA_ARGS = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream", "--auto-select-desktop-capture-source=Entire screen"];
 
 export async function launchFirefox() {
   return puppeteer.launch({
@@ -78,6 +81,9 @@ export async function launchFirefox() {
       "media.peerconnection.ice.obfuscate_host_addresses": false,
       "media.peerconnection.ice.default_address_only": false,
       "network.proxy.type": 0,
+      // Calls: a fake camera and microphone, allowed without a prompt.
+      "media.navigator.streams.fake": true,
+      "media.navigator.permission.disabled": true,
     },
   });
 }

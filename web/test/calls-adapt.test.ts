@@ -61,8 +61,37 @@ describe("decideVideo", () => {
 describe("callFigures", () => {
   const report = (t: number, bytes: number, lost: number, got: number, level: number) =>
     new Map<string, unknown>([
-      ["v", { id: "v", type: "inbound-rtp", kind: "video", timestamp: t, bytesReceived: bytes, packetsLost: lost, packetsReceived: got, framesDecoded: t / 40, framesPerSecond: 25, frameWidth: 640, frameHeight: 480, jitter: 0.012 }],
-      ["a", { id: "a", type: "inbound-rtp", kind: "audio", timestamp: t, bytesReceived: 100, packetsReceived: 10, packetsLost: 0, audioLevel: level, jitter: 0.004 }],
+      [
+        "v",
+        {
+          id: "v",
+          type: "inbound-rtp",
+          kind: "video",
+          timestamp: t,
+          bytesReceived: bytes,
+          packetsLost: lost,
+          packetsReceived: got,
+          framesDecoded: t / 40,
+          framesPerSecond: 25,
+          frameWidth: 640,
+          frameHeight: 480,
+          jitter: 0.012,
+        },
+      ],
+      [
+        "a",
+        {
+          id: "a",
+          type: "inbound-rtp",
+          kind: "audio",
+          timestamp: t,
+          bytesReceived: 100,
+          packetsReceived: 10,
+          packetsLost: 0,
+          audioLevel: level,
+          jitter: 0.004,
+        },
+      ],
       ["o", { id: "o", type: "outbound-rtp", kind: "video", timestamp: t, bytesSent: bytes * 2 }],
       ["p", { id: "p", type: "candidate-pair", state: "succeeded", nominated: true, currentRoundTripTime: 0.05, availableOutgoingBitrate: 900_000 }],
       ["r", { id: "r", type: "remote-inbound-rtp", fractionLost: 0.02 }],
@@ -71,7 +100,17 @@ describe("callFigures", () => {
 
   it("reads_VideoAudioPathAndLoss", () => {
     const f = callFigures(report(1000, 10_000, 0, 100, 0.3));
-    expect(f).toMatchObject({ framesDecoded: 25, framesPerSecond: 25, width: 640, height: 480, jitterMs: 12, audioLevel: 0.3, rttMs: 50, availableBps: 900_000, sentLoss: 0.02 });
+    expect(f).toMatchObject({
+      framesDecoded: 25,
+      framesPerSecond: 25,
+      width: 640,
+      height: 480,
+      jitterMs: 12,
+      audioLevel: 0.3,
+      rttMs: 50,
+      availableBps: 900_000,
+      sentLoss: 0.02,
+    });
     expect(isSpeaking(f)).toBe(true);
     expect(isSpeaking(callFigures(report(1000, 0, 0, 0, 0)))).toBe(false);
   });

@@ -20,7 +20,12 @@ function fakePc(state: RTCSignalingState = "stable") {
     transceivers: [] as unknown[],
     getTransceivers: () => pc.transceivers,
     addTransceiver: vi.fn((kind: string) => {
-      const t = { currentDirection: null, direction: "sendrecv", receiver: { track: { kind } }, sender: { track: null, replaceTrack: vi.fn(async () => undefined) } };
+      const t = {
+        currentDirection: null,
+        direction: "sendrecv",
+        receiver: { track: { kind } },
+        sender: { track: null, replaceTrack: vi.fn(async () => undefined) },
+      };
       pc.transceivers.push(t);
       return t;
     }),

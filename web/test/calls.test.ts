@@ -9,7 +9,8 @@ import { decodeFrame, MAX_SDP_CHARS, type CallFrame } from "../src/core/delivery
  */
 const hex = (b: number) => Array.from({ length: 32 }, (_, i) => ((b + i) & 0xff).toString(16).padStart(2, "0").toUpperCase()).join(":");
 const fp = (b: number) => `sha-256 ${hex(b)}`;
-const sdp = (b: number, extra = "") => ["v=0", "o=- 1 2 IN IP4 127.0.0.1", "s=-", "t=0 0", `a=fingerprint:sha-256 ${hex(b)}`, "m=audio 9 UDP/TLS/RTP/SAVPF 111", extra, ""].join("\r\n");
+const sdp = (b: number, extra = "") =>
+  ["v=0", "o=- 1 2 IN IP4 127.0.0.1", "s=-", "t=0 0", `a=fingerprint:sha-256 ${hex(b)}`, "m=audio 9 UDP/TLS/RTP/SAVPF 111", extra, ""].join("\r\n");
 const track = (kind: string) => ({ kind, id: `${kind}-${Math.random()}` }) as unknown as MediaStreamTrack;
 
 class FakePort implements MediaPort {

@@ -26,7 +26,11 @@ public sealed class SecurityAndOpsTests
         Assert.Equal("no-referrer", response.Headers.GetValues("Referrer-Policy").Single());
         Assert.Equal("same-origin", response.Headers.GetValues("Cross-Origin-Opener-Policy").Single());
         Assert.Equal("same-origin", response.Headers.GetValues("Cross-Origin-Resource-Policy").Single());
-        Assert.Contains("camera=()", response.Headers.GetValues("Permissions-Policy").Single(), StringComparison.Ordinal);
+        var permissions = response.Headers.GetValues("Permissions-Policy").Single().Split(", ");
+        Assert.Contains("camera=(self)", permissions);
+        Assert.Contains("microphone=(self)", permissions);
+        Assert.Contains("display-capture=(self)", permissions);
+        Assert.Contains("geolocation=()", permissions);
         Assert.False(response.Headers.Contains("Strict-Transport-Security")); // plain HTTP: HSTS would be ignored or wrong
     }
 

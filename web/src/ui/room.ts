@@ -5,6 +5,7 @@ import { TypingReceiver, TypingSender } from "../core/typing";
 import { t, type StringKey } from "../core/strings";
 import { $, el, renderSegments } from "./dom";
 import { QualityIndicator, type QualitySource } from "./quality";
+import { CallPanel } from "./call";
 
 const TIME_FORMAT = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
 
@@ -39,6 +40,7 @@ export class RoomView {
   /** Verification code of this side's link to each member (group rooms show them in the list). */
   private readonly codes = new Map<string, string>();
   private everHadMember = false;
+  private call: CallPanel | null = null;
   private phaseNow: RoomPhase = "waiting";
 
   constructor(
@@ -92,6 +94,8 @@ export class RoomView {
 
   dispose(): void {
     for (const f of this.off.splice(0)) f();
+    this.call?.dispose();
+    this.call = null;
     for (const h of this.timers) window.clearTimeout(h);
     this.timers.clear();
     window.clearTimeout(this.typingTimer);
@@ -131,6 +135,8 @@ export class RoomView {
 
   private attach(room: MeshRoom): void {
     this.room = room;
+    this.call?.dispose();
+    this.call = new CallPanel(this.session, room, (peer) => this.nameOf(peer), $("view-chat").querySelector<HTMLElement>(".chat-tools") ?? $("view-chat"));
     this.off.push(
       room.events.on("roster", (members) => this.renderMembers(members)),
       room.events.on("message", (m) => {

@@ -80,7 +80,13 @@ export class CallRoom {
 
   constructor(
     private readonly links: CallLinks,
-    private readonly clock: CallTimer = { setTimer: (ms, fn) => ((h) => () => clearTimeout(h))(setTimeout(fn, ms)) },
+    private readonly clock: CallTimer = {
+      setTimer: (ms, fn) =>
+        (
+          (h) => () =>
+            clearTimeout(h)
+        )(setTimeout(fn, ms)),
+    },
   ) {
     this.off.push(
       links.onCall((from, frame) => void this.receive(from, frame)),
@@ -182,7 +188,7 @@ export class CallRoom {
   private async offer(peer: string, n: Negotiation): Promise<void> {
     const seq = ++n.seq;
     n.offering = seq;
-    let sdp: string | null = null;
+    let sdp: string | null;
     try {
       sdp = await n.port.offer();
     } catch {
@@ -298,10 +304,7 @@ export function namesBound(sdp: string, bound: ChannelFingerprints): boolean {
 }
 
 /** The call links of a room: MeshRoom carries the frames and link events, MeshSession the connections. */
-export function roomCallLinks(
-  session: Pick<CallLinks, "media">,
-  room: Pick<MeshRoom, "sendCall" | "linked" | "events">,
-): CallLinks {
+export function roomCallLinks(session: Pick<CallLinks, "media">, room: Pick<MeshRoom, "sendCall" | "linked" | "events">): CallLinks {
   return {
     send: (peer, frame) => room.sendCall(peer, frame),
     media: (peer) => session.media(peer),

@@ -130,10 +130,7 @@ export const MAX_SDP_CHARS = 16 * 1024;
  * renegotiating the link's own RTCPeerConnection (`n` pairs them); `nd` asks the side that dialled
  * the link, which alone offers, to offer again.
  */
-export type CallFrame =
-  | { t: "c"; k: "st"; on: boolean; mic: boolean; cam: boolean }
-  | { t: "c"; k: "of" | "an"; n: number; sdp: string }
-  | { t: "c"; k: "nd" };
+export type CallFrame = { t: "c"; k: "st"; on: boolean; mic: boolean; cam: boolean } | { t: "c"; k: "of" | "an"; n: number; sdp: string } | { t: "c"; k: "nd" };
 
 export type EndToEndFrame = MessageFrame | AckFrame;
 export type MeshFrame = EndToEndFrame | PresenceFrame | RelayFrame | TypingFrame | PingFrame | CallFrame;
@@ -273,7 +270,9 @@ function validate(value: unknown): MeshFrame | null {
 function validateCall(v: Record<string, unknown>): CallFrame | null {
   switch (v.k) {
     case "st":
-      return typeof v.on === "boolean" && typeof v.mic === "boolean" && typeof v.cam === "boolean" ? { t: "c", k: "st", on: v.on, mic: v.mic, cam: v.cam } : null;
+      return typeof v.on === "boolean" && typeof v.mic === "boolean" && typeof v.cam === "boolean"
+        ? { t: "c", k: "st", on: v.on, mic: v.mic, cam: v.cam }
+        : null;
     case "of":
     case "an":
       if (!isCount(v.n) || typeof v.sdp !== "string" || v.sdp.length === 0 || v.sdp.length > MAX_SDP_CHARS) return null;

@@ -1,3 +1,4 @@
+import { callStrings } from "./calls";
 import { networkStrings } from "./network";
 import { telemetryStrings } from "./telemetry";
 
@@ -194,6 +195,7 @@ export const en = {
   receiptNobody: "Nobody else is in the room yet",
   receiptFailed: "Not delivered (left the room)",
   ...networkStrings,
+  ...callStrings,
   ...telemetryStrings,
 } as const;
 

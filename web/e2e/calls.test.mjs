@@ -1,0 +1,188 @@
+// Calls in real browsers with fake devices (Chromium's --use-fake-device-for-media-stream, Firefox's
+// media.navigator.streams.fake) through the real server: the other side decodes video frames and
+// hears audio (getStats on the room link's own connection: inbound-rtp framesDecoded rising, audio
+// level above 0); mute and camera off stop them; screen share (Chromium); relay-only through the
+// embedded TURN; a room of three with Firefox. `window.__ghostchatMesh.rtp(peer)` exists only in the
+// e2e build (web/e2e-build).
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { chromiumPage, createRoom, E2E_DIST, FAKE_MEDIA_ARGS, firefoxPage, freePort, launchChromium, launchFirefox, startServer, waitConnected, WAIT } from "./harness.mjs";
+
+/** Polls on an interval (hidden Firefox tabs get no animation frames). */
+function until(p, fn, arg, timeout = WAIT) {
+  return p.kind === "playwright" ? p.page.waitForFunction(fn, arg, { polling: 500, timeout }) : p.page.waitForFunction(fn, { polling: 500, timeout }, arg);
+}
+
+const peers = (p) => p.eval(() => window.__ghostchatMesh.links());
+
+/**
+ * Waits until what `p` receives from `peer` moves (`moving`) or has stopped (`!moving`): for "video"
+ * framesDecoded, for "audio" packets with an audio level above 0. Moving: larger than at the previous
+ * poll; stopped: the same over four polls in a row (two seconds).
+ */
+function receiving(p, peer, kind, moving = true) {
+  return until(
+    p,
+    async ([peer, kind, moving]) => {
+      const rtp = await window.__ghostchatMesh.rtp(peer);
+      const s = rtp.find((x) => x.type === "inbound-rtp" && x.kind === kind);
+      const value = !s ? 0 : kind === "video" ? (s.framesDecoded ?? 0) : (s.packetsReceived ?? 0);
+      const level = s?.audioLevel ?? s?.totalAudioEnergy ?? 0;
+      const key = `${peer}/${kind}/${moving}`;
+      const seen = ((window.__calls ??= {})[key] ??= []);
+      seen.push(value);
+      if (moving) return seen.length > 1 && value > seen[seen.length - 2] && (kind === "video" || level > 0);
+      return seen.length >= 4 && seen.slice(-4).every((v) => v === value);
+    },
+    [peer, kind, moving],
+  );
+}
+
+async function resetSeen(...pages) {
+  for (const p of pages) await p.eval(() => (window.__calls = {}));
+}
+
+async function readyPair(server, host, guest, { relayGuest = false } = {}) {
+  const link = await createRoom(host, server.url);
+  if (relayGuest) {
+    await guest.goto(server.url + "/");
+    await guest.waitFor(() => document.body.dataset.view === "home");
+    await guest.click("#hide-ip");
+  }
+  await guest.goto(link);
+  await Promise.all([waitConnected(host), waitConnected(guest)]);
+  await until(host, () => window.__ghostchatMesh?.links().length === 1);
+  await until(guest, () => window.__ghostchatMesh?.links().length === 1);
+}
+
+describe("Calls in the room (Chromium, fake devices)", { timeout: 300_000 }, () => {
+  let server, browser;
+  before(async () => {
+    const [udp, tcp] = [await freePort(), await freePort()];
+    server = await startServer(
+      {
+        GhostChat__Turn__Enabled: "true",
+        GhostChat__Turn__ListenAddresses__0: "127.0.0.1",
+        GhostChat__Turn__UdpPort: String(udp),
+        GhostChat__Turn__TcpPort: String(tcp),
+        // The browsers are on loopback: let the relay reach them (production denies it).
+        GhostChat__Turn__AllowedPeers__0: "127.0.0.0/8",
+      },
+      undefined,
+      { web: E2E_DIST },
+    );
+    browser = await launchChromium(FAKE_MEDIA_ARGS);
+  });
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  it("videoCall_OneToOne_BothDecodeAndHear_MuteAndCameraOffStopThem_ScreenShareSends", async () => {
+    const host = await chromiumPage(browser);
+    const guest = await chromiumPage(browser);
+    await readyPair(server, host, guest);
+    const [hostId] = await peers(guest);
+    const [guestId] = await peers(host);
+
+    await host.click("#call-video");
+    // The other side sees the call and joins with one click.
+    await until(guest, () => document.querySelector("#call")?.dataset.members === "1" && !document.querySelector("#call-video").hidden);
+    assert.match(await guest.eval(() => document.querySelector("#call-status").textContent), /Call in progress/);
+    assert.equal(await guest.eval(() => document.querySelector("#call-video").textContent), "Join with video");
+    await guest.click("#call-video");
+
+    await receiving(guest, hostId, "video");
+    await receiving(host, guestId, "video");
+    await receiving(guest, hostId, "audio");
+    await receiving(host, guestId, "audio");
+    await until(guest, (id) => !!document.querySelector(`#call-grid figure[data-peer="${id}"] video`)?.srcObject, hostId);
+
+    // Mute: the guest stops receiving the host's audio, video goes on.
+    await host.click("#call-mute");
+    assert.equal(await host.eval(() => document.querySelector("#call-mute").getAttribute("aria-pressed")), "true");
+    await receiving(guest, hostId, "audio", false);
+    await resetSeen(guest);
+    await receiving(guest, hostId, "video");
+    await until(guest, (id) => document.querySelector(`#call-grid figure[data-peer="${id}"]`)?.dataset.mic === "false", hostId);
+
+    // Camera off: frames stop too.
+    await host.click("#call-camera");
+    await receiving(guest, hostId, "video", false);
+
+    // Screen share (desktop Chromium): frames again, from the screen.
+    await host.click("#call-screen");
+    await resetSeen(guest);
+    await receiving(guest, hostId, "video");
+    assert.equal(await host.eval(() => document.querySelector("#call-screen").getAttribute("aria-pressed")), "true");
+
+    // Leave: the other side sees nobody else in the call.
+    await host.click("#call-leave");
+    await until(guest, () => document.querySelector("#call")?.dataset.members === "0");
+    assert.deepEqual([...host.errors, ...guest.errors], []);
+    await host.context.close();
+    await guest.context.close();
+  });
+
+  it("voiceCall_RelayOnly_ThroughEmbeddedTurn_AudioFlows", async () => {
+    const host = await chromiumPage(browser);
+    const guest = await chromiumPage(browser);
+    await readyPair(server, host, guest, { relayGuest: true });
+    await guest.waitFor(() => document.querySelector("#view-chat .chat-tools .quality")?.dataset.path?.startsWith("relay-udp"), undefined, WAIT);
+    const [hostId] = await peers(guest);
+    const [guestId] = await peers(host);
+    await guest.click("#call-voice");
+    await until(host, () => document.querySelector("#call")?.dataset.members === "1");
+    await host.click("#call-voice");
+    await receiving(guest, hostId, "audio");
+    await receiving(host, guestId, "audio");
+    // Voice only: no video is sent.
+    assert.equal(await host.eval((id) => window.__ghostchatMesh.rtp(id).then((r) => r.filter((s) => s.type === "inbound-rtp" && s.kind === "video" && s.framesDecoded > 0).length), guestId), 0);
+    assert.deepEqual([...host.errors, ...guest.errors], []);
+    await host.context.close();
+    await guest.context.close();
+  });
+});
+
+describe("A call in a room of three, Chromium and Firefox", { timeout: 300_000 }, () => {
+  let server, chromium, firefox;
+  before(async () => {
+    server = await startServer({}, undefined, { web: E2E_DIST });
+    chromium = await launchChromium(FAKE_MEDIA_ARGS);
+    firefox = await launchFirefox();
+  });
+  after(async () => {
+    await firefox?.close();
+    await chromium?.close();
+    await server?.stop();
+  });
+
+  it("groupOfThree_EveryoneDecodesEveryone", async () => {
+    const host = await chromiumPage(chromium);
+    const link = await createRoom(host, server.url, "group");
+    const second = await firefoxPage(firefox);
+    const third = await chromiumPage(chromium);
+    for (const p of [second, third]) {
+      await p.goto(link);
+      await until(p, () => document.body.dataset.view === "chat" && !!window.__ghostchatMesh);
+    }
+    const pages = [host, second, third];
+    for (const p of pages) await until(p, () => window.__ghostchatMesh.links().length === 2);
+    await host.click("#call-video");
+    for (const p of [second, third]) {
+      await until(p, () => document.querySelector("#call")?.dataset.members === "1");
+      await p.click("#call-video");
+    }
+    for (const p of pages) {
+      await until(p, () => document.querySelector("#call")?.dataset.members === "2");
+      for (const from of await peers(p)) {
+        await receiving(p, from, "video");
+        await receiving(p, from, "audio");
+      }
+    }
+    assert.deepEqual(
+      pages.flatMap((p) => p.errors),
+      [],
+    );
+  });
+});
