@@ -112,9 +112,11 @@ describe("Calls in the room (Chromium, fake devices)", { timeout: 300_000 }, () 
 
     // Screen share (desktop Chromium): frames again, from the screen.
     await host.click("#call-screen");
+    await until(host, () => document.querySelector("#call-screen").getAttribute("aria-pressed") === "true");
     await resetSeen(guest);
     await receiving(guest, hostId, "video");
-    assert.equal(await host.eval(() => document.querySelector("#call-screen").getAttribute("aria-pressed")), "true");
+    // The fake screen is 1280×720, the camera 640×360.
+    assert.equal(await host.eval(() => document.querySelector('#call-grid figure[data-peer="self"] video').srcObject.getVideoTracks()[0].label.startsWith("screen:")), true);
 
     // Leave: the other side sees nobody else in the call.
     await host.click("#call-leave");
@@ -167,7 +169,7 @@ describe("A call in a room of three, Chromium and Firefox", { timeout: 300_000 }
       await until(p, () => document.body.dataset.view === "chat" && !!window.__ghostchatMesh);
     }
     const pages = [host, second, third];
-    for (const p of pages) await until(p, () => window.__ghostchatMesh.links().length === 2);
+    for (const p of pages) await until(p, () => window.__ghostchatMesh.links().length === 2, undefined, 120_000);
     await host.click("#call-video");
     for (const p of [second, third]) {
       await until(p, () => document.querySelector("#call")?.dataset.members === "1");

@@ -69,8 +69,8 @@ export async function launchChromium(extraArgs = []) {
   return chromium.launch({ executablePath: CHROMIUM, headless: true, args: [...CHROMIUM_ARGS, ...extraArgs] });
 }
 
-/** Chromium's fake camera, microphone and screen, allowed without a prompt (calls). */
-export const FAKE_MEDIA_ARGS = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream", "--auto-select-desktop-capture-source=Entire screen"];
+/** Chromium's fake camera, microphone and screen (a 1280×720 pattern), allowed without a prompt (calls). */
+export const FAKE_MEDIA_ARGS = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"];
 
 export async function launchFirefox() {
   return puppeteer.launch({

@@ -2,6 +2,10 @@ import { describe, expect, it } from "vitest";
 import {
   AUDIO_BPS,
   MAX_VIDEO_BPS,
+  PROBE_EVERY,
+  WARMUP_POLLS,
+  adaptVideo,
+  initialAdapt,
   PAUSE_BELOW_BPS,
   RESUME_ABOVE_BPS,
   TOTAL_VIDEO_BPS,
@@ -141,5 +145,38 @@ describe("mediaProblem", () => {
     ["NotAllowedError", true, false, "insecure"],
   ] as const)("%s_secure%s_devices%s_%s", (name, secure, devices, want) => {
     expect(mediaProblem(name, secure, devices)).toBe(want);
+  });
+});
+
+describe("adaptVideo", () => {
+  const slow = { availableBps: 80_000, rttMs: 50, loss: 0.2, receivers: 1 };
+  const run = (measures: (typeof good)[], from = initialAdapt()) => {
+    let state = from;
+    const limits = [];
+    for (const m of measures) {
+      const step = adaptVideo(state, m);
+      state = step.state;
+      limits.push(step.limit);
+    }
+    return { state, limits };
+  };
+
+  it("warmUp_EstimateIgnored_VideoOn", () => {
+    const { limits } = run(Array(WARMUP_POLLS).fill(slow));
+    expect(limits.every((l) => l.active)).toBe(true);
+  });
+
+  it("slowLinkAfterWarmUp_Pauses_ThenProbes_ThenRecoversWhenLinkDoes", () => {
+    const { state, limits } = run(Array(WARMUP_POLLS + 1).fill(slow));
+    expect(limits.at(-1)!.active).toBe(false);
+    expect(state.paused).toBe(true);
+    // Still slow: paused, with a short probe every PROBE_EVERY polls.
+    const more = run(Array(PROBE_EVERY).fill(slow), state);
+    expect(more.limits.map((l) => l.active)).toEqual([...Array<boolean>(PROBE_EVERY - 1).fill(false), true]);
+    expect(more.limits.at(-1)).toEqual({ active: true, maxBitrate: PAUSE_BELOW_BPS, scaleResolutionDownBy: 4 });
+    // The link recovers: video back at full rate.
+    const back = run([good, good, good, good], more.state);
+    expect(back.limits.at(-1)).toEqual({ active: true, maxBitrate: MAX_VIDEO_BPS, scaleResolutionDownBy: 1 });
+    expect(back.state.paused).toBe(false);
   });
 });

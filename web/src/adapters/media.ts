@@ -13,8 +13,11 @@ import type { MediaPort } from "../core/connection/ports";
 
 interface PcState {
   chain: Promise<unknown>;
-  /** The SDP of our call offer while it awaits its answer (an ICE restart's offer is not one). */
-  mediaOffer: string | null;
+  /**
+   * Our call offer awaits its answer (an ICE restart's offer is not one). A flag, not the SDP: the
+   * browser adds gathered candidates to `localDescription`, so its text changes.
+   */
+  mediaOffer: boolean;
   port: MediaPort | null;
 }
 
@@ -22,7 +25,7 @@ const states = new WeakMap<RTCPeerConnection, PcState>();
 
 function stateOf(pc: RTCPeerConnection): PcState {
   let s = states.get(pc);
-  if (!s) states.set(pc, (s = { chain: Promise.resolve(), mediaOffer: null, port: null }));
+  if (!s) states.set(pc, (s = { chain: Promise.resolve(), mediaOffer: false, port: null }));
   return s;
 }
 
@@ -37,7 +40,12 @@ export function exclusive<T>(pc: RTCPeerConnection, fn: () => Promise<T>): Promi
 /** True while our call offer awaits its answer: an ICE restart answer must not be applied to it. */
 export function callOfferPending(pc: RTCPeerConnection): boolean {
   const s = states.get(pc);
-  return !!s?.mediaOffer && pc.signalingState === "have-local-offer" && pc.localDescription?.sdp === s.mediaOffer;
+  return !!s?.mediaOffer && pc.signalingState === "have-local-offer";
+}
+
+/** An ICE restart (peerjs.ts) replaced whatever offer was pending with its own. */
+export function restartOffered(pc: RTCPeerConnection): void {
+  stateOf(pc).mediaOffer = false;
 }
 
 type Kind = "audio" | "video";
@@ -87,8 +95,8 @@ export function mediaPort(pc: RTCPeerConnection, sameCertificate: (pc: RTCPeerCo
         for (const kind of ["audio", "video"] as const) if (!transceiver(pc, kind)) pc.addTransceiver(kind, { direction: "sendrecv" });
         await attach();
         await pc.setLocalDescription(await pc.createOffer());
-        s.mediaOffer = pc.localDescription?.sdp ?? null;
-        return s.mediaOffer;
+        s.mediaOffer = true;
+        return pc.localDescription?.sdp ?? null;
       }),
     answer: (sdp) =>
       exclusive(pc, async () => {
@@ -101,14 +109,14 @@ export function mediaPort(pc: RTCPeerConnection, sameCertificate: (pc: RTCPeerCo
     accept: (sdp) =>
       exclusive(pc, async () => {
         if (!callOfferPending(pc) || !sameCertificate(pc, sdp)) return false;
-        s.mediaOffer = null;
+        s.mediaOffer = false;
         await pc.setRemoteDescription({ type: "answer", sdp });
         return true;
       }),
     rollback: () =>
       exclusive(pc, async () => {
         if (callOfferPending(pc)) await pc.setLocalDescription({ type: "rollback" });
-        s.mediaOffer = null;
+        s.mediaOffer = false;
       }),
     send: async (a, v) => {
       audio = a;

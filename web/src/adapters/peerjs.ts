@@ -2,7 +2,7 @@ import { Peer, type DataConnection, type PeerError as PeerJsError } from "peerjs
 import { connectionFingerprints, sdpFingerprint } from "../core/auth/fingerprint";
 import { PeerError, type ChannelPort, type PeerErrorKind, type PeerPort } from "../core/connection/ports";
 import { newToken, tokenBoundPeerId } from "../core/ids";
-import { callOfferPending, exclusive, mediaPort } from "./media";
+import { callOfferPending, exclusive, mediaPort, restartOffered } from "./media";
 
 export interface PeerJsServer {
   host: string;
@@ -224,6 +224,7 @@ async function restartOnPc(peer: PeerInternals, conn: DataConnection, pc: RTCPee
   // offer still waiting is rolled back too (the call offers again once the link is back, core/calls).
   const unanswered = pc.signalingState === "have-local-offer" && !callOfferPending(pc);
   if (pc.signalingState === "have-local-offer") await pc.setLocalDescription({ type: "rollback" });
+  restartOffered(pc);
   forwardCandidates(peer, conn, pc);
   await pc.setLocalDescription(await pc.createOffer({ iceRestart: true }));
   send(peer, conn, "OFFER", pc.localDescription);

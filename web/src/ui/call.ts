@@ -3,11 +3,13 @@ import {
   MAX_CALL,
   bitrates,
   callFigures,
-  decideVideo,
+  adaptVideo,
+  initialAdapt,
   isSpeaking,
   lossBetween,
   mediaProblem,
   roomCallLinks,
+  type AdaptState,
   type CallFigures,
   type CallView,
 } from "../core/calls";
@@ -27,7 +29,7 @@ interface Tile {
   caption: HTMLElement;
   figures: HTMLElement;
   last: CallFigures | null;
-  paused: boolean;
+  adapt: AdaptState;
 }
 
 function button(id: string, text: string, className = "ghost"): HTMLButtonElement {
@@ -345,7 +347,7 @@ export class CallPanel {
     const figures = el("small", undefined, "call-figures");
     root.append(video, caption, figures);
     this.grid.append(root);
-    tile = { root, video, caption, figures, last: null, paused: false };
+    tile = { root, video, caption, figures, last: null, adapt: initialAdapt() };
     this.tiles.set(peer, tile);
     return tile;
   }
@@ -389,9 +391,9 @@ export class CallPanel {
         resolution: now.width && now.height ? `${now.width}×${now.height}` : "—",
         fps: Math.round(now.framesPerSecond ?? 0),
       });
-      const limit = decideVideo({ availableBps: now.availableBps, rttMs: now.rttMs, loss: now.sentLoss, receivers: members.length }, tile.paused);
-      tile.paused = !limit.active;
-      if (tile.paused) pausedFor = this.nameOf(m.peer);
+      const { limit, state } = adaptVideo(tile.adapt, { availableBps: now.availableBps, rttMs: now.rttMs, loss: now.sentLoss, receivers: members.length });
+      tile.adapt = state;
+      if (!limit.active) pausedFor = this.nameOf(m.peer);
       await this.call
         .port(m.peer)
         ?.limitVideo?.(limit)

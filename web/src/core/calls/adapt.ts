@@ -47,3 +47,39 @@ export function decideVideo(m: LinkMeasure, wasPaused: boolean): VideoLimit {
   const scaleResolutionDownBy = cap >= 1_000_000 ? 1 : cap >= 400_000 ? 2 : 4;
   return { active, maxBitrate: Math.max(cap, PAUSE_BELOW_BPS), scaleResolutionDownBy };
 }
+
+/** Polls (one a second) before a link's estimate is trusted: the browser's estimate starts low and grows with the media sent. */
+export const WARMUP_POLLS = 5;
+/** Paused this many polls, video is tried again at the lowest rate for `PROBE_POLLS`: with nothing sent, the estimate cannot grow. */
+export const PROBE_EVERY = 10;
+export const PROBE_POLLS = 3;
+
+export interface AdaptState {
+  polls: number;
+  paused: boolean;
+  pausedPolls: number;
+  probing: number;
+}
+
+export const initialAdapt = (): AdaptState => ({ polls: 0, paused: false, pausedPolls: 0, probing: 0 });
+
+/**
+ * One step of a link's adaptation (called once a second): `decideVideo` on the measure, after a
+ * warm-up that ignores the estimate, and, while paused, a short probe now and then so that a link
+ * that recovered is noticed (a paused sender sends nothing, so its estimate would never rise).
+ */
+export function adaptVideo(state: AdaptState, m: LinkMeasure): { limit: VideoLimit; state: AdaptState } {
+  const polls = state.polls + 1;
+  if (polls <= WARMUP_POLLS) return { limit: decideVideo({ ...m, availableBps: null, loss: null }, false), state: { ...initialAdapt(), polls } };
+  if (state.probing > 0) {
+    return {
+      limit: { active: true, maxBitrate: PAUSE_BELOW_BPS, scaleResolutionDownBy: 4 },
+      state: { polls, paused: true, pausedPolls: state.pausedPolls, probing: state.probing - 1 },
+    };
+  }
+  const limit = decideVideo(m, state.paused);
+  if (limit.active) return { limit, state: { polls, paused: false, pausedPolls: 0, probing: 0 } };
+  const pausedPolls = state.pausedPolls + 1;
+  const probing = pausedPolls % PROBE_EVERY === 0 ? PROBE_POLLS : 0;
+  return { limit, state: { polls, paused: true, pausedPolls, probing } };
+}
