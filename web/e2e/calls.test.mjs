@@ -6,7 +6,19 @@
 // e2e build (web/e2e-build).
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { chromiumPage, createRoom, E2E_DIST, FAKE_MEDIA_ARGS, firefoxPage, freePort, launchChromium, launchFirefox, startServer, waitConnected, WAIT } from "./harness.mjs";
+import {
+  chromiumPage,
+  createRoom,
+  E2E_DIST,
+  FAKE_MEDIA_ARGS,
+  firefoxPage,
+  freePort,
+  launchChromium,
+  launchFirefox,
+  startServer,
+  waitConnected,
+  WAIT,
+} from "./harness.mjs";
 
 /** Polls on an interval (hidden Firefox tabs get no animation frames). */
 function until(p, fn, arg, timeout = WAIT) {
@@ -116,7 +128,10 @@ describe("Calls in the room (Chromium, fake devices)", { timeout: 300_000 }, () 
     await resetSeen(guest);
     await receiving(guest, hostId, "video");
     // The fake screen is 1280×720, the camera 640×360.
-    assert.equal(await host.eval(() => document.querySelector('#call-grid figure[data-peer="self"] video').srcObject.getVideoTracks()[0].label.startsWith("screen:")), true);
+    assert.equal(
+      await host.eval(() => document.querySelector('#call-grid figure[data-peer="self"] video').srcObject.getVideoTracks()[0].label.startsWith("screen:")),
+      true,
+    );
 
     // Leave: the other side sees nobody else in the call.
     await host.click("#call-leave");
@@ -139,7 +154,13 @@ describe("Calls in the room (Chromium, fake devices)", { timeout: 300_000 }, () 
     await receiving(guest, hostId, "audio");
     await receiving(host, guestId, "audio");
     // Voice only: no video is sent.
-    assert.equal(await host.eval((id) => window.__ghostchatMesh.rtp(id).then((r) => r.filter((s) => s.type === "inbound-rtp" && s.kind === "video" && s.framesDecoded > 0).length), guestId), 0);
+    assert.equal(
+      await host.eval(
+        (id) => window.__ghostchatMesh.rtp(id).then((r) => r.filter((s) => s.type === "inbound-rtp" && s.kind === "video" && s.framesDecoded > 0).length),
+        guestId,
+      ),
+      0,
+    );
     assert.deepEqual([...host.errors, ...guest.errors], []);
     await host.context.close();
     await guest.context.close();

@@ -102,3 +102,9 @@ interface RTCStatsReport {
   get(key: string): unknown;
   values(): IterableIterator<unknown>;
 }
+
+// Calls (core/calls) hand tracks between the UI and the media port without touching them.
+interface MediaStreamTrack {
+  readonly kind: string;
+  readonly id: string;
+}
