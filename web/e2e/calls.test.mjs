@@ -141,6 +141,38 @@ describe("Calls in the room (Chromium, fake devices)", { timeout: 300_000 }, () 
     await guest.context.close();
   });
 
+  it("linkRedialled_NewConnection_CallNegotiatedAgain_FramesFlowAgain", async () => {
+    const host = await chromiumPage(browser);
+    const guest = await chromiumPage(browser);
+    await readyPair(server, host, guest);
+    const [hostId] = await peers(guest);
+    const [guestId] = await peers(host);
+    await host.click("#call-video");
+    await until(guest, () => document.querySelector("#call")?.dataset.members === "1");
+    await guest.click("#call-video");
+    await receiving(guest, hostId, "video");
+    const decoded = (p, id) =>
+      p.eval((id) => window.__ghostchatMesh.rtp(id).then((r) => r.find((s) => s.type === "inbound-rtp" && s.kind === "video")?.framesDecoded ?? null), id);
+    await until(guest, (id) => window.__ghostchatMesh.rtp(id).then((r) => r.some((s) => s.type === "inbound-rtp" && s.framesDecoded > 100)), hostId);
+    const before = await decoded(guest, hostId);
+    // The link's connection dies (closed under the engine, e2e build only): the room redials, with a
+    // new RTCPeerConnection and a new handshake; the call is negotiated again on it, whose counters
+    // start from zero.
+    await guest.eval((id) => window.__ghostchatMesh.fail(id), hostId);
+    await until(
+      guest,
+      ([id, n]) => window.__ghostchatMesh.rtp(id).then((r) => r.some((s) => s.type === "inbound-rtp" && s.kind === "video" && s.framesDecoded < n)),
+      [hostId, before],
+    );
+    await resetSeen(guest, host);
+    await receiving(guest, hostId, "video");
+    await receiving(host, guestId, "audio");
+    assert.equal(await guest.eval(() => document.querySelector("#call").dataset.joined), "true");
+    assert.deepEqual([...host.errors, ...guest.errors], []);
+    await host.context.close();
+    await guest.context.close();
+  });
+
   it("voiceCall_RelayOnly_ThroughEmbeddedTurn_AudioFlows", async () => {
     const host = await chromiumPage(browser);
     const guest = await chromiumPage(browser);
