@@ -1,7 +1,8 @@
 import { describe, expect, it, vi } from "vitest";
 import { CallRoom, MAX_CALL, namesBound, type CallLinks } from "../src/core/calls";
 import type { MediaPort } from "../src/core/connection/ports";
-import { decodeFrame, MAX_SDP_CHARS, type CallFrame } from "../src/core/delivery/frames";
+import { decodeFrame, MAX_FRAME_CHARS, MAX_SDP_CHARS, type CallFrame } from "../src/core/delivery/frames";
+import { SimMember, SimNet } from "./mesh-sim";
 
 /**
  * The call engine (core/calls) between fake links and fake media ports: who offers, what is refused,
@@ -316,5 +317,48 @@ describe("CallRoom", () => {
     await settle();
     for (const p of last.ports.values()) expect(p.offer).not.toHaveBeenCalled();
     for (const s of sides.slice(0, MAX_CALL)) expect(s.call.view.members).toHaveLength(MAX_CALL - 1);
+  });
+});
+
+describe("call signalling through the room engine", () => {
+  it("malformedOrRelayed_RefusedAndTheRoomKeepsWorking", () => {
+    const net = new SimNet(7);
+    const a = new SimMember("a", net);
+    const b = new SimMember("b", net);
+    net.run(net.now + 100);
+    const reasons: string[] = [];
+    const calls: unknown[] = [];
+    b.room.events.on("refused", (x) => void reasons.push(x.reason));
+    b.room.events.on("call", (c) => void calls.push(c));
+    const junk = [
+      { t: "c" },
+      { t: "c", k: "of", n: 1, sdp: "v".repeat(MAX_SDP_CHARS + 1) },
+      { t: "c", k: "st", on: 1, mic: true, cam: true },
+      { t: "c", k: "an", n: "1", sdp: "v=0" },
+      // Call signalling is hop-by-hop: never accepted through a relay.
+      { t: "w", o: "b", x: JSON.stringify({ t: "c", k: "nd" }) },
+    ];
+    for (const j of junk) b.room.receive("a", JSON.stringify(j));
+    b.room.receive("a", JSON.stringify({ t: "c", k: "of", n: 1, sdp: "v".repeat(MAX_FRAME_CHARS) }));
+    expect(calls).toEqual([]);
+    expect(reasons).toEqual(["bad-shape", "bad-shape", "bad-shape", "bad-shape", "bad-shape", "too-large"]);
+    a.say("still here");
+    net.run(net.now + 2000);
+    expect(b.received.map((m) => m.text)).toEqual(["still here"]);
+  });
+
+  it("validFrame_OverUpLink_Delivered_FromNonMember_Ignored", () => {
+    const net = new SimNet(8);
+    const a = new SimMember("a", net);
+    const b = new SimMember("b", net);
+    net.run(net.now + 100);
+    const calls: { from: string }[] = [];
+    b.room.events.on("call", (c) => void calls.push(c));
+    const frame = { t: "c", k: "st", on: true, mic: true, cam: false };
+    b.room.receive("zed", JSON.stringify(frame));
+    expect(calls).toEqual([]);
+    expect(a.room.sendCall("b", frame as CallFrame)).toBe(true);
+    net.run(net.now + 100);
+    expect(calls).toEqual([{ from: "a", frame }]);
   });
 });
