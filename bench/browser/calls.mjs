@@ -33,6 +33,17 @@ function stats(values) {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const until = (p, fn, arg, timeout = 120_000) => p.page.waitForFunction(fn, arg, { polling: 10, timeout });
 
+/** Polls an asynchronous condition from here (Playwright's waitForFunction takes a promise as truthy at once). */
+async function poll(p, fn, arg, every = 10, timeout = 120_000) {
+  const end = Date.now() + timeout;
+  for (;;) {
+    const value = await p.eval(fn, arg);
+    if (value) return value;
+    if (Date.now() > end) throw new Error("condition not met");
+    await sleep(every);
+  }
+}
+
 /** CPU ticks (user + system) of every process descended from this one, but `exclude`. */
 function descendantsTicks(exclude) {
   const parent = new Map();
@@ -79,19 +90,18 @@ try {
     await guest.eval(() =>
       document.querySelector("#call-video").addEventListener("click", () => (window.__clickedAt = performance.timeOrigin + performance.now()), { capture: true }),
     );
-    // The host notes when it first sees a decoded frame (polled every 10 ms).
-    const seen = until(
-      host,
-      (id) =>
+    // The host notes when it first sees a decoded frame (getStats polled back to back: each poll
+    // takes a few ms, which bounds the error).
+    await host.eval((id) => {
+      const check = () =>
         window.__ghostchatMesh.rtp(id).then((r) => {
-          if (r.some((s) => s.type === "inbound-rtp" && s.kind === "video" && s.framesDecoded > 0)) window.__decodedAt ??= performance.timeOrigin + performance.now();
-          return window.__decodedAt !== undefined;
-        }),
-      guestId,
-    );
+          if (r.some((s) => s.type === "inbound-rtp" && s.kind === "video" && s.framesDecoded > 0)) window.__decodedAt = performance.timeOrigin + performance.now();
+          else setTimeout(check, 5);
+        });
+      void check();
+    }, guestId);
     await guest.page.click("#call-video");
-    await seen;
-    const decodedAt = await host.eval(() => window.__decodedAt);
+    const decodedAt = await poll(host, () => window.__decodedAt, undefined, 50);
     const clickedAt = await guest.eval(() => window.__clickedAt);
     setups.push(decodedAt - clickedAt);
     console.log(`run ${run + 1}: ${(decodedAt - clickedAt).toFixed(0)} ms (host ${hostId.slice(0, 8)})`);
@@ -117,7 +127,7 @@ try {
   for (const p of pages) {
     await until(p, (n) => document.querySelector("#call")?.dataset.members === String(n), PEOPLE - 1);
     for (const id of await p.eval(() => window.__ghostchatMesh.links()))
-      await until(p, (id) => window.__ghostchatMesh.rtp(id).then((r) => r.some((s) => s.type === "inbound-rtp" && s.kind === "video" && s.framesDecoded > 30)), id);
+      await poll(p, (id) => window.__ghostchatMesh.rtp(id).then((r) => r.some((s) => s.type === "inbound-rtp" && s.kind === "video" && s.framesDecoded > 30)), id, 200);
   }
   await sleep(5000); // past the adaptation's warm-up
   const hz = 100; // USER_HZ on Linux
