@@ -379,10 +379,12 @@ export class CallPanel {
       if (!tile || !report) continue;
       const now = callFigures(report);
       tile.root.dataset.speaking = String(isSpeaking(now));
+      tile.root.dataset.framesDecoded = String(now.framesDecoded);
       const prev = tile.last;
       tile.last = now;
       if (!prev) continue;
       const rates = bitrates(prev, now);
+      tile.root.dataset.sendBps = String(Math.round(rates.sendBps));
       const loss = lossBetween(prev, now);
       tile.figures.textContent = t("call.figures", {
         bitrate: `↑${formatRate(rates.sendBps)} ↓${formatRate(rates.receiveBps)}`,

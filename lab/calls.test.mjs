@@ -1,0 +1,123 @@
+// Calls through real network trouble in the lab (issue 17): a 1:1 video call between two Chromiums
+// with fake devices, each behind a cone NAT. (a) Every path is cut for 25 s in the routers: the call
+// tile shows "reconnecting" while it recovers, and afterwards frames are decoded again on both sides
+// without anyone clicking. (b) The host's uplink is limited in its router (iptables hashlimit, a
+// token bucket that drops above the rate): the host's video bitrate goes down below the limit, and
+// the call stays up (the other side keeps decoding frames). Only what the page shows is read: the
+// call tile's data attributes (ui/call.ts renders them from getStats once a second).
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { newPage } from "./browser.mjs";
+import { labUnavailableReason } from "./netlab.mjs";
+import { openRoom } from "./pair.mjs";
+import { labSuite } from "./suite.mjs";
+
+const skip = labUnavailableReason();
+const FAKE_MEDIA = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"];
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `fn(arg)` in the page from here until truthy; resolves with its value. */
+async function poll(page, fn, arg, timeoutMs, what) {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await page.evaluate(fn, arg);
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    await sleep(500);
+  }
+}
+
+const remoteTile = () => document.querySelector('#call-grid figure.call-tile:not([data-peer="self"])');
+const frames = (page) => page.evaluate(() => Number(document.querySelector('#call-grid figure.call-tile:not([data-peer="self"])')?.dataset.framesDecoded ?? 0));
+
+/** Frames decoded from the other side rise (two readings a few seconds apart). */
+async function framesRising(page, timeoutMs, what) {
+  const end = Date.now() + timeoutMs;
+  let last = await frames(page);
+  for (;;) {
+    await sleep(2000);
+    const now = await frames(page);
+    if (now > last) return now;
+    last = now;
+    if (Date.now() > end) throw new Error(`${what}: no new frames within ${timeoutMs} ms`);
+  }
+}
+
+describe("network lab: calls", { skip: skip ?? false }, () => {
+  const env = labSuite(["cone", "cone"]);
+
+  async function call() {
+    const browsers = [await env.lab.launchChromium(1, FAKE_MEDIA), await env.lab.launchChromium(2, FAKE_MEDIA)];
+    const [host, guest] = await Promise.all(browsers.map((b) => newPage(b)));
+    await openRoom(host.page, [guest.page], env.url, "room");
+    await host.page.click("#call-video");
+    await poll(guest.page, () => Number(document.querySelector("#call")?.dataset.members) >= 1, null, 30_000, "guest sees the call");
+    await guest.page.click("#call-video");
+    await framesRising(host.page, 60_000, "host decodes the guest");
+    await framesRising(guest.page, 60_000, "guest decodes the host");
+    const close = async () => {
+      for (const b of browsers) await b.close().catch(() => undefined);
+    };
+    return { host, guest, close };
+  }
+
+  it("cut25s_OneToOneVideoCall_ShowsReconnecting_ThenFramesFlowAgainBothWays", { timeout: 240_000 }, async (t) => {
+    const { host, guest, close } = await call();
+    try {
+      env.lab.cutPaths();
+      const cutAt = Date.now();
+      await poll(guest.page, () => document.querySelector('#call-grid figure.call-tile:not([data-peer="self"])')?.dataset.state === "reconnecting", null, 25_000, "guest's tile shows reconnecting");
+      await poll(host.page, () => document.querySelector('#call-grid figure.call-tile:not([data-peer="self"])')?.dataset.state === "reconnecting", null, 25_000, "host's tile shows reconnecting");
+      await sleep(Math.max(0, 25_000 - (Date.now() - cutAt)));
+      const dropped = [1, 2].map((i) => env.lab.cutDrops(i));
+      env.lab.restorePaths();
+      const restoredAt = Date.now();
+      await framesRising(guest.page, 90_000, "guest decodes the host again");
+      await framesRising(host.page, 90_000, "host decodes the guest again");
+      t.diagnostic(`restore → frames flowing again both ways: ${((Date.now() - restoredAt) / 1000).toFixed(1)} s (includes a 2 s reading)`);
+      for (const d of dropped) assert.ok(d > 0, "the cut dropped packets");
+      for (const p of [host, guest]) {
+        assert.equal(await p.page.evaluate(() => document.querySelector("#call").dataset.joined), "true");
+        await poll(p.page, () => document.querySelector('#call-grid figure.call-tile:not([data-peer="self"])')?.dataset.state === "up", null, 30_000, "tile back up");
+        assert.deepEqual(p.errors, []);
+      }
+    } finally {
+      env.lab.restorePaths();
+      await close();
+    }
+  });
+
+  it("uplinkLimited_SenderLowersItsBitrate_CallStaysUp", { timeout: 240_000 }, async (t) => {
+    const { host, guest, close } = await call();
+    const router = env.lab.side(1).router;
+    const LIMIT_BYTES = 40_000; // 320 kbit/s from the host's network
+    const sendBps = () => host.page.evaluate(() => Number(document.querySelector('#call-grid figure.call-tile:not([data-peer="self"])')?.dataset.sendBps ?? 0));
+    try {
+      await sleep(10_000); // past the adaptation's warm-up
+      const before = await sendBps();
+      env.lab.exec(router, "iptables", [
+        "-w", "-I", "FORWARD", "1", "-i", "lan", "-o", "wan",
+        "-m", "hashlimit", "--hashlimit-above", `${LIMIT_BYTES / 1000}kb/s`, "--hashlimit-burst", `${LIMIT_BYTES / 1000}kb`, "--hashlimit-name", "gccall",
+        "-j", "DROP",
+      ]);
+      const after = await poll(
+        host.page,
+        (limit) => {
+          const bps = Number(document.querySelector('#call-grid figure.call-tile:not([data-peer="self"])')?.dataset.sendBps ?? 0);
+          return bps > 0 && bps < limit ? bps : 0;
+        },
+        LIMIT_BYTES * 8,
+        90_000,
+        "the host's sending rate under the limit",
+      );
+      t.diagnostic(`host sends ${(before / 1000).toFixed(0)} kbit/s before the limit, ${(after / 1000).toFixed(0)} kbit/s under a ${(LIMIT_BYTES * 8) / 1000} kbit/s limit`);
+      await framesRising(guest.page, 60_000, "the guest still decodes the host under the limit");
+      assert.ok(before > after, `the rate went down (${before} → ${after})`);
+      assert.equal(await guest.page.evaluate(() => document.querySelector("#call").dataset.joined), "true");
+      assert.deepEqual([...host.errors, ...guest.errors], []);
+    } finally {
+      env.lab.exec(router, "iptables", ["-w", "-D", "FORWARD", "1"]);
+      await close();
+    }
+  });
+});
