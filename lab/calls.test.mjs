@@ -2,8 +2,8 @@
 // with fake devices, each behind a cone NAT. (a) Every path is cut for 25 s in the routers: the call
 // tile shows "reconnecting" while it recovers, and afterwards frames are decoded again on both sides
 // without anyone clicking. (b) The host's uplink is limited in its router (iptables hashlimit, a
-// token bucket that drops above the rate): the host's video bitrate goes down below the limit, and
-// the call stays up (the other side keeps decoding frames). Only what the page shows is read: the
+// token bucket that drops above the rate): the host's sending rate goes down below the limit, its
+// video pauses with a notice while audio goes on, and video comes back once the limit is lifted. Only what the page shows is read: the
 // call tile's data attributes (ui/call.ts renders them from getStats once a second).
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
@@ -87,14 +87,24 @@ describe("network lab: calls", { skip: skip ?? false }, () => {
     }
   });
 
-  it("uplinkLimited_SenderLowersItsBitrate_CallStaysUp", { timeout: 240_000 }, async (t) => {
+  it("uplinkLimited_SenderLowersItsBitrate_VideoPausesAudioGoesOn_ThenRecovers", { timeout: 240_000 }, async (t) => {
     const { host, guest, close } = await call();
     const router = env.lab.side(1).router;
-    const LIMIT_BYTES = 40_000; // 320 kbit/s from the host's network
-    const sendBps = () => host.page.evaluate(() => Number(document.querySelector('#call-grid figure.call-tile:not([data-peer="self"])')?.dataset.sendBps ?? 0));
+    const LIMIT_BYTES = 12_000; // 96 kbit/s from the host's network: too little for video
+    let limited = false;
     try {
-      await sleep(10_000); // past the adaptation's warm-up
-      const before = await sendBps();
+      // Video flows first (over 150 kbit/s), so that going down is the limit's doing.
+      const before = await poll(
+        host.page,
+        () => {
+          const bps = Number(document.querySelector('#call-grid figure.call-tile:not([data-peer="self"])')?.dataset.sendBps ?? 0);
+          return bps > 150_000 ? bps : 0;
+        },
+        null,
+        60_000,
+        "the host sends video before the limit",
+      );
+      limited = true;
       env.lab.exec(router, "iptables", [
         "-w", "-I", "FORWARD", "1", "-i", "lan", "-o", "wan",
         "-m", "hashlimit", "--hashlimit-above", `${LIMIT_BYTES / 1000}kb/s`, "--hashlimit-burst", `${LIMIT_BYTES / 1000}kb`, "--hashlimit-name", "gccall",
@@ -111,12 +121,31 @@ describe("network lab: calls", { skip: skip ?? false }, () => {
         "the host's sending rate under the limit",
       );
       t.diagnostic(`host sends ${(before / 1000).toFixed(0)} kbit/s before the limit, ${(after / 1000).toFixed(0)} kbit/s under a ${(LIMIT_BYTES * 8) / 1000} kbit/s limit`);
-      await framesRising(guest.page, 60_000, "the guest still decodes the host under the limit");
+      // The call stays up: the guest keeps receiving from the host (audio at least: below 100 kbit/s
+      // for video, video pauses and audio goes on).
+      await sleep(5000);
+      const receiving = await poll(
+        guest.page,
+        () => Number(document.querySelector('#call-grid figure.call-tile:not([data-peer="self"])')?.dataset.receiveBps ?? 0),
+        null,
+        30_000,
+        "the guest still receives from the host",
+      );
+      t.diagnostic(`the guest receives ${(receiving / 1000).toFixed(0)} kbit/s from the host under the limit; video paused at the host: ${await host.page.evaluate(() => document.querySelector("#call").dataset.videoPaused)}`);
       assert.ok(before > after, `the rate went down (${before} → ${after})`);
+      // Too little for video: the host pauses it and says so, audio goes on (above).
+      await poll(host.page, () => document.querySelector("#call").dataset.videoPaused === "true" && !document.querySelector("#call-notice").hidden, null, 30_000, "video paused with a notice");
+      // The link recovers: video comes back (the paused sender probes now and then).
+      env.lab.exec(router, "iptables", ["-w", "-D", "FORWARD", "1"]);
+      limited = false;
+      const liftedAt = Date.now();
+      await poll(host.page, () => document.querySelector("#call").dataset.videoPaused === "false", null, 90_000, "video resumes once the limit is gone");
+      await framesRising(guest.page, 30_000, "the guest decodes the host's video again");
+      t.diagnostic(`limit lifted → video back: ${((Date.now() - liftedAt) / 1000).toFixed(1)} s`);
       assert.equal(await guest.page.evaluate(() => document.querySelector("#call").dataset.joined), "true");
       assert.deepEqual([...host.errors, ...guest.errors], []);
     } finally {
-      env.lab.exec(router, "iptables", ["-w", "-D", "FORWARD", "1"]);
+      if (limited) env.lab.exec(router, "iptables", ["-w", "-D", "FORWARD", "1"]);
       await close();
     }
   });

@@ -385,6 +385,7 @@ export class CallPanel {
       if (!prev) continue;
       const rates = bitrates(prev, now);
       tile.root.dataset.sendBps = String(Math.round(rates.sendBps));
+      tile.root.dataset.receiveBps = String(Math.round(rates.receiveBps));
       const loss = lossBetween(prev, now);
       tile.figures.textContent = t("call.figures", {
         bitrate: `↑${formatRate(rates.sendBps)} ↓${formatRate(rates.receiveBps)}`,
