@@ -216,7 +216,7 @@ describe("Calls in the room (Chromium, fake devices)", { timeout: 300_000 }, () 
   });
 });
 
-describe("A call in a room of three, Chromium and Firefox", { timeout: 300_000 }, () => {
+describe("Calls with Firefox: 1:1 and a room of three", { timeout: 300_000 }, () => {
   let server, chromium, firefox;
   before(async () => {
     server = await startServer({}, undefined, { web: E2E_DIST });
@@ -227,6 +227,32 @@ describe("A call in a room of three, Chromium and Firefox", { timeout: 300_000 }
     await firefox?.close();
     await chromium?.close();
     await server?.stop();
+  });
+
+  it("firefoxHostsVideoCall_ChromiumJoins_BothDecodeAndHear_FirefoxMuteAndCameraOffStopThem", async () => {
+    const host = await firefoxPage(firefox);
+    const guest = await chromiumPage(chromium);
+    const link = await createRoom(host, server.url);
+    await guest.goto(link);
+    await Promise.all([waitConnected(host), waitConnected(guest)]);
+    await until(guest, () => window.__ghostchatMesh?.links().length === 1);
+    await until(host, () => window.__ghostchatMesh?.links().length === 1);
+    const [hostId] = await peers(guest);
+    const [guestId] = await peers(host);
+    await host.click("#call-video");
+    await until(guest, () => document.querySelector("#call")?.dataset.members === "1");
+    await guest.click("#call-video");
+    await receiving(guest, hostId, "video");
+    await receiving(guest, hostId, "audio");
+    await receiving(host, guestId, "video");
+    await receiving(host, guestId, "audio");
+    await host.click("#call-mute");
+    await receiving(guest, hostId, "audio", false);
+    await host.click("#call-camera");
+    await receiving(guest, hostId, "video", false);
+    assert.deepEqual([...host.errors, ...guest.errors], []);
+    await host.page.close();
+    await guest.context.close();
   });
 
   it("groupOfThree_EveryoneDecodesEveryone", async () => {

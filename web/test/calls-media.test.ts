@@ -24,7 +24,12 @@ function fakePc(state: RTCSignalingState = "stable") {
         currentDirection: null,
         direction: "sendrecv",
         receiver: { track: { kind } },
-        sender: { track: null, replaceTrack: vi.fn(async () => undefined) },
+        sender: {
+          track: null,
+          replaceTrack: vi.fn(async () => undefined),
+          getParameters: () => ({ encodings: [] }),
+          setParameters: vi.fn(async () => undefined),
+        },
       };
       pc.transceivers.push(t);
       return t;

@@ -63,6 +63,18 @@ export function mediaPort(pc: RTCPeerConnection, sameCertificate: (pc: RTCPeerCo
   if (s.port) return s.port;
   let audio: MediaStreamTrack | null = null;
   let video: MediaStreamTrack | null = null;
+  /** The adaptation's last word on video (core/calls/adapt): paused when false. */
+  let videoAllowed = true;
+  /**
+   * Encodings on only while there is a track to send (and, for video, the adaptation allows it):
+   * Firefox goes on sending a black frame a second after `replaceTrack(null)`.
+   */
+  const setActive = async (sender: RTCRtpSender, active: boolean) => {
+    const p = sender.getParameters();
+    if (!p.encodings?.length || p.encodings.every((e) => e.active === active)) return;
+    for (const e of p.encodings) e.active = active;
+    await sender.setParameters(p);
+  };
   const attach = async () => {
     for (const [kind, track] of [
       ["audio", audio],
@@ -72,15 +84,17 @@ export function mediaPort(pc: RTCPeerConnection, sameCertificate: (pc: RTCPeerCo
       if (!t) continue;
       if (t.direction !== "sendrecv") t.direction = "sendrecv";
       if (t.sender.track !== track) await t.sender.replaceTrack(track);
+      await setActive(t.sender, track !== null && (kind === "audio" || videoAllowed));
     }
   };
   const limit: NonNullable<MediaPort["limitVideo"]> = async ({ maxBitrate, scaleResolutionDownBy, active }) => {
     const sender = transceiver(pc, "video")?.sender;
     if (!sender) return;
+    videoAllowed = active;
     const p = sender.getParameters();
     if (!p.encodings?.length) return; // not negotiated yet
     for (const e of p.encodings) {
-      e.active = active;
+      e.active = active && video !== null;
       if (maxBitrate === undefined) delete e.maxBitrate;
       else e.maxBitrate = maxBitrate;
       if (scaleResolutionDownBy === undefined) delete e.scaleResolutionDownBy;
