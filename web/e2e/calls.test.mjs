@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import {
+  AXE_SOURCE,
   chromiumPage,
   createRoom,
   E2E_DIST,
@@ -15,8 +16,10 @@ import {
   freePort,
   launchChromium,
   launchFirefox,
+  send,
   startServer,
   waitConnected,
+  waitIncoming,
   WAIT,
 } from "./harness.mjs";
 
@@ -123,6 +126,25 @@ describe("Calls in the room (Chromium, fake devices)", { timeout: 300_000 }, () 
     await receiving(guest, hostId, "audio");
     await receiving(host, guestId, "audio");
     await until(guest, (id) => !!document.querySelector(`#call-grid figure[data-peer="${id}"] video`)?.srcObject, hostId);
+
+    // Who is speaking: the fake microphone beeps, the tile says so while it does.
+    await until(guest, (id) => document.querySelector(`#call-grid figure[data-peer="${id}"]`)?.dataset.speaking === "true", hostId);
+    // Devices: the fake microphones are listed; choosing another one keeps the audio going.
+    await guest.click("#call .call-devices summary");
+    await until(guest, () => document.querySelectorAll("#call-mic option").length >= 2);
+    const other = await guest.eval(() => [...document.querySelectorAll("#call-mic option")].find((o) => !o.selected)?.value);
+    await guest.page.selectOption("#call-mic", other);
+    await resetSeen(host);
+    await receiving(host, guestId, "audio");
+    // Accessible (axe: no serious or critical violation in the call panel).
+    await guest.eval(AXE_SOURCE);
+    const violations = await guest.eval(async () => {
+      const result = await window.axe.run({ include: [["#call"]] }, { resultTypes: ["violations"] });
+      return result.violations
+        .filter((v) => v.impact === "serious" || v.impact === "critical")
+        .map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+    });
+    assert.deepEqual(violations, []);
 
     // Mute: the guest stops receiving the host's audio, video goes on.
     await host.click("#call-mute");
@@ -282,5 +304,40 @@ describe("Calls with Firefox: 1:1 and a room of three", { timeout: 300_000 }, ()
       pages.flatMap((p) => p.errors),
       [],
     );
+  });
+});
+
+describe("Calls: the browser gives no camera or microphone", { timeout: 240_000 }, () => {
+  let server, withDevices, without;
+  before(async () => {
+    server = await startServer({}, undefined, { web: E2E_DIST });
+    withDevices = await launchChromium(["--use-fake-device-for-media-stream"]); // devices, but nobody allows them
+    without = await launchChromium(); // this machine has no camera or microphone
+  });
+  after(async () => {
+    await withDevices?.close();
+    await without?.close();
+    await server?.stop();
+  });
+
+  it("permissionDenied_OrNoDevice_ClearNotice_NotInCall_ChatGoesOn", async () => {
+    const host = await chromiumPage(withDevices);
+    const guest = await chromiumPage(without);
+    await readyPair(server, host, guest);
+    // Not allowed: headless Chromium answers the permission prompt with "block".
+    await host.click("#call-video");
+    await until(host, () => !document.querySelector("#call-notice").hidden);
+    assert.match(await host.eval(() => document.querySelector("#call-notice").textContent), /not allowed to use the microphone or camera/);
+    assert.equal(await host.eval(() => document.querySelector("#call").dataset.joined), "false");
+    // Allowed, but there is no camera or microphone.
+    await guest.context.grantPermissions(["camera", "microphone"], { origin: server.url });
+    await guest.click("#call-voice");
+    await until(guest, () => !document.querySelector("#call-notice").hidden);
+    assert.match(await guest.eval(() => document.querySelector("#call-notice").textContent), /No microphone or camera was found/);
+    assert.equal(await host.eval(() => document.querySelector("#call").dataset.members), "0");
+    await send(host, "still chatting");
+    await waitIncoming(guest, "still chatting");
+    await host.context.close();
+    await guest.context.close();
   });
 });
