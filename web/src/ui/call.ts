@@ -87,6 +87,7 @@ export class CallPanel {
     this.notice.setAttribute("role", "alert");
     this.notice.hidden = true;
     this.grid.id = "call-grid";
+    this.grid.setAttribute("role", "group");
     this.grid.setAttribute("aria-label", t("call.heading"));
     this.grid.hidden = true;
     const bar = el("div", undefined, "call-bar");
