@@ -304,6 +304,18 @@ describe("CallRoom", () => {
     for (const s of sides) expect(s.refused).toEqual([]);
   });
 
+  it("memberLeftTheRoom_NoLongerInTheCall_LinkOnlyDown_Kept", async () => {
+    const [a, b, c] = mesh(3) as [Side, Side, Side];
+    for (const s of [a, b, c]) s.call.join(track("audio"), null);
+    await settle();
+    a.up("peer1", false);
+    a.call.prune(["peer1", "peer2"]); // down, still a member: stays in the call
+    expect(a.call.view.members.map((m) => m.peer)).toEqual(["peer1", "peer2"]);
+    a.call.prune(["peer2"]); // peer1 left the room
+    expect(a.call.view.members.map((m) => m.peer)).toEqual(["peer2"]);
+    expect(a.media.get("peer1")).toBe(0);
+  });
+
   it("seventhPerson_Full_NothingSent", async () => {
     const sides = mesh(MAX_CALL + 1);
     for (const s of sides.slice(0, MAX_CALL)) {

@@ -112,7 +112,10 @@ export class CallPanel {
     this.off.push(
       this.call.events.on("state", (v) => this.render(v)),
       this.call.events.on("media", ({ peer, tracks }) => this.showRemote(peer, tracks)),
-      room.events.on("roster", () => this.renderStates()),
+      room.events.on("roster", (members) => {
+        this.call.prune(members.map((m) => m.id));
+        this.renderStates();
+      }),
     );
     this.render(this.call.view);
   }

@@ -135,6 +135,24 @@ export class CallRoom {
     this.negs.clear();
   }
 
+  /**
+   * The room's members now: anyone no longer among them (left, removed) is no longer in the call
+   * either — a link that is only down keeps its member (it may come back through an ICE restart).
+   */
+  prune(members: Iterable<string>): void {
+    const present = new Set(members);
+    let changed = false;
+    for (const peer of [...this.remote.keys()]) {
+      if (present.has(peer)) continue;
+      this.remote.delete(peer);
+      this.negs.get(peer)?.cancelTimeout?.();
+      this.negs.delete(peer);
+      this.events.emit("media", { peer, tracks: [] });
+      changed = true;
+    }
+    if (changed) this.events.emit("state", this.view);
+  }
+
   /** The media port of `peer`'s link while both are in the call (quality figures, adaptation). */
   port(peer: string): MediaPort | null {
     return this.inCallWith(peer) ? (this.negs.get(peer)?.port ?? null) : null;
