@@ -254,11 +254,7 @@ describe("Calls with Firefox: 1:1 and a room of three", { timeout: 300_000 }, ()
   it("firefoxHostsVideoCall_ChromiumJoins_BothDecodeAndHear_FirefoxMuteAndCameraOffStopThem", async () => {
     const host = await firefoxPage(firefox);
     const guest = await chromiumPage(chromium);
-    const link = await createRoom(host, server.url);
-    await guest.goto(link);
-    await Promise.all([waitConnected(host), waitConnected(guest)]);
-    await until(guest, () => window.__ghostchatMesh?.links().length === 1);
-    await until(host, () => window.__ghostchatMesh?.links().length === 1);
+    await readyPair(server, host, guest);
     const [hostId] = await peers(guest);
     const [guestId] = await peers(host);
     await host.click("#call-video");
