@@ -32,7 +32,23 @@ export interface ChannelPort {
    * background without a `close` event; the UI reads this when the page comes back (ui/resume.ts).
    */
   readyState?(): "connecting" | "open" | "closing" | "closed";
+  /** The link's file lane: a binary data channel of its own on this same connection (docs/protocol.md, "Files"). */
+  fileLane?(): FileLane;
   close(): void;
+}
+
+/**
+ * A binary data channel beside the chat channel, on the same RTCPeerConnection (so the same DTLS
+ * and the link's handshake cover it): files move here and chat is never stuck behind them.
+ */
+export interface FileLane {
+  /** Throws when the channel is not open. */
+  send(data: string | ArrayBuffer): void;
+  bufferedAmount(): number;
+  /** Messages received before a handler is set wait for it (a few, bounded). */
+  onMessage(handler: (data: string | ArrayBuffer) => void): void;
+  /** The buffered amount fell to the channel's low mark. */
+  onLow(handler: () => void): void;
 }
 
 export type PeerErrorKind =
