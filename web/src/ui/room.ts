@@ -5,6 +5,7 @@ import { TypingReceiver, TypingSender } from "../core/typing";
 import { t, type StringKey } from "../core/strings";
 import { $, el, renderSegments } from "./dom";
 import { QualityIndicator, type QualitySource } from "./quality";
+import { FilesView } from "./files";
 
 const TIME_FORMAT = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
 
@@ -40,6 +41,8 @@ export class RoomView {
   private readonly codes = new Map<string, string>();
   private everHadMember = false;
   private phaseNow: RoomPhase = "waiting";
+  /** Files and pictures (ui/files.ts). */
+  readonly files: FilesView;
 
   constructor(
     private readonly session: MeshSession,
@@ -54,6 +57,7 @@ export class RoomView {
     mainQuality: QualityIndicator,
   ) {
     this.mainQuality = mainQuality;
+    this.files = new FilesView(session, (peer) => this.room?.members().find((m) => m.id === peer)?.name || shortId(peer));
     $("members-panel").hidden = false;
     // A 1:1 room keeps the list folded (one person, and the messages need the space on a phone).
     $<HTMLDetailsElement>("members-details").open = session.maxMembers > 2;
@@ -92,6 +96,7 @@ export class RoomView {
 
   dispose(): void {
     for (const f of this.off.splice(0)) f();
+    this.files.dispose();
     for (const h of this.timers) window.clearTimeout(h);
     this.timers.clear();
     window.clearTimeout(this.typingTimer);
@@ -126,6 +131,7 @@ export class RoomView {
     for (const h of this.timers) window.clearTimeout(h);
     this.timers.clear();
     this.outgoing.clear();
+    this.files.wipe();
     $("messages").replaceChildren();
   }
 

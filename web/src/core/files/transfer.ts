@@ -20,6 +20,8 @@ import {
 export interface LaneSource {
   /** The file lane of the authenticated link to `peer`, or null without one. */
   lane(peer: string): FileLane | null;
+  /** Members whose link is up now (their lanes are taken at once). */
+  peers?(): string[];
   onUp(fn: (peer: string) => void): () => void;
   onDown(fn: (peer: string) => void): () => void;
 }
@@ -178,6 +180,7 @@ export class FileTransfers {
       o.lanes.onUp((peer) => this.linkUp(peer)),
       o.lanes.onDown((peer) => this.linkDown(peer)),
     );
+    for (const peer of o.lanes.peers?.() ?? []) this.linkUp(peer);
   }
 
   stop(): void {

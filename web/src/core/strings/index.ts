@@ -1,3 +1,4 @@
+import { fileStrings } from "./files";
 import { networkStrings } from "./network";
 import { telemetryStrings } from "./telemetry";
 
@@ -195,6 +196,7 @@ export const en = {
   receiptFailed: "Not delivered (left the room)",
   ...networkStrings,
   ...telemetryStrings,
+  ...fileStrings,
 } as const;
 
 export type StringKey = keyof typeof en;
