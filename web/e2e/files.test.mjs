@@ -1,4 +1,4 @@
-/* global TextEncoder, File, DataTransfer -- used in the page */
+/* global TextEncoder, File, DataTransfer, MutationObserver -- used in the page */
 // Files and pictures between Chromium and Firefox ESR through the real server (docs/user-guide.md,
 // "Files and pictures"): bytes arrive with the right SHA-256 in both directions and are written to
 // the Origin Private File System; a PNG is previewed, an SVG with a script and a hostile name are
@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { deflateSync } from "node:zlib";
 import { after, before, describe, it } from "node:test";
-import { chromiumPage, connectPair, firefoxPage, launchChromium, launchFirefox, startServer } from "./harness.mjs";
+import { chromiumPage, connectPair, createRoom, E2E_DIST, firefoxPage, launchChromium, launchFirefox, startServer } from "./harness.mjs";
 
 const sha = (b) => createHash("sha256").update(b).digest("hex");
 const tmp = mkdtempSync(path.join(tmpdir(), "gc-files-"));
@@ -139,6 +139,12 @@ describe("Files and pictures between Chromium and Firefox", { timeout: 600_000 }
       return { download: a.download, href: a.href.slice(0, 5) };
     });
     assert.deepEqual(save, { download: "dot.png", href: "blob:" });
+    // Panic clear: the cards and every received file of the page go.
+    await host.click("#panic");
+    await host.waitFor(() => document.querySelectorAll("li.file-card").length === 0);
+    // Removing is asynchronous: look again until the folder is empty (bounded; a hang fails the test).
+    for (let i = 0; i < 200 && (await opfsFiles(host)).length > 0; i++) await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(await opfsFiles(host), []);
     assert.deepEqual([...host.errors, ...guest.errors], []);
     await host.context.close();
     await guest.page.close();
@@ -229,5 +235,92 @@ describe("Files and pictures between Chromium and Firefox", { timeout: 600_000 }
     assert.deepEqual([...host.errors, ...guest.errors], []);
     await host.context.close();
     await guest.page.close();
+  });
+});
+
+// The e2e test build (web/e2e-build): `__ghostchatMesh.fail(peer)` closes the link's connection
+// under the session, which redials it — a new RTCPeerConnection, so a new file lane.
+describe("Files across a redial and in a group room (e2e build)", { timeout: 600_000 }, () => {
+  let server, chromium, firefox;
+
+  before(async () => {
+    server = await startServer({}, undefined, { web: E2E_DIST });
+    chromium = await launchChromium();
+    firefox = await launchFirefox();
+  });
+
+  after(async () => {
+    await firefox?.close();
+    await chromium?.close();
+    await server?.stop();
+  });
+
+  it("linkRedialledMidTransfer_GoesOnFromTheVerifiedChunks_RightSha256", async () => {
+    const host = await chromiumPage(chromium);
+    const guest = await firefoxPage(firefox);
+    await connectPair(host, guest, server.url);
+    const guestId = await guest.eval(() => window.__ghostchatMesh.id());
+    // The sender's page cuts the link once a quarter of the file is acknowledged, and records the
+    // states its card goes through.
+    await host.eval((peer) => {
+      window.__fileStates = [];
+      let cut = false;
+      new MutationObserver(() => {
+        const li = document.querySelector('li.file-card[data-direction="out"]');
+        if (!li) return;
+        if (window.__fileStates.at(-1) !== li.dataset.state) window.__fileStates.push(li.dataset.state);
+        const bar = li.querySelector("progress");
+        if (!cut && bar && bar.value > bar.max / 4) {
+          cut = true;
+          window.__ghostchatMesh.fail(peer);
+        }
+      }).observe(document.querySelector("#messages"), { subtree: true, childList: true, attributes: true });
+    }, guestId);
+    const bytes = randomBytes(24 * 1024 * 1024 + 99);
+    await pick(host, "resume.bin", "application/octet-stream", bytes);
+    await card(guest, "in", "resume.bin", "done");
+    await card(host, "out", "resume.bin", "done");
+    const states = await host.eval(() => window.__fileStates);
+    assert.ok(states.indexOf("paused") > states.indexOf("moving") && states.indexOf("moving") >= 0, `states: ${states.join(" → ")}`);
+    assert.ok(states.lastIndexOf("moving") > states.indexOf("paused"), "it moved again after the cut");
+    // The receiver takes chunks only in order from what it verified: a restart from chunk 0 would have failed it.
+    assert.ok((await opfsFiles(guest)).some((f) => f.sha === sha(bytes) && f.size === bytes.length));
+    assert.deepEqual([...host.errors, ...guest.errors], []);
+    await host.context.close();
+    await guest.page.close();
+  });
+
+  it("groupOfThree_OneFileReachesBothMembers", async () => {
+    const host = await chromiumPage(chromium);
+    const link = await createRoom(host, server.url, "group");
+    const members = [await firefoxPage(firefox), await chromiumPage(chromium)];
+    for (const m of members) await m.goto(link);
+    for (const p of [host, ...members]) await p.waitFor(() => window.__ghostchatMesh?.links().length >= 2);
+    const bytes = randomBytes(1024 * 1024 + 3);
+    await pick(host, "to-all.bin", "application/octet-stream", bytes);
+    for (const m of members) await card(m, "in", "to-all.bin", "done");
+    await card(host, "out", "to-all.bin", "done");
+    for (const m of members) assert.ok((await opfsFiles(m)).some((f) => f.sha === sha(bytes)));
+    assert.deepEqual([...host.errors, ...members.flatMap((m) => m.errors)], []);
+    // The Chromium member closes its page; the next room opened in that browser removes what it kept.
+    const context = members[1].context;
+    await members[1].page.close();
+    const next = await context.newPage();
+    await next.goto(server.url + "/");
+    await next.waitForFunction(() => document.body.dataset.view === "home");
+    await next.click("#new-room");
+    await next.waitForFunction(() => document.body.dataset.view === "invite");
+    const left = () =>
+      next.evaluate(async () => {
+        let files = 0;
+        const root = await (await navigator.storage.getDirectory()).getDirectoryHandle("ghostchat-files");
+        for await (const [, page] of root.entries()) for await (const [, h] of page.entries()) if (h.kind === "file") files++;
+        return files;
+      });
+    for (let i = 0; i < 200 && (await left()) > 0; i++) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(await left(), 0);
+    await host.context.close();
+    await members[0].page.close();
+    await context.close();
   });
 });

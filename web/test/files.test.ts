@@ -323,6 +323,15 @@ describe("file transfers", () => {
     expect(last("alice")).toMatchObject({ state: "failed", reason: "too-large" });
   });
 
+  it("offers_MoreThan16OpenFromOneMember_TheRestDeclined", async () => {
+    const { alice, seen } = pair({ auto: 0 });
+    for (let i = 0; i < 18; i++) await alice.send(blobOf(randomBytes(100), `f${i}.bin`), ["bob"]);
+    await settle();
+    const last = new Map(seen.bob.map((v) => [v.id, v.state]));
+    expect([...last.values()].filter((s) => s === "asking").length).toBe(16);
+    expect([...last.values()].filter((s) => s === "cancelled").length).toBe(2);
+  });
+
   it("cancel_BySenderOrReceiver_BothSidesCancelled", async () => {
     for (const who of ["alice", "bob"] as const) {
       const p = pair({ auto: 0 });

@@ -41,6 +41,8 @@ export class FilesView {
     });
     this.off.push(this.engine.events.on("changed", (v) => this.render(v)));
     this.setUpControls();
+    // Takes this page's folder now, which also removes the folders of pages that are gone.
+    void store.onDisk();
   }
 
   dispose(): void {
