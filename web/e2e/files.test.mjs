@@ -9,8 +9,8 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { deflateSync } from "node:zlib";
-import { after, before, describe, it } from "node:test";
-import { artifact, AXE_SOURCE, chromiumPage, connectPair, createRoom, E2E_DIST, firefoxPage, launchChromium, launchFirefox, startServer } from "./harness.mjs";
+import { describe, it } from "node:test";
+import { artifact, AXE_SOURCE, chromiumPage, connectPair, createRoom, E2E_DIST, firefoxPage, serverAndBrowsers } from "./harness.mjs";
 
 const sha = (b) => createHash("sha256").update(b).digest("hex");
 const tmp = mkdtempSync(path.join(tmpdir(), "gc-files-"));
@@ -91,24 +91,12 @@ function png() {
 }
 
 describe("Files and pictures between Chromium and Firefox", { timeout: 600_000 }, () => {
-  let server, chromium, firefox;
-
-  before(async () => {
-    server = await startServer();
-    chromium = await launchChromium();
-    firefox = await launchFirefox();
-  });
-
-  after(async () => {
-    await firefox?.close();
-    await chromium?.close();
-    await server?.stop();
-  });
+  const ctx = serverAndBrowsers();
 
   it("chromiumAndFirefox_50MBAndFilesBothWays_RightSha256OnDisk_PngPreviewed_PanicClears", async () => {
-    const host = await chromiumPage(chromium);
-    const guest = await firefoxPage(firefox);
-    await connectPair(host, guest, server.url);
+    const host = await chromiumPage(ctx.chromium);
+    const guest = await firefoxPage(ctx.firefox);
+    await connectPair(host, guest, ctx.server.url);
 
     const big = randomBytes(50 * 1024 * 1024 + 12_345);
     await pick(host, "notes.bin", "application/octet-stream", big);
@@ -156,9 +144,9 @@ describe("Files and pictures between Chromium and Firefox", { timeout: 600_000 }
   });
 
   it("hostileNameAndSvg_NameSanitised_SvgNeverRendered_JpegExifRemoved", async () => {
-    const host = await firefoxPage(firefox);
-    const guest = await chromiumPage(chromium);
-    await connectPair(host, guest, server.url);
+    const host = await firefoxPage(ctx.firefox);
+    const guest = await chromiumPage(ctx.chromium);
+    await connectPair(host, guest, ctx.server.url);
 
     const svg = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" onload="document.title=\'pwned\'"><script>document.title="pwned"</script></svg>');
     await pick(guest, "..\\..\\evil\u202Egnp.svg", "image/svg+xml", svg);
@@ -208,9 +196,9 @@ describe("Files and pictures between Chromium and Firefox", { timeout: 600_000 }
 
   it("aboveAutoLimit_Asked_DeclineOrSenderCancel_BothSidesCancelled", async () => {
     // Chromium at a phone's size: the cards fit and pass axe.
-    const host = await chromiumPage(chromium, { width: 390, height: 844 });
-    const guest = await firefoxPage(firefox);
-    await connectPair(host, guest, server.url);
+    const host = await chromiumPage(ctx.chromium, { width: 390, height: 844 });
+    const guest = await firefoxPage(ctx.firefox);
+    await connectPair(host, guest, ctx.server.url);
     for (const p of [host, guest]) {
       await p.eval(() => {
         const s = document.querySelector("#auto-accept");
@@ -273,24 +261,12 @@ describe("Files and pictures between Chromium and Firefox", { timeout: 600_000 }
 // The e2e test build (web/e2e-build): `__ghostchatMesh.fail(peer)` closes the link's connection
 // under the session, which redials it — a new RTCPeerConnection, so a new file lane.
 describe("Files across a redial and in a group room (e2e build)", { timeout: 600_000 }, () => {
-  let server, chromium, firefox;
-
-  before(async () => {
-    server = await startServer({}, undefined, { web: E2E_DIST });
-    chromium = await launchChromium();
-    firefox = await launchFirefox();
-  });
-
-  after(async () => {
-    await firefox?.close();
-    await chromium?.close();
-    await server?.stop();
-  });
+  const ctx = serverAndBrowsers({}, { web: E2E_DIST });
 
   it("linkRedialledMidTransfer_GoesOnFromTheVerifiedChunks_RightSha256", async () => {
-    const host = await chromiumPage(chromium);
-    const guest = await firefoxPage(firefox);
-    await connectPair(host, guest, server.url);
+    const host = await chromiumPage(ctx.chromium);
+    const guest = await firefoxPage(ctx.firefox);
+    await connectPair(host, guest, ctx.server.url);
     const guestId = await guest.eval(() => window.__ghostchatMesh.id());
     // The sender's page cuts the link once a quarter of the file is acknowledged, and records the
     // states its card goes through.
@@ -323,9 +299,9 @@ describe("Files across a redial and in a group room (e2e build)", { timeout: 600
   });
 
   it("groupOfThree_OneFileReachesBothMembers", async () => {
-    const host = await chromiumPage(chromium);
-    const link = await createRoom(host, server.url, "group");
-    const members = [await firefoxPage(firefox), await chromiumPage(chromium)];
+    const host = await chromiumPage(ctx.chromium);
+    const link = await createRoom(host, ctx.server.url, "group");
+    const members = [await firefoxPage(ctx.firefox), await chromiumPage(ctx.chromium)];
     for (const m of members) await m.goto(link);
     for (const p of [host, ...members]) await p.waitFor(() => window.__ghostchatMesh?.links().length >= 2);
     const bytes = randomBytes(1024 * 1024 + 3);
@@ -338,7 +314,7 @@ describe("Files across a redial and in a group room (e2e build)", { timeout: 600
     const context = members[1].context;
     await members[1].page.close();
     const next = await context.newPage();
-    await next.goto(server.url + "/");
+    await next.goto(ctx.server.url + "/");
     await next.waitForFunction(() => document.body.dataset.view === "home");
     await next.click("#new-room");
     await next.waitForFunction(() => document.body.dataset.view === "invite");

@@ -368,6 +368,33 @@ describe("file transfers", () => {
     expect((decodeChunk(first) as { index: number }).index).toBe(verified);
   });
 
+  it("redial_WhileTheSenderIsReadingAChunk_StillGoesOn", async () => {
+    // The sender's disk is slow: the link is made anew while a chunk read is pending.
+    const { alice, net, last } = pair({ window: 4 });
+    const bytes = randomBytes(30 * 16 * 1024);
+    const blob = blobOf(bytes);
+    let reads = 0;
+    const slow = {
+      name: "slow.bin",
+      size: blob.size,
+      type: blob.type,
+      slice: (a: number, b: number) => ({
+        arrayBuffer: async () => {
+          if (b - a <= 16 * 1024 && ++reads === 10) {
+            net.cut();
+            net.link();
+          }
+          await new Promise((r) => setTimeout(r, reads === 10 ? 30 : 1));
+          return blob.slice(a, b).arrayBuffer();
+        },
+      }),
+    };
+    await alice.send(slow, ["bob"]);
+    await settle(600);
+    expect(last("bob").state).toBe("done");
+    expect(sha(await text(last("bob").blob!))).toBe(sha(bytes));
+  });
+
   it("iceRestart_SameLaneUp_NoOfferAgain", async () => {
     const { alice, net, last } = pair();
     const bytes = randomBytes(200_000);

@@ -349,9 +349,9 @@ export class FileTransfers {
   private async pump(t: Outgoing, leg: Leg): Promise<void> {
     if (leg.pumping) return;
     leg.pumping = true;
+    const gen = leg.gen;
     try {
       const lane = leg.lane;
-      const gen = leg.gen;
       while (
         lane &&
         leg.gen === gen &&
@@ -372,6 +372,9 @@ export class FileTransfers {
     } finally {
       leg.pumping = false;
     }
+    // Resumed (or accepted again) while a chunk was being read: the call that came meanwhile
+    // returned at once, so go on from the new position now.
+    if (leg.gen !== gen && leg.state === "moving") void this.pump(t, leg);
   }
 
   // ---- receiving ----
