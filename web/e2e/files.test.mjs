@@ -286,7 +286,16 @@ describe("Files across a redial and in a group room (e2e build)", { timeout: 600
     }, guestId);
     const bytes = randomBytes(24 * 1024 * 1024 + 99);
     await pick(host, "resume.bin", "application/octet-stream", bytes);
-    await card(guest, "in", "resume.bin", "done");
+    const where = async () => {
+      const show = (p) =>
+        p.eval(() =>
+          [...document.querySelectorAll("li.file-card")].map(
+            (li) => `${li.dataset.state} ${li.querySelector("progress")?.value ?? ""} ${li.querySelector(".file-status")?.textContent}`,
+          ),
+        );
+      return `sender ${(await host.eval(() => window.__fileStates)).join("→")} ${await show(host)}; receiver ${await show(guest)}; links ${await host.eval(() => window.__ghostchatMesh.links().length)}`;
+    };
+    await card(guest, "in", "resume.bin", "done").catch(async (e) => assert.fail(`${e.message}: ${await where()}`));
     await card(host, "out", "resume.bin", "done");
     const states = await host.eval(() => window.__fileStates);
     assert.ok(states.indexOf("paused") > states.indexOf("moving") && states.indexOf("moving") >= 0, `states: ${states.join(" → ")}`);
