@@ -371,7 +371,8 @@ describe("file transfers", () => {
   it("redial_WhileTheSenderIsReadingAChunk_StillGoesOn", async () => {
     // The sender's disk is slow: the link is made anew while a chunk read is pending.
     const { alice, net, last } = pair({ window: 4 });
-    const bytes = randomBytes(30 * 16 * 1024);
+    // 4 MiB: four reads to hash it, then one read per MiB of chunks; the 6th read is the second block of chunks.
+    const bytes = randomBytes(4 * 1024 * 1024);
     const blob = blobOf(bytes);
     let reads = 0;
     const slow = {
@@ -380,11 +381,11 @@ describe("file transfers", () => {
       type: blob.type,
       slice: (a: number, b: number) => ({
         arrayBuffer: async () => {
-          if (b - a <= 16 * 1024 && ++reads === 10) {
+          if (++reads === 6) {
             net.cut();
             net.link();
           }
-          await new Promise((r) => setTimeout(r, reads === 10 ? 30 : 1));
+          await new Promise((r) => setTimeout(r, reads === 6 ? 30 : 1));
           return blob.slice(a, b).arrayBuffer();
         },
       }),

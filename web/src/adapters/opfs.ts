@@ -9,6 +9,7 @@ import { MemoryStore, MEMORY_LIMIT, type FileSink, type SinkStore } from "../cor
  * windows in Firefox), files up to MEMORY_LIMIT are kept in memory instead.
  */
 const ROOT = "ghostchat-files";
+const WRITE_BLOCK = 1024 * 1024;
 
 export class OpfsStore implements SinkStore {
   private dir: Promise<FileSystemDirectoryHandle | null> | null = null;
@@ -34,15 +35,39 @@ export class OpfsStore implements SinkStore {
       }
       await dir.removeEntry(name).catch(() => undefined);
     };
+    // Chunks are written WRITE_BLOCK at a time: each write is a round trip to the browser's file thread.
+    let held: Uint8Array[] = [];
+    let heldBytes = 0;
+    const flush = async () => {
+      if (heldBytes === 0) return;
+      const block = new Uint8Array(heldBytes);
+      let at = 0;
+      for (const b of held) {
+        block.set(b, at);
+        at += b.length;
+      }
+      held = [];
+      heldBytes = 0;
+      await writable.write(block);
+    };
     return {
-      append: (bytes) => writable.write(bytes as Uint8Array<ArrayBuffer>),
+      append: async (bytes) => {
+        held.push(bytes);
+        heldBytes += bytes.length;
+        if (heldBytes >= WRITE_BLOCK) await flush();
+      },
       finish: async (type) => {
+        await flush();
         closed = true;
         await writable.close();
         const file = await handle.getFile();
         return file.slice(0, file.size, type);
       },
-      discard: remove,
+      discard: () => {
+        held = [];
+        heldBytes = 0;
+        return remove();
+      },
     };
   }
 

@@ -14,6 +14,17 @@ const STRIP_LIMIT = 64 * 2 ** 20;
 const AUTO_KEY = "ghostchat:files:auto";
 const STRIP_KEY = "ghostchat:files:keep-metadata";
 
+/** How often a moving transfer's card is drawn again. */
+const PROGRESS_MS = 250;
+
+interface Card {
+  li: HTMLElement;
+  url: string | null;
+  quarter: number;
+  latest?: TransferView;
+  timer?: number | undefined;
+}
+
 /** One store per page: its folder is swept by pages that start later only once this page is gone. */
 const store = new OpfsStore();
 
@@ -26,7 +37,7 @@ const store = new OpfsStore();
  */
 export class FilesView {
   readonly engine: FileTransfers;
-  private readonly cards = new Map<string, { li: HTMLElement; url: string | null; quarter: number }>();
+  private readonly cards = new Map<string, Card>();
   private readonly off: (() => void)[] = [];
 
   constructor(
@@ -48,7 +59,10 @@ export class FilesView {
   dispose(): void {
     for (const f of this.off.splice(0)) f();
     this.engine.stop();
-    for (const c of this.cards.values()) if (c.url) URL.revokeObjectURL(c.url);
+    for (const c of this.cards.values()) {
+      window.clearTimeout(c.timer);
+      if (c.url) URL.revokeObjectURL(c.url);
+    }
     this.cards.clear();
   }
 
@@ -56,6 +70,7 @@ export class FilesView {
   wipe(): void {
     for (const v of this.engine.views()) if (!["done", "failed", "cancelled"].includes(v.state)) this.engine.cancel(v.id);
     for (const c of this.cards.values()) {
+      window.clearTimeout(c.timer);
       if (c.url) URL.revokeObjectURL(c.url);
       c.li.remove();
     }
@@ -155,7 +170,25 @@ export class FilesView {
     $("announcer").textContent = text;
   }
 
+  /** Progress is drawn at most every PROGRESS_MS per card (a chunk arrives every few hundred microseconds); state changes at once. */
   private render(v: TransferView): void {
+    const known = this.cards.get(v.id);
+    if (known && v.state === "moving" && known.li.dataset.state === "moving") {
+      known.latest = v;
+      known.timer ??= window.setTimeout(() => {
+        known.timer = undefined;
+        if (known.latest && this.cards.get(v.id) === known) this.draw(known.latest);
+      }, PROGRESS_MS);
+      return;
+    }
+    if (known?.timer !== undefined) {
+      window.clearTimeout(known.timer);
+      known.timer = undefined;
+    }
+    this.draw(v);
+  }
+
+  private draw(v: TransferView): void {
     let card = this.cards.get(v.id);
     const name = v.name;
     if (!card) {

@@ -95,6 +95,8 @@ export const HIGH_WATER = 1024 * 1024;
 /** Offers from one member waiting for an answer or moving at once; more are declined. */
 const MAX_OPEN_PER_PEER = 16;
 const HASH_SLICE = 1024 * 1024;
+/** The sender reads the file this much at a time (a multiple of every chunk size). */
+const READ_BLOCK = 1024 * 1024;
 
 /** SHA-256 of a whole file, read a slice at a time (WebCrypto has no streaming digest). */
 export async function hashFile(file: FileSource): Promise<string> {
@@ -128,6 +130,9 @@ interface Outgoing {
   legs: Map<string, Leg>;
   startedAt: number;
   hashing: boolean;
+  /** The last block of the file read, and the read under way (readChunk). */
+  block?: { start: number; bytes: Uint8Array };
+  reading?: { from: number; bytes: Promise<ArrayBuffer> };
 }
 
 interface Incoming {
@@ -361,8 +366,7 @@ export class FileTransfers {
         lane.bufferedAmount() < HIGH_WATER
       ) {
         const index = leg.next;
-        const start = index * t.offer.cs;
-        const bytes = new Uint8Array(await t.file.slice(start, start + chunkLength(t.offer.size, t.offer.cs, index)).arrayBuffer());
+        const bytes = await this.readChunk(t, index);
         if (leg.gen !== gen || leg.next !== index || leg.state !== "moving") break;
         lane.send(encodeChunk(t.offer.id, index, bytes));
         leg.next++;
@@ -375,6 +379,25 @@ export class FileTransfers {
     // Resumed (or accepted again) while a chunk was being read: the call that came meanwhile
     // returned at once, so go on from the new position now.
     if (leg.gen !== gen && leg.state === "moving") void this.pump(t, leg);
+  }
+
+  /**
+   * Chunk `index` of the file. The file is read READ_BLOCK bytes at a time (one read of a
+   * disk-backed Blob costs a round trip to the browser's file thread, whatever its size); the last
+   * block read is kept for the chunks it holds — per transfer, shared by its legs.
+   */
+  private async readChunk(t: Outgoing, index: number): Promise<Uint8Array> {
+    const start = index * t.offer.cs;
+    const length = chunkLength(t.offer.size, t.offer.cs, index);
+    let block = t.block;
+    if (!block || start < block.start || start + length > block.start + block.bytes.length) {
+      const from = start - (start % READ_BLOCK);
+      const pending = t.reading?.from === from ? t.reading.bytes : t.file.slice(from, Math.min(t.offer.size, from + READ_BLOCK)).arrayBuffer();
+      t.reading = { from, bytes: pending };
+      block = { start: from, bytes: new Uint8Array(await pending) };
+      t.block = block;
+    }
+    return block.bytes.subarray(start - block.start, start - block.start + length);
   }
 
   // ---- receiving ----
