@@ -470,6 +470,48 @@ describe("file transfers", () => {
     expect(bob.views()).toEqual([]);
   });
 
+  it("receive_RandomFramesOnTheLane_NeverThrows_OnlyRefusals_ATransferAlongsideFinishes", async () => {
+    const { alice, net, seen, refused } = pair();
+    const good = randomBytes(80_000);
+    await alice.send(blobOf(good, "good.bin"), ["bob"]);
+    let seed = 7;
+    const rnd = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
+    const lane = net.sides.get("alice")!.lane!;
+    for (let i = 0; i < 300; i++) {
+      const n = Math.floor(rnd() * 200);
+      const bytes = Uint8Array.from({ length: n }, () => Math.floor(rnd() * 256));
+      if (i % 3 === 0) bytes[0] = 1; // a chunk header's version, so the id check is reached
+      if (i % 2 === 0) lane.send(bytes.buffer);
+      else
+        lane.send(
+          i % 4 === 1 ? String.fromCharCode(...bytes) : JSON.stringify({ t: ["fo", "fa", "fk", "fd", "fx"][i % 5], id: "A".repeat(16), n: -i, from: "x" }),
+        );
+    }
+    await settle(300);
+    expect(refused.length).toBeGreaterThan(250);
+    expect(seen.bob.filter((v) => v.name === "good.bin").pop()).toMatchObject({ state: "done" });
+  });
+
+  it("lateJoiner_LinkUpAfterTheSend_GetsNoOffer", async () => {
+    const ab = network("alice", "bob");
+    const ac = network("alice", "carol");
+    const lanes: LaneSource = {
+      lane: (p) => (p === "bob" ? ab.source("alice", "bob").lane(p) : ac.source("alice", "carol").lane(p)),
+      onUp: (fn) => (ab.source("alice", "bob").onUp(fn), ac.source("alice", "carol").onUp(fn), () => undefined),
+      onDown: () => () => undefined,
+    };
+    const alice = new FileTransfers({ lanes, store: new MemoryStore(), autoAcceptBytes: () => 1e9, maxBytes: () => 1e9 });
+    const carol = new FileTransfers({ lanes: ac.source("carol", "alice"), store: new MemoryStore(), autoAcceptBytes: () => 1e9, maxBytes: () => 1e9 });
+    const carolSaw: TransferView[] = [];
+    carol.events.on("changed", (v) => carolSaw.push(v));
+    ab.link();
+    await alice.send(blobOf(randomBytes(20_000)), ["bob"]);
+    ac.link();
+    await settle(100);
+    expect(carolSaw).toEqual([]);
+    expect(ac.sides.get("alice")!.lane!.sent).toEqual([]);
+  });
+
   it("group_OneFileTwoMembers_BothReceiveIt", async () => {
     // Alice's lanes to Bob and to Carol.
     const ab = network("alice", "bob");
