@@ -196,7 +196,7 @@ describe("Files and pictures between Chromium and Firefox", { timeout: 600_000 }
     await guest.context.close();
   });
 
-  it("aboveAutoLimit_Asked_DeclineOrSenderCancel_BothSidesCancelled", async () => {
+  it("aboveAutoLimit_Asked_DeclineOrSenderCancel_BothSidesCancelled_LeavingEndsIt", async () => {
     // Chromium at a phone's size: the cards fit and pass axe.
     const host = await chromiumPage(ctx.chromium, { width: 390, height: 844 });
     const guest = await firefoxPage(ctx.firefox);
@@ -254,7 +254,13 @@ describe("Files and pictures between Chromium and Firefox", { timeout: 600_000 }
     await card(guest, "in", "accepted.bin", "done");
     await card(host, "out", "accepted.bin", "done");
     assert.ok((await opfsFiles(guest)).some((f) => f.sha === sha(ok)));
+    // Firefox is asked about one more and leaves the room instead: Chromium's card ends, "the other side left".
+    await pick(host, "left-behind.bin", "application/octet-stream", randomBytes(30_000));
+    await card(guest, "in", "left-behind.bin", "asking");
     assert.deepEqual([...host.errors, ...guest.errors], []);
+    await guest.click("#leave");
+    await card(host, "out", "left-behind.bin", "failed");
+    assert.match(await host.eval(() => document.querySelector('li.file-card[data-state="failed"] .file-status').textContent), /left/);
     await host.context.close();
     await guest.page.close();
   });

@@ -345,6 +345,24 @@ describe("file transfers", () => {
     }
   });
 
+  it("peerGone_MidTransfer_BothSidesEndGone_PartialDiscarded", async () => {
+    const { alice, bob, net, last } = pair({ window: 4 });
+    let delivered = 0;
+    net.sides.get("bob")!.lane!.tamper = (d) => {
+      if (typeof d !== "string" && ++delivered === 10) queueMicrotask(() => net.cut());
+      return d;
+    };
+    await alice.send(blobOf(randomBytes(60 * 16 * 1024)), ["bob"]);
+    await settle(200);
+    expect(last("bob").state).toBe("paused");
+    alice.peerGone("bob");
+    bob.peerGone("alice");
+    await settle();
+    expect(last("alice")).toMatchObject({ state: "failed", reason: "gone" });
+    expect(last("bob")).toMatchObject({ state: "failed", reason: "gone" });
+    expect(last("bob").blob).toBeUndefined();
+  });
+
   it("redial_NewLane_ResumesFromLastVerifiedChunk_NoChunkSentTwiceAfterIt", async () => {
     const { alice, net, last } = pair({ window: 4 });
     const bytes = randomBytes(60 * 16 * 1024 + 5);

@@ -1,5 +1,5 @@
 import { FileTransfers, PREVIEW_TYPES, sniffPicture, stripJpegMetadata, type TransferView } from "../core/files";
-import type { MeshSession } from "../core/room";
+import type { MeshRoom, MeshSession } from "../core/room";
 import { t, type StringKey } from "../core/strings";
 import { OpfsStore } from "../adapters/opfs";
 import { $, el } from "./dom";
@@ -51,6 +51,17 @@ export class FilesView {
       maxBytes: () => MAX_FILE_BYTES,
     });
     this.off.push(this.engine.events.on("changed", (v) => this.render(v)));
+    // A member who left the room (said goodbye, or was removed): its transfers end.
+    const watch = (room: MeshRoom) =>
+      this.off.push(
+        room.events.on("roster", (members) => {
+          const present = new Set(members.map((m) => m.id));
+          const gone = new Set(this.engine.views().flatMap((v) => v.peers.filter((p) => !present.has(p))));
+          for (const peer of gone) this.engine.peerGone(peer);
+        }),
+      );
+    if (session.room) watch(session.room);
+    this.off.push(session.events.on("room", watch));
     this.setUpControls();
     // Takes this page's folder now, which also removes the folders of pages that are gone.
     void store.onDisk();

@@ -238,6 +238,19 @@ export class FileTransfers {
         this.failIncoming(t, t.state === "asking" ? "declined" : "cancelled", "cancelled", true);
   }
 
+  /** `peer` left the room: what moves to or from it ends ("gone"); its partial bytes are removed. */
+  peerGone(peer: string): void {
+    for (const o of this.out.values()) {
+      const leg = o.legs.get(peer);
+      if (leg && !ENDED.includes(leg.state)) {
+        this.endLeg(o, leg, "gone", "failed", false);
+        this.emitOut(o);
+      }
+    }
+    for (const t of this.inc.values()) if (t.peer === peer && !ENDED.includes(t.state)) this.failIncoming(t, "gone", "failed", false);
+    this.attached.delete(peer);
+  }
+
   /** Every transfer, for a view that starts late. */
   views(): TransferView[] {
     return [...[...this.out.values()].map((t) => this.viewOut(t)), ...[...this.inc.values()].map((t) => this.viewIn(t))];
