@@ -1,4 +1,4 @@
-/* global TextEncoder, File, DataTransfer, MutationObserver -- used in the page */
+/* global TextEncoder, File, DataTransfer, DragEvent, ClipboardEvent, MutationObserver -- used in the page */
 // Files and pictures between Chromium and Firefox ESR through the real server (docs/user-guide.md,
 // "Files and pictures"): bytes arrive with the right SHA-256 in both directions and are written to
 // the Origin Private File System; a PNG is previewed, an SVG with a script and a hostile name are
@@ -145,7 +145,7 @@ describe("Files and pictures between Chromium and Firefox", { timeout: 600_000 }
     await guest.page.close();
   });
 
-  it("hostileNameAndSvg_NameSanitised_SvgNeverRendered_JpegExifRemoved", async () => {
+  it("hostileNameAndSvg_NameSanitised_SvgNeverRendered_JpegExifRemoved_DropAndPasteSend", async () => {
     const host = await firefoxPage(ctx.firefox);
     const guest = await chromiumPage(ctx.chromium);
     await connectPair(host, guest, ctx.server.url);
@@ -184,6 +184,22 @@ describe("Files and pictures between Chromium and Firefox", { timeout: 600_000 }
       input.dispatchEvent(new Event("change"));
     });
     await card(host, "in", "holiday.jpg", "done");
+
+    // Dropped on the chat and pasted into the message box (the events a real drop and paste fire).
+    await guest.eval(() => {
+      const files = (name) => {
+        const dt = new DataTransfer();
+        dt.items.add(new File([`${name} text`], name, { type: "text/plain" }));
+        return dt;
+      };
+      const chat = document.querySelector("#view-chat");
+      chat.dispatchEvent(new DragEvent("dragover", { dataTransfer: files("dropped.txt"), bubbles: true, cancelable: true }));
+      chat.dispatchEvent(new DragEvent("drop", { dataTransfer: files("dropped.txt"), bubbles: true, cancelable: true }));
+      document.querySelector("#composer").dispatchEvent(new ClipboardEvent("paste", { clipboardData: files("pasted.txt"), bubbles: true, cancelable: true }));
+    });
+    await card(host, "in", "dropped.txt", "done");
+    await card(host, "in", "pasted.txt", "done");
+    assert.equal(await guest.eval(() => document.querySelector("#composer").value), "", "a pasted file is sent, not written into the draft");
     await host.waitFor(() =>
       [...document.querySelectorAll("img.file-preview")].some((i) => i.alt.includes("holiday.jpg") && i.complete && i.naturalWidth === 8),
     );
