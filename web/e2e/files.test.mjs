@@ -105,6 +105,8 @@ describe("Files and pictures between Chromium and Firefox", { timeout: 600_000 }
     await guest.click('li.file-card[data-state="asking"] button[data-action="accept"]');
     await card(host, "out", "notes.bin", "done");
     await card(guest, "in", "notes.bin", "done");
+    // Told politely (the page's aria-live="polite" announcer), as well as shown.
+    assert.equal(await guest.eval(() => document.querySelector("#announcer[aria-live=polite]").textContent), "notes.bin has arrived");
     assert.ok(
       (await opfsFiles(guest)).some((f) => f.sha === sha(big) && f.size === big.length),
       "Firefox wrote the file to OPFS with the sender's SHA-256",
