@@ -4,6 +4,7 @@
 // server, so our overhead shows as a ratio. Also the JS the app ships, gzipped.
 //
 //   cd web && npm run build && node ../bench/browser/run.mjs [runs=20] [messages=20]
+//   node ../bench/browser/run.mjs js     (only the JS sizes)
 //
 // Needs the server built (dotnet build src/GhostChat.Server -c Release) and web/node_modules.
 import { createServer } from "node:http";
@@ -19,6 +20,8 @@ const requireWeb = createRequire(path.join(webDir, "package.json"));
 const { chromium } = requireWeb("playwright-core");
 const harness = await import(path.join(webDir, "e2e/harness.mjs"));
 
+// `run.mjs js` prints only the JS sizes (no browser).
+const JS_ONLY = process.argv[2] === "js";
 const RUNS = Number(process.argv[2] ?? 20);
 const MESSAGES = Number(process.argv[3] ?? 20);
 
@@ -29,16 +32,27 @@ function stats(values) {
 }
 const ms = (v) => `${v.toFixed(1)} ms`;
 
-function jsShipped() {
-  const dist = path.join(webDir, "dist");
-  const files = [...readdirSync(path.join(dist, "assets")).filter((f) => f.endsWith(".js")).map((f) => path.join(dist, "assets", f)), path.join(dist, "sw.js")];
+/** Raw and gzipped (level 9) bytes of some built files. */
+function sizes(dist, files) {
   let raw = 0, gz = 0;
   for (const f of files) {
-    const b = readFileSync(f);
+    const b = readFileSync(path.join(dist, f));
     raw += b.length;
     gz += gzipSync(b, { level: 9 }).length;
   }
-  return { files: files.map((f) => path.relative(dist, f)), raw, gz };
+  return { files, raw, gz };
+}
+
+/**
+ * The JS the chat page loads (index.html's scripts and module preloads, and the service worker) and,
+ * apart, every script of the build (the diagnostics and /stats pages load their own).
+ */
+function jsShipped() {
+  const dist = path.join(webDir, "dist");
+  const html = readFileSync(path.join(dist, "index.html"), "utf8");
+  const linked = [...html.matchAll(/(?:src|href)="\/([^"]+\.js)"/g)].map((m) => m[1]);
+  const all = [...readdirSync(path.join(dist, "assets")).filter((f) => f.endsWith(".js")).map((f) => `assets/${f}`), "sw.js"];
+  return { page: sizes(dist, [...new Set([...linked, "sw.js"])]), all: sizes(dist, all) };
 }
 
 /** Static server for the bare page (peerjs.min.js straight from the package). */
@@ -128,6 +142,12 @@ async function runBare(browser, bareUrl, serverPort, render) {
   return { ready, rtts };
 }
 
+if (JS_ONLY) {
+  const js = jsShipped();
+  console.log(`JS the chat page loads: ${(js.page.gz / 1024).toFixed(1)} KB gzipped (${(js.page.raw / 1024).toFixed(1)} KB raw): ${js.page.files.join(", ")}`);
+  console.log(`JS of the whole build (diagnostics and /stats pages too): ${(js.all.gz / 1024).toFixed(1)} KB gzipped (${(js.all.raw / 1024).toFixed(1)} KB raw)`);
+  process.exit(0);
+}
 const server = await harness.startServer({ GhostChat__Signaling__Limits__ConnectsPerSecondPerIp: "1000", GhostChat__Signaling__Limits__ConnectBurstPerIp: "1000" });
 const bare = await startBareServer();
 const browser = await chromium.launch({ executablePath: harness.CHROMIUM, headless: true, args: harness.CHROMIUM_ARGS });
@@ -168,6 +188,7 @@ const lines = [
   `| message round trip (send → ack), bare page sends only | ${ms(t.ours.median)} | ${ms(t.ours.p95)} | ${ms(t.bare.median)} | ${ms(t.bare.p95)} | ${(t.ours.median / t.bare.median).toFixed(2)}× | ${(t.ours.p95 / t.bare.p95).toFixed(2)}× |`,
   `| message round trip (send → ack), bare page also lists each message | ${ms(t.ours.median)} | ${ms(t.ours.p95)} | ${ms(tr.median)} | ${ms(tr.p95)} | ${(t.ours.median / tr.median).toFixed(2)}× | ${(t.ours.p95 / tr.p95).toFixed(2)}× |`,
   ``,
-  `JS shipped: ${(js.gz / 1024).toFixed(1)} KB gzipped (${(js.raw / 1024).toFixed(1)} KB raw) in ${js.files.join(", ")}`,
+  `JS the chat page loads: ${(js.page.gz / 1024).toFixed(1)} KB gzipped (${(js.page.raw / 1024).toFixed(1)} KB raw): ${js.page.files.join(", ")}`,
+  `JS of the whole build (diagnostics and /stats pages too): ${(js.all.gz / 1024).toFixed(1)} KB gzipped (${(js.all.raw / 1024).toFixed(1)} KB raw)`,
 ];
 console.log(lines.join("\n"));

@@ -162,6 +162,22 @@ export function serverAndChromium(env = {}) {
   return ctx;
 }
 
+/** The same with a Firefox too (`ctx.chromium`, `ctx.firefox`); `web` as for startServer. */
+export function serverAndBrowsers(env = {}, { web = WEB_DIST } = {}) {
+  const ctx = { server: null, chromium: null, firefox: null };
+  before(async () => {
+    ctx.server = await startServer(env, undefined, { web });
+    ctx.chromium = await launchChromium();
+    ctx.firefox = await launchFirefox();
+  });
+  after(async () => {
+    await ctx.firefox?.close();
+    await ctx.chromium?.close();
+    await ctx.server?.stop();
+  });
+  return ctx;
+}
+
 /** Host opens the app and makes a room (1:1, or `"group"`); resolves with the invite link. */
 export async function createRoom(host, baseUrl, kind = "pair") {
   await host.goto(baseUrl + "/");

@@ -1,4 +1,4 @@
-/* global Navigator -- the init script runs in the page */
+/* global Navigator, DataTransfer, File -- used in the page */
 // The user guide's screenshots, taken by walking the main flow in real Chromium at desktop and phone
 // widths: start page, invite (link, QR, active invites), both sides chatting with the verification
 // code, a bad invite link, the server settings. With GHOSTCHAT_UPDATE_SCREENSHOTS=1 the PNGs go to
@@ -154,6 +154,49 @@ describe("user guide screenshots: the main flow at desktop and phone widths", { 
       await shot(others[1], "desktop-group");
     } finally {
       for (const p of members) await p.context.close();
+    }
+  });
+
+  it("mobile: a picture and a file in the chat", async () => {
+    const host = await page("desktop");
+    const guest = await page("mobile", { phone: true });
+    try {
+      const link = await createRoom(host, server.url);
+      await guest.goto(link);
+      await Promise.all([waitConnected(host), waitConnected(guest)]);
+      // A picture drawn in the page and a document, as if picked with the attach button.
+      await host.eval(async () => {
+        const canvas = Object.assign(document.createElement("canvas"), { width: 480, height: 300 });
+        const g = canvas.getContext("2d");
+        const sky = g.createLinearGradient(0, 0, 0, 300);
+        sky.addColorStop(0, "#7fb3ff");
+        sky.addColorStop(1, "#fde2b0");
+        g.fillStyle = sky;
+        g.fillRect(0, 0, 480, 300);
+        g.fillStyle = "#2f6b3a";
+        g.beginPath();
+        g.moveTo(0, 300);
+        g.lineTo(160, 140);
+        g.lineTo(300, 260);
+        g.lineTo(380, 180);
+        g.lineTo(480, 300);
+        g.fill();
+        const blob = await new Promise((r) => canvas.toBlob(r, "image/png"));
+        const dt = new DataTransfer();
+        dt.items.add(new File([blob], "mountains.png", { type: "image/png" }));
+        const input = document.querySelector("#file-input");
+        input.files = dt.files;
+        input.dispatchEvent(new Event("change"));
+      });
+      await guest.waitFor(() => [...document.querySelectorAll("img.file-preview")].some((i) => i.complete && i.naturalWidth === 480));
+      await host.page.setInputFiles("#file-input", { name: "trip-plan.pdf", mimeType: "application/pdf", buffer: Buffer.alloc(180_000, 37) });
+      await guest.waitFor(() => [...document.querySelectorAll('li.file-card[data-state="done"]')].length === 2);
+      // The picture's card at the top of the log, the document's below it.
+      await guest.eval(() => document.querySelector("li.file-card").scrollIntoView({ block: "start" }));
+      await shot(guest, "mobile-files");
+    } finally {
+      await host.context.close();
+      await guest.context.close();
     }
   });
 

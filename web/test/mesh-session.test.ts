@@ -89,6 +89,11 @@ class FakeChannel implements ChannelPort {
   }
   /** The remote certificate's SHA-256 fingerprint the "browser" reports in getStats, or none. */
   certificate: string | null = null;
+  /** Stands for the connection's file lane (core/files): the session only hands it on. */
+  readonly lane = { send: () => undefined, bufferedAmount: () => 0, onMessage: () => undefined, onLow: () => undefined };
+  fileLane() {
+    return this.lane;
+  }
   async stats(): Promise<RTCStatsReport | null> {
     if (!this.certificate) return null;
     const entries = [
@@ -307,6 +312,27 @@ describe("MeshSession", () => {
     await until(() => hostRefusals.length > 0, "the host's refusal");
     expect(hostRefusals[0]).toBe("auth-failed:us");
     expect(members[0]!.connectedPeers).toEqual([]);
+    // No file lane for a link that did not authenticate.
+    expect(members[0]!.fileLanes.lane(j.s.id)).toBeNull();
+    expect(members[0]!.fileLanes.peers()).toEqual([]);
+  });
+
+  it("fileLanes_AuthenticatedLinkOnly_UpAndDownReported", async () => {
+    const { members, hub } = await room(1);
+    const [host, joiner] = members as [MeshSession, MeshSession];
+    const ups: string[] = [];
+    const downs: string[] = [];
+    host.fileLanes.onUp((p) => ups.push(p));
+    host.fileLanes.onDown((p) => downs.push(p));
+    await until(() => host.connectedPeers.length === 1, "linked");
+    expect(host.fileLanes.peers()).toEqual([joiner.id]);
+    const lane = host.fileLanes.lane(joiner.id);
+    expect(lane).not.toBeNull();
+    expect(typeof lane!.send).toBe("function");
+    expect(host.fileLanes.lane("nobody")).toBeNull();
+    hub.cut(host.id, joiner.id);
+    await until(() => downs.length > 0, "the link down");
+    expect(downs[0]).toBe(joiner.id);
   });
 
   it("join_ThirteenthMember_RefusedAsFull", async () => {

@@ -108,3 +108,13 @@ interface MediaStreamTrack {
   readonly kind: string;
   readonly id: string;
 }
+
+// Files (core/files): a received file is handed to the UI as a Blob; core never reads the DOM's File.
+type BlobPart = BufferSource | Blob | string;
+declare class Blob {
+  constructor(parts?: BlobPart[], options?: { type?: string });
+  readonly size: number;
+  readonly type: string;
+  slice(start?: number, end?: number, contentType?: string): Blob;
+  arrayBuffer(): Promise<ArrayBuffer>;
+}

@@ -1,6 +1,6 @@
 import { Peer, type DataConnection, type PeerError as PeerJsError } from "peerjs";
 import { connectionFingerprints, sdpFingerprint } from "../core/auth/fingerprint";
-import { PeerError, type ChannelPort, type PeerErrorKind, type PeerPort } from "../core/connection/ports";
+import { PeerError, type ChannelPort, type FileLane, type PeerErrorKind, type PeerPort } from "../core/connection/ports";
 import { newToken, tokenBoundPeerId } from "../core/ids";
 import { callOfferPending, exclusive, mediaPort, restartOffered } from "./media";
 
@@ -231,8 +231,53 @@ async function restartOnPc(peer: PeerInternals, conn: DataConnection, pc: RTCPee
   return !unanswered;
 }
 
-function wrap(conn: DataConnection, peer: PeerInternals): ChannelPort {
+/**
+ * The file lane's data channel: negotiated (both sides create it with this id, no DCEP), so it
+ * exists on every connection as soon as it opens, beside PeerJS's own channel (ids 0/1).
+ */
+const FILE_LANE_ID = 100;
+const FILE_LANE_LOW = 256 * 1024;
+/** Messages kept for a lane handler not set yet (the link is in its handshake); more are dropped. */
+const FILE_LANE_EARLY = 256;
+
+function fileLane(pc: RTCPeerConnection | undefined): FileLane {
+  let dc: RTCDataChannel | null = null;
+  try {
+    dc = pc ? pc.createDataChannel("gc-files", { negotiated: true, id: FILE_LANE_ID, ordered: true }) : null;
+  } catch {
+    dc = null; // the connection closed already: sends throw, nothing arrives
+  }
+  const early: (string | ArrayBuffer)[] = [];
+  let handler: ((data: string | ArrayBuffer) => void) | null = null;
+  if (dc) {
+    dc.binaryType = "arraybuffer";
+    dc.bufferedAmountLowThreshold = FILE_LANE_LOW;
+    dc.addEventListener("message", (e: MessageEvent<unknown>) => {
+      const data = e.data;
+      if (typeof data !== "string" && !(data instanceof ArrayBuffer)) return;
+      if (handler) handler(data);
+      else if (early.length < FILE_LANE_EARLY) early.push(data);
+    });
+  }
   return {
+    send: (data) => {
+      if (dc?.readyState !== "open") throw new Error("file lane not open");
+      if (typeof data === "string") dc.send(data);
+      else dc.send(data);
+    },
+    bufferedAmount: () => dc?.bufferedAmount ?? 0,
+    onMessage: (h) => {
+      handler = h;
+      for (const d of early.splice(0)) h(d);
+    },
+    onLow: (h) => dc?.addEventListener("bufferedamountlow", () => h()),
+  };
+}
+
+function wrap(conn: DataConnection, peer: PeerInternals): ChannelPort {
+  const lane = fileLane(conn.peerConnection);
+  return {
+    fileLane: () => lane,
     remoteId: conn.peer,
     send: (data) => void conn.send(data),
     onData: (handler) => void conn.on("data", handler),

@@ -6,6 +6,7 @@ import { t, type StringKey } from "../core/strings";
 import { $, el, renderSegments } from "./dom";
 import { QualityIndicator, type QualitySource } from "./quality";
 import { CallPanel } from "./call";
+import { FilesView } from "./files";
 
 const TIME_FORMAT = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
 
@@ -42,6 +43,8 @@ export class RoomView {
   private everHadMember = false;
   private call: CallPanel | null = null;
   private phaseNow: RoomPhase = "waiting";
+  /** Files and pictures (ui/files.ts). */
+  readonly files: FilesView;
 
   constructor(
     private readonly session: MeshSession,
@@ -56,6 +59,7 @@ export class RoomView {
     mainQuality: QualityIndicator,
   ) {
     this.mainQuality = mainQuality;
+    this.files = new FilesView(session, (peer) => this.room?.members().find((m) => m.id === peer)?.name || shortId(peer));
     $("members-panel").hidden = false;
     // A 1:1 room keeps the list folded (one person, and the messages need the space on a phone).
     $<HTMLDetailsElement>("members-details").open = session.maxMembers > 2;
@@ -96,6 +100,7 @@ export class RoomView {
     for (const f of this.off.splice(0)) f();
     this.call?.dispose();
     this.call = null;
+    this.files.dispose();
     for (const h of this.timers) window.clearTimeout(h);
     this.timers.clear();
     window.clearTimeout(this.typingTimer);
@@ -130,6 +135,7 @@ export class RoomView {
     for (const h of this.timers) window.clearTimeout(h);
     this.timers.clear();
     this.outgoing.clear();
+    this.files.wipe();
     $("messages").replaceChildren();
   }
 

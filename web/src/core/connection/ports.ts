@@ -34,6 +34,8 @@ export interface ChannelPort {
   readyState?(): "connecting" | "open" | "closing" | "closed";
   /** Media on this same connection (calls); absent where the transport has none. */
   media?(): MediaPort | null;
+  /** The link's file lane: a binary data channel of its own on this same connection (docs/protocol.md, "Files"). */
+  fileLane?(): FileLane;
   close(): void;
 }
 
@@ -58,6 +60,20 @@ export interface MediaPort {
   received(): MediaStreamTrack[];
   /** Caps what the video sender sends (core/calls/adapt); absent fields are left uncapped. */
   limitVideo?(limit: { maxBitrate?: number; scaleResolutionDownBy?: number; active: boolean }): Promise<void>;
+}
+
+/**
+ * A binary data channel beside the chat channel, on the same RTCPeerConnection (so the same DTLS
+ * and the link's handshake cover it): files move here and chat is never stuck behind them.
+ */
+export interface FileLane {
+  /** Throws when the channel is not open. */
+  send(data: string | ArrayBuffer): void;
+  bufferedAmount(): number;
+  /** Messages received before a handler is set wait for it (a few, bounded). */
+  onMessage(handler: (data: string | ArrayBuffer) => void): void;
+  /** The buffered amount fell to the channel's low mark. */
+  onLow(handler: () => void): void;
 }
 
 export type PeerErrorKind =

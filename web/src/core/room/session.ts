@@ -19,7 +19,7 @@ import {
   type Verifier,
 } from "../auth";
 import { retry, withTimeout, RetriesExhaustedError, type BackoffOptions } from "../connection/backoff";
-import { PeerError, type ChannelPort, type MediaPort, type PeerFactory, type PeerPort } from "../connection/ports";
+import { PeerError, type ChannelPort, type FileLane, type MediaPort, type PeerFactory, type PeerPort } from "../connection/ports";
 import { MAX_MEMBERS } from "../delivery/frames";
 import { Emitter } from "../emitter";
 import { MeshRoom, type Clock, type LinksPort, type MeshOptions } from "./mesh";
@@ -202,6 +202,28 @@ export class MeshSession {
   /** Links that are up (authenticated), for the UI and tests. */
   get connectedPeers(): string[] {
     return [...this.links].filter(([, l]) => l.state === "up" && !l.stalled).map(([p]) => p);
+  }
+
+  /**
+   * The file lanes of the authenticated links (core/files): each on its link's own connection, so
+   * the link's handshake covers it. A link that recovers by ICE restart keeps its lane; a redial
+   * brings a new one.
+   */
+  get fileLanes(): {
+    peers(): string[];
+    lane(peer: string): FileLane | null;
+    onUp(fn: (peer: string) => void): () => void;
+    onDown(fn: (peer: string) => void): () => void;
+  } {
+    return {
+      peers: () => this.connectedPeers,
+      lane: (peer) => {
+        const l = this.links.get(peer);
+        return l?.state === "up" ? (l.channel.fileLane?.() ?? null) : null;
+      },
+      onUp: (fn) => (this.upHandlers.add(fn), () => this.upHandlers.delete(fn)),
+      onDown: (fn) => (this.downHandlers.add(fn), () => this.downHandlers.delete(fn)),
+    };
   }
 
   /** This page hosts the room (holds its authority key): it can remove members. */

@@ -1,4 +1,5 @@
 import { callStrings } from "./calls";
+import { fileStrings } from "./files";
 import { networkStrings } from "./network";
 import { telemetryStrings } from "./telemetry";
 
@@ -197,6 +198,7 @@ export const en = {
   ...networkStrings,
   ...callStrings,
   ...telemetryStrings,
+  ...fileStrings,
 } as const;
 
 export type StringKey = keyof typeof en;

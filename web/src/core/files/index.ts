@@ -1,0 +1,6 @@
+export { FileTransfers, MemoryStore, MEMORY_LIMIT, hashFile, HIGH_WATER } from "./transfer";
+export type { FileEvents, FileError, FileSink, FileSource, LaneSource, SinkStore, TransferState, TransferView } from "./transfer";
+export { sanitiseFileName, sanitiseType, sniffPicture, PREVIEW_TYPES, MAX_FILE_NAME } from "./name";
+export type { PreviewType } from "./name";
+export { stripJpegMetadata } from "./jpeg";
+export type { CancelReason } from "./wire";
