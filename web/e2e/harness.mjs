@@ -92,6 +92,17 @@ export async function launchFirefox() {
  * A thin wrapper so tests read the same on either driver. `kind` is "playwright" or "puppeteer";
  * every page records console errors (CSP violations included) and page errors.
  */
+/** Evaluates the async `fn(arg)` in the page until it resolves truthy; throws after `timeout` ms. */
+async function pollPage(page, fn, arg, timeout) {
+  const end = Date.now() + timeout;
+  for (;;) {
+    const value = await page.evaluate(fn, arg);
+    if (value) return value;
+    if (Date.now() > end) throw new Error(`waitFor timed out after ${timeout} ms: ${String(fn).slice(0, 200)}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 export function wrapPage(page, kind) {
   const errors = [];
   page.on("console", (msg) => {
@@ -105,9 +116,17 @@ export function wrapPage(page, kind) {
     errors,
     goto: (url) => page.goto(url, { waitUntil: "load" }),
     click: (sel) => page.click(sel),
-    /** Waits until `fn(arg)` is truthy in the page (the browser's own polling, not a sleep). */
+    /**
+     * Waits until `fn(arg)` is truthy in the page (the browser's own polling, not a sleep). An async
+     * `fn` is polled from here: Playwright's waitForFunction takes the promise it returns as truthy
+     * at once, so it would not wait at all.
+     */
     waitFor: (fn, arg, timeout = WAIT) =>
-      kind === "playwright" ? page.waitForFunction(fn, arg, { timeout }) : page.waitForFunction(fn, { timeout, polling: "raf" }, arg),
+      fn.constructor.name === "AsyncFunction"
+        ? pollPage(page, fn, arg, timeout)
+        : kind === "playwright"
+          ? page.waitForFunction(fn, arg, { timeout })
+          : page.waitForFunction(fn, { timeout, polling: "raf" }, arg),
     eval: (fn, arg) => page.evaluate(fn, arg),
     async type(sel, text) {
       await page.focus(sel);
