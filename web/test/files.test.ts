@@ -500,22 +500,6 @@ describe("file transfers", () => {
     expect(bad.last("bob")).toMatchObject({ state: "failed", reason: "hash-mismatch" });
   });
 
-  it("pause_GivenToTheSender_CalledEvery4ChunksSent_FileStillDone", async () => {
-    const net = network("alice", "bob");
-    let paused = 0;
-    const base = { store: new MemoryStore(), autoAcceptBytes: () => 1e9, maxBytes: () => 1e9, window: 8, chunkSize: 16 * 1024 };
-    const alice = new FileTransfers({ ...base, lanes: net.source("alice", "bob"), pause: () => (paused++, tick()) });
-    const bob = new FileTransfers({ ...base, store: new MemoryStore(), lanes: net.source("bob", "alice") });
-    const got: TransferView[] = [];
-    bob.events.on("changed", (v) => got.push(v));
-    net.link();
-    const bytes = randomBytes(16 * 1024 * 12);
-    await alice.send(blobOf(bytes), ["bob"]);
-    await settle(400);
-    expect(got.at(-1)).toMatchObject({ state: "done", bytes: bytes.length });
-    expect(paused).toBe(3);
-  });
-
   it("chunkForAnotherMembersTransfer_Refused_NoWrite", async () => {
     // Carol knows the id of Alice's transfer to Bob and sends Bob a chunk under it: Bob keys
     // transfers by their sender, so the chunk names nothing of Carol's.

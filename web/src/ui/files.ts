@@ -3,7 +3,6 @@ import type { MeshRoom, MeshSession } from "../core/room";
 import { t, type StringKey } from "../core/strings";
 import { OpfsStore } from "../adapters/opfs";
 import { workerHash } from "../adapters/hash-worker";
-import { yieldToTasks } from "../adapters/yield";
 import { $, el } from "./dom";
 
 /** Choices for "accept files automatically up to" (bytes); 25 MiB by default. */
@@ -52,7 +51,6 @@ export class FilesView {
       autoAcceptBytes: () => Number(localStorage.getItem(AUTO_KEY) ?? AUTO_DEFAULT),
       maxBytes: () => MAX_FILE_BYTES,
       hash: workerHash,
-      pause: yieldToTasks,
     });
     this.off.push(this.engine.events.on("changed", (v) => this.render(v)));
     // A member who left the room (said goodbye, or was removed): its transfers end.

@@ -93,12 +93,6 @@ export interface FileOptions {
    * one in a worker, so hashing does not hold up the main thread's message events — chat included.
    */
   hash?: () => StreamHash;
-  /**
-   * Lets the thread's queued tasks run between two chunks sent (default: none). The page gives
-   * one, so a chat message that arrives while a window of chunks is sent is handled between two
-   * chunks, not after all of them.
-   */
-  pause?: () => Promise<void>;
 }
 
 /** A running SHA-256: bytes in order, then the hex digest once. */
@@ -123,8 +117,6 @@ const MAX_OPEN_PER_PEER = 16;
 const HASH_SLICE = 1024 * 1024;
 /** The sender reads the file this much at a time (a multiple of every chunk size). */
 const READ_BLOCK = 1024 * 1024;
-/** The sender lets other tasks run (FileOptions.pause) after this many chunks sent. */
-const PAUSE_EVERY = 4;
 
 /** SHA-256 of a whole file, read a slice at a time (WebCrypto has no streaming digest). */
 export async function hashFile(file: FileSource): Promise<string> {
@@ -413,7 +405,6 @@ export class FileTransfers {
         if (leg.gen !== gen || leg.next !== index || leg.state !== "moving") break;
         lane.send(encodeChunk(t.offer.id, index, bytes));
         leg.next++;
-        if (this.o.pause && leg.next % PAUSE_EVERY === 0) await this.o.pause();
       }
     } catch {
       // The lane closed under us: the link's recovery offers again and the receiver says where to go on.
