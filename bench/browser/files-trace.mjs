@@ -291,18 +291,17 @@ try {
       `file chunk one-way (lane send → receiver message event) during the pings (n=${lat.length}): median ${q(lat, 0.5).toFixed(1)} ms, p90 ${q(lat, 0.9).toFixed(1)} ms; chunks sent ${H.fsend.length}, received ${G.frecv.length}`,
     );
     // Chunks whose message event came after the chat message was sent and before it was received.
-    const ahead = split(busy).length;
+    // Chunks the lane had sent and the receiving page had not yet taken, at each chat send.
     const rows = [];
     for (const p of busy) {
       const s = H.sends.find((x) => x.t >= p.t0 && x.t <= p.t1);
       const r = s && G.recvs.find((x) => x.t >= s.t);
       if (!s || !r) continue;
       const sentBefore = H.fsend.filter((x) => x <= s.t).length;
-      const recvBefore = G.frecv.filter((x) => x <= r.t).length;
       rows.push(sentBefore - G.frecv.filter((x) => x <= s.t).length);
     }
     console.log(
-      `chunks sent by the lane and not yet seen by the receiver page when the chat message is sent: median ${q(rows, 0.5)}, p90 ${q(rows, 0.9)} (n=${ahead})`,
+      `chunks sent by the lane and not yet seen by the receiver page when the chat message is sent: median ${q(rows, 0.5)}, p90 ${q(rows, 0.9)} (n=${rows.length})`,
     );
   }
   console.log(`busy window ${(busyTo - busyFrom) / 1000} s`);
