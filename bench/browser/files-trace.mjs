@@ -290,7 +290,6 @@ try {
     console.log(
       `file chunk one-way (lane send → receiver message event) during the pings (n=${lat.length}): median ${q(lat, 0.5).toFixed(1)} ms, p90 ${q(lat, 0.9).toFixed(1)} ms; chunks sent ${H.fsend.length}, received ${G.frecv.length}`,
     );
-    // Chunks whose message event came after the chat message was sent and before it was received.
     // Chunks the lane had sent and the receiving page had not yet taken, at each chat send.
     const rows = [];
     for (const p of busy) {
