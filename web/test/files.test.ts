@@ -5,11 +5,13 @@ import {
   FileTransfers,
   MemoryStore,
   hashFile,
+  inThreadHash,
   sanitiseFileName,
   sanitiseType,
   sniffPicture,
   stripJpegMetadata,
   type LaneSource,
+  type StreamHash,
   type TransferView,
 } from "../src/core/files";
 import { CHUNK_HEADER, chunkLength, decodeChunk, decodeControl, encodeChunk } from "../src/core/files/wire";
@@ -95,7 +97,7 @@ function blobOf(bytes: Uint8Array, name = "data.bin", type = "application/octet-
   return Object.assign(new Blob([bytes as BlobPart], { type }), { name });
 }
 
-function pair(opts: { auto?: number; max?: number; window?: number; chunkSize?: number } = {}) {
+function pair(opts: { auto?: number; max?: number; window?: number; chunkSize?: number; hash?: () => StreamHash } = {}) {
   const net = network("alice", "bob");
   const mk = (self: string, peer: string) =>
     new FileTransfers({
@@ -105,6 +107,7 @@ function pair(opts: { auto?: number; max?: number; window?: number; chunkSize?: 
       maxBytes: () => opts.max ?? 100 * 1024 * 1024,
       window: opts.window ?? 4,
       chunkSize: opts.chunkSize ?? 16 * 1024,
+      hash: opts.hash,
     });
   const alice = mk("alice", "bob");
   const bob = mk("bob", "alice");
@@ -471,6 +474,30 @@ describe("file transfers", () => {
     expect(last("bob")).toMatchObject({ state: "failed", reason: "hash-mismatch" });
     expect(last("bob").blob).toBeUndefined();
     expect(last("alice")).toMatchObject({ state: "failed", reason: "hash-mismatch" });
+  });
+
+  it("hash_InjectedAnsweringLater_DoneWithTheRightHash_AWrongDigestFails", async () => {
+    // As the page's worker does: bytes copied as they come, the digest answered in a later task.
+    const later = (wrong: boolean) => (): StreamHash => {
+      const h = inThreadHash();
+      return {
+        update: (b) => h.update(b.slice()),
+        digest: async () => {
+          await settle(5);
+          return wrong ? "00".repeat(32) : h.digest();
+        },
+      };
+    };
+    const good = pair({ hash: later(false) });
+    const bytes = randomBytes(100_000);
+    await good.alice.send(blobOf(bytes), ["bob"]);
+    await settle(200);
+    expect(good.last("bob")).toMatchObject({ state: "done", bytes: 100_000 });
+    expect(sha(await text(good.last("bob").blob!))).toBe(sha(bytes));
+    const bad = pair({ hash: later(true) });
+    await bad.alice.send(blobOf(bytes), ["bob"]);
+    await settle(200);
+    expect(bad.last("bob")).toMatchObject({ state: "failed", reason: "hash-mismatch" });
   });
 
   it("chunkForAnotherMembersTransfer_Refused_NoWrite", async () => {

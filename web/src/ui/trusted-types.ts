@@ -1,9 +1,12 @@
+import { HASH_WORKER_URL } from "../adapters/hash-worker";
+
 /**
  * Trusted Types (the server's CSP says `require-trusted-types-for 'script'; trusted-types default`):
  * every string that reaches an HTML, script or script-URL sink goes through this "default" policy.
- * The app builds its DOM with textContent and createElement only; the one sink it uses is the
- * service worker registration, so the policy admits exactly that script URL and nothing else —
- * HTML and script strings, and any other script URL, are refused (the browser then blocks the sink).
+ * The app builds its DOM with textContent and createElement only; the sinks it uses are the
+ * service worker registration and the file-hashing worker (adapters/hash-worker.ts), so the policy
+ * admits exactly those two script URLs and nothing else — HTML and script strings, and any other
+ * script URL, are refused (the browser then blocks the sink).
  */
 const SERVICE_WORKER = "/sw.js";
 
@@ -17,7 +20,8 @@ export function installTrustedTypesPolicy(): void {
   factory.createPolicy("default", {
     createScriptURL: (input) => {
       const url = new URL(input, location.href);
-      return url.origin === location.origin && url.pathname === SERVICE_WORKER && url.search === "" ? url.href : null;
+      const allowed = [SERVICE_WORKER, new URL(HASH_WORKER_URL, location.href).pathname];
+      return url.origin === location.origin && allowed.includes(url.pathname) && url.search === "" ? url.href : null;
     },
   });
 }

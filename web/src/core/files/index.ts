@@ -1,5 +1,5 @@
-export { FileTransfers, MemoryStore, MEMORY_LIMIT, hashFile, HIGH_WATER } from "./transfer";
-export type { FileEvents, FileError, FileSink, FileSource, LaneSource, SinkStore, TransferState, TransferView } from "./transfer";
+export { FileTransfers, MemoryStore, MEMORY_LIMIT, hashFile, inThreadHash, HIGH_WATER } from "./transfer";
+export type { FileEvents, FileError, FileSink, FileSource, LaneSource, SinkStore, StreamHash, TransferState, TransferView } from "./transfer";
 export { sanitiseFileName, sanitiseType, sniffPicture, PREVIEW_TYPES, MAX_FILE_NAME } from "./name";
 export type { PreviewType } from "./name";
 export { stripJpegMetadata } from "./jpeg";

@@ -88,6 +88,26 @@ export interface FileOptions {
   chunkSize?: number;
   /** Chunks sent and not yet acknowledged, at most (default 64). */
   window?: number;
+  /**
+   * The receiver's running SHA-256 of each incoming file (default: in this thread). The page gives
+   * one in a worker, so hashing does not hold up the main thread's message events — chat included.
+   */
+  hash?: () => StreamHash;
+}
+
+/** A running SHA-256: bytes in order, then the hex digest once. */
+export interface StreamHash {
+  update(bytes: Uint8Array): void;
+  digest(): Promise<string>;
+}
+
+/** SHA-256 in this thread (@noble/hashes). */
+export function inThreadHash(): StreamHash {
+  const h = sha256.create();
+  return {
+    update: (bytes) => void h.update(bytes),
+    digest: () => Promise.resolve(bytesToHex(h.digest())),
+  };
 }
 
 /** The sender stops queueing on a lane above this many buffered bytes and goes on at the lane's low mark. */
@@ -146,7 +166,7 @@ interface Incoming {
   expected: number;
   /** Chunks written and hashed. */
   verified: number;
-  hasher: ReturnType<typeof sha256.create>;
+  hasher: StreamHash;
   sink: FileSink | null;
   queue: Promise<void>;
   startedAt: number;
@@ -176,11 +196,13 @@ export class FileTransfers {
   private readonly now: () => number;
   private readonly cs: number;
   private readonly window: number;
+  private readonly hash: () => StreamHash;
 
   constructor(private readonly o: FileOptions) {
     this.now = o.now ?? (() => Date.now());
     this.cs = Math.min(MAX_CHUNK, o.chunkSize ?? MAX_CHUNK);
     this.window = Math.min(MAX_WINDOW, Math.max(1, o.window ?? 64));
+    this.hash = o.hash ?? inThreadHash;
     this.off.push(
       o.lanes.onUp((peer) => this.linkUp(peer)),
       o.lanes.onDown((peer) => this.linkDown(peer)),
@@ -448,7 +470,7 @@ export class FileTransfers {
       state: "asking",
       expected: 0,
       verified: 0,
-      hasher: sha256.create(),
+      hasher: this.hash(),
       sink: null,
       queue: Promise.resolve(),
       startedAt: this.now(),
@@ -505,7 +527,9 @@ export class FileTransfers {
   }
 
   private async complete(t: Incoming): Promise<void> {
-    if (bytesToHex(t.hasher.digest()) !== t.offer.sha) return this.failIncoming(t, "hash-mismatch", "failed", true);
+    const sha = await t.hasher.digest();
+    if (t.state === "failed" || t.state === "cancelled" || !t.sink) return; // ended meanwhile
+    if (sha !== t.offer.sha) return this.failIncoming(t, "hash-mismatch", "failed", true);
     try {
       t.blob = await t.sink!.finish(t.type);
     } catch {
