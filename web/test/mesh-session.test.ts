@@ -25,6 +25,8 @@ class Hub {
   abandoned = 0;
   /** Pairs with no network path between them (as the lab's iptables cut makes). */
   private readonly cuts = new Set<string>();
+  /** Connect attempts refused because their pair was cut. */
+  refusedByCut = 0;
   private static pair(a: string, b: string): string {
     return [a, b].sort().join("|");
   }
@@ -132,7 +134,10 @@ class FakePeer implements PeerPort {
   async connect(remoteId: string, signal?: AbortSignal): Promise<ChannelPort> {
     const remote = this.hub.peers.get(remoteId);
     if (!remote || remote.destroyed || !this.online) throw new PeerError("peer-unavailable", `Could not connect to peer ${remoteId}`);
-    if (this.hub.isCut(this.id, remoteId)) throw new PeerError("network", `no path to ${remoteId}`);
+    if (this.hub.isCut(this.id, remoteId)) {
+      this.hub.refusedByCut++;
+      throw new PeerError("network", `no path to ${remoteId}`);
+    }
     if (this.hub.connectDelayMs > 0) {
       await new Promise<void>((resolve, reject) => {
         const timer = setTimeout(resolve, this.hub.connectDelayMs);
@@ -524,6 +529,8 @@ describe("MeshSession", () => {
     // The phone was in the background: no path for a while; the redial back-off has grown past 2 s.
     hub.cut(host.id, guest.id);
     await new Promise((r) => setTimeout(r, 2500)); // redials at 0.5 and 1.5 s fail; the next waits 2 s
+    // On a loaded machine the second redial may come later than that: the back-off must have grown first.
+    await until(() => hub.refusedByCut >= 2, "two redials refused by the cut");
     hub.restore(host.id, guest.id);
     guest.resume(false);
     host.resume(false);
