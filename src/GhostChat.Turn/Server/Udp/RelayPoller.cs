@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using GhostChat.Turn.Stun;
 using static GhostChat.Turn.Server.Udp.LinuxSockets;
@@ -177,6 +178,8 @@ internal sealed unsafe class RelayPoller : IDisposable
         return PackedEpollEvent ? ((EpollEventPacked*)e)->Data : ((EpollEventAligned*)e)->Data;
     }
 
+    // Runs for the server's life: optimised from the start instead of waiting for on-stack replacement.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Run()
     {
         while (!_stopping)
