@@ -88,19 +88,30 @@ fi
 # The kernel's UDP receive-buffer overflows (all sockets of the machine; steps run one at a time, so a step's delta
 # is mostly its own: where loss comes from a full socket buffer rather than a server dropping).
 rcvbuf_errors() { awk '/^Udp:/ { if (h) { print $6; exit } h = 1 }' /proc/net/snmp; }
+# Per-socket drop counters (ss skmem d): the servers' listening sockets, their relay port ranges, the echo peer.
+# Sockets that are gone (the clients', closed at a step's end) are counted only in the kernel total above.
+sock_drops() { # lo hi → dropped datagrams summed over UDP sockets bound to 127.0.0.1:lo..hi
+  ss -uamnH 2>/dev/null | awk -v lo="$1" -v hi="$2" '
+    /^[A-Z]/ { n = split($4, a, ":"); p = a[n] + 0; keep = (p >= lo && p <= hi); next }
+    keep && match($0, /d[0-9]+\)/) { d += substr($0, RSTART + 1, RLENGTH - 2) }
+    END { print d + 0 }'
+}
+drops_snapshot() { echo "$(sock_drops $COTURN_PORT $COTURN_PORT) $(sock_drops $OURS_PORT $OURS_PORT) $(sock_drops 61000 62999) $(sock_drops 59000 60999) $(sock_drops $PEER_PORT $PEER_PORT)"; }
 ours_dropped() { curl -fsS "http://127.0.0.1:$HTTP_PORT/metrics" 2>/dev/null | awk '/^ghostchat_turn_dropped_packets_total/ { print $NF }' | head -1; }
 run_step() { # server-pid port transport-flag m n z length → "loss% rtt_ms cpu_s relayed recv seconds"
   local pid=$1 port=$2 tflag=$3 m=$4 n=$5 z=$6 len=${7:-1000}
   local before after out t0 t1 kb ka db da
   kb=$(rcvbuf_errors); [[ $pid == "$OURS_PID" ]] && db=$(ours_dropped)
+  local sb sa; sb=($(drops_snapshot))
   before=$(cpu_ticks "$pid"); t0=$(date +%s.%N)
   out=$(taskset -c $CLIENT_CPU timeout 300 turnutils_uclient $tflag -W $SECRET -u bench -e 127.0.0.1 -r $PEER_PORT -X -c \
         -m "$m" -n "$n" -l "$len" -z "$z" -p "$port" 127.0.0.1 2>&1 || true)
   after=$(cpu_ticks "$pid"); t1=$(date +%s.%N)
   ka=$(rcvbuf_errors); [[ $pid == "$OURS_PID" ]] && da=$(ours_dropped)
+  sa=($(drops_snapshot))
   # Keep uclient's whole output per step, so a step without totals can be read afterwards.
   printf '%s\n' "$out" >"$WORK/uclient-$port${tflag:+-tcp}-m$m-n$n-z$z-l$len.log"
-  echo "$(date -u +%T) port $port $tflag m=$m n=$n z=$z l=$len: kernel UDP RcvbufErrors +$((ka - kb))${db:+, server dropped +$(( ${da:-0} - db ))}" >>"$WORK/drops.log"
+  echo "$(date -u +%T) port $port $tflag m=$m n=$n z=$z l=$len: kernel UDP RcvbufErrors +$((ka - kb)) (full socket buffers at: coturn listener +$((sa[0] - sb[0])), ours listener +$((sa[1] - sb[1])), coturn relays +$((sa[2] - sb[2])), ours relays +$((sa[3] - sb[3])), echo peer +$((sa[4] - sb[4])); the rest at the clients)${db:+; ours dropped by the server +$(( ${da:-0} - db ))}" >>"$WORK/drops.log"
   local sent recv loss rtt
   sent=$(grep -o 'tot_send_msgs=[0-9]*' <<<"$out" | tail -1 | cut -d= -f2); sent=${sent:-0}
   recv=$(grep -o 'tot_recv_msgs=[0-9]*' <<<"$out" | tail -1 | cut -d= -f2); recv=${recv:-0}
