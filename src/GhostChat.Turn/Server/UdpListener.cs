@@ -143,21 +143,14 @@ internal sealed class UdpListener(
 
     private static void WakeReceiver(Socket socket)
     {
-        bool added = false;
         try
         {
-            socket.SafeHandle.DangerousAddRef(ref added);
-            _ = Udp.LinuxSockets.Shutdown(socket.SafeHandle.DangerousGetHandle(), Udp.LinuxSockets.ShutRd);
+            using var fd = new Udp.HandleLease(socket.SafeHandle);
+            _ = Udp.LinuxSockets.Shutdown(fd.Fd, Udp.LinuxSockets.ShutRd);
         }
         catch (ObjectDisposedException)
         {
-        }
-        finally
-        {
-            if (added)
-            {
-                socket.SafeHandle.DangerousRelease();
-            }
+            // Closed already: nothing is blocked on it.
         }
     }
 

@@ -87,25 +87,17 @@ internal sealed unsafe class RelayPoller : IDisposable
         long id = Interlocked.Increment(ref _nextId);
         allocation.PollId = id;
         _registered[id] = allocation;
-        bool added = false;
-        var handle = allocation.Relay.SafeHandle;
         try
         {
-            handle.DangerousAddRef(ref added);
-            if (Control(EpollCtlAdd, (int)handle.DangerousGetHandle(), (ulong)id))
+            using var fd = new HandleLease(allocation.Relay.SafeHandle);
+            if (Control(EpollCtlAdd, (int)fd.Fd, (ulong)id))
             {
                 return true;
             }
         }
         catch (ObjectDisposedException)
         {
-        }
-        finally
-        {
-            if (added)
-            {
-                handle.DangerousRelease();
-            }
+            // Closed before it was served.
         }
         _registered.TryRemove(id, out _);
         allocation.PollId = 0;
@@ -120,23 +112,14 @@ internal sealed unsafe class RelayPoller : IDisposable
         {
             return;
         }
-        var handle = allocation.Relay.SafeHandle;
-        bool added = false;
         try
         {
-            handle.DangerousAddRef(ref added);
-            Control(EpollCtlDel, (int)handle.DangerousGetHandle(), 0);
+            using var fd = new HandleLease(allocation.Relay.SafeHandle);
+            Control(EpollCtlDel, (int)fd.Fd, 0);
         }
         catch (ObjectDisposedException)
         {
             // Closed already: the kernel dropped it from the epoll set.
-        }
-        finally
-        {
-            if (added)
-            {
-                handle.DangerousRelease();
-            }
         }
     }
 

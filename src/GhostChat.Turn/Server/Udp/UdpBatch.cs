@@ -81,20 +81,9 @@ internal sealed unsafe class UdpBatch : IDisposable
             h.Flags = 0;
             _receive[i].Length = 0;
         }
-        bool added = false;
-        try
-        {
-            socket.DangerousAddRef(ref added);
-            int n = RecvMMsg(socket.DangerousGetHandle(), _receive, (uint)Count, flags, null);
-            return n >= 0 ? n : -Marshal.GetLastPInvokeError();
-        }
-        finally
-        {
-            if (added)
-            {
-                socket.DangerousRelease();
-            }
-        }
+        using var fd = new HandleLease(socket);
+        int n = RecvMMsg(fd.Fd, _receive, (uint)Count, flags, null);
+        return n >= 0 ? n : -Marshal.GetLastPInvokeError();
     }
 
     /// <summary>The whole slot of datagram <paramref name="i"/>; its payload starts at <see cref="Headroom"/>.</summary>
@@ -168,14 +157,12 @@ internal sealed unsafe class UdpBatch : IDisposable
             _send[k].Length = 0;
         }
         int sent = 0;
-        bool added = false;
         try
         {
-            socket.DangerousAddRef(ref added);
-            nint fd = socket.DangerousGetHandle();
+            using var fd = new HandleLease(socket);
             while (sent < total)
             {
-                int n = SendMMsg(fd, _send + sent, (uint)(total - sent), MsgDontWait);
+                int n = SendMMsg(fd.Fd, _send + sent, (uint)(total - sent), MsgDontWait);
                 if (n > 0)
                 {
                     sent += n;
@@ -193,13 +180,6 @@ internal sealed unsafe class UdpBatch : IDisposable
         catch (ObjectDisposedException)
         {
             // The socket closed under us: what is left is lost, as UDP allows.
-        }
-        finally
-        {
-            if (added)
-            {
-                socket.DangerousRelease();
-            }
         }
         return sent;
     }
