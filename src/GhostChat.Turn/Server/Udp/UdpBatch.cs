@@ -69,17 +69,7 @@ internal sealed unsafe class UdpBatch : IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         for (int i = 0; i < Count; i++)
         {
-            _receiveIov[i].Base = _base + (i * SlotSize) + Headroom;
-            _receiveIov[i].Length = (nuint)Capacity;
-            ref var h = ref _receive[i].Header;
-            h.Name = _names + (i * NameSlot);
-            h.NameLength = NameSlot;
-            h.Iov = &_receiveIov[i];
-            h.IovLength = 1;
-            h.Control = null;
-            h.ControlLength = 0;
-            h.Flags = 0;
-            _receive[i].Length = 0;
+            Point(ref _receive[i], &_receiveIov[i], _names + (i * NameSlot), _base + (i * SlotSize) + Headroom, Capacity);
         }
         using var fd = new HandleLease(socket);
         int n = RecvMMsg(fd.Fd, _receive, (uint)Count, flags, null);
@@ -125,15 +115,22 @@ internal sealed unsafe class UdpBatch : IDisposable
             throw new InvalidOperationException("The send queue holds a batch already: flush it first.");
         }
         int k = _queued++;
-        _sendIov[k].Base = _base + (i * SlotSize) + start;
-        _sendIov[k].Length = (nuint)length;
-        ref var h = ref _send[k].Header;
-        h.Name = _sendName;
-        h.Iov = &_sendIov[k];
-        h.IovLength = 1;
-        h.Control = null;
-        h.ControlLength = 0;
-        h.Flags = 0;
+        Point(ref _send[k], &_sendIov[k], _sendName, _base + (i * SlotSize) + start, length);
+    }
+
+    /// <summary>Points one message header at one buffer and one address slot (the kernel writes the length back).</summary>
+    private static void Point(ref MMsgHdr message, IoVec* iov, byte* name, byte* data, int length)
+    {
+        iov->Base = data;
+        iov->Length = (nuint)length;
+        message.Header.Name = name;
+        message.Header.NameLength = NameSlot;
+        message.Header.Iov = iov;
+        message.Header.IovLength = 1;
+        message.Header.Control = null;
+        message.Header.ControlLength = 0;
+        message.Header.Flags = 0;
+        message.Length = 0;
     }
 
     /// <summary>
