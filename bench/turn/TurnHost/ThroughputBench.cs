@@ -33,7 +33,8 @@ internal static class ThroughputBench
             catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
             {
             }
-        }) { IsBackground = true };
+        })
+        { IsBackground = true };
         echo.Start();
 
         await using var client = TurnClient.ConnectUdp(server);
