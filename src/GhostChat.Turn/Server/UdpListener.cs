@@ -197,6 +197,11 @@ internal sealed class UdpListener(
                 }
                 return received || stopping.IsCancellationRequested;
             }
+            if (n == 0)
+            {
+                // Only a socket shut down for reading (Dispose) returns no datagram from a blocking call.
+                return true;
+            }
             received = true;
             for (int i = 0; i < n && !stopping.IsCancellationRequested; i++)
             {
