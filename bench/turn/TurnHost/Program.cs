@@ -3,6 +3,7 @@
 //        [--user-quota N] [--source-quota N] [--max-bps N] [--unauth-rate N] [--stdin-stop]
 //        TurnHost --alloc-bench <server> <secret> <total> <concurrency>   (allocations per second)
 //        TurnHost --alloc-hold <server> <secret> <n>                       (makes n allocations, holds them until stdin closes)
+//        TurnHost --throughput <server> <secret> <size> <window> <seconds> (relayed MB/s of one allocation; prints "MB/s back lost")
 // Prints "READY udp=<ep> tcp=<ep>" when listening; stops on SIGTERM/SIGINT or when stdin closes (with --stdin-stop).
 using GhostChat.Turn.Server;
 using TurnHost;
@@ -10,6 +11,12 @@ using TurnHost;
 if (args.Length == 5 && args[0] == "--alloc-bench")
 {
     return await AllocBench.RunAsync(System.Net.IPEndPoint.Parse(args[1]), args[2], int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture), int.Parse(args[4], System.Globalization.CultureInfo.InvariantCulture));
+}
+
+if (args.Length == 6 && args[0] == "--throughput")
+{
+    var ci = System.Globalization.CultureInfo.InvariantCulture;
+    return await ThroughputBench.RunAsync(System.Net.IPEndPoint.Parse(args[1]), args[2], int.Parse(args[3], ci), int.Parse(args[4], ci), int.Parse(args[5], ci));
 }
 
 if (args.Length == 4 && args[0] == "--alloc-hold")

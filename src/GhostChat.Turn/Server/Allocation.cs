@@ -26,6 +26,7 @@ internal sealed class Allocation
     private readonly TimeProvider _time;
     private readonly Lock _bucketGate = new();
     private readonly long _bytesPerSecond;
+    private long _pollId;
     private TokenBucket _bucket;
     private readonly byte[] _txPrefix = RandomNumberGenerator.GetBytes(4);
     private ulong _txCounter;
@@ -79,6 +80,13 @@ internal sealed class Allocation
     public long CredentialExpiry => Credential.Expiry;
 
     public bool Closed { get; private set; }
+
+    /// <summary>The allocation's registration with the relay poller; 0 when it runs the portable relay loop.</summary>
+    public long PollId
+    {
+        get => Volatile.Read(ref _pollId);
+        set => Volatile.Write(ref _pollId, value);
+    }
 
     public long ExpiresTicks => Volatile.Read(ref _expiresTicks);
 
@@ -264,7 +272,11 @@ internal sealed class Allocation
         }
     }
 
-    /// <summary>Reads the relay socket until it closes: peer data goes to the client as ChannelData or a Data indication.</summary>
+    /// <summary>
+    /// The portable relay path: reads the relay socket with async receives until it closes; peer data goes to the
+    /// client as ChannelData or a Data indication. On Linux the <see cref="Udp.RelayPoller"/> serves the relay
+    /// socket instead, in batches, without a thread-pool hop per datagram.
+    /// </summary>
     public async Task RunRelayLoopAsync(int maxPayload)
     {
         var buffer = new byte[Headroom + maxPayload + 4];
@@ -274,7 +286,8 @@ internal sealed class Allocation
             int n;
             try
             {
-                n = await Relay.ReceiveFromAsync(buffer.AsMemory(Headroom, maxPayload), SocketFlags.None, from).ConfigureAwait(false);
+                // A byte more than allowed: a datagram that fills it was cut (not reported on every OS) and is dropped.
+                n = await Relay.ReceiveFromAsync(buffer.AsMemory(Headroom, maxPayload + 1), SocketFlags.None, from).ConfigureAwait(false);
             }
             catch (SocketException ex) when (ex.SocketErrorCode is SocketError.MessageSize or SocketError.ConnectionReset)
             {
@@ -285,9 +298,18 @@ internal sealed class Allocation
             {
                 return;
             }
+            if (n > maxPayload)
+            {
+                _metrics.CountDropped();
+                continue;
+            }
             try
             {
-                ForwardToClient(buffer, n, PeerKey.FromSocketAddress(from));
+                if (TryFrameForClient(buffer, n, PeerKey.FromSocketAddress(from), out int start, out int length))
+                {
+                    Link.Send(buffer.AsSpan(start, length));
+                    _metrics.CountRelayed(n);
+                }
             }
             catch (Exception ex)
             {
@@ -296,8 +318,15 @@ internal sealed class Allocation
         }
     }
 
-    private void ForwardToClient(byte[] buffer, int n, PeerKey peer)
+    /// <summary>
+    /// Peer data received at <see cref="Headroom"/> of <paramref name="slot"/> (<paramref name="n"/> bytes from
+    /// <paramref name="peer"/>): when permitted and within the rate, frames it in place for the client (ChannelData
+    /// when a channel is bound to the peer, else a Data indication) and returns the frame's place in the slot; when
+    /// not, counts a drop and returns false.
+    /// </summary>
+    public bool TryFrameForClient(Span<byte> slot, int n, PeerKey peer, out int start, out int length)
     {
+        start = length = 0;
         long now = _time.GetUtcNow().UtcTicks;
         ushort channelNumber = 0;
         lock (_gate)
@@ -305,7 +334,7 @@ internal sealed class Allocation
             if (now >= _expiresTicks || !_permissions.TryGetValue(peer.IpOnly, out var permission) || permission <= now)
             {
                 _metrics.CountDropped();
-                return;
+                return false;
             }
             if (_byPeer.TryGetValue(peer, out var channel) && channel.ExpiresTicks > now)
             {
@@ -315,33 +344,32 @@ internal sealed class Allocation
         if (!TryTakeRate(n))
         {
             _metrics.CountDropped();
-            return;
+            return false;
         }
-        var span = buffer.AsSpan();
         if (channelNumber != 0)
         {
-            int start = Headroom - ChannelData.HeaderSize;
-            int total = ChannelData.Frame(span[start..], channelNumber, n, Link.IsStream);
-            Link.Send(span.Slice(start, total));
+            start = Headroom - ChannelData.HeaderSize;
+            length = ChannelData.Frame(slot[start..], channelNumber, n, Link.IsStream);
         }
         else
         {
-            SendDataIndication(span, n, peer);
+            length = WriteDataIndication(slot, n, peer, out start);
         }
-        _metrics.CountRelayed(n);
+        return true;
     }
 
-    /// <summary>A Data indication (RFC 8656 §10.3): XOR-PEER-ADDRESS and DATA, written in front of the payload at <see cref="Headroom"/>.</summary>
-    private void SendDataIndication(Span<byte> buffer, int n, PeerKey peer)
+    /// <summary>A Data indication (RFC 8656 §10.3): XOR-PEER-ADDRESS and DATA, written in front of the payload at <see cref="Headroom"/>; returns where it starts and its length.</summary>
+    private int WriteDataIndication(Span<byte> buffer, int n, PeerKey peer, out int start)
     {
         int headerLen = StunConst.HeaderSize + 4 + (peer.IsV6 ? 20 : 8) + 4;
+        start = Headroom - headerLen;
         Span<byte> transactionId = stackalloc byte[12];
         _txPrefix.CopyTo(transactionId);
         BinaryPrimitives.WriteUInt64BigEndian(transactionId[4..], Interlocked.Increment(ref _txCounter));
         var w = new StunWriter(buffer[(Headroom - headerLen)..], StunConst.Data, StunClass.Indication, transactionId);
         w.AddXorAddress(StunConst.XorPeerAddress, peer);
         w.AddPlacedValue(StunConst.DataAttr, n);
-        Link.Send(w.Written);
+        return w.Written.Length;
     }
 
     /// <summary>The relay rate limit (each direction counts): true when <paramref name="bytes"/> may go.</summary>

@@ -26,6 +26,7 @@ internal sealed class AllocationManager : IDisposable
     private readonly Random _random = new();
     private IPAddress _relayBind = IPAddress.Any;
     private IPAddress _advertised = IPAddress.Loopback;
+    private readonly Udp.RelayPoller? _poller;
     private ITimer? _sweeper;
     private int _count;
 
@@ -35,7 +36,11 @@ internal sealed class AllocationManager : IDisposable
         _metrics = metrics;
         _time = time;
         _logger = logger;
+        _poller = options.UdpBatchedIo ? Udp.RelayPoller.TryCreate(options.MaxPayloadSize, options.UdpBatchSize, metrics) : null;
     }
+
+    /// <summary>True when relay sockets are served by the batched Linux poller (else by one async loop each).</summary>
+    public bool RelayBatched => _poller is not null;
 
     /// <summary>Allocations now open.</summary>
     public int Count => Volatile.Read(ref _count);
@@ -107,7 +112,10 @@ internal sealed class AllocationManager : IDisposable
             _metrics.CountAllocationCreated();
         }
         var created = allocation;
-        _ = Task.Run(() => created.RunRelayLoopAsync(_options.MaxPayloadSize));
+        if (_poller is null || !_poller.TryAdd(created))
+        {
+            _ = Task.Run(() => created.RunRelayLoopAsync(_options.MaxPayloadSize));
+        }
         Log.AllocationCreated(_logger);
         return 0;
     }
@@ -134,6 +142,7 @@ internal sealed class AllocationManager : IDisposable
             CountTable.Decrement(_perSource, allocation.Link.Remote.SourceBucket);
         }
         Interlocked.Decrement(ref _count);
+        _poller?.Remove(allocation);
         allocation.Close();
         Log.AllocationClosed(_logger);
     }
@@ -146,6 +155,7 @@ internal sealed class AllocationManager : IDisposable
         {
             Remove(a);
         }
+        _poller?.Dispose();
     }
 
     private long NowTicks => _time.GetUtcNow().UtcTicks;

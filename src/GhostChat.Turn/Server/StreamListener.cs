@@ -175,6 +175,13 @@ internal sealed class StreamListener(
             link = new StreamLink(stream, remote, metrics, idle, options.StreamSendQueueBytes, options.StreamWriteTimeout);
             while (!stopping.IsCancellationRequested)
             {
+                if (frames.IsEmpty)
+                {
+                    // Idle between frames: give the buffer back and wait for bytes with a zero-byte read (TLS too:
+                    // SslStream passes it down and frees its own buffer), so a quiet connection holds no buffer.
+                    frames.Release();
+                    _ = await stream.ReadAsync(Memory<byte>.Empty, idle.Token).ConfigureAwait(false);
+                }
                 var free = frames.FreeSpace();
                 if (free.IsEmpty)
                 {
@@ -203,6 +210,7 @@ internal sealed class StreamListener(
         }
         finally
         {
+            frames.Discard();
             link?.Close();
             if (link?.Allocation is { } allocation)
             {

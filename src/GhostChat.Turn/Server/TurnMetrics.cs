@@ -51,6 +51,16 @@ internal sealed class TurnMetrics : IDisposable
         Interlocked.Add(ref _relayedBytes, bytes);
     }
 
+    /// <summary>A batch of <paramref name="packets"/> relayed packets carrying <paramref name="bytes"/> payload bytes.</summary>
+    public void CountRelayed(int packets, long bytes)
+    {
+        if (packets > 0)
+        {
+            Interlocked.Add(ref _relayedPackets, packets);
+            Interlocked.Add(ref _relayedBytes, bytes);
+        }
+    }
+
     public void CountDropped() => Interlocked.Increment(ref _dropped);
 
     public void CountAllocationCreated() => Interlocked.Increment(ref _allocationsCreated);

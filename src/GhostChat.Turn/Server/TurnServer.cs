@@ -91,6 +91,9 @@ public sealed class TurnServer : IAsyncDisposable
     /// <summary>Exceptions caught around one packet since start (should stay 0).</summary>
     public long HandlerFaults => _metrics.HandlerFaults;
 
+    /// <summary>True when relay sockets are served in batches by the Linux epoll thread (UdpBatchedIo on, and the kernel takes the calls).</summary>
+    public bool RelayBatched => _allocations.RelayBatched;
+
     /// <summary>Binds every listener and starts the receive loops.</summary>
     public Task StartAsync(CancellationToken cancellationToken = default)
     {

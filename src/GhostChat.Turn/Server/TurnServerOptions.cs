@@ -155,6 +155,16 @@ public sealed class TurnServerOptions
     /// <summary>UDP sockets (SO_REUSEPORT) and receive loops per listen address; 0 = one per CPU. Default 0.</summary>
     public int UdpReceiveLoops { get; set; }
 
+    /// <summary>
+    /// Linux: UDP is read and written in batches (recvmmsg/sendmmsg) by dedicated threads, relay sockets served by
+    /// one epoll thread; false (or another OS, or a kernel that refuses the calls) uses portable socket calls, one
+    /// datagram each. Default true.
+    /// </summary>
+    public bool UdpBatchedIo { get; set; } = true;
+
+    /// <summary>Datagrams per recvmmsg/sendmmsg call on the batched path (1–256). Default 32.</summary>
+    public int UdpBatchSize { get; set; } = 32;
+
     /// <summary>Largest relayed payload; larger datagrams are dropped. Default 4096.</summary>
     public int MaxPayloadSize { get; set; } = 4096;
 
@@ -279,6 +289,10 @@ public sealed class TurnServerOptions
         if (StreamSendQueueBytes < MaxStreamFrameBytes)
         {
             errors.Add($"GhostChat:Turn:StreamSendQueueBytes must be at least {MaxStreamFrameBytes} (one largest frame).");
+        }
+        if (UdpBatchSize is < 1 or > 256)
+        {
+            errors.Add("GhostChat:Turn:UdpBatchSize must be 1–256.");
         }
         if (MaxBytesPerSecondPerAllocation < 0 || UnauthorizedPerSecondPerSource < 1 || UdpReceiveLoops < 0)
         {

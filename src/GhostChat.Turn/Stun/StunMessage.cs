@@ -276,11 +276,14 @@ internal readonly record struct PeerKey(UInt128 Address, ushort Port, bool IsV6)
     }
 
     /// <summary>Reads a Linux/Windows sockaddr_in / sockaddr_in6 held by <see cref="SocketAddress"/>.</summary>
-    public static PeerKey FromSocketAddress(SocketAddress address)
+    public static PeerKey FromSocketAddress(SocketAddress address) =>
+        FromSockAddr(address.Buffer.Span, address.Family == System.Net.Sockets.AddressFamily.InterNetwork);
+
+    /// <summary>Reads a raw sockaddr_in (<paramref name="v4"/>) or sockaddr_in6: port at 2, address at 4 or 8.</summary>
+    public static PeerKey FromSockAddr(ReadOnlySpan<byte> buffer, bool v4)
     {
-        var buffer = address.Buffer.Span;
         ushort port = BinaryPrimitives.ReadUInt16BigEndian(buffer[2..]);
-        if (address.Family == System.Net.Sockets.AddressFamily.InterNetwork)
+        if (v4)
         {
             return FromV4(BinaryPrimitives.ReadUInt32BigEndian(buffer[4..]), port);
         }

@@ -1,0 +1,198 @@
+using System.Net;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using static GhostChat.Turn.Server.Udp.LinuxSockets;
+
+namespace GhostChat.Turn.Server.Udp;
+
+/// <summary>
+/// A batch of datagram slots for recvmmsg/sendmmsg: one pinned buffer of <see cref="Count"/> slots, each with
+/// <see cref="Headroom"/> bytes in front of the payload (where a relay writes its ChannelData or Data indication
+/// header in place), and the native message headers pointing into it. Made once per receive loop and reused: a
+/// datagram costs no allocation. Not thread-safe: one loop owns it.
+/// </summary>
+internal sealed unsafe class UdpBatch : IDisposable
+{
+    /// <summary>msg_flags bit: the datagram was larger than the slot and was cut.</summary>
+    private const int MsgTrunc = 0x20;
+    private const int NameSlot = 32;
+
+    private readonly byte[] _data;
+    private readonly byte* _base;
+    private readonly MMsgHdr* _receive;
+    private readonly MMsgHdr* _send;
+    private readonly IoVec* _receiveIov;
+    private readonly IoVec* _sendIov;
+    private readonly byte* _names;
+    private readonly byte* _sendName;
+    private int _queued;
+    private bool _disposed;
+
+    /// <param name="count">Datagrams per system call.</param>
+    /// <param name="headroom">Bytes kept free in front of each payload.</param>
+    /// <param name="capacity">The largest payload accepted; longer ones arrive marked truncated.</param>
+    public UdpBatch(int count, int headroom, int capacity)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
+        Count = count;
+        Headroom = headroom;
+        Capacity = capacity;
+        // The slot also has room behind the payload: ChannelData over a stream is padded to 4 bytes.
+        SlotSize = (headroom + capacity + 4 + 63) & ~63;
+        _data = GC.AllocateArray<byte>(count * SlotSize, pinned: true);
+        _base = (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_data));
+        _receive = (MMsgHdr*)NativeMemory.AllocZeroed((nuint)(count * sizeof(MMsgHdr)));
+        _send = (MMsgHdr*)NativeMemory.AllocZeroed((nuint)(count * sizeof(MMsgHdr)));
+        _receiveIov = (IoVec*)NativeMemory.AllocZeroed((nuint)(count * sizeof(IoVec)));
+        _sendIov = (IoVec*)NativeMemory.AllocZeroed((nuint)(count * sizeof(IoVec)));
+        _names = (byte*)NativeMemory.AllocZeroed((nuint)(count * NameSlot));
+        _sendName = (byte*)NativeMemory.AllocZeroed(NameSlot);
+    }
+
+    public int Count { get; }
+
+    public int Headroom { get; }
+
+    public int Capacity { get; }
+
+    public int SlotSize { get; }
+
+    /// <summary>Datagrams queued for <see cref="Flush"/>.</summary>
+    public int Queued => _queued;
+
+    /// <summary>
+    /// Receives up to <see cref="Count"/> datagrams in one recvmmsg. <paramref name="flags"/>: MSG_DONTWAIT to return
+    /// at once when none is waiting, MSG_WAITFORONE to block for the first only. Returns how many, or -errno.
+    /// </summary>
+    public int Receive(SafeHandle socket, int flags)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        for (int i = 0; i < Count; i++)
+        {
+            Point(ref _receive[i], &_receiveIov[i], _names + (i * NameSlot), _base + (i * SlotSize) + Headroom, Capacity);
+        }
+        using var fd = new HandleLease(socket);
+        int n = RecvMMsg(fd.Fd, _receive, (uint)Count, flags, null);
+        return n >= 0 ? n : -Marshal.GetLastPInvokeError();
+    }
+
+    /// <summary>The whole slot of datagram <paramref name="i"/>; its payload starts at <see cref="Headroom"/>.</summary>
+    public Span<byte> Slot(int i) => _data.AsSpan(i * SlotSize, SlotSize);
+
+    /// <summary>The payload of received datagram <paramref name="i"/>.</summary>
+    public Span<byte> Payload(int i) => _data.AsSpan((i * SlotSize) + Headroom, Length(i));
+
+    public int Length(int i) => (int)Math.Min(_receive[i].Length, (uint)Capacity);
+
+    /// <summary>True when datagram <paramref name="i"/> was longer than <see cref="Capacity"/> (it was cut).</summary>
+    public bool Truncated(int i) => (_receive[i].Header.Flags & MsgTrunc) != 0;
+
+    /// <summary>The sender of datagram <paramref name="i"/>: a raw sockaddr_in or sockaddr_in6.</summary>
+    public ReadOnlySpan<byte> Source(int i) => new(_names + (i * NameSlot), (int)Math.Min(_receive[i].Header.NameLength, (uint)NameSlot));
+
+    /// <summary>Copies the sender of datagram <paramref name="i"/> into <paramref name="address"/> (reused: no allocation).</summary>
+    public bool TryCopySource(int i, SocketAddress address)
+    {
+        var source = Source(i);
+        if (source.Length < 16 || source.Length > address.Buffer.Length)
+        {
+            return false;
+        }
+        source.CopyTo(address.Buffer.Span);
+        address.Size = source.Length;
+        return true;
+    }
+
+    /// <summary>Queues bytes <paramref name="start"/>..+<paramref name="length"/> of slot <paramref name="i"/> for <see cref="Flush"/>.</summary>
+    public void Queue(int i, int start, int length)
+    {
+        if (start < 0 || length < 0 || start + length > SlotSize)
+        {
+            throw new ArgumentOutOfRangeException(nameof(length), "The frame must lie within the slot.");
+        }
+        if (_queued >= Count)
+        {
+            throw new InvalidOperationException("The send queue holds a batch already: flush it first.");
+        }
+        int k = _queued++;
+        Point(ref _send[k], &_sendIov[k], _sendName, _base + (i * SlotSize) + start, length);
+    }
+
+    /// <summary>Points one message header at one buffer and one address slot (the kernel writes the length back).</summary>
+    private static void Point(ref MMsgHdr message, IoVec* iov, byte* name, byte* data, int length)
+    {
+        iov->Base = data;
+        iov->Length = (nuint)length;
+        message.Header.Name = name;
+        message.Header.NameLength = NameSlot;
+        message.Header.Iov = iov;
+        message.Header.IovLength = 1;
+        message.Header.Control = null;
+        message.Header.ControlLength = 0;
+        message.Header.Flags = 0;
+        message.Length = 0;
+    }
+
+    /// <summary>
+    /// Sends every queued datagram to <paramref name="to"/> with sendmmsg, never blocking: what the kernel takes in
+    /// part is resent from where it stopped; on a full send buffer (EAGAIN) or another error the rest is dropped.
+    /// Returns how many were sent; the queue is empty afterwards.
+    /// </summary>
+    public int Flush(SafeHandle socket, SocketAddress to)
+    {
+        int total = _queued;
+        _queued = 0;
+        if (total == 0)
+        {
+            return 0;
+        }
+        var name = to.Buffer.Span[..Math.Min(to.Size, NameSlot)];
+        name.CopyTo(new Span<byte>(_sendName, NameSlot));
+        for (int k = 0; k < total; k++)
+        {
+            _send[k].Header.NameLength = (uint)name.Length;
+            _send[k].Length = 0;
+        }
+        int sent = 0;
+        try
+        {
+            using var fd = new HandleLease(socket);
+            while (sent < total)
+            {
+                int n = SendMMsg(fd.Fd, _send + sent, (uint)(total - sent), MsgDontWait);
+                if (n > 0)
+                {
+                    sent += n;
+                }
+                else if (n < 0 && Marshal.GetLastPInvokeError() == EIntr)
+                {
+                    continue;
+                }
+                else
+                {
+                    break;
+                }
+            }
+        }
+        catch (ObjectDisposedException)
+        {
+            // The socket closed under us: what is left is lost, as UDP allows.
+        }
+        return sent;
+    }
+
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+        _disposed = true;
+        NativeMemory.Free(_receive);
+        NativeMemory.Free(_send);
+        NativeMemory.Free(_receiveIov);
+        NativeMemory.Free(_sendIov);
+        NativeMemory.Free(_names);
+        NativeMemory.Free(_sendName);
+    }
+}

@@ -1,0 +1,154 @@
+using System.Buffers.Binary;
+using System.Net;
+using System.Net.Sockets;
+using GhostChat.Turn.Server.Udp;
+
+namespace GhostChat.Turn.Tests;
+
+/// <summary>The recvmmsg/sendmmsg batch on real loopback sockets (Linux only: elsewhere the portable path serves).</summary>
+public sealed class UdpBatchTests
+{
+    private const int BatchCount = 8;
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(BatchCount)]
+    [InlineData((2 * BatchCount) + 3)]
+    public void Receive_OneExactlyAndMoreThanABatch_EveryDatagramOnceInOrderWithItsSource(int datagrams)
+    {
+        if (!LinuxSockets.Supported)
+        {
+            return;
+        }
+        using var receiver = Bound();
+        using var sender = Bound();
+        for (int i = 0; i < datagrams; i++)
+        {
+            sender.SendTo(Numbered(i, 10 + i), receiver.LocalEndPoint!);
+        }
+        using var batch = new UdpBatch(BatchCount, 16, 1500);
+        var seen = new List<int>();
+        var from = new SocketAddress(AddressFamily.InterNetwork);
+        while (seen.Count < datagrams)
+        {
+            int n = batch.Receive(receiver.SafeHandle, LinuxSockets.MsgWaitForOne);
+            Assert.InRange(n, 1, BatchCount);
+            for (int i = 0; i < n; i++)
+            {
+                Assert.False(batch.Truncated(i));
+                var payload = batch.Payload(i);
+                int number = BinaryPrimitives.ReadInt32BigEndian(payload);
+                Assert.Equal(10 + number, payload.Length);
+                Assert.True(batch.TryCopySource(i, from));
+                Assert.Equal(sender.LocalEndPoint, new IPEndPoint(IPAddress.Any, 0).Create(from));
+                seen.Add(number);
+            }
+        }
+        Assert.Equal(Enumerable.Range(0, datagrams), seen);
+        // Nothing more: a non-blocking receive reports EAGAIN, not a datagram.
+        Assert.Equal(-LinuxSockets.EAgain, batch.Receive(receiver.SafeHandle, LinuxSockets.MsgDontWait));
+    }
+
+    [Fact]
+    public void Receive_OversizeDatagramBetweenGoodOnes_MarkedTruncatedNeighboursIntact()
+    {
+        if (!LinuxSockets.Supported)
+        {
+            return;
+        }
+        using var receiver = Bound();
+        using var sender = Bound();
+        sender.SendTo(Numbered(0, 50), receiver.LocalEndPoint!);
+        sender.SendTo(new byte[300], receiver.LocalEndPoint!);
+        sender.SendTo(Numbered(2, 100), receiver.LocalEndPoint!);
+        using var batch = new UdpBatch(BatchCount, 0, 100);
+        var results = new List<(bool Truncated, int Length)>();
+        while (results.Count < 3)
+        {
+            int n = batch.Receive(receiver.SafeHandle, LinuxSockets.MsgWaitForOne);
+            Assert.True(n > 0);
+            for (int i = 0; i < n; i++)
+            {
+                results.Add((batch.Truncated(i), batch.Length(i)));
+            }
+        }
+        Assert.Equal([(false, 50), (true, 100), (false, 100)], results);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(BatchCount)]
+    public void Flush_QueuedFrames_ArriveInOrderAndTheQueueEmpties(int datagrams)
+    {
+        if (!LinuxSockets.Supported)
+        {
+            return;
+        }
+        using var receiver = Bound();
+        using var sender = Bound();
+        using var batch = new UdpBatch(BatchCount, 16, 1500);
+        for (int i = 0; i < datagrams; i++)
+        {
+            // A frame that starts inside the headroom, as a relay's header does.
+            Numbered(i, 20).CopyTo(batch.Slot(i)[12..]);
+            batch.Queue(i, 12, 20);
+        }
+        var to = ((IPEndPoint)receiver.LocalEndPoint!).Serialize();
+        Assert.Equal(datagrams, batch.Flush(sender.SafeHandle, to));
+        Assert.Equal(0, batch.Queued);
+        var buffer = new byte[64];
+        for (int i = 0; i < datagrams; i++)
+        {
+            int n = receiver.Receive(buffer);
+            Assert.Equal(20, n);
+            Assert.Equal(i, BinaryPrimitives.ReadInt32BigEndian(buffer));
+        }
+    }
+
+    [Fact]
+    public void Flush_KernelRefusesTheBatch_RestDroppedWithoutThrowing()
+    {
+        if (!LinuxSockets.Supported)
+        {
+            return;
+        }
+        using var sender = Bound();
+        using var batch = new UdpBatch(BatchCount, 0, 100);
+        for (int i = 0; i < 3; i++)
+        {
+            batch.Queue(i, 0, 10);
+        }
+        // An IPv6 destination from an IPv4 socket: sendmmsg fails on the first datagram.
+        var v6 = new IPEndPoint(IPAddress.IPv6Loopback, 9).Serialize();
+        Assert.Equal(0, batch.Flush(sender.SafeHandle, v6));
+        Assert.Equal(0, batch.Queued);
+
+        // A closed socket: nothing sent, nothing thrown.
+        batch.Queue(0, 0, 10);
+        sender.Dispose();
+        Assert.Equal(0, batch.Flush(sender.SafeHandle, new IPEndPoint(IPAddress.Loopback, 9).Serialize()));
+    }
+
+    [Fact]
+    public void Queue_FrameOutsideTheSlot_Refused()
+    {
+        using var batch = new UdpBatch(2, 0, 100);
+        Assert.Throws<ArgumentOutOfRangeException>(() => batch.Queue(0, batch.SlotSize - 4, 8));
+        Assert.Throws<ArgumentOutOfRangeException>(() => batch.Queue(0, -1, 8));
+        Assert.Equal(0, batch.Queued);
+    }
+
+    private static Socket Bound()
+    {
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        return socket;
+    }
+
+    private static byte[] Numbered(int number, int length)
+    {
+        var bytes = new byte[length];
+        BinaryPrimitives.WriteInt32BigEndian(bytes, number);
+        return bytes;
+    }
+}

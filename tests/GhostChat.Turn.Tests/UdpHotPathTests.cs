@@ -1,0 +1,245 @@
+using System.Buffers.Binary;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using GhostChat.Turn.Server.Udp;
+
+namespace GhostChat.Turn.Tests;
+
+/// <summary>
+/// The UDP relay path end to end, batched (recvmmsg/sendmmsg, the relay poller) and portable
+/// (<c>UdpBatchedIo = false</c>): more datagrams than a batch both ways, malformed input at the receive layer.
+/// </summary>
+public sealed class UdpHotPathTests
+{
+    private static readonly TimeSpan Generous = TimeSpan.FromSeconds(20);
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Relay_MoreDatagramsThanABatch_EveryOneArrivesBothWays(bool batched)
+    {
+        const int count = 11; // a batch of 4: two full ones and a part
+        await using var server = await TestServer.StartAsync(o =>
+        {
+            o.AllowedPeers = ["127.0.0.1/32"];
+            o.UdpBatchedIo = batched;
+            o.UdpBatchSize = 4;
+        });
+        await using var client = await server.AllocatedClientAsync();
+        using var peer = new UdpPeer();
+        await client.ChannelBindAsync(0x4001, peer.EndPoint);
+        for (int i = 0; i < count; i++)
+        {
+            client.SendChannel(0x4001, Encoding.UTF8.GetBytes("to peer " + i));
+        }
+        var atPeer = new HashSet<string>(StringComparer.Ordinal);
+        IPEndPoint relay = null!;
+        while (atPeer.Count < count)
+        {
+            var (data, from) = await peer.ReceiveAsync(Generous);
+            atPeer.Add(Encoding.UTF8.GetString(data));
+            relay = from;
+        }
+        Assert.Equal(Enumerable.Range(0, count).Select(i => "to peer " + i).ToHashSet(StringComparer.Ordinal), atPeer);
+
+        // Back as a burst: the relay side reads them in batches and sends each batch with one call.
+        for (int i = 0; i < count; i++)
+        {
+            await peer.Socket.SendToAsync(Encoding.UTF8.GetBytes("to client " + i), relay);
+        }
+        var atClient = new HashSet<string>(StringComparer.Ordinal);
+        while (atClient.Count < count)
+        {
+            var back = await client.ReceiveAsync().AsTask().WaitAsync(Generous);
+            Assert.True(back.ViaChannel);
+            Assert.Equal(peer.EndPoint, back.Peer);
+            atClient.Add(Encoding.UTF8.GetString(back.Data));
+        }
+        Assert.Equal(Enumerable.Range(0, count).Select(i => "to client " + i).ToHashSet(StringComparer.Ordinal), atClient);
+        Assert.Equal(0, server.Server.HandlerFaults);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Relay_DataIndicationWithoutChannel_ReachesTheClient(bool batched)
+    {
+        await using var server = await TestServer.StartAsync(o =>
+        {
+            o.AllowedPeers = ["127.0.0.1/32"];
+            o.UdpBatchedIo = batched;
+        });
+        await using var client = await server.AllocatedClientAsync();
+        using var peer = new UdpPeer();
+        await client.CreatePermissionAsync(peer.EndPoint);
+        client.Send(peer.EndPoint, "knock"u8);
+        var (_, relay) = await peer.ReceiveAsync(Generous);
+        // Odd lengths: the DATA attribute is padded, the frame must still end where the payload does.
+        foreach (int length in new[] { 1, 3, 1000 })
+        {
+            var payload = Enumerable.Range(0, length).Select(i => (byte)i).ToArray();
+            await peer.Socket.SendToAsync(payload, relay);
+            var back = await client.ReceiveAsync().AsTask().WaitAsync(Generous);
+            Assert.False(back.ViaChannel);
+            Assert.Equal(payload, back.Data);
+        }
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task MalformedDatagrams_AtTheListenerAndTheRelay_DroppedAndTheNextRelayed(bool batched)
+    {
+        await using var server = await TestServer.StartAsync(o =>
+        {
+            o.AllowedPeers = ["127.0.0.0/8"];
+            o.UdpBatchedIo = batched;
+            o.UdpBatchSize = 4;
+        });
+        await using var client = await server.AllocatedClientAsync();
+        using var peer = new UdpPeer();
+        await client.ChannelBindAsync(0x4001, peer.EndPoint);
+        long droppedBefore = server.Server.DroppedPackets;
+
+        // At the listener, from the client's own address (one burst, so they share batches): non-STUN garbage, a
+        // truncated ChannelData header, ChannelData claiming more than it carries, an oversize datagram, an empty one.
+        var oversize = new byte[server.Options.MaxPayloadSize + 1000];
+        oversize[0] = 0x40;
+        oversize[1] = 0x01;
+        BinaryPrimitives.WriteUInt16BigEndian(oversize.AsSpan(2), 1000);
+        client.SendRaw("GET / HTTP/1.1\r\n\r\n"u8);
+        client.SendRaw([0x40, 0x01, 0x00]);
+        client.SendRaw([0x40, 0x01, 0x00, 0x50, 1, 2, 3]);
+        client.SendRaw(oversize);
+        client.SendRaw([]);
+        client.SendChannel(0x4001, "after the garbage"u8);
+        var (data, relay) = await peer.ReceiveAsync(Generous);
+        Assert.Equal("after the garbage", Encoding.UTF8.GetString(data));
+
+        // At the relay: an oversize datagram from the permitted peer, and data from an address without permission.
+        using var stranger = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        stranger.Bind(new IPEndPoint(IPAddress.Parse("127.0.0.2"), 0));
+        await stranger.SendToAsync("not permitted"u8.ToArray(), relay);
+        await peer.Socket.SendToAsync(new byte[server.Options.MaxPayloadSize + 500], relay);
+        await peer.Socket.SendToAsync("after the oversize"u8.ToArray(), relay);
+        var back = await client.ReceiveAsync().AsTask().WaitAsync(Generous);
+        Assert.Equal("after the oversize", Encoding.UTF8.GetString(back.Data));
+
+        Assert.Equal(0, server.Server.HandlerFaults);
+        // Every bad datagram was counted as dropped (the empty one is not STUN either).
+        await Wait.UntilAsync(() => server.Server.DroppedPackets - droppedBefore >= 6, "the drops to be counted");
+        Assert.Equal(1, server.Server.AllocationCount);
+    }
+
+    [Fact]
+    public void Options_BatchSizeOutOfRange_ClearError()
+    {
+        foreach (int size in new[] { 0, 257, -1 })
+        {
+            var options = new Server.TurnServerOptions { UdpBatchSize = size };
+            Assert.Contains(options.Validate(), e => e.Contains("UdpBatchSize", StringComparison.Ordinal));
+        }
+        Assert.DoesNotContain(new Server.TurnServerOptions { UdpBatchSize = 256 }.Validate(), e => e.Contains("UdpBatchSize", StringComparison.Ordinal));
+    }
+}
+
+/// <summary>Shutting down while datagrams pour in, alone (it counts the process's TURN threads).</summary>
+[Collection(nameof(SerialTurnThreads))]
+public sealed class UdpShutdownTests
+{
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Dispose_WhileRelayingBothWays_NoFaultNoExceptionNoThreadLeft(bool batched)
+    {
+        var server = await TestServer.StartAsync(o =>
+        {
+            o.AllowedPeers = ["127.0.0.1/32"];
+            o.UdpBatchedIo = batched;
+        });
+        var client = await server.AllocatedClientAsync();
+        using var peer = new UdpPeer();
+        await client.ChannelBindAsync(0x4001, peer.EndPoint);
+        client.SendChannel(0x4001, "hello"u8);
+        var (_, relay) = await peer.ReceiveAsync(TimeSpan.FromSeconds(20));
+        Assert.Contains(TurnThreads(), t => t.StartsWith("turn-udp", StringComparison.Ordinal));
+        if (batched && LinuxSockets.Supported)
+        {
+            Assert.Contains("turn-relay-poll", TurnThreads());
+        }
+
+        using var flood = new CancellationTokenSource();
+        var payload = new byte[1000];
+        long sentBoth = 0;
+        var toPeer = Task.Run(() =>
+        {
+            while (!flood.IsCancellationRequested)
+            {
+                try
+                {
+                    client.SendChannel(0x4001, payload);
+                    Interlocked.Increment(ref sentBoth);
+                }
+                catch (SocketException)
+                {
+                    // The server is gone: its port answers with ICMP unreachable.
+                }
+            }
+        });
+        var toClient = Task.Run(() =>
+        {
+            while (!flood.IsCancellationRequested)
+            {
+                try
+                {
+                    peer.Socket.SendTo(payload, relay);
+                    Interlocked.Increment(ref sentBoth);
+                }
+                catch (SocketException)
+                {
+                    // The relay port is closed.
+                }
+            }
+        });
+        await Wait.UntilAsync(() => server.Server.RelayedPackets > 2000, "traffic through the relay in both directions");
+
+        await server.DisposeAsync();
+        long faults = server.Server.HandlerFaults;
+        await flood.CancelAsync();
+        await Task.WhenAll(toPeer, toClient);
+        await client.DisposeAsync();
+
+        Assert.Equal(0, faults);
+        await Wait.UntilAsync(() => TurnThreads().Count == 0, "the TURN threads to end");
+    }
+
+    /// <summary>This process's threads named by the TURN server (Linux /proc; elsewhere none are seen).</summary>
+    private static List<string> TurnThreads()
+    {
+        var names = new List<string>();
+        if (!Directory.Exists("/proc/self/task"))
+        {
+            return names;
+        }
+        foreach (var task in Directory.EnumerateDirectories("/proc/self/task"))
+        {
+            try
+            {
+                string name = File.ReadAllText(Path.Combine(task, "comm")).Trim();
+                if (name.StartsWith("turn-", StringComparison.Ordinal))
+                {
+                    names.Add(name);
+                }
+            }
+            catch (IOException)
+            {
+                // The thread ended while we looked.
+            }
+        }
+        return names;
+    }
+}
+
+[CollectionDefinition(nameof(SerialTurnThreads), DisableParallelization = true)]
+public sealed class SerialTurnThreads;
