@@ -15,7 +15,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
 RUNS=${RUNS:-3}
 PAIRS=${PAIRS:-50}
-WINDOW=${WINDOW:-4}
+WINDOW=${WINDOW:-8}
+MESSAGE_BYTES=${MESSAGE_BYTES:-500}
 DURATION=${DURATION:-10}
 RATE=${RATE:-}
 RATE_FRACTION=${RATE_FRACTION:-0.25}
@@ -49,7 +50,7 @@ metric_sum() { # port name -> sum of the series
 field() { node -e 'const r=JSON.parse(require("fs").readFileSync(process.argv[1],"utf8"));console.log(process.argv[2].split(".").reduce((o,k)=>o?.[k],r))' "$1" "$2"; }
 generate() { # out.json [options…]
   local out=$1; shift
-  dotnet "$CLI_DLL" bench signaling --json --pairs "$PAIRS" --window "$WINDOW" --duration "$DURATION" "$@" >"$out" \
+  dotnet "$CLI_DLL" bench signaling --json --pairs "$PAIRS" --window "$WINDOW" --message-size "$MESSAGE_BYTES" --duration "$DURATION" "$@" >"$out" \
     || { cat "$out" >&2; die "generator failed"; }
 }
 

@@ -16,7 +16,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
 ROUNDS=${ROUNDS:-3}
 PAIRS=${PAIRS:-50}
-WINDOW=${WINDOW:-4}
+WINDOW=${WINDOW:-8}
+MESSAGE_BYTES=${MESSAGE_BYTES:-500}
 DURATION=${DURATION:-8}
 IDLE_PEERS=${IDLE_PEERS:-10000}
 VARIANTS=${VARIANTS:-shipped;DOTNET_gcServer=1;DOTNET_gcServer=1 DOTNET_GCDynamicAdaptationMode=0;DOTNET_gcServer=0;DOTNET_gcServer=0 DOTNET_gcConcurrent=0;DOTNET_TieredPGO=0}
@@ -43,7 +44,7 @@ for round in $(seq "$ROUNDS"); do
     wait_for_line "$WORK/server.log" "GhostChat is running" "$pid"
     say "round $round/$ROUNDS: $variant …"
     taskset -c 1 dotnet "$CLI_DLL" bench signaling --url "http://127.0.0.1:$port/" --json --phases throughput,idle \
-      --pairs "$PAIRS" --window "$WINDOW" --duration "$DURATION" --idle-peers "$IDLE_PEERS" --server-pid "$pid" \
+      --pairs "$PAIRS" --window "$WINDOW" --message-size "$MESSAGE_BYTES" --duration "$DURATION" --idle-peers "$IDLE_PEERS" --server-pid "$pid" \
       >"$WORK/v$index-r$round.json" || { cat "$WORK/v$index-r$round.json" >&2; die "generator failed"; }
     stop_pid "$pid"
   done

@@ -3,7 +3,10 @@
 # on this machine, driven by the same generator (`ghostchat bench signaling`), in one run.
 #
 #   bench/signaling.sh                      3 runs, medians and ratios (about 5 minutes)
-#   RUNS=5 DURATION=10 PAIRS=50 bench/signaling.sh
+#   RUNS=5 DURATION=10 PAIRS=50 WINDOW=8 bench/signaling.sh   (the defaults: issue 19's measure,
+#                                           50 pairs, 8 messages in flight per pair)
+#   MESSAGE_BYTES=500                       size of every relayed OFFER/ANSWER frame (default 500,
+#                                           issue 19's measure; 3124 is the generator's SDP-sized frame)
 #   RATE=2000 bench/signaling.sh            fixed offered load for the latency phase (msg/s);
 #                                           default: RATE_FRACTION (0.25) of the lower saturation
 #                                           throughput measured in run 1, the same for every run
@@ -25,7 +28,8 @@ if [ "${MODE:-single}" = cluster ]; then exec "$ROOT/bench/signaling-cluster.sh"
 RUNS=${RUNS:-3}
 PAIRS=${PAIRS:-50}
 DURATION=${DURATION:-10}
-WINDOW=${WINDOW:-4}
+WINDOW=${WINDOW:-8}
+MESSAGE_BYTES=${MESSAGE_BYTES:-500}
 IDLE_PEERS=${IDLE_PEERS:-10000}
 RATE=${RATE:-}
 RATE_FRACTION=${RATE_FRACTION:-0.25}
@@ -103,7 +107,7 @@ generator() { # out.json port [options…]
 # --- runs --------------------------------------------------------------------------------------
 say "machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), load $(cut -d' ' -f1-3 /proc/loadavg); pinning: $([ "$PIN" = 1 ] && echo 'servers CPU 0, generator CPU 1' || echo off)"
 LOAD_AT_START=$(cut -d' ' -f1-3 /proc/loadavg)
-say "runs $RUNS, pairs $PAIRS, window $WINDOW, duration ${DURATION}s, idle peers $IDLE_PEERS"
+say "runs $RUNS, pairs $PAIRS, window $WINDOW, message $MESSAGE_BYTES B, duration ${DURATION}s, idle peers $IDLE_PEERS"
 for run in $(seq "$RUNS"); do
   if [ $((run % 2)) = 1 ]; then ORDER=(reference ghostchat); else ORDER=(ghostchat reference); fi
 
@@ -111,7 +115,7 @@ for run in $(seq "$RUNS"); do
   for kind in "${ORDER[@]}"; do
     port=$([ "$kind" = ghostchat ] && echo "$GC_PORT" || echo "$REF_PORT")
     say "run $run/$RUNS: $kind throughput …"
-    generator "$WORK/run$run-$kind-throughput.json" "$port" --phases throughput --server-pid "$([ "$kind" = ghostchat ] && echo "$GC_PID" || echo "$REF_PID")" --pairs "$PAIRS" --window "$WINDOW" --duration "$DURATION"
+    generator "$WORK/run$run-$kind-throughput.json" "$port" --phases throughput --server-pid "$([ "$kind" = ghostchat ] && echo "$GC_PID" || echo "$REF_PID")" --pairs "$PAIRS" --window "$WINDOW" --message-size "$MESSAGE_BYTES" --duration "$DURATION"
   done
   if [ -z "$RATE" ]; then
     RATE=$(node -e 'const [a,b,f]=process.argv.slice(1).map(Number);console.log(Math.max(10,Math.round(Math.min(a,b)*f/10)*10))' \
@@ -122,7 +126,7 @@ for run in $(seq "$RUNS"); do
   for kind in "${ORDER[@]}"; do
     port=$([ "$kind" = ghostchat ] && echo "$GC_PORT" || echo "$REF_PORT")
     say "run $run/$RUNS: $kind latency at $RATE msg/s …"
-    generator "$WORK/run$run-$kind-latency.json" "$port" --phases latency --pairs "$PAIRS" --rate "$RATE" --duration "$DURATION"
+    generator "$WORK/run$run-$kind-latency.json" "$port" --phases latency --pairs "$PAIRS" --rate "$RATE" --message-size "$MESSAGE_BYTES" --duration "$DURATION"
   done
   stop_servers
 

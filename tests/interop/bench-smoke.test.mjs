@@ -110,6 +110,45 @@ test('bench signaling rejects bad options with exit 2 before connecting', async 
   assert.match(stderr, /--pairs must be 1\.\.5000/);
 });
 
+test('bench signaling --message-size: every relayed frame is exactly that size and both servers relay it', async () => {
+  // The reference judges the frames too: a cut SDP must still be valid JSON it relays untouched.
+  const servers = [
+    await startGhostChat({
+      settings: {
+        'GhostChat:Signaling:Limits:MaxSocketsPerIp': 10_000,
+        'GhostChat:Signaling:Limits:ConnectsPerSecondPerIp': 10_000,
+        'GhostChat:Signaling:Limits:ConnectBurstPerIp': 10_000,
+        'GhostChat:Signaling:Limits:MessagesPerSecond': 1_000_000,
+        'GhostChat:Signaling:Limits:MessageBurst': 1_000_000,
+      },
+    }),
+    await startReference({ args: ['--alive_timeout', '60000'] }),
+  ];
+  try {
+    for (const server of servers) {
+      for (const size of ['500', '257', '9000']) {
+        const { code, stdout, stderr } = await runCli(['bench', 'signaling', '--quick', '--json', '--phases', 'throughput,latency', '--message-size', size, '--url', `${server.httpUrl}/`]);
+        assert.equal(code, 0, `--message-size ${size}: exit ${code}\n${stdout}\n${stderr}`);
+        const report = JSON.parse(stdout);
+        assert.equal(report.payloadBytes, Number(size));
+        assert.ok(report.throughput.messages > 0 && report.throughput.sendErrors === 0, JSON.stringify(report.throughput));
+        assert.ok(report.latency.sent > 0, JSON.stringify(report.latency));
+        assert.equal(report.latency.received, report.latency.sent, `--message-size ${size}: the latency phase lost messages`);
+      }
+    }
+  } finally {
+    for (const server of servers) await server.stop();
+  }
+});
+
+test('bench signaling rejects a --message-size out of range or not a number with exit 2 before connecting', async () => {
+  for (const [size, expected] of [['255', /--message-size must be 256\.\.65536 bytes, got 255/], ['65537', /--message-size must be 256\.\.65536/], ['-1', /--message-size must be 256\.\.65536/], ['big', /big/]]) {
+    const { code, stdout, stderr } = await runCli(['bench', 'signaling', '--url', 'http://127.0.0.1:9/', '--message-size', size]);
+    assert.ok(code === 2 || code === 1, `--message-size ${size}: exit ${code}`);
+    assert.match(stderr + stdout, expected);
+  }
+});
+
 test('cluster mode (--second-url): pairs spread over two Redis-backed nodes, half of them crossing', { timeout: 240_000 }, async () => {
   const { startRedis } = await import('./lib/redis.mjs');
   const { readMetrics, metricValue } = await import('./lib/metrics.mjs');

@@ -46,6 +46,10 @@ internal static class BenchCommand
             Description = "Messages in flight per pair in the throughput phase (closed loop: each ANSWER releases the next OFFER).",
             DefaultValueFactory = _ => defaults.Window,
         };
+        var messageSize = new Option<int?>("--message-size")
+        {
+            Description = "Exact size in bytes of each relayed OFFER/ANSWER frame, 256..65536 (default: an SDP-sized frame of about 3.1 KB).",
+        };
         var idlePeers = new Option<int>("--idle-peers")
         {
             Description = "Idle peers to register (heartbeating, silent) to measure connections per second and, with --server-pid, memory per peer.",
@@ -79,7 +83,7 @@ internal static class BenchCommand
 
         var command = new Command("signaling", "Load a PeerJS signaling server: relay throughput at saturation, relay latency at a fixed load, connections per second, memory per idle peer.")
         {
-            url, secondUrl, key, pairs, duration, rate, window, idlePeers, hold, connectConcurrency, serverPid, phases, json, quick,
+            url, secondUrl, key, pairs, duration, rate, window, messageSize, idlePeers, hold, connectConcurrency, serverPid, phases, json, quick,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -104,6 +108,7 @@ internal static class BenchCommand
             if (Given(parse, duration)) options.Duration = TimeSpan.FromSeconds(parse.GetValue(duration));
             if (Given(parse, rate)) options.Rate = parse.GetValue(rate);
             if (Given(parse, window)) options.Window = parse.GetValue(window);
+            if (Given(parse, messageSize)) options.MessageBytes = parse.GetValue(messageSize);
             if (Given(parse, idlePeers)) options.IdlePeers = parse.GetValue(idlePeers);
             if (Given(parse, hold)) options.SettleBeforeRss = TimeSpan.FromSeconds(parse.GetValue(hold));
             if (Given(parse, connectConcurrency)) options.ConnectConcurrency = parse.GetValue(connectConcurrency);
