@@ -6,7 +6,7 @@
 # the server's environment; "shipped" adds none, so it is whatever the project file sets.
 #
 #   bench/signaling-runtime.sh                 3 rounds of the default variants (about 8 minutes)
-#   ROUNDS=1 IDLE_PEERS=5000 DURATION=8 bench/signaling-runtime.sh
+#   ROUNDS=1 IDLE_PEERS=5000 DURATION=8 WARMUP=5 bench/signaling-runtime.sh
 #   VARIANTS='shipped;DOTNET_gcServer=1' bench/signaling-runtime.sh
 #
 # Servers pinned to CPU 0, the generator to CPU 1 (as bench/signaling.sh). Variants rotate inside
@@ -19,6 +19,7 @@ PAIRS=${PAIRS:-50}
 WINDOW=${WINDOW:-8}
 MESSAGE_BYTES=${MESSAGE_BYTES:-500}
 DURATION=${DURATION:-8}
+WARMUP=${WARMUP:-5}   # seconds of load before the measured window: tiered PGO has re-jitted by then
 IDLE_PEERS=${IDLE_PEERS:-10000}
 VARIANTS=${VARIANTS:-shipped;DOTNET_gcServer=1;DOTNET_gcServer=1 DOTNET_GCDynamicAdaptationMode=0;DOTNET_gcServer=0;DOTNET_gcServer=0 DOTNET_gcConcurrent=0;DOTNET_TieredPGO=0}
 WORK=$(mktemp -d /tmp/ghostchat-bench-runtime.XXXXXX)
@@ -44,7 +45,7 @@ for round in $(seq "$ROUNDS"); do
     wait_for_line "$WORK/server.log" "GhostChat is running" "$pid"
     say "round $round/$ROUNDS: $variant …"
     taskset -c 1 dotnet "$CLI_DLL" bench signaling --url "http://127.0.0.1:$port/" --json --phases throughput,idle \
-      --pairs "$PAIRS" --window "$WINDOW" --message-size "$MESSAGE_BYTES" --duration "$DURATION" --idle-peers "$IDLE_PEERS" --server-pid "$pid" \
+      --pairs "$PAIRS" --window "$WINDOW" --message-size "$MESSAGE_BYTES" --duration "$DURATION" --warmup "$WARMUP" --idle-peers "$IDLE_PEERS" --server-pid "$pid" \
       >"$WORK/v$index-r$round.json" || { cat "$WORK/v$index-r$round.json" >&2; die "generator failed"; }
     stop_pid "$pid"
   done

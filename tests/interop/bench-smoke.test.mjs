@@ -141,10 +141,15 @@ test('bench signaling --message-size: every relayed frame is exactly that size a
   }
 });
 
-test('bench signaling rejects a --message-size out of range or not a number with exit 2 before connecting', async () => {
+test('bench signaling rejects a --message-size or --warmup out of range or not a number before connecting', async () => {
   for (const [size, expected] of [['255', /--message-size must be 256\.\.65536 bytes, got 255/], ['65537', /--message-size must be 256\.\.65536/], ['-1', /--message-size must be 256\.\.65536/], ['big', /big/]]) {
     const { code, stdout, stderr } = await runCli(['bench', 'signaling', '--url', 'http://127.0.0.1:9/', '--message-size', size]);
     assert.ok(code === 2 || code === 1, `--message-size ${size}: exit ${code}`);
+    assert.match(stderr + stdout, expected);
+  }
+  for (const [seconds, expected] of [['-1', /--warmup must be 0\.\.600 seconds/], ['601', /--warmup must be 0\.\.600 seconds/], ['1e300', /--warmup must be 0\.\.600 seconds/], ['soon', /soon/]]) {
+    const { code, stdout, stderr } = await runCli(['bench', 'signaling', '--url', 'http://127.0.0.1:9/', '--warmup', seconds]);
+    assert.ok(code === 2 || code === 1, `--warmup ${seconds}: exit ${code}`);
     assert.match(stderr + stdout, expected);
   }
 });

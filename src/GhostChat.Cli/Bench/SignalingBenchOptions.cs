@@ -90,6 +90,7 @@ internal sealed class SignalingBenchOptions
         if (string.IsNullOrEmpty(Key)) errors.Add("--key must not be empty.");
         if (Pairs is < 1 or > 5000) errors.Add($"--pairs must be 1..5000, got {Pairs}.");
         if (Duration <= TimeSpan.Zero || Duration > TimeSpan.FromMinutes(10)) errors.Add("--duration must be more than 0 and at most 600 seconds.");
+        if (Warmup < TimeSpan.Zero || Warmup > TimeSpan.FromMinutes(10)) errors.Add("--warmup must be 0..600 seconds.");
         if (Rate is <= 0 or > 1_000_000 || double.IsNaN(Rate)) errors.Add($"--rate must be more than 0 and at most 1000000, got {Rate}.");
         if (Window is < 1 or > 1024) errors.Add($"--window must be 1..1024, got {Window}.");
         if (MessageBytes is < 256 or > 65_536) errors.Add($"--message-size must be 256..65536 bytes, got {MessageBytes}.");
