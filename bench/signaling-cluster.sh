@@ -59,7 +59,9 @@ redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no >"$
 PIDS+=("$!")
 wait_for_line "$WORK/redis.log" "Ready to accept connections" "$!"
 
-say "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); runs $RUNS, pairs $PAIRS, window $WINDOW, ${DURATION}s phases"
+say "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); runs $RUNS, pairs $PAIRS, window $WINDOW, message $MESSAGE_BYTES B, ${DURATION}s phases"
+LOAD_AT_START=$(cut -d' ' -f1-3 /proc/loadavg)
+STARTED=$(date -u '+%Y-%m-%d %H:%M')
 for run in $(seq "$RUNS"); do
   read -r SPID SPORT < <(start_node single)
   say "run $run/$RUNS: one node, throughput …"
@@ -87,8 +89,8 @@ for run in $(seq "$RUNS"); do
   stop_pid "$N1PID"; stop_pid "$N2PID"
 done
 
-node - "$WORK" "$RUNS" "$RATE" <<'JS'
-const [dir, runs, rate] = process.argv.slice(2);
+node - "$WORK" "$RUNS" "$RATE" "$(measured_commit)" "$STARTED–$(date -u +%H:%M) UTC" "$LOAD_AT_START → $(cut -d' ' -f1-3 /proc/loadavg)" "$PAIRS pairs, $WINDOW in flight, $MESSAGE_BYTES-byte messages" <<'JS'
+const [dir, runs, rate, commit, when, load, shape] = process.argv.slice(2);
 const fs = require('fs');
 const read = (f) => JSON.parse(fs.readFileSync(`${dir}/${f}`, 'utf8'));
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
@@ -100,7 +102,7 @@ for (const [label, phase, key] of [['throughput at saturation (msg/s)', 'through
   const one = pick('single', phase, key), two = pick('cluster', phase, key);
   rows.push([label, one, two, two / one]);
 }
-console.log(`\nSignaling, one node vs two nodes on Redis (medians of ${runs} runs)\n`);
+console.log(`\nSignaling, one node vs two nodes on Redis: bench/signaling-cluster.sh, GhostChat at ${commit}, ${when}, medians of ${runs} runs, ${shape}, load average ${load}\n`);
 console.log('| metric | one node | two nodes + Redis | ratio (two / one) |\n|---|---|---|---|');
 for (const [l, a, b, r] of rows) console.log(`| ${l} | ${+a.toFixed(3)} | ${+b.toFixed(3)} | ${r.toFixed(2)}× |`);
 console.log(`| cross-node share of relayed messages | 0 % | ${(share * 100).toFixed(1)} % | |`);

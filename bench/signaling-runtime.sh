@@ -33,6 +33,8 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 build_release
 IFS=';' read -r -a VARIANT_LIST <<<"$VARIANTS"
 say "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); server $(measured_commit); ${#VARIANT_LIST[@]} variants × $ROUNDS rounds"
+LOAD_AT_START=$(cut -d' ' -f1-3 /proc/loadavg)
+STARTED=$(date -u '+%Y-%m-%d %H:%M')
 for round in $(seq "$ROUNDS"); do
   count=${#VARIANT_LIST[@]}
   for k in $(seq 0 $((count - 1))); do
@@ -46,14 +48,15 @@ for round in $(seq "$ROUNDS"); do
     say "round $round/$ROUNDS: $variant …"
     taskset -c 1 dotnet "$CLI_DLL" bench signaling --url "http://127.0.0.1:$port/" --json --phases throughput,idle \
       --pairs "$PAIRS" --window "$WINDOW" --message-size "$MESSAGE_BYTES" --duration "$DURATION" --warmup "$WARMUP" --idle-peers "$IDLE_PEERS" --server-pid "$pid" \
-      >"$WORK/v$index-r$round.json" || { cat "$WORK/v$index-r$round.json" >&2; die "generator failed"; }
+      >"$WORK/v$index-r$round.json" || { cat "$WORK/v$index-r$round.json" >&2; say "server alive: $(kill -0 "$pid" 2>/dev/null && echo yes || echo no); its log:"; tail -20 "$WORK/server.log" >&2; die "generator failed"; }
     stop_pid "$pid"
   done
 done
 
-node - "$WORK" "$ROUNDS" "$VARIANTS" <<'JS'
+node - "$WORK" "$ROUNDS" "$VARIANTS" "$(measured_commit)" "$STARTED–$(date -u +%H:%M) UTC" "$LOAD_AT_START → $(cut -d' ' -f1-3 /proc/loadavg)" "$PAIRS pairs, $WINDOW in flight, $MESSAGE_BYTES-byte messages, ${WARMUP}s warm-up, ${DURATION}s measured; $IDLE_PEERS idle peers" <<'JS'
 const fs = require('fs');
-const [dir, rounds, variants] = process.argv.slice(2);
+const [dir, rounds, variants, commit, when, load, shape] = process.argv.slice(2);
+console.log(`\nGC and runtime settings: bench/signaling-runtime.sh, GhostChat at ${commit}, ${when}, medians of ${rounds} rounds, ${shape}, load average ${load}`);
 const median = (v) => { v = v.filter(Number.isFinite).sort((a, b) => a - b); return v.length ? (v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2) : NaN; };
 const rows = variants.split(';').map((name, i) => {
   const runs = Array.from({ length: +rounds }, (_, r) => JSON.parse(fs.readFileSync(`${dir}/v${i}-r${r + 1}.json`, 'utf8')));

@@ -107,6 +107,7 @@ generator() { # out.json port [options…]
 # --- runs --------------------------------------------------------------------------------------
 say "machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), load $(cut -d' ' -f1-3 /proc/loadavg); pinning: $([ "$PIN" = 1 ] && echo 'servers CPU 0, generator CPU 1' || echo off)"
 LOAD_AT_START=$(cut -d' ' -f1-3 /proc/loadavg)
+STARTED=$(date -u '+%Y-%m-%d %H:%M')
 say "runs $RUNS, pairs $PAIRS, window $WINDOW, message $MESSAGE_BYTES B, duration ${DURATION}s, idle peers $IDLE_PEERS"
 for run in $(seq "$RUNS"); do
   if [ $((run % 2)) = 1 ]; then ORDER=(reference ghostchat); else ORDER=(ghostchat reference); fi
@@ -141,4 +142,5 @@ done
 
 node "$ROOT/bench/signaling/summarize.mjs" "$WORK" "$RUNS" "$RATE" \
   "$(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'))" "$PIN" \
-  "$(measured_commit)" "$LOAD_AT_START → $(cut -d' ' -f1-3 /proc/loadavg)"
+  "$(measured_commit)" "$LOAD_AT_START → $(cut -d' ' -f1-3 /proc/loadavg)" "$STARTED–$(date -u +%H:%M) UTC" \
+  "$PAIRS pairs, $WINDOW in flight, $MESSAGE_BYTES-byte messages, $IDLE_PEERS idle peers"
