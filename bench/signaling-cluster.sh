@@ -36,6 +36,7 @@ CLUSTER_KEY=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
 start_node() { # name [redis-url] -> prints "pid port"
   local name=$1 redis=${2:-} port
   port=$(free_port)
+  : >"$WORK/$name.log" # emptied here, not by the background job's redirection: the wait must not see the last run's ready line
   env "${GHOSTCHAT_BENCH_ENV[@]}" \
     ${redis:+GhostChat__Redis__ConnectionString=$redis GhostChat__Redis__KeyPrefix=bench: GhostChat__Redis__NodeId=$name GhostChat__Redis__ClusterKey=$CLUSTER_KEY} \
     dotnet "$SERVER_DLL" --urls "http://127.0.0.1:$port" >"$WORK/$name.log" 2>&1 &

@@ -42,6 +42,7 @@ for round in $(seq "$ROUNDS"); do
     variant=${VARIANT_LIST[$index]}
     extra=(); [ "$variant" = shipped ] || read -r -a extra <<<"$variant"
     port=$(free_port)
+    : >"$WORK/server.log" # emptied here, not by the background job's redirection: the wait must not see the last server's ready line
     env "${GHOSTCHAT_BENCH_ENV[@]}" "${extra[@]}" taskset -c 0 dotnet "$SERVER_DLL" --urls "http://127.0.0.1:$port" >"$WORK/server.log" 2>&1 &
     pid=$!; PIDS+=("$pid")
     wait_for_line "$WORK/server.log" "GhostChat is running" "$pid"

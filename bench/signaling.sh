@@ -7,7 +7,9 @@
 #                                           50 pairs, 8 messages in flight per pair)
 #   MESSAGE_BYTES=500                       size of every relayed OFFER/ANSWER frame (default 500,
 #                                           issue 19's measure; 3124 is the generator's SDP-sized frame)
-#   RATE=2000 bench/signaling.sh            fixed offered load for the latency phase (msg/s);
+#   RATE=50000 bench/signaling.sh           fixed offered load for the latency phase (msg/s; 50000 is
+#                                           issue 19's measure: the reference loses messages there,
+#                                           which the summary warns about);
 #                                           default: RATE_FRACTION (0.25) of the lower saturation
 #                                           throughput measured in run 1, the same for every run
 #   PIN=0 bench/signaling.sh                no CPU pinning (default: both servers on CPU 0, the
@@ -75,6 +77,7 @@ fi
 # from 127.0.0.1 and the throughput phase sends far more than a browser would.
 start_ghostchat() { # -> sets GC_PID GC_PORT
   GC_PORT=$(free_port)
+  : >"$WORK/ghostchat.log" # emptied here, not by the background job's redirection: the wait below must not see the last server's ready line
   env "${GHOSTCHAT_BENCH_ENV[@]}" GhostChat__Signaling__AliveTimeout=00:01:00 GhostChat__Signaling__ExpireTimeout=00:00:05 \
     "${SERVER_CPU[@]}" dotnet "$SERVER_DLL" --urls "http://127.0.0.1:$GC_PORT" >"$WORK/ghostchat.log" 2>&1 &
   GC_PID=$!
@@ -83,6 +86,7 @@ start_ghostchat() { # -> sets GC_PID GC_PORT
 }
 start_reference() { # -> sets REF_PID REF_PORT
   REF_PORT=$(free_port)
+  : >"$WORK/reference.log"
   "${SERVER_CPU[@]}" node "$REFERENCE_JS" --port "$REF_PORT" --host 127.0.0.1 --key peerjs --path / \
     --alive_timeout "$ALIVE_MS" --expire_timeout "$EXPIRE_MS" --concurrent_limit 1000000 \
     >"$WORK/reference.log" 2>&1 &
@@ -99,8 +103,15 @@ stop_servers() {
 
 generator() { # out.json port [options…]
   local out=$1 port=$2; shift 2
-  "${GENERATOR_CPU[@]}" dotnet "$CLI_DLL" bench signaling --url "http://127.0.0.1:$port/" --json "$@" >"$out" \
-    || { say "generator failed against port $port:"; cat "$out" >&2; die "benchmark run failed"; }
+  "${GENERATOR_CPU[@]}" dotnet "$CLI_DLL" bench signaling --url "http://127.0.0.1:$port/" --json "$@" >"$out" && return 0
+  # A server offered more than it can relay loses messages in the latency phase (the reference at
+  # RATE=50000): the run goes on, and summarize.mjs lists the loss under its warnings. Anything
+  # else (no report, lost throughput messages or peers) ends the benchmark.
+  if [ "$(node -e 'try{const r=JSON.parse(require("fs").readFileSync(process.argv[1],"utf8"));const l=r.latency;console.log(l&&!r.throughput&&!r.idle&&l.sent>0&&l.received<l.sent?"loss":"")}catch{console.log("")}' "$out")" = loss ]; then
+    say "  the server behind port $port lost messages at this rate (see the warnings)"
+    return 0
+  fi
+  say "generator failed against port $port:"; cat "$out" >&2; die "benchmark run failed"
 }
 
 
