@@ -65,17 +65,17 @@ async function benchAgainst(server) {
   assertSaneReport(report, url);
 }
 
+// The generator's sockets all come from 127.0.0.1 and relay far faster than a browser.
+const GENERATOR_LIMITS = {
+  'GhostChat:Signaling:Limits:MaxSocketsPerIp': 10_000,
+  'GhostChat:Signaling:Limits:ConnectsPerSecondPerIp': 10_000,
+  'GhostChat:Signaling:Limits:ConnectBurstPerIp': 10_000,
+  'GhostChat:Signaling:Limits:MessagesPerSecond': 1_000_000,
+  'GhostChat:Signaling:Limits:MessageBurst': 1_000_000,
+};
+
 test('bench signaling --quick against GhostChat gives sane figures in every phase', async () => {
-  const server = await startGhostChat({
-    settings: {
-      // The generator's sockets all come from 127.0.0.1 and relay far faster than a browser.
-      'GhostChat:Signaling:Limits:MaxSocketsPerIp': 10_000,
-      'GhostChat:Signaling:Limits:ConnectsPerSecondPerIp': 10_000,
-      'GhostChat:Signaling:Limits:ConnectBurstPerIp': 10_000,
-      'GhostChat:Signaling:Limits:MessagesPerSecond': 1_000_000,
-      'GhostChat:Signaling:Limits:MessageBurst': 1_000_000,
-    },
-  });
+  const server = await startGhostChat({ settings: GENERATOR_LIMITS });
   try {
     await benchAgainst(server);
   } finally {
@@ -113,15 +113,7 @@ test('bench signaling rejects bad options with exit 2 before connecting', async 
 test('bench signaling --message-size: every relayed frame is exactly that size and both servers relay it', async () => {
   // The reference judges the frames too: a cut SDP must still be valid JSON it relays untouched.
   const servers = [
-    await startGhostChat({
-      settings: {
-        'GhostChat:Signaling:Limits:MaxSocketsPerIp': 10_000,
-        'GhostChat:Signaling:Limits:ConnectsPerSecondPerIp': 10_000,
-        'GhostChat:Signaling:Limits:ConnectBurstPerIp': 10_000,
-        'GhostChat:Signaling:Limits:MessagesPerSecond': 1_000_000,
-        'GhostChat:Signaling:Limits:MessageBurst': 1_000_000,
-      },
-    }),
+    await startGhostChat({ settings: GENERATOR_LIMITS }),
     await startReference({ args: ['--alive_timeout', '60000'] }),
   ];
   try {
