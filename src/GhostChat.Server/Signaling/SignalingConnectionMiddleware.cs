@@ -94,6 +94,13 @@ internal sealed class SignalingConnectionMiddleware
         }
         using var socket = new PipeWebSocket(connection.Transport);
         await _broker.RunAsync(handshake, socket, "connection", connection.ConnectionClosed);
+        if (socket.State == WebSocketState.Aborted)
+        {
+            // A blocked send was given up (a client that stopped reading), the protocol was broken or
+            // the client is gone: drop what is still unsent instead of letting the connection wait,
+            // with its buffers, for a client that may never read again (and hold up shutdown).
+            connection.Abort(new ConnectionAbortedException("The signaling WebSocket was aborted."));
+        }
     }
 
     /// <summary>
