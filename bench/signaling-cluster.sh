@@ -15,7 +15,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
 RUNS=${RUNS:-3}
 PAIRS=${PAIRS:-50}
-WINDOW=${WINDOW:-4}
+WINDOW=${WINDOW:-8}
+MESSAGE_BYTES=${MESSAGE_BYTES:-500}
 DURATION=${DURATION:-10}
 RATE=${RATE:-}
 RATE_FRACTION=${RATE_FRACTION:-0.25}
@@ -35,6 +36,7 @@ CLUSTER_KEY=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
 start_node() { # name [redis-url] -> prints "pid port"
   local name=$1 redis=${2:-} port
   port=$(free_port)
+  : >"$WORK/$name.log" # emptied here, not by the background job's redirection: the wait must not see the last run's ready line
   env "${GHOSTCHAT_BENCH_ENV[@]}" \
     ${redis:+GhostChat__Redis__ConnectionString=$redis GhostChat__Redis__KeyPrefix=bench: GhostChat__Redis__NodeId=$name GhostChat__Redis__ClusterKey=$CLUSTER_KEY} \
     dotnet "$SERVER_DLL" --urls "http://127.0.0.1:$port" >"$WORK/$name.log" 2>&1 &
@@ -49,7 +51,7 @@ metric_sum() { # port name -> sum of the series
 field() { node -e 'const r=JSON.parse(require("fs").readFileSync(process.argv[1],"utf8"));console.log(process.argv[2].split(".").reduce((o,k)=>o?.[k],r))' "$1" "$2"; }
 generate() { # out.json [options…]
   local out=$1; shift
-  dotnet "$CLI_DLL" bench signaling --json --pairs "$PAIRS" --window "$WINDOW" --duration "$DURATION" "$@" >"$out" \
+  dotnet "$CLI_DLL" bench signaling --json --pairs "$PAIRS" --window "$WINDOW" --message-size "$MESSAGE_BYTES" --duration "$DURATION" "$@" >"$out" \
     || { cat "$out" >&2; die "generator failed"; }
 }
 
@@ -58,7 +60,9 @@ redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no >"$
 PIDS+=("$!")
 wait_for_line "$WORK/redis.log" "Ready to accept connections" "$!"
 
-say "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); runs $RUNS, pairs $PAIRS, window $WINDOW, ${DURATION}s phases"
+say "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); runs $RUNS, pairs $PAIRS, window $WINDOW, message $MESSAGE_BYTES B, ${DURATION}s phases"
+LOAD_AT_START=$(cut -d' ' -f1-3 /proc/loadavg)
+STARTED=$(date -u '+%Y-%m-%d %H:%M')
 for run in $(seq "$RUNS"); do
   read -r SPID SPORT < <(start_node single)
   say "run $run/$RUNS: one node, throughput …"
@@ -86,8 +90,8 @@ for run in $(seq "$RUNS"); do
   stop_pid "$N1PID"; stop_pid "$N2PID"
 done
 
-node - "$WORK" "$RUNS" "$RATE" <<'JS'
-const [dir, runs, rate] = process.argv.slice(2);
+node - "$WORK" "$RUNS" "$RATE" "$(measured_commit)" "$STARTED–$(date -u +%H:%M) UTC" "$LOAD_AT_START → $(cut -d' ' -f1-3 /proc/loadavg)" "$PAIRS pairs, $WINDOW in flight, $MESSAGE_BYTES-byte messages" <<'JS'
+const [dir, runs, rate, commit, when, load, shape] = process.argv.slice(2);
 const fs = require('fs');
 const read = (f) => JSON.parse(fs.readFileSync(`${dir}/${f}`, 'utf8'));
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
@@ -99,7 +103,7 @@ for (const [label, phase, key] of [['throughput at saturation (msg/s)', 'through
   const one = pick('single', phase, key), two = pick('cluster', phase, key);
   rows.push([label, one, two, two / one]);
 }
-console.log(`\nSignaling, one node vs two nodes on Redis (medians of ${runs} runs)\n`);
+console.log(`\nSignaling, one node vs two nodes on Redis: bench/signaling-cluster.sh, GhostChat at ${commit}, ${when}, medians of ${runs} runs, ${shape}, load average ${load}\n`);
 console.log('| metric | one node | two nodes + Redis | ratio (two / one) |\n|---|---|---|---|');
 for (const [l, a, b, r] of rows) console.log(`| ${l} | ${+a.toFixed(3)} | ${+b.toFixed(3)} | ${r.toFixed(2)}× |`);
 console.log(`| cross-node share of relayed messages | 0 % | ${(share * 100).toFixed(1)} % | |`);

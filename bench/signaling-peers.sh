@@ -30,6 +30,8 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 build_release
 say "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); server $(measured_commit); $PEERS peers held ${HOLD}s"
+LOAD_AT_START=$(cut -d' ' -f1-3 /proc/loadavg)
+STARTED=$(date -u '+%Y-%m-%d %H:%M')
 measure() { # name pid port
   say "$1: registering $PEERS peers and holding them ${HOLD}s …"
   dotnet "$CLI_DLL" bench signaling --url "http://127.0.0.1:$3/" --json --phases idle --idle-peers "$PEERS" --hold "$HOLD" \
@@ -51,9 +53,10 @@ if [ "$REFERENCE" = 1 ]; then
   stop_pid "$pid"
 fi
 
-node - "$WORK" "$PEERS" <<'JS'
+node - "$WORK" "$PEERS" "$(measured_commit)" "$STARTED–$(date -u +%H:%M) UTC" "$LOAD_AT_START → $(cut -d' ' -f1-3 /proc/loadavg)" <<'JS'
 const fs = require('fs');
-const [dir, peers] = process.argv.slice(2);
+const [dir, peers, commit, when, load] = process.argv.slice(2);
+console.log(`\nConcurrent heartbeating peers: bench/signaling-peers.sh, GhostChat at ${commit}, ${when}, load average ${load}`);
 console.log('\n| server | peers registered | still open after the hold | hold (s) | RSS growth per peer (KiB) | RSS with all peers (MiB) | server CPU while held (% of a core) | held on one node |');
 console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
 for (const name of ['ghostchat', 'reference']) {

@@ -3,8 +3,13 @@
 # on this machine, driven by the same generator (`ghostchat bench signaling`), in one run.
 #
 #   bench/signaling.sh                      3 runs, medians and ratios (about 5 minutes)
-#   RUNS=5 DURATION=10 PAIRS=50 bench/signaling.sh
-#   RATE=2000 bench/signaling.sh            fixed offered load for the latency phase (msg/s);
+#   RUNS=5 DURATION=10 PAIRS=50 WINDOW=8 bench/signaling.sh   (the defaults: issue 19's measure,
+#                                           50 pairs, 8 messages in flight per pair)
+#   MESSAGE_BYTES=500                       size of every relayed OFFER/ANSWER frame (default 500,
+#                                           issue 19's measure; 3124 is the generator's SDP-sized frame)
+#   RATE=50000 bench/signaling.sh           fixed offered load for the latency phase (msg/s; 50000 is
+#                                           issue 19's measure: the reference loses messages there,
+#                                           which the summary warns about);
 #                                           default: RATE_FRACTION (0.25) of the lower saturation
 #                                           throughput measured in run 1, the same for every run
 #   PIN=0 bench/signaling.sh                no CPU pinning (default: both servers on CPU 0, the
@@ -25,7 +30,8 @@ if [ "${MODE:-single}" = cluster ]; then exec "$ROOT/bench/signaling-cluster.sh"
 RUNS=${RUNS:-3}
 PAIRS=${PAIRS:-50}
 DURATION=${DURATION:-10}
-WINDOW=${WINDOW:-4}
+WINDOW=${WINDOW:-8}
+MESSAGE_BYTES=${MESSAGE_BYTES:-500}
 IDLE_PEERS=${IDLE_PEERS:-10000}
 RATE=${RATE:-}
 RATE_FRACTION=${RATE_FRACTION:-0.25}
@@ -71,6 +77,7 @@ fi
 # from 127.0.0.1 and the throughput phase sends far more than a browser would.
 start_ghostchat() { # -> sets GC_PID GC_PORT
   GC_PORT=$(free_port)
+  : >"$WORK/ghostchat.log" # emptied here, not by the background job's redirection: the wait below must not see the last server's ready line
   env "${GHOSTCHAT_BENCH_ENV[@]}" GhostChat__Signaling__AliveTimeout=00:01:00 GhostChat__Signaling__ExpireTimeout=00:00:05 \
     "${SERVER_CPU[@]}" dotnet "$SERVER_DLL" --urls "http://127.0.0.1:$GC_PORT" >"$WORK/ghostchat.log" 2>&1 &
   GC_PID=$!
@@ -79,6 +86,7 @@ start_ghostchat() { # -> sets GC_PID GC_PORT
 }
 start_reference() { # -> sets REF_PID REF_PORT
   REF_PORT=$(free_port)
+  : >"$WORK/reference.log"
   "${SERVER_CPU[@]}" node "$REFERENCE_JS" --port "$REF_PORT" --host 127.0.0.1 --key peerjs --path / \
     --alive_timeout "$ALIVE_MS" --expire_timeout "$EXPIRE_MS" --concurrent_limit 1000000 \
     >"$WORK/reference.log" 2>&1 &
@@ -95,15 +103,23 @@ stop_servers() {
 
 generator() { # out.json port [options…]
   local out=$1 port=$2; shift 2
-  "${GENERATOR_CPU[@]}" dotnet "$CLI_DLL" bench signaling --url "http://127.0.0.1:$port/" --json "$@" >"$out" \
-    || { say "generator failed against port $port:"; cat "$out" >&2; die "benchmark run failed"; }
+  "${GENERATOR_CPU[@]}" dotnet "$CLI_DLL" bench signaling --url "http://127.0.0.1:$port/" --json "$@" >"$out" && return 0
+  # A server offered more than it can relay loses messages in the latency phase (the reference at
+  # RATE=50000): the run goes on, and summarize.mjs lists the loss under its warnings. Anything
+  # else (no report, lost throughput messages or peers) ends the benchmark.
+  if [ "$(node -e 'try{const r=JSON.parse(require("fs").readFileSync(process.argv[1],"utf8"));const l=r.latency;console.log(l&&!r.throughput&&!r.idle&&l.sent>0&&l.received<l.sent?"loss":"")}catch{console.log("")}' "$out")" = loss ]; then
+    say "  the server behind port $port lost messages at this rate (see the warnings)"
+    return 0
+  fi
+  say "generator failed against port $port:"; cat "$out" >&2; die "benchmark run failed"
 }
 
 
 # --- runs --------------------------------------------------------------------------------------
 say "machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), load $(cut -d' ' -f1-3 /proc/loadavg); pinning: $([ "$PIN" = 1 ] && echo 'servers CPU 0, generator CPU 1' || echo off)"
 LOAD_AT_START=$(cut -d' ' -f1-3 /proc/loadavg)
-say "runs $RUNS, pairs $PAIRS, window $WINDOW, duration ${DURATION}s, idle peers $IDLE_PEERS"
+STARTED=$(date -u '+%Y-%m-%d %H:%M')
+say "runs $RUNS, pairs $PAIRS, window $WINDOW, message $MESSAGE_BYTES B, duration ${DURATION}s, idle peers $IDLE_PEERS"
 for run in $(seq "$RUNS"); do
   if [ $((run % 2)) = 1 ]; then ORDER=(reference ghostchat); else ORDER=(ghostchat reference); fi
 
@@ -111,7 +127,7 @@ for run in $(seq "$RUNS"); do
   for kind in "${ORDER[@]}"; do
     port=$([ "$kind" = ghostchat ] && echo "$GC_PORT" || echo "$REF_PORT")
     say "run $run/$RUNS: $kind throughput …"
-    generator "$WORK/run$run-$kind-throughput.json" "$port" --phases throughput --server-pid "$([ "$kind" = ghostchat ] && echo "$GC_PID" || echo "$REF_PID")" --pairs "$PAIRS" --window "$WINDOW" --duration "$DURATION"
+    generator "$WORK/run$run-$kind-throughput.json" "$port" --phases throughput --server-pid "$([ "$kind" = ghostchat ] && echo "$GC_PID" || echo "$REF_PID")" --pairs "$PAIRS" --window "$WINDOW" --message-size "$MESSAGE_BYTES" --duration "$DURATION"
   done
   if [ -z "$RATE" ]; then
     RATE=$(node -e 'const [a,b,f]=process.argv.slice(1).map(Number);console.log(Math.max(10,Math.round(Math.min(a,b)*f/10)*10))' \
@@ -122,7 +138,7 @@ for run in $(seq "$RUNS"); do
   for kind in "${ORDER[@]}"; do
     port=$([ "$kind" = ghostchat ] && echo "$GC_PORT" || echo "$REF_PORT")
     say "run $run/$RUNS: $kind latency at $RATE msg/s …"
-    generator "$WORK/run$run-$kind-latency.json" "$port" --phases latency --pairs "$PAIRS" --rate "$RATE" --duration "$DURATION"
+    generator "$WORK/run$run-$kind-latency.json" "$port" --phases latency --pairs "$PAIRS" --rate "$RATE" --message-size "$MESSAGE_BYTES" --duration "$DURATION"
   done
   stop_servers
 
@@ -137,4 +153,5 @@ done
 
 node "$ROOT/bench/signaling/summarize.mjs" "$WORK" "$RUNS" "$RATE" \
   "$(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'))" "$PIN" \
-  "$(measured_commit)" "$LOAD_AT_START → $(cut -d' ' -f1-3 /proc/loadavg)"
+  "$(measured_commit)" "$LOAD_AT_START → $(cut -d' ' -f1-3 /proc/loadavg)" "$STARTED–$(date -u +%H:%M) UTC" \
+  "$PAIRS pairs, $WINDOW in flight, $MESSAGE_BYTES-byte messages, $IDLE_PEERS idle peers"

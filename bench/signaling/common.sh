@@ -1,7 +1,7 @@
 # Shared by the signaling bench scripts (sourced, not run): process bookkeeping by PID, free ports,
 # start-up waits, and the server as shipped with only its listening address, its log level and the
-# per-IP / per-socket limits lifted (every generator socket comes from 127.0.0.1 and sends far more
-# than a browser would). Callers set ROOT, WORK and SCRIPT_NAME first.
+# per-IP / per-socket limits lifted (every generator socket comes from 127.0.0.1 and sends and
+# receives far more than a browser would); these are the product's own options. Callers set ROOT, WORK and SCRIPT_NAME first.
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 SERVER_DLL=${GHOSTCHAT_SERVER_DLL:-$ROOT/src/GhostChat.Server/bin/Release/net10.0/GhostChat.Server.dll}
 CLI_DLL=${GHOSTCHAT_CLI_DLL:-$ROOT/src/GhostChat.Cli/bin/Release/net10.0/ghostchat.dll}
@@ -42,6 +42,11 @@ GHOSTCHAT_BENCH_ENV=(
   GhostChat__Signaling__Limits__ConnectBurstPerIp=1000000
   GhostChat__Signaling__Limits__MessagesPerSecond=1000000
   GhostChat__Signaling__Limits__MessageBurst=1000000
+  # Per-socket outbound queues (512 frames, 1 MiB): a generator socket receiving 1,000 msg/s that
+  # falls half a second behind on a loaded core would be closed as a slow consumer. The node's
+  # budget for all queues together (MaxOutboundBytesTotal, 64 MiB) stays as shipped.
+  GhostChat__Signaling__Limits__MaxOutboundFramesPerSocket=1000000
+  GhostChat__Signaling__Limits__MaxOutboundBytesPerSocket=67108864
 )
 
 build_release() {

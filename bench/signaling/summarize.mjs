@@ -1,11 +1,11 @@
 // Reads the per-run JSON files bench/signaling.sh wrote (runN-{reference,ghostchat}-{throughput,
 // latency,idle}.json, each the output of `ghostchat bench signaling --json`) and prints, for both
 // servers, the median of every figure over the runs, every run's value, and the ratios against the
-// goals of issue 19. Usage: node summarize.mjs DIR RUNS RATE MACHINE PINNED [COMMIT] [LOAD]
+// goals of issue 19. Usage: node summarize.mjs DIR RUNS RATE MACHINE PINNED [COMMIT] [LOAD] [WHEN] [SHAPE]
 import { readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 
-const [dir, runsText, rate, machine, pinned, commit = 'unknown', load = ''] = process.argv.slice(2);
+const [dir, runsText, rate, machine, pinned, commit = 'unknown', load = '', when = '', shape = ''] = process.argv.slice(2);
 const runs = Number(runsText);
 
 function read(run, kind, phase) {
@@ -74,7 +74,7 @@ for (let run = 1; run <= runs; run++) {
 
 const header = ['metric', 'peer@1.0.2', 'GhostChat', 'GhostChat / peer', 'goal'];
 const table = [header, header.map(() => '---'), ...rows.map((r) => [r.metric, r.reference, r.ghostchat, r.ratio, r.verdict])];
-console.log(`\nSignaling benchmark: GhostChat at ${commit}; medians of ${runs} run(s); ${machine}; servers ${pinned === '1' ? 'pinned to CPU 0, generator to CPU 1' : 'not pinned'}; load average ${load}\n`);
+console.log(`\nSignaling benchmark (bench/signaling.sh): GhostChat at ${commit}; ${when}; ${shape}; medians of ${runs} run(s); ${machine}; servers ${pinned === '1' ? 'pinned to CPU 0, generator to CPU 1' : 'not pinned'}; load average ${load}\n`);
 for (const line of table) console.log(`| ${line.join(' | ')} |`);
 console.log('\nPer run (peer@1.0.2 | GhostChat):');
 for (const r of rows) console.log(`  ${r.metric}: ${r.runsRef} | ${r.runsOurs}`);

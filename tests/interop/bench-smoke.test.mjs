@@ -65,17 +65,17 @@ async function benchAgainst(server) {
   assertSaneReport(report, url);
 }
 
+// The generator's sockets all come from 127.0.0.1 and relay far faster than a browser.
+const GENERATOR_LIMITS = {
+  'GhostChat:Signaling:Limits:MaxSocketsPerIp': 10_000,
+  'GhostChat:Signaling:Limits:ConnectsPerSecondPerIp': 10_000,
+  'GhostChat:Signaling:Limits:ConnectBurstPerIp': 10_000,
+  'GhostChat:Signaling:Limits:MessagesPerSecond': 1_000_000,
+  'GhostChat:Signaling:Limits:MessageBurst': 1_000_000,
+};
+
 test('bench signaling --quick against GhostChat gives sane figures in every phase', async () => {
-  const server = await startGhostChat({
-    settings: {
-      // The generator's sockets all come from 127.0.0.1 and relay far faster than a browser.
-      'GhostChat:Signaling:Limits:MaxSocketsPerIp': 10_000,
-      'GhostChat:Signaling:Limits:ConnectsPerSecondPerIp': 10_000,
-      'GhostChat:Signaling:Limits:ConnectBurstPerIp': 10_000,
-      'GhostChat:Signaling:Limits:MessagesPerSecond': 1_000_000,
-      'GhostChat:Signaling:Limits:MessageBurst': 1_000_000,
-    },
-  });
+  const server = await startGhostChat({ settings: GENERATOR_LIMITS });
   try {
     await benchAgainst(server);
   } finally {
@@ -108,6 +108,42 @@ test('bench signaling rejects bad options with exit 2 before connecting', async 
   const { code, stderr } = await runCli(['bench', 'signaling', '--url', 'http://127.0.0.1:9/', '--pairs', '0', '--phases', 'latency']);
   assert.equal(code, 2);
   assert.match(stderr, /--pairs must be 1\.\.5000/);
+});
+
+test('bench signaling --message-size: every relayed frame is exactly that size and both servers relay it', async () => {
+  // The reference judges the frames too: a cut SDP must still be valid JSON it relays untouched.
+  const servers = [
+    await startGhostChat({ settings: GENERATOR_LIMITS }),
+    await startReference({ args: ['--alive_timeout', '60000'] }),
+  ];
+  try {
+    for (const server of servers) {
+      for (const size of ['500', '257', '9000']) {
+        const { code, stdout, stderr } = await runCli(['bench', 'signaling', '--quick', '--json', '--phases', 'throughput,latency', '--message-size', size, '--url', `${server.httpUrl}/`]);
+        assert.equal(code, 0, `--message-size ${size}: exit ${code}\n${stdout}\n${stderr}`);
+        const report = JSON.parse(stdout);
+        assert.equal(report.payloadBytes, Number(size));
+        assert.ok(report.throughput.messages > 0 && report.throughput.sendErrors === 0, JSON.stringify(report.throughput));
+        assert.ok(report.latency.sent > 0, JSON.stringify(report.latency));
+        assert.equal(report.latency.received, report.latency.sent, `--message-size ${size}: the latency phase lost messages`);
+      }
+    }
+  } finally {
+    for (const server of servers) await server.stop();
+  }
+});
+
+test('bench signaling rejects a --message-size or --warmup out of range or not a number before connecting', async () => {
+  for (const [size, expected] of [['255', /--message-size must be 256\.\.65536 bytes, got 255/], ['65537', /--message-size must be 256\.\.65536/], ['-1', /--message-size must be 256\.\.65536/], ['big', /big/]]) {
+    const { code, stdout, stderr } = await runCli(['bench', 'signaling', '--url', 'http://127.0.0.1:9/', '--message-size', size]);
+    assert.ok(code === 2 || code === 1, `--message-size ${size}: exit ${code}`);
+    assert.match(stderr + stdout, expected);
+  }
+  for (const [seconds, expected] of [['-1', /--warmup must be 0\.\.600 seconds/], ['601', /--warmup must be 0\.\.600 seconds/], ['1e300', /--warmup must be 0\.\.600 seconds/], ['soon', /soon/]]) {
+    const { code, stdout, stderr } = await runCli(['bench', 'signaling', '--url', 'http://127.0.0.1:9/', '--warmup', seconds]);
+    assert.ok(code === 2 || code === 1, `--warmup ${seconds}: exit ${code}`);
+    assert.match(stderr + stdout, expected);
+  }
 });
 
 test('cluster mode (--second-url): pairs spread over two Redis-backed nodes, half of them crossing', { timeout: 240_000 }, async () => {

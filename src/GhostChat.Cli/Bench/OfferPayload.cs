@@ -7,7 +7,8 @@ namespace GhostChat.Cli.Bench;
 /// <summary>
 /// Builds OFFER/ANSWER frames shaped like the official client's (an SDP of about 3 KB in
 /// payload.sdp) with a send timestamp in payload.gcb, and reads the timestamp back from a relayed
-/// frame. The SDP is made up here; only its size and character mix matter.
+/// frame. The SDP is made up here; only its size and character mix matter. With a message size the
+/// SDP text is cut (or repeated) so that every OFFER/ANSWER frame is exactly that many bytes.
 /// </summary>
 internal static class OfferPayload
 {
@@ -23,17 +24,30 @@ internal static class OfferPayload
         private readonly byte[] _bytes;
         private readonly int _stampAt;
 
-        public Template(string type, string dst, string connectionId)
+        /// <param name="messageBytes">The frame's exact length in bytes; null: the whole ~3 KB SDP.</param>
+        public Template(string type, string dst, string connectionId, int? messageBytes = null)
         {
-            var json = "{\"type\":\"" + type + "\",\"dst\":\"" + dst + "\",\"payload\":{\"sdp\":{\"type\":\""
-                + (type == "OFFER" ? "offer" : "answer") + "\",\"sdp\":\"" + Sdp + "\"},\"type\":\"data\",\"connectionId\":\""
-                + connectionId + "\",\"label\":\"" + connectionId + "\",\"reliable\":true,\"serialization\":\"binary\",\"gcb\":\""
-                + new string('0', StampDigits) + "\"}}";
+            var json = Json(type, dst, connectionId, Sdp);
+            if (messageBytes is { } wanted)
+            {
+                var around = json.Length - Sdp.Length;
+                if (wanted < around)
+                {
+                    throw new BenchException($"--message-size {wanted} is less than the {around} bytes of an OFFER frame without SDP text.");
+                }
+                json = Json(type, dst, connectionId, SdpOfLength(wanted - around));
+            }
             _bytes = Encoding.UTF8.GetBytes(json);
             _stampAt = _bytes.AsSpan().IndexOf(StampMarker) + StampMarker.Length;
         }
 
         public int Length => _bytes.Length;
+
+        private static string Json(string type, string dst, string connectionId, string sdp)
+            => "{\"type\":\"" + type + "\",\"dst\":\"" + dst + "\",\"payload\":{\"sdp\":{\"type\":\""
+                + (type == "OFFER" ? "offer" : "answer") + "\",\"sdp\":\"" + sdp + "\"},\"type\":\"data\",\"connectionId\":\""
+                + connectionId + "\",\"label\":\"" + connectionId + "\",\"reliable\":true,\"serialization\":\"binary\",\"gcb\":\""
+                + new string('0', StampDigits) + "\"}}";
 
         /// <summary>A fresh frame stamped with <paramref name="timestamp"/> (Stopwatch ticks).</summary>
         public byte[] Stamp(long timestamp)
@@ -46,6 +60,25 @@ internal static class OfferPayload
             text[..written].CopyTo(digits[(StampDigits - written)..]);
             return frame;
         }
+    }
+
+    /// <summary>
+    /// SDP text of exactly <paramref name="length"/> characters (ASCII, so as many bytes): the
+    /// realistic one repeated or cut, never ending inside a JSON escape.
+    /// </summary>
+    internal static string SdpOfLength(int length)
+    {
+        var text = new StringBuilder(length + Sdp.Length);
+        while (text.Length < length)
+        {
+            text.Append(Sdp);
+        }
+        text.Length = length;
+        if (length > 0 && text[length - 1] == '\\')
+        {
+            text[length - 1] = ' '; // half of a "\\r" or "\\n" escape would make the JSON invalid
+        }
+        return text.ToString();
     }
 
     /// <summary>The stamp of a relayed frame, or -1 when it carries none.</summary>

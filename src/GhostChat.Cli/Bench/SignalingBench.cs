@@ -29,7 +29,7 @@ internal sealed class SignalingBench(SignalingBenchOptions options, TextWriter p
             Url = options.ServerUrl.ToString(),
             SecondUrl = options.SecondServerUrl?.ToString(),
             Pairs = options.Pairs,
-            PayloadBytes = new OfferPayload.Template("OFFER", "x", "dc_x").Length,
+            PayloadBytes = new OfferPayload.Template("OFFER", "x", "dc_x", options.MessageBytes).Length,
         };
 
         if (options.RunThroughput || options.RunLatency)
@@ -82,8 +82,8 @@ internal sealed class SignalingBench(SignalingBenchOptions options, TextWriter p
         for (var i = 0; i < pairs; i++)
         {
             var (a, b) = (peers[2 * i], peers[2 * i + 1]);
-            offers[i] = new OfferPayload.Template("OFFER", b.Id, "dc_t" + i);
-            answers[i] = new OfferPayload.Template("ANSWER", a.Id, "dc_t" + i);
+            offers[i] = new OfferPayload.Template("OFFER", b.Id, "dc_t" + i, options.MessageBytes);
+            answers[i] = new OfferPayload.Template("ANSWER", a.Id, "dc_t" + i, options.MessageBytes);
             var pair = i;
             // B answers every OFFER; A releases the next OFFER for every ANSWER.
             b.Relayed = (self, frame) => OnRelayed(self, frame, answers[pair], release: true);
@@ -156,7 +156,7 @@ internal sealed class SignalingBench(SignalingBenchOptions options, TextWriter p
         var offers = new OfferPayload.Template[pairs];
         for (var i = 0; i < pairs; i++)
         {
-            offers[i] = new OfferPayload.Template("OFFER", peers[2 * i + 1].Id, "dc_l" + i);
+            offers[i] = new OfferPayload.Template("OFFER", peers[2 * i + 1].Id, "dc_l" + i, options.MessageBytes);
             peers[2 * i + 1].Relayed = (_, frame) =>
             {
                 var stamp = OfferPayload.ReadStamp(frame.Span);

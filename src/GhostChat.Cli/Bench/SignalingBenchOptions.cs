@@ -30,6 +30,12 @@ internal sealed class SignalingBenchOptions
     /// <summary>Messages in flight per pair at saturation. Default 4.</summary>
     public int Window { get; set; } = 4;
 
+    /// <summary>
+    /// Exact size in bytes of each relayed OFFER/ANSWER frame (the SDP text is cut or repeated to
+    /// fit). Null: an SDP-sized frame of about 3.1 KB, as the official client sends.
+    /// </summary>
+    public int? MessageBytes { get; set; }
+
     /// <summary>Idle peers registered for the connection-rate and memory phase. Default 10,000.</summary>
     public int IdlePeers { get; set; } = 10_000;
 
@@ -84,8 +90,10 @@ internal sealed class SignalingBenchOptions
         if (string.IsNullOrEmpty(Key)) errors.Add("--key must not be empty.");
         if (Pairs is < 1 or > 5000) errors.Add($"--pairs must be 1..5000, got {Pairs}.");
         if (Duration <= TimeSpan.Zero || Duration > TimeSpan.FromMinutes(10)) errors.Add("--duration must be more than 0 and at most 600 seconds.");
+        if (Warmup < TimeSpan.Zero || Warmup > TimeSpan.FromMinutes(10)) errors.Add("--warmup must be 0..600 seconds.");
         if (Rate is <= 0 or > 1_000_000 || double.IsNaN(Rate)) errors.Add($"--rate must be more than 0 and at most 1000000, got {Rate}.");
         if (Window is < 1 or > 1024) errors.Add($"--window must be 1..1024, got {Window}.");
+        if (MessageBytes is < 256 or > 65_536) errors.Add($"--message-size must be 256..65536 bytes, got {MessageBytes}.");
         if (IdlePeers is < 1 or > 100_000) errors.Add($"--idle-peers must be 1..100000, got {IdlePeers}.");
         if (ConnectConcurrency is < 1 or > 1024) errors.Add($"--connect-concurrency must be 1..1024, got {ConnectConcurrency}.");
         if (SettleBeforeRss < TimeSpan.Zero || SettleBeforeRss > TimeSpan.FromHours(1)) errors.Add("--hold must be 0..3600 seconds.");

@@ -36,6 +36,11 @@ internal static class BenchCommand
             Description = "Seconds of each measured relay phase (throughput at saturation, latency at --rate; at least 2 s for latency).",
             DefaultValueFactory = _ => defaults.Duration.TotalSeconds,
         };
+        var warmup = new Option<double>("--warmup")
+        {
+            Description = "Seconds of un-measured load before each relay phase (lets the server's JIT reach its steady tier).",
+            DefaultValueFactory = _ => defaults.Warmup.TotalSeconds,
+        };
         var rate = new Option<double>("--rate")
         {
             Description = "Fixed offered load in relayed messages per second (all pairs together) for the latency phase.",
@@ -45,6 +50,10 @@ internal static class BenchCommand
         {
             Description = "Messages in flight per pair in the throughput phase (closed loop: each ANSWER releases the next OFFER).",
             DefaultValueFactory = _ => defaults.Window,
+        };
+        var messageSize = new Option<int?>("--message-size")
+        {
+            Description = "Exact size in bytes of each relayed OFFER/ANSWER frame, 256..65536 (default: an SDP-sized frame of about 3.1 KB).",
         };
         var idlePeers = new Option<int>("--idle-peers")
         {
@@ -79,7 +88,7 @@ internal static class BenchCommand
 
         var command = new Command("signaling", "Load a PeerJS signaling server: relay throughput at saturation, relay latency at a fixed load, connections per second, memory per idle peer.")
         {
-            url, secondUrl, key, pairs, duration, rate, window, idlePeers, hold, connectConcurrency, serverPid, phases, json, quick,
+            url, secondUrl, key, pairs, duration, warmup, rate, window, messageSize, idlePeers, hold, connectConcurrency, serverPid, phases, json, quick,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -102,8 +111,14 @@ internal static class BenchCommand
             options.Key = parse.GetValue(key) ?? options.Key;
             if (Given(parse, pairs)) options.Pairs = parse.GetValue(pairs);
             if (Given(parse, duration)) options.Duration = TimeSpan.FromSeconds(parse.GetValue(duration));
+            if (Given(parse, warmup))
+            {
+                var seconds = parse.GetValue(warmup);
+                options.Warmup = double.IsFinite(seconds) && Math.Abs(seconds) <= 1e6 ? TimeSpan.FromSeconds(seconds) : TimeSpan.MaxValue; // Validate names it
+            }
             if (Given(parse, rate)) options.Rate = parse.GetValue(rate);
             if (Given(parse, window)) options.Window = parse.GetValue(window);
+            if (Given(parse, messageSize)) options.MessageBytes = parse.GetValue(messageSize);
             if (Given(parse, idlePeers)) options.IdlePeers = parse.GetValue(idlePeers);
             if (Given(parse, hold)) options.SettleBeforeRss = TimeSpan.FromSeconds(parse.GetValue(hold));
             if (Given(parse, connectConcurrency)) options.ConnectConcurrency = parse.GetValue(connectConcurrency);

@@ -70,35 +70,47 @@ internal sealed class SignalingBroker
     }
 
     /// <summary>Runs one accepted signaling socket to its end, whichever way it was upgraded.</summary>
-    internal async Task RunAsync(SignalingHandshake handshake, WebSocket socket, string path, CancellationToken aborted)
+    /// <remarks>
+    /// Admission and the handshake checks run here, synchronously; the session's life is
+    /// <see cref="RunSessionAsync"/>, whose state keeps the session and not the handshake (its
+    /// strings and address), so an idle peer holds no more than it needs.
+    /// </remarks>
+    internal Task RunAsync(SignalingHandshake handshake, WebSocket socket, string path, CancellationToken aborted)
     {
         var options = _options.CurrentValue;
         var clientKey = ClientAdmission.AddressKey(handshake.RemoteAddress);
-        using var session = new PeerSession(socket, clientKey, _time.GetTimestamp(),
+        var session = new PeerSession(socket, clientKey, _time.GetTimestamp(),
             options.Limits.MaxOutboundFramesPerSocket, options.Limits.MaxOutboundBytesPerSocket, _outbound);
         _metrics.Accepted(path);
 
         var admission = _admission.TryAdmit(clientKey);
+        var refusal = admission switch
+        {
+            AdmissionResult.Admitted => Check(handshake, options),
+            AdmissionResult.AtCapacity => (RejectionReasons.AtCapacity, Messages.AtCapacity),
+            AdmissionResult.TooManySocketsFromAddress => (RejectionReasons.TooManySocketsFromAddress, Messages.TooManySockets),
+            _ => (RejectionReasons.ConnectingTooFast, Messages.ConnectingTooFast),
+        };
+        if (refusal is null)
+        {
+            session.Id = handshake.Id!;
+            session.Token = handshake.Token!;
+        }
+        return RunSessionAsync(session, socket, admission == AdmissionResult.Admitted, refusal, options, aborted);
+    }
+
+    private async Task RunSessionAsync(PeerSession session, WebSocket socket, bool admitted, (string Reason, string Message)? refusal,
+        SignalingOptions options, CancellationToken aborted)
+    {
+        using var owned = session;
         try
         {
-            if (admission != AdmissionResult.Admitted)
+            if (refusal is { } refused)
             {
-                Refuse(session, admission switch
-                {
-                    AdmissionResult.AtCapacity => (RejectionReasons.AtCapacity, Messages.AtCapacity),
-                    AdmissionResult.TooManySocketsFromAddress => (RejectionReasons.TooManySocketsFromAddress, Messages.TooManySockets),
-                    _ => (RejectionReasons.ConnectingTooFast, Messages.ConnectingTooFast),
-                });
-                return;
-            }
-            if (Check(handshake, options) is { } refusal)
-            {
-                Refuse(session, refusal);
+                Refuse(session, refused);
                 return;
             }
 
-            session.Id = handshake.Id!;
-            session.Token = handshake.Token!;
             RegistrationResult registration;
             try
             {
@@ -126,10 +138,10 @@ internal sealed class SignalingBroker
                     // Fix: the reference sends no OPEN here and keeps the old socket (client never fires 'open').
                     // The replaced socket may live on another node; the directory tells that node to close it.
                     registration.Replaced?.Close(ReplacedCloseStatus, ReplacedReason);
-                    Log.Reattached(_logger, session.Id);
+                    Log.Reattached(_logger, session.Id!);
                     break;
                 default:
-                    Log.Registered(_logger, session.Id);
+                    Log.Registered(_logger, session.Id!);
                     break;
             }
             session.TrySend(SignalingFrames.Open);
@@ -147,9 +159,9 @@ internal sealed class SignalingBroker
             {
                 Log.Disconnected(_logger, id);
             }
-            if (admission == AdmissionResult.Admitted)
+            if (admitted)
             {
-                _admission.Release(clientKey);
+                _admission.Release(session.ClientKey);
             }
             session.Close(WebSocketCloseStatus.NormalClosure, null);
             await session.Closed;
@@ -253,7 +265,13 @@ internal sealed class SignalingBroker
 
         while (true)
         {
-            // Wait for the next frame without holding a buffer: idle sockets cost no receive memory.
+            // Wait for the next frame without holding a buffer: idle sockets cost no receive memory. On
+            // the fast path the wait is the pipe's own read, awaited here, so an idle socket's await
+            // chain ends in this loop; the zero-byte receive then parses the header from bytes that are there.
+            if (socket is PipeWebSocket lean)
+            {
+                lean.EndWaitForInput(await lean.WaitForInputAsync(ct));
+            }
             var probe = await socket.ReceiveAsync(Memory<byte>.Empty, ct);
             if (probe.MessageType == WebSocketMessageType.Close)
             {

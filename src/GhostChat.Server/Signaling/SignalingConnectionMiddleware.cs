@@ -80,8 +80,38 @@ internal sealed class SignalingConnectionMiddleware
             await next(connection); // only plain HTTP reaches this point: the pipeline redirects it
             return;
         }
+        // The request, its header text and the timeout live in UpgradeAsync's state only: an idle
+        // socket keeps just the handshake's few values and the WebSocket.
+        var (passOn, handshake) = await UpgradeAsync(connection);
+        if (passOn)
+        {
+            await next(connection);
+            return;
+        }
+        if (handshake is null)
+        {
+            return; // aborted: no complete request headers in time, or the client left
+        }
+        using var socket = new PipeWebSocket(connection.Transport);
+        await _broker.RunAsync(handshake, socket, "connection", connection.ConnectionClosed);
+        if (socket.State == WebSocketState.Aborted)
+        {
+            // A blocked send was given up (a client that stopped reading), the protocol was broken or
+            // the client is gone: drop what is still unsent instead of letting the connection wait,
+            // with its buffers, for a client that may never read again (and hold up shutdown).
+            connection.Abort(new ConnectionAbortedException("The signaling WebSocket was aborted."));
+        }
+    }
+
+    /// <summary>
+    /// Reads the first request's headers. A signaling upgrade is answered (101) and its handshake
+    /// returned; anything else is left unread with <c>PassOn</c> for the HTTP pipeline; null without
+    /// PassOn when the connection was aborted.
+    /// </summary>
+    private async ValueTask<(bool PassOn, SignalingHandshake? Handshake)> UpgradeAsync(ConnectionContext connection)
+    {
         var input = connection.Transport.Input;
-        UpgradeRequest? request = null;
+        UpgradeRequest? request;
         using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(connection.ConnectionClosed))
         {
             timeout.CancelAfter(HeaderTimeout);
@@ -95,7 +125,7 @@ internal sealed class SignalingConnectionMiddleware
                 catch (OperationCanceledException)
                 {
                     connection.Abort(new ConnectionAbortedException("No complete request headers in time."));
-                    return;
+                    return (false, null);
                 }
                 var buffer = result.Buffer;
                 var verdict = UpgradeRequest.TryParse(buffer, _prefix, MaxHeaderBytes, _hostAllowed, out request, out var consumed);
@@ -107,8 +137,7 @@ internal sealed class SignalingConnectionMiddleware
                 if (verdict == ParseVerdict.NotOurs || result.IsCompleted)
                 {
                     input.AdvanceTo(buffer.Start, buffer.Start); // nothing consumed or examined: HTTP sees it all
-                    await next(connection);
-                    return;
+                    return (true, null);
                 }
                 input.AdvanceTo(buffer.Start, buffer.End); // need more bytes
             }
@@ -121,9 +150,7 @@ internal sealed class SignalingConnectionMiddleware
             "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Accept: " + accept + "\r\n\r\n"));
 
         var remote = (connection.RemoteEndPoint as IPEndPoint)?.Address;
-        var handshake = new SignalingHandshake(request.QueryKey, request.QueryId, request.QueryToken, request.Origin, _addresses.Resolve(remote, request.ForwardedFor));
-        using var socket = new PipeWebSocket(connection.Transport);
-        await _broker.RunAsync(handshake, socket, "connection", connection.ConnectionClosed);
+        return (false, new SignalingHandshake(request.QueryKey, request.QueryId, request.QueryToken, request.Origin, _addresses.Resolve(remote, request.ForwardedFor)));
     }
 
     internal enum ParseVerdict

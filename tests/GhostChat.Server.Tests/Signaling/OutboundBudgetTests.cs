@@ -136,4 +136,38 @@ public sealed class OutboundBudgetTests(ITestOutputHelper output)
         Assert.Contains("GhostChat:Signaling:Limits:MaxOutboundBytesPerSocket must be at least twice", all, StringComparison.Ordinal);
         Assert.Contains("GhostChat:Signaling:Limits:MaxOutboundBytesTotal must be at least twice", all, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Shutdown_WhileASendIsBlockedOnANeverReadingSocket_ClosesTheOthersWith1001_AndStops()
+    {
+        // Shutdown while busy: one socket's send is stuck on full kernel buffers with frames queued
+        // behind it; stopping must neither wait for it nor keep the others from their close frame.
+        // A per-socket budget far above what is sent, so the stuck socket is not closed as too slow
+        // first; and a host shutdown timeout far beyond the guard below, so that a server that waited
+        // for the stuck connection to drain (as it did) fails this test instead of being cut off.
+        var settings = Unthrottled(("MaxOutboundBytesPerSocket", "67108864"));
+        settings["shutdownTimeoutSeconds"] = "600";
+        var server = await TestServer.StartAsync(settings);
+        var alice = await server.RegisterAsync("alice");
+        var flood = await server.RegisterAsync("flood");
+        using var slow = await NeverReadingClient.ConnectAsync(server.WebSocketUri("slow", "t-slow"));
+        await Eventually.MetricAsync(server, "ghostchat_signaling_peers", 3);
+        // 150 frames of 60 kB (9 MB, under the 512-frame cap): more than the kernel's buffers take
+        // (net.ipv4.tcp_wmem max, 4 MiB here), so a send blocks and frames queue behind it.
+        for (var i = 0; i < 150; i++)
+        {
+            await flood.SendAsync(new { type = "CANDIDATE", dst = "slow", payload = Payload });
+        }
+        await Eventually.TrueAsync(async () => await server.MetricAsync("ghostchat_signaling_outbound_bytes") > 0, "the never-reading socket's queue fills");
+
+        var stopping = server.DisposeAsync().AsTask();
+        foreach (var client in new[] { alice, flood })
+        {
+            var (status, reason) = await client.WaitClosedAsync(TimeSpan.FromSeconds(30));
+            Assert.Equal((WebSocketCloseStatus.EndpointUnavailable, "server shutting down"), (status, reason));
+        }
+        await stopping.WaitAsync(TimeSpan.FromSeconds(60)); // a hang guard, not a speed check: stopping ends once the close timeout (2 s) gives up on the stuck send
+        await alice.DisposeAsync();
+        await flood.DisposeAsync();
+    }
 }

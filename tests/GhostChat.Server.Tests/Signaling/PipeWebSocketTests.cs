@@ -185,6 +185,78 @@ public sealed class PipeWebSocketTests
         Assert.Equal((0, true), (empty.Count, empty.EndOfMessage)); // an empty message ends at once
     }
 
+    [Fact]
+    public async Task WaitForInput_CompletesWhenBytesArrive_TakesNone_AndTheFrameIsReadWhole()
+    {
+        var h = new Harness();
+        var waiting = h.Socket.WaitForInputAsync(CancellationToken.None).AsTask();
+        Assert.False(waiting.IsCompleted); // nothing sent yet: it waits
+        var frame = ClientFrame(0x1, Text("hello, idle socket"));
+        await h.SendAsync(frame[..3]); // part of the header only
+        h.Socket.EndWaitForInput(await waiting);
+        var rest = h.SendAsync(frame[3..]);
+        var (_, data) = await h.ReceiveMessageAsync(); // parses from the bytes the wait left in place
+        await rest;
+        Assert.Equal("hello, idle socket", Encoding.UTF8.GetString(data));
+
+        // Two frames in one write: one wait, both messages.
+        await h.SendAsync([.. ClientFrame(0x1, Text("a")), .. ClientFrame(0x1, Text("b"))]);
+        h.Socket.EndWaitForInput(await h.Socket.WaitForInputAsync(CancellationToken.None));
+        Assert.Equal("a", Encoding.UTF8.GetString((await h.ReceiveMessageAsync()).Data));
+        h.Socket.EndWaitForInput(await h.Socket.WaitForInputAsync(CancellationToken.None));
+        Assert.Equal("b", Encoding.UTF8.GetString((await h.ReceiveMessageAsync()).Data));
+    }
+
+    [Fact]
+    public async Task WaitForInput_InTheMiddleOfAFrame_ReturnsAtOnce_AndTheRestIsStillRead()
+    {
+        var h = new Harness();
+        await h.SendAsync(ClientFrame(0x1, Text("0123456789")));
+        var first = await h.Socket.ReceiveAsync(new byte[4].AsMemory(), CancellationToken.None);
+        Assert.Equal((4, false), (first.Count, first.EndOfMessage));
+        var wait = h.Socket.WaitForInputAsync(CancellationToken.None);
+        Assert.True(wait.IsCompleted);
+        h.Socket.EndWaitForInput(await wait); // nothing to hand back
+        var rest = new byte[16];
+        var second = await h.Socket.ReceiveAsync(rest.AsMemory(), CancellationToken.None);
+        Assert.Equal("456789", Encoding.UTF8.GetString(rest, 0, second.Count));
+        Assert.True(second.EndOfMessage);
+    }
+
+    [Fact]
+    public async Task WaitForInput_Aborted_EndThrows_AndTheSocketIsAborted()
+    {
+        var h = new Harness();
+        var waiting = h.Socket.WaitForInputAsync(CancellationToken.None).AsTask();
+        h.Socket.Abort(); // shutdown (or the close timeout) while the socket is idle
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => h.Socket.EndWaitForInput(await waiting));
+        Assert.Equal(WebSocketState.Aborted, h.Socket.State);
+        Assert.True((await h.Socket.WaitForInputAsync(CancellationToken.None)).Buffer.IsEmpty); // nothing more to wait for
+    }
+
+    [Fact]
+    public async Task WaitForInput_ClientGoesAwayWhileIdle_TheNextReceiveThrowsPremature()
+    {
+        var h = new Harness();
+        var waiting = h.Socket.WaitForInputAsync(CancellationToken.None).AsTask();
+        await h.ToServer.Writer.CompleteAsync();
+        h.Socket.EndWaitForInput(await waiting);
+        var error = await Assert.ThrowsAsync<WebSocketException>(async () => await h.Socket.ReceiveAsync(Memory<byte>.Empty, CancellationToken.None));
+        Assert.Equal(WebSocketError.ConnectionClosedPrematurely, error.WebSocketErrorCode);
+    }
+
+    [Fact]
+    public async Task WaitForInput_MalformedHeaderArrives_TheNextReceiveFailsWith1002()
+    {
+        var h = new Harness();
+        var waiting = h.Socket.WaitForInputAsync(CancellationToken.None).AsTask();
+        await h.SendAsync(ClientFrame(0x1, Text("x"), masked: false));
+        h.Socket.EndWaitForInput(await waiting);
+        await Assert.ThrowsAsync<WebSocketException>(async () => await h.Socket.ReceiveAsync(Memory<byte>.Empty, CancellationToken.None));
+        var close = Assert.Single(await h.ReadServerFramesAsync(1));
+        Assert.Equal((0x8, 1002), (close.Opcode, BinaryPrimitives.ReadUInt16BigEndian(close.Payload)));
+    }
+
     public static TheoryData<string, byte[]> ProtocolErrors() => new()
     {
         { "RSV1 without an extension", ClientFrame(0x1, Text("x"), firstByteExtra: 0x40) },
