@@ -1,4 +1,6 @@
 using System.Diagnostics.Metrics;
+using System.Globalization;
+using System.Net.Sockets;
 using GhostChat.Turn.Server;
 using Microsoft.Extensions.Options;
 
@@ -26,12 +28,40 @@ internal sealed class EmbeddedTurnHost(
         {
             await server.StartAsync(cancellationToken);
         }
+        catch (SocketException ex) when (ex.SocketErrorCode == SocketError.AddressAlreadyInUse)
+        {
+            await server.DisposeAsync();
+            throw new TurnPortInUseException(PortsInUse(options.Value), ex);
+        }
         catch
         {
             await server.DisposeAsync();
             throw;
         }
         Server = server;
+    }
+
+    /// <summary>The ports the embedded server was told to listen on, for the "in use" message.</summary>
+    private static string PortsInUse(TurnServerOptions o)
+    {
+        var ports = new List<string>();
+        if (o.UdpPort >= 0)
+        {
+            ports.Add(string.Create(CultureInfo.InvariantCulture, $"UDP {o.UdpPort} (GhostChat:Turn:UdpPort)"));
+        }
+        if (o.TcpPort >= 0)
+        {
+            ports.Add(string.Create(CultureInfo.InvariantCulture, $"TCP {o.TcpPort} (GhostChat:Turn:TcpPort)"));
+        }
+        if (o.TlsCertificatePath is not null)
+        {
+            ports.Add(string.Create(CultureInfo.InvariantCulture, $"TLS {o.TlsPort} (GhostChat:Turn:TlsPort)"));
+        }
+        if (o.AlternatePort > 0)
+        {
+            ports.Add(string.Create(CultureInfo.InvariantCulture, $"{o.AlternatePort} (GhostChat:Turn:AlternatePort)"));
+        }
+        return string.Join(", ", ports);
     }
 
     public async Task StopAsync(CancellationToken cancellationToken) => await DisposeAsync();
@@ -45,3 +75,7 @@ internal sealed class EmbeddedTurnHost(
         }
     }
 }
+
+/// <summary>A port of the embedded TURN server is taken by another program (often coturn on 3478).</summary>
+internal sealed class TurnPortInUseException(string ports, Exception inner)
+    : Exception($"a port of the embedded TURN server is in use by another program (one of: {ports})", inner);

@@ -78,6 +78,11 @@ public static class GhostChatHost
         {
             return ConfigurationError("  - " + ex.Message + (ex.InnerException is null ? "" : " (" + ex.InnerException.Message + ")"));
         }
+        catch (TurnPortInUseException ex)
+        {
+            await Console.Error.WriteLineAsync($"GhostChat could not start: {ex.Message}. Stop that program, choose other ports with those settings, or run without the embedded TURN server (GhostChat__Turn__Enabled=false; see README, Configuration).");
+            return 1;
+        }
         catch (IOException ex) when (ex.Message.Contains("address already in use", StringComparison.OrdinalIgnoreCase))
         {
             await Console.Error.WriteLineAsync($"GhostChat could not start: {ex.Message.TrimEnd('.')}. Another program is using that port; pass --urls http://localhost:PORT to choose another.");

@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
 using GhostChat.Server.Hosting;
 using Microsoft.Extensions.Options;
 
@@ -40,6 +42,25 @@ public sealed class ConfigurationAndPrivacyTests
         Assert.Contains("configuration is invalid", output, StringComparison.Ordinal);
         Assert.Contains(expectedKey, output, StringComparison.Ordinal);
         Assert.DoesNotContain("   at ", output, StringComparison.Ordinal); // no stack trace for a config mistake
+    }
+
+    [Fact]
+    public async Task ServerProcess_TurnPortTakenByAnotherProgram_ExitsWithAClearMessage()
+    {
+        // Another program (coturn, say) holds the embedded TURN server's TCP port.
+        using var other = new TcpListener(IPAddress.Loopback, 0);
+        other.Start();
+        var taken = ((IPEndPoint)other.LocalEndpoint).Port;
+        var dll = typeof(GhostChatHost).Assembly.Location;
+        var result = await ProcessRunner.RunAsync("dotnet",
+            [dll, "--urls", "http://127.0.0.1:0", "--GhostChat:Turn:ListenAddresses:0=127.0.0.1",
+             $"--GhostChat:Turn:UdpPort={FreePorts.Udp()}", $"--GhostChat:Turn:TcpPort={taken}"],
+            TimeSpan.FromSeconds(60));
+        var output = result.Stderr + result.Stdout;
+        Assert.Equal(1, result.Exit); // not the runtime's abort (134) on an unhandled exception
+        Assert.Contains("could not start", output, StringComparison.Ordinal);
+        Assert.Contains($"TCP {taken} (GhostChat:Turn:TcpPort)", output, StringComparison.Ordinal);
+        Assert.Contains("GhostChat__Turn__Enabled=false", output, StringComparison.Ordinal); // what to do about it
     }
 
     [Fact]
