@@ -64,7 +64,7 @@ export interface MediaPort {
 
 /**
  * A binary data channel beside the chat channel, on the same RTCPeerConnection (so the same DTLS
- * and the link's handshake cover it): files move here and chat is never stuck behind them.
+ * and the link's handshake cover it): files move here, so chat messages are not queued behind file data.
  */
 export interface FileLane {
   /** Throws when the channel is not open. */
