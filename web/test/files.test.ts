@@ -428,6 +428,49 @@ describe("file transfers", () => {
     expect(net.sides.get("alice")!.lane!.sent.filter((d) => typeof d === "string" && d.includes('"fo"')).length).toBe(1);
   });
 
+  it("iceRestart_StallThenSameLaneBack_FramesHeldInTheStallArriveWhilePaused_GoesOnToDone", async () => {
+    // A real stall: both sides see the link down (paused), chunks and acks sent before it are held in
+    // the network, delivered once ICE is back (possibly before the page hears it is back), and the
+    // link comes up again with the same lane (the lab's 25 s cut, relay-only, found this).
+    const { alice, net, last, refused } = pair({ window: 4 });
+    const bytes = randomBytes(60 * 16 * 1024 + 5);
+    const held: [FakeLane, string | ArrayBuffer][] = [];
+    let hold = false;
+    let chunks = 0;
+    const bobLane = net.sides.get("bob")!.lane!;
+    const aliceLane = net.sides.get("alice")!.lane!;
+    bobLane.tamper = (d) => {
+      if (typeof d !== "string" && ++chunks === 20) hold = true;
+      return hold ? (held.push([bobLane, d]), null) : d;
+    };
+    aliceLane.tamper = (d) => (hold ? (held.push([aliceLane, d]), null) : d);
+    await alice.send(blobOf(bytes), ["bob"]);
+    await settle(200);
+    for (const [self, peer] of [
+      ["alice", "bob"],
+      ["bob", "alice"],
+    ] as const)
+      for (const fn of net.sides.get(self)!.down) fn(peer);
+    await settle(50);
+    expect(last("alice").state).toBe("paused");
+    expect(last("bob").state).toBe("paused");
+    expect(held.length).toBeGreaterThan(0);
+    hold = false;
+    for (const [lane, d] of held.splice(0)) lane.deliver(d);
+    await settle(50);
+    for (const [self, peer] of [
+      ["alice", "bob"],
+      ["bob", "alice"],
+    ] as const)
+      for (const fn of net.sides.get(self)!.up) fn(peer);
+    await settle(600);
+    expect(refused).toEqual([]);
+    expect(last("bob").state).toBe("done");
+    expect(last("alice").state).toBe("done");
+    expect(sha(await text(last("bob").blob!))).toBe(sha(bytes));
+    expect(aliceLane.sent.filter((d) => typeof d === "string" && d.includes('"fo"')).length).toBe(1);
+  });
+
   it("badChunks_OutOfRangeDuplicateWrongLengthForeign_TransferFailedOthersUnaffected", async () => {
     const cases: [string, (d: ArrayBuffer) => ArrayBuffer][] = [
       ["out of range", (d) => rewriteIndex(d, 9999)],

@@ -141,6 +141,8 @@ interface Leg {
   reason?: CancelReason;
   pumping: boolean;
   gen: number;
+  /** What the leg was doing when its link stalled: it goes on so if the same lane comes back (ICE restart). */
+  pausedFrom?: "moving" | "offered";
 }
 
 interface Outgoing {
@@ -282,7 +284,8 @@ export class FileTransfers {
 
   private linkUp(peer: string): void {
     const lane = this.o.lanes.lane(peer);
-    if (!lane || this.attached.get(peer) === lane) return; // same lane (ICE came back): SCTP carries on
+    if (!lane) return;
+    if (this.attached.get(peer) === lane) return this.sameLaneBack(peer, lane); // ICE came back: SCTP carries on
     this.attached.set(peer, lane);
     lane.onMessage((data) => {
       if (this.attached.get(peer) === lane) this.receive(peer, data);
@@ -299,10 +302,32 @@ export class FileTransfers {
     }
   }
 
+  /**
+   * The link recovered on the same connection (ICE restart): the lane and its SCTP stream are the
+   * same, so what was under way goes on where it was, with no new offer (frames held in the stall
+   * arrive in order on the lane).
+   */
+  private sameLaneBack(peer: string, lane: FileLane): void {
+    for (const t of this.out.values()) {
+      const leg = t.legs.get(peer);
+      if (leg?.lane !== lane || leg.state !== "paused" || !leg.pausedFrom) continue;
+      leg.state = leg.pausedFrom;
+      leg.pausedFrom = undefined;
+      this.emitOut(t);
+      if (leg.state === "moving") void this.pump(t, leg);
+    }
+    for (const t of this.inc.values())
+      if (t.peer === peer && t.state === "paused") {
+        t.state = "moving";
+        this.emit(this.viewIn(t));
+      }
+  }
+
   private linkDown(peer: string): void {
     for (const t of this.out.values()) {
       const leg = t.legs.get(peer);
       if (leg?.state === "moving" || leg?.state === "offered") {
+        leg.pausedFrom = leg.state;
         leg.state = "paused";
         this.emitOut(t);
       }
@@ -320,6 +345,7 @@ export class FileTransfers {
     leg.lane = lane;
     leg.gen++;
     leg.state = "offered";
+    leg.pausedFrom = undefined;
     this.sendControl(lane, t.offer);
   }
 
@@ -351,12 +377,14 @@ export class FileTransfers {
         if (f.from > o.chunks) return this.badFrame(o, leg);
         leg.next = leg.acked = f.from;
         leg.state = "moving";
+        leg.pausedFrom = undefined;
         leg.gen++;
         this.emitOut(o);
         void this.pump(o, leg);
         return;
       case "fk":
-        if (leg.state !== "moving" || f.n < leg.acked || f.n > leg.next) return this.badFrame(o, leg);
+        // Acks sent before a stall may arrive while the leg is paused on the same lane.
+        if ((leg.state !== "moving" && leg.pausedFrom !== "moving") || f.n < leg.acked || f.n > leg.next) return this.badFrame(o, leg);
         leg.acked = f.n;
         this.emitOut(o);
         void this.pump(o, leg);
@@ -503,7 +531,8 @@ export class FileTransfers {
     if (!t) return this.events.emit("refused", { peer, reason: "unknown-transfer" });
     if (t.state === "cancelled" || t.state === "failed") return; // in flight when it ended
     const length = chunkLength(t.offer.size, t.offer.cs, c.index);
-    if (t.state !== "moving" || !t.sink || c.index !== t.expected || length !== c.payload.length) {
+    // Paused: the link stalled, and chunks sent before it arrive on the same lane once ICE is back.
+    if ((t.state !== "moving" && t.state !== "paused") || !t.sink || c.index !== t.expected || length !== c.payload.length) {
       this.events.emit("refused", { peer, reason: "bad-chunk" });
       return this.failIncoming(t, "bad-chunk", "failed", true);
     }
