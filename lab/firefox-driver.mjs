@@ -53,6 +53,12 @@ const ops = {
     await page.keyboard.press(key);
   },
   screenshot: ({ file }) => page.screenshot({ path: file }).then(() => null),
+  // A file picked in a file input, as a person picking it would (the path is on the shared file system).
+  setInputFiles: async ({ selector, file }) => {
+    const input = await page.$(selector);
+    if (!input) throw new Error(`no ${selector}`);
+    await input.uploadFile(file);
+  },
   errors: () => errors,
 };
 
