@@ -10,7 +10,7 @@
 //                  bare pair uses the same two browsers
 //   --relay        also the same transfer relay-only through the server's embedded TURN (the receiver
 //                  turns "Hide my IP" on before joining), after the direct one, in the same run
-//   --memory       the receiving tab's memory while the file moves (Chromium receiver): the receiver
+//   --memory       the receiving tab's memory while the file moves (Chromium; no bare pair): the receiver
 //                  runs in a browser of its own; its renderer processes' RSS and PSS read from
 //                  /proc/<pid>/smaps_rollup (PIDs from CDP SystemInfo.getProcessInfo) and the page's
 //                  JS heap (CDP Runtime.getHeapUsage), every 250 ms; the sending tab's too
@@ -509,14 +509,15 @@ try {
       `| where each member stood when the first was done | ${g.shareAtFirstDone.map((s) => `${(s * 100).toFixed(0)} %`).join(", ")} |`,
     );
   } else {
-    const b = await bare(sb, rb);
+    // --memory: no bare pair (the figure asked is the receiving tab's memory; a 1 GB blast costs a minute).
+    const b = args.memory ? null : await bare(sb, rb);
     const o = await ours(sb, rb, server.url, file, { memory: args.memory });
     console.log(
       `| what (${MB} MB, ${pairName}, loopback) | GhostChat | bare data channel | ratio |`,
     );
     console.log("|---|---|---|---|");
     console.log(
-      `| throughput, first accepted byte → hash checked (path ${o.paths.receiver}) | ${rate(o.seconds)} | ${rate(b)} | ${((b / o.seconds) * 100).toFixed(0)} % |`,
+      `| throughput, first accepted byte → hash checked (path ${o.paths.receiver}) | ${rate(o.seconds)} | ${b ? rate(b) : "—"} | ${b ? ((b / o.seconds) * 100).toFixed(0) + " %" : "—"} |`,
     );
     if (args.relay) {
       const r = await ours(sb, rb, server.url, file, { relay: true });
@@ -538,7 +539,7 @@ try {
       const [rx, tx] = o.mem;
       const f = (x) => `${x.toFixed(0)} MiB`;
       console.log(
-        `| receiving tab: renderer PSS, before → peak (RSS peak) | ${f(Math.max(...rx.first.renderers.map((r) => r.pss)))} → ${f(rx.peak.pss)} (${f(rx.peak.rss)}) | — | — |`,
+        `| receiving tab: renderer PSS, before → peak (RSS before → peak) | ${f(Math.max(...rx.first.renderers.map((r) => r.pss)))} → ${f(rx.peak.pss)} (${f(Math.max(...rx.first.renderers.map((r) => r.rss)))} → ${f(rx.peak.rss)}) | — | — |`,
       );
       console.log(
         `| receiving tab: JS heap used, before → peak | ${f(rx.first.heap)} → ${f(rx.peak.heap)} | — | — |`,
