@@ -19,6 +19,7 @@
 //                  of the same file in the same run (no bare pair)
 //
 // Needs the server built (dotnet build src/GhostChat.Server -c Release) and web/node_modules.
+import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import {
   closeSync,
@@ -477,7 +478,13 @@ const server = await harness.startServer(args.relay ? await turnEnv() : {});
 try {
   const load = () =>
     readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(", ");
-  console.log(`# load (1, 5, 15 min) before: ${load()}`);
+  const commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], {
+    cwd: here,
+    encoding: "utf8",
+  }).trim();
+  console.log(
+    `# commit ${commit}, ${new Date().toISOString().slice(0, 16)} UTC; load (1, 5, 15 min) before: ${load()}`,
+  );
   const [sName, rName] = args.pair;
   const sb = await launch(sName);
   // --memory: the receiver in a browser of its own, so its renderer processes are the receiving tab's.
