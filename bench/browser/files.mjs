@@ -263,6 +263,7 @@ async function memorySampler(br, p) {
   const read = async () => {
     const { processInfo } = await browserCdp.send("SystemInfo.getProcessInfo");
     const renderers = [];
+    const byType = {};
     let all = 0;
     for (const proc of processInfo) {
       let text;
@@ -272,6 +273,7 @@ async function memorySampler(br, p) {
         continue; // gone meanwhile
       }
       all += kib(text, "Pss");
+      byType[proc.type] = (byType[proc.type] ?? 0) + kib(text, "Pss");
       if (proc.type === "renderer")
         renderers.push({
           pid: proc.id,
@@ -280,7 +282,7 @@ async function memorySampler(br, p) {
         });
     }
     const heap = await pageCdp.send("Runtime.getHeapUsage");
-    return { renderers, allPss: all, heap: heap.usedSize / 2 ** 20 };
+    return { renderers, allPss: all, byType, heap: heap.usedSize / 2 ** 20 };
   };
   const first = await read();
   const peak = {
@@ -290,6 +292,7 @@ async function memorySampler(br, p) {
     allPss: 0,
     heap: 0,
     pid: 0,
+    byType: {},
   };
   let running = true;
   const loop = (async () => {
@@ -305,6 +308,9 @@ async function memorySampler(br, p) {
           s.renderers.reduce((x, r) => x + r.pss, 0),
         );
         peak.allPss = Math.max(peak.allPss, s.allPss);
+        // Each kind of process's PSS (browser, renderer, gpu, utility …) at its own peak.
+        for (const [type, v] of Object.entries(s.byType))
+          peak.byType[type] = Math.max(peak.byType[type] ?? 0, v);
         peak.heap = Math.max(peak.heap, s.heap);
       }
       await new Promise((r) => setTimeout(r, 250));
@@ -552,7 +558,11 @@ try {
         `| receiving tab: JS heap used, before → peak | ${f(rx.first.heap)} → ${f(rx.peak.heap)} | — | — |`,
       );
       console.log(
-        `| receiving browser: every process's PSS, before → peak | ${f(rx.first.allPss)} → ${f(rx.peak.allPss)} | — | — |`,
+        `| receiving browser: every process's PSS, before → peak | ${f(rx.first.allPss)} → ${f(rx.peak.allPss)} (peak by kind: ${Object.entries(
+          rx.peak.byType,
+        )
+          .map(([k, v]) => `${k} ${f(v)} (was ${f(rx.first.byType[k] ?? 0)})`)
+          .join(", ")}) | — | — |`,
       );
       console.log(
         `| sending tab: renderer PSS, before → peak; JS heap peak | ${f(Math.max(...tx.first.renderers.map((r) => r.pss)))} → ${f(tx.peak.pss)}; ${f(tx.peak.heap)} | — | — |`,
