@@ -318,6 +318,7 @@ async function memorySampler(br, p) {
   })();
   return {
     first,
+    read,
     async stop() {
       running = false;
       await loop;
@@ -383,6 +384,12 @@ async function ours(
   const { times: t } = await doneTimes(guest);
   const mem = [];
   for (const s of samplers) mem.push({ first: s.first, peak: await s.stop() });
+  // Once done: is what the browser held for the file let go? (read again 10 s later, pages still open)
+  if (memory) {
+    mem[0].atDone = await samplers[0].read();
+    await new Promise((r) => setTimeout(r, 10_000));
+    mem[0].later = await samplers[0].read();
+  }
   await closePage(host);
   await closePage(guest);
   return {
@@ -563,6 +570,11 @@ try {
         )
           .map(([k, v]) => `${k} ${f(v)} (was ${f(rx.first.byType[k] ?? 0)})`)
           .join(", ")}) | — | — |`,
+      );
+      const kinds = (x) =>
+        `browser ${f(x.byType.browser ?? 0)}, renderers ${f(x.byType.renderer ?? 0)}, all ${f(x.allPss)}`;
+      console.log(
+        `| receiving browser's PSS when the file was done → 10 s later | ${kinds(rx.atDone)} → ${kinds(rx.later)} | — | — |`,
       );
       console.log(
         `| sending tab: renderer PSS, before → peak; JS heap peak | ${f(Math.max(...tx.first.renderers.map((r) => r.pss)))} → ${f(tx.peak.pss)}; ${f(tx.peak.heap)} | — | — |`,
