@@ -25,9 +25,11 @@ import {
   closeSync,
   mkdtempSync,
   openSync,
+  readdirSync,
   readFileSync,
   writeSync,
 } from "node:fs";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -80,6 +82,66 @@ const rate = (s) => `${(MB / s).toFixed(1)} MB/s`;
 // ---- browsers ---------------------------------------------------------------------------------
 
 const browsers = [];
+/**
+ * Chromium with a persistent (on-disk) profile, as a person's browser is: Playwright's newContext()
+ * contexts are off the record, and Chromium keeps an off-the-record profile's Origin Private File
+ * System in memory (in the browser process). Its processes are found in /proc by its profile dir.
+ */
+async function launchPersistent() {
+  const { chromium } = createRequire(
+    path.resolve(here, "../../web/package.json"),
+  )("playwright-core");
+  const dir = mkdtempSync(path.join(tmpdir(), "gc-bench-profile-"));
+  const ctx = await chromium.launchPersistentContext(dir, {
+    executablePath: harness.CHROMIUM,
+    headless: true,
+    args: harness.CHROMIUM_ARGS,
+  });
+  browsers.push(ctx);
+  return { kind: "chromium", persistent: ctx, dir };
+}
+
+/** The processes of the Chromium whose profile is `dir` (its browser process and every descendant), with their kind. */
+function profileProcesses(dir) {
+  const info = new Map();
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${d}/cmdline`, "utf8").split("\0");
+      const ppid = Number(
+        readFileSync(`/proc/${d}/stat`, "utf8")
+          .replace(/^.*\) /, "")
+          .split(" ")[1],
+      );
+      info.set(Number(d), { cmd, ppid });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const root = [...info].find(
+    ([, x]) =>
+      x.cmd.includes(`--user-data-dir=${dir}`) &&
+      !x.cmd.some((a) => a.startsWith("--type=")),
+  )?.[0];
+  const mine = new Set(root ? [root] : []);
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const [pid, x] of info)
+      if (!mine.has(pid) && mine.has(x.ppid)) {
+        mine.add(pid);
+        grew = true;
+      }
+  }
+  return [...mine].map((id) => ({
+    id,
+    type:
+      info
+        .get(id)
+        .cmd.find((a) => a.startsWith("--type="))
+        ?.slice(7) ?? "browser",
+  }));
+}
+
 async function launch(kind) {
   const b =
     kind === "firefox"
@@ -91,6 +153,11 @@ async function launch(kind) {
 
 /** A new page (wrapped as the e2e tests wrap them) in its own context (Chromium) or tab (Firefox). */
 async function open(br) {
+  if (br.persistent)
+    return {
+      ...harness.wrapPage(await br.persistent.newPage(), "playwright"),
+      context: br.persistent,
+    };
   if (br.kind === "firefox") return harness.firefoxPage(br.b);
   return harness.chromiumPage(br.b);
 }
@@ -255,13 +322,15 @@ const pathOf = (p) =>
  * sampled every 250 ms until stop(); returns the peaks and the figures at the start.
  */
 async function memorySampler(br, p) {
-  const browserCdp = await br.b.newBrowserCDPSession();
+  const browserCdp = br.persistent ? null : await br.b.newBrowserCDPSession();
   const pageCdp = await p.context.newCDPSession(p.page);
   const kib = (text, field) =>
     Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(text)?.[1] ?? 0) /
     1024;
   const read = async () => {
-    const { processInfo } = await browserCdp.send("SystemInfo.getProcessInfo");
+    const processInfo = browserCdp
+      ? (await browserCdp.send("SystemInfo.getProcessInfo")).processInfo
+      : profileProcesses(br.dir);
     const renderers = [];
     const byType = {};
     let all = 0;
@@ -507,7 +576,11 @@ try {
   const [sName, rName] = args.pair;
   const sb = await launch(sName);
   // --memory: the receiver in a browser of its own, so its renderer processes are the receiving tab's.
-  const rb = args.memory || sName !== rName ? await launch(rName) : sb;
+  const rb = args.memory
+    ? await launchPersistent()
+    : sName !== rName
+      ? await launch(rName)
+      : sb;
   const pairName = `${sName[0].toUpperCase()}${sName.slice(1)} → ${rName[0].toUpperCase()}${rName.slice(1)}`;
   if (args.group) {
     const one = await ours(sb, sb, server.url, file, { pingCount: 0 });
