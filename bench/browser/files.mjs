@@ -107,7 +107,10 @@ function profileProcesses(dir) {
   for (const d of readdirSync("/proc")) {
     if (!/^\d+$/.test(d)) continue;
     try {
-      const cmd = readFileSync(`/proc/${d}/cmdline`, "utf8").split("\0");
+      // Chromium's child processes rewrite their command line (one string with spaces): read it joined.
+      const cmd = readFileSync(`/proc/${d}/cmdline`, "utf8")
+        .split("\0")
+        .join(" ");
       const ppid = Number(
         readFileSync(`/proc/${d}/stat`, "utf8")
           .replace(/^.*\) /, "")
@@ -120,8 +123,7 @@ function profileProcesses(dir) {
   }
   const root = [...info].find(
     ([, x]) =>
-      x.cmd.includes(`--user-data-dir=${dir}`) &&
-      !x.cmd.some((a) => a.startsWith("--type=")),
+      x.cmd.includes(`--user-data-dir=${dir}`) && !x.cmd.includes("--type="),
   )?.[0];
   const mine = new Set(root ? [root] : []);
   for (let grew = true; grew;) {
@@ -134,11 +136,7 @@ function profileProcesses(dir) {
   }
   return [...mine].map((id) => ({
     id,
-    type:
-      info
-        .get(id)
-        .cmd.find((a) => a.startsWith("--type="))
-        ?.slice(7) ?? "browser",
+    type: /--type=(\S+)/.exec(info.get(id).cmd)?.[1] ?? "browser",
   }));
 }
 
