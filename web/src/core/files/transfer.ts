@@ -91,6 +91,8 @@ export interface FileOptions {
    * one in a worker, so hashing does not hold up the main thread's message events — chat included.
    */
   hash?: () => StreamHash;
+  /** The sender's SHA-256 of a whole file before it offers it (default: hashFile, in this thread). */
+  hashFile?: (file: FileSource) => Promise<string>;
 }
 
 /** A running SHA-256: bytes in order, then the hex digest once. */
@@ -217,12 +219,14 @@ export class FileTransfers {
   private readonly cs: number;
   private readonly window: number;
   private readonly hash: () => StreamHash;
+  private readonly hashWhole: (file: FileSource) => Promise<string>;
 
   constructor(private readonly o: FileOptions) {
     this.now = o.now ?? (() => Date.now());
     this.cs = Math.min(MAX_CHUNK, o.chunkSize ?? MAX_CHUNK);
     this.window = Math.min(MAX_WINDOW, Math.max(1, o.window ?? 64));
     this.hash = o.hash ?? inThreadHash;
+    this.hashWhole = o.hashFile ?? hashFile;
     this.off.push(
       o.lanes.onUp((peer) => this.linkUp(peer)),
       o.lanes.onDown((peer) => this.linkDown(peer)),
@@ -251,7 +255,7 @@ export class FileTransfers {
     const t: Outgoing = { offer, file, chunks: chunkCount(file.size, this.cs), legs, startedAt: this.now(), hashing: true };
     this.out.set(id, t);
     this.emitOut(t);
-    offer.sha = await hashFile(file);
+    offer.sha = await this.hashWhole(file);
     t.hashing = false;
     for (const leg of legs.values()) {
       if (leg.state !== "hashing") continue;
