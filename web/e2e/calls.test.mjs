@@ -18,71 +18,10 @@ import {
   launchFirefox,
   send,
   startServer,
-  waitConnected,
   waitIncoming,
   WAIT,
 } from "./harness.mjs";
-
-/** Polls on an interval (hidden Firefox tabs get no animation frames); synchronous conditions only. */
-function until(p, fn, arg, timeout = WAIT) {
-  return p.kind === "playwright" ? p.page.waitForFunction(fn, arg, { polling: 500, timeout }) : p.page.waitForFunction(fn, { polling: 500, timeout }, arg);
-}
-
-/**
- * Polls an asynchronous condition (getStats) from here: Playwright's waitForFunction takes a returned
- * promise for a truthy value at once, so it cannot wait on one.
- */
-async function poll(p, fn, arg, timeout = WAIT) {
-  const end = Date.now() + timeout;
-  for (;;) {
-    const value = await p.eval(fn, arg);
-    if (value) return value;
-    if (Date.now() > end) throw new Error(`condition not met within ${timeout} ms: ${fn.toString().slice(0, 200)}`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}
-
-const peers = (p) => p.eval(() => window.__ghostchatMesh.links());
-
-/**
- * Waits until what `p` receives from `peer` moves (`moving`) or has stopped (`!moving`): for "video"
- * framesDecoded, for "audio" packets with an audio level above 0. Moving: larger than at the previous
- * poll; stopped: the same over four polls in a row (two seconds).
- */
-function receiving(p, peer, kind, moving = true, { level = true } = {}) {
-  return poll(
-    p,
-    async ([peer, kind, moving, needLevel]) => {
-      const rtp = await window.__ghostchatMesh.rtp(peer);
-      const s = rtp.find((x) => x.type === "inbound-rtp" && x.kind === kind);
-      const value = !s ? 0 : kind === "video" ? (s.framesDecoded ?? 0) : (s.packetsReceived ?? 0);
-      const level = s?.audioLevel ?? s?.totalAudioEnergy ?? 0;
-      const key = `${peer}/${kind}/${moving}`;
-      const seen = ((window.__calls ??= {})[key] ??= []);
-      seen.push(value);
-      if (moving) return seen.length > 1 && value > seen[seen.length - 2] && (kind === "video" || !needLevel || level > 0);
-      return seen.length >= 4 && seen.slice(-4).every((v) => v === value);
-    },
-    [peer, kind, moving, level],
-  );
-}
-
-async function resetSeen(...pages) {
-  for (const p of pages) await p.eval(() => (window.__calls = {}));
-}
-
-async function readyPair(server, host, guest, { relayGuest = false } = {}) {
-  const link = await createRoom(host, server.url);
-  if (relayGuest) {
-    await guest.goto(server.url + "/");
-    await guest.waitFor(() => document.body.dataset.view === "home");
-    await guest.click("#hide-ip");
-  }
-  await guest.goto(link);
-  await Promise.all([waitConnected(host), waitConnected(guest)]);
-  await until(host, () => window.__ghostchatMesh?.links().length === 1);
-  await until(guest, () => window.__ghostchatMesh?.links().length === 1);
-}
+import { peers, poll, readyPair, receiving, resetSeen, until } from "./calls-lib.mjs";
 
 describe("Calls in the room (Chromium, fake devices)", { timeout: 300_000 }, () => {
   let server, browser;
