@@ -58,7 +58,7 @@ async function main() {
         const ms = await callSetupMs(host.page, guest.page);
         const p = await waitPath(guest.page);
         runs.push({ ms, path: p.path, rtt: p.rtt });
-        console.log(`run ${i + 1}: ${ms.toFixed(0)} ms (path ${p.path}, round trip ${p.rtt ?? "?"} ms)`);
+        console.log(`run ${i + 1}: ${ms.toFixed(0)} ms (path ${p.path}, round trip ${p.rtt === null ? "?" : Math.round(p.rtt)} ms)`);
       } finally {
         await host.context.close().catch(() => undefined);
         await guest.context.close().catch(() => undefined);
@@ -70,7 +70,7 @@ async function main() {
   const s = setupStats(runs.map((r) => r.ms));
   const rtts = runs.map((r) => r.rtt).filter((x) => x !== null);
   console.log(
-    `call set-up at ${args.delay} ms one way, click → first decoded frame on the other side: p50 ${s.p50.toFixed(0)} ms, p95 ${s.p95.toFixed(0)} ms (min ${s.min.toFixed(0)}, max ${s.max.toFixed(0)}, n ${s.n}); round trip p50 ${rtts.length ? setupStats(rtts).p50 : "?"} ms; paths ${[...new Set(runs.map((r) => r.path))].join(", ")} (${os.cpus().length} cores, load ${os.loadavg()[0].toFixed(1)})`,
+    `call set-up at ${args.delay} ms one way, click → first decoded frame on the other side: p50 ${s.p50.toFixed(0)} ms, p95 ${s.p95.toFixed(0)} ms (min ${s.min.toFixed(0)}, max ${s.max.toFixed(0)}, n ${s.n}); round trip p50 ${rtts.length ? Math.round(setupStats(rtts).p50) : "?"} ms; paths ${[...new Set(runs.map((r) => r.path))].join(", ")} (${os.cpus().length} cores, load ${os.loadavg()[0].toFixed(1)})`,
   );
   if (args.json) writeFileSync(args.json, JSON.stringify({ delayMs: args.delay, runs, ...s }, null, 2));
 }
