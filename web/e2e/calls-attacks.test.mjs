@@ -13,9 +13,9 @@
 //    straight on the data channel in PeerJS's JSON framing (a client without PeerJS's own size
 //    check) — each refused, nothing applied, and the room and the call go on.
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
-import { chromiumPage, E2E_DIST, FAKE_MEDIA_ARGS, firefoxPage, launchChromium, launchFirefox, send, startServer, waitIncoming } from "./harness.mjs";
-import { peers, readyPair, receiving, until } from "./calls-lib.mjs";
+import { describe, it } from "node:test";
+import { chromiumPage, firefoxPage, send, waitIncoming } from "./harness.mjs";
+import { callSuite, peers, readyPair, receiving, until, videoCall } from "./calls-lib.mjs";
 
 /**
  * The man in the middle inside a Chromium page (an init script, before the app loads): every data
@@ -111,9 +111,7 @@ async function swappedOffer(server, host, guest) {
   assert.notEqual(line, `a=fingerprint:${(await link(dialler, answererId)).local}`);
   await dialler.eval((line) => (window.__mitm.swap = { k: "of", line }), line);
 
-  await host.click("#call-video");
-  await until(guest, () => document.querySelector("#call")?.dataset.members === "1");
-  await guest.click("#call-video");
+  await videoCall(host, guest);
 
   // The side offered the swapped certificate refuses the call and says why.
   await until(answerer, () => document.querySelector("#call-notice")?.dataset.refusal === "fingerprint");
@@ -138,22 +136,12 @@ async function swappedOffer(server, host, guest) {
 }
 
 describe("Calls: a swapped fingerprint is refused for media too", { timeout: 300_000 }, () => {
-  let server, chromium, firefox;
-  before(async () => {
-    server = await startServer({}, undefined, { web: E2E_DIST });
-    chromium = await launchChromium(FAKE_MEDIA_ARGS);
-    firefox = await launchFirefox();
-  });
-  after(async () => {
-    await firefox?.close();
-    await chromium?.close();
-    await server?.stop();
-  });
+  const s = callSuite({ firefox: true });
 
   it("chromium_CallOfferNamesAnotherCertificate_RefusedWithNotice_NoMedia_ChatGoesOn_HonestOfferThenTaken", async () => {
-    const host = await chromiumPage(chromium);
-    const guest = await chromiumPage(chromium);
-    const { dialler, answerer, diallerId, answererId } = await swappedOffer(server, host, guest);
+    const host = await chromiumPage(s.chromium);
+    const guest = await chromiumPage(s.chromium);
+    const { dialler, answerer, diallerId, answererId } = await swappedOffer(s.server, host, guest);
     // Honest again: the dialling side's next offer (after its unanswered one timed out) is taken.
     await dialler.eval(() => (window.__mitm.swap = null));
     await receiving(answerer, diallerId, "video");
@@ -166,9 +154,9 @@ describe("Calls: a swapped fingerprint is refused for media too", { timeout: 300
 
   it("firefoxRefuses_CallOfferNamesAnotherCertificate_RefusedWithNotice_NoMedia_ChatGoesOn", async () => {
     // Firefox hosts, so the Chromium guest dials the link and makes the (swapped) offers.
-    const host = await firefoxPage(firefox);
-    const guest = await chromiumPage(chromium);
-    const { answerer } = await swappedOffer(server, host, guest);
+    const host = await firefoxPage(s.firefox);
+    const guest = await chromiumPage(s.chromium);
+    const { answerer } = await swappedOffer(s.server, host, guest);
     assert.equal(answerer, host);
     assert.deepEqual([...host.errors, ...guest.errors], []);
     await host.page.close();
@@ -177,21 +165,13 @@ describe("Calls: a swapped fingerprint is refused for media too", { timeout: 300
 });
 
 describe("Calls: malformed call signalling from a member", { timeout: 240_000 }, () => {
-  let server, chromium;
-  before(async () => {
-    server = await startServer({}, undefined, { web: E2E_DIST });
-    chromium = await launchChromium(FAKE_MEDIA_ARGS);
-  });
-  after(async () => {
-    await chromium?.close();
-    await server?.stop();
-  });
+  const s = callSuite();
 
   it("offerFromMemberNotInCall_OversizedSdp_TooLarge_BadShape_Refused_RoomAndCallGoOn", async () => {
-    const host = await chromiumPage(chromium);
-    const guest = await chromiumPage(chromium);
+    const host = await chromiumPage(s.chromium);
+    const guest = await chromiumPage(s.chromium);
     await guest.page.addInitScript(mitmScript);
-    await readyPair(server, host, guest);
+    await readyPair(s.server, host, guest);
     const [hostId] = await peers(guest);
     const [guestId] = await peers(host);
     await host.click("#call-video");

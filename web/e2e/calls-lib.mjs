@@ -1,7 +1,36 @@
 // What the call e2e tests share (calls.test.mjs, calls-attacks.test.mjs, calls-relay.test.mjs): waits
 // on a page, the figures of what a page receives (getStats on the room link's own connection through
 // `window.__ghostchatMesh.rtp`, e2e build only), and a 1:1 room made ready.
-import { createRoom, waitConnected, WAIT } from "./harness.mjs";
+import { after, before } from "node:test";
+import { createRoom, E2E_DIST, FAKE_MEDIA_ARGS, launchChromium, launchFirefox, startServer, waitConnected, WAIT } from "./harness.mjs";
+
+/**
+ * The real server (serving the e2e build) and the browsers of a describe's tests: started in its
+ * `before`, stopped in its `after`. `env()` (it may be async: it runs in `before`, after any `before`
+ * registered earlier) gives the server's environment; Chromium has fake devices, Firefox (when asked)
+ * its fake-media preferences plus `firefoxPrefs`.
+ */
+export function callSuite({ env = () => ({}), firefox = false, firefoxPrefs = {} } = {}) {
+  const s = { server: null, chromium: null, firefox: null };
+  before(async () => {
+    s.server = await startServer(await env(), undefined, { web: E2E_DIST });
+    s.chromium = await launchChromium(FAKE_MEDIA_ARGS);
+    if (firefox) s.firefox = await launchFirefox(firefoxPrefs);
+  });
+  after(async () => {
+    await s.firefox?.close();
+    await s.chromium?.close();
+    await s.server?.stop();
+  });
+  return s;
+}
+
+/** The host starts a video call; the guest sees it and joins with video, one click. */
+export async function videoCall(host, guest) {
+  await host.click("#call-video");
+  await until(guest, () => document.querySelector("#call")?.dataset.members === "1");
+  await guest.click("#call-video");
+}
 
 /** Polls on an interval (hidden Firefox tabs get no animation frames); synchronous conditions only. */
 export function until(p, fn, arg, timeout = WAIT) {

@@ -8,8 +8,8 @@ import assert from "node:assert/strict";
 import crypto from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { startCoturn } from "../../tests/interop/lib/coturn.mjs";
-import { chromiumPage, E2E_DIST, FAKE_MEDIA_ARGS, firefoxPage, freePort, launchChromium, launchFirefox, startServer, WAIT } from "./harness.mjs";
-import { peers, readyPair, receiving, until } from "./calls-lib.mjs";
+import { chromiumPage, firefoxPage, freePort, WAIT } from "./harness.mjs";
+import { callSuite, peers, readyPair, receiving, until, videoCall } from "./calls-lib.mjs";
 
 const SECRET = crypto.randomBytes(24).toString("hex");
 
@@ -32,9 +32,9 @@ async function relayedThroughCoturn(...pages) {
 }
 
 describe("Calls relay-only through coturn", { timeout: 300_000 }, () => {
-  let coturn, server, chromium, firefox;
+  let coturn, port;
   before(async () => {
-    const port = await freePort();
+    port = await freePort();
     const relayMin = 40_000 + Math.floor(Math.random() * 20_000);
     coturn = await startCoturn(
       [
@@ -52,37 +52,31 @@ describe("Calls relay-only through coturn", { timeout: 300_000 }, () => {
       ],
       { port },
     );
-    server = await startServer(
-      {
-        GhostChat__Ice__Providers__coturn__Type: "rest-secret",
-        GhostChat__Ice__Providers__coturn__Urls__0: `turn:127.0.0.1:${port}?transport=udp`,
-        GhostChat__Ice__Providers__coturn__Secrets__0: SECRET,
-        GhostChat__Ice__Providers__coturn__Realm: "ghostchat",
-        GhostChat__Ice__RelayOnly: "true",
-      },
-      undefined,
-      { web: E2E_DIST },
-    );
-    chromium = await launchChromium(FAKE_MEDIA_ARGS);
+  });
+  const s = callSuite({
+    env: () => ({
+      GhostChat__Ice__Providers__coturn__Type: "rest-secret",
+      GhostChat__Ice__Providers__coturn__Urls__0: `turn:127.0.0.1:${port}?transport=udp`,
+      GhostChat__Ice__Providers__coturn__Secrets__0: SECRET,
+      GhostChat__Ice__Providers__coturn__Realm: "ghostchat",
+      GhostChat__Ice__RelayOnly: "true",
+    }),
+    firefox: true,
     // Firefox leaves out candidates on loopback addresses unless told, and here coturn relays from
     // 127.0.0.1 (without this the Firefox test fails: no path).
-    firefox = await launchFirefox({ "media.peerconnection.ice.loopback": true });
+    firefoxPrefs: { "media.peerconnection.ice.loopback": true },
   });
+  // After the suite's own `after` (hooks run in the order they were registered): the server first.
   after(async () => {
-    await firefox?.close();
-    await chromium?.close();
-    await server?.stop();
     await coturn?.stop();
   });
 
   async function videoBothWays(host, guest) {
-    await readyPair(server, host, guest);
+    await readyPair(s.server, host, guest);
     await relayedThroughCoturn(host, guest);
     const [hostId] = await peers(guest);
     const [guestId] = await peers(host);
-    await host.click("#call-video");
-    await until(guest, () => document.querySelector("#call")?.dataset.members === "1");
-    await guest.click("#call-video");
+    await videoCall(host, guest);
     await receiving(guest, hostId, "video");
     await receiving(host, guestId, "video");
     await receiving(guest, hostId, "audio");
@@ -93,16 +87,16 @@ describe("Calls relay-only through coturn", { timeout: 300_000 }, () => {
   }
 
   it("chromium_VideoCall_RelayOnlyThroughCoturn_BothDecodeAndHear", async () => {
-    const host = await chromiumPage(chromium);
-    const guest = await chromiumPage(chromium);
+    const host = await chromiumPage(s.chromium);
+    const guest = await chromiumPage(s.chromium);
     await videoBothWays(host, guest);
     await host.context.close();
     await guest.context.close();
   });
 
   it("firefoxHostsVideoCall_ChromiumJoins_RelayOnlyThroughCoturn_BothDecodeAndHear", async () => {
-    const host = await firefoxPage(firefox);
-    const guest = await chromiumPage(chromium);
+    const host = await firefoxPage(s.firefox);
+    const guest = await chromiumPage(s.chromium);
     await videoBothWays(host, guest);
     await host.page.close();
     await guest.context.close();

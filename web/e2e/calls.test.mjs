@@ -6,50 +6,25 @@
 // e2e build (web/e2e-build).
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import {
-  AXE_SOURCE,
-  chromiumPage,
-  createRoom,
-  E2E_DIST,
-  FAKE_MEDIA_ARGS,
-  firefoxPage,
-  freePort,
-  launchChromium,
-  launchFirefox,
-  send,
-  startServer,
-  waitIncoming,
-  WAIT,
-} from "./harness.mjs";
-import { peers, poll, readyPair, receiving, resetSeen, until } from "./calls-lib.mjs";
+import { AXE_SOURCE, chromiumPage, createRoom, E2E_DIST, firefoxPage, freePort, launchChromium, send, startServer, waitIncoming, WAIT } from "./harness.mjs";
+import { callSuite, peers, poll, readyPair, receiving, resetSeen, until, videoCall } from "./calls-lib.mjs";
 
 describe("Calls in the room (Chromium, fake devices)", { timeout: 300_000 }, () => {
-  let server, browser;
-  before(async () => {
-    const [udp, tcp] = [await freePort(), await freePort()];
-    server = await startServer(
-      {
-        GhostChat__Turn__Enabled: "true",
-        GhostChat__Turn__ListenAddresses__0: "127.0.0.1",
-        GhostChat__Turn__UdpPort: String(udp),
-        GhostChat__Turn__TcpPort: String(tcp),
-        // The browsers are on loopback: let the relay reach them (production denies it).
-        GhostChat__Turn__AllowedPeers__0: "127.0.0.0/8",
-      },
-      undefined,
-      { web: E2E_DIST },
-    );
-    browser = await launchChromium(FAKE_MEDIA_ARGS);
-  });
-  after(async () => {
-    await browser?.close();
-    await server?.stop();
+  const s = callSuite({
+    env: async () => ({
+      GhostChat__Turn__Enabled: "true",
+      GhostChat__Turn__ListenAddresses__0: "127.0.0.1",
+      GhostChat__Turn__UdpPort: String(await freePort()),
+      GhostChat__Turn__TcpPort: String(await freePort()),
+      // The browsers are on loopback: let the relay reach them (production denies it).
+      GhostChat__Turn__AllowedPeers__0: "127.0.0.0/8",
+    }),
   });
 
   it("videoCall_OneToOne_BothDecodeAndHear_MuteAndCameraOffStopThem_ScreenShareSends", async () => {
-    const host = await chromiumPage(browser);
-    const guest = await chromiumPage(browser);
-    await readyPair(server, host, guest);
+    const host = await chromiumPage(s.chromium);
+    const guest = await chromiumPage(s.chromium);
+    await readyPair(s.server, host, guest);
     const [hostId] = await peers(guest);
     const [guestId] = await peers(host);
 
@@ -117,14 +92,12 @@ describe("Calls in the room (Chromium, fake devices)", { timeout: 300_000 }, () 
   });
 
   it("linkRedialled_NewConnection_CallNegotiatedAgain_FramesFlowAgain", async () => {
-    const host = await chromiumPage(browser);
-    const guest = await chromiumPage(browser);
-    await readyPair(server, host, guest);
+    const host = await chromiumPage(s.chromium);
+    const guest = await chromiumPage(s.chromium);
+    await readyPair(s.server, host, guest);
     const [hostId] = await peers(guest);
     const [guestId] = await peers(host);
-    await host.click("#call-video");
-    await until(guest, () => document.querySelector("#call")?.dataset.members === "1");
-    await guest.click("#call-video");
+    await videoCall(host, guest);
     await receiving(guest, hostId, "video");
     const decoded = (p, id) =>
       p.eval((id) => window.__ghostchatMesh.rtp(id).then((r) => r.find((s) => s.type === "inbound-rtp" && s.kind === "video")?.framesDecoded ?? null), id);
@@ -149,9 +122,9 @@ describe("Calls in the room (Chromium, fake devices)", { timeout: 300_000 }, () 
   });
 
   it("voiceAndVideo_RelayOnly_ThroughEmbeddedTurn_MediaFlows", async () => {
-    const host = await chromiumPage(browser);
-    const guest = await chromiumPage(browser);
-    await readyPair(server, host, guest, { relayGuest: true });
+    const host = await chromiumPage(s.chromium);
+    const guest = await chromiumPage(s.chromium);
+    await readyPair(s.server, host, guest, { relayGuest: true });
     await guest.waitFor(() => document.querySelector("#view-chat .chat-tools .quality")?.dataset.path?.startsWith("relay-udp"), undefined, WAIT);
     const [hostId] = await peers(guest);
     const [guestId] = await peers(host);
@@ -178,27 +151,15 @@ describe("Calls in the room (Chromium, fake devices)", { timeout: 300_000 }, () 
 });
 
 describe("Calls with Firefox: 1:1 and a room of three", { timeout: 300_000 }, () => {
-  let server, chromium, firefox;
-  before(async () => {
-    server = await startServer({}, undefined, { web: E2E_DIST });
-    chromium = await launchChromium(FAKE_MEDIA_ARGS);
-    firefox = await launchFirefox();
-  });
-  after(async () => {
-    await firefox?.close();
-    await chromium?.close();
-    await server?.stop();
-  });
+  const s = callSuite({ firefox: true });
 
   it("firefoxHostsVideoCall_ChromiumJoins_BothDecodeAndHear_FirefoxMuteAndCameraOffStopThem", async () => {
-    const host = await firefoxPage(firefox);
-    const guest = await chromiumPage(chromium);
-    await readyPair(server, host, guest);
+    const host = await firefoxPage(s.firefox);
+    const guest = await chromiumPage(s.chromium);
+    await readyPair(s.server, host, guest);
     const [hostId] = await peers(guest);
     const [guestId] = await peers(host);
-    await host.click("#call-video");
-    await until(guest, () => document.querySelector("#call")?.dataset.members === "1");
-    await guest.click("#call-video");
+    await videoCall(host, guest);
     await receiving(guest, hostId, "video");
     await receiving(guest, hostId, "audio");
     await receiving(host, guestId, "video");
@@ -213,10 +174,10 @@ describe("Calls with Firefox: 1:1 and a room of three", { timeout: 300_000 }, ()
   });
 
   it("groupOfThree_EveryoneDecodesEveryone", async () => {
-    const host = await chromiumPage(chromium);
-    const link = await createRoom(host, server.url, "group");
-    const second = await firefoxPage(firefox);
-    const third = await chromiumPage(chromium);
+    const host = await chromiumPage(s.chromium);
+    const link = await createRoom(host, s.server.url, "group");
+    const second = await firefoxPage(s.firefox);
+    const third = await chromiumPage(s.chromium);
     for (const p of [second, third]) {
       await p.goto(link);
       await until(p, () => document.body.dataset.view === "chat" && !!window.__ghostchatMesh);
