@@ -8,14 +8,19 @@
 //    refuse the call and say why,
 //    apply nothing (no media decoded on either side), and the chat must go on; once the offers are
 //    honest again the call comes up. In Chromium and in Firefox (the refusing side).
+//    The one renegotiation that crosses the signaling server is the ICE restart (adapters/peerjs.ts);
+//    a compromised server forges one in the middle of a call (the proxy of invites-mitm.test.mjs,
+//    in front of the real server), naming the attacker's certificate: it is not applied, nothing
+//    answers it, and the call goes on on the verified connection.
 // 2. Malformed call signalling from a member: an offer from a member that is not in the call, an
 //    oversized SDP, a frame over the size limit, a bad shape — sent by the same page-side script
 //    straight on the data channel in PeerJS's JSON framing (a client without PeerJS's own size
 //    check) — each refused, nothing applied, and the room and the call go on.
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
+import { after, before, describe, it } from "node:test";
 import { chromiumPage, firefoxPage, send, waitIncoming } from "./harness.mjs";
-import { callSuite, peers, readyPair, receiving, until, videoCall } from "./calls-lib.mjs";
+import { callSuite, peers, readyPair, receiving, resetSeen, until, videoCall } from "./calls-lib.mjs";
+import { startSignalingProxy } from "./invites-proxy.mjs";
 
 /**
  * The man in the middle inside a Chromium page (an init script, before the app loads): every data
@@ -59,6 +64,8 @@ function mitmScript() {
     send.call(link().dc, new window.TextEncoder().encode(JSON.stringify(text)));
     return "sent";
   };
+  /** An ICE restart offer for the link's connection naming `line` as its certificate, made there but not applied. */
+  mitm.restartOffer = async (line) => (await link().pc.createOffer({ iceRestart: true })).sdp.replace(/^a=fingerprint:.*$/gm, line);
   /** An offer adding audio and video to the link's connection, made there but not applied. */
   mitm.offer = async () => {
     const { pc } = link();
@@ -160,6 +167,73 @@ describe("Calls: a swapped fingerprint is refused for media too", { timeout: 300
     assert.equal(answerer, host);
     assert.deepEqual([...host.errors, ...guest.errors], []);
     await host.page.close();
+    await guest.context.close();
+  });
+});
+
+describe("Calls: a compromised signaling server forges an ICE restart naming another certificate", { timeout: 240_000 }, () => {
+  const s = callSuite();
+  let proxy;
+  before(async () => {
+    proxy = await startSignalingProxy(s.server.url);
+  });
+  after(async () => {
+    await proxy?.stop();
+  });
+
+  it("forgedRestartOffer_MidCall_NotApplied_NotAnswered_CallGoesOnOnTheSameConnection", async () => {
+    const host = await chromiumPage(s.chromium);
+    const guest = await chromiumPage(s.chromium);
+    await guest.page.addInitScript(mitmScript);
+    /** What each browser sent through the proxy (type, and the restart mark and connection of descriptions). */
+    const sent = [];
+    proxy.tap(({ from, msg }) => {
+      sent.push({ from, type: msg?.type, connectionId: msg?.payload?.connectionId ?? null, restart: msg?.payload?.restart ?? null });
+      return msg;
+    });
+    await readyPair({ url: proxy.url }, host, guest);
+    const [hostId] = await peers(guest);
+    const [guestId] = await peers(host);
+    // The link's connection, as the guest's PeerJS named it in its offer through the server.
+    const connectionId = sent.find((m) => m.from === guestId && m.type === "OFFER")?.connectionId;
+    assert.match(connectionId ?? "", /^dc_/);
+    await videoCall(host, guest);
+    await receiving(host, guestId, "video");
+    await receiving(guest, hostId, "video");
+    const decoded = () =>
+      host.eval((id) => window.__ghostchatMesh.rtp(id).then((r) => r.find((x) => x.type === "inbound-rtp" && x.kind === "video")?.framesDecoded ?? 0), guestId);
+    const before = await decoded();
+
+    // The server forges the guest's ICE restart: a real restart offer of that connection (new ICE
+    // credentials, every m-section), with the attacker's certificate in place of the guest's.
+    const line = await attackerLine(guest);
+    const sdp = await guest.eval((line) => window.__mitm.restartOffer(line), line);
+    assert.equal(
+      sdp.match(/^a=fingerprint:.*$/gm).every((l) => l === line),
+      true,
+    );
+    const mark = sent.length;
+    proxy.deliver(hostId, {
+      type: "OFFER",
+      src: guestId,
+      dst: hostId,
+      payload: { sdp: { type: "offer", sdp }, type: "data", connectionId, restart: "gc-ice-restart-v1" },
+    });
+
+    // The call goes on, on the same connection (its frame counter carries on: not a new one), both ways.
+    await resetSeen(host, guest);
+    await receiving(host, guestId, "video");
+    await receiving(guest, hostId, "video");
+    assert.ok((await decoded()) > before);
+    // Nothing answered the forgery: the host sent no description through the server since.
+    assert.deepEqual(
+      sent.slice(mark).filter((m) => m.from === hostId && (m.type === "ANSWER" || m.type === "OFFER")),
+      [],
+    );
+    assert.equal(await host.eval(() => document.querySelector("#call").dataset.joined), "true");
+    await chatBothWays(host, guest, "after the forged restart");
+    assert.deepEqual([...host.errors, ...guest.errors], []);
+    await host.context.close();
     await guest.context.close();
   });
 });
