@@ -64,6 +64,7 @@ function mitmScript() {
     send.call(link().dc, new window.TextEncoder().encode(JSON.stringify(text)));
     return "sent";
   };
+  mitm.connectionId = () => link().dc.label;
   /** An ICE restart offer for the link's connection naming `line` as its certificate, made there but not applied. */
   mitm.restartOffer = async (line) => (await link().pc.createOffer({ iceRestart: true })).sdp.replace(/^a=fingerprint:.*$/gm, line);
   /** An offer adding audio and video to the link's connection, made there but not applied. */
@@ -194,9 +195,11 @@ describe("Calls: a compromised signaling server forges an ICE restart naming ano
     await readyPair({ url: proxy.url }, host, guest);
     const [hostId] = await peers(guest);
     const [guestId] = await peers(host);
-    // The link's connection, as the guest's PeerJS named it in its offer through the server.
-    const connectionId = sent.find((m) => m.from === guestId && m.type === "OFFER")?.connectionId;
-    assert.match(connectionId ?? "", /^dc_/);
+    // The link's live connection (PeerJS labels its data channel with the connection's id), which the
+    // guest's PeerJS named in its offer through the server.
+    const connectionId = await guest.eval(() => window.__mitm.connectionId());
+    assert.match(connectionId, /^dc_/);
+    assert.ok(sent.some((m) => m.from === guestId && m.type === "OFFER" && m.connectionId === connectionId));
     await videoCall(host, guest);
     await receiving(host, guestId, "video");
     await receiving(guest, hostId, "video");
@@ -272,7 +275,7 @@ describe("Calls: malformed call signalling from a member", { timeout: 240_000 },
     // member not in the call reached the call engine, which applied nothing and answered nothing.
     await until(host, (from) => window.__ghostchatMesh.refusals().filter((r) => r.from === from).length >= 4, guestId);
     assert.deepEqual(
-      (await host.eval(() => window.__ghostchatMesh.refusals())).map((r) => r.reason),
+      (await host.eval((from) => window.__ghostchatMesh.refusals().filter((r) => r.from === from), guestId)).map((r) => r.reason),
       ["bad-shape", "too-large", "bad-shape", "bad-shape"],
     );
     await noMedia(host, guestId);
