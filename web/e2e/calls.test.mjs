@@ -6,111 +6,25 @@
 // e2e build (web/e2e-build).
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import {
-  AXE_SOURCE,
-  chromiumPage,
-  createRoom,
-  E2E_DIST,
-  FAKE_MEDIA_ARGS,
-  firefoxPage,
-  freePort,
-  launchChromium,
-  launchFirefox,
-  send,
-  startServer,
-  waitConnected,
-  waitIncoming,
-  WAIT,
-} from "./harness.mjs";
-
-/** Polls on an interval (hidden Firefox tabs get no animation frames); synchronous conditions only. */
-function until(p, fn, arg, timeout = WAIT) {
-  return p.kind === "playwright" ? p.page.waitForFunction(fn, arg, { polling: 500, timeout }) : p.page.waitForFunction(fn, { polling: 500, timeout }, arg);
-}
-
-/**
- * Polls an asynchronous condition (getStats) from here: Playwright's waitForFunction takes a returned
- * promise for a truthy value at once, so it cannot wait on one.
- */
-async function poll(p, fn, arg, timeout = WAIT) {
-  const end = Date.now() + timeout;
-  for (;;) {
-    const value = await p.eval(fn, arg);
-    if (value) return value;
-    if (Date.now() > end) throw new Error(`condition not met within ${timeout} ms: ${fn.toString().slice(0, 200)}`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}
-
-const peers = (p) => p.eval(() => window.__ghostchatMesh.links());
-
-/**
- * Waits until what `p` receives from `peer` moves (`moving`) or has stopped (`!moving`): for "video"
- * framesDecoded, for "audio" packets with an audio level above 0. Moving: larger than at the previous
- * poll; stopped: the same over four polls in a row (two seconds).
- */
-function receiving(p, peer, kind, moving = true, { level = true } = {}) {
-  return poll(
-    p,
-    async ([peer, kind, moving, needLevel]) => {
-      const rtp = await window.__ghostchatMesh.rtp(peer);
-      const s = rtp.find((x) => x.type === "inbound-rtp" && x.kind === kind);
-      const value = !s ? 0 : kind === "video" ? (s.framesDecoded ?? 0) : (s.packetsReceived ?? 0);
-      const level = s?.audioLevel ?? s?.totalAudioEnergy ?? 0;
-      const key = `${peer}/${kind}/${moving}`;
-      const seen = ((window.__calls ??= {})[key] ??= []);
-      seen.push(value);
-      if (moving) return seen.length > 1 && value > seen[seen.length - 2] && (kind === "video" || !needLevel || level > 0);
-      return seen.length >= 4 && seen.slice(-4).every((v) => v === value);
-    },
-    [peer, kind, moving, level],
-  );
-}
-
-async function resetSeen(...pages) {
-  for (const p of pages) await p.eval(() => (window.__calls = {}));
-}
-
-async function readyPair(server, host, guest, { relayGuest = false } = {}) {
-  const link = await createRoom(host, server.url);
-  if (relayGuest) {
-    await guest.goto(server.url + "/");
-    await guest.waitFor(() => document.body.dataset.view === "home");
-    await guest.click("#hide-ip");
-  }
-  await guest.goto(link);
-  await Promise.all([waitConnected(host), waitConnected(guest)]);
-  await until(host, () => window.__ghostchatMesh?.links().length === 1);
-  await until(guest, () => window.__ghostchatMesh?.links().length === 1);
-}
+import { AXE_SOURCE, chromiumPage, createRoom, E2E_DIST, firefoxPage, freePort, launchChromium, send, startServer, waitIncoming, WAIT } from "./harness.mjs";
+import { callSuite, peers, poll, readyPair, receiving, resetSeen, until, videoCall } from "./calls-lib.mjs";
 
 describe("Calls in the room (Chromium, fake devices)", { timeout: 300_000 }, () => {
-  let server, browser;
-  before(async () => {
-    const [udp, tcp] = [await freePort(), await freePort()];
-    server = await startServer(
-      {
-        GhostChat__Turn__Enabled: "true",
-        GhostChat__Turn__ListenAddresses__0: "127.0.0.1",
-        GhostChat__Turn__UdpPort: String(udp),
-        GhostChat__Turn__TcpPort: String(tcp),
-        // The browsers are on loopback: let the relay reach them (production denies it).
-        GhostChat__Turn__AllowedPeers__0: "127.0.0.0/8",
-      },
-      undefined,
-      { web: E2E_DIST },
-    );
-    browser = await launchChromium(FAKE_MEDIA_ARGS);
-  });
-  after(async () => {
-    await browser?.close();
-    await server?.stop();
+  const s = callSuite({
+    env: async () => ({
+      GhostChat__Turn__Enabled: "true",
+      GhostChat__Turn__ListenAddresses__0: "127.0.0.1",
+      GhostChat__Turn__UdpPort: String(await freePort()),
+      GhostChat__Turn__TcpPort: String(await freePort()),
+      // The browsers are on loopback: let the relay reach them (production denies it).
+      GhostChat__Turn__AllowedPeers__0: "127.0.0.0/8",
+    }),
   });
 
   it("videoCall_OneToOne_BothDecodeAndHear_MuteAndCameraOffStopThem_ScreenShareSends", async () => {
-    const host = await chromiumPage(browser);
-    const guest = await chromiumPage(browser);
-    await readyPair(server, host, guest);
+    const host = await chromiumPage(s.chromium);
+    const guest = await chromiumPage(s.chromium);
+    await readyPair(s.server, host, guest);
     const [hostId] = await peers(guest);
     const [guestId] = await peers(host);
 
@@ -178,14 +92,12 @@ describe("Calls in the room (Chromium, fake devices)", { timeout: 300_000 }, () 
   });
 
   it("linkRedialled_NewConnection_CallNegotiatedAgain_FramesFlowAgain", async () => {
-    const host = await chromiumPage(browser);
-    const guest = await chromiumPage(browser);
-    await readyPair(server, host, guest);
+    const host = await chromiumPage(s.chromium);
+    const guest = await chromiumPage(s.chromium);
+    await readyPair(s.server, host, guest);
     const [hostId] = await peers(guest);
     const [guestId] = await peers(host);
-    await host.click("#call-video");
-    await until(guest, () => document.querySelector("#call")?.dataset.members === "1");
-    await guest.click("#call-video");
+    await videoCall(host, guest);
     await receiving(guest, hostId, "video");
     const decoded = (p, id) =>
       p.eval((id) => window.__ghostchatMesh.rtp(id).then((r) => r.find((s) => s.type === "inbound-rtp" && s.kind === "video")?.framesDecoded ?? null), id);
@@ -210,9 +122,9 @@ describe("Calls in the room (Chromium, fake devices)", { timeout: 300_000 }, () 
   });
 
   it("voiceAndVideo_RelayOnly_ThroughEmbeddedTurn_MediaFlows", async () => {
-    const host = await chromiumPage(browser);
-    const guest = await chromiumPage(browser);
-    await readyPair(server, host, guest, { relayGuest: true });
+    const host = await chromiumPage(s.chromium);
+    const guest = await chromiumPage(s.chromium);
+    await readyPair(s.server, host, guest, { relayGuest: true });
     await guest.waitFor(() => document.querySelector("#view-chat .chat-tools .quality")?.dataset.path?.startsWith("relay-udp"), undefined, WAIT);
     const [hostId] = await peers(guest);
     const [guestId] = await peers(host);
@@ -239,27 +151,15 @@ describe("Calls in the room (Chromium, fake devices)", { timeout: 300_000 }, () 
 });
 
 describe("Calls with Firefox: 1:1 and a room of three", { timeout: 300_000 }, () => {
-  let server, chromium, firefox;
-  before(async () => {
-    server = await startServer({}, undefined, { web: E2E_DIST });
-    chromium = await launchChromium(FAKE_MEDIA_ARGS);
-    firefox = await launchFirefox();
-  });
-  after(async () => {
-    await firefox?.close();
-    await chromium?.close();
-    await server?.stop();
-  });
+  const s = callSuite({ firefox: true });
 
   it("firefoxHostsVideoCall_ChromiumJoins_BothDecodeAndHear_FirefoxMuteAndCameraOffStopThem", async () => {
-    const host = await firefoxPage(firefox);
-    const guest = await chromiumPage(chromium);
-    await readyPair(server, host, guest);
+    const host = await firefoxPage(s.firefox);
+    const guest = await chromiumPage(s.chromium);
+    await readyPair(s.server, host, guest);
     const [hostId] = await peers(guest);
     const [guestId] = await peers(host);
-    await host.click("#call-video");
-    await until(guest, () => document.querySelector("#call")?.dataset.members === "1");
-    await guest.click("#call-video");
+    await videoCall(host, guest);
     await receiving(guest, hostId, "video");
     await receiving(guest, hostId, "audio");
     await receiving(host, guestId, "video");
@@ -274,10 +174,10 @@ describe("Calls with Firefox: 1:1 and a room of three", { timeout: 300_000 }, ()
   });
 
   it("groupOfThree_EveryoneDecodesEveryone", async () => {
-    const host = await chromiumPage(chromium);
-    const link = await createRoom(host, server.url, "group");
-    const second = await firefoxPage(firefox);
-    const third = await chromiumPage(chromium);
+    const host = await chromiumPage(s.chromium);
+    const link = await createRoom(host, s.server.url, "group");
+    const second = await firefoxPage(s.firefox);
+    const third = await chromiumPage(s.chromium);
     for (const p of [second, third]) {
       await p.goto(link);
       await until(p, () => document.body.dataset.view === "chat" && !!window.__ghostchatMesh);

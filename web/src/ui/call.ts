@@ -11,6 +11,7 @@ import {
   roomCallLinks,
   type AdaptState,
   type CallFigures,
+  type CallRefusal,
   type CallView,
 } from "../core/calls";
 import { formatRate } from "../core/quality";
@@ -112,6 +113,7 @@ export class CallPanel {
     this.off.push(
       this.call.events.on("state", (v) => this.render(v)),
       this.call.events.on("media", ({ peer, tracks }) => this.showRemote(peer, tracks)),
+      this.call.events.on("refused", ({ from, reason }) => this.refused(from, reason)),
       room.events.on("roster", (members) => {
         this.call.prune(members.map((m) => m.id));
         this.renderStates();
@@ -282,9 +284,25 @@ export class CallPanel {
 
   // ---- rendering ----
 
-  private setNotice(text: string | null): void {
+  private setNotice(text: string | null, refusal?: { peer: string; reason: CallRefusal }): void {
     this.notice.textContent = text ?? "";
     this.notice.hidden = text === null;
+    if (refusal) {
+      this.notice.dataset.refusal = refusal.reason;
+      this.notice.dataset.peer = refusal.peer;
+    } else {
+      delete this.notice.dataset.refusal;
+      delete this.notice.dataset.peer;
+    }
+  }
+
+  /**
+   * Call signalling the engine refused. A description naming another certificate than the verified
+   * one is told (someone may be in the middle); the rest (a stray offer, a busy connection) is not the
+   * person's concern: the engine retries or ignores it, and the room goes on either way.
+   */
+  private refused(peer: string, reason: CallRefusal): void {
+    if (reason === "fingerprint") this.setNotice(t("call.refusedFingerprint", { name: this.nameOf(peer) }), { peer, reason });
   }
 
   private render(v: CallView): void {
@@ -366,6 +384,8 @@ export class CallPanel {
 
   private showRemote(peer: string, tracks: MediaStreamTrack[]): void {
     if (tracks.length === 0 || !this.call.view.joined) return;
+    // Negotiated with the verified certificate since: the refusal is over.
+    if (this.notice.dataset.peer === peer) this.setNotice(null);
     const tile = this.tile(peer);
     tile.video.srcObject = new MediaStream(tracks);
     if (this.speakerSelect.value) this.applySpeaker();

@@ -28,6 +28,8 @@ export const callStrings = {
     "This call already has {max} people, the most a call can have: each person sends to every other one directly, and more would overload phones and home connections.",
   "call.figures": "{bitrate} · loss {loss}% · jitter {jitter} ms · {resolution} · {fps} fps",
   "call.verified": "The call travels on the same encrypted connection as the chat: the verification code protects it too.",
+  "call.refusedFingerprint":
+    "The call with {name} was refused: its set-up named another encryption key than the verified one, so someone may be intercepting it. The chat goes on, still verified.",
   "call.problem.insecure": "Calls need a page served over HTTPS: this browser offers no camera or microphone here.",
   "call.problem.denied":
     "The browser was not allowed to use the microphone or camera. Allow it in the site settings (the icon beside the address), then try again.",
