@@ -1,9 +1,10 @@
 import {
   CallRoom,
+  DEFAULT_SOURCE,
   MAX_CALL,
+  adaptCall,
   bitrates,
   callFigures,
-  adaptVideo,
   initialAdapt,
   isSpeaking,
   lossBetween,
@@ -12,11 +13,13 @@ import {
   type AdaptState,
   type CallFigures,
   type CallView,
+  type LinkReading,
+  type VideoSource,
 } from "../core/calls";
-import { formatRate } from "../core/quality";
 import type { MeshRoom, MeshSession } from "../core/room";
 import { t } from "../core/strings";
 import { el } from "./dom";
+import { CALL_FIGURES_EVENT, type CallFiguresDetail, type CallLinkFigures } from "./quality";
 import "./call.css";
 
 /** Default camera: 640×360 keeps a 6-person mesh within a laptop's encoder and a home uplink. */
@@ -27,7 +30,6 @@ interface Tile {
   root: HTMLElement;
   video: HTMLVideoElement;
   caption: HTMLElement;
-  figures: HTMLElement;
   last: CallFigures | null;
   adapt: AdaptState;
 }
@@ -348,10 +350,9 @@ export class CallPanel {
     video.playsInline = true;
     video.muted = peer === "self"; // never play our own microphone back
     const caption = el("figcaption");
-    const figures = el("small", undefined, "call-figures");
-    root.append(video, caption, figures);
+    root.append(video, caption);
     this.grid.append(root);
-    tile = { root, video, caption, figures, last: null, adapt: initialAdapt() };
+    tile = { root, video, caption, last: null, adapt: initialAdapt() };
     this.tiles.set(peer, tile);
     return tile;
   }
@@ -359,6 +360,7 @@ export class CallPanel {
   private removeTile(peer: string): void {
     const tile = this.tiles.get(peer);
     if (!tile) return;
+    if (peer !== "self") this.publish(peer, null);
     tile.video.srcObject = null;
     tile.root.remove();
     this.tiles.delete(peer);
@@ -373,11 +375,24 @@ export class CallPanel {
     this.renderStates();
   }
 
-  /** Once a second: who is speaking, the figures of each link, and what each video sender may use. */
+  /** The figures of the call with `peer` go to that member's quality indicator (ui/room.ts listens). */
+  private publish(peer: string, figures: CallLinkFigures | null): void {
+    this.root.dispatchEvent(new CustomEvent<CallFiguresDetail>(CALL_FIGURES_EVENT, { bubbles: true, detail: { peer, figures } }));
+  }
+
+  /** What this side's video sends now (the screen or the camera), for the resolution the bitrate allows. */
+  private videoSource(): VideoSource | null {
+    const s = (this.shared ?? this.cam)?.getSettings();
+    return s?.width && s.height ? { width: s.width, height: s.height, fps: s.frameRate ?? DEFAULT_SOURCE.fps } : null;
+  }
+
+  /**
+   * Once a second: who is speaking, the figures of each link, and what each video sender may use
+   * (core/calls/adapt: each link's measured capacity, the uplink's, and the number of receivers).
+   */
   private async poll(): Promise<void> {
-    const members = this.call.view.members;
-    let pausedFor: string | null = null;
-    for (const m of members) {
+    const readings = new Map<string, LinkReading>();
+    for (const m of this.call.view.members) {
       const tile = this.tiles.get(m.peer);
       const report = await this.session.stats(m.peer).catch(() => null);
       if (!tile || !report) continue;
@@ -390,20 +405,29 @@ export class CallPanel {
       const rates = bitrates(prev, now);
       tile.root.dataset.sendBps = String(Math.round(rates.sendBps));
       tile.root.dataset.receiveBps = String(Math.round(rates.receiveBps));
-      const loss = lossBetween(prev, now);
-      tile.figures.textContent = t("call.figures", {
-        bitrate: `↑${formatRate(rates.sendBps)} ↓${formatRate(rates.receiveBps)}`,
-        loss: (loss * 100).toFixed(1),
-        jitter: Math.round(now.jitterMs ?? 0),
-        resolution: now.width && now.height ? `${now.width}×${now.height}` : "—",
-        fps: Math.round(now.framesPerSecond ?? 0),
+      this.publish(m.peer, {
+        ...rates,
+        loss: lossBetween(prev, now),
+        jitterMs: now.jitterMs,
+        width: now.width,
+        height: now.height,
+        fps: now.framesPerSecond,
       });
-      const { limit, state } = adaptVideo(tile.adapt, { availableBps: now.availableBps, rttMs: now.rttMs, loss: now.sentLoss, receivers: members.length });
-      tile.adapt = state;
-      if (!limit.active) pausedFor = this.nameOf(m.peer);
+      readings.set(m.peer, { availableBps: now.availableBps, rttMs: now.rttMs, loss: now.sentLoss });
+    }
+    const states = new Map([...this.tiles].map(([peer, tile]) => [peer, tile.adapt] as const));
+    let pausedFor: string | null = null;
+    for (const [peer, step] of adaptCall(states, readings, this.videoSource())) {
+      const tile = this.tiles.get(peer);
+      if (!tile) continue;
+      tile.adapt = step.state;
+      tile.root.dataset.capacityBps = String(Math.round(step.capacityBps));
+      tile.root.dataset.maxBitrate = String(step.limit.maxBitrate);
+      tile.root.dataset.scale = String(step.limit.scaleResolutionDownBy);
+      if (!step.limit.active) pausedFor = this.nameOf(peer);
       await this.call
-        .port(m.peer)
-        ?.limitVideo?.(limit)
+        .port(peer)
+        ?.limitVideo?.(step.limit)
         .catch(() => undefined);
     }
     this.root.dataset.videoPaused = String(pausedFor !== null);

@@ -26,7 +26,11 @@ export const callStrings = {
   "call.videoPaused": "Video paused: the connection to {name} is too slow. Audio goes on; video comes back when the connection does.",
   "call.full":
     "This call already has {max} people, the most a call can have: each person sends to every other one directly, and more would overload phones and home connections.",
-  "call.figures": "{bitrate} · loss {loss}% · jitter {jitter} ms · {resolution} · {fps} fps",
+  "call.figures": "Call ↑ {sent} ↓ {received} · loss {loss} % · jitter {jitter} ms · {video}",
+  "call.figures.video": "{resolution} {fps} fps",
+  "call.figuresLong": "In the call: sending {sent}, receiving {received}; {loss} % of it lost, jitter {jitter} ms; {video}.",
+  "call.figures.videoLong": "video received at {resolution}, {fps} frames a second",
+  "call.figures.noVideo": "no video",
   "call.verified": "The call travels on the same encrypted connection as the chat: the verification code protects it too.",
   "call.problem.insecure": "Calls need a page served over HTTPS: this browser offers no camera or microphone here.",
   "call.problem.denied":
