@@ -195,8 +195,9 @@ export class CallPanel {
       this.shared = stream.getVideoTracks()[0] ?? null;
       this.shared?.addEventListener("ended", () => this.stopSharing());
       this.send();
-    } catch {
-      // the person closed the picker: nothing to say
+    } catch (e) {
+      // NotAllowedError: the person closed the picker, nothing to say. Anything else: no screen to share.
+      if (!(e instanceof DOMException && e.name === "NotAllowedError")) this.setNotice(t("call.screenFailed"));
     }
   }
 
@@ -274,7 +275,7 @@ export class CallPanel {
     };
     fill(this.micSelect, "audioinput", this.mic?.getSettings().deviceId, t("call.microphone"));
     fill(this.camSelect, "videoinput", this.cam?.getSettings().deviceId, t("call.cameraDevice"));
-    fill(this.speakerSelect, "audiooutput", undefined, t("call.speaker"));
+    fill(this.speakerSelect, "audiooutput", this.speakerSelect.value || undefined, t("call.speaker"));
   }
 
   private stopLocal(): void {

@@ -10,6 +10,7 @@ export const callStrings = {
   "call.camera": "Camera off",
   "call.screen": "Share screen",
   "call.screenStop": "Stop sharing",
+  "call.screenFailed": "The screen could not be shared: this browser offered nothing to share.",
   "call.devices": "Devices",
   "call.microphone": "Microphone",
   "call.cameraDevice": "Camera",
