@@ -613,3 +613,54 @@ describe("Calls on a phone (Chromium at 360×740, touch)", { timeout: 240_000 },
     await context.close();
   });
 });
+
+describe("Calls: the seventh person in a group call", { timeout: 600_000 }, () => {
+  let server, browser;
+  before(async () => {
+    server = await startServer({}, undefined, { web: E2E_DIST });
+    browser = await launchChromium(FAKE_MEDIA_ARGS);
+  });
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  it("sixInAVoiceCall_SeventhToldTheCallIsFullAndWhy_StaysOut_ChatGoesOn", async () => {
+    const host = await chromiumPage(browser);
+    const link = await createRoom(host, server.url, "group");
+    const pages = [host];
+    for (let i = 0; i < 6; i++) {
+      const p = await chromiumPage(browser);
+      await p.goto(link);
+      pages.push(p);
+    }
+    for (const p of pages) await until(p, () => window.__ghostchatMesh?.links().length === 6, undefined, 240_000);
+    // Six join by voice (lighter than video on this shared machine; the limit is the same).
+    const [seventh, ...six] = pages.reverse();
+    for (const p of six) await p.click("#call-voice");
+    for (const p of six)
+      await until(
+        p,
+        () => document.querySelector("#call")?.dataset.joined === "true" && document.querySelector("#call").dataset.members === "5",
+        undefined,
+        120_000,
+      );
+    await until(seventh, () => document.querySelector("#call")?.dataset.members === "6", undefined, 120_000);
+    await seventh.click("#call-voice");
+    await until(seventh, () => !document.querySelector("#call-notice").hidden);
+    assert.equal(
+      await seventh.eval(() => document.querySelector("#call-notice").textContent),
+      "This call already has 6 people, the most a call can have: each person sends to every other one directly, and more would overload phones and home connections.",
+    );
+    assert.equal(await seventh.eval(() => document.querySelector("#call").dataset.joined), "false");
+    // Nobody in the call sees a seventh, and the seventh's chat goes on.
+    for (const p of six) assert.equal(await p.eval(() => document.querySelector("#call").dataset.members), "5");
+    await send(seventh, "I'll listen to the chat");
+    await waitIncoming(six[0], "I'll listen to the chat");
+    assert.deepEqual(
+      pages.flatMap((p) => p.errors),
+      [],
+    );
+    for (const p of pages) await p.context.close();
+  });
+});
