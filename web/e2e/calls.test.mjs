@@ -646,6 +646,8 @@ describe("Calls: the seventh person in a group call", { timeout: 600_000 }, () =
         120_000,
       );
     await until(seventh, () => document.querySelector("#call")?.dataset.members === "6", undefined, 120_000);
+    // Said before anyone clicks, and again, with the reason, on a click.
+    assert.equal(await seventh.eval(() => document.querySelector("#call-status").textContent), "Call in progress: 6 in it, the most a call can have.");
     await seventh.click("#call-voice");
     await until(seventh, () => !document.querySelector("#call-notice").hidden);
     assert.equal(

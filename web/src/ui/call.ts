@@ -309,9 +309,11 @@ export class CallPanel {
       ? others > 0
         ? t("call.inCall", { count: v.members.map((m) => this.nameOf(m.peer)).join(", ") })
         : t("call.alone")
-      : others > 0
-        ? t("call.inProgress", { count: others })
-        : "";
+      : others >= MAX_CALL
+        ? t("call.inProgressFull", { count: others })
+        : others > 0
+          ? t("call.inProgress", { count: others })
+          : "";
     this.status.title = v.joined ? t("call.verified") : "";
     if (v.joined) {
       const self = this.tile("self");

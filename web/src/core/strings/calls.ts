@@ -18,6 +18,7 @@ export const callStrings = {
   "call.speakerDefault": "Default",
   "call.none": "None",
   "call.inProgress": "Call in progress: {count} in it. Join with one click.",
+  "call.inProgressFull": "Call in progress: {count} in it, the most a call can have.",
   "call.inCall": "In a call with {count}.",
   "call.alone": "In the call. Waiting for the others to join…",
   "call.you": "You",
