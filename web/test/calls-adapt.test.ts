@@ -189,6 +189,13 @@ describe("adaptCall", () => {
     expect(last.limit.maxBitrate).toBeGreaterThan(first.limit.maxBitrate);
   });
 
+  it("noEstimate_OneReceiver_StartWithinTheEstimateBounds", () => {
+    const states = new Map<string, AdaptState>();
+    const out = step(states, new Map([["a", { availableBps: null, rttMs: null, loss: null }]]));
+    expect(out.get("a")!.capacityBps).toBe(LOSS_ESTIMATE_MAX_BPS);
+    expect(out.get("a")!.limit.maxBitrate).toBe(MAX_VIDEO_BPS);
+  });
+
   it("emptyCall_NothingDecided", () => {
     expect(adaptCall(new Map(), new Map(), null).size).toBe(0);
   });

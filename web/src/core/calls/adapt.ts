@@ -175,7 +175,7 @@ export function adaptCall(
       capacities.set(peer, { capacityBps: r.availableBps, state: { ...state, estimateBps: null } });
       continue;
     }
-    const start = state.estimateBps ?? START_UPLINK_BPS / receivers;
+    const start = state.estimateBps ?? Math.min(LOSS_ESTIMATE_MAX_BPS, START_UPLINK_BPS / receivers);
     // While warming up, or paused between probes, the link sends little: its loss says nothing of
     // what it could carry. A probe that gets through without loss raises the estimate faster.
     const estimateBps =
