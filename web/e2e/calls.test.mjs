@@ -86,6 +86,17 @@ async function readyPair(server, host, guest, { relayGuest = false } = {}) {
   await until(guest, () => window.__ghostchatMesh?.links().length === 1);
 }
 
+/** A ready pair in which the host starts a video call and the guest joins it with video: their ids. */
+async function videoCall(server, host, guest) {
+  await readyPair(server, host, guest);
+  const [hostId] = await peers(guest);
+  const [guestId] = await peers(host);
+  await host.click("#call-video");
+  await until(guest, () => document.querySelector("#call")?.dataset.members === "1");
+  await guest.click("#call-video");
+  return { hostId, guestId };
+}
+
 describe("Calls in the room (Chromium, fake devices)", { timeout: 300_000 }, () => {
   let server, browser;
   before(async () => {
@@ -211,12 +222,7 @@ describe("Calls in the room (Chromium, fake devices)", { timeout: 300_000 }, () 
   it("linkRedialled_NewConnection_CallNegotiatedAgain_FramesFlowAgain", async () => {
     const host = await chromiumPage(browser);
     const guest = await chromiumPage(browser);
-    await readyPair(server, host, guest);
-    const [hostId] = await peers(guest);
-    const [guestId] = await peers(host);
-    await host.click("#call-video");
-    await until(guest, () => document.querySelector("#call")?.dataset.members === "1");
-    await guest.click("#call-video");
+    const { hostId, guestId } = await videoCall(server, host, guest);
     await receiving(guest, hostId, "video");
     const decoded = (p, id) =>
       p.eval((id) => window.__ghostchatMesh.rtp(id).then((r) => r.find((s) => s.type === "inbound-rtp" && s.kind === "video")?.framesDecoded ?? null), id);
@@ -285,12 +291,7 @@ describe("Calls with Firefox: 1:1 and a room of three", { timeout: 300_000 }, ()
   it("firefoxHostsVideoCall_ChromiumJoins_BothDecodeAndHear_FirefoxMuteAndCameraOffStopThem", async () => {
     const host = await firefoxPage(firefox);
     const guest = await chromiumPage(chromium);
-    await readyPair(server, host, guest);
-    const [hostId] = await peers(guest);
-    const [guestId] = await peers(host);
-    await host.click("#call-video");
-    await until(guest, () => document.querySelector("#call")?.dataset.members === "1");
-    await guest.click("#call-video");
+    const { hostId, guestId } = await videoCall(server, host, guest);
     await receiving(guest, hostId, "video");
     await receiving(guest, hostId, "audio");
     await receiving(host, guestId, "video");
@@ -352,6 +353,42 @@ describe("Calls with Firefox: 1:1 and a room of three", { timeout: 300_000 }, ()
       pages.flatMap((p) => p.errors),
       [],
     );
+  });
+
+  // Neither browser's fake devices can be made busy, so here — test side only, nothing ships —
+  // getUserMedia is replaced before the page loads by one that fails as a camera held by another
+  // program does (NotReadableError, "Could not start video source").
+  const busy = () => {
+    // (Firefox runs this in its first about:blank too, which has no mediaDevices.)
+    if (navigator.mediaDevices)
+      navigator.mediaDevices.getUserMedia = () => Promise.reject(new window.DOMException("Could not start video source", "NotReadableError"));
+  };
+
+  it("deviceInUse_ClearNotice_NotInCall_ChatGoesOn_ChromiumAndFirefox", async () => {
+    const host = await chromiumPage(chromium);
+    await host.context.addInitScript(busy);
+    const guest = await firefoxPage(firefox);
+    await guest.page.evaluateOnNewDocument(busy);
+    await readyPair(server, host, guest);
+    for (const [p, button] of [
+      [host, "#call-video"],
+      [guest, "#call-voice"],
+    ]) {
+      await p.click(button);
+      await until(p, () => !document.querySelector("#call-notice").hidden);
+      assert.equal(
+        await p.eval(() => document.querySelector("#call-notice").textContent),
+        "The microphone or camera is in use by another app or tab. Close it there, then try again.",
+      );
+      assert.equal(await p.eval(() => document.querySelector("#call-notice").getAttribute("role")), "alert");
+      assert.equal(await p.eval(() => document.querySelector("#call").dataset.joined), "false");
+    }
+    assert.equal(await host.eval(() => document.querySelector("#call").dataset.members), "0");
+    await send(guest, "still chatting");
+    await waitIncoming(host, "still chatting");
+    assert.deepEqual([...host.errors, ...guest.errors], []);
+    await host.context.close();
+    await guest.page.close();
   });
 });
 
@@ -425,12 +462,7 @@ describe("Calls: choosing the microphone, camera and speaker (Chromium, two fake
         return s;
       };
     });
-    await readyPair(server, host, guest);
-    const [hostId] = await peers(guest);
-    const [guestId] = await peers(host);
-    await host.click("#call-video");
-    await until(guest, () => document.querySelector("#call")?.dataset.members === "1");
-    await guest.click("#call-video");
+    const { hostId, guestId } = await videoCall(server, host, guest);
     await receiving(host, guestId, "video");
     await receiving(guest, hostId, "audio");
 
@@ -496,57 +528,7 @@ async function waitTrue(fn, timeout = WAIT) {
   return false;
 }
 
-describe("Calls: a device in use by another program", { timeout: 240_000 }, () => {
-  let server, chromium, firefox;
-  before(async () => {
-    server = await startServer({}, undefined, { web: E2E_DIST });
-    chromium = await launchChromium(FAKE_MEDIA_ARGS);
-    firefox = await launchFirefox();
-  });
-  after(async () => {
-    await firefox?.close();
-    await chromium?.close();
-    await server?.stop();
-  });
-
-  // Neither browser's fake devices can be made busy, so here — test side only, nothing ships —
-  // getUserMedia is replaced before the page loads by one that fails as a camera held by another
-  // program does (NotReadableError, "Could not start video source").
-  const busy = () => {
-    // (Firefox runs this in its first about:blank too, which has no mediaDevices.)
-    if (navigator.mediaDevices)
-      navigator.mediaDevices.getUserMedia = () => Promise.reject(new window.DOMException("Could not start video source", "NotReadableError"));
-  };
-
-  it("deviceInUse_ClearNotice_NotInCall_ChatGoesOn_ChromiumAndFirefox", async () => {
-    const host = await chromiumPage(chromium);
-    await host.context.addInitScript(busy);
-    const guest = await firefoxPage(firefox);
-    await guest.page.evaluateOnNewDocument(busy);
-    await readyPair(server, host, guest);
-    for (const [p, button] of [
-      [host, "#call-video"],
-      [guest, "#call-voice"],
-    ]) {
-      await p.click(button);
-      await until(p, () => !document.querySelector("#call-notice").hidden);
-      assert.equal(
-        await p.eval(() => document.querySelector("#call-notice").textContent),
-        "The microphone or camera is in use by another app or tab. Close it there, then try again.",
-      );
-      assert.equal(await p.eval(() => document.querySelector("#call-notice").getAttribute("role")), "alert");
-      assert.equal(await p.eval(() => document.querySelector("#call").dataset.joined), "false");
-    }
-    assert.equal(await host.eval(() => document.querySelector("#call").dataset.members), "0");
-    await send(guest, "still chatting");
-    await waitIncoming(host, "still chatting");
-    assert.deepEqual([...host.errors, ...guest.errors], []);
-    await host.context.close();
-    await guest.page.close();
-  });
-});
-
-describe("Calls on a phone (Chromium at 360×740, touch)", { timeout: 240_000 }, () => {
+describe("Calls in Chromium: on a phone (360×740, touch), and the seventh person in a group call", { timeout: 600_000 }, () => {
   let server, browser;
   before(async () => {
     server = await startServer({}, undefined, { web: E2E_DIST });
@@ -623,18 +605,6 @@ describe("Calls on a phone (Chromium at 360×740, touch)", { timeout: 240_000 },
     assert.deepEqual([...host.errors, ...guest.errors], []);
     await host.context.close();
     await context.close();
-  });
-});
-
-describe("Calls: the seventh person in a group call", { timeout: 600_000 }, () => {
-  let server, browser;
-  before(async () => {
-    server = await startServer({}, undefined, { web: E2E_DIST });
-    browser = await launchChromium(FAKE_MEDIA_ARGS);
-  });
-  after(async () => {
-    await browser?.close();
-    await server?.stop();
   });
 
   it("sixInAVoiceCall_SeventhToldTheCallIsFullAndWhy_StaysOut_ChatGoesOn", async () => {
