@@ -165,7 +165,14 @@ describe("Calls in the room (Chromium, fake devices)", { timeout: 300_000 }, () 
     assert.ok(Number(figures.callJitterMs) >= 0, figures.callJitterMs);
 
     // Who is speaking: the fake microphone beeps, the tile says so while it does.
-    await until(guest, (id) => document.querySelector(`#call-grid figure[data-peer="${id}"]`)?.dataset.speaking === "true", hostId);
+    await until(
+      guest,
+      (id) => {
+        const tile = document.querySelector(`#call-grid figure[data-peer="${id}"]`);
+        return tile?.dataset.speaking === "true" && / · speaking/.test(tile.querySelector("figcaption").textContent);
+      },
+      hostId,
+    );
     // Devices: the fake microphones are listed; choosing another one keeps the audio going.
     await guest.click("#call .call-devices summary");
     await until(guest, () => document.querySelectorAll("#call-mic option").length >= 2);

@@ -335,7 +335,13 @@ export class CallPanel {
       if (peer === "self") continue;
       const reconnecting = states.get(peer) === "reconnecting" || states.get(peer) === "unreachable";
       tile.root.dataset.state = reconnecting ? "reconnecting" : "up";
-      tile.caption.textContent = [this.nameOf(peer), tile.root.dataset.mic === "false" ? t("call.muted") : "", reconnecting ? t("call.reconnecting") : ""]
+      // Who is speaking in words too, not only by the tile's border colour.
+      tile.caption.textContent = [
+        this.nameOf(peer),
+        tile.root.dataset.mic === "false" ? t("call.muted") : "",
+        tile.root.dataset.speaking === "true" ? t("call.speaking") : "",
+        reconnecting ? t("call.reconnecting") : "",
+      ]
         .filter(Boolean)
         .join(" · ");
     }
@@ -400,7 +406,11 @@ export class CallPanel {
       const report = await this.session.stats(m.peer).catch(() => null);
       if (!tile || !report) continue;
       const now = callFigures(report);
-      tile.root.dataset.speaking = String(isSpeaking(now));
+      const speaking = String(isSpeaking(now));
+      if (tile.root.dataset.speaking !== speaking) {
+        tile.root.dataset.speaking = speaking;
+        this.renderStates();
+      }
       tile.root.dataset.framesDecoded = String(now.framesDecoded);
       const prev = tile.last;
       tile.last = now;
