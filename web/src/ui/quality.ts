@@ -30,8 +30,8 @@ export function formatCallFigures(f: CallLinkFigures, short: boolean): string {
   const values = {
     sent: formatRate(f.sendBps),
     received: formatRate(f.receiveBps),
-    loss: (Math.max(0, Math.min(1, f.loss)) * 100).toFixed(1),
-    jitter: Math.round(f.jitterMs ?? 0),
+    loss: (Number.isFinite(f.loss) ? Math.max(0, Math.min(1, f.loss)) * 100 : 0).toFixed(1),
+    jitter: Number.isFinite(f.jitterMs) ? Math.round(f.jitterMs ?? 0) : 0,
     video: video ? t(short ? "call.figures.video" : "call.figures.videoLong", { resolution: video, fps }) : t("call.figures.noVideo"),
   };
   return t(short ? "call.figures" : "call.figuresLong", values);
