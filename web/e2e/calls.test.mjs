@@ -316,6 +316,17 @@ describe("Calls with Firefox: 1:1 and a room of three", { timeout: 300_000 }, ()
     );
     assert.ok(adapted.capacity >= 100_000 && adapted.capacity <= 1_564_000, JSON.stringify(adapted));
     assert.ok(adapted.max >= 100_000 && adapted.max <= 1_500_000 && adapted.scale >= 1 && adapted.scale <= 4, JSON.stringify(adapted));
+    // Headless Firefox has no screen to offer (its fake-media preferences cover cameras and
+    // microphones only: getDisplayMedia fails with NotFoundError): the call says so and goes on.
+    await host.click("#call-screen");
+    await until(host, () => !document.querySelector("#call-notice").hidden);
+    assert.equal(
+      await host.eval(() => document.querySelector("#call-notice").textContent),
+      "The screen could not be shared: this browser offered nothing to share.",
+    );
+    assert.equal(await host.eval(() => document.querySelector("#call-screen").getAttribute("aria-pressed")), "false");
+    await resetSeen(guest);
+    await receiving(guest, hostId, "video");
     await host.click("#call-mute");
     await receiving(guest, hostId, "audio", false);
     await host.click("#call-camera");
