@@ -15,7 +15,6 @@ import {
   FAKE_MEDIA_ARGS,
   firefoxPage,
   freePort,
-  guideScreenshot,
   launchChromium,
   launchFirefox,
   send,
@@ -620,8 +619,7 @@ describe("Calls in Chromium: on a phone (360×740, touch), and the seventh perso
     });
     assert.ok(figures.left >= 0 && figures.right <= figures.width && figures.scroll <= figures.width, `call figures overflow: ${JSON.stringify(figures)}`);
     assert.deepEqual(await axe(guest), []);
-    // The user guide shows this one (GHOSTCHAT_UPDATE_SCREENSHOTS=1 writes it to docs/images).
-    await guest.page.screenshot({ path: guideScreenshot("mobile-call.png") });
+    await guest.page.screenshot({ path: artifact("mobile-call.png") });
     assert.deepEqual([...host.errors, ...guest.errors], []);
     await host.context.close();
     await context.close();

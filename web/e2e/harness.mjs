@@ -160,17 +160,6 @@ export function artifact(name) {
   return path.join(ARTIFACTS, name);
 }
 
-/**
- * Where a screenshot the user guide shows goes: docs/images with GHOSTCHAT_UPDATE_SCREENSHOTS=1 (commit
- * it), else the test artifacts, so a normal run never dirties the tree.
- */
-export function guideScreenshot(name) {
-  if (process.env.GHOSTCHAT_UPDATE_SCREENSHOTS !== "1") return artifact(name);
-  const dir = path.resolve(here, "../../docs/images");
-  mkdirSync(dir, { recursive: true });
-  return path.join(dir, name);
-}
-
 export const AXE_SOURCE = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
 
 // ---- app-level steps --------------------------------------------------------------------------

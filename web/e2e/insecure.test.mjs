@@ -7,15 +7,22 @@
 // Everything is removed afterwards: the server by PID, the namespace (and its veth pair) by name.
 import assert from "node:assert/strict";
 import { spawn, execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { chromium } from "playwright-core";
-import { AXE_SOURCE, guideScreenshot, CHROMIUM, CHROMIUM_ARGS, SERVER_DLL, WEB_DIST, wrapPage } from "./harness.mjs";
+import { AXE_SOURCE, artifact, CHROMIUM, CHROMIUM_ARGS, SERVER_DLL, WEB_DIST, wrapPage } from "./harness.mjs";
 import { stopProcess } from "../../tests/support/index.mjs";
 
 const NS = `gcins${process.pid}`;
+// The user guide shows these notices: GHOSTCHAT_UPDATE_SCREENSHOTS=1 writes them to docs/images.
+const SHOTS = process.env.GHOSTCHAT_UPDATE_SCREENSHOTS === "1" ? path.resolve(import.meta.dirname, "../../docs/images") : null;
+function screenshotPath(name) {
+  if (!SHOTS) return artifact(name);
+  mkdirSync(SHOTS, { recursive: true });
+  return path.join(SHOTS, name);
+}
 const LAN_IP = "192.168.77.1";
 // A fresh namespace has no other listeners: any port is free in it.
 const PORT = 8080;
@@ -160,7 +167,7 @@ describe("insecure context: the app opened over plain HTTP at a LAN address", { 
         p.errors.filter((e) => !/Cross-Origin-Opener-Policy/.test(e)),
         [],
       );
-      await p.page.screenshot({ path: guideScreenshot("insecure-notice.png") });
+      await p.page.screenshot({ path: screenshotPath("insecure-notice.png") });
     } finally {
       await p.context.close();
     }
@@ -175,7 +182,7 @@ describe("insecure context: the app opened over plain HTTP at a LAN address", { 
       });
       assert.ok(box.left >= 0 && box.right <= box.width, JSON.stringify(box));
       assert.ok(box.scroll <= box.width, `page scrolls sideways: ${JSON.stringify(box)}`);
-      await p.page.screenshot({ path: guideScreenshot("mobile-insecure-notice.png") });
+      await p.page.screenshot({ path: screenshotPath("mobile-insecure-notice.png") });
     } finally {
       await p.context.close();
     }
