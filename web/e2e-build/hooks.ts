@@ -24,9 +24,11 @@ export function exposeRoom(session: MeshSession, links: LinkCutter): void {
     restore: (peer: string) => links.restore(peer),
     send: (text: string) => room?.send(text) ?? null,
     stats: () => room?.stats ?? null,
-    /** The inbound and outbound RTP entries of the connection to `peer` (calls). */
+    /** The inbound and outbound RTP entries of the connection to `peer`, and the sources it sends (calls). */
     rtp: async (peer: string) =>
-      [...((await session.stats(peer))?.values() ?? [])].filter((s: { type: string }) => s.type === "inbound-rtp" || s.type === "outbound-rtp") as unknown[],
+      [...((await session.stats(peer))?.values() ?? [])].filter(
+        (s: { type: string }) => s.type === "inbound-rtp" || s.type === "outbound-rtp" || s.type === "media-source",
+      ) as unknown[],
     /** Call frames the room took (valid, from a direct link), oldest first. */
     callFrames: () => callFrames,
     /** Frames the room refused (malformed, too large, …), oldest first. */
