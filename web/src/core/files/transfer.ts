@@ -86,6 +86,10 @@ export interface TransferView {
   reason?: EndReason;
   /** The received file (in, done): hashed and checked. */
   blob?: Blob;
+  /** (in) Kept from before this page reloaded, waiting for the sender to go on. */
+  kept?: boolean;
+  /** Bytes there were at `startedAt` (a transfer that went on after a reload): speed counts from here. */
+  from?: number;
 }
 
 export type FileError = { peer: string; reason: "not-json" | "too-large" | "bad-shape" | "unknown-transfer" | "bad-chunk" | "protocol" };
@@ -209,6 +213,8 @@ interface Incoming {
   /** Restored after a reload, waiting for the sender's link (then `fr`). */
   restored?: PartialRecord;
   cancelWait?: () => void;
+  /** Chunks there were when this page started receiving (kept ones after a reload). */
+  base: number;
 }
 
 const ENDED: readonly TransferState[] = ["done", "failed", "cancelled"];
@@ -336,7 +342,8 @@ export class FileTransfers {
       }
     }
     for (const t of this.inc.values()) if (t.peer === peer && !t.restored && !ENDED.includes(t.state)) this.failIncoming(t, why, "failed", false);
-    if (why === "gone") this.attached.delete(peer);
+    // A lane still up stays attached (a roster that does not list the member yet, after a reload).
+    if (why === "gone" && this.o.lanes.lane(peer) !== this.attached.get(peer)) this.attached.delete(peer);
   }
 
   /** Every transfer, for a view that starts late. */
@@ -425,6 +432,7 @@ export class FileTransfers {
         void this.pump(o, leg);
         return;
       case "fk":
+        if (leg.state === "offered") return; // sent before the receiver heard the offer again: its `fa` says where to go on
         if (leg.state !== "moving" || f.n < leg.acked || f.n > leg.next) return this.badFrame(o, leg);
         leg.acked = f.n;
         this.emitOut(o);
@@ -556,6 +564,9 @@ export class FileTransfers {
       if (ENDED.includes(known.state))
         return this.sendControl(lane, { t: "fx", id: f.id, why: known.reason === undefined || known.reason === "unreachable" ? "cancelled" : known.reason });
       if (known.state === "asking") return;
+      // No acknowledgement goes out until the resume point is said (`fa`): the chunks still being
+      // written from the old lane would otherwise ack on the new one before it.
+      known.state = "paused";
       void known.queue.then(() => {
         if (ENDED.includes(known.state)) return;
         known.expected = known.verified;
@@ -568,6 +579,7 @@ export class FileTransfers {
     const open = [...this.inc.values()].filter((t) => t.peer === peer && !ENDED.includes(t.state)).length;
     const t: Incoming = {
       tok: newTransferId(),
+      base: 0,
       key: null,
       durable: 0,
       book: Promise.resolve(),
@@ -662,6 +674,7 @@ export class FileTransfers {
       durable: r.verified,
       book: Promise.resolve(),
       restored: r,
+      base: r.verified,
     };
     this.inc.set(k, t);
     // A sender whose page went too (or never comes back) would leave the card paused for ever.
@@ -737,7 +750,7 @@ export class FileTransfers {
       t.verified++;
       this.emit(this.viewIn(t));
       if (t.verified === t.chunks) return this.complete(t);
-      if (t.verified % Math.max(1, Math.floor(t.offer.w / 4)) === 0)
+      if (t.state === "moving" && t.verified % Math.max(1, Math.floor(t.offer.w / 4)) === 0)
         this.sendControl(this.attached.get(peer) ?? null, { t: "fk", id: t.offer.id, n: t.verified });
     });
   }
@@ -832,6 +845,8 @@ export class FileTransfers {
     };
     if (t.reason) v.reason = t.reason;
     if (t.blob) v.blob = t.blob;
+    if (t.restored && t.state === "paused") v.kept = true;
+    if (t.base > 0) v.from = Math.min(t.offer.size, t.base * t.offer.cs);
     return v;
   }
 }
