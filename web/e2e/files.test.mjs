@@ -1,4 +1,4 @@
-/* global TextEncoder, File, DataTransfer, DragEvent, ClipboardEvent, MutationObserver -- used in the page */
+/* global TextEncoder, File, DataTransfer, DragEvent, ClipboardEvent, MutationObserver, Blob -- used in the page */
 // Files and pictures between Chromium and Firefox ESR through the real server (docs/user-guide.md,
 // "Files and pictures"): bytes arrive with the right SHA-256 in both directions and are written to
 // the Origin Private File System; a PNG is previewed, an SVG with a script and a hostile name are
@@ -39,19 +39,23 @@ async function card(p, dir, name, state) {
   );
 }
 
-/** SHA-256 and size of every file this browser's OPFS holds for GhostChat (received files are written there). */
+/**
+ * SHA-256 and size of every file this browser's OPFS holds for GhostChat: each received file is a
+ * folder of segment files 0, 1, … (adapters/opfs.ts), read here end to end.
+ */
 function opfsFiles(p) {
   return p.eval(async () => {
     const out = [];
     const root = await (await navigator.storage.getDirectory()).getDirectoryHandle("ghostchat-files");
-    for await (const [, page] of root.entries()) {
-      if (page.kind !== "directory") continue;
-      for await (const [, h] of page.entries()) {
-        if (h.kind !== "file") continue;
-        const bytes = new Uint8Array(await (await h.getFile()).arrayBuffer());
-        const hex = [...new Uint8Array(await crypto.subtle.digest("SHA-256", bytes))].map((b) => b.toString(16).padStart(2, "0")).join("");
-        out.push({ size: bytes.length, sha: hex, latin1: bytes.length < 100_000 ? String.fromCharCode(...bytes) : "" });
-      }
+    for await (const [, folder] of root.entries()) {
+      if (folder.kind !== "directory") continue;
+      const parts = [];
+      for await (const [name, h] of folder.entries()) if (h.kind === "file" && /^\d+$/.test(name)) parts.push([Number(name), await h.getFile()]);
+      if (parts.length === 0) continue;
+      parts.sort((x, y) => x[0] - y[0]);
+      const bytes = new Uint8Array(await new Blob(parts.map(([, f]) => f)).arrayBuffer());
+      const hex = [...new Uint8Array(await crypto.subtle.digest("SHA-256", bytes))].map((b) => b.toString(16).padStart(2, "0")).join("");
+      out.push({ size: bytes.length, sha: hex, latin1: bytes.length < 100_000 ? String.fromCharCode(...bytes) : "" });
     }
     return out;
   });
@@ -361,4 +365,162 @@ describe("Files across a redial and in a group room (e2e build)", { timeout: 600
     await members[0].page.close();
     await context.close();
   });
+});
+
+// Resume after the receiver reloads its page (docs/protocol.md, "Files"): the receiver's page
+// reloads itself mid-transfer (location.reload(), as a user pressing reload), rejoins the room as a
+// new member, finds its partial file (OPFS) and its record (IndexedDB) and asks the sender to go on
+// from the chunks it kept; the sender's card moves on from there, not from zero.
+describe("Files: the receiver reloads its page mid-transfer", { timeout: 600_000 }, () => {
+  const ctx = serverAndBrowsers();
+
+  // Firefox does not get its goodbye out when a page reloads (Chromium does): the 1:1 room then
+  // keeps its seat for the old page until it is unreachable (a minute) and refuses the new one as
+  // "busy" meanwhile. Firefox's reload is tested in a group room, where the seat is not in the way.
+  for (const [senderKind, receiverKind, kind] of [
+    ["firefox", "chromium", "pair"],
+    ["chromium", "firefox", "group"],
+  ]) {
+    it(`${senderKind}Sends_${receiverKind}Reloads_${kind}_GoesOnFromTheKeptChunks_RightSha256OnDisk_RecordRemoved`, async () => {
+      const open = (k) => (k === "chromium" ? chromiumPage(ctx.chromium) : firefoxPage(ctx.firefox));
+      const host = await open(senderKind);
+      const guest = await open(receiverKind);
+      await guest.goto(await createRoom(host, ctx.server.url, kind));
+      for (const p of [host, guest]) await p.waitFor(() => document.body.dataset.view === "chat" && document.body.dataset.phase === "connected");
+      // Accepted without asking (the user's setting, kept across the reload).
+      await guest.eval(() => {
+        const s = document.querySelector("#auto-accept");
+        s.value = String(1024 * 2 ** 20);
+        s.dispatchEvent(new Event("change"));
+      });
+      // The sender's card: every state and progress value it is drawn with.
+      await host.eval(() => {
+        window.__drawn = [];
+        new MutationObserver(() => {
+          const li = document.querySelector('li.file-card[data-direction="out"]');
+          if (!li) return;
+          const value = li.querySelector("progress")?.value ?? null;
+          const last = window.__drawn.at(-1);
+          if (!last || last.state !== li.dataset.state || last.value !== value) window.__drawn.push({ state: li.dataset.state, value });
+        }).observe(document.querySelector("#messages"), { subtree: true, childList: true, attributes: true });
+      });
+      // The receiver reloads once a third of the file is verified (at least two 8 MiB segments on disk).
+      await guest.eval(() => {
+        new MutationObserver(() => {
+          const bar = document.querySelector('li.file-card[data-direction="in"] progress');
+          if (bar && bar.value > bar.max / 3 && !window.__reloading) {
+            window.__reloading = true;
+            location.reload();
+          }
+        }).observe(document.querySelector("#messages"), { subtree: true, childList: true, attributes: true });
+      });
+      const bytes = randomBytes(64 * 1024 * 1024 + 4321);
+      await pick(host, "kept.bin", "application/octet-stream", bytes);
+      // The reloaded page shows the kept transfer, then receives the rest.
+      await guest.waitFor(() => document.body.dataset.view === "chat" && !window.__reloading && document.querySelector('li.file-card[data-direction="in"]'));
+      const show = (p) =>
+        p.eval(() =>
+          [...document.querySelectorAll("li.file-card")].map(
+            (li) => `${li.dataset.state} ${li.querySelector("progress")?.value ?? ""} ${li.querySelector(".file-status")?.textContent}`,
+          ),
+        );
+      await card(guest, "in", "kept.bin", "done").catch(async (e) =>
+        assert.fail(
+          `${e.message}: sender ${JSON.stringify(await host.eval(() => window.__drawn))} ${await show(host)}; receiver ${await show(guest)} ${await guest.eval(() => `${document.body.dataset.view} ${document.body.dataset.phase} ${document.querySelector("#status").textContent}`)}`,
+        ),
+      );
+      await card(host, "out", "kept.bin", "done");
+      const drawn = await host.eval(() => window.__drawn);
+      const cut = drawn.findIndex((d) => d.state === "failed" || d.state === "paused");
+      assert.ok(cut > 0, `the sender saw the receiver go: ${JSON.stringify(drawn)}`);
+      const again = drawn.slice(cut).find((d) => d.state === "moving");
+      assert.ok(again && again.value >= 8 * 1024 * 1024, `went on from the kept chunks, not from 0: ${JSON.stringify(drawn)}`);
+      assert.ok(
+        (await opfsFiles(guest)).some((f) => f.sha === sha(bytes) && f.size === bytes.length),
+        `${receiverKind} has the whole file with the sender's SHA-256`,
+      );
+      const records = await guest.eval(
+        () =>
+          new Promise((resolve, reject) => {
+            const q = indexedDB.open("ghostchat-files");
+            q.onerror = () => reject(q.error);
+            q.onsuccess = () => {
+              const r = q.result.transaction("partials").objectStore("partials").count();
+              r.onsuccess = () => (q.result.close(), resolve(r.result));
+            };
+          }),
+      );
+      assert.equal(records, 0, "the record of the partial file is gone once the file is done");
+      assert.deepEqual([...host.errors, ...guest.errors], []);
+      for (const p of [host, guest]) await (p.context ? p.context.close() : p.page.close());
+    });
+  }
+});
+
+// The operator's limit (GhostChat:Files:MaxBytes, here 1 MiB) reaches each page in its /api/ice
+// answer: the page says it, a sender does not offer a larger file, and a receiver refuses a larger
+// offer from a sender that does not keep to the limit — a Chromium page whose /api/ice answer is
+// rewritten on its way in (Playwright's route) to allow 1 GiB.
+describe("Files: the operator's size limit", { timeout: 600_000 }, () => {
+  const ctx = serverAndBrowsers({ GhostChat__Files__MaxBytes: String(1024 * 1024) });
+
+  /** A Chromium page told by its /api/ice answer that files up to 1 GiB are fine. */
+  async function laxChromium() {
+    const p = await chromiumPage(ctx.chromium);
+    await p.page.route("**/api/ice*", async (route) => {
+      const response = await route.fetch();
+      route.fulfill({ response, json: { ...(await response.json()), maxFileBytes: 2 ** 30 } });
+    });
+    return p;
+  }
+
+  const note = (p) => p.eval(() => document.querySelector("#file-limit").textContent);
+
+  for (const receiverKind of ["firefox", "chromium"]) {
+    it(`aboveTheLimit_${receiverKind}SenderRefusesWithAMessage_${receiverKind}ReceiverRefusesALaxSender`, async () => {
+      const lax = await laxChromium();
+      const honest = receiverKind === "firefox" ? await firefoxPage(ctx.firefox) : await chromiumPage(ctx.chromium);
+      await connectPair(lax, honest, ctx.server.url);
+      await honest.waitFor(() => document.querySelector("#file-limit").textContent.includes("1.0 MB"));
+      assert.equal(await note(honest), "This server allows files up to 1.0 MB.");
+      assert.equal(await honest.eval(() => document.querySelector("#attach").getAttribute("aria-label")), "Send a file (up to 1.0 MB)");
+      assert.equal(await note(lax), "This server allows files up to 1.0 GB.");
+
+      // The honest page does not offer a file above the limit: a card says so, nothing reaches the other side.
+      await pick(honest, "too-big.bin", "application/octet-stream", randomBytes(1024 * 1024 + 1));
+      await honest.waitFor(() => document.querySelector('li.file-card[data-state="refused"]'));
+      assert.equal(
+        await honest.eval(() => document.querySelector('li.file-card[data-state="refused"] .file-status').textContent),
+        "too-big.bin was not sent: it is larger than this server allows (1.0 MB).",
+      );
+      assert.equal(
+        await honest.eval(() => document.querySelector("#announcer").textContent),
+        "too-big.bin was not sent: it is larger than this server allows (1.0 MB).",
+      );
+      // At the limit exactly it goes.
+      const fits = randomBytes(1024 * 1024);
+      await pick(honest, "fits.bin", "application/octet-stream", fits);
+      await card(lax, "in", "fits.bin", "done");
+      assert.equal(await lax.eval(() => [...document.querySelectorAll("li.file-card")].some((li) => li.textContent.includes("too-big.bin"))), false);
+
+      // The lax page offers a larger one: the honest receiver refuses it (too large), both cards say so.
+      await pick(lax, "lax.bin", "application/octet-stream", randomBytes(2 * 1024 * 1024));
+      await card(honest, "in", "lax.bin", "failed");
+      await card(lax, "out", "lax.bin", "failed");
+      for (const p of [honest, lax])
+        assert.equal(
+          await p.eval(
+            () =>
+              [...document.querySelectorAll('li.file-card[data-state="failed"]')].find((li) => li.textContent.includes("lax.bin")).querySelector(".file-status")
+                .textContent,
+          ),
+          "Failed: larger than the limit",
+        );
+      // Nothing of it was written.
+      assert.ok((await opfsFiles(honest)).every((f) => f.size <= 1024 * 1024));
+      assert.deepEqual([...lax.errors, ...honest.errors], []);
+      await lax.context.close();
+      await (honest.context ? honest.context.close() : honest.page.close());
+    });
+  }
 });
