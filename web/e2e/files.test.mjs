@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { deflateSync } from "node:zlib";
 import { describe, it } from "node:test";
-import { artifact, AXE_SOURCE, chromiumPage, connectPair, createRoom, E2E_DIST, firefoxPage, serverAndBrowsers } from "./harness.mjs";
+import { artifact, AXE_SOURCE, chromiumPage, connectPair, createRoom, E2E_DIST, firefoxPage, launchFirefox, serverAndBrowsers } from "./harness.mjs";
 
 const sha = (b) => createHash("sha256").update(b).digest("hex");
 const tmp = mkdtempSync(path.join(tmpdir(), "gc-files-"));
@@ -27,11 +27,12 @@ async function pick(p, name, mimeType, buffer) {
 }
 
 /** Waits for a file card of this name and direction in `state`; returns its transfer id. */
-async function card(p, dir, name, state) {
+async function card(p, dir, name, state, timeout = undefined) {
   await p.waitFor(
     ([d, n, s]) =>
       [...document.querySelectorAll(`#messages li.file-card[data-direction="${d}"]`)].some((li) => li.dataset.state === s && li.textContent.includes(n)),
     [dir, name, state],
+    timeout,
   );
   return p.eval(
     ([d, n]) => [...document.querySelectorAll(`#messages li.file-card[data-direction="${d}"]`)].find((li) => li.textContent.includes(n)).dataset.transfer,
@@ -523,4 +524,55 @@ describe("Files: the operator's size limit", { timeout: 600_000 }, () => {
       await (honest.context ? honest.context.close() : honest.page.close());
     });
   }
+});
+
+// A receiver whose browser dies mid-transfer (its process killed by PID: no goodbye, as when a
+// phone kills a tab) stays a member, "reconnecting"; once no path has reached it for a minute
+// (the room engine's unreachableAfterMs) the sender's transfer to it fails, saying so, and offers
+// Send again: the file goes to whoever is connected then (here the next person with the link).
+describe("Files: a receiver whose tab died without a goodbye", { timeout: 600_000 }, () => {
+  const ctx = serverAndBrowsers();
+
+  it("receiverKilled_SenderFailsUnreachableAfterAMinute_SendAgainReachesTheNextMember_RightSha256", async () => {
+    const doomed = await launchFirefox();
+    const pid = doomed.process().pid;
+    try {
+      const host = await chromiumPage(ctx.chromium);
+      const guest = await firefoxPage(doomed);
+      const link = await connectPair(host, guest, ctx.server.url);
+      await guest.eval(() => {
+        const s = document.querySelector("#auto-accept");
+        s.value = String(1024 * 2 ** 20);
+        s.dispatchEvent(new Event("change"));
+      });
+      const bytes = randomBytes(96 * 1024 * 1024 + 11);
+      await pick(host, "orphan.bin", "application/octet-stream", bytes);
+      await card(guest, "in", "orphan.bin", "moving");
+      process.kill(pid, "SIGKILL");
+      await card(host, "out", "orphan.bin", "failed", 150_000);
+      const status = () =>
+        host.eval(
+          () =>
+            [...document.querySelectorAll('li.file-card[data-direction="out"]')]
+              .find((li) => li.textContent.includes("orphan.bin"))
+              .querySelector(".file-status").textContent,
+        );
+      assert.equal(await status(), "Failed: the other side could not be reached for a minute");
+      // The unreachable member's seat goes to the next person with the link; Send again reaches them.
+      const next = await chromiumPage(ctx.chromium);
+      await next.goto(link);
+      await next.waitFor(() => document.body.dataset.phase === "connected" && document.body.dataset.view === "chat");
+      await host.click('li.file-card[data-state="failed"] button[data-action="resend"]');
+      // Above the default automatic limit (25 MiB): the new member is asked first.
+      await card(next, "in", "orphan.bin", "asking");
+      await next.click('li.file-card[data-state="asking"] button[data-action="accept"]');
+      await card(next, "in", "orphan.bin", "done");
+      assert.ok((await opfsFiles(next)).some((f) => f.sha === sha(bytes) && f.size === bytes.length));
+      assert.deepEqual([...host.errors, ...next.errors], []);
+      await host.context.close();
+      await next.context.close();
+    } finally {
+      await doomed.close().catch(() => undefined);
+    }
+  });
 });
