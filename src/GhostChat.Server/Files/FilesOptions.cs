@@ -6,7 +6,7 @@ namespace GhostChat.Server.Files;
 /// one call every room page makes before it connects. Senders refuse to offer a larger file and receivers refuse
 /// larger offers.
 /// </summary>
-public sealed class FilesOptions
+internal sealed class FilesOptions
 {
     public const string SectionName = "GhostChat:Files";
 
