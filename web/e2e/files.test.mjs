@@ -458,6 +458,50 @@ describe("Files: the receiver reloads its page mid-transfer", { timeout: 600_000
   }
 });
 
+describe("Files: panic clear while a file arrives", { timeout: 600_000 }, () => {
+  const ctx = serverAndBrowsers();
+
+  it("panicMidTransfer_KeptRecordAndPartialFileGone_SenderToldCancelled", async () => {
+    const host = await firefoxPage(ctx.firefox);
+    const guest = await chromiumPage(ctx.chromium);
+    await connectPair(host, guest, ctx.server.url);
+    await guest.eval(() => {
+      const s = document.querySelector("#auto-accept");
+      s.value = String(1024 * 2 ** 20);
+      s.dispatchEvent(new Event("change"));
+    });
+    const partials = () =>
+      guest.eval(
+        () =>
+          new Promise((resolve, reject) => {
+            const q = indexedDB.open("ghostchat-files");
+            q.onerror = () => reject(q.error);
+            q.onsuccess = () => {
+              const r = q.result.transaction("partials").objectStore("partials").count();
+              r.onsuccess = () => (q.result.close(), resolve(r.result));
+            };
+          }),
+      );
+    await pick(host, "secret.bin", "application/octet-stream", randomBytes(96 * 1024 * 1024));
+    // Once a record of the partial file is kept, panic.
+    await guest.waitFor(async () => {
+      const q = indexedDB.open("ghostchat-files");
+      const db = await new Promise((r) => (q.onsuccess = () => r(q.result)));
+      const n = await new Promise((r) => (db.transaction("partials").objectStore("partials").count().onsuccess = (e) => r(e.target.result)));
+      db.close();
+      return n > 0;
+    });
+    await guest.click("#panic");
+    await card(host, "out", "secret.bin", "cancelled");
+    for (let i = 0; i < 200 && ((await partials()) > 0 || (await opfsFiles(guest)).length > 0); i++) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(await partials(), 0, "no record of the partial file is left");
+    assert.deepEqual(await opfsFiles(guest), []);
+    assert.deepEqual([...host.errors, ...guest.errors], []);
+    await host.page.close();
+    await guest.context.close();
+  });
+});
+
 // The operator's limit (GhostChat:Files:MaxBytes, here 1 MiB) reaches each page in its /api/ice
 // answer: the page says it, a sender does not offer a larger file, and a receiver refuses a larger
 // offer from a sender that does not keep to the limit — a Chromium page whose /api/ice answer is
