@@ -62,6 +62,30 @@ function opfsFiles(p) {
   });
 }
 
+/** The user's "accept files automatically up to" set to 1 GiB (kept in localStorage, so across a reload). */
+function acceptUpTo1GiB(p) {
+  return p.eval(() => {
+    const s = document.querySelector("#auto-accept");
+    s.value = String(1024 * 2 ** 20);
+    s.dispatchEvent(new Event("change"));
+  });
+}
+
+/** How many partial-file records (kept across a reload) this browser's IndexedDB holds. */
+function partialRecords(p) {
+  return p.eval(
+    () =>
+      new Promise((resolve, reject) => {
+        const q = indexedDB.open("ghostchat-files");
+        q.onerror = () => reject(q.error);
+        q.onsuccess = () => {
+          const r = q.result.transaction("partials").objectStore("partials").count();
+          r.onsuccess = () => (q.result.close(), resolve(r.result));
+        };
+      }),
+  );
+}
+
 /** A real 3×2 RGB PNG (zlib-compressed scanlines, CRC-32 per chunk). */
 function png() {
   const table = Array.from({ length: 256 }, (_, n) => {
@@ -389,11 +413,7 @@ describe("Files: the receiver reloads its page mid-transfer", { timeout: 600_000
       await guest.goto(await createRoom(host, ctx.server.url, kind));
       for (const p of [host, guest]) await p.waitFor(() => document.body.dataset.view === "chat" && document.body.dataset.phase === "connected");
       // Accepted without asking (the user's setting, kept across the reload).
-      await guest.eval(() => {
-        const s = document.querySelector("#auto-accept");
-        s.value = String(1024 * 2 ** 20);
-        s.dispatchEvent(new Event("change"));
-      });
+      await acceptUpTo1GiB(guest);
       // The sender's card: every state and progress value it is drawn with.
       await host.eval(() => {
         window.__drawn = [];
@@ -440,18 +460,7 @@ describe("Files: the receiver reloads its page mid-transfer", { timeout: 600_000
         (await opfsFiles(guest)).some((f) => f.sha === sha(bytes) && f.size === bytes.length),
         `${receiverKind} has the whole file with the sender's SHA-256`,
       );
-      const records = await guest.eval(
-        () =>
-          new Promise((resolve, reject) => {
-            const q = indexedDB.open("ghostchat-files");
-            q.onerror = () => reject(q.error);
-            q.onsuccess = () => {
-              const r = q.result.transaction("partials").objectStore("partials").count();
-              r.onsuccess = () => (q.result.close(), resolve(r.result));
-            };
-          }),
-      );
-      assert.equal(records, 0, "the record of the partial file is gone once the file is done");
+      assert.equal(await partialRecords(guest), 0, "the record of the partial file is gone once the file is done");
       assert.deepEqual([...host.errors, ...guest.errors], []);
       for (const p of [host, guest]) await (p.context ? p.context.close() : p.page.close());
     });
@@ -465,36 +474,15 @@ describe("Files: panic clear while a file arrives", { timeout: 600_000 }, () => 
     const host = await firefoxPage(ctx.firefox);
     const guest = await chromiumPage(ctx.chromium);
     await connectPair(host, guest, ctx.server.url);
-    await guest.eval(() => {
-      const s = document.querySelector("#auto-accept");
-      s.value = String(1024 * 2 ** 20);
-      s.dispatchEvent(new Event("change"));
-    });
-    const partials = () =>
-      guest.eval(
-        () =>
-          new Promise((resolve, reject) => {
-            const q = indexedDB.open("ghostchat-files");
-            q.onerror = () => reject(q.error);
-            q.onsuccess = () => {
-              const r = q.result.transaction("partials").objectStore("partials").count();
-              r.onsuccess = () => (q.result.close(), resolve(r.result));
-            };
-          }),
-      );
+    await acceptUpTo1GiB(guest);
     await pick(host, "secret.bin", "application/octet-stream", randomBytes(96 * 1024 * 1024));
     // Once a record of the partial file is kept, panic.
-    await guest.waitFor(async () => {
-      const q = indexedDB.open("ghostchat-files");
-      const db = await new Promise((r) => (q.onsuccess = () => r(q.result)));
-      const n = await new Promise((r) => (db.transaction("partials").objectStore("partials").count().onsuccess = (e) => r(e.target.result)));
-      db.close();
-      return n > 0;
-    });
+    for (let i = 0; i < 900 && (await partialRecords(guest)) === 0; i++) await new Promise((r) => setTimeout(r, 50));
+    assert.ok((await partialRecords(guest)) > 0, "a record of the partial file was kept while it arrived");
     await guest.click("#panic");
     await card(host, "out", "secret.bin", "cancelled");
-    for (let i = 0; i < 200 && ((await partials()) > 0 || (await opfsFiles(guest)).length > 0); i++) await new Promise((r) => setTimeout(r, 50));
-    assert.equal(await partials(), 0, "no record of the partial file is left");
+    for (let i = 0; i < 200 && ((await partialRecords(guest)) > 0 || (await opfsFiles(guest)).length > 0); i++) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(await partialRecords(guest), 0, "no record of the partial file is left");
     assert.deepEqual(await opfsFiles(guest), []);
     assert.deepEqual([...host.errors, ...guest.errors], []);
     await host.page.close();
@@ -584,11 +572,7 @@ describe("Files: a receiver whose tab died without a goodbye", { timeout: 600_00
       const host = await chromiumPage(ctx.chromium);
       const guest = await firefoxPage(doomed);
       const link = await connectPair(host, guest, ctx.server.url);
-      await guest.eval(() => {
-        const s = document.querySelector("#auto-accept");
-        s.value = String(1024 * 2 ** 20);
-        s.dispatchEvent(new Event("change"));
-      });
+      await acceptUpTo1GiB(guest);
       const bytes = randomBytes(96 * 1024 * 1024 + 11);
       await pick(host, "orphan.bin", "application/octet-stream", bytes);
       await card(guest, "in", "orphan.bin", "moving");
