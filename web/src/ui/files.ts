@@ -2,9 +2,9 @@ import { FileTransfers, PREVIEW_TYPES, sanitiseFileName, sniffPicture, stripJpeg
 import type { MeshRoom, MeshSession } from "../core/room";
 import { t, type StringKey } from "../core/strings";
 import { OpfsStore } from "../adapters/opfs";
-import { workerHash } from "../adapters/hash-worker";
 import { IdbPartialBook } from "../adapters/idb";
 import { serverFileLimit } from "./file-limit";
+import { workerHash, workerHashFile } from "../adapters/hash-worker";
 import { $, el } from "./dom";
 
 /** Choices for "accept files automatically up to" (bytes); 25 MiB by default. */
@@ -87,6 +87,7 @@ export class FilesView {
       maxBytes: () => maxFileBytes().bytes,
       hash: workerHash,
       partials,
+      hashFile: workerHashFile,
     });
     this.off.push(this.engine.events.on("changed", (v) => this.render(v)));
     // A member who left the room (said goodbye, or was removed): its transfers end. One that no
