@@ -42,7 +42,8 @@ async function card(p, dir, name, state, timeout = undefined) {
 
 /**
  * SHA-256 and size of every file this browser's OPFS holds for GhostChat: each received file is a
- * folder of segment files 0, 1, … (adapters/opfs.ts), read here end to end.
+ * folder of segment files 0, 1, … (adapters/opfs.ts), read here end to end. A folder the page
+ * removes while it is read (panic clear) is left out.
  */
 function opfsFiles(p) {
   return p.eval(async () => {
@@ -50,11 +51,17 @@ function opfsFiles(p) {
     const root = await (await navigator.storage.getDirectory()).getDirectoryHandle("ghostchat-files");
     for await (const [, folder] of root.entries()) {
       if (folder.kind !== "directory") continue;
-      const parts = [];
-      for await (const [name, h] of folder.entries()) if (h.kind === "file" && /^\d+$/.test(name)) parts.push([Number(name), await h.getFile()]);
-      if (parts.length === 0) continue;
-      parts.sort((x, y) => x[0] - y[0]);
-      const bytes = new Uint8Array(await new Blob(parts.map(([, f]) => f)).arrayBuffer());
+      let bytes;
+      try {
+        const parts = [];
+        for await (const [name, h] of folder.entries()) if (h.kind === "file" && /^\d+$/.test(name)) parts.push([Number(name), await h.getFile()]);
+        if (parts.length === 0) continue;
+        parts.sort((x, y) => x[0] - y[0]);
+        bytes = new Uint8Array(await new Blob(parts.map(([, f]) => f)).arrayBuffer());
+      } catch (e) {
+        if (e.name === "NotFoundError") continue;
+        throw e;
+      }
       const hex = [...new Uint8Array(await crypto.subtle.digest("SHA-256", bytes))].map((b) => b.toString(16).padStart(2, "0")).join("");
       out.push({ size: bytes.length, sha: hex, latin1: bytes.length < 100_000 ? String.fromCharCode(...bytes) : "" });
     }
