@@ -10,11 +10,16 @@ import {
   sanitiseType,
   sniffPicture,
   stripJpegMetadata,
+  type FileSink,
   type LaneSource,
+  type PartialBook,
+  type PartialRecord,
+  type SinkStore,
   type StreamHash,
   type FileSource,
   type TransferView,
 } from "../src/core/files";
+import { PARTIAL_TTL_MS, isLive, isPartialRecord } from "../src/core/files/resume";
 import { CHUNK_HEADER, chunkLength, decodeChunk, decodeControl, encodeChunk } from "../src/core/files/wire";
 
 const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
@@ -676,3 +681,306 @@ function rewriteIndex(d: ArrayBuffer, index: number): ArrayBuffer {
   new DataView(copy).setUint32(17, index, false);
   return copy;
 }
+
+/** A store whose files outlive an engine (a page reload): it commits every `commitChunks` chunks, like adapters/opfs.ts's segments. */
+class DurableStore implements SinkStore {
+  readonly files = new Map<string, { parts: Uint8Array[]; committed: number }>();
+  private n = 0;
+  constructor(private readonly commitBytes: number) {}
+  open(_size: number, durable?: (bytes: number) => void): Promise<FileSink> {
+    const name = `t-${++this.n}`;
+    this.files.set(name, { parts: [], committed: 0 });
+    return Promise.resolve(this.sink(name, durable));
+  }
+  reopen(name: string, _size: number, bytes: number, durable?: (bytes: number) => void) {
+    const f = this.files.get(name);
+    if (!f || f.committed < bytes) return Promise.resolve(null);
+    const all = Buffer.concat(f.parts).subarray(0, bytes);
+    f.parts = [new Uint8Array(all)];
+    f.committed = bytes;
+    return Promise.resolve({ sink: this.sink(name, durable), prefix: new Blob([all]) });
+  }
+  remove(name: string) {
+    this.files.delete(name);
+    return Promise.resolve();
+  }
+  private sink(name: string, durable?: (bytes: number) => void): FileSink {
+    const f = this.files.get(name)!;
+    return {
+      name,
+      append: (bytes) => {
+        f.parts.push(bytes.slice());
+        const total = f.parts.reduce((n, p) => n + p.length, 0);
+        if (total - f.committed >= this.commitBytes) durable?.((f.committed = total));
+        return Promise.resolve();
+      },
+      finish: (type) => Promise.resolve(new Blob(f.parts as BlobPart[], { type })),
+      discard: () => {
+        this.files.delete(name);
+        return Promise.resolve();
+      },
+    };
+  }
+}
+
+/** A PartialBook in memory (the tab's IndexedDB in the page). */
+class MemoryBook implements PartialBook {
+  readonly records = new Map<string, PartialRecord>();
+  list() {
+    return Promise.resolve([...this.records.values()].map((r) => structuredClone(r)));
+  }
+  put(r: PartialRecord) {
+    this.records.set(`${r.peer} ${r.offer.id}`, structuredClone(r));
+    return Promise.resolve();
+  }
+  remove(peer: string, id: string) {
+    this.records.delete(`${peer} ${id}`);
+    return Promise.resolve();
+  }
+}
+
+function withKeys(source: LaneSource, keys: Record<string, string>, room = "room-1"): LaneSource {
+  return { ...source, key: (p) => (source.lane(p) ? (keys[p] ?? null) : null), room: () => room };
+}
+
+describe("resume after the receiver reloads its page", () => {
+  const CS = 16 * 1024;
+
+  /**
+   * Alice sends to Bob; Bob's page "reloads" after `cutAfter` chunks: his engine stops, he leaves
+   * (alice.peerGone), and a new page (peer id bob2, a new key) starts with the same store and book,
+   * then links to Alice. Alice's side: one engine whose lanes reach bob (net1) and bob2 (net2).
+   */
+  async function reload(opts: { cutAfter: number; size: number; bob2Key?: string; room2?: string; timers?: (() => void)[] }) {
+    const net1 = network("alice", "bob");
+    const net2 = network("alice", "bob2");
+    const keys = { alice: "key-alice", bob: "key-bob", bob2: "key-bob2" };
+    const a1 = net1.source("alice", "bob");
+    const a2 = net2.source("alice", "bob2");
+    const aliceLanes: LaneSource = withKeys(
+      {
+        lane: (p) => (p === "bob" ? a1.lane(p) : a2.lane(p)),
+        onUp: (fn) => {
+          const offs = [a1.onUp(fn), a2.onUp(fn)];
+          return () => offs.forEach((f) => f());
+        },
+        onDown: (fn) => {
+          const offs = [a1.onDown(fn), a2.onDown(fn)];
+          return () => offs.forEach((f) => f());
+        },
+      },
+      keys,
+    );
+    const store = new DurableStore(4 * CS);
+    const book = new MemoryBook();
+    const common = { autoAcceptBytes: () => 1e9, maxBytes: () => 1e9, window: 4, chunkSize: CS };
+    const alice = new FileTransfers({ ...common, lanes: aliceLanes, store: new MemoryStore() });
+    const bob = new FileTransfers({ ...common, lanes: withKeys(net1.source("bob", "alice"), keys), store, partials: book });
+    const seen = { alice: [] as TransferView[], bob: [] as TransferView[], bob2: [] as TransferView[] };
+    alice.events.on("changed", (v) => seen.alice.push(v));
+    bob.events.on("changed", (v) => seen.bob.push(v));
+    net1.link();
+    let delivered = 0;
+    net1.sides.get("bob")!.lane!.tamper = (d) => {
+      if (typeof d !== "string" && ++delivered === opts.cutAfter) queueMicrotask(() => net1.cut());
+      return typeof d !== "string" && delivered > opts.cutAfter ? null : d;
+    };
+    const bytes = randomBytes(opts.size);
+    await alice.send(blobOf(bytes, "big.bin"), ["bob"]);
+    await settle(200);
+    // The reload: Bob's page goes (its "leaving" reaches Alice), a new page starts.
+    bob.stop();
+    alice.peerGone("bob");
+    const lanes2 = withKeys(net2.source("bob2", "alice"), { alice: opts.bob2Key ?? keys.alice }, opts.room2 ?? "room-1");
+    const refused: string[] = [];
+    const bob2 = new FileTransfers({
+      ...common,
+      lanes: lanes2,
+      store,
+      partials: book,
+      ...(opts.timers ? { setTimer: (_ms: number, fn: () => void) => (opts.timers!.push(fn), () => undefined) } : {}),
+    });
+    bob2.events.on("changed", (v) => seen.bob2.push(v));
+    bob2.events.on("refused", (e) => refused.push(e.reason));
+    await bob2.restoring;
+    return { alice, bob2, net2, store, book, bytes, seen, refused };
+  }
+
+  it("receiverReloads_GoesOnFromTheChunksOnDisk_RightSha256_RecordRemoved", async () => {
+    const { alice, net2, bytes, seen, book, store } = await reload({ cutAfter: 14, size: 40 * CS + 77 });
+    // Restored at once, before any link: paused at the 12 chunks committed (commits every 4).
+    expect(seen.bob2[0]).toMatchObject({ dir: "in", state: "paused", name: "big.bin", bytes: 12 * CS, peers: ["alice"] });
+    expect(seen.alice.at(-1)).toMatchObject({ state: "failed", reason: "gone" });
+    net2.link();
+    await settle(400);
+    expect(seen.bob2.at(-1)!.state).toBe("done");
+    expect(sha(await text(seen.bob2.at(-1)!.blob!))).toBe(sha(bytes));
+    expect(alice.views()[0]).toMatchObject({ state: "done", peers: ["bob2"], bytes: bytes.length });
+    // Bob2 asked from chunk 12 and Alice's first chunk to it was 12: nothing before it sent again.
+    const asked = net2.sides
+      .get("bob2")!
+      .lane!.sent.filter((d) => typeof d === "string")
+      .map((d) => JSON.parse(d as string));
+    expect(asked[0]).toMatchObject({ t: "fr", from: 12 });
+    const first = net2.sides.get("alice")!.lane!.sent.find((d) => typeof d !== "string") as ArrayBuffer;
+    expect((decodeChunk(first) as { index: number }).index).toBe(12);
+    expect(book.records.size).toBe(0);
+    expect(store.files.size).toBe(1);
+  });
+
+  it("restored_SenderLinkProvesAnotherKeyOrRoom_NothingAskedPartialRemoved", async () => {
+    for (const other of [{ bob2Key: "key-mallory" }, { room2: "room-2" }]) {
+      const { net2, seen, book, store, refused } = await reload({ cutAfter: 9, size: 20 * CS, ...other });
+      net2.link();
+      await settle(100);
+      expect(seen.bob2.at(-1)).toMatchObject({ state: "failed", reason: "gone" });
+      expect(net2.sides.get("bob2")!.lane!.sent.filter((d) => typeof d === "string" && d.includes('"fr"'))).toEqual([]);
+      expect(refused).toContain("unknown-transfer");
+      expect(book.records.size).toBe(0);
+      expect(store.files.size).toBe(0);
+    }
+  });
+
+  it("resumeFrame_WrongTokenOrUnknownId_AnsweredGone_NoChunkSent", async () => {
+    // Bob2's page keeps nothing here (another key): only the frames written by hand below ask Alice.
+    const { alice, net2, seen } = await reload({ cutAfter: 9, size: 20 * CS, bob2Key: "key-mallory" });
+    const id = seen.alice[0]!.id;
+    const aliceRefusals: string[] = [];
+    alice.events.on("refused", (e) => aliceRefusals.push(e.reason));
+    net2.link();
+    await settle(20);
+    const lane = net2.sides.get("bob2")!.lane!;
+    lane.send(JSON.stringify({ t: "fr", id, from: 0, tok: "AAAAAAAAAAAAAAAA" }));
+    lane.send(JSON.stringify({ t: "fr", id: "BBBBBBBBBBBBBBBB", from: 0, tok: "AAAAAAAAAAAAAAAA" }));
+    await settle(40);
+    expect(aliceRefusals.filter((r) => r === "unknown-transfer").length).toBe(2);
+    const toBob2 = net2.sides.get("alice")!.lane!.sent;
+    expect(toBob2.filter((d) => typeof d === "string").map((d) => JSON.parse(d as string))).toEqual([
+      { t: "fx", id, why: "gone" },
+      { t: "fx", id: "BBBBBBBBBBBBBBBB", why: "gone" },
+    ]);
+    expect(toBob2.some((d) => typeof d !== "string")).toBe(false);
+    // Alice's transfer is untouched: still the failed leg to Bob.
+    expect(alice.views()[0]).toMatchObject({ state: "failed", reason: "gone", peers: ["bob"] });
+  });
+
+  it("restored_SenderNeverComesBack_FailsUnreachableAfterTheWait_PartialRemoved", async () => {
+    const timers: (() => void)[] = [];
+    const { seen, book, store } = await reload({ cutAfter: 9, size: 20 * CS, timers });
+    expect(seen.bob2.at(-1)!.state).toBe("paused");
+    expect(timers.length).toBe(1);
+    timers[0]!();
+    await settle(20);
+    expect(seen.bob2.at(-1)).toMatchObject({ state: "failed", reason: "unreachable" });
+    expect(book.records.size).toBe(0);
+    expect(store.files.size).toBe(0);
+  });
+
+  it("records_OnlyWhileUnfinished_CancelRemovesThem", async () => {
+    const net = network("alice", "bob");
+    const keys = { alice: "ka", bob: "kb" };
+    const book = new MemoryBook();
+    const store = new DurableStore(4 * CS);
+    const common = { autoAcceptBytes: () => 1e9, maxBytes: () => 1e9, window: 4, chunkSize: CS };
+    const alice = new FileTransfers({ ...common, lanes: withKeys(net.source("alice", "bob"), keys), store: new MemoryStore() });
+    const bob = new FileTransfers({ ...common, lanes: withKeys(net.source("bob", "alice"), keys), store, partials: book });
+    net.link();
+    let delivered = 0;
+    net.sides.get("bob")!.lane!.tamper = (d) => (typeof d !== "string" && ++delivered > 9 ? null : d);
+    const id = await alice.send(blobOf(randomBytes(20 * CS)), ["bob"]);
+    await settle(200);
+    expect([...book.records.values()]).toMatchObject([{ peer: "alice", key: "ka", room: "room-1", verified: 8, offer: { id, sha: expect.any(String) } }]);
+    bob.cancel(id);
+    await settle(20);
+    expect(book.records.size).toBe(0);
+    expect(store.files.size).toBe(0);
+  });
+});
+
+describe("a member no path reaches (a tab closed without a goodbye)", () => {
+  it("peerGoneUnreachable_BothSidesFailUnreachable_SenderSendsAgainAsANewTransfer", async () => {
+    const { alice, bob, net, last, seen } = pair({ window: 4 });
+    let delivered = 0;
+    net.sides.get("bob")!.lane!.tamper = (d) => {
+      if (typeof d !== "string" && ++delivered === 10) queueMicrotask(() => net.cut());
+      return d;
+    };
+    const bytes = randomBytes(40 * 16 * 1024);
+    const id = await alice.send(blobOf(bytes), ["bob"]);
+    await settle(200);
+    expect(last("alice").state).toBe("paused");
+    alice.peerGone("bob", "unreachable");
+    bob.peerGone("alice", "unreachable");
+    await settle();
+    expect(last("alice")).toMatchObject({ state: "failed", reason: "unreachable" });
+    expect(last("bob")).toMatchObject({ state: "failed", reason: "unreachable" });
+    // Nobody to tell: no frame about it was sent.
+    expect(net.sides.get("alice")!.lane).toBeNull();
+    // The member comes back: the sender sends it again, a new transfer from chunk 0.
+    net.link();
+    const again = await alice.resend(id, ["bob"]);
+    expect(again).not.toBe(id);
+    await settle(400);
+    const done = seen.bob.filter((v) => v.id === again).at(-1)!;
+    expect(done.state).toBe("done");
+    expect(sha(await text(done.blob!))).toBe(sha(bytes));
+    expect(alice.resend("unknown-id-xxxxx", ["bob"])).toBeNull();
+  });
+});
+
+describe("partial records", () => {
+  const offer = { t: "fo", id: "AAAAAAAAAAAAAAAA", name: "a.bin", size: 100_000, type: "application/octet-stream", sha: "a".repeat(64), cs: 16384, w: 4 };
+  const good: PartialRecord = {
+    peer: "gc1-x",
+    key: "k",
+    room: "r",
+    offer: offer as PartialRecord["offer"],
+    tok: "BBBBBBBBBBBBBBBB",
+    verified: 3,
+    sink: "t-1",
+    at: 1000,
+  };
+
+  it("isPartialRecord_EveryFieldChecked", () => {
+    expect(isPartialRecord(good)).toBe(true);
+    for (const bad of [
+      null,
+      [],
+      { ...good, peer: "" },
+      { ...good, key: 5 },
+      { ...good, tok: "short" },
+      { ...good, verified: -1 },
+      { ...good, verified: 7 }, // 100,000 bytes are 7 chunks: a record is never for a finished file
+      { ...good, verified: 1.5 },
+      { ...good, sink: "x".repeat(200) },
+      { ...good, at: Number.NaN },
+      { ...good, offer: { ...offer, sha: "zz" } },
+      { ...good, offer: { ...offer, t: "fa" } },
+      { ...good, offer: undefined },
+    ])
+      expect(isPartialRecord(bad)).toBe(false);
+  });
+
+  it("isLive_ExpiresAfterTheTtl", () => {
+    expect(isLive(good, 1000 + PARTIAL_TTL_MS - 1)).toBe(true);
+    expect(isLive(good, 1000 + PARTIAL_TTL_MS)).toBe(false);
+    expect(isLive({ ...good, at: 1000 + 3 * PARTIAL_TTL_MS }, 1000)).toBe(false);
+  });
+
+  it("decodeControl_ResumeAndAcceptTokens_Checked", () => {
+    expect(decodeControl(JSON.stringify({ t: "fr", id: "AAAAAAAAAAAAAAAA", from: 3, tok: "BBBBBBBBBBBBBBBB" }))).toEqual({
+      ok: true,
+      frame: { t: "fr", id: "AAAAAAAAAAAAAAAA", from: 3, tok: "BBBBBBBBBBBBBBBB" },
+    });
+    expect(decodeControl(JSON.stringify({ t: "fa", id: "AAAAAAAAAAAAAAAA", from: 0, tok: "BBBBBBBBBBBBBBBB" })).ok).toBe(true);
+    for (const bad of [
+      { t: "fr", id: "AAAAAAAAAAAAAAAA", from: 3 },
+      { t: "fr", id: "AAAAAAAAAAAAAAAA", from: -1, tok: "BBBBBBBBBBBBBBBB" },
+      { t: "fr", id: "AAAAAAAAAAAAAAAA", from: 3, tok: "B/BBBBBBBBBBBBBB" },
+      { t: "fr", id: "AAAAAAAAAAAAAAAA", from: 3, tok: 7 },
+      { t: "fa", id: "AAAAAAAAAAAAAAAA", from: 0, tok: "" },
+      { t: "fa", id: "AAAAAAAAAAAAAAAA", from: 0, tok: null },
+    ])
+      expect(decodeControl(JSON.stringify(bad))).toEqual({ ok: false, reason: "bad-shape" });
+  });
+});

@@ -17,7 +17,7 @@ class FakeIce {
   failNext = false;
   constructor(
     private readonly providers: { name: string; scheme?: string }[],
-    private readonly options: { max?: number; relayOnly?: boolean; expiresAt?: number | null } = {},
+    private readonly options: { max?: number; relayOnly?: boolean; expiresAt?: number | null; maxFileBytes?: number } = {},
   ) {}
   fetch = async (exclude: readonly string[]): Promise<IceAnswer> => {
     this.asked.push([...exclude]);
@@ -32,6 +32,7 @@ class FakeIce {
       relayOnly: this.options.relayOnly ?? false,
       stunProbes: [],
       expiresAt: this.options.expiresAt ?? null,
+      maxFileBytes: this.options.maxFileBytes ?? null,
     };
   };
 }
@@ -60,6 +61,7 @@ describe("parseIceAnswer", () => {
       providers: ["coturn", "public-stun"],
       expiresAt: "2026-12-04T20:00:00+00:00",
       relayOnly: true,
+      maxFileBytes: 1048576,
     });
     expect(a).toEqual({
       iceServers: [
@@ -70,7 +72,15 @@ describe("parseIceAnswer", () => {
       relayOnly: true,
       stunProbes: [],
       expiresAt: Date.UTC(2026, 11, 4, 20, 0, 0),
+      maxFileBytes: 1048576,
     });
+  });
+
+  it("maxFileBytes: a whole number of bytes from 1 to 2^46, else not said (null)", () => {
+    expect(parseIceAnswer({ iceServers: [] })?.maxFileBytes).toBeNull();
+    expect(parseIceAnswer({ iceServers: [], maxFileBytes: 2 ** 46 })?.maxFileBytes).toBe(2 ** 46);
+    for (const bad of [0, -1, 1.5, 2 ** 46 + 1, "1048576", null, Number.NaN, { n: 1 }, 1e308])
+      expect(parseIceAnswer({ iceServers: [], maxFileBytes: bad })?.maxFileBytes).toBeNull();
   });
 
   it("refuses what is not an answer and drops malformed parts", () => {
@@ -137,6 +147,13 @@ describe("IceFailover", () => {
     await ice.load();
     expect(ice.relayOnly).toBe(true);
     expect(ice.names).toEqual(["good"]);
+  });
+
+  it("load keeps the operator's file size limit from the answer", async () => {
+    const ice = new IceFailover({ fetch: new FakeIce([{ name: "good" }], { maxFileBytes: 5_000_000 }).fetch });
+    expect(ice.maxFileBytes).toBeNull();
+    await ice.load();
+    expect(ice.maxFileBytes).toBe(5_000_000);
   });
 
   it("load without relay only returns at once; the check replaces the list when it is done", async () => {

@@ -1,4 +1,5 @@
 using GhostChat.Server.EmbeddedTurn;
+using GhostChat.Server.Files;
 using GhostChat.Server.Ice;
 using GhostChat.Server.Network;
 using GhostChat.Server.Ops;
@@ -45,6 +46,7 @@ public static class GhostChatHost
         builder.AddGhostChatSignaling().UseRedis();
         builder.AddGhostChatTurn();
         builder.AddGhostChatIce();
+        builder.AddGhostChatFiles();
         builder.AddGhostChatTelemetry();
         builder.AddGhostChatWeb();
 
@@ -55,6 +57,7 @@ public static class GhostChatHost
         app.MapGhostChatOps();
         app.MapGhostChatSignaling();
         app.MapGhostChatIce();
+        app.MapGhostChatFiles();
         app.MapGhostChatTelemetry();
         app.MapGhostChatWeb();
         return app;

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Threading.RateLimiting;
+using GhostChat.Server.Files;
 using GhostChat.Server.Ice.Providers;
 using GhostChat.Server.Signaling;
 using Microsoft.AspNetCore.Cors.Infrastructure;
@@ -52,7 +53,7 @@ internal static class IceExtensions
         return app;
     }
 
-    private static async Task<IResult> HandleAsync(HttpContext context, IceService ice, IceRateLimiter limiter, IceMetrics metrics, ILogger<IceService> logger)
+    private static async Task<IResult> HandleAsync(HttpContext context, IceService ice, IceRateLimiter limiter, IceMetrics metrics, IOptions<FilesOptions> files, ILogger<IceService> logger)
     {
         context.Response.Headers.CacheControl = "no-store";
         using var lease = limiter.Acquire(context.Connection.RemoteIpAddress);
@@ -79,6 +80,8 @@ internal static class IceExtensions
             [.. answer.Providers],
             answer.ExpiresAt,
             answer.RelayOnly,
+            // The one call every room page makes before it connects also tells it the operator's file limit.
+            files.Value.MaxBytes,
             answer.StunProbes is { } probes ? [.. probes] : null), IceJsonContext.Default.IceResponse);
     }
 

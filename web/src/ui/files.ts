@@ -1,15 +1,23 @@
-import { FileTransfers, PREVIEW_TYPES, sniffPicture, stripJpegMetadata, type TransferView } from "../core/files";
+import { FileTransfers, PREVIEW_TYPES, sanitiseFileName, sniffPicture, stripJpegMetadata, type PartialBook, type TransferView } from "../core/files";
 import type { MeshRoom, MeshSession } from "../core/room";
 import { t, type StringKey } from "../core/strings";
 import { OpfsStore } from "../adapters/opfs";
+import { IdbPartialBook } from "../adapters/idb";
+import { serverFileLimit } from "./file-limit";
 import { workerHash, workerHashFile } from "../adapters/hash-worker";
 import { $, el } from "./dom";
 
 /** Choices for "accept files automatically up to" (bytes); 25 MiB by default. */
 const AUTO_CHOICES = [0, 5 * 2 ** 20, 25 * 2 ** 20, 100 * 2 ** 20, 1024 * 2 ** 20];
 const AUTO_DEFAULT = 25 * 2 ** 20;
-/** Largest file this app receives (a client limit: see docs/user-guide.md, "Files and pictures"). */
+/** Largest file this app sends or receives when the server does not say (docs/user-guide.md, "Files and pictures"). */
 export const MAX_FILE_BYTES = 4 * 2 ** 30;
+
+/** The largest file now: the operator's limit (GhostChat:Files:MaxBytes) once the page knows it. */
+function maxFileBytes(): { bytes: number; server: boolean } {
+  const server = serverFileLimit.get();
+  return server === null ? { bytes: MAX_FILE_BYTES, server: false } : { bytes: server, server: true };
+}
 /** JPEGs up to this size are read whole to remove their metadata; larger ones are refused while the option is on. */
 const STRIP_LIMIT = 64 * 2 ** 20;
 const AUTO_KEY = "ghostchat:files:auto";
@@ -26,8 +34,32 @@ interface Card {
   timer?: number | undefined;
 }
 
-/** One store per page: its folder is swept by pages that start later only once this page is gone. */
-const store = new OpfsStore();
+const TAB_KEY = "ghostchat:files:tab";
+
+/**
+ * This tab's book of partial files kept across a reload (IndexedDB, adapters/idb.ts), or null
+ * where the tab cannot keep an id (storage refused): then nothing is kept.
+ */
+const book: Promise<IdbPartialBook | null> = (async () => {
+  try {
+    let tab = sessionStorage.getItem(TAB_KEY);
+    if (!tab) sessionStorage.setItem(TAB_KEY, (tab = crypto.randomUUID()));
+    return await IdbPartialBook.open(tab);
+  } catch {
+    return null;
+  }
+})();
+const partials: PartialBook = {
+  list: async () => (await book)?.list() ?? [],
+  put: async (r) => void (await (await book)?.put(r)),
+  remove: async (peer, id) => void (await (await book)?.remove(peer, id)),
+};
+
+/**
+ * One store per page: each transfer's folder is swept by pages that start later once no page holds
+ * it, unless a kept partial transfer names it.
+ */
+const store = new OpfsStore(async () => (await (await book)?.sinks()) ?? new Set<string>());
 
 /**
  * Files and pictures in a room: the attach button, drag and drop and paste send to every member
@@ -39,6 +71,8 @@ const store = new OpfsStore();
 export class FilesView {
   readonly engine: FileTransfers;
   private readonly cards = new Map<string, Card>();
+  /** Cards of files refused before they were offered (above the limit). */
+  private readonly refusals: HTMLElement[] = [];
   private readonly off: (() => void)[] = [];
 
   constructor(
@@ -49,18 +83,22 @@ export class FilesView {
       lanes: session.fileLanes,
       store,
       autoAcceptBytes: () => Number(localStorage.getItem(AUTO_KEY) ?? AUTO_DEFAULT),
-      maxBytes: () => MAX_FILE_BYTES,
+      // A peer could ignore its own limit: the receiver refuses larger offers too (fx too-large).
+      maxBytes: () => maxFileBytes().bytes,
       hash: workerHash,
+      partials,
       hashFile: workerHashFile,
     });
     this.off.push(this.engine.events.on("changed", (v) => this.render(v)));
-    // A member who left the room (said goodbye, or was removed): its transfers end.
+    // A member who left the room (said goodbye, or was removed): its transfers end. One that no
+    // path has reached for a minute (a tab closed without a goodbye) too: "unreachable".
     const watch = (room: MeshRoom) =>
       this.off.push(
         room.events.on("roster", (members) => {
           const present = new Set(members.map((m) => m.id));
           const gone = new Set(this.engine.views().flatMap((v) => v.peers.filter((p) => !present.has(p))));
           for (const peer of gone) this.engine.peerGone(peer);
+          for (const m of members) if (m.state === "unreachable") this.engine.peerGone(m.id, "unreachable");
         }),
       );
     if (session.room) watch(session.room);
@@ -89,7 +127,9 @@ export class FilesView {
       c.li.remove();
     }
     this.cards.clear();
+    for (const li of this.refusals.splice(0)) li.remove();
     void store.clear();
+    void book.then((b) => b?.clear());
   }
 
   /** Sends files to everyone connected directly now. */
@@ -97,9 +137,27 @@ export class FilesView {
     const peers = this.session.connectedPeers;
     if (peers.length === 0) return this.announce(t("fileNobody"));
     for (const file of files) {
+      const max = maxFileBytes();
+      if (file.size > max.bytes) {
+        this.refuse(file.name, max.bytes);
+        continue;
+      }
       const ready = await this.prepare(file);
       if (ready) void this.engine.send(ready, peers);
     }
+  }
+
+  /** A file above the limit is not offered: a card says so (and the polite announcer). */
+  private refuse(fileName: string, max: number): void {
+    const name = sanitiseFileName(fileName);
+    const text = t("fileTooLarge", { name, max: sizeText(max) });
+    const li = el("li", undefined, "msg file-card");
+    li.dataset.direction = "out";
+    li.dataset.state = "refused";
+    li.append(el("p", t("fileSent", { name }), "file-name"), el("p", text, "file-status"));
+    $("messages").append(li);
+    this.refusals.push(li);
+    this.announce(text);
   }
 
   private async prepare(file: File): Promise<File | null> {
@@ -167,7 +225,15 @@ export class FilesView {
     );
     const onAuto = () => localStorage.setItem(AUTO_KEY, auto.value);
     auto.addEventListener("change", onAuto);
-    $("file-limit").textContent = t("fileLimitNote", { max: sizeText(MAX_FILE_BYTES) });
+    const showLimit = () => {
+      const max = maxFileBytes();
+      const text = max.server ? t("fileLimitServer", { max: sizeText(max.bytes) }) : t("fileLimitNote", { max: sizeText(max.bytes) });
+      $("file-limit").textContent = text;
+      attach.title = t("fileAttachLimit", { max: sizeText(max.bytes) });
+      attach.setAttribute("aria-label", attach.title);
+    };
+    showLimit();
+    this.off.push(serverFileLimit.on(showLimit));
     this.off.push(() => {
       attach.removeEventListener("click", onAttach);
       input.removeEventListener("change", onPick);
@@ -253,6 +319,17 @@ export class FilesView {
       cancel.addEventListener("click", () => this.engine.cancel(v.id, v.dir === "in" ? v.peers[0] : undefined));
       actions.append(cancel);
     }
+    if (v.dir === "out" && v.state === "failed" && (v.reason === "gone" || v.reason === "unreachable")) {
+      const again = el("button", t("fileSendAgain")) as HTMLButtonElement;
+      again.type = "button";
+      again.dataset.action = "resend";
+      again.setAttribute("aria-label", `${t("fileSendAgain")} ${name}`);
+      again.addEventListener("click", () => {
+        const peers = this.session.connectedPeers;
+        if (!this.engine.resend(v.id, peers)) this.announce(t("fileNobody"));
+      });
+      actions.append(again);
+    }
     if (v.state === "done" && v.blob) {
       card.url ??= URL.createObjectURL(v.blob);
       const save = el("a", t("fileSave"), "button") as HTMLAnchorElement;
@@ -294,7 +371,7 @@ export class FilesView {
       case "asking":
         return t("fileAsking");
       case "paused":
-        return t("filePaused");
+        return v.kept ? t("fileRestored") : t("filePaused");
       case "done":
         return v.dir === "in" ? t("fileDone") : t("fileSentDone");
       case "cancelled":
@@ -303,7 +380,7 @@ export class FilesView {
         return t("fileFailed", { reason: t(`fileReason.${v.reason ?? "cancelled"}` as StringKey) });
       case "moving": {
         const seconds = Math.max(0.001, (Date.now() - v.startedAt) / 1000);
-        const speed = v.bytes / seconds;
+        const speed = (v.bytes - (v.from ?? 0)) / seconds;
         const left = speed > 0 ? Math.ceil((v.total - v.bytes) / speed) : NaN;
         return t("fileProgress", { done: sizeText(v.bytes), size: sizeText(v.total), speed: sizeText(speed), left: Number.isFinite(left) ? `${left} s` : "…" });
       }

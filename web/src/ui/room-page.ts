@@ -1,3 +1,4 @@
+import { serverFileLimit } from "./file-limit";
 import { MEMBER_INVITE_ID, type RefusalCode } from "../core/auth";
 import type { PeerPort } from "../core/connection";
 import { MAX_MEMBERS } from "../core/delivery";
@@ -473,6 +474,8 @@ function iceFailover(settings: ServerSettings): IceFailover | null {
   ice.onChange = (e) => {
     document.body.dataset.iceProviders = e.providers.join(",");
     document.body.dataset.iceExcluded = e.excluded.join(",");
+    // The same answer names the operator's file size limit (ui/files.ts shows and applies it).
+    serverFileLimit.set(ice.maxFileBytes);
   };
   return ice;
 }

@@ -1,6 +1,7 @@
 import { Emitter } from "../emitter";
 import type { FileLane } from "../connection/ports";
 import { sanitiseFileName, sanitiseType } from "./name";
+import { RESTORE_WAIT_MS, isPartialRecord, type PartialBook, type PartialRecord } from "./resume";
 import {
   MAX_CHUNK,
   MAX_WINDOW,
@@ -12,6 +13,7 @@ import {
   type CancelReason,
   type ControlFrame,
   type OfferFrame,
+  type ResumeFrame,
 } from "./wire";
 
 /** Where the links' file lanes come from (MeshSession.fileLanes). */
@@ -22,6 +24,10 @@ export interface LaneSource {
   peers?(): string[];
   onUp(fn: (peer: string) => void): () => void;
   onDown(fn: (peer: string) => void): () => void;
+  /** The member key the link to `peer` proved (resume after a reload is bound to it); null without a link. */
+  key?(peer: string): string | null;
+  /** The room's id. */
+  room?(): string;
 }
 
 /** Where received bytes go while they arrive (adapters/opfs.ts; `MemoryStore` below). */
@@ -31,9 +37,20 @@ export interface FileSink {
   finish(type: string): Promise<Blob>;
   /** Removes what was written. */
   discard(): Promise<void>;
+  /** The partial file's name in its store, when it survives a reload of the page (SinkStore.reopen). */
+  readonly name?: string;
 }
 export interface SinkStore {
-  open(size: number): Promise<FileSink>;
+  /** `durable` is told how many bytes are on disk for good, each time that grows (whole chunks). */
+  open(size: number, durable?: (bytes: number) => void): Promise<FileSink>;
+  /**
+   * The partial file `name` again (after a reload): its first `bytes` bytes are kept, anything after
+   * them removed, and appending goes on from there. `prefix` is those bytes (to hash them again).
+   * Null when the file is gone or does not hold `bytes` bytes.
+   */
+  reopen?(name: string, size: number, bytes: number, durable?: (bytes: number) => void): Promise<{ sink: FileSink; prefix: Blob } | null>;
+  /** Removes the partial file `name` without opening it (a kept transfer that cannot go on). */
+  remove?(name: string): Promise<void>;
 }
 
 /** What the sender reads: a File, read a slice at a time. */
@@ -43,6 +60,9 @@ export interface FileSource {
   readonly type: string;
   slice(start: number, end: number): { arrayBuffer(): Promise<ArrayBuffer> };
 }
+
+/** Why a transfer ended: a wire reason, or `unreachable` (no path to the other side for a minute). */
+export type EndReason = CancelReason | "unreachable";
 
 export type TransferState = "hashing" | "offered" | "asking" | "moving" | "paused" | "done" | "failed" | "cancelled";
 
@@ -61,9 +81,13 @@ export interface TransferView {
   /** Total bytes to move (size × recipients). */
   total: number;
   startedAt: number;
-  reason?: CancelReason;
+  reason?: EndReason;
   /** The received file (in, done): hashed and checked. */
   blob?: Blob;
+  /** (in) Kept from before this page reloaded, waiting for the sender to go on. */
+  kept?: boolean;
+  /** Bytes there were at `startedAt` (a transfer that went on after a reload): speed counts from here. */
+  from?: number;
 }
 
 export type FileError = { peer: string; reason: "not-json" | "too-large" | "bad-shape" | "unknown-transfer" | "bad-chunk" | "protocol" };
@@ -91,6 +115,10 @@ export interface FileOptions {
    * one in a worker, so hashing does not hold up the main thread's message events — chat included.
    */
   hash?: () => StreamHash;
+  /** Partial files kept across a reload of this page (adapters/idb.ts); without it nothing is kept. */
+  partials?: PartialBook;
+  /** A timer (default setTimeout); returns its cancel. */
+  setTimer?: (ms: number, fn: () => void) => () => void;
   /** The sender's SHA-256 of a whole file before it offers it (default: hashFile, in this thread). */
   hashFile?: (file: FileSource) => Promise<string>;
 }
@@ -160,11 +188,13 @@ interface Leg {
   state: TransferState;
   next: number;
   acked: number;
-  reason?: CancelReason;
+  reason?: EndReason;
   pumping: boolean;
   gen: number;
   /** What the leg was doing when its link stalled: it goes on so if the same lane comes back (ICE restart). */
   pausedFrom?: "moving" | "offered";
+  /** The receiver's token from `fa`: a reloaded receiver proves with it that it is this leg's. */
+  tok?: string;
 }
 
 interface Outgoing {
@@ -194,8 +224,21 @@ interface Incoming {
   sink: FileSink | null;
   queue: Promise<void>;
   startedAt: number;
-  reason?: CancelReason;
+  reason?: EndReason;
   blob?: Blob;
+  /** This side's token for a resume after a reload (sent in `fa`). */
+  tok: string;
+  /** The sender's key when the transfer was accepted (the record is bound to it). */
+  key: string | null;
+  /** Chunks on disk for good (the store said so). */
+  durable: number;
+  /** Saves and removals of this transfer's record, in order. */
+  book: Promise<void>;
+  /** Restored after a reload, waiting for the sender's link (then `fr`). */
+  restored?: PartialRecord;
+  cancelWait?: () => void;
+  /** Chunks there were when this page started receiving (kept ones after a reload). */
+  base: number;
 }
 
 const ENDED: readonly TransferState[] = ["done", "failed", "cancelled"];
@@ -221,6 +264,9 @@ export class FileTransfers {
   private readonly cs: number;
   private readonly window: number;
   private readonly hash: () => StreamHash;
+  private readonly setTimer: (ms: number, fn: () => void) => () => void;
+  /** Resolves once the partial files kept before a reload are restored (shown, waiting for their sender). */
+  readonly restoring: Promise<void>;
   private readonly hashWhole: (file: FileSource) => Promise<string>;
 
   constructor(private readonly o: FileOptions) {
@@ -228,16 +274,32 @@ export class FileTransfers {
     this.cs = Math.min(MAX_CHUNK, o.chunkSize ?? MAX_CHUNK);
     this.window = Math.min(MAX_WINDOW, Math.max(1, o.window ?? 64));
     this.hash = o.hash ?? inThreadHash;
+    this.setTimer =
+      o.setTimer ??
+      ((ms, fn) => {
+        const h = setTimeout(fn, ms);
+        return () => clearTimeout(h);
+      });
     this.hashWhole = o.hashFile ?? hashFile;
     this.off.push(
       o.lanes.onUp((peer) => this.linkUp(peer)),
       o.lanes.onDown((peer) => this.linkDown(peer)),
     );
     for (const peer of o.lanes.peers?.() ?? []) this.linkUp(peer);
+    /** Partial files this tab kept before a reload: shown paused until their sender's link is up. */
+    this.restoring = o.partials
+      ? o.partials.list().then(
+          (records) => {
+            for (const r of records) this.restore(r);
+          },
+          () => undefined,
+        )
+      : Promise.resolve();
   }
 
   stop(): void {
     for (const f of this.off.splice(0)) f();
+    for (const t of this.inc.values()) t.cancelWait?.();
   }
 
   /** Offers `file` to each of `peers`; resolves with the transfer id once it is hashed and offered. */
@@ -268,6 +330,12 @@ export class FileTransfers {
     return id;
   }
 
+  /** Sends a file this side offered before again, as a new transfer, to `peers` (after it failed). */
+  resend(id: string, peers: readonly string[]): Promise<string> | null {
+    const o = this.out.get(id);
+    return o && peers.length > 0 ? this.send(o.file, peers) : null;
+  }
+
   /** The user accepts a file that was above the automatic limit. */
   accept(peer: string, id: string): void {
     const t = this.inc.get(key(peer, id));
@@ -286,17 +354,22 @@ export class FileTransfers {
         this.failIncoming(t, t.state === "asking" ? "declined" : "cancelled", "cancelled", true);
   }
 
-  /** `peer` left the room: what moves to or from it ends ("gone"); its partial bytes are removed. */
-  peerGone(peer: string): void {
+  /**
+   * `peer` left the room (`gone`), or no path has reached it for a minute (`unreachable`: a tab
+   * closed without a goodbye): what moves to or from it ends; its partial bytes are removed. A
+   * partial file restored after a reload and still waiting for its sender is left to its own wait.
+   */
+  peerGone(peer: string, why: "gone" | "unreachable" = "gone"): void {
     for (const o of this.out.values()) {
       const leg = o.legs.get(peer);
       if (leg && !ENDED.includes(leg.state)) {
-        this.endLeg(o, leg, "gone", "failed", false);
+        this.endLeg(o, leg, why, "failed", false);
         this.emitOut(o);
       }
     }
-    for (const t of this.inc.values()) if (t.peer === peer && !ENDED.includes(t.state)) this.failIncoming(t, "gone", "failed", false);
-    this.attached.delete(peer);
+    for (const t of this.inc.values()) if (t.peer === peer && !t.restored && !ENDED.includes(t.state)) this.failIncoming(t, why, "failed", false);
+    // A lane still up stays attached (a roster that does not list the member yet, after a reload).
+    if (why === "gone" && this.o.lanes.lane(peer) !== this.attached.get(peer)) this.attached.delete(peer);
   }
 
   /** Every transfer, for a view that starts late. */
@@ -324,6 +397,7 @@ export class FileTransfers {
       const leg = t.legs.get(peer);
       if (leg && !t.hashing && !ENDED.includes(leg.state)) this.offerLeg(t, leg);
     }
+    for (const t of this.inc.values()) if (t.peer === peer && t.restored) void this.resumeRestored(t);
   }
 
   /**
@@ -387,6 +461,7 @@ export class FileTransfers {
     if (!d.ok) return this.events.emit("refused", { peer, reason: d.reason });
     const f = d.frame;
     if (f.t === "fo") return this.receiveOffer(peer, f);
+    if (f.t === "fr") return this.receiveResume(peer, f);
     const o = this.out.get(f.id);
     const leg = o?.legs.get(peer);
     const t = this.inc.get(key(peer, f.id));
@@ -399,6 +474,7 @@ export class FileTransfers {
     switch (f.t) {
       case "fa":
         if (f.from > o.chunks) return this.badFrame(o, leg);
+        if (f.tok) leg.tok = f.tok;
         leg.next = leg.acked = f.from;
         leg.state = "moving";
         leg.pausedFrom = undefined;
@@ -407,6 +483,7 @@ export class FileTransfers {
         void this.pump(o, leg);
         return;
       case "fk":
+        if (leg.state === "offered") return; // sent before the receiver heard the offer again: its `fa` says where to go on
         // Acks sent before a stall may arrive while the leg is paused on the same lane.
         if ((leg.state !== "moving" && leg.pausedFrom !== "moving") || f.n < leg.acked || f.n > leg.next) return this.badFrame(o, leg);
         leg.acked = f.n;
@@ -425,17 +502,52 @@ export class FileTransfers {
     }
   }
 
+  /**
+   * A receiver that reloaded its page asks to go on (`fr`): it is a new page, so a new peer id, and
+   * it proves with the token of its `fa` that it is the page this leg was going to. The leg moves to
+   * the new peer and goes on from the chunks the receiver kept. A transfer this page does not have
+   * (any more) is answered `fx gone`; one that ended otherwise, with how it ended.
+   */
+  private receiveResume(peer: string, f: ResumeFrame): void {
+    const lane = this.attached.get(peer) ?? null;
+    const o = this.out.get(f.id);
+    const leg = o && [...o.legs.values()].find((l) => l.tok !== undefined && l.tok === f.tok);
+    if (!o || !leg || (leg.peer !== peer && o.legs.has(peer))) {
+      this.events.emit("refused", { peer, reason: "unknown-transfer" });
+      return this.sendControl(lane, { t: "fx", id: f.id, why: "gone" });
+    }
+    if (leg.state === "done") return this.sendControl(lane, { t: "fd", id: f.id });
+    if (leg.state === "cancelled" || (leg.state === "failed" && leg.reason !== "gone" && leg.reason !== "unreachable"))
+      return this.sendControl(lane, { t: "fx", id: f.id, why: leg.reason === "unreachable" || !leg.reason ? "cancelled" : leg.reason });
+    if (f.from > o.chunks) {
+      this.events.emit("refused", { peer, reason: "protocol" });
+      return this.sendControl(lane, { t: "fx", id: f.id, why: "bad-chunk" });
+    }
+    if (leg.peer !== peer) {
+      o.legs.delete(leg.peer);
+      leg.peer = peer;
+      o.legs.set(peer, leg);
+    }
+    leg.lane = lane;
+    leg.next = leg.acked = f.from;
+    leg.state = "moving";
+    delete leg.reason;
+    leg.gen++;
+    this.emitOut(o);
+    void this.pump(o, leg);
+  }
+
   private badFrame(o: Outgoing, leg: Leg): void {
     this.events.emit("refused", { peer: leg.peer, reason: "protocol" });
     this.endLeg(o, leg, "bad-chunk", "failed", true);
     this.emitOut(o);
   }
 
-  private endLeg(o: Outgoing, leg: Leg, why: CancelReason, state: TransferState, tell: boolean): void {
+  private endLeg(o: Outgoing, leg: Leg, why: EndReason, state: TransferState, tell: boolean): void {
     leg.state = state;
     leg.reason = why;
     leg.gen++;
-    if (tell) this.sendControl(leg.lane, { t: "fx", id: o.offer.id, why });
+    if (tell && why !== "unreachable") this.sendControl(leg.lane, { t: "fx", id: o.offer.id, why });
   }
 
   private async pump(t: Outgoing, leg: Leg): Promise<void> {
@@ -501,8 +613,12 @@ export class FileTransfers {
         return;
       }
       if (known.state === "done") return this.sendControl(lane, { t: "fd", id: f.id });
-      if (ENDED.includes(known.state)) return this.sendControl(lane, { t: "fx", id: f.id, why: known.reason ?? "cancelled" });
+      if (ENDED.includes(known.state))
+        return this.sendControl(lane, { t: "fx", id: f.id, why: known.reason === undefined || known.reason === "unreachable" ? "cancelled" : known.reason });
       if (known.state === "asking") return;
+      // No acknowledgement goes out until the resume point is said (`fa`): the chunks still being
+      // written from the old lane would otherwise ack on the new one before it.
+      known.state = "paused";
       void known.queue.then(() => {
         if (ENDED.includes(known.state)) return;
         known.expected = known.verified;
@@ -514,6 +630,11 @@ export class FileTransfers {
     }
     const open = [...this.inc.values()].filter((t) => t.peer === peer && !ENDED.includes(t.state)).length;
     const t: Incoming = {
+      tok: newTransferId(),
+      base: 0,
+      key: null,
+      durable: 0,
+      book: Promise.resolve(),
       offer: f,
       peer,
       name: sanitiseFileName(f.name),
@@ -537,15 +658,122 @@ export class FileTransfers {
   private async startReceiving(t: Incoming): Promise<void> {
     t.state = "moving";
     t.startedAt = this.now();
+    t.key = this.o.lanes.key?.(t.peer) ?? null;
     this.emit(this.viewIn(t));
     try {
-      t.sink = await this.o.store.open(t.offer.size);
+      t.sink = await this.o.store.open(t.offer.size, (bytes) => this.madeDurable(t, bytes));
     } catch {
       return this.failIncoming(t, "storage", "failed", true);
     }
     if (t.state !== "moving") return void t.sink.discard().catch(() => undefined);
-    this.sendControl(this.attached.get(t.peer) ?? null, { t: "fa", id: t.offer.id, from: 0 });
+    this.saveRecord(t);
+    const keeps = this.o.partials && t.sink.name !== undefined && t.key !== null;
+    this.sendControl(this.attached.get(t.peer) ?? null, keeps ? { t: "fa", id: t.offer.id, from: 0, tok: t.tok } : { t: "fa", id: t.offer.id, from: 0 });
     if (t.chunks === 0) t.queue = t.queue.then(() => this.complete(t));
+  }
+
+  // ---- resume after a reload (docs/protocol.md, "Files") ----
+
+  /** The store committed `bytes` to disk: the record says how many chunks a reload can keep. */
+  private madeDurable(t: Incoming, bytes: number): void {
+    t.durable = Math.min(t.chunks, Math.floor(bytes / t.offer.cs));
+    this.saveRecord(t);
+  }
+
+  private saveRecord(t: Incoming): void {
+    const book = this.o.partials;
+    const sink = t.sink?.name;
+    if (!book || sink === undefined || t.key === null || ENDED.includes(t.state) || t.durable >= t.chunks) return;
+    const record: PartialRecord = {
+      peer: t.peer,
+      key: t.key,
+      room: this.o.lanes.room?.() ?? "",
+      offer: t.offer,
+      tok: t.tok,
+      verified: t.durable,
+      sink,
+      at: this.now(),
+    };
+    t.book = t.book.then(() => book.put(record)).catch(() => undefined);
+  }
+
+  private forgetRecord(t: Incoming): void {
+    const book = this.o.partials;
+    if (!book || (t.key === null && !t.restored)) return;
+    t.book = t.book.then(() => book.remove(t.peer, t.offer.id)).catch(() => undefined);
+  }
+
+  /** A record kept before this page reloaded: a paused card until the sender's link is up. */
+  private restore(r: PartialRecord): void {
+    if (!isPartialRecord(r)) return;
+    const k = key(r.peer, r.offer.id);
+    if (this.inc.has(k)) return;
+    const t: Incoming = {
+      offer: r.offer,
+      peer: r.peer,
+      name: sanitiseFileName(r.offer.name),
+      type: sanitiseType(r.offer.type),
+      chunks: chunkCount(r.offer.size, r.offer.cs),
+      state: "paused",
+      expected: r.verified,
+      verified: r.verified,
+      hasher: this.hash(),
+      sink: null,
+      queue: Promise.resolve(),
+      startedAt: this.now(),
+      tok: r.tok,
+      key: r.key,
+      durable: r.verified,
+      book: Promise.resolve(),
+      restored: r,
+      base: r.verified,
+    };
+    this.inc.set(k, t);
+    // A sender whose page went too (or never comes back) would leave the card paused for ever.
+    t.cancelWait = this.setTimer(RESTORE_WAIT_MS, () => {
+      if (t.restored && !ENDED.includes(t.state)) this.failIncoming(t, "unreachable", "failed", false);
+    });
+    this.emit(this.viewIn(t));
+    if (this.attached.has(r.peer)) void this.resumeRestored(t);
+  }
+
+  /**
+   * The sender's link is up: only the same sender page (the key its link proves now is the one
+   * the record names, in the same room) may go on. The partial file is opened again at the kept
+   * chunks, hashed again from disk, and the sender asked to go on from there (`fr`).
+   */
+  private async resumeRestored(t: Incoming): Promise<void> {
+    const r = t.restored;
+    if (!r || ENDED.includes(t.state)) return;
+    if (this.o.lanes.key?.(t.peer) !== r.key || (this.o.lanes.room?.() ?? "") !== r.room) {
+      this.events.emit("refused", { peer: t.peer, reason: "unknown-transfer" });
+      return this.failIncoming(t, "gone", "failed", false);
+    }
+    if (!t.sink) {
+      if (t.state === "moving") return; // being opened
+      t.state = "moving";
+      t.cancelWait?.();
+      const bytes = r.verified * r.offer.cs;
+      let reopened: { sink: FileSink; prefix: Blob } | null = null;
+      try {
+        reopened = (await this.o.store.reopen?.(r.sink, r.offer.size, bytes, (b) => this.madeDurable(t, b))) ?? null;
+        if (reopened && reopened.prefix.size !== bytes) throw new Error("partial file shorter than its record");
+        for (let at = 0; reopened && at < bytes; at += HASH_SLICE)
+          t.hasher.update(new Uint8Array(await reopened.prefix.slice(at, Math.min(bytes, at + HASH_SLICE)).arrayBuffer()));
+      } catch {
+        if (reopened) void reopened.sink.discard().catch(() => undefined);
+        reopened = null;
+      }
+      if (!reopened) return this.failIncoming(t, "storage", "failed", false);
+      if (ENDED.includes(t.state)) return void reopened.sink.discard().catch(() => undefined);
+      t.sink = reopened.sink;
+      t.startedAt = this.now();
+    }
+    // Asked again on every new lane until the first chunk comes (the ask may have met a dying lane).
+    t.state = "moving";
+    t.expected = t.verified;
+    this.emit(this.viewIn(t));
+    this.sendControl(this.attached.get(t.peer) ?? null, { t: "fr", id: t.offer.id, from: t.verified, tok: t.tok });
   }
 
   private receiveChunk(peer: string, data: ArrayBuffer): void {
@@ -560,6 +788,7 @@ export class FileTransfers {
       this.events.emit("refused", { peer, reason: "bad-chunk" });
       return this.failIncoming(t, "bad-chunk", "failed", true);
     }
+    delete t.restored;
     t.expected++;
     const sink = t.sink;
     const payload = c.payload;
@@ -574,7 +803,7 @@ export class FileTransfers {
       t.verified++;
       this.emit(this.viewIn(t));
       if (t.verified === t.chunks) return this.complete(t);
-      if (t.verified % Math.max(1, Math.floor(t.offer.w / 4)) === 0)
+      if (t.state === "moving" && t.verified % Math.max(1, Math.floor(t.offer.w / 4)) === 0)
         this.sendControl(this.attached.get(peer) ?? null, { t: "fk", id: t.offer.id, n: t.verified });
     });
   }
@@ -589,17 +818,24 @@ export class FileTransfers {
       return this.failIncoming(t, "storage", "failed", true);
     }
     t.state = "done";
+    this.forgetRecord(t);
     this.sendControl(this.attached.get(t.peer) ?? null, { t: "fd", id: t.offer.id });
     this.emit(this.viewIn(t));
   }
 
-  private failIncoming(t: Incoming, why: CancelReason, state: TransferState, tell: boolean): void {
+  private failIncoming(t: Incoming, why: EndReason, state: TransferState, tell: boolean): void {
     t.state = state;
     t.reason = why;
-    if (tell) this.sendControl(this.attached.get(t.peer) ?? null, { t: "fx", id: t.offer.id, why });
+    t.cancelWait?.();
+    this.forgetRecord(t);
+    if (tell && why !== "unreachable") this.sendControl(this.attached.get(t.peer) ?? null, { t: "fx", id: t.offer.id, why });
     const sink = t.sink;
     t.sink = null;
     if (sink) t.queue = t.queue.then(() => sink.discard()).catch(() => undefined);
+    else if (t.restored) {
+      const name = t.restored.sink;
+      t.queue = t.queue.then(() => this.o.store.remove?.(name)).catch(() => undefined);
+    }
     this.emit(this.viewIn(t));
   }
 
@@ -662,6 +898,8 @@ export class FileTransfers {
     };
     if (t.reason) v.reason = t.reason;
     if (t.blob) v.blob = t.blob;
+    if (t.restored && t.state === "paused") v.kept = true;
+    if (t.base > 0) v.from = Math.min(t.offer.size, t.base * t.offer.cs);
     return v;
   }
 }

@@ -39,11 +39,26 @@ export interface OfferFrame {
   /** The sender's window: chunks it sends ahead of the acknowledgements (the receiver acks every w/4). */
   w: number;
 }
-/** Accept: send from chunk `from` on (0 for a new transfer; the chunks already verified on resume). */
+/**
+ * Accept: send from chunk `from` on (0 for a new transfer; the chunks already verified on resume).
+ * `tok` (same form as an id, random, the receiver's) names this receiver for a resume after it
+ * reloads its page (`fr`); absent from receivers that keep nothing across a reload.
+ */
 export interface AcceptFrame {
   t: "fa";
   id: string;
   from: number;
+  tok?: string;
+}
+/**
+ * Resume after a reload: the receiver, now a new page (a new peer id and key), asks the sender to go
+ * on from chunk `from`, proving with `tok` that it is the page that accepted the transfer.
+ */
+export interface ResumeFrame {
+  t: "fr";
+  id: string;
+  from: number;
+  tok: string;
 }
 /** Chunks 0..n-1 are written and hashed (cumulative). */
 export interface AckFrame {
@@ -62,7 +77,7 @@ export interface CancelFrame {
   id: string;
   why: CancelReason;
 }
-export type ControlFrame = OfferFrame | AcceptFrame | AckFrame | DoneFrame | CancelFrame;
+export type ControlFrame = OfferFrame | AcceptFrame | ResumeFrame | AckFrame | DoneFrame | CancelFrame;
 
 export type WireRefusal = "too-large" | "not-json" | "bad-shape";
 
@@ -103,7 +118,11 @@ export function decodeControl(data: string): { ok: true; frame: ControlFrame } |
             frame = { t: "fo", id, name: v.name, size: v.size, type: v.type, sha: v.sha, cs: v.cs, w: v.w };
       break;
     case "fa":
-      if (isCount(v.from)) frame = { t: "fa", id, from: v.from };
+      if (isCount(v.from) && v.tok === undefined) frame = { t: "fa", id, from: v.from };
+      else if (isCount(v.from) && typeof v.tok === "string" && TRANSFER_ID.test(v.tok)) frame = { t: "fa", id, from: v.from, tok: v.tok };
+      break;
+    case "fr":
+      if (isCount(v.from) && typeof v.tok === "string" && TRANSFER_ID.test(v.tok)) frame = { t: "fr", id, from: v.from, tok: v.tok };
       break;
     case "fk":
       if (isCount(v.n)) frame = { t: "fk", id, n: v.n };

@@ -15,7 +15,12 @@ import { parseIceConfig, urlsOf, type IceConfig } from "../diagnostics";
 export interface IceAnswer extends IceConfig {
   /** When the earliest credential in the answer expires (ms since the epoch), or null. */
   expiresAt: number | null;
+  /** The operator's file size limit (`GhostChat:Files:MaxBytes`), or null when the answer does not say. */
+  maxFileBytes: number | null;
 }
+
+/** Largest file size an answer may announce (the file protocol's 2^46 bytes). */
+const MAX_ANNOUNCED_FILE_BYTES = 2 ** 46;
 
 export interface IceFailoverPorts {
   /** GET /api/ice?exclude=… — rejects on network errors, HTTP errors and malformed bodies. */
@@ -52,6 +57,8 @@ export class IceFailover {
   /** The server asked for relay candidates only. */
   relayOnly = false;
   expiresAt: number | null = null;
+  /** The operator's file size limit from the last answer (null: not said). */
+  maxFileBytes: number | null = null;
   /** Observers (the UI's log line, tests). */
   onChange: (event: IceEvent) => void = () => undefined;
   private providers: string[] = [];
@@ -174,6 +181,7 @@ export class IceFailover {
     });
     this.relayOnly = answer.relayOnly;
     this.expiresAt = answer.expiresAt;
+    this.maxFileBytes = answer.maxFileBytes;
     this.loadedAt = this.now();
     this.schedule();
   }
@@ -259,7 +267,9 @@ export function parseIceAnswer(body: unknown): IceAnswer | null {
   if (!config) return null;
   const raw = (body as { expiresAt?: unknown }).expiresAt;
   const expiresAt = typeof raw === "string" && raw.length <= 64 ? Date.parse(raw) : NaN;
-  return { ...config, expiresAt: Number.isFinite(expiresAt) ? expiresAt : null };
+  const files = (body as { maxFileBytes?: unknown }).maxFileBytes;
+  const maxFileBytes = typeof files === "number" && Number.isSafeInteger(files) && files >= 1 && files <= MAX_ANNOUNCED_FILE_BYTES ? files : null;
+  return { ...config, expiresAt: Number.isFinite(expiresAt) ? expiresAt : null, maxFileBytes };
 }
 
 /**

@@ -146,6 +146,8 @@ interface Link {
   held: unknown[];
   sink: (data: unknown) => void;
   graceTimer: (() => void) | null;
+  /** The other side's member key, proven by the handshake on this link (null before). */
+  key: string | null;
 }
 
 const realClock: Clock = {
@@ -212,6 +214,8 @@ export class MeshSession {
   get fileLanes(): {
     peers(): string[];
     lane(peer: string): FileLane | null;
+    key(peer: string): string | null;
+    room(): string;
     onUp(fn: (peer: string) => void): () => void;
     onDown(fn: (peer: string) => void): () => void;
   } {
@@ -221,6 +225,13 @@ export class MeshSession {
         const l = this.links.get(peer);
         return l?.state === "up" ? (l.channel.fileLane?.() ?? null) : null;
       },
+      // The member key the link's handshake proved: a partial file kept across a reload is resumed
+      // only from the same sender page (core/files, "resume after a reload").
+      key: (peer) => {
+        const l = this.links.get(peer);
+        return l?.state === "up" ? l.key : null;
+      },
+      room: () => this.roomId,
       onUp: (fn) => (this.upHandlers.add(fn), () => this.upHandlers.delete(fn)),
       onDown: (fn) => (this.downHandlers.add(fn), () => this.downHandlers.delete(fn)),
     };
@@ -706,6 +717,7 @@ export class MeshSession {
       held: [],
       sink: () => undefined,
       graceTimer: null,
+      key: null,
     };
     return new Promise<AuthOutcome>((resolve) => {
       let finished = false;
@@ -723,6 +735,7 @@ export class MeshSession {
         onOk(outcome).then(
           () => {
             if (this.closed) return resolve(outcome);
+            link.key = outcome.peerKey;
             this.events.emit("authenticated", { ...outcome, peer });
             this.linkUp(peer, link);
             resolve(outcome);

@@ -27,6 +27,9 @@ export const fileStrings = {
   "fileReason.hash-mismatch": "the bytes do not match the file's fingerprint",
   "fileReason.storage": "this browser could not store it",
   "fileReason.gone": "the other side left",
+  "fileReason.unreachable": "the other side could not be reached for a minute",
+  fileRestored: "Kept from before the page reloaded — goes on when the sender is back.",
+  fileSendAgain: "Send again",
   filePreviewAlt: "Picture {name}",
   fileAnnounceStart: "{name} is arriving from {from}",
   fileAnnounceDone: "{name} has arrived",
@@ -37,4 +40,7 @@ export const fileStrings = {
   fileAutoAccept: "Accept files automatically up to",
   fileAutoNever: "never (always ask)",
   fileLimitNote: "Largest file: {max}",
+  fileLimitServer: "This server allows files up to {max}.",
+  fileAttachLimit: "Send a file (up to {max})",
+  fileTooLarge: "{name} was not sent: it is larger than this server allows ({max}).",
 } as const;
