@@ -461,6 +461,23 @@ describe("file transfers", () => {
     expect(await hashFile(blobOf(bytes))).toBe(sha(bytes));
   });
 
+  it("inThreadHash_BytesGivenBeforeTheModuleLoaded_ThenReusedBuffers_RightDigest", async () => {
+    // The hash module loads on first use: updates made at once are kept (copied) until it has, and
+    // later ones are hashed as they come, so a caller may reuse its buffer after each update.
+    const parts = [randomBytes(70_000), randomBytes(1), randomBytes(300_000), randomBytes(5)];
+    const h = inThreadHash();
+    const scratch = new Uint8Array(300_000);
+    for (const [i, p] of parts.entries()) {
+      if (i === 2) await settle(20);
+      const view = scratch.subarray(0, p.length);
+      view.set(p);
+      h.update(view);
+      scratch.fill(0xee);
+    }
+    expect(await h.digest()).toBe(sha(Buffer.concat(parts)));
+    expect(await inThreadHash().digest()).toBe(sha(new Uint8Array(0)));
+  });
+
   it("send_SmallFile_ArrivesWithTheRightHashAndBothSidesDone", async () => {
     const { alice, last } = pair();
     const bytes = randomBytes(100_000);

@@ -1,5 +1,3 @@
-import { sha256 } from "@noble/hashes/sha2.js";
-import { bytesToHex } from "@noble/hashes/utils.js";
 import { Emitter } from "../emitter";
 import type { FileLane } from "../connection/ports";
 import { deflateIfSmaller, deflatesWell, inflateExactly, platformCodec, type Codec } from "../compress";
@@ -114,12 +112,33 @@ export interface StreamHash {
   digest(): Promise<string>;
 }
 
-/** SHA-256 in this thread (@noble/hashes). */
+/**
+ * @noble/hashes, loaded on first use: the chat page does not download it until a file is offered or
+ * received (the receiver hashes in a worker, which has its own copy; docs/benchmarks.md, "JS").
+ */
+function sha256Module() {
+  return import("./sha256");
+}
+
+/**
+ * SHA-256 in this thread (@noble/hashes). Bytes given before the module has loaded are copied and
+ * hashed in order once it has; after that, each update is hashed at once (the caller may reuse them).
+ */
 export function inThreadHash(): StreamHash {
-  const h = sha256.create();
+  type Loaded = Awaited<ReturnType<typeof sha256Module>>;
+  let loaded: { m: Loaded; h: ReturnType<Loaded["sha256"]["create"]> } | null = null;
+  const early: Uint8Array[] = [];
+  const ready = sha256Module().then((m) => {
+    loaded = { m, h: m.sha256.create() };
+    for (const bytes of early.splice(0)) loaded.h.update(bytes);
+    return loaded;
+  });
   return {
-    update: (bytes) => void h.update(bytes),
-    digest: () => Promise.resolve(bytesToHex(h.digest())),
+    update: (bytes) => {
+      if (loaded) loaded.h.update(bytes);
+      else early.push(bytes.slice());
+    },
+    digest: () => ready.then((s) => s.m.bytesToHex(s.h.digest())),
   };
 }
 
@@ -133,6 +152,7 @@ const READ_BLOCK = 1024 * 1024;
 
 /** SHA-256 of a whole file, read a slice at a time (WebCrypto has no streaming digest). */
 export async function hashFile(file: FileSource): Promise<string> {
+  const { sha256, bytesToHex } = await sha256Module();
   const h = sha256.create();
   for (let at = 0; at < file.size; at += HASH_SLICE) h.update(new Uint8Array(await file.slice(at, Math.min(file.size, at + HASH_SLICE)).arrayBuffer()));
   return bytesToHex(h.digest());
