@@ -453,6 +453,32 @@ describe("file window and chunk size adapted", () => {
     expect(last("bob")).toMatchObject({ state: "done" });
     expect(sha(await text(last("bob").blob!))).toBe(sha(bytes));
   });
+
+  it("adaptive_ASlowLinkMeasured_TheNextFileToThatMemberGoesInSmallerChunks", async () => {
+    const net = network("alice", "bob");
+    // Alice's clock: each reading is a second later, so what she measures is a slow link (~100 KB/s).
+    let t = 0;
+    const mk = (self: string, peer: string, now?: () => number) =>
+      new FileTransfers({ lanes: net.source(self, peer), store: new MemoryStore(), autoAcceptBytes: () => 1e9, maxBytes: () => 1e9, now });
+    const alice = mk("alice", "bob", () => (t += 1000));
+    const bob = mk("bob", "alice");
+    const done: TransferView[] = [];
+    bob.events.on("changed", (v) => v.state === "done" && done.push(v));
+    net.link();
+    const offers = () =>
+      net.sides
+        .get("alice")!
+        .lane!.sent.filter((d): d is string => typeof d === "string" && d.includes('"fo"'))
+        .map((d) => JSON.parse(d));
+    await alice.send(blobOf(randomBytes(48 * 64 * 1024)), ["bob"]);
+    await settle(600);
+    const second = randomBytes(100_000);
+    await alice.send(blobOf(second), ["bob"]);
+    await settle(300);
+    expect(offers().map((o) => o.cs)).toEqual([64 * 1024, 16 * 1024]);
+    expect(done.length).toBe(2);
+    expect(sha(await text(done[1]!.blob!))).toBe(sha(second));
+  });
 });
 
 describe("file transfers", () => {
@@ -585,6 +611,25 @@ describe("file transfers", () => {
     // The new lane started at the resume point, not at chunk 0.
     const first = net.sides.get("alice")!.lane!.sent.find((d) => typeof d !== "string") as ArrayBuffer;
     expect((decodeChunk(first) as { index: number }).index).toBe(verified);
+  });
+
+  it("redial_AnAckFromBeforeTheCutArrivesOnTheNewLaneAheadOfTheAccept_Ignored_Finishes", async () => {
+    // The receiver's link comes up first and its queue still acknowledges what it wrote before the cut.
+    const { alice, net, last, seen } = pair({ window: 4 });
+    const bytes = randomBytes(40 * 16 * 1024);
+    let delivered = 0;
+    net.sides.get("bob")!.lane!.tamper = (d) => {
+      if (typeof d !== "string" && ++delivered === 12) queueMicrotask(() => net.cut());
+      return d;
+    };
+    const id = await alice.send(blobOf(bytes), ["bob"]);
+    await settle(200);
+    net.link();
+    net.sides.get("bob")!.lane!.send(JSON.stringify({ t: "fk", id, n: 4 }));
+    await settle(400);
+    expect(seen.alice.map((v) => v.state)).not.toContain("failed");
+    expect(last("bob").state).toBe("done");
+    expect(sha(await text(last("bob").blob!))).toBe(sha(bytes));
   });
 
   it("redial_WhileTheSenderIsReadingAChunk_StillGoesOn", async () => {

@@ -405,7 +405,10 @@ export class FileTransfers {
         void this.pump(o, leg);
         return;
       case "fk":
-        if (leg.state !== "moving" || f.n < leg.acked || f.n > leg.next) return this.badFrame(o, leg);
+        // Sent before a cut and arriving on the new lane ahead of its `fa` (the receiver's link came
+        // up first): stale, not hostile; the `fa` says where to go on.
+        if (leg.state !== "moving") return;
+        if (f.n < leg.acked || f.n > leg.next) return this.badFrame(o, leg);
         leg.acked = f.n;
         if (leg.ctl) {
           leg.ctl.acked(f.n, this.now());
