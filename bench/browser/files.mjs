@@ -4,7 +4,10 @@
 // RTCDataChannel with the same message size and the same backpressure, in the same run; and the
 // chat message round trip (send → acknowledged) while the file moves, against idle.
 //
-//   cd web && npm run build && node ../bench/browser/files.mjs [MB=100] [pings=20]
+//   cd web && npm run build && node ../bench/browser/files.mjs [MB=100] [pings=20] [text]
+//
+// With `text`, the file is a server log (text lines, `bench.log`), which GhostChat sends deflated;
+// the bare channel still sends the same number of (random) bytes.
 //
 // Needs the server built (dotnet build src/GhostChat.Server -c Release) and web/node_modules.
 import { randomBytes } from "node:crypto";
@@ -19,6 +22,7 @@ const harness = await import(path.resolve(here, "../../web/e2e/harness.mjs"));
 const MB = Number(process.argv[2] ?? 100);
 const PINGS = Number(process.argv[3] ?? 20);
 const SIZE = MB * 1024 * 1024;
+const TEXT = process.argv[4] === "text";
 
 const median = (v) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
 
@@ -125,15 +129,23 @@ async function ours(browser, url, file) {
 }
 
 const dir = mkdtempSync(path.join(tmpdir(), "gc-bench-files-"));
-const file = path.join(dir, "bench.bin");
-writeFileSync(file, randomBytes(SIZE));
+const file = path.join(dir, TEXT ? "bench.log" : "bench.bin");
+if (TEXT) {
+  const lines = [];
+  for (let i = 0, n = 0; n < SIZE; i++) {
+    const line = `2026-12-05T10:${String((i >> 10) % 60).padStart(2, "0")}:${String(i % 60).padStart(2, "0")}Z INFO request ${i} GET /api/ice served in ${(i * 7919) % 997} ms\n`;
+    lines.push(line);
+    n += line.length;
+  }
+  writeFileSync(file, Buffer.from(lines.join("")).subarray(0, SIZE));
+} else writeFileSync(file, randomBytes(SIZE));
 const server = await harness.startServer();
 const browser = await harness.launchChromium();
 try {
   const b = await bare(browser);
   const o = await ours(browser, server.url, file);
   const rate = (s) => `${(MB / s).toFixed(1)} MB/s`;
-  console.log(`| what (${MB} MB, Chromium → Chromium, loopback) | GhostChat | bare data channel | ratio |`);
+  console.log(`| what (${MB} MB${TEXT ? " of log text" : ""}, Chromium → Chromium, loopback) | GhostChat | bare data channel | ratio |`);
   console.log("|---|---|---|---|");
   console.log(`| throughput, first accepted byte → hash checked | ${rate(o.seconds)} | ${rate(b)} | ${((b / o.seconds) * 100).toFixed(0)} % |`);
   console.log(`| picked → done (includes the sender's hashing) | ${o.total.toFixed(1)} s | — | — |`);
