@@ -29,6 +29,9 @@ const browser = await puppeteer.launch({
     "media.peerconnection.ice.obfuscate_host_addresses": false,
     "media.peerconnection.ice.default_address_only": false,
     "network.proxy.type": 0,
+    // Calls: a fake camera and microphone, allowed without a prompt (as web/e2e's Firefox).
+    "media.navigator.streams.fake": true,
+    "media.navigator.permission.disabled": true,
   },
 });
 const page = await browser.newPage();
@@ -53,6 +56,12 @@ const ops = {
     await page.keyboard.press(key);
   },
   screenshot: ({ file }) => page.screenshot({ path: file }).then(() => null),
+  // A file picked in a file input, as a person picking it would (the path is on the shared file system).
+  setInputFiles: async ({ selector, file }) => {
+    const input = await page.$(selector);
+    if (!input) throw new Error(`no ${selector}`);
+    await input.uploadFile(file);
+  },
   errors: () => errors,
 };
 

@@ -424,7 +424,7 @@ class Lab {
    * the namespace's loopback, out of this process's reach, so lab/firefox-driver.mjs runs inside the
    * namespace and relays commands over its stdin/stdout. Resolves with `{ page, version, errors(), close() }`;
    * `page` offers the part of Playwright's Page that browser.mjs and pair.mjs use (goto, click, fill,
-   * press, focus, evaluate, waitForFunction, screenshot), so the same app steps drive either browser.
+   * press, focus, evaluate, waitForFunction, screenshot, and setInputFiles with one file path), so the same app steps drive either browser.
    */
   async launchFirefox(sideIndex) {
     const side = this.sides[sideIndex - 1];
@@ -494,6 +494,7 @@ class Lab {
       evaluate: (fn, arg) => send("evaluate", { src: src(fn), arg }),
       waitForFunction: (fn, arg, { timeout = 30_000 } = {}) => send("waitFor", { src: src(fn), arg, timeout }),
       screenshot: ({ path: file }) => send("screenshot", { file }),
+      setInputFiles: (selector, file) => send("setInputFiles", { selector, file }),
     };
     const close = async () => {
       if (child.exitCode !== null || child.signalCode !== null) return;

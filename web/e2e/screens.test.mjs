@@ -231,7 +231,7 @@ describe("user guide screenshots: the main flow at desktop and phone widths", { 
             (f) =>
               f.querySelector("video").readyState >= 2 &&
               f.querySelector("video").videoWidth > 0 &&
-              /\d+×\d+/.test(f.querySelector(".call-figures").textContent),
+              /^\d+x\d+$/.test(document.querySelector("#view-chat .chat-tools .quality")?.dataset.callResolution ?? ""),
           )
         );
       });

@@ -15,6 +15,7 @@ import {
   isTextLike,
   type LaneSource,
   type StreamHash,
+  type FileSource,
   type TransferView,
 } from "../src/core/files";
 import { CHUNK_HEADER, chunkLength, decodeChunk, decodeControl, encodeChunk } from "../src/core/files/wire";
@@ -107,6 +108,7 @@ function pair(
     window?: number;
     chunkSize?: number;
     hash?: () => StreamHash;
+    hashFile?: (f: FileSource) => Promise<string>;
     /** Window and chunk size left to the engine (adapted). */
     adaptive?: boolean;
     /** A side's codec (null: it neither compresses nor inflates, as a version before compression). */
@@ -123,6 +125,7 @@ function pair(
       window: opts.adaptive ? undefined : (opts.window ?? 4),
       chunkSize: opts.adaptive ? undefined : (opts.chunkSize ?? 16 * 1024),
       hash: opts.hash,
+      hashFile: opts.hashFile,
       codec: opts.codec?.[self],
     });
   const alice = mk("alice", "bob");
@@ -671,6 +674,49 @@ describe("file transfers", () => {
     expect(net.sides.get("alice")!.lane!.sent.filter((d) => typeof d === "string" && d.includes('"fo"')).length).toBe(1);
   });
 
+  it("iceRestart_StallThenSameLaneBack_FramesHeldInTheStallArriveWhilePaused_GoesOnToDone", async () => {
+    // A real stall: both sides see the link down (paused), chunks and acks sent before it are held in
+    // the network, delivered once ICE is back (possibly before the page hears it is back), and the
+    // link comes up again with the same lane (the lab's 25 s cut, relay-only, found this).
+    const { alice, net, last, refused } = pair({ window: 4 });
+    const bytes = randomBytes(60 * 16 * 1024 + 5);
+    const held: [FakeLane, string | ArrayBuffer][] = [];
+    let hold = false;
+    let chunks = 0;
+    const bobLane = net.sides.get("bob")!.lane!;
+    const aliceLane = net.sides.get("alice")!.lane!;
+    bobLane.tamper = (d) => {
+      if (typeof d !== "string" && ++chunks === 20) hold = true;
+      return hold ? (held.push([bobLane, d]), null) : d;
+    };
+    aliceLane.tamper = (d) => (hold ? (held.push([aliceLane, d]), null) : d);
+    await alice.send(blobOf(bytes), ["bob"]);
+    await settle(200);
+    for (const [self, peer] of [
+      ["alice", "bob"],
+      ["bob", "alice"],
+    ] as const)
+      for (const fn of net.sides.get(self)!.down) fn(peer);
+    await settle(50);
+    expect(last("alice").state).toBe("paused");
+    expect(last("bob").state).toBe("paused");
+    expect(held.length).toBeGreaterThan(0);
+    hold = false;
+    for (const [lane, d] of held.splice(0)) lane.deliver(d);
+    await settle(50);
+    for (const [self, peer] of [
+      ["alice", "bob"],
+      ["bob", "alice"],
+    ] as const)
+      for (const fn of net.sides.get(self)!.up) fn(peer);
+    await settle(600);
+    expect(refused).toEqual([]);
+    expect(last("bob").state).toBe("done");
+    expect(last("alice").state).toBe("done");
+    expect(sha(await text(last("bob").blob!))).toBe(sha(bytes));
+    expect(aliceLane.sent.filter((d) => typeof d === "string" && d.includes('"fo"')).length).toBe(1);
+  });
+
   it("badChunks_OutOfRangeDuplicateWrongLengthForeign_TransferFailedOthersUnaffected", async () => {
     const cases: [string, (d: ArrayBuffer) => ArrayBuffer][] = [
       ["out of range", (d) => rewriteIndex(d, 9999)],
@@ -717,6 +763,26 @@ describe("file transfers", () => {
     expect(last("bob")).toMatchObject({ state: "failed", reason: "hash-mismatch" });
     expect(last("bob").blob).toBeUndefined();
     expect(last("alice")).toMatchObject({ state: "failed", reason: "hash-mismatch" });
+  });
+
+  it("hashFile_Injected_TheSenderOffersItsDigest_AWrongOneFailsAtTheReceiver", async () => {
+    // As the page does: the sender's whole-file hash comes from a worker; the offer carries its answer.
+    const bytes = randomBytes(70_000);
+    let asked = 0;
+    const good = pair({
+      hashFile: async (f) => {
+        asked++;
+        return hashFile(f);
+      },
+    });
+    await good.alice.send(blobOf(bytes), ["bob"]);
+    await settle(200);
+    expect(asked).toBe(1);
+    expect(good.last("bob")).toMatchObject({ state: "done", bytes: 70_000 });
+    const bad = pair({ hashFile: () => Promise.resolve("ab".repeat(32)) });
+    await bad.alice.send(blobOf(bytes), ["bob"]);
+    await settle(200);
+    expect(bad.last("bob")).toMatchObject({ state: "failed", reason: "hash-mismatch" });
   });
 
   it("hash_InjectedAnsweringLater_DoneWithTheRightHash_AWrongDigestFails", async () => {

@@ -104,6 +104,8 @@ export interface FileOptions {
    * one in a worker, so hashing does not hold up the main thread's message events — chat included.
    */
   hash?: () => StreamHash;
+  /** The sender's SHA-256 of a whole file before it offers it (default: hashFile, in this thread). */
+  hashFile?: (file: FileSource) => Promise<string>;
 }
 
 /** A running SHA-256: bytes in order, then the hex digest once. */
@@ -174,6 +176,8 @@ interface Leg {
   reason?: CancelReason;
   pumping: boolean;
   gen: number;
+  /** What the leg was doing when its link stalled: it goes on so if the same lane comes back (ICE restart). */
+  pausedFrom?: "moving" | "offered";
   /** The receiver's `fa` said it inflates deflated chunks. */
   z?: boolean;
   /** The adapted window (null when the window is fixed). */
@@ -238,6 +242,7 @@ export class FileTransfers {
   private readonly cs: number | null;
   private readonly window: number | null;
   private readonly hash: () => StreamHash;
+  private readonly hashWhole: (file: FileSource) => Promise<string>;
   private readonly codec: Codec | null;
   /** Throughput last measured to each member (bytes/s), for the next transfer's chunk size. */
   private readonly rates = new Map<string, number>();
@@ -247,6 +252,7 @@ export class FileTransfers {
     this.cs = o.chunkSize === undefined ? null : Math.min(MAX_CHUNK, o.chunkSize);
     this.window = o.window === undefined ? null : Math.min(MAX_WINDOW, Math.max(1, o.window));
     this.hash = o.hash ?? inThreadHash;
+    this.hashWhole = o.hashFile ?? hashFile;
     this.codec = o.codec === undefined ? platformCodec() : o.codec;
     this.off.push(
       o.lanes.onUp((peer) => this.linkUp(peer)),
@@ -276,7 +282,7 @@ export class FileTransfers {
     const t: Outgoing = { offer, file, chunks: chunkCount(file.size, offer.cs), legs, startedAt: this.now(), hashing: true };
     this.out.set(id, t);
     this.emitOut(t);
-    offer.sha = await hashFile(file);
+    offer.sha = await this.hashWhole(file);
     // Text-like by name or type, and its first chunk deflates well: worth deflating chunk by chunk.
     t.deflate = this.codec !== null && file.size > 0 && isTextLike(file.name, file.type) && (await deflatesWell(this.codec, await this.readChunk(t, 0)));
     t.hashing = false;
@@ -329,7 +335,8 @@ export class FileTransfers {
 
   private linkUp(peer: string): void {
     const lane = this.o.lanes.lane(peer);
-    if (!lane || this.attached.get(peer) === lane) return; // same lane (ICE came back): SCTP carries on
+    if (!lane) return;
+    if (this.attached.get(peer) === lane) return this.sameLaneBack(peer, lane); // ICE came back: SCTP carries on
     this.attached.set(peer, lane);
     lane.onMessage((data) => {
       if (this.attached.get(peer) === lane) this.receive(peer, data);
@@ -346,10 +353,32 @@ export class FileTransfers {
     }
   }
 
+  /**
+   * The link recovered on the same connection (ICE restart): the lane and its SCTP stream are the
+   * same, so what was under way goes on where it was, with no new offer (frames held in the stall
+   * arrive in order on the lane).
+   */
+  private sameLaneBack(peer: string, lane: FileLane): void {
+    for (const t of this.out.values()) {
+      const leg = t.legs.get(peer);
+      if (leg?.lane !== lane || leg.state !== "paused" || !leg.pausedFrom) continue;
+      leg.state = leg.pausedFrom;
+      leg.pausedFrom = undefined;
+      this.emitOut(t);
+      if (leg.state === "moving") void this.pump(t, leg);
+    }
+    for (const t of this.inc.values())
+      if (t.peer === peer && t.state === "paused") {
+        t.state = "moving";
+        this.emit(this.viewIn(t));
+      }
+  }
+
   private linkDown(peer: string): void {
     for (const t of this.out.values()) {
       const leg = t.legs.get(peer);
       if (leg?.state === "moving" || leg?.state === "offered") {
+        leg.pausedFrom = leg.state;
         leg.state = "paused";
         this.emitOut(t);
       }
@@ -367,6 +396,7 @@ export class FileTransfers {
     leg.lane = lane;
     leg.gen++;
     leg.state = "offered";
+    leg.pausedFrom = undefined;
     this.sendControl(lane, t.offer);
   }
 
@@ -398,6 +428,7 @@ export class FileTransfers {
         if (f.from > o.chunks) return this.badFrame(o, leg);
         leg.next = leg.acked = f.from;
         leg.state = "moving";
+        leg.pausedFrom = undefined;
         leg.gen++;
         leg.z = f.z === 1;
         if (this.window === null) (leg.ctl ??= new SendWindow()).restart();
@@ -405,9 +436,10 @@ export class FileTransfers {
         void this.pump(o, leg);
         return;
       case "fk":
-        // Sent before a cut and arriving on the new lane ahead of its `fa` (the receiver's link came
-        // up first): stale, not hostile; the `fa` says where to go on.
-        if (leg.state !== "moving") return;
+        // Acks sent before a stall arrive while the leg is paused on the same lane (ICE restart:
+        // taken), or after a redial on the new lane ahead of its `fa` (stale, not hostile: ignored,
+        // the `fa` says where to go on).
+        if (leg.state !== "moving" && leg.pausedFrom !== "moving") return;
         if (f.n < leg.acked || f.n > leg.next) return this.badFrame(o, leg);
         leg.acked = f.n;
         if (leg.ctl) {
@@ -575,7 +607,8 @@ export class FileTransfers {
     const length = chunkLength(t.offer.size, t.offer.cs, c.index);
     // A deflated chunk is sent only when smaller, to a receiver that said it inflates; it must inflate to exactly `length`.
     const fits = c.deflated ? this.codec !== null && c.payload.length < length : length === c.payload.length;
-    if (t.state !== "moving" || !t.sink || c.index !== t.expected || !fits) {
+    // Paused: the link stalled, and chunks sent before it arrive on the same lane once ICE is back.
+    if ((t.state !== "moving" && t.state !== "paused") || !t.sink || c.index !== t.expected || !fits) {
       this.events.emit("refused", { peer, reason: "bad-chunk" });
       return this.failIncoming(t, "bad-chunk", "failed", true);
     }
