@@ -14,6 +14,8 @@
 //                  runs in a browser of its own; its renderer processes' RSS and PSS read from
 //                  /proc/<pid>/smaps_rollup (PIDs from CDP SystemInfo.getProcessInfo) and the page's
 //                  JS heap (CDP Runtime.getHeapUsage), every 250 ms; the sending tab's too
+//   --text         the file is a server log (text lines, `bench.log`), which GhostChat sends deflated
+//                  (throughput counts the file's bytes); the bare pair still sends random bytes
 //   --group N      a group room of N (the host sends one file to N-1 members, all Chromium): each
 //                  member's throughput and how evenly the sender served them, against a 1:1 transfer
 //                  of the same file in the same run (no bare pair)
@@ -45,6 +47,7 @@ function parseArgs(argv) {
     relay: false,
     memory: false,
     group: 0,
+    text: false,
   };
   const positional = [];
   for (let i = 0; i < argv.length; i++) {
@@ -52,6 +55,7 @@ function parseArgs(argv) {
     if (x === "--pair") a.pair = String(argv[++i]).split(",");
     else if (x === "--relay") a.relay = true;
     else if (x === "--memory") a.memory = true;
+    else if (x === "--text") a.text = true;
     else if (x === "--group") a.group = Number(argv[++i]);
     else if (x.startsWith("--")) throw new Error(`unknown option ${x}`);
     else positional.push(Number(x));
@@ -544,12 +548,30 @@ async function group(br, url, file, n) {
 // ---- the run ----------------------------------------------------------------------------------
 
 const dir = mkdtempSync(path.join(tmpdir(), "gc-bench-files-"));
-const file = path.join(dir, "bench.bin");
+const file = path.join(dir, args.text ? "bench.log" : "bench.bin");
+/** About a MiB of log lines from line `from` on (each 64 KiB deflates to about 11 % by Node's zlib). */
+function logText(from) {
+  const lines = [];
+  for (let i = from, n = 0; n < 2 ** 20; i++) {
+    const line = `2026-12-05T10:${String((i >> 10) % 60).padStart(2, "0")}:${String(i % 60).padStart(2, "0")}Z INFO request ${i} GET /api/ice served in ${(i * 7919) % 997} ms\n`;
+    lines.push(line);
+    n += line.length;
+  }
+  return { bytes: Buffer.from(lines.join("")), next: from + lines.length };
+}
 {
   // Written a MiB at a time (a 1 GB file would not fit one Buffer comfortably).
   const fd = openSync(file, "w");
-  for (let at = 0; at < SIZE; at += 2 ** 20)
-    writeSync(fd, randomBytes(Math.min(2 ** 20, SIZE - at)));
+  let line = 0;
+  for (let at = 0; at < SIZE; at += 2 ** 20) {
+    const size = Math.min(2 ** 20, SIZE - at);
+    if (!args.text) writeSync(fd, randomBytes(size));
+    else {
+      const t = logText(line);
+      line = t.next;
+      writeSync(fd, t.bytes.subarray(0, size));
+    }
+  }
   closeSync(fd);
 }
 // TURN only when asked: on loopback the relay must be allowed to reach 127.0.0.0/8 (production denies it).

@@ -1,4 +1,4 @@
-/* global TextEncoder, File, DataTransfer, DragEvent, ClipboardEvent, MutationObserver, Blob -- used in the page */
+/* global TextEncoder, TextDecoder, File, DataTransfer, DragEvent, ClipboardEvent, MutationObserver, Blob, RTCDataChannel -- used in the page */
 // Files and pictures between Chromium and Firefox ESR through the real server (docs/user-guide.md,
 // "Files and pictures"): bytes arrive with the right SHA-256 in both directions and are written to
 // the Origin Private File System; a PNG is previewed, an SVG with a script and a hostile name are
@@ -10,7 +10,19 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { deflateSync } from "node:zlib";
 import { describe, it } from "node:test";
-import { artifact, AXE_SOURCE, chromiumPage, connectPair, createRoom, E2E_DIST, firefoxPage, launchFirefox, serverAndBrowsers } from "./harness.mjs";
+import {
+  artifact,
+  AXE_SOURCE,
+  chromiumPage,
+  connectPair,
+  createRoom,
+  E2E_DIST,
+  firefoxPage,
+  launchFirefox,
+  send,
+  serverAndBrowsers,
+  waitIncoming,
+} from "./harness.mjs";
 
 const sha = (b) => createHash("sha256").update(b).digest("hex");
 const tmp = mkdtempSync(path.join(tmpdir(), "gc-files-"));
@@ -178,6 +190,63 @@ describe("Files and pictures between Chromium and Firefox", { timeout: 600_000 }
     // Removing is asynchronous: look again until the folder is empty (bounded; a hang fails the test).
     for (let i = 0; i < 200 && (await opfsFiles(host)).length > 0; i++) await new Promise((r) => setTimeout(r, 50));
     assert.deepEqual(await opfsFiles(host), []);
+    assert.deepEqual([...host.errors, ...guest.errors], []);
+    await host.context.close();
+    await guest.page.close();
+  });
+
+  it("textFileAndLongMessage_DeflatedBothWays_RightSha256_TheSameText", async () => {
+    const host = await chromiumPage(ctx.chromium);
+    const guest = await firefoxPage(ctx.firefox);
+    await connectPair(host, guest, ctx.server.url);
+    // Counted from outside the app: every data channel send of each page, deflated ones apart (a
+    // file chunk whose first byte has the 0x80 flag; a chat frame {"t":"z",…}, which PeerJS's JSON
+    // channel sends as the UTF-8 of the frame's JSON string).
+    for (const p of [host, guest])
+      await p.eval(() => {
+        window.sends = { chunks: 0, deflatedChunks: 0, deflatedFrames: 0 };
+        const send = RTCDataChannel.prototype.send;
+        const text = new TextDecoder();
+        RTCDataChannel.prototype.send = function (data) {
+          if (this.label === "gc-files" && data instanceof ArrayBuffer && data.byteLength > 21) {
+            window.sends.chunks++;
+            if (new Uint8Array(data)[0] === 0x81) window.sends.deflatedChunks++;
+          } else if (this.label !== "gc-files" && ArrayBuffer.isView(data) && text.decode(data).startsWith('"{\\"t\\":\\"z\\"')) window.sends.deflatedFrames++;
+          return send.call(this, data);
+        };
+      });
+    const sentBy = (p) => p.eval(() => window.sends);
+    // A long message each way (before the file cards, which waitIncoming does not expect): deflated on the link, shown as typed.
+    const long = "Minutes of the meeting: ".concat(Array.from({ length: 20 }, (_, i) => `item ${i} agreed, owner to follow up by Friday.`).join(" "));
+    await send(host, long);
+    await waitIncoming(guest, long);
+    await send(guest, `${long} Noted.`);
+    await waitIncoming(host, `${long} Noted.`);
+    assert.ok((await sentBy(host)).deflatedFrames > 0, "Chromium sent the long message deflated");
+    assert.ok((await sentBy(guest)).deflatedFrames > 0, "Firefox sent the long message deflated");
+    const log = (n) =>
+      Buffer.from(
+        Array.from({ length: n }, (_, i) => `2026-12-05T10:${String(i % 60).padStart(2, "0")}:00Z INFO request ${i} served in ${i % 97} ms`).join("\n"),
+      );
+    const there = log(40_000); // about 2.5 MB
+    await pick(host, "server.log", "text/plain", there);
+    await card(host, "out", "server.log", "done");
+    await card(guest, "in", "server.log", "done");
+    assert.ok(
+      (await opfsFiles(guest)).some((f) => f.sha === sha(there) && f.size === there.length),
+      "Firefox has the log with its SHA-256",
+    );
+    const back = Buffer.from(log(30_000).toString().replace(/ /g, ","));
+    await pick(guest, "table.csv", "text/csv", back);
+    await card(host, "in", "table.csv", "done");
+    assert.ok(
+      (await opfsFiles(host)).some((f) => f.sha === sha(back) && f.size === back.length),
+      "Chromium has the table with its SHA-256",
+    );
+    const h = await sentBy(host);
+    const g = await sentBy(guest);
+    assert.ok(h.deflatedChunks > 0 && h.deflatedChunks === h.chunks, `Chromium deflated its chunks: ${JSON.stringify(h)}`);
+    assert.ok(g.deflatedChunks > 0 && g.deflatedChunks === g.chunks, `Firefox deflated its chunks: ${JSON.stringify(g)}`);
     assert.deepEqual([...host.errors, ...guest.errors], []);
     await host.context.close();
     await guest.page.close();

@@ -1,6 +1,8 @@
 import { createHash, randomBytes } from "node:crypto";
+import { deflateRawSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import type { FileLane } from "../src/core/connection/ports";
+import { fflateCodec, type Codec } from "../src/core/compress";
 import {
   FileTransfers,
   MemoryStore,
@@ -10,6 +12,7 @@ import {
   sanitiseType,
   sniffPicture,
   stripJpegMetadata,
+  isTextLike,
   type FileSink,
   type LaneSource,
   type PartialBook,
@@ -104,19 +107,31 @@ function blobOf(bytes: Uint8Array, name = "data.bin", type = "application/octet-
 }
 
 function pair(
-  opts: { auto?: number; max?: number; window?: number; chunkSize?: number; hash?: () => StreamHash; hashFile?: (f: FileSource) => Promise<string> } = {},
+  opts: {
+    auto?: number;
+    max?: number;
+    window?: number;
+    chunkSize?: number;
+    hash?: () => StreamHash;
+    hashFile?: (f: FileSource) => Promise<string>;
+    /** Window and chunk size left to the engine (adapted). */
+    adaptive?: boolean;
+    /** A side's codec (null: it neither compresses nor inflates, as a version before compression). */
+    codec?: { alice?: Codec | null; bob?: Codec | null };
+  } = {},
 ) {
   const net = network("alice", "bob");
-  const mk = (self: string, peer: string) =>
+  const mk = (self: "alice" | "bob", peer: string) =>
     new FileTransfers({
       lanes: net.source(self, peer),
       store: new MemoryStore(),
       autoAcceptBytes: () => opts.auto ?? 10 * 1024 * 1024,
       maxBytes: () => opts.max ?? 100 * 1024 * 1024,
-      window: opts.window ?? 4,
-      chunkSize: opts.chunkSize ?? 16 * 1024,
+      window: opts.adaptive ? undefined : (opts.window ?? 4),
+      chunkSize: opts.adaptive ? undefined : (opts.chunkSize ?? 16 * 1024),
       hash: opts.hash,
       hashFile: opts.hashFile,
+      codec: opts.codec?.[self],
     });
   const alice = mk("alice", "bob");
   const bob = mk("bob", "alice");
@@ -283,6 +298,197 @@ describe("file wire format", () => {
   });
 });
 
+/** Text that deflates well: lines of a log. */
+function logText(bytes: number): Uint8Array {
+  const lines: string[] = [];
+  for (let i = 0; lines.join("\n").length < bytes; i++)
+    lines.push(`2026-12-05T10:${String(i % 60).padStart(2, "0")}:00Z INFO request ${i} served in ${i % 97} ms`);
+  return new TextEncoder().encode(lines.join("\n").slice(0, bytes));
+}
+const chunksSent = (lane: FakeLane) => lane.sent.filter((d): d is ArrayBuffer => typeof d !== "string");
+const deflatedCount = (lane: FakeLane) => chunksSent(lane).filter((d) => new Uint8Array(d)[0] === 0x81).length;
+const wireBytes = (lane: FakeLane) => chunksSent(lane).reduce((n, d) => n + d.byteLength - CHUNK_HEADER, 0);
+
+describe("file compression", () => {
+  it("negotiated_BothSides_TextFileGoesDeflated_TheSameBytesArrive", async () => {
+    const { alice, net, last } = pair();
+    const bytes = logText(200_000);
+    await alice.send(blobOf(bytes, "server.log", "text/plain"), ["bob"]);
+    await settle(300);
+    expect(last("bob")).toMatchObject({ state: "done", bytes: 200_000 });
+    expect(sha(await text(last("bob").blob!))).toBe(sha(bytes));
+    const lane = net.sides.get("alice")!.lane!;
+    expect(deflatedCount(lane)).toBe(chunksSent(lane).length);
+    expect(wireBytes(lane)).toBeLessThan(bytes.length / 3);
+    expect(last("alice")).toMatchObject({ state: "done", bytes: 200_000 });
+  });
+
+  it("negotiated_ReceiverWithoutIt_PlainChunks_StillArrives", async () => {
+    const { alice, net, last } = pair({ codec: { bob: null } });
+    const bytes = logText(100_000);
+    await alice.send(blobOf(bytes, "server.log", "text/plain"), ["bob"]);
+    await settle(300);
+    expect(net.sides.get("bob")!.lane!.sent.filter((d) => typeof d === "string" && d.includes('"fa"'))).toEqual([expect.not.stringContaining('"z"')]);
+    expect(deflatedCount(net.sides.get("alice")!.lane!)).toBe(0);
+    expect(last("bob")).toMatchObject({ state: "done" });
+    expect(sha(await text(last("bob").blob!))).toBe(sha(bytes));
+  });
+
+  it("negotiated_SenderWithoutIt_PlainChunks_ReceiverSaidItInflates", async () => {
+    const { alice, net, last } = pair({ codec: { alice: null } });
+    const bytes = logText(100_000);
+    await alice.send(blobOf(bytes, "server.log", "text/plain"), ["bob"]);
+    await settle(300);
+    expect(net.sides.get("bob")!.lane!.sent.filter((d) => typeof d === "string" && d.includes('"fa"'))).toEqual([expect.stringContaining('"z":1')]);
+    expect(deflatedCount(net.sides.get("alice")!.lane!)).toBe(0);
+    expect(sha(await text(last("bob").blob!))).toBe(sha(bytes));
+  });
+
+  it("fflateOnOneSide_PlatformStreamsOnTheOther_SameFormat", async () => {
+    const { alice, net, last } = pair({ codec: { alice: fflateCodec } });
+    const bytes = logText(60_000);
+    await alice.send(blobOf(bytes, "notes.md", ""), ["bob"]);
+    await settle(300);
+    expect(deflatedCount(net.sides.get("alice")!.lane!)).toBeGreaterThan(0);
+    expect(sha(await text(last("bob").blob!))).toBe(sha(bytes));
+  });
+
+  it("smallerOnly_EachChunkDeflatedOnlyWhenThatMakesItSmaller", async () => {
+    // Text, then random bytes (a log with a binary blob pasted in): the text chunks go deflated, the random ones as they are.
+    const { alice, net, last } = pair();
+    const bytes = new Uint8Array(6 * 16 * 1024);
+    bytes.set(logText(3 * 16 * 1024));
+    bytes.set(randomBytes(3 * 16 * 1024), 3 * 16 * 1024);
+    await alice.send(blobOf(bytes, "mixed.txt", "text/plain"), ["bob"]);
+    await settle(300);
+    const flags = chunksSent(net.sides.get("alice")!.lane!).map((d) => new Uint8Array(d)[0]);
+    expect(flags).toEqual([0x81, 0x81, 0x81, 0x01, 0x01, 0x01]);
+    expect(sha(await text(last("bob").blob!))).toBe(sha(bytes));
+  });
+
+  it("notWorthIt_BinaryTypeOrASampleThatDoesNotShrink_NothingDeflated", async () => {
+    for (const [bytes, name, type] of [
+      [logText(50_000), "archive.bin", "application/octet-stream"], // compressible, but not text-like by name or type
+      [new Uint8Array(randomBytes(50_000)), "random.txt", "text/plain"], // text-like by name, but its sample does not deflate
+    ] as const) {
+      const { alice, net, last } = pair();
+      await alice.send(blobOf(bytes, name, type), ["bob"]);
+      await settle(300);
+      expect(deflatedCount(net.sides.get("alice")!.lane!)).toBe(0);
+      expect(sha(await text(last("bob").blob!))).toBe(sha(bytes));
+    }
+  });
+
+  it("badDeflatedChunks_BombGarbageShortFlagUnasked_TransferFailedOthersUnaffected", async () => {
+    const header = (d: ArrayBuffer) => new Uint8Array(d.slice(0, CHUNK_HEADER));
+    const withPayload = (d: ArrayBuffer, payload: Uint8Array, flag = 0x81) => {
+      const out = new Uint8Array(CHUNK_HEADER + payload.length);
+      out.set(header(d));
+      out[0] = flag;
+      out.set(payload, CHUNK_HEADER);
+      return out.buffer;
+    };
+    const cases: [string, string, (d: ArrayBuffer) => ArrayBuffer, Codec | null | undefined][] = [
+      // 4 MiB of zeros deflate to ~4 KB, under the 16 KiB chunk: inflating must stop just past 16 KiB.
+      ["bomb", "bad-deflate", (d) => withPayload(d, deflateRawSync(new Uint8Array(4 * 1024 * 1024))), undefined],
+      ["garbage", "bad-deflate", (d) => withPayload(d, new Uint8Array(1000).fill(0xff)), undefined],
+      ["inflates short", "bad-deflate", (d) => withPayload(d, deflateRawSync(new Uint8Array(100))), undefined],
+      ["not smaller", "bad-chunk", (d) => withPayload(d, deflateRawSync(randomBytes(16 * 1024))), undefined],
+      ["unknown flag", "bad-chunk", (d) => withPayload(d, new Uint8Array(d.slice(CHUNK_HEADER)), 0x41), undefined],
+      ["deflated to a receiver that did not ask", "bad-chunk", (d) => withPayload(d, deflateRawSync(new Uint8Array(d.slice(CHUNK_HEADER)))), null],
+    ];
+    for (const [name, reason, mutate, bobCodec] of cases) {
+      const { alice, net, seen, refused } = pair({ window: 64, codec: { bob: bobCodec } });
+      let n = 0;
+      let victim = "";
+      net.sides.get("bob")!.lane!.tamper = (d) => {
+        if (typeof d === "string") return d;
+        const c = decodeChunk(d);
+        return c.ok && c.id === victim && ++n === 2 ? mutate(d) : d;
+      };
+      const good = logText(40_000);
+      const other = alice.send(blobOf(good, "other.txt", "text/plain"), ["bob"]);
+      victim = await alice.send(blobOf(logText(100_000), "victim.txt", "text/plain"), ["bob"]);
+      await other;
+      await settle(300);
+      expect(seen.bob.filter((x) => x.id === victim).pop(), name).toMatchObject({ state: "failed", reason: "bad-chunk" });
+      expect(refused, name).toContain(reason);
+      expect(seen.alice.filter((x) => x.id === victim).pop()!.state, name).toBe("failed");
+      const o = seen.bob.filter((x) => x.name === "other.txt").pop()!;
+      expect(o.state, name).toBe("done");
+      expect(sha(await text(o.blob!)), name).toBe(sha(good));
+    }
+  });
+
+  it("resume_DeflatedTransfer_GoesOnFromTheLastVerifiedChunk_RightHash", async () => {
+    const { alice, net, last } = pair({ window: 2 });
+    const bytes = logText(20 * 16 * 1024);
+    let chunks = 0;
+    net.sides.get("bob")!.lane!.tamper = (d) => (typeof d !== "string" && ++chunks > 6 ? null : d);
+    await alice.send(blobOf(bytes, "big.log", "text/plain"), ["bob"]);
+    await settle(200);
+    net.cut();
+    await settle();
+    net.link();
+    await settle(400);
+    expect(last("bob")).toMatchObject({ state: "done" });
+    expect(sha(await text(last("bob").blob!))).toBe(sha(bytes));
+    const resumedFrom = new DataView(chunksSent(net.sides.get("alice")!.lane!)[0]!).getUint32(17, false);
+    expect(resumedFrom).toBeGreaterThan(0);
+    expect(deflatedCount(net.sides.get("alice")!.lane!)).toBe(20 - resumedFrom);
+  });
+
+  it("isTextLike_ByTypeOrExtension", () => {
+    expect(isTextLike("a.bin", "text/plain")).toBe(true);
+    expect(isTextLike("a", "application/json")).toBe(true);
+    expect(isTextLike("a", "application/vnd.api+json")).toBe(true);
+    expect(isTextLike("notes.MD", "")).toBe(true);
+    expect(isTextLike("main.rs", "application/octet-stream")).toBe(true);
+    expect(isTextLike("photo.jpg", "image/jpeg")).toBe(false);
+    expect(isTextLike("archive.zip", "application/zip")).toBe(false);
+    expect(isTextLike("txt", "")).toBe(false);
+  });
+});
+
+describe("file window and chunk size adapted", () => {
+  it("adaptive_OfferSaysW16And64KiB_TransferFinishes", async () => {
+    const { alice, net, last } = pair({ adaptive: true });
+    const bytes = randomBytes(40 * 64 * 1024 + 5);
+    await alice.send(blobOf(bytes), ["bob"]);
+    await settle(600);
+    const offer = JSON.parse(net.sides.get("alice")!.lane!.sent.find((d) => typeof d === "string" && d.includes('"fo"')) as string);
+    expect(offer).toMatchObject({ cs: 64 * 1024, w: 16 });
+    expect(last("bob")).toMatchObject({ state: "done" });
+    expect(sha(await text(last("bob").blob!))).toBe(sha(bytes));
+  });
+
+  it("adaptive_ASlowLinkMeasured_TheNextFileToThatMemberGoesInSmallerChunks", async () => {
+    const net = network("alice", "bob");
+    // Alice's clock: each reading is a second later, so what she measures is a slow link (~100 KB/s).
+    let t = 0;
+    const mk = (self: string, peer: string, now?: () => number) =>
+      new FileTransfers({ lanes: net.source(self, peer), store: new MemoryStore(), autoAcceptBytes: () => 1e9, maxBytes: () => 1e9, now });
+    const alice = mk("alice", "bob", () => (t += 1000));
+    const bob = mk("bob", "alice");
+    const done: TransferView[] = [];
+    bob.events.on("changed", (v) => v.state === "done" && done.push(v));
+    net.link();
+    const offers = () =>
+      net.sides
+        .get("alice")!
+        .lane!.sent.filter((d): d is string => typeof d === "string" && d.includes('"fo"'))
+        .map((d) => JSON.parse(d));
+    await alice.send(blobOf(randomBytes(48 * 64 * 1024)), ["bob"]);
+    await settle(600);
+    const second = randomBytes(100_000);
+    await alice.send(blobOf(second), ["bob"]);
+    await settle(300);
+    expect(offers().map((o) => o.cs)).toEqual([64 * 1024, 16 * 1024]);
+    expect(done.length).toBe(2);
+    expect(sha(await text(done[1]!.blob!))).toBe(sha(second));
+  });
+});
+
 describe("file transfers", () => {
   it("hashFile_InSlices_SameAsWholeSha256", async () => {
     const bytes = randomBytes(3 * 1024 * 1024 + 17);
@@ -413,6 +619,25 @@ describe("file transfers", () => {
     // The new lane started at the resume point, not at chunk 0.
     const first = net.sides.get("alice")!.lane!.sent.find((d) => typeof d !== "string") as ArrayBuffer;
     expect((decodeChunk(first) as { index: number }).index).toBe(verified);
+  });
+
+  it("redial_AnAckFromBeforeTheCutArrivesOnTheNewLaneAheadOfTheAccept_Ignored_Finishes", async () => {
+    // The receiver's link comes up first and its queue still acknowledges what it wrote before the cut.
+    const { alice, net, last, seen } = pair({ window: 4 });
+    const bytes = randomBytes(40 * 16 * 1024);
+    let delivered = 0;
+    net.sides.get("bob")!.lane!.tamper = (d) => {
+      if (typeof d !== "string" && ++delivered === 12) queueMicrotask(() => net.cut());
+      return d;
+    };
+    const id = await alice.send(blobOf(bytes), ["bob"]);
+    await settle(200);
+    net.link();
+    net.sides.get("bob")!.lane!.send(JSON.stringify({ t: "fk", id, n: 4 }));
+    await settle(400);
+    expect(seen.alice.map((v) => v.state)).not.toContain("failed");
+    expect(last("bob").state).toBe("done");
+    expect(sha(await text(last("bob").blob!))).toBe(sha(bytes));
   });
 
   it("redial_WhileTheSenderIsReadingAChunk_StillGoesOn", async () => {

@@ -48,6 +48,7 @@ declare class TextEncoder {
   encode(input?: string): Uint8Array;
 }
 declare class TextDecoder {
+  constructor(label?: string, options?: { fatal?: boolean });
   decode(input?: BufferSource): string;
 }
 declare class URL {
@@ -117,4 +118,26 @@ declare class Blob {
   readonly type: string;
   slice(start?: number, end?: number, contentType?: string): Blob;
   arrayBuffer(): Promise<ArrayBuffer>;
+}
+
+// Compression (core/compress): the platform's "deflate-raw" streams, where the browser has them.
+interface ReadableStreamDefaultReader<R> {
+  read(): Promise<{ done: true; value?: undefined } | { done: false; value: R }>;
+  cancel(reason?: unknown): Promise<void>;
+}
+interface WritableStreamDefaultWriter<W> {
+  readonly ready: Promise<undefined>;
+  write(chunk: W): Promise<void>;
+  close(): Promise<void>;
+  abort(reason?: unknown): Promise<void>;
+}
+declare class CompressionStream {
+  constructor(format: "deflate-raw");
+  readonly readable: { getReader(): ReadableStreamDefaultReader<Uint8Array> };
+  readonly writable: { getWriter(): WritableStreamDefaultWriter<BufferSource> };
+}
+declare class DecompressionStream {
+  constructor(format: "deflate-raw");
+  readonly readable: { getReader(): ReadableStreamDefaultReader<Uint8Array> };
+  readonly writable: { getWriter(): WritableStreamDefaultWriter<BufferSource> };
 }

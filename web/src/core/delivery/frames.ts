@@ -100,6 +100,8 @@ export interface PresenceFrame {
   gone: SignedMember[];
   /** The room's membership as the host last signed it (after a removal or a revoked invite). */
   ep?: Epoch;
+  /** 1: the sender inflates deflated frames (`z`, core/room/compress.ts); absent from versions before compression. */
+  z?: 1;
 }
 
 export interface RelayFrame {
@@ -135,7 +137,7 @@ export type CallFrame = { t: "c"; k: "st"; on: boolean; mic: boolean; cam: boole
 export type EndToEndFrame = MessageFrame | AckFrame;
 export type MeshFrame = EndToEndFrame | PresenceFrame | RelayFrame | TypingFrame | PingFrame | CallFrame;
 
-export type RefusalReason = "too-large" | "not-json" | "bad-shape" | "wrong-room" | "bad-signature" | "not-for-me" | "stale" | "room-full";
+export type RefusalReason = "too-large" | "not-json" | "bad-shape" | "wrong-room" | "bad-signature" | "not-for-me" | "stale" | "room-full" | "bad-deflate";
 
 export type DecodeResult = { ok: true; frame: MeshFrame } | { ok: false; reason: RefusalReason };
 
@@ -248,6 +250,10 @@ function validate(value: unknown): MeshFrame | null {
       if (v.ep !== undefined) {
         if (!isEpoch(v.ep, isPeerId, MAX_MEMBERS)) return null;
         p.ep = v.ep;
+      }
+      if (v.z !== undefined) {
+        if (v.z !== 1) return null;
+        p.z = 1;
       }
       return p;
     }

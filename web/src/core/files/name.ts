@@ -56,3 +56,24 @@ export function sniffPicture(head: Uint8Array): PreviewType | null {
   if (ascii(4, "ftypavif") || ascii(4, "ftypavis")) return "image/avif";
   return null;
 }
+
+const TEXT_TYPES =
+  /^(text\/|application\/(json|xml|javascript|ecmascript|x-ndjson|x-sh|x-yaml|yaml|toml|sql|graphql|csv|ld\+json|x-tex|rtf|x-subrip|xhtml\+xml)$|image\/svg\+xml$|[a-z0-9.+-]+\/[a-z0-9.-]+\+(json|xml)$)/;
+const TEXT_EXTENSIONS = new Set(
+  (
+    "txt text md markdown rst csv tsv log json ndjson jsonl geojson xml svg html htm xhtml css scss less js mjs cjs ts tsx jsx " +
+    "c h cc cpp hpp cs java kt go rs py rb php pl sh bash zsh ps1 bat sql yaml yml toml ini cfg conf env properties " +
+    "tex bib srt vtt ics vcf rtf gpx kml diff patch lock"
+  ).split(" "),
+);
+
+/**
+ * Whether a file is worth trying to compress by its name and type: text, markup, source, data
+ * formats in text. Only a guess: the sender also compresses a sample and each chunk is sent
+ * deflated only when that makes it smaller (transfer.ts).
+ */
+export function isTextLike(name: string, type: string): boolean {
+  if (TEXT_TYPES.test(sanitiseType(type))) return true;
+  const dot = name.lastIndexOf(".");
+  return dot >= 0 && TEXT_EXTENSIONS.has(name.slice(dot + 1).toLowerCase());
+}

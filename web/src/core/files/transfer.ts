@@ -1,15 +1,19 @@
 import { Emitter } from "../emitter";
 import type { FileLane } from "../connection/ports";
-import { sanitiseFileName, sanitiseType } from "./name";
+import { deflateIfSmaller, deflatesWell, inflateExactly, platformCodec, type Codec } from "../compress";
+import { ADAPT_OFFER_WINDOW, SendWindow, chooseChunkSize } from "./adapt";
+import { isTextLike, sanitiseFileName, sanitiseType } from "./name";
 import { RESTORE_WAIT_MS, isPartialRecord, type PartialBook, type PartialRecord } from "./resume";
 import {
   MAX_CHUNK,
   MAX_WINDOW,
+  MIN_CHUNK,
   chunkCount,
   chunkLength,
   decodeChunk,
   decodeControl,
   encodeChunk,
+  type AcceptFrame,
   type CancelReason,
   type ControlFrame,
   type OfferFrame,
@@ -90,7 +94,11 @@ export interface TransferView {
   from?: number;
 }
 
-export type FileError = { peer: string; reason: "not-json" | "too-large" | "bad-shape" | "unknown-transfer" | "bad-chunk" | "protocol" };
+export type FileError = {
+  peer: string;
+  /** `bad-deflate`: a deflated chunk did not inflate to its declared length (garbage, or a "zip bomb"): the transfer failed `bad-chunk`. */
+  reason: "not-json" | "too-large" | "bad-shape" | "unknown-transfer" | "bad-chunk" | "bad-deflate" | "protocol";
+};
 
 export interface FileEvents extends Record<string, unknown> {
   changed: TransferView;
@@ -106,10 +114,15 @@ export interface FileOptions {
   /** Files above this are refused (the operator's or the client's limit). */
   maxBytes: () => number;
   now?: () => number;
-  /** Chunk payload size (default 64 KiB). */
+  /** Chunk payload size, fixed (default: chosen per transfer from the throughput last measured to its recipients, adapt.ts). */
   chunkSize?: number;
-  /** Chunks sent and not yet acknowledged, at most (default 64). */
+  /** Chunks sent and not yet acknowledged, at most, fixed (default: adapted per recipient to round trip and throughput, adapt.ts). */
   window?: number;
+  /**
+   * Raw DEFLATE for text-like files (default: the platform's streams, else fflate). null: this side
+   * neither compresses nor says it inflates, as a version before compression.
+   */
+  codec?: Codec | null;
   /**
    * The receiver's running SHA-256 of each incoming file (default: in this thread). The page gives
    * one in a worker, so hashing does not hold up the main thread's message events — chat included.
@@ -195,6 +208,10 @@ interface Leg {
   pausedFrom?: "moving" | "offered";
   /** The receiver's token from `fa`: a reloaded receiver proves with it that it is this leg's. */
   tok?: string;
+  /** The receiver's `fa` said it inflates deflated chunks. */
+  z?: boolean;
+  /** The adapted window (null when the window is fixed). */
+  ctl?: SendWindow | null;
 }
 
 interface Outgoing {
@@ -204,6 +221,10 @@ interface Outgoing {
   legs: Map<string, Leg>;
   startedAt: number;
   hashing: boolean;
+  /** Text-like and a sample of it deflates well: each chunk goes deflated when that makes it smaller. */
+  deflate?: boolean;
+  /** The last chunk deflated (or found not worth it: null), shared by the legs. */
+  deflated?: { index: number; bytes: Promise<Uint8Array | null> };
   /** The last block of the file read, and the read under way (readChunk). */
   block?: { start: number; bytes: Uint8Array };
   reading?: { from: number; bytes: Promise<ArrayBuffer> };
@@ -261,18 +282,21 @@ export class FileTransfers {
   private readonly attached = new Map<string, FileLane>();
   private readonly off: (() => void)[] = [];
   private readonly now: () => number;
-  private readonly cs: number;
-  private readonly window: number;
+  private readonly cs: number | null;
+  private readonly window: number | null;
   private readonly hash: () => StreamHash;
   private readonly setTimer: (ms: number, fn: () => void) => () => void;
   /** Resolves once the partial files kept before a reload are restored (shown, waiting for their sender). */
   readonly restoring: Promise<void>;
   private readonly hashWhole: (file: FileSource) => Promise<string>;
+  private readonly codec: Codec | null;
+  /** Throughput last measured to each member (bytes/s), for the next transfer's chunk size. */
+  private readonly rates = new Map<string, number>();
 
   constructor(private readonly o: FileOptions) {
     this.now = o.now ?? (() => Date.now());
-    this.cs = Math.min(MAX_CHUNK, o.chunkSize ?? MAX_CHUNK);
-    this.window = Math.min(MAX_WINDOW, Math.max(1, o.window ?? 64));
+    this.cs = o.chunkSize === undefined ? null : Math.min(MAX_CHUNK, o.chunkSize);
+    this.window = o.window === undefined ? null : Math.min(MAX_WINDOW, Math.max(1, o.window));
     this.hash = o.hash ?? inThreadHash;
     this.setTimer =
       o.setTimer ??
@@ -281,6 +305,7 @@ export class FileTransfers {
         return () => clearTimeout(h);
       });
     this.hashWhole = o.hashFile ?? hashFile;
+    this.codec = o.codec === undefined ? platformCodec() : o.codec;
     this.off.push(
       o.lanes.onUp((peer) => this.linkUp(peer)),
       o.lanes.onDown((peer) => this.linkDown(peer)),
@@ -312,14 +337,16 @@ export class FileTransfers {
       size: file.size,
       type: sanitiseType(file.type),
       sha: "",
-      cs: this.cs,
-      w: this.window,
+      cs: this.cs ?? chooseChunkSize(Math.min(...peers.map((p) => this.rates.get(p) ?? Infinity)), MIN_CHUNK, MAX_CHUNK),
+      w: this.window ?? ADAPT_OFFER_WINDOW,
     };
     const legs = new Map<string, Leg>(peers.map((p) => [p, { peer: p, lane: null, state: "hashing", next: 0, acked: 0, pumping: false, gen: 0 }]));
-    const t: Outgoing = { offer, file, chunks: chunkCount(file.size, this.cs), legs, startedAt: this.now(), hashing: true };
+    const t: Outgoing = { offer, file, chunks: chunkCount(file.size, offer.cs), legs, startedAt: this.now(), hashing: true };
     this.out.set(id, t);
     this.emitOut(t);
     offer.sha = await this.hashWhole(file);
+    // Text-like by name or type, and its first chunk deflates well: worth deflating chunk by chunk.
+    t.deflate = this.codec !== null && file.size > 0 && isTextLike(file.name, file.type) && (await deflatesWell(this.codec, await this.readChunk(t, 0)));
     t.hashing = false;
     for (const leg of legs.values()) {
       if (leg.state !== "hashing") continue;
@@ -479,14 +506,22 @@ export class FileTransfers {
         leg.state = "moving";
         leg.pausedFrom = undefined;
         leg.gen++;
+        leg.z = f.z === 1;
+        if (this.window === null) (leg.ctl ??= new SendWindow()).restart();
         this.emitOut(o);
         void this.pump(o, leg);
         return;
       case "fk":
-        if (leg.state === "offered") return; // sent before the receiver heard the offer again: its `fa` says where to go on
-        // Acks sent before a stall may arrive while the leg is paused on the same lane.
-        if ((leg.state !== "moving" && leg.pausedFrom !== "moving") || f.n < leg.acked || f.n > leg.next) return this.badFrame(o, leg);
+        // Acks sent before a stall arrive while the leg is paused on the same lane (ICE restart:
+        // taken), or after a redial on the new lane ahead of its `fa` (stale, not hostile: ignored,
+        // the `fa` says where to go on).
+        if (leg.state !== "moving" && leg.pausedFrom !== "moving") return;
+        if (f.n < leg.acked || f.n > leg.next) return this.badFrame(o, leg);
         leg.acked = f.n;
+        if (leg.ctl) {
+          leg.ctl.acked(f.n, this.now());
+          if (leg.ctl.rate > 0) this.rates.set(peer, leg.ctl.rate);
+        }
         this.emitOut(o);
         void this.pump(o, leg);
         return;
@@ -561,13 +596,16 @@ export class FileTransfers {
         leg.gen === gen &&
         leg.state === "moving" &&
         leg.next < t.chunks &&
-        leg.next - leg.acked < this.window &&
+        leg.next - leg.acked < (leg.ctl?.window ?? this.window ?? MAX_WINDOW) &&
         lane.bufferedAmount() < HIGH_WATER
       ) {
         const index = leg.next;
         const bytes = await this.readChunk(t, index);
+        const deflated = leg.z && t.deflate ? await this.deflateChunk(t, index, bytes) : null;
         if (leg.gen !== gen || leg.next !== index || leg.state !== "moving") break;
-        lane.send(encodeChunk(t.offer.id, index, bytes));
+        const frame = encodeChunk(t.offer.id, index, deflated ?? bytes, deflated !== null);
+        lane.send(frame);
+        leg.ctl?.sent(index, frame.byteLength, this.now());
         leg.next++;
       }
     } catch {
@@ -599,6 +637,12 @@ export class FileTransfers {
     return block.bytes.subarray(start - block.start, start - block.start + length);
   }
 
+  /** Chunk `index` deflated, or null when that does not make it smaller (deflated once for all legs). */
+  private deflateChunk(t: Outgoing, index: number, bytes: Uint8Array): Promise<Uint8Array | null> {
+    if (t.deflated?.index !== index) t.deflated = { index, bytes: deflateIfSmaller(this.codec!, bytes).catch(() => null) };
+    return t.deflated.bytes;
+  }
+
   // ---- receiving ----
 
   private receiveOffer(peer: string, f: OfferFrame): void {
@@ -624,7 +668,7 @@ export class FileTransfers {
         known.expected = known.verified;
         known.state = "moving";
         this.emit(this.viewIn(known));
-        this.sendControl(this.attached.get(peer) ?? null, { t: "fa", id: f.id, from: known.verified });
+        this.sendControl(this.attached.get(peer) ?? null, this.acceptFrame(f.id, known.verified));
       });
       return;
     }
@@ -655,6 +699,11 @@ export class FileTransfers {
     if (f.size <= this.o.autoAcceptBytes()) void this.startReceiving(t);
   }
 
+  /** `fa`, saying `z` when this side inflates deflated chunks. */
+  private acceptFrame(id: string, from: number): AcceptFrame {
+    return this.codec ? { t: "fa", id, from, z: 1 } : { t: "fa", id, from };
+  }
+
   private async startReceiving(t: Incoming): Promise<void> {
     t.state = "moving";
     t.startedAt = this.now();
@@ -668,7 +717,7 @@ export class FileTransfers {
     if (t.state !== "moving") return void t.sink.discard().catch(() => undefined);
     this.saveRecord(t);
     const keeps = this.o.partials && t.sink.name !== undefined && t.key !== null;
-    this.sendControl(this.attached.get(t.peer) ?? null, keeps ? { t: "fa", id: t.offer.id, from: 0, tok: t.tok } : { t: "fa", id: t.offer.id, from: 0 });
+    this.sendControl(this.attached.get(t.peer) ?? null, keeps ? { ...this.acceptFrame(t.offer.id, 0), tok: t.tok } : this.acceptFrame(t.offer.id, 0));
     if (t.chunks === 0) t.queue = t.queue.then(() => this.complete(t));
   }
 
@@ -783,17 +832,32 @@ export class FileTransfers {
     if (!t) return this.events.emit("refused", { peer, reason: "unknown-transfer" });
     if (t.state === "cancelled" || t.state === "failed") return; // in flight when it ended
     const length = chunkLength(t.offer.size, t.offer.cs, c.index);
+    // A deflated chunk is sent only when smaller, to a receiver that said it inflates; it must inflate to exactly `length`.
+    const fits = c.deflated ? this.codec !== null && c.payload.length < length : length === c.payload.length;
     // Paused: the link stalled, and chunks sent before it arrive on the same lane once ICE is back.
-    if ((t.state !== "moving" && t.state !== "paused") || !t.sink || c.index !== t.expected || length !== c.payload.length) {
+    if ((t.state !== "moving" && t.state !== "paused") || !t.sink || c.index !== t.expected || !fits) {
       this.events.emit("refused", { peer, reason: "bad-chunk" });
       return this.failIncoming(t, "bad-chunk", "failed", true);
     }
     delete t.restored;
     t.expected++;
     const sink = t.sink;
-    const payload = c.payload;
+    const codec = this.codec;
+    const received = c.deflated ? null : c.payload;
+    const deflated = c.payload;
     t.queue = t.queue.then(async () => {
       if (t.state === "failed" || t.state === "cancelled") return;
+      let payload = received;
+      if (!payload)
+        try {
+          payload = await inflateExactly(codec!, deflated, length);
+        } catch {
+          // Not raw DEFLATE, or not exactly the chunk's length (a "zip bomb" stops just past it).
+          if (stopped(t)) return;
+          this.events.emit("refused", { peer, reason: "bad-deflate" });
+          return this.failIncoming(t, "bad-chunk", "failed", true);
+        }
+      if (stopped(t)) return;
       try {
         await sink.append(payload);
       } catch {
@@ -902,6 +966,11 @@ export class FileTransfers {
     if (t.base > 0) v.from = Math.min(t.offer.size, t.base * t.offer.cs);
     return v;
   }
+}
+
+/** Failed or cancelled (read anew after an await). */
+function stopped(t: Incoming): boolean {
+  return t.state === "failed" || t.state === "cancelled";
 }
 
 function key(peer: string, id: string): string {

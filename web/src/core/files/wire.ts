@@ -16,7 +16,9 @@ export const MAX_PROTOCOL_SIZE = 2 ** 46;
 /** Largest sender window (chunks ahead of the acknowledgements). */
 export const MAX_WINDOW = 1024;
 const CHUNK_VERSION = 1;
-/** Version byte, transfer id, chunk index (uint32, big-endian). */
+/** Flag on the version byte: the payload is the chunk's bytes in raw DEFLATE (sent only to a receiver whose `fa` said `z`). */
+export const CHUNK_DEFLATED = 0x80;
+/** Version byte (and flags), transfer id, chunk index (uint32, big-endian). */
 export const CHUNK_HEADER = 1 + 16 + 4;
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 const MAX_NAME_CHARS = 512;
@@ -49,6 +51,8 @@ export interface AcceptFrame {
   id: string;
   from: number;
   tok?: string;
+  /** 1: this receiver inflates raw-DEFLATE chunks (absent from receivers before compression: they get plain chunks). */
+  z?: 1;
 }
 /**
  * Resume after a reload: the receiver, now a new page (a new peer id and key), asks the sender to go
@@ -118,8 +122,10 @@ export function decodeControl(data: string): { ok: true; frame: ControlFrame } |
             frame = { t: "fo", id, name: v.name, size: v.size, type: v.type, sha: v.sha, cs: v.cs, w: v.w };
       break;
     case "fa":
-      if (isCount(v.from) && v.tok === undefined) frame = { t: "fa", id, from: v.from };
-      else if (isCount(v.from) && typeof v.tok === "string" && TRANSFER_ID.test(v.tok)) frame = { t: "fa", id, from: v.from, tok: v.tok };
+      if (!isCount(v.from) || (v.z !== undefined && v.z !== 1)) break;
+      if (v.tok === undefined) frame = { t: "fa", id, from: v.from };
+      else if (typeof v.tok === "string" && TRANSFER_ID.test(v.tok)) frame = { t: "fa", id, from: v.from, tok: v.tok };
+      if (frame?.t === "fa" && v.z === 1) frame.z = 1;
       break;
     case "fr":
       if (isCount(v.from) && typeof v.tok === "string" && TRANSFER_ID.test(v.tok)) frame = { t: "fr", id, from: v.from, tok: v.tok };
@@ -137,23 +143,24 @@ export function decodeControl(data: string): { ok: true; frame: ControlFrame } |
   return frame ? { ok: true, frame } : { ok: false, reason: "bad-shape" };
 }
 
-export function encodeChunk(id: string, index: number, payload: Uint8Array): ArrayBuffer {
+export function encodeChunk(id: string, index: number, payload: Uint8Array, deflated = false): ArrayBuffer {
   const out = new Uint8Array(CHUNK_HEADER + payload.length);
-  out[0] = CHUNK_VERSION;
+  out[0] = CHUNK_VERSION | (deflated ? CHUNK_DEFLATED : 0);
   for (let i = 0; i < 16; i++) out[1 + i] = id.charCodeAt(i);
   new DataView(out.buffer).setUint32(17, index, false);
   out.set(payload, CHUNK_HEADER);
   return out.buffer;
 }
 
-export type DecodedChunk = { ok: true; id: string; index: number; payload: Uint8Array } | { ok: false; reason: "bad-chunk" };
+export type DecodedChunk = { ok: true; id: string; index: number; payload: Uint8Array; deflated: boolean } | { ok: false; reason: "bad-chunk" };
 
 /** Splits a chunk into transfer id, index and payload; the transfer checks the rest. Never throws. */
 export function decodeChunk(data: ArrayBuffer): DecodedChunk {
   if (data.byteLength < CHUNK_HEADER || data.byteLength > CHUNK_HEADER + MAX_CHUNK) return { ok: false, reason: "bad-chunk" };
   const bytes = new Uint8Array(data);
-  if (bytes[0] !== CHUNK_VERSION) return { ok: false, reason: "bad-chunk" };
+  if ((bytes[0]! & ~CHUNK_DEFLATED) !== CHUNK_VERSION) return { ok: false, reason: "bad-chunk" };
   const id = String.fromCharCode(...bytes.subarray(1, 17));
   if (!TRANSFER_ID.test(id)) return { ok: false, reason: "bad-chunk" };
-  return { ok: true, id, index: new DataView(data).getUint32(17, false), payload: bytes.subarray(CHUNK_HEADER) };
+  const deflated = (bytes[0]! & CHUNK_DEFLATED) !== 0;
+  return { ok: true, id, index: new DataView(data).getUint32(17, false), payload: bytes.subarray(CHUNK_HEADER), deflated };
 }

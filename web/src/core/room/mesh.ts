@@ -21,6 +21,8 @@ import { Outbox, orderedStreams, type InboundStream, type OutboxEntry, type Stre
 import { cleanName, validateOutgoing } from "../delivery/message";
 import { Roster } from "./roster";
 import { andThen, type RoomTrust } from "./trust";
+import { CompressingLinks } from "./compress";
+import type { Codec } from "../compress";
 
 /**
  * The links to other members, as the mesh engine sees them. A link is "up" once its data channel is
@@ -75,6 +77,11 @@ export interface MeshOptions {
   newId?: () => string;
   /** Inbound stream implementation (de-duplication and ordering); swapped only by self-check tests. */
   streams?: StreamFactory;
+  /**
+   * Deflates long messages to members who say they inflate, and says this side does (presence `z`;
+   * room/compress.ts). Default null: frames go as they are and presence says nothing.
+   */
+  codec?: Codec | null;
 }
 
 export interface IncomingMessage {
@@ -195,8 +202,10 @@ export class MeshRoom {
   private readonly presenceQueue = new Map<string, Promise<void>>();
   /** Counters for diagnostics and tests. */
   readonly stats = { refused: 0, relayed: 0, resent: 0, duplicates: 0 };
+  private readonly links: LinksPort;
 
   constructor(private readonly o: MeshOptions) {
+    this.links = o.codec ? new CompressingLinks(o.links, o.codec, (from, reason) => this.refuse(from, reason)) : o.links;
     this.inc = o.inc ?? randomBase64Url(9);
     this.since = o.clock.now();
     this.roster = new Roster(o.self.id);
@@ -235,14 +244,14 @@ export class MeshRoom {
   typing(on: boolean): void {
     if (this.stopped) return;
     const frame = JSON.stringify({ t: "y", on });
-    for (const p of this.up) this.o.links.send(p, frame);
+    for (const p of this.up) this.links.send(p, frame);
   }
 
   /** App-level ping over the direct link to `peer` (quality indicator); false without one. */
   ping(peer: string, seq: number): boolean {
     if (this.stopped || !this.up.has(peer)) return false;
     const frame: PingFrame = { t: "i", s: seq };
-    return this.o.links.send(peer, JSON.stringify(frame));
+    return this.links.send(peer, JSON.stringify(frame));
   }
 
   /**
@@ -261,7 +270,7 @@ export class MeshRoom {
 
   start(): void {
     this.changed();
-    const l = this.o.links;
+    const l = this.links;
     this.unsubscribe.push(
       l.onFrame((from, frame) => this.receive(from, frame)),
       l.onUp((peer) => this.linkUp(peer)),
@@ -398,7 +407,7 @@ export class MeshRoom {
 
   /** Sends call signalling over the direct link to `peer` only; false when that link is not up. */
   sendCall(peer: string, frame: CallFrame): boolean {
-    return !this.stopped && this.up.has(peer) && this.o.links.send(peer, JSON.stringify(frame));
+    return !this.stopped && this.up.has(peer) && this.links.send(peer, JSON.stringify(frame));
   }
 
   /** Members with a direct link up now. */
@@ -415,12 +424,13 @@ export class MeshRoom {
     const frame = decoded.frame;
     switch (frame.t) {
       case "p":
+        if (this.links instanceof CompressingLinks) this.links.peerInflates(from, frame.z === 1);
         return this.onPresence(from, frame);
       case "y":
         if (this.up.has(from)) this.events.emit("typing", { from, on: frame.on });
         return;
       case "i":
-        if (this.up.has(from)) this.o.links.send(from, JSON.stringify({ t: "o", s: frame.s }));
+        if (this.up.has(from)) this.links.send(from, JSON.stringify({ t: "o", s: frame.s }));
         return;
       case "o":
         if (this.up.has(from)) this.events.emit("pong", { from, seq: frame.s });
@@ -435,7 +445,7 @@ export class MeshRoom {
         if (!inner.ok || (inner.frame.t !== "m" && inner.frame.t !== "a") || inner.frame.o !== frame.o)
           return this.refuse(from, inner.ok ? "bad-shape" : inner.reason);
         this.stats.relayed++;
-        this.o.links.send(frame.o, frame.x);
+        this.links.send(frame.o, frame.x);
         return;
       }
       default:
@@ -676,7 +686,7 @@ export class MeshRoom {
       bf: entry.bf,
     };
     // Over the direct, authenticated link: unsigned (WebCrypto is asynchronous and costs the round trip).
-    if (this.up.has(peer) && this.o.links.send(peer, JSON.stringify(body))) return;
+    if (this.up.has(peer) && this.links.send(peer, JSON.stringify(body))) return;
     if (entry.frame !== null) return this.deliver(peer, entry.frame);
     const result = andThen(this.o.trust.self.sign(signedInput(body)), (sig) => {
       if (box.inc !== inc || entry.n !== n || this.outboxes.get(peer) !== box) return; // retargeted meanwhile
@@ -697,7 +707,7 @@ export class MeshRoom {
       n: s.stream.delivered,
       rd: Math.min(s.readUpTo, s.stream.delivered),
     };
-    if (this.up.has(s.from) && this.o.links.send(s.from, JSON.stringify(body))) return;
+    if (this.up.has(s.from) && this.links.send(s.from, JSON.stringify(body))) return;
     const result = andThen(this.o.trust.self.sign(signedInput(body)), (sig) => this.deliver(s.from, JSON.stringify({ ...body, sig })));
     if (result instanceof Promise) result.catch(() => undefined);
   }
@@ -705,11 +715,11 @@ export class MeshRoom {
   /** Direct when the link is up, else wrapped for a member that reported a link to `peer`. */
   private deliver(peer: string, frame: string): void {
     if (this.stopped) return;
-    if (this.up.has(peer) && this.o.links.send(peer, frame)) return;
+    if (this.up.has(peer) && this.links.send(peer, frame)) return;
     const relays = this.relaysFor(peer);
     if (relays.length === 0) return;
     const relay = relays[this.relayTurn++ % relays.length]!;
-    this.o.links.send(relay, JSON.stringify({ t: "w", o: peer, x: frame }));
+    this.links.send(relay, JSON.stringify({ t: "w", o: peer, x: frame }));
   }
 
   private relaysFor(peer: string): string[] {
@@ -762,18 +772,19 @@ export class MeshRoom {
     const frame: PresenceFrame = { t: "p", r: this.o.room, me: this.signedSelf, reach: [...this.up], mem, gone: this.departed.slice() };
     const ep = this.o.trust.epochStatement;
     if (ep) frame.ep = ep;
+    if (this.o.codec) frame.z = 1;
     return JSON.stringify(frame);
   }
 
   private sendPresence(peer: string): void {
     const frame = this.presenceFrame();
-    if (frame) this.o.links.send(peer, frame);
+    if (frame) this.links.send(peer, frame);
   }
 
   private broadcastPresence(): void {
     const frame = this.presenceFrame();
     if (!frame) return;
-    for (const p of this.up) this.o.links.send(p, frame);
+    for (const p of this.up) this.links.send(p, frame);
     this.lastPresence = this.o.clock.now();
   }
 

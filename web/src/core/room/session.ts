@@ -1,3 +1,4 @@
+import { platformCodec } from "../compress";
 import {
   HostHandshake,
   JoinerHandshake,
@@ -121,7 +122,7 @@ export interface MeshSessionOptions {
   maxPending?: number;
   /** Refresh ICE servers this often (TURN credentials are short-lived). Default 10 min. */
   iceRefreshMs?: number;
-  room?: Partial<Pick<MeshOptions, "backfill" | "resendMs" | "tickMs" | "presenceMs" | "unreachableAfterMs">>;
+  room?: Partial<Pick<MeshOptions, "backfill" | "resendMs" | "tickMs" | "presenceMs" | "unreachableAfterMs" | "codec">>;
   /** This page's member key for a joiner (default: a fresh WebCrypto P-256 key, `newSigner`). */
   signer?: () => Promise<Signer>;
   /** Checks member signatures (default: WebCrypto, `webVerify`). */
@@ -469,7 +470,16 @@ export class MeshSession {
       onUp: (fn) => (this.upHandlers.add(fn), () => this.upHandlers.delete(fn)),
       onDown: (fn) => (this.downHandlers.add(fn), () => this.downHandlers.delete(fn)),
     };
-    const room = new MeshRoom({ self: { id: this.ownId, name: this.o.name }, room: trust.room, links, clock: this.clock, trust, cert, ...this.o.room });
+    const room = new MeshRoom({
+      self: { id: this.ownId, name: this.o.name },
+      room: trust.room,
+      links,
+      clock: this.clock,
+      trust,
+      cert,
+      codec: platformCodec(),
+      ...this.o.room,
+    });
     room.events.on("roster", (members) => {
       for (const m of members) if (m.path !== "direct") this.maybeDial(m.id);
     });
