@@ -182,11 +182,13 @@ describe("network lab: files", { skip: skip ?? false }, () => {
     }
   });
 
-  // Relay-only: 50 MB rather than 200 (the lab suite stays within a few minutes; through the relay the
-  // bytes cross the server's namespace twice): still twice the automatic limit, and 12 s or more of
-  // moving on this machine, so the cut falls in the middle of it.
-  it("cut25s_50MB_RelayOnlyThroughEmbeddedTurn_ChromiumToChromium_GoesOn_RightSha256", { timeout: 360_000 }, async (t) => {
-    const f = randomFile(env.lab.tmp, "relay-50MB.bin", 50 * MiB + 99);
+  // Relay-only: 50 MB in the test suite rather than 200 (the lab suite stays within a few minutes;
+  // through the relay the bytes cross the server's namespace twice): still twice the automatic limit,
+  // and 12 s or more of moving on this machine, so the cut falls in the middle of it.
+  // GHOSTCHAT_LAB_RELAY_MB=200 runs the issue's full size (docs/benchmarks.md, "Files").
+  const relayMB = Number(process.env.GHOSTCHAT_LAB_RELAY_MB ?? 50);
+  it(`cut25s_${relayMB}MB_RelayOnlyThroughEmbeddedTurn_ChromiumToChromium_GoesOn_RightSha256`, { timeout: 360_000 + relayMB * 2_000 }, async (t) => {
+    const f = randomFile(env.lab.tmp, `relay-${relayMB}MB.bin`, relayMB * MiB + 99);
     const ps = await cast([[1, "A"], [3, "C"]]);
     try {
       // The receiver hides its IP address before joining: every connection of its page goes through the relay.
