@@ -117,8 +117,14 @@ public sealed class UdpHotPathTests
         client.SendRaw([0x40, 0x01, 0x00, 0x50, 1, 2, 3]);
         client.SendRaw(oversize);
         client.SendRaw([]);
+        // ChannelData on a channel never bound, and one whose length says less than the datagram carries: only the
+        // announced bytes go to the peer (the rest is padding to a UDP relay, RFC 8656 §12.5).
+        client.SendRaw([0x40, 0x02, 0x00, 0x02, 1, 2]);
+        client.SendRaw([0x40, 0x01, 0x00, 0x03, (byte)'a', (byte)'b', (byte)'c', 0xFF, 0xFF, 0xFF, 0xFF, 0xFF]);
         client.SendChannel(0x4001, "after the garbage"u8);
         var (data, relay) = await peer.ReceiveAsync(Generous);
+        Assert.Equal("abc", Encoding.UTF8.GetString(data));
+        (data, _) = await peer.ReceiveAsync(Generous);
         Assert.Equal("after the garbage", Encoding.UTF8.GetString(data));
 
         // At the relay: an oversize datagram from the permitted peer, and data from an address without permission.
@@ -132,7 +138,7 @@ public sealed class UdpHotPathTests
 
         Assert.Equal(0, server.Server.HandlerFaults);
         // Every bad datagram was counted as dropped (the empty one is not STUN either).
-        await Wait.UntilAsync(() => server.Server.DroppedPackets - droppedBefore >= 6, "the drops to be counted");
+        await Wait.UntilAsync(() => server.Server.DroppedPackets - droppedBefore >= 7, "the drops to be counted");
         Assert.Equal(1, server.Server.AllocationCount);
     }
 

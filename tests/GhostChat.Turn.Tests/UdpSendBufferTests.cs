@@ -13,7 +13,7 @@ namespace GhostChat.Turn.Tests;
 /// tiny SO_SNDBUF from outside (setsockopt on its descriptor, found through /proc): a burst from the peer then meets a
 /// full buffer, sendmmsg takes part of a batch and answers EAGAIN for the rest. The relay must keep the order of what
 /// it sends, drop and count the rest, not spin, and carry on once the link drains. Alone: it reads the relay poller's
-/// thread state.
+/// thread state. The same at the batch itself: a Flush that the kernel takes in part.
 /// </summary>
 [Collection(nameof(SerialTurnThreads))]
 public sealed class UdpSendBufferTests
@@ -87,6 +87,49 @@ public sealed class UdpSendBufferTests
         var after = await client.ReceiveAsync().AsTask().WaitAsync(Generous);
         Assert.Equal(burst, BinaryPrimitives.ReadInt32BigEndian(after.Data));
         Assert.Equal(0, server.Server.HandlerFaults);
+    }
+
+    [Fact]
+    public async Task Flush_SendBufferFillsMidBatch_ReturnsWhatWentInOrderQueueEmptyNextFlushSends()
+    {
+        if (!LinuxSockets.Supported)
+        {
+            return;
+        }
+        await using var net = await CongestedClientNetwork.CreateAsync();
+        using var sender = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp) { SendBufferSize = 1 };
+        sender.Bind(new IPEndPoint(net.ServerAddress, 0));
+        using var receiver = net.Inside(() =>
+        {
+            var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp) { ReceiveTimeout = 30_000 };
+            socket.Bind(new IPEndPoint(net.ClientAddress, 0));
+            return socket;
+        });
+        var to = ((IPEndPoint)receiver.LocalEndPoint!).Serialize();
+        using var batch = new UdpBatch(16, 16, 1500);
+        for (int i = 0; i < batch.Count; i++)
+        {
+            BinaryPrimitives.WriteInt32BigEndian(batch.Slot(i)[16..], i);
+            batch.Queue(i, 16, 1000);
+        }
+
+        // One sendmmsg takes the first datagrams, the next call meets EAGAIN: Flush returns, it does not wait or spin.
+        int sent = batch.Flush(sender.SafeHandle, to);
+        Assert.InRange(sent, 1, batch.Count - 1);
+        Assert.Equal(0, batch.Queued);
+        var buffer = new byte[1500];
+        for (int i = 0; i < sent; i++)
+        {
+            Assert.Equal(1000, receiver.Receive(buffer));
+            Assert.Equal(i, BinaryPrimitives.ReadInt32BigEndian(buffer));
+        }
+
+        // The link drained: the same batch sends again.
+        BinaryPrimitives.WriteInt32BigEndian(batch.Slot(0)[16..], 99);
+        batch.Queue(0, 16, 1000);
+        Assert.Equal(1, batch.Flush(sender.SafeHandle, to));
+        Assert.Equal(1000, receiver.Receive(buffer));
+        Assert.Equal(99, BinaryPrimitives.ReadInt32BigEndian(buffer));
     }
 
     /// <summary>Sets SO_SNDBUF to its minimum on this process's UDP sockets bound to <paramref name="bound"/>.</summary>
