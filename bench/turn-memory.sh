@@ -4,8 +4,8 @@
 # and the published output run), embedded TURN configured only through documented GhostChat__Turn__* keys, as in
 # bench/turn.sh; coturn runs beside it with the same secret. For each server in turn, a client process
 # (bench/turn/TurnHost --alloc-hold: our TurnClient, one UDP socket and one REST user per allocation) makes N UDP
-# allocations and holds them; the script reads the server's VmRSS and open descriptors before and after, and the
-# difference per allocation. For ours it also reads the live managed heap (dotnet-gcdump, which forces a full
+# allocations and holds them (after a warm-up of 100 made and given back); the script reads the server's VmRSS and
+# open descriptors before and after, and the difference per allocation. For ours it also reads the live managed heap (dotnet-gcdump, which forces a full
 # collection: taken after the RSS reading) when dotnet-gcdump is on PATH or named by $GCDUMP.
 # Ends with a markdown table naming the commit and the load. Measured, never asserted.
 #
@@ -17,6 +17,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+# shellcheck source=bench/turn/common.sh
+. "$ROOT/bench/turn/common.sh"
 N=${1:-5000}
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 SECRET=memsecret-0123456789
@@ -58,13 +60,7 @@ env GhostChat__Turn__ListenAddresses__0=127.0.0.1 GhostChat__Turn__AdvertisedAdd
   GhostChat__Turn__UnauthorizedPerSecondPerSource=100000 \
   dotnet "$SERVER_DLL" --urls "http://127.0.0.1:$HTTP_PORT" >"$WORK/ours.log" 2>&1 &
 OURS_PID=$!; PIDS+=("$OURS_PID")
-for port in $COTURN_PORT $OURS_PORT; do
-  for _ in $(seq 150); do
-    if timeout 3 turnutils_stunclient -p "$port" 127.0.0.1 2>/dev/null | grep -q "reflexive"; then break; fi
-    kill -0 "$OURS_PID" 2>/dev/null || { cat "$WORK/ours.log"; exit 1; }
-    sleep 0.2
-  done
-done
+wait_turn_ready "$OURS_PID" "$COTURN_PORT" "$OURS_PORT"
 sleep 5 # both settle (our host's start-up work, the ICE prober's first probes)
 
 rss() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
@@ -74,25 +70,32 @@ heap() { # live managed bytes of a .NET process (a full collection), or "n/a"
   local f; f="$WORK/heap-$1-$RANDOM.gcdump"
   timeout 120 "$GCDUMP" collect -p "$1" -o "$f" >/dev/null 2>&1 && "$GCDUMP" report "$f" 2>/dev/null | awk '/GC Heap bytes/ {gsub(",", "", $1); print $1; exit}' || echo n/a
 }
-measure() { # name pid port dotnet(0/1) → one line "name rss0 rss1 fd0 fd1 heap0 heap1 seconds"
-  local name=$1 pid=$2 port=$3 managed=$4 rss0 rss1 fd0 fd1 heap0=n/a heap1=n/a t0 t1 fifo
-  rss0=$(rss "$pid"); fd0=$(fds "$pid")
-  [[ $managed == 1 ]] && heap0=$(heap "$pid")
-  fifo="$WORK/hold-$name"; mkfifo "$fifo"
-  t0=$(date +%s.%N)
-  dotnet "$HOST_DLL" --alloc-hold "127.0.0.1:$port" "$SECRET" "$N" <"$fifo" >"$WORK/client-$name.log" 2>&1 &
-  local holder=$!; PIDS+=("$holder")
+hold() { # name port n: a client process makes n allocations and holds them; returns when they are held (its PID in HOLDER)
+  local fifo="$WORK/hold-$1-$3"
+  mkfifo "$fifo"
+  dotnet "$HOST_DLL" --alloc-hold "127.0.0.1:$2" "$SECRET" "$3" <"$fifo" >"$WORK/client-$1-$3.log" 2>&1 &
+  HOLDER=$!; PIDS+=("$HOLDER")
   exec 3>"$fifo"
-  until grep -q HELD "$WORK/client-$name.log"; do
-    kill -0 "$holder" 2>/dev/null || { echo "the client stopped before holding $N allocations on $name:" >&2; cat "$WORK/client-$name.log" >&2; exit 1; }
+  until grep -q HELD "$WORK/client-$1-$3.log"; do
+    kill -0 "$HOLDER" 2>/dev/null || { echo "the client stopped before holding $3 allocations on $1:" >&2; cat "$WORK/client-$1-$3.log" >&2; exit 1; }
     sleep 0.5
   done
+}
+release() { exec 3>&-; wait "$HOLDER" || true; } # the client gives its allocations back and ends
+measure() { # name pid port dotnet(0/1) → one line "name rss0 rss1 fd0 fd1 heap0 heap1 seconds"
+  local name=$1 pid=$2 port=$3 managed=$4 rss0 rss1 fd0 fd1 heap0=n/a heap1=n/a t0 t1
+  # Warm-up (not measured): 100 allocations made and given back, so one-off costs (code compiled on first use,
+  # pools, the first relay sockets) fall before the "before" reading.
+  hold "$name" "$port" 100; release; sleep 2
+  rss0=$(rss "$pid"); fd0=$(fds "$pid")
+  [[ $managed == 1 ]] && heap0=$(heap "$pid")
+  t0=$(date +%s.%N)
+  hold "$name" "$port" "$N"
   t1=$(date +%s.%N)
   sleep 3
   rss1=$(rss "$pid"); fd1=$(fds "$pid")
   [[ $managed == 1 ]] && heap1=$(heap "$pid")
-  exec 3>&- # the client gives its allocations back and ends
-  wait "$holder" || true
+  release
   echo "$name $rss0 $rss1 $fd0 $fd1 $heap0 $heap1 $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b-a}')"
 }
 per() { awk -v a="$1" -v b="$2" -v n="$N" 'BEGIN{ if (a ~ /^[0-9]+$/ && b ~ /^[0-9]+$/) printf "%.2f", (b-a)/n; else print "n/a" }'; }

@@ -16,6 +16,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+# shellcheck source=bench/turn/common.sh
+. "$ROOT/bench/turn/common.sh"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 WORK=$(mktemp -d /tmp/ghostchat-turn-bench.XXXXXX)
 SERVER_DLL=${GHOSTCHAT_SERVER_DLL:-$ROOT/src/GhostChat.Server/bin/Release/net10.0/GhostChat.Server.dll}
@@ -69,13 +71,7 @@ taskset -c $SERVER_CPU env \
 OURS_PID=$!; PIDS+=("$OURS_PID")
 taskset -c $CLIENT_CPU turnutils_peer -L 127.0.0.1 -p $PEER_PORT >/dev/null 2>&1 &
 PIDS+=("$!")
-for port in $COTURN_PORT $OURS_PORT; do
-  for _ in $(seq 150); do
-    if timeout 3 turnutils_stunclient -p "$port" 127.0.0.1 2>/dev/null | grep -q "reflexive"; then break; fi
-    kill -0 "$OURS_PID" 2>/dev/null || { cat "$WORK/ours.log"; exit 1; }
-    sleep 0.2
-  done
-done
+wait_turn_ready "$OURS_PID" "$COTURN_PORT" "$OURS_PORT"
 echo "# ours: PID $OURS_PID, $SERVER_DLL; DOTNET_* in its environment: $(tr '\0' '\n' </proc/$OURS_PID/environ | grep -o '^DOTNET_[A-Za-z_]*' | tr '\n' ' ' || true)"
 
 # m n z: sessions, messages per session, ms between messages → offered m*1000/z msg/s (each relayed twice).
