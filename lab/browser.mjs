@@ -1,5 +1,7 @@
 // App-level steps in lab browsers (the app's own DOM contract: data-view, data-phase, #quality).
 export const WAIT = 60_000;
+/** Firefox warns (as a page error) that the lab's five ICE URLs slow discovery; not an app error. */
+export const FIREFOX_NOTICES = /^WebRTC: Using five or more STUN\/TURN servers/;
 
 /**
  * What the lab reads from and does in a room's page, in one place so tests follow the UI when it

@@ -1,5 +1,8 @@
 // Calls through real network trouble in the lab (issue 17): a 1:1 video call between two Chromiums
-// with fake devices, each behind a cone NAT. (a) Every path is cut for 25 s in the routers: the call
+// with fake devices. Across NATs: two cone NATs connect directly, a cone and a symmetric NAT through
+// the embedded TURN server, and so does Firefox behind the symmetric NAT joining a Chromium on the
+// cone side; each time each side decodes the other's video. Then, both behind cone
+// NATs: (a) Every path is cut for 25 s in the routers: the call
 // tile shows "reconnecting" while it recovers, and afterwards frames are decoded again on both sides
 // without anyone clicking. (b) The host's uplink is limited in its router (iptables hashlimit, a
 // token bucket that drops above the rate): the host's sending rate goes down below the limit, its
@@ -7,7 +10,7 @@
 // call tile's data attributes (ui/call.ts renders them from getStats once a second).
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { newPage } from "./browser.mjs";
+import { FIREFOX_NOTICES, newPage, waitPath } from "./browser.mjs";
 import { labUnavailableReason } from "./netlab.mjs";
 import { openRoom } from "./pair.mjs";
 import { labSuite } from "./suite.mjs";
@@ -44,22 +47,73 @@ async function framesRising(page, timeoutMs, what) {
 }
 
 describe("network lab: calls", { skip: skip ?? false }, () => {
-  const env = labSuite(["cone", "cone"]);
+  const env = labSuite(["cone", "cone", "symmetric"]);
 
-  async function call() {
-    const browsers = [await env.lab.launchChromium(1, FAKE_MEDIA), await env.lab.launchChromium(2, FAKE_MEDIA)];
+  /** In a new 1:1 room of `host` and `guest` (pages), a video call, decoded both ways. */
+  async function videoCall(host, guest) {
+    await openRoom(host, [guest], env.url, "room");
+    await host.click("#call-video");
+    await poll(guest, () => Number(document.querySelector("#call")?.dataset.members) >= 1, null, 30_000, "guest sees the call");
+    await guest.click("#call-video");
+    await framesRising(host, 60_000, "host decodes the guest");
+    await framesRising(guest, 60_000, "guest decodes the host");
+  }
+
+  /** A video call between Chromiums, the host on side `hostSide`, the guest on `guestSide`, decoded both ways. */
+  async function call(hostSide = 1, guestSide = 2) {
+    const browsers = [await env.lab.launchChromium(hostSide, FAKE_MEDIA), await env.lab.launchChromium(guestSide, FAKE_MEDIA)];
     const [host, guest] = await Promise.all(browsers.map((b) => newPage(b)));
-    await openRoom(host.page, [guest.page], env.url, "room");
-    await host.page.click("#call-video");
-    await poll(guest.page, () => Number(document.querySelector("#call")?.dataset.members) >= 1, null, 30_000, "guest sees the call");
-    await guest.page.click("#call-video");
-    await framesRising(host.page, 60_000, "host decodes the guest");
-    await framesRising(guest.page, 60_000, "guest decodes the host");
+    await videoCall(host.page, guest.page);
     const close = async () => {
       for (const b of browsers) await b.close().catch(() => undefined);
     };
     return { host, guest, close };
   }
+
+  /** The path each side's quality indicator reports for the call's link (the link the media uses). */
+  const paths = async ({ host, guest }) => [(await waitPath(host.page)).path, (await waitPath(guest.page)).path];
+
+  it("coneToCone_VideoCall_DirectBothWays_BothDecode", { timeout: 180_000 }, async (t) => {
+    const c = await call(1, 2);
+    try {
+      const p = await paths(c);
+      t.diagnostic(`paths host/guest: ${p.join(" / ")}`);
+      for (const x of p) assert.equal(x, "direct-udp");
+      for (const x of [c.host, c.guest]) assert.deepEqual(x.errors, []);
+    } finally {
+      await c.close();
+    }
+  });
+
+  it("coneToSymmetric_VideoCall_ThroughTurn_BothDecode", { timeout: 180_000 }, async (t) => {
+    const c = await call(1, 3);
+    try {
+      const p = await paths(c);
+      t.diagnostic(`paths host/guest: ${p.join(" / ")}`);
+      // No direct path through a symmetric NAT here: the link, and so the call, is relayed.
+      for (const x of p) assert.match(x, /^relay-/);
+      for (const x of [c.host, c.guest]) assert.deepEqual(x.errors, []);
+    } finally {
+      await c.close();
+    }
+  });
+
+  it("firefoxBehindSymmetric_JoinsChromiumOnCone_VideoCall_ThroughTurn_BothDecode", { timeout: 240_000 }, async (t) => {
+    const chromium = await env.lab.launchChromium(1, FAKE_MEDIA);
+    const host = await newPage(chromium);
+    const firefox = await env.lab.launchFirefox(3);
+    try {
+      assert.match(await firefox.page.evaluate(() => navigator.userAgent), /Firefox\//);
+      await videoCall(host.page, firefox.page);
+      const p = [(await waitPath(host.page)).path, (await waitPath(firefox.page)).path];
+      t.diagnostic(`paths Chromium host/Firefox guest: ${p.join(" / ")}`);
+      for (const x of p) assert.match(x, /^relay-/);
+      assert.deepEqual([...host.errors, ...(await firefox.errors()).filter((e) => !FIREFOX_NOTICES.test(e))], []);
+    } finally {
+      await chromium.close().catch(() => undefined);
+      await firefox.close();
+    }
+  });
 
   it("cut25s_OneToOneVideoCall_ShowsReconnecting_ThenFramesFlowAgainBothWays", { timeout: 240_000 }, async (t) => {
     const { host, guest, close } = await call();

@@ -29,6 +29,9 @@ const browser = await puppeteer.launch({
     "media.peerconnection.ice.obfuscate_host_addresses": false,
     "media.peerconnection.ice.default_address_only": false,
     "network.proxy.type": 0,
+    // Calls: a fake camera and microphone, allowed without a prompt (as web/e2e's Firefox).
+    "media.navigator.streams.fake": true,
+    "media.navigator.permission.disabled": true,
   },
 });
 const page = await browser.newPage();

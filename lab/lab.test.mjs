@@ -8,7 +8,7 @@ import { before, describe, it } from "node:test";
 import { createRoomAndJoin } from "./pair.mjs";
 import { labSuite } from "./suite.mjs";
 import { createLab, labUnavailableReason, leftoverNamespaces, ROOT, scenario, SERVER_IP } from "./netlab.mjs";
-import { newPage, runDiagnosticsPage, sendAndReceive, waitPath } from "./browser.mjs";
+import { FIREFOX_NOTICES, newPage, runDiagnosticsPage, sendAndReceive, waitPath } from "./browser.mjs";
 
 const skip = labUnavailableReason();
 const ARTIFACTS = process.env.GHOSTCHAT_ARTIFACTS ?? path.join(ROOT, "web/test-artifacts");
@@ -198,9 +198,6 @@ describe("network lab: Firefox", { skip: skip ?? false }, () => {
   before(async () => {
     chromium = await env.lab.launchChromium(1);
   });
-
-  // Firefox warns (as a page error) that the lab's five ICE URLs slow discovery; not an app error.
-  const FIREFOX_NOTICES = /^WebRTC: Using five or more STUN\/TURN servers/;
 
   // [Firefox guest's side, expected data-path of #quality on the Firefox side].
   for (const [guestSide, guestPath] of [[2, /^relay-/], [3, /^relay-tcp$/]]) {

@@ -16,27 +16,32 @@ function serviceWorker(): Plugin {
     apply: "build",
     // After Vite's own plugins, so the pages (index.html, diagnostics.html) are in the bundle too.
     enforce: "post",
-    generateBundle(_options, bundle) {
-      // Every page, script and style of the build is in the build hash (build.json, with the list of
-      // the files it covers); the operator's stats page (and its charts) is no part of the offline
-      // app shell, as it may answer 404 to most people.
-      const files = Object.keys(bundle).filter((f) => !f.endsWith(".map") && f !== "sw.js" && f !== "build.json");
-      const bytes = new Map<string, Uint8Array>();
-      for (const f of files) {
-        const out = bundle[f]!;
-        const content = out.type === "chunk" ? out.code : out.source;
-        bytes.set("/" + f, typeof content === "string" ? Buffer.from(content) : content);
-      }
-      const hashed = [...bytes.keys()].sort();
-      this.emitFile({ type: "asset", fileName: "build.json", source: JSON.stringify({ build: buildHash(bytes), files: hashed }) + "\n" });
-      const shell = ["/", "/build.json", ...files.filter((f) => f !== "stats.html" && !/^assets\/stats-/.test(f)).map((f) => "/" + f)].sort();
-      let hash = 0;
-      for (const ch of shell.join("|")) hash = (Math.imul(hash, 31) + ch.charCodeAt(0)) | 0;
-      const version = (hash >>> 0).toString(36);
-      const source = readFileSync(new URL("./src/sw/sw.js", import.meta.url), "utf8")
-        .replace("__SHELL__", JSON.stringify(shell))
-        .replace("__VERSION__", JSON.stringify(version));
-      this.emitFile({ type: "asset", fileName: "sw.js", source });
+    // After every other plugin's generateBundle: Vite fills in the dependency lists of dynamic
+    // imports there, and the hash must cover the bytes that are written.
+    generateBundle: {
+      order: "post",
+      handler(_options, bundle) {
+        // Every page, script and style of the build is in the build hash (build.json, with the list of
+        // the files it covers); the operator's stats page (and its charts) is no part of the offline
+        // app shell, as it may answer 404 to most people.
+        const files = Object.keys(bundle).filter((f) => !f.endsWith(".map") && f !== "sw.js" && f !== "build.json");
+        const bytes = new Map<string, Uint8Array>();
+        for (const f of files) {
+          const out = bundle[f]!;
+          const content = out.type === "chunk" ? out.code : out.source;
+          bytes.set("/" + f, typeof content === "string" ? Buffer.from(content) : content);
+        }
+        const hashed = [...bytes.keys()].sort();
+        this.emitFile({ type: "asset", fileName: "build.json", source: JSON.stringify({ build: buildHash(bytes), files: hashed }) + "\n" });
+        const shell = ["/", "/build.json", ...files.filter((f) => f !== "stats.html" && !/^assets\/stats-/.test(f)).map((f) => "/" + f)].sort();
+        let hash = 0;
+        for (const ch of shell.join("|")) hash = (Math.imul(hash, 31) + ch.charCodeAt(0)) | 0;
+        const version = (hash >>> 0).toString(36);
+        const source = readFileSync(new URL("./src/sw/sw.js", import.meta.url), "utf8")
+          .replace("__SHELL__", JSON.stringify(shell))
+          .replace("__VERSION__", JSON.stringify(version));
+        this.emitFile({ type: "asset", fileName: "sw.js", source });
+      },
     },
   };
 }

@@ -3,7 +3,8 @@
 // loopback. (1) Call set-up: one person is in the call, the other clicks "Join with video"; the time
 // from that click to the first video frame decoded on the first person's side (getUserMedia, the
 // renegotiation over the data channel, the first key frame), p50/p95 over `runs` fresh pairs (a new
-// pair each run: a second call on the same link needs no renegotiation and would flatter the figure).
+// pair each run: a second call on the same link needs no renegotiation and would flatter the figure;
+// the measure itself is bench/browser/call-setup.mjs, shared with the lab's lab/calls-bench.mjs).
 // (2) CPU of a 4-person video mesh at the default camera size (640×360): CPU-seconds per second of
 // every browser process, over `seconds`, divided by the number of pages.
 //
@@ -16,6 +17,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { callSetupMs, setupStats as stats } from "./call-setup.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const webDir = path.resolve(here, "../../web");
@@ -25,11 +27,6 @@ const RUNS = Number(process.argv[2] ?? 15);
 const PEOPLE = Number(process.argv[3] ?? 4);
 const SECONDS = Number(process.argv[4] ?? 20);
 
-function stats(values) {
-  const s = [...values].sort((a, b) => a - b);
-  const q = (p) => s[Math.min(s.length - 1, Math.max(0, Math.ceil(p * s.length) - 1))];
-  return { p50: q(0.5), p95: q(0.95), min: s[0], max: s[s.length - 1], n: s.length };
-}
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const until = (p, fn, arg, timeout = 120_000) => p.page.waitForFunction(fn, arg, { polling: 10, timeout });
 
@@ -82,29 +79,9 @@ try {
     const host = await harness.chromiumPage(browser, { width: 800, height: 600 });
     const guest = await harness.chromiumPage(browser, { width: 800, height: 600 });
     await harness.connectPair(host, guest, server.url);
-    await until(guest, () => window.__ghostchatMesh?.links().length === 1);
-    const [hostId] = await guest.eval(() => window.__ghostchatMesh.links());
-    const [guestId] = await host.eval(() => window.__ghostchatMesh.links());
-    await host.page.click("#call-video");
-    await until(guest, () => document.querySelector("#call")?.dataset.members === "1");
-    await guest.eval(() =>
-      document.querySelector("#call-video").addEventListener("click", () => (window.__clickedAt = performance.timeOrigin + performance.now()), { capture: true }),
-    );
-    // The host notes when it first sees a decoded frame (getStats polled back to back: each poll
-    // takes a few ms, which bounds the error).
-    await host.eval((id) => {
-      const check = () =>
-        window.__ghostchatMesh.rtp(id).then((r) => {
-          if (r.some((s) => s.type === "inbound-rtp" && s.kind === "video" && s.framesDecoded > 0)) window.__decodedAt = performance.timeOrigin + performance.now();
-          else setTimeout(check, 5);
-        });
-      void check();
-    }, guestId);
-    await guest.page.click("#call-video");
-    const decodedAt = await poll(host, () => window.__decodedAt, undefined, 50);
-    const clickedAt = await guest.eval(() => window.__clickedAt);
-    setups.push(decodedAt - clickedAt);
-    console.log(`run ${run + 1}: ${(decodedAt - clickedAt).toFixed(0)} ms (host ${hostId.slice(0, 8)})`);
+    const ms = await callSetupMs(host.page, guest.page);
+    setups.push(ms);
+    console.log(`run ${run + 1}: ${ms.toFixed(0)} ms`);
     await host.context.close();
     await guest.context.close();
   }

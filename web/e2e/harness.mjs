@@ -72,7 +72,8 @@ export async function launchChromium(extraArgs = []) {
 /** Chromium's fake camera, microphone and screen (a 1280×720 pattern), allowed without a prompt (calls). */
 export const FAKE_MEDIA_ARGS = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"];
 
-export async function launchFirefox() {
+/** `extraPrefs`: more Firefox preferences for one suite (calls-relay.test.mjs: loopback relays). */
+export async function launchFirefox(extraPrefs = {}) {
   return puppeteer.launch({
     browser: "firefox",
     executablePath: FIREFOX,
@@ -84,6 +85,7 @@ export async function launchFirefox() {
       // Calls: a fake camera and microphone, allowed without a prompt.
       "media.navigator.streams.fake": true,
       "media.navigator.permission.disabled": true,
+      ...extraPrefs,
     },
   });
 }

@@ -135,6 +135,9 @@ describe("insecure context: the app opened over plain HTTP at a LAN address", { 
       // What Chromium really withholds from an insecure page.
       assert.ok(seen.features.includes("webCrypto"), JSON.stringify(seen.features));
       assert.ok(seen.features.includes("serviceWorker"), JSON.stringify(seen.features));
+      // No camera or microphone either: the notice says calls cannot work here.
+      assert.ok(seen.features.includes("mediaDevices"), JSON.stringify(seen.features));
+      assert.match(seen.text, /voice and video calls \(camera and microphone\)/);
       assert.equal(seen.hostKind, "local-network");
       assert.match(seen.fix, /https:\/\//);
       assert.match(seen.fix, /A LAN without a domain/);
@@ -233,6 +236,7 @@ describe("insecure context: the app opened over plain HTTP at a LAN address", { 
     assert.equal(seen.view, "insecure");
     assert.equal(seen.hostKind, "local-network");
     assert.ok(seen.features.includes("webCrypto") && seen.features.includes("serviceWorker"), JSON.stringify(seen.features));
+    assert.ok(seen.features.includes("mediaDevices"), JSON.stringify(seen.features));
   });
 
   it("loopbackOverHttp_IsSecure_NoNotice", async () => {

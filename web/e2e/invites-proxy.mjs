@@ -3,7 +3,9 @@
 // Attacking, it plays a compromised signaling server: the joiner's OFFER/ANSWER/CANDIDATE frames
 // meant for the host go to the attacker's peer id instead, and the attacker's frames to the
 // joiner are relabelled as coming from the host — so the joiner's browser believes it negotiated
-// with the host while it really holds a DTLS connection to the attacker.
+// with the host while it really holds a DTLS connection to the attacker. `deliver` forges a frame
+// to one browser as the server would (calls-attacks.test.mjs: an ICE restart naming another
+// certificate, in the middle of a call).
 import http from "node:http";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -17,7 +19,7 @@ export async function startSignalingProxy(targetUrl) {
   const target = new URL(targetUrl);
   // tap: an optional ({ from, msg, sendUp }) => msg | null run on every JSON frame a browser sends,
   // after the routing above; null holds the frame back (sendUp lets the tap send it later).
-  const state = { attack: null, tap: null, rewrittenToAttacker: 0, relabelledFromAttacker: 0, sockets: new Set() };
+  const state = { attack: null, tap: null, rewrittenToAttacker: 0, relabelledFromAttacker: 0, sockets: new Set(), clients: new Map() };
 
   const server = http.createServer((req, res) => {
     if (req.url === "/__attacker.html") {
@@ -51,6 +53,7 @@ export async function startSignalingProxy(targetUrl) {
       const id = new URL(req.url, "http://x").searchParams.get("id");
       const upstream = new WebSocket(`ws://${target.host}${req.url}`, { headers: { origin: req.headers.origin ?? targetUrl } });
       state.sockets.add(client);
+      if (id) state.clients.set(id, client);
       const pending = [];
       // A socket is the victim (the joiner) when it is neither the host nor the attacker.
       const isVictim = () => state.attack !== null && id !== state.attack.hostId && id !== state.attack.attackerId;
@@ -112,6 +115,7 @@ export async function startSignalingProxy(targetUrl) {
       });
       const closeBoth = () => {
         state.sockets.delete(client);
+        if (state.clients.get(id) === client) state.clients.delete(id);
         if (client.readyState === WebSocket.OPEN) client.close();
         if (upstream.readyState === WebSocket.OPEN || upstream.readyState === WebSocket.CONNECTING) upstream.terminate();
       };
@@ -139,6 +143,12 @@ export async function startSignalingProxy(targetUrl) {
     honest() {
       state.attack = null;
       state.tap = null;
+    },
+    /** Sends `msg` to the browser registered as `id`, as if the server relayed it (a forged frame). */
+    deliver(id, msg) {
+      const client = state.clients.get(id);
+      if (client?.readyState !== WebSocket.OPEN) throw new Error(`no open socket for ${id}`);
+      client.send(JSON.stringify(msg));
     },
     async stop() {
       for (const c of state.sockets) c.terminate();

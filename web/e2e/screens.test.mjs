@@ -8,7 +8,19 @@ import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
-import { ARTIFACTS, IPHONE, createRoom, launchChromium, send, startServer, waitConnected, waitIncoming, waitOutgoingState, wrapPage } from "./harness.mjs";
+import {
+  ARTIFACTS,
+  FAKE_MEDIA_ARGS,
+  IPHONE,
+  createRoom,
+  launchChromium,
+  send,
+  startServer,
+  waitConnected,
+  waitIncoming,
+  waitOutgoingState,
+  wrapPage,
+} from "./harness.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const SCREENSHOT_DIR = process.env.GHOSTCHAT_UPDATE_SCREENSHOTS === "1" ? path.resolve(here, "../../docs/images") : path.join(ARTIFACTS, "screens");
@@ -197,6 +209,50 @@ describe("user guide screenshots: the main flow at desktop and phone widths", { 
     } finally {
       await host.context.close();
       await guest.context.close();
+    }
+  });
+
+  it("desktop and phone: a video call", async () => {
+    // Chromium's fake camera and microphone (a test pattern and a beep): browser switches, not the app.
+    const media = await launchChromium(FAKE_MEDIA_ARGS);
+    const open = async (size) => {
+      const context = await media.newContext({ ...SIZES[size], deviceScaleFactor: 1, colorScheme: "light", reducedMotion: "reduce" });
+      return { ...wrapPage(await context.newPage(), "playwright"), context };
+    };
+    const host = await open("desktop");
+    const guest = await open("mobile");
+    /** Every tile of someone else in the call shows moving video. */
+    const playing = (p) =>
+      p.waitFor(() => {
+        const others = [...document.querySelectorAll("#call-grid figure:not([data-peer='self'])")];
+        return (
+          others.length === 1 &&
+          others.every(
+            (f) =>
+              f.querySelector("video").readyState >= 2 &&
+              f.querySelector("video").videoWidth > 0 &&
+              /^\d+x\d+$/.test(document.querySelector("#view-chat .chat-tools .quality")?.dataset.callResolution ?? ""),
+          )
+        );
+      });
+    try {
+      const link = await createRoom(host, server.url);
+      await guest.goto(link);
+      await Promise.all([waitConnected(host), waitConnected(guest)]);
+      await host.click("#call-video");
+      await guest.waitFor(() => document.querySelector("#call")?.dataset.members === "1" && !document.querySelector("#call-video").hidden);
+      await guest.click("#call-video");
+      await Promise.all([playing(host), playing(guest)]);
+      await send(host, "Can you see the whiteboard?");
+      await waitIncoming(guest, "Can you see the whiteboard?");
+      await host.eval(() => document.querySelector("#call").scrollIntoView({ block: "start" }));
+      await shot(host, "desktop-call");
+      await guest.eval(() => document.querySelector("#call").scrollIntoView({ block: "start" }));
+      await shot(guest, "mobile-call");
+    } finally {
+      await host.context.close();
+      await guest.context.close();
+      await media.close();
     }
   });
 

@@ -1,20 +1,28 @@
 import { describe, expect, it } from "vitest";
 import {
   AUDIO_BPS,
+  DEFAULT_SOURCE,
+  LOSS_ESTIMATE_MAX_BPS,
   MAX_VIDEO_BPS,
+  MIN_BITS_PER_PIXEL,
   PROBE_EVERY,
+  START_UPLINK_BPS,
   WARMUP_POLLS,
+  adaptCall,
   adaptVideo,
   initialAdapt,
+  lossEstimate,
   PAUSE_BELOW_BPS,
   RESUME_ABOVE_BPS,
-  TOTAL_VIDEO_BPS,
   bitrates,
   callFigures,
   decideVideo,
   isSpeaking,
   lossBetween,
   mediaProblem,
+  resolutionScale,
+  type AdaptState,
+  type LinkReading,
 } from "../src/core/calls";
 
 const good = { availableBps: 5_000_000, rttMs: 30, loss: 0, receivers: 1 };
@@ -24,10 +32,13 @@ describe("decideVideo", () => {
     expect(decideVideo(good, false)).toEqual({ active: true, maxBitrate: MAX_VIDEO_BPS, scaleResolutionDownBy: 1 });
   });
 
-  it("moreReceivers_ShareOfTheUplinkEach", () => {
-    const five = decideVideo({ ...good, receivers: 5 }, false);
-    expect(five.maxBitrate).toBe(TOTAL_VIDEO_BPS / 5);
-    expect(five.scaleResolutionDownBy).toBe(2);
+  it("moreReceivers_ShareOfTheMeasuredUplinkEach", () => {
+    const five = decideVideo({ ...good, receivers: 5, uplinkBps: 2_000_000 }, false);
+    expect(five.maxBitrate).toBe(2_000_000 / 5 - AUDIO_BPS);
+    // 336 kbit/s still gives the default 640×360 camera its full resolution.
+    expect(five.scaleResolutionDownBy).toBe(1);
+    const two = decideVideo({ ...good, receivers: 2, uplinkBps: 2_000_000 }, false);
+    expect(two.maxBitrate).toBe(1_000_000 - AUDIO_BPS);
   });
 
   it("measuredCapacity_AudioSetAsideFirst", () => {
@@ -51,14 +62,142 @@ describe("decideVideo", () => {
     expect(decideVideo(good, true)).toEqual({ active: true, maxBitrate: MAX_VIDEO_BPS, scaleResolutionDownBy: 1 });
   });
 
-  it("unknownCapacity_Firefox_DefaultsByReceivers", () => {
-    expect(decideVideo({ availableBps: null, rttMs: null, loss: null, receivers: 2 }, false).maxBitrate).toBe(Math.min(MAX_VIDEO_BPS, TOTAL_VIDEO_BPS / 2));
+  it("nothingMeasuredYet_StartingUplinkSharedByReceivers", () => {
+    expect(decideVideo({ availableBps: null, rttMs: null, loss: null, receivers: 2 }, false).maxBitrate).toBe(
+      Math.min(MAX_VIDEO_BPS, START_UPLINK_BPS / 2 - AUDIO_BPS),
+    );
   });
 
   it.each([NaN, -5, Infinity])("strangeInput_%s_NoThrow_ValidLimit", (v) => {
-    const d = decideVideo({ availableBps: v, rttMs: v, loss: v, receivers: v }, false);
+    const d = decideVideo({ availableBps: v, rttMs: v, loss: v, receivers: v, uplinkBps: v, source: { width: v, height: v, fps: v } }, false);
     expect(d.maxBitrate).toBeGreaterThanOrEqual(PAUSE_BELOW_BPS);
-    expect([1, 2, 4]).toContain(d.scaleResolutionDownBy);
+    expect(d.scaleResolutionDownBy).toBeGreaterThanOrEqual(1);
+    expect(d.scaleResolutionDownBy).toBeLessThanOrEqual(4);
+  });
+});
+
+describe("resolutionScale", () => {
+  const cam = DEFAULT_SOURCE; // 640×360 at 24
+  const needFull = cam.width * cam.height * cam.fps * MIN_BITS_PER_PIXEL;
+
+  it("defaultCamera_FullResolutionFromAFewHundredKbit", () => {
+    // Was ÷2 (320×180) below 1 Mbit/s whatever the camera gave: a 640×360 camera at 600 kbit/s sent 320×180.
+    expect(resolutionScale(600_000, cam)).toBe(1);
+    expect(resolutionScale(needFull, cam)).toBe(1);
+    expect(resolutionScale(needFull - 1, cam)).toBe(1.5);
+  });
+
+  it("lowerBitrate_SmallerPicture_NeverBelowAQuarter", () => {
+    expect(resolutionScale(needFull / 4, cam)).toBe(2);
+    expect(resolutionScale(needFull / 9, cam)).toBe(3);
+    expect(resolutionScale(1, cam)).toBe(4);
+  });
+
+  it("largerSource_ScreenOr720p_NeedsMoreForFullSize", () => {
+    const hd = { width: 1280, height: 720, fps: 30 };
+    expect(resolutionScale(600_000, hd)).toBe(2);
+    expect(resolutionScale(MAX_VIDEO_BPS, hd)).toBe(1);
+  });
+
+  it("unknownSource_DefaultCamera", () => {
+    expect(resolutionScale(600_000, null)).toBe(resolutionScale(600_000, cam));
+    expect(resolutionScale(600_000, { width: 0, height: -1, fps: NaN })).toBe(resolutionScale(600_000, cam));
+  });
+});
+
+describe("lossEstimate", () => {
+  it("heavyLoss_DownByHalfTheLoss_LightLossHolds_NoLossGrows", () => {
+    expect(lossEstimate(1_000_000, 0.2)).toBe(900_000);
+    expect(lossEstimate(1_000_000, 0.05)).toBe(1_000_000);
+    expect(lossEstimate(1_000_000, 0)).toBe(1_050_000);
+    expect(lossEstimate(1_000_000, null)).toBe(1_050_000);
+  });
+
+  it("staysWithinBounds", () => {
+    expect(lossEstimate(LOSS_ESTIMATE_MAX_BPS, 0)).toBe(LOSS_ESTIMATE_MAX_BPS);
+    expect(lossEstimate(PAUSE_BELOW_BPS, 1)).toBe(PAUSE_BELOW_BPS);
+    expect(lossEstimate(1_000_000, NaN)).toBe(1_050_000);
+  });
+});
+
+describe("adaptCall", () => {
+  const step = (states: Map<string, AdaptState>, readings: Map<string, LinkReading>) => {
+    const out = adaptCall(states, readings, DEFAULT_SOURCE);
+    for (const [peer, r] of out) states.set(peer, r.state);
+    return out;
+  };
+  const warm = (states: Map<string, AdaptState>, readings: Map<string, LinkReading>) => {
+    for (let i = 0; i < WARMUP_POLLS; i++) step(states, readings);
+  };
+
+  it("measuredLinks_EachFollowsItsOwnCapacity_UplinkSharedByReceivers", () => {
+    const states = new Map<string, AdaptState>();
+    const readings = new Map<string, LinkReading>([
+      ["a", { availableBps: 3_000_000, rttMs: 20, loss: 0 }],
+      ["b", { availableBps: 400_000, rttMs: 20, loss: 0 }],
+    ]);
+    warm(states, readings);
+    const out = step(states, readings);
+    expect(out.get("a")!.limit.maxBitrate).toBe(MAX_VIDEO_BPS);
+    expect(out.get("b")!.limit.maxBitrate).toBe(400_000 - AUDIO_BPS);
+    expect(out.get("a")!.capacityBps).toBe(3_000_000);
+  });
+
+  it("moreReceiversOnTheSameUplink_LessEach", () => {
+    // Three links whose estimates add up to 1.2 Mbit/s of uplink: 400 kbit/s each less audio.
+    const states = new Map<string, AdaptState>();
+    const three = new Map<string, LinkReading>(["a", "b", "c"].map((p) => [p, { availableBps: 400_000, rttMs: 20, loss: 0 }]));
+    warm(states, three);
+    const out = step(states, three);
+    for (const r of out.values()) expect(r.limit.maxBitrate).toBe(400_000 - AUDIO_BPS);
+  });
+
+  it("warmUp_StartingUplinkSplitAmongReceivers_EstimateIgnored", () => {
+    const states = new Map<string, AdaptState>();
+    const readings = new Map<string, LinkReading>(["a", "b", "c", "d"].map((p) => [p, { availableBps: 50_000, rttMs: 20, loss: 0 }]));
+    const out = step(states, readings);
+    for (const r of out.values()) expect(r.limit).toMatchObject({ active: true, maxBitrate: START_UPLINK_BPS / 4 - AUDIO_BPS });
+  });
+
+  it("noEstimateFromTheBrowser_Firefox_LossBasedEstimateFallsWithLoss_AndGrowsBack", () => {
+    const states = new Map<string, AdaptState>();
+    const lossy = new Map<string, LinkReading>([["a", { availableBps: null, rttMs: 30, loss: 0.3 }]]);
+    warm(states, lossy);
+    const first = step(states, lossy).get("a")!;
+    let last = first;
+    for (let i = 0; i < 20; i++) last = step(states, lossy).get("a")!;
+    // Sustained 30 % loss: video paused, audio goes on.
+    expect(last.limit.active).toBe(false);
+    expect(last.capacityBps).toBeLessThan(first.capacityBps);
+    // The loss stops: the paused link's probes find it and the estimate climbs until video resumes.
+    const clean = new Map<string, LinkReading>([["a", { availableBps: null, rttMs: 30, loss: 0 }]]);
+    let resumedAfter = -1;
+    for (let i = 0; i < 120 && resumedAfter < 0; i++) if (step(states, clean).get("a")!.limit.active && !states.get("a")!.paused) resumedAfter = i;
+    expect(resumedAfter).toBeGreaterThan(0);
+    for (let i = 0; i < 60; i++) last = step(states, clean).get("a")!;
+    expect(last.limit).toEqual({ active: true, maxBitrate: MAX_VIDEO_BPS, scaleResolutionDownBy: 1 });
+  });
+
+  it("noEstimate_NoLoss_ThreeReceivers_StartsAtAShareAndGrows", () => {
+    const states = new Map<string, AdaptState>();
+    const readings = new Map<string, LinkReading>(["a", "b", "c"].map((p) => [p, { availableBps: null, rttMs: 30, loss: 0 }]));
+    warm(states, readings);
+    const first = step(states, readings).get("a")!;
+    expect(first.capacityBps).toBe(Math.round((START_UPLINK_BPS / 3) * 1.05));
+    let last = first;
+    for (let i = 0; i < 30; i++) last = step(states, readings).get("a")!;
+    expect(last.limit.maxBitrate).toBeGreaterThan(first.limit.maxBitrate);
+  });
+
+  it("noEstimate_OneReceiver_StartWithinTheEstimateBounds", () => {
+    const states = new Map<string, AdaptState>();
+    const out = step(states, new Map([["a", { availableBps: null, rttMs: null, loss: null }]]));
+    expect(out.get("a")!.capacityBps).toBe(LOSS_ESTIMATE_MAX_BPS);
+    expect(out.get("a")!.limit.maxBitrate).toBe(MAX_VIDEO_BPS);
+  });
+
+  it("emptyCall_NothingDecided", () => {
+    expect(adaptCall(new Map(), new Map(), null).size).toBe(0);
   });
 });
 
@@ -173,7 +312,7 @@ describe("adaptVideo", () => {
     // Still slow: paused, with a short probe every PROBE_EVERY polls.
     const more = run(Array(PROBE_EVERY).fill(slow), state);
     expect(more.limits.map((l) => l.active)).toEqual([...Array<boolean>(PROBE_EVERY - 1).fill(false), true]);
-    expect(more.limits.at(-1)).toEqual({ active: true, maxBitrate: PAUSE_BELOW_BPS, scaleResolutionDownBy: 4 });
+    expect(more.limits.at(-1)).toEqual({ active: true, maxBitrate: PAUSE_BELOW_BPS, scaleResolutionDownBy: resolutionScale(PAUSE_BELOW_BPS, null) });
     // The link recovers: video back at full rate.
     const back = run([good, good, good, good], more.state);
     expect(back.limits.at(-1)).toEqual({ active: true, maxBitrate: MAX_VIDEO_BPS, scaleResolutionDownBy: 1 });

@@ -11,6 +11,7 @@ const insecure: ContextFacts = {
   serviceWorker: false,
   wakeLock: false,
   clipboard: false,
+  mediaDevices: false,
 };
 
 describe("assessContext", () => {
@@ -25,7 +26,7 @@ describe("assessContext", () => {
       secure: false,
       host: "192.168.1.10",
       hostKind: "local-network",
-      missing: ["webCrypto", "serviceWorker", "wakeLock", "clipboard"],
+      missing: ["webCrypto", "serviceWorker", "mediaDevices", "wakeLock", "clipboard"],
       blocking: true,
       localhostUrl: "http://localhost:8080/",
     });
@@ -33,10 +34,10 @@ describe("assessContext", () => {
 
   it("onlyAbsentFeaturesListed", () => {
     const a = assessContext({ ...insecure, webCrypto: true, clipboard: true });
-    expect(a.secure === false && a.missing).toEqual(["serviceWorker", "wakeLock"]);
+    expect(a.secure === false && a.missing).toEqual(["serviceWorker", "mediaDevices", "wakeLock"]);
     // With WebCrypto the app can still run (degraded): the notice explains but does not block.
     expect(a.secure === false && a.blocking).toBe(false);
-    const none = assessContext({ ...insecure, webCrypto: true, serviceWorker: true, wakeLock: true, clipboard: true });
+    const none = assessContext({ ...insecure, webCrypto: true, serviceWorker: true, wakeLock: true, clipboard: true, mediaDevices: true });
     expect(none.secure === false && none.missing).toEqual([]);
   });
 
@@ -95,7 +96,13 @@ describe("classifyHost", () => {
 
 describe("insecure strings", () => {
   it("everyFeatureHasText_AndFixesMentionHttps", () => {
-    for (const k of ["insecureMissingWebCrypto", "insecureMissingServiceWorker", "insecureMissingWakeLock", "insecureMissingClipboard"] as const) {
+    for (const k of [
+      "insecureMissingWebCrypto",
+      "insecureMissingServiceWorker",
+      "insecureMissingMediaDevices",
+      "insecureMissingWakeLock",
+      "insecureMissingClipboard",
+    ] as const) {
       expect(en[k].length).toBeGreaterThan(10);
     }
     expect(en.insecureFixLocalNetwork).toContain("https://");

@@ -12,6 +12,7 @@ import {
   stripJpegMetadata,
   type LaneSource,
   type StreamHash,
+  type FileSource,
   type TransferView,
 } from "../src/core/files";
 import { CHUNK_HEADER, chunkLength, decodeChunk, decodeControl, encodeChunk } from "../src/core/files/wire";
@@ -97,7 +98,9 @@ function blobOf(bytes: Uint8Array, name = "data.bin", type = "application/octet-
   return Object.assign(new Blob([bytes as BlobPart], { type }), { name });
 }
 
-function pair(opts: { auto?: number; max?: number; window?: number; chunkSize?: number; hash?: () => StreamHash } = {}) {
+function pair(
+  opts: { auto?: number; max?: number; window?: number; chunkSize?: number; hash?: () => StreamHash; hashFile?: (f: FileSource) => Promise<string> } = {},
+) {
   const net = network("alice", "bob");
   const mk = (self: string, peer: string) =>
     new FileTransfers({
@@ -108,6 +111,7 @@ function pair(opts: { auto?: number; max?: number; window?: number; chunkSize?: 
       window: opts.window ?? 4,
       chunkSize: opts.chunkSize ?? 16 * 1024,
       hash: opts.hash,
+      hashFile: opts.hashFile,
     });
   const alice = mk("alice", "bob");
   const bob = mk("bob", "alice");
@@ -278,6 +282,23 @@ describe("file transfers", () => {
   it("hashFile_InSlices_SameAsWholeSha256", async () => {
     const bytes = randomBytes(3 * 1024 * 1024 + 17);
     expect(await hashFile(blobOf(bytes))).toBe(sha(bytes));
+  });
+
+  it("inThreadHash_BytesGivenBeforeTheModuleLoaded_ThenReusedBuffers_RightDigest", async () => {
+    // The hash module loads on first use: updates made at once are kept (copied) until it has, and
+    // later ones are hashed as they come, so a caller may reuse its buffer after each update.
+    const parts = [randomBytes(70_000), randomBytes(1), randomBytes(300_000), randomBytes(5)];
+    const h = inThreadHash();
+    const scratch = new Uint8Array(300_000);
+    for (const [i, p] of parts.entries()) {
+      if (i === 2) await settle(20);
+      const view = scratch.subarray(0, p.length);
+      view.set(p);
+      h.update(view);
+      scratch.fill(0xee);
+    }
+    expect(await h.digest()).toBe(sha(Buffer.concat(parts)));
+    expect(await inThreadHash().digest()).toBe(sha(new Uint8Array(0)));
   });
 
   it("send_SmallFile_ArrivesWithTheRightHashAndBothSidesDone", async () => {
@@ -474,6 +495,26 @@ describe("file transfers", () => {
     expect(last("bob")).toMatchObject({ state: "failed", reason: "hash-mismatch" });
     expect(last("bob").blob).toBeUndefined();
     expect(last("alice")).toMatchObject({ state: "failed", reason: "hash-mismatch" });
+  });
+
+  it("hashFile_Injected_TheSenderOffersItsDigest_AWrongOneFailsAtTheReceiver", async () => {
+    // As the page does: the sender's whole-file hash comes from a worker; the offer carries its answer.
+    const bytes = randomBytes(70_000);
+    let asked = 0;
+    const good = pair({
+      hashFile: async (f) => {
+        asked++;
+        return hashFile(f);
+      },
+    });
+    await good.alice.send(blobOf(bytes), ["bob"]);
+    await settle(200);
+    expect(asked).toBe(1);
+    expect(good.last("bob")).toMatchObject({ state: "done", bytes: 70_000 });
+    const bad = pair({ hashFile: () => Promise.resolve("ab".repeat(32)) });
+    await bad.alice.send(blobOf(bytes), ["bob"]);
+    await settle(200);
+    expect(bad.last("bob")).toMatchObject({ state: "failed", reason: "hash-mismatch" });
   });
 
   it("hash_InjectedAnsweringLater_DoneWithTheRightHash_AWrongDigestFails", async () => {

@@ -1,4 +1,4 @@
-import { inThreadHash, type StreamHash } from "../core/files";
+import { hashFile, inThreadHash, type FileSource, type StreamHash } from "../core/files";
 import workerUrl from "./sha256.worker.ts?worker&url";
 
 /**
@@ -47,4 +47,16 @@ export function workerHash(): StreamHash {
         w.postMessage({ id, end: true });
       }),
   };
+}
+
+/** The SHA-256 of a file to offer, read and hashed in the worker; in this thread where that fails. */
+export async function workerHashFile(file: FileSource): Promise<string> {
+  const w = get();
+  if (!w || !(file instanceof Blob)) return hashFile(file);
+  const id = ++next;
+  const hex = await new Promise<string>((resolve) => {
+    waiting.set(id, resolve);
+    w.postMessage({ id, file });
+  });
+  return hex !== "" ? hex : hashFile(file);
 }

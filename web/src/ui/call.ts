@@ -1,9 +1,10 @@
 import {
   CallRoom,
+  DEFAULT_SOURCE,
   MAX_CALL,
+  adaptCall,
   bitrates,
   callFigures,
-  adaptVideo,
   initialAdapt,
   isSpeaking,
   lossBetween,
@@ -11,12 +12,15 @@ import {
   roomCallLinks,
   type AdaptState,
   type CallFigures,
+  type CallRefusal,
   type CallView,
+  type LinkReading,
+  type VideoSource,
 } from "../core/calls";
-import { formatRate } from "../core/quality";
 import type { MeshRoom, MeshSession } from "../core/room";
 import { t } from "../core/strings";
 import { el } from "./dom";
+import { CALL_FIGURES_EVENT, type CallFiguresDetail, type CallLinkFigures } from "./quality";
 import "./call.css";
 
 /** Default camera: 640×360 keeps a 6-person mesh within a laptop's encoder and a home uplink. */
@@ -27,7 +31,6 @@ interface Tile {
   root: HTMLElement;
   video: HTMLVideoElement;
   caption: HTMLElement;
-  figures: HTMLElement;
   last: CallFigures | null;
   adapt: AdaptState;
 }
@@ -112,6 +115,7 @@ export class CallPanel {
     this.off.push(
       this.call.events.on("state", (v) => this.render(v)),
       this.call.events.on("media", ({ peer, tracks }) => this.showRemote(peer, tracks)),
+      this.call.events.on("refused", ({ from, reason }) => this.refused(from, reason)),
       room.events.on("roster", (members) => {
         this.call.prune(members.map((m) => m.id));
         this.renderStates();
@@ -193,8 +197,9 @@ export class CallPanel {
       this.shared = stream.getVideoTracks()[0] ?? null;
       this.shared?.addEventListener("ended", () => this.stopSharing());
       this.send();
-    } catch {
-      // the person closed the picker: nothing to say
+    } catch (e) {
+      // NotAllowedError: the person closed the picker, nothing to say. Anything else: no screen to share.
+      if (!(e instanceof DOMException && e.name === "NotAllowedError")) this.setNotice(t("call.screenFailed"));
     }
   }
 
@@ -272,7 +277,7 @@ export class CallPanel {
     };
     fill(this.micSelect, "audioinput", this.mic?.getSettings().deviceId, t("call.microphone"));
     fill(this.camSelect, "videoinput", this.cam?.getSettings().deviceId, t("call.cameraDevice"));
-    fill(this.speakerSelect, "audiooutput", undefined, t("call.speaker"));
+    fill(this.speakerSelect, "audiooutput", this.speakerSelect.value || undefined, t("call.speaker"));
   }
 
   private stopLocal(): void {
@@ -282,9 +287,25 @@ export class CallPanel {
 
   // ---- rendering ----
 
-  private setNotice(text: string | null): void {
+  private setNotice(text: string | null, refusal?: { peer: string; reason: CallRefusal }): void {
     this.notice.textContent = text ?? "";
     this.notice.hidden = text === null;
+    if (refusal) {
+      this.notice.dataset.refusal = refusal.reason;
+      this.notice.dataset.peer = refusal.peer;
+    } else {
+      delete this.notice.dataset.refusal;
+      delete this.notice.dataset.peer;
+    }
+  }
+
+  /**
+   * Call signalling the engine refused. A description naming another certificate than the verified
+   * one is told (someone may be in the middle); the rest (a stray offer, a busy connection) is not the
+   * person's concern: the engine retries or ignores it, and the room goes on either way.
+   */
+  private refused(peer: string, reason: CallRefusal): void {
+    if (reason === "fingerprint") this.setNotice(t("call.refusedFingerprint", { name: this.nameOf(peer) }), { peer, reason });
   }
 
   private render(v: CallView): void {
@@ -306,9 +327,11 @@ export class CallPanel {
       ? others > 0
         ? t("call.inCall", { count: v.members.map((m) => this.nameOf(m.peer)).join(", ") })
         : t("call.alone")
-      : others > 0
-        ? t("call.inProgress", { count: others })
-        : "";
+      : others >= MAX_CALL
+        ? t("call.inProgressFull", { count: others })
+        : others > 0
+          ? t("call.inProgress", { count: others })
+          : "";
     this.status.title = v.joined ? t("call.verified") : "";
     if (v.joined) {
       const self = this.tile("self");
@@ -330,7 +353,13 @@ export class CallPanel {
       if (peer === "self") continue;
       const reconnecting = states.get(peer) === "reconnecting" || states.get(peer) === "unreachable";
       tile.root.dataset.state = reconnecting ? "reconnecting" : "up";
-      tile.caption.textContent = [this.nameOf(peer), tile.root.dataset.mic === "false" ? t("call.muted") : "", reconnecting ? t("call.reconnecting") : ""]
+      // Who is speaking in words too, not only by the tile's border colour.
+      tile.caption.textContent = [
+        this.nameOf(peer),
+        tile.root.dataset.mic === "false" ? t("call.muted") : "",
+        tile.root.dataset.speaking === "true" ? t("call.speaking") : "",
+        reconnecting ? t("call.reconnecting") : "",
+      ]
         .filter(Boolean)
         .join(" · ");
     }
@@ -348,10 +377,9 @@ export class CallPanel {
     video.playsInline = true;
     video.muted = peer === "self"; // never play our own microphone back
     const caption = el("figcaption");
-    const figures = el("small", undefined, "call-figures");
-    root.append(video, caption, figures);
+    root.append(video, caption);
     this.grid.append(root);
-    tile = { root, video, caption, figures, last: null, adapt: initialAdapt() };
+    tile = { root, video, caption, last: null, adapt: initialAdapt() };
     this.tiles.set(peer, tile);
     return tile;
   }
@@ -359,6 +387,7 @@ export class CallPanel {
   private removeTile(peer: string): void {
     const tile = this.tiles.get(peer);
     if (!tile) return;
+    if (peer !== "self") this.publish(peer, null);
     tile.video.srcObject = null;
     tile.root.remove();
     this.tiles.delete(peer);
@@ -366,6 +395,8 @@ export class CallPanel {
 
   private showRemote(peer: string, tracks: MediaStreamTrack[]): void {
     if (tracks.length === 0 || !this.call.view.joined) return;
+    // Negotiated with the verified certificate since: the refusal is over.
+    if (this.notice.dataset.peer === peer) this.setNotice(null);
     const tile = this.tile(peer);
     tile.video.srcObject = new MediaStream(tracks);
     if (this.speakerSelect.value) this.applySpeaker();
@@ -373,16 +404,33 @@ export class CallPanel {
     this.renderStates();
   }
 
-  /** Once a second: who is speaking, the figures of each link, and what each video sender may use. */
+  /** The figures of the call with `peer` go to that member's quality indicator (ui/room.ts listens). */
+  private publish(peer: string, figures: CallLinkFigures | null): void {
+    this.root.dispatchEvent(new CustomEvent<CallFiguresDetail>(CALL_FIGURES_EVENT, { bubbles: true, detail: { peer, figures } }));
+  }
+
+  /** What this side's video sends now (the screen or the camera), for the resolution the bitrate allows. */
+  private videoSource(): VideoSource | null {
+    const s = (this.shared ?? this.cam)?.getSettings();
+    return s?.width && s.height ? { width: s.width, height: s.height, fps: s.frameRate ?? DEFAULT_SOURCE.fps } : null;
+  }
+
+  /**
+   * Once a second: who is speaking, the figures of each link, and what each video sender may use
+   * (core/calls/adapt: each link's measured capacity, the uplink's, and the number of receivers).
+   */
   private async poll(): Promise<void> {
-    const members = this.call.view.members;
-    let pausedFor: string | null = null;
-    for (const m of members) {
+    const readings = new Map<string, LinkReading>();
+    for (const m of this.call.view.members) {
       const tile = this.tiles.get(m.peer);
       const report = await this.session.stats(m.peer).catch(() => null);
       if (!tile || !report) continue;
       const now = callFigures(report);
-      tile.root.dataset.speaking = String(isSpeaking(now));
+      const speaking = String(isSpeaking(now));
+      if (tile.root.dataset.speaking !== speaking) {
+        tile.root.dataset.speaking = speaking;
+        this.renderStates();
+      }
       tile.root.dataset.framesDecoded = String(now.framesDecoded);
       const prev = tile.last;
       tile.last = now;
@@ -390,20 +438,29 @@ export class CallPanel {
       const rates = bitrates(prev, now);
       tile.root.dataset.sendBps = String(Math.round(rates.sendBps));
       tile.root.dataset.receiveBps = String(Math.round(rates.receiveBps));
-      const loss = lossBetween(prev, now);
-      tile.figures.textContent = t("call.figures", {
-        bitrate: `↑${formatRate(rates.sendBps)} ↓${formatRate(rates.receiveBps)}`,
-        loss: (loss * 100).toFixed(1),
-        jitter: Math.round(now.jitterMs ?? 0),
-        resolution: now.width && now.height ? `${now.width}×${now.height}` : "—",
-        fps: Math.round(now.framesPerSecond ?? 0),
+      this.publish(m.peer, {
+        ...rates,
+        loss: lossBetween(prev, now),
+        jitterMs: now.jitterMs,
+        width: now.width,
+        height: now.height,
+        fps: now.framesPerSecond,
       });
-      const { limit, state } = adaptVideo(tile.adapt, { availableBps: now.availableBps, rttMs: now.rttMs, loss: now.sentLoss, receivers: members.length });
-      tile.adapt = state;
-      if (!limit.active) pausedFor = this.nameOf(m.peer);
+      readings.set(m.peer, { availableBps: now.availableBps, rttMs: now.rttMs, loss: now.sentLoss });
+    }
+    const states = new Map([...this.tiles].map(([peer, tile]) => [peer, tile.adapt] as const));
+    let pausedFor: string | null = null;
+    for (const [peer, step] of adaptCall(states, readings, this.videoSource())) {
+      const tile = this.tiles.get(peer);
+      if (!tile) continue;
+      tile.adapt = step.state;
+      tile.root.dataset.capacityBps = String(Math.round(step.capacityBps));
+      tile.root.dataset.maxBitrate = String(step.limit.maxBitrate);
+      tile.root.dataset.scale = String(step.limit.scaleResolutionDownBy);
+      if (!step.limit.active) pausedFor = this.nameOf(peer);
       await this.call
-        .port(m.peer)
-        ?.limitVideo?.(limit)
+        .port(peer)
+        ?.limitVideo?.(step.limit)
         .catch(() => undefined);
     }
     this.root.dataset.videoPaused = String(pausedFor !== null);

@@ -2,7 +2,7 @@ import { FileTransfers, PREVIEW_TYPES, sniffPicture, stripJpegMetadata, type Tra
 import type { MeshRoom, MeshSession } from "../core/room";
 import { t, type StringKey } from "../core/strings";
 import { OpfsStore } from "../adapters/opfs";
-import { workerHash } from "../adapters/hash-worker";
+import { workerHash, workerHashFile } from "../adapters/hash-worker";
 import { $, el } from "./dom";
 
 /** Choices for "accept files automatically up to" (bytes); 25 MiB by default. */
@@ -51,6 +51,7 @@ export class FilesView {
       autoAcceptBytes: () => Number(localStorage.getItem(AUTO_KEY) ?? AUTO_DEFAULT),
       maxBytes: () => MAX_FILE_BYTES,
       hash: workerHash,
+      hashFile: workerHashFile,
     });
     this.off.push(this.engine.events.on("changed", (v) => this.render(v)));
     // A member who left the room (said goodbye, or was removed): its transfers end.

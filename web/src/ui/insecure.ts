@@ -6,6 +6,7 @@ import "./insecure.css";
 const FEATURE_TEXT: Record<ContextFeature, StringKey> = {
   webCrypto: "insecureMissingWebCrypto",
   serviceWorker: "insecureMissingServiceWorker",
+  mediaDevices: "insecureMissingMediaDevices",
   wakeLock: "insecureMissingWakeLock",
   clipboard: "insecureMissingClipboard",
 };
@@ -20,6 +21,7 @@ export function readContextFacts(): ContextFacts {
     serviceWorker: "serviceWorker" in navigator,
     wakeLock: "wakeLock" in navigator,
     clipboard: "clipboard" in navigator,
+    mediaDevices: typeof navigator.mediaDevices?.getUserMedia === "function",
   };
 }
 

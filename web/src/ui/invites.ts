@@ -1,5 +1,4 @@
 /** The invite view: the host's invite book, link, QR code and list; the logic is in core/invites. */
-import QRCode from "qrcode";
 import { storedSigner } from "../core/auth";
 import { HostInvites, MemoryInviteStore, inviteLink, timeLeft, type ActiveInvite, type HostIdentity, type Invite } from "../core/invites";
 import type { HostRoom } from "../core/room";
@@ -162,6 +161,8 @@ export class InviteBook {
     $<HTMLInputElement>("invite-link").value = link;
     $("invite-expiry").textContent = t("inviteExpires", { time: new Date(invite.expiresAt).toLocaleString() });
     $("copy-feedback").textContent = "";
+    // The QR encoder loads when a link is first shown, not with the chat page (docs/benchmarks.md, "JS").
+    const { default: QRCode } = await import("qrcode");
     await QRCode.toCanvas($<HTMLCanvasElement>("qr"), link, { errorCorrectionLevel: "M", margin: 2, width: 232 });
   }
 }

@@ -4,7 +4,7 @@ import type { MeshRoom, MeshSession, MemberView, Receipt, SignalingState } from 
 import { TypingReceiver, TypingSender } from "../core/typing";
 import { t, type StringKey } from "../core/strings";
 import { $, el, renderSegments } from "./dom";
-import { QualityIndicator, type QualitySource } from "./quality";
+import { CALL_FIGURES_EVENT, QualityIndicator, type CallFiguresDetail, type QualitySource } from "./quality";
 import { CallPanel } from "./call";
 import { FilesView } from "./files";
 
@@ -77,6 +77,13 @@ export class RoomView {
     };
     document.addEventListener("visibilitychange", onVisibility);
     this.off.push(() => document.removeEventListener("visibilitychange", onVisibility));
+    // The call panel's figures per member go to that member's quality indicator (the 1:1 room's is in the tools).
+    const onCallFigures = (e: Event) => {
+      const { peer, figures } = (e as CustomEvent<CallFiguresDetail>).detail;
+      (this.pair ? this.mainQuality : this.quality.get(peer))?.setCall(figures);
+    };
+    $("view-chat").addEventListener(CALL_FIGURES_EVENT, onCallFigures);
+    this.off.push(() => $("view-chat").removeEventListener(CALL_FIGURES_EVENT, onCallFigures));
   }
 
   /** True for a 1:1 room (size limit 2): words are "your friend", not names and counts. */
@@ -105,6 +112,7 @@ export class RoomView {
     this.timers.clear();
     window.clearTimeout(this.typingTimer);
     this.mainQuality.stop();
+    this.mainQuality.setCall(null);
     for (const q of this.quality.values()) q.stop();
     this.quality.clear();
     $("members-panel").hidden = true;

@@ -1,6 +1,6 @@
 /**
- * Secure-context check. Browsers give WebCrypto, service workers, wake locks and the async
- * clipboard only to secure contexts (https://, or http://localhost). A self-hoster who opens
+ * Secure-context check. Browsers give WebCrypto, service workers, wake locks, the async
+ * clipboard and the camera and microphone (`navigator.mediaDevices`) only to secure contexts (https://, or http://localhost). A self-hoster who opens
  * `http://192.168.1.10:8080` from a phone gets a page where those are missing; this module decides
  * whether that is the case and what the user can do about it. No DOM: the UI passes the facts in.
  */
@@ -23,11 +23,13 @@ export interface ContextFacts {
   wakeLock: boolean;
   /** Whether `navigator.clipboard` exists. */
   clipboard: boolean;
+  /** Whether `navigator.mediaDevices.getUserMedia` exists (calls: camera and microphone). */
+  mediaDevices: boolean;
 }
 
 /** Features a secure context would give, in the order the notice lists them. */
-export type ContextFeature = "webCrypto" | "serviceWorker" | "wakeLock" | "clipboard";
-export const CONTEXT_FEATURES: readonly ContextFeature[] = ["webCrypto", "serviceWorker", "wakeLock", "clipboard"];
+export type ContextFeature = "webCrypto" | "serviceWorker" | "mediaDevices" | "wakeLock" | "clipboard";
+export const CONTEXT_FEATURES: readonly ContextFeature[] = ["webCrypto", "serviceWorker", "mediaDevices", "wakeLock", "clipboard"];
 
 /** Where the address the page was opened at points: decides which fix to suggest. */
 export type HostKind = "this-device" | "local-network" | "internet";

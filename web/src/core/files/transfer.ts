@@ -1,5 +1,3 @@
-import { sha256 } from "@noble/hashes/sha2.js";
-import { bytesToHex } from "@noble/hashes/utils.js";
 import { Emitter } from "../emitter";
 import type { FileLane } from "../connection/ports";
 import { sanitiseFileName, sanitiseType } from "./name";
@@ -93,6 +91,8 @@ export interface FileOptions {
    * one in a worker, so hashing does not hold up the main thread's message events — chat included.
    */
   hash?: () => StreamHash;
+  /** The sender's SHA-256 of a whole file before it offers it (default: hashFile, in this thread). */
+  hashFile?: (file: FileSource) => Promise<string>;
 }
 
 /** A running SHA-256: bytes in order, then the hex digest once. */
@@ -101,12 +101,33 @@ export interface StreamHash {
   digest(): Promise<string>;
 }
 
-/** SHA-256 in this thread (@noble/hashes). */
+/**
+ * @noble/hashes, loaded on first use: the chat page does not download it until a file is offered or
+ * received (the receiver hashes in a worker, which has its own copy; docs/benchmarks.md, "JS").
+ */
+function sha256Module() {
+  return import("./sha256");
+}
+
+/**
+ * SHA-256 in this thread (@noble/hashes). Bytes given before the module has loaded are copied and
+ * hashed in order once it has; after that, each update is hashed at once (the caller may reuse them).
+ */
 export function inThreadHash(): StreamHash {
-  const h = sha256.create();
+  type Loaded = Awaited<ReturnType<typeof sha256Module>>;
+  let loaded: { m: Loaded; h: ReturnType<Loaded["sha256"]["create"]> } | null = null;
+  const early: Uint8Array[] = [];
+  const ready = sha256Module().then((m) => {
+    loaded = { m, h: m.sha256.create() };
+    for (const bytes of early.splice(0)) loaded.h.update(bytes);
+    return loaded;
+  });
   return {
-    update: (bytes) => void h.update(bytes),
-    digest: () => Promise.resolve(bytesToHex(h.digest())),
+    update: (bytes) => {
+      if (loaded) loaded.h.update(bytes);
+      else early.push(bytes.slice());
+    },
+    digest: () => ready.then((s) => s.m.bytesToHex(s.h.digest())),
   };
 }
 
@@ -120,6 +141,7 @@ const READ_BLOCK = 1024 * 1024;
 
 /** SHA-256 of a whole file, read a slice at a time (WebCrypto has no streaming digest). */
 export async function hashFile(file: FileSource): Promise<string> {
+  const { sha256, bytesToHex } = await sha256Module();
   const h = sha256.create();
   for (let at = 0; at < file.size; at += HASH_SLICE) h.update(new Uint8Array(await file.slice(at, Math.min(file.size, at + HASH_SLICE)).arrayBuffer()));
   return bytesToHex(h.digest());
@@ -197,12 +219,14 @@ export class FileTransfers {
   private readonly cs: number;
   private readonly window: number;
   private readonly hash: () => StreamHash;
+  private readonly hashWhole: (file: FileSource) => Promise<string>;
 
   constructor(private readonly o: FileOptions) {
     this.now = o.now ?? (() => Date.now());
     this.cs = Math.min(MAX_CHUNK, o.chunkSize ?? MAX_CHUNK);
     this.window = Math.min(MAX_WINDOW, Math.max(1, o.window ?? 64));
     this.hash = o.hash ?? inThreadHash;
+    this.hashWhole = o.hashFile ?? hashFile;
     this.off.push(
       o.lanes.onUp((peer) => this.linkUp(peer)),
       o.lanes.onDown((peer) => this.linkDown(peer)),
@@ -231,7 +255,7 @@ export class FileTransfers {
     const t: Outgoing = { offer, file, chunks: chunkCount(file.size, this.cs), legs, startedAt: this.now(), hashing: true };
     this.out.set(id, t);
     this.emitOut(t);
-    offer.sha = await hashFile(file);
+    offer.sha = await this.hashWhole(file);
     t.hashing = false;
     for (const leg of legs.values()) {
       if (leg.state !== "hashing") continue;

@@ -10,6 +10,7 @@ export const callStrings = {
   "call.camera": "Camera off",
   "call.screen": "Share screen",
   "call.screenStop": "Stop sharing",
+  "call.screenFailed": "The screen could not be shared: this browser offered nothing to share.",
   "call.devices": "Devices",
   "call.microphone": "Microphone",
   "call.cameraDevice": "Camera",
@@ -17,6 +18,7 @@ export const callStrings = {
   "call.speakerDefault": "Default",
   "call.none": "None",
   "call.inProgress": "Call in progress: {count} in it. Join with one click.",
+  "call.inProgressFull": "Call in progress: {count} in it, the most a call can have.",
   "call.inCall": "In a call with {count}.",
   "call.alone": "In the call. Waiting for the others to join…",
   "call.you": "You",
@@ -26,8 +28,14 @@ export const callStrings = {
   "call.videoPaused": "Video paused: the connection to {name} is too slow. Audio goes on; video comes back when the connection does.",
   "call.full":
     "This call already has {max} people, the most a call can have: each person sends to every other one directly, and more would overload phones and home connections.",
-  "call.figures": "{bitrate} · loss {loss}% · jitter {jitter} ms · {resolution} · {fps} fps",
+  "call.figures": "Call ↑ {sent} ↓ {received} · loss {loss} % · jitter {jitter} ms · {video}",
+  "call.figures.video": "{resolution} {fps} fps",
+  "call.figuresLong": "In the call: sending {sent}, receiving {received}; {loss} % of it lost, jitter {jitter} ms; {video}.",
+  "call.figures.videoLong": "video received at {resolution}, {fps} frames a second",
+  "call.figures.noVideo": "no video",
   "call.verified": "The call travels on the same encrypted connection as the chat: the verification code protects it too.",
+  "call.refusedFingerprint":
+    "The call with {name} was refused: its set-up named another encryption key than the verified one, so someone may be intercepting it. The chat goes on, still verified.",
   "call.problem.insecure": "Calls need a page served over HTTPS: this browser offers no camera or microphone here.",
   "call.problem.denied":
     "The browser was not allowed to use the microphone or camera. Allow it in the site settings (the icon beside the address), then try again.",

@@ -169,6 +169,7 @@ export const en = {
     "You opened GhostChat over plain http:// at {host}. Browsers switch some features off on such pages, and GhostChat cannot start without them:",
   insecureMissingWebCrypto: "encryption keys and the verification code (WebCrypto)",
   insecureMissingServiceWorker: "installing the app and opening it without a network (service worker)",
+  insecureMissingMediaDevices: "voice and video calls (camera and microphone)",
   insecureMissingWakeLock: "keeping the screen on during a chat (wake lock)",
   insecureMissingClipboard: "copying the invite link with one tap (clipboard)",
   insecureNothingMissing: "This browser still offers everything GhostChat needs, but other browsers will not.",
