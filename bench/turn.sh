@@ -16,6 +16,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+# shellcheck source=bench/turn/common.sh
+. "$ROOT/bench/turn/common.sh"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 WORK=$(mktemp -d /tmp/ghostchat-turn-bench.XXXXXX)
 SERVER_DLL=${GHOSTCHAT_SERVER_DLL:-$ROOT/src/GhostChat.Server/bin/Release/net10.0/GhostChat.Server.dll}
@@ -69,13 +71,7 @@ taskset -c $SERVER_CPU env \
 OURS_PID=$!; PIDS+=("$OURS_PID")
 taskset -c $CLIENT_CPU turnutils_peer -L 127.0.0.1 -p $PEER_PORT >/dev/null 2>&1 &
 PIDS+=("$!")
-for port in $COTURN_PORT $OURS_PORT; do
-  for _ in $(seq 150); do
-    if timeout 3 turnutils_stunclient -p "$port" 127.0.0.1 2>/dev/null | grep -q "reflexive"; then break; fi
-    kill -0 "$OURS_PID" 2>/dev/null || { cat "$WORK/ours.log"; exit 1; }
-    sleep 0.2
-  done
-done
+wait_turn_ready "$OURS_PID" "$COTURN_PORT" "$OURS_PORT"
 echo "# ours: PID $OURS_PID, $SERVER_DLL; DOTNET_* in its environment: $(tr '\0' '\n' </proc/$OURS_PID/environ | grep -o '^DOTNET_[A-Za-z_]*' | tr '\n' ' ' || true)"
 
 # m n z: sessions, messages per session, ms between messages → offered m*1000/z msg/s (each relayed twice).
@@ -100,13 +96,20 @@ drops_snapshot() { echo "$(sock_drops $COTURN_PORT $COTURN_PORT) $(sock_drops $O
 ours_dropped() { curl -fsS "http://127.0.0.1:$HTTP_PORT/metrics" 2>/dev/null | awk '/^ghostchat_turn_dropped_packets_total/ { print $NF }' | head -1; }
 run_step() { # server-pid port transport-flag m n z length → "loss% rtt_ms cpu_s relayed recv seconds"
   local pid=$1 port=$2 tflag=$3 m=$4 n=$5 z=$6 len=${7:-1000}
-  local before after out t0 t1 kb ka db da
-  kb=$(rcvbuf_errors); [[ $pid == "$OURS_PID" ]] && db=$(ours_dropped)
-  local sb sa; sb=($(drops_snapshot))
-  before=$(cpu_ticks "$pid"); t0=$(date +%s.%N)
-  out=$(taskset -c $CLIENT_CPU timeout 300 turnutils_uclient $tflag -W $SECRET -u bench -e 127.0.0.1 -r $PEER_PORT -X -c \
-        -m "$m" -n "$n" -l "$len" -z "$z" -p "$port" 127.0.0.1 2>&1 || true)
-  after=$(cpu_ticks "$pid"); t1=$(date +%s.%N)
+  local before after out t0 t1 kb ka db da attempt
+  # uclient ends when its setup gets an error it does not retry, e.g. when it draws the same random channel number for
+  # the peer and the peer's port + 1 (1 session in 16,384; both servers answer 400: docs/benchmarks.md). Such a step,
+  # which relayed nothing, runs once more; drops.log says so.
+  for attempt in 1 2; do
+    kb=$(rcvbuf_errors); [[ $pid == "$OURS_PID" ]] && db=$(ours_dropped)
+    local sb sa; sb=($(drops_snapshot))
+    before=$(cpu_ticks "$pid"); t0=$(date +%s.%N)
+    out=$(taskset -c $CLIENT_CPU timeout 300 turnutils_uclient $tflag -W $SECRET -u bench -e 127.0.0.1 -r $PEER_PORT -X -c \
+          -m "$m" -n "$n" -l "$len" -z "$z" -p "$port" 127.0.0.1 2>&1 || true)
+    after=$(cpu_ticks "$pid"); t1=$(date +%s.%N)
+    if grep -q 'tot_send_msgs=' <<<"$out" || ! grep -q 'error' <<<"$out" || [[ $attempt == 2 ]]; then break; fi
+    echo "$(date -u +%T) port $port $tflag m=$m n=$n z=$z l=$len: uclient's setup ended ($(grep 'error' <<<"$out" | tail -1)); the step runs again" >>"$WORK/drops.log"
+  done
   ka=$(rcvbuf_errors); [[ $pid == "$OURS_PID" ]] && da=$(ours_dropped)
   sa=($(drops_snapshot))
   # Keep uclient's whole output per step, so a step without totals can be read afterwards.

@@ -467,14 +467,21 @@ public sealed class AbuseTests
 }
 
 /// <summary>
-/// A TURN client over a plain TCP socket that reads only when asked: what a client that stops reading looks like.
+/// A TURN client over a stream (a plain TCP socket, or TLS) that reads only when asked: what a client that stops
+/// reading looks like.
 /// </summary>
-internal sealed class RawStreamClient(Socket socket)
+internal sealed class RawStreamClient(Stream stream)
 {
     private string _username = "";
     private byte[] _key = [];
     private string _nonce = "";
     private string _realm = "";
+
+    /// <summary>Over a TCP socket (the socket stays the caller's).</summary>
+    public RawStreamClient(Socket socket)
+        : this(new NetworkStream(socket, ownsSocket: false))
+    {
+    }
 
     public async Task<IPEndPoint> AllocateAsync(GhostChat.Turn.Auth.TurnCredential credential)
     {
@@ -504,8 +511,8 @@ internal sealed class RawStreamClient(Socket socket)
     {
         var buffer = new byte[512];
         int length = Build(buffer, method, attributes, sign);
-        await socket.SendAsync(buffer.AsMemory(0, length));
-        return await ReadFrameAsync(socket);
+        await stream.WriteAsync(buffer.AsMemory(0, length));
+        return await ReadFrameAsync(stream);
     }
 
     private int Build(byte[] buffer, int method, Attributes attributes, bool sign)
@@ -525,26 +532,20 @@ internal sealed class RawStreamClient(Socket socket)
     /// <summary>Reads one STUN message (header, then its length) from a stream socket.</summary>
     public static async Task<byte[]> ReadFrameAsync(Socket socket)
     {
+        await using var stream = new NetworkStream(socket, ownsSocket: false);
+        return await ReadFrameAsync(stream);
+    }
+
+    /// <summary>Reads one STUN message (header, then its length) from a stream; a closed stream throws (an IOException).</summary>
+    public static async Task<byte[]> ReadFrameAsync(Stream stream)
+    {
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
         var header = new byte[20];
-        await ReadExactlyAsync(socket, header, cts.Token);
+        await stream.ReadExactlyAsync(header, cts.Token);
         int length = BinaryPrimitives.ReadUInt16BigEndian(header.AsSpan(2));
         var frame = new byte[20 + length];
         header.CopyTo(frame, 0);
-        await ReadExactlyAsync(socket, frame.AsMemory(20), cts.Token);
+        await stream.ReadExactlyAsync(frame.AsMemory(20), cts.Token);
         return frame;
-    }
-
-    private static async Task ReadExactlyAsync(Socket socket, Memory<byte> buffer, CancellationToken cancellationToken)
-    {
-        while (buffer.Length > 0)
-        {
-            int n = await socket.ReceiveAsync(buffer, SocketFlags.None, cancellationToken);
-            if (n == 0)
-            {
-                throw new IOException("closed");
-            }
-            buffer = buffer[n..];
-        }
     }
 }

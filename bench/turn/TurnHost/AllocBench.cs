@@ -33,16 +33,32 @@ internal static class AllocBench
         return 0;
     }
 
-    /// <summary>Makes <paramref name="count"/> UDP allocations (one user each), prints "HELD n", holds them until stdin closes.</summary>
+    /// <summary>
+    /// Makes <paramref name="count"/> UDP allocations (one user each; a 437 is tried again from another port), prints
+    /// "HELD n", holds them until stdin closes, then gives them back.
+    /// </summary>
     public static async Task<int> HoldAsync(System.Net.IPEndPoint server, string secret, int count)
     {
         var clients = new List<GhostChat.Turn.Client.TurnClient>();
         for (int i = 0; i < count; i++)
         {
-            var client = GhostChat.Turn.Client.TurnClient.ConnectUdp(server);
-            clients.Add(client);
             var c = GhostChat.Turn.Auth.TurnRestCredentials.Create(secret, "hold" + i, TimeSpan.FromHours(1), DateTimeOffset.UtcNow);
-            await client.AllocateAsync(c.Username, c.Password);
+            for (int attempt = 0; ; attempt++)
+            {
+                var client = GhostChat.Turn.Client.TurnClient.ConnectUdp(server);
+                try
+                {
+                    await client.AllocateAsync(c.Username, c.Password);
+                    clients.Add(client);
+                    break;
+                }
+                catch (GhostChat.Turn.Client.TurnException ex) when (ex.Code == 437 && attempt < 10)
+                {
+                    // The kernel gave this socket the port of an earlier one whose allocation is still alive (RFC 8656
+                    // §7.2): try again from another port, as turnutils_uclient does.
+                    await client.DisposeAsync();
+                }
+            }
         }
         Console.WriteLine("HELD " + count);
         while (Console.In.ReadLine() is not null)
@@ -50,6 +66,15 @@ internal static class AllocBench
         }
         foreach (var client in clients)
         {
+            // Given back (Refresh with lifetime 0), so the next run's sockets do not meet these allocations.
+            try
+            {
+                await client.RefreshAsync(TimeSpan.Zero);
+            }
+            catch (GhostChat.Turn.Client.TurnException)
+            {
+                // Gone already.
+            }
             await client.DisposeAsync();
         }
         return 0;
