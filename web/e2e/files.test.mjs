@@ -1,4 +1,4 @@
-/* global TextEncoder, TextDecoder, File, DataTransfer, DragEvent, ClipboardEvent, MutationObserver, Blob, RTCDataChannel -- used in the page */
+/* global TextEncoder, TextDecoder, File, DataTransfer, DragEvent, ClipboardEvent, MutationObserver, RTCDataChannel -- used in the page */
 // Files and pictures between Chromium and Firefox ESR through the real server (docs/user-guide.md,
 // "Files and pictures"): bytes arrive with the right SHA-256 in both directions and are written to
 // the Origin Private File System; a PNG is previewed, an SVG with a script and a hostile name are
@@ -9,6 +9,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { deflateSync } from "node:zlib";
+import { readOpfsFiles } from "./opfs-files.mjs";
 import { describe, it } from "node:test";
 import {
   artifact,
@@ -52,34 +53,8 @@ async function card(p, dir, name, state, timeout = undefined) {
   );
 }
 
-/**
- * SHA-256 and size of every file this browser's OPFS holds for GhostChat: each received file is a
- * folder of segment files 0, 1, … (adapters/opfs.ts), read here end to end. A folder the page
- * removes while it is read (panic clear) is left out.
- */
-function opfsFiles(p) {
-  return p.eval(async () => {
-    const out = [];
-    const root = await (await navigator.storage.getDirectory()).getDirectoryHandle("ghostchat-files");
-    for await (const [, folder] of root.entries()) {
-      if (folder.kind !== "directory") continue;
-      let bytes;
-      try {
-        const parts = [];
-        for await (const [name, h] of folder.entries()) if (h.kind === "file" && /^\d+$/.test(name)) parts.push([Number(name), await h.getFile()]);
-        if (parts.length === 0) continue;
-        parts.sort((x, y) => x[0] - y[0]);
-        bytes = new Uint8Array(await new Blob(parts.map(([, f]) => f)).arrayBuffer());
-      } catch (e) {
-        if (e.name === "NotFoundError") continue;
-        throw e;
-      }
-      const hex = [...new Uint8Array(await crypto.subtle.digest("SHA-256", bytes))].map((b) => b.toString(16).padStart(2, "0")).join("");
-      out.push({ size: bytes.length, sha: hex, latin1: bytes.length < 100_000 ? String.fromCharCode(...bytes) : "" });
-    }
-    return out;
-  });
-}
+/** SHA-256 and size of every file this browser's OPFS holds for GhostChat (opfs-files.mjs). */
+const opfsFiles = (p) => p.eval(readOpfsFiles);
 
 /** The user's "accept files automatically up to" set to 1 GiB (kept in localStorage, so across a reload). */
 function acceptUpTo1GiB(p) {
