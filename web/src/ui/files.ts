@@ -40,9 +40,10 @@ const TAB_KEY = "ghostchat:files:tab";
  * This tab's book of partial files kept across a reload (IndexedDB, adapters/idb.ts), or null
  * where the tab cannot keep an id (storage refused): then nothing is kept.
  */
+let tab: string | null = null;
 const book: Promise<IdbPartialBook | null> = (async () => {
   try {
-    let tab = sessionStorage.getItem(TAB_KEY);
+    tab = sessionStorage.getItem(TAB_KEY);
     if (!tab) sessionStorage.setItem(TAB_KEY, (tab = crypto.randomUUID()));
     return await IdbPartialBook.open(tab);
   } catch {
@@ -51,7 +52,12 @@ const book: Promise<IdbPartialBook | null> = (async () => {
 })();
 const partials: PartialBook = {
   list: async () => (await book)?.list() ?? [],
-  put: async (r) => void (await (await book)?.put(r)),
+  put: async (r) => {
+    const b = await book;
+    // Panic removes the tab's id with its records; a record kept after that names it again.
+    if (b && tab) sessionStorage.setItem(TAB_KEY, tab);
+    await b?.put(r);
+  },
   remove: async (peer, id) => void (await (await book)?.remove(peer, id)),
 };
 
@@ -130,6 +136,11 @@ export class FilesView {
     for (const li of this.refusals.splice(0)) li.remove();
     void store.clear();
     void book.then((b) => b?.clear());
+    try {
+      sessionStorage.removeItem(TAB_KEY);
+    } catch {
+      // storage refused: the id was never kept
+    }
   }
 
   /** Sends files to everyone connected directly now. */
