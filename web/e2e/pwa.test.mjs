@@ -113,8 +113,9 @@ describe("PWA, layout and accessibility", { timeout: 300_000 }, () => {
     const iceResponse = await fetch(server.url + "/api/ice", { headers: { Origin: "http://app.example" } });
     assert.equal(iceResponse.headers.get("access-control-allow-origin"), "http://app.example");
     assert.equal(iceResponse.headers.get("cache-control"), "no-store");
-    // Contract C2 shape: no providers configured and no embedded TURN here, so nothing to hand out.
-    assert.deepEqual(await iceResponse.json(), { iceServers: [], providers: [], expiresAt: null, relayOnly: false });
+    // Contract C2 shape: no providers configured and no embedded TURN here, so nothing to hand out;
+    // the operator's file limit (GhostChat:Files:MaxBytes) at its default, 4 GiB.
+    assert.deepEqual(await iceResponse.json(), { iceServers: [], providers: [], expiresAt: null, relayOnly: false, maxFileBytes: 4294967296 });
   });
 
   it("phone360_HomeAndChat_ControlsVisible_ScreenshotsSaved", async () => {
