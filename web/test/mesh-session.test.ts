@@ -625,6 +625,93 @@ describe("MeshSession", () => {
     expect(host.room!.roster.isGone(friend.id, friend.room!.inc)).toBe(true);
   }, 30_000);
 
+  // A page that reloads keeps its member key (the tab hands it to the next page) but gets a new peer
+  // id. Firefox does not get its goodbye out on a reload: the room still holds the old page's seat.
+  it("pair_FriendReloadsWithoutGoodbye_SameKeyTakesItsSeatAtOnce_MessagesFlowBothWays", async () => {
+    const { members, make, hostId, roomId, inviteSecret } = await room(0, 0, { maxMembers: 2 });
+    const host = members[0]!;
+    const key = await newSigner();
+    const invite = { roomId, inviteId: "invite-one", secret: inviteSecret, hostPeerId: hostId, hostKeyHash };
+    const old = make({ invite, signer: async () => key });
+    await old.s.start();
+    await until(() => host.room!.members()[0]?.state === "online", "the pair linked");
+    const oldInc = old.s.room!.inc;
+    old.s.close(); // no goodbye
+    const reloaded = make({ invite, signer: async () => key });
+    const statuses: string[] = [];
+    reloaded.s.events.on("status", (st) => statuses.push(st.phase === "failed" ? `failed:${st.reason}` : st.phase));
+    await reloaded.s.start();
+    expect(statuses).not.toContain("failed:room-full");
+    expect(statuses.at(-1)).toBe("ready");
+    // The old page's seat went at once (it is not unreachable yet: that takes a minute).
+    expect(host.room!.roster.isGone(old.s.id, oldInc)).toBe(true);
+    await until(
+      () => host.room!.members().length === 1 && host.room!.members()[0]!.id === reloaded.s.id && host.room!.members()[0]!.state === "online",
+      "the reloaded page in the seat",
+    );
+    const atHost: string[] = [];
+    const atFriend: string[] = [];
+    texts(host, atHost);
+    texts(reloaded.s, atFriend);
+    host.room!.send("to the reloaded page");
+    reloaded.s.room!.send("back from the reload");
+    await until(() => atHost.length === 1 && atFriend.length === 1, "a message each way");
+    expect([atHost, atFriend]).toEqual([["back from the reload"], ["to the reloaded page"]]);
+  }, 30_000);
+
+  // Only the same key takes the seat: another key with the invite, a page without the invite, and a
+  // page that names the friend's key without holding it are all refused, and the friend stays.
+  it("pair_FullRoom_OtherKeyOrNoInviteOrBorrowedKey_Refused_FriendKeepsTheSeat", async () => {
+    const { members, make, hostId, roomId, inviteSecret } = await room(0, 0, { maxMembers: 2, maxPending: 2 });
+    const host = members[0]!;
+    const key = await newSigner();
+    const invite = { roomId, inviteId: "invite-one", secret: inviteSecret, hostPeerId: hostId, hostKeyHash };
+    const friend = make({ invite, signer: async () => key });
+    await friend.s.start();
+    await until(() => host.room!.members()[0]?.state === "online", "the pair linked");
+    const impostor = await newSigner();
+    const attempts = [
+      { invite, signer: async () => await newSigner() },
+      { invite: { ...invite, inviteId: "no-such-invite", secret: toBase64Url(new Uint8Array(16)) } },
+      { invite, signer: async () => ({ key: key.key, sign: impostor.sign }) },
+    ];
+    const outcomes: string[] = [];
+    for (const a of attempts) {
+      const j = make(a);
+      j.s.events.on("status", (st) => st.phase === "failed" && outcomes.push(`${st.reason}:${st.refusal}`));
+      await j.s.start();
+      expect(j.s.room).toBeNull();
+    }
+    expect(outcomes).toEqual(["room-full:busy", "refused:unknown-invite", "refused:auth-failed"]);
+    expect(host.room!.members().map((m) => [m.id, m.state])).toEqual([[friend.s.id, "online"]]);
+    expect(host.connectedPeers).toEqual([friend.s.id]);
+    const got: string[] = [];
+    texts(friend.s, got);
+    host.room!.send("still you");
+    await until(() => got.length === 1, "the friend still gets messages");
+  }, 30_000);
+
+  // In a group the reloaded page takes its old seat at the host and, as it links to them, at every
+  // other member: nobody is left showing the old page as "reconnecting".
+  it("group_MemberReloadsWithoutGoodbye_OldInstanceGoneEverywhere_NewOneLinkedToAll", async () => {
+    const { members, make, hostId, roomId, inviteSecret } = await room(1);
+    const key = await newSigner();
+    const invite = { roomId, inviteId: "invite-one", secret: inviteSecret, hostPeerId: hostId, hostKeyHash };
+    const old = make({ invite, signer: async () => key });
+    await old.s.start();
+    await until(() => [...members, old.s].every((m) => m.connectedPeers.length === 2), "a full mesh of three");
+    const oldInc = old.s.room!.inc;
+    old.s.close();
+    const reloaded = make({ invite, signer: async () => key });
+    await reloaded.s.start();
+    await until(() => reloaded.s.connectedPeers.length === 2, "the reloaded page linked to both", 20_000);
+    for (const m of members) {
+      expect(m.room!.roster.isGone(old.s.id, oldInc)).toBe(true);
+      await until(() => m.room!.members().length === 2 && m.room!.members().every((x) => x.state === "online"), "two members online, no ghost");
+      expect(m.room!.members().map((x) => x.id)).toContain(reloaded.s.id);
+    }
+  }, 30_000);
+
   it("join_ManInTheMiddle_FingerprintsDiffer_BothRefuse_NoRoom", async () => {
     const { hub, make, hostId, roomId, inviteSecret, members } = await room(0);
     hub.tamper = true;

@@ -658,19 +658,18 @@ export class MeshSession {
     }
     const room = this.room;
     const newcomer = !room.roster.members.has(channel.remoteId);
-    // At the size limit a newcomer is told the room is full, unless a member no path has reached
-    // for a long while (a tab that crashed without a goodbye) can make room once it is verified.
-    const full = () => room.roster.members.size >= this.maxMembers - 1;
+    // A newcomer that proves the member key of a member here is that member's page reloaded (it may
+    // not have got its goodbye out): it takes that seat. At the size limit anyone else is refused
+    // "busy" once its handshake has checked its key, unless a member no path has reached for a long
+    // while (a tab that crashed without a goodbye) can make room.
+    const full = () => newcomer && room.roster.members.size >= this.maxMembers - 1;
     const stale = () =>
       room
         .members()
         .filter((m) => m.state === "unreachable")
         .sort((a, b) => a.since - b.since)[0];
-    if (newcomer && full() && !stale()) {
-      channel.send({ t: "auth-refuse", reason: "busy" });
-      this.clock.setTimer(400, () => channel.close());
-      return;
-    }
+    const sameKey = (key: string) =>
+      [...room.roster.members.values()].find((m) => m.id !== channel.remoteId && (m.signed?.c.k === key || this.links.get(m.id)?.key === key))?.id;
     this.pending.add(channel);
     if (this.pending.size > (this.o.maxPending ?? 8)) {
       const oldest = this.pending.values().next().value;
@@ -691,13 +690,21 @@ export class MeshSession {
             fingerprints,
             nonces: this.nonces,
             member: this.credentials(remote),
+            admit: (key) => !full() || sameKey(key) !== undefined || stale() !== undefined,
             lookup: async (inviteId) => (this.hostRoom ? this.hostRoom.lookupInvite(inviteId) : { status: "unknown" }),
             grant: trust.isAuthority ? async (key) => ({ cert: await trust.issue(remote, key), epoch: trust.epochStatement }) : undefined,
           })
         : null;
     };
-    void this.runHandshake(channel.remoteId, channel, false, handshake, async () => {
-      if (!newcomer || !full()) return;
+    void this.runHandshake(channel.remoteId, channel, false, handshake, async (ok) => {
+      const same = newcomer ? sameKey(ok.peerKey) : undefined;
+      if (same !== undefined) {
+        const old = this.links.get(same);
+        room.evict(same);
+        if (old) this.dropLink(same, old);
+        return;
+      }
+      if (!full()) return;
       const gone = stale();
       if (!gone || !room.evictUnreachable(gone.id)) throw new Error("room full");
     }).finally(() => this.pending.delete(channel));
