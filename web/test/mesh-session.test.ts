@@ -507,6 +507,37 @@ describe("MeshSession", () => {
     await until(() => joiner.s.connectedPeers.includes(hostId), "the real joiner linked");
   });
 
+  // A full room runs the handshake of every newcomer (only a proven key says whether it is a member's
+  // reloaded page), so the same bound holds there: the flood holds at most eight channels, the friend
+  // keeps its seat, and the friend's reloaded page still gets it back.
+  it("strangers_FloodAFullPairRoom_AtMostEightHeld_FriendsReloadedPageStillTakesItsSeat", async () => {
+    const { hub, members, make, hostId, roomId, inviteSecret } = await room(0, 0, { maxMembers: 2 });
+    const host = members[0]!;
+    const key = await newSigner();
+    const invite = { roomId, inviteId: "invite-one", secret: inviteSecret, hostPeerId: hostId, hostKeyHash };
+    const old = make({ invite, signer: async () => key });
+    await old.s.start();
+    await until(() => host.room!.members()[0]?.state === "online", "the pair linked");
+    const hostPort = hub.peers.get(hostId)!;
+    const before = hostPort.channels.length;
+    for (let i = 0; i < 20; i++) await new FakePeer(hub, `stranger${i}`).connect(hostId);
+    await until(() => hostPort.channels.length === before + 20, "the strangers' channels at the host");
+    await new Promise((r) => setTimeout(r, 20));
+    expect(hostPort.channels.slice(before).filter((c) => !c.closed).length).toBe(8);
+    expect(host.room!.members().map((m) => m.id)).toEqual([old.s.id]);
+    old.s.close();
+    const reloaded = make({ invite, signer: async () => key });
+    await reloaded.s.start();
+    await until(
+      () =>
+        host
+          .room!.members()
+          .map((m) => m.id)
+          .join() === reloaded.s.id,
+      "the reloaded page in the seat",
+    );
+  });
+
   it("resume_LinkAndSignalingBackAtOnce_NotWhenTheBackOffSays", async () => {
     // Once frozen, waits of 2 s or more (the back-off's) never end here: only resume() can bring the
     // link and the signaling socket back — no wall-clock assertion needed.
