@@ -277,6 +277,22 @@ function texts(s: MeshSession, out: string[]): void {
   s.room!.events.on("message", (m) => out.push(m.text));
 }
 
+/**
+ * A 1:1 room whose friend joined with a key the test holds, linked: `page()` opens another page of
+ * that friend (a reload: new peer id, the same key handed on).
+ */
+async function pairWithKeyedFriend(hostOptions: Partial<ConstructorParameters<typeof MeshSession>[0]> = {}) {
+  const r = await room(0, 0, { maxMembers: 2, ...hostOptions });
+  const host = r.members[0]!;
+  const key = await newSigner();
+  const invite = { roomId: r.roomId, inviteId: "invite-one", secret: r.inviteSecret, hostPeerId: r.hostId, hostKeyHash };
+  const page = () => r.make({ invite, signer: async () => key });
+  const friend = page();
+  await friend.s.start();
+  await until(() => host.room!.members()[0]?.state === "online", "the pair linked");
+  return { ...r, host, key, invite, page, friend: friend.s };
+}
+
 describe("MeshSession", () => {
   it("join_FourMembers_FullMeshAndEveryoneGetsEveryMessage", async () => {
     const { members } = await room(3);
@@ -511,22 +527,16 @@ describe("MeshSession", () => {
   // reloaded page), so the same bound holds there: the flood holds at most eight channels, the friend
   // keeps its seat, and the friend's reloaded page still gets it back.
   it("strangers_FloodAFullPairRoom_AtMostEightHeld_FriendsReloadedPageStillTakesItsSeat", async () => {
-    const { hub, members, make, hostId, roomId, inviteSecret } = await room(0, 0, { maxMembers: 2 });
-    const host = members[0]!;
-    const key = await newSigner();
-    const invite = { roomId, inviteId: "invite-one", secret: inviteSecret, hostPeerId: hostId, hostKeyHash };
-    const old = make({ invite, signer: async () => key });
-    await old.s.start();
-    await until(() => host.room!.members()[0]?.state === "online", "the pair linked");
+    const { hub, host, hostId, page, friend } = await pairWithKeyedFriend();
     const hostPort = hub.peers.get(hostId)!;
     const before = hostPort.channels.length;
     for (let i = 0; i < 20; i++) await new FakePeer(hub, `stranger${i}`).connect(hostId);
     await until(() => hostPort.channels.length === before + 20, "the strangers' channels at the host");
     await new Promise((r) => setTimeout(r, 20));
     expect(hostPort.channels.slice(before).filter((c) => !c.closed).length).toBe(8);
-    expect(host.room!.members().map((m) => m.id)).toEqual([old.s.id]);
-    old.s.close();
-    const reloaded = make({ invite, signer: async () => key });
+    expect(host.room!.members().map((m) => m.id)).toEqual([friend.id]);
+    friend.close();
+    const reloaded = page();
     await reloaded.s.start();
     await until(
       () =>
@@ -659,23 +669,17 @@ describe("MeshSession", () => {
   // A page that reloads keeps its member key (the tab hands it to the next page) but gets a new peer
   // id. Firefox does not get its goodbye out on a reload: the room still holds the old page's seat.
   it("pair_FriendReloadsWithoutGoodbye_SameKeyTakesItsSeatAtOnce_MessagesFlowBothWays", async () => {
-    const { members, make, hostId, roomId, inviteSecret } = await room(0, 0, { maxMembers: 2 });
-    const host = members[0]!;
-    const key = await newSigner();
-    const invite = { roomId, inviteId: "invite-one", secret: inviteSecret, hostPeerId: hostId, hostKeyHash };
-    const old = make({ invite, signer: async () => key });
-    await old.s.start();
-    await until(() => host.room!.members()[0]?.state === "online", "the pair linked");
-    const oldInc = old.s.room!.inc;
-    old.s.close(); // no goodbye
-    const reloaded = make({ invite, signer: async () => key });
+    const { host, page, friend: old } = await pairWithKeyedFriend();
+    const oldInc = old.room!.inc;
+    old.close(); // no goodbye
+    const reloaded = page();
     const statuses: string[] = [];
     reloaded.s.events.on("status", (st) => statuses.push(st.phase === "failed" ? `failed:${st.reason}` : st.phase));
     await reloaded.s.start();
     expect(statuses).not.toContain("failed:room-full");
     expect(statuses.at(-1)).toBe("ready");
     // The old page's seat went at once (it is not unreachable yet: that takes a minute).
-    expect(host.room!.roster.isGone(old.s.id, oldInc)).toBe(true);
+    expect(host.room!.roster.isGone(old.id, oldInc)).toBe(true);
     await until(
       () => host.room!.members().length === 1 && host.room!.members()[0]!.id === reloaded.s.id && host.room!.members()[0]!.state === "online",
       "the reloaded page in the seat",
@@ -693,13 +697,7 @@ describe("MeshSession", () => {
   // Only the same key takes the seat: another key with the invite, a page without the invite, and a
   // page that names the friend's key without holding it are all refused, and the friend stays.
   it("pair_FullRoom_OtherKeyOrNoInviteOrBorrowedKey_Refused_FriendKeepsTheSeat", async () => {
-    const { members, make, hostId, roomId, inviteSecret } = await room(0, 0, { maxMembers: 2, maxPending: 2 });
-    const host = members[0]!;
-    const key = await newSigner();
-    const invite = { roomId, inviteId: "invite-one", secret: inviteSecret, hostPeerId: hostId, hostKeyHash };
-    const friend = make({ invite, signer: async () => key });
-    await friend.s.start();
-    await until(() => host.room!.members()[0]?.state === "online", "the pair linked");
+    const { host, make, key, invite, friend } = await pairWithKeyedFriend({ maxPending: 2 });
     const impostor = await newSigner();
     const attempts = [
       { invite, signer: async () => await newSigner() },
@@ -714,10 +712,10 @@ describe("MeshSession", () => {
       expect(j.s.room).toBeNull();
     }
     expect(outcomes).toEqual(["room-full:busy", "refused:unknown-invite", "refused:auth-failed"]);
-    expect(host.room!.members().map((m) => [m.id, m.state])).toEqual([[friend.s.id, "online"]]);
-    expect(host.connectedPeers).toEqual([friend.s.id]);
+    expect(host.room!.members().map((m) => [m.id, m.state])).toEqual([[friend.id, "online"]]);
+    expect(host.connectedPeers).toEqual([friend.id]);
     const got: string[] = [];
-    texts(friend.s, got);
+    texts(friend, got);
     host.room!.send("still you");
     await until(() => got.length === 1, "the friend still gets messages");
   }, 30_000);
