@@ -480,6 +480,7 @@ describe("Files: the receiver reloads its page mid-transfer", { timeout: 600_000
       });
       // The receiver reloads once a third of the file is verified (at least two 8 MiB segments on disk).
       await guest.eval(() => {
+        window.__old = true; // this page, not the reloaded one
         new MutationObserver(() => {
           const bar = document.querySelector('li.file-card[data-direction="in"] progress');
           if (bar && bar.value > bar.max / 3 && !window.__reloading) {
@@ -494,8 +495,7 @@ describe("Files: the receiver reloads its page mid-transfer", { timeout: 600_000
       // transfer, then receives the rest.
       await guest.waitFor(
         () =>
-          !window.__reloading &&
-          (document.body.dataset.view === "error" || (document.body.dataset.view === "chat" && document.body.dataset.phase === "connected")),
+          !window.__old && (document.body.dataset.view === "error" || (document.body.dataset.view === "chat" && document.body.dataset.phase === "connected")),
       );
       assert.equal(await guest.eval(() => document.body.dataset.view), "chat", await guest.eval(() => document.querySelector("#error-body")?.textContent));
       await guest.waitFor(() => document.body.dataset.view === "chat" && !window.__reloading && document.querySelector('li.file-card[data-direction="in"]'));
