@@ -22,6 +22,17 @@ export const ROOM_UI = {
   newInvite: "#new-invite",
 };
 
+/** Polls `fn(arg)` in the page from here until truthy, every `everyMs`; resolves with its value. */
+export async function poll(page, fn, arg, timeoutMs, what, everyMs = 250) {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await page.evaluate(fn, arg);
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
 export async function newPage(browser) {
   const context = await browser.newContext({ viewport: { width: 1100, height: 760 } });
   const page = await context.newPage();

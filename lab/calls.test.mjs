@@ -10,7 +10,7 @@
 // call tile's data attributes (ui/call.ts renders them from getStats once a second).
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { FIREFOX_NOTICES, newPage, waitPath } from "./browser.mjs";
+import { FIREFOX_NOTICES, newPage, poll, waitPath } from "./browser.mjs";
 import { labUnavailableReason } from "./netlab.mjs";
 import { openRoom } from "./pair.mjs";
 import { labSuite } from "./suite.mjs";
@@ -18,17 +18,6 @@ import { labSuite } from "./suite.mjs";
 const skip = labUnavailableReason();
 const FAKE_MEDIA = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"];
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-/** Polls `fn(arg)` in the page from here until truthy; resolves with its value. */
-async function poll(page, fn, arg, timeoutMs, what) {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await page.evaluate(fn, arg);
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await sleep(500);
-  }
-}
 
 const remoteTile = () => document.querySelector('#call-grid figure.call-tile:not([data-peer="self"])');
 const frames = (page) => page.evaluate(() => Number(document.querySelector('#call-grid figure.call-tile:not([data-peer="self"])')?.dataset.framesDecoded ?? 0));

@@ -11,7 +11,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { closeSync, mkdtempSync, openSync, writeSync } from "node:fs";
 import path from "node:path";
 import { describe, it } from "node:test";
-import { ROOM_UI, waitPath } from "./browser.mjs";
+import { poll, ROOM_UI, waitPath } from "./browser.mjs";
 import { labUnavailableReason } from "./netlab.mjs";
 import { openRoom } from "./pair.mjs";
 import { people, secs } from "./recovery.mjs";
@@ -35,17 +35,6 @@ function randomFile(dir, name, size) {
   }
   closeSync(fd);
   return { file, size, sha: hash.digest("hex") };
-}
-
-/** Polls `fn(arg)` in the page from here until truthy; resolves with its value. */
-async function poll(page, fn, arg, timeoutMs, what) {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await page.evaluate(fn, arg);
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await sleep(250);
-  }
 }
 
 /**

@@ -169,7 +169,7 @@ describe("user guide screenshots: the main flow at desktop and phone widths", { 
     }
   });
 
-  it("mobile: a picture and a file in the chat", async () => {
+  it("desktop and phone: a picture and a file in the chat", async () => {
     const host = await page("desktop");
     const guest = await page("mobile", { phone: true });
     try {
@@ -206,6 +206,9 @@ describe("user guide screenshots: the main flow at desktop and phone widths", { 
       // The picture's card at the top of the log, the document's below it.
       await guest.eval(() => document.querySelector("li.file-card").scrollIntoView({ block: "start" }));
       await shot(guest, "mobile-files");
+      // The sender's side on a desktop: the same two cards, sent and checked.
+      await host.waitFor(() => [...document.querySelectorAll('li.file-card[data-state="done"]')].length === 2);
+      await shot(host, "desktop-files");
     } finally {
       await host.context.close();
       await guest.context.close();
