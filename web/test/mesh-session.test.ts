@@ -672,6 +672,11 @@ describe("MeshSession", () => {
     const { host, page, friend: old } = await pairWithKeyedFriend();
     const oldInc = old.room!.inc;
     old.close(); // no goodbye
+    await until(() => host.connectedPeers.length === 0, "the old page's link down");
+    // Written to the old page while it was gone: it never had it, and the new page is a new instance.
+    const receipts: string[] = [];
+    host.room!.events.on("receipt", (r) => receipts.push(`${r.id} ${r.peer} ${r.state}`));
+    const waiting = host.room!.send("to the old page");
     const reloaded = page();
     const statuses: string[] = [];
     reloaded.s.events.on("status", (st) => statuses.push(st.phase === "failed" ? `failed:${st.reason}` : st.phase));
@@ -680,6 +685,7 @@ describe("MeshSession", () => {
     expect(statuses.at(-1)).toBe("ready");
     // The old page's seat went at once (it is not unreachable yet: that takes a minute).
     expect(host.room!.roster.isGone(old.id, oldInc)).toBe(true);
+    expect(receipts).toContain(`${waiting} ${old.id} failed`);
     await until(
       () => host.room!.members().length === 1 && host.room!.members()[0]!.id === reloaded.s.id && host.room!.members()[0]!.state === "online",
       "the reloaded page in the seat",
