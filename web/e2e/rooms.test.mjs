@@ -151,7 +151,7 @@ describe("rooms: a Firefox page reloads in a 1:1 room", { timeout: 300_000 }, ()
       const firefox = await firefoxPage(ctx.firefox);
       const chromium = await chromiumPage(ctx.chromium);
       const [host, guest] = reloads === "guest" ? [chromium, firefox] : [firefox, chromium];
-      await connectPair(host, guest, ctx.server.url);
+      const link = await connectPair(host, guest, ctx.server.url);
       await send(guest, "before the reload");
       await waitIncoming(host, "before the reload");
       const seat = () => chromium.eval(() => [...document.querySelectorAll("#members li.member")].map((li) => `${li.dataset.peer} ${li.dataset.state}`));
@@ -183,6 +183,17 @@ describe("rooms: a Firefox page reloads in a 1:1 room", { timeout: 300_000 }, ()
       await send(chromium, "welcome back");
       await waitIncoming(firefox, "welcome back");
       if (reloads === "guest") {
+        // Someone else with the link (another key) is still refused: the room is full. The host's
+        // chat goes on, with no notice about it.
+        const third = await chromiumPage(ctx.chromium);
+        await third.goto(link);
+        await third.waitFor(() => document.body.dataset.view === "error");
+        assert.equal(await third.eval(() => document.querySelector("#error-title")?.textContent), "This room is full");
+        await third.context.close();
+        assert.equal(await host.eval(() => document.body.dataset.view), "chat");
+        assert.equal(await host.eval(() => document.querySelector("#invite-notice").hidden), true);
+        await send(host, "still just us");
+        await waitIncoming(guest, "still just us");
         // The reloaded page took the key out of the tab's storage; after panic clear a reload hands
         // nothing on (and goes back to the start page: the invite is forgotten too).
         assert.equal(await firefox.eval(() => sessionStorage.getItem("ghostchat:member-key")), null);

@@ -258,7 +258,8 @@ export class RoomPage {
       if (shown() === "invite" && this.kind === "pair") this.enterChat();
     });
     session.events.on("refused", (r) => {
-      if (this.session === session && r.by === "us" && this.invites.identity && r.reason !== "timeout") this.onRefused(r.reason);
+      // "busy": someone else tried the link of a full 1:1 room; the host's chat goes on undisturbed.
+      if (this.session === session && r.by === "us" && this.invites.identity && r.reason !== "timeout" && r.reason !== "busy") this.onRefused(r.reason);
     });
     session.events.on("removed", () => {
       if (this.session !== session) return;
