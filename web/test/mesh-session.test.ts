@@ -277,6 +277,22 @@ function texts(s: MeshSession, out: string[]): void {
   s.room!.events.on("message", (m) => out.push(m.text));
 }
 
+/**
+ * A 1:1 room whose friend joined with a key the test holds, linked: `page()` opens another page of
+ * that friend (a reload: new peer id, the same key handed on).
+ */
+async function pairWithKeyedFriend(hostOptions: Partial<ConstructorParameters<typeof MeshSession>[0]> = {}) {
+  const r = await room(0, 0, { maxMembers: 2, ...hostOptions });
+  const host = r.members[0]!;
+  const key = await newSigner();
+  const invite = { roomId: r.roomId, inviteId: "invite-one", secret: r.inviteSecret, hostPeerId: r.hostId, hostKeyHash };
+  const page = () => r.make({ invite, signer: async () => key });
+  const friend = page();
+  await friend.s.start();
+  await until(() => host.room!.members()[0]?.state === "online", "the pair linked");
+  return { ...r, host, key, invite, page, friend: friend.s };
+}
+
 describe("MeshSession", () => {
   it("join_FourMembers_FullMeshAndEveryoneGetsEveryMessage", async () => {
     const { members } = await room(3);
@@ -507,6 +523,31 @@ describe("MeshSession", () => {
     await until(() => joiner.s.connectedPeers.includes(hostId), "the real joiner linked");
   });
 
+  // A full room runs the handshake of every newcomer (only a proven key says whether it is a member's
+  // reloaded page), so the same bound holds there: the flood holds at most eight channels, the friend
+  // keeps its seat, and the friend's reloaded page still gets it back.
+  it("strangers_FloodAFullPairRoom_AtMostEightHeld_FriendsReloadedPageStillTakesItsSeat", async () => {
+    const { hub, host, hostId, page, friend } = await pairWithKeyedFriend();
+    const hostPort = hub.peers.get(hostId)!;
+    const before = hostPort.channels.length;
+    for (let i = 0; i < 20; i++) await new FakePeer(hub, `stranger${i}`).connect(hostId);
+    await until(() => hostPort.channels.length === before + 20, "the strangers' channels at the host");
+    await new Promise((r) => setTimeout(r, 20));
+    expect(hostPort.channels.slice(before).filter((c) => !c.closed).length).toBe(8);
+    expect(host.room!.members().map((m) => m.id)).toEqual([friend.id]);
+    friend.close();
+    const reloaded = page();
+    await reloaded.s.start();
+    await until(
+      () =>
+        host
+          .room!.members()
+          .map((m) => m.id)
+          .join() === reloaded.s.id,
+      "the reloaded page in the seat",
+    );
+  });
+
   it("resume_LinkAndSignalingBackAtOnce_NotWhenTheBackOffSays", async () => {
     // Once frozen, waits of 2 s or more (the back-off's) never end here: only resume() can bring the
     // link and the signaling socket back — no wall-clock assertion needed.
@@ -623,6 +664,87 @@ describe("MeshSession", () => {
     await until(() => host.room!.members()[0]?.id === late.s.id, "the newcomer in the room");
     expect(host.room!.members().map((m) => m.id)).toEqual([late.s.id]);
     expect(host.room!.roster.isGone(friend.id, friend.room!.inc)).toBe(true);
+  }, 30_000);
+
+  // A page that reloads keeps its member key (the tab hands it to the next page) but gets a new peer
+  // id. Firefox does not get its goodbye out on a reload: the room still holds the old page's seat.
+  it("pair_FriendReloadsWithoutGoodbye_SameKeyTakesItsSeatAtOnce_MessagesFlowBothWays", async () => {
+    const { host, page, friend: old } = await pairWithKeyedFriend();
+    const oldInc = old.room!.inc;
+    old.close(); // no goodbye
+    await until(() => host.connectedPeers.length === 0, "the old page's link down");
+    // Written to the old page while it was gone: it never had it, and the new page is a new instance.
+    const receipts: string[] = [];
+    host.room!.events.on("receipt", (r) => receipts.push(`${r.id} ${r.peer} ${r.state}`));
+    const waiting = host.room!.send("to the old page");
+    const reloaded = page();
+    const statuses: string[] = [];
+    reloaded.s.events.on("status", (st) => statuses.push(st.phase === "failed" ? `failed:${st.reason}` : st.phase));
+    await reloaded.s.start();
+    expect(statuses).not.toContain("failed:room-full");
+    expect(statuses.at(-1)).toBe("ready");
+    // The old page's seat went at once (it is not unreachable yet: that takes a minute).
+    expect(host.room!.roster.isGone(old.id, oldInc)).toBe(true);
+    expect(receipts).toContain(`${waiting} ${old.id} failed`);
+    await until(
+      () => host.room!.members().length === 1 && host.room!.members()[0]!.id === reloaded.s.id && host.room!.members()[0]!.state === "online",
+      "the reloaded page in the seat",
+    );
+    const atHost: string[] = [];
+    const atFriend: string[] = [];
+    texts(host, atHost);
+    texts(reloaded.s, atFriend);
+    host.room!.send("to the reloaded page");
+    reloaded.s.room!.send("back from the reload");
+    await until(() => atHost.length === 1 && atFriend.length === 1, "a message each way");
+    expect([atHost, atFriend]).toEqual([["back from the reload"], ["to the reloaded page"]]);
+  }, 30_000);
+
+  // Only the same key takes the seat: another key with the invite, a page without the invite, and a
+  // page that names the friend's key without holding it are all refused, and the friend stays.
+  it("pair_FullRoom_OtherKeyOrNoInviteOrBorrowedKey_Refused_FriendKeepsTheSeat", async () => {
+    const { host, make, key, invite, friend } = await pairWithKeyedFriend({ maxPending: 2 });
+    const impostor = await newSigner();
+    const attempts = [
+      { invite, signer: async () => await newSigner() },
+      { invite: { ...invite, inviteId: "no-such-invite", secret: toBase64Url(new Uint8Array(16)) } },
+      { invite, signer: async () => ({ key: key.key, sign: impostor.sign }) },
+    ];
+    const outcomes: string[] = [];
+    for (const a of attempts) {
+      const j = make(a);
+      j.s.events.on("status", (st) => st.phase === "failed" && outcomes.push(`${st.reason}:${st.refusal}`));
+      await j.s.start();
+      expect(j.s.room).toBeNull();
+    }
+    expect(outcomes).toEqual(["room-full:busy", "refused:unknown-invite", "refused:auth-failed"]);
+    expect(host.room!.members().map((m) => [m.id, m.state])).toEqual([[friend.id, "online"]]);
+    expect(host.connectedPeers).toEqual([friend.id]);
+    const got: string[] = [];
+    texts(friend, got);
+    host.room!.send("still you");
+    await until(() => got.length === 1, "the friend still gets messages");
+  }, 30_000);
+
+  // In a group the reloaded page takes its old seat at the host and, as it links to them, at every
+  // other member: nobody is left showing the old page as "reconnecting".
+  it("group_MemberReloadsWithoutGoodbye_OldInstanceGoneEverywhere_NewOneLinkedToAll", async () => {
+    const { members, make, hostId, roomId, inviteSecret } = await room(1);
+    const key = await newSigner();
+    const invite = { roomId, inviteId: "invite-one", secret: inviteSecret, hostPeerId: hostId, hostKeyHash };
+    const old = make({ invite, signer: async () => key });
+    await old.s.start();
+    await until(() => [...members, old.s].every((m) => m.connectedPeers.length === 2), "a full mesh of three");
+    const oldInc = old.s.room!.inc;
+    old.s.close();
+    const reloaded = make({ invite, signer: async () => key });
+    await reloaded.s.start();
+    await until(() => reloaded.s.connectedPeers.length === 2, "the reloaded page linked to both", 20_000);
+    for (const m of members) {
+      expect(m.room!.roster.isGone(old.s.id, oldInc)).toBe(true);
+      await until(() => m.room!.members().length === 2 && m.room!.members().every((x) => x.state === "online"), "two members online, no ghost");
+      expect(m.room!.members().map((x) => x.id)).toContain(reloaded.s.id);
+    }
   }, 30_000);
 
   it("join_ManInTheMiddle_FingerprintsDiffer_BothRefuse_NoRoom", async () => {

@@ -1,5 +1,5 @@
 import { serverFileLimit } from "./file-limit";
-import { MEMBER_INVITE_ID, type RefusalCode } from "../core/auth";
+import { MEMBER_INVITE_ID, newSigner, newStoredKey, storedSigner, type RefusalCode, type StoredKey } from "../core/auth";
 import type { PeerPort } from "../core/connection";
 import { MAX_MEMBERS } from "../core/delivery";
 import { classifyError, type ErrorKind } from "../core/errors";
@@ -52,6 +52,8 @@ export class RoomPage {
   /** The room's ICE servers with failover (null with custom servers in the settings). */
   private ice: IceFailover | null = null;
   private lastJoin: Invite | null = null;
+  /** A joiner's member key, handed on to the page after a reload of this tab (`handOnMemberKey`). */
+  private memberKey: { room: string; key: StoredKey } | null = null;
   /** Host: the invite each member came in with (a removal revokes it). */
   private readonly invitedWith = new Map<string, string>();
   /** "Try again through a relay" chosen: TURN candidates only. */
@@ -107,7 +109,10 @@ export class RoomPage {
       this.session?.resume(networkChanged);
     });
     // The tab closes or navigates away: the others learn at once that this person left.
-    window.addEventListener("pagehide", () => this.session?.leave());
+    window.addEventListener("pagehide", () => {
+      this.session?.leave();
+      handOnMemberKey(this.memberKey);
+    });
   }
 
   /** A room is open in this tab. */
@@ -121,6 +126,7 @@ export class RoomPage {
    */
   async host(resume?: HostIdentity): Promise<void> {
     this.lastJoin = null;
+    this.memberKey = null;
     $("join-info").hidden = true;
     const book = this.invites;
     const soleHost = await book.takeHostLock();
@@ -154,8 +160,11 @@ export class RoomPage {
     this.lastJoin = invite;
     this.invites.close();
     const settings = this.settings();
+    const kept = this.memberKey?.room === invite.roomId ? this.memberKey : { room: invite.roomId, key: await takeMemberKey(invite.roomId) };
+    this.memberKey = kept;
     const session = this.newRoom(
       {
+        signer: async () => (await storedSigner(kept.key)) ?? newSigner(),
         createPeer: async (ice, network) => this.peer(await createPeerJsPort(peerServerOptions(settings, location), ice, undefined, network)),
         invite: { roomId: invite.roomId, inviteId: invite.inviteId, secret: invite.secret, hostPeerId: invite.hostPeerId, hostKeyHash: invite.hostKeyHash },
       },
@@ -179,6 +188,7 @@ export class RoomPage {
     this.closeRoom();
     this.relayOnly = false;
     this.lastJoin = null;
+    this.memberKey = null;
     this.invites.stopRefreshing();
     $("join-info").hidden = true;
     $("verify").hidden = true;
@@ -213,7 +223,7 @@ export class RoomPage {
   }
 
   /** Opens a room of this page's kind: the one engine for 1:1 and group rooms. */
-  private newRoom(options: Pick<MeshSessionOptions, "createPeer" | "host" | "invite">, roomId: () => string): MeshSession {
+  private newRoom(options: Pick<MeshSessionOptions, "createPeer" | "host" | "invite" | "signer">, roomId: () => string): MeshSession {
     this.closeRoom();
     $("verify").hidden = true;
     $("verify-changed").hidden = true;
@@ -248,7 +258,8 @@ export class RoomPage {
       if (shown() === "invite" && this.kind === "pair") this.enterChat();
     });
     session.events.on("refused", (r) => {
-      if (this.session === session && r.by === "us" && this.invites.identity && r.reason !== "timeout") this.onRefused(r.reason);
+      // "busy": someone else tried the link of a full 1:1 room; the host's chat goes on undisturbed.
+      if (this.session === session && r.by === "us" && this.invites.identity && r.reason !== "timeout" && r.reason !== "busy") this.onRefused(r.reason);
     });
     session.events.on("removed", () => {
       if (this.session !== session) return;
@@ -438,11 +449,40 @@ const JOINED_KEY = "ghostchat:joined";
 
 export function keepJoined(fragment: string | null): void {
   try {
-    if (fragment === null) sessionStorage.removeItem(JOINED_KEY);
-    else sessionStorage.setItem(JOINED_KEY, fragment);
+    if (fragment === null) {
+      sessionStorage.removeItem(JOINED_KEY);
+      sessionStorage.removeItem(MEMBER_KEY);
+    } else sessionStorage.setItem(JOINED_KEY, fragment);
   } catch {
     // storage refused: a reload goes back to the start page
   }
+}
+
+/**
+ * A joiner's member key, kept for the page after a reload: the room then knows the reloaded page as
+ * the same member and gives it its seat back at once (docs/protocol.md, "Presence and roster"). The
+ * page writes it only as it goes (pagehide) and the next page takes it out again, so a tab duplicated
+ * meanwhile does not get it too. This tab only, like the invite it joined with; gone with Leave and panic.
+ */
+const MEMBER_KEY = "ghostchat:member-key";
+
+function handOnMemberKey(kept: { room: string; key: StoredKey } | null): void {
+  try {
+    if (kept && keptJoined() !== null) sessionStorage.setItem(MEMBER_KEY, JSON.stringify(kept));
+  } catch {
+    // storage refused: the reloaded page has a new key (and waits for the old seat as before)
+  }
+}
+
+async function takeMemberKey(room: string): Promise<StoredKey> {
+  try {
+    const kept = JSON.parse(sessionStorage.getItem(MEMBER_KEY) ?? "null") as { room?: unknown; key?: StoredKey } | null;
+    sessionStorage.removeItem(MEMBER_KEY);
+    if (kept?.room === room && kept.key) return kept.key;
+  } catch {
+    // nothing usable was kept
+  }
+  return newStoredKey();
 }
 
 export function keptJoined(): string | null {

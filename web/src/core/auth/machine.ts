@@ -211,6 +211,8 @@ export interface HostOptions extends Common {
   grant?: (joinerKey: string) => Promise<{ cert: Certificate; epoch: Epoch | null }>;
   /** Every member: takes other members. */
   member?: MemberCredentials;
+  /** Whether the room has a seat for the key the other side just proved; refused `busy` when not. */
+  admit?: (key: string) => boolean;
 }
 
 export class HostHandshake extends Machine {
@@ -281,6 +283,7 @@ export class HostHandshake extends Machine {
         if (msg.mac === undefined || !(await verifyProof(this.key, "joiner", t, msg.mac))) return this.refuse("auth-failed");
       } else if (msg.mac !== undefined) return this.refuse("protocol");
       if (!(await this.o.verify(this.joinerKey, signatureInput("joiner", t), msg.sig))) return this.refuse("auth-failed");
+      if (this.o.admit && !this.o.admit(this.joinerKey)) return this.refuse("busy");
       this.finished = true;
       const ok: AuthMessage = { t: "auth-ok", reveal: this.reveal, sig: await this.o.self.sign(signatureInput("host", t)) };
       if (this.key) {

@@ -259,8 +259,16 @@ export class MeshRoom {
    * goodbye), so a room at its size limit can take someone new. False when it is reachable.
    */
   evictUnreachable(id: string): boolean {
+    return this.members().find((v) => v.id === id)?.state === "unreachable" && this.evict(id);
+  }
+
+  /**
+   * Buries a member's instance here (nobody else can sign its departure): its seat goes to a new page
+   * that proved the same member key (a reload), or to someone new in place of an unreachable member.
+   */
+  evict(id: string): boolean {
     const m = this.roster.members.get(id);
-    if (!m || this.members().find((v) => v.id === id)?.state !== "unreachable") return false;
+    if (!m) return false;
     this.roster.forget(id, m.inc);
     this.dropMember(id);
     this.broadcastPresence();

@@ -606,7 +606,7 @@ export class MeshSession {
           ? new JoinerHandshake({ roomId: this.roomId, member: this.credentials(peer), self: trust.self, verify: this.verify, fingerprints })
           : null;
       };
-      const outcome = await this.runHandshake(peer, channel, true, handshake, async () => undefined);
+      const outcome = await this.runHandshake(peer, channel, true, handshake, async (ok) => void this.replaceEarlierPage(peer, ok.peerKey));
       ok = outcome.ok;
     } catch {
       ok = false;
@@ -658,19 +658,16 @@ export class MeshSession {
     }
     const room = this.room;
     const newcomer = !room.roster.members.has(channel.remoteId);
-    // At the size limit a newcomer is told the room is full, unless a member no path has reached
-    // for a long while (a tab that crashed without a goodbye) can make room once it is verified.
-    const full = () => room.roster.members.size >= this.maxMembers - 1;
+    // A page that proves the member key of another member here is that member's page reloaded
+    // (replaceEarlierPage): it takes that seat. At the size limit any other newcomer is refused
+    // "busy" once its handshake has checked its key, unless a member no path has reached for a long
+    // while (a tab that crashed without a goodbye) can make room.
+    const full = () => newcomer && room.roster.members.size >= this.maxMembers - 1;
     const stale = () =>
       room
         .members()
         .filter((m) => m.state === "unreachable")
         .sort((a, b) => a.since - b.since)[0];
-    if (newcomer && full() && !stale()) {
-      channel.send({ t: "auth-refuse", reason: "busy" });
-      this.clock.setTimer(400, () => channel.close());
-      return;
-    }
     this.pending.add(channel);
     if (this.pending.size > (this.o.maxPending ?? 8)) {
       const oldest = this.pending.values().next().value;
@@ -691,16 +688,37 @@ export class MeshSession {
             fingerprints,
             nonces: this.nonces,
             member: this.credentials(remote),
+            admit: (key) => !full() || this.memberWithKey(key, remote) !== undefined || stale() !== undefined,
             lookup: async (inviteId) => (this.hostRoom ? this.hostRoom.lookupInvite(inviteId) : { status: "unknown" }),
             grant: trust.isAuthority ? async (key) => ({ cert: await trust.issue(remote, key), epoch: trust.epochStatement }) : undefined,
           })
         : null;
     };
-    void this.runHandshake(channel.remoteId, channel, false, handshake, async () => {
-      if (!newcomer || !full()) return;
+    void this.runHandshake(channel.remoteId, channel, false, handshake, async (ok) => {
+      if (this.replaceEarlierPage(remote, ok.peerKey) || !full()) return;
       const gone = stale();
       if (!gone || !room.evictUnreachable(gone.id)) throw new Error("room full");
     }).finally(() => this.pending.delete(channel));
+  }
+
+  /** The member other than `except` whose certificate (or link) names `key`. */
+  private memberWithKey(key: string, except: string): string | undefined {
+    for (const m of this.room?.roster.members.values() ?? []) if (m.id !== except && (m.signed?.c.k === key || this.links.get(m.id)?.key === key)) return m.id;
+    return undefined;
+  }
+
+  /**
+   * A link proved `key` for `peer`: a member with the same key under another id is the page of the
+   * same member before a reload (the tab hands its key on to the next page), which may not have got
+   * its goodbye out. Its instance is buried here and its link closed, so the new page has its seat.
+   */
+  private replaceEarlierPage(peer: string, key: string): boolean {
+    const earlier = this.memberWithKey(key, peer);
+    if (earlier === undefined || !this.room) return false;
+    const link = this.links.get(earlier);
+    this.room.evict(earlier);
+    if (link) this.dropLink(earlier, link);
+    return true;
   }
 
   /**
