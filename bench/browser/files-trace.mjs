@@ -9,7 +9,7 @@
 //
 //   cd web && npm run build && node ../bench/browser/files-trace.mjs [MB=200] [profile]
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -266,4 +266,5 @@ try {
 } finally {
   await browser.close();
   await server.stop();
+  rmSync(dir, { recursive: true, force: true });
 }

@@ -29,6 +29,7 @@
 //                  the bare pair blasts, on the same RTCPeerConnection (one SCTP association) and on a
 //                  second one; with the ladder's last step's receiver work too
 //   --rounds N     --ladder / --rtt: the whole sequence N times, one row per run (default 1)
+//   --steps A,B    --ladder: only these steps (of blast, hash, opfs, opfs-sync, framed, GhostChat)
 //
 // Needs the server built (dotnet build src/GhostChat.Server -c Release) and web/node_modules.
 import { execFileSync } from "node:child_process";
@@ -39,6 +40,7 @@ import {
   openSync,
   readdirSync,
   readFileSync,
+  rmSync,
   writeSync,
 } from "node:fs";
 import { createServer } from "node:http";
@@ -49,6 +51,12 @@ import { fileURLToPath } from "node:url";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const harness = await import(path.resolve(here, "../../web/e2e/harness.mjs"));
+
+/**
+ * The ladder's steps, each adding to the one before (see --ladder above); "opfs-sync" is "opfs" with
+ * the writes done in a worker through a FileSystemSyncAccessHandle instead (what a change could do).
+ */
+const STEPS = ["blast", "hash", "opfs", "opfs-sync", "framed"];
 
 function parseArgs(argv) {
   const a = {
@@ -62,6 +70,7 @@ function parseArgs(argv) {
     ladder: false,
     rtt: false,
     rounds: 1,
+    steps: null,
   };
   const positional = [];
   for (let i = 0; i < argv.length; i++) {
@@ -74,6 +83,7 @@ function parseArgs(argv) {
     else if (x === "--ladder") a.ladder = true;
     else if (x === "--rtt") a.rtt = true;
     else if (x === "--rounds") a.rounds = Number(argv[++i]);
+    else if (x === "--steps") a.steps = String(argv[++i]).split(",");
     else if (x.startsWith("--")) throw new Error(`unknown option ${x}`);
     else positional.push(Number(x));
   }
@@ -97,6 +107,8 @@ function parseArgs(argv) {
     throw new Error(
       "--ladder and --rtt go without --memory, --group, --relay, --text",
     );
+  if (a.steps?.some((x) => ![...STEPS, "GhostChat"].includes(x)))
+    throw new Error(`--steps: of ${[...STEPS, "GhostChat"].join(", ")}`);
   return a;
 }
 // Run as a script; imported (files-trace.mjs takes chatPings), it runs nothing.
@@ -113,6 +125,8 @@ const rate = (s) => `${(MB / s).toFixed(1)} MB/s`;
 // ---- browsers ---------------------------------------------------------------------------------
 
 const browsers = [];
+/** On-disk profiles made here, removed at the end. */
+const profiles = [];
 /**
  * Chromium with a persistent (on-disk) profile, as a person's browser is: Playwright's newContext()
  * contexts are off the record, and Chromium keeps an off-the-record profile's Origin Private File
@@ -129,6 +143,7 @@ async function launchPersistent() {
     args: harness.CHROMIUM_ARGS,
   });
   browsers.push(ctx);
+  profiles.push(dir);
   return { kind: "chromium", persistent: ctx, dir };
 }
 
@@ -263,9 +278,6 @@ async function pick(p, file) {
 
 // ---- the bare pair ----------------------------------------------------------------------------
 
-/** The ladder's steps, each adding to the one before (see --ladder above). */
-const STEPS = ["blast", "hash", "opfs", "framed"];
-
 /**
  * The bare pair's page (served by bareServer, no CSP): window.bench has both halves. Each step does
  * what GhostChat does (web/src/core/files/transfer.ts, wire.ts, adapters/opfs.ts, hash-worker.ts),
@@ -376,6 +388,94 @@ function barePage() {
     };
   }
 
+  // The same segments and blocks written by a worker through FileSystemSyncAccessHandle: each 1 MiB
+  // block moved (not copied) to it; at most 4 blocks in flight.
+  function syncSink() {
+    const code = `
+      let dir, handle = null, at = 0, seg = 0, queue = Promise.resolve();
+      onmessage = (e) => (queue = queue.then(() => run(e.data)));
+      const run = async (m) => {
+        try {
+          if (m.op === "open") {
+            const root = await navigator.storage.getDirectory();
+            dir = await root.getDirectoryHandle(m.name, { create: true });
+            postMessage({ ok: "open" });
+          } else if (m.op === "write") {
+            if (!handle) {
+              const f = await dir.getFileHandle(String(seg++), { create: true });
+              handle = await f.createSyncAccessHandle();
+              at = 0;
+            }
+            at += handle.write(new Uint8Array(m.bytes), { at });
+            if (at >= ${SEGMENT}) { handle.flush(); handle.close(); handle = null; }
+            postMessage({ ok: "write" });
+          } else if (m.op === "finish") {
+            if (handle) { handle.flush(); handle.close(); handle = null; }
+            postMessage({ ok: "finish", segments: seg });
+          }
+        } catch (err) { postMessage({ error: String(err) }); }
+      };`;
+    const w = new Worker(
+      URL.createObjectURL(new Blob([code], { type: "text/javascript" })),
+    );
+    const name = `bare-${Math.random().toString(16).slice(2)}`;
+    const waiting = [];
+    let inFlight = 0;
+    let failed = null;
+    w.onmessage = (e) => {
+      if (e.data.error) failed = new Error(e.data.error);
+      if (e.data.ok === "write") inFlight--;
+      waiting.shift()?.(e.data);
+    };
+    const ask = (m, transfer = []) =>
+      new Promise((r) => {
+        waiting.push(r);
+        w.postMessage(m, transfer);
+      });
+    let held = [];
+    let heldBytes = 0;
+    const opening = ask({ op: "open", name });
+    const flush = async () => {
+      if (heldBytes === 0) return;
+      const block = new Uint8Array(heldBytes);
+      let at = 0;
+      for (const b of held) {
+        block.set(b, at);
+        at += b.length;
+      }
+      held = [];
+      heldBytes = 0;
+      inFlight++;
+      const done = ask({ op: "write", bytes: block.buffer }, [block.buffer]);
+      if (inFlight > 4) await done;
+      if (failed) throw failed;
+    };
+    cleanup = async () => {
+      w.terminate();
+      const root = await navigator.storage.getDirectory();
+      await root.removeEntry(name, { recursive: true }).catch(() => undefined);
+    };
+    return {
+      async append(bytes) {
+        await opening;
+        held.push(bytes);
+        heldBytes += bytes.length;
+        if (heldBytes >= BLOCK) await flush();
+      },
+      async finish() {
+        await flush();
+        const { segments } = await ask({ op: "finish" });
+        if (failed) throw failed;
+        const root = await navigator.storage.getDirectory();
+        const dir = await root.getDirectoryHandle(name);
+        const files = [];
+        for (let i = 0; i < segments; i++)
+          files.push(await (await dir.getFileHandle(String(i))).getFile());
+        return new Blob(files);
+      },
+    };
+  }
+
   /** The sender: the blast channel, and a ping channel on the same connection or on a second one. */
   async function offer(ping) {
     const a = new RTCPeerConnection();
@@ -406,7 +506,12 @@ function barePage() {
   async function answer(offers, step, size) {
     let resolveDone;
     window.done = new Promise((r) => (resolveDone = r));
-    const sink = step === "opfs" || step === "framed" ? await opfsSink() : null;
+    const sink =
+      step === "opfs" || step === "framed"
+        ? await opfsSink()
+        : step === "opfs-sync"
+          ? syncSink()
+          : null;
     const hash = step === "blast" ? null : workerHash();
     const chunks = Math.ceil(size / CHUNK);
     const onBare = (dc) => {
@@ -1017,23 +1122,24 @@ async function ladder(sb, rb, site, url, pairName) {
     `\n| run (${MB} MB, ${pairName}, loopback) | step | throughput | sender CPU ms/MB: page / all processes | receiver CPU ms/MB: page / all processes | sender by kind | receiver by kind |`,
   );
   console.log("|---|---|---|---|---|---|---|");
+  const row = (round, step, r) =>
+    console.log(
+      `| ${round} (load after ${load()}) | ${step} | ${rate(r.seconds)} | ${perMB(r.cpu[0])} | ${perMB(r.cpu[1])} | ${kinds(r.cpu[0])} | ${kinds(r.cpu[1])} |`,
+    );
   for (let round = 1; round <= args.rounds; round++) {
-    const rows = [];
-    for (const step of STEPS)
-      rows.push([
-        step,
-        await bareStep(sb, rb, site, step, { cpu: true }),
-        load(),
-      ]);
-    rows.push([
-      "GhostChat",
-      await ours(sb, rb, url, site.file, { pingCount: 0, cpu: true }),
-      load(),
-    ]);
-    for (const [step, r, l] of rows)
+    for (const step of STEPS.filter(
+      (x) => !args.steps || args.steps.includes(x),
+    ))
+      row(round, step, await bareStep(sb, rb, site, step, { cpu: true }));
+    if (args.steps && !args.steps.includes("GhostChat")) continue;
+    try {
+      const o = await ours(sb, rb, url, site.file, { pingCount: 0, cpu: true });
+      row(round, "GhostChat", o);
+    } catch (e) {
       console.log(
-        `| ${round} (load after ${l}) | ${step} | ${rate(r.seconds)} | ${perMB(r.cpu[0])} | ${perMB(r.cpu[1])} | ${kinds(r.cpu[0])} | ${kinds(r.cpu[1])} |`,
+        `# run ${round}, GhostChat failed: ${String(e).split("\n")[0]}`,
       );
+    }
   }
 }
 
@@ -1221,5 +1327,7 @@ async function main() {
     for (const b of browsers) await b.close().catch(() => undefined);
     await bareSite.close();
     await server.stop();
+    for (const d of [dir, ...profiles])
+      rmSync(d, { recursive: true, force: true });
   }
 }
