@@ -344,6 +344,31 @@ function barePage() {
     };
   }
 
+  // Chunks held (not copied) until there is a block's worth, then copied into one block.
+  function holder() {
+    let held = [];
+    let heldBytes = 0;
+    return {
+      add(bytes) {
+        held.push(bytes);
+        heldBytes += bytes.length;
+        return heldBytes >= BLOCK;
+      },
+      take() {
+        if (heldBytes === 0) return null;
+        const block = new Uint8Array(heldBytes);
+        let at = 0;
+        for (const b of held) {
+          block.set(b, at);
+          at += b.length;
+        }
+        held = [];
+        heldBytes = 0;
+        return block;
+      },
+    };
+  }
+
   // adapters/opfs.ts's sink: chunks held until 1 MiB, written as one block; a segment file closed every 8 MiB.
   async function opfsSink() {
     const root = await navigator.storage.getDirectory();
@@ -352,18 +377,10 @@ function barePage() {
     const segments = [];
     let writable = null;
     let inSegment = 0;
-    let held = [];
-    let heldBytes = 0;
+    const held = holder();
     const flush = async () => {
-      if (heldBytes === 0) return;
-      const block = new Uint8Array(heldBytes);
-      let at = 0;
-      for (const b of held) {
-        block.set(b, at);
-        at += b.length;
-      }
-      held = [];
-      heldBytes = 0;
+      const block = held.take();
+      if (!block) return;
       if (!writable) {
         const h = await dir.getFileHandle(String(segments.length), {
           create: true,
@@ -386,9 +403,7 @@ function barePage() {
       root.removeEntry(name, { recursive: true }).catch(() => undefined);
     return {
       async append(bytes) {
-        held.push(bytes);
-        heldBytes += bytes.length;
-        if (heldBytes >= BLOCK) {
+        if (held.add(bytes)) {
           await flush();
           if (inSegment >= SEGMENT) await commit();
         }
@@ -445,19 +460,11 @@ function barePage() {
         waiting.push(r);
         w.postMessage(m, transfer);
       });
-    let held = [];
-    let heldBytes = 0;
+    const held = holder();
     const opening = ask({ op: "open", name });
     const flush = async () => {
-      if (heldBytes === 0) return;
-      const block = new Uint8Array(heldBytes);
-      let at = 0;
-      for (const b of held) {
-        block.set(b, at);
-        at += b.length;
-      }
-      held = [];
-      heldBytes = 0;
+      const block = held.take();
+      if (!block) return;
       inFlight++;
       const done = ask({ op: "write", bytes: block.buffer }, [block.buffer]);
       if (inFlight > 4) await done;
@@ -471,9 +478,7 @@ function barePage() {
     return {
       async append(bytes) {
         await opening;
-        held.push(bytes);
-        heldBytes += bytes.length;
-        if (heldBytes >= BLOCK) await flush();
+        if (held.add(bytes)) await flush();
       },
       async finish() {
         await flush();
