@@ -9,10 +9,11 @@
 //
 //   cd web && npm run build && node ../bench/browser/files-trace.mjs [MB=200] [profile]
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { chatPings } from "./files.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const harness = await import(path.resolve(here, "../../web/e2e/harness.mjs"));
@@ -145,49 +146,7 @@ try {
     s.value = String(1024 * 2 ** 20);
     s.dispatchEvent(new Event("change"));
   });
-  const pings = (n, whileMoving) =>
-    host.page.evaluate(
-      async ([n, whileMoving]) => {
-        const out = [];
-        const composer = document.querySelector("#composer");
-        const list = document.querySelector("#messages");
-        const moving = () =>
-          document.querySelector('li.file-card[data-direction="out"]')?.dataset
-            .state === "moving";
-        for (let i = 0; i < n && (!whileMoving || moving()); i++) {
-          const t0 = performance.timeOrigin + performance.now();
-          composer.value = `ping ${i}`;
-          composer.dispatchEvent(
-            new KeyboardEvent("keydown", {
-              key: "Enter",
-              bubbles: true,
-              cancelable: true,
-            }),
-          );
-          const li = [
-            ...list.querySelectorAll(
-              'li[data-direction="out"]:not(.file-card)',
-            ),
-          ].at(-1);
-          await new Promise((resolve) => {
-            if (li.dataset.state !== "sending") return resolve();
-            const mo = new MutationObserver(
-              () =>
-                li.dataset.state !== "sending" && (mo.disconnect(), resolve()),
-            );
-            mo.observe(li, {
-              attributes: true,
-              attributeFilter: ["data-state"],
-            });
-          });
-          const t1 = performance.timeOrigin + performance.now();
-          if (!whileMoving || moving()) out.push({ t0, t1 });
-          await new Promise((r) => setTimeout(r, 20));
-        }
-        return out;
-      },
-      [n, whileMoving],
-    );
+  const pings = (n, whileMoving) => chatPings(host, n, whileMoving, 20);
   const idle = await pings(20, false);
   await host.page.setInputFiles("#file-input", file);
   await host.page.waitForFunction(
@@ -307,4 +266,5 @@ try {
 } finally {
   await browser.close();
   await server.stop();
+  rmSync(dir, { recursive: true, force: true });
 }
