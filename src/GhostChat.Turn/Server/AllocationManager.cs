@@ -42,6 +42,9 @@ internal sealed class AllocationManager : IDisposable
     /// <summary>True when relay sockets are served by the batched Linux poller (else by one async loop each).</summary>
     public bool RelayBatched => _poller is not null;
 
+    /// <summary>The Linux epoll thread serving relay sockets (and the UDP listener's sockets), or null.</summary>
+    public Udp.RelayPoller? Poller => _poller;
+
     /// <summary>Allocations now open.</summary>
     public int Count => Volatile.Read(ref _count);
 
@@ -201,6 +204,8 @@ internal sealed class AllocationManager : IDisposable
             {
                 socket.Bind(new IPEndPoint(_relayBind, port));
                 socket.ReceiveBufferSize = 1024 * 1024;
+                // Sends towards peers never wait for a full send buffer (Allocation.SendToPeer drops instead).
+                socket.Blocking = false;
                 return socket;
             }
             catch (SocketException)
