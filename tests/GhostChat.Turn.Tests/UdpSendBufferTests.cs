@@ -222,6 +222,44 @@ public sealed class UdpSendBufferTests
         Assert.Equal(99, BinaryPrimitives.ReadInt32BigEndian(buffer));
     }
 
+    /// <summary>
+    /// A segmented (GSO) message whose datagrams are larger than the path's MTU (the veth's 1,500 bytes): the kernel
+    /// refuses it (EINVAL); the batch turns segmentation off and sends each datagram alone (IP fragments them), so
+    /// every one arrives, in order.
+    /// </summary>
+    [Fact]
+    public async Task Flush_SegmentsLargerThanThePathMtu_KernelRefusesGsoEachSentAloneAllArrive()
+    {
+        if (!LinuxSockets.Supported)
+        {
+            return;
+        }
+        await using var net = await CongestedClientNetwork.CreateAsync();
+        using var sender = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        sender.Bind(new IPEndPoint(net.ServerAddress, 0));
+        using var receiver = net.Inside(() =>
+        {
+            var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp) { ReceiveTimeout = 30_000 };
+            socket.Bind(new IPEndPoint(net.ClientAddress, 0));
+            return socket;
+        });
+        var to = ((IPEndPoint)receiver.LocalEndPoint!).Serialize();
+        using var batch = new UdpBatch(3, 0, 2000) { Segmentation = true };
+        for (int i = 0; i < 3; i++)
+        {
+            BinaryPrimitives.WriteInt32BigEndian(batch.Slot(i), i);
+            batch.Queue(i, 0, 2000);
+        }
+        Assert.Equal(3, batch.Flush(sender.SafeHandle, to));
+        Assert.False(batch.Segmentation);
+        var buffer = new byte[4096];
+        for (int i = 0; i < 3; i++)
+        {
+            Assert.Equal(2000, receiver.Receive(buffer));
+            Assert.Equal(i, BinaryPrimitives.ReadInt32BigEndian(buffer));
+        }
+    }
+
     /// <summary>Sets SO_SNDBUF to its minimum on this process's UDP sockets bound to <paramref name="bound"/>.</summary>
     private static void ShrinkSendBuffer(IPEndPoint bound)
     {

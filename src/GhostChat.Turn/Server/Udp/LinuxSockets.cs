@@ -14,6 +14,11 @@ internal static unsafe partial class LinuxSockets
     public const int EIntr = 4;
     public const int ENotConn = 107;
     public const int ENetUnreach = 101;
+    public const int EIo = 5;
+    public const int EInval = 22;
+    public const int EMsgSize = 90;
+    public const int ENoProtoOpt = 92;
+    public const int EOpNotSupp = 95;
     public const int EConnRefused = 111;
     public const int EHostUnreach = 113;
     public const int EpollIn = 0x001;

@@ -44,7 +44,8 @@ internal sealed unsafe class RelayPoller : IDisposable
         _epoll = epoll;
         _wake = wake;
         _metrics = metrics;
-        _batch = new UdpBatch(batchSize, Allocation.Headroom, maxPayload);
+        // A batch from one relay socket goes to one client: runs of equal-sized datagrams go as one GSO message.
+        _batch = new UdpBatch(batchSize, Allocation.Headroom, maxPayload) { Segmentation = true };
         // What a client sends: a payload and its ChannelData or Send indication header.
         _listenBatch = new UdpBatch(batchSize, 0, maxPayload + 128);
         _lengths = new int[batchSize];
