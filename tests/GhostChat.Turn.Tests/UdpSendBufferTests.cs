@@ -114,12 +114,7 @@ public sealed class UdpSendBufferTests
             o.UdpBatchedIo = batched;
         });
         Assert.Equal(batched, server.Server.RelayBatched);
-        using var peer = net.Inside(() =>
-        {
-            var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp) { ReceiveTimeout = 30_000, ReceiveBufferSize = 1 << 20 };
-            socket.Bind(new IPEndPoint(net.ClientAddress, 0));
-            return socket;
-        });
+        using var peer = ReceiverBehindTheLink(net);
         await using var client = server.Client();
         var credential = server.Credential();
         var allocation = await client.AllocateAsync(credential.Username, credential.Password);
@@ -189,12 +184,7 @@ public sealed class UdpSendBufferTests
         await using var net = await CongestedClientNetwork.CreateAsync();
         using var sender = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp) { SendBufferSize = 1 };
         sender.Bind(new IPEndPoint(net.ServerAddress, 0));
-        using var receiver = net.Inside(() =>
-        {
-            var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp) { ReceiveTimeout = 30_000 };
-            socket.Bind(new IPEndPoint(net.ClientAddress, 0));
-            return socket;
-        });
+        using var receiver = ReceiverBehindTheLink(net);
         var to = ((IPEndPoint)receiver.LocalEndPoint!).Serialize();
         using var batch = new UdpBatch(16, 16, 1500);
         for (int i = 0; i < batch.Count; i++)
@@ -237,12 +227,7 @@ public sealed class UdpSendBufferTests
         await using var net = await CongestedClientNetwork.CreateAsync();
         using var sender = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
         sender.Bind(new IPEndPoint(net.ServerAddress, 0));
-        using var receiver = net.Inside(() =>
-        {
-            var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp) { ReceiveTimeout = 30_000 };
-            socket.Bind(new IPEndPoint(net.ClientAddress, 0));
-            return socket;
-        });
+        using var receiver = ReceiverBehindTheLink(net);
         var to = ((IPEndPoint)receiver.LocalEndPoint!).Serialize();
         using var batch = new UdpBatch(3, 0, 2000) { Segmentation = true };
         for (int i = 0; i < 3; i++)
@@ -259,6 +244,14 @@ public sealed class UdpSendBufferTests
             Assert.Equal(i, BinaryPrimitives.ReadInt32BigEndian(buffer));
         }
     }
+
+    /// <summary>A UDP socket inside the client namespace, behind the slow link (1 MiB receive buffer, 30 s receive timeout).</summary>
+    private static Socket ReceiverBehindTheLink(CongestedClientNetwork net) => net.Inside(() =>
+    {
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp) { ReceiveTimeout = 30_000, ReceiveBufferSize = 1 << 20 };
+        socket.Bind(new IPEndPoint(net.ClientAddress, 0));
+        return socket;
+    });
 
     /// <summary>Sets SO_SNDBUF to its minimum on this process's UDP sockets bound to <paramref name="bound"/>.</summary>
     private static void ShrinkSendBuffer(IPEndPoint bound)

@@ -86,45 +86,24 @@ internal sealed unsafe class RelayPoller : IDisposable
     }
 
     /// <summary>Serves <paramref name="allocation"/>'s relay socket from now on; false when epoll refuses it (use the portable loop).</summary>
-    public bool TryAdd(Allocation allocation)
-    {
-        if (_stopping)
-        {
-            return false;
-        }
-        long id = Interlocked.Increment(ref _nextId);
-        allocation.PollId = id;
-        _registered[id] = allocation;
-        try
-        {
-            using var fd = new HandleLease(allocation.Relay.SafeHandle);
-            if (Control(EpollCtlAdd, (int)fd.Fd, (ulong)id))
-            {
-                return true;
-            }
-        }
-        catch (ObjectDisposedException)
-        {
-            // Closed before it was served.
-        }
-        _registered.TryRemove(id, out _);
-        allocation.PollId = 0;
-        return false;
-    }
+    public bool TryAdd(Allocation allocation) => TryRegister(allocation, allocation.Relay, id => allocation.PollId = id);
 
     /// <summary>Reads <paramref name="source"/>'s socket from now on; false when epoll refuses it (its owner reads it then).</summary>
-    public bool TryAdd(PolledSocket source)
+    public bool TryAdd(PolledSocket source) => TryRegister(source, source.Socket, id => source.PollId = id);
+
+    /// <summary>Registers <paramref name="socket"/> under a new id (told to <paramref name="setId"/> first, 0 again on failure).</summary>
+    private bool TryRegister(object source, Socket socket, Action<long> setId)
     {
         if (_stopping)
         {
             return false;
         }
         long id = Interlocked.Increment(ref _nextId);
-        source.PollId = id;
+        setId(id);
         _registered[id] = source;
         try
         {
-            using var fd = new HandleLease(source.Socket.SafeHandle);
+            using var fd = new HandleLease(socket.SafeHandle);
             if (Control(EpollCtlAdd, (int)fd.Fd, (ulong)id))
             {
                 return true;
@@ -135,7 +114,7 @@ internal sealed unsafe class RelayPoller : IDisposable
             // Closed before it was served.
         }
         _registered.TryRemove(id, out _);
-        source.PollId = 0;
+        setId(0);
         return false;
     }
 

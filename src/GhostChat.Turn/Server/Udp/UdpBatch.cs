@@ -230,15 +230,8 @@ internal sealed unsafe class UdpBatch : IDisposable
     /// <summary>Queued datagram <paramref name="k"/> as message <paramref name="k"/>, alone.</summary>
     private void Single(int k, uint nameLength)
     {
-        ref var message = ref _send[k];
-        message.Header.Name = _sendName;
-        message.Header.NameLength = nameLength;
-        message.Header.Iov = &_sendIov[k];
-        message.Header.IovLength = 1;
-        message.Header.Control = null;
-        message.Header.ControlLength = 0;
-        message.Header.Flags = 0;
-        message.Length = 0;
+        Point(ref _send[k], &_sendIov[k], _sendName, _sendIov[k].Base, (int)_sendIov[k].Length);
+        _send[k].Header.NameLength = nameLength;
     }
 
     /// <summary>
