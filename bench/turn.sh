@@ -23,8 +23,14 @@ WORK=$(mktemp -d /tmp/ghostchat-turn-bench.XXXXXX)
 SERVER_DLL=${GHOSTCHAT_SERVER_DLL:-$ROOT/src/GhostChat.Server/bin/Release/net10.0/GhostChat.Server.dll}
 SECRET=benchsecret-0123456789
 REALM=bench.local
-BASE=$(( 30000 + ($$ % 2000) * 10 ))
-COTURN_PORT=$BASE; OURS_PORT=$((BASE + 2)); PEER_PORT=$((BASE + 4))
+# Ports in use in any state (an established connection's local port too: the kernel's ephemeral ports overlap this
+# range, and a busy machine holds thousands) are skipped.
+port_used() { ss -Haun "sport = :$1" | grep -q . || ss -Hatn "sport = :$1" | grep -q .; }
+for try in $(seq 50); do
+  BASE=$(( 30000 + (($$ + try * 97) % 2000) * 10 ))
+  COTURN_PORT=$BASE; OURS_PORT=$((BASE + 2)); PEER_PORT=$((BASE + 4))
+  port_used $COTURN_PORT || port_used $OURS_PORT || port_used $PEER_PORT || break
+done
 HTTP_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; }
@@ -32,7 +38,7 @@ trap cleanup EXIT
 
 command -v turnserver >/dev/null || { echo "coturn is not installed (apt-get install -y coturn)"; exit 1; }
 for p in $COTURN_PORT $OURS_PORT $PEER_PORT; do
-  if ss -Hlun "sport = :$p" | grep -q . || ss -Hltn "sport = :$p" | grep -q .; then echo "port $p is taken; run again"; exit 1; fi
+  if port_used $p; then echo "port $p is taken; run again"; exit 1; fi
 done
 CPUS=$(nproc); SERVER_CPU=0; CLIENT_CPU=$(( CPUS > 1 ? 1 : 0 ))
 

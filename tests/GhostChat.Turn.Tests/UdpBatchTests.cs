@@ -105,6 +105,59 @@ public sealed class UdpBatchTests
         }
     }
 
+    /// <summary>
+    /// GSO: runs of one size, each ended by a shorter datagram or a longer one, go as segmented messages; the receiver
+    /// (a plain socket) gets every datagram with its own length, in order.
+    /// </summary>
+    [Fact]
+    public void Flush_SegmentedRunsEndedByShorterAndLongerDatagrams_EachArrivesInOrderWithItsLength()
+    {
+        if (!LinuxSockets.Supported)
+        {
+            return;
+        }
+        int[] lengths = [100, 100, 100, 100, 100, 60, 100, 100, 100, 200, 200, 30, 30, 7];
+        using var receiver = Bound();
+        receiver.ReceiveBufferSize = 1 << 20;
+        using var sender = Bound();
+        using var batch = new UdpBatch(lengths.Length, 16, 1500) { Segmentation = true };
+        for (int i = 0; i < lengths.Length; i++)
+        {
+            Numbered(i, lengths[i]).CopyTo(batch.Slot(i)[16..]);
+            batch.Queue(i, 16, lengths[i]);
+        }
+        var to = ((IPEndPoint)receiver.LocalEndPoint!).Serialize();
+        Assert.Equal(lengths.Length, batch.Flush(sender.SafeHandle, to));
+        Assert.True(batch.Segmentation, "the kernel took the segmented messages");
+        AssertReceived(receiver, lengths);
+    }
+
+    /// <summary>GSO limits: at most 64 datagrams and 65,000 bytes a message; a batch over either is split, nothing lost.</summary>
+    [Theory]
+    [InlineData(70, 100)]
+    [InlineData(70, 1100)]
+    public void Flush_SegmentedRunBeyondTheKernelsLimits_SplitEveryDatagramArrives(int count, int length)
+    {
+        if (!LinuxSockets.Supported)
+        {
+            return;
+        }
+        using var receiver = Bound();
+        receiver.ReceiveBufferSize = 4 << 20;
+        using var sender = Bound();
+        sender.SendBufferSize = 4 << 20;
+        using var batch = new UdpBatch(count, 0, 1500) { Segmentation = true };
+        for (int i = 0; i < count; i++)
+        {
+            Numbered(i, length).CopyTo(batch.Slot(i));
+            batch.Queue(i, 0, length);
+        }
+        var to = ((IPEndPoint)receiver.LocalEndPoint!).Serialize();
+        Assert.Equal(count, batch.Flush(sender.SafeHandle, to));
+        Assert.True(batch.Segmentation);
+        AssertReceived(receiver, Enumerable.Repeat(length, count).ToArray());
+    }
+
     [Fact]
     public void Flush_KernelRefusesTheBatch_RestDroppedWithoutThrowing()
     {
@@ -136,6 +189,21 @@ public sealed class UdpBatchTests
         Assert.Throws<ArgumentOutOfRangeException>(() => batch.Queue(0, batch.SlotSize - 4, 8));
         Assert.Throws<ArgumentOutOfRangeException>(() => batch.Queue(0, -1, 8));
         Assert.Equal(0, batch.Queued);
+    }
+
+    private static void AssertReceived(Socket receiver, int[] lengths)
+    {
+        receiver.ReceiveTimeout = 20_000;
+        var buffer = new byte[2048];
+        for (int i = 0; i < lengths.Length; i++)
+        {
+            int n = receiver.Receive(buffer);
+            Assert.Equal(lengths[i], n);
+            if (n >= 4)
+            {
+                Assert.Equal(i, BinaryPrimitives.ReadInt32BigEndian(buffer));
+            }
+        }
     }
 
     private static Socket Bound()

@@ -89,6 +89,91 @@ public sealed class UdpSendBufferTests
         Assert.Equal(0, server.Server.HandlerFaults);
     }
 
+    /// <summary>
+    /// The other direction: the peer sits behind the slow link and the relay socket's send buffer is full. A send
+    /// towards the peer never waits (the thread that sends it reads every client's datagrams): what the kernel refuses
+    /// is dropped and counted, what it takes arrives in order, another client's relay carries on meanwhile, and the
+    /// congested one carries on once the link drains.
+    /// </summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task RelayToPeer_SendBufferFull_RestDroppedAndCountedOtherClientsServedThenRecovers(bool batched)
+    {
+        if (!LinuxSockets.Supported)
+        {
+            return;
+        }
+        const int burst = 256;
+        await using var net = await CongestedClientNetwork.CreateAsync();
+        await using var server = await TestServer.StartAsync(o =>
+        {
+            o.ListenAddresses = [net.ServerAddress.ToString()];
+            o.AllowedPeers = [net.ClientAddress + "/32", "127.0.0.1/32"];
+            o.UdpReceiveLoops = 1;
+            o.UdpBatchedIo = batched;
+        });
+        Assert.Equal(batched, server.Server.RelayBatched);
+        using var peer = ReceiverBehindTheLink(net);
+        await using var client = server.Client();
+        var credential = server.Credential();
+        var allocation = await client.AllocateAsync(credential.Username, credential.Password);
+        await client.ChannelBindAsync(0x4001, (IPEndPoint)peer.LocalEndPoint!);
+        client.SendChannel(0x4001, "knock"u8);
+        var buffer = new byte[2048];
+        Assert.Equal(5, await Task.Run(() => peer.Receive(buffer)));
+
+        // Another client, its peer on loopback: not behind the slow link.
+        await using var other = await server.AllocatedClientAsync("bob");
+        using var otherPeer = new UdpPeer();
+        await other.ChannelBindAsync(0x4001, otherPeer.EndPoint);
+
+        // The relay socket gets the smallest send buffer the kernel allows: a few datagrams of 1,000 bytes wait in
+        // the slow link's queue, the next send is refused.
+        ShrinkSendBuffer(allocation.Relayed);
+        long relayedBefore = server.Server.RelayedPackets;
+        long droppedBefore = server.Server.DroppedPackets;
+        var payload = new byte[1000];
+        for (int i = 0; i < burst; i++)
+        {
+            BinaryPrimitives.WriteInt32BigEndian(payload, i);
+            client.SendChannel(0x4001, payload);
+        }
+        await Wait.UntilAsync(
+            () => server.Server.RelayedPackets - relayedBefore + (server.Server.DroppedPackets - droppedBefore) == burst,
+            "the burst to be relayed or counted as dropped");
+        long relayed = server.Server.RelayedPackets - relayedBefore;
+        long dropped = server.Server.DroppedPackets - droppedBefore;
+        Assert.InRange(relayed, 1, burst - 1);
+        Assert.InRange(dropped, 1, burst - 1);
+
+        // The other client is served (the listening socket is read on).
+        other.SendChannel(0x4001, "still here"u8);
+        var (data, _) = await otherPeer.ReceiveAsync(Generous);
+        Assert.Equal("still here"u8.ToArray(), data);
+
+        // What was sent arrives, each once, in the order the client sent it.
+        var numbers = new List<int>();
+        for (int i = 0; i < relayed; i++)
+        {
+            Assert.Equal(1000, await Task.Run(() => peer.Receive(buffer)));
+            numbers.Add(BinaryPrimitives.ReadInt32BigEndian(buffer));
+        }
+        Assert.Equal(numbers.Order(), numbers);
+        Assert.Equal(numbers.Count, numbers.Distinct().Count());
+        if (batched)
+        {
+            await Wait.UntilAsync(() => ThreadState("turn-relay-poll") == 'S', "the relay poller to sleep");
+        }
+
+        // The link drained: the relay carries on.
+        BinaryPrimitives.WriteInt32BigEndian(payload, burst);
+        client.SendChannel(0x4001, payload);
+        Assert.Equal(1000, await Task.Run(() => peer.Receive(buffer)));
+        Assert.Equal(burst, BinaryPrimitives.ReadInt32BigEndian(buffer));
+        Assert.Equal(0, server.Server.HandlerFaults);
+    }
+
     [Fact]
     public async Task Flush_SendBufferFillsMidBatch_ReturnsWhatWentInOrderQueueEmptyNextFlushSends()
     {
@@ -99,12 +184,7 @@ public sealed class UdpSendBufferTests
         await using var net = await CongestedClientNetwork.CreateAsync();
         using var sender = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp) { SendBufferSize = 1 };
         sender.Bind(new IPEndPoint(net.ServerAddress, 0));
-        using var receiver = net.Inside(() =>
-        {
-            var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp) { ReceiveTimeout = 30_000 };
-            socket.Bind(new IPEndPoint(net.ClientAddress, 0));
-            return socket;
-        });
+        using var receiver = ReceiverBehindTheLink(net);
         var to = ((IPEndPoint)receiver.LocalEndPoint!).Serialize();
         using var batch = new UdpBatch(16, 16, 1500);
         for (int i = 0; i < batch.Count; i++)
@@ -131,6 +211,47 @@ public sealed class UdpSendBufferTests
         Assert.Equal(1000, receiver.Receive(buffer));
         Assert.Equal(99, BinaryPrimitives.ReadInt32BigEndian(buffer));
     }
+
+    /// <summary>
+    /// A segmented (GSO) message whose datagrams are larger than the path's MTU (the veth's 1,500 bytes): the kernel
+    /// refuses it (EINVAL); the batch turns segmentation off and sends each datagram alone (IP fragments them), so
+    /// every one arrives, in order.
+    /// </summary>
+    [Fact]
+    public async Task Flush_SegmentsLargerThanThePathMtu_KernelRefusesGsoEachSentAloneAllArrive()
+    {
+        if (!LinuxSockets.Supported)
+        {
+            return;
+        }
+        await using var net = await CongestedClientNetwork.CreateAsync();
+        using var sender = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        sender.Bind(new IPEndPoint(net.ServerAddress, 0));
+        using var receiver = ReceiverBehindTheLink(net);
+        var to = ((IPEndPoint)receiver.LocalEndPoint!).Serialize();
+        using var batch = new UdpBatch(3, 0, 2000) { Segmentation = true };
+        for (int i = 0; i < 3; i++)
+        {
+            BinaryPrimitives.WriteInt32BigEndian(batch.Slot(i), i);
+            batch.Queue(i, 0, 2000);
+        }
+        Assert.Equal(3, batch.Flush(sender.SafeHandle, to));
+        Assert.False(batch.Segmentation);
+        var buffer = new byte[4096];
+        for (int i = 0; i < 3; i++)
+        {
+            Assert.Equal(2000, receiver.Receive(buffer));
+            Assert.Equal(i, BinaryPrimitives.ReadInt32BigEndian(buffer));
+        }
+    }
+
+    /// <summary>A UDP socket inside the client namespace, behind the slow link (1 MiB receive buffer, 30 s receive timeout).</summary>
+    private static Socket ReceiverBehindTheLink(CongestedClientNetwork net) => net.Inside(() =>
+    {
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp) { ReceiveTimeout = 30_000, ReceiveBufferSize = 1 << 20 };
+        socket.Bind(new IPEndPoint(net.ClientAddress, 0));
+        return socket;
+    });
 
     /// <summary>Sets SO_SNDBUF to its minimum on this process's UDP sockets bound to <paramref name="bound"/>.</summary>
     private static void ShrinkSendBuffer(IPEndPoint bound)

@@ -260,7 +260,21 @@ internal sealed class Allocation
         }
         try
         {
-            Relay.SendTo(payload, SocketFlags.None, target);
+            // Never blocks (the listening thread sends for every client): on a full send buffer the datagram is
+            // dropped and counted. Served by the poller: one sendto with MSG_DONTWAIT; else the socket is non-blocking
+            // (BindRelaySocket) and .NET throws WouldBlock.
+            if (PollId != 0)
+            {
+                if (!Udp.LinuxSockets.TrySendTo(Relay.SafeHandle, payload, target))
+                {
+                    _metrics.CountDropped();
+                    return;
+                }
+            }
+            else
+            {
+                Relay.SendTo(payload, SocketFlags.None, target);
+            }
             _metrics.CountRelayed(payload.Length);
         }
         catch (SocketException)

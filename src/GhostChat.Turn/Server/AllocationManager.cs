@@ -24,6 +24,12 @@ internal sealed class AllocationManager : IDisposable
     private readonly ConcurrentDictionary<PeerKey, int> _perSource = new();
     private readonly Lock _gate = new();
     private readonly Random _random = new();
+
+    /// <summary>Ports of the relay range that refused to bind (held by another socket) before an Allocate gets 508.</summary>
+    private const int ForeignPortTries = 64;
+
+    // The relay range's ports our allocations hold (index: port - RelayMinPort), under _gate.
+    private bool[]? _ours;
     private IPAddress _relayBind = IPAddress.Any;
     private IPAddress _advertised = IPAddress.Loopback;
     private readonly Udp.RelayPoller? _poller;
@@ -41,6 +47,9 @@ internal sealed class AllocationManager : IDisposable
 
     /// <summary>True when relay sockets are served by the batched Linux poller (else by one async loop each).</summary>
     public bool RelayBatched => _poller is not null;
+
+    /// <summary>The Linux epoll thread serving relay sockets (and the UDP listener's sockets), or null.</summary>
+    public Udp.RelayPoller? Poller => _poller;
 
     /// <summary>Allocations now open.</summary>
     public int Count => Volatile.Read(ref _count);
@@ -96,6 +105,7 @@ internal sealed class AllocationManager : IDisposable
                 if (!_udp.TryAdd(udp.Address, allocation))
                 {
                     relay.Dispose();
+                    _ours![port - _options.RelayMinPort] = false;
                     // Two receive loops may handle a request and its retransmission at once.
                     _udp.TryGetValue(udp.Address, out allocation);
                     return StunError.AllocationMismatch;
@@ -144,6 +154,7 @@ internal sealed class AllocationManager : IDisposable
         Interlocked.Decrement(ref _count);
         _poller?.Remove(allocation);
         allocation.Close();
+        ReleasePort(allocation.Relayed.Port);
         Log.AllocationClosed(_logger);
     }
 
@@ -183,16 +194,24 @@ internal sealed class AllocationManager : IDisposable
         }
     }
 
+    /// <summary>
+    /// A relay socket on a port of the range that none of our allocations holds, chosen from a random place in the
+    /// range: the ports are walked from there (skipping ours, and odd ones for EVEN-PORT) until one binds. A port that
+    /// does not bind is held by someone else; after <see cref="ForeignPortTries"/> of those, or when every port is
+    /// ours, null (508). Called under <see cref="_gate"/>.
+    /// </summary>
     private Socket? BindRelaySocket(bool even)
     {
         int min = _options.RelayMinPort, max = _options.RelayMaxPort;
         int span = max - min + 1;
+        _ours ??= new bool[span];
         int start = _random.Next(span);
-        int tries = Math.Min(span, 64);
-        for (int i = 0; i < tries; i++)
+        int foreign = 0;
+        for (int i = 0; i < span && foreign < ForeignPortTries; i++)
         {
-            int port = min + ((start + i) % span);
-            if (even && (port & 1) != 0)
+            int slot = (start + i) % span;
+            int port = min + slot;
+            if (_ours[slot] || (even && (port & 1) != 0))
             {
                 continue;
             }
@@ -201,13 +220,30 @@ internal sealed class AllocationManager : IDisposable
             {
                 socket.Bind(new IPEndPoint(_relayBind, port));
                 socket.ReceiveBufferSize = 1024 * 1024;
+                // Sends towards peers never wait for a full send buffer (Allocation.SendToPeer drops instead).
+                socket.Blocking = false;
+                _ours[slot] = true;
                 return socket;
             }
             catch (SocketException)
             {
                 socket.Dispose();
+                foreign++;
             }
         }
         return null;
+    }
+
+    /// <summary>Gives <paramref name="port"/> back to the range (after its socket is closed).</summary>
+    private void ReleasePort(int port)
+    {
+        lock (_gate)
+        {
+            int slot = port - _options.RelayMinPort;
+            if (_ours is not null && slot >= 0 && slot < _ours.Length)
+            {
+                _ours[slot] = false;
+            }
+        }
     }
 }

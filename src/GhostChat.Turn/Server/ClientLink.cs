@@ -44,7 +44,16 @@ internal sealed class UdpLink : ClientLink
     {
         try
         {
-            _socket.SendTo(data, SocketFlags.None, Address);
+            // Linux: never waits for a full send buffer (the thread that sends reads every client's datagrams too);
+            // the datagram is lost then, as UDP allows.
+            if (Udp.LinuxSockets.Supported)
+            {
+                Udp.LinuxSockets.TrySendTo(_socket.SafeHandle, data, Address);
+            }
+            else
+            {
+                _socket.SendTo(data, SocketFlags.None, Address);
+            }
         }
         catch (SocketException)
         {

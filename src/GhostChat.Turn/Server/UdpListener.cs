@@ -7,10 +7,13 @@ using Microsoft.Extensions.Logging;
 namespace GhostChat.Turn.Server;
 
 /// <summary>
-/// The UDP side: one receive loop (a thread) per socket — on Linux blocking in recvmmsg for a batch of datagrams
-/// into one pinned <see cref="Udp.UdpBatch"/>, elsewhere (or with <see cref="TurnServerOptions.UdpBatchedIo"/> off,
-/// or when the kernel refuses recvmmsg) in ReceiveFrom with one MTU-sized buffer — several sockets per port with
-/// SO_REUSEPORT on Linux, and the STUN-only sockets of RFC 5780. Each datagram is demultiplexed (RFC 8656 §12):
+/// The UDP side: the listening sockets and the STUN-only sockets of RFC 5780. On Linux (with
+/// <see cref="TurnServerOptions.UdpBatchedIo"/> on) the relay poller's epoll thread reads them too, a batch per
+/// recvmmsg into one pinned <see cref="Udp.UdpBatch"/>, so one thread and one wake-up serve both directions of the
+/// relay; one socket per address then. Otherwise (another OS, the option off, or a kernel that refuses epoll) one
+/// receive loop (a thread) per socket — blocking in recvmmsg where the kernel takes it, else in ReceiveFrom with one
+/// MTU-sized buffer — with several sockets per port (SO_REUSEPORT, <see cref="TurnServerOptions.UdpReceiveLoops"/>)
+/// on Linux. Each datagram is demultiplexed (RFC 8656 §12):
 /// ChannelData and Send indications go to the client's allocation, requests to the <see cref="RequestHandler"/>.
 /// </summary>
 internal sealed class UdpListener(
@@ -24,12 +27,18 @@ internal sealed class UdpListener(
 {
     private readonly List<Socket> _sockets = [];
     private readonly List<Thread> _threads = [];
+    private readonly List<Listened> _polled = [];
 
     /// <summary>Binds <paramref name="address"/>:<paramref name="port"/> with <paramref name="loops"/> receive loops; returns the bound endpoint and its sockets.</summary>
     public (IPEndPoint Bound, List<Socket> Sockets) Bind(IPAddress address, int port, int loops)
     {
         IPEndPoint? bound = null;
         List<Socket> sockets = [];
+        if (allocations.Poller is not null)
+        {
+            // The poller's one thread reads every socket: more sockets on the port would only split its batches.
+            loops = 1;
+        }
         if (loops > 1 && port != 0 && OperatingSystem.IsLinux())
         {
             // SO_REUSEPORT would let us share a port another server (coturn sets it too) already holds and split its
@@ -94,6 +103,10 @@ internal sealed class UdpListener(
     /// <summary>Closes every socket and waits for the loops to end.</summary>
     public void Dispose()
     {
+        foreach (var p in _polled)
+        {
+            allocations.Poller?.Remove(p);
+        }
         foreach (var s in _sockets)
         {
             if (Udp.LinuxSockets.Supported)
@@ -136,6 +149,15 @@ internal sealed class UdpListener(
     private void StartLoop(Socket socket, bool bindingOnly, string name)
     {
         _sockets.Add(socket);
+        if (allocations.Poller is { } poller)
+        {
+            var listened = new Listened(this, socket, bindingOnly);
+            if (poller.TryAdd(listened))
+            {
+                _polled.Add(listened);
+                return;
+            }
+        }
         var thread = new Thread(() => ReceiveLoop(socket, bindingOnly)) { IsBackground = true, Name = name };
         _threads.Add(thread);
         thread.Start();
@@ -203,17 +225,23 @@ internal sealed class UdpListener(
                 return true;
             }
             received = true;
-            for (int i = 0; i < n && !stopping.IsCancellationRequested; i++)
-            {
-                if (batch.Truncated(i) || !batch.TryCopySource(i, from))
-                {
-                    metrics.CountDropped();
-                    continue;
-                }
-                Dispatch(socket, batch.Payload(i), from, bindingOnly);
-            }
+            DispatchBatch(socket, batch, n, from, bindingOnly);
         }
         return true;
+    }
+
+    /// <summary>Datagrams 0..<paramref name="n"/>-1 of a received batch, one by one (<paramref name="from"/> is reused).</summary>
+    private void DispatchBatch(Socket socket, Udp.UdpBatch batch, int n, SocketAddress from, bool bindingOnly)
+    {
+        for (int i = 0; i < n && !stopping.IsCancellationRequested; i++)
+        {
+            if (batch.Truncated(i) || !batch.TryCopySource(i, from))
+            {
+                metrics.CountDropped();
+                continue;
+            }
+            Dispatch(socket, batch.Payload(i), from, bindingOnly);
+        }
     }
 
     private void Dispatch(Socket socket, ReadOnlySpan<byte> packet, SocketAddress from, bool bindingOnly)
@@ -327,5 +355,14 @@ internal sealed class UdpListener(
         var copy = new SocketAddress(address.Family, address.Size);
         address.Buffer.Span[..address.Size].CopyTo(copy.Buffer.Span);
         return copy;
+    }
+
+    /// <summary>A listening socket the relay poller reads: its batches come back here on the poller's thread.</summary>
+    private sealed class Listened(UdpListener owner, Socket socket, bool bindingOnly) : Udp.PolledSocket(socket)
+    {
+        // The sender of the datagram being handled: reused, only the poller's thread touches it.
+        private readonly SocketAddress _from = new(socket.AddressFamily);
+
+        public override void OnBatch(Udp.UdpBatch batch, int count) => owner.DispatchBatch(Socket, batch, count, _from, bindingOnly);
     }
 }

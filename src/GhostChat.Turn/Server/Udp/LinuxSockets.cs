@@ -13,6 +13,14 @@ internal static unsafe partial class LinuxSockets
     public const int EAgain = 11;
     public const int EIntr = 4;
     public const int ENotConn = 107;
+    public const int ENetUnreach = 101;
+    public const int EIo = 5;
+    public const int EInval = 22;
+    public const int EMsgSize = 90;
+    public const int ENoProtoOpt = 92;
+    public const int EOpNotSupp = 95;
+    public const int EConnRefused = 111;
+    public const int EHostUnreach = 113;
     public const int EpollIn = 0x001;
     public const int EpollErr = 0x008;
     public const int EpollHup = 0x010;
@@ -77,6 +85,35 @@ internal static unsafe partial class LinuxSockets
 
     [LibraryImport("libc", EntryPoint = "sendmmsg", SetLastError = true)]
     public static partial int SendMMsg(nint fd, MMsgHdr* messages, uint count, int flags);
+
+    [LibraryImport("libc", EntryPoint = "sendto", SetLastError = true)]
+    public static partial nint SendTo(nint fd, byte* buffer, nuint length, int flags, byte* to, uint toLength);
+
+    /// <summary>
+    /// Sends one datagram to <paramref name="to"/> without ever blocking (MSG_DONTWAIT): true when the kernel took it,
+    /// false on a full send buffer (EAGAIN) or another error — the datagram is lost, as UDP allows. Throws
+    /// <see cref="ObjectDisposedException"/> when the socket is closed.
+    /// </summary>
+    public static bool TrySendTo(SafeHandle socket, ReadOnlySpan<byte> payload, System.Net.SocketAddress to)
+    {
+        var name = to.Buffer.Span[..to.Size];
+        using var fd = new HandleLease(socket);
+        fixed (byte* data = payload)
+        fixed (byte* address = name)
+        {
+            while (true)
+            {
+                if (SendTo(fd.Fd, data, (nuint)payload.Length, MsgDontWait, address, (uint)name.Length) >= 0)
+                {
+                    return true;
+                }
+                if (Marshal.GetLastPInvokeError() != EIntr)
+                {
+                    return false;
+                }
+            }
+        }
+    }
 
     [LibraryImport("libc", EntryPoint = "epoll_create1", SetLastError = true)]
     public static partial int EpollCreate1(int flags);

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using GhostChat.Turn.Stun;
@@ -7,10 +8,13 @@ using static GhostChat.Turn.Server.Udp.LinuxSockets;
 namespace GhostChat.Turn.Server.Udp;
 
 /// <summary>
-/// Linux: one thread serves the relay sockets of every UDP-relayed allocation. It waits in epoll_wait, drains each
-/// ready relay socket with recvmmsg into one pinned <see cref="UdpBatch"/>, frames each datagram in place for its
-/// client and sends the whole batch to a UDP client with one sendmmsg (a batch from one relay socket always goes to
-/// one client). No thread-pool hop, no allocation per datagram. An eventfd wakes it to stop.
+/// Linux: one thread serves the relay sockets of every allocation and the listening UDP sockets (both directions of
+/// the relay: one thread, one wake-up for whatever is ready). It waits in epoll_wait; a ready relay socket is drained
+/// with recvmmsg into one pinned <see cref="UdpBatch"/>, each datagram framed in place for its client and the whole
+/// batch sent to a UDP client with one sendmmsg (a batch from one relay socket always goes to one client); a ready
+/// listening socket (<see cref="PolledSocket"/>) is drained into a second batch that its owner demultiplexes (client
+/// → peer sends never block: <see cref="Allocation"/>). No thread-pool hop, no allocation per datagram. An eventfd
+/// wakes it to stop.
 /// </summary>
 internal sealed unsafe class RelayPoller : IDisposable
 {
@@ -21,9 +25,10 @@ internal sealed unsafe class RelayPoller : IDisposable
 
     private const ulong WakeId = 0;
 
-    private readonly ConcurrentDictionary<long, Allocation> _registered = new();
+    private readonly ConcurrentDictionary<long, object> _registered = new();
     private readonly TurnMetrics _metrics;
     private readonly UdpBatch _batch;
+    private readonly UdpBatch _listenBatch;
     private readonly int[] _lengths;
     private readonly int _epoll;
     private readonly int _wake;
@@ -39,14 +44,17 @@ internal sealed unsafe class RelayPoller : IDisposable
         _epoll = epoll;
         _wake = wake;
         _metrics = metrics;
-        _batch = new UdpBatch(batchSize, Allocation.Headroom, maxPayload);
+        // A batch from one relay socket goes to one client: runs of equal-sized datagrams go as one GSO message.
+        _batch = new UdpBatch(batchSize, Allocation.Headroom, maxPayload) { Segmentation = true };
+        // What a client sends: a payload and its ChannelData or Send indication header.
+        _listenBatch = new UdpBatch(batchSize, 0, maxPayload + 128);
         _lengths = new int[batchSize];
         _eventSize = PackedEpollEvent ? sizeof(EpollEventPacked) : sizeof(EpollEventAligned);
         _events = (byte*)NativeMemory.AllocZeroed((nuint)(MaxEvents * _eventSize));
         _thread = new Thread(Run) { IsBackground = true, Name = "turn-relay-poll" };
     }
 
-    /// <summary>Allocations served now.</summary>
+    /// <summary>Sockets served now: relay sockets and listening sockets.</summary>
     public int Count => _registered.Count;
 
     /// <summary>A poller, or null where the system calls are missing (not Linux, or refused): the portable loops serve then.</summary>
@@ -78,18 +86,24 @@ internal sealed unsafe class RelayPoller : IDisposable
     }
 
     /// <summary>Serves <paramref name="allocation"/>'s relay socket from now on; false when epoll refuses it (use the portable loop).</summary>
-    public bool TryAdd(Allocation allocation)
+    public bool TryAdd(Allocation allocation) => TryRegister(allocation, allocation.Relay, id => allocation.PollId = id);
+
+    /// <summary>Reads <paramref name="source"/>'s socket from now on; false when epoll refuses it (its owner reads it then).</summary>
+    public bool TryAdd(PolledSocket source) => TryRegister(source, source.Socket, id => source.PollId = id);
+
+    /// <summary>Registers <paramref name="socket"/> under a new id (told to <paramref name="setId"/> first, 0 again on failure).</summary>
+    private bool TryRegister(object source, Socket socket, Action<long> setId)
     {
         if (_stopping)
         {
             return false;
         }
         long id = Interlocked.Increment(ref _nextId);
-        allocation.PollId = id;
-        _registered[id] = allocation;
+        setId(id);
+        _registered[id] = source;
         try
         {
-            using var fd = new HandleLease(allocation.Relay.SafeHandle);
+            using var fd = new HandleLease(socket.SafeHandle);
             if (Control(EpollCtlAdd, (int)fd.Fd, (ulong)id))
             {
                 return true;
@@ -100,21 +114,25 @@ internal sealed unsafe class RelayPoller : IDisposable
             // Closed before it was served.
         }
         _registered.TryRemove(id, out _);
-        allocation.PollId = 0;
+        setId(0);
         return false;
     }
 
+    /// <summary>Stops reading <paramref name="source"/>'s socket (before it closes); a batch being handled still is.</summary>
+    public void Remove(PolledSocket source) => Remove(source.PollId, source.Socket);
+
     /// <summary>Stops serving <paramref name="allocation"/> (before its socket closes); a datagram being relayed for it still goes.</summary>
-    public void Remove(Allocation allocation)
+    public void Remove(Allocation allocation) => Remove(allocation.PollId, allocation.Relay);
+
+    private void Remove(long id, Socket socket)
     {
-        long id = allocation.PollId;
         if (id == 0 || !_registered.TryRemove(id, out _))
         {
             return;
         }
         try
         {
-            using var fd = new HandleLease(allocation.Relay.SafeHandle);
+            using var fd = new HandleLease(socket.SafeHandle);
             Control(EpollCtlDel, (int)fd.Fd, 0);
         }
         catch (ObjectDisposedException)
@@ -140,6 +158,7 @@ internal sealed unsafe class RelayPoller : IDisposable
         Close(_wake);
         Close(_epoll);
         _batch.Dispose();
+        _listenBatch.Dispose();
         NativeMemory.Free(_events);
         _registered.Clear();
     }
@@ -179,11 +198,18 @@ internal sealed unsafe class RelayPoller : IDisposable
             for (int i = 0; i < n && !_stopping; i++)
             {
                 ulong id = EventData(i);
-                if (id != WakeId && _registered.TryGetValue((long)id, out var allocation))
+                if (id != WakeId && _registered.TryGetValue((long)id, out var source))
                 {
                     try
                     {
-                        Drain(allocation);
+                        if (source is Allocation allocation)
+                        {
+                            Drain(allocation);
+                        }
+                        else
+                        {
+                            Drain((PolledSocket)source);
+                        }
                     }
                     catch (Exception ex) when (ex is ObjectDisposedException)
                     {
@@ -194,6 +220,36 @@ internal sealed unsafe class RelayPoller : IDisposable
                         _metrics.HandlerFault(ex);
                     }
                 }
+            }
+        }
+    }
+
+    /// <summary>Reads what waits on one listening socket, a batch at a time, and hands each batch to its owner.</summary>
+    private void Drain(PolledSocket source)
+    {
+        var handle = source.Socket.SafeHandle;
+        for (int round = 0; round < RoundsPerWake && !_stopping; round++)
+        {
+            int n = _listenBatch.Receive(handle, MsgDontWait);
+            if (n < 0)
+            {
+                // ECONNREFUSED and the like report an ICMP error for an earlier send (and clear it): read on.
+                if (-n is EConnRefused or EHostUnreach or ENetUnreach)
+                {
+                    _metrics.CountDropped();
+                    continue;
+                }
+                // EAGAIN: nothing more waits; anything else (EINTR included) is retried on the next wake-up.
+                return;
+            }
+            if (n == 0)
+            {
+                return;
+            }
+            source.OnBatch(_listenBatch, n);
+            if (n < _listenBatch.Count)
+            {
+                return;
             }
         }
     }

@@ -17,6 +17,18 @@ internal sealed unsafe class UdpBatch : IDisposable
     private const int MsgTrunc = 0x20;
     private const int NameSlot = 32;
 
+    // GSO: a cmsghdr (cmsg_len, cmsg_level, cmsg_type: 16 bytes on 64-bit) and the u16 segment size, padded to 8.
+    private const int SolUdp = 17;
+    private const int UdpSegment = 103;
+    private const nuint ControlLength = 16 + 2;
+    private const int ControlSlot = 24;
+
+    /// <summary>The kernel's limit of segments per GSO message (UDP_MAX_SEGMENTS).</summary>
+    private const int MaxSegments = 64;
+
+    /// <summary>A GSO message's payload must fit one IP datagram.</summary>
+    private const nuint MaxSegmentedBytes = 65000;
+
     private readonly byte[] _data;
     private readonly byte* _base;
     private readonly MMsgHdr* _receive;
@@ -25,6 +37,8 @@ internal sealed unsafe class UdpBatch : IDisposable
     private readonly IoVec* _sendIov;
     private readonly byte* _names;
     private readonly byte* _sendName;
+    private readonly byte* _control;
+    private readonly int[] _perMessage;
     private int _queued;
     private bool _disposed;
 
@@ -47,7 +61,16 @@ internal sealed unsafe class UdpBatch : IDisposable
         _sendIov = (IoVec*)NativeMemory.AllocZeroed((nuint)(count * sizeof(IoVec)));
         _names = (byte*)NativeMemory.AllocZeroed((nuint)(count * NameSlot));
         _sendName = (byte*)NativeMemory.AllocZeroed(NameSlot);
+        _control = (byte*)NativeMemory.AllocZeroed((nuint)(count * ControlSlot));
+        _perMessage = new int[count];
     }
+
+    /// <summary>
+    /// Linux UDP GSO (UDP_SEGMENT): <see cref="Flush"/> sends a run of equal-sized datagrams as one message that the
+    /// kernel cuts into datagrams, one pass through the stack for the run. Turned off for good when the kernel refuses
+    /// it once (an old kernel, or a route whose MTU is below the datagram size): that batch goes one datagram a message.
+    /// </summary>
+    public bool Segmentation { get; set; }
 
     public int Count { get; }
 
@@ -135,8 +158,9 @@ internal sealed unsafe class UdpBatch : IDisposable
 
     /// <summary>
     /// Sends every queued datagram to <paramref name="to"/> with sendmmsg, never blocking: what the kernel takes in
-    /// part is resent from where it stopped; on a full send buffer (EAGAIN) or another error the rest is dropped.
-    /// Returns how many were sent; the queue is empty afterwards.
+    /// part is resent from where it stopped; on a full send buffer (EAGAIN) or another error the rest is dropped. With
+    /// <see cref="Segmentation"/>, a run of equal-sized datagrams (and a shorter last one) is one message, taken or
+    /// refused whole. Returns how many datagrams were sent, in queue order; the queue is empty afterwards.
     /// </summary>
     public int Flush(SafeHandle socket, SocketAddress to)
     {
@@ -148,37 +172,124 @@ internal sealed unsafe class UdpBatch : IDisposable
         }
         var name = to.Buffer.Span[..Math.Min(to.Size, NameSlot)];
         name.CopyTo(new Span<byte>(_sendName, NameSlot));
-        for (int k = 0; k < total; k++)
-        {
-            _send[k].Header.NameLength = (uint)name.Length;
-            _send[k].Length = 0;
-        }
         int sent = 0;
         try
         {
             using var fd = new HandleLease(socket);
-            while (sent < total)
+            if (Segmentation && total > 1)
             {
-                int n = SendMMsg(fd.Fd, _send + sent, (uint)(total - sent), MsgDontWait);
-                if (n > 0)
+                int messages = Group(total, (uint)name.Length);
+                int done = SendMessages(fd.Fd, messages, out int error);
+                for (int m = 0; m < done; m++)
                 {
-                    sent += n;
+                    sent += _perMessage[m];
                 }
-                else if (n < 0 && Marshal.GetLastPInvokeError() == EIntr)
+                // Refused for a reason other than the segmentation (a full buffer, the network): the rest is dropped.
+                if (done == messages || _perMessage[done] == 1 || error is not (EInval or EIo or EMsgSize or ENoProtoOpt or EOpNotSupp))
                 {
-                    continue;
+                    return sent;
                 }
-                else
-                {
-                    break;
-                }
+                // The kernel refused the segmented message: the rest goes one datagram a message, from now on too.
+                Segmentation = false;
             }
+            for (int k = sent; k < total; k++)
+            {
+                Single(k, (uint)name.Length);
+            }
+            sent += SendMessages(fd.Fd, total - sent, out _, first: sent);
         }
         catch (ObjectDisposedException)
         {
             // The socket closed under us: what is left is lost, as UDP allows.
         }
         return sent;
+    }
+
+    /// <summary>sendmmsg of messages <paramref name="first"/>.. until all are sent or an error; returns how many went.</summary>
+    private int SendMessages(nint fd, int count, out int error, int first = 0)
+    {
+        error = 0;
+        int sent = 0;
+        while (sent < count)
+        {
+            int n = SendMMsg(fd, _send + first + sent, (uint)(count - sent), MsgDontWait);
+            if (n > 0)
+            {
+                sent += n;
+                continue;
+            }
+            error = n < 0 ? Marshal.GetLastPInvokeError() : 0;
+            if (error != EIntr)
+            {
+                break;
+            }
+        }
+        return sent;
+    }
+
+    /// <summary>Queued datagram <paramref name="k"/> as message <paramref name="k"/>, alone.</summary>
+    private void Single(int k, uint nameLength)
+    {
+        Point(ref _send[k], &_sendIov[k], _sendName, _sendIov[k].Base, (int)_sendIov[k].Length);
+        _send[k].Header.NameLength = nameLength;
+    }
+
+    /// <summary>
+    /// Rewrites the message headers for GSO: each message covers a run of queued datagrams of one size (at most
+    /// <see cref="MaxSegments"/>, at most <see cref="MaxSegmentedBytes"/>), a shorter one may end it; a run of one is
+    /// a plain message. Message m starts at a datagram k ≥ m, so writing header m never overwrites one still to be
+    /// read (only the iovecs are read). Returns the number of messages; <see cref="_perMessage"/> holds their sizes.
+    /// </summary>
+    private int Group(int total, uint nameLength)
+    {
+        int messages = 0;
+        int k = 0;
+        while (k < total)
+        {
+            nuint size = _sendIov[k].Length;
+            int count = 1;
+            nuint bytes = size;
+            while (k + count < total && count < MaxSegments && bytes + _sendIov[k + count].Length <= MaxSegmentedBytes)
+            {
+                nuint next = _sendIov[k + count].Length;
+                if (next > size)
+                {
+                    break;
+                }
+                count++;
+                bytes += next;
+                if (next < size)
+                {
+                    // A shorter datagram can only be the last of a run.
+                    break;
+                }
+            }
+            ref var message = ref _send[messages];
+            message.Header.Name = _sendName;
+            message.Header.NameLength = nameLength;
+            message.Header.Iov = &_sendIov[k];
+            message.Header.IovLength = (nuint)count;
+            message.Header.Flags = 0;
+            message.Length = 0;
+            if (count > 1)
+            {
+                byte* c = _control + (messages * ControlSlot);
+                *(nuint*)c = ControlLength;
+                *(int*)(c + 8) = SolUdp;
+                *(int*)(c + 12) = UdpSegment;
+                *(ushort*)(c + 16) = (ushort)size;
+                message.Header.Control = c;
+                message.Header.ControlLength = ControlSlot;
+            }
+            else
+            {
+                message.Header.Control = null;
+                message.Header.ControlLength = 0;
+            }
+            _perMessage[messages++] = count;
+            k += count;
+        }
+        return messages;
     }
 
     public void Dispose()
@@ -194,5 +305,6 @@ internal sealed unsafe class UdpBatch : IDisposable
         NativeMemory.Free(_sendIov);
         NativeMemory.Free(_names);
         NativeMemory.Free(_sendName);
+        NativeMemory.Free(_control);
     }
 }
