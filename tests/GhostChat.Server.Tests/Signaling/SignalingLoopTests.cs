@@ -162,7 +162,7 @@ public sealed class SignalingLoopTests
         Assert.True(Loop && Directory.Exists("/proc/self/fd"), "the socket loop runs here and descriptors are counted in /proc");
         // A first server warms up whatever the runtime opens once per process (its epoll, eventfds).
         await (await TestServer.StartAsync()).DisposeAsync();
-        var before = Directory.GetFiles("/proc/self/fd").Length;
+        var before = SocketsAndPolls().Count;
 
         var server = await TestServer.StartAsync();
         var peers = new List<PeerClient>();
@@ -184,8 +184,24 @@ public sealed class SignalingLoopTests
         silent.Dispose();
         neverReading.Dispose();
         partial.Dispose();
-        await Eventually.TrueAsync(() => Task.FromResult(Directory.GetFiles("/proc/self/fd").Length <= before), $"no more descriptors open after shutdown than before the server started ({before})");
+        await Eventually.TrueAsync(() => Task.FromResult(SocketsAndPolls().Count <= before),
+            $"no more sockets, epolls and eventfds open after shutdown than before the server started ({before})");
     }
+
+    /// <summary>This process's open sockets, epoll instances and eventfds (what the loops open; loaded assemblies are not counted).</summary>
+    private static List<string> SocketsAndPolls() => [.. Directory.GetFiles("/proc/self/fd")
+        .Select(f =>
+        {
+            try
+            {
+                return new FileInfo(f).LinkTarget ?? "";
+            }
+            catch (IOException)
+            {
+                return "";
+            }
+        })
+        .Where(t => t.StartsWith("socket:", StringComparison.Ordinal) || t.StartsWith("anon_inode:", StringComparison.Ordinal))];
 
     private static byte[] Offer(string dst, int payload)
         => PipeWebSocketTests.ClientFrame(0x1, Encoding.UTF8.GetBytes($"{{\"type\":\"OFFER\",\"dst\":\"{dst}\",\"payload\":{payload}}}"));

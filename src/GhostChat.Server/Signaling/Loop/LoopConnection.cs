@@ -9,10 +9,11 @@ namespace GhostChat.Server.Signaling.Loop;
 
 /// <summary>
 /// One signaling socket on a <see cref="SignalingLoop"/>, as the pipes <see cref="PipeWebSocket"/> reads
-/// and writes. Reading: bytes are read by the loop into its shared buffer when the socket is ready
+/// and writes. Reading: bytes are read by the loop into its shared buffer when new bytes arrive
 /// and a reader waits; the reader runs inline on the loop thread and parses them there; what it
 /// leaves (a partial frame) is copied into a buffer of this socket's own, rented only until it is
-/// consumed. Writing: frames are written into a rented buffer and sent at once with a non-blocking
+/// consumed. Readiness is edge-triggered: bytes that arrive while nobody waits are remembered
+/// (<c>_readable</c>) and read by the next reader itself. Writing: frames are written into a rented buffer and sent at once with a non-blocking
 /// send on the writer's thread; what the kernel does not take waits for EPOLLOUT, and the flush
 /// completes when it is all sent (the writer is blocked meanwhile, as with Kestrel's pipe at its
 /// limit, and <see cref="PeerSession"/> queues — within its budgets — behind it). An idle socket
@@ -35,6 +36,7 @@ internal sealed unsafe class LoopConnection : PipeReader, IDuplexPipe, IValueTas
     private bool _inBorrowed;      // _in is the loop's shared buffer: valid only on the loop thread, until the dispatch returns
     private bool _examinedAll;     // the reader saw every byte there: the next read waits for more
     private bool _readWaiting;
+    private bool _readable = true; // bytes may be there that nobody has read (set by an edge while no reader waited, or a full read)
     private bool _readCancelPending;
     private bool _eof;
     private int _error;            // errno of a failed recv
@@ -99,18 +101,8 @@ internal sealed unsafe class LoopConnection : PipeReader, IDuplexPipe, IValueTas
         }
     }
 
-    /// <summary>Re-arms a socket whose first readiness turned out to carry nothing (spurious).</summary>
-    internal void ArmForFirstBytes()
-    {
-        lock (_gate)
-        {
-            if (!_closed)
-            {
-                Classifying = true;
-                _loop.Arm(this, EpollIn);
-            }
-        }
-    }
+    /// <summary>A socket whose first readiness carried no bytes (its first writable edge): its next edge is looked at again.</summary>
+    internal void WaitForFirstBytes() => Classifying = true;
 
     // --- reading ---------------------------------------------------------------------------------
 
@@ -127,6 +119,20 @@ internal sealed unsafe class LoopConnection : PipeReader, IDuplexPipe, IValueTas
             {
                 return new(new ReadResult(CurrentLocked(), isCanceled: false, isCompleted: _eof || _closed));
             }
+            if (_readable && !_eof && !_closed && _error == 0)
+            {
+                // An edge came while nobody waited (or the last read filled the buffer): read now, on this thread.
+                _readable = false;
+                DetachLocked();
+                if (ReceiveLocked())
+                {
+                    _examinedAll = false;
+                    if (_error == 0 || _inEnd > _inStart)
+                    {
+                        return new(new ReadResult(CurrentLocked(), isCanceled: false, isCompleted: _eof));
+                    }
+                }
+            }
             if (_eof || _closed)
             {
                 return new(new ReadResult(CurrentLocked(), isCanceled: false, isCompleted: true));
@@ -138,7 +144,6 @@ internal sealed unsafe class LoopConnection : PipeReader, IDuplexPipe, IValueTas
             cancellationToken.ThrowIfCancellationRequested();
             _readWaiting = true;
             _readCore.Reset();
-            ArmLocked();
             if (cancellationToken.CanBeCanceled)
             {
                 _readRegistration = cancellationToken.UnsafeRegister(static (state, token) => ((LoopConnection)state!).CancelRead(token), this);
@@ -266,22 +271,33 @@ internal sealed unsafe class LoopConnection : PipeReader, IDuplexPipe, IValueTas
         _inStart = _inEnd = 0;
     }
 
-    /// <summary>Reads what the socket has: into the shared buffer, or after the partial frame this socket keeps. False when it had nothing (EAGAIN).</summary>
+    /// <summary>
+    /// Reads what the socket has: into the shared buffer (on the loop thread), a rented one (elsewhere),
+    /// or after the partial frame this socket keeps. False when it had nothing (EAGAIN). A read that
+    /// fills the buffer leaves <c>_readable</c> set: more may be there, and no new edge would say so.
+    /// </summary>
     private bool ReceiveLocked()
     {
         nint n;
         if (_in is null)
         {
-            fixed (byte* p = _loop.Shared)
+            var shared = _loop.IsLoopThread;
+            var target = shared ? _loop.Shared : ArrayPool<byte>.Shared.Rent(4096);
+            fixed (byte* p = target)
             {
-                n = Recv(Fd, p, (nuint)_loop.Shared.Length, MsgDontWait);
+                n = Recv(Fd, p, (nuint)target.Length, MsgDontWait);
             }
             if (n > 0)
             {
-                _in = _loop.Shared;
-                _inBorrowed = true;
+                _in = target;
+                _inBorrowed = shared;
                 _inStart = 0;
                 _inEnd = (int)n;
+                _readable = n == target.Length;
+            }
+            else if (!shared)
+            {
+                ArrayPool<byte>.Shared.Return(target);
             }
         }
         else
@@ -306,6 +322,7 @@ internal sealed unsafe class LoopConnection : PipeReader, IDuplexPipe, IValueTas
             if (n > 0)
             {
                 _inEnd += (int)n;
+                _readable = _inEnd == _in.Length;
             }
         }
         if (n == 0)
@@ -340,19 +357,29 @@ internal sealed unsafe class LoopConnection : PipeReader, IDuplexPipe, IValueTas
             {
                 return;
             }
-            if (_readWaiting && ReceiveLocked())
+            if ((events & (EpollIn | EpollRdHup | EpollErr | EpollHup)) != 0)
             {
-                _readWaiting = false;
-                _examinedAll = false;
-                read = true;
-                readFailed = _error != 0 && _inEnd == _inStart;
-                readResult = new ReadResult(CurrentLocked(), false, _eof);
+                if (!_readWaiting)
+                {
+                    _readable = true; // the next reader reads it
+                }
+                else
+                {
+                    DetachLocked();
+                    if (ReceiveLocked())
+                    {
+                        _readWaiting = false;
+                        _examinedAll = false;
+                        read = true;
+                        readFailed = _error != 0 && _inEnd == _inStart;
+                        readResult = new ReadResult(CurrentLocked(), false, _eof);
+                    }
+                }
             }
             if (_writer.Waiting && (events & (EpollOut | EpollErr | EpollHup)) != 0)
             {
                 flushed = _writer.TryResumeLocked(out flushResult);
             }
-            ArmLocked();
         }
         if (flushed)
         {
@@ -373,16 +400,6 @@ internal sealed unsafe class LoopConnection : PipeReader, IDuplexPipe, IValueTas
             {
                 DetachLocked(); // the shared buffer is the next socket's now
             }
-        }
-    }
-
-    /// <summary>Arms the socket for what is waited on now (nothing: it stays disarmed).</summary>
-    internal void ArmLocked()
-    {
-        uint events = (_readWaiting ? (uint)EpollIn : 0) | (_writer.Waiting ? (uint)EpollOut : 0);
-        if (events != 0 && !_closed)
-        {
-            _loop.Arm(this, events);
         }
     }
 

@@ -7,7 +7,7 @@ namespace GhostChat.Server.Signaling.Loop;
 /// <summary>
 /// The writing side of a <see cref="LoopConnection"/>: frames are written into a rented buffer (held
 /// only until they are sent) and <see cref="FlushAsync"/> sends them at once, without blocking, on the
-/// caller's thread. When the kernel's send buffer is full the flush waits for EPOLLOUT and completes
+/// caller's thread. When the kernel's send buffer is full the flush waits for the writable edge and completes
 /// on the loop thread once everything is sent; a peer that is gone completes it as
 /// <see cref="FlushResult.IsCompleted"/>. One writer at a time (<see cref="PipeWebSocket"/>'s lock).
 /// </summary>
@@ -80,8 +80,7 @@ internal sealed class LoopWriter(LoopConnection connection) : PipeWriter, IValue
             }
             cancellationToken.ThrowIfCancellationRequested();
             Waiting = true;
-            _core.Reset();
-            connection.ArmLocked();
+            _core.Reset(); // the socket's next writable edge resumes it (LoopConnection.OnReady)
             if (cancellationToken.CanBeCanceled)
             {
                 _registration = cancellationToken.UnsafeRegister(static (state, token) => ((LoopWriter)state!).Cancel(token), this);

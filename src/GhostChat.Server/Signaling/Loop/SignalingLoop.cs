@@ -9,9 +9,10 @@ namespace GhostChat.Server.Signaling.Loop;
 /// One thread serving many signaling sockets (Linux): it waits in <c>epoll_wait</c> and, on the thread
 /// that saw a socket ready, reads what is there into one buffer shared by all of this loop's sockets
 /// and runs the socket's reader (the broker's receive loop) inline, so a relayed message is read,
-/// parsed, relayed and sent without a hand-off to another thread. Sockets are registered one-shot:
-/// a socket is armed only while someone waits on it (a reader for bytes, a blocked writer for room),
-/// so an idle socket costs the kernel's registration and no buffer here.
+/// parsed, relayed and sent without a hand-off to another thread. Sockets are registered once,
+/// edge-triggered, for input and output: the loop is told when new bytes arrive or when a full send
+/// buffer has room again, and no system call is spent re-arming a socket between messages; an idle
+/// socket costs the kernel's registration and no buffer here.
 /// </summary>
 internal sealed unsafe class SignalingLoop : IDisposable
 {
@@ -93,7 +94,7 @@ internal sealed unsafe class SignalingLoop : IDisposable
     {
         _connections[connection.Id] = connection;
         _classifying.Enqueue(connection);
-        if (!Control(EpollCtlAdd, connection.Fd, EpollIn | EpollRdHup | EpollOneShot, (ulong)connection.Id))
+        if (!Control(EpollCtlAdd, connection.Fd, EpollIn | EpollOut | EpollRdHup | EpollEt, (ulong)connection.Id))
         {
             _connections.TryRemove(connection.Id, out _);
             return false;
@@ -110,10 +111,6 @@ internal sealed unsafe class SignalingLoop : IDisposable
         }
         _connections.TryRemove(connection.Id, out _);
     }
-
-    /// <summary>Arms a socket for one readiness event (one-shot): EPOLLIN and/or EPOLLOUT.</summary>
-    internal bool Arm(LoopConnection connection, uint events)
-        => Control(EpollCtlMod, connection.Fd, events | EpollRdHup | EpollOneShot, (ulong)connection.Id);
 
     private bool Control(int op, nint fd, uint events, ulong id)
     {

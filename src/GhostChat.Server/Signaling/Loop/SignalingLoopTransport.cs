@@ -145,7 +145,7 @@ internal sealed class SignalingLoopTransport(
             var n = connection.Peek(SignalingConnectionMiddleware.MaxHeaderBytes);
             if (n == -1)
             {
-                connection.ArmForFirstBytes();
+                connection.WaitForFirstBytes();
                 return;
             }
             if (n <= 0)

@@ -23,13 +23,12 @@ internal static unsafe partial class LinuxSockets
     public const int EfdNonblock = 0x800;
     public const int ShutRd = 0;
 
-    // Stream sockets (the signaling loop in GhostChat.Server): one-shot epoll readiness, recv/send without blocking.
+    // Stream sockets (the signaling loop in GhostChat.Server): edge-triggered epoll readiness, recv/send without blocking.
     public const int MsgPeek = 0x2;
     public const int MsgNoSignal = 0x4000;
     public const int EpollOut = 0x004;
     public const int EpollRdHup = 0x2000;
-    public const int EpollOneShot = 1 << 30;
-    public const int EpollCtlMod = 3;
+    public const uint EpollEt = 1u << 31;
 
     /// <summary>sizeof(struct sockaddr_in6), the largest address we receive.</summary>
     public const int SockAddrSize = 28;
