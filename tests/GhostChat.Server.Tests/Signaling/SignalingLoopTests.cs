@@ -63,6 +63,30 @@ public sealed class SignalingLoopTests
     }
 
     [Fact]
+    public async Task ReaderThatPauses_FullSendBuffer_GetsEverythingInOrderWhenItReadsAgain()
+    {
+        await using var server = await TestServer.StartAsync(new Dictionary<string, string?>
+        {
+            ["GhostChat:Signaling:Limits:MessagesPerSecond"] = "100000",
+            ["GhostChat:Signaling:Limits:MessageBurst"] = "100000",
+        });
+        using var alice = await RawPeer.ConnectAsync(server, "alice", receiveBuffer: 4096);
+        await using var bob = await server.RegisterAsync("bob");
+        var filler = new string('f', 3000);
+        for (var i = 0; i < 300; i++) // ~900 KB: far more than the kernel buffers between us, within the socket's outbound budget
+        {
+            await bob.SendAsync(new { type = "OFFER", dst = "alice", payload = new { i, filler } });
+        }
+        await bob.SendAsync(new { type = "OFFER", dst = "alice", payload = new { i = 300, filler = "" } });
+        for (var i = 0; i <= 300; i++)
+        {
+            var frame = await alice.ReadFrameAsync();
+            using var json = System.Text.Json.JsonDocument.Parse(frame.Payload);
+            Assert.Equal(i, json.RootElement.GetProperty("payload").GetProperty("i").GetInt32());
+        }
+    }
+
+    [Fact]
     public async Task FragmentedMessage_IsRelayedWhole()
     {
         await using var server = await TestServer.StartAsync();
@@ -218,10 +242,14 @@ public sealed class SignalingLoopTests
             _stream = tcp.GetStream();
         }
 
-        public static async Task<RawPeer> ConnectAsync(TestServer server, string id)
+        public static async Task<RawPeer> ConnectAsync(TestServer server, string id, int? receiveBuffer = null)
         {
-            var tcp = await ConnectionFastPathTests.ConnectAsync(server);
-            tcp.NoDelay = true;
+            var tcp = new TcpClient { NoDelay = true };
+            if (receiveBuffer is { } size)
+            {
+                tcp.ReceiveBufferSize = size; // before connecting: a small window, no autotuning
+            }
+            await tcp.ConnectAsync(server.BaseUri.Host, server.BaseUri.Port);
             var peer = new RawPeer(tcp);
             await ConnectionFastPathTests.Send(peer._stream, ConnectionFastPathTests.Upgrade($"/peerjs?key=peerjs&id={id}&token=t-{id}"));
             Assert.StartsWith("HTTP/1.1 101", await ConnectionFastPathTests.ReadHeadAsync(peer._stream), StringComparison.Ordinal);

@@ -376,9 +376,16 @@ internal sealed unsafe class LoopConnection : PipeReader, IDuplexPipe, IValueTas
                     }
                 }
             }
-            if (_writer.Waiting && (events & (EpollOut | EpollErr | EpollHup)) != 0)
+            if ((events & (EpollOut | EpollErr | EpollHup)) != 0)
             {
-                flushed = _writer.TryResumeLocked(out flushResult);
+                if (_writer.Waiting)
+                {
+                    flushed = _writer.TryResumeLocked(out flushResult);
+                }
+                else
+                {
+                    _writer.SendLeftLocked();
+                }
             }
         }
         if (flushed)
@@ -422,6 +429,8 @@ internal sealed unsafe class LoopConnection : PipeReader, IDuplexPipe, IValueTas
             {
                 return;
             }
+            // What a corked send holds (a close frame, say) goes out now, as far as the kernel takes it without waiting.
+            _writer.SendLeftLocked(closing: true);
             _closed = true;
             readWaiting = _readWaiting;
             _readWaiting = false;

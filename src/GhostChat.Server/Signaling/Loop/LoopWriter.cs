@@ -6,8 +6,11 @@ namespace GhostChat.Server.Signaling.Loop;
 
 /// <summary>
 /// The writing side of a <see cref="LoopConnection"/>: frames are written into a rented buffer (held
-/// only until they are sent) and <see cref="FlushAsync"/> sends them at once, without blocking, on the
-/// caller's thread. When the kernel's send buffer is full the flush waits for the writable edge and completes
+/// only until they are sent). <see cref="FlushAsync"/> on a loop thread (a message relayed while
+/// the loop handles a batch of events) completes at once and the loop sends the socket's frames
+/// once the batch is handled — everything relayed to one socket in that batch in one send, up to
+/// <see cref="PipeWebSocket.FlushThreshold"/> bytes; elsewhere it sends at once, without blocking, on
+/// the caller's thread. When the kernel's send buffer is full the flush waits for the writable edge and completes
 /// on the loop thread once everything is sent; a peer that is gone completes it as
 /// <see cref="FlushResult.IsCompleted"/>. One writer at a time (<see cref="PipeWebSocket"/>'s lock).
 /// </summary>
@@ -20,6 +23,8 @@ internal sealed class LoopWriter(LoopConnection connection) : PipeWriter, IValue
     private int _outEnd;
     private bool _broken;
     private bool _cancelPending;
+    private bool _writing;   // a writer is between GetSpan and FlushAsync: the buffer is its own (set under the lock)
+    private bool _corked;    // on a loop's list to be sent after its batch
     private ManualResetValueTaskSourceCore<FlushResult> _core;
     private CancellationTokenRegistration _registration;
 
@@ -42,6 +47,13 @@ internal sealed class LoopWriter(LoopConnection connection) : PipeWriter, IValue
 
     private void Ensure(int sizeHint)
     {
+        if (!_writing)
+        {
+            lock (connection.Gate)
+            {
+                _writing = true; // a corked send waits for the next flush now
+            }
+        }
         var need = Math.Max(sizeHint, 1);
         if (_out is null)
         {
@@ -69,10 +81,20 @@ internal sealed class LoopWriter(LoopConnection connection) : PipeWriter, IValue
     {
         lock (connection.Gate)
         {
+            _writing = false;
             if (_cancelPending)
             {
                 _cancelPending = false;
                 return new(new FlushResult(isCanceled: true, isCompleted: false));
+            }
+            if (SignalingLoop.Current is { } loop && !_broken && !Waiting && _outEnd - _outStart < PipeWebSocket.FlushThreshold)
+            {
+                if (!_corked)
+                {
+                    _corked = true;
+                    loop.Cork(this);
+                }
+                return new(new FlushResult(isCanceled: false, isCompleted: false));
             }
             if (SendLocked())
             {
@@ -113,6 +135,31 @@ internal sealed class LoopWriter(LoopConnection connection) : PipeWriter, IValue
             _outStart = _outEnd = 0;
         }
         return true;
+    }
+
+    /// <summary>On the loop thread that corked it, after its batch: sends what was written (what the kernel does not take now goes on the next writable edge).</summary>
+    internal void SendCorked()
+    {
+        lock (connection.Gate)
+        {
+            _corked = false;
+            if (!_writing && !Waiting)
+            {
+                SendLocked();
+            }
+        }
+    }
+
+    /// <summary>
+    /// A writable edge with no flush waiting: sends what a corked send left (under the connection's
+    /// lock). <paramref name="closing"/>: the socket is about to close, so a corked batch goes now too.
+    /// </summary>
+    internal void SendLeftLocked(bool closing = false)
+    {
+        if (!_writing && !Waiting && (!_corked || closing))
+        {
+            SendLocked();
+        }
     }
 
     /// <summary>EPOLLOUT (or an error) for a waiting flush, under the connection's lock: true when it is done.</summary>

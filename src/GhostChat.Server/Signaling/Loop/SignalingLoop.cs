@@ -32,6 +32,7 @@ internal sealed unsafe class SignalingLoop : IDisposable
     private readonly Action<LoopConnection> _onFirstBytes;
     private readonly Action<LoopConnection> _onSilent;
     private readonly long _silentTicks;
+    private readonly List<LoopWriter> _corked = [];
     private volatile bool _stopping;
     private int _threadId;
     private int _disposed;
@@ -48,6 +49,13 @@ internal sealed unsafe class SignalingLoop : IDisposable
         Shared = GC.AllocateUninitializedArray<byte>(SharedBufferBytes, pinned: true);
         _thread = new Thread(Run) { IsBackground = true, Name = "signaling-loop-" + index };
     }
+
+    /// <summary>The loop whose thread this is; null on other threads.</summary>
+    [ThreadStatic]
+    private static SignalingLoop? t_current;
+
+    /// <summary>The loop running on this thread, if any: writes made here are sent once its batch of events is handled.</summary>
+    internal static SignalingLoop? Current => t_current;
 
     /// <summary>This loop's read buffer (pinned), used only on its thread.</summary>
     internal byte[] Shared { get; }
@@ -136,6 +144,7 @@ internal sealed unsafe class SignalingLoop : IDisposable
     private void Run()
     {
         Volatile.Write(ref _threadId, Environment.CurrentManagedThreadId);
+        t_current = this;
         while (!_stopping)
         {
             var n = EpollWait(_epoll, _events, MaxEvents, _classifying.IsEmpty ? -1 : 500);
@@ -165,7 +174,21 @@ internal sealed unsafe class SignalingLoop : IDisposable
                 }
             }
             SweepSilent();
+            SendCorked();
         }
+    }
+
+    /// <summary>On this loop's thread: <paramref name="writer"/> has frames to send when this batch of events is handled.</summary>
+    internal void Cork(LoopWriter writer) => _corked.Add(writer);
+
+    /// <summary>Sends what this batch of events wrote: every frame for one socket in one send.</summary>
+    private void SendCorked()
+    {
+        for (var i = 0; i < _corked.Count; i++)
+        {
+            _corked[i].SendCorked();
+        }
+        _corked.Clear();
     }
 
     /// <summary>New sockets that sent nothing in time are passed on (Kestrel's own timeouts then apply).</summary>
