@@ -49,7 +49,7 @@ internal sealed unsafe class LoopConnection : PipeReader, IDuplexPipe, IValueTas
     {
         _loop = loop;
         Socket = socket;
-        Fd = socket.Handle;
+        Fd = socket.SafeHandle.DangerousGetHandle(); // used only while the socket is ours (Socket.Handle would also mark the handle as exposed)
         Id = Interlocked.Increment(ref s_nextId);
         AcceptedAt = System.Diagnostics.Stopwatch.GetTimestamp();
         _writer = new LoopWriter(this);

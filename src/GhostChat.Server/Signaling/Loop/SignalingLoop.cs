@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using static GhostChat.Turn.Server.Udp.LinuxSockets;
@@ -163,14 +164,22 @@ internal sealed unsafe class SignalingLoop : IDisposable
                 {
                     continue;
                 }
-                if (connection.Classifying)
+                try
                 {
-                    connection.Classifying = false;
-                    _onFirstBytes(connection);
+                    if (connection.Classifying)
+                    {
+                        connection.Classifying = false;
+                        _onFirstBytes(connection);
+                    }
+                    else
+                    {
+                        connection.OnReady(events);
+                    }
                 }
-                else
+                catch (Exception ex) when (ex is SocketException or ObjectDisposedException or IOException or InvalidOperationException)
                 {
-                    connection.OnReady(events);
+                    // One socket's failure (it went away while we looked) is that socket's end, never the loop's.
+                    connection.Close(abort: true);
                 }
             }
             SweepSilent();
