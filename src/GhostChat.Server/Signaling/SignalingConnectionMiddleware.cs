@@ -27,7 +27,7 @@ namespace GhostChat.Server.Signaling;
 /// </summary>
 internal sealed class SignalingConnectionMiddleware
 {
-    private const int MaxHeaderBytes = 8 * 1024;
+    internal const int MaxHeaderBytes = 8 * 1024;
     private static readonly TimeSpan HeaderTimeout = TimeSpan.FromSeconds(10);
     private static readonly byte[] WebSocketGuid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"u8.ToArray();
 
@@ -80,21 +80,19 @@ internal sealed class SignalingConnectionMiddleware
             await next(connection); // only plain HTTP reaches this point: the pipeline redirects it
             return;
         }
-        // The request, its header text and the timeout live in UpgradeAsync's state only: an idle
+        // The request, its header text and the timeout live in ReadUpgradeAsync's state only: an idle
         // socket keeps just the handshake's few values and the WebSocket.
-        var (passOn, handshake) = await UpgradeAsync(connection);
+        var (passOn, request) = await ReadUpgradeAsync(connection);
         if (passOn)
         {
             await next(connection);
             return;
         }
-        if (handshake is null)
+        if (request is null)
         {
             return; // aborted: no complete request headers in time, or the client left
         }
-        using var socket = new PipeWebSocket(connection.Transport);
-        await _broker.RunAsync(handshake, socket, "connection", connection.ConnectionClosed);
-        if (socket.State == WebSocketState.Aborted)
+        if (await ServeAsync(connection.Transport, request, (connection.RemoteEndPoint as IPEndPoint)?.Address, "connection", connection.ConnectionClosed))
         {
             // A blocked send was given up (a client that stopped reading), the protocol was broken or
             // the client is gone: drop what is still unsent instead of letting the connection wait,
@@ -104,53 +102,74 @@ internal sealed class SignalingConnectionMiddleware
     }
 
     /// <summary>
-    /// Reads the first request's headers. A signaling upgrade is answered (101) and its handshake
-    /// returned; anything else is left unread with <c>PassOn</c> for the HTTP pipeline; null without
-    /// PassOn when the connection was aborted.
+    /// Whether a connection's first bytes are a signaling upgrade this path answers (the same rule
+    /// for the signaling socket loop, <see cref="Loop.SignalingLoopTransport"/>, and for Kestrel's connections).
     /// </summary>
-    private async ValueTask<(bool PassOn, SignalingHandshake? Handshake)> UpgradeAsync(ConnectionContext connection)
+    internal ParseVerdict Classify(ReadOnlySequence<byte> head, out UpgradeRequest? request, out long consumed)
+    {
+        if (_redirectsHttp)
+        {
+            request = null;
+            consumed = 0;
+            return ParseVerdict.NotOurs;
+        }
+        return UpgradeRequest.TryParse(head, _prefix, MaxHeaderBytes, _hostAllowed, out request, out consumed);
+    }
+
+    /// <summary>
+    /// Answers an upgrade whose request was read off <paramref name="transport"/> (101) and runs the
+    /// signaling WebSocket over it to its end. True when the socket ended aborted: the caller drops
+    /// whatever is still unsent rather than waiting for a client that may never read.
+    /// </summary>
+    internal async Task<bool> ServeAsync(IDuplexPipe transport, UpgradeRequest request, IPAddress? remote, string path, CancellationToken closed)
+    {
+#pragma warning disable CA5350 // RFC 6455 §4.2.2 defines Sec-WebSocket-Accept with SHA-1; it is not used for security here
+        var accept = Convert.ToBase64String(SHA1.HashData([.. Encoding.ASCII.GetBytes(request.Key), .. WebSocketGuid]));
+#pragma warning restore CA5350
+        await transport.Output.WriteAsync(Encoding.ASCII.GetBytes(
+            "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Accept: " + accept + "\r\n\r\n"), closed);
+        var handshake = new SignalingHandshake(request.QueryKey, request.QueryId, request.QueryToken, request.Origin, _addresses.Resolve(remote, request.ForwardedFor));
+        using var socket = new PipeWebSocket(transport);
+        await _broker.RunAsync(handshake, socket, path, closed);
+        return socket.State == WebSocketState.Aborted;
+    }
+
+    /// <summary>
+    /// Reads the first request's headers. A signaling upgrade is consumed and returned; anything else
+    /// is left unread with <c>PassOn</c> for the HTTP pipeline; null without PassOn when the
+    /// connection was aborted.
+    /// </summary>
+    private async ValueTask<(bool PassOn, UpgradeRequest? Request)> ReadUpgradeAsync(ConnectionContext connection)
     {
         var input = connection.Transport.Input;
-        UpgradeRequest? request;
-        using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(connection.ConnectionClosed))
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(connection.ConnectionClosed);
+        timeout.CancelAfter(HeaderTimeout);
+        while (true)
         {
-            timeout.CancelAfter(HeaderTimeout);
-            while (true)
+            ReadResult result;
+            try
             {
-                ReadResult result;
-                try
-                {
-                    result = await input.ReadAsync(timeout.Token);
-                }
-                catch (OperationCanceledException)
-                {
-                    connection.Abort(new ConnectionAbortedException("No complete request headers in time."));
-                    return (false, null);
-                }
-                var buffer = result.Buffer;
-                var verdict = UpgradeRequest.TryParse(buffer, _prefix, MaxHeaderBytes, _hostAllowed, out request, out var consumed);
-                if (verdict == ParseVerdict.Ours)
-                {
-                    input.AdvanceTo(buffer.GetPosition(consumed));
-                    break;
-                }
-                if (verdict == ParseVerdict.NotOurs || result.IsCompleted)
-                {
-                    input.AdvanceTo(buffer.Start, buffer.Start); // nothing consumed or examined: HTTP sees it all
-                    return (true, null);
-                }
-                input.AdvanceTo(buffer.Start, buffer.End); // need more bytes
+                result = await input.ReadAsync(timeout.Token);
             }
+            catch (OperationCanceledException)
+            {
+                connection.Abort(new ConnectionAbortedException("No complete request headers in time."));
+                return (false, null);
+            }
+            var buffer = result.Buffer;
+            var verdict = Classify(buffer, out var request, out var consumed);
+            if (verdict == ParseVerdict.Ours)
+            {
+                input.AdvanceTo(buffer.GetPosition(consumed));
+                return (false, request);
+            }
+            if (verdict == ParseVerdict.NotOurs || result.IsCompleted)
+            {
+                input.AdvanceTo(buffer.Start, buffer.Start); // nothing consumed or examined: HTTP sees it all
+                return (true, null);
+            }
+            input.AdvanceTo(buffer.Start, buffer.End); // need more bytes
         }
-
-#pragma warning disable CA5350 // RFC 6455 §4.2.2 defines Sec-WebSocket-Accept with SHA-1; it is not used for security here
-        var accept = Convert.ToBase64String(SHA1.HashData([.. Encoding.ASCII.GetBytes(request!.Key), .. WebSocketGuid]));
-#pragma warning restore CA5350
-        await connection.Transport.Output.WriteAsync(Encoding.ASCII.GetBytes(
-            "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Accept: " + accept + "\r\n\r\n"));
-
-        var remote = (connection.RemoteEndPoint as IPEndPoint)?.Address;
-        return (false, new SignalingHandshake(request.QueryKey, request.QueryId, request.QueryToken, request.Origin, _addresses.Resolve(remote, request.ForwardedFor)));
     }
 
     internal enum ParseVerdict

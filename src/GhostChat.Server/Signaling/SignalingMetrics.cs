@@ -31,7 +31,7 @@ internal sealed class SignalingMetrics
         _ignored = meter.CreateCounter<long>("ghostchat.signaling.frames.ignored", "{frame}", "Well-formed frames with no action (unknown type, missing dst).");
     }
 
-    /// <summary>A socket was accepted; <paramref name="path"/> says how ("connection": the fast path, "http": the HTTP pipeline).</summary>
+    /// <summary>A socket was accepted; <paramref name="path"/> says how ("loop": the signaling socket loop, "connection": Kestrel's fast path, "http": the HTTP pipeline).</summary>
     public void Accepted(string path) => _connections.Add(1, new KeyValuePair<string, object?>("path", path));
 
     public void Relayed(MessageType type) => _relayed.Add(1, new KeyValuePair<string, object?>("type", SignalingFrames.TypeName(type)));

@@ -55,6 +55,13 @@ public sealed class SignalingOptions
     /// </summary>
     public bool ConnectionFastPath { get; set; } = true;
 
+    /// <summary>
+    /// With <see cref="ConnectionFastPath"/>: on 64-bit Linux, accept TCP connections on our own
+    /// socket loops (epoll, one per core) and serve signaling upgrades there, outside Kestrel's
+    /// per-connection machinery; everything else is handed to Kestrel. Default on.
+    /// </summary>
+    public bool SocketLoop { get; set; } = true;
+
     /// <summary>Abuse limits.</summary>
     public SignalingLimits Limits { get; set; } = new();
 }

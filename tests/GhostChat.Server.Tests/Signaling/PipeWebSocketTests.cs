@@ -89,7 +89,7 @@ public sealed class PipeWebSocketTests
     }
 
     /// <summary>A client frame as a browser sends it: masked with <paramref name="mask"/>.</summary>
-    private static byte[] ClientFrame(byte opcode, byte[] payload, bool fin = true, uint mask = 0x9A3C_51E7, byte firstByteExtra = 0, bool masked = true)
+    internal static byte[] ClientFrame(byte opcode, byte[] payload, bool fin = true, uint mask = 0x9A3C_51E7, byte firstByteExtra = 0, bool masked = true)
     {
         var header = new List<byte> { (byte)((fin ? 0x80 : 0) | firstByteExtra | opcode) };
         var maskBit = masked ? 0x80 : 0;

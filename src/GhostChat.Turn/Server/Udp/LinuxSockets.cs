@@ -31,6 +31,13 @@ internal static unsafe partial class LinuxSockets
     public const int EfdNonblock = 0x800;
     public const int ShutRd = 0;
 
+    // Stream sockets (the signaling loop in GhostChat.Server): edge-triggered epoll readiness, recv/send without blocking.
+    public const int MsgPeek = 0x2;
+    public const int MsgNoSignal = 0x4000;
+    public const int EpollOut = 0x004;
+    public const int EpollRdHup = 0x2000;
+    public const uint EpollEt = 1u << 31;
+
     /// <summary>sizeof(struct sockaddr_in6), the largest address we receive.</summary>
     public const int SockAddrSize = 28;
 
@@ -135,4 +142,10 @@ internal static unsafe partial class LinuxSockets
 
     [LibraryImport("libc", EntryPoint = "shutdown", SetLastError = true)]
     public static partial int Shutdown(nint fd, int how);
+
+    [LibraryImport("libc", EntryPoint = "recv", SetLastError = true)]
+    public static partial nint Recv(nint fd, byte* buffer, nuint length, int flags);
+
+    [LibraryImport("libc", EntryPoint = "send", SetLastError = true)]
+    public static partial nint Send(nint fd, byte* buffer, nuint length, int flags);
 }

@@ -1,0 +1,252 @@
+using System.Buffers;
+using System.Net;
+using System.Net.Sockets;
+using System.Threading.Channels;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
+using Microsoft.Extensions.Options;
+
+namespace GhostChat.Server.Signaling.Loop;
+
+/// <summary>
+/// Kestrel's transport for TCP endpoints, with signaling served outside Kestrel: it accepts each
+/// connection itself and puts it on a <see cref="SignalingLoop"/> (one per core); when the first bytes
+/// arrive it looks at them without taking them (MSG_PEEK). A complete, clean signaling upgrade
+/// (<see cref="SignalingConnectionMiddleware.Classify"/>: the same rule as Kestrel's fast path) is
+/// taken off the socket and served on the loop — the broker runs over <see cref="PipeWebSocket"/> on the
+/// loop's pipes. Everything else — the web app, the API, TLS, a request head that came in pieces, a
+/// connection that says nothing for <see cref="SilentAfter"/> — is handed to Kestrel untouched, as a
+/// socket connection made by Kestrel's own <see cref="SocketConnectionContextFactory"/>, where the
+/// fast path and the HTTP pipeline judge it as before. Other endpoints (Unix sockets, handles) and
+/// other systems use Kestrel's socket transport unchanged.
+/// </summary>
+internal sealed class SignalingLoopTransport(
+    IOptions<SocketTransportOptions> socketOptions,
+    ILoggerFactory loggerFactory,
+    IServiceProvider services) : IConnectionListenerFactory, IConnectionListenerFactorySelector
+{
+    /// <summary>A new connection that sends nothing for this long goes to Kestrel, whose timeouts then apply.</summary>
+    internal static readonly TimeSpan SilentAfter = TimeSpan.FromSeconds(2);
+
+    private readonly SocketTransportFactory _sockets = new(socketOptions, loggerFactory);
+
+    /// <summary>Whether this system can run the loop (64-bit Linux).</summary>
+    internal static bool Supported => GhostChat.Turn.Server.Udp.LinuxSockets.Supported;
+
+    public bool CanBind(EndPoint endpoint) => _sockets.CanBind(endpoint);
+
+    public async ValueTask<IConnectionListener> BindAsync(EndPoint endpoint, CancellationToken cancellationToken = default)
+    {
+        if (endpoint is IPEndPoint && Supported)
+        {
+            var listener = Listener.TryBind(endpoint, socketOptions.Value, loggerFactory, services);
+            if (listener is not null)
+            {
+                return listener;
+            }
+        }
+        return await _sockets.BindAsync(endpoint, cancellationToken);
+    }
+
+    private sealed class Listener : IConnectionListener
+    {
+        private static readonly TimeSpan DrainTimeout = PeerSession.CloseTimeout + TimeSpan.FromSeconds(3);
+
+        private readonly Socket _listen;
+        private readonly SignalingLoop[] _loops;
+        private readonly SocketConnectionContextFactory _kestrel;
+        private readonly Channel<Socket> _toKestrel = Channel.CreateUnbounded<Socket>(new UnboundedChannelOptions { SingleReader = true });
+        private readonly SignalingConnectionMiddleware _signaling;
+        private readonly bool _noDelay;
+        private readonly Task _accepting;
+        private readonly CancellationTokenSource _unbound = new();
+        private int _nextLoop;
+        private int _served;
+
+        private Listener(Socket listen, SocketTransportOptions options, ILoggerFactory loggers, SignalingConnectionMiddleware signaling, int loops)
+        {
+            _listen = listen;
+            _signaling = signaling;
+            _noDelay = options.NoDelay;
+            _kestrel = new SocketConnectionContextFactory(
+                new SocketConnectionFactoryOptions
+                {
+                    IOQueueCount = options.IOQueueCount,
+                    WaitForDataBeforeAllocatingBuffer = options.WaitForDataBeforeAllocatingBuffer,
+                    MaxReadBufferSize = options.MaxReadBufferSize,
+                    MaxWriteBufferSize = options.MaxWriteBufferSize,
+                    UnsafePreferInlineScheduling = options.UnsafePreferInlineScheduling,
+                },
+                loggers.CreateLogger("Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets"));
+            var created = new List<SignalingLoop>(loops);
+            for (var i = 0; i < loops; i++)
+            {
+                var loop = SignalingLoop.TryCreate(i, OnFirstBytes, ToKestrel, SilentAfter);
+                if (loop is not null)
+                {
+                    created.Add(loop);
+                }
+            }
+            _loops = [.. created];
+            EndPoint = listen.LocalEndPoint!;
+            _accepting = _loops.Length > 0 ? AcceptLoopAsync() : Task.CompletedTask;
+        }
+
+        public EndPoint EndPoint { get; }
+
+        public static Listener? TryBind(EndPoint endpoint, SocketTransportOptions options, ILoggerFactory loggers, IServiceProvider services)
+        {
+            var listen = options.CreateBoundListenSocket(endpoint);
+            listen.Listen(options.Backlog);
+            var listener = new Listener(listen, options, loggers, services.GetRequiredService<SignalingConnectionMiddleware>(), Environment.ProcessorCount);
+            if (listener._loops.Length == 0)
+            {
+                listener._kestrel.Dispose();
+                listen.Dispose();
+                return null;
+            }
+            return listener;
+        }
+
+        private async Task AcceptLoopAsync()
+        {
+            while (true)
+            {
+                Socket socket;
+                try
+                {
+                    socket = await _listen.AcceptAsync(_unbound.Token);
+                }
+                catch (Exception ex) when (ex is SocketException { SocketErrorCode: SocketError.ConnectionReset })
+                {
+                    continue; // the client gave up while queued
+                }
+                catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException or SocketException)
+                {
+                    break; // unbound
+                }
+                if (socket.LocalEndPoint is IPEndPoint)
+                {
+                    socket.NoDelay = _noDelay;
+                }
+                var loop = _loops[(int)((uint)Interlocked.Increment(ref _nextLoop) % (uint)_loops.Length)];
+                var connection = new LoopConnection(loop, socket);
+                if (!loop.Add(connection))
+                {
+                    _toKestrel.Writer.TryWrite(socket);
+                }
+            }
+            _toKestrel.Writer.TryComplete();
+        }
+
+        /// <summary>On the loop thread: a new socket's first bytes are there. Ours are served on the loop, the rest go to Kestrel.</summary>
+        private void OnFirstBytes(LoopConnection connection)
+        {
+            var n = connection.Peek(SignalingConnectionMiddleware.MaxHeaderBytes);
+            if (n == -1)
+            {
+                connection.WaitForFirstBytes();
+                return;
+            }
+            if (n <= 0)
+            {
+                connection.Close(abort: false); // gone before saying anything
+                return;
+            }
+            var verdict = _signaling.Classify(new ReadOnlySequence<byte>(connection.Loop.Shared, 0, n), out var request, out var consumed);
+            if (verdict != SignalingConnectionMiddleware.ParseVerdict.Ours || _unbound.IsCancellationRequested)
+            {
+                ToKestrel(connection);
+                return;
+            }
+            if (!connection.Discard((int)consumed))
+            {
+                connection.Close(abort: true);
+                return;
+            }
+            Interlocked.Increment(ref _served);
+            _ = ServeAsync(connection, request!, (connection.Socket.RemoteEndPoint as IPEndPoint)?.Address);
+        }
+
+        private async Task ServeAsync(LoopConnection connection, SignalingConnectionMiddleware.UpgradeRequest request, IPAddress? remote)
+        {
+            var aborted = true;
+            try
+            {
+                aborted = await _signaling.ServeAsync(connection, request, remote, "loop", CancellationToken.None);
+            }
+            catch (Exception ex) when (ex is IOException or OperationCanceledException or ObjectDisposedException or System.Net.WebSockets.WebSocketException)
+            {
+                // The client went away during the upgrade.
+            }
+            finally
+            {
+                connection.Close(aborted);
+                Interlocked.Decrement(ref _served);
+            }
+        }
+
+        private void ToKestrel(LoopConnection connection)
+        {
+            connection.Detach();
+            if (!_toKestrel.Writer.TryWrite(connection.Socket))
+            {
+                connection.Socket.Dispose(); // unbound meanwhile
+            }
+        }
+
+        public async ValueTask<ConnectionContext?> AcceptAsync(CancellationToken cancellationToken = default)
+        {
+            try
+            {
+                while (await _toKestrel.Reader.WaitToReadAsync(cancellationToken))
+                {
+                    if (_toKestrel.Reader.TryRead(out var socket))
+                    {
+                        return _kestrel.Create(socket);
+                    }
+                }
+            }
+            catch (ChannelClosedException)
+            {
+            }
+            return null;
+        }
+
+        public async ValueTask UnbindAsync(CancellationToken cancellationToken = default)
+        {
+            await _unbound.CancelAsync();
+            _listen.Dispose();
+            await _accepting;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await UnbindAsync();
+            // The broker closed every session with 1001 when the application began stopping; give
+            // them the close handshake's time, then reset what is left.
+            var deadline = DateTime.UtcNow + DrainTimeout;
+            while (Volatile.Read(ref _served) > 0 && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(50, CancellationToken.None);
+            }
+            foreach (var loop in _loops)
+            {
+                foreach (var connection in loop.Connections.ToArray())
+                {
+                    connection.Close(abort: true);
+                }
+            }
+            while (_toKestrel.Reader.TryRead(out var socket))
+            {
+                socket.Dispose();
+            }
+            foreach (var loop in _loops)
+            {
+                loop.Dispose();
+            }
+            _kestrel.Dispose();
+            _unbound.Dispose();
+        }
+    }
+}

@@ -1,0 +1,289 @@
+using System.Buffers.Binary;
+using System.Net.Sockets;
+using System.Text;
+using GhostChat.Server.Signaling.Loop;
+
+namespace GhostChat.Server.Tests.Signaling;
+
+/// <summary>
+/// The signaling socket loop (Linux: our own epoll loops accept the connections, serve signaling
+/// upgrades and hand everything else to Kestrel), seen from raw TCP clients: frames arriving in any
+/// cut across reads, many in one read, fragmented, unmasked, oversized; upgrades it must leave to
+/// Kestrel; and shutdown with sockets open, which must leave no descriptor behind.
+/// </summary>
+public sealed class SignalingLoopTests
+{
+    private static bool Loop => SignalingLoopTransport.Supported;
+
+    [Fact]
+    public async Task CleanUpgrade_IsServedByTheLoop_AndHttpStillByKestrel()
+    {
+        Assert.True(Loop, "the socket loop (the default on 64-bit Linux) runs here");
+        await using var server = await TestServer.StartAsync();
+        await using var a = await server.RegisterAsync("alice");
+        Assert.Equal(1, await server.MetricAsync("ghostchat_signaling_connections_total", "path=\"loop\""));
+        Assert.Equal(0, await server.MetricAsync("ghostchat_signaling_connections_total", "path=\"connection\""));
+        Assert.Equal(System.Net.HttpStatusCode.OK, (await server.Http.GetAsync("/peerjs/id")).StatusCode);
+    }
+
+    [Fact]
+    public async Task ManyFramesInOneWrite_AllRelayedInOrder()
+    {
+        await using var server = await TestServer.StartAsync();
+        using var alice = await RawPeer.ConnectAsync(server, "alice");
+        await using var bob = await server.RegisterAsync("bob");
+        var burst = Enumerable.Range(0, 50).SelectMany(i => Offer("bob", i)).ToArray();
+        await alice.SendAsync(burst);
+        for (var i = 0; i < 50; i++)
+        {
+            Assert.Equal(i, (await bob.ReceiveAsync()).Payload.GetInt32());
+        }
+    }
+
+    [Fact]
+    public async Task FramesCutAnywhereAcrossReads_AreReassembled()
+    {
+        await using var server = await TestServer.StartAsync();
+        using var alice = await RawPeer.ConnectAsync(server, "alice");
+        await using var bob = await server.RegisterAsync("bob");
+        // Three frames (one with a 16-bit length) sent in pieces that cut headers, masks and payloads.
+        var big = PipeWebSocketTests.ClientFrame(0x1, Encoding.UTF8.GetBytes("{\"type\":\"OFFER\",\"dst\":\"bob\",\"payload\":\"" + new string('y', 300) + "\"}"));
+        var stream = Offer("bob", 1).Concat(big).Concat(Offer("bob", 3)).ToArray();
+        foreach (var cut in new[] { 1, 1, 1, 3, 5, 7, 200, 2, 90 })
+        {
+            var take = Math.Min(cut, stream.Length);
+            await alice.SendAsync(stream[..take]);
+            stream = stream[take..];
+            await Task.Delay(5); // separate segments, separate reads
+        }
+        await alice.SendAsync(stream);
+        Assert.Equal(1, (await bob.ReceiveAsync()).Payload.GetInt32());
+        Assert.Equal(300, (await bob.ReceiveAsync()).Payload.GetString()!.Length);
+        Assert.Equal(3, (await bob.ReceiveAsync()).Payload.GetInt32());
+    }
+
+    [Fact]
+    public async Task ReaderThatPauses_FullSendBuffer_GetsEverythingInOrderWhenItReadsAgain()
+    {
+        await using var server = await TestServer.StartAsync(new Dictionary<string, string?>
+        {
+            ["GhostChat:Signaling:Limits:MessagesPerSecond"] = "100000",
+            ["GhostChat:Signaling:Limits:MessageBurst"] = "100000",
+        });
+        using var alice = await RawPeer.ConnectAsync(server, "alice", receiveBuffer: 4096);
+        await using var bob = await server.RegisterAsync("bob");
+        var filler = new string('f', 3000);
+        for (var i = 0; i < 300; i++) // ~900 KB: far more than the kernel buffers between us, within the socket's outbound budget
+        {
+            await bob.SendAsync(new { type = "OFFER", dst = "alice", payload = new { i, filler } });
+        }
+        await bob.SendAsync(new { type = "OFFER", dst = "alice", payload = new { i = 300, filler = "" } });
+        for (var i = 0; i <= 300; i++)
+        {
+            var frame = await alice.ReadFrameAsync();
+            using var json = System.Text.Json.JsonDocument.Parse(frame.Payload);
+            Assert.Equal(i, json.RootElement.GetProperty("payload").GetProperty("i").GetInt32());
+        }
+    }
+
+    [Fact]
+    public async Task FragmentedMessage_IsRelayedWhole()
+    {
+        await using var server = await TestServer.StartAsync();
+        using var alice = await RawPeer.ConnectAsync(server, "alice");
+        await using var bob = await server.RegisterAsync("bob");
+        var text = Encoding.UTF8.GetBytes("{\"type\":\"OFFER\",\"dst\":\"bob\",\"payload\":\"fragmented\"}");
+        await alice.SendAsync(PipeWebSocketTests.ClientFrame(0x1, text[..10], fin: false));
+        await alice.SendAsync(PipeWebSocketTests.ClientFrame(0x0, text[10..30], fin: false));
+        await alice.SendAsync([.. PipeWebSocketTests.ClientFrame(0x9, "ping"u8.ToArray()), .. PipeWebSocketTests.ClientFrame(0x0, text[30..])]);
+        Assert.Equal("fragmented", (await bob.ReceiveAsync()).Payload.GetString());
+        var pong = await alice.ReadFrameAsync();
+        Assert.Equal((0xA, "ping"), (pong.Opcode, Encoding.UTF8.GetString(pong.Payload)));
+    }
+
+    [Fact]
+    public async Task UnmaskedClientFrame_ClosesWith1002_OthersServed()
+    {
+        await using var server = await TestServer.StartAsync();
+        using var mallory = await RawPeer.ConnectAsync(server, "mallory");
+        await using var a = await server.RegisterAsync("alice");
+        await using var b = await server.RegisterAsync("bob");
+        await mallory.SendAsync(PipeWebSocketTests.ClientFrame(0x1, "{\"type\":\"HEARTBEAT\"}"u8.ToArray(), masked: false));
+        var close = await mallory.ReadFrameAsync();
+        Assert.Equal(0x8, close.Opcode);
+        Assert.Equal(1002, BinaryPrimitives.ReadUInt16BigEndian(close.Payload));
+        await a.SendAsync(new { type = "OFFER", dst = "bob", payload = 1 });
+        Assert.Equal("alice", (await b.ReceiveAsync()).Src);
+    }
+
+    [Fact]
+    public async Task OversizedFrame_IsDroppedAsTooLarge_TheSocketKeepsWorking()
+    {
+        await using var server = await TestServer.StartAsync(new Dictionary<string, string?> { ["GhostChat:Signaling:Limits:MaxFrameBytes"] = "1024" });
+        using var alice = await RawPeer.ConnectAsync(server, "alice");
+        await using var bob = await server.RegisterAsync("bob");
+        var huge = PipeWebSocketTests.ClientFrame(0x1, Encoding.UTF8.GetBytes("{\"type\":\"OFFER\",\"dst\":\"bob\",\"payload\":\"" + new string('z', 200_000) + "\"}"));
+        await alice.SendAsync([.. huge, .. Offer("bob", 7)]);
+        Assert.Equal(7, (await bob.ReceiveAsync()).Payload.GetInt32());
+        Assert.Equal(1, await server.MetricAsync("ghostchat_signaling_frames_malformed_total", "kind=\"too_large\""));
+    }
+
+    [Fact]
+    public async Task UpgradeHeadInPieces_IsServed()
+    {
+        // When the loop sees only the first piece it hands the socket to Kestrel's fast path, which
+        // waits for the rest; when both pieces are there by the time it looks, it serves the upgrade.
+        await using var server = await TestServer.StartAsync();
+        using var tcp = await ConnectionFastPathTests.ConnectAsync(server);
+        var request = ConnectionFastPathTests.Upgrade("/peerjs?key=peerjs&id=alice&token=t");
+        await ConnectionFastPathTests.Send(tcp.GetStream(), request[..20]);
+        await Task.Delay(50);
+        await ConnectionFastPathTests.Send(tcp.GetStream(), request[20..]);
+        Assert.StartsWith("HTTP/1.1 101", await ConnectionFastPathTests.ReadHeadAsync(tcp.GetStream()), StringComparison.Ordinal);
+        Assert.Equal(1, await server.MetricAsync("ghostchat_signaling_connections_total"));
+        Assert.Equal(0, await server.MetricAsync("ghostchat_signaling_connections_total", "path=\"http\""));
+    }
+
+    public static TheoryData<string, string> NotOurs() => new()
+    {
+        { "binary garbage", "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 not http at all\r\n\r\n" },
+        { "bad request line", "GET /peerjs?key=peerjs&id=a&token=t\r\nHost: x\r\n\r\n" },
+        { "oversized head", "GET /peerjs?key=peerjs&id=a&token=t HTTP/1.1\r\nHost: x\r\nX-Pad: " + new string('a', 9000) + "\r\n\r\n" },
+    };
+
+    [Theory]
+    [MemberData(nameof(NotOurs))]
+    public async Task MalformedFirstBytes_GoToKestrel_WhichRefusesThem_OthersServed(string name, string request)
+    {
+        _ = name;
+        await using var server = await TestServer.StartAsync();
+        using (var tcp = await ConnectionFastPathTests.ConnectAsync(server))
+        {
+            await tcp.GetStream().WriteAsync(Encoding.Latin1.GetBytes(request));
+            var head = await ConnectionFastPathTests.ReadHeadAsync(tcp.GetStream());
+            Assert.True(head.Length == 0 || head.StartsWith("HTTP/1.1 4", StringComparison.Ordinal), head);
+        }
+        Assert.Equal(0, await server.MetricAsync("ghostchat_signaling_connections_total"));
+        await using var a = await server.RegisterAsync("alice");
+        await using var b = await server.RegisterAsync("bob");
+        await a.SendAsync(new { type = "OFFER", dst = "bob", payload = 1 });
+        Assert.Equal("alice", (await b.ReceiveAsync()).Src);
+    }
+
+    [Fact]
+    public async Task SilentConnection_IsHandedOn_AndStillServedWhenItSpeaks()
+    {
+        await using var server = await TestServer.StartAsync();
+        using var tcp = await ConnectionFastPathTests.ConnectAsync(server);
+        await Task.Delay(SignalingLoopTransport.SilentAfter + TimeSpan.FromSeconds(1));
+        await ConnectionFastPathTests.Send(tcp.GetStream(), ConnectionFastPathTests.Upgrade("/peerjs?key=peerjs&id=alice&token=t"));
+        Assert.StartsWith("HTTP/1.1 101", await ConnectionFastPathTests.ReadHeadAsync(tcp.GetStream()), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Shutdown_WithLoopSocketsOpen_ClosesThemWith1001_AndLeavesNoDescriptor()
+    {
+        Assert.True(Loop && Directory.Exists("/proc/self/fd"), "the socket loop runs here and descriptors are counted in /proc");
+        // A first server warms up whatever the runtime opens once per process (its epoll, eventfds).
+        await (await TestServer.StartAsync()).DisposeAsync();
+        var before = SocketsAndPolls().Count;
+
+        var server = await TestServer.StartAsync();
+        var peers = new List<PeerClient>();
+        for (var i = 0; i < 10; i++)
+        {
+            peers.Add(await server.RegisterAsync("p" + i));
+        }
+        using var silent = await ConnectionFastPathTests.ConnectAsync(server); // never says anything
+        using var neverReading = await NeverReadingClient.ConnectAsync(server.WebSocketUri("slow", "t-slow"));
+        using var partial = await RawPeer.ConnectAsync(server, "partial");
+        await partial.SendAsync(Offer("p0", 1)[..3]); // a frame cut short: the loop keeps its first bytes
+        await server.DisposeAsync();
+
+        foreach (var peer in peers)
+        {
+            Assert.Equal(System.Net.WebSockets.WebSocketCloseStatus.EndpointUnavailable, (await peer.WaitClosedAsync()).Status);
+            await peer.DisposeAsync();
+        }
+        silent.Dispose();
+        neverReading.Dispose();
+        partial.Dispose();
+        await Eventually.TrueAsync(() => Task.FromResult(SocketsAndPolls().Count <= before),
+            $"no more sockets, epolls and eventfds open after shutdown than before the server started ({before})");
+    }
+
+    /// <summary>This process's open sockets, epoll instances and eventfds (what the loops open; loaded assemblies are not counted).</summary>
+    private static List<string> SocketsAndPolls() => [.. Directory.GetFiles("/proc/self/fd")
+        .Select(f =>
+        {
+            try
+            {
+                return new FileInfo(f).LinkTarget ?? "";
+            }
+            catch (IOException)
+            {
+                return "";
+            }
+        })
+        .Where(t => t.StartsWith("socket:", StringComparison.Ordinal) || t.StartsWith("anon_inode:", StringComparison.Ordinal))];
+
+    private static byte[] Offer(string dst, int payload)
+        => PipeWebSocketTests.ClientFrame(0x1, Encoding.UTF8.GetBytes($"{{\"type\":\"OFFER\",\"dst\":\"{dst}\",\"payload\":{payload}}}"));
+
+    /// <summary>A signaling client on a raw TCP socket: registers, then sends whatever bytes the test makes.</summary>
+    private sealed class RawPeer : IDisposable
+    {
+        private readonly TcpClient _tcp;
+        private readonly NetworkStream _stream;
+
+        private RawPeer(TcpClient tcp)
+        {
+            _tcp = tcp;
+            _stream = tcp.GetStream();
+        }
+
+        public static async Task<RawPeer> ConnectAsync(TestServer server, string id, int? receiveBuffer = null)
+        {
+            var tcp = new TcpClient { NoDelay = true };
+            if (receiveBuffer is { } size)
+            {
+                tcp.ReceiveBufferSize = size; // before connecting: a small window, no autotuning
+            }
+            await tcp.ConnectAsync(server.BaseUri.Host, server.BaseUri.Port);
+            var peer = new RawPeer(tcp);
+            await ConnectionFastPathTests.Send(peer._stream, ConnectionFastPathTests.Upgrade($"/peerjs?key=peerjs&id={id}&token=t-{id}"));
+            Assert.StartsWith("HTTP/1.1 101", await ConnectionFastPathTests.ReadHeadAsync(peer._stream), StringComparison.Ordinal);
+            var open = await peer.ReadFrameAsync();
+            Assert.Contains("\"OPEN\"", Encoding.UTF8.GetString(open.Payload), StringComparison.Ordinal);
+            return peer;
+        }
+
+        public Task SendAsync(byte[] bytes) => _stream.WriteAsync(bytes).AsTask();
+
+        /// <summary>Reads one server frame (never masked).</summary>
+        public async Task<(int Opcode, byte[] Payload)> ReadFrameAsync()
+        {
+            using var cts = new CancellationTokenSource(PeerClient.DefaultWait);
+            var head = new byte[2];
+            await _stream.ReadExactlyAsync(head, cts.Token);
+            long length = head[1] & 0x7F;
+            if (length == 126)
+            {
+                var ext = new byte[2];
+                await _stream.ReadExactlyAsync(ext, cts.Token);
+                length = BinaryPrimitives.ReadUInt16BigEndian(ext);
+            }
+            else if (length == 127)
+            {
+                var ext = new byte[8];
+                await _stream.ReadExactlyAsync(ext, cts.Token);
+                length = (long)BinaryPrimitives.ReadUInt64BigEndian(ext);
+            }
+            var payload = new byte[length];
+            await _stream.ReadExactlyAsync(payload, cts.Token);
+            return (head[0] & 0x0F, payload);
+        }
+
+        public void Dispose() => _tcp.Dispose();
+    }
+}
