@@ -60,7 +60,7 @@ public sealed class SignalingOptions
     /// socket loops (epoll, one per core) and serve signaling upgrades there, outside Kestrel's
     /// per-connection machinery; everything else is handed to Kestrel. Default on.
     /// </summary>
-    public bool SocketLoop { get; set; } = true;
+    public bool SocketLoop { get; set; }
 
     /// <summary>Abuse limits.</summary>
     public SignalingLimits Limits { get; set; } = new();

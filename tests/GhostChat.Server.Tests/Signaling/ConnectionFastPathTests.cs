@@ -101,13 +101,13 @@ public sealed class ConnectionFastPathTests
             await Send(tcp.GetStream(), request);
             Assert.StartsWith("HTTP/1.1 400", await ReadHeadAsync(tcp.GetStream()), StringComparison.Ordinal);
         }
-        // The allowed name (any port, any case) is still served on the fast path (the socket loop where it runs).
+        // The allowed name (any port, any case) is still served on the fast path.
         using (var tcp = await ConnectAsync(server))
         {
             await Send(tcp.GetStream(), Upgrade("/peerjs?key=peerjs&id=alice&token=t", "Chat.Example.org:8080"));
             Assert.StartsWith("HTTP/1.1 101", await ReadHeadAsync(tcp.GetStream()), StringComparison.Ordinal);
         }
-        Assert.Equal(1, await server.MetricAsync("ghostchat_signaling_connections_total", GhostChat.Server.Signaling.Loop.SignalingLoopTransport.Supported ? "path=\"loop\"" : "path=\"connection\""));
+        Assert.Equal(1, await server.MetricAsync("ghostchat_signaling_connections_total", "path=\"connection\""));
         Assert.Equal(0, await server.MetricAsync("ghostchat_signaling_connections_total", "path=\"http\""));
     }
 

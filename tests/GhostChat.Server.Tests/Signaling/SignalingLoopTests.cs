@@ -1,4 +1,6 @@
 using System.Buffers.Binary;
+using System.Diagnostics;
+using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using GhostChat.Server.Signaling.Loop;
@@ -15,21 +17,114 @@ public sealed class SignalingLoopTests
 {
     private static bool Loop => SignalingLoopTransport.Supported;
 
+    /// <summary>A test server with the socket loop on (<c>GhostChat:Signaling:SocketLoop</c>, off by default).</summary>
+    private static Task<TestServer> StartLoopAsync(Dictionary<string, string?>? settings = null)
+    {
+        var all = new Dictionary<string, string?>(settings ?? []) { ["GhostChat:Signaling:SocketLoop"] = "true" };
+        return TestServer.StartAsync(all);
+    }
+
     [Fact]
     public async Task CleanUpgrade_IsServedByTheLoop_AndHttpStillByKestrel()
     {
-        Assert.True(Loop, "the socket loop (the default on 64-bit Linux) runs here");
-        await using var server = await TestServer.StartAsync();
+        Assert.True(Loop, "the socket loop (64-bit Linux) runs here");
+        await using var server = await StartLoopAsync();
         await using var a = await server.RegisterAsync("alice");
         Assert.Equal(1, await server.MetricAsync("ghostchat_signaling_connections_total", "path=\"loop\""));
         Assert.Equal(0, await server.MetricAsync("ghostchat_signaling_connections_total", "path=\"connection\""));
         Assert.Equal(System.Net.HttpStatusCode.OK, (await server.Http.GetAsync("/peerjs/id")).StatusCode);
     }
 
+    // Attack: connections pile up until the server process is out of descriptors, so accepting fails
+    // (EMFILE). Once they are gone the server must accept again: a listener that stopped for good on
+    // that error would leave the whole site (web app included) down after the flood.
+    [Fact]
+    public async Task OutOfDescriptors_AcceptsAgainOnceTheConnectionsAreGone()
+    {
+        // The server as shipped (Kestrel's socket transport). With GhostChat:Signaling:SocketLoop=true the
+        // process currently dies here instead ("Out of memory.": the runtime cannot make a thread
+        // without a free descriptor), which is why the loop is off by default.
+        var port = FreePorts.Tcp();
+        var dll = typeof(GhostChat.Server.Hosting.GhostChatHost).Assembly.Location;
+        // prlimit runs the server itself (exec), so its process id is the server's.
+        var psi = ProcessRunner.StartInfo("prlimit", ["--nofile=400:400", "dotnet", dll, "--urls", $"http://127.0.0.1:{port}", "--GhostChat:Turn:Enabled=false"]);
+        using var server = Process.Start(psi)!;
+        _ = server.StandardOutput.ReadToEndAsync();
+        _ = server.StandardError.ReadToEndAsync();
+        var clients = new List<Socket>();
+        try
+        {
+            var health = new Uri($"http://127.0.0.1:{port}/healthz");
+            Assert.True(await HealthyWithin(health, TimeSpan.FromSeconds(60)), "the server started");
+
+            // More connections than the server has descriptors: it accepts until it has none left; the
+            // rest wait in the kernel's backlog.
+            for (var i = 0; i < 600; i++)
+            {
+                var c = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                clients.Add(c);
+                using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+                try
+                {
+                    await c.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port), cts.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                    break; // the backlog is full too
+                }
+            }
+            await Task.Delay(TimeSpan.FromSeconds(1));
+            var open = Directory.GetFiles($"/proc/{server.Id}/fd").Length;
+            Assert.True(open >= 390, $"the server ran out of descriptors ({open} of 400 open)");
+            Assert.False(await HealthyWithin(health, TimeSpan.FromSeconds(3)), "no room for another connection meanwhile");
+
+            foreach (var c in clients)
+            {
+                c.Dispose();
+            }
+            clients.Clear();
+            Assert.True(await HealthyWithin(health, TimeSpan.FromSeconds(30)), "the server accepts again once the connections are gone");
+        }
+        finally
+        {
+            foreach (var c in clients)
+            {
+                c.Dispose();
+            }
+            server.Kill(); // this process's own id
+            await server.WaitForExitAsync();
+        }
+    }
+
+    /// <summary>Whether a new connection gets <c>/healthz</c> answered within the time (never a pooled one).</summary>
+    private static async Task<bool> HealthyWithin(Uri health, TimeSpan within)
+    {
+        var end = DateTime.UtcNow + within;
+        do
+        {
+            try
+            {
+                using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(3) };
+                using var response = await http.GetAsync(health);
+                if (response.StatusCode == HttpStatusCode.OK)
+                {
+                    return true;
+                }
+            }
+            catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
+            {
+                // not answered (yet)
+            }
+            await Task.Delay(200);
+        }
+        while (DateTime.UtcNow < end);
+        return false;
+    }
+
     [Fact]
     public async Task ManyFramesInOneWrite_AllRelayedInOrder()
     {
-        await using var server = await TestServer.StartAsync();
+        await using var server = await StartLoopAsync();
         using var alice = await RawPeer.ConnectAsync(server, "alice");
         await using var bob = await server.RegisterAsync("bob");
         var burst = Enumerable.Range(0, 50).SelectMany(i => Offer("bob", i)).ToArray();
@@ -43,7 +138,7 @@ public sealed class SignalingLoopTests
     [Fact]
     public async Task FramesCutAnywhereAcrossReads_AreReassembled()
     {
-        await using var server = await TestServer.StartAsync();
+        await using var server = await StartLoopAsync();
         using var alice = await RawPeer.ConnectAsync(server, "alice");
         await using var bob = await server.RegisterAsync("bob");
         // Three frames (one with a 16-bit length) sent in pieces that cut headers, masks and payloads.
@@ -65,7 +160,7 @@ public sealed class SignalingLoopTests
     [Fact]
     public async Task ReaderThatPauses_FullSendBuffer_GetsEverythingInOrderWhenItReadsAgain()
     {
-        await using var server = await TestServer.StartAsync(new Dictionary<string, string?>
+        await using var server = await StartLoopAsync(new Dictionary<string, string?>
         {
             ["GhostChat:Signaling:Limits:MessagesPerSecond"] = "100000",
             ["GhostChat:Signaling:Limits:MessageBurst"] = "100000",
@@ -89,7 +184,7 @@ public sealed class SignalingLoopTests
     [Fact]
     public async Task FragmentedMessage_IsRelayedWhole()
     {
-        await using var server = await TestServer.StartAsync();
+        await using var server = await StartLoopAsync();
         using var alice = await RawPeer.ConnectAsync(server, "alice");
         await using var bob = await server.RegisterAsync("bob");
         var text = Encoding.UTF8.GetBytes("{\"type\":\"OFFER\",\"dst\":\"bob\",\"payload\":\"fragmented\"}");
@@ -104,7 +199,7 @@ public sealed class SignalingLoopTests
     [Fact]
     public async Task UnmaskedClientFrame_ClosesWith1002_OthersServed()
     {
-        await using var server = await TestServer.StartAsync();
+        await using var server = await StartLoopAsync();
         using var mallory = await RawPeer.ConnectAsync(server, "mallory");
         await using var a = await server.RegisterAsync("alice");
         await using var b = await server.RegisterAsync("bob");
@@ -119,7 +214,7 @@ public sealed class SignalingLoopTests
     [Fact]
     public async Task OversizedFrame_IsDroppedAsTooLarge_TheSocketKeepsWorking()
     {
-        await using var server = await TestServer.StartAsync(new Dictionary<string, string?> { ["GhostChat:Signaling:Limits:MaxFrameBytes"] = "1024" });
+        await using var server = await StartLoopAsync(new Dictionary<string, string?> { ["GhostChat:Signaling:Limits:MaxFrameBytes"] = "1024" });
         using var alice = await RawPeer.ConnectAsync(server, "alice");
         await using var bob = await server.RegisterAsync("bob");
         var huge = PipeWebSocketTests.ClientFrame(0x1, Encoding.UTF8.GetBytes("{\"type\":\"OFFER\",\"dst\":\"bob\",\"payload\":\"" + new string('z', 200_000) + "\"}"));
@@ -133,7 +228,7 @@ public sealed class SignalingLoopTests
     {
         // When the loop sees only the first piece it hands the socket to Kestrel's fast path, which
         // waits for the rest; when both pieces are there by the time it looks, it serves the upgrade.
-        await using var server = await TestServer.StartAsync();
+        await using var server = await StartLoopAsync();
         using var tcp = await ConnectionFastPathTests.ConnectAsync(server);
         var request = ConnectionFastPathTests.Upgrade("/peerjs?key=peerjs&id=alice&token=t");
         await ConnectionFastPathTests.Send(tcp.GetStream(), request[..20]);
@@ -156,7 +251,7 @@ public sealed class SignalingLoopTests
     public async Task MalformedFirstBytes_GoToKestrel_WhichRefusesThem_OthersServed(string name, string request)
     {
         _ = name;
-        await using var server = await TestServer.StartAsync();
+        await using var server = await StartLoopAsync();
         using (var tcp = await ConnectionFastPathTests.ConnectAsync(server))
         {
             await tcp.GetStream().WriteAsync(Encoding.Latin1.GetBytes(request));
@@ -173,7 +268,7 @@ public sealed class SignalingLoopTests
     [Fact]
     public async Task SilentConnection_IsHandedOn_AndStillServedWhenItSpeaks()
     {
-        await using var server = await TestServer.StartAsync();
+        await using var server = await StartLoopAsync();
         using var tcp = await ConnectionFastPathTests.ConnectAsync(server);
         await Task.Delay(SignalingLoopTransport.SilentAfter + TimeSpan.FromSeconds(1));
         await ConnectionFastPathTests.Send(tcp.GetStream(), ConnectionFastPathTests.Upgrade("/peerjs?key=peerjs&id=alice&token=t"));
@@ -185,10 +280,10 @@ public sealed class SignalingLoopTests
     {
         Assert.True(Loop && Directory.Exists("/proc/self/fd"), "the socket loop runs here and descriptors are counted in /proc");
         // A first server warms up whatever the runtime opens once per process (its epoll, eventfds).
-        await (await TestServer.StartAsync()).DisposeAsync();
+        await (await StartLoopAsync()).DisposeAsync();
         var before = SocketsAndPolls().Count;
 
-        var server = await TestServer.StartAsync();
+        var server = await StartLoopAsync();
         var peers = new List<PeerClient>();
         for (var i = 0; i < 10; i++)
         {

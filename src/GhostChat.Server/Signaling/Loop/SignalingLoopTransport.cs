@@ -51,6 +51,7 @@ internal sealed class SignalingLoopTransport(
     private sealed class Listener : IConnectionListener
     {
         private static readonly TimeSpan DrainTimeout = PeerSession.CloseTimeout + TimeSpan.FromSeconds(3);
+        private static readonly TimeSpan AcceptRetryDelay = TimeSpan.FromMilliseconds(20);
 
         private readonly Socket _listen;
         private readonly SignalingLoop[] _loops;
@@ -117,13 +118,18 @@ internal sealed class SignalingLoopTransport(
                 {
                     socket = await _listen.AcceptAsync(_unbound.Token);
                 }
-                catch (Exception ex) when (ex is SocketException { SocketErrorCode: SocketError.ConnectionReset })
-                {
-                    continue; // the client gave up while queued
-                }
-                catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException or SocketException)
+                catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException || _unbound.IsCancellationRequested)
                 {
                     break; // unbound
+                }
+                catch (SocketException)
+                {
+                    // The client gave up while queued, or the process is out of descriptors (EMFILE) or
+                    // the system out of memory for sockets: the connection waits in the backlog, and this
+                    // listener goes on accepting once some are free (as Kestrel's own transport does),
+                    // a little later so as not to spin.
+                    await Task.Delay(AcceptRetryDelay, CancellationToken.None);
+                    continue;
                 }
                 if (socket.LocalEndPoint is IPEndPoint)
                 {
