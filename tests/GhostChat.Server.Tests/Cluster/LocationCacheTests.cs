@@ -53,8 +53,16 @@ public sealed class LocationCacheTests
         var directory1 = node1.Services.GetRequiredService<RedisPeerDirectory>();
         await using var alice = await node1.RegisterAsync("alice");
         var bob = await node2.RegisterAsync("bob", "bob-token");
-        await alice.SendAsync(new { type = "OFFER", dst = "bob", payload = "before" });
-        Assert.Equal("before", (await bob.ReceiveAsync()).Payload.GetString());
+        // Node 1 caches where bob is on the first message; the announcement of bob's registration may
+        // reach node 1 only after that and clear the entry, so messages go until one leaves it cached.
+        var before = 0;
+        do
+        {
+            await alice.SendAsync(new { type = "OFFER", dst = "bob", payload = "before" });
+            Assert.Equal("before", (await bob.ReceiveAsync()).Payload.GetString());
+            before++;
+        }
+        while (directory1.CachedLocations != 1 && before < 20);
         Assert.Equal(1, directory1.CachedLocations);
 
         // bob comes back on node 3 with its token (a network change); node 2 is still up and listening.
@@ -65,7 +73,7 @@ public sealed class LocationCacheTests
         Assert.Equal("after", (await bobAgain.ReceiveAsync()).Payload.GetString());
         // A node counts a message after handing it to the socket, so the client may read it first.
         await Eventually.TrueAsync(async () => await node3.MetricAsync("ghostchat_cluster_messages_received_total", "node=\"n3\"") == 1, "node 3 counts the message it delivered");
-        Assert.Equal(1, await node2.MetricAsync("ghostchat_cluster_messages_received_total", "node=\"n2\"")); // only "before" went via node 2
+        Assert.Equal(before, await node2.MetricAsync("ghostchat_cluster_messages_received_total", "node=\"n2\"")); // only the "before" messages went via node 2
     }
 
     [Fact]
