@@ -86,6 +86,24 @@ function swInControl(p) {
   return p.waitFor(() => navigator.serviceWorker.controller !== null);
 }
 
+/**
+ * Goes from the app to another page of the server and Back: whether the page came back from the
+ * back/forward cache (the same window), and Chromium's reasons when it did not. The app must have
+ * handed its key on as it went (the other page, same origin and tab, sees it).
+ */
+async function awayAndBack(p, baseUrl) {
+  await swInControl(p);
+  await p.eval(() => (window.__old = true));
+  await p.goto(baseUrl + "/stats.html");
+  assert.notEqual(await p.eval((k) => sessionStorage.getItem(k), MEMBER_KEY), null, "the page handed its key on as it went");
+  await p.page.goBack({ waitUntil: "commit" });
+  await p.waitFor(() => document.querySelector("#view-chat") !== null && document.readyState === "complete");
+  return {
+    restored: await p.eval(() => window.__old === true),
+    reasons: await p.eval(() => performance.getEntriesByType("navigation")[0]?.notRestoredReasons?.reasons?.map((r) => r.reason) ?? null),
+  };
+}
+
 describe("member key: malformed or foreign kept values, Leave, back/forward cache (Chromium)", { timeout: 600_000 }, () => {
   let server, browser;
 
@@ -163,14 +181,8 @@ describe("member key: malformed or foreign kept values, Leave, back/forward cach
     await host.context.close();
     await guest.goto(link);
     await guest.waitFor(() => document.body.dataset.view === "error", undefined, WAIT * 2);
-    await swInControl(guest);
-    await guest.eval(() => (window.__old = true));
-    await guest.goto(server.url + "/stats.html");
-    assert.notEqual(await guest.eval((k) => sessionStorage.getItem(k), MEMBER_KEY), null, "the page handed its key on as it went");
-    await guest.page.goBack({ waitUntil: "commit" });
-    await guest.waitFor(() => document.querySelector("#view-chat") !== null && document.readyState === "complete");
-    const restored = await guest.eval(() => window.__old === true);
-    assert.ok(restored, JSON.stringify(await guest.eval(() => performance.getEntriesByType("navigation")[0]?.notRestoredReasons ?? null)));
+    const { restored, reasons } = await awayAndBack(guest, server.url);
+    assert.ok(restored, JSON.stringify(reasons));
     assert.equal(await guest.eval((k) => sessionStorage.getItem(k), MEMBER_KEY), null);
     assert.equal(await guest.eval(() => document.body.dataset.view), "error");
     await guest.context.close();
@@ -183,14 +195,8 @@ describe("member key: malformed or foreign kept values, Leave, back/forward cach
     const host = await chromiumPage(browser);
     const guest = await chromiumPage(browser);
     await connectPair(host, guest, server.url);
-    await swInControl(guest);
-    await guest.eval(() => (window.__old = true));
-    await guest.goto(server.url + "/stats.html");
-    assert.notEqual(await guest.eval((k) => sessionStorage.getItem(k), MEMBER_KEY), null, "the page handed its key on as it went");
-    await guest.page.goBack({ waitUntil: "commit" });
-    await guest.waitFor(() => document.querySelector("#view-chat") !== null && document.readyState === "complete");
-    assert.equal(await guest.eval(() => window.__old === true), false);
-    const reasons = await guest.eval(() => performance.getEntriesByType("navigation")[0]?.notRestoredReasons?.reasons?.map((r) => r.reason) ?? null);
+    const { restored, reasons } = await awayAndBack(guest, server.url);
+    assert.equal(restored, false);
     assert.ok(reasons?.includes("rtc"), JSON.stringify(reasons));
     await waitConnected(guest);
     assert.equal(await guest.eval((k) => sessionStorage.getItem(k), MEMBER_KEY), null);
