@@ -16,6 +16,7 @@ import {
   connectPair,
   createRoom,
   firefoxPage,
+  launchChromium,
   launchFirefox,
   send,
   startServer,
@@ -220,7 +221,7 @@ describe("member key: a Firefox member reloads with garbage kept (group room)", 
 
   before(async () => {
     server = await startServer();
-    chromiumBrowser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+    chromiumBrowser = await launchChromium();
     firefox = await launchFirefox();
   });
 
