@@ -107,6 +107,17 @@ describe.each(stores)("HostInvites over %s store", (_name, makeStore) => {
     expect(await store.getIdentity()).toBeUndefined();
   });
 
+  it("resume_AuthorityKeyMalformed_IdentityAndInvitesDropped", async () => {
+    const { store, host, identity } = await setup();
+    await host.issue(identity);
+    // A key missing its private part (isStoredKey, core/auth/keys.ts): the links name a key nobody can sign with.
+    const { d: _d, ...publicJwk } = identity.authority.privateJwk;
+    await store.putIdentity({ ...identity, authority: { ...identity.authority, privateJwk: publicJwk } });
+    expect(await host.resume()).toBeNull();
+    expect(await store.getIdentity()).toBeUndefined();
+    expect(await store.listInvites()).toEqual([]);
+  });
+
   it("resume_AllRevoked_NoIdentity", async () => {
     const { host, identity } = await setup();
     const a = await host.issue(identity);

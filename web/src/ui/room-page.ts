@@ -1,5 +1,5 @@
 import { serverFileLimit } from "./file-limit";
-import { MEMBER_INVITE_ID, newSigner, newStoredKey, storedSigner, type RefusalCode, type StoredKey } from "../core/auth";
+import { MEMBER_INVITE_ID, newSigner, storedSigner, type RefusalCode } from "../core/auth";
 import type { PeerPort } from "../core/connection";
 import { MAX_MEMBERS } from "../core/delivery";
 import { classifyError, type ErrorKind } from "../core/errors";
@@ -16,6 +16,7 @@ import { $ } from "./dom";
 import { failureKey, hostRefusalKey, showFailure, showRefusal } from "./errors";
 import { HideIp } from "./hide-ip";
 import { InviteBook, type RoomKind } from "./invites";
+import { handOnMemberKey, takeBackMemberKey, takeMemberKey, type KeptMemberKey } from "./member-key";
 import { storedName, wireName } from "./name";
 import { QualityIndicator } from "./quality";
 import { ChannelCheck, watchComeBack } from "./resume";
@@ -52,8 +53,8 @@ export class RoomPage {
   /** The room's ICE servers with failover (null with custom servers in the settings). */
   private ice: IceFailover | null = null;
   private lastJoin: Invite | null = null;
-  /** A joiner's member key, handed on to the page after a reload of this tab (`handOnMemberKey`). */
-  private memberKey: { room: string; key: StoredKey } | null = null;
+  /** A joiner's member key, handed on to the page after a reload of this tab (ui/member-key.ts). */
+  private memberKey: KeptMemberKey | null = null;
   /** Host: the invite each member came in with (a removal revokes it). */
   private readonly invitedWith = new Map<string, string>();
   /** "Try again through a relay" chosen: TURN candidates only. */
@@ -104,6 +105,9 @@ export class RoomPage {
     // Back from the background (a phone may have frozen the page) or back online: the channels
     // WebKit closed meanwhile are dropped, then every path is checked now rather than by the timers.
     watchComeBack((networkChanged) => {
+      // The page lives on: after a pagehide that means it came back from the back/forward cache, and
+      // the member key it handed on goes back out of the tab's storage (a tab duplicated now must not get it).
+      takeBackMemberKey();
       if (document.visibilityState === "visible" && this.view?.phase === "connected") void this.wakeLock.acquire();
       this.channels.check();
       this.session?.resume(networkChanged);
@@ -111,7 +115,7 @@ export class RoomPage {
     // The tab closes or navigates away: the others learn at once that this person left.
     window.addEventListener("pagehide", () => {
       this.session?.leave();
-      handOnMemberKey(this.memberKey);
+      handOnMemberKey(this.memberKey, keptJoined() !== null);
     });
   }
 
@@ -451,38 +455,11 @@ export function keepJoined(fragment: string | null): void {
   try {
     if (fragment === null) {
       sessionStorage.removeItem(JOINED_KEY);
-      sessionStorage.removeItem(MEMBER_KEY);
+      takeBackMemberKey();
     } else sessionStorage.setItem(JOINED_KEY, fragment);
   } catch {
     // storage refused: a reload goes back to the start page
   }
-}
-
-/**
- * A joiner's member key, kept for the page after a reload: the room then knows the reloaded page as
- * the same member and gives it its seat back at once (docs/protocol.md, "Presence and roster"). The
- * page writes it only as it goes (pagehide) and the next page takes it out again, so a tab duplicated
- * meanwhile does not get it too. This tab only, like the invite it joined with; gone with Leave and panic.
- */
-const MEMBER_KEY = "ghostchat:member-key";
-
-function handOnMemberKey(kept: { room: string; key: StoredKey } | null): void {
-  try {
-    if (kept && keptJoined() !== null) sessionStorage.setItem(MEMBER_KEY, JSON.stringify(kept));
-  } catch {
-    // storage refused: the reloaded page has a new key (and waits for the old seat as before)
-  }
-}
-
-async function takeMemberKey(room: string): Promise<StoredKey> {
-  try {
-    const kept = JSON.parse(sessionStorage.getItem(MEMBER_KEY) ?? "null") as { room?: unknown; key?: StoredKey } | null;
-    sessionStorage.removeItem(MEMBER_KEY);
-    if (kept?.room === room && kept.key) return kept.key;
-  } catch {
-    // nothing usable was kept
-  }
-  return newStoredKey();
 }
 
 export function keptJoined(): string | null {

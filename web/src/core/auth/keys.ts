@@ -46,7 +46,10 @@ export async function newSigner(): Promise<Signer> {
   return webSigner(await crypto.subtle.generateKey(ECDSA, false, ["sign", "verify"]));
 }
 
-/** The host's authority key as it is kept across reloads (in its invite book, IndexedDB). */
+/**
+ * A key pair as it is kept across reloads: the host's authority key (its invite book, IndexedDB) and a
+ * joiner's member key handed on to the reloaded page (sessionStorage, ui/member-key.ts).
+ */
 export interface StoredKey {
   /** JWK of the private key (holds the public point too). */
   privateJwk: JsonWebKey;
@@ -54,19 +57,40 @@ export interface StoredKey {
   key: string;
 }
 
-/** A new authority key for a room the host starts, in the form it is stored. */
+/** A new key pair in the form it is stored. */
 export async function newStoredKey(): Promise<StoredKey> {
   const pair = await crypto.subtle.generateKey(ECDSA, true, ["sign", "verify"]);
   const key = toBase64Url(new Uint8Array(await crypto.subtle.exportKey("raw", pair.publicKey)));
   return { privateJwk: await crypto.subtle.exportKey("jwk", pair.privateKey), key };
 }
 
-/** The signer of a stored key; null when it does not hold a P-256 private key. */
+const JWK_COORDINATE = /^[A-Za-z0-9_-]{43}$/;
+
+/**
+ * Whether a value read back from storage has the shape of a stored key: an EC P-256 private JWK
+ * (`d`, `x`, `y` of 32 bytes each) and a public key of the right form. Storage can hold anything (an
+ * older build, an extension, a user); `storedSigner` then checks that the two halves belong together.
+ */
+export function isStoredKey(v: unknown): v is StoredKey {
+  if (typeof v !== "object" || v === null) return false;
+  const { privateJwk: jwk, key } = v as Partial<Record<keyof StoredKey, unknown>>;
+  if (typeof key !== "string" || !PUBLIC_KEY.test(key) || typeof jwk !== "object" || jwk === null) return false;
+  const { kty, crv, d, x, y } = jwk as Record<string, unknown>;
+  return kty === "EC" && crv === "P-256" && [d, x, y].every((c) => typeof c === "string" && JWK_COORDINATE.test(c));
+}
+
+/**
+ * The signer of a stored key; null when it is not one (`isStoredKey`), WebCrypto does not take its
+ * private half, or `key` is not the public half of that private key (its signatures would not check).
+ */
 export async function storedSigner(stored: StoredKey): Promise<Signer | null> {
+  if (!isStoredKey(stored)) return null;
   try {
+    const { kty, crv, x, y } = stored.privateJwk;
     const privateKey = await crypto.subtle.importKey("jwk", stored.privateJwk, ECDSA, false, ["sign"]);
-    const publicKey = await crypto.subtle.importKey("raw", buffer(fromBase64Url(stored.key) ?? new Uint8Array()), ECDSA, true, ["verify"]);
-    return webSigner({ privateKey, publicKey });
+    const publicKey = await crypto.subtle.importKey("jwk", { kty, crv, x, y }, ECDSA, true, ["verify"]);
+    const signer = await webSigner({ privateKey, publicKey });
+    return signer.key === stored.key ? signer : null;
   } catch {
     return null;
   }

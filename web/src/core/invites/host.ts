@@ -3,7 +3,7 @@
  * PeerJS token, room id, the room's authority key and epoch) kept while any invite is alive. Storage and clock are injected.
  */
 import { inviteKeyHash } from "../auth/crypto";
-import { keyHash, newStoredKey, type Epoch, type StoredKey } from "../auth/keys";
+import { isStoredKey, keyHash, newStoredKey, type Epoch } from "../auth/keys";
 import type { InviteCheck } from "../auth/machine";
 import type { PeerId, RoomId } from "../ids";
 import { createInvite, newRoomId, INVITE_TTL_MS, type Invite } from "./index";
@@ -153,10 +153,6 @@ export class HostInvites {
     for (const r of await this.store.listInvites()) await this.store.deleteInvite(r.inviteId);
     await this.store.deleteIdentity();
   }
-}
-
-function isStoredKey(v: unknown): v is StoredKey {
-  return typeof v === "object" && v !== null && typeof (v as StoredKey).key === "string" && typeof (v as StoredKey).privateJwk === "object";
 }
 
 /** Hours and minutes left, rounded up to the minute (never shows "0 min" for a live invite). */
