@@ -17,7 +17,7 @@ public sealed class SignalingLoopTests
 {
     private static bool Loop => SignalingLoopTransport.Supported;
 
-    /// <summary>A test server with the socket loop on (<c>GhostChat:Signaling:SocketLoop</c>, off by default).</summary>
+    /// <summary>A test server with the socket loop on (<c>GhostChat:Signaling:SocketLoop</c>, the default: said here so these tests keep testing it).</summary>
     private static Task<TestServer> StartLoopAsync(Dictionary<string, string?>? settings = null)
     {
         var all = new Dictionary<string, string?>(settings ?? []) { ["GhostChat:Signaling:SocketLoop"] = "true" };
@@ -48,7 +48,7 @@ public sealed class SignalingLoopTests
         var dll = typeof(GhostChat.Server.Hosting.GhostChatHost).Assembly.Location;
         // The server as shipped; prlimit runs it itself (exec), so its process id is the server's.
         await using var server = ChildProcess.Start(ProcessRunner.StartInfo("prlimit",
-            ["--nofile=400:400", "dotnet", dll, "--urls", $"http://127.0.0.1:{port}", "--GhostChat:Turn:Enabled=false", "--GhostChat:Signaling:SocketLoop=true"]));
+            ["--nofile=400:400", "dotnet", dll, "--urls", $"http://127.0.0.1:{port}", "--GhostChat:Turn:Enabled=false"]));
         var clients = new List<Socket>();
         try
         {
@@ -56,6 +56,8 @@ public sealed class SignalingLoopTests
             Assert.True(await HealthyWithin(health, TimeSpan.FromSeconds(60)), "the server started");
             await using var alice = await RegisterAsync(port, "alice");
             await using var bob = await RegisterAsync(port, "bob");
+            using var ops = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/") };
+            Assert.Equal(2, Metric(await ops.GetStringAsync("metrics"), "ghostchat_signaling_connections_total", "path=\"loop\"")); // as shipped: on the loop
 
             // More connections than the server has descriptors: it accepts until it has none left; the
             // rest wait in the kernel's backlog. They say nothing, so the loop hands them to Kestrel
@@ -95,6 +97,7 @@ public sealed class SignalingLoopTests
             await bob.SendAsync(new { type = "ANSWER", dst = "alice", payload = 2 });
             Assert.Equal("bob", (await alice.ReceiveAsync()).Src);
             await using var carol = await RegisterAsync(port, "carol"); // and new peers
+            Assert.True(Metric(await ops.GetStringAsync("metrics"), "ghostchat_signaling_rejections_total", "reason=\"out_of_descriptors\"") >= 1, "counted");
             Assert.Equal(1, server.Log.Split("out of file descriptors").Length - 1); // once for the episode
         }
         finally
@@ -105,6 +108,11 @@ public sealed class SignalingLoopTests
             }
         }
     }
+
+    /// <summary>Sum of a Prometheus series' values whose line carries <paramref name="label"/>.</summary>
+    private static double Metric(string text, string name, string label) => text.Split('\n')
+        .Where(l => l.StartsWith(name + "{", StringComparison.Ordinal) && l.Contains(label, StringComparison.Ordinal))
+        .Sum(l => double.Parse(l[(l.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture));
 
     private static async Task<PeerClient> RegisterAsync(int port, string id)
     {
