@@ -14,7 +14,7 @@ namespace GhostChat.Server.Signaling.Loop;
 /// arrive it looks at them without taking them (MSG_PEEK). A complete, clean signaling upgrade
 /// (<see cref="SignalingConnectionMiddleware.Classify"/>: the same rule as Kestrel's fast path) is
 /// taken off the socket and served on the loop — the broker runs over <see cref="PipeWebSocket"/> on the
-/// loop's pipes. Everything else — the web app, the API, TLS, a request head that came in pieces, a
+/// loop's pipes. Everything else — the web app, the API, TLS (every connection to an HTTPS endpoint), a request head that came in pieces, a
 /// connection that says nothing for <see cref="SilentAfter"/> — is handed to Kestrel untouched, as a
 /// socket connection made by Kestrel's own <see cref="SocketConnectionContextFactory"/>, where the
 /// fast path and the HTTP pipeline judge it as before. Other endpoints (Unix sockets, handles) and
@@ -232,7 +232,7 @@ internal sealed class SignalingLoopTransport(
                 return;
             }
             var verdict = _signaling.Classify(new ReadOnlySequence<byte>(connection.Loop.Shared, 0, n), out var request, out var consumed);
-            if (verdict != SignalingConnectionMiddleware.ParseVerdict.Ours || _unbound.IsCancellationRequested)
+            if (verdict != SignalingConnectionMiddleware.ParseVerdict.Ours || _unbound.IsCancellationRequested || !_signaling.PlainEndpoint(EndPoint))
             {
                 ToKestrel(connection);
                 return;
