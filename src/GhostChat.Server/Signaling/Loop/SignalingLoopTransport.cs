@@ -53,6 +53,7 @@ internal sealed class SignalingLoopTransport(
         private static readonly TimeSpan DrainTimeout = PeerSession.CloseTimeout + TimeSpan.FromSeconds(3);
         private static readonly TimeSpan AcceptRetryDelay = TimeSpan.FromMilliseconds(20);
         private static readonly TimeSpan DescriptorRetryDelay = TimeSpan.FromMilliseconds(100);
+        private static readonly TimeSpan EpisodeEndsAfter = TimeSpan.FromSeconds(30);
 
         private readonly Socket _listen;
         private readonly SignalingLoop[] _loops;
@@ -66,6 +67,7 @@ internal sealed class SignalingLoopTransport(
         private readonly SignalingMetrics _metrics;
         private readonly ILogger _logger;
         private bool _outOfDescriptors;
+        private long _lastAtLimit;
         private int _nextLoop;
         private int _served;
 
@@ -152,10 +154,11 @@ internal sealed class SignalingLoopTransport(
                     // This connection took the process's last free descriptor: refuse it (reset, so no
                     // close handshake waits) and stop accepting, the reserve given to the process.
                     Refuse(socket);
+                    _metrics.Rejected(RejectionReasons.OutOfDescriptors);
                     OutOfDescriptors();
                     continue;
                 }
-                if (_outOfDescriptors)
+                if (_outOfDescriptors && Environment.TickCount64 - _lastAtLimit > (long)EpisodeEndsAfter.TotalMilliseconds)
                 {
                     _outOfDescriptors = false;
                     Log.DescriptorsFreeAgain(_logger);
@@ -188,11 +191,15 @@ internal sealed class SignalingLoopTransport(
             socket.Dispose();
         }
 
-        /// <summary>At the descriptor limit: the reserve goes to the process, logged once for the episode.</summary>
+        /// <summary>
+        /// At the descriptor limit: the reserve goes to the process. Logged once for the episode, which
+        /// ends when the listener has accepted for <see cref="EpisodeEndsAfter"/> without reaching the
+        /// limit again (a flood that holds the limit while a few connections come and go is one episode).
+        /// </summary>
         private void OutOfDescriptors()
         {
             _reserve.Release();
-            _metrics.Rejected(RejectionReasons.OutOfDescriptors);
+            _lastAtLimit = Environment.TickCount64;
             if (!_outOfDescriptors)
             {
                 _outOfDescriptors = true;
