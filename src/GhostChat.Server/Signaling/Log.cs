@@ -38,4 +38,10 @@ internal static partial class Log
 
     [LoggerMessage(1010, LogLevel.Information, "Closed a signaling socket that is too slow to receive: {Reason}")]
     public static partial void ClosedSlowConsumer(ILogger logger, string reason);
+
+    [LoggerMessage(1020, LogLevel.Warning, "The process is out of file descriptors: the signaling listener stops accepting (new connections wait in the kernel's backlog) and gives its reserve of {Reserve} descriptors to the runtime until connections close; raise the descriptor limit (LimitNOFILE) if this is not an attack")]
+    public static partial void OutOfDescriptors(ILogger logger, int reserve);
+
+    [LoggerMessage(1021, LogLevel.Information, "The signaling listener accepts connections again: descriptors are free")]
+    public static partial void DescriptorsFreeAgain(ILogger logger);
 }

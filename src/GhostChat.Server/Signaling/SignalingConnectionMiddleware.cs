@@ -8,6 +8,8 @@ using GhostChat.Server.Hosting;
 using GhostChat.Server.Network;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.HostFiltering;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Extensions.Options;
 
@@ -23,7 +25,10 @@ namespace GhostChat.Server.Signaling;
 /// the judge of every malformed request. The fast path never answers what the pipeline would refuse:
 /// a Host outside <c>AllowedHosts</c> goes to the pipeline's host filtering (400), and when plain HTTP
 /// is redirected to HTTPS (<c>GhostChat:Tls:RedirectHttp</c>) every connection goes to the pipeline,
-/// which redirects it (or, behind a trusted proxy that says the client used HTTPS, serves it).
+/// which redirects it (or, behind a trusted proxy that says the client used HTTPS, serves it). On a
+/// TLS endpoint this middleware runs before Kestrel's TLS layer (it is added with the endpoint
+/// defaults, TLS after), so it passes every connection there on untouched: a clear-text upgrade sent
+/// to the HTTPS port goes to the TLS handshake, which refuses it, and is never served in clear.
 /// </summary>
 internal sealed class SignalingConnectionMiddleware
 {
@@ -35,15 +40,19 @@ internal sealed class SignalingConnectionMiddleware
     private readonly ClientAddressResolver _addresses;
     private readonly byte[] _prefix;
     private readonly bool _redirectsHttp;
+    private readonly IServiceProvider _services;
     private volatile Func<string, bool> _hostAllowed;
+    private volatile TlsEndpoints? _tls;
 
     public SignalingConnectionMiddleware(
         SignalingBroker broker,
         ClientAddressResolver addresses,
         IOptions<SignalingOptions> options,
         IOptions<TlsOptions> tls,
-        IOptionsMonitor<HostFilteringOptions> hostFiltering)
+        IOptionsMonitor<HostFilteringOptions> hostFiltering,
+        IServiceProvider services)
     {
+        _services = services;
         _broker = broker;
         _addresses = addresses;
         var path = options.Value.Path.EndsWith('/') ? options.Value.Path : options.Value.Path + "/";
@@ -73,9 +82,63 @@ internal sealed class SignalingConnectionMiddleware
         return patterns.Count == 0 ? static _ => true : host => HostString.MatchesAny(host, patterns);
     }
 
+    /// <summary>
+    /// Whether a connection that arrived at <paramref name="local"/> (the listening endpoint) is clear
+    /// text this path may read: false on an HTTPS endpoint, and until the server has started (its
+    /// endpoints are all known only then; the HTTP pipeline serves the few connections before).
+    /// </summary>
+    internal bool PlainEndpoint(EndPoint? local)
+    {
+        var tls = _tls ?? TlsEndpointsOnceStarted();
+        return tls is not null && !tls.Covers(local);
+    }
+
+    private TlsEndpoints? TlsEndpointsOnceStarted()
+    {
+        if (!_services.GetRequiredService<IHostApplicationLifetime>().ApplicationStarted.IsCancellationRequested)
+        {
+            return null;
+        }
+        var addresses = _services.GetService<IServer>()?.Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
+        return _tls = TlsEndpoints.From(addresses);
+    }
+
+    /// <summary>The HTTPS endpoints among the server's bound addresses (<c>https://host:port</c>), by port.</summary>
+    private sealed class TlsEndpoints
+    {
+        private readonly HashSet<int> _ports = [];
+        private bool _all; // an https address whose port could not be read: treat every endpoint as TLS
+
+        public static TlsEndpoints From(IEnumerable<string> addresses)
+        {
+            var tls = new TlsEndpoints();
+            foreach (var address in addresses)
+            {
+                if (!address.StartsWith("https://", StringComparison.OrdinalIgnoreCase))
+                {
+                    continue;
+                }
+                var authority = address["https://".Length..].Split('/')[0];
+                var colon = authority.LastIndexOf(':');
+                if (colon > 0 && !authority.EndsWith(']') && int.TryParse(authority[(colon + 1)..], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var port)
+                    && !authority.StartsWith("unix:", StringComparison.OrdinalIgnoreCase))
+                {
+                    tls._ports.Add(port);
+                }
+                else
+                {
+                    tls._all = true;
+                }
+            }
+            return tls;
+        }
+
+        public bool Covers(EndPoint? local) => _all || (local is IPEndPoint ip ? _ports.Contains(ip.Port) : _ports.Count > 0);
+    }
+
     public async Task OnConnectionAsync(ConnectionContext connection, ConnectionDelegate next)
     {
-        if (_redirectsHttp)
+        if (_redirectsHttp || !PlainEndpoint(connection.LocalEndPoint))
         {
             await next(connection); // only plain HTTP reaches this point: the pipeline redirects it
             return;

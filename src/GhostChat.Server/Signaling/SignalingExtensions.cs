@@ -34,7 +34,7 @@ internal static class SignalingExtensions
         {
             builder.WebHost.ConfigureKestrel(kestrel => kestrel.ConfigureEndpointDefaults(listen => listen.Use(next => connection =>
                 kestrel.ApplicationServices.GetRequiredService<SignalingConnectionMiddleware>().OnConnectionAsync(connection, next))));
-            if (builder.Configuration.GetValue(SignalingOptions.SectionName + ":SocketLoop", false) && Loop.SignalingLoopTransport.Supported)
+            if (builder.Configuration.GetValue(SignalingOptions.SectionName + ":SocketLoop", true) && Loop.SignalingLoopTransport.Supported)
             {
                 // Our transport replaces Kestrel's socket transport, which it uses for all it does not serve.
                 services.RemoveAll<Microsoft.AspNetCore.Connections.IConnectionListenerFactory>();

@@ -77,4 +77,5 @@ internal static class RejectionReasons
     public const string NodeOutboundBudget = "node_outbound_budget";
     public const string AliveTimeout = "alive_timeout";
     public const string BackendUnavailable = "backend_unavailable";
+    public const string OutOfDescriptors = "out_of_descriptors";
 }

@@ -58,9 +58,10 @@ public sealed class SignalingOptions
     /// <summary>
     /// With <see cref="ConnectionFastPath"/>: on 64-bit Linux, accept TCP connections on our own
     /// socket loops (epoll, one per core) and serve signaling upgrades there, outside Kestrel's
-    /// per-connection machinery; everything else is handed to Kestrel. Default on.
+    /// per-connection machinery; everything else is handed to Kestrel. Default on (the listener keeps
+    /// a reserve of descriptors so a flood to the descriptor limit cannot take the process down).
     /// </summary>
-    public bool SocketLoop { get; set; }
+    public bool SocketLoop { get; set; } = true;
 
     /// <summary>Abuse limits.</summary>
     public SignalingLimits Limits { get; set; } = new();

@@ -20,11 +20,15 @@ public sealed class TlsTests : IDisposable
 
     private string KeyPath => Path.Combine(_dir, "key.pem");
 
-    private Task<TestServer> StartAsync() => TestServer.StartAsync(new Dictionary<string, string?>
+    private Task<TestServer> StartAsync(Dictionary<string, string?>? settings = null)
     {
-        ["GhostChat:Tls:CertificatePath"] = CertPath,
-        ["GhostChat:Tls:KeyPath"] = KeyPath,
-    }, urls: "http://127.0.0.1:0;https://127.0.0.1:0");
+        var all = new Dictionary<string, string?>(settings ?? [])
+        {
+            ["GhostChat:Tls:CertificatePath"] = CertPath,
+            ["GhostChat:Tls:KeyPath"] = KeyPath,
+        };
+        return TestServer.StartAsync(all, urls: "http://127.0.0.1:0;https://127.0.0.1:0");
+    }
 
     private HttpClient TrustingClient() => new(new SocketsHttpHandler
     {
@@ -67,6 +71,41 @@ public sealed class TlsTests : IDisposable
         var head = await Signaling.ConnectionFastPathTests.ReadHeadAsync(tcp.GetStream());
         Assert.StartsWith("HTTP/1.1 307", head, StringComparison.Ordinal);
         Assert.Contains("Location: " + new Uri(https, "peerjs?key=peerjs&id=alice&token=t"), head, StringComparison.Ordinal);
+    }
+
+    // Attack (or a client that got the scheme wrong): a signaling upgrade in clear text sent to the
+    // HTTPS port, with redirection off so the plain-HTTP port serves signaling itself. The TLS port
+    // must never serve it in clear — on the socket loop (which accepts every TCP endpoint, TLS ones
+    // included) as on Kestrel's transport.
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task PlainWebSocketUpgrade_ToTheHttpsPort_NotServedInClear(bool socketLoop)
+    {
+        await using var server = await StartAsync(new Dictionary<string, string?>
+        {
+            ["GhostChat:Tls:RedirectHttp"] = "false",
+            ["GhostChat:Signaling:SocketLoop"] = socketLoop ? "true" : "false",
+        });
+        var https = server.Urls.Single(u => u.Scheme == "https");
+        using (var tcp = new System.Net.Sockets.TcpClient())
+        {
+            await tcp.ConnectAsync(https.Host, https.Port);
+            await Signaling.ConnectionFastPathTests.Send(tcp.GetStream(), Signaling.ConnectionFastPathTests.Upgrade("/peerjs?key=peerjs&id=alice&token=t", https.Authority));
+            var head = await Signaling.ConnectionFastPathTests.ReadHeadAsync(tcp.GetStream());
+            Assert.False(head.StartsWith("HTTP/", StringComparison.Ordinal), "answered in clear on the TLS port: " + head);
+        }
+        Assert.Equal(0, await server.MetricAsync("ghostchat_signaling_connections_total"));
+        // The same upgrade on the plain-HTTP port is served (redirection is off): the test would see it.
+        using (var tcp = await Signaling.ConnectionFastPathTests.ConnectAsync(server))
+        {
+            await Signaling.ConnectionFastPathTests.Send(tcp.GetStream(), Signaling.ConnectionFastPathTests.Upgrade("/peerjs?key=peerjs&id=alice&token=t", server.BaseUri.Authority));
+            Assert.StartsWith("HTTP/1.1 101", await Signaling.ConnectionFastPathTests.ReadHeadAsync(tcp.GetStream()), StringComparison.Ordinal);
+        }
+        // And wss:// on the TLS port still works.
+        var wss = new UriBuilder(https) { Scheme = "wss", Path = "/peerjs", Query = "key=peerjs&id=bob&token=t" }.Uri;
+        await using var client = await PeerClient.ConnectAsync(wss, o => o.RemoteCertificateValidationCallback = (_, cert, _, _) => cert?.GetCertHashString() == _certificate.GetCertHashString());
+        Assert.Equal("OPEN", (await client.ReceiveAsync()).Type);
     }
 
     [Fact]

@@ -6,14 +6,24 @@ namespace GhostChat.Server.Tests.Signaling;
 /// <summary>
 /// Clean WebSocket upgrades to the signaling path are served from the connection (the fast path);
 /// everything else reaches Kestrel's HTTP parser untouched, and a hostile request never stops the
-/// server from serving others.
+/// server from serving others. These run on Kestrel's socket transport
+/// (<c>GhostChat:Signaling:SocketLoop=false</c>), where the fast path is Kestrel connection middleware;
+/// the rest of the suite runs on the socket loop (the default), which hands all but clean upgrades to
+/// that same middleware.
 /// </summary>
 public sealed class ConnectionFastPathTests
 {
+    /// <summary>A test server on Kestrel's socket transport, the loop off.</summary>
+    private static Task<TestServer> StartKestrelAsync(Dictionary<string, string?>? settings = null)
+    {
+        var all = new Dictionary<string, string?>(settings ?? []) { ["GhostChat:Signaling:SocketLoop"] = "false" };
+        return TestServer.StartAsync(all);
+    }
+
     [Fact]
     public async Task CleanUpgrade_SocketLoopOff_IsServedByTheFastPath()
     {
-        await using var server = await TestServer.StartAsync(new Dictionary<string, string?> { ["GhostChat:Signaling:SocketLoop"] = "false" });
+        await using var server = await StartKestrelAsync();
         await using var a = await server.RegisterAsync("alice");
         Assert.Equal(1, await server.MetricAsync("ghostchat_signaling_connections_total", "path=\"connection\""));
         Assert.Equal(0, await server.MetricAsync("ghostchat_signaling_connections_total", "path=\"http\""));
@@ -22,7 +32,7 @@ public sealed class ConnectionFastPathTests
     [Fact]
     public async Task FastPathOff_TheHttpPipelineServesTheSameProtocol()
     {
-        await using var server = await TestServer.StartAsync(new Dictionary<string, string?>
+        await using var server = await StartKestrelAsync(new Dictionary<string, string?>
         {
             ["GhostChat:Signaling:ConnectionFastPath"] = "false",
             ["GhostChat:Signaling:Limits:MaxSocketsPerIp"] = "2",
@@ -39,7 +49,7 @@ public sealed class ConnectionFastPathTests
     [Fact]
     public async Task UpgradeAfterAnotherRequestOnTheSameConnection_IsServedByHttp()
     {
-        await using var server = await TestServer.StartAsync();
+        await using var server = await StartKestrelAsync();
         using var tcp = await ConnectAsync(server);
         var stream = tcp.GetStream();
         await Send(stream, "GET /peerjs/id HTTP/1.1\r\nHost: x\r\n\r\n");
@@ -71,7 +81,7 @@ public sealed class ConnectionFastPathTests
     [MemberData(nameof(HostileRequests))]
     public async Task HostileUpgradeRequest_GetsAnHttpAnswerOrClose_AndOthersKeepBeingServed(string name, string request)
     {
-        await using var server = await TestServer.StartAsync();
+        await using var server = await StartKestrelAsync();
         await using var a = await server.RegisterAsync("alice");
         await using var b = await server.RegisterAsync("bob");
 
@@ -91,23 +101,30 @@ public sealed class ConnectionFastPathTests
 
     // Attack: the operator restricts AllowedHosts (DNS rebinding, a stray name pointing here); the fast
     // path must not accept a signaling socket the rest of the app would refuse.
-    [Fact]
-    public async Task Upgrade_HostOutsideAllowedHosts_RefusedLikeTheRestOfTheApp()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Upgrade_HostOutsideAllowedHosts_RefusedLikeTheRestOfTheApp(bool socketLoop)
     {
-        await using var server = await TestServer.StartAsync(new Dictionary<string, string?> { ["AllowedHosts"] = "chat.example.org;127.0.0.1" });
+        await using var server = await TestServer.StartAsync(new Dictionary<string, string?>
+        {
+            ["AllowedHosts"] = "chat.example.org;127.0.0.1",
+            ["GhostChat:Signaling:SocketLoop"] = socketLoop ? "true" : "false",
+        });
         foreach (var request in new[] { Upgrade("/peerjs?key=peerjs&id=mallory&token=t", "evil.example"), "GET /healthz HTTP/1.1\r\nHost: evil.example\r\n\r\n" })
         {
             using var tcp = await ConnectAsync(server);
             await Send(tcp.GetStream(), request);
             Assert.StartsWith("HTTP/1.1 400", await ReadHeadAsync(tcp.GetStream()), StringComparison.Ordinal);
         }
-        // The allowed name (any port, any case) is still served on the fast path.
+        // The allowed name (any port, any case) is still served on the fast path (on the loop where it runs).
         using (var tcp = await ConnectAsync(server))
         {
             await Send(tcp.GetStream(), Upgrade("/peerjs?key=peerjs&id=alice&token=t", "Chat.Example.org:8080"));
             Assert.StartsWith("HTTP/1.1 101", await ReadHeadAsync(tcp.GetStream()), StringComparison.Ordinal);
         }
-        Assert.Equal(1, await server.MetricAsync("ghostchat_signaling_connections_total", "path=\"connection\""));
+        var path = socketLoop && GhostChat.Server.Signaling.Loop.SignalingLoopTransport.Supported ? "path=\"loop\"" : "path=\"connection\"";
+        Assert.Equal(1, await server.MetricAsync("ghostchat_signaling_connections_total", path));
         Assert.Equal(0, await server.MetricAsync("ghostchat_signaling_connections_total", "path=\"http\""));
     }
 
@@ -116,7 +133,7 @@ public sealed class ConnectionFastPathTests
     [Fact]
     public async Task Upgrade_AllowedHostsNarrowedWhileRunning_FastPathFollows()
     {
-        await using var server = await TestServer.StartAsync(new Dictionary<string, string?> { ["AllowedHosts"] = "*" });
+        await using var server = await StartKestrelAsync(new Dictionary<string, string?> { ["AllowedHosts"] = "*" });
         using (var tcp = await ConnectAsync(server))
         {
             await Send(tcp.GetStream(), Upgrade("/peerjs?key=peerjs&id=alice&token=t", "evil.example"));
@@ -140,7 +157,7 @@ public sealed class ConnectionFastPathTests
     [Fact]
     public async Task StalledHandshake_DoesNotHoldUpOthers()
     {
-        await using var server = await TestServer.StartAsync();
+        await using var server = await StartKestrelAsync();
         using var stalled = await ConnectAsync(server);
         await stalled.GetStream().WriteAsync("GET /peerjs?key=peerjs&id=slow&token=t HTTP/1.1\r\nHost: x\r\n"u8.ToArray()); // and never finishes
         await using var a = await server.RegisterAsync("alice");

@@ -17,7 +17,7 @@ public sealed class SignalingLoopTests
 {
     private static bool Loop => SignalingLoopTransport.Supported;
 
-    /// <summary>A test server with the socket loop on (<c>GhostChat:Signaling:SocketLoop</c>, off by default).</summary>
+    /// <summary>A test server with the socket loop on (<c>GhostChat:Signaling:SocketLoop</c>, the default: said here so these tests keep testing it).</summary>
     private static Task<TestServer> StartLoopAsync(Dictionary<string, string?>? settings = null)
     {
         var all = new Dictionary<string, string?>(settings ?? []) { ["GhostChat:Signaling:SocketLoop"] = "true" };
@@ -35,30 +35,33 @@ public sealed class SignalingLoopTests
         Assert.Equal(System.Net.HttpStatusCode.OK, (await server.Http.GetAsync("/peerjs/id")).StatusCode);
     }
 
-    // Attack: connections pile up until the server process is out of descriptors, so accepting fails
-    // (EMFILE). Once they are gone the server must accept again: a listener that stopped for good on
-    // that error would leave the whole site (web app included) down after the flood.
+    // Attack: connections pile up until the server process is out of descriptors. The server must
+    // live through it (the .NET runtime aborts the process when it cannot get a descriptor to start
+    // a thread: it did with the socket loop, until the loop kept a reserve for it), keep serving the
+    // peers it has, say so once in its log, and accept again once the flood's connections are gone
+    // (a listener that stopped for good on EMFILE would leave the whole site down).
     [Fact]
     public async Task OutOfDescriptors_AcceptsAgainOnceTheConnectionsAreGone()
     {
-        // The server as shipped (Kestrel's socket transport). With GhostChat:Signaling:SocketLoop=true the
-        // process currently dies here instead ("Out of memory.": the runtime cannot make a thread
-        // without a free descriptor), which is why the loop is off by default.
+        Assert.True(Loop, "the socket loop (64-bit Linux) runs here");
         var port = FreePorts.Tcp();
         var dll = typeof(GhostChat.Server.Hosting.GhostChatHost).Assembly.Location;
-        // prlimit runs the server itself (exec), so its process id is the server's.
-        var psi = ProcessRunner.StartInfo("prlimit", ["--nofile=400:400", "dotnet", dll, "--urls", $"http://127.0.0.1:{port}", "--GhostChat:Turn:Enabled=false"]);
-        using var server = Process.Start(psi)!;
-        _ = server.StandardOutput.ReadToEndAsync();
-        _ = server.StandardError.ReadToEndAsync();
+        // The server as shipped; prlimit runs it itself (exec), so its process id is the server's.
+        await using var server = ChildProcess.Start(ProcessRunner.StartInfo("prlimit",
+            ["--nofile=400:400", "dotnet", dll, "--urls", $"http://127.0.0.1:{port}", "--GhostChat:Turn:Enabled=false"]));
         var clients = new List<Socket>();
         try
         {
             var health = new Uri($"http://127.0.0.1:{port}/healthz");
             Assert.True(await HealthyWithin(health, TimeSpan.FromSeconds(60)), "the server started");
+            await using var alice = await RegisterAsync(port, "alice");
+            await using var bob = await RegisterAsync(port, "bob");
+            using var ops = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/") };
+            Assert.Equal(2, Metric(await ops.GetStringAsync("metrics"), "ghostchat_signaling_connections_total", "path=\"loop\"")); // as shipped: on the loop
 
             // More connections than the server has descriptors: it accepts until it has none left; the
-            // rest wait in the kernel's backlog.
+            // rest wait in the kernel's backlog. They say nothing, so the loop hands them to Kestrel
+            // after SilentAfter — a burst of work for the thread pool while the process is at its limit.
             for (var i = 0; i < 600; i++)
             {
                 var c = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
@@ -72,11 +75,18 @@ public sealed class SignalingLoopTests
                 {
                     break; // the backlog is full too
                 }
+                catch (SocketException)
+                {
+                    // The one that took the server's last descriptor: refused (reset).
+                }
             }
-            await Task.Delay(TimeSpan.FromSeconds(1));
-            var open = Directory.GetFiles($"/proc/{server.Id}/fd").Length;
-            Assert.True(open >= 390, $"the server ran out of descriptors ({open} of 400 open)");
+            await Eventually.TrueAsync(() => Task.FromResult(server.Log.Contains("out of file descriptors", StringComparison.Ordinal)),
+                "the server logged that it is out of descriptors");
             Assert.False(await HealthyWithin(health, TimeSpan.FromSeconds(3)), "no room for another connection meanwhile");
+            await Task.Delay(SignalingLoopTransport.SilentAfter + TimeSpan.FromSeconds(1)); // the silent ones went to Kestrel
+            Assert.False(server.HasExited, "the server lives at its descriptor limit:\n" + server.Log);
+            await alice.SendAsync(new { type = "OFFER", dst = "bob", payload = 1 });
+            Assert.Equal("alice", (await bob.ReceiveAsync()).Src); // its peers are served meanwhile
 
             foreach (var c in clients)
             {
@@ -84,6 +94,11 @@ public sealed class SignalingLoopTests
             }
             clients.Clear();
             Assert.True(await HealthyWithin(health, TimeSpan.FromSeconds(30)), "the server accepts again once the connections are gone");
+            await bob.SendAsync(new { type = "ANSWER", dst = "alice", payload = 2 });
+            Assert.Equal("bob", (await alice.ReceiveAsync()).Src);
+            await using var carol = await RegisterAsync(port, "carol"); // and new peers
+            Assert.True(Metric(await ops.GetStringAsync("metrics"), "ghostchat_signaling_rejections_total", "reason=\"out_of_descriptors\"") >= 1, "counted");
+            Assert.Equal(1, server.Log.Split("out of file descriptors").Length - 1); // once for the episode
         }
         finally
         {
@@ -91,9 +106,19 @@ public sealed class SignalingLoopTests
             {
                 c.Dispose();
             }
-            server.Kill(); // this process's own id
-            await server.WaitForExitAsync();
         }
+    }
+
+    /// <summary>Sum of a Prometheus series' values whose line carries <paramref name="label"/>.</summary>
+    private static double Metric(string text, string name, string label) => text.Split('\n')
+        .Where(l => l.StartsWith(name + "{", StringComparison.Ordinal) && l.Contains(label, StringComparison.Ordinal))
+        .Sum(l => double.Parse(l[(l.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture));
+
+    private static async Task<PeerClient> RegisterAsync(int port, string id)
+    {
+        var peer = await PeerClient.ConnectAsync(new Uri($"ws://127.0.0.1:{port}/peerjs?key=peerjs&id={id}&token=tok-{id}"));
+        Assert.Equal("OPEN", (await peer.ReceiveAsync()).Type);
+        return peer;
     }
 
     /// <summary>Whether a new connection gets <c>/healthz</c> answered within the time (never a pooled one).</summary>
@@ -111,14 +136,39 @@ public sealed class SignalingLoopTests
                     return true;
                 }
             }
-            catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
+            catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or SocketException)
             {
-                // not answered (yet)
+                // not answered (yet); a connection the server reset at its descriptor limit can surface
+                // as a bare SocketException (HttpClient reads the reset socket's remote end point)
             }
             await Task.Delay(200);
         }
         while (DateTime.UtcNow < end);
         return false;
+    }
+
+    // The documented signaling limits hold for the loop's sockets: they are checked in the handshake
+    // both paths share, not by Kestrel (whose connection limit never sees a loop socket).
+    [Fact]
+    public async Task SignalingLimits_ApplyToLoopSockets()
+    {
+        await using var server = await StartLoopAsync(new Dictionary<string, string?>
+        {
+            ["GhostChat:Signaling:Limits:MaxSocketsPerIp"] = "2",
+            ["GhostChat:Signaling:Limits:MaxSockets"] = "3",
+        });
+        await using var a = await server.RegisterAsync("alice");
+        await using var b = await server.RegisterAsync("bob");
+        Assert.Equal(2, await server.MetricAsync("ghostchat_signaling_connections_total", "path=\"loop\""));
+        await using (var c = await PeerClient.ConnectAsync(server.WebSocketUri("carol", "t-carol")))
+        {
+            var refusal = await c.ReceiveAsync();
+            Assert.Equal("ERROR", refusal.Type);
+            Assert.StartsWith("Too many connections from your network address", refusal.ErrorMessage, StringComparison.Ordinal);
+            await c.WaitClosedAsync();
+        }
+        Assert.Equal(1, await server.MetricAsync("ghostchat_signaling_rejections_total", "reason=\"too_many_sockets_from_address\""));
+        Assert.Equal(0, await server.MetricAsync("ghostchat_signaling_connections_total", "path=\"connection\""));
     }
 
     [Fact]

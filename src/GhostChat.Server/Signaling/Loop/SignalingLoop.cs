@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using GhostChat.Turn.Server.Udp;
 using static GhostChat.Turn.Server.Udp.LinuxSockets;
 
 namespace GhostChat.Server.Signaling.Loop;
@@ -23,10 +24,7 @@ internal sealed unsafe class SignalingLoop : IDisposable
     private const int MaxEvents = 256;
     private const ulong WakeId = ulong.MaxValue;
 
-    private readonly int _epoll;
-    private readonly int _wake;
-    private readonly int _eventSize;
-    private readonly byte* _events;
+    private readonly Epoll _epoll;
     private readonly Thread _thread;
     private readonly ConcurrentDictionary<long, LoopConnection> _connections = new();
     private readonly ConcurrentQueue<LoopConnection> _classifying = new();
@@ -38,15 +36,12 @@ internal sealed unsafe class SignalingLoop : IDisposable
     private int _threadId;
     private int _disposed;
 
-    private SignalingLoop(int epoll, int wake, int index, Action<LoopConnection> onFirstBytes, Action<LoopConnection> onSilent, TimeSpan silentAfter)
+    private SignalingLoop(Epoll epoll, int index, Action<LoopConnection> onFirstBytes, Action<LoopConnection> onSilent, TimeSpan silentAfter)
     {
         _epoll = epoll;
-        _wake = wake;
         _onFirstBytes = onFirstBytes;
         _onSilent = onSilent;
         _silentTicks = (long)(silentAfter.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
-        _eventSize = PackedEpollEvent ? sizeof(EpollEventPacked) : sizeof(EpollEventAligned);
-        _events = (byte*)NativeMemory.AllocZeroed((nuint)(MaxEvents * _eventSize));
         Shared = GC.AllocateUninitializedArray<byte>(SharedBufferBytes, pinned: true);
         _thread = new Thread(Run) { IsBackground = true, Name = "signaling-loop-" + index };
     }
@@ -73,27 +68,12 @@ internal sealed unsafe class SignalingLoop : IDisposable
     /// <param name="onSilent">Called on the loop thread for a new socket that sent nothing within <paramref name="silentAfter"/>.</param>
     internal static SignalingLoop? TryCreate(int index, Action<LoopConnection> onFirstBytes, Action<LoopConnection> onSilent, TimeSpan silentAfter)
     {
-        if (!Supported)
+        var epoll = Epoll.TryCreate(MaxEvents, WakeId);
+        if (epoll is null)
         {
             return null;
         }
-        var epoll = EpollCreate1(EpollCloexec);
-        if (epoll < 0)
-        {
-            return null;
-        }
-        var wake = EventFd(0, EfdCloexec | EfdNonblock);
-        if (wake < 0)
-        {
-            Close(epoll);
-            return null;
-        }
-        var loop = new SignalingLoop(epoll, wake, index, onFirstBytes, onSilent, silentAfter);
-        if (!loop.Control(EpollCtlAdd, wake, EpollIn, WakeId))
-        {
-            loop.Dispose();
-            return null;
-        }
+        var loop = new SignalingLoop(epoll, index, onFirstBytes, onSilent, silentAfter);
         loop._thread.Start();
         return loop;
     }
@@ -103,7 +83,7 @@ internal sealed unsafe class SignalingLoop : IDisposable
     {
         _connections[connection.Id] = connection;
         _classifying.Enqueue(connection);
-        if (!Control(EpollCtlAdd, connection.Fd, EpollIn | EpollOut | EpollRdHup | EpollEt, (ulong)connection.Id))
+        if (!_epoll.Control(EpollCtlAdd, connection.Fd, EpollIn | EpollOut | EpollRdHup | EpollEt, (ulong)connection.Id))
         {
             _connections.TryRemove(connection.Id, out _);
             return false;
@@ -116,28 +96,9 @@ internal sealed unsafe class SignalingLoop : IDisposable
     {
         if (deregister)
         {
-            Control(EpollCtlDel, connection.Fd, 0, 0);
+            _epoll.Control(EpollCtlDel, connection.Fd, 0, 0);
         }
         _connections.TryRemove(connection.Id, out _);
-    }
-
-    private bool Control(int op, nint fd, uint events, ulong id)
-    {
-        if (PackedEpollEvent)
-        {
-            var ev = new EpollEventPacked { Events = events, Data = id };
-            return EpollCtl(_epoll, op, fd, &ev) == 0;
-        }
-        var aligned = new EpollEventAligned { Events = events, Data = id };
-        return EpollCtl(_epoll, op, fd, &aligned) == 0;
-    }
-
-    private (uint Events, ulong Data) Event(int i)
-    {
-        var e = _events + (i * _eventSize);
-        return PackedEpollEvent
-            ? (((EpollEventPacked*)e)->Events, ((EpollEventPacked*)e)->Data)
-            : (((EpollEventAligned*)e)->Events, ((EpollEventAligned*)e)->Data);
     }
 
     // Runs for the server's life: optimised from the start instead of waiting for on-stack replacement.
@@ -148,7 +109,7 @@ internal sealed unsafe class SignalingLoop : IDisposable
         t_current = this;
         while (!_stopping)
         {
-            var n = EpollWait(_epoll, _events, MaxEvents, _classifying.IsEmpty ? -1 : 500);
+            var n = _epoll.Wait(_classifying.IsEmpty ? -1 : 500);
             if (n < 0)
             {
                 if (Marshal.GetLastPInvokeError() == EIntr)
@@ -159,7 +120,7 @@ internal sealed unsafe class SignalingLoop : IDisposable
             }
             for (var i = 0; i < n && !_stopping; i++)
             {
-                var (events, id) = Event(i);
+                var (events, id) = _epoll.Event(i);
                 if (id == WakeId || !_connections.TryGetValue((long)id, out var connection))
                 {
                     continue;
@@ -226,14 +187,11 @@ internal sealed unsafe class SignalingLoop : IDisposable
             return;
         }
         _stopping = true;
-        ulong one = 1;
-        Write(_wake, &one, sizeof(ulong));
+        _epoll.Wake();
         if (_thread.IsAlive && !IsLoopThread)
         {
             _thread.Join(TimeSpan.FromSeconds(5));
         }
-        Close(_wake);
-        Close(_epoll);
-        NativeMemory.Free(_events);
+        _epoll.Dispose();
     }
 }

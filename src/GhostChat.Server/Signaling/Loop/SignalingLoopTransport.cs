@@ -14,7 +14,7 @@ namespace GhostChat.Server.Signaling.Loop;
 /// arrive it looks at them without taking them (MSG_PEEK). A complete, clean signaling upgrade
 /// (<see cref="SignalingConnectionMiddleware.Classify"/>: the same rule as Kestrel's fast path) is
 /// taken off the socket and served on the loop — the broker runs over <see cref="PipeWebSocket"/> on the
-/// loop's pipes. Everything else — the web app, the API, TLS, a request head that came in pieces, a
+/// loop's pipes. Everything else — the web app, the API, TLS (every connection to an HTTPS endpoint), a request head that came in pieces, a
 /// connection that says nothing for <see cref="SilentAfter"/> — is handed to Kestrel untouched, as a
 /// socket connection made by Kestrel's own <see cref="SocketConnectionContextFactory"/>, where the
 /// fast path and the HTTP pipeline judge it as before. Other endpoints (Unix sockets, handles) and
@@ -52,6 +52,8 @@ internal sealed class SignalingLoopTransport(
     {
         private static readonly TimeSpan DrainTimeout = PeerSession.CloseTimeout + TimeSpan.FromSeconds(3);
         private static readonly TimeSpan AcceptRetryDelay = TimeSpan.FromMilliseconds(20);
+        private static readonly TimeSpan DescriptorRetryDelay = TimeSpan.FromMilliseconds(100);
+        private static readonly TimeSpan EpisodeEndsAfter = TimeSpan.FromSeconds(30);
 
         private readonly Socket _listen;
         private readonly SignalingLoop[] _loops;
@@ -61,13 +63,20 @@ internal sealed class SignalingLoopTransport(
         private readonly bool _noDelay;
         private readonly Task _accepting;
         private readonly CancellationTokenSource _unbound = new();
+        private readonly DescriptorReserve _reserve = new();
+        private readonly SignalingMetrics _metrics;
+        private readonly ILogger _logger;
+        private bool _outOfDescriptors;
+        private long _lastAtLimit;
         private int _nextLoop;
         private int _served;
 
-        private Listener(Socket listen, SocketTransportOptions options, ILoggerFactory loggers, SignalingConnectionMiddleware signaling, int loops)
+        private Listener(Socket listen, SocketTransportOptions options, ILoggerFactory loggers, IServiceProvider services, int loops)
         {
             _listen = listen;
-            _signaling = signaling;
+            _signaling = services.GetRequiredService<SignalingConnectionMiddleware>();
+            _metrics = services.GetRequiredService<SignalingMetrics>();
+            _logger = loggers.CreateLogger<SignalingLoopTransport>();
             _noDelay = options.NoDelay;
             _kestrel = new SocketConnectionContextFactory(
                 new SocketConnectionFactoryOptions
@@ -99,7 +108,7 @@ internal sealed class SignalingLoopTransport(
         {
             var listen = options.CreateBoundListenSocket(endpoint);
             listen.Listen(options.Backlog);
-            var listener = new Listener(listen, options, loggers, services.GetRequiredService<SignalingConnectionMiddleware>(), Environment.ProcessorCount);
+            var listener = new Listener(listen, options, loggers, services, Environment.ProcessorCount);
             if (listener._loops.Length == 0)
             {
                 listener._kestrel.Dispose();
@@ -113,6 +122,10 @@ internal sealed class SignalingLoopTransport(
         {
             while (true)
             {
+                if (!_reserve.Held && !await WaitForDescriptorsAsync())
+                {
+                    break; // unbound
+                }
                 Socket socket;
                 try
                 {
@@ -122,14 +135,33 @@ internal sealed class SignalingLoopTransport(
                 {
                     break; // unbound
                 }
+                catch (SocketException ex) when (ex.SocketErrorCode == SocketError.TooManyOpenSockets)
+                {
+                    // EMFILE/ENFILE although the reserve is held: the rest of the process took the last ones.
+                    OutOfDescriptors();
+                    continue;
+                }
                 catch (SocketException)
                 {
-                    // The client gave up while queued, or the process is out of descriptors (EMFILE) or
-                    // the system out of memory for sockets: the connection waits in the backlog, and this
-                    // listener goes on accepting once some are free (as Kestrel's own transport does),
-                    // a little later so as not to spin.
+                    // The client gave up while queued, or the system is out of memory for sockets: the
+                    // connection waits in the backlog and this listener goes on, a little later so as
+                    // not to spin.
                     await Task.Delay(AcceptRetryDelay, CancellationToken.None);
                     continue;
+                }
+                if (!DescriptorReserve.OneFree())
+                {
+                    // This connection took the process's last free descriptor: refuse it (reset, so no
+                    // close handshake waits) and stop accepting, the reserve given to the process.
+                    Refuse(socket);
+                    _metrics.Rejected(RejectionReasons.OutOfDescriptors);
+                    OutOfDescriptors();
+                    continue;
+                }
+                if (_outOfDescriptors && Environment.TickCount64 - _lastAtLimit > (long)EpisodeEndsAfter.TotalMilliseconds)
+                {
+                    _outOfDescriptors = false;
+                    Log.DescriptorsFreeAgain(_logger);
                 }
                 if (socket.LocalEndPoint is IPEndPoint)
                 {
@@ -142,7 +174,54 @@ internal sealed class SignalingLoopTransport(
                     _toKestrel.Writer.TryWrite(socket);
                 }
             }
+            _reserve.Release();
             _toKestrel.Writer.TryComplete();
+        }
+
+        private static void Refuse(Socket socket)
+        {
+            try
+            {
+                socket.LingerState = new LingerOption(true, 0);
+            }
+            catch (SocketException)
+            {
+                // Already reset by the client.
+            }
+            socket.Dispose();
+        }
+
+        /// <summary>
+        /// At the descriptor limit: the reserve goes to the process. Logged once for the episode, which
+        /// ends when the listener has accepted for <see cref="EpisodeEndsAfter"/> without reaching the
+        /// limit again (a flood that holds the limit while a few connections come and go is one episode).
+        /// </summary>
+        private void OutOfDescriptors()
+        {
+            _reserve.Release();
+            _lastAtLimit = Environment.TickCount64;
+            if (!_outOfDescriptors)
+            {
+                _outOfDescriptors = true;
+                Log.OutOfDescriptors(_logger, DescriptorReserve.Size);
+            }
+        }
+
+        /// <summary>Waits until the reserve can be taken again (connections closed); false once unbound.</summary>
+        private async Task<bool> WaitForDescriptorsAsync()
+        {
+            while (!_reserve.TryTake())
+            {
+                try
+                {
+                    await Task.Delay(DescriptorRetryDelay, _unbound.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                    return false;
+                }
+            }
+            return !_unbound.IsCancellationRequested;
         }
 
         /// <summary>On the loop thread: a new socket's first bytes are there. Ours are served on the loop, the rest go to Kestrel.</summary>
@@ -160,7 +239,7 @@ internal sealed class SignalingLoopTransport(
                 return;
             }
             var verdict = _signaling.Classify(new ReadOnlySequence<byte>(connection.Loop.Shared, 0, n), out var request, out var consumed);
-            if (verdict != SignalingConnectionMiddleware.ParseVerdict.Ours || _unbound.IsCancellationRequested)
+            if (verdict != SignalingConnectionMiddleware.ParseVerdict.Ours || _unbound.IsCancellationRequested || !_signaling.PlainEndpoint(EndPoint))
             {
                 ToKestrel(connection);
                 return;

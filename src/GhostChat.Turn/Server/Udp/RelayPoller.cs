@@ -30,27 +30,21 @@ internal sealed unsafe class RelayPoller : IDisposable
     private readonly UdpBatch _batch;
     private readonly UdpBatch _listenBatch;
     private readonly int[] _lengths;
-    private readonly int _epoll;
-    private readonly int _wake;
-    private readonly int _eventSize;
-    private readonly byte* _events;
+    private readonly Epoll _epoll;
     private readonly Thread _thread;
     private long _nextId;
     private volatile bool _stopping;
     private int _disposed;
 
-    private RelayPoller(int epoll, int wake, int maxPayload, int batchSize, TurnMetrics metrics)
+    private RelayPoller(Epoll epoll, int maxPayload, int batchSize, TurnMetrics metrics)
     {
         _epoll = epoll;
-        _wake = wake;
         _metrics = metrics;
         // A batch from one relay socket goes to one client: runs of equal-sized datagrams go as one GSO message.
         _batch = new UdpBatch(batchSize, Allocation.Headroom, maxPayload) { Segmentation = true };
         // What a client sends: a payload and its ChannelData or Send indication header.
         _listenBatch = new UdpBatch(batchSize, 0, maxPayload + 128);
         _lengths = new int[batchSize];
-        _eventSize = PackedEpollEvent ? sizeof(EpollEventPacked) : sizeof(EpollEventAligned);
-        _events = (byte*)NativeMemory.AllocZeroed((nuint)(MaxEvents * _eventSize));
         _thread = new Thread(Run) { IsBackground = true, Name = "turn-relay-poll" };
     }
 
@@ -60,27 +54,12 @@ internal sealed unsafe class RelayPoller : IDisposable
     /// <summary>A poller, or null where the system calls are missing (not Linux, or refused): the portable loops serve then.</summary>
     public static RelayPoller? TryCreate(int maxPayload, int batchSize, TurnMetrics metrics)
     {
-        if (!Supported)
+        var epoll = Epoll.TryCreate(MaxEvents, WakeId);
+        if (epoll is null)
         {
             return null;
         }
-        int epoll = EpollCreate1(EpollCloexec);
-        if (epoll < 0)
-        {
-            return null;
-        }
-        int wake = EventFd(0, EfdCloexec | EfdNonblock);
-        if (wake < 0)
-        {
-            Close(epoll);
-            return null;
-        }
-        var poller = new RelayPoller(epoll, wake, maxPayload, batchSize, metrics);
-        if (!poller.Control(EpollCtlAdd, wake, WakeId))
-        {
-            poller.Dispose();
-            return null;
-        }
+        var poller = new RelayPoller(epoll, maxPayload, batchSize, metrics);
         poller._thread.Start();
         return poller;
     }
@@ -104,7 +83,7 @@ internal sealed unsafe class RelayPoller : IDisposable
         try
         {
             using var fd = new HandleLease(socket.SafeHandle);
-            if (Control(EpollCtlAdd, (int)fd.Fd, (ulong)id))
+            if (_epoll.Control(EpollCtlAdd, fd.Fd, EpollIn, (ulong)id))
             {
                 return true;
             }
@@ -133,7 +112,7 @@ internal sealed unsafe class RelayPoller : IDisposable
         try
         {
             using var fd = new HandleLease(socket.SafeHandle);
-            Control(EpollCtlDel, (int)fd.Fd, 0);
+            _epoll.Control(EpollCtlDel, fd.Fd, 0, 0);
         }
         catch (ObjectDisposedException)
         {
@@ -149,35 +128,15 @@ internal sealed unsafe class RelayPoller : IDisposable
             return;
         }
         _stopping = true;
-        ulong one = 1;
-        Write(_wake, &one, sizeof(ulong));
+        _epoll.Wake();
         if (_thread.IsAlive && _thread != Thread.CurrentThread)
         {
             _thread.Join();
         }
-        Close(_wake);
-        Close(_epoll);
+        _epoll.Dispose();
         _batch.Dispose();
         _listenBatch.Dispose();
-        NativeMemory.Free(_events);
         _registered.Clear();
-    }
-
-    private bool Control(int op, int fd, ulong id)
-    {
-        if (PackedEpollEvent)
-        {
-            var ev = new EpollEventPacked { Events = EpollIn, Data = id };
-            return EpollCtl(_epoll, op, fd, &ev) == 0;
-        }
-        var aligned = new EpollEventAligned { Events = EpollIn, Data = id };
-        return EpollCtl(_epoll, op, fd, &aligned) == 0;
-    }
-
-    private ulong EventData(int i)
-    {
-        byte* e = _events + (i * _eventSize);
-        return PackedEpollEvent ? ((EpollEventPacked*)e)->Data : ((EpollEventAligned*)e)->Data;
     }
 
     // Runs for the server's life: optimised from the start instead of waiting for on-stack replacement.
@@ -186,7 +145,7 @@ internal sealed unsafe class RelayPoller : IDisposable
     {
         while (!_stopping)
         {
-            int n = EpollWait(_epoll, _events, MaxEvents, -1);
+            int n = _epoll.Wait(-1);
             if (n < 0)
             {
                 if (Marshal.GetLastPInvokeError() == EIntr)
@@ -197,7 +156,7 @@ internal sealed unsafe class RelayPoller : IDisposable
             }
             for (int i = 0; i < n && !_stopping; i++)
             {
-                ulong id = EventData(i);
+                ulong id = _epoll.Event(i).Data;
                 if (id != WakeId && _registered.TryGetValue((long)id, out var source))
                 {
                     try
