@@ -389,7 +389,7 @@ internal sealed class SignalingBroker
                     return MalformedKind.None;
                 }
                 var queueable = frame.Type is MessageType.Offer or MessageType.Answer or MessageType.Candidate;
-                var built = SignalingFrames.Build(frame.Type, session.Id, frame.Dst, frame.Payload, frame.HasPayload);
+                var built = SignalingFrames.BuildRelay(frame.Type, session.Id!, frame);
                 relay = new RelayMessage(frame.Type, session.Id!, frame.Dst, queueable, built);
                 return MalformedKind.None;
             default:
