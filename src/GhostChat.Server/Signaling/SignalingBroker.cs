@@ -267,47 +267,56 @@ internal sealed class SignalingBroker
         {
             // Wait for the next frame without holding a buffer: idle sockets cost no receive memory. On
             // the fast path the wait is the pipe's own read, awaited here, so an idle socket's await
-            // chain ends in this loop; the zero-byte receive then parses the header from bytes that are there.
-            if (socket is PipeWebSocket lean)
-            {
-                lean.EndWaitForInput(await lean.WaitForInputAsync(ct));
-            }
-            var probe = await socket.ReceiveAsync(Memory<byte>.Empty, ct);
-            if (probe.MessageType == WebSocketMessageType.Close)
-            {
-                return;
-            }
-
-            var buffer = ArrayPool<byte>.Shared.Rent(Math.Min(4096, limits.MaxFrameBytes));
+            // chain ends in this loop; a whole message that is there is then taken in one step, and
+            // anything else goes the general way: the zero-byte receive parses the header from bytes
+            // that are there, and the message is read chunk by chunk.
+            byte[]? buffer = null;
             try
             {
                 var count = 0;
                 var tooLarge = false;
-                var end = probe.EndOfMessage; // true only for an empty message: the zero-byte probe consumed no payload
-                while (!end)
+                if (socket is PipeWebSocket lean)
                 {
-                    if (count == buffer.Length)
+                    var waited = await lean.WaitForInputAsync(ct);
+                    if (!lean.TryTakeMessage(waited, limits.MaxFrameBytes, out buffer, out count))
                     {
-                        if (buffer.Length >= limits.MaxFrameBytes)
-                        {
-                            tooLarge = true; // keep reading, discarding, until the message ends
-                            count = 0;
-                        }
-                        else
-                        {
-                            var bigger = ArrayPool<byte>.Shared.Rent(Math.Min(buffer.Length * 2, limits.MaxFrameBytes));
-                            buffer.AsSpan(0, count).CopyTo(bigger);
-                            ArrayPool<byte>.Shared.Return(buffer);
-                            buffer = bigger;
-                        }
+                        lean.EndWaitForInput(waited);
                     }
-                    var read = await socket.ReceiveAsync(buffer.AsMemory(count, Math.Min(buffer.Length, limits.MaxFrameBytes) - count), ct);
-                    if (read.MessageType == WebSocketMessageType.Close)
+                }
+                if (buffer is null)
+                {
+                    var probe = await socket.ReceiveAsync(Memory<byte>.Empty, ct);
+                    if (probe.MessageType == WebSocketMessageType.Close)
                     {
                         return;
                     }
-                    count += read.Count;
-                    end = read.EndOfMessage;
+                    buffer = ArrayPool<byte>.Shared.Rent(Math.Min(4096, limits.MaxFrameBytes));
+                    var end = probe.EndOfMessage; // true only for an empty message: the zero-byte probe consumed no payload
+                    while (!end)
+                    {
+                        if (count == buffer.Length)
+                        {
+                            if (buffer.Length >= limits.MaxFrameBytes)
+                            {
+                                tooLarge = true; // keep reading, discarding, until the message ends
+                                count = 0;
+                            }
+                            else
+                            {
+                                var bigger = ArrayPool<byte>.Shared.Rent(Math.Min(buffer.Length * 2, limits.MaxFrameBytes));
+                                buffer.AsSpan(0, count).CopyTo(bigger);
+                                ArrayPool<byte>.Shared.Return(buffer);
+                                buffer = bigger;
+                            }
+                        }
+                        var read = await socket.ReceiveAsync(buffer.AsMemory(count, Math.Min(buffer.Length, limits.MaxFrameBytes) - count), ct);
+                        if (read.MessageType == WebSocketMessageType.Close)
+                        {
+                            return;
+                        }
+                        count += read.Count;
+                        end = read.EndOfMessage;
+                    }
                 }
 
                 session.LastSeen = _time.GetTimestamp(); // any frame counts as liveness, even one we then drop
@@ -358,7 +367,10 @@ internal sealed class SignalingBroker
             }
             finally
             {
-                ArrayPool<byte>.Shared.Return(buffer);
+                if (buffer is not null)
+                {
+                    ArrayPool<byte>.Shared.Return(buffer);
+                }
             }
         }
     }
