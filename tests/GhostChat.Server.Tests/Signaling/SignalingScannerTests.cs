@@ -117,6 +117,30 @@ public sealed class SignalingScannerTests
         Assert.Equal("""{"type":"OFFER","src":"alice","dst":"bob","payload":{"k":1}}""", Encoding.UTF8.GetString(SignalingFrames.BuildRelay(forged.Type, "alice", forged)));
     }
 
+    [Fact]
+    public void ParseAndBuildRelay_AllocateOnlyTheRelayedFrameAndTheDstString()
+    {
+        var bytes = Encoding.UTF8.GetBytes(Seeds[0]);
+        var relayed = 0;
+        for (var i = 0; i < 3; i++) // run-in
+        {
+            SignalingFrames.TryParse(bytes, Depth, out var warm);
+            relayed = SignalingFrames.BuildRelay(warm.Type, "alice", warm).Length;
+        }
+        const int Rounds = 100;
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < Rounds; i++)
+        {
+            SignalingFrames.TryParse(bytes, Depth, out var frame);
+            SignalingFrames.BuildRelay(frame.Type, "alice", frame);
+        }
+        var perMessage = (GC.GetAllocatedBytesForCurrentThread() - before) / Rounds;
+        static long Rounded(long size) => (size + 7) & ~7L;
+        var frameBytes = Rounded(IntPtr.Size * 3 + relayed); // array header (type, length) + the bytes
+        var dstBytes = Rounded(IntPtr.Size * 2 + 4 + 2 * ("bob".Length + 1)); // string header, length, UTF-16 and the terminator
+        Assert.True(perMessage <= frameBytes + dstBytes, $"{perMessage} B per parsed and built frame; the frame and dst are {frameBytes} + {dstBytes} B");
+    }
+
     private static void AssertSame(byte[] bytes)
     {
         var expected = Oracle(bytes);
