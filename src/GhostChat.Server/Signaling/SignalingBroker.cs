@@ -277,7 +277,9 @@ internal sealed class SignalingBroker
                 var tooLarge = false;
                 if (socket is PipeWebSocket lean)
                 {
-                    var waited = await lean.WaitForInputAsync(ct);
+                    // No token: a registration per idle socket costs 144 bytes. A closing session
+                    // aborts its socket when the close timeout passes, which ends this wait too.
+                    var waited = await lean.WaitForInputAsync(CancellationToken.None);
                     if (!lean.TryTakeMessage(waited, limits.MaxFrameBytes, out buffer, out count))
                     {
                         lean.EndWaitForInput(waited);
