@@ -180,7 +180,6 @@ internal sealed class PipeWebSocket : WebSocket
         return _input.ReadAsync(cancellationToken);
     }
 
-    /// <summary>Ends <see cref="WaitForInputAsync"/>: nothing consumed, nothing examined, so the next read returns the same bytes at once.</summary>
     /// <summary>
     /// The fast path after <see cref="WaitForInputAsync"/>: when what arrived starts with one whole
     /// unfragmented text or binary message of at most <paramref name="maxBytes"/> bytes (valid UTF-8
@@ -225,6 +224,7 @@ internal sealed class PipeWebSocket : WebSocket
         return true;
     }
 
+    /// <summary>Ends <see cref="WaitForInputAsync"/>: nothing consumed, nothing examined, so the next read returns the same bytes at once.</summary>
     internal void EndWaitForInput(ReadResult result)
     {
         if (!_waiting)
