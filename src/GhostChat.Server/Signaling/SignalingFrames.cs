@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics.CodeAnalysis;
 using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
@@ -165,7 +166,11 @@ internal static class SignalingFrames
                         type = isString ? ReadType(value, valueEscaped) : MessageType.Unknown;
                         break;
                     case Member.Dst:
-                        dst = isString ? ReadString(value, valueEscaped) : null;
+                        dst = null;
+                        if (isString && !TryReadString(value, valueEscaped, out dst))
+                        {
+                            return MalformedKind.InvalidJson; // an escaped lone surrogate: no string can hold it
+                        }
                         dstPlain = isString && !valueEscaped && value[1..^1].IndexOfAnyExcept(PlainBytes) < 0;
                         break;
                     case Member.Payload:
@@ -332,14 +337,29 @@ internal static class SignalingFrames
             : MessageType.Unknown;
     }
 
-    private static string ReadString(ReadOnlySpan<byte> quoted, bool escaped)
+    /// <summary>
+    /// The string's value; false when its escapes make no valid UTF-16 (a lone surrogate such as
+    /// <c>\ud800</c>, which JSON's grammar allows). Before the scanner, that threw out of the parser
+    /// and ended the sender's session with an unhandled exception; now it is a malformed frame.
+    /// </summary>
+    private static bool TryReadString(ReadOnlySpan<byte> quoted, bool escaped, [NotNullWhen(true)] out string? value)
     {
         if (!escaped)
         {
-            return Encoding.UTF8.GetString(quoted[1..^1]);
+            value = Encoding.UTF8.GetString(quoted[1..^1]);
+            return true;
         }
         var reader = Unescaper(quoted);
-        return reader.GetString()!;
+        try
+        {
+            value = reader.GetString()!;
+            return true;
+        }
+        catch (InvalidOperationException)
+        {
+            value = null;
+            return false;
+        }
     }
 
     /// <summary>

@@ -152,7 +152,7 @@ public sealed class SignalingScannerTests
         }
         catch (InvalidOperationException)
         {
-            actual = "threw InvalidOperationException";
+            actual = "threw InvalidOperationException"; // never: the scanner throws on no input
         }
         Assert.True(expected == actual, $"frame {Convert.ToHexString(bytes)} ({Encoding.UTF8.GetString(bytes)}): reader {expected}, scanner {actual}");
     }
@@ -225,7 +225,10 @@ public sealed class SignalingScannerTests
         }
         catch (InvalidOperationException)
         {
-            return "threw InvalidOperationException";
+            // GetString on a dst with an escaped lone surrogate: this threw out of the old parser and
+            // ended the sender's session unhandled; the scanner counts the frame as malformed instead
+            // (the one intended difference, MalformedInputTests covers it end to end).
+            return nameof(MalformedKind.InvalidJson);
         }
         return Describe(MalformedKind.None, type, dst, payloadStart >= 0 ? utf8[payloadStart..payloadEnd] : default, payloadStart >= 0);
     }
