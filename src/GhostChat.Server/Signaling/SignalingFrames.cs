@@ -540,7 +540,8 @@ internal static class SignalingFrames
         return i;
     }
 
-    private static MessageType ReadType(ref Utf8JsonReader reader)
+    /// <summary>The type a string token names (unescaped by the reader).</summary>
+    internal static MessageType ReadType(ref Utf8JsonReader reader)
     {
         if (reader.ValueTextEquals("HEARTBEAT"u8)) return MessageType.Heartbeat;
         if (reader.ValueTextEquals("OFFER"u8)) return MessageType.Offer;

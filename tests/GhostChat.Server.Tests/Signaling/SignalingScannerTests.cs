@@ -160,7 +160,7 @@ public sealed class SignalingScannerTests
     private static string Describe(MalformedKind kind, MessageType type, string? dst, ReadOnlySpan<byte> payload, bool hasPayload)
         => kind != MalformedKind.None ? kind.ToString() : $"{type} dst={dst ?? "(none)"} payload={(hasPayload ? Convert.ToHexString(payload) : "(none)")}";
 
-    /// <summary>The parser before the scanner (SignalingFrames.TryParse at f64439b), verbatim but for its result.</summary>
+    /// <summary>The parser before the scanner (SignalingFrames.TryParse at f64439b), verbatim but for its result (its type names: SignalingFrames.ReadType, unchanged).</summary>
     private static string Oracle(ReadOnlySpan<byte> utf8)
     {
         const int maxDepth = Depth;
@@ -190,7 +190,7 @@ public sealed class SignalingScannerTests
                 if (reader.ValueTextEquals("type"u8))
                 {
                     reader.Read();
-                    type = reader.TokenType == JsonTokenType.String ? OracleType(ref reader) : MessageType.Unknown;
+                    type = reader.TokenType == JsonTokenType.String ? SignalingFrames.ReadType(ref reader) : MessageType.Unknown;
                     reader.Skip();
                 }
                 else if (reader.ValueTextEquals("dst"u8))
@@ -231,16 +231,5 @@ public sealed class SignalingScannerTests
             return nameof(MalformedKind.InvalidJson);
         }
         return Describe(MalformedKind.None, type, dst, payloadStart >= 0 ? utf8[payloadStart..payloadEnd] : default, payloadStart >= 0);
-    }
-
-    private static MessageType OracleType(ref Utf8JsonReader reader)
-    {
-        if (reader.ValueTextEquals("HEARTBEAT"u8)) return MessageType.Heartbeat;
-        if (reader.ValueTextEquals("OFFER"u8)) return MessageType.Offer;
-        if (reader.ValueTextEquals("ANSWER"u8)) return MessageType.Answer;
-        if (reader.ValueTextEquals("CANDIDATE"u8)) return MessageType.Candidate;
-        if (reader.ValueTextEquals("LEAVE"u8)) return MessageType.Leave;
-        if (reader.ValueTextEquals("EXPIRE"u8)) return MessageType.Expire;
-        return MessageType.Unknown;
     }
 }
