@@ -16,6 +16,9 @@
 #                                           generator on CPU 1; Node serves on one core anyway)
 #   KEEP=1                                  keep the per-run JSON in artifacts/bench/signaling/
 #   MODE=cluster bench/signaling.sh         one node vs two nodes sharing Redis (signaling-cluster.sh)
+#   GhostChat__Signaling__SocketLoop=true bench/signaling.sh   any GhostChat__* setting in the caller's
+#                                           environment reaches the server (the product's own options);
+#                                           the table names them after the commit
 #
 # Per run: both servers start fresh; throughput at saturation (closed loop) for each, latency at
 # the fixed rate for each; then both restart fresh and 10,000 idle peers register on each
@@ -153,5 +156,5 @@ done
 
 node "$ROOT/bench/signaling/summarize.mjs" "$WORK" "$RUNS" "$RATE" \
   "$(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'))" "$PIN" \
-  "$(measured_commit)" "$LOAD_AT_START → $(cut -d' ' -f1-3 /proc/loadavg)" "$STARTED–$(date -u +%H:%M) UTC" \
+  "$(measured_commit)$(caller_settings)" "$LOAD_AT_START → $(cut -d' ' -f1-3 /proc/loadavg)" "$STARTED–$(date -u +%H:%M) UTC" \
   "$PAIRS pairs, $WINDOW in flight, $MESSAGE_BYTES-byte messages, $IDLE_PEERS idle peers"

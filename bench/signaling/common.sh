@@ -57,6 +57,14 @@ build_release() {
 
 json_field() { node -e 'const r=JSON.parse(require("fs").readFileSync(process.argv[1],"utf8"));console.log(process.argv[2].split(".").reduce((o,k)=>o?.[k],r))' "$1" "$2"; }
 
+# The caller's own GhostChat__* settings: the servers inherit the caller's environment, so
+# `GhostChat__Signaling__SocketLoop=true bench/signaling.sh` measures that configuration; the table
+# names them after the commit, so a table never passes for the server as shipped when it is not.
+caller_settings() {
+  local s; s=$(env | grep -E '^GhostChat__' | sort | tr '\n' ' ' || true)
+  [ -z "$s" ] || printf ' with %s' "${s% }"
+}
+
 # The commit the measured server was built from, "+changes" when the tree differs from it.
 measured_commit() {
   local c; c=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)

@@ -25,7 +25,7 @@ internal sealed class PeerSession : IDisposable
     private readonly OutboundBudget _budget;
     private readonly Lock _gate = new();
     private readonly CancellationTokenSource _lifetime = new();
-    private readonly TaskCompletionSource _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private TaskCompletionSource? _closed; // made when someone waits for the close or it is sent: idle sessions hold none
     private Queue<byte[]>? _pending;
     private bool _sending;
     private bool _closeRequested;
@@ -72,7 +72,15 @@ internal sealed class PeerSession : IDisposable
     }
 
     /// <summary>Completes once our close frame is sent (or can no longer be).</summary>
-    internal Task Closed => _closed.Task;
+    internal Task Closed => ClosedSource().Task;
+
+    private TaskCompletionSource ClosedSource()
+    {
+        lock (_gate)
+        {
+            return _closed ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+    }
 
     /// <summary>Timestamp (<see cref="TimeProvider.GetTimestamp"/>) of the last frame received.</summary>
     internal long LastSeen
@@ -146,8 +154,11 @@ internal sealed class PeerSession : IDisposable
         }
         try
         {
-            // However the close goes (a peer that stopped reading blocks our sends), it ends by then.
+            // However the close goes (a peer that stopped reading blocks our sends, or never answers
+            // our close frame), it ends by then: the socket is aborted, which also ends the receive
+            // loop's idle wait (that wait holds no cancellation registration, so an idle peer costs none).
             _lifetime.CancelAfter(CloseTimeout);
+            _lifetime.Token.UnsafeRegister(static socket => ((WebSocket)socket!).Abort(), _socket);
         }
         catch (ObjectDisposedException)
         {
@@ -254,7 +265,7 @@ internal sealed class PeerSession : IDisposable
         }
         finally
         {
-            _closed.TrySetResult();
+            ClosedSource().TrySetResult();
         }
     }
 

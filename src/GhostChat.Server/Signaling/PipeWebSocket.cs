@@ -1,10 +1,12 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using System.Diagnostics.CodeAnalysis;
 using System.IO.Pipelines;
 using System.Net.WebSockets;
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using System.Text;
 using System.Text.Unicode;
 
@@ -176,6 +178,50 @@ internal sealed class PipeWebSocket : WebSocket
         }
         _waiting = true;
         return _input.ReadAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// The fast path after <see cref="WaitForInputAsync"/>: when what arrived starts with one whole
+    /// unfragmented text or binary message of at most <paramref name="maxBytes"/> bytes (valid UTF-8
+    /// for text), takes it from the pipe in one step — unmasked into <paramref name="buffer"/>,
+    /// rented from the shared pool (the caller returns it) — and hands the read back. Otherwise
+    /// (a control frame, a fragment, a message still arriving, too large, invalid, closing) it takes
+    /// nothing and returns false: <see cref="EndWaitForInput"/> and <see cref="ReceiveAsync(Memory{byte}, CancellationToken)"/>
+    /// then go the general way, which handles and reports each of those cases.
+    /// </summary>
+    internal bool TryTakeMessage(ReadResult waited, int maxBytes, [NotNullWhen(true)] out byte[]? buffer, out int count)
+    {
+        buffer = null;
+        count = 0;
+        if (!_waiting || waited.IsCanceled || _inMessage || _state != WebSocketState.Open)
+        {
+            return false;
+        }
+        var data = waited.Buffer;
+        if (FrameHeader.TryParse(data, out var header) != HeaderParse.Complete || !header.Fin
+            || header.Opcode is not (OpText or OpBinary) || header.PayloadLength > maxBytes
+            || data.Length - header.HeaderLength < header.PayloadLength)
+        {
+            return false;
+        }
+        count = (int)header.PayloadLength;
+        buffer = ArrayPool<byte>.Shared.Rent(Math.Max(count, 16));
+        var payload = buffer.AsSpan(0, count);
+        data.Slice(header.HeaderLength, count).CopyTo(payload);
+        var offset = 0;
+        Unmask(payload, header.Mask, ref offset);
+        if (header.Opcode == OpText && !Utf8.IsValid(payload))
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            buffer = null;
+            count = 0;
+            return false; // ReceiveAsync reads it again and fails the socket, as for any invalid text
+        }
+        _waiting = false;
+        _messageType = header.Opcode == OpText ? WebSocketMessageType.Text : WebSocketMessageType.Binary;
+        _utf8CarryLength = 0;
+        _input.AdvanceTo(data.GetPosition(header.HeaderLength + count));
+        return true;
     }
 
     /// <summary>Ends <see cref="WaitForInputAsync"/>: nothing consumed, nothing examined, so the next read returns the same bytes at once.</summary>
@@ -532,6 +578,15 @@ internal sealed class PipeWebSocket : WebSocket
         {
             var wide = rotated | ((ulong)rotated << 32);
             ref var start = ref MemoryMarshal.GetReference(data);
+            if (Vector256.IsHardwareAccelerated && data.Length >= Vector256<byte>.Count)
+            {
+                var key = Vector256.Create(rotated).AsByte();
+                for (; i + Vector256<byte>.Count <= data.Length; i += Vector256<byte>.Count)
+                {
+                    ref var at = ref Unsafe.Add(ref start, i);
+                    Vector256.StoreUnsafe(Vector256.LoadUnsafe(ref at) ^ key, ref at);
+                }
+            }
             for (; i + 8 <= data.Length; i += 8)
             {
                 ref var at = ref Unsafe.Add(ref start, i);

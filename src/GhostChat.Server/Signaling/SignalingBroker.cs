@@ -267,47 +267,58 @@ internal sealed class SignalingBroker
         {
             // Wait for the next frame without holding a buffer: idle sockets cost no receive memory. On
             // the fast path the wait is the pipe's own read, awaited here, so an idle socket's await
-            // chain ends in this loop; the zero-byte receive then parses the header from bytes that are there.
-            if (socket is PipeWebSocket lean)
-            {
-                lean.EndWaitForInput(await lean.WaitForInputAsync(ct));
-            }
-            var probe = await socket.ReceiveAsync(Memory<byte>.Empty, ct);
-            if (probe.MessageType == WebSocketMessageType.Close)
-            {
-                return;
-            }
-
-            var buffer = ArrayPool<byte>.Shared.Rent(Math.Min(4096, limits.MaxFrameBytes));
+            // chain ends in this loop; a whole message that is there is then taken in one step, and
+            // anything else goes the general way: the zero-byte receive parses the header from bytes
+            // that are there, and the message is read chunk by chunk.
+            byte[]? buffer = null;
             try
             {
                 var count = 0;
                 var tooLarge = false;
-                var end = probe.EndOfMessage; // true only for an empty message: the zero-byte probe consumed no payload
-                while (!end)
+                if (socket is PipeWebSocket lean)
                 {
-                    if (count == buffer.Length)
+                    // No token: a registration per idle socket costs 144 bytes. A closing session
+                    // aborts its socket when the close timeout passes, which ends this wait too.
+                    var waited = await lean.WaitForInputAsync(CancellationToken.None);
+                    if (!lean.TryTakeMessage(waited, limits.MaxFrameBytes, out buffer, out count))
                     {
-                        if (buffer.Length >= limits.MaxFrameBytes)
-                        {
-                            tooLarge = true; // keep reading, discarding, until the message ends
-                            count = 0;
-                        }
-                        else
-                        {
-                            var bigger = ArrayPool<byte>.Shared.Rent(Math.Min(buffer.Length * 2, limits.MaxFrameBytes));
-                            buffer.AsSpan(0, count).CopyTo(bigger);
-                            ArrayPool<byte>.Shared.Return(buffer);
-                            buffer = bigger;
-                        }
+                        lean.EndWaitForInput(waited);
                     }
-                    var read = await socket.ReceiveAsync(buffer.AsMemory(count, Math.Min(buffer.Length, limits.MaxFrameBytes) - count), ct);
-                    if (read.MessageType == WebSocketMessageType.Close)
+                }
+                if (buffer is null)
+                {
+                    var probe = await socket.ReceiveAsync(Memory<byte>.Empty, ct);
+                    if (probe.MessageType == WebSocketMessageType.Close)
                     {
                         return;
                     }
-                    count += read.Count;
-                    end = read.EndOfMessage;
+                    buffer = ArrayPool<byte>.Shared.Rent(Math.Min(4096, limits.MaxFrameBytes));
+                    var end = probe.EndOfMessage; // true only for an empty message: the zero-byte probe consumed no payload
+                    while (!end)
+                    {
+                        if (count == buffer.Length)
+                        {
+                            if (buffer.Length >= limits.MaxFrameBytes)
+                            {
+                                tooLarge = true; // keep reading, discarding, until the message ends
+                                count = 0;
+                            }
+                            else
+                            {
+                                var bigger = ArrayPool<byte>.Shared.Rent(Math.Min(buffer.Length * 2, limits.MaxFrameBytes));
+                                buffer.AsSpan(0, count).CopyTo(bigger);
+                                ArrayPool<byte>.Shared.Return(buffer);
+                                buffer = bigger;
+                            }
+                        }
+                        var read = await socket.ReceiveAsync(buffer.AsMemory(count, Math.Min(buffer.Length, limits.MaxFrameBytes) - count), ct);
+                        if (read.MessageType == WebSocketMessageType.Close)
+                        {
+                            return;
+                        }
+                        count += read.Count;
+                        end = read.EndOfMessage;
+                    }
                 }
 
                 session.LastSeen = _time.GetTimestamp(); // any frame counts as liveness, even one we then drop
@@ -358,7 +369,10 @@ internal sealed class SignalingBroker
             }
             finally
             {
-                ArrayPool<byte>.Shared.Return(buffer);
+                if (buffer is not null)
+                {
+                    ArrayPool<byte>.Shared.Return(buffer);
+                }
             }
         }
     }
@@ -389,7 +403,7 @@ internal sealed class SignalingBroker
                     return MalformedKind.None;
                 }
                 var queueable = frame.Type is MessageType.Offer or MessageType.Answer or MessageType.Candidate;
-                var built = SignalingFrames.Build(frame.Type, session.Id, frame.Dst, frame.Payload, frame.HasPayload);
+                var built = SignalingFrames.BuildRelay(frame.Type, session.Id!, frame);
                 relay = new RelayMessage(frame.Type, session.Id!, frame.Dst, queueable, built);
                 return MalformedKind.None;
             default:

@@ -16,6 +16,7 @@ public sealed class MalformedInputTests
         { "invalid_json", Encoding.UTF8.GetBytes("{\"type\":\"OFFER\",\"dst\":\"bob\"} trailing"), WebSocketMessageType.Text },
         { "invalid_json", Encoding.UTF8.GetBytes("{\"type\":\"OFFER\",\"dst\":\"bob\",} "), WebSocketMessageType.Text },
         { "invalid_json", [], WebSocketMessageType.Text },
+        { "invalid_json", Encoding.UTF8.GetBytes("{\"type\":\"OFFER\",\"dst\":\"\\ud800\",\"payload\":1}"), WebSocketMessageType.Text }, // a lone surrogate: no string
         { "not_an_object", Encoding.UTF8.GetBytes("123"), WebSocketMessageType.Text },
         { "not_an_object", Encoding.UTF8.GetBytes("null"), WebSocketMessageType.Text },
         { "not_an_object", Encoding.UTF8.GetBytes("\"OFFER\""), WebSocketMessageType.Text },

@@ -388,12 +388,98 @@ public sealed class PipeWebSocketTests
     [InlineData(3)]
     public void Unmask_FromAnyKeyOffset_MatchesTheByteByByteDefinition(int offset)
     {
-        var data = Enumerable.Range(0, 37).Select(i => (byte)(i * 7)).ToArray();
+        // Every length through three 32-byte vectors and the 8-byte and byte tails after them.
         var key = new byte[] { 0x12, 0x34, 0x56, 0x78 };
-        var expected = data.Select((b, i) => (byte)(b ^ key[(i + offset) % 4])).ToArray();
-        var at = offset;
-        PipeWebSocket.Unmask(data, BinaryPrimitives.ReadUInt32LittleEndian(key), ref at);
-        Assert.Equal(expected, data);
-        Assert.Equal((offset + 37) % 4, at);
+        for (var length = 0; length <= 110; length++)
+        {
+            var data = Enumerable.Range(0, length).Select(i => (byte)(i * 7)).ToArray();
+            var expected = data.Select((b, i) => (byte)(b ^ key[(i + offset) % 4])).ToArray();
+            var at = offset;
+            PipeWebSocket.Unmask(data, BinaryPrimitives.ReadUInt32LittleEndian(key), ref at);
+            Assert.Equal(expected, data);
+            Assert.Equal((offset + length) % 4, at);
+        }
+    }
+
+    /// <summary>Waits for input and tries the one-step take (the broker's fast path); the read is handed back either way.</summary>
+    private static async Task<(bool Taken, byte[] Data)> TakeAsync(Harness h, int maxBytes = 1 << 20)
+    {
+        var waited = await h.Socket.WaitForInputAsync(CancellationToken.None);
+        if (h.Socket.TryTakeMessage(waited, maxBytes, out var buffer, out var count))
+        {
+            var data = buffer.AsSpan(0, count).ToArray();
+            ArrayPool<byte>.Shared.Return(buffer);
+            return (true, data);
+        }
+        h.Socket.EndWaitForInput(waited);
+        return (false, []);
+    }
+
+    [Fact]
+    public async Task TryTakeMessage_WholeFramesThere_TakesOneAtATime_UnmaskedAndExact()
+    {
+        var h = new Harness();
+        var big = Enumerable.Range(0, 70_000).Select(i => (byte)('a' + i % 26)).ToArray();
+        await h.SendAsync([.. ClientFrame(0x1, Text("{\"type\":\"OFFER\"}")), .. ClientFrame(0x2, [1, 2, 3]), .. ClientFrame(0x1, []), .. ClientFrame(0x1, big)]);
+        foreach (var expected in new[] { Text("{\"type\":\"OFFER\"}"), [1, 2, 3], [], big }) // binary too: the broker's parser judges it
+        {
+            var (taken, data) = await TakeAsync(h);
+            Assert.True(taken);
+            Assert.Equal(expected, data);
+        }
+        // Nothing left: the next wait waits.
+        Assert.False(h.Socket.WaitForInputAsync(CancellationToken.None).AsTask().IsCompleted);
+    }
+
+    public static TheoryData<string, byte[]> NotTakenInOneStep() => new()
+    {
+        { "half a frame", ClientFrame(0x1, Text("hello, world"))[..9] },
+        { "a fragment", [.. ClientFrame(0x1, Text("hel"), fin: false), .. ClientFrame(0x0, Text("lo"))] },
+        { "a ping first", [.. ClientFrame(0x9, Text("p")), .. ClientFrame(0x1, Text("hello"))] },
+        { "over the size limit", ClientFrame(0x1, new byte[101]) },
+    };
+
+    [Theory]
+    [MemberData(nameof(NotTakenInOneStep))]
+    public async Task TryTakeMessage_AnythingButOneWholeMessage_TakesNothing_AndTheGeneralPathStillReadsIt(string name, byte[] bytes)
+    {
+        var h = new Harness();
+        var pong = name == "a ping first";
+        var half = name == "half a frame";
+        await h.SendAsync(bytes);
+        Assert.False((await TakeAsync(h, maxBytes: 100)).Taken);
+        if (half)
+        {
+            await h.SendAsync(ClientFrame(0x1, Text("hello, world"))[9..]);
+        }
+        var (type, data) = await h.ReceiveMessageAsync();
+        Assert.Equal(WebSocketMessageType.Text, type);
+        Assert.Equal(name == "over the size limit" ? new byte[101] : Text(name == "a fragment" ? "hello" : half ? "hello, world" : "hello"), data);
+        if (pong)
+        {
+            Assert.Equal(0xA, Assert.Single(await h.ReadServerFramesAsync(1)).Opcode);
+        }
+    }
+
+    [Fact]
+    public async Task TryTakeMessage_InvalidUtf8InText_TakesNothing_AndTheSocketFailsWith1007()
+    {
+        var h = new Harness();
+        await h.SendAsync(ClientFrame(0x1, [(byte)'{', 0xFF, (byte)'}']));
+        Assert.False((await TakeAsync(h)).Taken);
+        await Assert.ThrowsAsync<WebSocketException>(async () => await h.ReceiveMessageAsync());
+        var close = Assert.Single(await h.ReadServerFramesAsync(1));
+        Assert.Equal((ushort)WebSocketCloseStatus.InvalidPayloadData, BinaryPrimitives.ReadUInt16BigEndian(close.Payload));
+    }
+
+    [Fact]
+    public async Task TryTakeMessage_MalformedHeader_TakesNothing_AndTheSocketFailsWith1002()
+    {
+        var h = new Harness();
+        await h.SendAsync(ClientFrame(0x1, Text("x"), masked: false));
+        Assert.False((await TakeAsync(h)).Taken);
+        await Assert.ThrowsAsync<WebSocketException>(async () => await h.ReceiveMessageAsync());
+        var close = Assert.Single(await h.ReadServerFramesAsync(1));
+        Assert.Equal((ushort)WebSocketCloseStatus.ProtocolError, BinaryPrimitives.ReadUInt16BigEndian(close.Payload));
     }
 }

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using System.Net.WebSockets;
 using System.Text;
 using GhostChat.Server.Signaling.Loop;
 
@@ -246,6 +247,25 @@ public sealed class SignalingLoopTests
         Assert.Equal((0xA, "ping"), (pong.Opcode, Encoding.UTF8.GetString(pong.Payload)));
     }
 
+    // An idle socket's wait for its next frame holds no cancellation token (a registration per idle
+    // peer is 144 bytes): a session closed while its client is idle, by a client that never answers
+    // our close frame, must still end — the close timeout aborts the socket. Both fast paths (the loop
+    // and Kestrel's connection middleware) wait that way.
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task IdleClientThatNeverAnswersOurClose_IsDisconnectedAfterTheCloseTimeout(bool loop)
+    {
+        await using var server = loop ? await StartLoopAsync() : await TestServer.StartAsync();
+        using var stale = await RawPeer.ConnectAsync(server, "alice");
+        await using var fresh = await server.RegisterAsync("alice", "t-alice"); // the same id and token: the stale socket is replaced
+        var close = await stale.ReadFrameAsync();
+        Assert.Equal((0x8, 4001), (close.Opcode, (int)BinaryPrimitives.ReadUInt16BigEndian(close.Payload)));
+        Assert.True(await stale.EndedAsync(), "the server ended the connection"); // it never answers the close frame
+        await fresh.SendAsync(new { type = "HEARTBEAT" });
+        Assert.Equal(WebSocketState.Open, fresh.State);
+    }
+
     [Fact]
     public async Task UnmaskedClientFrame_ClosesWith1002_OthersServed()
     {
@@ -427,6 +447,28 @@ public sealed class SignalingLoopTests
             var payload = new byte[length];
             await _stream.ReadExactlyAsync(payload, cts.Token);
             return (head[0] & 0x0F, payload);
+        }
+
+        /// <summary>Reads (and drops) until the server ends the connection: true at end of stream or reset; false if it is still open after a minute.</summary>
+        public async Task<bool> EndedAsync()
+        {
+            using var guard = new CancellationTokenSource(TimeSpan.FromMinutes(1)); // a hang guard, not a measure: the close timeout is 2 s
+            var scratch = new byte[256];
+            try
+            {
+                while (await _stream.ReadAsync(scratch, guard.Token) > 0)
+                {
+                }
+                return true;
+            }
+            catch (IOException)
+            {
+                return true;
+            }
+            catch (OperationCanceledException)
+            {
+                return false;
+            }
         }
 
         public void Dispose() => _tcp.Dispose();
