@@ -3,6 +3,7 @@
 # as bench/turn.sh configures it, no DOTNET_* switch. After a warm-up (one uclient step of 10,000 messages, so the
 # JIT's tiers have settled as in bench/turn.sh), per thread: CPU ms (utime+stime from /proc/PID/task/*/stat) and
 # wake-ups (voluntary context switches) over a window with no traffic at all, then (STEP set) over one uclient step.
+# Before the window, one GET /api/ice (as every browser makes before it connects).
 #
 #   bench/turn-idle.sh                    60 s idle window
 #   SECONDS_IDLE=30 STEP="10 500 20" bench/turn-idle.sh     30 s idle, then the 500 msg/s step of bench/turn.sh
@@ -79,6 +80,8 @@ whole() { awk '{print $14 + $15}' /proc/$OURS_PID/stat; }
 echo "# GhostChat.Server (embedded TURN as bench/turn.sh configures it) at $COMMIT, PID $OURS_PID, pinned to CPU 0${EXTRA_ENV:+; NOT as shipped: $EXTRA_ENV}"
 echo "# DOTNET_* in its environment: $(tr '\0' '\n' </proc/$OURS_PID/environ | grep -o '^DOTNET_[A-Za-z_]*' | tr '\n' ' ' || true)"
 echo "# warm-up: uclient 10 × 1000 every 5 ms: $(uclient 10 1000 5)"
+# Every browser asks /api/ice before it connects: a server in use has served it (and made its rate limiter).
+echo "# GET /api/ice: HTTP $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$HTTP_PORT/api/ice")"
 sleep 10 # the JIT's background tier-up and the sessions' last timers after the warm-up
 snapshot >"$WORK/a"; w0=$(whole); sample_start idle
 sleep "$SECONDS_IDLE"
