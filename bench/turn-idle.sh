@@ -36,10 +36,11 @@ COMMIT=$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src bench 2>/dev/
 read -r -a EXTRA <<<"${EXTRA_ENV:-}"
 taskset -c 0 env "${EXTRA[@]}" $(turn_bench_env "$OURS_PORT" "$SECRET") \
   dotnet "$SERVER_DLL" --urls "http://127.0.0.1:$HTTP_PORT" >"$WORK/ours.log" 2>&1 &
-OURS_PID=$!; PIDS+=("$OURS_PID")
+OURS_PID=$!; PIDS+=("$OURS_PID"); START=$(date +%s.%N)
 taskset -c 1 turnutils_peer -L 127.0.0.1 -p "$PEER_PORT" >/dev/null 2>&1 &
 PIDS+=("$!")
 wait_turn_ready "$OURS_PID" "$OURS_PORT"
+READY_TICKS=$(awk '{print $14 + $15}' /proc/$OURS_PID/stat); READY=$(date +%s.%N)
 uclient() { taskset -c 1 timeout 300 turnutils_uclient -W $SECRET -u bench -e 127.0.0.1 -r "$PEER_PORT" -X -c -m "$1" -n "$2" -l 1000 -z "$3" -p "$OURS_PORT" 127.0.0.1 2>&1 | grep -o 'Total lost packets.*' | tail -1 || true; }
 
 # thread-id name utime+stime voluntary-switches, one line per live thread
@@ -79,6 +80,7 @@ whole() { awk '{print $14 + $15}' /proc/$OURS_PID/stat; }
 
 echo "# GhostChat.Server (embedded TURN as bench/turn.sh configures it) at $COMMIT, PID $OURS_PID, pinned to CPU 0${EXTRA_ENV:+; NOT as shipped: $EXTRA_ENV}"
 echo "# DOTNET_* in its environment: $(tr '\0' '\n' </proc/$OURS_PID/environ | grep -o '^DOTNET_[A-Za-z_]*' | tr '\n' ' ' || true)"
+echo "# start: $(awk -v t="$READY_TICKS" -v hz="$(getconf CLK_TCK)" 'BEGIN{printf "%d", t*1000/hz}') ms of CPU and $(awk -v a="$START" -v b="$READY" 'BEGIN{printf "%.1f", b-a}') s until TURN answered a Binding"
 echo "# warm-up: uclient 10 × 1000 every 5 ms: $(uclient 10 1000 5)"
 # Every browser asks /api/ice before it connects: a server in use has served it (and made its rate limiter).
 echo "# GET /api/ice: HTTP $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$HTTP_PORT/api/ice")"
