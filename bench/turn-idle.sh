@@ -21,11 +21,19 @@ WORK=$(mktemp -d /tmp/ghostchat-turn-idle.XXXXXX)
 SERVER_DLL=${GHOSTCHAT_SERVER_DLL:-$ROOT/src/GhostChat.Server/bin/Release/net10.0/GhostChat.Server.dll}
 SECONDS_IDLE=${SECONDS_IDLE:-60}
 SECRET=benchsecret-0123456789
+# TURN takes one port for UDP and TCP: a UDP port whose TCP twin is free too.
 read -r OURS_PORT PEER_PORT HTTP_PORT < <(python3 -c '
 import socket
-s = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(2)] + [socket.socket()]
-for x in s: x.bind(("127.0.0.1", 0))
-print(*[x.getsockname()[1] for x in s])')
+while True:
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("127.0.0.1", 0)); port = u.getsockname()[1]
+    t = socket.socket()
+    try:
+        t.bind(("127.0.0.1", port)); break
+    except OSError:
+        u.close(); t.close()
+p = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); p.bind(("127.0.0.1", 0))
+h = socket.socket(); h.bind(("127.0.0.1", 0))
+print(port, p.getsockname()[1], h.getsockname()[1])')
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
