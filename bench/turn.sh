@@ -72,6 +72,8 @@ OURS_PID=$!; PIDS+=("$OURS_PID")
 taskset -c $CLIENT_CPU turnutils_peer -L 127.0.0.1 -p $PEER_PORT >/dev/null 2>&1 &
 PIDS+=("$!")
 wait_turn_ready "$OURS_PID" "$COTURN_PORT" "$OURS_PORT"
+# A server in use has answered /api/ice (every browser asks before it connects): so has this one, before any step.
+curl -fsS -o /dev/null "http://127.0.0.1:$HTTP_PORT/api/ice" || echo "# GET /api/ice failed"
 echo "# ours: PID $OURS_PID, $SERVER_DLL; DOTNET_* in its environment: $(tr '\0' '\n' </proc/$OURS_PID/environ | grep -o '^DOTNET_[A-Za-z_]*' | tr '\n' ' ' || true)"
 
 # m n z: sessions, messages per session, ms between messages → offered m*1000/z msg/s (each relayed twice).
