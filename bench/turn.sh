@@ -11,6 +11,7 @@
 #   bench/turn.sh            full run (~6 min)
 #   bench/turn.sh quick      fewer steps (~3 min)
 #   GHOSTCHAT_SERVER_DLL=/path/GhostChat.Server.dll NO_BUILD=1 bench/turn.sh    another build (e.g. main's)
+#   EXTRA_ENV='DOTNET_TieredPGO=0' bench/turn.sh quick                           A/B of a runtime setting (not as shipped)
 #
 # Servers bind 127.0.0.1 and are stopped by their PIDs on exit. Exit status 0 whatever the goals say: the table says.
 set -euo pipefail
@@ -62,22 +63,17 @@ taskset -c $SERVER_CPU turnserver -n --listening-ip=127.0.0.1 --relay-ip=127.0.0
   --allow-loopback-peers --no-cli --no-tls --no-dtls --log-file=stdout --simple-log \
   --pidfile="$WORK/coturn/turnserver.pid" --userdb="$WORK/coturn/turndb" >"$WORK/coturn.log" 2>&1 &
 COTURN_PID=$!; PIDS+=("$COTURN_PID")
-# The server as shipped, configured through its documented keys (README, "Configuration"): loopback only, the
-# benchmark's secret and realm, loopback peers allowed, quotas and the 401 rate limit raised because every
-# uclient/alloc-bench client comes from 127.0.0.1 (coturn 4.6.1 has no such limits), no per-allocation rate cap.
-taskset -c $SERVER_CPU env \
-  GhostChat__Turn__ListenAddresses__0=127.0.0.1 GhostChat__Turn__AdvertisedAddress=127.0.0.1 \
-  GhostChat__Turn__UdpPort=$OURS_PORT GhostChat__Turn__TcpPort=$OURS_PORT \
-  GhostChat__Turn__Secrets__0=$SECRET GhostChat__Turn__Realm=$REALM GhostChat__Turn__AllowedPeers__0=127.0.0.1/32 \
-  GhostChat__Turn__RelayMinPort=59000 GhostChat__Turn__RelayMaxPort=60999 \
-  GhostChat__Turn__MaxAllocationsPerUser=100000 GhostChat__Turn__MaxAllocationsPerSource=100000 \
-  GhostChat__Turn__MaxStreamConnectionsPerSource=100000 GhostChat__Turn__MaxBytesPerSecondPerAllocation=0 \
-  GhostChat__Turn__UnauthorizedPerSecondPerSource=100000 \
+# The server as shipped, configured through its documented keys (turn_bench_env, bench/turn/common.sh); EXTRA_ENV
+# (A/B of runtime settings only, e.g. EXTRA_ENV='DOTNET_TieredPGO=0') is added to its environment, and the tables say so.
+read -r -a EXTRA <<<"${EXTRA_ENV:-}"
+taskset -c $SERVER_CPU env "${EXTRA[@]}" $(turn_bench_env $OURS_PORT $SECRET) \
   dotnet "$SERVER_DLL" --urls "http://127.0.0.1:$HTTP_PORT" >"$WORK/ours.log" 2>&1 &
 OURS_PID=$!; PIDS+=("$OURS_PID")
 taskset -c $CLIENT_CPU turnutils_peer -L 127.0.0.1 -p $PEER_PORT >/dev/null 2>&1 &
 PIDS+=("$!")
 wait_turn_ready "$OURS_PID" "$COTURN_PORT" "$OURS_PORT"
+# A server in use has answered /api/ice (every browser asks before it connects): so has this one, before any step.
+curl -fsS -o /dev/null "http://127.0.0.1:$HTTP_PORT/api/ice" || echo "# GET /api/ice failed"
 echo "# ours: PID $OURS_PID, $SERVER_DLL; DOTNET_* in its environment: $(tr '\0' '\n' </proc/$OURS_PID/environ | grep -o '^DOTNET_[A-Za-z_]*' | tr '\n' ' ' || true)"
 
 # m n z: sessions, messages per session, ms between messages → offered m*1000/z msg/s (each relayed twice).
@@ -180,7 +176,7 @@ echo "  coturn: $ca/s   ours: $oa/s   ratio ours/coturn: $(ratio "$oa" "$ca")"
 echo "# load after:$(uptime | sed 's/.*load average://')"
 
 echo
-echo "### bench/turn.sh${1:+ $1} at $COMMIT, $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo "### bench/turn.sh${1:+ $1} at $COMMIT, $(date -u '+%Y-%m-%d %H:%M UTC')${EXTRA_ENV:+ — NOT as shipped: $EXTRA_ENV}"
 echo
 echo "| proto | load (sessions × messages) | offered msg/s | coturn loss % | coturn RTT ms | coturn CPU-s/Mpkt | ours loss % | ours RTT ms | ours CPU-s/Mpkt | CPU ours/coturn |"
 echo "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|"

@@ -211,6 +211,33 @@ public sealed class TurnServerTests
     }
 
     [Fact]
+    public async Task LifetimeSweep_RunsOnlyWhileAllocationsExist_AndStillExpiresTheNext()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var server = await TestServer.StartAsync(null, time);
+        // An idle server has no timer of its own.
+        Assert.False(server.Server.LifetimeSweepRunning);
+        await using (var first = await server.AllocatedClientAsync())
+        {
+            Assert.True(server.Server.LifetimeSweepRunning);
+            await first.RefreshAsync(TimeSpan.Zero);
+        }
+        Assert.Equal(0, server.Server.AllocationCount);
+        // The next sweep finds nothing and stops.
+        time.Advance(TimeSpan.FromSeconds(1));
+        Assert.False(server.Server.LifetimeSweepRunning);
+        // The next allocation starts it again, and its lifetime is still enforced.
+        await using var second = await server.AllocatedClientAsync();
+        Assert.True(server.Server.LifetimeSweepRunning);
+        time.Advance(TimeSpan.FromSeconds(599));
+        Assert.Equal(1, server.Server.AllocationCount);
+        time.Advance(TimeSpan.FromSeconds(2));
+        Assert.Equal(0, server.Server.AllocationCount);
+        time.Advance(TimeSpan.FromSeconds(1));
+        Assert.False(server.Server.LifetimeSweepRunning);
+    }
+
+    [Fact]
     public async Task Refresh_MaxLifetimeCapped_AndZeroDeletes()
     {
         await using var server = await TestServer.StartAsync();

@@ -41,7 +41,11 @@ internal static class IceExtensions
         services.TryAddSingleton<IceProviderRegistry>();
         services.TryAddSingleton<IceService>();
         services.TryAddSingleton<IceProber>();
-        services.TryAddSingleton<IceRateLimiter>();
+        services.TryAddSingleton(sp =>
+        {
+            var limit = sp.GetRequiredService<IOptions<IceOptions>>().Value.RateLimit;
+            return new IceRateLimiter(limit.Burst, limit.PerMinute, sp.GetRequiredService<TimeProvider>());
+        });
         services.AddHostedService(sp => sp.GetRequiredService<IceProber>());
         services.AddHealthChecks().AddCheck<IceHealthCheck>("ice", tags: [Ops.OpsExtensions.ReadyTag]);
         return builder;

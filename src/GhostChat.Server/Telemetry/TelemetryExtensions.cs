@@ -34,7 +34,7 @@ internal static class TelemetryExtensions
                 : new SqliteTelemetryStore(o.DatabasePath);
         });
         services.TryAddSingleton<TelemetryMetrics>();
-        services.TryAddSingleton(sp => new TelemetryLimits(sp.GetRequiredService<IOptions<TelemetryOptions>>().Value));
+        services.TryAddSingleton(sp => new TelemetryLimits(sp.GetRequiredService<IOptions<TelemetryOptions>>().Value, sp.GetRequiredService<TimeProvider>()));
         services.AddHostedService<TelemetryRetention>();
         return builder;
     }
@@ -248,11 +248,11 @@ internal static class TelemetryExtensions
 }
 
 /// <summary>The per-address limits of reports and feedback (addresses live in memory only while their bucket does).</summary>
-internal sealed class TelemetryLimits(TelemetryOptions options) : IDisposable
+internal sealed class TelemetryLimits(TelemetryOptions options, TimeProvider time) : IDisposable
 {
-    public IceRateLimiter Reports { get; } = new(options.Reports.Burst, options.Reports.PerMinute);
+    public IceRateLimiter Reports { get; } = new(options.Reports.Burst, options.Reports.PerMinute, time);
 
-    public IceRateLimiter Feedback { get; } = new(options.Feedback.Burst, options.Feedback.PerMinute);
+    public IceRateLimiter Feedback { get; } = new(options.Feedback.Burst, options.Feedback.PerMinute, time);
 
     public void Dispose()
     {

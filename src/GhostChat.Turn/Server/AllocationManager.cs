@@ -10,7 +10,8 @@ namespace GhostChat.Turn.Server;
 /// <summary>
 /// Every allocation of one server: UDP ones keyed by the client's address (the 5-tuple's varying part), stream ones
 /// held by their connection. Owns the quotas (per REST user, per source, in total), relay port choice, lifetimes
-/// (a sweep each second) and removal, whoever asks for it: a Refresh with lifetime 0, a closed connection, expiry.
+/// (a sweep each second while any allocation exists: an idle server has no timer of its own) and removal, whoever
+/// asks for it: a Refresh with lifetime 0, a closed connection, expiry.
 /// </summary>
 internal sealed class AllocationManager : IDisposable
 {
@@ -34,6 +35,8 @@ internal sealed class AllocationManager : IDisposable
     private IPAddress _advertised = IPAddress.Loopback;
     private readonly Udp.RelayPoller? _poller;
     private ITimer? _sweeper;
+    // True while the sweep timer runs (under _gate): armed by the first allocation, stopped by a sweep that finds none.
+    private bool _sweeping;
     private int _count;
 
     public AllocationManager(TurnServerOptions options, TurnMetrics metrics, TimeProvider time, ILogger logger)
@@ -54,15 +57,27 @@ internal sealed class AllocationManager : IDisposable
     /// <summary>Allocations now open.</summary>
     public int Count => Volatile.Read(ref _count);
 
+    /// <summary>True while the lifetime sweep runs (only while allocations exist).</summary>
+    internal bool Sweeping
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _sweeping;
+            }
+        }
+    }
+
     /// <summary>True when relay sockets are IPv6 (REQUESTED-ADDRESS-FAMILY must match).</summary>
     public bool RelayIsV6 => _relayBind.AddressFamily == AddressFamily.InterNetworkV6;
 
-    /// <summary>Where relay sockets bind and what address clients are told; starts the lifetime sweep.</summary>
+    /// <summary>Where relay sockets bind and what address clients are told; the lifetime sweep starts with the first allocation.</summary>
     public void Start(IPAddress relayBind, IPAddress advertised)
     {
         _relayBind = relayBind;
         _advertised = advertised;
-        _sweeper = _time.CreateTimer(_ => Sweep(), null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
+        _sweeper = _time.CreateTimer(_ => Sweep(), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
     }
 
     /// <summary>The allocation of a UDP client, if it has one. The relay hot path: no allocation, no lock.</summary>
@@ -120,6 +135,11 @@ internal sealed class AllocationManager : IDisposable
             _perSource[source] = _perSource.GetValueOrDefault(source) + 1;
             Interlocked.Increment(ref _count);
             _metrics.CountAllocationCreated();
+            if (!_sweeping && _sweeper is not null)
+            {
+                _sweeping = true;
+                _sweeper.Change(SweepInterval, SweepInterval);
+            }
         }
         var created = allocation;
         if (_poller is null || !_poller.TryAdd(created))
@@ -169,6 +189,8 @@ internal sealed class AllocationManager : IDisposable
         _poller?.Dispose();
     }
 
+    private static readonly TimeSpan SweepInterval = TimeSpan.FromSeconds(1);
+
     private long NowTicks => _time.GetUtcNow().UtcTicks;
 
     private void Sweep()
@@ -185,6 +207,15 @@ internal sealed class AllocationManager : IDisposable
                 else
                 {
                     allocation.Sweep(now);
+                }
+            }
+            // Nothing left to sweep: stop until the next allocation (created under _gate, which re-arms the timer).
+            lock (_gate)
+            {
+                if (_sweeping && Volatile.Read(ref _count) == 0)
+                {
+                    _sweeping = false;
+                    _sweeper?.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
                 }
             }
         }
