@@ -7,6 +7,7 @@
 #
 #   bench/turn-idle.sh                    60 s idle window
 #   SECONDS_IDLE=30 STEP="10 500 20" bench/turn-idle.sh     30 s idle, then the 500 msg/s step of bench/turn.sh
+#   REPEAT=5 STEP="10 500 20" bench/turn-idle.sh            the step 5 times in a row (does the JIT's share fade?)
 #   EXTRA_ENV='DOTNET_TieredCompilation=0' bench/turn-idle.sh   an A/B variant (not as shipped: says so)
 #   GHOSTCHAT_SERVER_DLL=/path/GhostChat.Server.dll NO_BUILD=1 bench/turn-idle.sh
 #
@@ -100,11 +101,13 @@ report "$WORK/a" "$WORK/idle" "$SECONDS_IDLE" "Idle, no traffic"
 echo "whole process, /proc/PID/stat: $(awk -v t=$((w1 - w0)) -v hz="$(getconf CLK_TCK)" -v s="$SECONDS_IDLE" 'BEGIN{printf "%.2f", t*1000/hz/s}') CPU ms/s"
 if [[ -n "${STEP:-}" ]]; then
   read -r m n z <<<"$STEP"
-  snapshot >"$WORK/c"; w0=$(whole); t0=$(date +%s.%N); sample_start step
-  res=$(uclient "$m" "$n" "$z")
-  sample_stop; w1=$(whole); t1=$(date +%s.%N)
-  secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b-a}')
-  report "$WORK/c" "$WORK/step" "$secs" "Step uclient $m × $n every $z ms ($res)"
-  echo "whole process, /proc/PID/stat: $(awk -v t=$((w1 - w0)) -v hz="$(getconf CLK_TCK)" -v s="$secs" 'BEGIN{printf "%.2f", t*1000/hz/s}') CPU ms/s"
+  for ((r = 1; r <= ${REPEAT:-1}; r++)); do
+    snapshot >"$WORK/c"; w0=$(whole); t0=$(date +%s.%N); sample_start "step$r"
+    res=$(uclient "$m" "$n" "$z")
+    sample_stop; w1=$(whole); t1=$(date +%s.%N)
+    secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b-a}')
+    report "$WORK/c" "$WORK/step$r" "$secs" "Step $r of ${REPEAT:-1}: uclient $m × $n every $z ms ($res)"
+    echo "whole process, /proc/PID/stat: $(awk -v t=$((w1 - w0)) -v hz="$(getconf CLK_TCK)" -v s="$secs" 'BEGIN{printf "%.2f", t*1000/hz/s}') CPU ms/s"
+  done
 fi
 echo "# Logs in $WORK."

@@ -8,8 +8,9 @@
 # and allocations per second. Ends with a markdown table that names the commit and decides each goal of issue 19
 # ("met" / "not met") from the numbers in it.
 #
-#   bench/turn.sh            full run (~6 min)
-#   bench/turn.sh quick      fewer steps (~3 min)
+#   bench/turn.sh            full run (~7 min)
+#   bench/turn.sh quick      fewer steps (~4 min)
+#   WARMUP_ROUNDS=1 bench/turn.sh quick                                           a shorter warm-up (default 4)
 #   GHOSTCHAT_SERVER_DLL=/path/GhostChat.Server.dll NO_BUILD=1 bench/turn.sh    another build (e.g. main's)
 #   EXTRA_ENV='DOTNET_TieredPGO=0' bench/turn.sh quick                           A/B of a runtime setting (not as shipped)
 #
@@ -128,11 +129,18 @@ run_step() { # server-pid port transport-flag m n z length → "loss% rtt_ms cpu
 per_mpkt() { awk -v c="$1" -v p="$2" 'BEGIN{ if (p>0) printf "%.1f", c*1e6/p; else print "nan"}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b+0>0) printf "%.2f", a/b; else print "nan"}'; }
 
-# Warm-up (not reported): caches for both, and for ours the JIT's tiers (call counting, then the optimised
-# re-compilation in the background) settle before CPU is counted: 10,000 messages each way per transport.
-run_step $COTURN_PID $COTURN_PORT "" 10 1000 5 >/dev/null
-run_step $OURS_PID $OURS_PORT "" 10 1000 5 >/dev/null
-run_step $OURS_PID $OURS_PORT "-t" 10 1000 5 >/dev/null
+# Warm-up (not reported), the same for both servers: caches, and for ours the JIT's tiers. Tiered compilation
+# promotes a method after 30 calls and compiles the optimised code in the background, and per-session code
+# (allocate, permissions, channel binding) is called ~10 times per uclient step, so one step is not enough: with
+# one, the tiering thread still compiled 7, 5 and 4 ms per second through the next three 500 msg/s steps and nothing
+# from the fourth on (bench/turn-idle.sh REPEAT=5, docs/benchmarks.md). WARMUP_ROUNDS steps of 10,000 messages per
+# server and transport (default 4) measure the server as it runs after its first minutes, not during them.
+for ((w = 0; w < ${WARMUP_ROUNDS:-4}; w++)); do
+  for tflag in "" "-t"; do
+    run_step $COTURN_PID $COTURN_PORT "$tflag" 10 1000 5 >/dev/null
+    run_step $OURS_PID $OURS_PORT "$tflag" 10 1000 5 >/dev/null
+  done
+done
 
 ROWS=()
 GOALS=()
