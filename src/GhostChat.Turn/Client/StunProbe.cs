@@ -90,9 +90,7 @@ public sealed class StunProbe : IDisposable
         _pending[id] = tcs;
         try
         {
-            var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(3));
-            var rto = InitialRto;
-            while (true)
+            foreach (var wait in RetransmitWaits(InitialRto, timeout ?? TimeSpan.FromSeconds(3)))
             {
                 try
                 {
@@ -102,26 +100,48 @@ public sealed class StunProbe : IDisposable
                 {
                     // ICMP unreachable reported on a later send: keep trying until the deadline, as UDP allows.
                 }
-                var left = deadline - DateTime.UtcNow;
-                if (left <= TimeSpan.Zero)
-                {
-                    return null;
-                }
                 try
                 {
-                    var (packet, from) = await tcs.Task.WaitAsync(rto < left ? rto : left, cancellationToken).ConfigureAwait(false);
+                    var (packet, from) = await tcs.Task.WaitAsync(wait, cancellationToken).ConfigureAwait(false);
                     return Parse(packet, from);
                 }
                 catch (TimeoutException)
                 {
-                    rto *= 2;
+                    // Retransmit with the next, doubled wait.
                 }
             }
+            return null;
         }
         finally
         {
             _pending.TryRemove(id, out _);
         }
+    }
+
+    /// <summary>
+    /// The wait after each send of one request: <paramref name="initialRto"/>, doubled each time (RFC 8489 §6.2.1),
+    /// the last one cut to what is left of <paramref name="timeout"/>. A remainder shorter than a millisecond joins the
+    /// wait before it, and no wait is shorter than a millisecond: timer waits round down to whole milliseconds, and a zero wait would end at once and resend in a
+    /// tight loop (which once doubled the timeout past <see cref="TimeSpan.MaxValue"/>).
+    /// </summary>
+    internal static List<TimeSpan> RetransmitWaits(TimeSpan initialRto, TimeSpan timeout)
+    {
+        var minimum = TimeSpan.FromMilliseconds(1);
+        var rto = initialRto < minimum ? minimum : initialRto;
+        var waits = new List<TimeSpan>();
+        var left = timeout;
+        while (left > TimeSpan.Zero)
+        {
+            var wait = rto < left ? rto : left;
+            if (left - wait < minimum)
+            {
+                wait = left;
+            }
+            waits.Add(wait < minimum ? minimum : wait);
+            left -= wait;
+            rto = rto.Ticks > TimeSpan.MaxValue.Ticks / 2 ? TimeSpan.MaxValue : rto * 2;
+        }
+        return waits;
     }
 
     private static StunBindingResult Parse(byte[] packet, IPEndPoint from)
