@@ -565,7 +565,16 @@ describe("MeshSession", () => {
     const joiner = make({ invite: { roomId: "room-abc", inviteId: "invite-one", secret: inviteSecret, hostPeerId: hostId, hostKeyHash }, clock });
     await joiner.s.start();
     const guest = joiner.s;
-    await until(() => guest.connectedPeers.includes(hostId) && host.connectedPeers.includes(guest.id), "linked");
+    // Linked, and each in the other's roster: a member is redialled only once its presence is known
+    // (on a loaded machine the first presence can come well after the link is up).
+    await until(
+      () =>
+        guest.connectedPeers.includes(hostId) &&
+        host.connectedPeers.includes(guest.id) &&
+        guest.room!.roster.members.has(hostId) &&
+        host.room!.roster.members.has(guest.id),
+      "linked, each in the other's roster",
+    );
     frozen = true;
     // The phone was in the background: no path for a while; the redial back-off has grown past 2 s.
     hub.cut(host.id, guest.id);
