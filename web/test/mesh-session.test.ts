@@ -27,6 +27,8 @@ class Hub {
   private readonly cuts = new Set<string>();
   /** Connect attempts refused because their pair was cut. */
   refusedByCut = 0;
+  /** Room frames (strings) are lost on every channel while set; the handshake's frames still pass. */
+  holdRoomFrames = false;
   private static pair(a: string, b: string): string {
     return [a, b].sort().join("|");
   }
@@ -55,9 +57,11 @@ class FakeChannel implements ChannelPort {
   constructor(
     readonly remoteId: string,
     private readonly fps: { local: string; remote: string },
+    private readonly hub?: Hub,
   ) {}
   send(d: unknown): void {
     if (this.closed) throw new Error("closed");
+    if (typeof d === "string" && this.hub?.holdRoomFrames) return;
     const copy = JSON.parse(JSON.stringify(d)) as unknown;
     setTimeout(() => !this.other.closed && this.other.data.forEach((h) => h(copy)), 1);
   }
@@ -153,8 +157,8 @@ class FakePeer implements PeerPort {
         );
       });
     }
-    const mine = new FakeChannel(remoteId, { local: this.fp, remote: this.hub.tamper ? fp(9999) : remote.fp });
-    const theirs = new FakeChannel(this.id, { local: remote.fp, remote: this.fp });
+    const mine = new FakeChannel(remoteId, { local: this.fp, remote: this.hub.tamper ? fp(9999) : remote.fp }, this.hub);
+    const theirs = new FakeChannel(this.id, { local: remote.fp, remote: this.fp }, this.hub);
     mine.other = theirs;
     theirs.other = mine;
     this.channels.push(mine);
@@ -545,6 +549,28 @@ describe("MeshSession", () => {
           .map((m) => m.id)
           .join() === reloaded.s.id,
       "the reloaded page in the seat",
+    );
+  });
+
+  it("linkCutBeforeTheFirstPresence_TheSideThatDialledRedials_NobodyStranded", async () => {
+    const { members, hub, make, hostId, inviteSecret } = await room(0);
+    const host = members[0]!;
+    const joiner = make({ invite: { roomId: "room-abc", inviteId: "invite-one", secret: inviteSecret, hostPeerId: hostId, hostKeyHash } });
+    // The link comes up, but the first presence frames do not arrive before the cut (on a loaded
+    // machine they can come well after the link): neither roster knows the other.
+    hub.holdRoomFrames = true;
+    await joiner.s.start();
+    const guest = joiner.s;
+    await until(() => guest.connectedPeers.includes(hostId) && host.connectedPeers.includes(guest.id), "linked");
+    hub.cut(host.id, guest.id);
+    hub.holdRoomFrames = false;
+    expect(guest.room!.roster.members.has(hostId)).toBe(false);
+    expect(host.room!.roster.members.has(guest.id)).toBe(false);
+    await until(() => hub.refusedByCut >= 1, "a redial refused by the cut");
+    hub.restore(host.id, guest.id);
+    await until(
+      () => guest.connectedPeers.includes(hostId) && guest.room!.roster.members.has(hostId) && host.room!.roster.members.has(guest.id),
+      "the link back, each in the other's roster",
     );
   });
 

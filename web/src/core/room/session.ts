@@ -179,6 +179,13 @@ export class MeshSession {
   private readonly pending = new Set<ChannelPort>();
   private readonly redialAttempts = new Map<string, number>();
   private readonly redialTimers = new Map<string, () => void>();
+  /**
+   * Members this side dialled whose link was lost before the roster learned them (their first
+   * presence had not arrived): without a roster entry the dial rule cannot say who redials, so the
+   * side that dialled goes on doing so, with the redial back-off (a member whose signaling is down
+   * too answers "unavailable" for a while), until the roster knows them or the session closes.
+   */
+  private readonly unlearned = new Set<string>();
   private readonly nonces = new NonceLog();
   private readonly frameHandlers = new Set<(from: string, frame: string) => void>();
   private readonly upHandlers = new Set<(peer: string) => void>();
@@ -301,7 +308,7 @@ export class MeshSession {
         this.stall(id, link);
       } else if (link.stalled && link.dialled) void this.restartOnce(id, link);
     }
-    for (const id of this.room.roster.members.keys()) {
+    for (const id of this.dialTargets()) {
       if (this.links.has(id) || this.dialing.has(id)) continue;
       this.redialTimers.get(id)?.();
       this.redialTimers.delete(id);
@@ -403,7 +410,7 @@ export class MeshSession {
           await withTimeout(peer.reconnect(), this.o.attemptTimeoutMs ?? 10_000, "signaling");
           this.events.emit("signaling", "online");
           // Links that died meanwhile could not be redialled: try again now; stalled ones restart now.
-          for (const id of this.room?.roster.members.keys() ?? []) this.maybeDial(id);
+          for (const id of this.dialTargets()) this.maybeDial(id);
           for (const [id, link] of this.links) if (link.stalled && link.dialled) void this.restartOnce(id, link);
           return;
         } catch {
@@ -481,7 +488,11 @@ export class MeshSession {
       ...this.o.room,
     });
     room.events.on("roster", (members) => {
-      for (const m of members) if (m.path !== "direct") this.maybeDial(m.id);
+      for (const m of members) {
+        // Learned: from now on the roster decides who dials (and a departure ends the redials).
+        this.unlearned.delete(m.id);
+        if (m.path !== "direct") this.maybeDial(m.id);
+      }
     });
     room.events.on("removed", ({ id, self }) => {
       if (self) {
@@ -579,12 +590,17 @@ export class MeshSession {
     this.setStatus({ phase: "ready", peerId: this.ownId });
   }
 
+  /** Members to dial when they have no link: the roster's, and those lost before it learned them. */
+  private dialTargets(): string[] {
+    return [...new Set([...(this.room?.roster.members.keys() ?? []), ...this.unlearned])];
+  }
+
   /** Dials a member when this side is the one that should, no link exists and none is being made. */
   private maybeDial(peer: string): void {
     if (this.closed || !this.room || !this.peer || peer === this.ownId) return;
     if (this.links.has(peer) || this.dialing.has(peer) || this.redialTimers.has(peer)) return;
     const m = this.room.roster.members.get(peer);
-    if (!m || !shouldDial({ id: this.ownId, since: this.room.since }, m)) return;
+    if (m ? !shouldDial({ id: this.ownId, since: this.room.since }, m) : !this.unlearned.has(peer)) return;
     void this.dial(peer);
   }
 
@@ -835,6 +851,7 @@ export class MeshSession {
     link.pinned = link.channel.fingerprints?.() ?? null;
     this.links.set(peer, link);
     this.redialAttempts.delete(peer);
+    this.unlearned.delete(peer);
     link.sink = (data) => {
       if (typeof data === "string") {
         for (const fn of [...this.frameHandlers]) fn(peer, data);
@@ -854,6 +871,7 @@ export class MeshSession {
     link.restartTimer?.();
     link.channel.close();
     if (link.state === "up" && !link.stalled) for (const fn of [...this.downHandlers]) fn(peer);
+    if (link.state === "up" && link.dialled && this.room && !this.room.roster.members.has(peer)) this.unlearned.add(peer);
     this.scheduleRedial(peer);
   }
 
