@@ -125,7 +125,6 @@ internal sealed class SignalingBroker
             var rate = new TokenBucket(limits.MessageBurst, _time.GetTimestamp());
             var malformed = 0;
             var overRate = 0;
-            var ct = session.Lifetime;
             while (true)
             {
                 // Wait for the next frame without holding a buffer: idle sockets cost no receive memory. On
@@ -138,11 +137,14 @@ internal sealed class SignalingBroker
                 {
                     var count = 0;
                     var tooLarge = false;
-                    if (socket is PipeWebSocket lean)
+                    if (socket is PipeWebSocket waiting)
                     {
                         // No token: a registration per idle socket costs 144 bytes. A closing session
                         // aborts its socket when the close timeout passes, which ends this wait too.
-                        var waited = await lean.WaitForInputAsync(CancellationToken.None);
+                        // (What is used after an await is a field of this state machine, held by every
+                        // idle socket: the socket is cast again rather than kept as a second reference.)
+                        var waited = await waiting.WaitForInputAsync(CancellationToken.None);
+                        var lean = (PipeWebSocket)socket;
                         if (!lean.TryTakeMessage(waited, limits.MaxFrameBytes, out buffer, out count))
                         {
                             lean.EndWaitForInput(waited);
@@ -150,7 +152,7 @@ internal sealed class SignalingBroker
                     }
                     if (buffer is null)
                     {
-                        var probe = await socket.ReceiveAsync(Memory<byte>.Empty, ct);
+                        var probe = await socket.ReceiveAsync(Memory<byte>.Empty, session.Lifetime);
                         if (probe.MessageType == WebSocketMessageType.Close)
                         {
                             return;
@@ -174,7 +176,7 @@ internal sealed class SignalingBroker
                                     buffer = bigger;
                                 }
                             }
-                            var read = await socket.ReceiveAsync(buffer.AsMemory(count, Math.Min(buffer.Length, limits.MaxFrameBytes) - count), ct);
+                            var read = await socket.ReceiveAsync(buffer.AsMemory(count, Math.Min(buffer.Length, limits.MaxFrameBytes) - count), session.Lifetime);
                             if (read.MessageType == WebSocketMessageType.Close)
                             {
                                 return;
@@ -223,10 +225,10 @@ internal sealed class SignalingBroker
                     }
                     if (relay is { } message)
                     {
-                        var outcome = await _bus.RelayAsync(message, ct);
-                        if (outcome == RelayOutcome.Delivered)
+                        var type = message.Type; // not the message: it would be a field of this state machine
+                        if (await _bus.RelayAsync(message, session.Lifetime) == RelayOutcome.Delivered)
                         {
-                            _metrics.Relayed(message.Type);
+                            _metrics.Relayed(type);
                         }
                     }
                 }

@@ -26,7 +26,9 @@ internal sealed unsafe class LoopConnection : PipeReader, IDuplexPipe, IValueTas
     private static long s_nextId;
 
     private readonly SignalingLoop _loop;
-    private readonly Lock _gate = new();
+    // The connection's one lock is a monitor on its writer, an object it holds anyway and never
+    // hands out to lock on: a System.Threading.Lock would be one more object (40 bytes) per socket.
+    private readonly object _gate;
     private readonly LoopWriter _writer;
 
     // Reading (under _gate).
@@ -53,6 +55,7 @@ internal sealed unsafe class LoopConnection : PipeReader, IDuplexPipe, IValueTas
         Id = Interlocked.Increment(ref s_nextId);
         AcceptedAt = System.Diagnostics.Stopwatch.GetTimestamp();
         _writer = new LoopWriter(this);
+        _gate = _writer;
     }
 
     internal long Id { get; }
@@ -410,7 +413,7 @@ internal sealed unsafe class LoopConnection : PipeReader, IDuplexPipe, IValueTas
         }
     }
 
-    internal Lock Gate => _gate;
+    internal object Gate => _gate;
 
     internal bool ClosedLocked => _closed;
 
