@@ -173,7 +173,7 @@ internal sealed class SignalingLoopTransport(
                 var connection = new LoopConnection(loop, socket);
                 if (!loop.Add(connection))
                 {
-                    _toKestrel.Writer.TryWrite(socket);
+                    ToKestrel(connection);
                 }
             }
             _reserve.Release();
@@ -254,7 +254,7 @@ internal sealed class SignalingLoopTransport(
             Interlocked.Increment(ref _served);
             // Not awaited: the session closes the connection itself when it ends (Ended), so an idle
             // socket holds the broker's one state machine and nothing of the upgrade request.
-            _ = _signaling.ServeAsync(connection, request!, (connection.Socket.RemoteEndPoint as IPEndPoint)?.Address, "loop", _ended, connection, CancellationToken.None);
+            _ = _signaling.ServeAsync(connection, request!, connection.TakeRemote(), "loop", _ended, connection, CancellationToken.None);
         }
 
         /// <summary>A session served on the loop has ended: its connection is closed (reset when it ended aborted).</summary>
@@ -266,10 +266,10 @@ internal sealed class SignalingLoopTransport(
 
         private void ToKestrel(LoopConnection connection)
         {
-            connection.Detach();
-            if (!_toKestrel.Writer.TryWrite(connection.Socket))
+            var socket = connection.DetachToSocket();
+            if (socket is not null && !_toKestrel.Writer.TryWrite(socket))
             {
-                connection.Socket.Dispose(); // unbound meanwhile
+                socket.Dispose(); // unbound meanwhile
             }
         }
 
