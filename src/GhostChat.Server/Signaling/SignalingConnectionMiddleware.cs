@@ -198,22 +198,25 @@ internal sealed class SignalingConnectionMiddleware
     internal Task ServeAsync(IDuplexPipe transport, UpgradeRequest request, IPAddress? remote, string path,
         Action<object, bool> ended, object state, CancellationToken closed)
     {
-        var handshake = new SignalingHandshake(request.QueryKey, request.QueryId, request.QueryToken, request.Origin, _addresses.Resolve(remote, request.ForwardedFor));
-        ValueTask<FlushResult> written;
         try
         {
-            written = transport.Output.WriteAsync(SwitchingProtocols(request.Key), closed);
+            var handshake = new SignalingHandshake(request.QueryKey, request.QueryId, request.QueryToken, request.Origin, _addresses.Resolve(remote, request.ForwardedFor));
+            var written = transport.Output.WriteAsync(SwitchingProtocols(request.Key), closed);
+            if (!written.IsCompletedSuccessfully)
+            {
+                return ServeOnceWrittenAsync(written, transport, handshake, path, ended, state, closed);
+            }
+            return _broker.RunAsync(handshake, new PipeWebSocket(transport), path, closed, ended, state);
         }
-        catch (Exception ex) when (IsGone(ex))
+#pragma warning disable CA1031 // whatever failed before the session began, the connection is closed; the error goes to the returned task
+        catch (Exception ex)
+#pragma warning restore CA1031
         {
+            // Before the session began (the broker's part up to its first await runs here): the
+            // connection is ours to end. A client that went away is no error.
             ended(state, true);
-            return Task.CompletedTask;
+            return IsGone(ex) ? Task.CompletedTask : Task.FromException(ex);
         }
-        if (!written.IsCompletedSuccessfully)
-        {
-            return ServeOnceWrittenAsync(written, transport, handshake, path, ended, state, closed);
-        }
-        return _broker.RunAsync(handshake, new PipeWebSocket(transport), path, closed, ended, state);
     }
 
     /// <summary><see cref="ServeAsync"/> when the 101 could not be written at once (a rare full send buffer).</summary>
@@ -224,10 +227,16 @@ internal sealed class SignalingConnectionMiddleware
         {
             await written;
         }
-        catch (Exception ex) when (IsGone(ex))
+#pragma warning disable CA1031 // the connection is closed whatever failed; anything but a client gone is rethrown
+        catch (Exception ex)
+#pragma warning restore CA1031
         {
             ended(state, true);
-            return;
+            if (IsGone(ex))
+            {
+                return;
+            }
+            throw;
         }
         await _broker.RunAsync(handshake, new PipeWebSocket(transport), path, closed, ended, state);
     }
