@@ -18,7 +18,7 @@ namespace GhostChat.Server.Signaling.Loop;
 /// completes when it is all sent (the writer is blocked meanwhile, as with Kestrel's pipe at its
 /// limit, and <see cref="PeerSession"/> queues — within its budgets — behind it). An idle socket
 /// holds no buffer and nothing armed but a one-shot EPOLLIN.
-/// <para>All socket calls happen under one lock and never after <see cref="Dispose"/>, so a closed
+/// <para>All socket calls happen under one lock and never after <see cref="Close"/> or <see cref="DetachToSocket"/>, so a closed
 /// descriptor (whose number the kernel may reuse) is never touched.</para>
 /// </summary>
 internal sealed unsafe partial class LoopConnection : PipeReader, IDuplexPipe, IValueTaskSource<ReadResult>
