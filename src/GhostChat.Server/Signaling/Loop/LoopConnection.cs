@@ -26,9 +26,7 @@ internal sealed unsafe partial class LoopConnection : PipeReader, IDuplexPipe, I
     private static long s_nextId;
 
     private readonly SignalingLoop _loop;
-    // The connection's one lock is a monitor on its writer, an object it holds anyway and never
-    // hands out to lock on: a System.Threading.Lock would be one more object (40 bytes) per socket.
-    private readonly object _gate;
+    private readonly Lock _gate = new();
     private readonly LoopWriter _writer;
 
     // Reading (under _gate).
@@ -66,7 +64,6 @@ internal sealed unsafe partial class LoopConnection : PipeReader, IDuplexPipe, I
         Id = Interlocked.Increment(ref s_nextId);
         AcceptedAt = System.Diagnostics.Stopwatch.GetTimestamp();
         _writer = new LoopWriter(this);
-        _gate = _writer;
     }
 
     internal long Id { get; }
@@ -433,7 +430,7 @@ internal sealed unsafe partial class LoopConnection : PipeReader, IDuplexPipe, I
         }
     }
 
-    internal object Gate => _gate;
+    internal Lock Gate => _gate;
 
     internal bool ClosedLocked => _closed;
 
