@@ -15,6 +15,8 @@
 #   PIN=0 bench/signaling.sh                no CPU pinning (default: both servers on CPU 0, the
 #                                           generator on CPU 1; Node serves on one core anyway)
 #   KEEP=1                                  keep the per-run JSON in artifacts/bench/signaling/
+#   PHASES=memory bench/signaling.sh        only some phases (comma-separated: throughput, latency,
+#                                           memory; default all three); the latency phase alone needs RATE=
 #   MODE=cluster bench/signaling.sh         one node vs two nodes sharing Redis (signaling-cluster.sh)
 #   GhostChat__Signaling__SocketLoop=true bench/signaling.sh   any GhostChat__* setting in the caller's
 #                                           environment reaches the server (the product's own options);
@@ -39,6 +41,14 @@ IDLE_PEERS=${IDLE_PEERS:-10000}
 RATE=${RATE:-}
 RATE_FRACTION=${RATE_FRACTION:-0.25}
 PIN=${PIN:-1}
+PHASES=${PHASES:-throughput,latency,memory}
+has_phase() { [[ ",$PHASES," == *",$1,"* ]]; }
+for phase in ${PHASES//,/ }; do
+  case $phase in throughput | latency | memory) ;; *) printf 'signaling.sh: unknown phase %s (PHASES: throughput, latency, memory)\n' "$phase" >&2; exit 2 ;; esac
+done
+if has_phase latency && ! has_phase throughput && [ -z "$RATE" ]; then
+  printf 'signaling.sh: the latency phase without the throughput phase needs RATE=\n' >&2; exit 2
+fi
 ALIVE_MS=60000
 EXPIRE_MS=5000
 
@@ -126,8 +136,10 @@ say "runs $RUNS, pairs $PAIRS, window $WINDOW, message $MESSAGE_BYTES B, duratio
 for run in $(seq "$RUNS"); do
   if [ $((run % 2)) = 1 ]; then ORDER=(reference ghostchat); else ORDER=(ghostchat reference); fi
 
+  if has_phase throughput || has_phase latency; then
   start_ghostchat; start_reference
   for kind in "${ORDER[@]}"; do
+    has_phase throughput || break
     port=$([ "$kind" = ghostchat ] && echo "$GC_PORT" || echo "$REF_PORT")
     say "run $run/$RUNS: $kind throughput …"
     generator "$WORK/run$run-$kind-throughput.json" "$port" --phases throughput --server-pid "$([ "$kind" = ghostchat ] && echo "$GC_PID" || echo "$REF_PID")" --pairs "$PAIRS" --window "$WINDOW" --message-size "$MESSAGE_BYTES" --duration "$DURATION"
@@ -139,12 +151,15 @@ for run in $(seq "$RUNS"); do
     say "fixed offered load for the latency phase: $RATE msg/s (${RATE_FRACTION} of the lower saturation throughput)"
   fi
   for kind in "${ORDER[@]}"; do
+    has_phase latency || break
     port=$([ "$kind" = ghostchat ] && echo "$GC_PORT" || echo "$REF_PORT")
     say "run $run/$RUNS: $kind latency at $RATE msg/s …"
     generator "$WORK/run$run-$kind-latency.json" "$port" --phases latency --pairs "$PAIRS" --rate "$RATE" --message-size "$MESSAGE_BYTES" --duration "$DURATION"
   done
   stop_servers
+  fi
 
+  has_phase memory || continue
   start_ghostchat; start_reference
   for kind in "${ORDER[@]}"; do
     if [ "$kind" = ghostchat ]; then port=$GC_PORT pid=$GC_PID; else port=$REF_PORT pid=$REF_PID; fi
@@ -154,7 +169,7 @@ for run in $(seq "$RUNS"); do
   stop_servers
 done
 
-node "$ROOT/bench/signaling/summarize.mjs" "$WORK" "$RUNS" "$RATE" \
+node "$ROOT/bench/signaling/summarize.mjs" "$WORK" "$RUNS" "${RATE:-n/a}" \
   "$(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'))" "$PIN" \
   "$(measured_commit)$(caller_settings)" "$LOAD_AT_START → $(cut -d' ' -f1-3 /proc/loadavg)" "$STARTED–$(date -u +%H:%M) UTC" \
   "$PAIRS pairs, $WINDOW in flight, $MESSAGE_BYTES-byte messages, $IDLE_PEERS idle peers"

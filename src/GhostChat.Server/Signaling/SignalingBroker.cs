@@ -71,11 +71,17 @@ internal sealed class SignalingBroker
 
     /// <summary>Runs one accepted signaling socket to its end, whichever way it was upgraded.</summary>
     /// <remarks>
-    /// Admission and the handshake checks run here, synchronously; the session's life is
-    /// <see cref="RunSessionAsync"/>, whose state keeps the session and not the handshake (its
-    /// strings and address), so an idle peer holds no more than it needs.
+    /// Admission and the handshake checks run here, synchronously; the session's life is one async
+    /// method, <see cref="RunSessionAsync"/>, whose state keeps the session and not the handshake (its
+    /// strings and address): an idle socket's whole await chain is that one state machine, awaiting
+    /// the transport's read. When the session has ended (unregistered, closed, drained) the socket is
+    /// disposed and <paramref name="ended"/>, if given, is called with <paramref name="endedState"/>
+    /// and whether the socket ended aborted, before the returned task completes: the caller that
+    /// owns the connection closes it there, so it need not await this task (which would keep one
+    /// more state machine per idle socket).
     /// </remarks>
-    internal Task RunAsync(SignalingHandshake handshake, WebSocket socket, string path, CancellationToken aborted)
+    internal Task RunAsync(SignalingHandshake handshake, WebSocket socket, string path, CancellationToken aborted,
+        Action<object, bool>? ended = null, object? endedState = null)
     {
         var options = _options.CurrentValue;
         var clientKey = ClientAdmission.AddressKey(handshake.RemoteAddress);
@@ -91,69 +97,209 @@ internal sealed class SignalingBroker
             AdmissionResult.TooManySocketsFromAddress => (RejectionReasons.TooManySocketsFromAddress, Messages.TooManySockets),
             _ => (RejectionReasons.ConnectingTooFast, Messages.ConnectingTooFast),
         };
-        if (refusal is null)
+        var admitted = admission == AdmissionResult.Admitted;
+        if (refusal is { } refused)
         {
-            session.Id = handshake.Id!;
-            session.Token = handshake.Token!;
+            Refuse(session, refused);
+            return EndAsync(session, socket, admitted, ended, endedState);
         }
-        return RunSessionAsync(session, socket, admission == AdmissionResult.Admitted, refusal, options, aborted);
+        session.Id = handshake.Id!;
+        session.Token = handshake.Token!;
+        return RunSessionAsync(session, socket, admitted, options.Limits, ended, endedState, aborted);
     }
 
-    private async Task RunSessionAsync(PeerSession session, WebSocket socket, bool admitted, (string Reason, string Message)? refusal,
-        SignalingOptions options, CancellationToken aborted)
+    /// <summary>
+    /// Registration, then the receive loop that relays messages, then the end (<see cref="EndAsync"/>).
+    /// The loop is inline, not a method of its own: an idle socket holds this one state machine.
+    /// </summary>
+    private async Task RunSessionAsync(PeerSession session, WebSocket socket, bool admitted, SignalingLimits limits,
+        Action<object, bool>? ended, object? endedState, CancellationToken aborted)
     {
-        using var owned = session;
         try
         {
-            if (refusal is { } refused)
+            if (!await RegisterAsync(session, aborted))
             {
-                Refuse(session, refused);
                 return;
             }
 
-            RegistrationResult registration;
-            try
+            var rate = new TokenBucket(limits.MessageBurst, _time.GetTimestamp());
+            var malformed = 0;
+            var overRate = 0;
+            while (true)
             {
-                registration = await _directory.RegisterAsync(session, aborted);
-            }
-            catch (SignalingUnavailableException)
-            {
-                session.Id = null;
-                Refuse(session, (RejectionReasons.BackendUnavailable, Messages.Unavailable));
-                return;
-            }
-            switch (registration.Outcome)
-            {
-                case RegistrationOutcome.IdTaken:
-                    _metrics.Rejected(RejectionReasons.IdTaken);
-                    session.TrySend(SignalingFrames.IdTaken);
-                    session.Id = null; // never unregister someone else's id on our way out
-                    session.Close(WebSocketCloseStatus.NormalClosure, null);
-                    return;
-                case RegistrationOutcome.LimitReached:
-                    session.Id = null;
-                    Refuse(session, (RejectionReasons.ConcurrentLimit, Messages.ConcurrentLimit));
-                    return;
-                case RegistrationOutcome.Reattached:
-                    // Fix: the reference sends no OPEN here and keeps the old socket (client never fires 'open').
-                    // The replaced socket may live on another node; the directory tells that node to close it.
-                    registration.Replaced?.Close(ReplacedCloseStatus, ReplacedReason);
-                    Log.Reattached(_logger, session.Id!);
-                    break;
-                default:
-                    Log.Registered(_logger, session.Id!);
-                    break;
-            }
-            session.TrySend(SignalingFrames.Open);
-            await _bus.PeerOnlineAsync(session, aborted);
+                // Wait for the next frame without holding a buffer: idle sockets cost no receive memory. On
+                // the fast path the wait is the pipe's own read, awaited here, so an idle socket's await
+                // chain is this method alone; a whole message that is there is then taken in one step, and
+                // anything else goes the general way: the zero-byte receive parses the header from bytes
+                // that are there, and the message is read chunk by chunk.
+                byte[]? buffer = null;
+                try
+                {
+                    var count = 0;
+                    var tooLarge = false;
+                    if (socket is PipeWebSocket waiting)
+                    {
+                        // No token: a registration per idle socket costs 144 bytes. A closing session
+                        // aborts its socket when the close timeout passes, which ends this wait too.
+                        // (What is used after an await is a field of this state machine, held by every
+                        // idle socket: the socket is cast again rather than kept as a second reference.)
+                        var waited = await waiting.WaitForInputAsync(CancellationToken.None);
+                        var lean = (PipeWebSocket)socket;
+                        if (!lean.TryTakeMessage(waited, limits.MaxFrameBytes, out buffer, out count))
+                        {
+                            lean.EndWaitForInput(waited);
+                        }
+                    }
+                    if (buffer is null)
+                    {
+                        var probe = await socket.ReceiveAsync(Memory<byte>.Empty, session.Lifetime);
+                        if (probe.MessageType == WebSocketMessageType.Close)
+                        {
+                            return;
+                        }
+                        buffer = ArrayPool<byte>.Shared.Rent(Math.Min(4096, limits.MaxFrameBytes));
+                        var end = probe.EndOfMessage; // true only for an empty message: the zero-byte probe consumed no payload
+                        while (!end)
+                        {
+                            if (count == buffer.Length)
+                            {
+                                if (buffer.Length >= limits.MaxFrameBytes)
+                                {
+                                    tooLarge = true; // keep reading, discarding, until the message ends
+                                    count = 0;
+                                }
+                                else
+                                {
+                                    var bigger = ArrayPool<byte>.Shared.Rent(Math.Min(buffer.Length * 2, limits.MaxFrameBytes));
+                                    buffer.AsSpan(0, count).CopyTo(bigger);
+                                    ArrayPool<byte>.Shared.Return(buffer);
+                                    buffer = bigger;
+                                }
+                            }
+                            var read = await socket.ReceiveAsync(buffer.AsMemory(count, Math.Min(buffer.Length, limits.MaxFrameBytes) - count), session.Lifetime);
+                            if (read.MessageType == WebSocketMessageType.Close)
+                            {
+                                return;
+                            }
+                            count += read.Count;
+                            end = read.EndOfMessage;
+                        }
+                    }
 
-            await ReceiveLoopAsync(socket, session, options);
+                    session.LastSeen = _time.GetTimestamp(); // any frame counts as liveness, even one we then drop
+
+                    if (!rate.TryTake(_time.GetTimestamp(), _time.TimestampFrequency, limits.MessagesPerSecond, limits.MessageBurst))
+                    {
+                        _metrics.Rejected(RejectionReasons.MessageRate);
+                        if (++overRate >= limits.OverRateFramesBeforeClose)
+                        {
+                            Log.ClosedForAbuse(_logger, "message rate limit exceeded");
+                            session.Close(WebSocketCloseStatus.PolicyViolation, "message rate limit exceeded");
+                            return;
+                        }
+                        continue;
+                    }
+
+                    RelayMessage? relay = null;
+                    var leave = false;
+                    var kind = tooLarge ? MalformedKind.TooLarge : Interpret(session, buffer.AsSpan(0, count), limits.MaxJsonDepth, out relay, out leave);
+                    if (kind != MalformedKind.None)
+                    {
+                        _metrics.Malformed(kind);
+                        Log.MalformedFrame(_logger, kind, session.Id);
+                        if (++malformed >= limits.MalformedFramesBeforeClose)
+                        {
+                            _metrics.Rejected(RejectionReasons.MalformedAbuse);
+                            Log.ClosedForAbuse(_logger, "too many malformed frames");
+                            session.Close(WebSocketCloseStatus.PolicyViolation, "too many malformed frames");
+                            return;
+                        }
+                        continue;
+                    }
+                    if (leave)
+                    {
+                        // LEAVE without dst: the client is done with its id (the reference keeps the socket open, unregistered).
+                        await _directory.UnregisterAsync(session, CancellationToken.None);
+                        session.Close(WebSocketCloseStatus.NormalClosure, "left");
+                        return;
+                    }
+                    if (relay is { } message)
+                    {
+                        var type = message.Type; // not the message: it would be a field of this state machine
+                        if (await _bus.RelayAsync(message, session.Lifetime) == RelayOutcome.Delivered)
+                        {
+                            _metrics.Relayed(type);
+                        }
+                    }
+                }
+                finally
+                {
+                    if (buffer is not null)
+                    {
+                        ArrayPool<byte>.Shared.Return(buffer);
+                    }
+                }
+            }
         }
         catch (Exception ex) when (ex is WebSocketException or IOException or OperationCanceledException or ObjectDisposedException)
         {
             Log.SocketError(_logger, ex);
         }
         finally
+        {
+            await EndAsync(session, socket, admitted, ended, endedState);
+        }
+    }
+
+    /// <summary>Registers the session's id and says OPEN. False when the session is to end (refused, id taken; the close is under way).</summary>
+    private async ValueTask<bool> RegisterAsync(PeerSession session, CancellationToken aborted)
+    {
+        RegistrationResult registration;
+        try
+        {
+            registration = await _directory.RegisterAsync(session, aborted);
+        }
+        catch (SignalingUnavailableException)
+        {
+            session.Id = null;
+            Refuse(session, (RejectionReasons.BackendUnavailable, Messages.Unavailable));
+            return false;
+        }
+        switch (registration.Outcome)
+        {
+            case RegistrationOutcome.IdTaken:
+                _metrics.Rejected(RejectionReasons.IdTaken);
+                session.TrySend(SignalingFrames.IdTaken);
+                session.Id = null; // never unregister someone else's id on our way out
+                session.Close(WebSocketCloseStatus.NormalClosure, null);
+                return false;
+            case RegistrationOutcome.LimitReached:
+                session.Id = null;
+                Refuse(session, (RejectionReasons.ConcurrentLimit, Messages.ConcurrentLimit));
+                return false;
+            case RegistrationOutcome.Reattached:
+                // Fix: the reference sends no OPEN here and keeps the old socket (client never fires 'open').
+                // The replaced socket may live on another node; the directory tells that node to close it.
+                registration.Replaced?.Close(ReplacedCloseStatus, ReplacedReason);
+                Log.Reattached(_logger, session.Id!);
+                break;
+            default:
+                Log.Registered(_logger, session.Id!);
+                break;
+        }
+        session.TrySend(SignalingFrames.Open);
+        await _bus.PeerOnlineAsync(session, aborted);
+        return true;
+    }
+
+    /// <summary>
+    /// The end of every session, refused or not: its id unregistered, its admission released, our
+    /// close frame sent and the client's awaited (<see cref="DrainUntilCloseAsync"/>); then the session
+    /// and the socket are disposed and the owner is told (<see cref="RunAsync"/>).
+    /// </summary>
+    private async Task EndAsync(PeerSession session, WebSocket socket, bool admitted, Action<object, bool>? ended, object? endedState)
+    {
+        try
         {
             if (session.Id is { } id && await _directory.UnregisterAsync(session, CancellationToken.None))
             {
@@ -166,6 +312,13 @@ internal sealed class SignalingBroker
             session.Close(WebSocketCloseStatus.NormalClosure, null);
             await session.Closed;
             await DrainUntilCloseAsync(socket, session.Lifetime);
+        }
+        finally
+        {
+            session.Dispose();
+            var abortedSocket = socket.State == WebSocketState.Aborted;
+            socket.Dispose();
+            ended?.Invoke(endedState!, abortedSocket);
         }
     }
 
@@ -253,128 +406,6 @@ internal sealed class SignalingBroker
         Log.Refused(_logger, refusal.Reason);
         session.TrySend(SignalingFrames.Error(refusal.Message));
         session.Close(WebSocketCloseStatus.NormalClosure, null);
-    }
-
-    private async Task ReceiveLoopAsync(WebSocket socket, PeerSession session, SignalingOptions options)
-    {
-        var limits = options.Limits;
-        var rate = new TokenBucket(limits.MessageBurst, _time.GetTimestamp());
-        var malformed = 0;
-        var overRate = 0;
-        var ct = session.Lifetime;
-
-        while (true)
-        {
-            // Wait for the next frame without holding a buffer: idle sockets cost no receive memory. On
-            // the fast path the wait is the pipe's own read, awaited here, so an idle socket's await
-            // chain ends in this loop; a whole message that is there is then taken in one step, and
-            // anything else goes the general way: the zero-byte receive parses the header from bytes
-            // that are there, and the message is read chunk by chunk.
-            byte[]? buffer = null;
-            try
-            {
-                var count = 0;
-                var tooLarge = false;
-                if (socket is PipeWebSocket lean)
-                {
-                    // No token: a registration per idle socket costs 144 bytes. A closing session
-                    // aborts its socket when the close timeout passes, which ends this wait too.
-                    var waited = await lean.WaitForInputAsync(CancellationToken.None);
-                    if (!lean.TryTakeMessage(waited, limits.MaxFrameBytes, out buffer, out count))
-                    {
-                        lean.EndWaitForInput(waited);
-                    }
-                }
-                if (buffer is null)
-                {
-                    var probe = await socket.ReceiveAsync(Memory<byte>.Empty, ct);
-                    if (probe.MessageType == WebSocketMessageType.Close)
-                    {
-                        return;
-                    }
-                    buffer = ArrayPool<byte>.Shared.Rent(Math.Min(4096, limits.MaxFrameBytes));
-                    var end = probe.EndOfMessage; // true only for an empty message: the zero-byte probe consumed no payload
-                    while (!end)
-                    {
-                        if (count == buffer.Length)
-                        {
-                            if (buffer.Length >= limits.MaxFrameBytes)
-                            {
-                                tooLarge = true; // keep reading, discarding, until the message ends
-                                count = 0;
-                            }
-                            else
-                            {
-                                var bigger = ArrayPool<byte>.Shared.Rent(Math.Min(buffer.Length * 2, limits.MaxFrameBytes));
-                                buffer.AsSpan(0, count).CopyTo(bigger);
-                                ArrayPool<byte>.Shared.Return(buffer);
-                                buffer = bigger;
-                            }
-                        }
-                        var read = await socket.ReceiveAsync(buffer.AsMemory(count, Math.Min(buffer.Length, limits.MaxFrameBytes) - count), ct);
-                        if (read.MessageType == WebSocketMessageType.Close)
-                        {
-                            return;
-                        }
-                        count += read.Count;
-                        end = read.EndOfMessage;
-                    }
-                }
-
-                session.LastSeen = _time.GetTimestamp(); // any frame counts as liveness, even one we then drop
-
-                if (!rate.TryTake(_time.GetTimestamp(), _time.TimestampFrequency, limits.MessagesPerSecond, limits.MessageBurst))
-                {
-                    _metrics.Rejected(RejectionReasons.MessageRate);
-                    if (++overRate >= limits.OverRateFramesBeforeClose)
-                    {
-                        Log.ClosedForAbuse(_logger, "message rate limit exceeded");
-                        session.Close(WebSocketCloseStatus.PolicyViolation, "message rate limit exceeded");
-                        return;
-                    }
-                    continue;
-                }
-
-                RelayMessage? relay = null;
-                var leave = false;
-                var kind = tooLarge ? MalformedKind.TooLarge : Interpret(session, buffer.AsSpan(0, count), limits.MaxJsonDepth, out relay, out leave);
-                if (kind != MalformedKind.None)
-                {
-                    _metrics.Malformed(kind);
-                    Log.MalformedFrame(_logger, kind, session.Id);
-                    if (++malformed >= limits.MalformedFramesBeforeClose)
-                    {
-                        _metrics.Rejected(RejectionReasons.MalformedAbuse);
-                        Log.ClosedForAbuse(_logger, "too many malformed frames");
-                        session.Close(WebSocketCloseStatus.PolicyViolation, "too many malformed frames");
-                        return;
-                    }
-                    continue;
-                }
-                if (leave)
-                {
-                    // LEAVE without dst: the client is done with its id (the reference keeps the socket open, unregistered).
-                    await _directory.UnregisterAsync(session, CancellationToken.None);
-                    session.Close(WebSocketCloseStatus.NormalClosure, "left");
-                    return;
-                }
-                if (relay is { } message)
-                {
-                    var outcome = await _bus.RelayAsync(message, ct);
-                    if (outcome == RelayOutcome.Delivered)
-                    {
-                        _metrics.Relayed(message.Type);
-                    }
-                }
-            }
-            finally
-            {
-                if (buffer is not null)
-                {
-                    ArrayPool<byte>.Shared.Return(buffer);
-                }
-            }
-        }
     }
 
     /// <summary>Parses a frame and decides what to do with it. Returns the malformed kind, or None.</summary>

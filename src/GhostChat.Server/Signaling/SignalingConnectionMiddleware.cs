@@ -155,14 +155,21 @@ internal sealed class SignalingConnectionMiddleware
         {
             return; // aborted: no complete request headers in time, or the client left
         }
-        if (await ServeAsync(connection.Transport, request, (connection.RemoteEndPoint as IPEndPoint)?.Address, "connection", connection.ConnectionClosed))
-        {
-            // A blocked send was given up (a client that stopped reading), the protocol was broken or
-            // the client is gone: drop what is still unsent instead of letting the connection wait,
-            // with its buffers, for a client that may never read again (and hold up shutdown).
-            connection.Abort(new ConnectionAbortedException("The signaling WebSocket was aborted."));
-        }
+        await ServeAsync(connection.Transport, request, (connection.RemoteEndPoint as IPEndPoint)?.Address, "connection", AbortIfAborted, connection, connection.ConnectionClosed);
     }
+
+    /// <summary>
+    /// A blocked send was given up (a client that stopped reading), the protocol was broken or the
+    /// client is gone: drop what is still unsent instead of letting the connection wait, with its
+    /// buffers, for a client that may never read again (and hold up shutdown).
+    /// </summary>
+    private static readonly Action<object, bool> AbortIfAborted = static (connection, aborted) =>
+    {
+        if (aborted)
+        {
+            ((ConnectionContext)connection).Abort(new ConnectionAbortedException("The signaling WebSocket was aborted."));
+        }
+    };
 
     /// <summary>
     /// Whether a connection's first bytes are a signaling upgrade this path answers (the same rule
@@ -181,20 +188,67 @@ internal sealed class SignalingConnectionMiddleware
 
     /// <summary>
     /// Answers an upgrade whose request was read off <paramref name="transport"/> (101) and runs the
-    /// signaling WebSocket over it to its end. True when the socket ended aborted: the caller drops
-    /// whatever is still unsent rather than waiting for a client that may never read.
+    /// signaling WebSocket over it to its end (<see cref="SignalingBroker.RunAsync"/>). When the socket
+    /// has ended, <paramref name="ended"/> is called with <paramref name="state"/> and whether it ended
+    /// aborted — the caller then drops whatever is still unsent rather than waiting for a client that
+    /// may never read — and the returned task completes. Nothing here awaits while the socket is
+    /// open, and <paramref name="request"/> is not kept: an idle socket holds the broker's one state
+    /// machine. A 101 that cannot be written (the client went away) ends the socket as aborted.
     /// </summary>
-    internal async Task<bool> ServeAsync(IDuplexPipe transport, UpgradeRequest request, IPAddress? remote, string path, CancellationToken closed)
+    internal Task ServeAsync(IDuplexPipe transport, UpgradeRequest request, IPAddress? remote, string path,
+        Action<object, bool> ended, object state, CancellationToken closed)
+    {
+        try
+        {
+            var handshake = new SignalingHandshake(request.QueryKey, request.QueryId, request.QueryToken, request.Origin, _addresses.Resolve(remote, request.ForwardedFor));
+            var written = transport.Output.WriteAsync(SwitchingProtocols(request.Key), closed);
+            if (!written.IsCompletedSuccessfully)
+            {
+                return ServeOnceWrittenAsync(written, transport, handshake, path, ended, state, closed);
+            }
+            return _broker.RunAsync(handshake, new PipeWebSocket(transport), path, closed, ended, state);
+        }
+#pragma warning disable CA1031 // whatever failed before the session began, the connection is closed; the error goes to the returned task
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            // Before the session began (the broker's part up to its first await runs here): the
+            // connection is ours to end. A client that went away is no error.
+            ended(state, true);
+            return IsGone(ex) ? Task.CompletedTask : Task.FromException(ex);
+        }
+    }
+
+    /// <summary><see cref="ServeAsync"/> when the 101 could not be written at once (a rare full send buffer).</summary>
+    private async Task ServeOnceWrittenAsync(ValueTask<FlushResult> written, IDuplexPipe transport, SignalingHandshake handshake, string path,
+        Action<object, bool> ended, object state, CancellationToken closed)
+    {
+        try
+        {
+            await written;
+        }
+#pragma warning disable CA1031 // the connection is closed whatever failed; anything but a client gone is rethrown
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            ended(state, true);
+            if (IsGone(ex))
+            {
+                return;
+            }
+            throw;
+        }
+        await _broker.RunAsync(handshake, new PipeWebSocket(transport), path, closed, ended, state);
+    }
+
+    private static bool IsGone(Exception ex) => ex is IOException or OperationCanceledException or ObjectDisposedException or InvalidOperationException;
+
+    private static byte[] SwitchingProtocols(string key)
     {
 #pragma warning disable CA5350 // RFC 6455 §4.2.2 defines Sec-WebSocket-Accept with SHA-1; it is not used for security here
-        var accept = Convert.ToBase64String(SHA1.HashData([.. Encoding.ASCII.GetBytes(request.Key), .. WebSocketGuid]));
+        var accept = Convert.ToBase64String(SHA1.HashData([.. Encoding.ASCII.GetBytes(key), .. WebSocketGuid]));
 #pragma warning restore CA5350
-        await transport.Output.WriteAsync(Encoding.ASCII.GetBytes(
-            "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Accept: " + accept + "\r\n\r\n"), closed);
-        var handshake = new SignalingHandshake(request.QueryKey, request.QueryId, request.QueryToken, request.Origin, _addresses.Resolve(remote, request.ForwardedFor));
-        using var socket = new PipeWebSocket(transport);
-        await _broker.RunAsync(handshake, socket, path, closed);
-        return socket.State == WebSocketState.Aborted;
+        return Encoding.ASCII.GetBytes("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Accept: " + accept + "\r\n\r\n");
     }
 
     /// <summary>

@@ -18,10 +18,10 @@ namespace GhostChat.Server.Signaling.Loop;
 /// completes when it is all sent (the writer is blocked meanwhile, as with Kestrel's pipe at its
 /// limit, and <see cref="PeerSession"/> queues — within its budgets — behind it). An idle socket
 /// holds no buffer and nothing armed but a one-shot EPOLLIN.
-/// <para>All socket calls happen under one lock and never after <see cref="Dispose"/>, so a closed
+/// <para>All socket calls happen under one lock and never after <see cref="Close"/> or <see cref="DetachToSocket"/>, so a closed
 /// descriptor (whose number the kernel may reuse) is never touched.</para>
 /// </summary>
-internal sealed unsafe class LoopConnection : PipeReader, IDuplexPipe, IValueTaskSource<ReadResult>
+internal sealed unsafe partial class LoopConnection : PipeReader, IDuplexPipe, IValueTaskSource<ReadResult>
 {
     private static long s_nextId;
 
@@ -45,11 +45,22 @@ internal sealed unsafe class LoopConnection : PipeReader, IDuplexPipe, IValueTas
 
     private bool _closed;
 
+    /// <summary>
+    /// Takes the descriptor of an accepted <paramref name="socket"/>: from here on this connection
+    /// owns it and closes it (or hands it to Kestrel as a new <see cref="Socket"/>, <see cref="DetachToSocket"/>).
+    /// The <see cref="Socket"/> object, its handle object and its endpoints are left to the collector —
+    /// about 250 bytes per idle socket that nothing here needs.
+    /// </summary>
     internal LoopConnection(SignalingLoop loop, Socket socket)
     {
         _loop = loop;
-        Socket = socket;
-        Fd = socket.SafeHandle.DangerousGetHandle(); // used only while the socket is ours (Socket.Handle would also mark the handle as exposed)
+        Remote = (socket.RemoteEndPoint as System.Net.IPEndPoint)?.Address;
+        var handle = socket.SafeHandle;
+        Fd = handle.DangerousGetHandle();
+        handle.SetHandleAsInvalid(); // neither the handle nor the socket closes the descriptor now: it is ours
+#pragma warning disable CA1816 // the socket object is dropped, never disposed: its finalizer has nothing to close
+        GC.SuppressFinalize(socket);
+#pragma warning restore CA1816
         Id = Interlocked.Increment(ref s_nextId);
         AcceptedAt = System.Diagnostics.Stopwatch.GetTimestamp();
         _writer = new LoopWriter(this);
@@ -59,7 +70,16 @@ internal sealed unsafe class LoopConnection : PipeReader, IDuplexPipe, IValueTas
 
     internal nint Fd { get; }
 
-    internal Socket Socket { get; }
+    /// <summary>The client's address, until the first bytes were classified (<see cref="TakeRemote"/>).</summary>
+    private System.Net.IPAddress? Remote { get; set; }
+
+    /// <summary>The client's address, once: the connection keeps no reference to it afterwards.</summary>
+    internal System.Net.IPAddress? TakeRemote()
+    {
+        var remote = Remote;
+        Remote = null;
+        return remote;
+    }
 
     internal long AcceptedAt { get; }
 
@@ -436,18 +456,14 @@ internal sealed unsafe class LoopConnection : PipeReader, IDuplexPipe, IValueTas
             _readWaiting = false;
             ReleaseInputLocked();
             _loop.Remove(this, deregister: false);
-            try
+            if (abort)
             {
-                if (abort)
-                {
-                    Socket.LingerState = new LingerOption(true, 0);
-                }
+                // SO_LINGER on, 0 s: close resets the connection instead of sending what is left. A
+                // failure (already reset by the peer) changes nothing.
+                var linger = stackalloc int[2] { 1, 0 };
+                _ = SetSockOpt((int)Fd, SolSocket, SoLinger, linger, 2 * sizeof(int));
             }
-            catch (SocketException)
-            {
-                // Already reset by the peer.
-            }
-            Socket.Dispose(); // closes the descriptor, which leaves epoll with it
+            _ = GhostChat.Turn.Server.Udp.LinuxSockets.Close((int)Fd); // the descriptor leaves epoll with it
         }
         _writer.OnClosed();
         if (readWaiting)
@@ -457,15 +473,38 @@ internal sealed unsafe class LoopConnection : PipeReader, IDuplexPipe, IValueTas
         }
     }
 
-    /// <summary>Takes the socket off the loop without closing it (to hand it to Kestrel).</summary>
-    internal void Detach()
+    /// <summary>
+    /// Takes the socket off the loop without closing it, as a <see cref="Socket"/> that owns the
+    /// descriptor (to hand it to Kestrel); null when the descriptor is already closed or the socket
+    /// cannot be made (then the descriptor is closed).
+    /// </summary>
+    internal Socket? DetachToSocket()
     {
         lock (_gate)
         {
+            if (_closed)
+            {
+                return null;
+            }
             _closed = true;
             _loop.Remove(this, deregister: true);
+            try
+            {
+                return new Socket(new SafeSocketHandle(Fd, ownsHandle: true));
+            }
+            catch (SocketException)
+            {
+                _ = GhostChat.Turn.Server.Udp.LinuxSockets.Close((int)Fd);
+                return null;
+            }
         }
     }
+
+    private const int SolSocket = 1;
+    private const int SoLinger = 13;
+
+    [LibraryImport("libc", EntryPoint = "setsockopt", SetLastError = true)]
+    private static partial int SetSockOpt(int fd, int level, int name, void* value, uint length);
 
     // --- writing (LoopWriter calls these under _gate) ---------------------------------------------
 

@@ -66,6 +66,7 @@ internal sealed class SignalingLoopTransport(
         private readonly DescriptorReserve _reserve = new();
         private readonly SignalingMetrics _metrics;
         private readonly ILogger _logger;
+        private readonly Action<object, bool> _ended;
         private bool _outOfDescriptors;
         private long _lastAtLimit;
         private int _nextLoop;
@@ -78,6 +79,7 @@ internal sealed class SignalingLoopTransport(
             _metrics = services.GetRequiredService<SignalingMetrics>();
             _logger = loggers.CreateLogger<SignalingLoopTransport>();
             _noDelay = options.NoDelay;
+            _ended = Ended;
             _kestrel = new SocketConnectionContextFactory(
                 new SocketConnectionFactoryOptions
                 {
@@ -171,7 +173,7 @@ internal sealed class SignalingLoopTransport(
                 var connection = new LoopConnection(loop, socket);
                 if (!loop.Add(connection))
                 {
-                    _toKestrel.Writer.TryWrite(socket);
+                    ToKestrel(connection);
                 }
             }
             _reserve.Release();
@@ -250,33 +252,24 @@ internal sealed class SignalingLoopTransport(
                 return;
             }
             Interlocked.Increment(ref _served);
-            _ = ServeAsync(connection, request!, (connection.Socket.RemoteEndPoint as IPEndPoint)?.Address);
+            // Not awaited: the session closes the connection itself when it ends (Ended), so an idle
+            // socket holds the broker's one state machine and nothing of the upgrade request.
+            _ = _signaling.ServeAsync(connection, request!, connection.TakeRemote(), "loop", _ended, connection, CancellationToken.None);
         }
 
-        private async Task ServeAsync(LoopConnection connection, SignalingConnectionMiddleware.UpgradeRequest request, IPAddress? remote)
+        /// <summary>A session served on the loop has ended: its connection is closed (reset when it ended aborted).</summary>
+        private void Ended(object connection, bool aborted)
         {
-            var aborted = true;
-            try
-            {
-                aborted = await _signaling.ServeAsync(connection, request, remote, "loop", CancellationToken.None);
-            }
-            catch (Exception ex) when (ex is IOException or OperationCanceledException or ObjectDisposedException or System.Net.WebSockets.WebSocketException)
-            {
-                // The client went away during the upgrade.
-            }
-            finally
-            {
-                connection.Close(aborted);
-                Interlocked.Decrement(ref _served);
-            }
+            ((LoopConnection)connection).Close(aborted);
+            Interlocked.Decrement(ref _served);
         }
 
         private void ToKestrel(LoopConnection connection)
         {
-            connection.Detach();
-            if (!_toKestrel.Writer.TryWrite(connection.Socket))
+            var socket = connection.DetachToSocket();
+            if (socket is not null && !_toKestrel.Writer.TryWrite(socket))
             {
-                connection.Socket.Dispose(); // unbound meanwhile
+                socket.Dispose(); // unbound meanwhile
             }
         }
 
