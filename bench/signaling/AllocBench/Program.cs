@@ -8,6 +8,7 @@ using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using GhostChat.Server.AllocBench;
 using GhostChat.Testing;
 
 const int Burst = 16;
@@ -39,9 +40,13 @@ var expected = (relayed.Length < 126 ? 2 : 4) + relayed.Length; // one server fr
 var receive = new byte[expected * Burst];
 
 Round(warmup / Burst, checkFirst: true);
+// ALLOC_TYPES=1: also name what is allocated during the measured rounds (the runtime's sampled allocation events,
+// one per ~100 KB), to find what is left on the path.
+using var sampler = Environment.GetEnvironmentVariable("ALLOC_TYPES") == "1" ? new AllocationSampler() : null;
 var before = GC.GetTotalAllocatedBytes(precise: true);
 Round(measured / Burst, checkFirst: false);
 var after = GC.GetTotalAllocatedBytes(precise: true);
+sampler?.Print();
 
 using (var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/") })
 {
@@ -124,3 +129,4 @@ static byte[] Masked(byte[] payload)
     }
     return frame;
 }
+

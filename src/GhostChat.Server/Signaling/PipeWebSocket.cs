@@ -444,6 +444,80 @@ internal sealed class PipeWebSocket : WebSocket
         }
     }
 
+    /// <summary>
+    /// Writes <paramref name="frame"/> as one text frame straight into the transport's buffer (no
+    /// copy of it in between) and starts the flush; <paramref name="sent"/> completes once it is
+    /// flushed (at once on the socket loop's threads, which send after their batch). False, with
+    /// nothing written, when another writer (a pong, a close) holds the transport right now: the
+    /// caller then sends the frame's bytes the general way. Throws as <see cref="SendTextFramesAsync"/>
+    /// when the socket cannot send.
+    /// </summary>
+    internal bool TryStartTextFrame(scoped in RelayFrame frame, CancellationToken cancellationToken, out ValueTask sent)
+    {
+        sent = default;
+        if (!_writeLock.Wait(0))
+        {
+            return false;
+        }
+        ValueTask<FlushResult> flush;
+        try
+        {
+            ThrowIfCannotSend();
+            if (_sendInMessage)
+            {
+                throw new InvalidOperationException("A fragmented message is being sent.");
+            }
+            var length = frame.Length;
+            var headerLength = HeaderLength(length);
+            var span = _output.GetSpan(headerLength + length);
+            WriteHeader(span, OpText, fin: true, length, headerLength);
+            frame.WriteTo(span.Slice(headerLength, length));
+            _output.Advance(headerLength + length);
+            flush = _output.FlushAsync(cancellationToken);
+        }
+        catch
+        {
+            _writeLock.Release();
+            throw;
+        }
+        if (!flush.IsCompleted)
+        {
+            sent = FinishFlushAsync(flush);
+            return true;
+        }
+        try
+        {
+            CheckFlush(flush.GetAwaiter().GetResult());
+        }
+        catch (OperationCanceledException)
+        {
+            Abort();
+            throw;
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+        return true;
+    }
+
+    private async ValueTask FinishFlushAsync(ValueTask<FlushResult> flush)
+    {
+        try
+        {
+            CheckFlush(await flush);
+        }
+        catch (OperationCanceledException)
+        {
+            Abort();
+            throw;
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
     public override Task CloseOutputAsync(WebSocketCloseStatus closeStatus, string? statusDescription, CancellationToken cancellationToken)
         => SendCloseFrameAsync(closeStatus, statusDescription, cancellationToken).AsTask();
 
@@ -523,6 +597,11 @@ internal sealed class PipeWebSocket : WebSocket
             Abort();
             throw;
         }
+        CheckFlush(result);
+    }
+
+    private void CheckFlush(FlushResult result)
+    {
         if (result.IsCanceled)
         {
             throw new OperationCanceledException("The socket was aborted.");
@@ -537,29 +616,36 @@ internal sealed class PipeWebSocket : WebSocket
     /// <summary>Writes one unmasked (server) frame into <paramref name="output"/>, without flushing.</summary>
     internal static void WriteFrame(PipeWriter output, byte opcode, bool fin, ReadOnlySpan<byte> payload)
     {
-        var headerLength = payload.Length < 126 ? 2 : payload.Length <= ushort.MaxValue ? 4 : 10;
+        var headerLength = HeaderLength(payload.Length);
         var span = output.GetSpan(headerLength + Math.Min(payload.Length, 4096));
-        span[0] = (byte)((fin ? 0x80 : 0) | opcode);
-        if (headerLength == 2)
-        {
-            span[1] = (byte)payload.Length;
-        }
-        else if (headerLength == 4)
-        {
-            span[1] = 126;
-            BinaryPrimitives.WriteUInt16BigEndian(span[2..], (ushort)payload.Length);
-        }
-        else
-        {
-            span[1] = 127;
-            BinaryPrimitives.WriteUInt64BigEndian(span[2..], (ulong)payload.Length);
-        }
+        WriteHeader(span, opcode, fin, payload.Length, headerLength);
         var inline = Math.Min(payload.Length, span.Length - headerLength);
         payload[..inline].CopyTo(span[headerLength..]);
         output.Advance(headerLength + inline);
         if (inline < payload.Length)
         {
             output.Write(payload[inline..]);
+        }
+    }
+
+    private static int HeaderLength(int payloadLength) => payloadLength < 126 ? 2 : payloadLength <= ushort.MaxValue ? 4 : 10;
+
+    private static void WriteHeader(Span<byte> span, byte opcode, bool fin, int payloadLength, int headerLength)
+    {
+        span[0] = (byte)((fin ? 0x80 : 0) | opcode);
+        if (headerLength == 2)
+        {
+            span[1] = (byte)payloadLength;
+        }
+        else if (headerLength == 4)
+        {
+            span[1] = 126;
+            BinaryPrimitives.WriteUInt16BigEndian(span[2..], (ushort)payloadLength);
+        }
+        else
+        {
+            span[1] = 127;
+            BinaryPrimitives.WriteUInt64BigEndian(span[2..], (ulong)payloadLength);
         }
     }
 
