@@ -11,6 +11,11 @@ namespace GhostChat.Server.Signaling;
 /// node's <see cref="OutboundBudget"/> — for all sockets together; a frame that does not fit is
 /// refused and the caller closes the socket as too slow. An idle socket holds no queue and no
 /// task. The close frame is sent after every queued frame.
+/// <para>A relayed frame (<see cref="Send(in RelayFrame)"/>) is written straight into the socket's
+/// outgoing buffer when the socket is idle, and becomes a byte array only to wait in the queue. On
+/// the socket loop this session's lock is the connection's, so such a send takes one lock: the
+/// session's state is checked, the frame written and flushed (corked until the loop's batch ends,
+/// or sent) in one hold of it, and nothing is left to track unless the kernel's buffer is full.</para>
 /// </summary>
 internal sealed class PeerSession : IDisposable
 {
@@ -23,7 +28,7 @@ internal sealed class PeerSession : IDisposable
     private readonly int _capacity;
     private readonly int _maxBytes;
     private readonly OutboundBudget _budget;
-    private readonly Lock _gate = new();
+    private readonly Lock _gate; // on the socket loop: the connection's lock (PipeWebSocket.SendGate)
     private readonly CancellationTokenSource _lifetime = new();
     private TaskCompletionSource? _closed; // made when someone waits for the close or it is sent: idle sessions hold none
     private Queue<byte[]>? _pending;
@@ -38,6 +43,7 @@ internal sealed class PeerSession : IDisposable
     internal PeerSession(WebSocket socket, string clientKey, long now, int outboundCapacity, int outboundBytes, OutboundBudget budget)
     {
         _socket = socket;
+        _gate = (socket as PipeWebSocket)?.SendGate ?? new Lock();
         ClientKey = clientKey;
         _lastSeen = now;
         _capacity = outboundCapacity;
@@ -127,6 +133,9 @@ internal sealed class PeerSession : IDisposable
     internal SendOutcome Send(scoped in RelayFrame frame)
     {
         var length = frame.Length;
+        var written = false;
+        Exception? failed = null;
+        ValueTask pending = default;
         lock (_gate)
         {
             if (_closeRequested)
@@ -142,7 +151,30 @@ internal sealed class PeerSession : IDisposable
                 }
                 return outcome;
             }
+            if (_socket is PipeWebSocket loop && loop.SendGate == _gate)
+            {
+                // On the socket loop our lock is the connection's: the frame is written and flushed in
+                // this one hold of it. Sent (or corked for after the loop's batch): nothing to track.
+                try
+                {
+                    var write = loop.TryWriteTextFrameLocked(frame, _lifetime.Token, out pending);
+                    if (write == LoopWrite.Done)
+                    {
+                        return SendOutcome.Accepted;
+                    }
+                    written = write == LoopWrite.Pending;
+                }
+                catch (Exception ex) when (IsSendFailure(ex))
+                {
+                    (written, failed) = (true, ex);
+                }
+            }
             StartSendingLocked(length);
+        }
+        if (written)
+        {
+            _ = PumpAsync(null, pending, length, failed); // the pump finishes the flush (or the failure) and drains what queued meanwhile
+            return SendOutcome.Accepted;
         }
         // Ours to send now (_sending): nobody else writes until the pump below says it is done.
         ValueTask started;

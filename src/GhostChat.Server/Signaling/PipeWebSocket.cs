@@ -26,7 +26,9 @@ namespace GhostChat.Server.Signaling;
 /// with 1007 (RFC 6455 §7.1.7, §8.1), as the framework's WebSocket does; the caller sees a
 /// <see cref="WebSocketException"/>. Pings are answered with pongs; pongs are ignored.
 /// <para>One receiver at a time (the broker's loop); senders may be concurrent: writes to the
-/// transport are serialised by a lock that is only ever contended by a pong or a failing close.</para>
+/// transport are serialised by a lock that is only ever contended by a pong or a failing close; on
+/// the socket loop a relayed frame is written without it, under the connection's own lock, when no
+/// other writer is busy (<see cref="TryWriteTextFrameLocked"/>).</para>
 /// </summary>
 internal sealed class PipeWebSocket : WebSocket
 {
@@ -445,6 +447,60 @@ internal sealed class PipeWebSocket : WebSocket
     }
 
     /// <summary>
+    /// The lock of a socket-loop connection's writer, null on other transports. A
+    /// <see cref="PeerSession"/> on the loop takes it as its own, so that its send state and the
+    /// write of a relayed frame take one lock (<see cref="TryWriteTextFrameLocked"/>).
+    /// </summary>
+    internal Lock? SendGate => (_output as Loop.LoopWriter)?.Gate;
+
+    /// <summary>
+    /// On the socket loop, under <see cref="SendGate"/> (held by the caller, whose sending it also
+    /// guards): writes <paramref name="frame"/> as one text frame straight into the connection's
+    /// buffer and flushes it in the same hold of the lock — no write lock: another writer (a pong, a
+    /// close) is either between GetSpan and its flush, and then this returns
+    /// <see cref="LoopWrite.NotNow"/> with nothing written, or not writing, and then the frames
+    /// follow each other whole. <see cref="LoopWrite.Pending"/>: written, and
+    /// <paramref name="pending"/> completes once the kernel has taken it (or throws as the other
+    /// sends do). Throws when the flush fails at once.
+    /// </summary>
+    internal LoopWrite TryWriteTextFrameLocked(scoped in RelayFrame frame, CancellationToken cancellationToken, out ValueTask pending)
+    {
+        pending = default;
+        if (_output is not Loop.LoopWriter writer || !writer.CanWriteNowLocked || _sendInMessage
+            || _state is not (WebSocketState.Open or WebSocketState.CloseReceived))
+        {
+            return LoopWrite.NotNow;
+        }
+        var length = frame.Length;
+        var headerLength = HeaderLength(length);
+        var span = writer.WriteLocked(headerLength + length);
+        WriteHeader(span, OpText, fin: true, length, headerLength);
+        frame.WriteTo(span.Slice(headerLength, length));
+        writer.AdvanceLocked(headerLength + length);
+        var flush = writer.FlushLocked(cancellationToken);
+        if (flush.IsCompleted)
+        {
+            CheckFlush(flush.GetAwaiter().GetResult());
+            return LoopWrite.Done;
+        }
+        pending = FinishLoopFlushAsync(flush);
+        return LoopWrite.Pending;
+    }
+
+    private async ValueTask FinishLoopFlushAsync(ValueTask<FlushResult> flush)
+    {
+        try
+        {
+            CheckFlush(await flush);
+        }
+        catch (OperationCanceledException)
+        {
+            Abort();
+            throw;
+        }
+    }
+
+    /// <summary>
     /// Writes <paramref name="frame"/> as one text frame straight into the transport's buffer (no
     /// copy of it in between) and starts the flush; <paramref name="sent"/> completes once it is
     /// flushed (at once on the socket loop's threads, which send after their batch). False, with
@@ -824,4 +880,17 @@ internal sealed class PipeWebSocket : WebSocket
             return HeaderParse.Complete;
         }
     }
+}
+
+/// <summary>What <see cref="PipeWebSocket.TryWriteTextFrameLocked"/> did.</summary>
+internal enum LoopWrite
+{
+    /// <summary>Nothing written: not on the socket loop, or another writer is busy; send the general way.</summary>
+    NotNow,
+
+    /// <summary>Written and sent (or corked to be sent after the loop's batch).</summary>
+    Done,
+
+    /// <summary>Written; its flush waits for room in the kernel's buffer.</summary>
+    Pending,
 }
