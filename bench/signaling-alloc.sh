@@ -4,9 +4,11 @@
 # OFFERs with a 500-byte payload between two peers on raw loopback sockets, in bursts of 16; the peers allocate
 # nothing per message, so the bytes allocated on every thread of the process, divided by the messages, are the
 # server's per relayed message (its idle timers included, spread over 200,000 messages). Exits 1 above the budget
-# or when the benchmark fails.
+# or when the benchmark fails. Also prints the process's CPU time per message (server and both peers: a
+# rough A/B of the path on a quiet machine, not the benchmark of record, which is bench/signaling.sh).
 #
 #   bench/signaling-alloc.sh            # WARMUP=50000 MESSAGES=200000 BUDGET_BYTES=... to change
+#   ALLOC_TYPES=1 bench/signaling-alloc.sh   # also name the types allocated (the runtime's sampled allocation events)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1

@@ -43,9 +43,11 @@ Round(warmup / Burst, checkFirst: true);
 // ALLOC_TYPES=1: also name what is allocated during the measured rounds (the runtime's sampled allocation events,
 // one per ~100 KB), to find what is left on the path.
 using var sampler = Environment.GetEnvironmentVariable("ALLOC_TYPES") == "1" ? new AllocationSampler() : null;
+var cpuBefore = Environment.CpuUsage.TotalTime;
 var before = GC.GetTotalAllocatedBytes(precise: true);
 Round(measured / Burst, checkFirst: false);
 var after = GC.GetTotalAllocatedBytes(precise: true);
+var cpu = Environment.CpuUsage.TotalTime - cpuBefore;
 sampler?.Print();
 
 using (var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/") })
@@ -61,7 +63,7 @@ using (var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{por
 await app.DisposeAsync();
 var perMessage = (after - before) / (double)(measured / Burst * Burst);
 Console.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture,
-    $"relayed {measured / Burst * Burst} messages ({relayed.Length}-byte frames) after {warmup} warm-up: {after - before} bytes allocated, {perMessage:F2} bytes per relayed message"));
+    $"relayed {measured / Burst * Burst} messages ({relayed.Length}-byte frames) after {warmup} warm-up: {after - before} bytes allocated, {perMessage:F2} bytes per relayed message; process CPU {cpu.TotalMicroseconds / (measured / Burst * Burst):F2} µs per message (server and both peers)"));
 return 0;
 
 void Round(int rounds, bool checkFirst)
