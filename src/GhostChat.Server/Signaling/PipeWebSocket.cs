@@ -483,21 +483,8 @@ internal sealed class PipeWebSocket : WebSocket
             CheckFlush(flush.GetAwaiter().GetResult());
             return LoopWrite.Done;
         }
-        pending = FinishLoopFlushAsync(flush);
+        pending = FinishFlushAsync(flush, releaseWriteLock: false);
         return LoopWrite.Pending;
-    }
-
-    private async ValueTask FinishLoopFlushAsync(ValueTask<FlushResult> flush)
-    {
-        try
-        {
-            CheckFlush(await flush);
-        }
-        catch (OperationCanceledException)
-        {
-            Abort();
-            throw;
-        }
     }
 
     /// <summary>
@@ -538,7 +525,7 @@ internal sealed class PipeWebSocket : WebSocket
         }
         if (!flush.IsCompleted)
         {
-            sent = FinishFlushAsync(flush);
+            sent = FinishFlushAsync(flush, releaseWriteLock: true);
             return true;
         }
         try
@@ -557,7 +544,8 @@ internal sealed class PipeWebSocket : WebSocket
         return true;
     }
 
-    private async ValueTask FinishFlushAsync(ValueTask<FlushResult> flush)
+    /// <summary>Completes a flush that did not finish at once (as <see cref="FlushAsync"/> ends); <paramref name="releaseWriteLock"/>: the write lock was taken for it.</summary>
+    private async ValueTask FinishFlushAsync(ValueTask<FlushResult> flush, bool releaseWriteLock)
     {
         try
         {
@@ -570,7 +558,10 @@ internal sealed class PipeWebSocket : WebSocket
         }
         finally
         {
-            _writeLock.Release();
+            if (releaseWriteLock)
+            {
+                _writeLock.Release();
+            }
         }
     }
 
