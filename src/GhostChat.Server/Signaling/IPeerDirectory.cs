@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+
 namespace GhostChat.Server.Signaling;
 
 /// <summary>How a registration ended.</summary>
@@ -34,6 +36,12 @@ internal interface IPeerDirectory
     /// <summary>The session holding <paramref name="id"/> on this node, if any.</summary>
     PeerSession? FindLocal(string id);
 
+    /// <summary>
+    /// As <see cref="FindLocal(string)"/> for an id given as UTF-8 (a <c>dst</c> in the receive
+    /// buffer); the directories of this project look it up without making a string.
+    /// </summary>
+    PeerSession? FindLocal(ReadOnlySpan<byte> idUtf8) => FindLocal(System.Text.Encoding.UTF8.GetString(idUtf8));
+
     /// <summary>Registered ids, for discovery (<c>/peers</c>).</summary>
     ValueTask<IReadOnlyList<string>> ListIdsAsync(CancellationToken cancellationToken);
 
@@ -42,6 +50,26 @@ internal interface IPeerDirectory
 
     /// <summary>Called every sweep: a shared directory refreshes the lease of live local sessions here.</summary>
     ValueTask RefreshAsync(CancellationToken cancellationToken);
+}
+
+/// <summary>Looks up a table of local sessions by an id in UTF-8, through a char-span view of it: no string made.</summary>
+internal static class LocalSessionLookup
+{
+    public static PeerSession? Find(ConcurrentDictionary<string, PeerSession>.AlternateLookup<ReadOnlySpan<char>> sessions, ReadOnlySpan<byte> idUtf8)
+    {
+        // No valid id is longer than PeerIds.MaxIdLength characters (each at least one byte): such a
+        // dst names nobody, and the stack copy below stays small.
+        if (idUtf8.IsEmpty || idUtf8.Length > PeerIds.MaxIdLength)
+        {
+            return null;
+        }
+        Span<char> id = stackalloc char[PeerIds.MaxIdLength];
+        if (System.Text.Unicode.Utf8.ToUtf16(idUtf8, id, out _, out var written, replaceInvalidSequences: false) != System.Buffers.OperationStatus.Done)
+        {
+            return null;
+        }
+        return sessions.TryGetValue(id[..written], out var session) ? session : null;
+    }
 }
 
 /// <summary>

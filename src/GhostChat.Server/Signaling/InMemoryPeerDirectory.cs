@@ -6,10 +6,19 @@ using Microsoft.Extensions.Options;
 namespace GhostChat.Server.Signaling;
 
 /// <summary>The single-node peer directory.</summary>
-internal sealed class InMemoryPeerDirectory(IOptionsMonitor<SignalingOptions> options) : IPeerDirectory
+internal sealed class InMemoryPeerDirectory : IPeerDirectory
 {
-    private readonly ConcurrentDictionary<string, PeerSession> _peers = new(StringComparer.Ordinal);
+    private readonly IOptionsMonitor<SignalingOptions> _options;
+    private readonly ConcurrentDictionary<string, PeerSession> _peers;
+    private readonly ConcurrentDictionary<string, PeerSession>.AlternateLookup<ReadOnlySpan<char>> _byChars;
     private readonly Lock _gate = new();
+
+    public InMemoryPeerDirectory(IOptionsMonitor<SignalingOptions> options)
+    {
+        _options = options;
+        _peers = new(StringComparer.Ordinal);
+        _byChars = _peers.GetAlternateLookup<ReadOnlySpan<char>>();
+    }
 
     public int Count => _peers.Count;
 
@@ -29,7 +38,7 @@ internal sealed class InMemoryPeerDirectory(IOptionsMonitor<SignalingOptions> op
                 _peers[id] = session;
                 return ValueTask.FromResult(new RegistrationResult(RegistrationOutcome.Reattached, current));
             }
-            if (_peers.Count >= options.CurrentValue.ConcurrentLimit)
+            if (_peers.Count >= _options.CurrentValue.ConcurrentLimit)
             {
                 return ValueTask.FromResult(new RegistrationResult(RegistrationOutcome.LimitReached));
             }
@@ -51,6 +60,8 @@ internal sealed class InMemoryPeerDirectory(IOptionsMonitor<SignalingOptions> op
     }
 
     public PeerSession? FindLocal(string id) => _peers.TryGetValue(id, out var session) ? session : null;
+
+    public PeerSession? FindLocal(ReadOnlySpan<byte> idUtf8) => LocalSessionLookup.Find(_byChars, idUtf8);
 
     public ValueTask<IReadOnlyList<string>> ListIdsAsync(CancellationToken cancellationToken)
         => ValueTask.FromResult<IReadOnlyList<string>>([.. _peers.Keys]);

@@ -184,8 +184,14 @@ internal static class LocalDelivery
     internal const string TooSlowReason = "too slow to receive signaling messages";
 
     public static RelayOutcome Deliver(PeerSession target, byte[] frame, SignalingMetrics metrics, ILogger logger)
+        => Handled(target, target.Send(frame), metrics, logger);
+
+    /// <summary>As the other overload, for a frame written straight into the socket's outgoing buffer when it can be.</summary>
+    public static RelayOutcome Deliver(PeerSession target, scoped in RelayFrame frame, SignalingMetrics metrics, ILogger logger)
+        => Handled(target, target.Send(frame), metrics, logger);
+
+    private static RelayOutcome Handled(PeerSession target, SendOutcome outcome, SignalingMetrics metrics, ILogger logger)
     {
-        var outcome = target.Send(frame);
         if (outcome == SendOutcome.Accepted)
         {
             return RelayOutcome.Delivered;

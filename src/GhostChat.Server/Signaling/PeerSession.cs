@@ -11,6 +11,11 @@ namespace GhostChat.Server.Signaling;
 /// node's <see cref="OutboundBudget"/> — for all sockets together; a frame that does not fit is
 /// refused and the caller closes the socket as too slow. An idle socket holds no queue and no
 /// task. The close frame is sent after every queued frame.
+/// <para>A relayed frame (<see cref="Send(in RelayFrame)"/>) is written straight into the socket's
+/// outgoing buffer when the socket is idle, and becomes a byte array only to wait in the queue. On
+/// the socket loop this session's lock is the connection's, so such a send takes one lock: the
+/// session's state is checked, the frame written and flushed (corked until the loop's batch ends,
+/// or sent) in one hold of it, and nothing is left to track unless the kernel's buffer is full.</para>
 /// </summary>
 internal sealed class PeerSession : IDisposable
 {
@@ -23,7 +28,7 @@ internal sealed class PeerSession : IDisposable
     private readonly int _capacity;
     private readonly int _maxBytes;
     private readonly OutboundBudget _budget;
-    private readonly Lock _gate = new();
+    private readonly Lock _gate; // on the socket loop: the connection's lock (PipeWebSocket.SendGate)
     private readonly CancellationTokenSource _lifetime = new();
     private TaskCompletionSource? _closed; // made when someone waits for the close or it is sent: idle sessions hold none
     private Queue<byte[]>? _pending;
@@ -38,6 +43,7 @@ internal sealed class PeerSession : IDisposable
     internal PeerSession(WebSocket socket, string clientKey, long now, int outboundCapacity, int outboundBytes, OutboundBudget budget)
     {
         _socket = socket;
+        _gate = (socket as PipeWebSocket)?.SendGate ?? new Lock();
         ClientKey = clientKey;
         _lastSeen = now;
         _capacity = outboundCapacity;
@@ -106,29 +112,117 @@ internal sealed class PeerSession : IDisposable
             }
             if (_sending)
             {
-                // The frame being written is not counted against the frame cap (as when batches were single frames).
-                if (_unsent - 1 >= _capacity || _outstanding + frame.Length > _maxBytes)
+                var outcome = TryQueueLocked(frame.Length);
+                if (outcome == SendOutcome.Accepted)
                 {
-                    return SendOutcome.OverSocketBudget;
+                    (_pending ??= new Queue<byte[]>(4)).Enqueue(frame);
                 }
-                if (!_budget.TryReserve(frame.Length))
-                {
-                    return SendOutcome.OverNodeBudget;
-                }
-                _pending ??= new Queue<byte[]>(4);
-                _pending.Enqueue(frame);
-                _outstanding += frame.Length;
-                _unsent++;
-                return SendOutcome.Accepted;
+                return outcome;
             }
-            _sending = true;
-            _budget.Reserve(frame.Length);
-            _outstanding = frame.Length;
-            _unsent = 1;
+            StartSendingLocked(frame.Length);
         }
-        _ = PumpAsync(frame); // runs synchronously while the transport accepts the bytes at once
+        _ = PumpAsync(frame, default); // runs synchronously while the transport accepts the bytes at once
         return SendOutcome.Accepted;
     }
+
+    /// <summary>
+    /// As <see cref="Send(byte[])"/> for a relayed frame that is not yet bytes anywhere: an idle
+    /// socket on the fast path gets it written straight into its outgoing buffer; it becomes a byte
+    /// array only when it has to wait behind a frame in flight (or another writer holds the socket).
+    /// </summary>
+    internal SendOutcome Send(scoped in RelayFrame frame)
+    {
+        var length = frame.Length;
+        var written = false;
+        Exception? failed = null;
+        ValueTask pending = default;
+        lock (_gate)
+        {
+            if (_closeRequested)
+            {
+                return SendOutcome.Closing;
+            }
+            if (_sending)
+            {
+                var outcome = TryQueueLocked(length);
+                if (outcome == SendOutcome.Accepted)
+                {
+                    (_pending ??= new Queue<byte[]>(4)).Enqueue(frame.ToArray());
+                }
+                return outcome;
+            }
+            if (_socket is PipeWebSocket loop && loop.SendGate == _gate)
+            {
+                // On the socket loop our lock is the connection's: the frame is written and flushed in
+                // this one hold of it. Sent (or corked for after the loop's batch): nothing to track.
+                try
+                {
+                    var write = loop.TryWriteTextFrameLocked(frame, _lifetime.Token, out pending);
+                    if (write == LoopWrite.Done)
+                    {
+                        return SendOutcome.Accepted;
+                    }
+                    written = write == LoopWrite.Pending;
+                }
+                catch (Exception ex) when (IsSendFailure(ex))
+                {
+                    (written, failed) = (true, ex);
+                }
+            }
+            StartSendingLocked(length);
+        }
+        if (written)
+        {
+            _ = PumpAsync(null, pending, length, failed); // the pump finishes the flush (or the failure) and drains what queued meanwhile
+            return SendOutcome.Accepted;
+        }
+        // Ours to send now (_sending): nobody else writes until the pump below says it is done.
+        ValueTask started;
+        try
+        {
+            if (_socket is not PipeWebSocket lean || !lean.TryStartTextFrame(frame, _lifetime.Token, out started))
+            {
+                _ = PumpAsync(frame.ToArray(), default);
+                return SendOutcome.Accepted;
+            }
+        }
+        catch (Exception ex) when (IsSendFailure(ex))
+        {
+            _ = PumpAsync(null, default, length, ex); // ends as a failed send does
+            return SendOutcome.Accepted;
+        }
+        _ = PumpAsync(null, started, length); // the frame is written: the pump finishes its flush and drains what queued meanwhile
+        return SendOutcome.Accepted;
+    }
+
+    /// <summary>Behind a frame in flight: room for <paramref name="length"/> more bytes in this socket's budgets and the node's (reserved if so).</summary>
+    private SendOutcome TryQueueLocked(int length)
+    {
+        // The frame being written is not counted against the frame cap (as when batches were single frames).
+        if (_unsent - 1 >= _capacity || _outstanding + length > _maxBytes)
+        {
+            return SendOutcome.OverSocketBudget;
+        }
+        if (!_budget.TryReserve(length))
+        {
+            return SendOutcome.OverNodeBudget;
+        }
+        _outstanding += length;
+        _unsent++;
+        return SendOutcome.Accepted;
+    }
+
+    /// <summary>An idle socket always takes a frame: it is this caller's to write.</summary>
+    private void StartSendingLocked(int length)
+    {
+        _sending = true;
+        _budget.Reserve(length);
+        _outstanding = length;
+        _unsent = 1;
+    }
+
+    private static bool IsSendFailure(Exception ex)
+        => ex is WebSocketException or ObjectDisposedException or IOException or OperationCanceledException or InvalidOperationException;
 
     /// <summary>
     /// Starts closing: frames already queued are still written, then a close frame with
@@ -172,18 +266,29 @@ internal sealed class PeerSession : IDisposable
     }
 
     /// <summary>
-    /// Writes <paramref name="frame"/> and then whatever queued up meanwhile, batch by batch: on the
-    /// fast path a batch is the whole queue, written with one flush; otherwise frame by frame.
+    /// Writes <paramref name="frame"/> (or, when it is null, waits for <paramref name="started"/>: a
+    /// frame of <paramref name="startedBytes"/> bytes already written and being flushed) and then
+    /// whatever queued up meanwhile, batch by batch (<paramref name="failed"/>: writing the started frame failed): on the fast path a batch is the whole queue,
+    /// written with one flush; otherwise frame by frame.
     /// </summary>
-    private async Task PumpAsync(byte[] frame)
+    private async Task PumpAsync(byte[]? frame, ValueTask started, int startedBytes = 0, Exception? failed = null)
     {
         Queue<byte[]>? batch = null; // frames taken from _pending to be written after `frame`
-        long batchBytes = frame.Length;
+        long batchBytes = frame?.Length ?? startedBytes;
         try
         {
             while (true)
             {
-                if (_socket is PipeWebSocket lean)
+                if (frame is null)
+                {
+                    // Only ever the first round.
+                    if (failed is not null)
+                    {
+                        System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failed);
+                    }
+                    await started;
+                }
+                else if (_socket is PipeWebSocket lean)
                 {
                     await lean.SendTextFramesAsync(frame, batch, _lifetime.Token);
                 }
@@ -230,7 +335,7 @@ internal sealed class PeerSession : IDisposable
                 break; // a close was requested while we were sending: it is ours to send
             }
         }
-        catch (Exception ex) when (ex is WebSocketException or ObjectDisposedException or IOException or OperationCanceledException or InvalidOperationException)
+        catch (Exception ex) when (IsSendFailure(ex))
         {
             // The peer went away: drop what is queued (and the frames that failed); the receive side
             // notices and ends the session.

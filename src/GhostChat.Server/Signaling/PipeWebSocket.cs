@@ -26,7 +26,9 @@ namespace GhostChat.Server.Signaling;
 /// with 1007 (RFC 6455 §7.1.7, §8.1), as the framework's WebSocket does; the caller sees a
 /// <see cref="WebSocketException"/>. Pings are answered with pongs; pongs are ignored.
 /// <para>One receiver at a time (the broker's loop); senders may be concurrent: writes to the
-/// transport are serialised by a lock that is only ever contended by a pong or a failing close.</para>
+/// transport are serialised by a lock that is only ever contended by a pong or a failing close; on
+/// the socket loop a relayed frame is written without it, under the connection's own lock, when no
+/// other writer is busy (<see cref="TryWriteTextFrameLocked"/>).</para>
 /// </summary>
 internal sealed class PipeWebSocket : WebSocket
 {
@@ -444,6 +446,125 @@ internal sealed class PipeWebSocket : WebSocket
         }
     }
 
+    /// <summary>
+    /// The lock of a socket-loop connection's writer, null on other transports. A
+    /// <see cref="PeerSession"/> on the loop takes it as its own, so that its send state and the
+    /// write of a relayed frame take one lock (<see cref="TryWriteTextFrameLocked"/>).
+    /// </summary>
+    internal Lock? SendGate => (_output as Loop.LoopWriter)?.Gate;
+
+    /// <summary>
+    /// On the socket loop, under <see cref="SendGate"/> (held by the caller, whose sending it also
+    /// guards): writes <paramref name="frame"/> as one text frame straight into the connection's
+    /// buffer and flushes it in the same hold of the lock — no write lock: another writer (a pong, a
+    /// close) is either between GetSpan and its flush, and then this returns
+    /// <see cref="LoopWrite.NotNow"/> with nothing written, or not writing, and then the frames
+    /// follow each other whole. <see cref="LoopWrite.Pending"/>: written, and
+    /// <paramref name="pending"/> completes once the kernel has taken it (or throws as the other
+    /// sends do). Throws when the flush fails at once.
+    /// </summary>
+    internal LoopWrite TryWriteTextFrameLocked(scoped in RelayFrame frame, CancellationToken cancellationToken, out ValueTask pending)
+    {
+        pending = default;
+        if (_output is not Loop.LoopWriter writer || !writer.CanWriteNowLocked || _sendInMessage
+            || _state is not (WebSocketState.Open or WebSocketState.CloseReceived))
+        {
+            return LoopWrite.NotNow;
+        }
+        var length = frame.Length;
+        var headerLength = HeaderLength(length);
+        var span = writer.WriteLocked(headerLength + length);
+        WriteHeader(span, OpText, fin: true, length, headerLength);
+        frame.WriteTo(span.Slice(headerLength, length));
+        writer.AdvanceLocked(headerLength + length);
+        var flush = writer.FlushLocked(cancellationToken);
+        if (flush.IsCompleted)
+        {
+            CheckFlush(flush.GetAwaiter().GetResult());
+            return LoopWrite.Done;
+        }
+        pending = FinishFlushAsync(flush, releaseWriteLock: false);
+        return LoopWrite.Pending;
+    }
+
+    /// <summary>
+    /// Writes <paramref name="frame"/> as one text frame straight into the transport's buffer (no
+    /// copy of it in between) and starts the flush; <paramref name="sent"/> completes once it is
+    /// flushed (at once on the socket loop's threads, which send after their batch). False, with
+    /// nothing written, when another writer (a pong, a close) holds the transport right now: the
+    /// caller then sends the frame's bytes the general way. Throws as <see cref="SendTextFramesAsync"/>
+    /// when the socket cannot send.
+    /// </summary>
+    internal bool TryStartTextFrame(scoped in RelayFrame frame, CancellationToken cancellationToken, out ValueTask sent)
+    {
+        sent = default;
+        if (!_writeLock.Wait(0))
+        {
+            return false;
+        }
+        ValueTask<FlushResult> flush;
+        try
+        {
+            ThrowIfCannotSend();
+            if (_sendInMessage)
+            {
+                throw new InvalidOperationException("A fragmented message is being sent.");
+            }
+            var length = frame.Length;
+            var headerLength = HeaderLength(length);
+            var span = _output.GetSpan(headerLength + length);
+            WriteHeader(span, OpText, fin: true, length, headerLength);
+            frame.WriteTo(span.Slice(headerLength, length));
+            _output.Advance(headerLength + length);
+            flush = _output.FlushAsync(cancellationToken);
+        }
+        catch
+        {
+            _writeLock.Release();
+            throw;
+        }
+        if (!flush.IsCompleted)
+        {
+            sent = FinishFlushAsync(flush, releaseWriteLock: true);
+            return true;
+        }
+        try
+        {
+            CheckFlush(flush.GetAwaiter().GetResult());
+        }
+        catch (OperationCanceledException)
+        {
+            Abort();
+            throw;
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+        return true;
+    }
+
+    /// <summary>Completes a flush that did not finish at once (as <see cref="FlushAsync"/> ends); <paramref name="releaseWriteLock"/>: the write lock was taken for it.</summary>
+    private async ValueTask FinishFlushAsync(ValueTask<FlushResult> flush, bool releaseWriteLock)
+    {
+        try
+        {
+            CheckFlush(await flush);
+        }
+        catch (OperationCanceledException)
+        {
+            Abort();
+            throw;
+        }
+        finally
+        {
+            if (releaseWriteLock)
+            {
+                _writeLock.Release();
+            }
+        }
+    }
+
     public override Task CloseOutputAsync(WebSocketCloseStatus closeStatus, string? statusDescription, CancellationToken cancellationToken)
         => SendCloseFrameAsync(closeStatus, statusDescription, cancellationToken).AsTask();
 
@@ -523,6 +644,11 @@ internal sealed class PipeWebSocket : WebSocket
             Abort();
             throw;
         }
+        CheckFlush(result);
+    }
+
+    private void CheckFlush(FlushResult result)
+    {
         if (result.IsCanceled)
         {
             throw new OperationCanceledException("The socket was aborted.");
@@ -537,29 +663,36 @@ internal sealed class PipeWebSocket : WebSocket
     /// <summary>Writes one unmasked (server) frame into <paramref name="output"/>, without flushing.</summary>
     internal static void WriteFrame(PipeWriter output, byte opcode, bool fin, ReadOnlySpan<byte> payload)
     {
-        var headerLength = payload.Length < 126 ? 2 : payload.Length <= ushort.MaxValue ? 4 : 10;
+        var headerLength = HeaderLength(payload.Length);
         var span = output.GetSpan(headerLength + Math.Min(payload.Length, 4096));
-        span[0] = (byte)((fin ? 0x80 : 0) | opcode);
-        if (headerLength == 2)
-        {
-            span[1] = (byte)payload.Length;
-        }
-        else if (headerLength == 4)
-        {
-            span[1] = 126;
-            BinaryPrimitives.WriteUInt16BigEndian(span[2..], (ushort)payload.Length);
-        }
-        else
-        {
-            span[1] = 127;
-            BinaryPrimitives.WriteUInt64BigEndian(span[2..], (ulong)payload.Length);
-        }
+        WriteHeader(span, opcode, fin, payload.Length, headerLength);
         var inline = Math.Min(payload.Length, span.Length - headerLength);
         payload[..inline].CopyTo(span[headerLength..]);
         output.Advance(headerLength + inline);
         if (inline < payload.Length)
         {
             output.Write(payload[inline..]);
+        }
+    }
+
+    private static int HeaderLength(int payloadLength) => payloadLength < 126 ? 2 : payloadLength <= ushort.MaxValue ? 4 : 10;
+
+    private static void WriteHeader(Span<byte> span, byte opcode, bool fin, int payloadLength, int headerLength)
+    {
+        span[0] = (byte)((fin ? 0x80 : 0) | opcode);
+        if (headerLength == 2)
+        {
+            span[1] = (byte)payloadLength;
+        }
+        else if (headerLength == 4)
+        {
+            span[1] = 126;
+            BinaryPrimitives.WriteUInt16BigEndian(span[2..], (ushort)payloadLength);
+        }
+        else
+        {
+            span[1] = 127;
+            BinaryPrimitives.WriteUInt64BigEndian(span[2..], (ulong)payloadLength);
         }
     }
 
@@ -738,4 +871,17 @@ internal sealed class PipeWebSocket : WebSocket
             return HeaderParse.Complete;
         }
     }
+}
+
+/// <summary>What <see cref="PipeWebSocket.TryWriteTextFrameLocked"/> did.</summary>
+internal enum LoopWrite
+{
+    /// <summary>Nothing written: not on the socket loop, or another writer is busy; send the general way.</summary>
+    NotNow,
+
+    /// <summary>Written and sent (or corked to be sent after the loop's batch).</summary>
+    Done,
+
+    /// <summary>Written; its flush waits for room in the kernel's buffer.</summary>
+    Pending,
 }

@@ -424,7 +424,7 @@ internal sealed class SignalingBroker
             case MessageType.Heartbeat:
                 return MalformedKind.None; // liveness already noted
             case MessageType.Offer or MessageType.Answer or MessageType.Candidate or MessageType.Leave or MessageType.Expire:
-                if (string.IsNullOrEmpty(frame.Dst))
+                if (frame.DstIsNullOrEmpty)
                 {
                     leave = frame.Type == MessageType.Leave;
                     if (!leave)
@@ -433,9 +433,19 @@ internal sealed class SignalingBroker
                     }
                     return MalformedKind.None;
                 }
+                if (SignalingFrames.TryRelay(frame.Type, session.Id!, frame, out var direct) && _directory.FindLocal(frame.DstUtf8) is { } local)
+                {
+                    // Connected to this node (where every bus delivers first): the frame goes straight
+                    // into its socket's outgoing buffer, found and built without a string or an array.
+                    if (LocalDelivery.Deliver(local, direct, _metrics, _logger) == RelayOutcome.Delivered)
+                    {
+                        _metrics.Relayed(frame.Type);
+                    }
+                    return MalformedKind.None;
+                }
                 var queueable = frame.Type is MessageType.Offer or MessageType.Answer or MessageType.Candidate;
                 var built = SignalingFrames.BuildRelay(frame.Type, session.Id!, frame);
-                relay = new RelayMessage(frame.Type, session.Id!, frame.Dst, queueable, built);
+                relay = new RelayMessage(frame.Type, session.Id!, frame.Dst!, queueable, built);
                 return MalformedKind.None;
             default:
                 _metrics.Ignored(); // unknown or missing type: ignored, the socket keeps working (as the reference)

@@ -37,15 +37,33 @@ internal enum MalformedKind
 internal readonly ref struct ClientFrame
 {
     public MessageType Type { get; init; }
-    public string? Dst { get; init; }
+
+    /// <summary>
+    /// The <c>dst</c> string (null when absent or not a string). Made on each read from
+    /// <see cref="DstUtf8"/> unless it was escaped: the relay path reads <see cref="DstUtf8"/> instead.
+    /// </summary>
+    public string? Dst => EscapedDst ?? (DstIsString ? Encoding.UTF8.GetString(DstUtf8) : null);
+
+    /// <summary>An escaped <c>dst</c>, unescaped (rare: the official client never escapes it).</summary>
+    internal string? EscapedDst { get; init; }
+
+    /// <summary><c>dst</c> is a string written without escapes: <see cref="DstUtf8"/> holds it (in the receive buffer).</summary>
+    internal bool DstIsString { get; init; }
+
+    /// <summary>The bytes of an unescaped <c>dst</c> string between its quotes (valid UTF-8); empty otherwise.</summary>
+    public ReadOnlySpan<byte> DstUtf8 { get; init; }
+
+    /// <summary>No <c>dst</c>, not a string, or the empty string — as <c>string.IsNullOrEmpty(Dst)</c>, without making the string.</summary>
+    public bool DstIsNullOrEmpty => EscapedDst is null ? DstUtf8.IsEmpty : EscapedDst.Length == 0;
+
     public ReadOnlySpan<byte> Payload { get; init; }
     public bool HasPayload { get; init; }
 
-    /// <summary><see cref="Dst"/> was written without escapes and only of characters that need none.</summary>
+    /// <summary><see cref="Dst"/> was written without escapes and only of characters that need none (<see cref="DstUtf8"/> is ASCII).</summary>
     public bool DstIsPlain { get; init; }
 }
 
-/// <summary>Parses client frames and builds server frames. No allocation besides the dst string and the output.</summary>
+/// <summary>Parses client frames and builds server frames. No allocation in parsing but an escaped dst string.</summary>
 internal static class SignalingFrames
 {
     private static readonly JsonWriterOptions WriterOptions = new()
@@ -76,7 +94,7 @@ internal static class SignalingFrames
     /// Parses one complete frame. Returns <see cref="MalformedKind.None"/> when it is a JSON object.
     /// </summary>
     /// <remarks>
-    /// One pass over the bytes, no allocation but the <c>dst</c> string: the whole frame is validated
+    /// One pass over the bytes, no allocation but an escaped <c>dst</c>'s string: the whole frame is validated
     /// as strict JSON (RFC 8259: no comments, no trailing commas, one value, nesting at most
     /// <paramref name="maxDepth"/> containers) — the same verdicts as <see cref="Utf8JsonReader"/>,
     /// which the tests check frame by frame — but the payload is only skipped, strings by a
@@ -113,7 +131,9 @@ internal static class SignalingFrames
         }
 
         var type = MessageType.Unknown;
-        string? dst = null;
+        string? escapedDst = null;
+        var dstIsString = false;
+        ReadOnlySpan<byte> dstUtf8 = default;
         var dstPlain = false;
         int payloadStart = -1, payloadEnd = -1;
         pos = SkipWhitespace(utf8, pos + 1);
@@ -166,8 +186,14 @@ internal static class SignalingFrames
                         type = isString ? ReadType(value, valueEscaped) : MessageType.Unknown;
                         break;
                     case Member.Dst:
-                        dst = null;
-                        if (isString && !TryReadString(value, valueEscaped, out dst))
+                        escapedDst = null;
+                        dstUtf8 = default;
+                        dstIsString = isString && !valueEscaped;
+                        if (dstIsString)
+                        {
+                            dstUtf8 = value[1..^1];
+                        }
+                        else if (isString && !TryReadString(value, valueEscaped, out escapedDst))
                         {
                             return MalformedKind.InvalidJson; // an escaped lone surrogate: no string can hold it
                         }
@@ -206,7 +232,9 @@ internal static class SignalingFrames
         frame = new ClientFrame
         {
             Type = type,
-            Dst = dst,
+            EscapedDst = escapedDst,
+            DstIsString = dstIsString,
+            DstUtf8 = dstUtf8,
             DstIsPlain = dstPlain,
             HasPayload = payloadStart >= 0,
             Payload = payloadStart >= 0 ? utf8[payloadStart..payloadEnd] : default,
@@ -553,42 +581,52 @@ internal static class SignalingFrames
     }
 
     /// <summary>
-    /// The relayed frame <c>{"type","src","dst"[,"payload"]}</c> — byte for byte what
-    /// <see cref="Build"/> writes — copied together without a JSON writer when <paramref name="src"/>
-    /// and the parsed <c>dst</c> need no escaping (ids always; see <see cref="ClientFrame.DstIsPlain"/>).
+    /// The relayed frame <c>{"type","src","dst"[,"payload"]}</c> as a byte array: <see cref="TryRelay"/>'s
+    /// copy when it applies, else <see cref="Build"/> (a JSON writer, which escapes).
     /// </summary>
     public static byte[] BuildRelay(MessageType type, string src, in ClientFrame frame)
+        => TryRelay(type, src, frame, out var relay) ? relay.ToArray() : Build(type, src, frame.Dst, frame.Payload, frame.HasPayload);
+
+    /// <summary>
+    /// The relayed frame, to be copied together without a JSON writer — byte for byte what
+    /// <see cref="Build"/> writes — when <paramref name="src"/> and the parsed <c>dst</c> need no
+    /// escaping (ids always; see <see cref="ClientFrame.DstIsPlain"/>). False otherwise.
+    /// </summary>
+    public static bool TryRelay(MessageType type, string src, in ClientFrame frame, out RelayFrame relay)
     {
-        var dst = frame.Dst!;
         if (!frame.DstIsPlain || src.AsSpan().IndexOfAnyExcept(PlainChars) >= 0)
         {
-            return Build(type, src, dst, frame.Payload, frame.HasPayload);
+            relay = default;
+            return false;
         }
-        var name = TypeNameUtf8(type);
-        var length = """{"type":"""u8.Length + name.Length + 2 + ""","src":"""u8.Length + src.Length + 2 + ""","dst":"""u8.Length + dst.Length + 2
-            + (frame.HasPayload ? ""","payload":"""u8.Length + frame.Payload.Length : 0) + 1;
-        var result = GC.AllocateUninitializedArray<byte>(length);
-        var span = result.AsSpan();
+        relay = new RelayFrame(type, src, frame.DstUtf8, frame.Payload, frame.HasPayload);
+        return true;
+    }
+
+    /// <summary>Writes <paramref name="relay"/> into <paramref name="destination"/> (<see cref="RelayFrame.Length"/> bytes).</summary>
+    internal static void WriteRelay(in RelayFrame relay, Span<byte> destination)
+    {
+        var span = destination;
         Append(ref span, """{"type":"""u8);
-        AppendQuoted(ref span, name);
+        AppendQuoted(ref span, TypeNameUtf8(relay.Type));
         Append(ref span, ""","src":"""u8);
         span[0] = (byte)'"';
-        span = span[(1 + Encoding.ASCII.GetBytes(src.AsSpan(), span[1..]))..];
+        span = span[(1 + Encoding.ASCII.GetBytes(relay.Src.AsSpan(), span[1..]))..];
         span[0] = (byte)'"';
         span = span[1..];
         Append(ref span, ""","dst":"""u8);
-        span[0] = (byte)'"';
-        span = span[(1 + Encoding.ASCII.GetBytes(dst.AsSpan(), span[1..]))..];
-        span[0] = (byte)'"';
-        span = span[1..];
-        if (frame.HasPayload)
+        AppendQuoted(ref span, relay.Dst);
+        if (relay.HasPayload)
         {
             Append(ref span, ""","payload":"""u8);
-            Append(ref span, frame.Payload);
+            Append(ref span, relay.Payload);
         }
         span[0] = (byte)'}';
-        return result;
     }
+
+    internal static int RelayLength(MessageType type, int srcLength, int dstLength, int payloadLength, bool hasPayload)
+        => """{"type":"""u8.Length + TypeNameUtf8(type).Length + 2 + ""","src":"""u8.Length + srcLength + 2 + ""","dst":"""u8.Length + dstLength + 2
+            + (hasPayload ? ""","payload":"""u8.Length + payloadLength : 0) + 1;
 
     private static void Append(ref Span<byte> destination, ReadOnlySpan<byte> bytes)
     {
@@ -665,4 +703,41 @@ internal static class SignalingFrames
 
     /// <summary>The EXPIRE the broker generates: <c>{"type":"EXPIRE","src":unreachable,"dst":sender}</c>.</summary>
     public static byte[] Expire(string unreachable, string sender) => Build(MessageType.Expire, unreachable, sender, default, hasPayload: false);
+}
+
+/// <summary>
+/// A relayed frame <c>{"type","src","dst"[,"payload"]}</c> not yet written anywhere: its parts point
+/// into the receive buffer (valid until the next receive), so it is written straight into the
+/// destination's outgoing buffer, or copied to a byte array (<see cref="ToArray"/>) when it has to wait.
+/// Made by <see cref="SignalingFrames.TryRelay"/> only when no part needs escaping.
+/// </summary>
+internal readonly ref struct RelayFrame
+{
+    internal RelayFrame(MessageType type, string src, ReadOnlySpan<byte> dst, ReadOnlySpan<byte> payload, bool hasPayload)
+    {
+        Type = type;
+        Src = src;
+        Dst = dst;
+        Payload = payload;
+        HasPayload = hasPayload;
+        Length = SignalingFrames.RelayLength(type, src.Length, dst.Length, payload.Length, hasPayload);
+    }
+
+    public MessageType Type { get; }
+    public string Src { get; }
+    public ReadOnlySpan<byte> Dst { get; }
+    public ReadOnlySpan<byte> Payload { get; }
+    public bool HasPayload { get; }
+
+    /// <summary>The frame's length in bytes (its WebSocket payload).</summary>
+    public int Length { get; }
+
+    public void WriteTo(Span<byte> destination) => SignalingFrames.WriteRelay(this, destination);
+
+    public byte[] ToArray()
+    {
+        var result = GC.AllocateUninitializedArray<byte>(Length);
+        WriteTo(result);
+        return result;
+    }
 }

@@ -57,6 +57,69 @@ public sealed class RelayTests
         Assert.Equal("""{"type":"OFFER","src":"alice","dst":"bob","payload":1}""", (await b.ReceiveAsync()).Raw);
     }
 
+    // A dst that is escaped or not ASCII is not written straight into the socket's buffer: it goes
+    // the general way (a string and an array), and arrives all the same.
+    [Fact]
+    public async Task Relay_ToAnEscapedOrNonAsciiDst_IsDelivered_WithDstUnescaped()
+    {
+        await using var server = await TestServer.StartAsync();
+        await using var a = await server.RegisterAsync("alice");
+        await using var b = await server.RegisterAsync("bob");
+        await a.SendTextAsync("""{"type":"OFFER","dst":"b\u006fb","payload":1}""");
+        Assert.Equal("""{"type":"OFFER","src":"alice","dst":"bob","payload":1}""", (await b.ReceiveAsync()).Raw);
+        await a.SendTextAsync("""{"type":"OFFER","dst":"bøb","payload":2}""");
+        await a.SendTextAsync("""{"type":"OFFER","dst":"bob","payload":3}""");
+        Assert.Equal(3, (await b.ReceiveAsync()).Payload.GetInt32()); // "bøb" is nobody here (queued for it)
+    }
+
+    // Several peers send to one at once (on the socket loop, from several loop threads): each
+    // message is written straight into the destination's buffer when it is idle, or waits as bytes
+    // behind the one in flight; none is lost, none is cut, and each sender's order holds.
+    [Fact]
+    public async Task ManySendersToOnePeer_AtOnce_AllArrive_InEachSendersOrder()
+    {
+        const int Senders = 6, PerSender = 150;
+        await using var server = await TestServer.StartAsync(new Dictionary<string, string?>
+        {
+            ["GhostChat:Signaling:Limits:MessageBurst"] = "100000",
+            ["GhostChat:Signaling:Limits:MessagesPerSecond"] = "100000",
+        });
+        await using var bob = await server.RegisterAsync("bob");
+        var senders = new List<PeerClient>();
+        try
+        {
+            for (var i = 0; i < Senders; i++)
+            {
+                senders.Add(await server.RegisterAsync("s" + i));
+            }
+            var padding = new string('p', 300);
+            var sending = senders.Select(async (s, i) =>
+            {
+                for (var n = 0; n < PerSender; n++)
+                {
+                    await s.SendTextAsync("{\"type\":\"CANDIDATE\",\"dst\":\"bob\",\"payload\":[" + n + ",\"" + padding + "\"]}");
+                }
+            }).ToList();
+            var next = new int[Senders];
+            for (var got = 0; got < Senders * PerSender; got++)
+            {
+                var message = await bob.ReceiveAsync();
+                var from = int.Parse(message.Src![1..], System.Globalization.CultureInfo.InvariantCulture);
+                Assert.Equal(next[from]++, message.Payload[0].GetInt32());
+                Assert.Equal(padding, message.Payload[1].GetString());
+            }
+            await Task.WhenAll(sending);
+            Assert.All(next, n => Assert.Equal(PerSender, n));
+        }
+        finally
+        {
+            foreach (var s in senders)
+            {
+                await s.DisposeAsync();
+            }
+        }
+    }
+
     [Fact]
     public async Task SelfSend_IsDelivered()
     {

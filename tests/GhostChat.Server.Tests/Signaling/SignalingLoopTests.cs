@@ -232,6 +232,65 @@ public sealed class SignalingLoopTests
         }
     }
 
+    // Relayed frames are written into a loop socket's buffer under the connection's lock without the
+    // socket's write lock, while the socket's own reader answers pings through it: a pong and the
+    // frames relayed from other loop threads must follow each other whole, none lost, each in order.
+    [Fact]
+    public async Task PingsAnswered_WhileOthersRelayToTheSameSocket_EveryFrameWholeAndInOrder()
+    {
+        Assert.True(Loop, "the socket loop (64-bit Linux) runs here");
+        const int Senders = 3, PerSender = 200, Pings = 200;
+        await using var server = await StartLoopAsync(new()
+        {
+            ["GhostChat:Signaling:Limits:MessageBurst"] = "100000",
+            ["GhostChat:Signaling:Limits:MessagesPerSecond"] = "100000",
+        });
+        using var bob = await RawPeer.ConnectAsync(server, "bob");
+        var senders = new List<RawPeer>();
+        try
+        {
+            for (var i = 0; i < Senders; i++)
+            {
+                senders.Add(await RawPeer.ConnectAsync(server, "s" + i));
+            }
+            var sending = senders.Select(async s =>
+            {
+                for (var n = 0; n < PerSender; n++)
+                {
+                    await s.SendAsync(Offer("bob", n));
+                }
+            }).Append(Task.Run(async () =>
+            {
+                for (var n = 0; n < Pings; n++)
+                {
+                    await bob.SendAsync(PipeWebSocketTests.ClientFrame(0x9, Encoding.ASCII.GetBytes("p" + n)));
+                }
+            })).ToList();
+            var next = new int[Senders];
+            var pongs = 0;
+            for (var got = 0; got < Senders * PerSender + Pings; got++)
+            {
+                var (opcode, payload) = await bob.ReadFrameAsync();
+                if (opcode == 0xA)
+                {
+                    Assert.Equal("p" + pongs++, Encoding.ASCII.GetString(payload));
+                    continue;
+                }
+                Assert.Equal(0x1, opcode);
+                using var json = System.Text.Json.JsonDocument.Parse(payload);
+                var from = int.Parse(json.RootElement.GetProperty("src").GetString()![1..], System.Globalization.CultureInfo.InvariantCulture);
+                Assert.Equal(next[from]++, json.RootElement.GetProperty("payload").GetInt32());
+            }
+            await Task.WhenAll(sending);
+            Assert.Equal(Pings, pongs);
+            Assert.All(next, n => Assert.Equal(PerSender, n));
+        }
+        finally
+        {
+            senders.ForEach(s => s.Dispose());
+        }
+    }
+
     [Fact]
     public async Task FragmentedMessage_IsRelayedWhole()
     {

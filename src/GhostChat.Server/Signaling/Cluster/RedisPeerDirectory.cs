@@ -169,6 +169,8 @@ internal sealed class RedisPeerDirectory : IPeerDirectory
 
     public PeerSession? FindLocal(string id) => _local.TryGetValue(id, out var session) ? session : null;
 
+    public PeerSession? FindLocal(ReadOnlySpan<byte> idUtf8) => LocalSessionLookup.Find(_local.GetAlternateLookup<ReadOnlySpan<char>>(), idUtf8);
+
     /// <summary>
     /// The node holding <paramref name="id"/>, or null when it is not registered anywhere. With
     /// <paramref name="cached"/>, a location on another node found earlier is used while it is fresh.

@@ -12,7 +12,9 @@ namespace GhostChat.Server.Signaling.Loop;
 /// <see cref="PipeWebSocket.FlushThreshold"/> bytes; elsewhere it sends at once, without blocking, on
 /// the caller's thread. When the kernel's send buffer is full the flush waits for the writable edge and completes
 /// on the loop thread once everything is sent; a peer that is gone completes it as
-/// <see cref="FlushResult.IsCompleted"/>. One writer at a time (<see cref="PipeWebSocket"/>'s lock).
+/// <see cref="FlushResult.IsCompleted"/>. One writer at a time (<see cref="PipeWebSocket"/>'s lock), or a
+/// relayed frame written and flushed in one hold of the connection's lock when no writer is busy
+/// (<see cref="CanWriteNowLocked"/>, <see cref="PipeWebSocket.TryWriteTextFrameLocked"/>).
 /// </summary>
 internal sealed class LoopWriter(LoopConnection connection) : PipeWriter, IValueTaskSource<FlushResult>
 {
@@ -54,6 +56,31 @@ internal sealed class LoopWriter(LoopConnection connection) : PipeWriter, IValue
                 _writing = true; // a corked send waits for the next flush now
             }
         }
+        EnsureRoom(sizeHint);
+    }
+
+    /// <summary>The connection's lock: <see cref="PeerSession"/> on the loop uses it for its send state too, so a relayed frame takes one lock.</summary>
+    internal Lock Gate => connection.Gate;
+
+    /// <summary>
+    /// Under <see cref="Gate"/>: whether a frame may be written now in one hold of the lock
+    /// (<see cref="WriteLocked"/>, <see cref="FlushLocked"/>): no other writer is between GetSpan and
+    /// FlushAsync, no flush waits for room, no cancellation is pending, the socket is not broken.
+    /// </summary>
+    internal bool CanWriteNowLocked => !_writing && !Waiting && !_cancelPending && !_broken && !connection.ClosedLocked;
+
+    /// <summary>Under <see cref="Gate"/> and only when <see cref="CanWriteNowLocked"/>: room for <paramref name="length"/> bytes, to be filled and then <see cref="AdvanceLocked"/>.</summary>
+    internal Span<byte> WriteLocked(int length)
+    {
+        EnsureRoom(length);
+        return _out.AsSpan(_outEnd, length);
+    }
+
+    internal void AdvanceLocked(int bytes) => _outEnd += bytes;
+
+    [System.Diagnostics.CodeAnalysis.MemberNotNull(nameof(_out))]
+    private void EnsureRoom(int sizeHint)
+    {
         var need = Math.Max(sizeHint, 1);
         if (_out is null)
         {
@@ -82,33 +109,39 @@ internal sealed class LoopWriter(LoopConnection connection) : PipeWriter, IValue
         lock (connection.Gate)
         {
             _writing = false;
-            if (_cancelPending)
-            {
-                _cancelPending = false;
-                return new(new FlushResult(isCanceled: true, isCompleted: false));
-            }
-            if (SignalingLoop.Current is { } loop && !_broken && !Waiting && _outEnd - _outStart < PipeWebSocket.FlushThreshold)
-            {
-                if (!_corked)
-                {
-                    _corked = true;
-                    loop.Cork(this);
-                }
-                return new(new FlushResult(isCanceled: false, isCompleted: false));
-            }
-            if (SendLocked())
-            {
-                return new(new FlushResult(isCanceled: false, isCompleted: _broken));
-            }
-            cancellationToken.ThrowIfCancellationRequested();
-            Waiting = true;
-            _core.Reset(); // the socket's next writable edge resumes it (LoopConnection.OnReady)
-            if (cancellationToken.CanBeCanceled)
-            {
-                _registration = cancellationToken.UnsafeRegister(static (state, token) => ((LoopWriter)state!).Cancel(token), this);
-            }
-            return new ValueTask<FlushResult>(this, _core.Version);
+            return FlushLocked(cancellationToken);
         }
+    }
+
+    /// <summary>As <see cref="FlushAsync"/>, under <see cref="Gate"/>.</summary>
+    internal ValueTask<FlushResult> FlushLocked(CancellationToken cancellationToken)
+    {
+        if (_cancelPending)
+        {
+            _cancelPending = false;
+            return new(new FlushResult(isCanceled: true, isCompleted: false));
+        }
+        if (SignalingLoop.Current is { } loop && !_broken && !Waiting && _outEnd - _outStart < PipeWebSocket.FlushThreshold)
+        {
+            if (!_corked)
+            {
+                _corked = true;
+                loop.Cork(this);
+            }
+            return new(new FlushResult(isCanceled: false, isCompleted: false));
+        }
+        if (SendLocked())
+        {
+            return new(new FlushResult(isCanceled: false, isCompleted: _broken));
+        }
+        cancellationToken.ThrowIfCancellationRequested();
+        Waiting = true;
+        _core.Reset(); // the socket's next writable edge resumes it (LoopConnection.OnReady)
+        if (cancellationToken.CanBeCanceled)
+        {
+            _registration = cancellationToken.UnsafeRegister(static (state, token) => ((LoopWriter)state!).Cancel(token), this);
+        }
+        return new ValueTask<FlushResult>(this, _core.Version);
     }
 
     /// <summary>Sends what is buffered. True when done (all sent, or the peer is gone and the rest is dropped).</summary>
