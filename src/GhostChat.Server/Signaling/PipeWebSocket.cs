@@ -471,12 +471,9 @@ internal sealed class PipeWebSocket : WebSocket
         {
             return LoopWrite.NotNow;
         }
-        var length = frame.Length;
-        var headerLength = HeaderLength(length);
-        var span = writer.WriteLocked(headerLength + length);
-        WriteHeader(span, OpText, fin: true, length, headerLength);
-        frame.WriteTo(span.Slice(headerLength, length));
-        writer.AdvanceLocked(headerLength + length);
+        var size = TextFrameSize(frame);
+        WriteTextFrame(writer.WriteLocked(size), frame);
+        writer.AdvanceLocked(size);
         var flush = writer.FlushLocked(cancellationToken);
         if (flush.IsCompleted)
         {
@@ -485,6 +482,17 @@ internal sealed class PipeWebSocket : WebSocket
         }
         pending = FinishFlushAsync(flush, releaseWriteLock: false);
         return LoopWrite.Pending;
+    }
+
+    /// <summary>Bytes of <paramref name="frame"/> as one unmasked text frame, header included.</summary>
+    private static int TextFrameSize(scoped in RelayFrame frame) => HeaderLength(frame.Length) + frame.Length;
+
+    /// <summary>Writes <paramref name="frame"/> as one unmasked text frame at the start of <paramref name="span"/>.</summary>
+    private static void WriteTextFrame(Span<byte> span, scoped in RelayFrame frame)
+    {
+        var headerLength = HeaderLength(frame.Length);
+        WriteHeader(span, OpText, fin: true, frame.Length, headerLength);
+        frame.WriteTo(span.Slice(headerLength, frame.Length));
     }
 
     /// <summary>
@@ -510,12 +518,9 @@ internal sealed class PipeWebSocket : WebSocket
             {
                 throw new InvalidOperationException("A fragmented message is being sent.");
             }
-            var length = frame.Length;
-            var headerLength = HeaderLength(length);
-            var span = _output.GetSpan(headerLength + length);
-            WriteHeader(span, OpText, fin: true, length, headerLength);
-            frame.WriteTo(span.Slice(headerLength, length));
-            _output.Advance(headerLength + length);
+            var size = TextFrameSize(frame);
+            WriteTextFrame(_output.GetSpan(size), frame);
+            _output.Advance(size);
             flush = _output.FlushAsync(cancellationToken);
         }
         catch
