@@ -13,8 +13,8 @@ namespace GhostChat.Turn.Server.Udp;
 /// with recvmmsg into one pinned <see cref="UdpBatch"/>, each datagram framed in place for its client and the whole
 /// batch sent to a UDP client with one sendmmsg (a batch from one relay socket always goes to one client); a ready
 /// listening socket (<see cref="PolledSocket"/>) is drained into a second batch that its owner demultiplexes (client
-/// → peer sends never block: <see cref="Allocation"/>). No thread-pool hop, no allocation per datagram. An eventfd
-/// wakes it to stop.
+/// → peer datagrams of one such batch are queued on a <see cref="PeerSendQueue"/> and sent after it, one sendmmsg per
+/// relay socket; sends never block). No thread-pool hop, no allocation per datagram. An eventfd wakes it to stop.
 /// </summary>
 internal sealed unsafe class RelayPoller : IDisposable
 {
@@ -29,6 +29,7 @@ internal sealed unsafe class RelayPoller : IDisposable
     private readonly TurnMetrics _metrics;
     private readonly UdpBatch _batch;
     private readonly UdpBatch _listenBatch;
+    private readonly PeerSendQueue _peerSends;
     private readonly int[] _lengths;
     private readonly Epoll _epoll;
     private readonly Thread _thread;
@@ -44,6 +45,8 @@ internal sealed unsafe class RelayPoller : IDisposable
         _batch = new UdpBatch(batchSize, Allocation.Headroom, maxPayload) { Segmentation = true };
         // What a client sends: a payload and its ChannelData or Send indication header.
         _listenBatch = new UdpBatch(batchSize, 0, maxPayload + 128);
+        // What goes on to peers: at most one datagram per datagram received, no longer than it.
+        _peerSends = new PeerSendQueue(batchSize, _listenBatch.Capacity, metrics);
         _lengths = new int[batchSize];
         _thread = new Thread(Run) { IsBackground = true, Name = "turn-relay-poll" };
     }
@@ -136,6 +139,7 @@ internal sealed unsafe class RelayPoller : IDisposable
         _epoll.Dispose();
         _batch.Dispose();
         _listenBatch.Dispose();
+        _peerSends.Dispose();
         _registered.Clear();
     }
 
@@ -205,7 +209,14 @@ internal sealed unsafe class RelayPoller : IDisposable
             {
                 return;
             }
-            source.OnBatch(_listenBatch, n);
+            try
+            {
+                source.OnBatch(_listenBatch, n, _peerSends);
+            }
+            finally
+            {
+                _peerSends.Flush();
+            }
             if (n < _listenBatch.Count)
             {
                 return;
