@@ -8,6 +8,7 @@
 #   bench/turn-syscalls.sh                  the 500 msg/s step of bench/turn.sh (10 × 500, every 20 ms)
 #   STEP="50 2000 5" bench/turn-syscalls.sh the 10,000 msg/s step
 #   GHOSTCHAT_SERVER_DLL=/path/GhostChat.Server.dll NO_BUILD=1 bench/turn-syscalls.sh   another build (e.g. main's)
+#   EXTRA_ENV='DOTNET_ThreadPool_UnfairSemaphoreSpinLimit=0' bench/turn-syscalls.sh      A/B of a runtime setting (not as shipped)
 #
 # Servers bind 127.0.0.1 and are stopped by their PIDs on exit.
 set -euo pipefail
@@ -43,13 +44,15 @@ if [[ "${NO_BUILD:-0}" != 1 ]]; then
   dotnet build src/GhostChat.Server -c Release -v q -nologo -p:GhostChatSkipWebBuild=true >"$WORK/build.log" 2>&1 || { cat "$WORK/build.log"; exit 1; }
 fi
 COMMIT=$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src bench 2>/dev/null || echo "+dirty")
+[[ -n "${GHOSTCHAT_SERVER_DLL:-}" ]] && COMMIT="$COMMIT (ours: $SERVER_DLL)"
 mkdir -p "$WORK/coturn"
 taskset -c 0 turnserver -n --listening-ip=127.0.0.1 --relay-ip=127.0.0.1 --listening-port=$COTURN_PORT \
   --min-port=61000 --max-port=62999 --use-auth-secret --static-auth-secret=$SECRET --realm=bench.local --fingerprint \
   --allow-loopback-peers --no-cli --no-tls --no-dtls --log-file=stdout --simple-log \
   --pidfile="$WORK/coturn/turnserver.pid" --userdb="$WORK/coturn/turndb" >"$WORK/coturn.log" 2>&1 &
 COTURN_PID=$!; PIDS+=("$COTURN_PID")
-taskset -c 0 env $(turn_bench_env "$OURS_PORT" "$SECRET") dotnet "$SERVER_DLL" --urls "http://127.0.0.1:$HTTP_PORT" >"$WORK/ours.log" 2>&1 &
+read -r -a EXTRA <<<"${EXTRA_ENV:-}"
+taskset -c 0 env "${EXTRA[@]}" $(turn_bench_env "$OURS_PORT" "$SECRET") dotnet "$SERVER_DLL" --urls "http://127.0.0.1:$HTTP_PORT" >"$WORK/ours.log" 2>&1 &
 OURS_PID=$!; PIDS+=("$OURS_PID")
 taskset -c 1 turnutils_peer -L 127.0.0.1 -p "$PEER_PORT" >/dev/null 2>&1 &
 PIDS+=("$!")
@@ -61,7 +64,7 @@ uclient() { # port m n z → uclient's output
 }
 for _ in 1 2; do uclient "$COTURN_PORT" 10 1000 5 >/dev/null; uclient "$OURS_PORT" 10 1000 5 >/dev/null; done
 
-echo "# bench/turn-syscalls.sh at $COMMIT, $(date -u '+%Y-%m-%d %H:%M UTC'), step ${STEP_ARGS[*]} (m n z), load:$(uptime | sed 's/.*load average://')"
+echo "# bench/turn-syscalls.sh at $COMMIT, $(date -u '+%Y-%m-%d %H:%M UTC'), step ${STEP_ARGS[*]} (m n z)${EXTRA_ENV:+, ours with $EXTRA_ENV (NOT as shipped)}, load:$(uptime | sed 's/.*load average://')"
 for who in coturn ours; do
   if [[ $who == coturn ]]; then pid=$COTURN_PID port=$COTURN_PORT; else pid=$OURS_PID port=$OURS_PORT; fi
   perf stat --per-thread -x, -o "$WORK/perf-$who.csv" -e 'syscalls:sys_enter_*' -p "$pid" &
