@@ -7,6 +7,8 @@
 #
 #   bench/turn-syscalls.sh                  the 500 msg/s step of bench/turn.sh (10 × 500, every 20 ms)
 #   STEP="50 2000 5" bench/turn-syscalls.sh the 10,000 msg/s step
+#   STEP=throughput bench/turn-syscalls.sh  one allocation as fast as it goes, as bench/turn.sh measures its throughput
+#                                           (bench/turn/TurnHost --throughput, 32 × 1,200 B in flight, 5 s)
 #   GHOSTCHAT_SERVER_DLL=/path/GhostChat.Server.dll NO_BUILD=1 bench/turn-syscalls.sh   another build (e.g. main's)
 #   EXTRA_ENV='DOTNET_ThreadPool_UnfairSemaphoreSpinLimit=0' bench/turn-syscalls.sh      A/B of a runtime setting (not as shipped)
 #
@@ -62,6 +64,10 @@ uclient() { # port m n z → uclient's output
   taskset -c 1 timeout 300 turnutils_uclient -W $SECRET -u bench -e 127.0.0.1 -r "$PEER_PORT" -X -c \
     -m "$2" -n "$3" -l 1000 -z "$4" -p "$1" 127.0.0.1 2>&1 || true
 }
+HOST_DLL=$ROOT/bench/turn/TurnHost/bin/Release/net10.0/TurnHost.dll
+if [[ ${STEP_ARGS[0]} == throughput ]]; then
+  dotnet build bench/turn/TurnHost -c Release -v q -nologo >"$WORK/build-host.log" 2>&1 || { cat "$WORK/build-host.log"; exit 1; }
+fi
 for _ in 1 2; do uclient "$COTURN_PORT" 10 1000 5 >/dev/null; uclient "$OURS_PORT" 10 1000 5 >/dev/null; done
 
 echo "# bench/turn-syscalls.sh at $COMMIT, $(date -u '+%Y-%m-%d %H:%M UTC'), step ${STEP_ARGS[*]} (m n z)${EXTRA_ENV:+, ours with $EXTRA_ENV (NOT as shipped)}, load:$(uptime | sed 's/.*load average://')"
@@ -70,11 +76,19 @@ for who in coturn ours; do
   perf stat --per-thread -x, -o "$WORK/perf-$who.csv" -e 'syscalls:sys_enter_*' -p "$pid" &
   perf_pid=$!
   sleep 0.5
-  out=$(uclient "$port" "${STEP_ARGS[@]}")
-  kill -INT "$perf_pid"; wait "$perf_pid" || true
-  sent=$(grep -o 'tot_send_msgs=[0-9]*' <<<"$out" | tail -1 | cut -d= -f2); recv=$(grep -o 'tot_recv_msgs=[0-9]*' <<<"$out" | tail -1 | cut -d= -f2)
-  packets=$(( ${sent:-0} + ${recv:-0} ))
-  echo "## $who: $packets relayed packets ($(grep -o 'Total lost packets.*' <<<"$out" | tail -1))"
+  if [[ ${STEP_ARGS[0]} == throughput ]]; then
+    # "MB/s echoed lost": each echoed datagram was relayed twice.
+    read -r mbs echoed lost < <(taskset -c 1 dotnet "$HOST_DLL" --throughput 127.0.0.1:$port $SECRET 1200 32 5 2>/dev/null || echo "0 0 fail")
+    kill -INT "$perf_pid"; wait "$perf_pid" || true
+    packets=$(( 2 * ${echoed:-0} ))
+    echo "## $who: $packets relayed packets ($mbs MB/s, $lost lost)"
+  else
+    out=$(uclient "$port" "${STEP_ARGS[@]}")
+    kill -INT "$perf_pid"; wait "$perf_pid" || true
+    sent=$(grep -o 'tot_send_msgs=[0-9]*' <<<"$out" | tail -1 | cut -d= -f2); recv=$(grep -o 'tot_recv_msgs=[0-9]*' <<<"$out" | tail -1 | cut -d= -f2)
+    packets=$(( ${sent:-0} + ${recv:-0} ))
+    echo "## $who: $packets relayed packets ($(grep -o 'Total lost packets.*' <<<"$out" | tail -1))"
+  fi
   # --per-thread lines: thread-tid,count,,event,...  → per call (all threads), then per thread (all calls)
   awk -F, -v p="$packets" '$2 ~ /^[0-9]+$/ && $2 > 0 {
       n = $4; sub(/^syscalls:sys_enter_/, "", n); t = $1; sub(/-[0-9]+$/, "", t)
