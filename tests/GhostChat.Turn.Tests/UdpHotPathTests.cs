@@ -72,9 +72,10 @@ public sealed class UdpHotPathTests
     /// in the order it sent them.
     /// </summary>
     [Theory]
-    [InlineData(true)]
-    [InlineData(false)]
-    public async Task Relay_ManyAllocationsAndPeersInOneBatch_EachPeerGetsEachInOrderFromItsRelay(bool batched)
+    [InlineData(true, true)]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    public async Task Relay_ManyAllocationsAndPeersInOneBatch_EachPeerGetsEachInOrderFromItsRelay(bool batched, bool batchedPeerSends)
     {
         const int count = 40;
         await using var server = await TestServer.StartAsync(o =>
@@ -82,6 +83,7 @@ public sealed class UdpHotPathTests
             o.AllowedPeers = ["127.0.0.1/32"];
             o.UdpBatchedIo = batched;
             o.UdpBatchSize = 16;
+            o.UdpBatchedPeerSends = batchedPeerSends;
         });
         await using var alice = await server.AllocatedClientAsync("alice");
         await using var bob = await server.AllocatedClientAsync("bob");

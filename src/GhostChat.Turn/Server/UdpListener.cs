@@ -369,6 +369,6 @@ internal sealed class UdpListener(
         // The sender of the datagram being handled: reused, only the poller's thread touches it.
         private readonly SocketAddress _from = new(socket.AddressFamily);
 
-        public override void OnBatch(Udp.UdpBatch batch, int count, Udp.PeerSendQueue sends) => owner.DispatchBatch(Socket, batch, count, _from, bindingOnly, sends);
+        public override void OnBatch(Udp.UdpBatch batch, int count, Udp.PeerSendQueue? sends) => owner.DispatchBatch(Socket, batch, count, _from, bindingOnly, sends);
     }
 }

@@ -16,7 +16,8 @@ internal abstract class PolledSocket(Socket socket)
 
     /// <summary>
     /// Handles datagrams 0..<paramref name="count"/>-1 of <paramref name="batch"/> (on the poller's thread; must not
-    /// throw). Datagrams towards peers may be queued on <paramref name="sends"/>: the poller flushes it afterwards.
+    /// throw). Datagrams towards peers may be queued on <paramref name="sends"/> (null: send each now): the poller
+    /// flushes it afterwards.
     /// </summary>
-    public abstract void OnBatch(UdpBatch batch, int count, PeerSendQueue sends);
+    public abstract void OnBatch(UdpBatch batch, int count, PeerSendQueue? sends);
 }

@@ -30,6 +30,7 @@ internal sealed unsafe class RelayPoller : IDisposable
     private readonly UdpBatch _batch;
     private readonly UdpBatch _listenBatch;
     private readonly PeerSendQueue _peerSends;
+    private readonly bool _batchPeerSends;
     private readonly int[] _lengths;
     private readonly Epoll _epoll;
     private readonly Thread _thread;
@@ -37,8 +38,9 @@ internal sealed unsafe class RelayPoller : IDisposable
     private volatile bool _stopping;
     private int _disposed;
 
-    private RelayPoller(Epoll epoll, int maxPayload, int batchSize, TurnMetrics metrics)
+    private RelayPoller(Epoll epoll, int maxPayload, int batchSize, TurnMetrics metrics, bool batchPeerSends)
     {
+        _batchPeerSends = batchPeerSends;
         _epoll = epoll;
         _metrics = metrics;
         // A batch from one relay socket goes to one client: runs of equal-sized datagrams go as one GSO message.
@@ -54,15 +56,19 @@ internal sealed unsafe class RelayPoller : IDisposable
     /// <summary>Sockets served now: relay sockets and listening sockets.</summary>
     public int Count => _registered.Count;
 
-    /// <summary>A poller, or null where the system calls are missing (not Linux, or refused): the portable loops serve then.</summary>
-    public static RelayPoller? TryCreate(int maxPayload, int batchSize, TurnMetrics metrics)
+    /// <summary>
+    /// A poller, or null where the system calls are missing (not Linux, or refused): the portable loops serve then.
+    /// With <paramref name="batchPeerSends"/> (<see cref="TurnServerOptions.UdpBatchedPeerSends"/>) datagrams towards
+    /// peers are queued per received batch.
+    /// </summary>
+    public static RelayPoller? TryCreate(int maxPayload, int batchSize, TurnMetrics metrics, bool batchPeerSends = true)
     {
         var epoll = Epoll.TryCreate(MaxEvents, WakeId);
         if (epoll is null)
         {
             return null;
         }
-        var poller = new RelayPoller(epoll, maxPayload, batchSize, metrics);
+        var poller = new RelayPoller(epoll, maxPayload, batchSize, metrics, batchPeerSends);
         poller._thread.Start();
         return poller;
     }
@@ -211,7 +217,7 @@ internal sealed unsafe class RelayPoller : IDisposable
             }
             try
             {
-                source.OnBatch(_listenBatch, n, _peerSends);
+                source.OnBatch(_listenBatch, n, _batchPeerSends ? _peerSends : null);
             }
             finally
             {
