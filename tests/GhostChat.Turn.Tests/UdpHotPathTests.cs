@@ -65,6 +65,73 @@ public sealed class UdpHotPathTests
     }
 
     /// <summary>
+    /// Client → peer, several allocations in one receive batch (batched: their ChannelData is queued and sent with one
+    /// sendmmsg per relay socket after the batch): two clients, one with two channels to two peers, the other with one
+    /// to the first peer, bursts interleaved, sizes that differ, a Send indication in the middle of one client's
+    /// channel data. Each peer gets each datagram once, from the right relay, and each client's datagrams to one peer
+    /// in the order it sent them.
+    /// </summary>
+    [Theory]
+    [InlineData(true, true)]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    public async Task Relay_ManyAllocationsAndPeersInOneBatch_EachPeerGetsEachInOrderFromItsRelay(bool batched, bool batchedPeerSends)
+    {
+        const int count = 40;
+        await using var server = await TestServer.StartAsync(o =>
+        {
+            o.AllowedPeers = ["127.0.0.1/32"];
+            o.UdpBatchedIo = batched;
+            o.UdpBatchSize = 16;
+            o.UdpBatchedPeerSends = batchedPeerSends;
+        });
+        await using var alice = await server.AllocatedClientAsync("alice");
+        await using var bob = await server.AllocatedClientAsync("bob");
+        using var peer1 = new UdpPeer();
+        using var peer2 = new UdpPeer();
+        await alice.ChannelBindAsync(0x4001, peer1.EndPoint);
+        await alice.ChannelBindAsync(0x4002, peer2.EndPoint);
+        await bob.ChannelBindAsync(0x4001, peer1.EndPoint);
+        alice.SendChannel(0x4001, "knock"u8);
+        var (_, aliceRelay) = await peer1.ReceiveAsync(Generous);
+        bob.SendChannel(0x4001, "knock"u8);
+        var (_, bobRelay) = await peer1.ReceiveAsync(Generous);
+        Assert.NotEqual(aliceRelay, bobRelay);
+
+        static byte[] Message(string who, int i) => Encoding.UTF8.GetBytes(who + " " + i + new string('.', i % 5 == 0 ? 7 : 200));
+        for (int i = 0; i < count; i++)
+        {
+            alice.SendChannel(0x4001, Message("alice-1", i));
+            bob.SendChannel(0x4001, Message("bob-1", i));
+            if (i == count / 2)
+            {
+                alice.Send(peer2.EndPoint, Message("alice-2", i));
+            }
+            else
+            {
+                alice.SendChannel(0x4002, Message("alice-2", i));
+            }
+        }
+        var atPeer1 = new Dictionary<IPEndPoint, List<string>> { [aliceRelay] = [], [bobRelay] = [] };
+        for (int n = 0; n < 2 * count; n++)
+        {
+            var (data, from) = await peer1.ReceiveAsync(Generous);
+            atPeer1[from].Add(Encoding.UTF8.GetString(data));
+        }
+        var atPeer2 = new List<string>();
+        while (atPeer2.Count < count)
+        {
+            var (data, from) = await peer2.ReceiveAsync(Generous);
+            Assert.Equal(aliceRelay, from);
+            atPeer2.Add(Encoding.UTF8.GetString(data));
+        }
+        Assert.Equal(Enumerable.Range(0, count).Select(i => Encoding.UTF8.GetString(Message("alice-1", i))), atPeer1[aliceRelay]);
+        Assert.Equal(Enumerable.Range(0, count).Select(i => Encoding.UTF8.GetString(Message("bob-1", i))), atPeer1[bobRelay]);
+        Assert.Equal(Enumerable.Range(0, count).Select(i => Encoding.UTF8.GetString(Message("alice-2", i))), atPeer2);
+        Assert.Equal(0, server.Server.HandlerFaults);
+    }
+
+    /// <summary>
     /// Both directions at once on the one poller thread (batched) or the portable loops: a burst from the client and
     /// one from the peer waiting together, each longer than the poller takes from one socket per wake-up (4 batches of
     /// 4), mixed sizes (so GSO runs end early). Each arrives once, in order, with its own bytes.

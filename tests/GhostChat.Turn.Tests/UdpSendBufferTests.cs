@@ -213,6 +213,65 @@ public sealed class UdpSendBufferTests
     }
 
     /// <summary>
+    /// The queue towards peers (<see cref="PeerSendQueue"/>) when one relay socket's send buffer fills mid-queue: sendmmsg
+    /// takes the first of its datagrams, the next call meets EAGAIN; what went arrives in order, the rest is dropped and
+    /// counted, Flush returns without waiting, and another relay socket's datagrams interleaved in the same queue all go.
+    /// </summary>
+    [Fact]
+    public async Task PeerQueueFlush_OneSocketsSendBufferFillsMidQueue_PartSentInOrderRestCountedOtherSocketUnaffected()
+    {
+        if (!LinuxSockets.Supported)
+        {
+            return;
+        }
+        await using var net = await CongestedClientNetwork.CreateAsync();
+        using var congested = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp) { SendBufferSize = 1 };
+        congested.Bind(new IPEndPoint(net.ServerAddress, 0));
+        using var slowPeer = ReceiverBehindTheLink(net);
+        using var fast = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        fast.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        using var fastPeer = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp) { ReceiveTimeout = 30_000 };
+        fastPeer.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        using var metrics = new GhostChat.Turn.Server.TurnMetrics(null, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+        // One datagram a message: the kernel takes a part of the socket's messages (a segmented message goes whole or not).
+        using var queue = new PeerSendQueue(32, 1500, metrics) { Segmentation = false };
+        var slow = ((IPEndPoint)slowPeer.LocalEndPoint!).Serialize();
+        var quick = ((IPEndPoint)fastPeer.LocalEndPoint!).Serialize();
+        var payload = new byte[1000];
+        for (int i = 0; i < 16; i++)
+        {
+            BinaryPrimitives.WriteInt32BigEndian(payload, i);
+            Assert.True(queue.TryQueue(congested, payload, slow));
+            Assert.True(queue.TryQueue(fast, payload, quick));
+        }
+
+        int sent = queue.Flush();
+        int slowSent = sent - 16;
+        Assert.InRange(slowSent, 1, 15);
+        Assert.Equal(0, queue.Queued);
+        Assert.Equal(sent, metrics.RelayedPackets);
+        Assert.Equal(16 - slowSent, metrics.DroppedPackets);
+        var buffer = new byte[1500];
+        for (int i = 0; i < 16; i++)
+        {
+            Assert.Equal(1000, fastPeer.Receive(buffer));
+            Assert.Equal(i, BinaryPrimitives.ReadInt32BigEndian(buffer));
+        }
+        for (int i = 0; i < slowSent; i++)
+        {
+            Assert.Equal(1000, slowPeer.Receive(buffer));
+            Assert.Equal(i, BinaryPrimitives.ReadInt32BigEndian(buffer));
+        }
+
+        // The link drained: the same queue sends on that socket again.
+        BinaryPrimitives.WriteInt32BigEndian(payload, 99);
+        Assert.True(queue.TryQueue(congested, payload, slow));
+        Assert.Equal(1, queue.Flush());
+        Assert.Equal(1000, slowPeer.Receive(buffer));
+        Assert.Equal(99, BinaryPrimitives.ReadInt32BigEndian(buffer));
+    }
+
+    /// <summary>
     /// A segmented (GSO) message whose datagrams are larger than the path's MTU (the veth's 1,500 bytes): the kernel
     /// refuses it (EINVAL); the batch turns segmentation off and sends each datagram alone (IP fragments them), so
     /// every one arrives, in order.

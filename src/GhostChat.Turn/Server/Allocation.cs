@@ -202,8 +202,11 @@ internal sealed class Allocation
         }
     }
 
-    /// <summary>ChannelData from the client (RFC 8656 §12.6): to the bound peer, when permitted.</summary>
-    public void RelayChannelData(ReadOnlySpan<byte> packet)
+    /// <summary>
+    /// ChannelData from the client (RFC 8656 §12.6): to the bound peer, when permitted. With <paramref name="sends"/>
+    /// (the relay poller's queue) the datagram is queued there and counted when it is flushed; else sent now.
+    /// </summary>
+    public void RelayChannelData(ReadOnlySpan<byte> packet, Udp.PeerSendQueue? sends = null)
     {
         ushort number = BinaryPrimitives.ReadUInt16BigEndian(packet);
         int length = BinaryPrimitives.ReadUInt16BigEndian(packet[2..]);
@@ -224,7 +227,7 @@ internal sealed class Allocation
             }
             target = channel.Address;
         }
-        SendToPeer(packet.Slice(4, length), target);
+        SendToPeer(packet.Slice(4, length), target, sends);
     }
 
     /// <summary>A Send indication (RFC 8656 §10.2): to the peer named in it, when permitted.</summary>
@@ -251,12 +254,21 @@ internal sealed class Allocation
         SendToPeer(data, target);
     }
 
-    private void SendToPeer(ReadOnlySpan<byte> payload, SocketAddress target)
+    private void SendToPeer(ReadOnlySpan<byte> payload, SocketAddress target, Udp.PeerSendQueue? sends = null)
     {
         if (!TryTakeRate(payload.Length))
         {
             _metrics.CountDropped();
             return;
+        }
+        if (sends is not null)
+        {
+            if (sends.TryQueue(Relay, payload, target))
+            {
+                return;
+            }
+            // Not for the queue (it cannot be, the queue takes what a receive batch holds): what it holds goes first.
+            sends.Flush();
         }
         try
         {

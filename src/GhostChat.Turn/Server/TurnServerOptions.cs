@@ -165,6 +165,13 @@ public sealed class TurnServerOptions
     /// <summary>Datagrams per recvmmsg/sendmmsg call on the batched path (1–256). Default 32.</summary>
     public int UdpBatchSize { get; set; } = 32;
 
+    /// <summary>
+    /// Batched path: ChannelData that clients send towards peers is gathered per received batch and sent with one
+    /// sendmmsg per relay socket (GSO for a run to one peer); false sends each datagram with its own sendto as it is
+    /// read. Default true.
+    /// </summary>
+    public bool UdpBatchedPeerSends { get; set; } = true;
+
     /// <summary>Largest relayed payload; larger datagrams are dropped. Default 4096.</summary>
     public int MaxPayloadSize { get; set; } = 4096;
 

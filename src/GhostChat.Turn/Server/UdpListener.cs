@@ -231,7 +231,7 @@ internal sealed class UdpListener(
     }
 
     /// <summary>Datagrams 0..<paramref name="n"/>-1 of a received batch, one by one (<paramref name="from"/> is reused).</summary>
-    private void DispatchBatch(Socket socket, Udp.UdpBatch batch, int n, SocketAddress from, bool bindingOnly)
+    private void DispatchBatch(Socket socket, Udp.UdpBatch batch, int n, SocketAddress from, bool bindingOnly, Udp.PeerSendQueue? sends = null)
     {
         for (int i = 0; i < n && !stopping.IsCancellationRequested; i++)
         {
@@ -240,11 +240,11 @@ internal sealed class UdpListener(
                 metrics.CountDropped();
                 continue;
             }
-            Dispatch(socket, batch.Payload(i), from, bindingOnly);
+            Dispatch(socket, batch.Payload(i), from, bindingOnly, sends);
         }
     }
 
-    private void Dispatch(Socket socket, ReadOnlySpan<byte> packet, SocketAddress from, bool bindingOnly)
+    private void Dispatch(Socket socket, ReadOnlySpan<byte> packet, SocketAddress from, bool bindingOnly, Udp.PeerSendQueue? sends = null)
     {
         try
         {
@@ -254,7 +254,7 @@ internal sealed class UdpListener(
             }
             else
             {
-                Handle(socket, packet, from);
+                Handle(socket, packet, from, sends);
             }
         }
         catch (Exception ex)
@@ -296,13 +296,18 @@ internal sealed class UdpListener(
         }
     }
 
-    private void Handle(Socket socket, ReadOnlySpan<byte> packet, SocketAddress from)
+    /// <summary>
+    /// One datagram from a client. ChannelData towards a peer is queued on <paramref name="sends"/> when given (sent
+    /// when the batch is done); anything else that sends to a peer flushes it first, so a client's datagrams leave in
+    /// the order they came.
+    /// </summary>
+    private void Handle(Socket socket, ReadOnlySpan<byte> packet, SocketAddress from, Udp.PeerSendQueue? sends)
     {
         if (StunFraming.LooksLikeChannelData(packet))
         {
             if (allocations.TryGetUdp(from, out var allocation))
             {
-                allocation.RelayChannelData(packet);
+                allocation.RelayChannelData(packet, sends);
             }
             else
             {
@@ -319,6 +324,7 @@ internal sealed class UdpListener(
         {
             if (message.Method == StunConst.Send && allocations.TryGetUdp(from, out var allocation))
             {
+                sends?.Flush();
                 handler.HandleSend(new TurnRequest(packet, in message, allocation.Link, allocation, default));
             }
             return;
@@ -363,6 +369,6 @@ internal sealed class UdpListener(
         // The sender of the datagram being handled: reused, only the poller's thread touches it.
         private readonly SocketAddress _from = new(socket.AddressFamily);
 
-        public override void OnBatch(Udp.UdpBatch batch, int count) => owner.DispatchBatch(Socket, batch, count, _from, bindingOnly);
+        public override void OnBatch(Udp.UdpBatch batch, int count, Udp.PeerSendQueue? sends) => owner.DispatchBatch(Socket, batch, count, _from, bindingOnly, sends);
     }
 }

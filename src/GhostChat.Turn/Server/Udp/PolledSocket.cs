@@ -14,6 +14,10 @@ internal abstract class PolledSocket(Socket socket)
     /// <summary>The poller's registration; 0 when not served by it.</summary>
     public long PollId { get; set; }
 
-    /// <summary>Handles datagrams 0..<paramref name="count"/>-1 of <paramref name="batch"/> (on the poller's thread; must not throw).</summary>
-    public abstract void OnBatch(UdpBatch batch, int count);
+    /// <summary>
+    /// Handles datagrams 0..<paramref name="count"/>-1 of <paramref name="batch"/> (on the poller's thread; must not
+    /// throw). Datagrams towards peers may be queued on <paramref name="sends"/> (null: send each now): the poller
+    /// flushes it afterwards.
+    /// </summary>
+    public abstract void OnBatch(UdpBatch batch, int count, PeerSendQueue? sends);
 }

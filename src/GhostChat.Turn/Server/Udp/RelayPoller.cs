@@ -13,8 +13,8 @@ namespace GhostChat.Turn.Server.Udp;
 /// with recvmmsg into one pinned <see cref="UdpBatch"/>, each datagram framed in place for its client and the whole
 /// batch sent to a UDP client with one sendmmsg (a batch from one relay socket always goes to one client); a ready
 /// listening socket (<see cref="PolledSocket"/>) is drained into a second batch that its owner demultiplexes (client
-/// → peer sends never block: <see cref="Allocation"/>). No thread-pool hop, no allocation per datagram. An eventfd
-/// wakes it to stop.
+/// → peer datagrams of one such batch are queued on a <see cref="PeerSendQueue"/> and sent after it, one sendmmsg per
+/// relay socket; sends never block). No thread-pool hop, no allocation per datagram. An eventfd wakes it to stop.
 /// </summary>
 internal sealed unsafe class RelayPoller : IDisposable
 {
@@ -29,6 +29,8 @@ internal sealed unsafe class RelayPoller : IDisposable
     private readonly TurnMetrics _metrics;
     private readonly UdpBatch _batch;
     private readonly UdpBatch _listenBatch;
+    private readonly PeerSendQueue _peerSends;
+    private readonly bool _batchPeerSends;
     private readonly int[] _lengths;
     private readonly Epoll _epoll;
     private readonly Thread _thread;
@@ -36,14 +38,17 @@ internal sealed unsafe class RelayPoller : IDisposable
     private volatile bool _stopping;
     private int _disposed;
 
-    private RelayPoller(Epoll epoll, int maxPayload, int batchSize, TurnMetrics metrics)
+    private RelayPoller(Epoll epoll, int maxPayload, int batchSize, TurnMetrics metrics, bool batchPeerSends)
     {
+        _batchPeerSends = batchPeerSends;
         _epoll = epoll;
         _metrics = metrics;
         // A batch from one relay socket goes to one client: runs of equal-sized datagrams go as one GSO message.
         _batch = new UdpBatch(batchSize, Allocation.Headroom, maxPayload) { Segmentation = true };
         // What a client sends: a payload and its ChannelData or Send indication header.
         _listenBatch = new UdpBatch(batchSize, 0, maxPayload + 128);
+        // What goes on to peers: at most one datagram per datagram received, no longer than it.
+        _peerSends = new PeerSendQueue(batchSize, _listenBatch.Capacity, metrics);
         _lengths = new int[batchSize];
         _thread = new Thread(Run) { IsBackground = true, Name = "turn-relay-poll" };
     }
@@ -51,15 +56,19 @@ internal sealed unsafe class RelayPoller : IDisposable
     /// <summary>Sockets served now: relay sockets and listening sockets.</summary>
     public int Count => _registered.Count;
 
-    /// <summary>A poller, or null where the system calls are missing (not Linux, or refused): the portable loops serve then.</summary>
-    public static RelayPoller? TryCreate(int maxPayload, int batchSize, TurnMetrics metrics)
+    /// <summary>
+    /// A poller, or null where the system calls are missing (not Linux, or refused): the portable loops serve then.
+    /// With <paramref name="batchPeerSends"/> (<see cref="TurnServerOptions.UdpBatchedPeerSends"/>) datagrams towards
+    /// peers are queued per received batch.
+    /// </summary>
+    public static RelayPoller? TryCreate(int maxPayload, int batchSize, TurnMetrics metrics, bool batchPeerSends = true)
     {
         var epoll = Epoll.TryCreate(MaxEvents, WakeId);
         if (epoll is null)
         {
             return null;
         }
-        var poller = new RelayPoller(epoll, maxPayload, batchSize, metrics);
+        var poller = new RelayPoller(epoll, maxPayload, batchSize, metrics, batchPeerSends);
         poller._thread.Start();
         return poller;
     }
@@ -136,6 +145,7 @@ internal sealed unsafe class RelayPoller : IDisposable
         _epoll.Dispose();
         _batch.Dispose();
         _listenBatch.Dispose();
+        _peerSends.Dispose();
         _registered.Clear();
     }
 
@@ -205,7 +215,14 @@ internal sealed unsafe class RelayPoller : IDisposable
             {
                 return;
             }
-            source.OnBatch(_listenBatch, n);
+            try
+            {
+                source.OnBatch(_listenBatch, n, _batchPeerSends ? _peerSends : null);
+            }
+            finally
+            {
+                _peerSends.Flush();
+            }
             if (n < _listenBatch.Count)
             {
                 return;

@@ -15,19 +15,23 @@ internal sealed unsafe class UdpBatch : IDisposable
 {
     /// <summary>msg_flags bit: the datagram was larger than the slot and was cut.</summary>
     private const int MsgTrunc = 0x20;
-    private const int NameSlot = 32;
 
     // GSO: a cmsghdr (cmsg_len, cmsg_level, cmsg_type: 16 bytes on 64-bit) and the u16 segment size, padded to 8.
     private const int SolUdp = 17;
     private const int UdpSegment = 103;
     private const nuint ControlLength = 16 + 2;
-    private const int ControlSlot = 24;
+
+    /// <summary>Bytes of control data per GSO message (<see cref="WriteSegmentControl"/>).</summary>
+    internal const int ControlSlot = 24;
+
+    /// <summary>Bytes of address per message: a sockaddr_in6 fits.</summary>
+    internal const int NameSlot = 32;
 
     /// <summary>The kernel's limit of segments per GSO message (UDP_MAX_SEGMENTS).</summary>
-    private const int MaxSegments = 64;
+    internal const int MaxSegments = 64;
 
     /// <summary>A GSO message's payload must fit one IP datagram.</summary>
-    private const nuint MaxSegmentedBytes = 65000;
+    internal const nuint MaxSegmentedBytes = 65000;
 
     private readonly byte[] _data;
     private readonly byte* _base;
@@ -185,7 +189,7 @@ internal sealed unsafe class UdpBatch : IDisposable
                     sent += _perMessage[m];
                 }
                 // Refused for a reason other than the segmentation (a full buffer, the network): the rest is dropped.
-                if (done == messages || _perMessage[done] == 1 || error is not (EInval or EIo or EMsgSize or ENoProtoOpt or EOpNotSupp))
+                if (done == messages || _perMessage[done] == 1 || !RefusesSegmentation(error))
                 {
                     return sent;
                 }
@@ -206,13 +210,20 @@ internal sealed unsafe class UdpBatch : IDisposable
     }
 
     /// <summary>sendmmsg of messages <paramref name="first"/>.. until all are sent or an error; returns how many went.</summary>
-    private int SendMessages(nint fd, int count, out int error, int first = 0)
+    private int SendMessages(nint fd, int count, out int error, int first = 0) => SendAll(fd, _send + first, count, out error);
+
+    /// <summary>
+    /// sendmmsg of <paramref name="count"/> messages with MSG_DONTWAIT, called again for the rest after a partial
+    /// result, until all are sent or an error other than EINTR (its errno in <paramref name="error"/>, 0 when none):
+    /// never blocks. Returns how many messages went.
+    /// </summary>
+    internal static int SendAll(nint fd, MMsgHdr* messages, int count, out int error)
     {
         error = 0;
         int sent = 0;
         while (sent < count)
         {
-            int n = SendMMsg(fd, _send + first + sent, (uint)(count - sent), MsgDontWait);
+            int n = SendMMsg(fd, messages + sent, (uint)(count - sent), MsgDontWait);
             if (n > 0)
             {
                 sent += n;
@@ -225,6 +236,18 @@ internal sealed unsafe class UdpBatch : IDisposable
             }
         }
         return sent;
+    }
+
+    /// <summary>True when <paramref name="error"/> from a segmented (GSO) message means the kernel refuses segmentation itself.</summary>
+    internal static bool RefusesSegmentation(int error) => error is EInval or EIo or EMsgSize or ENoProtoOpt or EOpNotSupp;
+
+    /// <summary>Writes the UDP_SEGMENT control message (segment size <paramref name="size"/>) into <see cref="ControlSlot"/> bytes at <paramref name="control"/>.</summary>
+    internal static void WriteSegmentControl(byte* control, ushort size)
+    {
+        *(nuint*)control = ControlLength;
+        *(int*)(control + 8) = SolUdp;
+        *(int*)(control + 12) = UdpSegment;
+        *(ushort*)(control + 16) = size;
     }
 
     /// <summary>Queued datagram <paramref name="k"/> as message <paramref name="k"/>, alone.</summary>
@@ -274,10 +297,7 @@ internal sealed unsafe class UdpBatch : IDisposable
             if (count > 1)
             {
                 byte* c = _control + (messages * ControlSlot);
-                *(nuint*)c = ControlLength;
-                *(int*)(c + 8) = SolUdp;
-                *(int*)(c + 12) = UdpSegment;
-                *(ushort*)(c + 16) = (ushort)size;
+                WriteSegmentControl(c, (ushort)size);
                 message.Header.Control = c;
                 message.Header.ControlLength = ControlSlot;
             }
