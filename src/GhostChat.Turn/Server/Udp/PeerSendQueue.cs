@@ -222,44 +222,15 @@ internal sealed unsafe class PeerSendQueue : IDisposable
         while (j < count)
         {
             int k = _order[j];
-            nuint size = _iov[j].Length;
-            int run = 1;
-            nuint bytes = size;
-            while (segment && j + run < count && run < UdpBatch.MaxSegments && bytes + _iov[j + run].Length <= UdpBatch.MaxSegmentedBytes
-                && SameAddress(k, _order[j + run]))
+            // A run is to one address: bound it by the datagrams to the same one.
+            int end = j + 1;
+            while (segment && end < count && end - j < UdpBatch.MaxSegments && SameAddress(k, _order[end]))
             {
-                nuint next = _iov[j + run].Length;
-                if (next > size || next == 0)
-                {
-                    break;
-                }
-                run++;
-                bytes += next;
-                if (next < size)
-                {
-                    // A shorter datagram can only be the last of a run.
-                    break;
-                }
+                end++;
             }
-            ref var message = ref _messages[messages];
-            message.Header.Name = _names + (k * UdpBatch.NameSlot);
-            message.Header.NameLength = _nameLengths[k];
-            message.Header.Iov = &_iov[j];
-            message.Header.IovLength = (nuint)run;
-            message.Header.Flags = 0;
-            message.Length = 0;
-            if (run > 1)
-            {
-                byte* c = _control + (messages * UdpBatch.ControlSlot);
-                UdpBatch.WriteSegmentControl(c, (ushort)size);
-                message.Header.Control = c;
-                message.Header.ControlLength = UdpBatch.ControlSlot;
-            }
-            else
-            {
-                message.Header.Control = null;
-                message.Header.ControlLength = 0;
-            }
+            int run = UdpBatch.SegmentRun(_iov, j, end);
+            UdpBatch.SetMessage(ref _messages[messages], _names + (k * UdpBatch.NameSlot), _nameLengths[k], &_iov[j], run,
+                _control + (messages * UdpBatch.ControlSlot));
             _perMessage[messages++] = run;
             j += run;
         }

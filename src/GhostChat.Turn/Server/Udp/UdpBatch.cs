@@ -250,6 +250,59 @@ internal sealed unsafe class UdpBatch : IDisposable
         *(ushort*)(control + 16) = size;
     }
 
+    /// <summary>
+    /// How many datagrams from <paramref name="start"/> (before <paramref name="end"/>) go as one GSO message: a run of
+    /// one size, at most <see cref="MaxSegments"/> and <see cref="MaxSegmentedBytes"/>; a shorter datagram can only be
+    /// the last of a run, and an empty one never joins one (the kernel would cut no datagram for it). At least 1.
+    /// </summary>
+    internal static int SegmentRun(IoVec* iov, int start, int end)
+    {
+        nuint size = iov[start].Length;
+        int run = 1;
+        nuint bytes = size;
+        while (start + run < end && run < MaxSegments && bytes + iov[start + run].Length <= MaxSegmentedBytes)
+        {
+            nuint next = iov[start + run].Length;
+            if (next > size || next == 0)
+            {
+                break;
+            }
+            run++;
+            bytes += next;
+            if (next < size)
+            {
+                break;
+            }
+        }
+        return run;
+    }
+
+    /// <summary>
+    /// Writes one message header for <paramref name="run"/> datagrams at <paramref name="iov"/> to
+    /// <paramref name="name"/>: a run of more than one gets the UDP_SEGMENT control message in the
+    /// <see cref="ControlSlot"/> bytes at <paramref name="control"/> (segment size: the first datagram's).
+    /// </summary>
+    internal static void SetMessage(ref MMsgHdr message, byte* name, uint nameLength, IoVec* iov, int run, byte* control)
+    {
+        message.Header.Name = name;
+        message.Header.NameLength = nameLength;
+        message.Header.Iov = iov;
+        message.Header.IovLength = (nuint)run;
+        message.Header.Flags = 0;
+        message.Length = 0;
+        if (run > 1)
+        {
+            WriteSegmentControl(control, (ushort)iov->Length);
+            message.Header.Control = control;
+            message.Header.ControlLength = ControlSlot;
+        }
+        else
+        {
+            message.Header.Control = null;
+            message.Header.ControlLength = 0;
+        }
+    }
+
     /// <summary>Queued datagram <paramref name="k"/> as message <paramref name="k"/>, alone.</summary>
     private void Single(int k, uint nameLength)
     {
@@ -269,43 +322,9 @@ internal sealed unsafe class UdpBatch : IDisposable
         int k = 0;
         while (k < total)
         {
-            nuint size = _sendIov[k].Length;
-            int count = 1;
-            nuint bytes = size;
-            while (k + count < total && count < MaxSegments && bytes + _sendIov[k + count].Length <= MaxSegmentedBytes)
-            {
-                nuint next = _sendIov[k + count].Length;
-                if (next > size)
-                {
-                    break;
-                }
-                count++;
-                bytes += next;
-                if (next < size)
-                {
-                    // A shorter datagram can only be the last of a run.
-                    break;
-                }
-            }
-            ref var message = ref _send[messages];
-            message.Header.Name = _sendName;
-            message.Header.NameLength = nameLength;
-            message.Header.Iov = &_sendIov[k];
-            message.Header.IovLength = (nuint)count;
-            message.Header.Flags = 0;
-            message.Length = 0;
-            if (count > 1)
-            {
-                byte* c = _control + (messages * ControlSlot);
-                WriteSegmentControl(c, (ushort)size);
-                message.Header.Control = c;
-                message.Header.ControlLength = ControlSlot;
-            }
-            else
-            {
-                message.Header.Control = null;
-                message.Header.ControlLength = 0;
-            }
+            int count = SegmentRun(_sendIov, k, total);
+            byte* control = _control + (messages * ControlSlot);
+            SetMessage(ref _send[messages], _sendName, nameLength, &_sendIov[k], count, control);
             _perMessage[messages++] = count;
             k += count;
         }
