@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text;
+using GhostChat.TestSupport;
 using GhostChat.Turn.Client;
 using Microsoft.Extensions.Time.Testing;
 
@@ -214,27 +215,28 @@ public sealed class TurnServerTests
     public async Task LifetimeSweep_RunsOnlyWhileAllocationsExist_AndStillExpiresTheNext()
     {
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        await using var server = await TestServer.StartAsync(null, time);
+        var timers = new TimerWatch(time);
+        await using var server = await TestServer.StartAsync(null, timers);
         // An idle server has no timer of its own.
-        Assert.False(server.Server.LifetimeSweepRunning);
+        Assert.Equal(0, timers.Armed);
         await using (var first = await server.AllocatedClientAsync())
         {
-            Assert.True(server.Server.LifetimeSweepRunning);
+            Assert.Equal(1, timers.Armed);
             await first.RefreshAsync(TimeSpan.Zero);
         }
         Assert.Equal(0, server.Server.AllocationCount);
         // The next sweep finds nothing and stops.
         time.Advance(TimeSpan.FromSeconds(1));
-        Assert.False(server.Server.LifetimeSweepRunning);
+        Assert.Equal(0, timers.Armed);
         // The next allocation starts it again, and its lifetime is still enforced.
         await using var second = await server.AllocatedClientAsync();
-        Assert.True(server.Server.LifetimeSweepRunning);
+        Assert.Equal(1, timers.Armed);
         time.Advance(TimeSpan.FromSeconds(599));
         Assert.Equal(1, server.Server.AllocationCount);
         time.Advance(TimeSpan.FromSeconds(2));
         Assert.Equal(0, server.Server.AllocationCount);
         time.Advance(TimeSpan.FromSeconds(1));
-        Assert.False(server.Server.LifetimeSweepRunning);
+        Assert.Equal(0, timers.Armed);
     }
 
     [Fact]

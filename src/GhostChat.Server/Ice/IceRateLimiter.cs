@@ -54,18 +54,6 @@ internal sealed class IceRateLimiter : IDisposable
         }
     }
 
-    /// <summary>True while the timer that forgets full buckets is armed (only while some address is held).</summary>
-    internal bool ForgetArmed
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _forgetArmed;
-            }
-        }
-    }
-
     public RateLimitLease Acquire(IPAddress? address)
     {
         if (_burst == 0)

@@ -57,18 +57,6 @@ internal sealed class AllocationManager : IDisposable
     /// <summary>Allocations now open.</summary>
     public int Count => Volatile.Read(ref _count);
 
-    /// <summary>True while the lifetime sweep runs (only while allocations exist).</summary>
-    internal bool Sweeping
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _sweeping;
-            }
-        }
-    }
-
     /// <summary>True when relay sockets are IPv6 (REQUESTED-ADDRESS-FAMILY must match).</summary>
     public bool RelayIsV6 => _relayBind.AddressFamily == AddressFamily.InterNetworkV6;
 

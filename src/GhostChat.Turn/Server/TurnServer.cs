@@ -82,9 +82,6 @@ public sealed class TurnServer : IAsyncDisposable
     /// <summary>Allocations now open.</summary>
     public int AllocationCount => _allocations.Count;
 
-    /// <summary>True while the allocations' lifetime sweep (a timer each second) runs: only while allocations exist.</summary>
-    internal bool LifetimeSweepRunning => _allocations.Sweeping;
-
     /// <summary>Packets relayed since start (both directions).</summary>
     public long RelayedPackets => _metrics.RelayedPackets;
 

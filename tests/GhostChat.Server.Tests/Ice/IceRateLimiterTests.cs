@@ -1,6 +1,7 @@
 using System.Net;
 using System.Threading.RateLimiting;
 using GhostChat.Server.Ice;
+using GhostChat.TestSupport;
 using Microsoft.Extensions.Time.Testing;
 
 namespace GhostChat.Server.Tests.Ice;
@@ -41,40 +42,42 @@ public sealed class IceRateLimiterTests
     public void Address_ForgottenOnceItsBucketIsFull_AndTheTimerStopsUntilTheNextRequest()
     {
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        using var limiter = new IceRateLimiter(2, 60, time); // full again 2 s after emptying
-        Assert.False(limiter.ForgetArmed);
+        var timers = new TimerWatch(time);
+        using var limiter = new IceRateLimiter(2, 60, timers); // full again 2 s after emptying
+        Assert.Equal(0, timers.Armed);
         Assert.True(limiter.Acquire(A).IsAcquired);
         Assert.True(limiter.Acquire(A).IsAcquired);
         Assert.Equal(1, limiter.Held);
-        Assert.True(limiter.ForgetArmed);
+        Assert.Equal(1, timers.Armed);
 
         time.Advance(TimeSpan.FromSeconds(2));
         Assert.Equal(0, limiter.Held);
-        Assert.False(limiter.ForgetArmed);
+        Assert.Equal(0, timers.Armed);
 
         // Forgotten means a full bucket: the whole burst again, and the timer with it.
         Assert.True(limiter.Acquire(A).IsAcquired);
         Assert.True(limiter.Acquire(A).IsAcquired);
         Assert.False(limiter.Acquire(A).IsAcquired);
-        Assert.True(limiter.ForgetArmed);
+        Assert.Equal(1, timers.Armed);
     }
 
     [Fact]
     public void Address_StillRefilling_IsKeptAtTheSweep()
     {
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        using var limiter = new IceRateLimiter(2, 60, time);
+        var timers = new TimerWatch(time);
+        using var limiter = new IceRateLimiter(2, 60, timers);
         Assert.True(limiter.Acquire(A).IsAcquired);
         time.Advance(TimeSpan.FromSeconds(1.5));
         Assert.True(limiter.Acquire(B).IsAcquired);
         Assert.True(limiter.Acquire(B).IsAcquired);
         time.Advance(TimeSpan.FromSeconds(0.5)); // the sweep: A is full again, B is not
         Assert.Equal(1, limiter.Held);
-        Assert.True(limiter.ForgetArmed);
+        Assert.Equal(1, timers.Armed);
         Assert.False(limiter.Acquire(B).IsAcquired);
         time.Advance(TimeSpan.FromSeconds(2));
         Assert.Equal(0, limiter.Held);
-        Assert.False(limiter.ForgetArmed);
+        Assert.Equal(0, timers.Armed);
     }
 
     [Fact]
@@ -95,12 +98,13 @@ public sealed class IceRateLimiterTests
     public void BurstZero_NoLimit_AndNoTimer()
     {
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        using var limiter = new IceRateLimiter(0, 30, time);
+        var timers = new TimerWatch(time);
+        using var limiter = new IceRateLimiter(0, 30, timers);
         for (int i = 0; i < 1000; i++)
         {
             Assert.True(limiter.Acquire(A).IsAcquired);
         }
         Assert.Equal(0, limiter.Held);
-        Assert.False(limiter.ForgetArmed);
+        Assert.Equal(0, timers.Armed);
     }
 }
