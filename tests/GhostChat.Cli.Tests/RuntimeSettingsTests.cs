@@ -17,7 +17,8 @@ public sealed class RuntimeSettingsTests
         var server = Settings("GhostChat.Server.runtimeconfig.json");
 
         Assert.True(server["System.GC.Server"].GetBoolean(), "the server runs Server GC");
-        foreach (var key in new[] { "System.GC.Server", "System.GC.Concurrent", "System.GC.DynamicAdaptationMode", "System.Runtime.TieredPGO" })
+        Assert.Equal(0, server["System.Threading.ThreadPool.UnfairSemaphoreSpinLimit"].GetInt32());
+        foreach (var key in new[] { "System.GC.Server", "System.GC.Concurrent", "System.GC.DynamicAdaptationMode", "System.Runtime.TieredPGO", "System.Threading.ThreadPool.UnfairSemaphoreSpinLimit" })
         {
             Assert.True(server.ContainsKey(key), $"the server's runtimeconfig sets {key}");
             Assert.True(cli.TryGetValue(key, out var value), $"ghostchat's runtimeconfig sets {key}");
