@@ -18,6 +18,10 @@
 #   PHASES=memory bench/signaling.sh        only some phases (comma-separated: throughput, latency,
 #                                           memory; default all three); the latency phase alone needs RATE=
 #   MODE=cluster bench/signaling.sh         one node vs two nodes sharing Redis (signaling-cluster.sh)
+#   PROFILE=1 PHASES=throughput RUNS=1 bench/signaling.sh   where each server's CPU goes at saturation:
+#                                           `perf record -g -F 999` of the whole process for 5 s inside the
+#                                           measured window, split by bench/perf-split.py into µs per relayed
+#                                           message by thread (user / kernel) and by system call
 #   GhostChat__Signaling__SocketLoop=true bench/signaling.sh   any GhostChat__* setting in the caller's
 #                                           environment reaches the server (the product's own options);
 #                                           the table names them after the commit
@@ -48,6 +52,9 @@ for phase in ${PHASES//,/ }; do
 done
 if has_phase latency && ! has_phase throughput && [ -z "$RATE" ]; then
   printf 'signaling.sh: the latency phase without the throughput phase needs RATE=\n' >&2; exit 2
+fi
+if [ "${PROFILE:-0}" = 1 ] && ! command -v perf >/dev/null; then
+  printf 'signaling.sh: PROFILE=1 needs perf (apt-get install -y linux-perf)\n' >&2; exit 2
 fi
 ALIVE_MS=60000
 EXPIRE_MS=5000
@@ -142,7 +149,20 @@ for run in $(seq "$RUNS"); do
     has_phase throughput || break
     port=$([ "$kind" = ghostchat ] && echo "$GC_PORT" || echo "$REF_PORT")
     say "run $run/$RUNS: $kind throughput …"
-    generator "$WORK/run$run-$kind-throughput.json" "$port" --phases throughput --server-pid "$([ "$kind" = ghostchat ] && echo "$GC_PID" || echo "$REF_PID")" --pairs "$PAIRS" --window "$WINDOW" --message-size "$MESSAGE_BYTES" --duration "$DURATION"
+    pid=$([ "$kind" = ghostchat ] && echo "$GC_PID" || echo "$REF_PID")
+    if [ "${PROFILE:-0}" = 1 ]; then
+      # The last 5 s of the measured window but ~1 s (the generator connects, warms up for 1 s, then measures DURATION s).
+      [ "$DURATION" -ge 8 ] || die "PROFILE=1 needs DURATION ≥ 8"
+      (sleep $((DURATION - 5)); perf record -q -F 999 -g -p "$pid" -o "$WORK/perf-run$run-$kind.data" -- sleep 5 >/dev/null 2>&1) &
+      PERF_JOB=$!
+    fi
+    generator "$WORK/run$run-$kind-throughput.json" "$port" --phases throughput --server-pid "$pid" --pairs "$PAIRS" --window "$WINDOW" --message-size "$MESSAGE_BYTES" --duration "$DURATION"
+    if [ "${PROFILE:-0}" = 1 ]; then
+      wait "$PERF_JOB" || true
+      rate=$(json_field "$WORK/run$run-$kind-throughput.json" throughput.messagesPerSecond)
+      python3 "$ROOT/bench/perf-split.py" "$WORK/perf-run$run-$kind.data" "$(awk -v r="$rate" 'BEGIN{printf "%d", r * 5}')" \
+        "run $run, $kind at $(measured_commit) ($rate msg/s)" message >"$WORK/profile-run$run-$kind.md" || true
+    fi
   done
   if [ -z "$RATE" ]; then
     RATE=$(node -e 'const [a,b,f]=process.argv.slice(1).map(Number);console.log(Math.max(10,Math.round(Math.min(a,b)*f/10)*10))' \
@@ -169,6 +189,7 @@ for run in $(seq "$RUNS"); do
   stop_servers
 done
 
+if [ "${PROFILE:-0}" = 1 ]; then cat "$WORK"/profile-*.md; fi
 node "$ROOT/bench/signaling/summarize.mjs" "$WORK" "$RUNS" "${RATE:-n/a}" \
   "$(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'))" "$PIN" \
   "$(measured_commit)$(caller_settings)" "$LOAD_AT_START → $(cut -d' ' -f1-3 /proc/loadavg)" "$STARTED–$(date -u +%H:%M) UTC" \

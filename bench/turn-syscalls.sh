@@ -11,6 +11,10 @@
 #                                           (bench/turn/TurnHost --throughput, 32 × 1,200 B in flight, 5 s)
 #   GHOSTCHAT_SERVER_DLL=/path/GhostChat.Server.dll NO_BUILD=1 bench/turn-syscalls.sh   another build (e.g. main's)
 #   EXTRA_ENV='DOTNET_ThreadPool_UnfairSemaphoreSpinLimit=0' bench/turn-syscalls.sh      A/B of a runtime setting (not as shipped)
+#   MEASURE=profile STEP="50 2000 5" bench/turn-syscalls.sh   where the CPU goes instead: `perf record -g -F 4999` of
+#                                           each whole process over the step, split by bench/perf-split.py into µs
+#                                           per relayed packet by thread (user / kernel) and by system call
+#   WARMUP_ROUNDS=4                         warm-up as bench/turn.sh: rounds of 10 × 1,000 messages over UDP and TCP
 #
 # Servers bind 127.0.0.1 and are stopped by their PIDs on exit.
 set -euo pipefail
@@ -60,20 +64,32 @@ taskset -c 1 turnutils_peer -L 127.0.0.1 -p "$PEER_PORT" >/dev/null 2>&1 &
 PIDS+=("$!")
 wait_turn_ready "$OURS_PID" "$COTURN_PORT" "$OURS_PORT"
 curl -fsS -o /dev/null "http://127.0.0.1:$HTTP_PORT/api/ice" || echo "# GET /api/ice failed"
-uclient() { # port m n z → uclient's output
-  taskset -c 1 timeout 300 turnutils_uclient -W $SECRET -u bench -e 127.0.0.1 -r "$PEER_PORT" -X -c \
+uclient() { # port m n z [-t] → uclient's output
+  taskset -c 1 timeout 300 turnutils_uclient ${5:-} -W $SECRET -u bench -e 127.0.0.1 -r "$PEER_PORT" -X -c \
     -m "$2" -n "$3" -l 1000 -z "$4" -p "$1" 127.0.0.1 2>&1 || true
 }
 HOST_DLL=$ROOT/bench/turn/TurnHost/bin/Release/net10.0/TurnHost.dll
 if [[ ${STEP_ARGS[0]} == throughput ]]; then
   dotnet build bench/turn/TurnHost -c Release -v q -nologo >"$WORK/build-host.log" 2>&1 || { cat "$WORK/build-host.log"; exit 1; }
 fi
-for _ in 1 2; do uclient "$COTURN_PORT" 10 1000 5 >/dev/null; uclient "$OURS_PORT" 10 1000 5 >/dev/null; done
+MEASURE=${MEASURE:-syscalls}
+[[ $MEASURE == syscalls || $MEASURE == profile ]] || { echo "MEASURE is syscalls or profile"; exit 2; }
+# The same warm-up as bench/turn.sh (so ours has compiled its per-session code): rounds over UDP and TCP.
+for ((w = 0; w < ${WARMUP_ROUNDS:-4}; w++)); do
+  for tflag in "" "-t"; do
+    uclient "$COTURN_PORT" 10 1000 5 $tflag >/dev/null; uclient "$OURS_PORT" 10 1000 5 $tflag >/dev/null
+  done
+done
 
-echo "# bench/turn-syscalls.sh at $COMMIT, $(date -u '+%Y-%m-%d %H:%M UTC'), step ${STEP_ARGS[*]} (m n z)${EXTRA_ENV:+, ours with $EXTRA_ENV (NOT as shipped)}, load:$(uptime | sed 's/.*load average://')"
+echo "# files (logs, perf data) in $WORK"
+echo "# bench/turn-syscalls.sh ($MEASURE) at $COMMIT, $(date -u '+%Y-%m-%d %H:%M UTC'), step ${STEP_ARGS[*]} (m n z)${EXTRA_ENV:+, ours with $EXTRA_ENV (NOT as shipped)}, load:$(uptime | sed 's/.*load average://')"
 for who in coturn ours; do
   if [[ $who == coturn ]]; then pid=$COTURN_PID port=$COTURN_PORT; else pid=$OURS_PID port=$OURS_PORT; fi
-  perf stat --per-thread -x, -o "$WORK/perf-$who.csv" -e 'syscalls:sys_enter_*' -p "$pid" &
+  if [[ $MEASURE == profile ]]; then
+    perf record -q -F 4999 -g -o "$WORK/perf-$who.data" -p "$pid" 2>"$WORK/perf-$who.log" &
+  else
+    perf stat --per-thread -x, -o "$WORK/perf-$who.csv" -e 'syscalls:sys_enter_*' -p "$pid" &
+  fi
   perf_pid=$!
   sleep 0.5
   if [[ ${STEP_ARGS[0]} == throughput ]]; then
@@ -88,6 +104,10 @@ for who in coturn ours; do
     sent=$(grep -o 'tot_send_msgs=[0-9]*' <<<"$out" | tail -1 | cut -d= -f2); recv=$(grep -o 'tot_recv_msgs=[0-9]*' <<<"$out" | tail -1 | cut -d= -f2)
     packets=$(( ${sent:-0} + ${recv:-0} ))
     echo "## $who: $packets relayed packets ($(grep -o 'Total lost packets.*' <<<"$out" | tail -1))"
+  fi
+  if [[ $MEASURE == profile ]]; then
+    python3 "$ROOT/bench/perf-split.py" "$WORK/perf-$who.data" "$packets" "$who"
+    continue
   fi
   # --per-thread lines: thread-tid,count,,event,...  → per call (all threads), then per thread (all calls)
   awk -F, -v p="$packets" '$2 ~ /^[0-9]+$/ && $2 > 0 {
