@@ -5,13 +5,14 @@
 
 Reads `perf script` of PERF_DATA (cpu-clock samples with call chains) and prints, per UNIT (a relayed packet or
 message: UNITS of them happened while perf recorded), the sampled CPU time split by thread (user / kernel) and the
-kernel's share by the system call it was in (send: sendto, sendmsg, sendmmsg, write; receive: recvfrom, recvmsg,
-recvmmsg, read; wait: epoll_wait, futex and the scheduling around sleeps; sched_yield; other: interrupts, softirqs
+kernel's share by the system call it was in (send: send, sendto, sendmsg, sendmmsg, write; receive: recv, recvfrom,
+recvmsg, recvmmsg, read; wait: epoll_wait, futex and the scheduling around sleeps; sched_yield; other: interrupts, softirqs
 outside a system call, page faults and the rest). Markdown tables, for docs/benchmarks.md.
 
 cpu-clock samples land in the kernel's context-switch tail (finish_task_switch) for time spent switching: those are
 counted under the system call that slept (epoll_wait, futex) as perf saw them.
 """
+import os
 import re
 import subprocess
 import sys
@@ -59,8 +60,10 @@ def thread_kind(comm):
 
 def samples(path):
     """Yields (comm, in_kernel, syscall or None) per sample."""
-    out = subprocess.run(["perf", "script", "-i", path, "-F", "comm,ip,sym,dso"], capture_output=True, text=True,
-                         check=True).stdout
+    run = subprocess.run(["perf", "script", "-i", path, "-F", "comm,ip,sym,dso"], capture_output=True, text=True)
+    if run.returncode != 0:
+        sys.exit(f"perf-split: perf script could not read {path}: {run.stderr.strip()[:300]}")
+    out = run.stdout
     for block in out.split("\n\n"):
         lines = [l for l in block.splitlines() if l.strip()]
         if not lines:
@@ -93,8 +96,14 @@ def group(call):
 def main():
     if len(sys.argv) < 4:
         sys.exit(__doc__)
-    path, units, label = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+    path, label = sys.argv[1], sys.argv[3]
+    try:
+        units = int(sys.argv[2])
+    except ValueError:
+        sys.exit(f"perf-split: UNITS must be a whole number, not {sys.argv[2]!r}")
     unit = sys.argv[4] if len(sys.argv) > 4 else "packet"
+    if not os.path.isfile(path):
+        sys.exit(f"perf-split: no perf data at {path}")
     freq = 0
     header = subprocess.run(["perf", "report", "-i", path, "--header-only"], capture_output=True, text=True).stdout
     m = re.search(r"sample_freq \} = (\d+)", header)
@@ -109,6 +118,8 @@ def main():
         per_thread[thread_kind(comm)][1 if in_kernel else 0] += 1
         if in_kernel:
             kernel_by[group(call)] += 1
+    if total == 0:
+        sys.exit(f"perf-split: no samples in {path} (was the process running?)")
     us = 1e6 / freq / units  # µs of CPU per unit per sample
     print(f"#### {label}: {total} samples at {freq} Hz over {units} {unit}s = {total * us:.2f} µs of CPU per {unit}")
     print()
