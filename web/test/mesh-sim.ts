@@ -3,7 +3,7 @@
  * members that go up and down, and frames that are dropped, duplicated and reordered, all driven by
  * a seeded PRNG so a failing seed replays exactly.
  */
-import { createPublicKey, generateKeyPairSync, sign as nodeSign, verify as nodeVerify, type KeyObject } from "node:crypto";
+import { createPrivateKey, createPublicKey, generateKeyPairSync, sign as nodeSign, verify as nodeVerify, type KeyObject } from "node:crypto";
 import { certificateInput, type Certificate, type Signer, type Verifier } from "../src/core/auth/keys";
 import { MeshRoom, type Clock, type LinksPort, type MeshOptions } from "../src/core/room/mesh";
 import { RoomTrust } from "../src/core/room/trust";
@@ -30,9 +30,20 @@ export interface SyncSigner {
 }
 
 export function syncSigner(): SyncSigner {
-  const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
-  const jwk = publicKey.export({ format: "jwk" });
-  const raw = Buffer.concat([Buffer.from([4]), Buffer.from(jwk.x!, "base64url"), Buffer.from(jwk.y!, "base64url")]);
+  // The pair comes back encoded and the signing key is made from its bytes: exporting a KeyObject that
+  // generateKeyPairSync has just returned (publicKey.export(), as this did) can deadlock Node.js — a garbage
+  // collection inside the export runs the finished key-generation job's destructor, which waits for the
+  // mutex the export holds. Seen as a test worker asleep for good (native stack: ExportJWKEcKey → GC →
+  // ~KeyGenJob → pthread_mutex_lock) about once in ten thousand simulated members.
+  const { privateKey: pkcs8, publicKey: spki } = generateKeyPairSync("ec", {
+    namedCurve: "P-256",
+    publicKeyEncoding: { type: "spki", format: "der" },
+    privateKeyEncoding: { type: "pkcs8", format: "der" },
+  });
+  const privateKey = createPrivateKey({ key: pkcs8, format: "der", type: "pkcs8" });
+  // A P-256 SubjectPublicKeyInfo ends with the uncompressed point: 0x04, x, y.
+  const raw = spki.subarray(spki.length - 65);
+  if (spki.length !== 91 || raw[0] !== 4) throw new Error("unexpected P-256 public key encoding");
   return {
     key: raw.toString("base64url"),
     sign: (data) => nodeSign("sha256", Buffer.from(data), { key: privateKey, dsaEncoding: "ieee-p1363" }).toString("base64url"),
