@@ -132,6 +132,34 @@ public sealed class UdpBatchTests
         AssertReceived(receiver, lengths);
     }
 
+    /// <summary>
+    /// An empty datagram after a run of one size ends the run instead of joining it (the kernel would cut no datagram
+    /// for it, so it would vanish): every datagram arrives, the empty one as an empty datagram, in order.
+    /// </summary>
+    [Fact]
+    public void Flush_EmptyDatagramAfterARun_SentOnItsOwnNotLost()
+    {
+        if (!LinuxSockets.Supported)
+        {
+            return;
+        }
+        int[] lengths = [100, 100, 0, 100, 100];
+        using var receiver = Bound();
+        using var sender = Bound();
+        using var batch = new UdpBatch(lengths.Length, 0, 1500) { Segmentation = true };
+        for (int i = 0; i < lengths.Length; i++)
+        {
+            if (lengths[i] > 0)
+            {
+                Numbered(i, lengths[i]).CopyTo(batch.Slot(i));
+            }
+            batch.Queue(i, 0, lengths[i]);
+        }
+        var to = ((IPEndPoint)receiver.LocalEndPoint!).Serialize();
+        Assert.Equal(lengths.Length, batch.Flush(sender.SafeHandle, to));
+        AssertReceived(receiver, lengths);
+    }
+
     /// <summary>GSO limits: at most 64 datagrams and 65,000 bytes a message; a batch over either is split, nothing lost.</summary>
     [Theory]
     [InlineData(70, 100)]
