@@ -219,6 +219,137 @@ public sealed class UdpBatchTests
         Assert.Equal(0, batch.Queued);
     }
 
+    /// <summary>
+    /// GRO: runs sent with GSO reach a UDP_GRO socket as coalesced messages (64 segments, a shorter last one, runs longer
+    /// than a batch, a plain datagram between runs); the coalescing batch hands out every datagram once, in order, with
+    /// its length, its bytes and its sender, across as many receives as it takes.
+    /// </summary>
+    [Theory]
+    [InlineData(0)]
+    [InlineData(16)]
+    public void Receive_CoalescedRuns_SplitIntoEveryDatagramInOrderAcrossReceives(int headroom)
+    {
+        if (!LinuxSockets.Supported)
+        {
+            return;
+        }
+        using var receiver = Bound();
+        using var sender = Bound();
+        Assert.True(UdpBatch.TryEnableCoalescing(receiver));
+        receiver.ReceiveBufferSize = 1 << 20;
+        // 64 × 1000 (the kernel's segment limit), 20 × 700 and a 300 that ends the run, one plain 90, 30 × 1200.
+        int[] lengths = [.. Enumerable.Repeat(1000, 64), .. Enumerable.Repeat(700, 20), 300, 90, .. Enumerable.Repeat(1200, 30)];
+        SendSegmented(sender, receiver, lengths);
+
+        using var batch = new UdpBatch(BatchCount, headroom, 1500, coalescing: true);
+        var seen = new List<int>();
+        var from = new SocketAddress(AddressFamily.InterNetwork);
+        while (seen.Count < lengths.Length)
+        {
+            int n = ReceiveWithin(batch, receiver);
+            Assert.InRange(n, 1, BatchCount);
+            for (int i = 0; i < n; i++)
+            {
+                Assert.False(batch.Truncated(i));
+                var payload = batch.Payload(i);
+                int number = BinaryPrimitives.ReadInt32BigEndian(payload);
+                Assert.Equal(seen.Count, number);
+                Assert.Equal(lengths[number], payload.Length);
+                Assert.True(payload[4..].IndexOfAnyExcept((byte)number) < 0, "the bytes of datagram " + number);
+                Assert.Equal(payload.ToArray(), batch.Slot(i).Slice(headroom, payload.Length).ToArray());
+                Assert.True(batch.TryCopySource(i, from));
+                Assert.Equal(sender.LocalEndPoint, new IPEndPoint(IPAddress.Any, 0).Create(from));
+                seen.Add(number);
+            }
+        }
+        Assert.False(batch.Pending);
+        // The kernel did coalesce (else this test would not test the split): all but the plain datagram at most.
+        Assert.InRange(batch.TakeCoalesced(), 2, lengths.Length);
+        Assert.Equal(0, batch.TakeCoalesced());
+        Assert.Equal(-LinuxSockets.EAgain, batch.Receive(receiver.SafeHandle, LinuxSockets.MsgDontWait));
+    }
+
+    /// <summary>A coalesced run of datagrams longer than the batch's capacity, and a plain one: each marked truncated, the neighbours intact.</summary>
+    [Fact]
+    public void Receive_CoalescedDatagramsLongerThanCapacity_EachMarkedTruncatedNeighboursIntact()
+    {
+        if (!LinuxSockets.Supported)
+        {
+            return;
+        }
+        using var receiver = Bound();
+        using var sender = Bound();
+        Assert.True(UdpBatch.TryEnableCoalescing(receiver));
+        int[] lengths = [100, .. Enumerable.Repeat(600, 5), 100, 900, 100];
+        SendSegmented(sender, receiver, lengths);
+
+        using var batch = new UdpBatch(BatchCount, 0, 500, coalescing: true);
+        var seen = new List<(int Length, bool Truncated)>();
+        while (seen.Count < lengths.Length)
+        {
+            int n = ReceiveWithin(batch, receiver);
+            Assert.True(n > 0);
+            for (int i = 0; i < n; i++)
+            {
+                seen.Add((batch.Truncated(i) ? -1 : BinaryPrimitives.ReadInt32BigEndian(batch.Payload(i)), batch.Truncated(i)));
+            }
+        }
+        Assert.Equal([(0, false), (-1, true), (-1, true), (-1, true), (-1, true), (-1, true), (6, false), (-1, true), (8, false)], seen);
+    }
+
+    /// <summary>What is left of a coalesced message belongs to its socket: another socket is refused until it is discarded, then read anew.</summary>
+    [Fact]
+    public void Receive_PendingDatagramsOfAnotherSocket_RefusedUntilDiscarded()
+    {
+        if (!LinuxSockets.Supported)
+        {
+            return;
+        }
+        using var receiver = Bound();
+        using var other = Bound();
+        using var sender = Bound();
+        Assert.True(UdpBatch.TryEnableCoalescing(receiver));
+        SendSegmented(sender, receiver, [.. Enumerable.Repeat(200, 3 * BatchCount)]);
+        sender.SendTo(Numbered(77, 40), other.LocalEndPoint!);
+
+        using var batch = new UdpBatch(BatchCount, 0, 1500, coalescing: true);
+        int n = ReceiveWithin(batch, receiver);
+        Assert.Equal(BatchCount, n);
+        Assert.True(batch.Pending);
+        Assert.Throws<InvalidOperationException>(() => ReceiveWithin(batch, other));
+        Assert.Equal(2 * BatchCount, batch.Discard());
+        Assert.False(batch.Pending);
+        Assert.Equal(1, ReceiveWithin(batch, other));
+        Assert.Equal(77, BinaryPrimitives.ReadInt32BigEndian(batch.Payload(0)));
+        Assert.Equal(40, batch.Length(0));
+    }
+
+    /// <summary>A receive that fails the test instead of hanging when nothing more arrives.</summary>
+    private static int ReceiveWithin(UdpBatch batch, Socket socket)
+    {
+        if (!batch.Pending)
+        {
+            Assert.True(socket.Poll(TimeSpan.FromSeconds(10), SelectMode.SelectRead), "nothing more arrived within 10 s");
+        }
+        return batch.Receive(socket.SafeHandle, LinuxSockets.MsgDontWait);
+    }
+
+    /// <summary>Sends datagrams numbered 0.. with the given lengths (each filled with its number) as GSO runs, as the relay would.</summary>
+    private static void SendSegmented(Socket sender, Socket receiver, int[] lengths)
+    {
+        using var batch = new UdpBatch(lengths.Length, 0, lengths.Max()) { Segmentation = true };
+        var to = ((IPEndPoint)receiver.LocalEndPoint!).Serialize();
+        for (int i = 0; i < lengths.Length; i++)
+        {
+            var slot = batch.Slot(i)[..lengths[i]];
+            slot.Fill((byte)i);
+            BinaryPrimitives.WriteInt32BigEndian(slot, i);
+            batch.Queue(i, 0, lengths[i]);
+        }
+        Assert.Equal(lengths.Length, batch.Flush(sender.SafeHandle, to));
+        Assert.True(batch.Segmentation, "the kernel refused GSO");
+    }
+
     private static void AssertReceived(Socket receiver, int[] lengths)
     {
         receiver.ReceiveTimeout = 20_000;

@@ -45,7 +45,7 @@ internal sealed class AllocationManager : IDisposable
         _metrics = metrics;
         _time = time;
         _logger = logger;
-        _poller = options.UdpBatchedIo ? Udp.RelayPoller.TryCreate(options.MaxPayloadSize, options.UdpBatchSize, metrics, options.UdpBatchedPeerSends) : null;
+        _poller = options.UdpBatchedIo ? Udp.RelayPoller.TryCreate(options.MaxPayloadSize, options.UdpBatchSize, metrics, options.UdpBatchedPeerSends, options.UdpGro) : null;
     }
 
     /// <summary>True when relay sockets are served by the batched Linux poller (else by one async loop each).</summary>

@@ -18,6 +18,7 @@ internal sealed class TurnMetrics : IDisposable
     private long _relayedPackets;
     private long _relayedBytes;
     private long _dropped;
+    private long _coalesced;
     private long _allocationsCreated;
     private long _handlerFaults;
 
@@ -29,6 +30,7 @@ internal sealed class TurnMetrics : IDisposable
         _meter.CreateObservableCounter("ghostchat.turn.relayed.packets", () => Interlocked.Read(ref _relayedPackets), description: "Packets relayed, both directions.");
         _meter.CreateObservableCounter("ghostchat.turn.relayed.bytes", () => Interlocked.Read(ref _relayedBytes), unit: "By", description: "Payload bytes relayed, both directions.");
         _meter.CreateObservableCounter("ghostchat.turn.dropped.packets", () => Interlocked.Read(ref _dropped), description: "Packets dropped: no permission, rate limit, malformed.");
+        _meter.CreateObservableCounter("ghostchat.turn.udp.coalesced", () => Interlocked.Read(ref _coalesced), description: "Datagrams that arrived coalesced (UDP GRO): the kernel handed a burst from one sender over in one message.");
         _refusals = _meter.CreateCounter<long>("ghostchat.turn.refusals", description: "Requests, connections and sends refused by an abuse limit, by reason.");
     }
 
@@ -62,6 +64,25 @@ internal sealed class TurnMetrics : IDisposable
     }
 
     public void CountDropped() => Interlocked.Increment(ref _dropped);
+
+    public void CountDropped(int packets)
+    {
+        if (packets > 0)
+        {
+            Interlocked.Add(ref _dropped, packets);
+        }
+    }
+
+    public long CoalescedPackets => Interlocked.Read(ref _coalesced);
+
+    /// <summary>Datagrams that arrived coalesced (GRO) in one socket's turn.</summary>
+    public void CountCoalesced(long packets)
+    {
+        if (packets > 0)
+        {
+            Interlocked.Add(ref _coalesced, packets);
+        }
+    }
 
     public void CountAllocationCreated() => Interlocked.Increment(ref _allocationsCreated);
 

@@ -88,6 +88,9 @@ public sealed class TurnServer : IAsyncDisposable
     /// <summary>Packets dropped since start.</summary>
     public long DroppedPackets => _metrics.DroppedPackets;
 
+    /// <summary>Datagrams since start that the kernel handed over coalesced (UDP GRO), split again by the server.</summary>
+    public long CoalescedPackets => _metrics.CoalescedPackets;
+
     /// <summary>Exceptions caught around one packet since start (should stay 0).</summary>
     public long HandlerFaults => _metrics.HandlerFaults;
 

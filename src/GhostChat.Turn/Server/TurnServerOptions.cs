@@ -172,6 +172,13 @@ public sealed class TurnServerOptions
     /// </summary>
     public bool UdpBatchedPeerSends { get; set; } = true;
 
+    /// <summary>
+    /// Batched path: UDP sockets get Linux UDP GRO, so the kernel may hand over a burst of one sender's datagrams
+    /// (coalesced by the network card's GRO, or sent with GSO) as one message, which the server splits again: one trip
+    /// through the stack per burst. Where the kernel does not offer it, datagrams come one by one. Default true.
+    /// </summary>
+    public bool UdpGro { get; set; } = true;
+
     /// <summary>Largest relayed payload; larger datagrams are dropped. Default 4096.</summary>
     public int MaxPayloadSize { get; set; } = 4096;
 

@@ -190,7 +190,11 @@ internal sealed class UdpListener(
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private bool BatchedReceiveLoop(Socket socket, bool bindingOnly)
     {
-        using var batch = new Udp.UdpBatch(options.UdpBatchSize, 0, options.MaxPayloadSize + 128);
+        using var batch = new Udp.UdpBatch(options.UdpBatchSize, 0, options.MaxPayloadSize + 128, coalescing: options.UdpGro);
+        if (options.UdpGro)
+        {
+            Udp.UdpBatch.TryEnableCoalescing(socket);
+        }
         var from = new SocketAddress(socket.AddressFamily);
         var handle = socket.SafeHandle;
         bool received = false;
@@ -226,6 +230,7 @@ internal sealed class UdpListener(
             }
             received = true;
             DispatchBatch(socket, batch, n, from, bindingOnly);
+            metrics.CountCoalesced(batch.TakeCoalesced());
         }
         return true;
     }

@@ -15,6 +15,8 @@ namespace GhostChat.Turn.Server.Udp;
 /// listening socket (<see cref="PolledSocket"/>) is drained into a second batch that its owner demultiplexes (client
 /// → peer datagrams of one such batch are queued on a <see cref="PeerSendQueue"/> and sent after it, one sendmmsg per
 /// relay socket; sends never block). No thread-pool hop, no allocation per datagram. An eventfd wakes it to stop.
+/// With GRO on (<see cref="TurnServerOptions.UdpGro"/>) every socket it serves gets UDP_GRO, and its batches split
+/// what the kernel coalesced: one trip through the stack for a burst from one sender.
 /// </summary>
 internal sealed unsafe class RelayPoller : IDisposable
 {
@@ -31,6 +33,7 @@ internal sealed unsafe class RelayPoller : IDisposable
     private readonly UdpBatch _listenBatch;
     private readonly PeerSendQueue _peerSends;
     private readonly bool _batchPeerSends;
+    private readonly bool _gro;
     private readonly int[] _lengths;
     private readonly Epoll _epoll;
     private readonly Thread _thread;
@@ -38,15 +41,16 @@ internal sealed unsafe class RelayPoller : IDisposable
     private volatile bool _stopping;
     private int _disposed;
 
-    private RelayPoller(Epoll epoll, int maxPayload, int batchSize, TurnMetrics metrics, bool batchPeerSends)
+    private RelayPoller(Epoll epoll, int maxPayload, int batchSize, TurnMetrics metrics, bool batchPeerSends, bool gro)
     {
         _batchPeerSends = batchPeerSends;
+        _gro = gro;
         _epoll = epoll;
         _metrics = metrics;
         // A batch from one relay socket goes to one client: runs of equal-sized datagrams go as one GSO message.
-        _batch = new UdpBatch(batchSize, Allocation.Headroom, maxPayload) { Segmentation = true };
+        _batch = new UdpBatch(batchSize, Allocation.Headroom, maxPayload, coalescing: gro) { Segmentation = true };
         // What a client sends: a payload and its ChannelData or Send indication header.
-        _listenBatch = new UdpBatch(batchSize, 0, maxPayload + 128);
+        _listenBatch = new UdpBatch(batchSize, 0, maxPayload + 128, coalescing: gro);
         // What goes on to peers: at most one datagram per datagram received, no longer than it.
         _peerSends = new PeerSendQueue(batchSize, _listenBatch.Capacity, metrics);
         _lengths = new int[batchSize];
@@ -59,16 +63,17 @@ internal sealed unsafe class RelayPoller : IDisposable
     /// <summary>
     /// A poller, or null where the system calls are missing (not Linux, or refused): the portable loops serve then.
     /// With <paramref name="batchPeerSends"/> (<see cref="TurnServerOptions.UdpBatchedPeerSends"/>) datagrams towards
-    /// peers are queued per received batch.
+    /// peers are queued per received batch; with <paramref name="gro"/> (<see cref="TurnServerOptions.UdpGro"/>) the
+    /// sockets it serves get UDP_GRO.
     /// </summary>
-    public static RelayPoller? TryCreate(int maxPayload, int batchSize, TurnMetrics metrics, bool batchPeerSends = true)
+    public static RelayPoller? TryCreate(int maxPayload, int batchSize, TurnMetrics metrics, bool batchPeerSends = true, bool gro = true)
     {
         var epoll = Epoll.TryCreate(MaxEvents, WakeId);
         if (epoll is null)
         {
             return null;
         }
-        var poller = new RelayPoller(epoll, maxPayload, batchSize, metrics, batchPeerSends);
+        var poller = new RelayPoller(epoll, maxPayload, batchSize, metrics, batchPeerSends, gro);
         poller._thread.Start();
         return poller;
     }
@@ -94,6 +99,11 @@ internal sealed unsafe class RelayPoller : IDisposable
             using var fd = new HandleLease(socket.SafeHandle);
             if (_epoll.Control(EpollCtlAdd, fd.Fd, EpollIn, (ulong)id))
             {
+                // Only now: a socket the poller does not read must not get coalesced messages.
+                if (_gro)
+                {
+                    UdpBatch.TryEnableCoalescing(socket);
+                }
                 return true;
             }
         }
@@ -196,8 +206,21 @@ internal sealed unsafe class RelayPoller : IDisposable
     /// <summary>Reads what waits on one listening socket, a batch at a time, and hands each batch to its owner.</summary>
     private void Drain(PolledSocket source)
     {
+        try
+        {
+            DrainBatches(source);
+        }
+        finally
+        {
+            Settle(_listenBatch);
+        }
+    }
+
+    private void DrainBatches(PolledSocket source)
+    {
         var handle = source.Socket.SafeHandle;
-        for (int round = 0; round < RoundsPerWake && !_stopping; round++)
+        // Datagrams split from a coalesced message are handed out before the next socket's turn (the batch is shared).
+        for (int round = 0; (round < RoundsPerWake || _listenBatch.Pending) && !_stopping; round++)
         {
             int n = _listenBatch.Receive(handle, MsgDontWait);
             if (n < 0)
@@ -233,9 +256,31 @@ internal sealed unsafe class RelayPoller : IDisposable
     /// <summary>Reads what waits on one relay socket, a batch at a time, and passes it on to the client.</summary>
     private void Drain(Allocation allocation)
     {
+        try
+        {
+            DrainBatches(allocation);
+        }
+        finally
+        {
+            Settle(_batch);
+        }
+    }
+
+    /// <summary>After a socket's turn: counts what arrived coalesced, and drops what is left of a message (its socket closed).</summary>
+    private void Settle(UdpBatch batch)
+    {
+        if (batch.Pending)
+        {
+            _metrics.CountDropped(batch.Discard());
+        }
+        _metrics.CountCoalesced(batch.TakeCoalesced());
+    }
+
+    private void DrainBatches(Allocation allocation)
+    {
         var handle = allocation.Relay.SafeHandle;
         var udp = allocation.Link as UdpLink;
-        for (int round = 0; round < RoundsPerWake && !allocation.Closed; round++)
+        for (int round = 0; (round < RoundsPerWake || _batch.Pending) && !allocation.Closed; round++)
         {
             int n = _batch.Receive(handle, MsgDontWait);
             if (n <= 0)

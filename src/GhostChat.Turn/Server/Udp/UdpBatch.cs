@@ -1,4 +1,6 @@
+using System.Buffers.Binary;
 using System.Net;
+using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using static GhostChat.Turn.Server.Udp.LinuxSockets;
@@ -10,6 +12,14 @@ namespace GhostChat.Turn.Server.Udp;
 /// <see cref="Headroom"/> bytes in front of the payload (where a relay writes its ChannelData or Data indication
 /// header in place), and the native message headers pointing into it. Made once per receive loop and reused: a
 /// datagram costs no allocation. Not thread-safe: one loop owns it.
+/// <para>
+/// Made with <c>coalescing</c>, it also reads sockets with Linux UDP GRO on (<see cref="TryEnableCoalescing"/>): the
+/// kernel may then hand over up to 64 KB of one sender's datagrams as one message with their segment size, and the
+/// batch splits it again, so its owner sees the same datagrams one by one. Each message gets a second buffer behind
+/// its slot for what does not fit there; a plain datagram stays where it landed, the segments after the first of a
+/// coalesced one are copied into spare slots. A message cut into more datagrams than fit one <see cref="Receive"/>
+/// leaves the rest <see cref="Pending"/>: the next Receive on the same socket returns them before it reads again.
+/// </para>
 /// </summary>
 internal sealed unsafe class UdpBatch : IDisposable
 {
@@ -33,6 +43,12 @@ internal sealed unsafe class UdpBatch : IDisposable
     /// <summary>A GSO message's payload must fit one IP datagram.</summary>
     internal const nuint MaxSegmentedBytes = 65000;
 
+    // GRO: the cmsg the kernel puts on a coalesced message (SOL_UDP, UDP_GRO) carries the segment size as an int.
+    private const int UdpGro = 104;
+
+    /// <summary>Room for one coalesced message: a GRO message never exceeds one IP datagram's 64 KB.</summary>
+    internal const int MaxCoalescedBytes = 65536;
+
     private readonly byte[] _data;
     private readonly byte* _base;
     private readonly MMsgHdr* _receive;
@@ -43,30 +59,89 @@ internal sealed unsafe class UdpBatch : IDisposable
     private readonly byte* _sendName;
     private readonly byte* _control;
     private readonly int[] _perMessage;
+    private readonly bool _coalescing;
+    private readonly int _spillSize;
+    private readonly byte* _spill;
+    private readonly byte* _receiveControl;
+
+    // What Receive handed out, datagram by datagram: its slot, its message (for the sender), length and whether cut.
+    private readonly int[] _slotOf;
+    private readonly int[] _messageOf;
+    private readonly int[] _lengthOf;
+    private readonly bool[] _truncatedOf;
+
+    // The messages of the last recvmmsg, the segment size of each (0: one datagram), and how far they are handed out.
+    private readonly int[] _segmentSize;
+    private SafeHandle? _readFrom;
+    private int _messages;
+    private int _nextMessage;
+    private int _nextSegment;
+    private long _coalesced;
     private int _queued;
     private bool _disposed;
 
     /// <param name="count">Datagrams per system call.</param>
     /// <param name="headroom">Bytes kept free in front of each payload.</param>
     /// <param name="capacity">The largest payload accepted; longer ones arrive marked truncated.</param>
-    public UdpBatch(int count, int headroom, int capacity)
+    /// <param name="coalescing">Split messages that GRO coalesced (the socket's UDP_GRO is turned on by <see cref="TryEnableCoalescing"/>).</param>
+    public UdpBatch(int count, int headroom, int capacity, bool coalescing = false)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
         Count = count;
         Headroom = headroom;
         Capacity = capacity;
+        _coalescing = coalescing;
         // The slot also has room behind the payload: ChannelData over a stream is padded to 4 bytes.
         SlotSize = (headroom + capacity + 4 + 63) & ~63;
-        _data = GC.AllocateArray<byte>(count * SlotSize, pinned: true);
+        // Coalescing: a spare slot per slot for the segments after the first of a coalesced message.
+        int slots = coalescing ? 2 * count : count;
+        _data = GC.AllocateArray<byte>(slots * SlotSize, pinned: true);
         _base = (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_data));
         _receive = (MMsgHdr*)NativeMemory.AllocZeroed((nuint)(count * sizeof(MMsgHdr)));
         _send = (MMsgHdr*)NativeMemory.AllocZeroed((nuint)(count * sizeof(MMsgHdr)));
-        _receiveIov = (IoVec*)NativeMemory.AllocZeroed((nuint)(count * sizeof(IoVec)));
+        _receiveIov = (IoVec*)NativeMemory.AllocZeroed((nuint)(2 * count * sizeof(IoVec)));
         _sendIov = (IoVec*)NativeMemory.AllocZeroed((nuint)(count * sizeof(IoVec)));
         _names = (byte*)NativeMemory.AllocZeroed((nuint)(count * NameSlot));
         _sendName = (byte*)NativeMemory.AllocZeroed(NameSlot);
         _control = (byte*)NativeMemory.AllocZeroed((nuint)(count * ControlSlot));
+        _receiveControl = (byte*)NativeMemory.AllocZeroed((nuint)(count * ControlSlot));
         _perMessage = new int[count];
+        _slotOf = new int[count];
+        _messageOf = new int[count];
+        _lengthOf = new int[count];
+        _truncatedOf = new bool[count];
+        _segmentSize = new int[count];
+        for (int i = 0; i < count; i++)
+        {
+            // Before a receive (a batch that only sends), datagram i is slot i.
+            _slotOf[i] = i;
+        }
+        if (coalescing && capacity < MaxCoalescedBytes)
+        {
+            // Not zeroed and not touched until a message is longer than its slot: pages the kernel never writes cost
+            // address space only.
+            _spillSize = MaxCoalescedBytes - capacity;
+            _spill = (byte*)NativeMemory.Alloc((nuint)count * (nuint)_spillSize);
+        }
+    }
+
+    /// <summary>
+    /// Turns Linux UDP GRO on for <paramref name="socket"/>: the kernel may then coalesce a burst from one sender into
+    /// one message. Only for a socket that only a coalescing batch reads. False where the kernel does not offer it.
+    /// </summary>
+    public static bool TryEnableCoalescing(Socket socket)
+    {
+        Span<byte> on = stackalloc byte[sizeof(int)];
+        BinaryPrimitives.WriteInt32LittleEndian(on, 1);
+        try
+        {
+            socket.SetRawSocketOption(SolUdp, UdpGro, on);
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
     }
 
     /// <summary>
@@ -89,33 +164,196 @@ internal sealed unsafe class UdpBatch : IDisposable
 
     /// <summary>
     /// Receives up to <see cref="Count"/> datagrams in one recvmmsg. <paramref name="flags"/>: MSG_DONTWAIT to return
-    /// at once when none is waiting, MSG_WAITFORONE to block for the first only. Returns how many, or -errno.
+    /// at once when none is waiting, MSG_WAITFORONE to block for the first only. Returns how many, or -errno. While
+    /// datagrams of the last read are <see cref="Pending"/>, returns those without reading (the same socket only).
     /// </summary>
     public int Receive(SafeHandle socket, int flags)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
+        if (Pending)
+        {
+            if (!ReferenceEquals(socket, _readFrom))
+            {
+                throw new InvalidOperationException("Datagrams of another socket are pending: receive them or discard them first.");
+            }
+            return HandOut();
+        }
         for (int i = 0; i < Count; i++)
         {
-            Point(ref _receive[i], &_receiveIov[i], _names + (i * NameSlot), _base + (i * SlotSize) + Headroom, Capacity);
+            ref var message = ref _receive[i];
+            var iov = &_receiveIov[2 * i];
+            Point(ref message, iov, _names + (i * NameSlot), _base + (i * SlotSize) + Headroom, Capacity);
+            if (_coalescing)
+            {
+                message.Header.Control = _receiveControl + (i * ControlSlot);
+                message.Header.ControlLength = ControlSlot;
+                if (_spill != null)
+                {
+                    iov[1].Base = _spill + ((nint)i * _spillSize);
+                    iov[1].Length = (nuint)_spillSize;
+                    message.Header.IovLength = 2;
+                }
+            }
         }
-        using var fd = new HandleLease(socket);
-        int n = RecvMMsg(fd.Fd, _receive, (uint)Count, flags, null);
-        return n >= 0 ? n : -Marshal.GetLastPInvokeError();
+        int n;
+        using (var fd = new HandleLease(socket))
+        {
+            n = RecvMMsg(fd.Fd, _receive, (uint)Count, flags, null);
+        }
+        if (n < 0)
+        {
+            return -Marshal.GetLastPInvokeError();
+        }
+        _readFrom = socket;
+        _messages = n;
+        _nextMessage = 0;
+        _nextSegment = 0;
+        for (int m = 0; m < n; m++)
+        {
+            _segmentSize[m] = _coalescing ? SegmentSize(m) : 0;
+        }
+        return HandOut();
+    }
+
+    /// <summary>True when datagrams of the last read are still to be handed out by <see cref="Receive"/>.</summary>
+    public bool Pending => _nextMessage < _messages;
+
+    /// <summary>Forgets the <see cref="Pending"/> datagrams (their socket is gone); returns how many.</summary>
+    public int Discard()
+    {
+        int dropped = 0;
+        for (int m = _nextMessage; m < _messages; m++)
+        {
+            dropped += Segments(m) - (m == _nextMessage ? _nextSegment : 0);
+        }
+        _messages = 0;
+        _nextMessage = 0;
+        _nextSegment = 0;
+        return dropped;
+    }
+
+    /// <summary>Datagrams that arrived coalesced (GRO) since the last call; the count starts again at 0.</summary>
+    public long TakeCoalesced()
+    {
+        long coalesced = _coalesced;
+        _coalesced = 0;
+        return coalesced;
+    }
+
+    /// <summary>The segment size the kernel gave message <paramref name="m"/> (its UDP_GRO cmsg), 0 when it holds one datagram.</summary>
+    private int SegmentSize(int m)
+    {
+        ref var header = ref _receive[m].Header;
+        if (header.ControlLength < 16 + sizeof(int))
+        {
+            return 0;
+        }
+        byte* control = (byte*)header.Control;
+        if (*(int*)(control + 8) != SolUdp || *(int*)(control + 12) != UdpGro)
+        {
+            return 0;
+        }
+        int size = *(int*)(control + 16);
+        return size > 0 && size < (int)_receive[m].Length ? size : 0;
+    }
+
+    /// <summary>How many datagrams message <paramref name="m"/> holds.</summary>
+    private int Segments(int m)
+    {
+        int size = _segmentSize[m];
+        return size == 0 ? 1 : (int)((_receive[m].Length + (uint)size - 1) / (uint)size);
+    }
+
+    /// <summary>
+    /// Hands out the datagrams of the last read from where the previous call stopped, at most <see cref="Count"/>: a
+    /// message of one datagram where it landed, the segments of a coalesced one (the first where it landed, the
+    /// others copied into spare slots). Returns how many.
+    /// </summary>
+    private int HandOut()
+    {
+        int count = 0;
+        int spare = Count;
+        while (_nextMessage < _messages && count < Count)
+        {
+            int m = _nextMessage;
+            int total = (int)_receive[m].Length;
+            bool cut = (_receive[m].Header.Flags & MsgTrunc) != 0;
+            int size = _segmentSize[m];
+            if (size == 0)
+            {
+                Record(count++, m, m, total, cut || total > Capacity);
+                _nextMessage++;
+                continue;
+            }
+            int segments = Segments(m);
+            while (_nextSegment < segments && count < Count)
+            {
+                int offset = _nextSegment * size;
+                int length = Math.Min(size, total - offset);
+                // The kernel cut the message: its last datagram may be incomplete.
+                bool truncated = length > Capacity || (cut && _nextSegment == segments - 1);
+                int slot = m;
+                if (_nextSegment > 0)
+                {
+                    slot = spare++;
+                    if (!truncated)
+                    {
+                        CopySegment(m, offset, length, slot);
+                    }
+                }
+                Record(count++, slot, m, length, truncated);
+                _nextSegment++;
+                _coalesced++;
+            }
+            if (_nextSegment == segments)
+            {
+                _nextMessage++;
+                _nextSegment = 0;
+            }
+        }
+        return count;
+    }
+
+    private void Record(int i, int slot, int message, int length, bool truncated)
+    {
+        _slotOf[i] = slot;
+        _messageOf[i] = message;
+        _lengthOf[i] = Math.Min(length, Capacity);
+        _truncatedOf[i] = truncated;
+    }
+
+    /// <summary>Copies bytes <paramref name="offset"/>..+<paramref name="length"/> of message <paramref name="m"/> (its slot, then its spill) into the payload of <paramref name="slot"/>.</summary>
+    private void CopySegment(int m, int offset, int length, int slot)
+    {
+        var to = new Span<byte>(_base + (slot * SlotSize) + Headroom, length);
+        int inSlot = Math.Clamp(Capacity - offset, 0, length);
+        if (inSlot > 0)
+        {
+            new ReadOnlySpan<byte>(_base + (m * SlotSize) + Headroom + offset, inSlot).CopyTo(to);
+        }
+        if (inSlot < length)
+        {
+            new ReadOnlySpan<byte>(_spill + ((nint)m * _spillSize) + (offset + inSlot - Capacity), length - inSlot).CopyTo(to[inSlot..]);
+        }
     }
 
     /// <summary>The whole slot of datagram <paramref name="i"/>; its payload starts at <see cref="Headroom"/>.</summary>
-    public Span<byte> Slot(int i) => _data.AsSpan(i * SlotSize, SlotSize);
+    public Span<byte> Slot(int i) => _data.AsSpan(_slotOf[i] * SlotSize, SlotSize);
 
     /// <summary>The payload of received datagram <paramref name="i"/>.</summary>
-    public Span<byte> Payload(int i) => _data.AsSpan((i * SlotSize) + Headroom, Length(i));
+    public Span<byte> Payload(int i) => _data.AsSpan((_slotOf[i] * SlotSize) + Headroom, _lengthOf[i]);
 
-    public int Length(int i) => (int)Math.Min(_receive[i].Length, (uint)Capacity);
+    public int Length(int i) => _lengthOf[i];
 
     /// <summary>True when datagram <paramref name="i"/> was longer than <see cref="Capacity"/> (it was cut).</summary>
-    public bool Truncated(int i) => (_receive[i].Header.Flags & MsgTrunc) != 0;
+    public bool Truncated(int i) => _truncatedOf[i];
 
     /// <summary>The sender of datagram <paramref name="i"/>: a raw sockaddr_in or sockaddr_in6.</summary>
-    public ReadOnlySpan<byte> Source(int i) => new(_names + (i * NameSlot), (int)Math.Min(_receive[i].Header.NameLength, (uint)NameSlot));
+    public ReadOnlySpan<byte> Source(int i)
+    {
+        int m = _messageOf[i];
+        return new(_names + (m * NameSlot), (int)Math.Min(_receive[m].Header.NameLength, (uint)NameSlot));
+    }
 
     /// <summary>Copies the sender of datagram <paramref name="i"/> into <paramref name="address"/> (reused: no allocation).</summary>
     public bool TryCopySource(int i, SocketAddress address)
@@ -130,7 +368,7 @@ internal sealed unsafe class UdpBatch : IDisposable
         return true;
     }
 
-    /// <summary>Queues bytes <paramref name="start"/>..+<paramref name="length"/> of slot <paramref name="i"/> for <see cref="Flush"/>.</summary>
+    /// <summary>Queues bytes <paramref name="start"/>..+<paramref name="length"/> of the slot of datagram <paramref name="i"/> for <see cref="Flush"/>.</summary>
     public void Queue(int i, int start, int length)
     {
         if (start < 0 || length < 0 || start + length > SlotSize)
@@ -142,7 +380,7 @@ internal sealed unsafe class UdpBatch : IDisposable
             throw new InvalidOperationException("The send queue holds a batch already: flush it first.");
         }
         int k = _queued++;
-        Point(ref _send[k], &_sendIov[k], _sendName, _base + (i * SlotSize) + start, length);
+        Point(ref _send[k], &_sendIov[k], _sendName, _base + (_slotOf[i] * SlotSize) + start, length);
     }
 
     /// <summary>Points one message header at one buffer and one address slot (the kernel writes the length back).</summary>
@@ -345,5 +583,7 @@ internal sealed unsafe class UdpBatch : IDisposable
         NativeMemory.Free(_names);
         NativeMemory.Free(_sendName);
         NativeMemory.Free(_control);
+        NativeMemory.Free(_receiveControl);
+        NativeMemory.Free(_spill);
     }
 }
