@@ -181,6 +181,8 @@ echo "allocations per second (GhostChat.Turn client, 400 allocations, 8 at a tim
 ca=$(taskset -c $CLIENT_CPU dotnet "$HOST_DLL" --alloc-bench 127.0.0.1:$COTURN_PORT $SECRET 400 8)
 oa=$(taskset -c $CLIENT_CPU dotnet "$HOST_DLL" --alloc-bench 127.0.0.1:$OURS_PORT $SECRET 400 8)
 echo "  coturn: $ca/s   ours: $oa/s   ratio ours/coturn: $(ratio "$oa" "$ca")"
+# GRO (GhostChat:Turn:UdpGro, on as shipped): how many datagrams reached our server coalesced over the whole run.
+COALESCED=$(curl -fsS "http://127.0.0.1:$HTTP_PORT/metrics" 2>/dev/null | awk '/^ghostchat_turn_udp_coalesced_total/ { print $NF }' | head -1)
 echo "# load after:$(uptime | sed 's/.*load average://')"
 
 echo
@@ -194,7 +196,7 @@ echo "| goal (issue 19) | measured | verdict |"
 echo "|---|---|---|"
 printf '%s\n' "${GOALS[@]}"
 echo
-echo "Allocations per second: coturn $ca/s, ours $oa/s. Logs in $WORK."
+echo "Allocations per second: coturn $ca/s, ours $oa/s. Datagrams that reached our server coalesced by UDP GRO (ghostchat_turn_udp_coalesced_total): ${COALESCED:-unknown}. Logs in $WORK."
 echo
 echo "Where loss came from, per step (kernel receive-buffer overflows vs datagrams the server dropped):"
 cat "$WORK/drops.log"
