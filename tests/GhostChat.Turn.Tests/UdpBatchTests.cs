@@ -335,10 +335,13 @@ public sealed class UdpBatchTests
     }
 
     /// <summary>Sends datagrams numbered 0.. with the given lengths (each filled with its number) as GSO runs, as the relay would.</summary>
-    private static void SendSegmented(Socket sender, Socket receiver, int[] lengths)
+    private static void SendSegmented(Socket sender, Socket receiver, int[] lengths) => SendNumberedWithGso(sender, (IPEndPoint)receiver.LocalEndPoint!, lengths);
+
+    /// <summary>Datagram i: <paramref name="lengths"/>[i] bytes of (byte)i, the first 4 the number i; runs of one length go as one GSO message.</summary>
+    internal static void SendNumberedWithGso(Socket sender, IPEndPoint receiver, int[] lengths)
     {
         using var batch = new UdpBatch(lengths.Length, 0, lengths.Max()) { Segmentation = true };
-        var to = ((IPEndPoint)receiver.LocalEndPoint!).Serialize();
+        var to = receiver.Serialize();
         for (int i = 0; i < lengths.Length; i++)
         {
             var slot = batch.Slot(i)[..lengths[i]];

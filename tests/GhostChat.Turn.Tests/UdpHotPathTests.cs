@@ -287,17 +287,7 @@ public sealed class UdpHotPathTests
         var (_, relay) = await peer.ReceiveAsync(Generous);
 
         int[] lengths = [.. Enumerable.Repeat(1000, 64), .. Enumerable.Repeat(500, 20), 120];
-        using (var burst = new UdpBatch(lengths.Length, 0, 1000) { Segmentation = true })
-        {
-            for (int i = 0; i < lengths.Length; i++)
-            {
-                var slot = burst.Slot(i)[..lengths[i]];
-                slot.Fill((byte)i);
-                BinaryPrimitives.WriteInt32BigEndian(slot, i);
-                burst.Queue(i, 0, lengths[i]);
-            }
-            Assert.Equal(lengths.Length, burst.Flush(peer.Socket.SafeHandle, relay.Serialize()));
-        }
+        UdpBatchTests.SendNumberedWithGso(peer.Socket, relay, lengths);
         for (int i = 0; i < lengths.Length; i++)
         {
             var back = await client.ReceiveAsync().AsTask().WaitAsync(Generous);
