@@ -297,6 +297,49 @@ public sealed class UdpBatchTests
         Assert.Equal([(0, false), (-1, true), (-1, true), (-1, true), (-1, true), (-1, true), (6, false), (-1, true), (8, false)], seen);
     }
 
+    /// <summary>
+    /// The relay frames a datagram in place and pads it behind its payload (ChannelData over TCP, the DATA attribute
+    /// of a Data indication). When the first segment of a coalesced message is the last datagram of one receive, that
+    /// padding must not reach the segments the next receive hands out.
+    /// </summary>
+    [Fact]
+    public void Receive_PaddingWrittenBehindALastHandedOutSegment_TheNextSegmentsIntact()
+    {
+        if (!LinuxSockets.Supported)
+        {
+            return;
+        }
+        using var receiver = Bound();
+        using var sender = Bound();
+        Assert.True(UdpBatch.TryEnableCoalescing(receiver));
+        // Three plain datagrams (each its own message: a longer one follows each), then a run of 1001-byte datagrams.
+        int[] lengths = [100, 200, 300, .. Enumerable.Repeat(1001, 10)];
+        SendSegmented(sender, receiver, lengths);
+
+        const int headroom = 36;
+        using var batch = new UdpBatch(4, headroom, 1500, coalescing: true);
+        Assert.Equal(4, ReceiveWithin(batch, receiver));
+        Assert.True(batch.Pending);
+        Assert.Equal(3, BinaryPrimitives.ReadInt32BigEndian(batch.Payload(3)));
+        // Framing in place: a header in the headroom, 3 bytes of padding behind the 1001-byte payload.
+        batch.Slot(3)[..headroom].Fill(0xEE);
+        batch.Slot(3).Slice(headroom + 1001, 3).Fill(0xEE);
+        var seen = new List<int> { 0, 1, 2, 3 };
+        while (seen.Count < lengths.Length)
+        {
+            int n = ReceiveWithin(batch, receiver);
+            for (int i = 0; i < n; i++)
+            {
+                var payload = batch.Payload(i);
+                int number = BinaryPrimitives.ReadInt32BigEndian(payload);
+                Assert.Equal(seen.Count, number);
+                Assert.Equal(lengths[number], payload.Length);
+                Assert.True(payload[4..].IndexOfAnyExcept((byte)number) < 0, "the bytes of datagram " + number);
+                seen.Add(number);
+            }
+        }
+    }
+
     /// <summary>What is left of a coalesced message belongs to its socket: another socket is refused until it is discarded, then read anew.</summary>
     [Fact]
     public void Receive_PendingDatagramsOfAnotherSocket_RefusedUntilDiscarded()

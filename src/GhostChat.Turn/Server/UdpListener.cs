@@ -191,10 +191,6 @@ internal sealed class UdpListener(
     private bool BatchedReceiveLoop(Socket socket, bool bindingOnly)
     {
         using var batch = new Udp.UdpBatch(options.UdpBatchSize, 0, options.MaxPayloadSize + 128, coalescing: options.UdpGro);
-        if (options.UdpGro)
-        {
-            Udp.UdpBatch.TryEnableCoalescing(socket);
-        }
         var from = new SocketAddress(socket.AddressFamily);
         var handle = socket.SafeHandle;
         bool received = false;
@@ -227,6 +223,12 @@ internal sealed class UdpListener(
             {
                 // Only a socket shut down for reading (Dispose) returns no datagram from a blocking call.
                 return true;
+            }
+            if (!received && options.UdpGro)
+            {
+                // Only once this loop reads the socket: if the kernel refused recvmmsg, the portable loop (which cannot
+                // split coalesced messages) takes over a socket without GRO.
+                Udp.UdpBatch.TryEnableCoalescing(socket);
             }
             received = true;
             DispatchBatch(socket, batch, n, from, bindingOnly);

@@ -16,8 +16,8 @@ namespace GhostChat.Turn.Server.Udp;
 /// Made with <c>coalescing</c>, it also reads sockets with Linux UDP GRO on (<see cref="TryEnableCoalescing"/>): the
 /// kernel may then hand over up to 64 KB of one sender's datagrams as one message with their segment size, and the
 /// batch splits it again, so its owner sees the same datagrams one by one. Each message gets a second buffer behind
-/// its slot for what does not fit there; a plain datagram stays where it landed, the segments after the first of a
-/// coalesced one are copied into spare slots. A message cut into more datagrams than fit one <see cref="Receive"/>
+/// its slot for what does not fit there; a plain datagram stays where it landed, the segments of a coalesced one are
+/// copied into spare slots. A message cut into more datagrams than fit one <see cref="Receive"/>
 /// leaves the rest <see cref="Pending"/>: the next Receive on the same socket returns them before it reads again.
 /// </para>
 /// </summary>
@@ -93,7 +93,7 @@ internal sealed unsafe class UdpBatch : IDisposable
         _coalescing = coalescing;
         // The slot also has room behind the payload: ChannelData over a stream is padded to 4 bytes.
         SlotSize = (headroom + capacity + 4 + 63) & ~63;
-        // Coalescing: a spare slot per slot for the segments after the first of a coalesced message.
+        // Coalescing: a spare slot per slot, for the segments of coalesced messages.
         int slots = coalescing ? 2 * count : count;
         _data = GC.AllocateArray<byte>(slots * SlotSize, pinned: true);
         _base = (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_data));
@@ -266,8 +266,7 @@ internal sealed unsafe class UdpBatch : IDisposable
 
     /// <summary>
     /// Hands out the datagrams of the last read from where the previous call stopped, at most <see cref="Count"/>: a
-    /// message of one datagram where it landed, the segments of a coalesced one (the first where it landed, the
-    /// others copied into spare slots). Returns how many.
+    /// message of one datagram where it landed, the segments of a coalesced one copied into spare slots. Returns how many.
     /// </summary>
     private int HandOut()
     {
@@ -292,14 +291,12 @@ internal sealed unsafe class UdpBatch : IDisposable
                 int length = Math.Min(size, total - offset);
                 // The kernel cut the message: its last datagram may be incomplete.
                 bool truncated = length > Capacity || (cut && _nextSegment == segments - 1);
-                int slot = m;
-                if (_nextSegment > 0)
+                // Every segment, the first too, gets a spare slot: the owner frames a datagram in place and may pad
+                // behind it, which in the message's own slot would overwrite the next segment before it is copied.
+                int slot = spare++;
+                if (!truncated)
                 {
-                    slot = spare++;
-                    if (!truncated)
-                    {
-                        CopySegment(m, offset, length, slot);
-                    }
+                    CopySegment(m, offset, length, slot);
                 }
                 Record(count++, slot, m, length, truncated);
                 _nextSegment++;
