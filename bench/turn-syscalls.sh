@@ -51,12 +51,7 @@ if [[ "${NO_BUILD:-0}" != 1 ]]; then
 fi
 COMMIT=$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src bench 2>/dev/null || echo "+dirty")
 [[ -n "${GHOSTCHAT_SERVER_DLL:-}" ]] && COMMIT="$COMMIT (ours: $SERVER_DLL)"
-mkdir -p "$WORK/coturn"
-taskset -c 0 turnserver -n --listening-ip=127.0.0.1 --relay-ip=127.0.0.1 --listening-port=$COTURN_PORT \
-  --min-port=61000 --max-port=62999 --use-auth-secret --static-auth-secret=$SECRET --realm=bench.local --fingerprint \
-  --allow-loopback-peers --no-cli --no-tls --no-dtls --log-file=stdout --simple-log \
-  --pidfile="$WORK/coturn/turnserver.pid" --userdb="$WORK/coturn/turndb" >"$WORK/coturn.log" 2>&1 &
-COTURN_PID=$!; PIDS+=("$COTURN_PID")
+start_coturn 0 $COTURN_PORT $SECRET
 read -r -a EXTRA <<<"${EXTRA_ENV:-}"
 taskset -c 0 env "${EXTRA[@]}" $(turn_bench_env "$OURS_PORT" "$SECRET") dotnet "$SERVER_DLL" --urls "http://127.0.0.1:$HTTP_PORT" >"$WORK/ours.log" 2>&1 &
 OURS_PID=$!; PIDS+=("$OURS_PID")

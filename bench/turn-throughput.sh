@@ -29,8 +29,6 @@ trap cleanup EXIT
 command -v turnserver >/dev/null || { echo "coturn is not installed (apt-get install -y coturn)"; exit 1; }
 CPUS=$(nproc); SERVER_CPU=0; CLIENT_CPU=$(( CPUS > 1 ? 1 : 0 ))
 
-port_used() { ss -Haun "sport = :$1" | grep -q . || ss -Hatn "sport = :$1" | grep -q .; }
-free_http() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 for try in $(seq 50); do
   BASE=$(( 40000 + (($$ + try * 97) % 1500) * 10 ))
   C=$BASE; A=$((BASE + 2)); B=$((BASE + 4))
@@ -44,17 +42,14 @@ fi
 COMMIT=$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src bench 2>/dev/null || echo "+dirty")
 START=$(date -u '+%Y-%m-%d %H:%M'); LOAD_BEFORE=$(uptime | sed 's/.*load average://')
 
-taskset -c $SERVER_CPU turnserver -n --listening-ip=127.0.0.1 --relay-ip=127.0.0.1 --listening-port=$C \
-  --min-port=61000 --max-port=62999 --use-auth-secret --static-auth-secret=$SECRET --realm=bench.local --fingerprint \
-  --allow-loopback-peers --no-cli --no-tls --no-dtls --log-file=stdout --simple-log \
-  --pidfile="$WORK/turnserver.pid" --userdb="$WORK/turndb" >"$WORK/coturn.log" 2>&1 &
-PC=$!; PIDS+=("$PC")
+start_coturn $SERVER_CPU $C $SECRET
+PC=$COTURN_PID
 # Ours twice, with relay port ranges of their own (turn_bench_env's for the one as shipped).
-taskset -c $SERVER_CPU env $(turn_bench_env $A $SECRET) dotnet "$SERVER_DLL" --urls "http://127.0.0.1:$(free_http)" >"$WORK/ours.log" 2>&1 &
+taskset -c $SERVER_CPU env $(turn_bench_env $A $SECRET) dotnet "$SERVER_DLL" --urls "http://127.0.0.1:$(free_tcp_port)" >"$WORK/ours.log" 2>&1 &
 PA=$!; PIDS+=("$PA")
 read -r -a EXTRA <<<"$VARIANT"
 taskset -c $SERVER_CPU env $(turn_bench_env $B $SECRET) GhostChat__Turn__RelayMinPort=57000 GhostChat__Turn__RelayMaxPort=58999 \
-  "${EXTRA[@]}" dotnet "$SERVER_DLL" --urls "http://127.0.0.1:$(free_http)" >"$WORK/variant.log" 2>&1 &
+  "${EXTRA[@]}" dotnet "$SERVER_DLL" --urls "http://127.0.0.1:$(free_tcp_port)" >"$WORK/variant.log" 2>&1 &
 PB=$!; PIDS+=("$PB")
 wait_turn_ready "$PA" $C $A $B
 kill -0 "$PB" 2>/dev/null || { cat "$WORK/variant.log"; exit 1; }

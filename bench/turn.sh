@@ -24,16 +24,13 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 WORK=$(mktemp -d /tmp/ghostchat-turn-bench.XXXXXX)
 SERVER_DLL=${GHOSTCHAT_SERVER_DLL:-$ROOT/src/GhostChat.Server/bin/Release/net10.0/GhostChat.Server.dll}
 SECRET=benchsecret-0123456789
-REALM=bench.local
-# Ports in use in any state (an established connection's local port too: the kernel's ephemeral ports overlap this
-# range, and a busy machine holds thousands) are skipped.
-port_used() { ss -Haun "sport = :$1" | grep -q . || ss -Hatn "sport = :$1" | grep -q .; }
+# Ports in use in any state (port_used, bench/turn/common.sh) are skipped.
 for try in $(seq 50); do
   BASE=$(( 30000 + (($$ + try * 97) % 2000) * 10 ))
   COTURN_PORT=$BASE; OURS_PORT=$((BASE + 2)); PEER_PORT=$((BASE + 4))
   port_used $COTURN_PORT || port_used $OURS_PORT || port_used $PEER_PORT || break
 done
-HTTP_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+HTTP_PORT=$(free_tcp_port)
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
@@ -58,12 +55,7 @@ clk=$(getconf CLK_TCK)
 
 echo "# coturn $(turnserver --version 2>/dev/null | head -1 || true) vs GhostChat.Server (embedded TURN) at $COMMIT; server on CPU $SERVER_CPU, clients on CPU $CLIENT_CPU"
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC'); load before:$(uptime | sed 's/.*load average://')"
-mkdir -p "$WORK/coturn"
-taskset -c $SERVER_CPU turnserver -n --listening-ip=127.0.0.1 --relay-ip=127.0.0.1 --listening-port=$COTURN_PORT \
-  --min-port=61000 --max-port=62999 --use-auth-secret --static-auth-secret=$SECRET --realm=$REALM --fingerprint \
-  --allow-loopback-peers --no-cli --no-tls --no-dtls --log-file=stdout --simple-log \
-  --pidfile="$WORK/coturn/turnserver.pid" --userdb="$WORK/coturn/turndb" >"$WORK/coturn.log" 2>&1 &
-COTURN_PID=$!; PIDS+=("$COTURN_PID")
+start_coturn $SERVER_CPU $COTURN_PORT $SECRET
 # The server as shipped, configured through its documented keys (turn_bench_env, bench/turn/common.sh); EXTRA_ENV
 # (A/B of runtime settings only, e.g. EXTRA_ENV='DOTNET_TieredPGO=0') is added to its environment, and the tables say so.
 read -r -a EXTRA <<<"${EXTRA_ENV:-}"

@@ -25,3 +25,23 @@ turn_bench_env() {
     GhostChat__Turn__MaxStreamConnectionsPerSource=100000 GhostChat__Turn__MaxBytesPerSecondPerAllocation=0 \
     GhostChat__Turn__UnauthorizedPerSecondPerSource=100000
 }
+
+# port_used PORT : true when a UDP or TCP socket on this machine has PORT as its local port, in any state (an
+# established connection's local port too: the kernel's ephemeral ports overlap the benches' ranges).
+port_used() { ss -Haun "sport = :$1" | grep -q . || ss -Hatn "sport = :$1" | grep -q .; }
+
+# free_tcp_port : a TCP port on 127.0.0.1 that was free a moment ago (for a server's HTTP listener).
+free_tcp_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+# start_coturn CPU PORT SECRET : coturn 4.6.1 as every TURN bench runs it (loopback, the benchmark's secret and
+# realm, loopback peers allowed, relay ports 61000–62999, no TLS/DTLS/CLI), pinned to CPU, its files under
+# $WORK/coturn, its log $WORK/coturn.log; sets COTURN_PID and adds it to PIDS (stopped by the caller's trap).
+start_coturn() {
+  mkdir -p "$WORK/coturn"
+  taskset -c "$1" turnserver -n --listening-ip=127.0.0.1 --relay-ip=127.0.0.1 --listening-port="$2" \
+    --min-port=61000 --max-port=62999 --use-auth-secret --static-auth-secret="$3" --realm=bench.local --fingerprint \
+    --allow-loopback-peers --no-cli --no-tls --no-dtls --log-file=stdout --simple-log \
+    --pidfile="$WORK/coturn/turnserver.pid" --userdb="$WORK/coturn/turndb" >"$WORK/coturn.log" 2>&1 &
+  COTURN_PID=$!
+  PIDS+=("$COTURN_PID")
+}
